@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef KNLB_SCHED_H
+#define KNLB_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Slot-table builders.  Pure functions: no allocation per call beyond what
+ * is documented, no I/O.  A slot table has M entries, each the index of a
+ * backend in the array given, or SCHED_SLOT_EMPTY when no backend has a
+ * positive weight.
+ */
+
+#define SCHED_SLOT_EMPTY UINT32_MAX
+
+struct sched_backend {
+	const char *id;		/* stable identity: "ADDR:PORT" or id= */
+	uint32_t weight;	/* effective weight; 0 = gets no slot */
+};
+
+/* 64-bit hash of a byte string with a seed (stable across releases). */
+uint64_t sched_hash(const void *data, size_t len, uint64_t seed);
+
+/*
+ * Weighted Maglev (Eisenbud et al., NSDI 2016).  M must be prime and
+ * >= the number of backends with a positive weight.  The table depends only
+ * on the set of (id, weight) pairs and the seed, not on their order in the
+ * array.  Returns 0, -EINVAL on bad arguments, -ENOMEM.
+ */
+int maglev_build(const struct sched_backend *backends, size_t n,
+		 uint32_t seed, uint32_t *table, uint32_t m);
+
+/*
+ * Smooth weighted round robin (as nginx): an interleaved sequence of
+ * length M in which each backend appears in proportion to its weight
+ * (within one slot), heavy backends spread out (5,1,1 -> a a b a c a a).
+ * Used for both wrr (walked by numgen inc) and random (numgen random).
+ * Returns 0 or -EINVAL.
+ */
+int wrr_build(const struct sched_backend *backends, size_t n,
+	      uint32_t *table, uint32_t m);
+
+/* Whether m is prime (deterministic for any 32-bit m). */
+bool sched_is_prime(uint32_t m);
+
+#endif
