@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef KNLB_DIFF_H
+#define KNLB_DIFF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Old vs new slot table -> the element operations that turn one into the
+ * other.  The kernel cannot change an element's value in place and aborts
+ * a transaction that deletes an absent key, so the diff must be exact:
+ *   EMPTY -> b : add
+ *   a -> EMPTY : delete
+ *   a -> b     : delete then add (same transaction)
+ * Both tables index the same backend array (SCHED_SLOT_EMPTY = no element).
+ */
+
+struct slot_change {
+	uint32_t slot;
+	uint32_t from;		/* backend index or SCHED_SLOT_EMPTY */
+	uint32_t to;		/* backend index or SCHED_SLOT_EMPTY */
+};
+
+struct slot_diff {
+	struct slot_change *changes;	/* sorted by slot */
+	size_t n_changes;
+	size_t n_deletes;		/* element deletions needed */
+	size_t n_adds;			/* element additions needed */
+};
+
+/* Returns 0 or -ENOMEM; free with slot_diff_release(). */
+int slot_diff_compute(const uint32_t *old_slots, const uint32_t *new_slots,
+		      uint32_t m, struct slot_diff *out);
+void slot_diff_release(struct slot_diff *diff);
+
+#endif

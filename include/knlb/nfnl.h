@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef KNLB_NFNL_H
+#define KNLB_NFNL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * nftables transport: a batch of netlink messages sent as ONE transaction
+ * in ONE sendmsg(), with every message acknowledged and every error traced
+ * back to the object the message touched.  Knows nothing about services.
+ */
+
+struct nlmsghdr;
+struct nfnl_sock;
+struct nfnl_batch;
+
+/* Largest single message a caller may build after nfnl_batch_add(). */
+#define NFNL_MSG_MAX (64 * 1024)
+
+int nfnl_open(struct nfnl_sock **out);
+void nfnl_close(struct nfnl_sock *sock);
+
+struct nfnl_batch *nfnl_batch_new(void);
+void nfnl_batch_free(struct nfnl_batch *batch);
+
+/*
+ * Start a message of the nftables subsystem (type is NFT_MSG_*).  Returns a
+ * header with at least NFNL_MSG_MAX bytes of room behind it, valid until the
+ * next call on this batch; fill it with nftnl_*_nlmsg_build_payload() or
+ * mnl_attr_put*().  NLM_F_ACK is added to flags.  `what` names the object
+ * for error messages ("map web_slots") and is copied.  NULL on ENOMEM.
+ */
+struct nlmsghdr *nfnl_batch_add(struct nfnl_batch *batch, uint16_t type,
+				uint16_t family, uint16_t flags,
+				const char *what);
+
+/* Messages added so far (begin/end markers not counted). */
+size_t nfnl_batch_count(const struct nfnl_batch *batch);
+/* Bytes the transaction will occupy on the wire. */
+size_t nfnl_batch_size(const struct nfnl_batch *batch);
+
+/*
+ * Send the batch as one transaction and read every acknowledgement.
+ * Returns 0 when the kernel committed it.  Otherwise returns a negative
+ * errno, the kernel kept its previous state, and err (if not NULL) holds
+ * "<what>: <strerror>" for the first message the kernel rejected (more
+ * rejections are counted after it).  The batch may be committed once.
+ */
+int nfnl_batch_commit(struct nfnl_sock *sock, struct nfnl_batch *batch,
+		      char *err, size_t errlen);
+
+#endif

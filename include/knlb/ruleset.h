@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef KNLB_RULESET_H
+#define KNLB_RULESET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct nfnl_batch;
+struct knlb_pool;
+struct knlb_service;
+struct slot_diff;
+
+/*
+ * Translation of the pool into nftables objects (libnftnl), appended to a
+ * batch.  The shape of the table is documented in docs/architecture.md;
+ * render.c prints the same shape in nft syntax and the golden files in
+ * rules/ keep the two honest.
+ */
+
+#define RULESET_DISPATCH_MAP	"svc_dispatch"
+#define RULESET_PREROUTING	"prerouting"
+#define RULESET_OUTPUT		"output"
+#define RULESET_POSTROUTING	"postrouting"
+#define RULESET_NAME_MAX	80
+
+/* "svc_<service>" and "<service>_slots". */
+const char *ruleset_chain_name(const struct knlb_service *svc, char *buf,
+			       size_t len);
+const char *ruleset_slots_name(const struct knlb_service *svc, char *buf,
+			       size_t len);
+
+/*
+ * Replace the owned table with the pool's desired state: create-if-absent,
+ * delete, then build everything, so the kernel swaps old for new in one
+ * transaction with no window in between.  0 or -ENOMEM.
+ */
+int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_pool *pool);
+
+/* Element deletes/adds that turn svc's kernel slot map per diff. */
+int ruleset_add_slot_changes(struct nfnl_batch *batch,
+			     const struct knlb_pool *pool,
+			     const struct knlb_service *svc,
+			     const struct slot_diff *diff);
+
+/* Delete the owned table (knlbd --flush-on-exit). */
+int ruleset_add_delete_table(struct nfnl_batch *batch, const char *table);
+
+#endif

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef KNLB_SYNC_H
+#define KNLB_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct nfnl_sock;
+struct knlb_pool;
+struct knlb_service;
+
+/*
+ * Bringing the kernel to the pool's desired state, one transaction each
+ * time: the whole table at start, only changed slot elements afterwards.
+ */
+
+struct sync_result {
+	size_t messages;	/* netlink messages in the transaction */
+	size_t bytes;		/* size of the transaction */
+	size_t elements;	/* slot elements added + deleted */
+	double elapsed_ms;	/* build + send + every ACK read */
+};
+
+/* Replace the owned table with the pool (start-up, resynchronisation). */
+int sync_replace(struct nfnl_sock *sock, const struct knlb_pool *pool,
+		 struct sync_result *res, char *err, size_t errlen);
+
+/*
+ * The kernel holds old_slots for svc and svc->slots is what it should
+ * hold: send exactly the element deletes/adds between them.
+ */
+int sync_service_slots(struct nfnl_sock *sock, const struct knlb_pool *pool,
+		       const struct knlb_service *svc, const uint32_t *old_slots,
+		       struct sync_result *res, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * knlbd: wiring and lifecycle.  Reads the config, computes the pool,
+ * programs the kernel in one transaction, then waits on the event loop.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "knlb/addr.h"
+#include "knlb/config.h"
+#include "knlb/log.h"
+#include "knlb/loop.h"
+#include "knlb/nfnl.h"
+#include "knlb/pool.h"
+#include "knlb/render.h"
+#include "knlb/ruleset.h"
+#include "knlb/sync.h"
+
+#define KNLB_VERSION "0.1.0"
+#define DEFAULT_CONFIG "/etc/knlb/knlb.conf"
+
+/* Exit codes, documented in --help. */
+enum {
+	EXIT_OK = 0,
+	EXIT_CONFIG = 1,
+	EXIT_USAGE = 2,
+	EXIT_KERNEL = 3,
+	EXIT_INTERNAL = 4,
+};
+
+struct options {
+	const char *config_path;
+	bool check_only;
+	bool render;
+	bool flush_on_exit;
+};
+
+struct daemon {
+	struct options opt;
+	struct knlb_config *config;
+	struct knlb_pool *pool;
+	struct nfnl_sock *nfnl;
+	struct loop *loop;
+	int sigfd;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"Usage: knlbd [-c FILE] [-t | --render] [--flush-on-exit]\n"
+"\n"
+"knlb load-balancing daemon: programs DNAT/SNAT rules and slot maps into\n"
+"the nftables table it owns (inet, name from the config) and keeps them in\n"
+"line with the configuration.  Runs in the foreground and logs to stderr.\n"
+"\n"
+"  -c, --config FILE    configuration file (default " DEFAULT_CONFIG ")\n"
+"  -t, --test           check the configuration, print a summary, exit\n"
+"      --render         print the nftables table that would be programmed,\n"
+"                       in nft syntax, without touching the kernel\n"
+"      --flush-on-exit  delete the table on SIGTERM/SIGINT (default: keep it,\n"
+"                       so forwarding continues and a restart is hitless)\n"
+"  -h, --help           this help\n"
+"  -V, --version        print the version\n"
+"\n"
+"Signals: SIGTERM, SIGINT stop knlbd (the kernel keeps forwarding).\n"
+"\n"
+"Exit status: 0 ok, 1 invalid configuration, 2 usage error,\n"
+"3 the kernel rejected the ruleset or netlink failed, 4 internal error.\n"
+"\n"
+"See knlb.conf documentation in docs/configuration.md.\n");
+}
+
+static int parse_args(int argc, char **argv, struct options *opt)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "test", no_argument, NULL, 't' },
+		{ "render", no_argument, NULL, 'r' },
+		{ "flush-on-exit", no_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	opt->config_path = DEFAULT_CONFIG;
+	while ((c = getopt_long(argc, argv, "c:thV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			opt->config_path = optarg;
+			break;
+		case 't':
+			opt->check_only = true;
+			break;
+		case 'r':
+			opt->render = true;
+			break;
+		case 'F':
+			opt->flush_on_exit = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EXIT_OK);
+		case 'V':
+			printf("knlbd %s\n", KNLB_VERSION);
+			exit(EXIT_OK);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "knlbd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	if (opt->check_only && opt->render) {
+		fprintf(stderr, "knlbd: -t and --render are exclusive\n");
+		return -1;
+	}
+	return 0;
+}
+
+static size_t count_backends(const struct knlb_config *config)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < config->n_services; i++)
+		n += config->services[i].n_backends;
+	return n;
+}
+
+/* One line per service and per backend: what the operator asked for, and what it got. */
+static void log_pool(const struct knlb_pool *pool)
+{
+	for (size_t i = 0; i < pool->n_services; i++) {
+		const struct knlb_service *svc = &pool->services[i];
+		const struct knlb_service_config *cfg = svc->cfg;
+		char vip[KNLB_ADDRSTRLEN];
+
+		log_info("service %s: %s/%s scheduler %s, %u slots, %zu backends, ct mark 0x%08x",
+			 cfg->name, addr_port_format(&cfg->vip, cfg->port, vip, sizeof(vip)),
+			 config_proto_name(cfg->proto),
+			 config_scheduler_name(cfg->scheduler), cfg->table_size,
+			 svc->n_backends, svc->ct_mark);
+		for (size_t b = 0; b < svc->n_backends; b++) {
+			uint32_t n = pool_slots_of(svc, b);
+
+			log_info("backend %s/%s: weight %u, %u slots (%.2f%%)",
+				 cfg->name, svc->backends[b].cfg->id,
+				 svc->backends[b].effective_weight, n,
+				 100.0 * n / cfg->table_size);
+		}
+	}
+}
+
+static void on_signal(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct signalfd_siginfo si;
+
+	(void)events;
+	(void)arg;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			log_info("received %s, stopping", strsignal((int)si.ssi_signo));
+			loop_stop(loop);
+			break;
+		case SIGHUP:
+			log_warn("SIGHUP: reloading is not implemented yet; restart knlbd to apply a new configuration (established flows are kept)");
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+static int setup_signals(struct daemon *d)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sigfd == -1)
+		return -errno;
+	return loop_add_fd(d->loop, d->sigfd, EPOLLIN, on_signal, d);
+}
+
+static int program_kernel(struct daemon *d)
+{
+	struct sync_result res;
+	char err[512];
+	int ret;
+
+	ret = nfnl_open(&d->nfnl);
+	if (ret < 0) {
+		log_error("cannot open netfilter netlink socket: %s%s", strerror(-ret),
+			  ret == -EPERM ? " (knlbd needs CAP_NET_ADMIN)" : "");
+		return ret;
+	}
+	ret = sync_replace(d->nfnl, d->pool, &res, err, sizeof(err));
+	if (ret < 0) {
+		log_error("programming table inet %s failed, kernel state unchanged: %s%s",
+			  d->config->global.table, err,
+			  ret == -EPERM ? " (knlbd needs CAP_NET_ADMIN)" : "");
+		return ret;
+	}
+	log_info("programmed table inet %s: %zu services, %zu slot elements, 1 transaction of %zu messages (%zu bytes) in %.1f ms",
+		 d->config->global.table, d->pool->n_services, res.elements,
+		 res.messages, res.bytes, res.elapsed_ms);
+	return 0;
+}
+
+static void flush_table(struct daemon *d)
+{
+	struct nfnl_batch *batch = nfnl_batch_new();
+	char err[256];
+
+	if (!batch || ruleset_add_delete_table(batch, d->config->global.table) < 0) {
+		log_error("--flush-on-exit: out of memory; table inet %s left in place",
+			  d->config->global.table);
+	} else if (nfnl_batch_commit(d->nfnl, batch, err, sizeof(err)) < 0) {
+		log_error("--flush-on-exit: deleting table inet %s: %s",
+			  d->config->global.table, err);
+	} else {
+		log_info("deleted table inet %s", d->config->global.table);
+	}
+	nfnl_batch_free(batch);
+}
+
+static void daemon_release(struct daemon *d)
+{
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	loop_free(d->loop);
+	nfnl_close(d->nfnl);
+	pool_free(d->pool);
+	config_free(d->config);
+}
+
+static int run(struct daemon *d)
+{
+	int ret;
+
+	if (config_load(d->opt.config_path, &d->config, stderr) < 0) {
+		fprintf(stderr, "knlbd: %s: configuration not valid, nothing changed\n",
+			d->opt.config_path);
+		return EXIT_CONFIG;
+	}
+	log_set_level((enum log_level)d->config->global.log_level);
+	ret = pool_create(d->config, &d->pool);
+	if (ret < 0) {
+		log_error("computing slot tables: %s", strerror(-ret));
+		return EXIT_INTERNAL;
+	}
+	if (d->opt.check_only) {
+		printf("%s: configuration OK: %zu services, %zu backends, table inet %s\n",
+		       d->opt.config_path, d->config->n_services,
+		       count_backends(d->config), d->config->global.table);
+		return EXIT_OK;
+	}
+	if (d->opt.render)
+		return render_ruleset(stdout, d->pool) < 0 ? EXIT_INTERNAL : EXIT_OK;
+
+	log_info("knlbd %s starting with %s", KNLB_VERSION, d->opt.config_path);
+	ret = loop_new(&d->loop);
+	if (ret == 0)
+		ret = setup_signals(d);
+	if (ret < 0) {
+		log_error("setting up the event loop: %s", strerror(-ret));
+		return EXIT_INTERNAL;
+	}
+	if (program_kernel(d) < 0)
+		return EXIT_KERNEL;
+	log_pool(d->pool);
+
+	ret = loop_run(d->loop);
+	if (ret < 0) {
+		log_error("event loop: %s", strerror(-ret));
+		return EXIT_INTERNAL;
+	}
+	if (d->opt.flush_on_exit)
+		flush_table(d);
+	else
+		log_info("leaving table inet %s in place: the kernel keeps forwarding",
+			 d->config->global.table);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = { .sigfd = -1 };
+	int status;
+
+	if (parse_args(argc, argv, &d.opt) < 0)
+		return EXIT_USAGE;
+	status = run(&d);
+	daemon_release(&d);
+	return status;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Slot-table diff: pure, no kernel, unit-tested in test/unit/test_diff.c. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "knlb/diff.h"
+#include "knlb/sched.h"
+
+int slot_diff_compute(const uint32_t *old_slots, const uint32_t *new_slots,
+		      uint32_t m, struct slot_diff *out)
+{
+	size_t n = 0;
+
+	*out = (struct slot_diff){ 0 };
+	for (uint32_t i = 0; i < m; i++)
+		n += old_slots[i] != new_slots[i];
+	if (n == 0)
+		return 0;
+	out->changes = malloc(n * sizeof(*out->changes));
+	if (!out->changes)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < m; i++) {
+		if (old_slots[i] == new_slots[i])
+			continue;
+		out->changes[out->n_changes++] = (struct slot_change){
+			.slot = i, .from = old_slots[i], .to = new_slots[i],
+		};
+		out->n_deletes += old_slots[i] != SCHED_SLOT_EMPTY;
+		out->n_adds += new_slots[i] != SCHED_SLOT_EMPTY;
+	}
+	return 0;
+}
+
+void slot_diff_release(struct slot_diff *diff)
+{
+	free(diff->changes);
+	*diff = (struct slot_diff){ 0 };
+}

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The pool in nft syntax, without a kernel.  The layout (tabs, element
+ * wrapping: five integer-keyed elements per line, one concatenated key per
+ * line) follows nft 1.0.6's listing, so `knlbd --render` output can be
+ * diffed against `nft list table` directly.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "knlb/addr.h"
+#include "knlb/config.h"
+#include "knlb/pool-t.h"
+#include "knlb/render.h"
+#include "knlb/ruleset.h"
+#include "knlb/sched.h"
+
+#define ELEM_NEWLINE ",\n\t\t\t     "
+
+static void render_dispatch_map(FILE *out, const struct knlb_pool *pool)
+{
+	fprintf(out, "\tmap %s {\n", RULESET_DISPATCH_MAP);
+	fprintf(out, "\t\ttype ipv4_addr . inet_proto . inet_service : verdict\n");
+	if (pool->n_services) {
+		fputs("\t\telements = { ", out);
+		for (size_t i = 0; i < pool->n_services; i++) {
+			const struct knlb_service *svc = &pool->services[i];
+			char vip[KNLB_ADDRSTRLEN], chain[RULESET_NAME_MAX];
+
+			fprintf(out, "%s%s . %s . %u : jump %s", i ? ELEM_NEWLINE : "",
+				addr_format(&svc->cfg->vip, vip, sizeof(vip)),
+				config_proto_name(svc->cfg->proto), svc->cfg->port,
+				ruleset_chain_name(svc, chain, sizeof(chain)));
+		}
+		fputs(" }\n", out);
+	}
+	fputs("\t}\n", out);
+}
+
+static void render_slots_map(FILE *out, const struct knlb_service *svc)
+{
+	const char *proto = config_proto_name(svc->cfg->proto);
+	char name[RULESET_NAME_MAX];
+	int on_line = 0;
+	bool first = true;
+
+	fprintf(out, "\n\tmap %s {\n", ruleset_slots_name(svc, name, sizeof(name)));
+	fprintf(out, "\t\ttypeof numgen inc mod %u : ip daddr . %s dport\n",
+		svc->cfg->table_size, proto);
+	for (uint32_t i = 0; i < svc->cfg->table_size; i++) {
+		const struct knlb_backend_config *b;
+		char addr[KNLB_ADDRSTRLEN];
+
+		if (svc->slots[i] == SCHED_SLOT_EMPTY)
+			continue;
+		b = svc->backends[svc->slots[i]].cfg;
+		if (first)
+			fputs("\t\telements = { ", out);
+		else if (on_line == 5)
+			fputs(ELEM_NEWLINE, out);
+		else
+			fputs(", ", out);
+		if (on_line == 5 || first)
+			on_line = 0;
+		first = false;
+		on_line++;
+		fprintf(out, "%u : %s . %u", i,
+			addr_format(&b->addr, addr, sizeof(addr)), b->port);
+	}
+	if (!first)
+		fputs(" }\n", out);
+	fputs("\t}\n", out);
+}
+
+static void render_selector(FILE *out, const struct knlb_service_config *cfg)
+{
+	const char *p = config_proto_name(cfg->proto);
+
+	switch (cfg->scheduler) {
+	case KNLB_SCHED_WRR:
+		fprintf(out, "numgen inc mod %u", cfg->table_size);
+		return;
+	case KNLB_SCHED_RANDOM:
+		fprintf(out, "numgen random mod %u", cfg->table_size);
+		return;
+	case KNLB_SCHED_MAGLEV:
+		break;
+	}
+	fputs("jhash ip saddr", out);
+	if (cfg->hash_key != KNLB_HASH_SRC_IP)
+		fprintf(out, " . %s sport", p);
+	if (cfg->hash_key == KNLB_HASH_5TUPLE)
+		fprintf(out, " . ip daddr . %s dport", p);
+	fprintf(out, " mod %u seed 0x%x", cfg->table_size, cfg->hash_seed);
+}
+
+static void render_service_chain(FILE *out, const struct knlb_service *svc)
+{
+	char chain[RULESET_NAME_MAX], slots[RULESET_NAME_MAX];
+
+	fprintf(out, "\n\tchain %s {\n", ruleset_chain_name(svc, chain, sizeof(chain)));
+	fprintf(out, "\t\tmeta l4proto %s ct mark set 0x%08x dnat ip to ",
+		config_proto_name(svc->cfg->proto), svc->ct_mark);
+	render_selector(out, svc->cfg);
+	fprintf(out, " map @%s\n\t}\n", ruleset_slots_name(svc, slots, sizeof(slots)));
+}
+
+static void render_base_chain(FILE *out, const char *name, const char *hook,
+			      const char *prio)
+{
+	fprintf(out, "\n\tchain %s {\n", name);
+	fprintf(out, "\t\ttype nat hook %s priority %s; policy accept;\n", hook, prio);
+}
+
+int render_ruleset(FILE *out, const struct knlb_pool *pool)
+{
+	fprintf(out, "table inet %s {\n", pool->config->global.table);
+	render_dispatch_map(out, pool);
+	for (size_t i = 0; i < pool->n_services; i++)
+		render_slots_map(out, &pool->services[i]);
+	for (size_t i = 0; i < pool->n_services; i++)
+		render_service_chain(out, &pool->services[i]);
+
+	render_base_chain(out, RULESET_PREROUTING, "prerouting", "dstnat");
+	fprintf(out, "\t\tip daddr . meta l4proto . th dport vmap @%s\n\t}\n",
+		RULESET_DISPATCH_MAP);
+	render_base_chain(out, RULESET_OUTPUT, "output", "-100");
+	fprintf(out, "\t\tip daddr . meta l4proto . th dport vmap @%s\n\t}\n",
+		RULESET_DISPATCH_MAP);
+	render_base_chain(out, RULESET_POSTROUTING, "postrouting", "srcnat");
+	for (size_t i = 0; i < pool->n_services; i++) {
+		const struct knlb_service *svc = &pool->services[i];
+		char addr[KNLB_ADDRSTRLEN];
+
+		if (svc->cfg->snat == KNLB_SNAT_MASQUERADE)
+			fprintf(out, "\t\tct mark 0x%08x masquerade\n", svc->ct_mark);
+		else if (svc->cfg->snat == KNLB_SNAT_ADDRESS)
+			fprintf(out, "\t\tct mark 0x%08x snat ip to %s\n", svc->ct_mark,
+				addr_format(&svc->cfg->snat_addr, addr, sizeof(addr)));
+	}
+	fputs("\t}\n}\n", out);
+	return ferror(out) ? -EIO : 0;
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Desired state -> kernel.  Each call is one transaction: the kernel either
+ * takes all of it or keeps what it had, and the caller learns which.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "knlb/diff.h"
+#include "knlb/nfnl.h"
+#include "knlb/pool-t.h"
+#include "knlb/config-t.h"
+#include "knlb/ruleset.h"
+#include "knlb/sched.h"
+#include "knlb/sync.h"
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int commit(struct nfnl_sock *sock, struct nfnl_batch *batch,
+		  double start, struct sync_result *res, char *err, size_t errlen)
+{
+	int ret;
+
+	res->messages = nfnl_batch_count(batch);
+	res->bytes = nfnl_batch_size(batch);
+	ret = nfnl_batch_commit(sock, batch, err, errlen);
+	res->elapsed_ms = now_ms() - start;
+	nfnl_batch_free(batch);
+	return ret;
+}
+
+int sync_replace(struct nfnl_sock *sock, const struct knlb_pool *pool,
+		 struct sync_result *res, char *err, size_t errlen)
+{
+	double start = now_ms();
+	struct nfnl_batch *batch = nfnl_batch_new();
+	int ret;
+
+	*res = (struct sync_result){ 0 };
+	if (!batch)
+		goto out_nomem;
+	ret = ruleset_add_replace(batch, pool);
+	if (ret < 0) {
+		nfnl_batch_free(batch);
+		goto out_nomem;
+	}
+	for (size_t i = 0; i < pool->n_services; i++)
+		for (uint32_t s = 0; s < pool->services[i].cfg->table_size; s++)
+			res->elements += pool->services[i].slots[s] != SCHED_SLOT_EMPTY;
+	return commit(sock, batch, start, res, err, errlen);
+
+out_nomem:
+	snprintf(err, errlen, "building the transaction: %s", strerror(ENOMEM));
+	return -ENOMEM;
+}
+
+int sync_service_slots(struct nfnl_sock *sock, const struct knlb_pool *pool,
+		       const struct knlb_service *svc, const uint32_t *old_slots,
+		       struct sync_result *res, char *err, size_t errlen)
+{
+	double start = now_ms();
+	struct nfnl_batch *batch = NULL;
+	struct slot_diff diff;
+	int ret;
+
+	*res = (struct sync_result){ 0 };
+	ret = slot_diff_compute(old_slots, svc->slots, svc->cfg->table_size, &diff);
+	if (ret < 0)
+		goto out_nomem;
+	if (diff.n_changes == 0) {
+		res->elapsed_ms = now_ms() - start;
+		return 0;	/* nothing changed: no transaction at all */
+	}
+	batch = nfnl_batch_new();
+	if (!batch || ruleset_add_slot_changes(batch, pool, svc, &diff) < 0) {
+		nfnl_batch_free(batch);
+		slot_diff_release(&diff);
+		goto out_nomem;
+	}
+	res->elements = diff.n_deletes + diff.n_adds;
+	slot_diff_release(&diff);
+	return commit(sock, batch, start, res, err, errlen);
+
+out_nomem:
+	snprintf(err, errlen, "building the transaction: %s", strerror(ENOMEM));
+	return -ENOMEM;
+}
