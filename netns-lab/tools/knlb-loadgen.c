@@ -1,0 +1,868 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * knlb-loadgen: the lab's client.  One thread, one epoll loop, many
+ * non-blocking sockets.
+ *
+ *   knlb-loadgen --tcp|--udp --target ADDR:PORT --count N
+ *                [--concurrency C] [--source ADDR[,ADDR...]]
+ *                [--source-range A-B] [--sport-base P] [--timeout-ms T]
+ *                [--deadline-ms D] [--keepalive] [--hold-ms H]
+ *                [--ready-file F] [--per-conn]
+ *
+ * TCP: N connections, each "GET / HTTP/1.1" + "Connection: close"; the
+ * response body (first line) names the backend.  --keepalive: N requests
+ * over C persistent connections instead.  --hold-ms H: every connection
+ * gets one keep-alive answer, then holds for H ms (or until SIGUSR1), then
+ * asks again on the same connection and checks the answer comes from the
+ * same backend; --ready-file is written once every connection holds.
+ * UDP: N datagrams, each from its own socket (own source port), each
+ * waiting for one reply.
+ *
+ * Flow i uses source address i % S of the S given ones and, with
+ * --sport-base P, source port P + i / S, so runs can repeat exactly the
+ * same (address, port) choices.
+ *
+ * Output, one fact per line, for scripts:
+ *   total N / ok N / failed N / elapsed_ms N / rate_per_s N
+ *   backend NAME COUNT            answers per backend
+ *   source ADDR NAME COUNT        answers per (source address, backend)
+ *   sources_split N               source addresses answered by >1 backend
+ *   fail REASON COUNT             why flows failed
+ *   held_ok N / held_failed N / held_moved N     (--hold-ms)
+ *   conn ADDR:PORT NAME           (--per-conn; NAME "-" when it failed)
+ * Exit 0 when every flow succeeded (and none moved), 1 otherwise, 2 usage.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_NAMES	64
+#define NAME_LEN	64
+#define BUF_LEN		4096
+#define SIG_TAG		UINT32_MAX
+
+enum fail_reason {
+	F_REFUSED, F_CONNECT_TIMEOUT, F_CONNECT, F_BIND, F_SOCKET, F_RESET,
+	F_TIMEOUT, F_EOF, F_BAD_RESPONSE, F_UDP_TIMEOUT, F_DEADLINE,
+	F_NOT_STARTED, F_N
+};
+
+static const char *const fail_names[F_N] = {
+	"connect_refused", "connect_timeout", "connect_error", "bind_error",
+	"socket_error", "reset", "timeout", "eof", "bad_response",
+	"udp_timeout", "deadline", "not_started",
+};
+
+enum phase {
+	P_FREE, P_CONNECTING, P_SENDING, P_READING, P_DRAINING, P_HOLDING,
+	P_WAIT_UDP,
+};
+
+struct slot {
+	enum phase phase;
+	int fd;
+	unsigned long job;
+	unsigned reqs_left;	/* requests still to send on this connection */
+	unsigned reqs_total;
+	unsigned answered;	/* requests answered on this connection */
+	int first_name;		/* index of the first answer's backend */
+	uint64_t deadline;	/* of the current phase */
+	size_t len;		/* bytes in buf */
+	size_t sent;
+	size_t req_len;
+	char req[256];
+	char buf[BUF_LEN];
+};
+
+struct opts {
+	bool udp;
+	struct sockaddr_in target;
+	unsigned long count;
+	unsigned conc;
+	struct in_addr *srcs;
+	size_t n_srcs;
+	unsigned sport_base;
+	unsigned timeout_ms;
+	unsigned deadline_ms;
+	bool keepalive;
+	unsigned hold_ms;
+	const char *ready_file;
+	bool per_conn;
+};
+
+struct run {
+	struct opts o;
+	int ep;
+	int sfd;
+	struct slot *slots;
+	unsigned long next_job;		/* next flow to start */
+	unsigned long jobs;		/* flows (connections / datagrams) */
+	unsigned long ok, failed;	/* requests */
+	unsigned long fails[F_N];
+	char names[MAX_NAMES][NAME_LEN];
+	unsigned long name_count[MAX_NAMES];
+	int n_names;
+	uint32_t *src_counts;		/* [n_srcs][MAX_NAMES] */
+	unsigned long held_ok, held_failed, held_moved;
+	unsigned long holding;		/* connections in P_HOLDING */
+	bool ready_written;
+	bool released;			/* SIGUSR1: end every hold now */
+	int active;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: knlb-loadgen --tcp|--udp --target ADDR:PORT --count N\n"
+		"         [--concurrency C] [--source ADDR[,ADDR...]] [--source-range A-B]\n"
+		"         [--sport-base P] [--timeout-ms T] [--deadline-ms D]\n"
+		"         [--keepalive] [--hold-ms H] [--ready-file F] [--per-conn]\n");
+	exit(2);
+}
+
+static void fatal(const char *what)
+{
+	fprintf(stderr, "knlb-loadgen: %s: %s\n", what, strerror(errno));
+	exit(2);
+}
+
+static unsigned long parse_ulong(const char *s, const char *what,
+				 unsigned long max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v > max) {
+		fprintf(stderr, "knlb-loadgen: bad %s: %s\n", what, s);
+		exit(2);
+	}
+	return v;
+}
+
+static void parse_target(const char *s, struct sockaddr_in *sin)
+{
+	char buf[64];
+	char *colon;
+
+	if (strlen(s) >= sizeof(buf))
+		usage();
+	strcpy(buf, s);
+	colon = strrchr(buf, ':');
+	if (!colon)
+		usage();
+	*colon = '\0';
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)parse_ulong(colon + 1, "port", 65535));
+	if (inet_pton(AF_INET, buf, &sin->sin_addr) != 1) {
+		fprintf(stderr, "knlb-loadgen: bad address %s\n", buf);
+		exit(2);
+	}
+}
+
+static void add_source(struct opts *o, struct in_addr a)
+{
+	o->srcs = realloc(o->srcs, (o->n_srcs + 1) * sizeof(*o->srcs));
+	if (!o->srcs)
+		fatal("realloc");
+	o->srcs[o->n_srcs++] = a;
+}
+
+static void parse_sources(struct opts *o, const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+
+	if (!copy)
+		fatal("strdup");
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		struct in_addr a;
+
+		if (inet_pton(AF_INET, t, &a) != 1) {
+			fprintf(stderr, "knlb-loadgen: bad source %s\n", t);
+			exit(2);
+		}
+		add_source(o, a);
+	}
+	free(copy);
+}
+
+static void parse_source_range(struct opts *o, const char *range)
+{
+	char buf[64];
+	char *dash;
+	struct in_addr a, b;
+
+	if (strlen(range) >= sizeof(buf))
+		usage();
+	strcpy(buf, range);
+	dash = strchr(buf, '-');
+	if (!dash)
+		usage();
+	*dash = '\0';
+	if (inet_pton(AF_INET, buf, &a) != 1 || inet_pton(AF_INET, dash + 1, &b) != 1 ||
+	    ntohl(b.s_addr) < ntohl(a.s_addr) ||
+	    ntohl(b.s_addr) - ntohl(a.s_addr) >= 65536) {
+		fprintf(stderr, "knlb-loadgen: bad source range %s\n", range);
+		exit(2);
+	}
+	for (uint32_t h = ntohl(a.s_addr); h <= ntohl(b.s_addr); h++) {
+		struct in_addr x = { .s_addr = htonl(h) };
+
+		add_source(o, x);
+	}
+}
+
+static int name_index(struct run *r, const char *name)
+{
+	for (int i = 0; i < r->n_names; i++)
+		if (strcmp(r->names[i], name) == 0)
+			return i;
+	if (r->n_names == MAX_NAMES)
+		return MAX_NAMES - 1;	/* lumped; never happens in the lab */
+	snprintf(r->names[r->n_names], NAME_LEN, "%s", name);
+	return r->n_names++;
+}
+
+static size_t src_of(const struct run *r, unsigned long job)
+{
+	return r->o.n_srcs ? job % r->o.n_srcs : 0;
+}
+
+static void print_conn(struct run *r, struct slot *s, const char *name)
+{
+	struct sockaddr_in local;
+	socklen_t len = sizeof(local);
+	char addr[INET_ADDRSTRLEN] = "0.0.0.0";
+	unsigned port = 0;
+
+	if (!r->o.per_conn)
+		return;
+	if (s->fd != -1 && getsockname(s->fd, (struct sockaddr *)&local, &len) == 0) {
+		inet_ntop(AF_INET, &local.sin_addr, addr, sizeof(addr));
+		port = ntohs(local.sin_port);
+	}
+	if (port == 0 && r->o.sport_base && r->o.n_srcs)
+		port = r->o.sport_base + (unsigned)(s->job / r->o.n_srcs);
+	if (strcmp(addr, "0.0.0.0") == 0 && r->o.n_srcs)
+		inet_ntop(AF_INET, &r->o.srcs[src_of(r, s->job)], addr, sizeof(addr));
+	printf("conn %s:%u %s\n", addr, port, name);
+}
+
+static void tally_ok(struct run *r, struct slot *s, const char *name)
+{
+	int idx = name_index(r, name);
+
+	if (r->o.hold_ms && s->answered > 0) {
+		/* The answer after the hold: only compared with the first. */
+		s->answered++;
+		r->held_ok++;
+		if (idx != s->first_name)
+			r->held_moved++;
+		return;
+	}
+	r->ok++;
+	r->name_count[idx]++;
+	if (r->o.n_srcs)
+		r->src_counts[src_of(r, s->job) * MAX_NAMES + (size_t)idx]++;
+	if (s->answered == 0) {
+		s->first_name = idx;
+		print_conn(r, s, name);
+	}
+	s->answered++;
+}
+
+static void slot_release(struct run *r, struct slot *s)
+{
+	if (s->fd != -1)
+		close(s->fd);
+	s->fd = -1;
+	if (s->phase == P_HOLDING)
+		r->holding--;
+	s->phase = P_FREE;
+	r->active--;
+}
+
+/* Fail whatever this slot still owed and free it. */
+static void slot_fail(struct run *r, struct slot *s, enum fail_reason why)
+{
+	if (s->answered == 0)
+		print_conn(r, s, "-");
+	if (!r->o.hold_ms)
+		r->failed += s->reqs_total - s->answered;
+	else if (s->answered == 0)
+		r->failed++;		/* hold mode counts connections */
+	else
+		r->held_failed++;
+	r->fails[why]++;
+	slot_release(r, s);
+}
+
+static void ep_set(struct run *r, struct slot *s, uint32_t events, int op)
+{
+	struct epoll_event ev = {
+		.events = events,
+		.data.u32 = (uint32_t)(s - r->slots),
+	};
+
+	if (epoll_ctl(r->ep, op, s->fd, &ev) == -1)
+		fatal("epoll_ctl");
+}
+
+static void build_request(struct run *r, struct slot *s)
+{
+	bool last = s->reqs_left == 1;
+	char host[INET_ADDRSTRLEN];
+
+	inet_ntop(AF_INET, &r->o.target.sin_addr, host, sizeof(host));
+	if (r->o.udp) {
+		s->req_len = (size_t)snprintf(s->req, sizeof(s->req),
+					      "knlb-loadgen %lu\n", s->job);
+	} else {
+		s->req_len = (size_t)snprintf(s->req, sizeof(s->req),
+			"GET / HTTP/1.1\r\nHost: %s\r\nUser-Agent: knlb-loadgen\r\n"
+			"Connection: %s\r\n\r\n", host, last ? "close" : "keep-alive");
+	}
+	s->sent = 0;
+}
+
+static void start_phase(struct run *r, struct slot *s, enum phase p,
+			unsigned timeout_ms)
+{
+	if (s->phase == P_HOLDING)
+		r->holding--;
+	s->phase = p;
+	s->deadline = now_ms() + timeout_ms;
+	if (p == P_HOLDING)
+		r->holding++;
+}
+
+/* Open the socket for flow s->job.  Returns false when it failed. */
+static bool open_flow(struct run *r, struct slot *s)
+{
+	const struct opts *o = &r->o;
+	int one = 1;
+	int type = o->udp ? SOCK_DGRAM : SOCK_STREAM;
+
+	s->fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd == -1) {
+		slot_fail(r, s, F_SOCKET);
+		return false;
+	}
+	if (o->n_srcs || o->sport_base) {
+		struct sockaddr_in local = { .sin_family = AF_INET };
+
+		if (o->n_srcs)
+			local.sin_addr = o->srcs[src_of(r, s->job)];
+		if (o->sport_base) {
+			unsigned long port = o->sport_base +
+				s->job / (o->n_srcs ? o->n_srcs : 1);
+			local.sin_port = htons((uint16_t)port);
+			setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		} else if (!o->udp) {
+			/* Let connect() pick the port per 4-tuple. */
+			setsockopt(s->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT,
+				   &one, sizeof(one));
+		}
+		if (bind(s->fd, (struct sockaddr *)&local, sizeof(local)) == -1) {
+			slot_fail(r, s, F_BIND);
+			return false;
+		}
+	}
+	if (!o->udp)
+		setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	s->len = 0;
+	build_request(r, s);
+	if (connect(s->fd, (const struct sockaddr *)&o->target, sizeof(o->target)) == -1) {
+		if (errno != EINPROGRESS) {
+			slot_fail(r, s, errno == ECONNREFUSED ? F_REFUSED : F_CONNECT);
+			return false;
+		}
+		start_phase(r, s, P_CONNECTING, o->timeout_ms);
+		ep_set(r, s, EPOLLOUT, EPOLL_CTL_ADD);
+		return true;
+	}
+	if (o->udp) {
+		if (send(s->fd, s->req, s->req_len, 0) == -1) {
+			slot_fail(r, s, F_CONNECT);
+			return false;
+		}
+		start_phase(r, s, P_WAIT_UDP, o->timeout_ms);
+		ep_set(r, s, EPOLLIN, EPOLL_CTL_ADD);
+		return true;
+	}
+	start_phase(r, s, P_SENDING, o->timeout_ms);
+	ep_set(r, s, EPOLLOUT, EPOLL_CTL_ADD);
+	return true;
+}
+
+static void start_flows(struct run *r)
+{
+	for (unsigned i = 0; i < r->o.conc && r->next_job < r->jobs; i++) {
+		struct slot *s = &r->slots[i];
+
+		if (s->phase != P_FREE)
+			continue;
+		s->job = r->next_job++;
+		s->answered = 0;
+		s->first_name = -1;
+		if (r->o.hold_ms)
+			s->reqs_total = 2;
+		else if (r->o.keepalive)
+			s->reqs_total = (unsigned)(r->o.count / r->jobs +
+				(s->job < r->o.count % r->jobs ? 1 : 0));
+		else
+			s->reqs_total = 1;
+		s->reqs_left = s->reqs_total;
+		r->active++;
+		open_flow(r, s);
+	}
+}
+
+static void do_send(struct run *r, struct slot *s)
+{
+	while (s->sent < s->req_len) {
+		ssize_t n = send(s->fd, s->req + s->sent, s->req_len - s->sent,
+				 MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				ep_set(r, s, EPOLLOUT, EPOLL_CTL_MOD);
+				return;
+			}
+			if (errno == EINTR)
+				continue;
+			slot_fail(r, s, errno == ECONNRESET || errno == EPIPE ?
+				  F_RESET : F_CONNECT);
+			return;
+		}
+		s->sent += (size_t)n;
+	}
+	s->reqs_left--;
+	start_phase(r, s, P_READING, r->o.timeout_ms);
+	ep_set(r, s, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_MOD);
+}
+
+static void on_connected(struct run *r, struct slot *s)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1 || err) {
+		slot_fail(r, s, err == ECONNREFUSED ? F_REFUSED :
+			  err == ETIMEDOUT ? F_CONNECT_TIMEOUT : F_CONNECT);
+		return;
+	}
+	if (r->o.udp) {
+		/* connect() on UDP never waits; kept for symmetry. */
+		start_phase(r, s, P_WAIT_UDP, r->o.timeout_ms);
+		ep_set(r, s, EPOLLIN, EPOLL_CTL_MOD);
+		return;
+	}
+	start_phase(r, s, P_SENDING, r->o.timeout_ms);
+	do_send(r, s);
+}
+
+/*
+ * Parse one complete response in s->buf.  Returns 1 with the body's first
+ * line in name, 0 when more bytes are needed, -1 when it is malformed.
+ */
+static int parse_response(struct slot *s, char *name, size_t name_len,
+			  size_t *consumed)
+{
+	char *hend = memmem(s->buf, s->len, "\r\n\r\n", 4);
+	char *cl, *body, *nl;
+	size_t hlen, blen;
+
+	if (!hend)
+		return s->len == BUF_LEN ? -1 : 0;
+	*hend = '\0';
+	if (strncmp(s->buf, "HTTP/1.", 7) != 0 || strncmp(s->buf + 8, " 200", 4) != 0)
+		return -1;
+	cl = strcasestr(s->buf, "\r\ncontent-length:");
+	if (!cl)
+		return -1;
+	blen = strtoul(cl + 17, NULL, 10);
+	*hend = '\r';
+	hlen = (size_t)(hend - s->buf) + 4;
+	if (blen == 0 || blen >= NAME_LEN || hlen + blen > BUF_LEN)
+		return -1;
+	if (s->len < hlen + blen)
+		return 0;
+	body = s->buf + hlen;
+	nl = memchr(body, '\n', blen);
+	snprintf(name, name_len, "%.*s", (int)(nl ? (size_t)(nl - body) : blen), body);
+	*consumed = hlen + blen;
+	return 1;
+}
+
+static void after_answer(struct run *r, struct slot *s)
+{
+	if (s->reqs_left == 0) {
+		/* Wait for the server's FIN so the server, not us, holds
+		 * TIME_WAIT: the same source port can be used again at once. */
+		start_phase(r, s, P_DRAINING, r->o.timeout_ms < 1000 ? r->o.timeout_ms : 1000);
+		return;
+	}
+	if (r->o.hold_ms && s->answered == 1 && !r->released) {
+		start_phase(r, s, P_HOLDING, r->o.hold_ms);
+		ep_set(r, s, EPOLLRDHUP, EPOLL_CTL_MOD);
+		return;
+	}
+	build_request(r, s);
+	start_phase(r, s, P_SENDING, r->o.timeout_ms);
+	do_send(r, s);
+}
+
+static void do_read(struct run *r, struct slot *s)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (s->phase == P_DRAINING) {
+			char sink[512];
+
+			n = recv(s->fd, sink, sizeof(sink), 0);
+			if (n > 0)
+				continue;
+			if (n == -1 && (errno == EAGAIN || errno == EINTR))
+				return;
+			slot_release(r, s);	/* EOF or error: done */
+			return;
+		}
+		n = recv(s->fd, s->buf + s->len, BUF_LEN - s->len, 0);
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			if (errno == EINTR)
+				continue;
+			slot_fail(r, s, errno == ECONNRESET ? F_RESET : F_CONNECT);
+			return;
+		}
+		if (n == 0) {
+			slot_fail(r, s, F_EOF);
+			return;
+		}
+		s->len += (size_t)n;
+		if (r->o.udp) {
+			char *nl = memchr(s->buf, '\n', s->len);
+			char name[NAME_LEN];
+
+			if (!nl) {
+				slot_fail(r, s, F_BAD_RESPONSE);
+				return;
+			}
+			snprintf(name, sizeof(name), "%.*s", (int)(nl - s->buf), s->buf);
+			tally_ok(r, s, name);
+			slot_release(r, s);
+			return;
+		}
+		for (;;) {
+			char name[NAME_LEN];
+			size_t used = 0;
+			int rc = parse_response(s, name, sizeof(name), &used);
+
+			if (rc == 0)
+				break;
+			if (rc < 0) {
+				slot_fail(r, s, F_BAD_RESPONSE);
+				return;
+			}
+			tally_ok(r, s, name);
+			memmove(s->buf, s->buf + used, s->len - used);
+			s->len -= used;
+			after_answer(r, s);
+			if (s->phase != P_READING)
+				return;
+		}
+	}
+}
+
+static void end_hold(struct run *r, struct slot *s)
+{
+	build_request(r, s);
+	start_phase(r, s, P_SENDING, r->o.timeout_ms);
+	do_send(r, s);
+}
+
+static void check_timeouts(struct run *r, uint64_t now)
+{
+	for (unsigned i = 0; i < r->o.conc; i++) {
+		struct slot *s = &r->slots[i];
+
+		if (s->phase == P_FREE)
+			continue;
+		if (s->phase == P_HOLDING && r->released) {
+			end_hold(r, s);
+			continue;
+		}
+		if (now < s->deadline)
+			continue;
+		switch (s->phase) {
+		case P_CONNECTING: slot_fail(r, s, F_CONNECT_TIMEOUT); break;
+		case P_WAIT_UDP: slot_fail(r, s, F_UDP_TIMEOUT); break;
+		case P_DRAINING: slot_release(r, s); break;
+		case P_HOLDING: end_hold(r, s); break;
+		default: slot_fail(r, s, F_TIMEOUT); break;
+		}
+	}
+}
+
+static void maybe_ready(struct run *r)
+{
+	FILE *f;
+
+	if (!r->o.hold_ms || r->ready_written || r->next_job < r->jobs)
+		return;
+	if (r->holding != (unsigned long)r->active)
+		return;
+	r->ready_written = true;
+	fprintf(stderr, "knlb-loadgen: holding %lu connections\n", r->holding);
+	if (!r->o.ready_file)
+		return;
+	f = fopen(r->o.ready_file, "w");
+	if (!f)
+		fatal(r->o.ready_file);
+	fprintf(f, "holding %lu\n", r->holding);
+	fclose(f);
+}
+
+static void report(struct run *r, uint64_t elapsed)
+{
+	unsigned long split = 0;
+
+	printf("total %lu\nok %lu\nfailed %lu\nelapsed_ms %llu\nrate_per_s %llu\n",
+	       r->o.hold_ms ? r->jobs : r->o.count, r->ok, r->failed,
+	       (unsigned long long)elapsed,
+	       (unsigned long long)(elapsed ? r->ok * 1000ULL / elapsed : r->ok));
+	for (int i = 0; i < r->n_names; i++)
+		printf("backend %s %lu\n", r->names[i],
+		       r->name_count[i]);
+	for (size_t s = 0; s < r->o.n_srcs; s++) {
+		char addr[INET_ADDRSTRLEN];
+		int seen = 0;
+
+		inet_ntop(AF_INET, &r->o.srcs[s], addr, sizeof(addr));
+		for (int i = 0; i < r->n_names; i++) {
+			uint32_t c = r->src_counts[s * MAX_NAMES + (size_t)i];
+
+			if (c) {
+				printf("source %s %s %u\n", addr, r->names[i], c);
+				seen++;
+			}
+		}
+		if (seen > 1)
+			split++;
+	}
+	printf("sources_split %lu\n", split);
+	for (int i = 0; i < F_N; i++)
+		if (r->fails[i])
+			printf("fail %s %lu\n", fail_names[i], r->fails[i]);
+	if (r->o.hold_ms)
+		printf("held_ok %lu\nheld_failed %lu\nheld_moved %lu\n",
+		       r->held_ok, r->held_failed, r->held_moved);
+}
+
+static void parse_args(struct opts *o, int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "tcp", no_argument, NULL, 'T' },
+		{ "udp", no_argument, NULL, 'U' },
+		{ "target", required_argument, NULL, 't' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "concurrency", required_argument, NULL, 'c' },
+		{ "source", required_argument, NULL, 's' },
+		{ "source-range", required_argument, NULL, 'r' },
+		{ "sport-base", required_argument, NULL, 'p' },
+		{ "timeout-ms", required_argument, NULL, 'o' },
+		{ "deadline-ms", required_argument, NULL, 'd' },
+		{ "keepalive", no_argument, NULL, 'k' },
+		{ "hold-ms", required_argument, NULL, 'H' },
+		{ "ready-file", required_argument, NULL, 'R' },
+		{ "per-conn", no_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool have_target = false, have_proto = false;
+	int opt;
+
+	o->conc = 64;
+	o->timeout_ms = 2000;
+	while ((opt = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
+		switch (opt) {
+		case 'T': o->udp = false; have_proto = true; break;
+		case 'U': o->udp = true; have_proto = true; break;
+		case 't': parse_target(optarg, &o->target); have_target = true; break;
+		case 'n': o->count = parse_ulong(optarg, "count", 100000000); break;
+		case 'c': o->conc = (unsigned)parse_ulong(optarg, "concurrency", 60000); break;
+		case 's': parse_sources(o, optarg); break;
+		case 'r': parse_source_range(o, optarg); break;
+		case 'p': o->sport_base = (unsigned)parse_ulong(optarg, "sport-base", 65535); break;
+		case 'o': o->timeout_ms = (unsigned)parse_ulong(optarg, "timeout-ms", 600000); break;
+		case 'd': o->deadline_ms = (unsigned)parse_ulong(optarg, "deadline-ms", 3600000); break;
+		case 'k': o->keepalive = true; break;
+		case 'H': o->hold_ms = (unsigned)parse_ulong(optarg, "hold-ms", 3600000); break;
+		case 'R': o->ready_file = optarg; break;
+		case 'P': o->per_conn = true; break;
+		default: usage();
+		}
+	}
+	if (!have_target || !have_proto || o->count == 0 || o->conc == 0 || optind != argc)
+		usage();
+	if (o->udp && (o->keepalive || o->hold_ms)) {
+		fprintf(stderr, "knlb-loadgen: --keepalive/--hold-ms are TCP only\n");
+		exit(2);
+	}
+	if (o->keepalive && o->hold_ms) {
+		fprintf(stderr, "knlb-loadgen: --keepalive and --hold-ms exclude each other\n");
+		exit(2);
+	}
+	if (o->hold_ms && o->conc < o->count)
+		o->conc = (unsigned)o->count;	/* every connection holds at once */
+	if (!o->keepalive && o->conc > o->count)
+		o->conc = (unsigned)o->count;
+	if (o->sport_base) {
+		unsigned long per = o->n_srcs ? o->n_srcs : 1;
+		unsigned long flows = o->keepalive ? o->conc : o->count;
+
+		if (o->sport_base + (flows - 1) / per > 65535) {
+			fprintf(stderr, "knlb-loadgen: --sport-base %u + %lu flows exceeds 65535\n",
+				o->sport_base, flows);
+			exit(2);
+		}
+	}
+	if (o->deadline_ms == 0)
+		o->deadline_ms = 60000 + o->hold_ms;
+}
+
+int main(int argc, char **argv)
+{
+	struct run r = { .sfd = -1 };
+	struct rlimit rl;
+	sigset_t mask;
+	uint64_t start, stop;
+
+	parse_args(&r.o, argc, argv);
+	if (r.o.keepalive) {
+		if (r.o.conc > r.o.count)
+			r.o.conc = (unsigned)r.o.count;
+		r.jobs = r.o.conc;
+	} else {
+		r.jobs = r.o.count;
+	}
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	r.slots = calloc(r.o.conc, sizeof(*r.slots));
+	if (r.o.n_srcs)
+		r.src_counts = calloc(r.o.n_srcs * MAX_NAMES, sizeof(*r.src_counts));
+	if (!r.slots || (r.o.n_srcs && !r.src_counts))
+		fatal("calloc");
+	for (unsigned i = 0; i < r.o.conc; i++)
+		r.slots[i].fd = -1;
+
+	r.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (r.ep == -1)
+		fatal("epoll_create1");
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGUSR1);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1)
+		fatal("sigprocmask");
+	r.sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (r.sfd == -1)
+		fatal("signalfd");
+	{
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = SIG_TAG };
+
+		if (epoll_ctl(r.ep, EPOLL_CTL_ADD, r.sfd, &ev) == -1)
+			fatal("epoll_ctl");
+	}
+
+	start = now_ms();
+	stop = start + r.o.deadline_ms;
+	start_flows(&r);
+	while (r.active > 0 || r.next_job < r.jobs) {
+		struct epoll_event evs[512];
+		uint64_t now = now_ms();
+		int n;
+
+		if (now >= stop)
+			break;
+		n = epoll_wait(r.ep, evs, 512, 20);
+		if (n == -1 && errno != EINTR)
+			fatal("epoll_wait");
+		for (int i = 0; i < n; i++) {
+			struct slot *s;
+
+			if (evs[i].data.u32 == SIG_TAG) {
+				struct signalfd_siginfo si;
+
+				while (read(r.sfd, &si, sizeof(si)) == sizeof(si))
+					r.released = true;
+				continue;
+			}
+			s = &r.slots[evs[i].data.u32];
+			if (s->phase == P_FREE)
+				continue;
+			switch (s->phase) {
+			case P_CONNECTING:
+				on_connected(&r, s);
+				break;
+			case P_SENDING:
+				do_send(&r, s);
+				break;
+			case P_HOLDING:
+				/* The server closed or reset a held connection. */
+				slot_fail(&r, s, evs[i].events & EPOLLERR ? F_RESET : F_EOF);
+				break;
+			default:
+				do_read(&r, s);
+				break;
+			}
+		}
+		check_timeouts(&r, now_ms());
+		maybe_ready(&r);
+		start_flows(&r);
+	}
+	/* Deadline: whatever is still open or unstarted failed. */
+	for (unsigned i = 0; i < r.o.conc; i++)
+		if (r.slots[i].phase != P_FREE)
+			slot_fail(&r, &r.slots[i], F_DEADLINE);
+	if (r.next_job < r.jobs) {
+		unsigned long left = r.jobs - r.next_job;
+
+		if (r.o.hold_ms)
+			r.failed += left;
+		else
+			r.failed = r.o.count - r.ok;
+		r.fails[F_NOT_STARTED] += left;
+	}
+	report(&r, now_ms() - start);
+	return r.failed || r.held_moved || r.held_failed ? 1 : 0;
+}
