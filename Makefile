@@ -63,7 +63,7 @@ $(BUILD)/libknlb.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/knlbd: $(BUILD)/src/main.o $(BUILD)/libknlb.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(BUILD)/test-unit: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libknlb.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcriterion -lm

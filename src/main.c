@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -138,27 +139,38 @@ static size_t count_backends(const struct knlb_config *config)
 	return n;
 }
 
-/* One line per service and per backend: what the operator asked for, and what it got. */
+/*
+ * One line per service: what the operator asked for and how far the slot
+ * shares are from the weights; one line per backend at debug level (a
+ * thousand-backend service should not flood the log at info).
+ */
 static void log_pool(const struct knlb_pool *pool)
 {
 	for (size_t i = 0; i < pool->n_services; i++) {
 		const struct knlb_service *svc = &pool->services[i];
 		const struct knlb_service_config *cfg = svc->cfg;
 		char vip[KNLB_ADDRSTRLEN];
+		double total = 0, worst = 0;
 
-		log_info("service %s: %s/%s scheduler %s, %u slots, %zu backends, ct mark 0x%08x",
+		for (size_t b = 0; b < svc->n_backends; b++)
+			total += svc->backends[b].effective_weight;
+		for (size_t b = 0; b < svc->n_backends; b++) {
+			uint32_t n = pool_slots_of(svc, b);
+			double want = total > 0 ? svc->backends[b].effective_weight / total : 0;
+			double got = (double)n / cfg->table_size;
+
+			if (want > 0 && fabs(got - want) / want > worst)
+				worst = fabs(got - want) / want;
+			log_debug("backend %s/%s: weight %u, %u slots (%.2f%%, weight share %.2f%%)",
+				  cfg->name, svc->backends[b].cfg->id,
+				  svc->backends[b].effective_weight, n, 100.0 * got,
+				  100.0 * want);
+		}
+		log_info("service %s: %s/%s scheduler %s, %u slots, %zu backends, ct mark 0x%08x, slot shares within %.2f%% of weights",
 			 cfg->name, addr_port_format(&cfg->vip, cfg->port, vip, sizeof(vip)),
 			 config_proto_name(cfg->proto),
 			 config_scheduler_name(cfg->scheduler), cfg->table_size,
-			 svc->n_backends, svc->ct_mark);
-		for (size_t b = 0; b < svc->n_backends; b++) {
-			uint32_t n = pool_slots_of(svc, b);
-
-			log_info("backend %s/%s: weight %u, %u slots (%.2f%%)",
-				 cfg->name, svc->backends[b].cfg->id,
-				 svc->backends[b].effective_weight, n,
-				 100.0 * n / cfg->table_size);
-		}
+			 svc->n_backends, svc->ct_mark, 100.0 * worst);
 	}
 }
 

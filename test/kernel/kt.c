@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/gen.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include "knlb/config.h"
+#include "knlb/pool.h"
+#include "knlb/render.h"
+#include "kt.h"
+
+void kt_enter_netns(void)
+{
+	if (geteuid() != 0)
+		cr_skip_test("kernel tests need root (CAP_NET_ADMIN) to unshare a netns");
+	if (unshare(CLONE_NEWNET) == -1)
+		cr_skip_test("unshare(CLONE_NEWNET): %s", strerror(errno));
+}
+
+char *kt_run(const char *cmd, int *status)
+{
+	FILE *p = popen(cmd, "r");
+	char *out = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&out, &len);
+	char buf[4096];
+	size_t n;
+
+	cr_assert_not_null(p, "popen %s", cmd);
+	while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+		fwrite(buf, 1, n, mem);
+	fclose(mem);
+	*status = pclose(p);
+	return out;
+}
+
+char *kt_read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *out = NULL;
+	size_t len = 0;
+	FILE *mem;
+	char buf[4096];
+	size_t n;
+
+	if (!f)
+		return NULL;
+	mem = open_memstream(&out, &len);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, mem);
+	fclose(mem);
+	fclose(f);
+	return out;
+}
+
+const char *kt_src_path(const char *rel, char *buf, size_t len)
+{
+	const char *dir = getenv("KNLB_SRCDIR");
+
+	snprintf(buf, len, "%s/%s", dir ? dir : ".", rel);
+	return buf;
+}
+
+static int gen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct nftnl_gen *gen = nftnl_gen_alloc();
+
+	if (gen && nftnl_gen_nlmsg_parse(nlh, gen) == 0)
+		*(uint32_t *)data = nftnl_gen_get_u32(gen, NFTNL_GEN_ID);
+	nftnl_gen_free(gen);
+	return MNL_CB_OK;
+}
+
+uint32_t kt_nft_genid(void)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	uint32_t seq = (uint32_t)time(NULL), id = 0;
+	struct nlmsghdr *nlh;
+	int ret;
+
+	cr_assert_not_null(nl);
+	cr_assert_eq(mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID), 0);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, AF_UNSPEC, NLM_F_ACK, seq);
+	cr_assert_gt(mnl_socket_sendto(nl, nlh, nlh->nlmsg_len), 0);
+	while ((ret = (int)mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
+		ret = mnl_cb_run(buf, (size_t)ret, seq, mnl_socket_get_portid(nl),
+				 gen_cb, &id);
+		if (ret <= 0)
+			break;
+	}
+	mnl_socket_close(nl);
+	return id;
+}
+
+void kt_load(const char *conf_rel, struct knlb_config **config,
+	     struct knlb_pool **pool)
+{
+	char path[512];
+
+	kt_src_path(conf_rel, path, sizeof(path));
+	cr_assert_eq(config_load(path, config, stderr), 0, "loading %s", path);
+	cr_assert_eq(pool_create(*config, pool), 0, "pool for %s", path);
+}
+
+char *kt_nft_list(const char *table)
+{
+	char cmd[256];
+	int status;
+	char *out;
+
+	snprintf(cmd, sizeof(cmd), "nft list table inet %s 2>&1", table);
+	out = kt_run(cmd, &status);
+	cr_assert_eq(status, 0, "%s failed:\n%s", cmd, out);
+	return out;
+}
+
+char *kt_render(const struct knlb_pool *pool)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&out, &len);
+
+	cr_assert_eq(render_ruleset(mem, pool), 0);
+	fclose(mem);
+	return out;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sort one block's comma-separated elements; returns the re-joined text. */
+static void emit_sorted(FILE *out, const char *start, size_t len)
+{
+	char *copy = strndup(start, len), *save = NULL, *tok;
+	char **items = NULL;
+	size_t n = 0;
+
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ' || *tok == '\t' || *tok == '\n')
+			tok++;
+		items = realloc(items, (n + 1) * sizeof(*items));
+		items[n++] = tok;
+	}
+	qsort(items, n, sizeof(*items), cmp_str);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "%s%s", i ? ", " : "", items[i]);
+	free(items);
+	free(copy);
+}
+
+char *kt_normalize(const char *listing)
+{
+	static const char open_tag[] = "elements = { ";
+	char *out = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&out, &len);
+	const char *p = listing;
+
+	for (;;) {
+		const char *start = strstr(p, open_tag), *end;
+
+		if (!start)
+			break;
+		start += sizeof(open_tag) - 1;
+		end = strstr(start, " }");
+		if (!end)
+			break;
+		fwrite(p, 1, (size_t)(start - p), mem);
+		emit_sorted(mem, start, (size_t)(end - start));
+		p = end;
+	}
+	fputs(p, mem);
+	fclose(mem);
+	return out;
+}
+
+char *kt_normalize_free(char *listing)
+{
+	char *out = kt_normalize(listing);
+
+	free(listing);
+	return out;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Helpers shared by the kernel tests: each test runs in its own netns. */
+#ifndef KNLB_TEST_KT_H
+#define KNLB_TEST_KT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct knlb_config;
+struct knlb_pool;
+
+/* Criterion .init: unshare a fresh network namespace, or skip without root. */
+void kt_enter_netns(void);
+
+/* Run a shell command; returns its stdout (malloc'd) and exit status. */
+char *kt_run(const char *cmd, int *status);
+
+/* Whole file into a malloc'd string, NULL when absent. */
+char *kt_read_file(const char *path);
+
+/* Path under the source tree ($KNLB_SRCDIR, default "."). */
+const char *kt_src_path(const char *rel, char *buf, size_t len);
+
+/* Current nftables generation id (bumped once per committed transaction). */
+uint32_t kt_nft_genid(void);
+
+/* Load a config file into a pool; asserts on failure. */
+void kt_load(const char *conf_rel, struct knlb_config **config,
+	     struct knlb_pool **pool);
+
+/* `nft list table inet NAME` output. */
+char *kt_nft_list(const char *table);
+
+/*
+ * Sort the elements inside every `elements = { ... }` block and put them
+ * on one line: the kernel lists hash sets in hash order, which is not part
+ * of what we program.  Returns a new string.
+ */
+char *kt_normalize(const char *listing);
+/* kt_normalize() that frees its argument. */
+char *kt_normalize_free(char *listing);
+
+/* render_ruleset() into a string. */
+char *kt_render(const struct knlb_pool *pool);
+
+#endif

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * knlbd as an operator runs it: -t, --render, start, stop, --flush-on-exit,
+ * and a 65537-slot service.  Each test has its own network namespace; the
+ * daemon started here inherits it.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+
+#include "knlb/config.h"
+#include "knlb/pool.h"
+#include "knlb/sync.h"
+#include "knlb/nfnl.h"
+#include "kt.h"
+
+TestSuite(daemon, .init = kt_enter_netns, .timeout = 60);
+
+static const char *knlbd(void)
+{
+	const char *p = getenv("KNLBD");
+
+	return p ? p : "build/knlbd";
+}
+
+static char *run_knlbd(const char *args, int *status)
+{
+	char cmd[1024], src[512];
+
+	snprintf(cmd, sizeof(cmd), "cd %s && %s %s 2>&1",
+		 kt_src_path("", src, sizeof(src)), knlbd(), args);
+	return kt_run(cmd, status);
+}
+
+Test(daemon, check_config_ok)
+{
+	int status;
+	char *out = run_knlbd("-t -c conf/knlb.conf", &status);
+
+	cr_expect_eq(WEXITSTATUS(status), 0, "%s", out);
+	cr_expect(strstr(out, "configuration OK: 3 services, 7 backends") != NULL, "%s", out);
+	free(out);
+}
+
+Test(daemon, check_config_error_names_file_and_line)
+{
+	char path[] = "/tmp/knlb-test-XXXXXX.conf";
+	int fd = mkstemps(path, 5), status;
+	const char *bad = "[service web]\nvip = 192.0.2.10\nport = 80\nbackend = 10.0.0.1:80 weight=70000\n";
+	char args[256], expect[256], *out, *listed;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+	close(fd);
+	snprintf(args, sizeof(args), "-c %s", path);
+	out = run_knlbd(args, &status);
+	unlink(path);
+	cr_expect_eq(WEXITSTATUS(status), 1, "exit status %d: %s", WEXITSTATUS(status), out);
+	snprintf(expect, sizeof(expect), "%s:4:", path);
+	cr_expect(strstr(out, expect) != NULL, "no '%s' in: %s", expect, out);
+	/* and the kernel was not touched */
+	listed = kt_run("nft list ruleset", &status);
+	cr_expect_str_eq(listed, "", "kernel touched on a bad config: %s", listed);
+	free(listed);
+	free(out);
+}
+
+Test(daemon, render_matches_golden_without_kernel)
+{
+	char golden_path[512];
+	char *golden = kt_read_file(kt_src_path("rules/knlb.nft", golden_path,
+						sizeof(golden_path)));
+	int status;
+	char *out = run_knlbd("--render -c conf/knlb.conf", &status), *listed;
+
+	cr_assert_not_null(golden);
+	cr_expect_eq(WEXITSTATUS(status), 0);
+	cr_expect_str_eq(out, golden);
+	listed = kt_run("nft list ruleset", &status);
+	cr_expect_str_eq(listed, "", "--render touched the kernel");
+	free(listed);
+	free(golden);
+	free(out);
+}
+
+/* Start knlbd in the background; its log goes to logpath. */
+static pid_t start_knlbd(const char *args, const char *logpath)
+{
+	char src[512];
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		char cmd[1024];
+
+		snprintf(cmd, sizeof(cmd), "exec %s %s 2>%s",
+			 knlbd(), args, logpath);
+		if (chdir(kt_src_path("", src, sizeof(src))) == -1)
+			_exit(127);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+static bool wait_for_log(const char *logpath, const char *needle, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 20) {
+		char *log = kt_read_file(logpath);
+		bool found = log && strstr(log, needle);
+
+		free(log);
+		if (found)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+static void stop_and_check(pid_t pid, const char *args_desc, int expect_exit)
+{
+	int status;
+
+	cr_assert_eq(kill(pid, SIGTERM), 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == expect_exit,
+		  "%s: status 0x%x", args_desc, status);
+}
+
+Test(daemon, stop_leaves_table_in_place)
+{
+	char log[] = "/tmp/knlb-test-log-XXXXXX";
+	int fd = mkstemp(log), status;
+	pid_t pid;
+	char *out, *golden, gp[512];
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	pid = start_knlbd("-c conf/knlb.conf", log);
+	cr_assert(wait_for_log(log, "programmed table inet knlb", 5000),
+		  "knlbd did not program the table:\n%s", kt_read_file(log));
+	stop_and_check(pid, "knlbd", 0);
+	out = kt_normalize_free(kt_run("nft list table inet knlb", &status));
+	golden = kt_normalize_free(kt_read_file(kt_src_path("rules/knlb.nft", gp, sizeof(gp))));
+	cr_expect_str_eq(out, golden, "table after stop differs from golden");
+	cr_expect(wait_for_log(log, "leaving table inet knlb in place", 100));
+	unlink(log);
+	free(out);
+	free(golden);
+}
+
+Test(daemon, flush_on_exit_removes_only_our_table)
+{
+	char log[] = "/tmp/knlb-test-log-XXXXXX";
+	int fd = mkstemp(log), status;
+	pid_t pid;
+	char *out;
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	free(kt_run("nft add table inet foreign", &status));
+	pid = start_knlbd("--flush-on-exit -c conf/knlb.conf", log);
+	cr_assert(wait_for_log(log, "programmed table inet knlb", 5000),
+		  "%s", kt_read_file(log));
+	stop_and_check(pid, "knlbd --flush-on-exit", 0);
+	out = kt_run("nft list tables", &status);
+	cr_expect_str_eq(out, "table inet foreign\n");
+	unlink(log);
+	free(out);
+}
+
+/* A config with N backends and M slots, written to a temp file. */
+static char *write_big_config(unsigned n, unsigned m)
+{
+	static char path[64];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/knlb-big-XXXXXX");
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	f = fdopen(fd, "w");
+	fprintf(f, "[global]\ntable = big\n[service big]\nvip = 192.0.2.99\nport = 80\n"
+		   "table_size = %u\n", m);
+	for (unsigned i = 0; i < n; i++)
+		fprintf(f, "backend = 10.%u.%u.%u:8080 weight=%u\n",
+			(i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff, 1 + i % 4);
+	fclose(f);
+	return path;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+Test(daemon, table_of_65537_slots_in_one_transaction)
+{
+	char *path = write_big_config(1000, 65537);
+	struct knlb_config *config;
+	struct knlb_pool *pool;
+	struct nfnl_sock *sock;
+	struct sync_result res;
+	uint32_t gen;
+	char err[512], *listed, *rendered;
+	double t0;
+	int ret;
+
+	cr_assert_eq(config_load(path, &config, stderr), 0);
+	unlink(path);
+	t0 = now_ms();
+	cr_assert_eq(pool_create(config, &pool), 0);
+	cr_log_info("M=65537 N=1000: slot table computed in %.2f ms", now_ms() - t0);
+	cr_assert_eq(nfnl_open(&sock), 0);
+	gen = kt_nft_genid();
+	ret = sync_replace(sock, pool, &res, err, sizeof(err));
+	cr_assert_eq(ret, 0, "%s", err);
+	cr_expect_eq(kt_nft_genid(), gen + 1);
+	cr_expect_eq(res.elements, 65537);
+	cr_log_info("M=65537 N=1000: %zu elements, %zu messages, %zu bytes, programmed in %.1f ms",
+		    res.elements, res.messages, res.bytes, res.elapsed_ms);
+	listed = kt_normalize_free(kt_nft_list("big"));
+	rendered = kt_normalize_free(kt_render(pool));
+	if (strcmp(listed, rendered) != 0) {
+		FILE *a = fopen("/tmp/knlb-big-listed.nft", "w"), *b = fopen("/tmp/knlb-big-rendered.nft", "w");
+
+		fputs(listed, a);
+		fputs(rendered, b);
+		fclose(a);
+		fclose(b);
+		cr_expect_fail("65537-slot table differs from render: see /tmp/knlb-big-{listed,rendered}.nft");
+	}
+	free(listed);
+	free(rendered);
+	nfnl_close(sock);
+	pool_free(pool);
+	config_free(config);
+}
