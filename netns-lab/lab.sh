@@ -221,23 +221,27 @@ cmd_up() {
 	for ((i = 1; i <= backends; i++)); do
 		ns=${be_ns[i - 1]}
 		rm -f "$LAB_DIR/be$i.pid"
-		ns_exec "$ns" "$TESTSRV" --name "be$i" --tcp "0.0.0.0:$TCP_PORT" \
+		# Not through a function: $! must be the server itself (ip netns
+		# exec execs it), not a subshell.
+		ip netns exec "$ns" "$TESTSRV" --name "be$i" --tcp "0.0.0.0:$TCP_PORT" \
 			--udp "0.0.0.0:$UDP_PORT" --idle-ms 60000 \
 			--count-file "$LAB_DIR/be$i.count" --pid-file "$LAB_DIR/be$i.pid" \
 			</dev/null >"$LAB_DIR/be$i.log" 2>&1 &
 		pids+=("$!")
 	done
-	state_put LAB_SRV_PIDS "${pids[*]}"
+	state_put LAB_SRV_PIDS "${pids[*]}"	# replaced below, once they run
 	for ((i = 1; i <= backends; i++)); do
 		local tries=0
 		until [ -s "$LAB_DIR/be$i.pid" ]; do
 			tries=$((tries + 1))
-			if [ "$tries" -gt 100 ] || ! kill -0 "${pids[i - 1]}" 2>/dev/null; then
+			if [ "$tries" -gt 100 ] || ! alive "${pids[i - 1]}"; then
 				cat "$LAB_DIR/be$i.log" >&2 || true
 				die "backend be$i did not start"
 			fi
 			sleep 0.05
 		done
+		[ "$(cat "$LAB_DIR/be$i.pid")" = "${pids[i - 1]}" ] ||
+			die "be$i: pid file says $(cat "$LAB_DIR/be$i.pid"), started ${pids[i - 1]}"
 	done
 
 	# Self-check: every backend answers the gateway directly.
@@ -255,16 +259,33 @@ cmd_up() {
 	echo "KNLB_LAB_STATE=$STATE"
 }
 
-# Kills a pid with TERM, then KILL after ~3 s.  Pids only: never by name.
-kill_pid() {
-	local pid=$1 i
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
+# True while pid runs.  A zombie does not run (kill -0 would say it does,
+# and nobody may reap it soon: our servers' parent, lab.sh up, is gone).
+alive() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[ "${stat%% *}" != Z ]
+}
+
+# TERM to every pid, then KILL to those still running after ~3 s.
+# Pids only: never by name.
+kill_pids() {
+	local pid i left
+	for pid in "$@"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
 	for ((i = 0; i < 60; i++)); do
-		kill -0 "$pid" 2>/dev/null || return 0
+		left=0
+		for pid in "$@"; do
+			if alive "$pid"; then left=1; fi
+		done
+		[ "$left" = 1 ] || return 0
 		sleep 0.05
 	done
-	kill -KILL "$pid" 2>/dev/null || true
+	for pid in "$@"; do
+		if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+	done
 }
 
 cmd_down() {
@@ -290,9 +311,9 @@ cmd_down() {
 		[ -e "/run/netns/$ns" ] || continue
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do pids+=("$pid"); done
 	done
-	for pid in "${pids[@]}"; do
-		kill_pid "$pid"
-	done
+	if [ "${#pids[@]}" -gt 0 ]; then
+		kill_pids "${pids[@]}"
+	fi
 	for ns in $LAB_NAMESPACES; do
 		if [ -e "/run/netns/$ns" ]; then
 			ip netns del "$ns" 2>/dev/null || true
@@ -337,7 +358,7 @@ cmd_status() {
 		fi
 	done
 	for pid in $LAB_SRV_PIDS; do
-		if kill -0 "$pid" 2>/dev/null; then echo "  server pid $pid running"
+		if alive "$pid"; then echo "  server pid $pid running"
 		else echo "  server pid $pid gone"; fi
 	done
 }
