@@ -12,6 +12,8 @@
 #   lg NAME ARGS       knlb-loadgen ARGS in the client; output in $WORK/NAME.out
 #   lg_get NAME KEY    a summary value ("ok", "failed", ...) from NAME.out
 #   lg_backend NAME B  answers from backend B in NAME.out (0 when absent)
+#   lg_hold_start NAME ARGS / lg_hold_release NAME   held connections
+#   srv_counts / srv_count B KEY   the backend servers' own counters
 #   fail MSG / pass    end the scenario; failure dumps ruleset, conntrack, logs
 #
 # KNLB_LAB_RULES=hand runs against lib/hand-render.awk instead of knlbd.
@@ -26,6 +28,7 @@ KNLBD=${KNLBD:-$KNLB_BUILD/knlbd}
 KNLB_LAB_RULES=${KNLB_LAB_RULES:-knlbd}
 T_NAME=$(basename "$0" .sh)
 KNLBD_PID=
+HOLD_PID=
 # shellcheck disable=SC2034 # read by scenarios
 KNLBD_RC=0
 KNLBD_LOG=
@@ -66,6 +69,9 @@ t_cleanup() {
 	set +e
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
 		dump_debug >&2
+	fi
+	if [ -n "$HOLD_PID" ] && alive "$HOLD_PID"; then
+		kill -KILL "$HOLD_PID" 2>/dev/null
 	fi
 	if [ -n "$KNLBD_PID" ]; then
 		knlb_stop >/dev/null 2>&1
@@ -295,4 +301,39 @@ srv_counts() {
 # srv_count NAME KEY: one counter from the last srv_counts.
 srv_count() {
 	awk -v k="$2" '$1 == k { print $2 }' "$LAB_DIR/$1.count"
+}
+
+# lg_hold_start NAME ARGS: a loadgen in the background (client namespace)
+# that opens its connections, gets one answer on each and holds them
+# (--hold-ms) until lg_hold_release.  Returns once every connection holds.
+lg_hold_start() {
+	local name=$1 i; shift
+	rm -f "$WORK/$name.ready"
+	ip netns exec "$LAB_NS_CLIENT" "$LOADGEN" --timeout-ms 2000 --hold-ms 60000 \
+		--deadline-ms 90000 --ready-file "$WORK/$name.ready" "$@" \
+		</dev/null >"$WORK/$name.out" 2>"$WORK/$name.err" &
+	HOLD_PID=$!
+	for ((i = 0; i < 100; i++)); do	# 10 s
+		[ -s "$WORK/$name.ready" ] && return 0
+		alive "$HOLD_PID" || break
+		sleep 0.1
+	done
+	fail "loadgen $name never held its connections"
+}
+
+# lg_hold_release NAME: SIGUSR1 ends the holds: every connection asks once
+# more; wait (bounded) for the loadgen to report.
+lg_hold_release() {
+	local name=$1 i
+	kill -USR1 "$HOLD_PID" 2>/dev/null || fail "loadgen $name is gone"
+	for ((i = 0; i < 100; i++)); do	# 10 s
+		alive "$HOLD_PID" || break
+		sleep 0.1
+	done
+	if alive "$HOLD_PID"; then
+		kill -KILL "$HOLD_PID" 2>/dev/null || true
+		fail "loadgen $name did not finish 10 s after release"
+	fi
+	wait "$HOLD_PID" 2>/dev/null || true
+	HOLD_PID=
 }
