@@ -70,6 +70,9 @@ t_cleanup() {
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
 		dump_debug >&2
 	fi
+	if [ -n "${LAB_LEAVE_RUNNING:-}" ] && [ "$rc" -eq 0 ]; then
+		exit 0		# demo.sh --keep: lab and knlbd stay up
+	fi
 	if [ -n "$HOLD_PID" ] && alive "$HOLD_PID"; then
 		kill -KILL "$HOLD_PID" 2>/dev/null
 	fi
