@@ -27,7 +27,9 @@ uint64_t sched_hash(const void *data, size_t len, uint64_t seed);
  * Weighted Maglev (Eisenbud et al., NSDI 2016).  M must be prime and
  * >= the number of backends with a positive weight.  The table depends only
  * on the set of (id, weight) pairs and the seed, not on their order in the
- * array.  Returns 0, -EINVAL on bad arguments, -ENOMEM.
+ * array.  Every backend with a positive weight gets at least one slot.
+ * Returns 0, -EINVAL on bad arguments (also: a NULL or duplicate id),
+ * -ENOMEM.
  */
 int maglev_build(const struct sched_backend *backends, size_t n,
 		 uint32_t seed, uint32_t *table, uint32_t m);
@@ -37,7 +39,9 @@ int maglev_build(const struct sched_backend *backends, size_t n,
  * length M in which each backend appears in proportion to its weight
  * (within one slot), heavy backends spread out (5,1,1 -> a a b a c a a).
  * Used for both wrr (walked by numgen inc) and random (numgen random).
- * Returns 0 or -EINVAL.
+ * Ties go to the lowest array index, so the table follows the array order.
+ * Allocates 40 bytes of scratch per positive-weight backend, freed before
+ * returning.  Returns 0, -EINVAL, or -ENOMEM.
  */
 int wrr_build(const struct sched_backend *backends, size_t n,
 	      uint32_t *table, uint32_t m);
