@@ -272,6 +272,12 @@ lg_backend() {
 	awk -v b="$2" '$1 == "backend" && $2 == b { n = $3 } END { print n + 0 }' "$WORK/$1.out"
 }
 
+# client_source I: the I-th (from 0) extra client source address.
+client_source() {
+	awk -v i="$1" '{ split($0, r, "-"); split(r[1], a, "."); printf "%s.%s.%s.%d\n", a[1], a[2], a[3], a[4] + i }' \
+		<<<"$LAB_CLIENT_SOURCE_RANGE"
+}
+
 # pct A B: A/B as a percentage with one decimal.
 pct() {
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b ? 100 * a / b : 0 }'

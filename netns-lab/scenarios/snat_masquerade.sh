@@ -8,6 +8,10 @@
 #   snat = masquerade  every connection succeeds; conntrack shows replies
 #                      addressed to the gateway's backend-side address
 #   snat = 10.0.0.1    (a fixed address) the same
+# Each run has its own client source address: the failed runs leave
+# unreplied conntrack entries that keep their old (un-SNATed) binding for
+# up to 120 s, and a later SYN that happened to reuse such an address and
+# port would follow that binding, not the new rules.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
@@ -36,7 +40,8 @@ snat_flows() {
 # 1. No SNAT: the SYN reaches a backend, its SYN-ACK has no route back.
 write_conf none >"$WORK/snat-none.conf"
 knlb_start "$WORK/snat-none.conf"
-lg none --tcp --target "$LAB_VIP:80" --count 30 --concurrency 30 --timeout-ms 1000 --deadline-ms 5000
+SRC=("$(client_source 0)" "$(client_source 1)" "$(client_source 2)")
+lg none --source "${SRC[0]}" --tcp --target "$LAB_VIP:80" --count 30 --concurrency 30 --timeout-ms 1000 --deadline-ms 5000
 say "snat = none: ok $(lg_get none ok), failed $(lg_get none failed) of 30 (expected: all fail)"
 [ "$(lg_get none ok)" -eq 0 ] || fail "snat = none: $(lg_get none ok) connections succeeded without a return route"
 knlb_stop
@@ -45,7 +50,7 @@ knlb_stop
 write_conf masquerade >"$WORK/snat-masq.conf"
 knlb_start "$WORK/snat-masq.conf"
 before=$(snat_flows)
-lg masq --tcp --target "$LAB_VIP:80" --count 600 --concurrency 32
+lg masq --source "${SRC[1]}" --tcp --target "$LAB_VIP:80" --count 600 --concurrency 32
 after=$(snat_flows)
 say "snat = masquerade: ok $(lg_get masq ok), failed $(lg_get masq failed) of 600; flows SNATed to $LAB_GW_BACKEND_ADDR: $((after - before))"
 [ "$(lg_get masq failed)" -eq 0 ] || fail "snat = masquerade: $(lg_get masq failed) connections failed"
@@ -59,7 +64,7 @@ knlb_stop
 write_conf "$LAB_GW_BACKEND_ADDR" >"$WORK/snat-addr.conf"
 knlb_start "$WORK/snat-addr.conf"
 before=$(snat_flows)
-lg addr --tcp --target "$LAB_VIP:80" --count 300 --concurrency 32
+lg addr --source "${SRC[2]}" --tcp --target "$LAB_VIP:80" --count 300 --concurrency 32
 after=$(snat_flows)
 say "snat = $LAB_GW_BACKEND_ADDR: ok $(lg_get addr ok), failed $(lg_get addr failed) of 300; flows SNATed: $((after - before))"
 [ "$(lg_get addr failed)" -eq 0 ] || fail "snat = $LAB_GW_BACKEND_ADDR: $(lg_get addr failed) connections failed"
