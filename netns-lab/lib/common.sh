@@ -54,6 +54,12 @@ t_init() {
 	*) echo "KNLB_LAB_RULES: knlbd or hand" >&2; exit 2 ;;
 	esac
 	WORK=$(mktemp -d "/tmp/knlb-lab-$T_NAME.XXXXXX")
+	# One binary for the whole scenario, even if build/knlbd is rebuilt
+	# meanwhile (a restart must run the same code).
+	if [ "$KNLB_LAB_RULES" = knlbd ]; then
+		cp "$KNLBD" "$WORK/knlbd"
+		KNLBD=$WORK/knlbd
+	fi
 	export KNLB_LAB_STATE=$WORK/lab.env
 	KNLBD_LOG=$WORK/knlbd.log
 	: >"$KNLBD_LOG"
@@ -188,6 +194,24 @@ knlb_table_present() {
 	gw_exec nft list table inet knlb >/dev/null 2>&1
 }
 
+# The knlbd processes running in the gateway namespace.
+knlbd_pids() {
+	local pid
+	for pid in $(ip netns pids "$LAB_NS_GW" 2>/dev/null); do
+		if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$KNLBD" ]; then
+			echo "$pid"
+		fi
+	done
+}
+
+# KNLBD_PID must be the one knlbd in the gateway: signals go to it.
+knlbd_pid_check() {
+	local pids
+	pids=$(knlbd_pids | tr '\n' ' ')
+	[ "$pids" = "$KNLBD_PID " ] ||
+		fail "knlbd in the gateway: pids '$pids', expected '$KNLBD_PID'"
+}
+
 # knlb_start CONF: check it, run knlbd in the gateway and wait until the
 # table is in the kernel (the "programmed" log line, else the table itself).
 knlb_start() {
@@ -202,10 +226,13 @@ knlb_start() {
 	"$KNLBD" -t -c "$conf" >>"$KNLBD_LOG" 2>&1 || fail "knlbd -t rejects $conf"
 	before=$(programmed_count)
 	echo "---- knlbd -c $conf (start $(date +%T.%N))" >>"$KNLBD_LOG"
-	gw_exec "$KNLBD" -c "$conf" </dev/null >>"$KNLBD_LOG" 2>&1 &
+	# Not through gw_exec: backgrounding a function forks a subshell, and
+	# $! would be that shell, not knlbd (ip netns exec execs the program).
+	ip netns exec "$LAB_NS_GW" "$KNLBD" -c "$conf" </dev/null >>"$KNLBD_LOG" 2>&1 &
 	KNLBD_PID=$!
 	for ((i = 0; i < 100; i++)); do	# 10 s
 		if [ "$(programmed_count)" -gt "$before" ]; then
+			knlbd_pid_check
 			return 0
 		fi
 		if ! alive "$KNLBD_PID"; then
@@ -219,6 +246,7 @@ knlb_start() {
 	say "warning: no 'programmed' line from knlbd in 10 s; polling the table" >&2
 	for ((i = 0; i < 50; i++)); do	# 5 s
 		if knlb_table_present; then
+			knlbd_pid_check
 			return 0
 		fi
 		sleep 0.1
@@ -248,6 +276,9 @@ knlb_stop() {
 	echo "---- knlbd exit status $rc" >>"$KNLBD_LOG"
 	# shellcheck disable=SC2034 # read by scenarios
 	KNLBD_RC=$rc
+	if [ -n "$(knlbd_pids)" ]; then
+		fail "a knlbd still runs in the gateway after knlbd $pid exited: $(knlbd_pids | tr '\n' ' ')"
+	fi
 	return 0
 }
 
