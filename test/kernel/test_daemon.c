@@ -88,24 +88,29 @@ Test(daemon, render_matches_golden_without_kernel)
 	free(out);
 }
 
-/* Start knlbd in the background; its log goes to logpath. */
-static pid_t start_knlbd(const char *args, const char *logpath)
+/* Run "PROGRAM ARGS" in the background from the source tree; stderr to logpath. */
+static pid_t start_knlbd_with(const char *program, const char *args,
+			      const char *logpath)
 {
 	char src[512];
 	pid_t pid = fork();
 
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
-		char cmd[1024];
+		char cmd[2048];
 
-		snprintf(cmd, sizeof(cmd), "exec %s %s 2>%s",
-			 knlbd(), args, logpath);
+		snprintf(cmd, sizeof(cmd), "exec %s %s 2>%s", program, args, logpath);
 		if (chdir(kt_src_path("", src, sizeof(src))) == -1)
 			_exit(127);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
+}
+
+static pid_t start_knlbd(const char *args, const char *logpath)
+{
+	return start_knlbd_with(knlbd(), args, logpath);
 }
 
 static bool wait_for_log(const char *logpath, const char *needle, int timeout_ms)
@@ -243,4 +248,33 @@ Test(daemon, table_of_65537_slots_in_one_transaction)
 	nfnl_close(sock);
 	pool_free(pool);
 	config_free(config);
+}
+
+/* Start, program, SIGTERM under valgrind: no error, nothing leaked. */
+Test(daemon, shutdown_is_valgrind_clean, .timeout = 120)
+{
+	char log[] = "/tmp/knlb-test-vg-XXXXXX", args[1024];
+	int fd = mkstemp(log), status;
+	char *out;
+	pid_t pid;
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	free(kt_run("command -v valgrind", &status));
+	if (status != 0)
+		cr_skip_test("valgrind not installed (make deps installs it)");
+	if (strstr(knlbd(), "build-san"))
+		cr_skip_test("valgrind and AddressSanitizer do not mix");
+	snprintf(args, sizeof(args),
+		 "--leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all "
+		 "--error-exitcode=99 %s -c conf/knlb.conf", knlbd());
+	pid = start_knlbd_with("valgrind", args, log);
+	cr_assert(wait_for_log(log, "programmed table inet knlb", 60000),
+		  "knlbd under valgrind did not program the table:\n%s", kt_read_file(log));
+	stop_and_check(pid, "valgrind knlbd", 0);
+	out = kt_read_file(log);
+	cr_expect(strstr(out, "ERROR SUMMARY: 0 errors") != NULL, "%s", out);
+	cr_expect(strstr(out, "All heap blocks were freed") != NULL, "%s", out);
+	unlink(log);
+	free(out);
 }
