@@ -864,5 +864,11 @@ int main(int argc, char **argv)
 		r.fails[F_NOT_STARTED] += left;
 	}
 	report(&r, now_ms() - start);
+	fflush(stdout);
+	close(r.sfd);
+	close(r.ep);
+	free(r.slots);
+	free(r.src_counts);
+	free(r.o.srcs);
 	return r.failed || r.held_moved || r.held_failed ? 1 : 0;
 }

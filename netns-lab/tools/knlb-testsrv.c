@@ -424,6 +424,17 @@ static bool do_signal(struct srv *s)
 	return true;
 }
 
+static void free_conns(struct srv *s)
+{
+	for (size_t fd = 0; fd < s->n_conns; fd++) {
+		if (s->conns[fd] && s->conns[fd]->fd != -1)
+			close(s->conns[fd]->fd);
+		free(s->conns[fd]);
+	}
+	free(s->conns);
+	s->conns = NULL;
+}
+
 static void write_pid_file(const char *path)
 {
 	char tmp[4096];
@@ -559,8 +570,10 @@ int main(int argc, char **argv)
 				do_udp(&s);
 				break;
 			case TAG_SIGNAL:
-				if (!do_signal(&s))
+				if (!do_signal(&s)) {
+					free_conns(&s);
 					return 0;
+				}
 				break;
 			case TAG_TIMER: {
 				uint64_t ticks;
