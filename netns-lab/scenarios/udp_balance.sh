@@ -47,7 +47,6 @@ lg udp53 --udp --target "$LAB_VIP:53" --count "$DGRAMS" --concurrency 64 --sport
 lg udp54 --udp --target "$LAB_VIP:54" --count "$DGRAMS" --concurrency 64 --sport-base 24000
 
 bad=0
-printf '[%s]   %-8s %-8s %9s %9s %7s\n' "$T_NAME" service backend expected observed count
 for svc in udp53:3 udp54:8; do
 	run=${svc%:*}
 	tol=${svc#*:}
@@ -55,6 +54,7 @@ for svc in udp53:3 udp54:8; do
 	failed=$(lg_get "$run" failed)
 	say "$run: $DGRAMS datagrams, ok $ok, failed $failed"
 	[ "$failed" -eq 0 ] || { say "$run: $failed datagrams unanswered"; bad=1; }
+	printf '[%s]   %-8s %-8s %9s %9s %7s\n' "$T_NAME" service backend expected observed count
 	for b in "${BACKEND_NAMES[@]}"; do
 		n=$(lg_backend "$run" "$b")
 		obs=$(pct "$n" "$ok")
