@@ -69,6 +69,7 @@ static void check_golden(const char *name)
 Test(program, golden_knlb_conf) { check_golden("knlb"); }
 Test(program, golden_minimal_conf) { check_golden("minimal"); }
 Test(program, golden_src_ip_conf) { check_golden("src-ip"); }
+Test(program, golden_demo_conf) { check_golden("demo"); }
 
 Test(program, restart_with_same_config_is_identical)
 {
