@@ -278,3 +278,25 @@ Test(daemon, shutdown_is_valgrind_clean, .timeout = 120)
 	unlink(log);
 	free(out);
 }
+
+/* Without CAP_NET_ADMIN: a clear reason, exit 3, nothing programmed. */
+Test(daemon, missing_cap_net_admin_is_explained)
+{
+	char cmd[1024], src[512], *out, *listed;
+	int status;
+
+	free(kt_run("command -v setpriv", &status));
+	if (status != 0)
+		cr_skip_test("setpriv (util-linux) not installed");
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && setpriv --bounding-set=-net_admin --inh-caps=-net_admin "
+		 "%s -c conf/knlb.conf 2>&1", kt_src_path("", src, sizeof(src)), knlbd());
+	out = kt_run(cmd, &status);
+	cr_expect_eq(WEXITSTATUS(status), 3, "exit %d: %s", WEXITSTATUS(status), out);
+	cr_expect(strstr(out, "knlbd needs CAP_NET_ADMIN") != NULL, "%s", out);
+	cr_expect(strstr(out, "kernel state unchanged") != NULL, "%s", out);
+	listed = kt_run("nft list ruleset", &status);
+	cr_expect_str_eq(listed, "", "kernel touched without CAP_NET_ADMIN");
+	free(listed);
+	free(out);
+}
