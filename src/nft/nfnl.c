@@ -51,24 +51,27 @@ struct nfnl_batch {
 int nfnl_open(struct nfnl_sock **out)
 {
 	struct nfnl_sock *sock;
-	int one = 1;
+	int one = 1, err;
 
 	sock = calloc(1, sizeof(*sock));
 	if (!sock)
 		return -ENOMEM;
 	sock->nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!sock->nl)
-		goto out_errno;
+	if (!sock->nl) {
+		err = -errno;
+		goto out_free;
+	}
 	if (mnl_socket_bind(sock->nl, 0, MNL_SOCKET_AUTOPID) == -1)
 		goto out_close;
 	/*
 	 * Acknowledgements carry only the header of the acked message, not a
-	 * copy of it: a 64 KiB element message would otherwise come back in
+	 * copy of it: a 40 KiB element message would otherwise come back in
 	 * full for every ACK and overflow the receive buffer.
 	 */
 	if (mnl_socket_setsockopt(sock->nl, NETLINK_CAP_ACK, &one,
 				  sizeof(one)) == -1)
 		goto out_close;
+	/* Best effort: only adds detail to error replies. */
 	mnl_socket_setsockopt(sock->nl, NETLINK_EXT_ACK, &one, sizeof(one));
 	sock->portid = mnl_socket_get_portid(sock->nl);
 	sock->seq = 1;
@@ -76,19 +79,11 @@ int nfnl_open(struct nfnl_sock **out)
 	return 0;
 
 out_close:
-	{
-		int saved = errno;
-
-		mnl_socket_close(sock->nl);
-		errno = saved;
-	}
-out_errno:
-	{
-		int err = -errno;
-
-		free(sock);
-		return err;
-	}
+	err = -errno;
+	mnl_socket_close(sock->nl);
+out_free:
+	free(sock);
+	return err;
 }
 
 void nfnl_close(struct nfnl_sock *sock)
