@@ -23,7 +23,6 @@
 
 struct nfnl_sock {
 	struct mnl_socket *nl;
-	uint32_t portid;
 	uint32_t seq;
 	int sndbuf;		/* what we last asked the kernel for */
 	int rcvbuf;
@@ -73,7 +72,6 @@ int nfnl_open(struct nfnl_sock **out)
 		goto out_close;
 	/* Best effort: only adds detail to error replies. */
 	mnl_socket_setsockopt(sock->nl, NETLINK_EXT_ACK, &one, sizeof(one));
-	sock->portid = mnl_socket_get_portid(sock->nl);
 	sock->seq = 1;
 	*out = sock;
 	return 0;
