@@ -10,6 +10,7 @@
 
 struct loop_watch {
 	int fd;
+	bool dead;		/* deleted; freed once the current batch is done */
 	loop_fd_fn fn;
 	void *arg;
 	struct loop_watch *next;
@@ -77,19 +78,36 @@ int loop_add_fd(struct loop *loop, int fd, uint32_t events, loop_fd_fn fn,
 	return 0;
 }
 
+/*
+ * A callback may delete any watch, including one whose event is still
+ * pending in the current epoll batch: mark it, free it after the batch.
+ */
 int loop_del_fd(struct loop *loop, int fd)
 {
-	for (struct loop_watch **p = &loop->watches; *p; p = &(*p)->next) {
-		struct loop_watch *w = *p;
-
-		if (w->fd != fd)
+	for (struct loop_watch *w = loop->watches; w; w = w->next) {
+		if (w->fd != fd || w->dead)
 			continue;
-		*p = w->next;
 		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
-		free(w);
+		w->dead = true;
 		return 0;
 	}
 	return -ENOENT;
+}
+
+static void loop_reap(struct loop *loop)
+{
+	struct loop_watch **p = &loop->watches;
+
+	while (*p) {
+		struct loop_watch *w = *p;
+
+		if (w->dead) {
+			*p = w->next;
+			free(w);
+		} else {
+			p = &w->next;
+		}
+	}
 }
 
 void loop_set_before_sleep(struct loop *loop, loop_hook_fn fn, void *arg)
@@ -124,8 +142,10 @@ int loop_run(struct loop *loop)
 		for (int i = 0; i < n && !loop->stopping; i++) {
 			struct loop_watch *w = events[i].data.ptr;
 
-			w->fn(loop, w->fd, events[i].events, w->arg);
+			if (!w->dead)
+				w->fn(loop, w->fd, events[i].events, w->arg);
 		}
+		loop_reap(loop);
 	}
 	return 0;
 }
