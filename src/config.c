@@ -2,20 +2,12 @@
 /*
  * Configuration file -> struct knlb_config.
  *
- * inih splits lines into sections and "key = value" pairs; everything else
- * happens here.  Two things inih cannot do for us are done in our own line
- * reader, which sees every raw line before inih does:
- *
- *  - line numbers: Debian builds inih without INI_HANDLER_LINENO, so the
- *    reader counts lines and the handler reads the count;
- *  - line-level checks: lines too long for inih's buffer (it would cut them
- *    silently), indented lines (inih would glue them onto the previous
- *    value), malformed lines (inih only reports the first one) and section
- *    headers (inih only tells the handler about sections that contain a
- *    key, so "[service web]" with nothing under it would go unseen).
- *    A rejected line is reported and handed to inih as an empty line, so
- *    line numbers stay aligned; an indented line is reported and handed
- *    over unindented.
+ * inih splits lines into sections and "key = value" pairs; the line
+ * reader (config-reader.c) sees every raw line before inih does, counts
+ * lines and rejects the lines inih would misread.  What is left here is
+ * meaning: sections, keys, values, and the checks that need the whole file.
+ * The reader calls back into this file for its errors and for every section
+ * header, including those with no key under them, which inih never reports.
  *
  * Every error is collected with its line, then printed sorted by line: an
  * operator fixes a file top to bottom, and some checks (missing backends,
@@ -32,6 +24,7 @@
 
 #include "knlb/addr.h"
 #include "knlb/config.h"
+#include "knlb/config-reader.h"
 #include "knlb/log.h"
 
 /* A service name becomes part of nft names ("svc_NAME", "NAME_slots"). */
@@ -85,10 +78,7 @@ struct message {
 
 struct parser {
 	const char *name;	/* file name for messages */
-	FILE *in;
-	int lineno;		/* lines handed to inih so far */
-	char *buf;		/* getline() buffer */
-	size_t buf_cap;
+	struct config_reader reader;	/* owns the current line number */
 
 	struct knlb_config *config;
 	struct service_meta *meta;	/* parallel to config->services */
@@ -254,12 +244,6 @@ static bool is_alpha(char c)
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f' ||
-	       c == '\n';
-}
-
 /*
  * A whole unsigned number: decimal, or hexadecimal after "0x" when hex is
  * set.  Checked by hand before strtoul(), which would otherwise accept
@@ -302,16 +286,19 @@ static int get_number(struct parser *p, const char *what, const char *text,
 	int err = parse_number(text, hex, max, &v);
 
 	if (err == -EINVAL) {
-		report(p, p->lineno, "%s \"%s\" is not a number%s", what, text,
+		report(p, p->reader.lineno,
+		       "%s \"%s\" is not a number%s", what, text,
 		       hex ? " (decimal, or hexadecimal with 0x)" : "");
 		return -1;
 	}
 	if (err == -ERANGE || v < min) {
 		if (hex)
-			report(p, p->lineno, "%s %s is out of range (%#lx..%#lx)",
+			report(p, p->reader.lineno,
+			       "%s %s is out of range (%#lx..%#lx)",
 			       what, text, min, max);
 		else
-			report(p, p->lineno, "%s %s is out of range (%lu..%lu)",
+			report(p, p->reader.lineno,
+			       "%s %s is out of range (%lu..%lu)",
 			       what, text, min, max);
 		return -1;
 	}
@@ -363,8 +350,8 @@ static int get_keyword(struct parser *p, const char *what,
 
 	if (v < 0) {
 		keyword_list(words, list, sizeof(list));
-		report(p, p->lineno, "unknown %s \"%s\" (expected %s)", what, text,
-		       list);
+		report(p, p->reader.lineno,
+		       "unknown %s \"%s\" (expected %s)", what, text, list);
 		return -1;
 	}
 	*out = v;
@@ -407,14 +394,14 @@ static int get_ipv4(struct parser *p, const char *what, const char *text,
 	struct knlb_addr a;
 
 	if (addr_parse(text, &a) < 0) {
-		report(p, p->lineno,
+		report(p, p->reader.lineno,
 		       "%s \"%s\" is not an IPv4 address (names are not resolved)",
 		       what, text);
 		return -1;
 	}
 	if (a.family != AF_INET) {
-		report(p, p->lineno, "%s %s: IPv6 is not supported yet", what,
-		       text);
+		report(p, p->reader.lineno,
+		       "%s %s: IPv6 is not supported yet", what, text);
 		return -1;
 	}
 	*out = a;
@@ -442,7 +429,7 @@ static int global_value(struct parser *p, enum global_key key,
 
 	switch (key) {
 	case GKEY_TABLE:
-		if (check_name(p, p->lineno, "table", value, ID_MAX,
+		if (check_name(p, p->reader.lineno, "table", value, ID_MAX,
 			       ": it names an nft table") < 0)
 			return -1;
 		memcpy(g->table, value, len + 1);
@@ -450,7 +437,7 @@ static int global_value(struct parser *p, enum global_key key,
 	case GKEY_LOG_LEVEL:
 		level = log_level_parse(value);
 		if (level < 0) {
-			report(p, p->lineno,
+			report(p, p->reader.lineno,
 			       "unknown log_level \"%s\" (expected error, warning, info or debug)",
 			       value);
 			return -1;
@@ -461,13 +448,13 @@ static int global_value(struct parser *p, enum global_key key,
 		return get_seed(p, value, &g->hash_seed);
 	case GKEY_CONTROL_SOCKET:
 		if (value[0] != '/') {
-			report(p, p->lineno,
+			report(p, p->reader.lineno,
 			       "control_socket \"%s\" is not an absolute path",
 			       value);
 			return -1;
 		}
 		if (len >= sizeof(g->control_socket)) {
-			report(p, p->lineno,
+			report(p, p->reader.lineno,
 			       "control_socket is too long (%zu bytes, max %zu for a unix socket)",
 			       len, sizeof(g->control_socket) - 1);
 			return -1;
@@ -502,20 +489,22 @@ static void global_key(struct parser *p, const char *name, const char *value)
 
 	if (k < 0) {
 		if (in_list(future_global_keys, name))
-			report(p, p->lineno, "key %s is not supported yet", name);
+			report(p, p->reader.lineno,
+			       "key %s is not supported yet", name);
 		else
-			report(p, p->lineno, "unknown key \"%s\" in [global]",
-			       name);
+			report(p, p->reader.lineno,
+			       "unknown key \"%s\" in [global]", name);
 		return;
 	}
 	if (p->global_key_line[k]) {
-		report(p, p->lineno, "%s repeated in [global] (first set on line %d)",
+		report(p, p->reader.lineno,
+		       "%s repeated in [global] (first set on line %d)",
 		       name, p->global_key_line[k]);
 		return;
 	}
-	p->global_key_line[k] = p->lineno;
+	p->global_key_line[k] = p->reader.lineno;
 	if (!*value) {
-		report(p, p->lineno, "%s has no value", name);
+		report(p, p->reader.lineno, "%s has no value", name);
 		return;
 	}
 	global_value(p, (enum global_key)k, value);
@@ -556,7 +545,7 @@ static void report_bad_endpoint(struct parser *p, const char *text)
 		const char *colon = strrchr(text, ':');
 
 		if (colon && memchr(text, ':', (size_t)(colon - text))) {
-			report(p, p->lineno,
+			report(p, p->reader.lineno,
 			       "backend \"%s\": IPv6 addresses need brackets ([ADDR]:PORT)",
 			       text);
 			return;
@@ -566,7 +555,8 @@ static void report_bad_endpoint(struct parser *p, const char *text)
 		host_len = colon ? (int)(colon - text) : (int)strlen(text);
 	}
 	if (port_known && !port) {
-		report(p, p->lineno, "backend \"%s\" has no port (expected ADDR:PORT)",
+		report(p, p->reader.lineno,
+		       "backend \"%s\" has no port (expected ADDR:PORT)",
 		       text);
 		return;
 	}
@@ -574,13 +564,13 @@ static void report_bad_endpoint(struct parser *p, const char *text)
 		unsigned long v;
 
 		if (parse_number(port, false, 65535, &v) < 0 || v == 0) {
-			report(p, p->lineno,
+			report(p, p->reader.lineno,
 			       "backend \"%s\": bad port \"%s\" (expected 1..65535)",
 			       text, port);
 			return;
 		}
 	}
-	report(p, p->lineno,
+	report(p, p->reader.lineno,
 	       "backend \"%s\": bad address \"%.*s\" (expected IPV4:PORT; names are not resolved)",
 	       text, host_len, host);
 }
@@ -592,7 +582,8 @@ static int backend_option(struct parser *p, struct knlb_backend_config *b,
 
 	if (strncmp(opt, "weight=", 7) == 0) {
 		if (*seen_weight) {
-			report(p, p->lineno, "backend weight given twice");
+			report(p, p->reader.lineno,
+			       "backend weight given twice");
 			return -1;
 		}
 		*seen_weight = true;
@@ -604,21 +595,22 @@ static int backend_option(struct parser *p, struct knlb_backend_config *b,
 	}
 	if (strncmp(opt, "id=", 3) == 0) {
 		if (*seen_id) {
-			report(p, p->lineno, "backend id given twice");
+			report(p, p->reader.lineno, "backend id given twice");
 			return -1;
 		}
 		*seen_id = true;
-		if (check_name(p, p->lineno, "backend id", opt + 3, ID_MAX,
-			       "") < 0)
+		if (check_name(p, p->reader.lineno, "backend id", opt + 3,
+			       ID_MAX, "") < 0)
 			return -1;
 		memcpy(b->id, opt + 3, strlen(opt + 3) + 1);
 		return 0;
 	}
 	if (strcmp(opt, "backup") == 0) {
-		report(p, p->lineno, "backend option backup is not supported yet");
+		report(p, p->reader.lineno,
+		       "backend option backup is not supported yet");
 		return -1;
 	}
-	report(p, p->lineno,
+	report(p, p->reader.lineno,
 	       "unknown backend option \"%s\" (expected weight=N or id=NAME, without spaces around '=')",
 	       opt);
 	return -1;
@@ -666,7 +658,10 @@ static int backend_append(struct parser *p, const struct knlb_backend_config *b)
 /* "ADDR:PORT [weight=N] [id=NAME]"; every problem on the line is reported. */
 static int parse_backend(struct parser *p, const char *value)
 {
-	struct knlb_backend_config b = { .weight = 1, .line = p->lineno };
+	struct knlb_backend_config b = {
+		.weight = 1,
+		.line = p->reader.lineno,
+	};
 	bool seen_weight = false, seen_id = false;
 	char *copy, *tok[BACKEND_MAX_WORDS], *save = NULL;
 	size_t n = 0;
@@ -680,21 +675,22 @@ static int parse_backend(struct parser *p, const char *value)
 	for (char *w = strtok_r(copy, " \t", &save); w;
 	     w = strtok_r(NULL, " \t", &save)) {
 		if (n == BACKEND_MAX_WORDS) {
-			report(p, p->lineno, "backend has too many options");
+			report(p, p->reader.lineno,
+			       "backend has too many options");
 			free(copy);
 			return -1;
 		}
 		tok[n++] = w;
 	}
 	if (n == 0) {
-		report(p, p->lineno, "backend has no value");
+		report(p, p->reader.lineno, "backend has no value");
 		rc = -1;
 	} else if (addr_port_parse(tok[0], &b.addr, &b.port) < 0) {
 		report_bad_endpoint(p, tok[0]);
 		rc = -1;
 	} else if (b.addr.family != AF_INET) {
-		report(p, p->lineno, "backend %s: IPv6 is not supported yet",
-		       tok[0]);
+		report(p, p->reader.lineno,
+		       "backend %s: IPv6 is not supported yet", tok[0]);
 		rc = -1;
 	}
 	for (size_t i = 1; i < n; i++) {
@@ -703,7 +699,7 @@ static int parse_backend(struct parser *p, const char *value)
 		if (skip) {
 			size_t len = strcspn(tok[i], "=");
 
-			report(p, p->lineno,
+			report(p, p->reader.lineno,
 			       "backend option %.*s: write %.*s=VALUE, without spaces around '='",
 			       (int)len, tok[i], (int)len, tok[i]);
 			rc = -1;
@@ -735,13 +731,14 @@ static int get_snat(struct parser *p, struct knlb_service_config *svc,
 		return 0;
 	}
 	if (addr_parse(value, &a) < 0) {
-		report(p, p->lineno,
+		report(p, p->reader.lineno,
 		       "snat \"%s\" is not masquerade, none or an IPv4 address",
 		       value);
 		return -1;
 	}
 	if (a.family != AF_INET) {
-		report(p, p->lineno, "snat %s: IPv6 is not supported yet", value);
+		report(p, p->reader.lineno,
+		       "snat %s: IPv6 is not supported yet", value);
 		return -1;
 	}
 	svc->snat = KNLB_SNAT_ADDRESS;
@@ -771,7 +768,7 @@ static int service_value(struct parser *p, enum service_key key,
 		return 0;
 	case SKEY_SCHEDULER:
 		if (strcmp(value, "wlc") == 0) {
-			report(p, p->lineno,
+			report(p, p->reader.lineno,
 			       "scheduler wlc is not available yet (use maglev, wrr or random)");
 			return -1;
 		}
@@ -810,22 +807,24 @@ static void service_key(struct parser *p, const char *name, const char *value)
 
 	if (k < 0) {
 		if (in_list(future_service_keys, name))
-			report(p, p->lineno, "key %s is not supported yet", name);
+			report(p, p->reader.lineno,
+			       "key %s is not supported yet", name);
 		else
-			report(p, p->lineno, "unknown key \"%s\" in [service %s]",
+			report(p, p->reader.lineno,
+			       "unknown key \"%s\" in [service %s]",
 			       name, svc->name);
 		return;
 	}
 	if (meta->key_line[k] && k != SKEY_BACKEND) {
-		report(p, p->lineno,
+		report(p, p->reader.lineno,
 		       "%s repeated in [service %s] (first set on line %d)",
 		       name, svc->name, meta->key_line[k]);
 		return;
 	}
 	if (!meta->key_line[k])
-		meta->key_line[k] = p->lineno;
+		meta->key_line[k] = p->reader.lineno;
 	if (!*value) {
-		report(p, p->lineno, "%s has no value", name);
+		report(p, p->reader.lineno, "%s has no value", name);
 		meta->key_bad[k] = true;
 		return;
 	}
@@ -840,13 +839,14 @@ static int service_add(struct parser *p, const char *name)
 	struct service_meta *meta;
 	bool name_bad = false;
 
-	if (check_name(p, p->lineno, "service name", name, SERVICE_NAME_MAX,
+	if (check_name(p, p->reader.lineno, "service name", name,
+		       SERVICE_NAME_MAX,
 		       ": it becomes part of nft chain and set names") < 0) {
 		name_bad = true;
 	} else {
 		for (size_t i = 0; i < c->n_services; i++) {
 			if (strcmp(c->services[i].name, name) == 0) {
-				report(p, p->lineno,
+				report(p, p->reader.lineno,
 				       "service %s already defined on line %d",
 				       name, c->services[i].line);
 				name_bad = true;
@@ -878,7 +878,7 @@ static int service_add(struct parser *p, const char *name)
 		.hash_key = KNLB_HASH_SRC_IP_PORT,
 		.table_size = KNLB_DEFAULT_SLOTS,
 		.snat = KNLB_SNAT_NONE,
-		.line = p->lineno,
+		.line = p->reader.lineno,
 	};
 	/* Kept even when invalid: it names the service in later messages. */
 	snprintf(svc->name, sizeof(svc->name), "%s", name);
@@ -896,24 +896,24 @@ static void section_open(struct parser *p, const char *text)
 	p->section = SECTION_SKIP;
 	if (strcmp(text, "global") == 0) {
 		if (p->global_line) {
-			report(p, p->lineno,
+			report(p, p->reader.lineno,
 			       "[global] repeated (first on line %d); use one [global] section",
 			       p->global_line);
 			return;
 		}
-		p->global_line = p->lineno;
+		p->global_line = p->reader.lineno;
 		p->section = SECTION_GLOBAL;
 		return;
 	}
 	if (strncmp(text, "service", 7) == 0 &&
-	    (text[7] == '\0' || is_blank(text[7]))) {
+	    (text[7] == '\0' || config_is_blank(text[7]))) {
 		const char *name = text + 7;
 
 		p->service_seen = true;
-		while (is_blank(*name))
+		while (config_is_blank(*name))
 			name++;
 		if (!*name) {
-			report(p, p->lineno,
+			report(p, p->reader.lineno,
 			       "[service] needs a name: [service NAME]");
 			return;
 		}
@@ -921,137 +921,35 @@ static void section_open(struct parser *p, const char *text)
 			p->section = SECTION_SERVICE;
 		return;
 	}
-	report(p, p->lineno,
+	report(p, p->reader.lineno,
 	       "unknown section [%s] (expected [global] or [service NAME])",
 	       text);
 }
 
-/* ---- line reader ------------------------------------------------------- */
+/* ---- reader callbacks -------------------------------------------------- */
 
-static void report_syntax(struct parser *p)
+static void reader_error(void *ctx, int line, const char *msg)
 {
-	report(p, p->lineno,
-	       "syntax error (expected \"key = value\" or \"[section]\")");
+	report(ctx, line, "%s", msg);
 }
 
-/*
- * A "[...]" line: only blanks or a ';' comment may follow the ']'.  inih
- * would ignore anything there, but "[service web] port = 80" is a mistake.
- */
-static bool section_line(struct parser *p, char *s)
+static void reader_section(void *ctx, const char *name)
 {
-	char *close = strchr(s, ']'), *rest, *start, *end, saved;
-
-	if (!close)
-		return false;
-	for (rest = close + 1; is_blank(*rest); rest++)
-		;
-	if (*rest && *rest != ';')
-		return false;
-
-	start = s + 1;
-	while (is_blank(*start))
-		start++;
-	end = close;
-	while (end > start && is_blank(end[-1]))
-		end--;
-	/* Trim in place for section_open(), then restore for inih. */
-	saved = *end;
-	*end = '\0';
-	section_open(p, start);
-	*end = saved;
-	return true;
+	section_open(ctx, name);
 }
 
-/*
- * "key = value": a key is one word followed by '='.  inih also accepts
- * ':' as separator, which would read "backend 10.0.0.1:80" as a key
- * "backend 10.0.0.1" with value "80"; we do not.
- */
-static bool key_line(const char *s)
+static void reader_bad_section(void *ctx)
 {
-	size_t sep = strcspn(s, "=:");
-	size_t len = sep;
+	struct parser *p = ctx;
 
-	if (s[sep] != '=')
-		return false;
-	while (len > 0 && is_blank(s[len - 1]))
-		len--;
-	if (len == 0)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (is_blank(s[i]))
-			return false;
-	return true;
+	p->section = SECTION_SKIP;
 }
 
-/*
- * Returns the text to hand to inih: the line, or "" when it was reported
- * and must not reach inih.  An indented line is reported, then read as if
- * it were not indented, so that one stray tab gives one error and not also
- * "service has no port".
- */
-static const char *line_check(struct parser *p, char *line)
-{
-	char *s = line;
-
-	while (is_blank(*s))
-		s++;
-	if (!*s || *s == ';' || *s == '#')
-		return line;
-	if (s != line)
-		report(p, p->lineno,
-		       "indented line (keys and sections must start in column 1: an indented line continues the previous value)");
-	if (*s == '[') {
-		if (section_line(p, s))
-			return s;
-		report_syntax(p);
-		/* Its keys must not land in the section before it. */
-		p->section = SECTION_SKIP;
-		return "";
-	}
-	if (!key_line(s)) {
-		report_syntax(p);
-		return "";
-	}
-	return s;
-}
-
-/*
- * fgets()-like reader for ini_parse_stream(): one line per call, at most
- * num - 1 characters, so that line numbers in inih and here agree.
- */
-static char *read_line(char *str, int num, void *stream)
-{
-	struct parser *p = stream;
-	ssize_t len = getline(&p->buf, &p->buf_cap, p->in);
-	char *line = p->buf;
-	const char *pass;
-
-	if (len == -1 || num < 2)
-		return NULL;
-	p->lineno++;
-
-	if (len > 0 && line[len - 1] == '\n')
-		line[--len] = '\0';
-	if (len > 0 && line[len - 1] == '\r')
-		line[--len] = '\0';
-	if (p->lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0) {
-		line += 3;
-		len -= 3;
-	}
-
-	pass = "";
-	if ((size_t)len != strlen(line))
-		report(p, p->lineno, "line contains a NUL byte");
-	else if (len > num - 1)
-		report(p, p->lineno, "line too long (max %d characters)",
-		       num - 1);
-	else
-		pass = line_check(p, line);
-	memcpy(str, pass, strlen(pass) + 1);
-	return str;
-}
+static const struct config_reader_ops reader_ops = {
+	.error = reader_error,
+	.section = reader_section,
+	.bad_section = reader_bad_section,
+};
 
 static int handle_key(void *user, const char *section, const char *name,
 		      const char *value)
@@ -1062,7 +960,7 @@ static int handle_key(void *user, const char *section, const char *name,
 	(void)section;
 	switch (p->section) {
 	case SECTION_NONE:
-		report(p, p->lineno,
+		report(p, p->reader.lineno,
 		       "key %s outside any section (put it under [global] or [service NAME])",
 		       name);
 		break;
@@ -1291,7 +1189,7 @@ static struct knlb_config *config_new(const char *name)
 int config_load_stream(FILE *in, const char *name, struct knlb_config **out,
 		       FILE *errors)
 {
-	struct parser p = { .name = name, .in = in };
+	struct parser p = { .name = name };
 	int rc;
 
 	*out = NULL;
@@ -1302,17 +1200,16 @@ int config_load_stream(FILE *in, const char *name, struct knlb_config **out,
 		return -1;
 	}
 
-	rc = ini_parse_stream(read_line, &p, handle_key, &p);
+	config_reader_init(&p.reader, in, &reader_ops, &p);
+	rc = ini_parse_stream(config_reader_line, &p.reader, handle_key, &p);
 	if (ferror(in))
 		report(&p, 0, "read error: %s", strerror(errno));
 	else if (rc == -2)
 		p.oom = true;
 	else if (rc > 0 && !line_reported(&p, rc))
 		/* The reader should have caught it; stay safe if inih differs. */
-		report(&p, rc,
-		       "syntax error (expected \"key = value\" or \"[section]\")");
-	free(p.buf);
-	p.buf = NULL;
+		report(&p, rc, CONFIG_READER_SYNTAX_ERROR);
+	config_reader_release(&p.reader);
 
 	if (!p.oom)
 		check_config(&p);
