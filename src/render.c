@@ -41,8 +41,7 @@ static void render_slots_map(FILE *out, const struct knlb_service *svc)
 {
 	const char *proto = config_proto_name(svc->cfg->proto);
 	char name[RULESET_NAME_MAX];
-	int on_line = 0;
-	bool first = true;
+	uint32_t shown = 0;
 
 	fprintf(out, "\n\tmap %s {\n", ruleset_slots_name(svc, name, sizeof(name)));
 	fprintf(out, "\t\ttypeof numgen inc mod %u : ip daddr . %s dport\n",
@@ -54,20 +53,16 @@ static void render_slots_map(FILE *out, const struct knlb_service *svc)
 		if (svc->slots[i] == SCHED_SLOT_EMPTY)
 			continue;
 		b = svc->backends[svc->slots[i]].cfg;
-		if (first)
+		/* nft prints integer-keyed elements five to a line */
+		if (shown == 0)
 			fputs("\t\telements = { ", out);
-		else if (on_line == 5)
-			fputs(ELEM_NEWLINE, out);
 		else
-			fputs(", ", out);
-		if (on_line == 5 || first)
-			on_line = 0;
-		first = false;
-		on_line++;
+			fputs(shown % 5 == 0 ? ELEM_NEWLINE : ", ", out);
+		shown++;
 		fprintf(out, "%u : %s . %u", i,
 			addr_format(&b->addr, addr, sizeof(addr)), b->port);
 	}
-	if (!first)
+	if (shown)
 		fputs(" }\n", out);
 	fputs("\t}\n", out);
 }
