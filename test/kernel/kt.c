@@ -25,19 +25,26 @@ void kt_enter_netns(void)
 		cr_skip_test("unshare(CLONE_NEWNET): %s", strerror(errno));
 }
 
+/* Everything left in a stream, as a malloc'd string. */
+static char *slurp(FILE *in)
+{
+	char *out = NULL, buf[4096];
+	size_t len = 0, n;
+	FILE *mem = open_memstream(&out, &len);
+
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, mem);
+	fclose(mem);
+	return out;
+}
+
 char *kt_run(const char *cmd, int *status)
 {
 	FILE *p = popen(cmd, "r");
-	char *out = NULL;
-	size_t len = 0;
-	FILE *mem = open_memstream(&out, &len);
-	char buf[4096];
-	size_t n;
+	char *out;
 
 	cr_assert_not_null(p, "popen %s", cmd);
-	while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
-		fwrite(buf, 1, n, mem);
-	fclose(mem);
+	out = slurp(p);
 	*status = pclose(p);
 	return out;
 }
@@ -45,18 +52,11 @@ char *kt_run(const char *cmd, int *status)
 char *kt_read_file(const char *path)
 {
 	FILE *f = fopen(path, "r");
-	char *out = NULL;
-	size_t len = 0;
-	FILE *mem;
-	char buf[4096];
-	size_t n;
+	char *out;
 
 	if (!f)
 		return NULL;
-	mem = open_memstream(&out, &len);
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, mem);
-	fclose(mem);
+	out = slurp(f);
 	fclose(f);
 	return out;
 }
