@@ -3,7 +3,10 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "knlb/loop.h"
@@ -22,23 +25,185 @@ struct loop {
 	struct loop_watch *watches;
 	loop_hook_fn before_sleep;
 	void *before_sleep_arg;
+	int timerfd;
+	uint64_t timerfd_deadline;	/* what timerfd is armed for; 0 = disarmed */
+	struct loop_timer **heap;	/* min-heap on deadline_ns */
+	size_t n_timers, heap_cap;
 };
+
+uint64_t loop_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void heap_set(struct loop *loop, size_t i, struct loop_timer *t)
+{
+	loop->heap[i] = t;
+	t->heap_index = i + 1;
+}
+
+static void heap_up(struct loop *loop, size_t i)
+{
+	struct loop_timer *t = loop->heap[i];
+
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+
+		if (loop->heap[parent]->deadline_ns <= t->deadline_ns)
+			break;
+		heap_set(loop, i, loop->heap[parent]);
+		i = parent;
+	}
+	heap_set(loop, i, t);
+}
+
+static void heap_down(struct loop *loop, size_t i)
+{
+	struct loop_timer *t = loop->heap[i];
+
+	for (;;) {
+		size_t child = 2 * i + 1;
+
+		if (child >= loop->n_timers)
+			break;
+		if (child + 1 < loop->n_timers &&
+		    loop->heap[child + 1]->deadline_ns < loop->heap[child]->deadline_ns)
+			child++;
+		if (t->deadline_ns <= loop->heap[child]->deadline_ns)
+			break;
+		heap_set(loop, i, loop->heap[child]);
+		i = child;
+	}
+	heap_set(loop, i, t);
+}
+
+void loop_timer_init(struct loop_timer *timer, loop_timer_fn fn, void *arg)
+{
+	memset(timer, 0, sizeof(*timer));
+	timer->fn = fn;
+	timer->arg = arg;
+}
+
+void loop_timer_cancel(struct loop *loop, struct loop_timer *timer)
+{
+	size_t i;
+
+	if (!timer->heap_index)
+		return;
+	i = timer->heap_index - 1;
+	timer->heap_index = 0;
+	if (--loop->n_timers == i)
+		return;
+	/* The last timer fills the hole and moves up or down, not both. */
+	heap_set(loop, i, loop->heap[loop->n_timers]);
+	if (i > 0 && loop->heap[(i - 1) / 2]->deadline_ns > loop->heap[i]->deadline_ns)
+		heap_up(loop, i);
+	else
+		heap_down(loop, i);
+}
+
+int loop_timer_arm_at(struct loop *loop, struct loop_timer *timer,
+		      uint64_t deadline_ns)
+{
+	loop_timer_cancel(loop, timer);
+	if (loop->n_timers == loop->heap_cap) {
+		size_t cap = loop->heap_cap ? 2 * loop->heap_cap : 64;
+		struct loop_timer **heap = realloc(loop->heap, cap * sizeof(*heap));
+
+		if (!heap)
+			return -ENOMEM;
+		loop->heap = heap;
+		loop->heap_cap = cap;
+	}
+	timer->deadline_ns = deadline_ns;
+	heap_set(loop, loop->n_timers++, timer);
+	heap_up(loop, loop->n_timers - 1);
+	return 0;
+}
+
+int loop_timer_arm(struct loop *loop, struct loop_timer *timer,
+		   uint64_t delay_ns)
+{
+	return loop_timer_arm_at(loop, timer, loop_now_ns() + delay_ns);
+}
+
+size_t loop_timer_count(const struct loop *loop)
+{
+	return loop->n_timers;
+}
+
+/* Point the timerfd at the earliest deadline, touching it only on change. */
+static void timerfd_sync(struct loop *loop)
+{
+	uint64_t want = loop->n_timers ? loop->heap[0]->deadline_ns : 0;
+	struct itimerspec its = { 0 };
+
+	if (want == loop->timerfd_deadline)
+		return;
+	if (want) {
+		its.it_value.tv_sec = (time_t)(want / 1000000000ULL);
+		its.it_value.tv_nsec = (long)(want % 1000000000ULL);
+	}
+	/* A deadline in the past fires at once: TFD_TIMER_ABSTIME semantics. */
+	if (timerfd_settime(loop->timerfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		loop->timerfd_deadline = want;
+}
+
+static void run_expired_timers(struct loop *loop)
+{
+	uint64_t now = loop_now_ns();
+
+	/* Bounded: timers re-armed for "now" by their callbacks wait a turn. */
+	for (size_t budget = loop->n_timers; budget && loop->n_timers &&
+	     loop->heap[0]->deadline_ns <= now && !loop->stopping; budget--) {
+		struct loop_timer *t = loop->heap[0];
+
+		loop_timer_cancel(loop, t);
+		t->fn(loop, t, t->arg);
+	}
+}
+
+static void on_timerfd(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	uint64_t expirations;
+
+	(void)events;
+	(void)arg;
+	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		return;
+	loop->timerfd_deadline = 0;
+	run_expired_timers(loop);
+}
 
 int loop_new(struct loop **out)
 {
 	struct loop *loop = calloc(1, sizeof(*loop));
+	int err;
 
 	if (!loop)
 		return -ENOMEM;
+	loop->timerfd = -1;
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (loop->epfd == -1) {
-		int err = -errno;
-
-		free(loop);
-		return err;
+	if (loop->epfd == -1)
+		goto fail;
+	loop->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (loop->timerfd == -1)
+		goto fail;
+	err = loop_add_fd(loop, loop->timerfd, EPOLLIN, on_timerfd, NULL);
+	if (err < 0) {
+		errno = -err;
+		goto fail;
 	}
 	*out = loop;
 	return 0;
+
+fail:
+	err = -errno;
+	loop_free(loop);
+	return err;
 }
 
 void loop_free(struct loop *loop)
@@ -51,7 +216,11 @@ void loop_free(struct loop *loop)
 		loop->watches = w->next;
 		free(w);
 	}
-	close(loop->epfd);
+	if (loop->timerfd >= 0)
+		close(loop->timerfd);
+	if (loop->epfd >= 0)
+		close(loop->epfd);
+	free(loop->heap);
 	free(loop);
 }
 
@@ -133,6 +302,7 @@ int loop_run(struct loop *loop)
 			loop->before_sleep(loop, loop->before_sleep_arg);
 		if (loop->stopping)
 			break;
+		timerfd_sync(loop);
 		n = epoll_wait(loop->epfd, events, 32, -1);
 		if (n == -1) {
 			if (errno == EINTR)

@@ -2,6 +2,8 @@
 #ifndef KNLB_LOOP_H
 #define KNLB_LOOP_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -9,6 +11,11 @@
  * probes, control clients).  A before-sleep hook runs once per iteration,
  * after every ready event was handled: that is where the pool's dirty
  * services become one nftables batch.  Knows nothing about services.
+ *
+ * Timers live in a min-heap behind one timerfd, so ten thousand probe
+ * timers cost one file descriptor and O(log n) per arm.  A timer is
+ * embedded in its owner (no allocation per arm) and must be cancelled
+ * before its owner is freed.
  */
 
 struct loop;
@@ -23,6 +30,35 @@ void loop_free(struct loop *loop);
 int loop_add_fd(struct loop *loop, int fd, uint32_t events, loop_fd_fn fn,
 		void *arg);
 int loop_del_fd(struct loop *loop, int fd);
+
+struct loop_timer;
+typedef void (*loop_timer_fn)(struct loop *loop, struct loop_timer *timer,
+			      void *arg);
+
+struct loop_timer {
+	uint64_t deadline_ns;	/* CLOCK_MONOTONIC */
+	size_t heap_index;	/* position + 1 in the heap; 0 = not armed */
+	loop_timer_fn fn;
+	void *arg;
+};
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t loop_now_ns(void);
+
+void loop_timer_init(struct loop_timer *timer, loop_timer_fn fn, void *arg);
+/* (Re)arm to fire once, delay_ns from now; 0 or -ENOMEM. */
+int loop_timer_arm(struct loop *loop, struct loop_timer *timer,
+		   uint64_t delay_ns);
+/* Arm at an absolute CLOCK_MONOTONIC deadline. */
+int loop_timer_arm_at(struct loop *loop, struct loop_timer *timer,
+		      uint64_t deadline_ns);
+void loop_timer_cancel(struct loop *loop, struct loop_timer *timer);
+static inline bool loop_timer_armed(const struct loop_timer *timer)
+{
+	return timer->heap_index != 0;
+}
+/* Armed timers (for tests and statistics). */
+size_t loop_timer_count(const struct loop *loop);
 
 void loop_set_before_sleep(struct loop *loop, loop_hook_fn fn, void *arg);
 

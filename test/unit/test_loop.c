@@ -55,3 +55,56 @@ Test(loop, deleting_a_pending_watch_from_a_callback_is_safe)
 		close(st.fds[i][1]);
 	}
 }
+
+struct timer_state {
+	struct loop_timer timers[64];
+	int order[64];
+	int fired;
+};
+
+static void on_timer(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct timer_state *st = arg;
+
+	st->order[st->fired++] = (int)(t - st->timers);
+	if (loop_timer_count(loop) == 0)
+		loop_stop(loop);
+}
+
+/* Deadlines scrambled, some cancelled, some re-armed: fire in order. */
+Test(loop, timers_fire_in_deadline_order_and_cancel_works)
+{
+	struct timer_state st = { 0 };
+	uint64_t now = loop_now_ns();
+	struct loop *loop;
+	int expect = 0;
+
+	cr_assert_eq(loop_new(&loop), 0);
+	for (int i = 0; i < 64; i++) {
+		loop_timer_init(&st.timers[i], on_timer, &st);
+		/* 37 is prime to 64: a permutation of 0..63 ms. */
+		cr_assert_eq(loop_timer_arm_at(loop, &st.timers[i],
+					       now + (uint64_t)((i * 37) % 64) * 1000000ULL), 0);
+	}
+	for (int i = 0; i < 64; i += 4)
+		loop_timer_cancel(loop, &st.timers[i]);
+	cr_expect_eq(loop_timer_count(loop), 48);
+	cr_expect(!loop_timer_armed(&st.timers[0]));
+	/* Re-arming moves the timer, it does not add a second entry. */
+	cr_assert_eq(loop_timer_arm_at(loop, &st.timers[1], now + 100000000ULL), 0);
+	cr_expect_eq(loop_timer_count(loop), 48);
+	cr_assert_eq(loop_run(loop), 0);
+	cr_assert_eq(st.fired, 48);
+	for (int f = 0; f < 47; f++) {
+		uint64_t a = st.timers[st.order[f]].deadline_ns;
+		uint64_t b = st.timers[st.order[f + 1]].deadline_ns;
+
+		cr_expect(a <= b, "timer %d fired before %d out of order", st.order[f],
+			  st.order[f + 1]);
+		expect += st.order[f] % 4 == 0;
+	}
+	cr_expect_eq(expect, 0, "a cancelled timer fired");
+	cr_expect_eq(st.order[47], 1, "the re-armed timer fires last");
+	cr_expect(loop_now_ns() - now >= 100000000ULL, "fired before its deadline");
+	loop_free(loop);
+}
