@@ -1,8 +1,8 @@
 # knlb — kernel-assisted L4 NAT load balancer.  `make help` lists targets.
 
-PKGS      := libnftnl libmnl inih
+PKGS      := libnftnl libmnl inih libnetfilter_conntrack libcurl
 DEB_BUILD := build-essential pkg-config libnftnl-dev libmnl-dev libinih-dev \
-             libnetfilter-conntrack-dev libcriterion-dev
+             libnetfilter-conntrack-dev libcurl4-openssl-dev libcriterion-dev
 DEB_TEST  := nftables conntrack iproute2 curl valgrind
 
 CC        ?= gcc
@@ -23,7 +23,8 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
              -Wmissing-prototypes -D_GNU_SOURCE -Iinclude $(SANFLAGS)
 LDFLAGS   += $(SANFLAGS)
 
-LIB_SRC   := $(filter-out src/main.c,$(wildcard src/*.c src/sched/*.c src/nft/*.c))
+LIB_SRC   := $(filter-out src/main.c,$(wildcard src/*.c src/sched/*.c src/nft/*.c \
+             src/health/*.c src/ct/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(wildcard test/unit/*.c)
 KERN_SRC  := $(wildcard test/kernel/*.c)
