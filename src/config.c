@@ -25,6 +25,7 @@
 #include "knlb/addr.h"
 #include "knlb/config.h"
 #include "knlb/config-reader.h"
+#include "knlb/config-values.h"
 #include "knlb/log.h"
 
 /* A service name becomes part of nft names ("svc_NAME", "NAME_slots"). */
@@ -33,6 +34,8 @@
 #define MIN_SLOTS		2U
 /* Words on a backend line; a 199-character line cannot hold more. */
 #define BACKEND_MAX_WORDS	100
+/* Probing faster than this is a mistake, not a setting. */
+#define MIN_INTERVAL_NS		10000000ULL
 
 enum section_kind {
 	SECTION_NONE,		/* before the first header */
@@ -46,6 +49,7 @@ enum global_key {
 	GKEY_LOG_LEVEL,
 	GKEY_HASH_SEED,
 	GKEY_CONTROL_SOCKET,
+	GKEY_CT_MARK_MASK,
 	GKEY_COUNT,
 };
 
@@ -59,6 +63,23 @@ enum service_key {
 	SKEY_HASH_SEED,
 	SKEY_SNAT,
 	SKEY_BACKEND,
+	SKEY_CHECK,
+	SKEY_CHECK_PORT,
+	SKEY_CHECK_PATH,		/* first http-only key */
+	SKEY_CHECK_HOST,
+	SKEY_CHECK_EXPECT,
+	SKEY_CHECK_BODY,		/* last http-only key */
+	SKEY_CHECK_SEND,		/* first udp-only key */
+	SKEY_CHECK_EXPECT_REPLY,	/* last udp-only key */
+	SKEY_INTERVAL,
+	SKEY_TIMEOUT,
+	SKEY_RISE,
+	SKEY_FALL,
+	SKEY_FASTINTER,
+	SKEY_DOWNINTER,
+	SKEY_SLOWSTART,
+	SKEY_ON_EMPTY,
+	SKEY_FLUSH,
 	SKEY_COUNT,
 };
 
@@ -123,6 +144,7 @@ static const char *const global_key_names[GKEY_COUNT] = {
 	[GKEY_LOG_LEVEL] = "log_level",
 	[GKEY_HASH_SEED] = "hash_seed",
 	[GKEY_CONTROL_SOCKET] = "control_socket",
+	[GKEY_CT_MARK_MASK] = "ct_mark_mask",
 };
 
 static const char *const service_key_names[SKEY_COUNT] = {
@@ -135,6 +157,44 @@ static const char *const service_key_names[SKEY_COUNT] = {
 	[SKEY_HASH_SEED] = "hash_seed",
 	[SKEY_SNAT] = "snat",
 	[SKEY_BACKEND] = "backend",
+	[SKEY_CHECK] = "check",
+	[SKEY_CHECK_PORT] = "check_port",
+	[SKEY_CHECK_PATH] = "check_path",
+	[SKEY_CHECK_HOST] = "check_host",
+	[SKEY_CHECK_EXPECT] = "check_expect",
+	[SKEY_CHECK_BODY] = "check_body",
+	[SKEY_CHECK_SEND] = "check_send",
+	[SKEY_CHECK_EXPECT_REPLY] = "check_expect_reply",
+	[SKEY_INTERVAL] = "interval",
+	[SKEY_TIMEOUT] = "timeout",
+	[SKEY_RISE] = "rise",
+	[SKEY_FALL] = "fall",
+	[SKEY_FASTINTER] = "fastinter",
+	[SKEY_DOWNINTER] = "downinter",
+	[SKEY_SLOWSTART] = "slowstart",
+	[SKEY_ON_EMPTY] = "on_empty",
+	[SKEY_FLUSH] = "flush",
+};
+
+static const struct keyword check_words[] = {
+	{ "none", CHECK_NONE },
+	{ "tcp", CHECK_TCP },
+	{ "http", CHECK_HTTP },
+	{ "https", CHECK_HTTPS },
+	{ "udp", CHECK_UDP },
+	{ NULL, 0 },
+};
+
+static const struct keyword on_empty_words[] = {
+	{ "reject", KNLB_ON_EMPTY_REJECT },
+	{ "drop", KNLB_ON_EMPTY_DROP },
+	{ NULL, 0 },
+};
+
+static const struct keyword yes_no_words[] = {
+	{ "yes", 1 },
+	{ "no", 0 },
+	{ NULL, 0 },
 };
 
 /*
@@ -143,10 +203,7 @@ static const char *const service_key_names[SKEY_COUNT] = {
  * misspelt; silently ignoring a health check setting would be worse.
  */
 static const char *const future_global_keys[] = { "metrics_listen", NULL };
-static const char *const future_service_keys[] = {
-	"check", "check_path", "interval", "timeout", "rise", "fall",
-	"flush", "on_empty", NULL,
-};
+
 
 /* ---- messages ---------------------------------------------------------- */
 
@@ -425,6 +482,7 @@ static int global_value(struct parser *p, enum global_key key,
 {
 	struct knlb_global_config *g = &p->config->global;
 	size_t len = strlen(value);
+	unsigned long v;
 	int level;
 
 	switch (key) {
@@ -460,6 +518,12 @@ static int global_value(struct parser *p, enum global_key key,
 			return -1;
 		}
 		memcpy(g->control_socket, value, len + 1);
+		return 0;
+	case GKEY_CT_MARK_MASK:
+		if (get_number(p, "ct_mark_mask", value, true, 1, UINT32_MAX,
+			       &v) < 0)
+			return -1;
+		g->ct_mark_mask = (uint32_t)v;
 		return 0;
 	case GKEY_COUNT:
 		break;
@@ -606,12 +670,27 @@ static int backend_option(struct parser *p, struct knlb_backend_config *b,
 		return 0;
 	}
 	if (strcmp(opt, "backup") == 0) {
-		report(p, p->reader.lineno,
-		       "backend option backup is not supported yet");
-		return -1;
+		if (b->backup) {
+			report(p, p->reader.lineno, "backend backup given twice");
+			return -1;
+		}
+		b->backup = true;
+		return 0;
+	}
+	if (strncmp(opt, "check_port=", 11) == 0) {
+		if (b->check_port) {
+			report(p, p->reader.lineno,
+			       "backend check_port given twice");
+			return -1;
+		}
+		if (get_number(p, "check_port", opt + 11, false, 1, 65535,
+			       &w) < 0)
+			return -1;
+		b->check_port = (uint16_t)w;
+		return 0;
 	}
 	report(p, p->reader.lineno,
-	       "unknown backend option \"%s\" (expected weight=N or id=NAME, without spaces around '=')",
+	       "unknown backend option \"%s\" (expected weight=N, id=NAME, backup or check_port=N, without spaces around '=')",
 	       opt);
 	return -1;
 }
@@ -625,7 +704,8 @@ static size_t spaced_option(char *const *w, size_t n)
 	size_t len = strcspn(w[0], "=");
 
 	if (!(len == 6 && strncmp(w[0], "weight", 6) == 0) &&
-	    !(len == 2 && strncmp(w[0], "id", 2) == 0))
+	    !(len == 2 && strncmp(w[0], "id", 2) == 0) &&
+	    !(len == 10 && strncmp(w[0], "check_port", 10) == 0))
 		return 0;
 	if (!w[0][len])			/* "weight" then "=3" or "=" "3" */
 		return n > 1 && w[1][0] == '=' ? (w[1][1] || n < 3 ? 2 : 3) : 1;
@@ -655,7 +735,10 @@ static int backend_append(struct parser *p, const struct knlb_backend_config *b)
 	return 0;
 }
 
-/* "ADDR:PORT [weight=N] [id=NAME]"; every problem on the line is reported. */
+/*
+ * "ADDR:PORT [weight=N] [id=NAME] [backup] [check_port=N]"; every problem
+ * on the line is reported.
+ */
 static int parse_backend(struct parser *p, const char *value)
 {
 	struct knlb_backend_config b = {
@@ -746,6 +829,148 @@ static int get_snat(struct parser *p, struct knlb_service_config *svc,
 	return 0;
 }
 
+static int get_duration(struct parser *p, const char *what, const char *text,
+			uint64_t min_ns, uint64_t *out)
+{
+	char err[160], buf[32];
+	uint64_t ns;
+
+	if (config_parse_duration(text, &ns, err, sizeof(err)) < 0) {
+		report(p, p->reader.lineno, "%s: %s", what, err);
+		return -1;
+	}
+	if (ns < min_ns) {
+		report(p, p->reader.lineno, "%s %s is shorter than %s", what,
+		       text, config_format_duration(min_ns, buf, sizeof(buf)));
+		return -1;
+	}
+	*out = ns;
+	return 0;
+}
+
+static int get_text(struct parser *p, const char *what, const char *value,
+		    char *out, size_t cap)
+{
+	size_t len = strlen(value);
+
+	if (len >= cap) {
+		report(p, p->reader.lineno, "%s is too long (%zu bytes, max %zu)",
+		       what, len, cap - 1);
+		return -1;
+	}
+	memcpy(out, value, len + 1);
+	return 0;
+}
+
+static int get_payload(struct parser *p, const char *what, const char *value,
+		       uint8_t *out, size_t *len)
+{
+	char err[160];
+
+	if (config_parse_payload(value, out, CHECK_TEXT_MAX, len, err,
+				 sizeof(err)) < 0) {
+		report(p, p->reader.lineno, "%s %s", what, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The health-check keys; which check kind each applies to is checked later. */
+static int health_value(struct parser *p, enum service_key key,
+			const char *value)
+{
+	struct knlb_health_config *h = &current_service(p)->health;
+	char err[160];
+	unsigned long v;
+	int w = 0;
+
+	switch (key) {
+	case SKEY_CHECK:
+		if (get_keyword(p, "check", check_words, value, &w) < 0)
+			return -1;
+		h->check.kind = (enum check_kind)w;
+		return 0;
+	case SKEY_CHECK_PORT:
+		if (get_number(p, "check_port", value, false, 1, 65535, &v) < 0)
+			return -1;
+		h->check.port = (uint16_t)v;
+		return 0;
+	case SKEY_CHECK_PATH:
+		if (value[0] != '/') {
+			report(p, p->reader.lineno,
+			       "check_path \"%s\" must start with /", value);
+			return -1;
+		}
+		if (strpbrk(value, " \t")) {
+			report(p, p->reader.lineno,
+			       "check_path \"%s\" contains a blank (encode it as %%20)",
+			       value);
+			return -1;
+		}
+		return get_text(p, "check_path", value, h->check.path,
+				sizeof(h->check.path));
+	case SKEY_CHECK_HOST:
+		if (strpbrk(value, " \t/")) {
+			report(p, p->reader.lineno,
+			       "check_host \"%s\" is not a host name", value);
+			return -1;
+		}
+		return get_text(p, "check_host", value, h->check.host,
+				sizeof(h->check.host));
+	case SKEY_CHECK_EXPECT:
+		if (config_parse_status_list(value, &h->check, err,
+					     sizeof(err)) < 0) {
+			report(p, p->reader.lineno, "check_expect: %s", err);
+			return -1;
+		}
+		return 0;
+	case SKEY_CHECK_BODY:
+		return get_text(p, "check_body", value, h->check.body,
+				sizeof(h->check.body));
+	case SKEY_CHECK_SEND:
+		return get_payload(p, "check_send", value, h->check.send,
+				   &h->check.send_len);
+	case SKEY_CHECK_EXPECT_REPLY:
+		return get_payload(p, "check_expect_reply", value,
+				   h->check.expect_reply,
+				   &h->check.expect_reply_len);
+	case SKEY_INTERVAL:
+		return get_duration(p, "interval", value, MIN_INTERVAL_NS,
+				    &h->interval_ns);
+	case SKEY_TIMEOUT:
+		return get_duration(p, "timeout", value, MIN_INTERVAL_NS,
+				    &h->check.timeout_ns);
+	case SKEY_FASTINTER:
+		return get_duration(p, "fastinter", value, MIN_INTERVAL_NS,
+				    &h->fastinter_ns);
+	case SKEY_DOWNINTER:
+		return get_duration(p, "downinter", value, MIN_INTERVAL_NS,
+				    &h->downinter_ns);
+	case SKEY_SLOWSTART:
+		return get_duration(p, "slowstart", value, 0, &h->slowstart_ns);
+	case SKEY_RISE:
+	case SKEY_FALL:
+		if (get_number(p, service_key_names[key], value, false, 1,
+			       KNLB_MAX_RISE_FALL, &v) < 0)
+			return -1;
+		*(key == SKEY_RISE ? &h->rise : &h->fall) = (uint32_t)v;
+		return 0;
+	case SKEY_ON_EMPTY:
+		if (get_keyword(p, "on_empty", on_empty_words, value, &w) < 0)
+			return -1;
+		current_service(p)->on_empty = (enum knlb_on_empty)w;
+		return 0;
+	case SKEY_FLUSH:
+		if (get_keyword(p, "flush", yes_no_words, value, &w) < 0)
+			return -1;
+		current_service(p)->flush = w;
+		return 0;
+	default:
+		break;
+	}
+	return -1;
+}
+
 static int service_value(struct parser *p, enum service_key key,
 			 const char *value)
 {
@@ -795,6 +1020,8 @@ static int service_value(struct parser *p, enum service_key key,
 		return parse_backend(p, value);
 	case SKEY_COUNT:
 		break;
+	default:
+		return health_value(p, key, value);
 	}
 	return -1;
 }
@@ -806,13 +1033,8 @@ static void service_key(struct parser *p, const char *name, const char *value)
 	int k = key_index(service_key_names, SKEY_COUNT, name);
 
 	if (k < 0) {
-		if (in_list(future_service_keys, name))
-			report(p, p->reader.lineno,
-			       "key %s is not supported yet", name);
-		else
-			report(p, p->reader.lineno,
-			       "unknown key \"%s\" in [service %s]",
-			       name, svc->name);
+		report(p, p->reader.lineno, "unknown key \"%s\" in [service %s]",
+		       name, svc->name);
 		return;
 	}
 	if (meta->key_line[k] && k != SKEY_BACKEND) {
@@ -878,6 +1100,17 @@ static int service_add(struct parser *p, const char *name)
 		.hash_key = KNLB_HASH_SRC_IP_PORT,
 		.table_size = KNLB_DEFAULT_SLOTS,
 		.snat = KNLB_SNAT_NONE,
+		.health = {
+			.check = {
+				.kind = CHECK_NONE,
+				.timeout_ns = KNLB_DEFAULT_TIMEOUT_NS,
+				.path = "/",
+			},
+			.interval_ns = KNLB_DEFAULT_INTERVAL_NS,
+			.rise = KNLB_DEFAULT_RISE,
+			.fall = KNLB_DEFAULT_FALL,
+		},
+		.on_empty = KNLB_ON_EMPTY_REJECT,
 		.line = p->reader.lineno,
 	};
 	/* Kept even when invalid: it names the service in later messages. */
@@ -1093,6 +1326,68 @@ static void check_backend_duplicates(struct parser *p, size_t i)
 	free(v);
 }
 
+/* A key that means nothing for this check kind is a mistake worth a line. */
+static void check_key_applies(struct parser *p, size_t i, enum service_key k,
+			      bool applies, const char *which)
+{
+	const struct knlb_service_config *svc = &p->config->services[i];
+
+	if (p->meta[i].key_line[k] && !applies && !p->meta[i].key_bad[SKEY_CHECK])
+		report(p, p->meta[i].key_line[k],
+		       "%s applies only to check = %s (service %s has check = %s)",
+		       service_key_names[k], which, svc->name,
+		       keyword_name(check_words, svc->health.check.kind));
+}
+
+static void check_health(struct parser *p, size_t i)
+{
+	struct knlb_service_config *svc = &p->config->services[i];
+	struct knlb_health_config *h = &svc->health;
+	const struct service_meta *meta = &p->meta[i];
+	enum check_kind kind = h->check.kind;
+	bool http = kind == CHECK_HTTP || kind == CHECK_HTTPS;
+	char a[32], b[32];
+
+	for (int k = SKEY_CHECK_PORT; k <= SKEY_DOWNINTER; k++) {
+		if (k >= SKEY_CHECK_PATH && k <= SKEY_CHECK_BODY)
+			check_key_applies(p, i, k, http, "http or https");
+		else if (k >= SKEY_CHECK_SEND && k <= SKEY_CHECK_EXPECT_REPLY)
+			check_key_applies(p, i, k, kind == CHECK_UDP, "udp");
+		else
+			check_key_applies(p, i, k, kind != CHECK_NONE,
+					  "tcp, http, https or udp");
+	}
+	for (size_t b_i = 0; b_i < svc->n_backends; b_i++)
+		if (svc->backends[b_i].check_port && kind == CHECK_NONE &&
+		    !meta->key_bad[SKEY_CHECK])
+			report(p, svc->backends[b_i].line,
+			       "backend check_port needs a check (service %s has check = none)",
+			       svc->name);
+
+	/* HAProxy's defaults: 2xx and 3xx pass; fastinter, downinter = inter. */
+	if (!meta->key_line[SKEY_CHECK_EXPECT]) {
+		char unused[8];
+
+		config_parse_status_list("2xx,3xx", &h->check, unused, sizeof(unused));
+	}
+	if (!meta->key_line[SKEY_FASTINTER])
+		h->fastinter_ns = h->interval_ns;
+	if (!meta->key_line[SKEY_DOWNINTER])
+		h->downinter_ns = h->interval_ns;
+	/* UDP has no connection to reset: stale entries keep a dead backend. */
+	if (!meta->key_line[SKEY_FLUSH])
+		svc->flush = svc->proto == KNLB_PROTO_UDP;
+
+	if (kind != CHECK_NONE && !meta->key_bad[SKEY_TIMEOUT] &&
+	    !meta->key_bad[SKEY_INTERVAL] && h->check.timeout_ns > h->interval_ns)
+		report(p, meta->key_line[SKEY_TIMEOUT] ? meta->key_line[SKEY_TIMEOUT]
+						       : meta->key_line[SKEY_INTERVAL],
+		       "timeout %s is longer than interval %s (service %s): a probe must end before the next one starts",
+		       config_format_duration(h->check.timeout_ns, a, sizeof(a)),
+		       config_format_duration(h->interval_ns, b, sizeof(b)),
+		       svc->name);
+}
+
 static void check_service(struct parser *p, size_t i)
 {
 	struct knlb_service_config *svc = &p->config->services[i];
@@ -1117,6 +1412,7 @@ static void check_service(struct parser *p, size_t i)
 
 	check_table_size(p, i);
 	check_backend_duplicates(p, i);
+	check_health(p, i);
 }
 
 static bool service_has_endpoint(const struct parser *p, size_t i)
@@ -1153,6 +1449,24 @@ static void check_vip_duplicates(struct parser *p)
 	}
 }
 
+/* Service marks are 1..N shifted under the mask: N must fit in it. */
+static void check_mark_mask(struct parser *p)
+{
+	uint32_t mask = p->config->global.ct_mark_mask;
+	uint32_t room = mask >> __builtin_ctz(mask);
+
+	if ((room & (room + 1)) != 0) {
+		report(p, p->global_key_line[GKEY_CT_MARK_MASK],
+		       "ct_mark_mask %#x is not one run of contiguous bits (e.g. 0xff000000)",
+		       mask);
+		return;
+	}
+	if (p->config->n_services > room)
+		report(p, p->global_key_line[GKEY_CT_MARK_MASK],
+		       "ct_mark_mask %#x has room for %u services, the file has %zu",
+		       mask, room, p->config->n_services);
+}
+
 static void check_config(struct parser *p)
 {
 	if (!p->service_seen) {
@@ -1162,6 +1476,7 @@ static void check_config(struct parser *p)
 	for (size_t i = 0; i < p->config->n_services; i++)
 		check_service(p, i);
 	check_vip_duplicates(p);
+	check_mark_mask(p);
 }
 
 /* ---- entry points ------------------------------------------------------ */
@@ -1181,6 +1496,7 @@ static struct knlb_config *config_new(const char *name)
 		 KNLB_DEFAULT_TABLE);
 	c->global.log_level = LOG_LEVEL_INFO;
 	c->global.hash_seed = KNLB_DEFAULT_SEED;
+	c->global.ct_mark_mask = KNLB_DEFAULT_CT_MARK_MASK;
 	snprintf(c->global.control_socket, sizeof(c->global.control_socket),
 		 "%s", KNLB_DEFAULT_CONTROL_SOCKET);
 	return c;

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "knlb/addr-t.h"
+#include "knlb/check-t.h"
 
 /*
  * What the operator wrote, validated and nothing more.  Runtime state
@@ -21,6 +22,14 @@
 #define KNLB_MAX_SLOTS		131071U	/* prime; bounds one batch's size */
 #define KNLB_MAX_WEIGHT		65535U
 #define KNLB_DEFAULT_CONTROL_SOCKET "/run/knlb/knlb.sock"
+#define KNLB_DEFAULT_CT_MARK_MASK 0xffffffffU
+
+/* Health-check defaults, as HAProxy's: inter 2s, timeout 1s, rise 2, fall 3. */
+#define KNLB_DEFAULT_INTERVAL_NS	2000000000ULL
+#define KNLB_DEFAULT_TIMEOUT_NS		1000000000ULL
+#define KNLB_DEFAULT_RISE		2U
+#define KNLB_DEFAULT_FALL		3U
+#define KNLB_MAX_RISE_FALL		100U
 
 enum knlb_proto {
 	KNLB_PROTO_TCP = IPPROTO_TCP,
@@ -45,12 +54,29 @@ enum knlb_snat {
 	KNLB_SNAT_ADDRESS,
 };
 
+enum knlb_on_empty {
+	KNLB_ON_EMPTY_REJECT,	/* TCP reset / ICMP port unreachable */
+	KNLB_ON_EMPTY_DROP,
+};
+
 struct knlb_backend_config {
 	char id[KNLB_NAME_MAX];	/* id= when given, else "ADDR:PORT" */
 	struct knlb_addr addr;
 	uint16_t port;		/* host byte order */
 	uint32_t weight;	/* 0..KNLB_MAX_WEIGHT */
+	bool backup;		/* used only while no primary is usable */
+	uint16_t check_port;	/* probe port; 0 = the service's check_port or port */
 	int line;		/* where it was declared, for messages */
+};
+
+/* How a service's backends are probed and judged. */
+struct knlb_health_config {
+	struct check_spec check;	/* check.port: service-wide check_port */
+	uint64_t interval_ns;		/* between probes of an up backend */
+	uint64_t fastinter_ns;		/* while rising or falling */
+	uint64_t downinter_ns;		/* while down */
+	uint32_t rise, fall;		/* consecutive results to change state */
+	uint64_t slowstart_ns;		/* weight ramp after recovery; 0 = off */
 };
 
 struct knlb_service_config {
@@ -64,6 +90,9 @@ struct knlb_service_config {
 	uint32_t hash_seed;	/* global hash_seed unless overridden */
 	enum knlb_snat snat;
 	struct knlb_addr snat_addr;	/* KNLB_SNAT_ADDRESS only */
+	struct knlb_health_config health;
+	enum knlb_on_empty on_empty;
+	bool flush;		/* delete a dead backend's conntrack entries */
 	struct knlb_backend_config *backends;
 	size_t n_backends;
 	int line;		/* line of the [service NAME] header */
@@ -74,6 +103,7 @@ struct knlb_global_config {
 	int log_level;			/* enum log_level */
 	uint32_t hash_seed;
 	char control_socket[KNLB_PATH_MAX];
+	uint32_t ct_mark_mask;		/* bits of ct mark knlb owns */
 };
 
 struct knlb_config {

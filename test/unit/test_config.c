@@ -15,102 +15,7 @@
 #include "knlb/config.h"
 #include "knlb/log.h"
 
-struct result {
-	int rc;
-	struct knlb_config *cfg;
-	char *errors;		/* everything written to the errors stream */
-	size_t n_lines;		/* lines in errors */
-};
-
-static struct result load(const char *text)
-{
-	struct result r = { 0 };
-	size_t len = 0;
-	FILE *in, *err;
-
-	/* fmemopen() refuses a zero-sized buffer on some libcs. */
-	in = *text ? fmemopen((void *)text, strlen(text), "r") :
-		     fopen("/dev/null", "r");
-	cr_assert_not_null(in);
-	err = open_memstream(&r.errors, &len);
-	cr_assert_not_null(err);
-	r.cfg = (void *)0x1;	/* must be overwritten */
-	r.rc = config_load_stream(in, "test.conf", &r.cfg, err);
-	fclose(in);
-	fclose(err);
-	for (const char *s = r.errors; *s; s++)
-		r.n_lines += *s == '\n';
-	return r;
-}
-
-static void result_free(struct result *r)
-{
-	config_free(r->cfg);
-	r->cfg = NULL;
-	free(r->errors);
-	r->errors = NULL;
-}
-
-/* A line of errors starts with prefix and contains needle. */
-static bool has_error(const char *errors, const char *prefix,
-		      const char *needle)
-{
-	size_t plen = strlen(prefix);
-
-	for (const char *s = errors; *s;) {
-		const char *nl = strchr(s, '\n');
-		size_t len = nl ? (size_t)(nl - s) : strlen(s);
-		char *line = strndup(s, len);
-		bool ok = strncmp(line, prefix, plen) == 0 &&
-			  strstr(line + plen, needle);
-
-		free(line);
-		if (ok)
-			return true;
-		s += len + (nl ? 1 : 0);
-	}
-	return false;
-}
-
-/* The load fails, reports nothing else, and says this. */
-#define expect_error(text, prefix, needle)				\
-	do {								\
-		struct result r_ = load(text);				\
-		cr_expect_eq(r_.rc, -1);				\
-		cr_expect_null(r_.cfg);					\
-		cr_expect(has_error(r_.errors, prefix, needle),		\
-			  "want \"%s...%s\", got:\n%s", prefix, needle,	\
-			  r_.errors);					\
-		result_free(&r_);					\
-	} while (0)
-
-/* Same, and it is the only error: no noise after the real problem. */
-#define expect_only_error(text, prefix, needle)				\
-	do {								\
-		struct result r_ = load(text);				\
-		cr_expect_eq(r_.rc, -1);				\
-		cr_expect_null(r_.cfg);					\
-		cr_expect(has_error(r_.errors, prefix, needle),		\
-			  "want \"%s...%s\", got:\n%s", prefix, needle,	\
-			  r_.errors);					\
-		cr_expect_eq(r_.n_lines, 1, "one error, got:\n%s",	\
-			     r_.errors);				\
-		result_free(&r_);					\
-	} while (0)
-
-static struct result load_ok(const char *text)
-{
-	struct result r = load(text);
-
-	cr_assert_eq(r.rc, 0, "errors:\n%s", r.errors);
-	cr_assert_not_null(r.cfg);
-	cr_assert_str_empty(r.errors);
-	return r;
-}
-
-/* A valid service to build on: the header is line 1. */
-#define SVC "[service web]\nvip = 192.0.2.10\nport = 80\n"
-#define BE "backend = 10.0.0.11:8080\n"
+#include "config-test.h"
 
 /* ---- what loads ------------------------------------------------------ */
 
@@ -598,8 +503,6 @@ Test(config, unknown_key)
 
 Test(config, key_of_a_later_release)
 {
-	expect_only_error(SVC BE "check = http\n", "test.conf:5: ",
-			  "key check is not supported yet");
 	expect_only_error("[global]\nmetrics_listen = 127.0.0.1:9410\n" SVC BE,
 			  "test.conf:2: ", "key metrics_listen is not supported yet");
 }
@@ -876,9 +779,9 @@ Test(config, bad_backend_options)
 			  "test.conf:4: ", "write id=VALUE");
 	expect_only_error(SVC "backend = 10.0.0.1:80 maxconn=5\n",
 			  "test.conf:4: ",
-			  "unknown backend option \"maxconn=5\" (expected weight=N or id=NAME");
-	expect_only_error(SVC "backend = 10.0.0.1:80 backup\n",
-			  "test.conf:4: ", "backend option backup is not supported yet");
+			  "unknown backend option \"maxconn=5\" (expected weight=N, id=NAME, backup or check_port=N");
+	expect_only_error(SVC "backend = 10.0.0.1:80 backup backup\n",
+			  "test.conf:4: ", "backend backup given twice");
 	expect_only_error(SVC "backend = 10.0.0.1:80 id=a.b\n",
 			  "test.conf:4: ", "backend id \"a.b\" is not valid");
 	expect_only_error(SVC "backend = 10.0.0.1:80 id=a id=b\n",
