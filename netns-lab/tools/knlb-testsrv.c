@@ -4,15 +4,24 @@
  *
  *   knlb-testsrv --name NAME --tcp ADDR:PORT [--udp ADDR:PORT]
  *                [--count-file FILE] [--pid-file FILE] [--idle-ms MS]
+ *                [--health-path PATH] [--fail-file FILE]
  *
  * TCP: answers every HTTP request with "HTTP/1.1 200 OK" and the body
  * "NAME\n".  Keep-alive unless the client sends "Connection: close" (or
  * speaks HTTP/1.0 without keep-alive); pipelined requests are answered in
  * order.  Connections idle for --idle-ms (default 10000) are closed.
+ * HEAD gets the same headers without the body.
+ * --health-path PATH: requests for PATH (query string ignored) are answered
+ * "200 OK" with the body "ok\n", or "500 Internal Server Error" with the
+ * body "fail\n" while --fail-file exists (checked on every request).  Other
+ * paths keep answering 200 NAME, so a TCP connect and ordinary requests
+ * still work while the health path fails.  --fail-file without
+ * --health-path: every request is answered 500 while the file exists.
  * UDP: every datagram is answered with "NAME\n" followed by the datagram.
  *
- * Counters (connections accepted, requests answered, datagrams answered)
- * are written to --count-file (stdout when absent) on SIGUSR1 and on
+ * Counters (connections accepted, requests answered with 200 outside the
+ * health path, datagrams answered, health-path requests and those answered
+ * 500) are written to --count-file (stdout when absent) on SIGUSR1 and on
  * SIGTERM/SIGINT, after which the server exits.  The pid file is written
  * once every socket listens: its existence means "ready".
  */
@@ -33,6 +42,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,6 +68,9 @@ struct srv {
 	const char *name;
 	size_t name_len;
 	const char *count_file;
+	const char *health_path;	/* NULL: no health path */
+	size_t health_path_len;
+	const char *fail_file;		/* NULL: never fail */
 	uint64_t idle_ms;
 	int ep;
 	int lfd, ufd, sfd, tfd;
@@ -65,6 +78,7 @@ struct srv {
 	size_t n_conns;		/* size of conns[] */
 	size_t open;
 	uint64_t tcp_conns, http_reqs, udp_dgrams, idle_closed;
+	uint64_t health_reqs, fail_reqs;	/* health path; answered 500 */
 };
 
 static uint64_t now_ms(void)
@@ -85,7 +99,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: knlb-testsrv --name NAME --tcp ADDR:PORT [--udp ADDR:PORT]\n"
-		"                    [--count-file FILE] [--pid-file FILE] [--idle-ms MS]\n");
+		"                    [--count-file FILE] [--pid-file FILE] [--idle-ms MS]\n"
+		"                    [--health-path PATH] [--fail-file FILE]\n");
 	exit(2);
 }
 
@@ -163,11 +178,14 @@ static void write_counts(const struct srv *s)
 		}
 	}
 	fprintf(f, "name %s\ntcp_connections %llu\nhttp_requests %llu\n"
-		"udp_datagrams %llu\nidle_closed %llu\nopen_connections %zu\n",
+		"udp_datagrams %llu\nidle_closed %llu\nopen_connections %zu\n"
+		"health_requests %llu\nfailed_requests %llu\n",
 		s->name, (unsigned long long)s->tcp_conns,
 		(unsigned long long)s->http_reqs,
 		(unsigned long long)s->udp_dgrams,
-		(unsigned long long)s->idle_closed, s->open);
+		(unsigned long long)s->idle_closed, s->open,
+		(unsigned long long)s->health_reqs,
+		(unsigned long long)s->fail_reqs);
 	if (s->count_file) {
 		if (fclose(f) != 0 || rename(tmp, s->count_file) == -1)
 			fprintf(stderr, "knlb-testsrv: %s: %s\n", s->count_file,
@@ -225,25 +243,79 @@ static bool has_token(const char *p, const char *end, const char *tok)
 	return false;
 }
 
-static void queue_response(struct srv *s, struct conn *c, bool keep, int status)
+/* What one request gets: status and body. */
+struct answer {
+	int status;
+	const char *body;	/* without the final newline */
+	size_t body_len;
+	bool head;		/* HEAD: headers only */
+	bool health;		/* for the health path */
+};
+
+static const char *status_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 500: return "Internal Server Error";
+	default: return "Bad Request";
+	}
+}
+
+static void queue_response(struct srv *s, struct conn *c, bool keep,
+			   const struct answer *a)
 {
 	int n;
-	const char *reason = status == 200 ? "OK" : "Bad Request";
 
 	n = snprintf(c->out + c->out_len, OUT_MAX - c->out_len,
 		     "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
-		     "Content-Length: %zu\r\nConnection: %s\r\n\r\n%s\n",
-		     status, reason, s->name_len + 1,
-		     keep ? "keep-alive" : "close", s->name);
+		     "Content-Length: %zu\r\nConnection: %s\r\n\r\n%.*s%s",
+		     a->status, status_reason(a->status), a->body_len + 1,
+		     keep ? "keep-alive" : "close",
+		     a->head ? 0 : (int)a->body_len, a->body, a->head ? "" : "\n");
 	if (n < 0 || (size_t)n >= OUT_MAX - c->out_len) {
 		c->closing = true;	/* client pipelines too much: stop here */
 		return;
 	}
 	c->out_len += (size_t)n;
-	if (status == 200)
+	if (a->health)
+		s->health_reqs++;
+	if (a->status == 500)
+		s->fail_reqs++;
+	else if (a->status == 200 && !a->health)
 		s->http_reqs++;
 	if (!keep)
 		c->closing = true;
+}
+
+/*
+ * Decide the answer to the request line at req (len bytes, up to and
+ * without "\r\n"): 200 NAME, or on the health path 200 ok / 500 fail.
+ */
+static void choose_answer(struct srv *s, const char *req, size_t len,
+			  struct answer *a)
+{
+	const char *path = memchr(req, ' ', len), *pend;
+	bool failing, health = false;
+	struct stat st;
+
+	a->head = len >= 5 && memcmp(req, "HEAD ", 5) == 0;
+	if (path) {
+		path++;
+		pend = path;
+		while (pend < req + len && *pend != ' ' && *pend != '?')
+			pend++;
+		health = s->health_path &&
+			 (size_t)(pend - path) == s->health_path_len &&
+			 memcmp(path, s->health_path, s->health_path_len) == 0;
+	}
+	failing = s->fail_file && (health || !s->health_path) &&
+		  stat(s->fail_file, &st) == 0;
+	if (failing)
+		*a = (struct answer){ 500, "fail", 4, a->head, health };
+	else if (health)
+		*a = (struct answer){ 200, "ok", 2, a->head, true };
+	else
+		*a = (struct answer){ 200, s->name, s->name_len, a->head, false };
 }
 
 /* Answer every complete request in the input buffer. */
@@ -254,10 +326,14 @@ static void conn_parse(struct srv *s, struct conn *c)
 		size_t req_len;
 		bool keep, http10;
 		char *eol;
+		struct answer a;
 
 		if (!end) {
-			if (c->in_len == REQ_MAX)
-				queue_response(s, c, false, 400);
+			if (c->in_len == REQ_MAX) {
+				struct answer bad = { 400, s->name, s->name_len, false, false };
+
+				queue_response(s, c, false, &bad);
+			}
 			return;
 		}
 		req_len = (size_t)(end - c->in) + 4;
@@ -268,7 +344,8 @@ static void conn_parse(struct srv *s, struct conn *c)
 			keep = has_token(c->in, end, "connection: keep-alive");
 		else
 			keep = !has_token(c->in, end, "connection: close");
-		queue_response(s, c, keep, 200);
+		choose_answer(s, c->in, eol ? (size_t)(eol - c->in) : req_len, &a);
+		queue_response(s, c, keep, &a);
 		memmove(c->in, c->in + req_len, c->in_len - req_len);
 		c->in_len -= req_len;
 	}
@@ -458,6 +535,8 @@ int main(int argc, char **argv)
 		{ "count-file", required_argument, NULL, 'c' },
 		{ "pid-file", required_argument, NULL, 'p' },
 		{ "idle-ms", required_argument, NULL, 'i' },
+		{ "health-path", required_argument, NULL, 'H' },
+		{ "fail-file", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -476,6 +555,8 @@ int main(int argc, char **argv)
 		case 'c': s.count_file = optarg; break;
 		case 'p': pid_file = optarg; break;
 		case 'i': s.idle_ms = strtoull(optarg, NULL, 10); break;
+		case 'H': s.health_path = optarg; break;
+		case 'F': s.fail_file = optarg; break;
 		default: usage();
 		}
 	}
@@ -484,6 +565,11 @@ int main(int argc, char **argv)
 	s.name_len = strlen(s.name);
 	if (s.name_len == 0 || s.name_len > 200 || strchr(s.name, '\n'))
 		usage();
+	if (s.health_path) {
+		s.health_path_len = strlen(s.health_path);
+		if (s.health_path[0] != '/' || strpbrk(s.health_path, " ?\r\n"))
+			usage();
+	}
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
