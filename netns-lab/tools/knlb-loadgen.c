@@ -7,7 +7,10 @@
  *                [--concurrency C] [--source ADDR[,ADDR...]]
  *                [--source-range A-B] [--sport-base P] [--timeout-ms T]
  *                [--deadline-ms D] [--keepalive] [--hold-ms H]
- *                [--ready-file F] [--per-conn]
+ *                [--ready-file F] [--per-conn] [--path P]
+ *   knlb-loadgen --tcp|--udp --target ADDR:PORT --rate R
+ *                (--duration-ms D | --count N) [same options]
+ *   [--timeline]  (one line per flow; implied by --rate)
  *
  * TCP: N connections, each "GET / HTTP/1.1" + "Connection: close"; the
  * response body (first line) names the backend.  --keepalive: N requests
@@ -17,6 +20,13 @@
  * same backend; --ready-file is written once every connection holds.
  * UDP: N datagrams, each from its own socket (own source port), each
  * waiting for one reply.
+ *
+ * --rate R: open flow i at start + i/R seconds (a new connection or socket
+ * per request) for --duration-ms D (N = D * R / 1000 flows, fewer with
+ * --count).  SIGUSR1 stops it early: no new flows, those under way finish.
+ * With --ready-file, the file is written once the first flow has ended.
+ * Output is line-buffered, so the timeline can be read while it runs.
+ * --path P: the request asks for P (default /).
  *
  * Flow i uses source address i % S of the S given ones and, with
  * --sport-base P, source port P + i / S, so runs can repeat exactly the
@@ -30,6 +40,21 @@
  *   fail REASON COUNT             why flows failed
  *   held_ok N / held_failed N / held_moved N     (--hold-ms)
  *   conn ADDR:PORT NAME           (--per-conn; NAME "-" when it failed)
+ * With --timeline (or --rate), first "start_unix_ms T" (CLOCK_REALTIME at
+ * the start, ms with decimals, the clock of bash's EPOCHREALTIME), then
+ * as each flow ends:
+ *   flow SEQ START_MS RESULT CONNECT_MS DONE_MS
+ *     START_MS   when connect() was called, ms since the start
+ *     RESULT     the backend's name, or fail:REASON (REASON as below)
+ *     CONNECT_MS connect() to established ("-" when it never was)
+ *     DONE_MS    connect() to the answer or, for a failure, to the error:
+ *                time-to-error (a reset shows ~0, a drop the timeout)
+ * and in the summary (times are START_MS of flows; -1 when none):
+ *   first_fail_ms T / last_fail_ms T
+ *   first_seen_ms NAME T / last_seen_ms NAME T     per backend
+ *   tte_min_ms / tte_avg_ms / tte_max_ms T         failed flows' DONE_MS
+ *   late_starts N      flows started >10 ms after their time (--rate)
+ *   stopped_ms T       when SIGUSR1 stopped it (--rate; else absent)
  * Exit 0 when every flow succeeded (and none moved), 1 otherwise, 2 usage.
  */
 #include <arpa/inet.h>
@@ -59,13 +84,13 @@
 enum fail_reason {
 	F_REFUSED, F_CONNECT_TIMEOUT, F_CONNECT, F_BIND, F_SOCKET, F_RESET,
 	F_TIMEOUT, F_EOF, F_BAD_RESPONSE, F_UDP_TIMEOUT, F_DEADLINE,
-	F_NOT_STARTED, F_N
+	F_NOT_STARTED, F_HTTP_STATUS, F_N
 };
 
 static const char *const fail_names[F_N] = {
 	"connect_refused", "connect_timeout", "connect_error", "bind_error",
 	"socket_error", "reset", "timeout", "eof", "bad_response",
-	"udp_timeout", "deadline", "not_started",
+	"udp_timeout", "deadline", "not_started", "http_status",
 };
 
 enum phase {
@@ -82,6 +107,8 @@ struct slot {
 	unsigned answered;	/* requests answered on this connection */
 	int first_name;		/* index of the first answer's backend */
 	uint64_t deadline;	/* of the current phase */
+	uint64_t t0_us;		/* connect() called */
+	uint64_t conn_us;	/* connected; 0 while not */
 	size_t len;		/* bytes in buf */
 	size_t sent;
 	size_t req_len;
@@ -103,6 +130,11 @@ struct opts {
 	unsigned hold_ms;
 	const char *ready_file;
 	bool per_conn;
+	const char *path;
+	unsigned rate;		/* flows per second; 0: as fast as C allows */
+	unsigned duration_ms;
+	bool timeline;
+	bool conc_given;
 };
 
 struct run {
@@ -123,6 +155,14 @@ struct run {
 	bool ready_written;
 	bool released;			/* SIGUSR1: end every hold now */
 	int active;
+	/* --timeline */
+	uint64_t start_us;
+	double first_seen[MAX_NAMES], last_seen[MAX_NAMES];	/* ms */
+	double first_fail, last_fail;	/* ms; -1: none */
+	double tte_min, tte_max, tte_sum;
+	unsigned long n_tte;		/* failed flows with a timeline line */
+	unsigned long late;
+	double stopped;			/* ms; -1: ran its course */
 };
 
 static uint64_t now_ms(void)
@@ -133,13 +173,30 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Microseconds between two now_us() values as milliseconds. */
+static double ms_between(uint64_t from, uint64_t to)
+{
+	return to > from ? (double)(to - from) / 1000.0 : 0.0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: knlb-loadgen --tcp|--udp --target ADDR:PORT --count N\n"
 		"         [--concurrency C] [--source ADDR[,ADDR...]] [--source-range A-B]\n"
 		"         [--sport-base P] [--timeout-ms T] [--deadline-ms D]\n"
-		"         [--keepalive] [--hold-ms H] [--ready-file F] [--per-conn]\n");
+		"         [--keepalive] [--hold-ms H] [--ready-file F] [--per-conn]\n"
+		"         [--path P] [--timeline]\n"
+		"       knlb-loadgen --tcp|--udp --target ADDR:PORT --rate R\n"
+		"         (--duration-ms D | --count N) [options as above]\n");
 	exit(2);
 }
 
@@ -273,6 +330,41 @@ static void print_conn(struct run *r, struct slot *s, const char *name)
 	printf("conn %s:%u %s\n", addr, port, name);
 }
 
+/* One timeline line for the flow in s, which ended now with result. */
+static void print_flow(struct run *r, struct slot *s, const char *result,
+		       int name_idx, enum fail_reason why)
+{
+	uint64_t now = now_us();
+	double start = ms_between(r->start_us, s->t0_us);
+	double done = ms_between(s->t0_us, now);
+	char conn[32] = "-";
+
+	if (!r->o.timeline)
+		return;
+	if (s->conn_us)
+		snprintf(conn, sizeof(conn), "%.3f", ms_between(s->t0_us, s->conn_us));
+	if (name_idx >= 0) {
+		printf("flow %lu %.3f %s %s %.3f\n", s->job, start, result, conn, done);
+		if (r->first_seen[name_idx] < 0 || start < r->first_seen[name_idx])
+			r->first_seen[name_idx] = start;
+		if (start > r->last_seen[name_idx])
+			r->last_seen[name_idx] = start;
+		return;
+	}
+	printf("flow %lu %.3f fail:%s %s %.3f\n", s->job, start, fail_names[why],
+	       conn, done);
+	if (r->first_fail < 0 || start < r->first_fail)
+		r->first_fail = start;
+	if (start > r->last_fail)
+		r->last_fail = start;
+	if (r->tte_min < 0 || done < r->tte_min)
+		r->tte_min = done;
+	if (done > r->tte_max)
+		r->tte_max = done;
+	r->tte_sum += done;
+	r->n_tte++;
+}
+
 static void tally_ok(struct run *r, struct slot *s, const char *name)
 {
 	int idx = name_index(r, name);
@@ -292,6 +384,7 @@ static void tally_ok(struct run *r, struct slot *s, const char *name)
 	if (s->answered == 0) {
 		s->first_name = idx;
 		print_conn(r, s, name);
+		print_flow(r, s, name, idx, F_N);
 	}
 	s->answered++;
 }
@@ -310,8 +403,10 @@ static void slot_release(struct run *r, struct slot *s)
 /* Fail whatever this slot still owed and free it. */
 static void slot_fail(struct run *r, struct slot *s, enum fail_reason why)
 {
-	if (s->answered == 0)
+	if (s->answered == 0) {
 		print_conn(r, s, "-");
+		print_flow(r, s, NULL, -1, why);
+	}
 	if (!r->o.hold_ms)
 		r->failed += s->reqs_total - s->answered;
 	else if (s->answered == 0)
@@ -344,8 +439,9 @@ static void build_request(struct run *r, struct slot *s)
 					      "knlb-loadgen %lu\n", s->job);
 	} else {
 		s->req_len = (size_t)snprintf(s->req, sizeof(s->req),
-			"GET / HTTP/1.1\r\nHost: %s\r\nUser-Agent: knlb-loadgen\r\n"
-			"Connection: %s\r\n\r\n", host, last ? "close" : "keep-alive");
+			"GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: knlb-loadgen\r\n"
+			"Connection: %s\r\n\r\n", r->o.path, host,
+			last ? "close" : "keep-alive");
 	}
 	s->sent = 0;
 }
@@ -368,6 +464,8 @@ static bool open_flow(struct run *r, struct slot *s)
 	int one = 1;
 	int type = o->udp ? SOCK_DGRAM : SOCK_STREAM;
 
+	s->t0_us = now_us();
+	s->conn_us = 0;
 	s->fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd == -1) {
 		slot_fail(r, s, F_SOCKET);
@@ -397,6 +495,7 @@ static bool open_flow(struct run *r, struct slot *s)
 		setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->len = 0;
 	build_request(r, s);
+	s->t0_us = now_us();
 	if (connect(s->fd, (const struct sockaddr *)&o->target, sizeof(o->target)) == -1) {
 		if (errno != EINPROGRESS) {
 			slot_fail(r, s, errno == ECONNREFUSED ? F_REFUSED : F_CONNECT);
@@ -406,9 +505,10 @@ static bool open_flow(struct run *r, struct slot *s)
 		ep_set(r, s, EPOLLOUT, EPOLL_CTL_ADD);
 		return true;
 	}
+	s->conn_us = now_us();
 	if (o->udp) {
 		if (send(s->fd, s->req, s->req_len, 0) == -1) {
-			slot_fail(r, s, F_CONNECT);
+			slot_fail(r, s, errno == ECONNREFUSED ? F_REFUSED : F_CONNECT);
 			return false;
 		}
 		start_phase(r, s, P_WAIT_UDP, o->timeout_ms);
@@ -420,13 +520,35 @@ static bool open_flow(struct run *r, struct slot *s)
 	return true;
 }
 
+/* With --rate: how many flows should have started by now (at most jobs). */
+static unsigned long flows_due(const struct run *r, uint64_t now)
+{
+	unsigned long due;
+
+	if (!r->o.rate)
+		return r->jobs;
+	due = (unsigned long)((now - r->start_us) * r->o.rate / 1000000) + 1;
+	return due < r->jobs ? due : r->jobs;
+}
+
+/* With --rate: when flow job is due, in now_us() time. */
+static uint64_t flow_due_us(const struct run *r, unsigned long job)
+{
+	return r->start_us + (uint64_t)job * 1000000 / r->o.rate;
+}
+
 static void start_flows(struct run *r)
 {
-	for (unsigned i = 0; i < r->o.conc && r->next_job < r->jobs; i++) {
+	uint64_t now = now_us();
+	unsigned long due = flows_due(r, now);
+
+	for (unsigned i = 0; i < r->o.conc && r->next_job < due; i++) {
 		struct slot *s = &r->slots[i];
 
 		if (s->phase != P_FREE)
 			continue;
+		if (r->o.rate && now > flow_due_us(r, r->next_job) + 10000)
+			r->late++;
 		s->job = r->next_job++;
 		s->answered = 0;
 		s->first_name = -1;
@@ -482,6 +604,7 @@ static void on_connected(struct run *r, struct slot *s)
 		ep_set(r, s, EPOLLIN, EPOLL_CTL_MOD);
 		return;
 	}
+	s->conn_us = now_us();
 	start_phase(r, s, P_SENDING, r->o.timeout_ms);
 	do_send(r, s);
 }
@@ -491,7 +614,7 @@ static void on_connected(struct run *r, struct slot *s)
  * line in name, 0 when more bytes are needed, -1 when it is malformed.
  */
 static int parse_response(struct slot *s, char *name, size_t name_len,
-			  size_t *consumed)
+			  size_t *consumed, bool *bad_status)
 {
 	char *hend = memmem(s->buf, s->len, "\r\n\r\n", 4);
 	char *cl, *body, *nl;
@@ -500,8 +623,12 @@ static int parse_response(struct slot *s, char *name, size_t name_len,
 	if (!hend)
 		return s->len == BUF_LEN ? -1 : 0;
 	*hend = '\0';
-	if (strncmp(s->buf, "HTTP/1.", 7) != 0 || strncmp(s->buf + 8, " 200", 4) != 0)
+	if (strncmp(s->buf, "HTTP/1.", 7) != 0)
 		return -1;
+	if (strncmp(s->buf + 8, " 200", 4) != 0) {
+		*bad_status = s->buf[8] == ' ';
+		return -1;
+	}
 	cl = strcasestr(s->buf, "\r\ncontent-length:");
 	if (!cl)
 		return -1;
@@ -559,7 +686,8 @@ static void do_read(struct run *r, struct slot *s)
 				return;
 			if (errno == EINTR)
 				continue;
-			slot_fail(r, s, errno == ECONNRESET ? F_RESET : F_CONNECT);
+			slot_fail(r, s, errno == ECONNRESET ? F_RESET :
+				  errno == ECONNREFUSED ? F_REFUSED : F_CONNECT);
 			return;
 		}
 		if (n == 0) {
@@ -583,12 +711,15 @@ static void do_read(struct run *r, struct slot *s)
 		for (;;) {
 			char name[NAME_LEN];
 			size_t used = 0;
-			int rc = parse_response(s, name, sizeof(name), &used);
+			bool bad_status = false;
+			int rc = parse_response(s, name, sizeof(name), &used,
+						&bad_status);
 
 			if (rc == 0)
 				break;
 			if (rc < 0) {
-				slot_fail(r, s, F_BAD_RESPONSE);
+				slot_fail(r, s, bad_status ? F_HTTP_STATUS :
+					  F_BAD_RESPONSE);
 				return;
 			}
 			tally_ok(r, s, name);
@@ -635,18 +766,27 @@ static void maybe_ready(struct run *r)
 {
 	FILE *f;
 
-	if (!r->o.hold_ms || r->ready_written || r->next_job < r->jobs)
+	if (r->ready_written)
 		return;
-	if (r->holding != (unsigned long)r->active)
+	if (r->o.rate) {
+		if (r->ok + r->failed == 0)
+			return;
+	} else if (!r->o.hold_ms || r->next_job < r->jobs ||
+		   r->holding != (unsigned long)r->active) {
 		return;
+	}
 	r->ready_written = true;
-	fprintf(stderr, "knlb-loadgen: holding %lu connections\n", r->holding);
+	if (r->o.hold_ms)
+		fprintf(stderr, "knlb-loadgen: holding %lu connections\n", r->holding);
 	if (!r->o.ready_file)
 		return;
 	f = fopen(r->o.ready_file, "w");
 	if (!f)
 		fatal(r->o.ready_file);
-	fprintf(f, "holding %lu\n", r->holding);
+	if (r->o.hold_ms)
+		fprintf(f, "holding %lu\n", r->holding);
+	else
+		fprintf(f, "running\n");
 	fclose(f);
 }
 
@@ -684,6 +824,20 @@ static void report(struct run *r, uint64_t elapsed)
 	if (r->o.hold_ms)
 		printf("held_ok %lu\nheld_failed %lu\nheld_moved %lu\n",
 		       r->held_ok, r->held_failed, r->held_moved);
+	if (!r->o.timeline)
+		return;
+	printf("first_fail_ms %.3f\nlast_fail_ms %.3f\n", r->first_fail,
+	       r->last_fail);
+	for (int i = 0; i < r->n_names; i++)
+		printf("first_seen_ms %s %.3f\nlast_seen_ms %s %.3f\n",
+		       r->names[i], r->first_seen[i], r->names[i], r->last_seen[i]);
+	printf("tte_min_ms %.3f\ntte_avg_ms %.3f\ntte_max_ms %.3f\n",
+	       r->tte_min, r->n_tte ? r->tte_sum / (double)r->n_tte : -1.0,
+	       r->tte_max);
+	if (r->o.rate)
+		printf("late_starts %lu\n", r->late);
+	if (r->stopped >= 0)
+		printf("stopped_ms %.3f\n", r->stopped);
 }
 
 static void parse_args(struct opts *o, int argc, char **argv)
@@ -703,6 +857,10 @@ static void parse_args(struct opts *o, int argc, char **argv)
 		{ "hold-ms", required_argument, NULL, 'H' },
 		{ "ready-file", required_argument, NULL, 'R' },
 		{ "per-conn", no_argument, NULL, 'P' },
+		{ "path", required_argument, NULL, 'a' },
+		{ "rate", required_argument, NULL, 'A' },
+		{ "duration-ms", required_argument, NULL, 'D' },
+		{ "timeline", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -711,13 +869,17 @@ static void parse_args(struct opts *o, int argc, char **argv)
 
 	o->conc = 64;
 	o->timeout_ms = 2000;
+	o->path = "/";
 	while ((opt = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
 		switch (opt) {
 		case 'T': o->udp = false; have_proto = true; break;
 		case 'U': o->udp = true; have_proto = true; break;
 		case 't': parse_target(optarg, &o->target); have_target = true; break;
 		case 'n': o->count = parse_ulong(optarg, "count", 100000000); break;
-		case 'c': o->conc = (unsigned)parse_ulong(optarg, "concurrency", 60000); break;
+		case 'c':
+			o->conc = (unsigned)parse_ulong(optarg, "concurrency", 60000);
+			o->conc_given = true;
+			break;
 		case 's': parse_sources(o, optarg); break;
 		case 'r': parse_source_range(o, optarg); break;
 		case 'p': o->sport_base = (unsigned)parse_ulong(optarg, "sport-base", 65535); break;
@@ -727,11 +889,50 @@ static void parse_args(struct opts *o, int argc, char **argv)
 		case 'H': o->hold_ms = (unsigned)parse_ulong(optarg, "hold-ms", 3600000); break;
 		case 'R': o->ready_file = optarg; break;
 		case 'P': o->per_conn = true; break;
+		case 'a':
+			if (optarg[0] != '/' || strpbrk(optarg, " \r\n") ||
+			    strlen(optarg) > 128)
+				usage();
+			o->path = optarg;
+			break;
+		case 'A': o->rate = (unsigned)parse_ulong(optarg, "rate", 100000); break;
+		case 'D': o->duration_ms = (unsigned)parse_ulong(optarg, "duration-ms", 3600000); break;
+		case 'L': o->timeline = true; break;
 		default: usage();
 		}
 	}
+	if (o->duration_ms && !o->rate) {
+		fprintf(stderr, "knlb-loadgen: --duration-ms needs --rate\n");
+		exit(2);
+	}
+	if (o->rate) {
+		unsigned long n = (unsigned long)o->duration_ms * o->rate / 1000;
+
+		if (!o->duration_ms && !o->count) {
+			fprintf(stderr, "knlb-loadgen: --rate needs --duration-ms or --count\n");
+			exit(2);
+		}
+		if (o->duration_ms && (o->count == 0 || n < o->count))
+			o->count = n;
+		o->timeline = true;
+		if (!o->conc_given) {
+			/* Enough slots for every flow that may be under way:
+			 * each lasts up to the timeout plus the drain (1 s). */
+			unsigned long c = (unsigned long)o->rate *
+				(o->timeout_ms + 1000) / 1000 + 16;
+
+			o->conc = c > 60000 ? 60000 : (unsigned)c;
+		}
+		if (o->deadline_ms == 0)
+			o->deadline_ms = (unsigned)(o->count * 1000 / o->rate) +
+				o->timeout_ms + 5000;
+	}
 	if (!have_target || !have_proto || o->count == 0 || o->conc == 0 || optind != argc)
 		usage();
+	if ((o->timeline || o->rate) && (o->keepalive || o->hold_ms)) {
+		fprintf(stderr, "knlb-loadgen: --rate/--timeline exclude --keepalive and --hold-ms\n");
+		exit(2);
+	}
 	if (o->udp && (o->keepalive || o->hold_ms)) {
 		fprintf(stderr, "knlb-loadgen: --keepalive/--hold-ms are TCP only\n");
 		exit(2);
@@ -760,7 +961,10 @@ static void parse_args(struct opts *o, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct run r = { .sfd = -1 };
+	struct run r = {
+		.sfd = -1, .first_fail = -1, .last_fail = -1,
+		.tte_min = -1, .tte_max = -1, .stopped = -1,
+	};
 	struct rlimit rl;
 	sigset_t mask;
 	uint64_t start, stop;
@@ -785,6 +989,8 @@ int main(int argc, char **argv)
 		fatal("calloc");
 	for (unsigned i = 0; i < r.o.conc; i++)
 		r.slots[i].fd = -1;
+	for (int i = 0; i < MAX_NAMES; i++)
+		r.first_seen[i] = r.last_seen[i] = -1;
 
 	r.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (r.ep == -1)
@@ -806,15 +1012,34 @@ int main(int argc, char **argv)
 
 	start = now_ms();
 	stop = start + r.o.deadline_ms;
+	r.start_us = now_us();
+	if (r.o.timeline) {
+		struct timespec rt;
+
+		/* Line by line, so a script can follow the timeline. */
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		clock_gettime(CLOCK_REALTIME, &rt);
+		printf("start_unix_ms %.3f\n",
+		       (double)rt.tv_sec * 1000.0 + (double)rt.tv_nsec / 1e6);
+	}
 	start_flows(&r);
 	while (r.active > 0 || r.next_job < r.jobs) {
 		struct epoll_event evs[512];
 		uint64_t now = now_ms();
 		int n;
 
+		int wait_ms = 20;
+
 		if (now >= stop)
 			break;
-		n = epoll_wait(r.ep, evs, 512, 20);
+		if (r.o.rate && r.next_job < r.jobs) {
+			uint64_t due = flow_due_us(&r, r.next_job), t = now_us();
+
+			wait_ms = due <= t ? 0 : (int)((due - t + 999) / 1000);
+			if (wait_ms > 20)
+				wait_ms = 20;
+		}
+		n = epoll_wait(r.ep, evs, 512, wait_ms);
 		if (n == -1 && errno != EINTR)
 			fatal("epoll_wait");
 		for (int i = 0; i < n; i++) {
@@ -825,6 +1050,11 @@ int main(int argc, char **argv)
 
 				while (read(r.sfd, &si, sizeof(si)) == sizeof(si))
 					r.released = true;
+				if (r.o.rate && r.stopped < 0) {
+					/* Stop: no new flows; count what started. */
+					r.stopped = ms_between(r.start_us, now_us());
+					r.jobs = r.o.count = r.next_job;
+				}
 				continue;
 			}
 			s = &r.slots[evs[i].data.u32];
@@ -857,7 +1087,7 @@ int main(int argc, char **argv)
 	if (r.next_job < r.jobs) {
 		unsigned long left = r.jobs - r.next_job;
 
-		if (r.o.hold_ms)
+		if (r.o.hold_ms || r.o.rate)
 			r.failed += left;
 		else
 			r.failed = r.o.count - r.ok;
