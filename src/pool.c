@@ -45,6 +45,113 @@ uint32_t pool_slots_of(const struct knlb_service *svc, size_t b)
 	return n;
 }
 
+/* Takes new flows if the scheduler gives it slots. */
+static bool backend_usable(const struct knlb_backend *be)
+{
+	return be->up && be->admin == KNLB_ADMIN_ENABLED && be->cfg->weight > 0;
+}
+
+static bool backend_ramping(const struct knlb_service *svc,
+			    const struct knlb_backend *be, uint64_t now_ns)
+{
+	uint64_t ramp = svc->cfg->health.slowstart_ns;
+
+	return ramp && be->up_since_ns && now_ns - be->up_since_ns < ramp &&
+	       backend_usable(be);
+}
+
+bool pool_service_ramping(const struct knlb_service *svc, uint64_t now_ns)
+{
+	for (size_t b = 0; b < svc->n_backends; b++)
+		if (backend_ramping(svc, &svc->backends[b], now_ns))
+			return true;
+	return false;
+}
+
+bool pool_refresh_weights(struct knlb_service *svc, uint64_t now_ns)
+{
+	bool primary = false, any = false, changed = false;
+	uint32_t scale = pool_service_ramping(svc, now_ns) ? KNLB_RAMP_SCALE : 1;
+
+	for (size_t b = 0; b < svc->n_backends; b++)
+		if (!svc->backends[b].cfg->backup && backend_usable(&svc->backends[b]))
+			primary = true;
+	for (size_t b = 0; b < svc->n_backends; b++) {
+		struct knlb_backend *be = &svc->backends[b];
+		uint32_t w = 0;
+
+		/* Backups stand by while any primary can take flows. */
+		if (backend_usable(be) && (!be->cfg->backup || !primary)) {
+			w = be->cfg->weight * scale;
+			if (backend_ramping(svc, be, now_ns)) {
+				uint64_t done = now_ns - be->up_since_ns;
+
+				w = (uint32_t)((uint64_t)w * done /
+					       svc->cfg->health.slowstart_ns);
+				if (w == 0)
+					w = 1;
+			}
+		}
+		if (!backend_ramping(svc, be, now_ns))
+			be->up_since_ns = 0;
+		changed |= w != be->effective_weight;
+		be->effective_weight = w;
+		any |= w > 0;
+	}
+	/* A new scale alone changes no table, only the numbers: no commit. */
+	svc->weight_scale = scale;
+	svc->on_backups = !primary && any;
+	svc->empty = !any;
+	if (changed && !svc->dirty) {
+		svc->dirty = true;
+		svc->dirty_since_ns = now_ns;
+	}
+	return changed;
+}
+
+bool pool_set_health(struct knlb_service *svc, size_t b, bool up,
+		     uint64_t now_ns)
+{
+	struct knlb_backend *be = &svc->backends[b];
+
+	if (be->up == up)
+		return false;
+	be->up = up;
+	be->up_since_ns = up && svc->cfg->health.slowstart_ns ? now_ns : 0;
+	return pool_refresh_weights(svc, now_ns);
+}
+
+bool pool_set_admin(struct knlb_service *svc, size_t b, enum knlb_admin admin,
+		    uint64_t now_ns)
+{
+	struct knlb_backend *be = &svc->backends[b];
+	bool was_usable = backend_usable(be);
+
+	be->admin = admin;
+	/* Enabling a backend is a recovery too: it ramps like one. */
+	if (!was_usable && backend_usable(be) && svc->cfg->health.slowstart_ns)
+		be->up_since_ns = now_ns;
+	return pool_refresh_weights(svc, now_ns);
+}
+
+double pool_effective_weight(const struct knlb_service *svc, size_t b)
+{
+	return (double)svc->backends[b].effective_weight / svc->weight_scale;
+}
+
+const char *pool_admin_name(enum knlb_admin admin)
+{
+	switch (admin) {
+	case KNLB_ADMIN_ENABLED:
+		return "enabled";
+	case KNLB_ADMIN_DRAIN:
+		return "drain";
+	case KNLB_ADMIN_DISABLED:
+		return "disabled";
+	}
+	return "?";
+}
+
 static int service_init(struct knlb_service *svc,
 			const struct knlb_service_config *cfg, uint32_t mark)
 {
@@ -56,10 +163,14 @@ static int service_init(struct knlb_service *svc,
 	svc->slots = calloc(cfg->table_size, sizeof(*svc->slots));
 	if (!svc->backends || !svc->slots)
 		return -ENOMEM;
+	svc->weight_scale = 1;
 	for (size_t i = 0; i < cfg->n_backends; i++) {
 		svc->backends[i].cfg = &cfg->backends[i];
-		svc->backends[i].effective_weight = cfg->backends[i].weight;
+		/* No verdict yet: start up, as HAProxy does (DESIGN 3). */
+		svc->backends[i].up = true;
+		svc->backends[i].admin = KNLB_ADMIN_ENABLED;
 	}
+	pool_refresh_weights(svc, 0);
 	svc->dirty = true;
 	return pool_compute_slots(svc);
 }

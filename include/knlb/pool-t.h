@@ -15,9 +15,23 @@ struct knlb_backend_config;
  * at its (read-only) configuration and adds what changes while running.
  */
 
+/* What the operator set at run time (knlbctl); the config says enabled. */
+enum knlb_admin {
+	KNLB_ADMIN_ENABLED,
+	KNLB_ADMIN_DRAIN,	/* no new flows, established ones continue */
+	KNLB_ADMIN_DISABLED,
+};
+
 struct knlb_backend {
 	const struct knlb_backend_config *cfg;
-	uint32_t effective_weight;	/* what the scheduler uses */
+	enum knlb_admin admin;
+	bool up;			/* health verdict (always true without checks) */
+	uint64_t up_since_ns;		/* slow start: when it came back; 0 = no ramp */
+	/*
+	 * What the scheduler uses: cfg->weight * svc->weight_scale, scaled
+	 * down during slow start, 0 when unusable or a standby backup.
+	 */
+	uint32_t effective_weight;
 };
 
 struct knlb_service {
@@ -27,8 +41,19 @@ struct knlb_service {
 	size_t n_backends;
 	/* slots[i]: index into backends, or SCHED_SLOT_EMPTY; cfg->table_size long */
 	uint32_t *slots;
+	/*
+	 * 1, or KNLB_RAMP_SCALE while a backend ramps up so that fractions of
+	 * a weight exist.  Both schedulers give the same table for weights
+	 * scaled by a common factor, so the scale itself moves no slot.
+	 */
+	uint32_t weight_scale;
+	bool on_backups;		/* no primary usable: backups serve */
+	bool empty;			/* no backend usable: on_empty applies */
 	bool dirty;			/* slots must be recomputed */
+	uint64_t dirty_since_ns;	/* first change not yet in the kernel */
 };
+
+#define KNLB_RAMP_SCALE 100U
 
 struct knlb_pool {
 	const struct knlb_config *config;

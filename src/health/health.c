@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Health: probe scheduling, the rise/fall state machine and the one
+ * function every result goes through.  Probes themselves are check*.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "knlb/addr.h"
+#include "knlb/check.h"
+#include "knlb/config-t.h"
+#include "knlb/health.h"
+#include "knlb/log.h"
+#include "knlb/loop.h"
+#include "knlb/pool.h"
+
+/* Slow start moves weights in this many steps: smooth, few commits. */
+#define RAMP_STEPS		10
+#define RAMP_STEP_MIN_NS	100000000ULL
+
+struct health_backend {
+	struct health *health;
+	size_t svc, b;
+	struct health_backend_info info;
+	struct loop_timer timer;
+	struct check_probe *probe;	/* in flight, or NULL */
+	uint64_t probe_start_ns;
+	bool local_error_logged;	/* once per streak, not per probe */
+};
+
+struct health_service {
+	struct health *health;
+	size_t svc;
+	struct health_backend *backends;
+	/*
+	 * The checker lets spec->port override the port it is given; backends
+	 * with their own check_port use this copy, whose port is 0.
+	 */
+	struct check_spec spec_backend_port;
+	struct loop_timer ramp_timer;
+};
+
+struct health {
+	struct loop *loop;
+	struct knlb_pool *pool;
+	struct checker *checker;
+	struct health_service *services;
+	health_transition_fn on_transition;
+	void *on_transition_arg;
+	struct health_stats stats;
+};
+
+enum health_transition health_counter_apply(struct health_counter *c,
+					     const struct knlb_health_config *cfg,
+					     enum check_status status)
+{
+	if (status == CHECK_LOCAL_ERROR)
+		return HEALTH_NO_CHANGE;
+	if (c->up) {
+		if (status == CHECK_OK) {
+			c->failures = 0;
+			return HEALTH_NO_CHANGE;
+		}
+		if (++c->failures < cfg->fall)
+			return HEALTH_NO_CHANGE;
+		c->up = false;
+		c->successes = 0;
+		return HEALTH_WENT_DOWN;
+	}
+	if (status != CHECK_OK) {
+		c->successes = 0;
+		return HEALTH_NO_CHANGE;
+	}
+	if (++c->successes < cfg->rise)
+		return HEALTH_NO_CHANGE;
+	c->up = true;
+	c->failures = 0;
+	return HEALTH_WENT_UP;
+}
+
+uint64_t health_counter_next_ns(const struct health_counter *c,
+				const struct knlb_health_config *cfg)
+{
+	if (c->up)
+		return c->failures ? cfg->fastinter_ns : cfg->interval_ns;
+	return c->successes ? cfg->fastinter_ns : cfg->downinter_ns;
+}
+
+static struct health_backend *hb_of(const struct health *h, size_t svc,
+				    size_t b)
+{
+	return &h->services[svc].backends[b];
+}
+
+static const struct knlb_service *svc_of(const struct health *h, size_t svc)
+{
+	return &h->pool->services[svc];
+}
+
+static void schedule_next(struct health_backend *hb)
+{
+	struct health *h = hb->health;
+	const struct knlb_health_config *cfg = &svc_of(h, hb->svc)->cfg->health;
+	uint64_t next = hb->probe_start_ns +
+			health_counter_next_ns(&hb->info.counter, cfg);
+	uint64_t now = loop_now_ns();
+
+	/* A probe that took longer than the interval: start the next at once. */
+	if (next < now)
+		next = now;
+	if (loop_timer_arm_at(h->loop, &hb->timer, next) < 0)
+		log_error("%s/%s: cannot schedule the next probe: out of memory",
+			  svc_of(h, hb->svc)->cfg->name,
+			  svc_of(h, hb->svc)->backends[hb->b].cfg->id);
+}
+
+/*
+ * Slow start: while a backend ramps up, recompute the service's weights
+ * every step; the loop's commit sends whatever slots moved.
+ */
+static void ramp_arm(struct health_service *hs)
+{
+	struct health *h = hs->health;
+	uint64_t step = svc_of(h, hs->svc)->cfg->health.slowstart_ns / RAMP_STEPS;
+
+	if (step < RAMP_STEP_MIN_NS)
+		step = RAMP_STEP_MIN_NS;
+	if (loop_timer_arm(h->loop, &hs->ramp_timer, step) < 0)
+		log_error("service %s: cannot schedule slow start: out of memory",
+			  svc_of(h, hs->svc)->cfg->name);
+}
+
+static void on_ramp_timer(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct health_service *hs = arg;
+	struct knlb_service *svc = &hs->health->pool->services[hs->svc];
+	uint64_t now = loop_now_ns();
+
+	(void)loop;
+	(void)t;
+	pool_refresh_weights(svc, now);
+	if (pool_service_ramping(svc, now))
+		ramp_arm(hs);
+}
+
+/* "web/10.0.0.12:8080 DOWN: connect refused (3/3)" */
+static void log_transition(const struct health *h,
+			   const struct health_backend *hb,
+			   const struct check_result *res, uint32_t count)
+{
+	const struct knlb_service *svc = svc_of(h, hb->svc);
+	const struct knlb_health_config *cfg = &svc->cfg->health;
+	bool up = hb->info.counter.up;
+
+	log_info("%s/%s %s: %s (%u/%u)", svc->cfg->name,
+		 svc->backends[hb->b].cfg->id, up ? "UP" : "DOWN",
+		 res->reason[0] ? res->reason : up ? "ok" : "failed", count,
+		 up ? cfg->rise : cfg->fall);
+}
+
+static void note_local_error(struct health_backend *hb,
+			     const struct check_result *res)
+{
+	const struct knlb_service *svc = svc_of(hb->health, hb->svc);
+
+	hb->info.local_errors++;
+	hb->health->stats.local_errors++;
+	if (hb->local_error_logged)
+		return;
+	hb->local_error_logged = true;
+	log_warn("%s/%s: probe could not run: %s (our side, not the backend's: state unchanged, %s)",
+		 svc->cfg->name, svc->backends[hb->b].cfg->id, res->reason,
+		 hb->info.counter.up ? "still up" : "still down");
+}
+
+enum health_transition health_result(struct health *h, size_t s, size_t b,
+				     const struct check_result *res)
+{
+	struct health_backend *hb = hb_of(h, s, b);
+	struct knlb_service *svc = &h->pool->services[s];
+	enum health_transition t;
+	uint64_t now = loop_now_ns();
+
+	hb->info.last = *res;
+	hb->info.probed = true;
+	hb->info.probes++;
+	h->stats.probes++;
+	if (res->status == CHECK_LOCAL_ERROR) {
+		note_local_error(hb, res);
+		return HEALTH_NO_CHANGE;
+	}
+	hb->local_error_logged = false;
+	t = health_counter_apply(&hb->info.counter, &svc->cfg->health, res->status);
+	if (t == HEALTH_NO_CHANGE)
+		return t;
+
+	hb->info.transitions++;
+	hb->info.last_change_ns = now;
+	h->stats.transitions++;
+	log_transition(h, hb, res, t == HEALTH_WENT_UP ?
+			hb->info.counter.successes : hb->info.counter.failures);
+
+	pool_set_health(svc, b, t == HEALTH_WENT_UP, now);
+	if (t == HEALTH_WENT_UP && pool_service_ramping(svc, now) &&
+	    !loop_timer_armed(&h->services[s].ramp_timer))
+		ramp_arm(&h->services[s]);
+	if (h->on_transition)
+		h->on_transition(h->pool, s, b, t == HEALTH_WENT_UP,
+				 h->on_transition_arg);
+	return t;
+}
+
+static void on_probe_done(const struct check_result *res, void *arg)
+{
+	struct health_backend *hb = arg;
+
+	hb->probe = NULL;
+	health_result(hb->health, hb->svc, hb->b, res);
+	schedule_next(hb);
+}
+
+static void on_probe_timer(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct health_backend *hb = arg;
+	struct health *h = hb->health;
+	const struct knlb_service *svc = svc_of(h, hb->svc);
+	const struct knlb_backend_config *be = svc->backends[hb->b].cfg;
+	const struct check_spec *spec = &svc->cfg->health.check;
+	uint16_t port = be->port;
+	int ret;
+
+	(void)loop;
+	(void)t;
+	if (be->check_port) {
+		spec = &h->services[hb->svc].spec_backend_port;
+		port = be->check_port;
+	}
+	hb->probe_start_ns = loop_now_ns();
+	ret = checker_start(h->checker, spec, &be->addr, port, on_probe_done,
+			    hb, &hb->probe);
+	if (ret < 0) {
+		struct check_result res = { .status = CHECK_LOCAL_ERROR };
+
+		hb->probe = NULL;
+		snprintf(res.reason, sizeof(res.reason), "%s", strerror(-ret));
+		health_result(h, hb->svc, hb->b, &res);
+		schedule_next(hb);
+	}
+}
+
+int health_new(struct loop *loop, struct knlb_pool *pool,
+	       struct checker *checker, struct health **out)
+{
+	struct health *h = calloc(1, sizeof(*h));
+
+	*out = NULL;
+	if (!h)
+		return -ENOMEM;
+	h->loop = loop;
+	h->pool = pool;
+	h->checker = checker;
+	h->services = calloc(pool->n_services ? pool->n_services : 1,
+			     sizeof(*h->services));
+	if (!h->services)
+		goto out_nomem;
+	for (size_t s = 0; s < pool->n_services; s++) {
+		struct health_service *hs = &h->services[s];
+		const struct knlb_service *svc = &pool->services[s];
+
+		hs->health = h;
+		hs->svc = s;
+		hs->spec_backend_port = svc->cfg->health.check;
+		hs->spec_backend_port.port = 0;
+		loop_timer_init(&hs->ramp_timer, on_ramp_timer, hs);
+		hs->backends = calloc(svc->n_backends ? svc->n_backends : 1,
+				      sizeof(*hs->backends));
+		if (!hs->backends)
+			goto out_nomem;
+		for (size_t b = 0; b < svc->n_backends; b++) {
+			struct health_backend *hb = &hs->backends[b];
+
+			hb->health = h;
+			hb->svc = s;
+			hb->b = b;
+			hb->info.counter.up = svc->backends[b].up;
+			hb->info.last.status = CHECK_LOCAL_ERROR;
+			loop_timer_init(&hb->timer, on_probe_timer, hb);
+		}
+	}
+	*out = h;
+	return 0;
+
+out_nomem:
+	health_free(h);
+	return -ENOMEM;
+}
+
+void health_free(struct health *h)
+{
+	if (!h)
+		return;
+	for (size_t s = 0; h->services && s < h->pool->n_services; s++) {
+		struct health_service *hs = &h->services[s];
+
+		if (h->loop)
+			loop_timer_cancel(h->loop, &hs->ramp_timer);
+		for (size_t b = 0; hs->backends && b < h->pool->services[s].n_backends; b++) {
+			struct health_backend *hb = &hs->backends[b];
+
+			if (h->loop)
+				loop_timer_cancel(h->loop, &hb->timer);
+			if (hb->probe)
+				checker_cancel(h->checker, hb->probe);
+		}
+		free(hs->backends);
+	}
+	free(h->services);
+	free(h);
+}
+
+void health_set_transition_fn(struct health *h, health_transition_fn fn,
+			      void *arg)
+{
+	h->on_transition = fn;
+	h->on_transition_arg = arg;
+}
+
+int health_start(struct health *h)
+{
+	uint64_t now = loop_now_ns();
+
+	for (size_t s = 0; s < h->pool->n_services; s++) {
+		const struct knlb_service *svc = &h->pool->services[s];
+		uint64_t interval = svc->cfg->health.interval_ns;
+
+		if (svc->cfg->health.check.kind == CHECK_NONE)
+			continue;
+		/*
+		 * Spread the first probes over one interval, so a thousand
+		 * backends are not probed in the same millisecond, and keep
+		 * them spread: each backend's next probe follows its own.
+		 */
+		for (size_t b = 0; b < svc->n_backends; b++) {
+			uint64_t offset = svc->n_backends > 1 ?
+					  interval * b / svc->n_backends : 0;
+			int ret = loop_timer_arm_at(h->loop,
+						    &h->services[s].backends[b].timer,
+						    now + offset);
+
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+const struct health_backend_info *health_backend(const struct health *h,
+						 size_t svc, size_t b)
+{
+	return &hb_of(h, svc, b)->info;
+}
+
+void health_get_stats(const struct health *h, struct health_stats *out)
+{
+	*out = h->stats;
+}
