@@ -6,6 +6,7 @@
  * diffed against `nft list table` directly.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "knlb/addr.h"
@@ -67,6 +68,49 @@ static void render_slots_map(FILE *out, const struct knlb_service *svc)
 	fputs("\t}\n", out);
 }
 
+/* empty_reject / empty_drop: services with no usable backend right now. */
+static void render_empty_set(FILE *out, const struct knlb_pool *pool,
+			     const char *name, enum knlb_on_empty how)
+{
+	bool first = true;
+
+	fprintf(out, "\n\tset %s {\n", name);
+	fputs("\t\ttype ipv4_addr . inet_proto . inet_service\n", out);
+	for (size_t i = 0; i < pool->n_services; i++) {
+		const struct knlb_service *svc = &pool->services[i];
+		char vip[KNLB_ADDRSTRLEN];
+
+		if (!svc->empty || svc->cfg->on_empty != how)
+			continue;
+		fputs(first ? "\t\telements = { " : ELEM_NEWLINE, out);
+		first = false;
+		fprintf(out, "%s . %s . %u", addr_format(&svc->cfg->vip, vip, sizeof(vip)),
+			config_proto_name(svc->cfg->proto), svc->cfg->port);
+	}
+	if (!first)
+		fputs(" }\n", out);
+	fputs("\t}\n", out);
+}
+
+static void render_on_empty(FILE *out)
+{
+	const char *match = "\t\tip daddr . meta l4proto . th dport @";
+
+	fprintf(out, "\n\tchain %s {\n", RULESET_ON_EMPTY);
+	fprintf(out, "%s%s meta l4proto tcp reject with tcp reset\n", match,
+		RULESET_EMPTY_REJECT);
+	fprintf(out, "%s%s reject with icmp port-unreachable\n", match,
+		RULESET_EMPTY_REJECT);
+	fprintf(out, "%s%s drop\n\t}\n", match, RULESET_EMPTY_DROP);
+	fprintf(out, "\n\tchain %s {\n", RULESET_FILTER_PREROUTING);
+	fprintf(out, "\t\ttype filter hook prerouting priority dstnat + 10; policy accept;\n");
+	fprintf(out, "\t\tjump %s\n\t}\n", RULESET_ON_EMPTY);
+	fprintf(out, "\n\tchain %s {\n", RULESET_FILTER_OUTPUT);
+	fprintf(out, "\t\ttype filter hook output priority %d; policy accept;\n",
+		RULESET_FILTER_PRIO);
+	fprintf(out, "\t\tjump %s\n\t}\n", RULESET_ON_EMPTY);
+}
+
 static void render_selector(FILE *out, const struct knlb_service_config *cfg)
 {
 	const char *p = config_proto_name(cfg->proto);
@@ -113,6 +157,9 @@ int render_ruleset(FILE *out, const struct knlb_pool *pool)
 	render_dispatch_map(out, pool);
 	for (size_t i = 0; i < pool->n_services; i++)
 		render_slots_map(out, &pool->services[i]);
+	/* nft lists every set before the first chain. */
+	render_empty_set(out, pool, RULESET_EMPTY_REJECT, KNLB_ON_EMPTY_REJECT);
+	render_empty_set(out, pool, RULESET_EMPTY_DROP, KNLB_ON_EMPTY_DROP);
 	for (size_t i = 0; i < pool->n_services; i++)
 		render_service_chain(out, &pool->services[i]);
 
@@ -133,6 +180,8 @@ int render_ruleset(FILE *out, const struct knlb_pool *pool)
 			fprintf(out, "\t\tct mark 0x%08x snat ip to %s\n", svc->ct_mark,
 				addr_format(&svc->cfg->snat_addr, addr, sizeof(addr)));
 	}
-	fputs("\t}\n}\n", out);
+	fputs("\t}\n", out);
+	render_on_empty(out);
+	fputs("}\n", out);
 	return ferror(out) ? -EIO : 0;
 }

@@ -4,6 +4,7 @@
  * takes all of it or keeps what it had, and the caller learns which.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -64,7 +65,8 @@ out_nomem:
 
 int sync_service_slots(struct nfnl_sock *sock, const struct knlb_pool *pool,
 		       const struct knlb_service *svc, const uint32_t *old_slots,
-		       struct sync_result *res, char *err, size_t errlen)
+		       bool old_empty, struct sync_result *res, char *err,
+		       size_t errlen)
 {
 	double start = now_ms();
 	struct nfnl_batch *batch = NULL;
@@ -75,12 +77,15 @@ int sync_service_slots(struct nfnl_sock *sock, const struct knlb_pool *pool,
 	ret = slot_diff_compute(old_slots, svc->slots, svc->cfg->table_size, &diff);
 	if (ret < 0)
 		goto out_nomem;
-	if (diff.n_changes == 0) {
+	if (diff.n_changes == 0 && svc->empty == old_empty) {
 		res->elapsed_ms = now_ms() - start;
+		slot_diff_release(&diff);
 		return 0;	/* nothing changed: no transaction at all */
 	}
 	batch = nfnl_batch_new();
-	if (!batch || ruleset_add_slot_changes(batch, pool, svc, &diff) < 0) {
+	if (!batch || ruleset_add_slot_changes(batch, pool, svc, &diff) < 0 ||
+	    (svc->empty != old_empty &&
+	     ruleset_add_empty_change(batch, pool, svc, svc->empty) < 0)) {
 		nfnl_batch_free(batch);
 		slot_diff_release(&diff);
 		goto out_nomem;

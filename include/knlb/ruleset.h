@@ -2,6 +2,7 @@
 #ifndef KNLB_RULESET_H
 #define KNLB_RULESET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,12 @@ struct slot_diff;
 #define RULESET_PREROUTING	"prerouting"
 #define RULESET_OUTPUT		"output"
 #define RULESET_POSTROUTING	"postrouting"
+#define RULESET_EMPTY_REJECT	"empty_reject"
+#define RULESET_EMPTY_DROP	"empty_drop"
+#define RULESET_ON_EMPTY	"on_empty"
+#define RULESET_FILTER_PREROUTING "filter_prerouting"
+#define RULESET_FILTER_OUTPUT	"filter_output"
+#define RULESET_FILTER_PRIO	(-90)	/* dstnat + 10 */
 #define RULESET_NAME_MAX	80
 
 /* "svc_<service>" and "<service>_slots". */
@@ -41,6 +48,11 @@ int ruleset_add_slot_changes(struct nfnl_batch *batch,
 			     const struct knlb_pool *pool,
 			     const struct knlb_service *svc,
 			     const struct slot_diff *diff);
+
+/* Put svc's VIP into (empty) or take it out of its on_empty set. */
+int ruleset_add_empty_change(struct nfnl_batch *batch,
+			     const struct knlb_pool *pool,
+			     const struct knlb_service *svc, bool empty);
 
 /* Delete the owned table (knlbd --flush-on-exit). */
 int ruleset_add_delete_table(struct nfnl_batch *batch, const char *table);

@@ -2,6 +2,7 @@
 #ifndef KNLB_SYNC_H
 #define KNLB_SYNC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,11 +27,13 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_pool *pool,
 		 struct sync_result *res, char *err, size_t errlen);
 
 /*
- * The kernel holds old_slots for svc and svc->slots is what it should
- * hold: send exactly the element deletes/adds between them.
+ * The kernel holds old_slots (and old_empty: svc's VIP in its on_empty
+ * set) and svc is what it should hold: send exactly the element deletes
+ * and adds between them, in one transaction, or nothing when equal.
  */
 int sync_service_slots(struct nfnl_sock *sock, const struct knlb_pool *pool,
 		       const struct knlb_service *svc, const uint32_t *old_slots,
-		       struct sync_result *res, char *err, size_t errlen);
+		       bool old_empty, struct sync_result *res, char *err,
+		       size_t errlen);
 
 #endif

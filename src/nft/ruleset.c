@@ -55,12 +55,19 @@ enum {
 };
 
 /* Set ids link rules to sets created in the same transaction. */
-enum { SET_ID_DISPATCH = 1, SET_ID_SLOTS_BASE = 16 };
+enum {
+	SET_ID_DISPATCH = 1,
+	SET_ID_EMPTY_REJECT = 2,
+	SET_ID_EMPTY_DROP = 3,
+	SET_ID_SLOTS_BASE = 16,
+};
 
 /* Slot map values: IPv4 address then port, each padded to 32 bits. */
 #define SLOT_DATA_LEN 8
 /* Elements per NEWSETELEM message: ~40 bytes each, well under NFNL_MSG_MAX. */
 #define ELEMS_PER_MSG 1024
+/* rb_lookup() of a set: NFT_REG_VERDICT is 0, so 0 cannot mean "none". */
+#define LOOKUP_NO_DREG UINT32_MAX
 
 const char *ruleset_chain_name(const struct knlb_service *svc, char *buf,
 			       size_t len)
@@ -160,7 +167,9 @@ static void rb_lookup(struct rule_builder *rb, const char *set, uint32_t set_id,
 	if (!e)
 		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, dreg);
+	/* A set (not a map) lookup only matches: no destination register. */
+	if (dreg != LOOKUP_NO_DREG)
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, dreg);
 	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
 }
@@ -196,6 +205,7 @@ static int add_table(struct nfnl_batch *batch, const char *name, uint16_t type,
 struct set_spec {
 	const char *name;
 	uint32_t id;
+	uint32_t flags;			/* NFT_SET_MAP for maps, 0 for sets */
 	uint32_t key_type, key_len;
 	uint32_t data_type, data_len;	/* data_len unused for verdict maps */
 	struct nftnl_udata_buf *udata;
@@ -210,17 +220,20 @@ static int add_set(struct nfnl_batch *batch, const char *table,
 
 	if (!s)
 		return -ENOMEM;
-	snprintf(what, sizeof(what), "map %s", spec->name);
+	snprintf(what, sizeof(what), "%s %s",
+		 spec->flags & NFT_SET_MAP ? "map" : "set", spec->name);
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, spec->name);
 	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
 	nftnl_set_set_u32(s, NFTNL_SET_ID, spec->id);
-	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, spec->flags);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, spec->key_type);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, spec->key_len);
-	nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, spec->data_type);
-	if (spec->data_type != NFT_DATA_VERDICT)
-		nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, spec->data_len);
+	if (spec->flags & NFT_SET_MAP) {
+		nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, spec->data_type);
+		if (spec->data_type != NFT_DATA_VERDICT)
+			nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, spec->data_len);
+	}
 	if (spec->udata)
 		nftnl_set_set_data(s, NFTNL_SET_USERDATA,
 				   nftnl_udata_buf_data(spec->udata),
@@ -233,8 +246,9 @@ static int add_set(struct nfnl_batch *batch, const char *table,
 	return nlh ? 0 : -ENOMEM;
 }
 
+/* hook < 0: a regular chain; otherwise a base chain of type (nat, filter). */
 static int add_chain(struct nfnl_batch *batch, const char *table,
-		     const char *name, int hook, int prio)
+		     const char *name, const char *type, int hook, int prio)
 {
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	struct nlmsghdr *nlh;
@@ -248,7 +262,7 @@ static int add_chain(struct nfnl_batch *batch, const char *table,
 	if (hook >= 0) {
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, (uint32_t)hook);
 		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
-		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "nat");
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, type);
 		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
 	}
 	nlh = nfnl_batch_add(batch, NFT_MSG_NEWCHAIN, NFPROTO_INET,
@@ -590,22 +604,30 @@ static int add_elements(struct nfnl_batch *batch, const char *table,
 	return 0;
 }
 
+/* VIP . proto . port, as the dispatch map and on_empty sets key it. */
+static void service_key(const struct knlb_service *svc, uint8_t key[12])
+{
+	uint16_t port = htons(svc->cfg->port);
+
+	memset(key, 0, 12);
+	memcpy(key, &svc->cfg->vip.in, 4);
+	key[4] = (uint8_t)svc->cfg->proto;
+	memcpy(key + 8, &port, 2);
+}
+
 /* The dispatch element of svc: VIP . proto . port : jump svc_NAME */
 static int add_dispatch_element(struct nfnl_batch *batch, const char *table,
 				const struct knlb_service *svc)
 {
 	char chain[RULESET_NAME_MAX], what[2 * RULESET_NAME_MAX];
-	uint8_t key[12] = { 0 };
-	uint16_t port = htons(svc->cfg->port);
+	uint8_t key[12];
 	struct nlattr *list, *elem, *data, *verdict;
 	struct nlmsghdr *nlh;
 
 	ruleset_chain_name(svc, chain, sizeof(chain));
 	snprintf(what, sizeof(what), "service %s: map %s element",
 		 svc->cfg->name, RULESET_DISPATCH_MAP);
-	memcpy(key, &svc->cfg->vip.in, 4);
-	key[4] = (uint8_t)svc->cfg->proto;
-	memcpy(key + 8, &port, 2);
+	service_key(svc, key);
 
 	nlh = elem_msg(batch, NFT_MSG_NEWSETELEM, table, RULESET_DISPATCH_MAP,
 		       what, &list);
@@ -658,6 +680,7 @@ static int add_service_objects(struct nfnl_batch *batch, const char *table,
 	struct set_spec spec = {
 		.name = ruleset_slots_name(svc, slots, sizeof(slots)),
 		.id = set_id,
+		.flags = NFT_SET_MAP,
 		.key_type = NFT_TYPE_INTEGER,
 		.key_len = sizeof(uint32_t),
 		.data_type = concat_type(NFT_TYPE_IPADDR, NFT_TYPE_INET_SERVICE, 0),
@@ -675,9 +698,160 @@ static int add_service_objects(struct nfnl_batch *batch, const char *table,
 	if (ret == 0)
 		ret = add_chain(batch, table,
 				ruleset_chain_name(svc, chain, sizeof(chain)),
-				-1, 0);
+				NULL, -1, 0);
 	if (ret == 0)
 		ret = add_service_rule(batch, table, svc, set_id);
+	return ret;
+}
+
+/* ---- on_empty: what new flows get when a service has no backend ------ */
+
+/*
+ * A service with no usable backend has no slot elements, so its DNAT finds
+ * nothing and the packet would go on to the VIP unchanged: a black hole at
+ * best.  Its VIP . proto . port key is then in empty_reject or empty_drop,
+ * matched by a filter chain after DNAT (nft refuses reject in nat chains).
+ * Flows that were translated no longer carry the VIP there.
+ */
+static const char *empty_set_name(enum knlb_on_empty how)
+{
+	return how == KNLB_ON_EMPTY_DROP ? RULESET_EMPTY_DROP : RULESET_EMPTY_REJECT;
+}
+
+/* ip daddr . meta l4proto . th dport @SET */
+static void rb_match_service_set(struct rule_builder *rb, const char *set,
+				 uint32_t set_id)
+{
+	rb_require_ipv4(rb);
+	rb_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG_1);
+	rb_meta(rb, NFT_META_L4PROTO, NFT_REG32_01);
+	rb_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_02);
+	rb_lookup(rb, set, set_id, NFT_REG_1, LOOKUP_NO_DREG);
+}
+
+static void rb_reject(struct rule_builder *rb, uint32_t type, uint8_t code)
+{
+	struct nftnl_expr *e = rb_expr(rb, "reject");
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, type);
+	nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
+}
+
+static int add_on_empty_rule(struct nfnl_batch *batch, const char *table,
+			     int which)
+{
+	struct rule_builder rb = { .rule = rule_new(table, RULESET_ON_EMPTY) };
+	const char *set = which == 2 ? RULESET_EMPTY_DROP : RULESET_EMPTY_REJECT;
+
+	if (!rb.rule)
+		return -ENOMEM;
+	rb_match_service_set(&rb, set, which == 2 ? SET_ID_EMPTY_DROP :
+						     SET_ID_EMPTY_REJECT);
+	if (which == 0) {		/* meta l4proto tcp reject with tcp reset */
+		rb_meta(&rb, NFT_META_L4PROTO, NFT_REG_1);
+		rb_cmp_eq_u8(&rb, NFT_REG_1, IPPROTO_TCP);
+		rb_reject(&rb, NFT_REJECT_TCP_RST, 0);
+	} else if (which == 1) {	/* reject with icmp port-unreachable */
+		rb_reject(&rb, NFT_REJECT_ICMP_UNREACH, 3);
+	} else {
+		struct nftnl_expr *e = rb_expr(&rb, "immediate");
+
+		if (e) {
+			nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+			nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_DROP);
+		}
+	}
+	return add_rule(batch, &rb, "chain " RULESET_ON_EMPTY);
+}
+
+static int add_jump_rule(struct nfnl_batch *batch, const char *table,
+			 const char *chain, const char *target)
+{
+	struct rule_builder rb = { .rule = rule_new(table, chain) };
+	struct nftnl_expr *e;
+
+	if (!rb.rule)
+		return -ENOMEM;
+	e = rb_expr(&rb, "immediate");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NFT_JUMP);
+		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, target);
+	}
+	return add_rule(batch, &rb, chain);
+}
+
+static int add_empty_element(struct nfnl_batch *batch, const char *table,
+			     const struct knlb_service *svc, uint16_t type)
+{
+	const char *set = empty_set_name(svc->cfg->on_empty);
+	char what[2 * RULESET_NAME_MAX];
+	struct nlattr *list, *elem;
+	struct nlmsghdr *nlh;
+	uint8_t key[12];
+
+	snprintf(what, sizeof(what), "service %s: set %s element", svc->cfg->name,
+		 set);
+	service_key(svc, key);
+	nlh = elem_msg(batch, type, table, set, what, &list);
+	if (!nlh)
+		return -ENOMEM;
+	elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	put_data_value(nlh, NFTA_SET_ELEM_KEY, key, sizeof(key));
+	mnl_attr_nest_end(nlh, elem);
+	mnl_attr_nest_end(nlh, list);
+	return 0;
+}
+
+int ruleset_add_empty_change(struct nfnl_batch *batch,
+			     const struct knlb_pool *pool,
+			     const struct knlb_service *svc, bool empty)
+{
+	return add_empty_element(batch, pool->config->global.table, svc,
+				 empty ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM);
+}
+
+static int add_on_empty_objects(struct nfnl_batch *batch,
+				const struct knlb_pool *pool)
+{
+	const char *table = pool->config->global.table;
+	struct set_spec spec = {
+		.key_type = concat_type(NFT_TYPE_IPADDR, NFT_TYPE_INET_PROTOCOL,
+					NFT_TYPE_INET_SERVICE),
+		.key_len = 12,
+	};
+	int ret;
+
+	spec.name = RULESET_EMPTY_REJECT;
+	spec.id = SET_ID_EMPTY_REJECT;
+	ret = add_set(batch, table, &spec);
+	spec.name = RULESET_EMPTY_DROP;
+	spec.id = SET_ID_EMPTY_DROP;
+	if (ret == 0)
+		ret = add_set(batch, table, &spec);
+	for (size_t i = 0; ret == 0 && i < pool->n_services; i++)
+		if (pool->services[i].empty)
+			ret = add_empty_element(batch, table, &pool->services[i],
+						NFT_MSG_NEWSETELEM);
+	if (ret == 0)
+		ret = add_chain(batch, table, RULESET_ON_EMPTY, NULL, -1, 0);
+	for (int which = 0; ret == 0 && which < 3; which++)
+		ret = add_on_empty_rule(batch, table, which);
+	/* After DNAT (dstnat = -100): only untranslated packets still match. */
+	if (ret == 0)
+		ret = add_chain(batch, table, RULESET_FILTER_PREROUTING, "filter",
+				NF_INET_PRE_ROUTING, RULESET_FILTER_PRIO);
+	if (ret == 0)
+		ret = add_jump_rule(batch, table, RULESET_FILTER_PREROUTING,
+				    RULESET_ON_EMPTY);
+	if (ret == 0)
+		ret = add_chain(batch, table, RULESET_FILTER_OUTPUT, "filter",
+				NF_INET_LOCAL_OUT, RULESET_FILTER_PRIO);
+	if (ret == 0)
+		ret = add_jump_rule(batch, table, RULESET_FILTER_OUTPUT,
+				    RULESET_ON_EMPTY);
 	return ret;
 }
 
@@ -687,6 +861,7 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_pool *pool)
 	struct set_spec dispatch = {
 		.name = RULESET_DISPATCH_MAP,
 		.id = SET_ID_DISPATCH,
+		.flags = NFT_SET_MAP,
 		.key_type = concat_type(NFT_TYPE_IPADDR, NFT_TYPE_INET_PROTOCOL,
 					NFT_TYPE_INET_SERVICE),
 		.key_len = 12,
@@ -717,22 +892,24 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_pool *pool)
 		ret = add_dispatch_element(batch, table, &pool->services[i]);
 
 	if (ret == 0)
-		ret = add_chain(batch, table, RULESET_PREROUTING,
+		ret = add_chain(batch, table, RULESET_PREROUTING, "nat",
 				NF_INET_PRE_ROUTING, NF_IP_PRI_NAT_DST);
 	if (ret == 0)
 		ret = add_dispatch_rule(batch, table, RULESET_PREROUTING);
 	/* Clients on the gateway itself reach the VIP through this hook. */
 	if (ret == 0)
-		ret = add_chain(batch, table, RULESET_OUTPUT,
+		ret = add_chain(batch, table, RULESET_OUTPUT, "nat",
 				NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST);
 	if (ret == 0)
 		ret = add_dispatch_rule(batch, table, RULESET_OUTPUT);
 	if (ret == 0)
-		ret = add_chain(batch, table, RULESET_POSTROUTING,
+		ret = add_chain(batch, table, RULESET_POSTROUTING, "nat",
 				NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC);
 	for (size_t i = 0; ret == 0 && i < pool->n_services; i++)
 		if (pool->services[i].cfg->snat != KNLB_SNAT_NONE)
 			ret = add_snat_rule(batch, table, &pool->services[i]);
+	if (ret == 0)
+		ret = add_on_empty_objects(batch, pool);
 	return ret;
 }
 
