@@ -16,7 +16,10 @@
 #include <unistd.h>
 
 #include "knlb/addr.h"
+#include "knlb/check.h"
+#include "knlb/commit.h"
 #include "knlb/config.h"
+#include "knlb/health.h"
 #include "knlb/log.h"
 #include "knlb/loop.h"
 #include "knlb/nfnl.h"
@@ -50,6 +53,9 @@ struct daemon {
 	struct knlb_pool *pool;
 	struct nfnl_sock *nfnl;
 	struct loop *loop;
+	struct committer *committer;
+	struct checker *checker;
+	struct health *health;
 	int sigfd;
 };
 
@@ -153,17 +159,17 @@ static void log_pool(const struct knlb_pool *pool)
 		double total = 0, worst = 0;
 
 		for (size_t b = 0; b < svc->n_backends; b++)
-			total += svc->backends[b].effective_weight;
+			total += pool_effective_weight(svc, b);
 		for (size_t b = 0; b < svc->n_backends; b++) {
 			uint32_t n = pool_slots_of(svc, b);
-			double want = total > 0 ? svc->backends[b].effective_weight / total : 0;
+			double want = total > 0 ? pool_effective_weight(svc, b) / total : 0;
 			double got = (double)n / cfg->table_size;
 
 			if (want > 0 && fabs(got - want) / want > worst)
 				worst = fabs(got - want) / want;
-			log_debug("backend %s/%s: weight %u, %u slots (%.2f%%, weight share %.2f%%)",
+			log_debug("backend %s/%s: weight %g, %u slots (%.2f%%, weight share %.2f%%)",
 				  cfg->name, svc->backends[b].cfg->id,
-				  svc->backends[b].effective_weight, n, 100.0 * got,
+				  pool_effective_weight(svc, b), n, 100.0 * got,
 				  100.0 * want);
 		}
 		log_info("service %s: %s/%s scheduler %s, %u slots, %zu backends, ct mark 0x%08x, slot shares within %.2f%% of weights",
@@ -238,6 +244,27 @@ static int program_kernel(struct daemon *d)
 	return 0;
 }
 
+/* Where the one commit per loop iteration happens (DESIGN 2). */
+static void before_sleep(struct loop *loop, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)loop;
+	committer_run(d->committer);
+}
+
+static int start_health(struct daemon *d)
+{
+	int ret;
+
+	ret = checker_new(d->loop, &d->checker);
+	if (ret == 0)
+		ret = health_new(d->loop, d->pool, d->checker, &d->health);
+	if (ret == 0)
+		ret = health_start(d->health);
+	return ret;
+}
+
 static void flush_table(struct daemon *d)
 {
 	struct nfnl_batch *batch = nfnl_batch_new();
@@ -259,6 +286,9 @@ static void daemon_release(struct daemon *d)
 {
 	if (d->sigfd >= 0)
 		close(d->sigfd);
+	health_free(d->health);
+	checker_free(d->checker);
+	committer_free(d->committer);
 	loop_free(d->loop);
 	nfnl_close(d->nfnl);
 	pool_free(d->pool);
@@ -300,6 +330,17 @@ static int run(struct daemon *d)
 	if (program_kernel(d) < 0)
 		return EXIT_KERNEL;
 	log_pool(d->pool);
+	ret = committer_new(d->loop, d->pool, d->nfnl, &d->committer);
+	if (ret < 0) {
+		log_error("%s", strerror(-ret));
+		return EXIT_INTERNAL;
+	}
+	loop_set_before_sleep(d->loop, before_sleep, d);
+	ret = start_health(d);
+	if (ret < 0) {
+		log_error("starting health checks: %s", strerror(-ret));
+		return EXIT_INTERNAL;
+	}
 
 	ret = loop_run(d->loop);
 	if (ret < 0) {

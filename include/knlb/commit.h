@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef KNLB_COMMIT_H
+#define KNLB_COMMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Pool changes -> kernel, once per loop iteration.  Remembers what the
+ * kernel holds for each service (as last acknowledged) so every commit is
+ * the exact delta; after a failed delta it replaces the whole table, and
+ * retries that every second until the kernel takes it.
+ */
+
+struct loop;
+struct nfnl_sock;
+struct knlb_pool;
+
+struct commit_stats {
+	uint64_t transactions;		/* deltas the kernel acknowledged */
+	uint64_t failures;		/* deltas or replaces it rejected */
+	uint64_t replaces;		/* whole-table resynchronisations */
+	/* the last delta */
+	size_t last_elements;
+	uint32_t last_moved;		/* slots whose backend changed */
+	double last_ack_ms;		/* build + send + ACKs */
+	double last_decision_ms;	/* from the pool change to the ACK */
+};
+
+struct committer;
+
+/* The kernel holds pool as it is now (sync_replace just succeeded). */
+int committer_new(struct loop *loop, struct knlb_pool *pool,
+		  struct nfnl_sock *nfnl, struct committer **out);
+void committer_free(struct committer *c);
+
+/* Send every dirty service's delta; the loop's before-sleep hook. */
+void committer_run(struct committer *c);
+
+void committer_get_stats(const struct committer *c, struct commit_stats *out);
+
+#endif

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Pool -> kernel deltas, one transaction per changed service per loop
+ * iteration, and the fallback to a whole-table replace.  See commit.h.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "knlb/commit.h"
+#include "knlb/config-t.h"
+#include "knlb/log.h"
+#include "knlb/loop.h"
+#include "knlb/pool.h"
+#include "knlb/sync.h"
+
+/* After a failed delta the whole table is replaced, retried this often. */
+#define RESYNC_RETRY_NS 1000000000ULL
+
+/* What the kernel holds for one service, as last acknowledged. */
+struct kernel_view {
+	uint32_t *slots;
+	bool empty;
+	bool on_backups;
+};
+
+struct committer {
+	struct loop *loop;
+	struct knlb_pool *pool;
+	struct nfnl_sock *nfnl;
+	struct kernel_view *kernel;	/* parallel to pool->services */
+	struct loop_timer resync_timer;
+	struct commit_stats stats;
+};
+
+static int kernel_view_init(struct committer *c)
+{
+	c->kernel = calloc(c->pool->n_services ? c->pool->n_services : 1,
+			   sizeof(*c->kernel));
+	if (!c->kernel)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->pool->n_services; i++) {
+		const struct knlb_service *svc = &c->pool->services[i];
+
+		c->kernel[i].slots = malloc(svc->cfg->table_size * sizeof(uint32_t));
+		if (!c->kernel[i].slots)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The kernel now holds the pool: remember it as the base of the next delta. */
+static void kernel_view_take(struct kernel_view *kv, const struct knlb_service *svc)
+{
+	memcpy(kv->slots, svc->slots, svc->cfg->table_size * sizeof(uint32_t));
+	kv->empty = svc->empty;
+	kv->on_backups = svc->on_backups;
+}
+
+static const char *on_empty_effect(const struct knlb_service *svc)
+{
+	if (svc->cfg->on_empty == KNLB_ON_EMPTY_DROP)
+		return "new flows are dropped (on_empty = drop)";
+	return svc->cfg->proto == KNLB_PROTO_TCP ?
+	       "new connections get a TCP reset (on_empty = reject)" :
+	       "new flows get ICMP port unreachable (on_empty = reject)";
+}
+
+/* One line per change of what the service as a whole can do. */
+static void log_service_state(const struct knlb_service *svc,
+			      const struct kernel_view *kv)
+{
+	if (svc->empty != kv->empty) {
+		if (svc->empty)
+			log_warn("service %s: no usable backend: %s",
+				 svc->cfg->name, on_empty_effect(svc));
+		else
+			log_info("service %s: a backend is usable again, on_empty lifted",
+				 svc->cfg->name);
+	}
+	if (svc->on_backups != kv->on_backups) {
+		if (svc->on_backups)
+			log_warn("service %s: no primary backend is usable: backup backends serve",
+				 svc->cfg->name);
+		else if (!svc->empty)
+			log_info("service %s: a primary backend is back: backup backends stand by",
+				 svc->cfg->name);
+	}
+}
+
+static void schedule_resync(struct committer *c)
+{
+	if (!loop_timer_armed(&c->resync_timer) &&
+	    loop_timer_arm(c->loop, &c->resync_timer, RESYNC_RETRY_NS) < 0)
+		log_error("cannot schedule the table resynchronisation: out of memory");
+}
+
+/* Desired state, not replayed events: after a failed delta, replace all. */
+static void on_resync_timer(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct committer *c = arg;
+	struct sync_result res;
+	char err[512];
+
+	(void)loop;
+	(void)t;
+	c->stats.replaces++;
+	for (size_t i = 0; i < c->pool->n_services; i++)
+		if (c->pool->services[i].dirty &&
+		    pool_compute_slots(&c->pool->services[i]) < 0) {
+			schedule_resync(c);
+			return;
+		}
+	if (sync_replace(c->nfnl, c->pool, &res, err, sizeof(err)) < 0) {
+		c->stats.failures++;
+		log_error("replacing table inet %s failed, retrying in 1s: %s",
+			  c->pool->config->global.table, err);
+		schedule_resync(c);
+		return;
+	}
+	for (size_t i = 0; i < c->pool->n_services; i++) {
+		log_service_state(&c->pool->services[i], &c->kernel[i]);
+		kernel_view_take(&c->kernel[i], &c->pool->services[i]);
+	}
+	log_info("table inet %s replaced: %zu slot elements in 1 transaction (%.1f ms)",
+		 c->pool->config->global.table, res.elements, res.elapsed_ms);
+}
+
+/*
+ * Every service changed during this
+ * iteration gets its new slot table, sent as one transaction of exactly
+ * the elements that differ.  Runs right after the events that caused it,
+ * so a backend going down is out of the map within this iteration.
+ */
+void committer_run(struct committer *c)
+{
+	if (loop_timer_armed(&c->resync_timer))
+		return;		/* a full replace is pending */
+	for (size_t i = 0; i < c->pool->n_services; i++) {
+		struct knlb_service *svc = &c->pool->services[i];
+		struct kernel_view *kv = &c->kernel[i];
+		struct sync_result res;
+		uint32_t moved = 0;
+		uint64_t since;
+		char err[512];
+		int ret;
+
+		if (!svc->dirty)
+			continue;
+		since = svc->dirty_since_ns;
+		ret = pool_compute_slots(svc);
+		if (ret < 0) {
+			log_error("service %s: computing slots: %s", svc->cfg->name,
+				  strerror(-ret));
+			schedule_resync(c);
+			return;
+		}
+		for (uint32_t s = 0; s < svc->cfg->table_size; s++)
+			moved += kv->slots[s] != svc->slots[s];
+		ret = sync_service_slots(c->nfnl, c->pool, svc, kv->slots, kv->empty,
+					 &res, err, sizeof(err));
+		if (ret < 0) {
+			c->stats.failures++;
+			log_error("service %s: updating the kernel failed, old state kept: %s; replacing the whole table",
+				  svc->cfg->name, err);
+			schedule_resync(c);
+			return;
+		}
+		log_service_state(svc, kv);
+		kernel_view_take(kv, svc);
+		if (!res.messages)
+			continue;
+		c->stats.transactions++;
+		c->stats.last_elements = res.elements;
+		c->stats.last_moved = moved;
+		c->stats.last_ack_ms = res.elapsed_ms;
+		c->stats.last_decision_ms = (double)(loop_now_ns() - since) / 1e6;
+		log_info("service %s: %u of %u slots moved, %zu elements in 1 transaction, %.2f ms to the kernel's ack, %.2f ms after the decision",
+				 svc->cfg->name, moved, svc->cfg->table_size,
+				 res.elements, res.elapsed_ms,
+				 (double)(loop_now_ns() - since) / 1e6);
+	}
+}
+
+
+int committer_new(struct loop *loop, struct knlb_pool *pool,
+		  struct nfnl_sock *nfnl, struct committer **out)
+{
+	struct committer *c = calloc(1, sizeof(*c));
+	int ret;
+
+	*out = NULL;
+	if (!c)
+		return -ENOMEM;
+	c->loop = loop;
+	c->pool = pool;
+	c->nfnl = nfnl;
+	loop_timer_init(&c->resync_timer, on_resync_timer, c);
+	ret = kernel_view_init(c);
+	if (ret < 0) {
+		committer_free(c);
+		return ret;
+	}
+	for (size_t i = 0; i < pool->n_services; i++)
+		kernel_view_take(&c->kernel[i], &pool->services[i]);
+	*out = c;
+	return 0;
+}
+
+void committer_free(struct committer *c)
+{
+	if (!c)
+		return;
+	loop_timer_cancel(c->loop, &c->resync_timer);
+	for (size_t i = 0; c->kernel && i < c->pool->n_services; i++)
+		free(c->kernel[i].slots);
+	free(c->kernel);
+	free(c);
+}
+
+void committer_get_stats(const struct committer *c, struct commit_stats *out)
+{
+	*out = c->stats;
+}
