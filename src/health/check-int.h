@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef KNLB_HEALTH_CHECK_INT_H
+#define KNLB_HEALTH_CHECK_INT_H
+
+/*
+ * What check.c shares with the per-kind probe files (check_tcp.c,
+ * check_udp.c, check_http.c) and nobody else: the probe and checker
+ * structures and the two ways a kind reports a result.
+ */
+
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "knlb/addr-t.h"
+#include "knlb/check.h"
+#include "knlb/loop.h"
+
+struct check_probe;
+
+struct check_ops {
+	/*
+	 * Begin the probe: 0, or -errno when our side cannot (socket(),
+	 * memory).  Must not report a result directly; check_probe_done()
+	 * called from here is delivered from the loop instead.
+	 */
+	int (*start)(struct check_probe *probe);
+	/* The probe's deadline passed without a result. */
+	void (*timeout)(struct check_probe *probe);
+	/* Release what start() took, also when start() failed half-way. */
+	void (*stop)(struct check_probe *probe);
+	/*
+	 * Added to spec.timeout_ns for the probe's deadline: nonzero when the
+	 * kind enforces the timeout itself and ours is only a backstop.
+	 */
+	uint64_t deadline_slack_ns;
+};
+
+extern const struct check_ops check_tcp_ops;
+extern const struct check_ops check_udp_ops;
+extern const struct check_ops check_http_ops;	/* http and https */
+
+struct http_probe;
+
+struct check_probe {
+	struct checker *checker;
+	struct check_probe *prev, *next;	/* checker->probes */
+	const struct check_ops *ops;
+	struct check_spec spec;		/* copy: the config may be reloaded */
+	struct knlb_addr addr;
+	uint16_t port;			/* resolved: spec.port or the backend's */
+	check_done_fn done;
+	void *arg;
+	uint64_t start_ns;
+	/*
+	 * Armed for the whole life of the probe (its deadline), so re-arming
+	 * it for a deferred result reuses its heap slot and cannot fail.
+	 */
+	struct loop_timer timer;
+	bool starting;		/* inside checker_start(): results wait */
+	bool deferred;		/* result is set; the timer delivers it */
+	bool finishing;		/* callback running; cancel is a no-op */
+	struct check_result result;
+	/* tcp, udp */
+	int fd;			/* -1 when none */
+	bool fd_watched;
+	/* http, https */
+	struct http_probe *http;
+};
+
+struct checker {
+	struct loop *loop;
+	struct check_probe *probes;
+	size_t n_running;
+	/* http(s): every transfer in one multi handle, driven by the loop */
+	CURLM *multi;
+	struct loop_timer curl_timer;
+};
+
+/*
+ * The probe ended: set its result and report it now, or, while the probe
+ * is still being started, from the loop's next iteration.  The probe is
+ * freed on return unless delivery was deferred.
+ */
+void check_probe_done(struct check_probe *probe, enum check_status status,
+		      const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The same, always delivered from the loop (callers inside curl's callbacks). */
+void check_probe_done_later(struct check_probe *probe,
+			    enum check_status status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Errors that say something about us, not the backend: CHECK_LOCAL_ERROR. */
+bool check_errno_is_local(int err);
+
+/* The probe's destination as a sockaddr for socket()/connect(). */
+socklen_t check_probe_sockaddr(const struct check_probe *probe,
+			       struct sockaddr_storage *ss);
+
+/* The stop() of the fd-based kinds: unwatch and close probe->fd. */
+void check_probe_close_fd(struct check_probe *probe);
+
+/* Set up and tear down the checker's curl multi handle. */
+int check_http_init(struct checker *checker);
+void check_http_cleanup(struct checker *checker);
+
+#endif

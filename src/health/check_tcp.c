@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * TCP probe: the backend is up when a non-blocking connect() completes
+ * before the deadline.  The connection is closed at once, normally (a FIN,
+ * not a reset), so the backend sees an ordinary short-lived client.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "check-int.h"
+
+static void tcp_report_errno(struct check_probe *probe, int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		check_probe_done(probe, CHECK_FAILED, "connect refused");
+		return;
+	case ETIMEDOUT:
+		check_probe_done(probe, CHECK_FAILED, "connect timeout");
+		return;
+	case EHOSTUNREACH:
+		check_probe_done(probe, CHECK_FAILED, "no route to host");
+		return;
+	case ENETUNREACH:
+		check_probe_done(probe, CHECK_FAILED, "network unreachable");
+		return;
+	}
+	check_probe_done(probe,
+			 check_errno_is_local(err) ? CHECK_LOCAL_ERROR : CHECK_FAILED,
+			 "connect: %s", strerror(err));
+}
+
+static void tcp_on_event(struct loop *loop, int fd, uint32_t events,
+			 void *arg)
+{
+	struct check_probe *probe = arg;
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	(void)loop;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err) {
+		tcp_report_errno(probe, err);
+		return;
+	}
+	if (events & EPOLLOUT) {
+		check_probe_done(probe, CHECK_OK, "connected");
+		return;
+	}
+	/* A hang-up with no pending error: the peer closed during the handshake. */
+	if (events & (EPOLLHUP | EPOLLERR))
+		check_probe_done(probe, CHECK_FAILED, "connection closed");
+}
+
+static int tcp_start(struct check_probe *probe)
+{
+	struct loop *loop = probe->checker->loop;
+	struct sockaddr_storage ss;
+	socklen_t len = check_probe_sockaddr(probe, &ss);
+	int err;
+
+	probe->fd = socket(ss.ss_family,
+			   SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (probe->fd == -1)
+		return -errno;
+	if (connect(probe->fd, (struct sockaddr *)&ss, len) == 0) {
+		check_probe_done(probe, CHECK_OK, "connected");
+		return 0;
+	}
+	err = errno;
+	if (err != EINPROGRESS) {
+		if (check_errno_is_local(err))
+			return -err;
+		tcp_report_errno(probe, err);
+		return 0;
+	}
+	err = loop_add_fd(loop, probe->fd, EPOLLOUT, tcp_on_event, probe);
+	if (err < 0)
+		return err;
+	probe->fd_watched = true;
+	return 0;
+}
+
+static void tcp_timeout(struct check_probe *probe)
+{
+	check_probe_done(probe, CHECK_FAILED, "connect timeout");
+}
+
+const struct check_ops check_tcp_ops = {
+	.start = tcp_start,
+	.timeout = tcp_timeout,
+	.stop = check_probe_close_fd,
+};
