@@ -31,7 +31,7 @@ KERN_SRC  := $(wildcard test/kernel/*.c)
 LAB_SRC   := $(wildcard netns-lab/tools/*.c)
 LAB_BIN   := $(LAB_SRC:netns-lab/tools/%.c=$(BUILD)/lab/%)
 
-.PHONY: all deps test test-unit test-kernel test-lab test-san demo bench-sched \
+.PHONY: all deps test test-unit test-kernel test-lab test-san demo bench-sched bench-failover \
         golden clean help
 
 all: $(BUILD)/knlbd $(LAB_BIN)
@@ -42,6 +42,7 @@ help:
 	@echo "make demo       lab in network namespaces: knlbd balancing 3 backends"
 	@echo "make test       every tier: unit, kernel (netns), sanitizers, lab scenarios"
 	@echo "make bench-sched  Maglev build time for M=65537, N=10/100/1000"
+	@echo "make bench-failover  health transition -> kernel map updated, M=16381/65537 (root)"
 	@echo "make golden     regenerate rules/*.nft from conf/*.conf (review the diff!)"
 
 # Installs only what is missing, so it is cheap to call from every entry point.
@@ -105,6 +106,9 @@ demo: deps all
 
 bench-sched: $(BUILD)/bench-sched
 	$(BUILD)/bench-sched
+
+bench-failover: $(BUILD)/test-kernel
+	KNLB_SRCDIR=$(CURDIR) $(BUILD)/test-kernel --filter 'failover/map_update_latency' --verbose 2>&1 | grep -E 'map update|Synthesis'
 
 golden: $(BUILD)/knlbd
 	@for c in conf/*.conf; do n=$$(basename $$c .conf); \
