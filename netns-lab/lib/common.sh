@@ -16,6 +16,16 @@
 #   srv_counts / srv_count B KEY   the backend servers' own counters
 #   fail MSG / pass    end the scenario; failure dumps ruleset, conntrack, logs
 #
+# Health-check scenarios (backends that die and come back, timelines):
+#   now_ms             wall clock, ms with decimals (the loadgen timeline's clock)
+#   srv_stop B [SIG]   stop backend B's server by pid (TERM; KILL = a crash)
+#   srv_start B ARGS   start it again (the lab's arguments + ARGS), wait until it listens
+#   log_mark / log_wait MARK ERE SECS [N] / log_count MARK ERE   knlbd log lines after MARK
+#   lg_bg_start NAME ARGS / lg_bg_stop NAME   a --rate loadgen in the background
+#   lg_fail NAME REASON   flows of a loadgen run that failed for REASON
+#   tl_count / tl_first / tl_last / tl_wait NAME ...  questions to a loadgen timeline
+#   tl_rel NAME MS     a now_ms time as ms since that loadgen's start
+#
 # KNLB_LAB_RULES=hand runs against lib/hand-render.awk instead of knlbd.
 # KNLB_LAB_KEEP=1 keeps the work directory.
 
@@ -33,6 +43,7 @@ HOLD_PID=
 KNLBD_RC=0
 KNLBD_LOG=
 WORK=
+declare -A LG_BG_PIDS=()	# background loadgens (lg_bg_start), by name
 
 say() { echo "[$T_NAME] $*"; }
 
@@ -82,6 +93,10 @@ t_cleanup() {
 	if [ -n "$HOLD_PID" ] && alive "$HOLD_PID"; then
 		kill -KILL "$HOLD_PID" 2>/dev/null
 	fi
+	local bg
+	for bg in "${LG_BG_PIDS[@]}"; do
+		alive "$bg" && kill -KILL "$bg" 2>/dev/null
+	done
 	if [ -n "$KNLBD_PID" ]; then
 		knlb_stop >/dev/null 2>&1
 	fi
@@ -376,4 +391,222 @@ lg_hold_release() {
 	fi
 	wait "$HOLD_PID" 2>/dev/null || true
 	HOLD_PID=
+}
+
+# ---------------------------------------------------------------------
+# Health-check scenarios.
+
+# now_ms: the wall clock in ms with 3 decimals, without a fork of date.
+# CLOCK_REALTIME, as the loadgen's start_unix_ms.
+now_ms() {
+	local t=${EPOCHREALTIME//[!0-9]/}
+	echo "${t:0:${#t}-3}.${t:${#t}-3}"
+}
+
+# ms_diff A B: B - A, rounded to whole ms.
+ms_diff() {
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f\n", b - a }'
+}
+
+# backend_index NAME: its index in BACKEND_NAMES.
+backend_index() {
+	local i
+	for i in "${!BACKEND_NAMES[@]}"; do
+		[ "${BACKEND_NAMES[i]}" = "$1" ] && { echo "$i"; return 0; }
+	done
+	fail "no backend $1"
+}
+
+# srv_pid NAME: the pid of backend NAME's server (LAB_SRV_PIDS, which
+# srv_start keeps current, so srv_counts keeps working).
+srv_pid() {
+	local pids
+	read -r -a pids <<<"$LAB_SRV_PIDS"
+	echo "${pids[$(backend_index "$1")]}"
+}
+
+srv_set_pid() {
+	local pids
+	read -r -a pids <<<"$LAB_SRV_PIDS"
+	pids[$2]=$1
+	LAB_SRV_PIDS="${pids[*]}"
+}
+
+# srv_stop NAME [SIGNAL]: signal backend NAME's server by pid (TERM by
+# default; KILL is a crash) and wait, bounded, until it is gone.
+srv_stop() {
+	local name=$1 sig=${2:-TERM} pid i
+	pid=$(srv_pid "$name")
+	kill "-$sig" "$pid" 2>/dev/null || fail "backend $name (pid $pid) is gone already"
+	for ((i = 0; i < 100; i++)); do	# 5 s
+		alive "$pid" || break
+		sleep 0.05
+	done
+	alive "$pid" && fail "backend $name (pid $pid) still runs 5 s after SIG$sig"
+	wait "$pid" 2>/dev/null || true		# ours when srv_start started it
+}
+
+# srv_start NAME [ARGS...]: start backend NAME's server again in its
+# namespace, with the arguments lab.sh gives it plus ARGS; returns once
+# it listens (pid file written).
+srv_start() {
+	local name=$1 i idx ns pid nss; shift
+	idx=$(backend_index "$name")
+	read -r -a nss <<<"$LAB_NS_BACKENDS"
+	ns=${nss[idx]}
+	rm -f "$LAB_DIR/$name.pid"
+	# Directly, not through a function: $! must be the server.
+	ip netns exec "$ns" "$LAB_TESTSRV" --name "$name" --tcp "0.0.0.0:$LAB_BACKEND_TCP_PORT" \
+		--udp "0.0.0.0:$LAB_BACKEND_UDP_PORT" --idle-ms 60000 \
+		--count-file "$LAB_DIR/$name.count" --pid-file "$LAB_DIR/$name.pid" "$@" \
+		</dev/null >>"$LAB_DIR/$name.log" 2>&1 &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do	# 5 s
+		[ -s "$LAB_DIR/$name.pid" ] && break
+		alive "$pid" || break
+		sleep 0.05
+	done
+	[ "$(cat "$LAB_DIR/$name.pid" 2>/dev/null)" = "$pid" ] ||
+		fail "backend $name did not start again (pid $pid)"
+	srv_set_pid "$pid" "$idx"
+}
+
+# log_mark: the knlbd log's length in lines, for log_wait.
+log_mark() {
+	wc -l <"$KNLBD_LOG"
+}
+
+# log_wait MARK ERE SECS [N]: wait until N (default 1) knlbd log lines
+# after line MARK match ERE (grep -Ei: case does not matter), polling every
+# 20 ms for at most SECS seconds.  Sets LOG_LINE (the Nth such line) and
+# LOG_SEEN_MS (now_ms when it was seen: the log has no timestamps, so this
+# is late by up to one poll).  Returns 1 on timeout; the scenario decides
+# whether that fails it.
+log_wait() {
+	local mark=$1 ere=$2 secs=$3 n=${4:-1} i
+	LOG_LINE=
+	LOG_SEEN_MS=
+	for ((i = 0; i < secs * 50; i++)); do
+		LOG_LINE=$(tail -n "+$((mark + 1))" "$KNLBD_LOG" | grep -Ei -m"$n" -- "$ere" |
+			sed -n "${n}p" || true)
+		if [ -n "$LOG_LINE" ]; then
+			# shellcheck disable=SC2034 # read by scenarios
+			LOG_SEEN_MS=$(now_ms)
+			return 0
+		fi
+		sleep 0.02
+	done
+	return 1
+}
+
+# log_count MARK ERE: knlbd log lines after line MARK matching ERE (grep -Ei).
+log_count() {
+	tail -n "+$(($1 + 1))" "$KNLBD_LOG" | grep -Eic -- "$2" || true
+}
+
+# lg_bg_start NAME ARGS: a loadgen with --rate (ARGS) in the background, in
+# the client namespace; its timeline goes to $WORK/NAME.out line by line.
+# Returns once its first flow has ended.
+lg_bg_start() {
+	local name=$1 i pid; shift
+	rm -f "$WORK/$name.ready"
+	ip netns exec "$LAB_NS_CLIENT" "$LOADGEN" --timeout-ms 1000 \
+		--ready-file "$WORK/$name.ready" "$@" \
+		</dev/null >"$WORK/$name.out" 2>"$WORK/$name.err" &
+	pid=$!
+	LG_BG_PIDS[$name]=$pid
+	for ((i = 0; i < 100; i++)); do	# 10 s
+		[ -s "$WORK/$name.ready" ] && return 0
+		alive "$pid" || break
+		sleep 0.1
+	done
+	fail "loadgen $name did not get going"
+}
+
+# lg_bg_stop NAME: SIGUSR1 (no new flows; those under way finish), then
+# wait, bounded, for its report.  LG_RC has its status.
+lg_bg_stop() {
+	local name=$1 pid i
+	pid=${LG_BG_PIDS[$name]:?}
+	kill -USR1 "$pid" 2>/dev/null || true	# it may have finished already
+	for ((i = 0; i < 100; i++)); do	# 10 s
+		alive "$pid" || break
+		sleep 0.1
+	done
+	if alive "$pid"; then
+		kill -KILL "$pid" 2>/dev/null || true
+		fail "loadgen $name did not finish 10 s after SIGUSR1"
+	fi
+	LG_RC=0
+	wait "$pid" 2>/dev/null || LG_RC=$?
+	unset "LG_BG_PIDS[$name]"
+	[ "$LG_RC" -lt 2 ] || { cat "$WORK/$name.err" >&2; fail "knlb-loadgen $name: usage error"; }
+}
+
+# tl_rel NAME MS: a now_ms time as ms since loadgen NAME started (its
+# timeline's START_MS scale).
+tl_rel() {
+	awk -v t="$2" '$1 == "start_unix_ms" { printf "%.1f\n", t - $2; exit }' "$WORK/$1.out"
+}
+
+# Timeline questions.  Flow lines: flow SEQ START_MS RESULT CONNECT_MS DONE_MS;
+# RESULT is a backend name or fail:REASON; ERE is matched against all of it
+# (anchored), e.g. 'be2', 'fail:.*', 'be[12]'.  "inf" works as a bound.
+# tl_count NAME FROM TO ERE: flows that started in [FROM, TO) with RESULT ~ ERE.
+tl_count() {
+	awk -v from="$2" -v to="$3" -v re="^($4)\$" '
+		BEGIN { if (to == "inf") to = 1e18 }
+		$1 == "flow" && $3 >= from && $3 < to && $4 ~ re { n++ }
+		END { print n + 0 }' "$WORK/$1.out"
+}
+
+# tl_first NAME FROM ERE: START_MS of the first such flow at or after FROM; -1.
+tl_first() {
+	awk -v from="$2" -v re="^($3)\$" '
+		BEGIN { m = -1 }
+		$1 == "flow" && $3 >= from && $4 ~ re && (m < 0 || $3 < m) { m = $3 }
+		END { print m }' "$WORK/$1.out"
+}
+
+# tl_last NAME TO ERE: START_MS of the last such flow before TO; -1.
+tl_last() {
+	awk -v to="$2" -v re="^($3)\$" '
+		BEGIN { m = -1; if (to == "inf") to = 1e18 }
+		$1 == "flow" && $3 < to && $4 ~ re && $3 > m { m = $3 }
+		END { print m }' "$WORK/$1.out"
+}
+
+# tl_results NAME FROM TO: "RESULT count" per result in [FROM, TO), for logs.
+tl_results() {
+	awk -v from="$2" -v to="$3" '
+		BEGIN { if (to == "inf") to = 1e18 }
+		$1 == "flow" && $3 >= from && $3 < to { n[$4]++ }
+		END { for (r in n) printf "%s %d  ", r, n[r]; print "" }' "$WORK/$1.out"
+}
+
+# measure TEXT: a measured figure, one greppable line.
+measure() {
+	echo "measure: [$T_NAME] $*"
+}
+
+# ge A B / lt A B: numeric comparisons with decimals.
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+
+# tl_wait NAME FROM ERE N SECS: wait until loadgen NAME's timeline has N
+# flows started at or after FROM with RESULT ~ ERE; polls every 50 ms for
+# at most SECS seconds.  Returns 1 on timeout.
+tl_wait() {
+	local name=$1 from=$2 ere=$3 n=$4 secs=$5 i
+	for ((i = 0; i < secs * 20; i++)); do
+		[ "$(tl_count "$name" "$from" inf "$ere")" -ge "$n" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# lg_fail NAME REASON: flows of loadgen NAME that failed for REASON
+# (connect_refused, connect_timeout, udp_timeout, http_status, ...); 0 if none.
+lg_fail() {
+	awk -v r="$2" '$1 == "fail" && $2 == r { n = $3 } END { print n + 0 }' "$WORK/$1.out"
 }
