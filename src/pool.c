@@ -134,6 +134,11 @@ bool pool_set_admin(struct knlb_service *svc, size_t b, enum knlb_admin admin,
 	return pool_refresh_weights(svc, now_ns);
 }
 
+uint32_t pool_mark_mask(const struct knlb_service *svc)
+{
+	return svc->pool_mark_mask;
+}
+
 double pool_effective_weight(const struct knlb_service *svc, size_t b)
 {
 	return (double)svc->backends[b].effective_weight / svc->weight_scale;
@@ -153,10 +158,12 @@ const char *pool_admin_name(enum knlb_admin admin)
 }
 
 static int service_init(struct knlb_service *svc,
-			const struct knlb_service_config *cfg, uint32_t mark)
+			const struct knlb_service_config *cfg, uint32_t mark,
+			uint32_t mask)
 {
 	svc->cfg = cfg;
 	svc->ct_mark = mark;
+	svc->pool_mark_mask = mask;
 	svc->n_backends = cfg->n_backends;
 	svc->backends = calloc(cfg->n_backends ? cfg->n_backends : 1,
 			       sizeof(*svc->backends));
@@ -191,9 +198,14 @@ int pool_create(const struct knlb_config *config, struct knlb_pool **out)
 		goto out_free;
 	pool->n_services = config->n_services;
 	for (size_t i = 0; i < config->n_services; i++) {
-		/* Marks follow config order; 0 means "not ours" to conntrack. */
+		/*
+		 * Marks follow config order, shifted under ct_mark_mask so
+		 * the other bits stay whoever else's; 0 means "not ours".
+		 */
+		uint32_t mask = config->global.ct_mark_mask;
+
 		ret = service_init(&pool->services[i], &config->services[i],
-				   (uint32_t)i + 1);
+				   ((uint32_t)i + 1) << __builtin_ctz(mask), mask);
 		if (ret < 0)
 			goto out_free;
 	}

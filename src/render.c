@@ -138,10 +138,29 @@ static void render_service_chain(FILE *out, const struct knlb_service *svc)
 	char chain[RULESET_NAME_MAX], slots[RULESET_NAME_MAX];
 
 	fprintf(out, "\n\tchain %s {\n", ruleset_chain_name(svc, chain, sizeof(chain)));
-	fprintf(out, "\t\tmeta l4proto %s ct mark set 0x%08x dnat ip to ",
-		config_proto_name(svc->cfg->proto), svc->ct_mark);
+	fprintf(out, "\t\tmeta l4proto %s ct mark set ", config_proto_name(svc->cfg->proto));
+	if (svc->pool_mark_mask == UINT32_MAX)
+		fprintf(out, "0x%08x", svc->ct_mark);
+	else	/* nft prints the and-mask with the or-bits folded in */
+		fprintf(out, "ct mark & 0x%08x | 0x%08x",
+			~svc->pool_mark_mask | svc->ct_mark, svc->ct_mark);
+	fputs(" dnat ip to ", out);
 	render_selector(out, svc->cfg);
 	fprintf(out, " map @%s\n\t}\n", ruleset_slots_name(svc, slots, sizeof(slots)));
+}
+
+/* "ct mark 0x00000001", "ct mark 0x01000000/8" or "ct mark & M == V" */
+static void render_mark_match(FILE *out, const struct knlb_service *svc)
+{
+	uint32_t mask = svc->pool_mark_mask;
+
+	if (mask == UINT32_MAX)
+		fprintf(out, "\t\tct mark 0x%08x", svc->ct_mark);
+	else if ((~mask & (~mask + 1)) == 0)	/* leading ones: a prefix */
+		fprintf(out, "\t\tct mark 0x%08x/%d", svc->ct_mark,
+			__builtin_popcount(mask));
+	else
+		fprintf(out, "\t\tct mark & 0x%08x == 0x%08x", mask, svc->ct_mark);
 }
 
 static void render_base_chain(FILE *out, const char *name, const char *hook,
@@ -174,10 +193,13 @@ int render_ruleset(FILE *out, const struct knlb_pool *pool)
 		const struct knlb_service *svc = &pool->services[i];
 		char addr[KNLB_ADDRSTRLEN];
 
+		if (svc->cfg->snat == KNLB_SNAT_NONE)
+			continue;
+		render_mark_match(out, svc);
 		if (svc->cfg->snat == KNLB_SNAT_MASQUERADE)
-			fprintf(out, "\t\tct mark 0x%08x masquerade\n", svc->ct_mark);
-		else if (svc->cfg->snat == KNLB_SNAT_ADDRESS)
-			fprintf(out, "\t\tct mark 0x%08x snat ip to %s\n", svc->ct_mark,
+			fputs(" masquerade\n", out);
+		else
+			fprintf(out, " snat ip to %s\n",
 				addr_format(&svc->cfg->snat_addr, addr, sizeof(addr)));
 	}
 	fputs("\t}\n", out);

@@ -37,6 +37,7 @@ struct knlb_backend {
 struct knlb_service {
 	const struct knlb_service_config *cfg;
 	uint32_t ct_mark;		/* tags this service's flows */
+	uint32_t pool_mark_mask;	/* the bits of ct mark knlb owns */
 	struct knlb_backend *backends;
 	size_t n_backends;
 	/* slots[i]: index into backends, or SCHED_SLOT_EMPTY; cfg->table_size long */

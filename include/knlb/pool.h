@@ -38,6 +38,9 @@ double pool_effective_weight(const struct knlb_service *svc, size_t b);
 
 const char *pool_admin_name(enum knlb_admin admin);
 
+/* The ct mark bits knlb owns ([global] ct_mark_mask). */
+uint32_t pool_mark_mask(const struct knlb_service *svc);
+
 /* Slots that point at backend index b (for reports and tests). */
 uint32_t pool_slots_of(const struct knlb_service *svc, size_t b);
 

@@ -31,7 +31,7 @@
 #include "knlb/config-t.h"
 #include "knlb/diff.h"
 #include "knlb/nfnl.h"
-#include "knlb/pool-t.h"
+#include "knlb/pool.h"
 #include "knlb/ruleset.h"
 #include "knlb/sched.h"
 
@@ -172,6 +172,32 @@ static void rb_lookup(struct rule_builder *rb, const char *set, uint32_t set_id,
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, dreg);
 	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+}
+
+/* ct mark => reg 1 */
+static void rb_ct_load_mark(struct rule_builder *rb)
+{
+	struct nftnl_expr *e = rb_expr(rb, "ct");
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+}
+
+/* reg 1 = (reg 1 & and) ^ xor, as nft emits for `& A | B` and `& A ==`. */
+static void rb_bitwise(struct rule_builder *rb, uint32_t and, uint32_t xor)
+{
+	struct nftnl_expr *e = rb_expr(rb, "bitwise");
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_OP, NFT_BITWISE_BOOL);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &and, sizeof(and));
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, sizeof(xor));
 }
 
 /* meta nfproto ipv4: the dependency nft adds before any `ip` payload. */
@@ -453,6 +479,7 @@ static int add_service_rule(struct nfnl_batch *batch, const char *table,
 {
 	char chain[RULESET_NAME_MAX], slots[RULESET_NAME_MAX];
 	char what[2 * RULESET_NAME_MAX];
+	uint32_t mask = pool_mark_mask(svc);
 	struct rule_builder rb;
 	struct nftnl_expr *e;
 
@@ -464,7 +491,12 @@ static int add_service_rule(struct nfnl_batch *batch, const char *table,
 		return -ENOMEM;
 	rb_meta(&rb, NFT_META_L4PROTO, NFT_REG_1);
 	rb_cmp_eq_u8(&rb, NFT_REG_1, (uint8_t)svc->cfg->proto);
-	rb_immediate(&rb, NFT_REG_1, &svc->ct_mark, sizeof(svc->ct_mark));
+	if (mask == UINT32_MAX) {
+		rb_immediate(&rb, NFT_REG_1, &svc->ct_mark, sizeof(svc->ct_mark));
+	} else {	/* ct mark set ct mark & ~mask | mark: other bits kept */
+		rb_ct_load_mark(&rb);
+		rb_bitwise(&rb, ~mask, svc->ct_mark);
+	}
 	e = rb_expr(&rb, "ct");
 	if (e) {
 		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
@@ -493,11 +525,9 @@ static int add_snat_rule(struct nfnl_batch *batch, const char *table,
 
 	if (!rb.rule)
 		return -ENOMEM;
-	e = rb_expr(&rb, "ct");
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-	}
+	rb_ct_load_mark(&rb);
+	if (pool_mark_mask(svc) != UINT32_MAX)
+		rb_bitwise(&rb, pool_mark_mask(svc), 0);
 	rb_cmp_eq_u32(&rb, NFT_REG_1, svc->ct_mark);
 	if (svc->cfg->snat == KNLB_SNAT_MASQUERADE) {
 		rb_expr(&rb, "masq");

@@ -70,6 +70,8 @@ Test(program, golden_knlb_conf) { check_golden("knlb"); }
 Test(program, golden_minimal_conf) { check_golden("minimal"); }
 Test(program, golden_src_ip_conf) { check_golden("src-ip"); }
 Test(program, golden_demo_conf) { check_golden("demo"); }
+Test(program, golden_mark_mask_conf) { check_golden("mark-mask"); }
+Test(program, golden_mark_mask_mid_conf) { check_golden("mark-mask-mid"); }
 
 Test(program, restart_with_same_config_is_identical)
 {
