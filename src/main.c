@@ -19,6 +19,8 @@
 #include "knlb/check.h"
 #include "knlb/commit.h"
 #include "knlb/config.h"
+#include "knlb/ct.h"
+#include "knlb/flowtab.h"
 #include "knlb/health.h"
 #include "knlb/log.h"
 #include "knlb/loop.h"
@@ -56,6 +58,8 @@ struct daemon {
 	struct committer *committer;
 	struct checker *checker;
 	struct health *health;
+	struct flowtab *flows;
+	struct ct *ct;			/* NULL when conntrack is unavailable */
 	int sigfd;
 };
 
@@ -253,6 +257,56 @@ static void before_sleep(struct loop *loop, void *arg)
 	committer_run(d->committer);
 }
 
+/*
+ * flush = yes: a dead backend's flows of this service are deleted, so its
+ * clients get a fresh backend (UDP) or a prompt reset (TCP) instead of
+ * sending into a dead host.  Runs after the pool took the verdict; the
+ * slot delta is committed before the loop sleeps, in the same iteration.
+ */
+static void on_transition(struct knlb_pool *pool, size_t s, size_t b, bool up,
+			  void *arg)
+{
+	struct daemon *d = arg;
+	const struct knlb_service *svc = &pool->services[s];
+	const struct knlb_backend_config *be = svc->backends[b].cfg;
+	size_t deleted = 0;
+	int ret;
+
+	if (up || !svc->cfg->flush)
+		return;
+	if (!d->ct) {
+		log_warn("%s/%s: flush = yes but conntrack is not available: its flows are kept",
+			 svc->cfg->name, be->id);
+		return;
+	}
+	ret = ct_flush_backend(d->ct, svc->ct_mark, &be->addr, be->port,
+			       (uint8_t)svc->cfg->proto, &deleted);
+	if (ret < 0)
+		log_error("%s/%s: flushing its conntrack entries: %s (%zu deleted)",
+			  svc->cfg->name, be->id, strerror(-ret), deleted);
+	else
+		log_info("%s/%s: flushed %zu conntrack entries (flush = yes)",
+			 svc->cfg->name, be->id, deleted);
+}
+
+/* Flow counting is an aid, not a precondition: run without it if need be. */
+static int start_conntrack(struct daemon *d)
+{
+	char err[256] = "";
+	int ret;
+
+	d->flows = flowtab_new();
+	if (!d->flows)
+		return -ENOMEM;
+	ret = ct_open(d->loop, d->config->global.ct_mark_mask, d->flows, &d->ct,
+		      err, sizeof(err));
+	if (ret < 0) {
+		d->ct = NULL;
+		log_warn("conntrack: %s: flow counts and flush are off", err[0] ? err : strerror(-ret));
+	}
+	return 0;
+}
+
 static int start_health(struct daemon *d)
 {
 	int ret;
@@ -260,8 +314,10 @@ static int start_health(struct daemon *d)
 	ret = checker_new(d->loop, &d->checker);
 	if (ret == 0)
 		ret = health_new(d->loop, d->pool, d->checker, &d->health);
-	if (ret == 0)
+	if (ret == 0) {
+		health_set_transition_fn(d->health, on_transition, d);
 		ret = health_start(d->health);
+	}
 	return ret;
 }
 
@@ -288,6 +344,8 @@ static void daemon_release(struct daemon *d)
 		close(d->sigfd);
 	health_free(d->health);
 	checker_free(d->checker);
+	ct_close(d->ct);
+	flowtab_free(d->flows);
 	committer_free(d->committer);
 	loop_free(d->loop);
 	nfnl_close(d->nfnl);
@@ -336,7 +394,9 @@ static int run(struct daemon *d)
 		return EXIT_INTERNAL;
 	}
 	loop_set_before_sleep(d->loop, before_sleep, d);
-	ret = start_health(d);
+	ret = start_conntrack(d);
+	if (ret == 0)
+		ret = start_health(d);
 	if (ret < 0) {
 		log_error("starting health checks: %s", strerror(-ret));
 		return EXIT_INTERNAL;
