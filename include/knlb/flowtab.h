@@ -129,6 +129,12 @@ int flowtab_flow_destroy(struct flowtab *ft, const struct flow_key *key);
 void flowtab_resync_begin(struct flowtab *ft);
 int flowtab_resync_seen(struct flowtab *ft, const struct flow *flow);
 void flowtab_resync_end(struct flowtab *ft, struct flowtab_resync *out);
+/*
+ * The dump failed part way: close nothing (an unseen flow may just be in
+ * the part not read).  Flows the pass opened stay; counts stay as stale
+ * as before, and the caller should resync again.
+ */
+void flowtab_resync_abort(struct flowtab *ft);
 bool flowtab_resyncing(const struct flowtab *ft);
 
 /*

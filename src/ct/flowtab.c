@@ -522,6 +522,18 @@ int flowtab_flow_destroy(struct flowtab *ft, const struct flow_key *key)
 	return 1;
 }
 
+/* Callbacks held back during a pass, for backends that are still at 0. */
+static void fire_pending_drains(struct flowtab *ft)
+{
+	for (size_t g = 0; g < ft->n_groups; g++) {
+		if (!ft->groups[g].drain_pending)
+			continue;
+		ft->groups[g].drain_pending = false;
+		if (ft->groups[g].c.active == 0)
+			fire_drained(ft, (uint32_t)g);
+	}
+}
+
 void flowtab_resync_begin(struct flowtab *ft)
 {
 	/* Flipping the generation makes every known flow "not yet seen". */
@@ -581,13 +593,22 @@ void flowtab_resync_end(struct flowtab *ft, struct flowtab_resync *out)
 	if (out)
 		*out = ft->pass;
 	/* After the pass, so callbacks see final counts and may act. */
-	for (size_t g = 0; g < ft->n_groups; g++) {
-		if (!ft->groups[g].drain_pending)
-			continue;
-		ft->groups[g].drain_pending = false;
-		if (ft->groups[g].c.active == 0)
-			fire_drained(ft, (uint32_t)g);
-	}
+	fire_pending_drains(ft);
+}
+
+void flowtab_resync_abort(struct flowtab *ft)
+{
+	if (!ft->resyncing)
+		return;
+	/*
+	 * Every flow back to the current generation, or those the pass did
+	 * not reach would look seen to the next one (one bit flips back).
+	 */
+	for (size_t i = 0; i <= ft->mask; i++)
+		ft->slots[i].epoch = ft->epoch;
+	ft->resyncing = false;
+	table_maybe_shrink(ft);
+	fire_pending_drains(ft);
 }
 
 bool flowtab_resyncing(const struct flowtab *ft)

@@ -1,0 +1,722 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Conntrack tracking against the real kernel: each test unshares a fresh
+ * network namespace (so its conntrack table is empty and private), makes
+ * entries with `conntrack -I` or libnetfilter_conntrack, and checks what
+ * the ct module counts, lists and deletes, reading back with `conntrack -L`
+ * where the kernel's own view is the evidence.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <criterion/criterion.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack_tcp.h>
+
+#include "knlb/addr.h"
+#include "knlb/ct.h"
+#include "knlb/flowtab.h"
+#include "knlb/loop.h"
+#include "kt.h"
+
+/* A real knlb layout: service bits in the top byte, someone else's below. */
+#define MASK 0xff000000u
+#define SVC1 0x01000000u
+#define SVC2 0x02000000u
+#define FOREIGN 0x00000005u	/* another tool's mark, outside the mask */
+
+TestSuite(ct, .init = kt_enter_netns, .timeout = 60);
+
+struct tctx {
+	struct loop *loop;
+	struct flowtab *ft;
+	struct ct *ct;
+	struct loop_timer tick;
+	uint64_t deadline;
+	bool (*done)(struct tctx *t);
+	bool timed_out;
+	uint64_t want;			/* for the predicates */
+	int drained;
+	uint32_t drained_mark;
+};
+
+static struct knlb_addr v4(const char *text)
+{
+	struct knlb_addr a;
+
+	memset(&a, 0, sizeof(a));
+	a.family = AF_INET;
+	cr_assert_eq(inet_pton(AF_INET, text, &a.in), 1, "%s", text);
+	return a;
+}
+
+static struct knlb_addr v6(const char *text)
+{
+	struct knlb_addr a;
+
+	memset(&a, 0, sizeof(a));
+	a.family = AF_INET6;
+	cr_assert_eq(inet_pton(AF_INET6, text, &a.in6), 1, "%s", text);
+	return a;
+}
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+	int status;
+	char *out;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	strncat(cmd, " 2>&1", sizeof(cmd) - strlen(cmd) - 1);
+	out = kt_run(cmd, &status);
+	cr_assert_eq(status, 0, "%s:\n%s", cmd, out);
+	free(out);
+}
+
+/*
+ * An established TCP entry client:sport -> 192.0.2.10:80 NATed to
+ * backend:bport, as knlb's service chain leaves it.  `-u` goes before
+ * `-m`: conntrack-tools 1.4.7 stores a later -u's value as the mark.
+ */
+static void ct_insert(const char *client, int sport, const char *backend,
+		      int bport, uint32_t mark, const char *proto)
+{
+	sh("conntrack -I -p %s -s %s -d 192.0.2.10 --sport %d --dport 80 %s"
+	   " -t 120 -u SEEN_REPLY -m %u --reply-src %s --reply-dst %s"
+	   " --reply-port-src %d --reply-port-dst %d",
+	   proto, client, sport, strcmp(proto, "tcp") ? "" : "--state ESTABLISHED",
+	   mark, backend, client, bport, sport);
+}
+
+/* `conntrack -L` lists an entry from this client (the kernel's view). */
+static bool ct_listed(const char *client)
+{
+	char cmd[256], *out, needle[64];
+	int status;
+	bool found;
+
+	snprintf(cmd, sizeof(cmd), "conntrack -L -o extended 2>/dev/null");
+	out = kt_run(cmd, &status);
+	snprintf(needle, sizeof(needle), "src=%s ", client);
+	found = strstr(out, needle) != NULL;
+	free(out);
+	return found;
+}
+
+static int ct_count_listed(void)
+{
+	int status, n = 0;
+	char *out = kt_run("conntrack -L 2>/dev/null", &status);
+
+	for (char *p = out; (p = strchr(p, '\n')); p++)
+		n++;
+	free(out);
+	return n;
+}
+
+/*
+ * Bulk entries through libnetfilter_conntrack's message builder, 64 per
+ * sendmsg: n flows from 10.2.x.y:(1024 + i) to backend:8080.  Not
+ * nfct_open()/nfct_query(): knlb's own nfnl_open() (src/nft/nfnl.c)
+ * interposes libnfnetlink's in any binary linking libknlb.a.
+ */
+static void lib_insert(unsigned int first, unsigned int n, uint32_t mark,
+		       const char *backend, bool destroy)
+{
+	enum { CHUNK = 64 };
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	struct nf_conntrack *c = nfct_new();
+	struct knlb_addr b = v4(backend), vip = v4("192.0.2.10");
+	static char buf[CHUNK * 512], ack[8192];
+	uint32_t seq = 0;
+
+	cr_assert_not_null(nl);
+	cr_assert_not_null(c);
+	cr_assert_eq(mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID), 0);
+	for (unsigned int i = first; i < first + n;) {
+		size_t len = 0;
+		unsigned int k, acked = 0;
+
+		for (k = 0; k < CHUNK && i < first + n; k++, i++) {
+			uint32_t client = htonl(0x0a020000u + i / 50000);
+			uint16_t sport = htons((uint16_t)(1024 + i % 50000));
+			struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf + len);
+			struct nfgenmsg *nfg;
+
+			nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) |
+				(destroy ? IPCTNL_MSG_CT_DELETE : IPCTNL_MSG_CT_NEW);
+			nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK |
+				(destroy ? 0 : NLM_F_CREATE | NLM_F_EXCL);
+			nlh->nlmsg_seq = ++seq;
+			nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+			nfg->nfgen_family = AF_INET;
+			nfg->version = NFNETLINK_V0;
+			nfct_set_attr_u8(c, ATTR_L3PROTO, AF_INET);
+			nfct_set_attr_u32(c, ATTR_IPV4_SRC, client);
+			nfct_set_attr_u32(c, ATTR_IPV4_DST, vip.in.s_addr);
+			nfct_set_attr_u8(c, ATTR_L4PROTO, IPPROTO_TCP);
+			/* Without these the kernel refuses the reply tuple. */
+			nfct_set_attr_u8(c, ATTR_REPL_L3PROTO, AF_INET);
+			nfct_set_attr_u8(c, ATTR_REPL_L4PROTO, IPPROTO_TCP);
+			nfct_set_attr_u16(c, ATTR_PORT_SRC, sport);
+			nfct_set_attr_u16(c, ATTR_PORT_DST, htons(80));
+			nfct_set_attr_u32(c, ATTR_REPL_IPV4_SRC, b.in.s_addr);
+			nfct_set_attr_u32(c, ATTR_REPL_IPV4_DST, client);
+			nfct_set_attr_u16(c, ATTR_REPL_PORT_SRC, htons(8080));
+			nfct_set_attr_u16(c, ATTR_REPL_PORT_DST, sport);
+			nfct_set_attr_u8(c, ATTR_TCP_STATE, TCP_CONNTRACK_ESTABLISHED);
+			nfct_set_attr_u32(c, ATTR_TIMEOUT, 300);
+			nfct_set_attr_u32(c, ATTR_MARK, mark);
+			cr_assert_eq(nfct_nlmsg_build(nlh, c), 0);
+			len += NLMSG_ALIGN(nlh->nlmsg_len);
+		}
+		cr_assert_gt(mnl_socket_sendto(nl, buf, len), 0);
+		while (acked < k) {
+			ssize_t got = mnl_socket_recvfrom(nl, ack, sizeof(ack));
+			const struct nlmsghdr *nlh = (const void *)ack;
+			int left = (int)got;
+
+			cr_assert_gt(got, 0, "ack: %s", strerror(errno));
+			for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+				if (nlh->nlmsg_type != NLMSG_ERROR)
+					continue;
+				cr_assert_eq(e->error, 0, "%s: %s",
+					     destroy ? "delete" : "create",
+					     strerror(-e->error));
+				acked++;
+			}
+		}
+	}
+	nfct_destroy(c);
+	mnl_socket_close(nl);
+}
+
+static void on_tick(struct loop *loop, struct loop_timer *timer, void *arg)
+{
+	struct tctx *t = arg;
+
+	if (t->done && t->done(t)) {
+		loop_stop(loop);
+		return;
+	}
+	if (loop_now_ns() > t->deadline) {
+		t->timed_out = true;
+		loop_stop(loop);
+		return;
+	}
+	loop_timer_arm(loop, timer, 5 * 1000000ULL);
+}
+
+static void before_sleep(struct loop *loop, void *arg)
+{
+	struct tctx *t = arg;
+
+	if (t->done && t->done(t))
+		loop_stop(loop);
+}
+
+/* Run the loop until done(t) holds or ms pass; returns done(t). */
+static bool run_until(struct tctx *t, bool (*done)(struct tctx *t), int ms)
+{
+	t->done = done;
+	t->timed_out = false;
+	t->deadline = loop_now_ns() + (uint64_t)ms * 1000000ULL;
+	loop_timer_arm(t->loop, &t->tick, 5 * 1000000ULL);
+	cr_assert_eq(loop_run(t->loop), 0);
+	loop_timer_cancel(t->loop, &t->tick);
+	t->done = NULL;
+	return done(t);
+}
+
+static bool never(struct tctx *t)
+{
+	(void)t;
+	return false;
+}
+
+/* Let anything still in flight arrive, then look. */
+static void settle(struct tctx *t, int ms)
+{
+	run_until(t, never, ms);
+}
+
+static void on_drained(void *arg, uint32_t mark, const struct knlb_addr *addr,
+		       uint16_t port, uint8_t proto)
+{
+	struct tctx *t = arg;
+
+	(void)addr;
+	(void)port;
+	(void)proto;
+	t->drained++;
+	t->drained_mark = mark;
+}
+
+static void open_ct(struct tctx *t)
+{
+	char err[256] = "";
+	int ret;
+
+	memset(t, 0, sizeof(*t));
+	cr_assert_eq(loop_new(&t->loop), 0);
+	t->ft = flowtab_new();
+	cr_assert_not_null(t->ft);
+	flowtab_set_drained_fn(t->ft, on_drained, t);
+	loop_timer_init(&t->tick, on_tick, t);
+	loop_set_before_sleep(t->loop, before_sleep, t);
+	ret = ct_open(t->loop, MASK, t->ft, &t->ct, err, sizeof(err));
+	cr_assert_eq(ret, 0, "ct_open: %d %s", ret, err);
+}
+
+static void close_ct(struct tctx *t)
+{
+	ct_close(t->ct);
+	flowtab_free(t->ft);
+	loop_free(t->loop);
+}
+
+static struct flow_counts backend(struct tctx *t, uint32_t mark,
+				  const char *addr, uint16_t port)
+{
+	struct knlb_addr a = v4(addr);
+	struct flow_counts c;
+
+	flowtab_backend_counts(t->ft, mark, &a, port, IPPROTO_TCP, &c);
+	return c;
+}
+
+static struct flow_counts service(struct tctx *t, uint32_t mark)
+{
+	struct flow_counts c;
+
+	flowtab_service_counts(t->ft, mark, &c);
+	return c;
+}
+
+#define expect_counts(c, a, o, cl) do {					\
+		struct flow_counts c_ = (c);				\
+		cr_expect(c_.active == (a) && c_.opened == (o) && c_.closed == (cl), \
+			  "%s: active/opened/closed %llu/%llu/%llu, want %llu/%llu/%llu", \
+			  #c, (unsigned long long)c_.active,		\
+			  (unsigned long long)c_.opened,		\
+			  (unsigned long long)c_.closed,		\
+			  (unsigned long long)(a), (unsigned long long)(o), \
+			  (unsigned long long)(cl));			\
+	} while (0)
+
+Test(ct, open_refuses_an_empty_mask)
+{
+	struct loop *loop;
+	struct flowtab *ft = flowtab_new();
+	struct ct *ct = NULL;
+	char err[128] = "";
+
+	cr_assert_eq(loop_new(&loop), 0);
+	cr_expect_eq(ct_open(loop, 0, ft, &ct, err, sizeof(err)), -EINVAL);
+	cr_expect_null(ct);
+	cr_expect_neq(err[0], '\0', "says why");
+	flowtab_free(ft);
+	loop_free(loop);
+}
+
+/* Flows that exist before knlbd starts are counted, only knlb's. */
+Test(ct, initial_dump_counts_existing_flows)
+{
+	struct tctx t;
+	struct ct_stats st;
+
+	ct_insert("10.1.1.1", 1001, "10.0.0.11", 8080, SVC1, "tcp");
+	ct_insert("10.1.1.2", 1002, "10.0.0.11", 8080, SVC1, "tcp");
+	ct_insert("10.1.1.3", 1003, "10.0.0.11", 8080, SVC1, "tcp");
+	ct_insert("10.1.1.4", 1004, "10.0.0.12", 8080, SVC1, "tcp");
+	ct_insert("10.1.1.5", 1005, "10.0.0.11", 8080, SVC2, "tcp");
+	ct_insert("10.1.1.6", 1006, "10.0.0.11", 8080, SVC2 | FOREIGN, "tcp");
+	ct_insert("10.1.1.7", 1007, "10.0.0.11", 8080, 0, "tcp");
+	ct_insert("10.1.1.8", 1008, "10.0.0.11", 8080, FOREIGN, "tcp");
+	cr_assert_eq(ct_count_listed(), 8);
+
+	open_ct(&t);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.initial_flows, 6, "mark 0 and a foreign-only mark are not knlb's");
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 3, 3, 0);
+	expect_counts(backend(&t, SVC1, "10.0.0.12", 8080), 1, 1, 0);
+	/* Foreign bits beside the service bits do not hide the service. */
+	expect_counts(backend(&t, SVC2, "10.0.0.11", 8080), 2, 2, 0);
+	expect_counts(service(&t, SVC1), 4, 4, 0);
+	expect_counts(service(&t, SVC2), 2, 2, 0);
+	expect_counts(service(&t, FOREIGN), 0, 0, 0);
+	cr_expect_eq(st.rcvbuf, 2 * (4 << 20), "4 MiB asked, the kernel doubles");
+	cr_expect_not(st.resync_pending);
+	close_ct(&t);
+}
+
+static bool news_reach_want(struct tctx *t)
+{
+	struct ct_stats st;
+
+	ct_get_stats(t->ct, &st);
+	return st.events_new >= t->want;
+}
+
+static bool destroys_reach_want(struct tctx *t)
+{
+	struct ct_stats st;
+
+	ct_get_stats(t->ct, &st);
+	return st.events_destroy >= t->want;
+}
+
+/*
+ * The BPF filter drops flows of no service in the kernel: events_foreign
+ * counts what reached userspace with (mark & mask) == 0, and stays 0.
+ */
+Test(ct, events_are_counted_and_others_filtered_in_the_kernel)
+{
+	struct tctx t;
+	struct ct_stats st;
+
+	open_ct(&t);
+	ct_get_stats(t.ct, &st);
+	cr_assert(st.kernel_filter, "BPF mark filter attached");
+	cr_expect_not(st.events_disabled);
+
+	ct_insert("10.1.1.1", 1001, "10.0.0.11", 8080, SVC1, "tcp");
+	ct_insert("10.1.1.2", 1002, "10.0.0.11", 8080, 0, "tcp");
+	ct_insert("10.1.1.3", 1003, "10.0.0.11", 8080, FOREIGN, "tcp");
+	ct_insert("10.1.1.4", 1004, "10.0.0.12", 8080, SVC1, "tcp");
+	ct_insert("10.1.1.5", 1005, "10.0.0.11", 8080, SVC2 | FOREIGN, "tcp");
+	ct_insert("10.1.1.6", 1006, "10.0.0.11", 8080, 0xfe000000u, "tcp");
+	t.want = 4;
+	cr_assert(run_until(&t, news_reach_want, 5000), "4 NEW events within 5 s");
+	settle(&t, 200);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.events_new, 4);
+	cr_expect_eq(st.events_foreign, 0, "mark 0 / foreign marks reached userspace");
+	cr_expect_eq(st.events_bad, 0);
+	cr_expect_eq(st.overflows, 0);
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 1, 1, 0);
+	expect_counts(backend(&t, SVC1, "10.0.0.12", 8080), 1, 1, 0);
+	expect_counts(service(&t, SVC2), 1, 1, 0);
+	expect_counts(service(&t, 0xfe000000u), 1, 1, 0);
+
+	/* DESTROY: of ours (counted) and of the filtered ones (never seen). */
+	sh("conntrack -D -s 10.1.1.1");
+	sh("conntrack -D -s 10.1.1.2");
+	sh("conntrack -D -s 10.1.1.3");
+	sh("conntrack -D -s 10.1.1.4");
+	t.want = 2;
+	cr_assert(run_until(&t, destroys_reach_want, 5000), "2 DESTROY events within 5 s");
+	settle(&t, 200);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.events_destroy, 2);
+	cr_expect_eq(st.events_foreign, 0);
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 0, 1, 1);
+	expect_counts(service(&t, SVC1), 0, 2, 2);
+	cr_expect_eq(t.drained, 2, "both SVC1 backends drained");
+	cr_expect_eq(t.drained_mark, SVC1);
+	close_ct(&t);
+}
+
+/*
+ * Flush (SVC1, 10.0.0.11:8080, tcp): its three flows go; the same backend
+ * address under SVC2, another port, another protocol, another backend,
+ * an unmarked flow and a foreign-marked flow to that backend all stay.
+ */
+Test(ct, flush_deletes_only_that_service_and_backend)
+{
+	static const struct {
+		const char *client, *backend, *proto;
+		int bport;
+		uint32_t mark;
+		bool goes;
+	} flows[] = {
+		{ "10.1.1.1", "10.0.0.11", "tcp", 8080, SVC1, true },
+		{ "10.1.1.2", "10.0.0.11", "tcp", 8080, SVC1, true },
+		{ "10.1.1.3", "10.0.0.11", "tcp", 8080, SVC1 | FOREIGN, true },
+		{ "10.1.1.4", "10.0.0.11", "tcp", 8080, SVC2, false },
+		{ "10.1.1.5", "10.0.0.12", "tcp", 8080, SVC1, false },
+		{ "10.1.1.6", "10.0.0.11", "tcp", 9090, SVC1, false },
+		{ "10.1.1.7", "10.0.0.11", "udp", 8080, SVC1, false },
+		{ "10.1.1.8", "10.0.0.11", "tcp", 8080, 0, false },
+		{ "10.1.1.9", "10.0.0.11", "tcp", 8080, FOREIGN, false },
+		{ "10.1.1.10", "10.0.0.111", "tcp", 8080, SVC1, false },
+	};
+	const size_t n = sizeof(flows) / sizeof(flows[0]);
+	struct knlb_addr a = v4("10.0.0.11");
+	struct tctx t;
+	size_t deleted = 99;
+	int ret;
+
+	for (size_t i = 0; i < n; i++)
+		ct_insert(flows[i].client, 2000 + (int)i, flows[i].backend,
+			  flows[i].bport, flows[i].mark, flows[i].proto);
+	open_ct(&t);
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 3, 3, 0);
+
+	ret = ct_flush_backend(t.ct, SVC1, &a, 8080, IPPROTO_TCP, &deleted);
+	cr_assert_eq(ret, 0, "ct_flush_backend: %s", strerror(-ret));
+	cr_expect_eq(deleted, 3);
+	for (size_t i = 0; i < n; i++)
+		cr_expect_eq(ct_listed(flows[i].client), !flows[i].goes,
+			     "%s %s by the flush", flows[i].client,
+			     flows[i].goes ? "survived" : "was deleted");
+	cr_expect_eq(ct_count_listed(), (int)n - 3);
+
+	/* The DESTROY events bring the counts down and drain the backend. */
+	t.want = 3;
+	cr_assert(run_until(&t, destroys_reach_want, 5000));
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 0, 3, 3);
+	expect_counts(backend(&t, SVC2, "10.0.0.11", 8080), 1, 1, 0);
+	cr_expect_eq(t.drained, 1);
+
+	/* Nothing left to flush is not an error. */
+	ret = ct_flush_backend(t.ct, SVC1, &a, 8080, IPPROTO_TCP, &deleted);
+	cr_expect_eq(ret, 0);
+	cr_expect_eq(deleted, 0);
+	cr_expect_eq(ct_count_listed(), (int)n - 3);
+
+	cr_expect_eq(ct_flush_backend(t.ct, 0, &a, 8080, IPPROTO_TCP, NULL), -EINVAL,
+		     "mark 0 would be every unmarked flow");
+	cr_expect_eq(ct_flush_backend(t.ct, FOREIGN, &a, 8080, IPPROTO_TCP, NULL), -EINVAL);
+	cr_expect_eq(ct_flush_backend(t.ct, SVC1, &a, 0, IPPROTO_TCP, NULL), -EINVAL);
+	cr_expect_eq(ct_flush_backend(t.ct, SVC1, &a, 8080, IPPROTO_ICMP, NULL),
+		     -EPROTONOSUPPORT);
+	cr_expect_eq(ct_count_listed(), (int)n - 3);
+	close_ct(&t);
+}
+
+/* A flush of many entries goes out in several chunks of deletes. */
+Test(ct, flush_of_a_thousand_flows)
+{
+	struct knlb_addr a = v4("10.0.0.11");
+	struct tctx t;
+	size_t deleted = 0;
+
+	lib_insert(0, 1000, SVC1, "10.0.0.11", false);
+	lib_insert(1000, 100, SVC2, "10.0.0.11", false);
+	open_ct(&t);
+	expect_counts(service(&t, SVC1), 1000, 1000, 0);
+	cr_assert_eq(ct_flush_backend(t.ct, SVC1, &a, 8080, IPPROTO_TCP, &deleted), 0);
+	cr_expect_eq(deleted, 1000);
+	cr_expect_eq(ct_count_listed(), 100);
+	t.want = 1000;
+	cr_assert(run_until(&t, destroys_reach_want, 5000));
+	expect_counts(service(&t, SVC1), 0, 1000, 1000);
+	expect_counts(service(&t, SVC2), 100, 100, 0);
+	close_ct(&t);
+}
+
+Test(ct, ipv6_flows_are_counted_and_flushed)
+{
+	struct knlb_addr b = v6("2001:db8:1::11");
+	struct flow_counts c;
+	struct tctx t;
+	size_t deleted = 0;
+
+	sh("conntrack -I -p tcp -s 2001:db8:2::1 -d 2001:db8::10 --sport 1001"
+	   " --dport 80 --state ESTABLISHED -t 120 -u SEEN_REPLY -m %u"
+	   " --reply-src 2001:db8:1::11 --reply-dst 2001:db8:2::1"
+	   " --reply-port-src 8080 --reply-port-dst 1001", SVC1);
+	sh("conntrack -I -p tcp -s 2001:db8:2::2 -d 2001:db8::10 --sport 1002"
+	   " --dport 80 --state ESTABLISHED -t 120 -u SEEN_REPLY -m %u"
+	   " --reply-src 2001:db8:1::11 --reply-dst 2001:db8:2::2"
+	   " --reply-port-src 8080 --reply-port-dst 1002", SVC2);
+	ct_insert("10.1.1.1", 1001, "10.0.0.11", 8080, SVC1, "tcp");
+	open_ct(&t);
+	flowtab_backend_counts(t.ft, SVC1, &b, 8080, IPPROTO_TCP, &c);
+	expect_counts(c, 1, 1, 0);
+	expect_counts(service(&t, SVC1), 2, 2, 0);
+	cr_assert_eq(ct_flush_backend(t.ct, SVC1, &b, 8080, IPPROTO_TCP, &deleted), 0);
+	cr_expect_eq(deleted, 1);
+	cr_expect_not(ct_listed("2001:db8:2::1"));
+	cr_expect(ct_listed("2001:db8:2::2"));
+	cr_expect(ct_listed("10.1.1.1"));
+	t.want = 1;
+	cr_assert(run_until(&t, destroys_reach_want, 5000));
+	flowtab_backend_counts(t.ft, SVC1, &b, 8080, IPPROTO_TCP, &c);
+	expect_counts(c, 0, 1, 1);
+	close_ct(&t);
+}
+
+struct listing {
+	int n;
+	struct ct_flow flows[16];
+};
+
+static void collect(const struct ct_flow *f, void *arg)
+{
+	struct listing *l = arg;
+
+	if (l->n < 16)
+		l->flows[l->n] = *f;
+	l->n++;
+}
+
+static const struct ct_flow *find_client(const struct listing *l,
+					 const char *client)
+{
+	struct knlb_addr c = v4(client);
+
+	for (int i = 0; i < l->n && i < 16; i++)
+		if (l->flows[i].client.in.s_addr == c.in.s_addr)
+			return &l->flows[i];
+	return NULL;
+}
+
+Test(ct, list_reports_tuples_state_timeout_age_and_counters)
+{
+	struct knlb_addr b11 = v4("10.0.0.11");
+	struct listing l = { 0 };
+	const struct ct_flow *f;
+	struct tctx t;
+	char buf[KNLB_ADDRSTRLEN];
+
+	sh("sysctl -qw net.netfilter.nf_conntrack_acct=1");
+	sh("sysctl -qw net.netfilter.nf_conntrack_timestamp=1");
+	ct_insert("10.1.1.1", 1001, "10.0.0.11", 8080, SVC1, "tcp");
+	ct_insert("10.1.1.2", 1002, "10.0.0.12", 8080, SVC1, "tcp");
+	ct_insert("10.1.1.3", 1003, "10.0.0.11", 8080, SVC2 | FOREIGN, "udp");
+	ct_insert("10.1.1.4", 1004, "10.0.0.11", 8080, 0, "tcp");
+	sh("sysctl -qw net.netfilter.nf_conntrack_acct=0");
+	sh("sysctl -qw net.netfilter.nf_conntrack_timestamp=0");
+	ct_insert("10.1.1.5", 1005, "10.0.0.11", 9090, SVC1, "tcp");
+	open_ct(&t);
+
+	cr_assert_eq(ct_list(t.ct, 0, NULL, 0, collect, &l), 4);
+	cr_assert_eq(l.n, 4, "every service's flows, not the unmarked one");
+	f = find_client(&l, "10.1.1.1");
+	cr_assert_not_null(f);
+	cr_expect_eq(f->mark, SVC1);
+	cr_expect_eq(f->proto, IPPROTO_TCP);
+	cr_expect_eq(f->client_port, 1001);
+	cr_expect_str_eq(addr_format(&f->vip, buf, sizeof(buf)), "192.0.2.10");
+	cr_expect_eq(f->vip_port, 80);
+	cr_expect_str_eq(addr_format(&f->backend, buf, sizeof(buf)), "10.0.0.11");
+	cr_expect_eq(f->backend_port, 8080);
+	cr_expect_str_eq(addr_format(&f->reply_dst, buf, sizeof(buf)), "10.1.1.1");
+	cr_expect_str_eq(f->state, "ESTABLISHED");
+	cr_expect(f->timeout_s > 100 && f->timeout_s <= 120, "timeout %lld",
+		  (long long)f->timeout_s);
+	cr_expect(f->age_s >= 0 && f->age_s < 30, "age %lld", (long long)f->age_s);
+	cr_expect(f->has_counters, "nf_conntrack_acct was on at creation");
+	cr_expect_eq(f->orig_packets + f->reply_packets, 0, "no packet went through");
+	cr_expect(f->status & IPS_SEEN_REPLY);
+
+	f = find_client(&l, "10.1.1.3");
+	cr_assert_not_null(f);
+	cr_expect_eq(f->mark, SVC2);
+	cr_expect_eq(f->ct_mark, SVC2 | FOREIGN);
+	cr_expect_eq(f->proto, IPPROTO_UDP);
+	cr_expect_str_eq(f->state, "");
+
+	f = find_client(&l, "10.1.1.5");
+	cr_assert_not_null(f);
+	cr_expect_eq(f->age_s, -1, "no timestamp extension");
+	cr_expect_not(f->has_counters, "no accounting extension");
+
+	/* One service, filtered by the kernel. */
+	memset(&l, 0, sizeof(l));
+	cr_expect_eq(ct_list(t.ct, SVC1, NULL, 0, collect, &l), 3);
+	/* One backend, any port, then one port. */
+	memset(&l, 0, sizeof(l));
+	cr_expect_eq(ct_list(t.ct, SVC1, &b11, 0, collect, &l), 2);
+	memset(&l, 0, sizeof(l));
+	cr_expect_eq(ct_list(t.ct, SVC1, &b11, 8080, collect, &l), 1);
+	cr_expect_not_null(find_client(&l, "10.1.1.1"));
+	memset(&l, 0, sizeof(l));
+	cr_expect_eq(ct_list(t.ct, 0, &b11, 0, collect, &l), 3);
+	cr_expect_eq(ct_list(t.ct, FOREIGN, NULL, 0, collect, &l), -EINVAL);
+	close_ct(&t);
+}
+
+static bool resynced_to_want(struct tctx *t)
+{
+	struct ct_stats st;
+	struct flow_counts c;
+
+	ct_get_stats(t->ct, &st);
+	flowtab_service_counts(t->ft, SVC1, &c);
+	return st.overflows > 0 && !st.resync_pending && c.active == t->want;
+}
+
+/*
+ * Lost events: with the receive buffer at its minimum, a burst of 5000
+ * NEW and 1000 DESTROY events queued without reading overflows it.  The
+ * reader must notice (ENOBUFS), grow the buffer and resync from a dump
+ * so the counts are exact again.
+ */
+Test(ct, overflow_is_detected_and_resync_makes_counts_exact)
+{
+	struct tctx t;
+	struct ct_stats st;
+	struct flowtab_stats fst;
+	struct flow_counts c;
+	int small;
+
+	open_ct(&t);
+	cr_assert_eq(ct_set_rcvbuf(t.ct, 0), 0);
+	ct_get_stats(t.ct, &st);
+	small = st.rcvbuf;
+	cr_expect_lt(small, 16384, "buffer at the minimum: %d", small);
+
+	lib_insert(0, 5000, SVC1, "10.0.0.11", false);
+	lib_insert(0, 1000, SVC1, "10.0.0.11", true);
+	cr_expect_eq(ct_count_listed(), 4000);
+
+	t.want = 4000;
+	cr_assert(run_until(&t, resynced_to_want, 15000),
+		  "overflow seen and counts resynced within 15 s");
+	settle(&t, 300);
+	ct_get_stats(t.ct, &st);
+	flowtab_get_stats(t.ft, &fst);
+	cr_expect_geq(st.overflows, 1);
+	cr_expect_geq(st.resyncs, 1);
+	cr_expect_gt(st.rcvbuf, small, "buffer grew after the overflow");
+	cr_expect_lt(st.events_new, 5000, "some NEW events were really lost");
+	cr_expect_not(st.resync_pending);
+	flowtab_service_counts(t.ft, SVC1, &c);
+	cr_expect_eq(c.active, 4000, "active %llu", (unsigned long long)c.active);
+	cr_expect_eq(c.opened - c.closed, 4000);
+	cr_expect_eq(fst.flows, 4000);
+	cr_expect_eq(ct_list(t.ct, SVC1, NULL, 0, collect, &(struct listing){ 0 }), 4000);
+
+	/* Afterwards events flow normally again into exact counts. */
+	lib_insert(0, 1000, SVC1, "10.0.0.11", false);
+	t.want = 5000;
+	cr_assert(run_until(&t, resynced_to_want, 5000));
+	flowtab_service_counts(t.ft, SVC1, &c);
+	cr_expect_eq(c.active, 5000);
+	close_ct(&t);
+}
+
+/* An explicit resync with nothing lost corrects nothing. */
+Test(ct, resync_without_loss_changes_nothing)
+{
+	struct tctx t;
+	struct ct_stats st;
+
+	lib_insert(0, 300, SVC1, "10.0.0.11", false);
+	open_ct(&t);
+	lib_insert(300, 200, SVC2, "10.0.0.12", false);
+	t.want = 200;
+	cr_assert(run_until(&t, news_reach_want, 5000));
+	cr_assert_eq(ct_resync(t.ct), 0);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.resyncs, 1);
+	cr_expect_eq(st.last_resync_opened + st.last_resync_closed +
+		     st.last_resync_moved, 0);
+	expect_counts(service(&t, SVC1), 300, 300, 0);
+	expect_counts(service(&t, SVC2), 200, 200, 0);
+	close_ct(&t);
+}
