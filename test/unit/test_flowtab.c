@@ -330,6 +330,41 @@ Test(flowtab, events_during_a_resync_pass)
 	flowtab_free(ft);
 }
 
+/*
+ * A dump that fails part way closes nothing; the next full pass must
+ * still close every flow it does not see, including those the aborted
+ * pass never reached.
+ */
+Test(flowtab, aborted_resync_closes_nothing_and_the_next_one_is_exact)
+{
+	struct flowtab *ft = flowtab_new();
+	struct flow f[5];
+	struct flowtab_resync res;
+	struct flowtab_stats st;
+
+	for (int i = 1; i <= 4; i++)
+		f[i] = mkflow((uint32_t)i, (uint32_t)i, (uint16_t)i, SVC1, 0);
+	for (int i = 1; i <= 3; i++)
+		flowtab_flow_new(ft, &f[i]);
+	flowtab_resync_begin(ft);
+	flowtab_resync_seen(ft, &f[1]);
+	cr_expect_eq(flowtab_resync_seen(ft, &f[4]), 1);
+	flowtab_resync_abort(ft);
+	cr_expect_not(flowtab_resyncing(ft));
+	expect_counts(service_counts(ft, SVC1), 4, 4, 0);
+	flowtab_get_stats(ft, &st);
+	cr_expect_eq(st.resyncs, 0, "an aborted pass is not a resync");
+
+	flowtab_resync_begin(ft);
+	flowtab_resync_seen(ft, &f[1]);
+	flowtab_resync_seen(ft, &f[2]);
+	flowtab_resync_end(ft, &res);
+	cr_expect_eq(res.closed, 2, "3 (not reached before) and 4 (seen before)");
+	cr_expect_eq(flowtab_flow_destroy(ft, &f[3].key), 0);
+	expect_counts(service_counts(ft, SVC1), 2, 4, 2);
+	flowtab_free(ft);
+}
+
 Test(flowtab, resync_moves_a_flow_whose_mark_changed)
 {
 	struct flowtab *ft = flowtab_new();
