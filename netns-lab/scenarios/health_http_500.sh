@@ -28,7 +28,7 @@ SICK_ADDR=${BACKEND_ADDRS[$(backend_index "$SICK")]}
 # be1 again, with a health path that fails while FAIL_FILE exists.  The
 # others answer 200 (their name) on every path, /healthz included.
 srv_stop "$SICK"
-srv_start "$SICK" --health-path /healthz --fail-file "$FAIL_FILE"
+srv_start "$SICK" --health-path /healthz --fail-file "$FAIL_FILE" --log-health
 {
 	conf_global
 	cat <<-EOF
@@ -66,8 +66,19 @@ log_wait "$mark" "$SICK\b.*\bDOWN\b" 5 || fail "knlbd logged no DOWN for $SICK w
 say "knlbd: $LOG_LINE"
 grep -q 500 <<<"$LOG_LINE" || fail "the DOWN line for $SICK does not name status 500"
 down_ms=$(ms_diff "$t_sick" "$LOG_SEEN_MS")
+LOG_SEEN_MS_DOWN=$LOG_SEEN_MS
 bound_rel=$(awk -v k="$sick_rel" -v b="$BOUND_MS" 'BEGIN { print k + b }')
 tl_wait load "$((${bound_rel%.*} + 1000))" '.*' 1 10 || fail "the loadgen stalls"
+
+# probe_at SINCE STATUS N: when be1 answered the checker's Nth STATUS on
+# /healthz after SINCE (its server logs them: --log-health).  Run before
+# our own requests to /healthz below, which it would count too.
+probe_at() {
+	awk -v t="$1" -v st="$2" -v n="$3" '$1 == "health" && $2 >= t && $3 == st && ++k == n { print $2; exit }' \
+		"$LAB_DIR/$SICK.log"
+}
+nth_500=$(probe_at "$t_sick" 500 "$FALL")
+[ -n "$nth_500" ] || fail "$SICK's log shows no $FALL answers 500 to the checker"
 
 # What a client and the checker see, straight from the gateway.
 gw_exec "$LOADGEN" --tcp --target "$SICK_ADDR:$LAB_BACKEND_TCP_PORT" --count 5 \
@@ -82,7 +93,7 @@ say "straight to $SICK: GET / ok $(lg_get direct-root ok) of 5; GET /healthz ans
 
 say "after /healthz failed, until the bound: $(tl_results load "$sick_rel" "$bound_rel")"
 say "after the bound:                        $(tl_results load "$bound_rel" inf)"
-measure "/healthz 500 -> DOWN logged $down_ms ms (bound $BOUND_MS ms; log polled every 20 ms)"
+measure "/healthz 500 -> DOWN logged $down_ms ms (bound $BOUND_MS ms; log polled every 20 ms); 500 #$FALL served to the checker -> DOWN logged $(ms_diff "$nth_500" "$LOG_SEEN_MS_DOWN") ms"
 measure "/healthz 500 -> last new connection to $SICK $(ms_diff "$sick_rel" "$(tl_last load inf "$SICK")") ms"
 [ "$(tl_count load "$bound_rel" inf "$SICK")" -eq 0 ] ||
 	fail "$SICK still got new connections more than $BOUND_MS ms after its /healthz failed"
@@ -97,10 +108,12 @@ ok_rel=$(tl_rel load "$t_ok")
 log_wait "$mark" "$SICK\b.*\bUP\b" 5 || fail "knlbd logged no UP for $SICK within 5 s"
 say "knlbd: $LOG_LINE"
 up_ms=$(ms_diff "$t_ok" "$LOG_SEEN_MS")
+LOG_SEEN_MS_UP=$LOG_SEEN_MS
 tl_wait load "$ok_rel" "$SICK" 10 5 || fail "$SICK got no new connections within 5 s of /healthz recovering"
 back_ms=$(ms_diff "$ok_rel" "$(tl_first load "$ok_rel" "$SICK")")
 lg_bg_stop load
-measure "/healthz 200 again -> UP logged $up_ms ms; -> first new connection to $SICK $back_ms ms (rise $RISE x interval $INTERVAL_MS ms)"
+nth_200=$(probe_at "$t_ok" 200 "$RISE")
+measure "/healthz 200 again -> UP logged $up_ms ms; -> first new connection to $SICK $back_ms ms (rise $RISE x interval $INTERVAL_MS ms); 200 #$RISE served to the checker -> UP logged $(ms_diff "$nth_200" "$LOG_SEEN_MS_UP") ms"
 [ "$(tl_count load "$steady" inf 'fail:.*')" -eq 0 ] || fail "connections failed"
 [ "$back_ms" -ge $(((RISE - 1) * INTERVAL_MS)) ] ||
 	fail "$SICK got traffic $back_ms ms after /healthz recovered: before $RISE probes could pass"

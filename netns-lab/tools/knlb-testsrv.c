@@ -4,7 +4,7 @@
  *
  *   knlb-testsrv --name NAME --tcp ADDR:PORT [--udp ADDR:PORT]
  *                [--count-file FILE] [--pid-file FILE] [--idle-ms MS]
- *                [--health-path PATH] [--fail-file FILE]
+ *                [--health-path PATH] [--fail-file FILE] [--log-health]
  *
  * TCP: answers every HTTP request with "HTTP/1.1 200 OK" and the body
  * "NAME\n".  Keep-alive unless the client sends "Connection: close" (or
@@ -17,6 +17,9 @@
  * paths keep answering 200 NAME, so a TCP connect and ordinary requests
  * still work while the health path fails.  --fail-file without
  * --health-path: every request is answered 500 while the file exists.
+ * --log-health: one stderr line per health-path request answered,
+ * "health UNIX_MS STATUS" (CLOCK_REALTIME, ms with decimals), to see when
+ * the checker's probes come.
  * UDP: every datagram is answered with "NAME\n" followed by the datagram.
  *
  * Counters (connections accepted, requests answered with 200 outside the
@@ -71,6 +74,7 @@ struct srv {
 	const char *health_path;	/* NULL: no health path */
 	size_t health_path_len;
 	const char *fail_file;		/* NULL: never fail */
+	bool log_health;
 	uint64_t idle_ms;
 	int ep;
 	int lfd, ufd, sfd, tfd;
@@ -100,7 +104,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: knlb-testsrv --name NAME --tcp ADDR:PORT [--udp ADDR:PORT]\n"
 		"                    [--count-file FILE] [--pid-file FILE] [--idle-ms MS]\n"
-		"                    [--health-path PATH] [--fail-file FILE]\n");
+		"                    [--health-path PATH] [--fail-file FILE] [--log-health]\n");
 	exit(2);
 }
 
@@ -277,6 +281,14 @@ static void queue_response(struct srv *s, struct conn *c, bool keep,
 		return;
 	}
 	c->out_len += (size_t)n;
+	if (a->health && s->log_health) {
+		struct timespec rt;
+
+		clock_gettime(CLOCK_REALTIME, &rt);
+		fprintf(stderr, "health %.3f %d\n",
+			(double)rt.tv_sec * 1000.0 + (double)rt.tv_nsec / 1e6,
+			a->status);
+	}
 	if (a->health)
 		s->health_reqs++;
 	if (a->status == 500)
@@ -537,6 +549,7 @@ int main(int argc, char **argv)
 		{ "idle-ms", required_argument, NULL, 'i' },
 		{ "health-path", required_argument, NULL, 'H' },
 		{ "fail-file", required_argument, NULL, 'F' },
+		{ "log-health", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -557,6 +570,7 @@ int main(int argc, char **argv)
 		case 'i': s.idle_ms = strtoull(optarg, NULL, 10); break;
 		case 'H': s.health_path = optarg; break;
 		case 'F': s.fail_file = optarg; break;
+		case 'L': s.log_health = true; break;
 		default: usage();
 		}
 	}
