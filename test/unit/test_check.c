@@ -110,11 +110,17 @@ static void run_until(bool (*cond)(void), uint64_t limit_ms)
 		  (unsigned long long)limit_ms);
 }
 
+/* Servers and probes use 127.0.0.1, or ::1 when a test says so. */
+static sa_family_t g_family = AF_INET;
+
 static struct knlb_addr loopback(void)
 {
-	struct knlb_addr a = { .family = AF_INET };
+	struct knlb_addr a = { .family = g_family };
 
-	a.in.s_addr = htonl(INADDR_LOOPBACK);
+	if (g_family == AF_INET6)
+		a.in6 = in6addr_loopback;
+	else
+		a.in.s_addr = htonl(INADDR_LOOPBACK);
 	return a;
 }
 
@@ -198,19 +204,26 @@ static void teardown(void)
 
 TestSuite(check, .init = setup, .fini = teardown, .timeout = 10);
 
-/* ---- sockets on 127.0.0.1 ---- */
+/* ---- sockets on the loopback ---- */
 
 static int bound_socket(int type, uint16_t *port)
 {
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
 	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr *sa = (struct sockaddr *)&sin;
 	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	int fd = socket(g_family, type | SOCK_CLOEXEC, 0);
 
 	cr_assert_neq(fd, -1);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	*port = ntohs(sin.sin_port);
+	if (g_family == AF_INET6) {
+		sin6.sin6_addr = in6addr_loopback;
+		sa = (struct sockaddr *)&sin6;
+		len = sizeof(sin6);
+	}
+	cr_assert_eq(bind(fd, sa, len), 0);
+	cr_assert_eq(getsockname(fd, sa, &len), 0);
+	*port = ntohs(g_family == AF_INET6 ? sin6.sin6_port : sin.sin_port);
 	return fd;
 }
 
@@ -770,6 +783,33 @@ Test(check, https_against_plain_http_fails_in_time)
 	expect_result(&o, CHECK_FAILED, "TLS handshake failed");
 	cr_expect_lt(o.res.latency_ms, T(300));
 	cr_expect_eq(g_http.requests, 0, "no plain request was made");
+}
+
+/* URLs and curl's CONNECT_TO want IPv6 literals in brackets. */
+Test(check, ipv6_tcp_and_http)
+{
+	struct check_spec tcp = spec_of(CHECK_TCP, 300);
+	struct check_spec bare = http_spec("/ok");
+	struct check_spec named = http_spec("/host");
+	struct outcome a = { 0 }, b = { 0 }, c = { 0 };
+	int probe_fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	struct sockaddr_in6 lo = { .sin6_family = AF_INET6 };
+
+	lo.sin6_addr = in6addr_loopback;
+	if (probe_fd == -1 || bind(probe_fd, (struct sockaddr *)&lo, sizeof(lo)) == -1)
+		cr_skip_test("no IPv6 loopback here");
+	close(probe_fd);
+	g_family = AF_INET6;
+	strcpy(named.host, "svc.example");
+	http_server_start();
+	start(&tcp, g_http.port, &a);
+	start(&bare, g_http.port, &b);
+	start(&named, g_http.port, &c);
+	run(2000);
+	expect_result(&a, CHECK_OK, "connected");
+	expect_result(&b, CHECK_OK, "status 200");
+	expect_result(&c, CHECK_OK, "status 200");
+	cr_expect_eq(g_http.requests, 2);
 }
 
 /* ---- lifecycle ---- */
