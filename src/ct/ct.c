@@ -163,32 +163,31 @@ static bool parse_tuple(const struct nlattr *nest, struct ct_tuple *t)
 	return t->has_ip && t->has_proto;
 }
 
+/* Validated only when wanted: most attributes of an event are skipped. */
 static void msg_attrs(const struct nlmsghdr *nlh, struct ct_msg *m)
 {
 	const struct nlattr *a;
 
 	memset(m, 0, sizeof(*m));
 	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
-		uint16_t type = mnl_attr_get_type(a);
-		bool u32 = mnl_attr_validate(a, MNL_TYPE_U32) == 0;
-		bool nested = mnl_attr_validate(a, MNL_TYPE_NESTED) == 0;
+		const struct nlattr **slot = NULL;
+		enum mnl_attr_data_type want = MNL_TYPE_NESTED;
 
-		switch (type) {
-		case CTA_TUPLE_ORIG: if (nested) m->orig = a; break;
-		case CTA_TUPLE_REPLY: if (nested) m->reply = a; break;
-		case CTA_ID: if (u32) m->id = a; break;
-		case CTA_MARK: if (u32) m->mark = a; break;
-		case CTA_STATUS: if (u32) m->status = a; break;
-		case CTA_TIMEOUT: if (u32) m->timeout = a; break;
-		case CTA_PROTOINFO: if (nested) m->protoinfo = a; break;
-		case CTA_COUNTERS_ORIG: if (nested) m->counters[0] = a; break;
-		case CTA_COUNTERS_REPLY: if (nested) m->counters[1] = a; break;
-		case CTA_TIMESTAMP: if (nested) m->timestamp = a; break;
-		case CTA_ZONE:
-			if (mnl_attr_validate(a, MNL_TYPE_U16) == 0)
-				m->zone = a;
-			break;
+		switch (mnl_attr_get_type(a)) {
+		case CTA_TUPLE_ORIG: slot = &m->orig; break;
+		case CTA_TUPLE_REPLY: slot = &m->reply; break;
+		case CTA_PROTOINFO: slot = &m->protoinfo; break;
+		case CTA_COUNTERS_ORIG: slot = &m->counters[0]; break;
+		case CTA_COUNTERS_REPLY: slot = &m->counters[1]; break;
+		case CTA_TIMESTAMP: slot = &m->timestamp; break;
+		case CTA_ID: slot = &m->id; want = MNL_TYPE_U32; break;
+		case CTA_MARK: slot = &m->mark; want = MNL_TYPE_U32; break;
+		case CTA_STATUS: slot = &m->status; want = MNL_TYPE_U32; break;
+		case CTA_TIMEOUT: slot = &m->timeout; want = MNL_TYPE_U32; break;
+		case CTA_ZONE: slot = &m->zone; want = MNL_TYPE_U16; break;
 		}
+		if (slot && mnl_attr_validate(a, want) == 0)
+			*slot = a;
 	}
 }
 
@@ -385,6 +384,11 @@ static int open_events(struct ct *ct)
 	if (!ct->ev)
 		return -errno;
 	ct->ev_fd = mnl_socket_get_fd(ct->ev);
+	return 0;
+}
+
+static int subscribe_events(struct ct *ct)
+{
 	if (mnl_socket_bind(ct->ev, NF_NETLINK_CONNTRACK_NEW |
 			    NF_NETLINK_CONNTRACK_DESTROY, MNL_SOCKET_AUTOPID) == -1)
 		return -errno;
@@ -696,6 +700,7 @@ static void on_events(struct loop *loop, int fd, uint32_t events, void *arg)
 		if (n == -1) {
 			if (errno == ENOBUFS) {
 				on_overflow(ct);
+				handled++;
 				continue;
 			}
 			if (errno == EINTR)
@@ -706,14 +711,17 @@ static void on_events(struct loop *loop, int fd, uint32_t events, void *arg)
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			if (ct->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			int flags = ct->msgs[i].msg_hdr.msg_flags;
+
+			ct->msgs[i].msg_hdr.msg_flags = 0;
+			if (flags & MSG_TRUNC) {
+				/* An event we cannot read is an event lost. */
 				ct->st.events_bad++;
+				ct->st.resync_pending = true;
 				continue;
 			}
 			handle_datagram(ct, ct->iov[i].iov_base,
 					ct->msgs[i].msg_len);
-			/* recvmmsg() writes the flags back; clear for reuse. */
-			ct->msgs[i].msg_hdr.msg_flags = 0;
 		}
 		handled += n;
 	}
@@ -789,6 +797,12 @@ int ct_open(struct loop *loop, uint32_t mark_mask, struct flowtab *ft,
 		log_warn("ct: kernel mark filter not attached (%s); filtering events in userspace",
 			 strerror(-ret));
 	ct->st.kernel_filter = ret == 0;
+	/* Only now: nothing unfiltered is ever queued. */
+	ret = subscribe_events(ct);
+	if (ret < 0) {
+		fail(err, errlen, ret, "subscribing to events");
+		goto out_free;
+	}
 	ct->st.events_disabled = events_disabled();
 	if (ct->st.events_disabled)
 		log_warn("ct: net.netfilter.nf_conntrack_events is 0: flow counts change only on resync");
