@@ -42,6 +42,7 @@ help:
 	@echo "make demo       lab in network namespaces: knlbd balancing 3 backends"
 	@echo "make test       every tier: unit, kernel (netns), sanitizers, lab scenarios"
 	@echo "make bench-sched  Maglev build time for M=65537, N=10/100/1000"
+	@echo "make bench-ct   conntrack events/s absorbed without loss, CPU per event, dump times (root)"
 	@echo "make bench-failover  health transition -> kernel map updated, M=16381/65537 (root)"
 	@echo "make golden     regenerate rules/*.nft from conf/*.conf (review the diff!)"
 
@@ -106,6 +107,14 @@ demo: deps all
 
 bench-sched: $(BUILD)/bench-sched
 	$(BUILD)/bench-sched
+
+# Conntrack intake and dump times, in a private netns (root).
+.PHONY: bench-ct
+$(BUILD)/bench-ct: $(BUILD)/test/bench/bench_ct.o $(BUILD)/libknlb.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+bench-ct: $(BUILD)/bench-ct
+	$(BUILD)/bench-ct
 
 bench-failover: $(BUILD)/test-kernel
 	KNLB_SRCDIR=$(CURDIR) $(BUILD)/test-kernel --filter 'failover/map_update_latency' --verbose 2>&1 | grep -E 'map update|Synthesis'
