@@ -219,6 +219,16 @@ void committer_free(struct committer *c)
 	free(c);
 }
 
+bool committer_synced(const struct committer *c)
+{
+	if (loop_timer_armed(&c->resync_timer))
+		return false;
+	for (size_t i = 0; i < c->pool->n_services; i++)
+		if (c->pool->services[i].dirty)
+			return false;
+	return true;
+}
+
 void committer_get_stats(const struct committer *c, struct commit_stats *out)
 {
 	*out = c->stats;

@@ -60,6 +60,9 @@ struct daemon {
 	struct health *health;
 	struct flowtab *flows;
 	struct ct *ct;			/* NULL when conntrack is unavailable */
+	/* backends gone down with flush = yes, flushed once the map is in */
+	struct pending_flush { size_t svc, backend; } *flushes;
+	size_t n_flushes, flushes_cap;
 	int sigfd;
 };
 
@@ -248,32 +251,46 @@ static int program_kernel(struct daemon *d)
 	return 0;
 }
 
-/* Where the one commit per loop iteration happens (DESIGN 2). */
-static void before_sleep(struct loop *loop, void *arg)
-{
-	struct daemon *d = arg;
-
-	(void)loop;
-	committer_run(d->committer);
-}
 
 /*
  * flush = yes: a dead backend's flows of this service are deleted, so its
  * clients get a fresh backend (UDP) or a prompt reset (TCP) instead of
- * sending into a dead host.  Runs after the pool took the verdict; the
- * slot delta is committed before the loop sleeps, in the same iteration.
+ * sending into a dead host.  Not here but after the slot delta is in the
+ * kernel: flushed earlier, the next packet of a flow would go through the
+ * old map, back to the dead backend, in a new entry nobody flushes.
  */
 static void on_transition(struct knlb_pool *pool, size_t s, size_t b, bool up,
 			  void *arg)
 {
 	struct daemon *d = arg;
-	const struct knlb_service *svc = &pool->services[s];
+
+	if (up || !pool->services[s].cfg->flush)
+		return;
+	if (d->n_flushes == d->flushes_cap) {
+		size_t cap = d->flushes_cap ? 2 * d->flushes_cap : 8;
+		struct pending_flush *f = realloc(d->flushes, cap * sizeof(*f));
+
+		if (!f) {
+			log_error("%s/%s: out of memory: its flows are not flushed",
+				  pool->services[s].cfg->name,
+				  pool->services[s].backends[b].cfg->id);
+			return;
+		}
+		d->flushes = f;
+		d->flushes_cap = cap;
+	}
+	d->flushes[d->n_flushes++] = (struct pending_flush){ s, b };
+}
+
+static void flush_backend(struct daemon *d, size_t s, size_t b)
+{
+	const struct knlb_service *svc = &d->pool->services[s];
 	const struct knlb_backend_config *be = svc->backends[b].cfg;
 	size_t deleted = 0;
 	int ret;
 
-	if (up || !svc->cfg->flush)
-		return;
+	if (svc->backends[b].up)
+		return;		/* came back before the commit: keep its flows */
 	if (!d->ct) {
 		log_warn("%s/%s: flush = yes but conntrack is not available: its flows are kept",
 			 svc->cfg->name, be->id);
@@ -287,6 +304,21 @@ static void on_transition(struct knlb_pool *pool, size_t s, size_t b, bool up,
 	else
 		log_info("%s/%s: flushed %zu conntrack entries (flush = yes)",
 			 svc->cfg->name, be->id, deleted);
+}
+
+/* Where the one commit per loop iteration happens (DESIGN 2). */
+static void before_sleep(struct loop *loop, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)loop;
+	committer_run(d->committer);
+	/* Only once the kernel no longer maps the dead backends. */
+	if (!d->n_flushes || !committer_synced(d->committer))
+		return;
+	for (size_t i = 0; i < d->n_flushes; i++)
+		flush_backend(d, d->flushes[i].svc, d->flushes[i].backend);
+	d->n_flushes = 0;
 }
 
 /* Flow counting is an aid, not a precondition: run without it if need be. */
@@ -346,6 +378,7 @@ static void daemon_release(struct daemon *d)
 	checker_free(d->checker);
 	ct_close(d->ct);
 	flowtab_free(d->flows);
+	free(d->flushes);
 	committer_free(d->committer);
 	loop_free(d->loop);
 	nfnl_close(d->nfnl);

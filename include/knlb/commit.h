@@ -2,6 +2,7 @@
 #ifndef KNLB_COMMIT_H
 #define KNLB_COMMIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,9 @@ void committer_free(struct committer *c);
 
 /* Send every dirty service's delta; the loop's before-sleep hook. */
 void committer_run(struct committer *c);
+
+/* Every service's slots are in the kernel (no failed delta pending). */
+bool committer_synced(const struct committer *c);
 
 void committer_get_stats(const struct committer *c, struct commit_stats *out);
 

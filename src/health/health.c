@@ -285,6 +285,12 @@ int health_new(struct loop *loop, struct knlb_pool *pool,
 			hb->svc = s;
 			hb->b = b;
 			hb->info.counter.up = svc->backends[b].up;
+			/*
+			 * No verdict yet: up, but down at the first failure,
+			 * as HAProxy starts its servers (health = rise).
+			 */
+			if (hb->info.counter.up && svc->cfg->health.fall > 1)
+				hb->info.counter.failures = svc->cfg->health.fall - 1;
 			hb->info.last.status = CHECK_LOCAL_ERROR;
 			loop_timer_init(&hb->timer, on_probe_timer, hb);
 		}

@@ -123,12 +123,26 @@ Test(health, non_transitions_leave_the_service_clean)
 	rig_up(&g, SVC3);
 	for (int i = 0; i < 5; i++)
 		cr_expect_eq(feed(&g, 0, CHECK_OK), HEALTH_NO_CHANGE);
+	cr_expect_eq(feed(&g, 1, CHECK_OK), HEALTH_NO_CHANGE);
 	cr_expect_eq(feed(&g, 1, CHECK_FAILED), HEALTH_NO_CHANGE);
 	cr_expect_eq(feed(&g, 2, CHECK_LOCAL_ERROR), HEALTH_NO_CHANGE);
 	cr_expect(!g.pool->services[0].dirty, "no transition, yet the service is dirty");
 	cr_expect_eq(feed(&g, 1, CHECK_FAILED), HEALTH_WENT_DOWN);
 	cr_expect(g.pool->services[0].dirty, "a transition must mark the service dirty");
 	cr_expect_eq(health_backend(g.health, 0, 1)->transitions, 1);
+	rig_down(&g);
+}
+
+/* HAProxy's start: up, but down at the first failure until a success. */
+Test(health, unknown_backend_falls_at_its_first_failure)
+{
+	struct rig g;
+
+	rig_up(&g, SVC3);
+	cr_expect_eq(feed(&g, 0, CHECK_FAILED), HEALTH_WENT_DOWN);
+	cr_expect_eq(feed(&g, 1, CHECK_OK), HEALTH_NO_CHANGE);
+	cr_expect_eq(feed(&g, 1, CHECK_FAILED), HEALTH_NO_CHANGE,
+		     "after a success the full fall count applies");
 	rig_down(&g);
 }
 
@@ -145,6 +159,7 @@ Test(health, down_moves_only_its_slots_and_up_restores_the_table)
 	before = malloc(m * sizeof(*before));
 	memcpy(before, svc->slots, m * sizeof(*before));
 
+	feed(&g, 1, CHECK_OK);
 	feed(&g, 1, CHECK_FAILED);
 	feed(&g, 1, CHECK_FAILED);
 	cr_assert_eq(pool_compute_slots(svc), 0);
