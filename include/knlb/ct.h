@@ -30,6 +30,9 @@
  * is full and reports ENOBUFS.  Then the buffer is doubled (up to 64 MiB)
  * and the flow table is resynchronised from a full dump, so counts are
  * never silently wrong: while a resync is pending, ct_get_stats() says so.
+ * The kernel reports ENOBUFS once and then drops silently until the queue
+ * has been read empty, so the dump waits for that; under a sustained
+ * overload that never lets the queue empty, counts stay flagged stale.
  * Resyncs are spaced at least 1 s (and 4x the last dump's duration) apart,
  * so an event storm cannot keep the loop dumping.  DESTROY events can
  * come late (conntrack's garbage collector reaps expired entries in

@@ -68,6 +68,12 @@ struct ct {
 
 	struct loop_timer resync_timer;
 	bool in_resync;
+	/*
+	 * Between an ENOBUFS and the read that finds the queue empty.  The
+	 * kernel reports one ENOBUFS per such episode and drops silently
+	 * for the rest of it, so a dump started now could miss later drops.
+	 */
+	bool congested;
 	uint64_t last_resync_end_ns;
 	uint64_t last_resync_dur_ns;
 
@@ -590,7 +596,8 @@ int ct_resync(struct ct *ct)
 		return ret;
 	}
 	ct->st.resyncs++;
-	ct->st.resync_pending = false;
+	/* Drops after this dump began would go unreported: do it again. */
+	ct->st.resync_pending = ct->congested;
 	ct->st.last_resync_opened = res.opened;
 	ct->st.last_resync_closed = res.closed;
 	ct->st.last_resync_moved = res.moved;
@@ -605,20 +612,16 @@ int ct_resync(struct ct *ct)
 	return 0;
 }
 
-static void on_resync_timer(struct loop *loop, struct loop_timer *timer,
-			    void *arg)
-{
-	(void)loop;
-	(void)timer;
-	ct_resync(arg);
-}
-
-/* Resync now unless the last one ended too recently; then on a timer. */
+/*
+ * Resync now unless the last one ended too recently (then on a timer),
+ * and only once the event queue was found empty since the last ENOBUFS
+ * (the read handler calls again when it is).
+ */
 static void maybe_resync(struct ct *ct)
 {
 	uint64_t gap = ct->last_resync_dur_ns * 4;
 
-	if (!ct->st.resync_pending || ct->in_resync)
+	if (!ct->st.resync_pending || ct->in_resync || ct->congested)
 		return;
 	if (gap < CT_RESYNC_MIN_GAP_NS)
 		gap = CT_RESYNC_MIN_GAP_NS;
@@ -630,6 +633,14 @@ static void maybe_resync(struct ct *ct)
 	ct_resync(ct);
 }
 
+static void on_resync_timer(struct loop *loop, struct loop_timer *timer,
+			    void *arg)
+{
+	(void)loop;
+	(void)timer;
+	maybe_resync(arg);
+}
+
 /* --- events --- */
 
 static void on_overflow(struct ct *ct)
@@ -637,6 +648,7 @@ static void on_overflow(struct ct *ct)
 	int was = ct->rcvbuf_req;
 
 	ct->st.overflows++;
+	ct->congested = true;
 	if (ct->rcvbuf_req < CT_RCVBUF_MAX)
 		set_rcvbuf(ct, ct->rcvbuf_req * 2 > CT_RCVBUF_MAX ?
 			       CT_RCVBUF_MAX : ct->rcvbuf_req * 2);
@@ -705,7 +717,9 @@ static void on_events(struct loop *loop, int fd, uint32_t events, void *arg)
 			}
 			if (errno == EINTR)
 				continue;
-			if (errno != EAGAIN)
+			if (errno == EAGAIN)
+				ct->congested = false;
+			else
 				log_warn("ct: reading conntrack events: %s",
 					 strerror(errno));
 			break;
