@@ -108,7 +108,11 @@ struct ct_stats {
  */
 int ct_open(struct loop *loop, uint32_t mark_mask, struct flowtab *ft,
 	    struct ct **out, char *err, size_t errlen);
-/* Stops watching, closes both sockets.  The flowtab is left as it is. */
+/*
+ * Stops watching, closes both sockets.  The flowtab is left as it is.
+ * Not from inside a ct_list() callback or a flowtab drained callback:
+ * those run inside ct's own handlers.
+ */
 void ct_close(struct ct *ct);
 
 /*
