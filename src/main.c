@@ -232,7 +232,7 @@ static int program_kernel(struct daemon *d)
 	char err[512];
 	int ret;
 
-	ret = nfnl_open(&d->nfnl);
+	ret = nfnl_sock_open(&d->nfnl);
 	if (ret < 0) {
 		log_error("cannot open netfilter netlink socket: %s%s", strerror(-ret),
 			  ret == -EPERM ? " (knlbd needs CAP_NET_ADMIN)" : "");
@@ -381,7 +381,7 @@ static void daemon_release(struct daemon *d)
 	free(d->flushes);
 	committer_free(d->committer);
 	loop_free(d->loop);
-	nfnl_close(d->nfnl);
+	nfnl_sock_close(d->nfnl);
 	pool_free(d->pool);
 	config_free(d->config);
 }

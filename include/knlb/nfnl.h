@@ -18,8 +18,8 @@ struct nfnl_batch;
 /* Largest single message a caller may build after nfnl_batch_add(). */
 #define NFNL_MSG_MAX (64 * 1024)
 
-int nfnl_open(struct nfnl_sock **out);
-void nfnl_close(struct nfnl_sock *sock);
+int nfnl_sock_open(struct nfnl_sock **out);
+void nfnl_sock_close(struct nfnl_sock *sock);
 
 struct nfnl_batch *nfnl_batch_new(void);
 void nfnl_batch_free(struct nfnl_batch *batch);

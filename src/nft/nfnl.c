@@ -47,7 +47,7 @@ struct nfnl_batch {
 /* Room for begin/end markers around the messages. */
 #define NFNL_MARKER_ROOM 64
 
-int nfnl_open(struct nfnl_sock **out)
+int nfnl_sock_open(struct nfnl_sock **out)
 {
 	struct nfnl_sock *sock;
 	int one = 1, err;
@@ -84,7 +84,7 @@ out_free:
 	return err;
 }
 
-void nfnl_close(struct nfnl_sock *sock)
+void nfnl_sock_close(struct nfnl_sock *sock)
 {
 	if (!sock)
 		return;

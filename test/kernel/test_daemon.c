@@ -224,7 +224,7 @@ Test(daemon, table_of_65537_slots_in_one_transaction)
 	t0 = now_ms();
 	cr_assert_eq(pool_create(config, &pool), 0);
 	cr_log_info("M=65537 N=1000: slot table computed in %.2f ms", now_ms() - t0);
-	cr_assert_eq(nfnl_open(&sock), 0);
+	cr_assert_eq(nfnl_sock_open(&sock), 0);
 	gen = kt_nft_genid();
 	ret = sync_replace(sock, pool, &res, err, sizeof(err));
 	cr_assert_eq(ret, 0, "%s", err);
@@ -245,7 +245,7 @@ Test(daemon, table_of_65537_slots_in_one_transaction)
 	}
 	free(listed);
 	free(rendered);
-	nfnl_close(sock);
+	nfnl_sock_close(sock);
 	pool_free(pool);
 	config_free(config);
 }

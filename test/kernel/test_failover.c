@@ -57,7 +57,7 @@ static void rig_up(struct rig *g, uint32_t m, size_t n)
 	cr_assert_eq(config_load(path, &g->config, stderr), 0);
 	unlink(path);
 	cr_assert_eq(pool_create(g->config, &g->pool), 0);
-	cr_assert_eq(nfnl_open(&g->sock), 0);
+	cr_assert_eq(nfnl_sock_open(&g->sock), 0);
 	cr_assert_eq(sync_replace(g->sock, g->pool, &res, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(loop_new(&g->loop), 0);
 	cr_assert_eq(health_new(g->loop, g->pool, NULL, &g->health), 0);
@@ -69,7 +69,7 @@ static void rig_down(struct rig *g)
 	committer_free(g->committer);
 	health_free(g->health);
 	loop_free(g->loop);
-	nfnl_close(g->sock);
+	nfnl_sock_close(g->sock);
 	pool_free(g->pool);
 	config_free(g->config);
 }

@@ -23,7 +23,7 @@ static struct nfnl_sock *open_sock(void)
 {
 	struct nfnl_sock *sock;
 
-	cr_assert_eq(nfnl_open(&sock), 0);
+	cr_assert_eq(nfnl_sock_open(&sock), 0);
 	return sock;
 }
 
@@ -61,7 +61,7 @@ static void check_golden(const char *name)
 	free(golden);
 	free(listed);
 	free(rendered);
-	nfnl_close(sock);
+	nfnl_sock_close(sock);
 	pool_free(pool);
 	config_free(config);
 }
@@ -95,7 +95,7 @@ Test(program, restart_with_same_config_is_identical)
 
 	free(first);
 	free(second);
-	nfnl_close(sock);
+	nfnl_sock_close(sock);
 	pool_free(p1);
 	pool_free(p2);
 	config_free(c1);
@@ -137,7 +137,7 @@ Test(program, foreign_table_survives_start_and_stop)
 	free(before);
 	free(after);
 	free(ours);
-	nfnl_close(sock);
+	nfnl_sock_close(sock);
 	pool_free(pool);
 	config_free(config);
 }
@@ -190,7 +190,7 @@ Test(program, weight_change_sends_only_changed_slots)
 	free(listed);
 	free(rendered);
 	free(old);
-	nfnl_close(sock);
+	nfnl_sock_close(sock);
 	pool_free(pool);
 	config_free(config);
 }
@@ -236,7 +236,7 @@ Test(program, rejected_batch_keeps_previous_state)
 	free(before);
 	free(after);
 	free(wrong);
-	nfnl_close(sock);
+	nfnl_sock_close(sock);
 	pool_free(pool);
 	config_free(config);
 }
