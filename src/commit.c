@@ -128,10 +128,10 @@ static void on_resync_timer(struct loop *loop, struct loop_timer *t, void *arg)
 }
 
 /*
- * Every service changed during this
- * iteration gets its new slot table, sent as one transaction of exactly
- * the elements that differ.  Runs right after the events that caused it,
- * so a backend going down is out of the map within this iteration.
+ * Every service changed during this loop iteration gets its new slot
+ * table, sent as one transaction of exactly the elements that differ.
+ * Runs right after the events that caused it, so a backend going down is
+ * out of the map within the same iteration.
  */
 void committer_run(struct committer *c)
 {
@@ -141,7 +141,6 @@ void committer_run(struct committer *c)
 		struct knlb_service *svc = &c->pool->services[i];
 		struct kernel_view *kv = &c->kernel[i];
 		struct sync_result res;
-		uint32_t moved = 0;
 		uint64_t since;
 		char err[512];
 		int ret;
@@ -156,8 +155,6 @@ void committer_run(struct committer *c)
 			schedule_resync(c);
 			return;
 		}
-		for (uint32_t s = 0; s < svc->cfg->table_size; s++)
-			moved += kv->slots[s] != svc->slots[s];
 		ret = sync_service_slots(c->nfnl, c->pool, svc, kv->slots, kv->empty,
 					 &res, err, sizeof(err));
 		if (ret < 0) {
@@ -173,13 +170,12 @@ void committer_run(struct committer *c)
 			continue;
 		c->stats.transactions++;
 		c->stats.last_elements = res.elements;
-		c->stats.last_moved = moved;
+		c->stats.last_moved = res.moved;
 		c->stats.last_ack_ms = res.elapsed_ms;
 		c->stats.last_decision_ms = (double)(loop_now_ns() - since) / 1e6;
 		log_info("service %s: %u of %u slots moved, %zu elements in 1 transaction, %.2f ms to the kernel's ack, %.2f ms after the decision",
-				 svc->cfg->name, moved, svc->cfg->table_size,
-				 res.elements, res.elapsed_ms,
-				 (double)(loop_now_ns() - since) / 1e6);
+			 svc->cfg->name, res.moved, svc->cfg->table_size,
+			 res.elements, res.elapsed_ms, c->stats.last_decision_ms);
 	}
 }
 

@@ -91,6 +91,7 @@ int sync_service_slots(struct nfnl_sock *sock, const struct knlb_pool *pool,
 		goto out_nomem;
 	}
 	res->elements = diff.n_deletes + diff.n_adds;
+	res->moved = (uint32_t)diff.n_changes;
 	slot_diff_release(&diff);
 	return commit(sock, batch, start, res, err, errlen);
 

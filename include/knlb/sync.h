@@ -19,6 +19,7 @@ struct sync_result {
 	size_t messages;	/* netlink messages in the transaction */
 	size_t bytes;		/* size of the transaction */
 	size_t elements;	/* slot elements added + deleted */
+	uint32_t moved;		/* slots whose backend changed (deltas only) */
 	double elapsed_ms;	/* build + send + every ACK read */
 };
 
