@@ -48,7 +48,7 @@ uint32_t pool_slots_of(const struct knlb_service *svc, size_t b)
 /* Takes new flows if the scheduler gives it slots. */
 static bool backend_usable(const struct knlb_backend *be)
 {
-	return be->up && be->admin == KNLB_ADMIN_ENABLED && be->cfg->weight > 0;
+	return be->up && be->cfg->weight > 0;
 }
 
 static bool backend_ramping(const struct knlb_service *svc,
@@ -121,40 +121,9 @@ bool pool_set_health(struct knlb_service *svc, size_t b, bool up,
 	return pool_refresh_weights(svc, now_ns);
 }
 
-bool pool_set_admin(struct knlb_service *svc, size_t b, enum knlb_admin admin,
-		    uint64_t now_ns)
-{
-	struct knlb_backend *be = &svc->backends[b];
-	bool was_usable = backend_usable(be);
-
-	be->admin = admin;
-	/* Enabling a backend is a recovery too: it ramps like one. */
-	if (!was_usable && backend_usable(be) && svc->cfg->health.slowstart_ns)
-		be->up_since_ns = now_ns;
-	return pool_refresh_weights(svc, now_ns);
-}
-
-uint32_t pool_mark_mask(const struct knlb_service *svc)
-{
-	return svc->pool_mark_mask;
-}
-
 double pool_effective_weight(const struct knlb_service *svc, size_t b)
 {
 	return (double)svc->backends[b].effective_weight / svc->weight_scale;
-}
-
-const char *pool_admin_name(enum knlb_admin admin)
-{
-	switch (admin) {
-	case KNLB_ADMIN_ENABLED:
-		return "enabled";
-	case KNLB_ADMIN_DRAIN:
-		return "drain";
-	case KNLB_ADMIN_DISABLED:
-		return "disabled";
-	}
-	return "?";
 }
 
 static int service_init(struct knlb_service *svc,
@@ -163,7 +132,7 @@ static int service_init(struct knlb_service *svc,
 {
 	svc->cfg = cfg;
 	svc->ct_mark = mark;
-	svc->pool_mark_mask = mask;
+	svc->ct_mark_mask = mask;
 	svc->n_backends = cfg->n_backends;
 	svc->backends = calloc(cfg->n_backends ? cfg->n_backends : 1,
 			       sizeof(*svc->backends));
@@ -175,7 +144,6 @@ static int service_init(struct knlb_service *svc,
 		svc->backends[i].cfg = &cfg->backends[i];
 		/* No verdict yet: start up, as HAProxy does (DESIGN 3). */
 		svc->backends[i].up = true;
-		svc->backends[i].admin = KNLB_ADMIN_ENABLED;
 	}
 	pool_refresh_weights(svc, 0);
 	svc->dirty = true;

@@ -139,11 +139,11 @@ static void render_service_chain(FILE *out, const struct knlb_service *svc)
 
 	fprintf(out, "\n\tchain %s {\n", ruleset_chain_name(svc, chain, sizeof(chain)));
 	fprintf(out, "\t\tmeta l4proto %s ct mark set ", config_proto_name(svc->cfg->proto));
-	if (svc->pool_mark_mask == UINT32_MAX)
+	if (svc->ct_mark_mask == UINT32_MAX)
 		fprintf(out, "0x%08x", svc->ct_mark);
 	else	/* nft prints the and-mask with the or-bits folded in */
 		fprintf(out, "ct mark & 0x%08x | 0x%08x",
-			~svc->pool_mark_mask | svc->ct_mark, svc->ct_mark);
+			~svc->ct_mark_mask | svc->ct_mark, svc->ct_mark);
 	fputs(" dnat ip to ", out);
 	render_selector(out, svc->cfg);
 	fprintf(out, " map @%s\n\t}\n", ruleset_slots_name(svc, slots, sizeof(slots)));
@@ -152,7 +152,7 @@ static void render_service_chain(FILE *out, const struct knlb_service *svc)
 /* "ct mark 0x00000001", "ct mark 0x01000000/8" or "ct mark & M == V" */
 static void render_mark_match(FILE *out, const struct knlb_service *svc)
 {
-	uint32_t mask = svc->pool_mark_mask;
+	uint32_t mask = svc->ct_mark_mask;
 
 	if (mask == UINT32_MAX)
 		fprintf(out, "\t\tct mark 0x%08x", svc->ct_mark);

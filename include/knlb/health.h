@@ -54,10 +54,6 @@ struct health_backend_info {
 	uint64_t last_change_ns;
 };
 
-struct health_stats {
-	uint64_t probes, transitions, local_errors;
-};
-
 struct health;
 
 /* Called after each transition, once the pool has the new verdict. */
@@ -84,6 +80,5 @@ enum health_transition health_result(struct health *health, size_t svc,
 
 const struct health_backend_info *health_backend(const struct health *health,
 						 size_t svc, size_t backend);
-void health_get_stats(const struct health *health, struct health_stats *out);
 
 #endif

@@ -15,16 +15,8 @@ struct knlb_backend_config;
  * at its (read-only) configuration and adds what changes while running.
  */
 
-/* What the operator set at run time (knlbctl); the config says enabled. */
-enum knlb_admin {
-	KNLB_ADMIN_ENABLED,
-	KNLB_ADMIN_DRAIN,	/* no new flows, established ones continue */
-	KNLB_ADMIN_DISABLED,
-};
-
 struct knlb_backend {
 	const struct knlb_backend_config *cfg;
-	enum knlb_admin admin;
 	bool up;			/* health verdict (always true without checks) */
 	uint64_t up_since_ns;		/* slow start: when it came back; 0 = no ramp */
 	/*
@@ -37,7 +29,7 @@ struct knlb_backend {
 struct knlb_service {
 	const struct knlb_service_config *cfg;
 	uint32_t ct_mark;		/* tags this service's flows */
-	uint32_t pool_mark_mask;	/* the bits of ct mark knlb owns */
+	uint32_t ct_mark_mask;		/* the bits of ct mark knlb owns */
 	struct knlb_backend *backends;
 	size_t n_backends;
 	/* slots[i]: index into backends, or SCHED_SLOT_EMPTY; cfg->table_size long */

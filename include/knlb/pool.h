@@ -16,7 +16,7 @@ void pool_free(struct knlb_pool *pool);
 int pool_compute_slots(struct knlb_service *svc);
 
 /*
- * Effective weights from weight, health, admin state, backups and slow
+ * Effective weights from weight, health, backups and slow
  * start at time now_ns.  Marks the service dirty (and returns true) when
  * any effective weight changed; on_backups and empty follow.
  */
@@ -26,20 +26,12 @@ bool pool_refresh_weights(struct knlb_service *svc, uint64_t now_ns);
 bool pool_set_health(struct knlb_service *svc, size_t b, bool up,
 		     uint64_t now_ns);
 
-/* Run-time admin state (drain, disable, enable).  Refreshes weights. */
-bool pool_set_admin(struct knlb_service *svc, size_t b, enum knlb_admin admin,
-		    uint64_t now_ns);
-
 /* A backend still ramping up at now_ns (slow start timer needed). */
 bool pool_service_ramping(const struct knlb_service *svc, uint64_t now_ns);
 
 /* effective_weight in the config's units (undoes weight_scale). */
 double pool_effective_weight(const struct knlb_service *svc, size_t b);
 
-const char *pool_admin_name(enum knlb_admin admin);
-
-/* The ct mark bits knlb owns ([global] ct_mark_mask). */
-uint32_t pool_mark_mask(const struct knlb_service *svc);
 
 /* Slots that point at backend index b (for reports and tests). */
 uint32_t pool_slots_of(const struct knlb_service *svc, size_t b);

@@ -49,7 +49,6 @@ struct health {
 	struct health_service *services;
 	health_transition_fn on_transition;
 	void *on_transition_arg;
-	struct health_stats stats;
 };
 
 enum health_transition health_counter_apply(struct health_counter *c,
@@ -166,7 +165,6 @@ static void note_local_error(struct health_backend *hb,
 	const struct knlb_service *svc = svc_of(hb->health, hb->svc);
 
 	hb->info.local_errors++;
-	hb->health->stats.local_errors++;
 	if (hb->local_error_logged)
 		return;
 	hb->local_error_logged = true;
@@ -186,7 +184,6 @@ enum health_transition health_result(struct health *h, size_t s, size_t b,
 	hb->info.last = *res;
 	hb->info.probed = true;
 	hb->info.probes++;
-	h->stats.probes++;
 	if (res->status == CHECK_LOCAL_ERROR) {
 		note_local_error(hb, res);
 		return HEALTH_NO_CHANGE;
@@ -198,7 +195,6 @@ enum health_transition health_result(struct health *h, size_t s, size_t b,
 
 	hb->info.transitions++;
 	hb->info.last_change_ns = now;
-	h->stats.transitions++;
 	log_transition(h, hb, res, t == HEALTH_WENT_UP ?
 			hb->info.counter.successes : hb->info.counter.failures);
 
@@ -366,9 +362,4 @@ const struct health_backend_info *health_backend(const struct health *h,
 						 size_t svc, size_t b)
 {
 	return &hb_of(h, svc, b)->info;
-}
-
-void health_get_stats(const struct health *h, struct health_stats *out)
-{
-	*out = h->stats;
 }

@@ -31,7 +31,7 @@
 #include "knlb/config-t.h"
 #include "knlb/diff.h"
 #include "knlb/nfnl.h"
-#include "knlb/pool.h"
+#include "knlb/pool-t.h"
 #include "knlb/ruleset.h"
 #include "knlb/sched.h"
 
@@ -479,7 +479,7 @@ static int add_service_rule(struct nfnl_batch *batch, const char *table,
 {
 	char chain[RULESET_NAME_MAX], slots[RULESET_NAME_MAX];
 	char what[2 * RULESET_NAME_MAX];
-	uint32_t mask = pool_mark_mask(svc);
+	uint32_t mask = svc->ct_mark_mask;
 	struct rule_builder rb;
 	struct nftnl_expr *e;
 
@@ -526,8 +526,8 @@ static int add_snat_rule(struct nfnl_batch *batch, const char *table,
 	if (!rb.rule)
 		return -ENOMEM;
 	rb_ct_load_mark(&rb);
-	if (pool_mark_mask(svc) != UINT32_MAX)
-		rb_bitwise(&rb, pool_mark_mask(svc), 0);
+	if (svc->ct_mark_mask != UINT32_MAX)
+		rb_bitwise(&rb, svc->ct_mark_mask, 0);
 	rb_cmp_eq_u32(&rb, NFT_REG_1, svc->ct_mark);
 	if (svc->cfg->snat == KNLB_SNAT_MASQUERADE) {
 		rb_expr(&rb, "masq");
