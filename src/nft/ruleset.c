@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <netinet/ip_icmp.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter/nf_tables.h>
@@ -769,29 +770,49 @@ static void rb_reject(struct rule_builder *rb, uint32_t type, uint8_t code)
 	nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, code);
 }
 
+/* immediate verdict: drop, accept, or jump to chain */
+static void rb_verdict(struct rule_builder *rb, int verdict, const char *chain)
+{
+	struct nftnl_expr *e = rb_expr(rb, "immediate");
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
+	if (chain)
+		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+}
+
+/* The three rules of chain on_empty, in order. */
+enum on_empty_rule {
+	ON_EMPTY_TCP_RESET,	/* @empty_reject meta l4proto tcp reject with tcp reset */
+	ON_EMPTY_ICMP,		/* @empty_reject reject with icmp port-unreachable */
+	ON_EMPTY_DROP,		/* @empty_drop drop */
+};
+
 static int add_on_empty_rule(struct nfnl_batch *batch, const char *table,
-			     int which)
+			     enum on_empty_rule kind)
 {
 	struct rule_builder rb = { .rule = rule_new(table, RULESET_ON_EMPTY) };
-	const char *set = which == 2 ? RULESET_EMPTY_DROP : RULESET_EMPTY_REJECT;
 
 	if (!rb.rule)
 		return -ENOMEM;
-	rb_match_service_set(&rb, set, which == 2 ? SET_ID_EMPTY_DROP :
-						     SET_ID_EMPTY_REJECT);
-	if (which == 0) {		/* meta l4proto tcp reject with tcp reset */
+	if (kind == ON_EMPTY_DROP)
+		rb_match_service_set(&rb, RULESET_EMPTY_DROP, SET_ID_EMPTY_DROP);
+	else
+		rb_match_service_set(&rb, RULESET_EMPTY_REJECT, SET_ID_EMPTY_REJECT);
+	switch (kind) {
+	case ON_EMPTY_TCP_RESET:
 		rb_meta(&rb, NFT_META_L4PROTO, NFT_REG_1);
 		rb_cmp_eq_u8(&rb, NFT_REG_1, IPPROTO_TCP);
 		rb_reject(&rb, NFT_REJECT_TCP_RST, 0);
-	} else if (which == 1) {	/* reject with icmp port-unreachable */
-		rb_reject(&rb, NFT_REJECT_ICMP_UNREACH, 3);
-	} else {
-		struct nftnl_expr *e = rb_expr(&rb, "immediate");
-
-		if (e) {
-			nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-			nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_DROP);
-		}
+		break;
+	case ON_EMPTY_ICMP:
+		rb_reject(&rb, NFT_REJECT_ICMP_UNREACH, ICMP_PORT_UNREACH);
+		break;
+	case ON_EMPTY_DROP:
+		rb_verdict(&rb, NF_DROP, NULL);
+		break;
 	}
 	return add_rule(batch, &rb, "chain " RULESET_ON_EMPTY);
 }
@@ -800,16 +821,10 @@ static int add_jump_rule(struct nfnl_batch *batch, const char *table,
 			 const char *chain, const char *target)
 {
 	struct rule_builder rb = { .rule = rule_new(table, chain) };
-	struct nftnl_expr *e;
 
 	if (!rb.rule)
 		return -ENOMEM;
-	e = rb_expr(&rb, "immediate");
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NFT_JUMP);
-		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, target);
-	}
+	rb_verdict(&rb, NFT_JUMP, target);
 	return add_rule(batch, &rb, chain);
 }
 
@@ -867,8 +882,12 @@ static int add_on_empty_objects(struct nfnl_batch *batch,
 						NFT_MSG_NEWSETELEM);
 	if (ret == 0)
 		ret = add_chain(batch, table, RULESET_ON_EMPTY, NULL, -1, 0);
-	for (int which = 0; ret == 0 && which < 3; which++)
-		ret = add_on_empty_rule(batch, table, which);
+	if (ret == 0)
+		ret = add_on_empty_rule(batch, table, ON_EMPTY_TCP_RESET);
+	if (ret == 0)
+		ret = add_on_empty_rule(batch, table, ON_EMPTY_ICMP);
+	if (ret == 0)
+		ret = add_on_empty_rule(batch, table, ON_EMPTY_DROP);
 	/* After DNAT (dstnat = -100): only untranslated packets still match. */
 	if (ret == 0)
 		ret = add_chain(batch, table, RULESET_FILTER_PREROUTING, "filter",
