@@ -99,6 +99,10 @@ bool check_errno_is_local(int err);
 socklen_t check_probe_sockaddr(const struct check_probe *probe,
 			       struct sockaddr_storage *ss);
 
+/* Watch probe->fd in the loop; check_probe_close_fd() undoes it. */
+int check_probe_watch_fd(struct check_probe *probe, uint32_t events,
+			 loop_fd_fn fn);
+
 /* The stop() of the fd-based kinds: unwatch and close probe->fd. */
 void check_probe_close_fd(struct check_probe *probe);
 

@@ -267,6 +267,17 @@ bool check_errno_is_local(int err)
 	}
 }
 
+int check_probe_watch_fd(struct check_probe *probe, uint32_t events,
+			 loop_fd_fn fn)
+{
+	int err = loop_add_fd(probe->checker->loop, probe->fd, events, fn, probe);
+
+	if (err < 0)
+		return err;
+	probe->fd_watched = true;
+	return 0;
+}
+
 void check_probe_close_fd(struct check_probe *probe)
 {
 	/* Unwatch before close: the loop finds watches by fd number. */

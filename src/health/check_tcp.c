@@ -57,7 +57,6 @@ static void tcp_on_event(struct loop *loop, int fd, uint32_t events,
 
 static int tcp_start(struct check_probe *probe)
 {
-	struct loop *loop = probe->checker->loop;
 	struct sockaddr_storage ss;
 	socklen_t len = check_probe_sockaddr(probe, &ss);
 	int err;
@@ -77,11 +76,7 @@ static int tcp_start(struct check_probe *probe)
 		tcp_report_errno(probe, err);
 		return 0;
 	}
-	err = loop_add_fd(loop, probe->fd, EPOLLOUT, tcp_on_event, probe);
-	if (err < 0)
-		return err;
-	probe->fd_watched = true;
-	return 0;
+	return check_probe_watch_fd(probe, EPOLLOUT, tcp_on_event);
 }
 
 static void tcp_timeout(struct check_probe *probe)

@@ -61,7 +61,6 @@ static void udp_on_event(struct loop *loop, int fd, uint32_t events,
 static int udp_start(struct check_probe *probe)
 {
 	const struct check_spec *spec = &probe->spec;
-	struct loop *loop = probe->checker->loop;
 	struct sockaddr_storage ss;
 	socklen_t len = check_probe_sockaddr(probe, &ss);
 	int err;
@@ -87,11 +86,7 @@ static int udp_start(struct check_probe *probe)
 		udp_report_errno(probe, "send", err);
 		return 0;
 	}
-	err = loop_add_fd(loop, probe->fd, EPOLLIN, udp_on_event, probe);
-	if (err < 0)
-		return err;
-	probe->fd_watched = true;
-	return 0;
+	return check_probe_watch_fd(probe, EPOLLIN, udp_on_event);
 }
 
 static void udp_timeout(struct check_probe *probe)
