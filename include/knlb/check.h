@@ -28,8 +28,8 @@ int checker_new(struct loop *loop, struct checker **out);
 void checker_free(struct checker *checker);
 
 /*
- * Start a probe of spec against addr:port (spec->port overrides port when
- * non-zero).  Returns 0 and sets *out, or -errno when the probe could not
+ * Start a probe of spec against addr:port, exactly (spec->port is for the
+ * caller's own resolution; see health_probe_port()).  Returns 0 and sets *out, or -errno when the probe could not
  * even be started (-EMFILE, -ENOMEM, ...): the caller treats that as a
  * CHECK_LOCAL_ERROR of its own.
  */

@@ -19,6 +19,8 @@ struct loop;
 struct checker;
 struct knlb_pool;
 struct knlb_health_config;
+struct knlb_service_config;
+struct knlb_backend_config;
 
 /* Consecutive results since the last transition. */
 struct health_counter {
@@ -44,6 +46,10 @@ enum health_transition health_counter_apply(struct health_counter *c,
 /* interval when settled up, downinter when settled down, fastinter between. */
 uint64_t health_counter_next_ns(const struct health_counter *c,
 				const struct knlb_health_config *cfg);
+
+/* The port to probe: backend check_port=, else service check_port, else its port. */
+uint16_t health_probe_port(const struct knlb_service_config *svc,
+			   const struct knlb_backend_config *be);
 
 /* Per backend, for status reports. */
 struct health_backend_info {

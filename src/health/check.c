@@ -180,7 +180,7 @@ int checker_start(struct checker *checker, const struct check_spec *spec,
 	struct check_probe *probe;
 	int err;
 
-	if (!ops || !spec->timeout_ns || !done || (!spec->port && !port))
+	if (!ops || !spec->timeout_ns || !done || !port)
 		return -EINVAL;
 	if (addr->family != AF_INET && addr->family != AF_INET6)
 		return -EAFNOSUPPORT;
@@ -191,7 +191,7 @@ int checker_start(struct checker *checker, const struct check_spec *spec,
 	probe->ops = ops;
 	probe->spec = *spec;
 	probe->addr = *addr;
-	probe->port = spec->port ? spec->port : port;
+	probe->port = port;
 	probe->done = done;
 	probe->arg = arg;
 	probe->fd = -1;

@@ -34,11 +34,6 @@ struct health_service {
 	struct health *health;
 	size_t svc;
 	struct health_backend *backends;
-	/*
-	 * The checker lets spec->port override the port it is given; backends
-	 * with their own check_port use this copy, whose port is 0.
-	 */
-	struct check_spec spec_backend_port;
 	struct loop_timer ramp_timer;
 };
 
@@ -208,6 +203,14 @@ enum health_transition health_result(struct health *h, size_t s, size_t b,
 	return t;
 }
 
+uint16_t health_probe_port(const struct knlb_service_config *svc,
+			   const struct knlb_backend_config *be)
+{
+	if (be->check_port)
+		return be->check_port;
+	return svc->health.check.port ? svc->health.check.port : be->port;
+}
+
 static void on_probe_done(const struct check_result *res, void *arg)
 {
 	struct health_backend *hb = arg;
@@ -223,19 +226,14 @@ static void on_probe_timer(struct loop *loop, struct loop_timer *t, void *arg)
 	struct health *h = hb->health;
 	const struct knlb_service *svc = svc_of(h, hb->svc);
 	const struct knlb_backend_config *be = svc->backends[hb->b].cfg;
-	const struct check_spec *spec = &svc->cfg->health.check;
-	uint16_t port = be->port;
 	int ret;
 
 	(void)loop;
 	(void)t;
-	if (be->check_port) {
-		spec = &h->services[hb->svc].spec_backend_port;
-		port = be->check_port;
-	}
 	hb->probe_start_ns = loop_now_ns();
-	ret = checker_start(h->checker, spec, &be->addr, port, on_probe_done,
-			    hb, &hb->probe);
+	ret = checker_start(h->checker, &svc->cfg->health.check, &be->addr,
+			    health_probe_port(svc->cfg, be), on_probe_done, hb,
+			    &hb->probe);
 	if (ret < 0) {
 		struct check_result res = { .status = CHECK_LOCAL_ERROR };
 
@@ -267,8 +265,6 @@ int health_new(struct loop *loop, struct knlb_pool *pool,
 
 		hs->health = h;
 		hs->svc = s;
-		hs->spec_backend_port = svc->cfg->health.check;
-		hs->spec_backend_port.port = 0;
 		loop_timer_init(&hs->ramp_timer, on_ramp_timer, hs);
 		hs->backends = calloc(svc->n_backends ? svc->n_backends : 1,
 				      sizeof(*hs->backends));

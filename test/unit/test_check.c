@@ -482,15 +482,16 @@ Test(check, tcp_connect_ok)
 	close(lfd);
 }
 
-Test(check, tcp_spec_port_overrides_backend_port)
+/* The checker probes the port it is given; spec->port is health's to resolve. */
+Test(check, tcp_probes_the_port_it_is_given)
 {
 	struct check_spec spec = spec_of(CHECK_TCP, 300);
 	struct outcome o = { 0 };
 	uint16_t port;
 	int lfd = tcp_listener(8, &port);
 
-	spec.port = port;
-	start(&spec, closed_port(SOCK_STREAM), &o);
+	spec.port = closed_port(SOCK_STREAM);
+	start(&spec, port, &o);
 	run(2000);
 	expect_result(&o, CHECK_OK, "connected");
 	close(lfd);

@@ -146,6 +146,22 @@ Test(health, unknown_backend_falls_at_its_first_failure)
 	rig_down(&g);
 }
 
+Test(health, probe_port_backend_then_service_then_own)
+{
+	struct result r = load_ok("[service web]\nvip = 192.0.2.10\nport = 80\ncheck = tcp\n"
+				  "check_port = 9000\nbackend = 10.0.0.11:8080\n"
+				  "backend = 10.0.0.12:8080 check_port=9001\n"
+				  "[service api]\nvip = 192.0.2.11\nport = 80\ncheck = tcp\n"
+				  "backend = 10.0.0.13:8080\n");
+	const struct knlb_service_config *web = &r.cfg->services[0];
+	const struct knlb_service_config *api = &r.cfg->services[1];
+
+	cr_expect_eq(health_probe_port(web, &web->backends[0]), 9000);
+	cr_expect_eq(health_probe_port(web, &web->backends[1]), 9001);
+	cr_expect_eq(health_probe_port(api, &api->backends[0]), 8080);
+	result_free(&r);
+}
+
 /* Maglev: a failing backend takes its slots, and only them (plus the bound). */
 Test(health, down_moves_only_its_slots_and_up_restores_the_table)
 {
