@@ -1015,6 +1015,16 @@ static void build_delete(char *buf, uint32_t seq, const struct victim *v)
  * in order) and read one ACK per delete.  Returns 0 or -errno of the
  * exchange; per-entry errors other than ENOENT go to *first_err.
  */
+static void forget_victim(struct ct *ct, const struct victim *v)
+{
+	struct flow_key key = {
+		.id = v->id, .proto = v->orig.proto,
+		.src_port = v->orig.sport, .src = v->orig.src,
+	};
+
+	flowtab_flow_destroy(ct->ft, &key);
+}
+
 static int delete_chunk(struct ct *ct, const struct victim *v, size_t n,
 			size_t *deleted, int *first_err)
 {
@@ -1047,6 +1057,14 @@ static int delete_chunk(struct ct *ct, const struct victim *v, size_t n,
 				(*deleted)++;
 			else if (e->error != -ENOENT && *first_err == 0)
 				*first_err = e->error;
+			/*
+			 * Gone either way: count it closed now.  An entry older
+			 * than our listener sends no DESTROY event at all
+			 * (nf_conntrack_events=2); a late one is then an
+			 * unknown destroy, which the flowtab ignores.
+			 */
+			if (e->error == 0 || e->error == -ENOENT)
+				forget_victim(ct, &v[nlh->nlmsg_seq - first]);
 		}
 	}
 	return 0;
@@ -1086,12 +1104,5 @@ int ct_flush_backend(struct ct *ct, uint32_t mark, const struct knlb_addr *addr,
 	free(ctx.v);
 	if (deleted)
 		*deleted = done;
-	/*
-	 * Entries created before our listener existed carry no event cache
-	 * (nf_conntrack_events=2) and die without a DESTROY event; seen in the
-	 * sanitizer build every time.  Count from a dump, not from hope.
-	 */
-	if (done && ct_resync(ct) < 0)
-		log_warn("ct: resync after a flush failed; counts stay stale until the next one");
 	return ret < 0 ? ret : first_err;
 }
