@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <criterion/criterion.h>
 
 #include "knlb/commit.h"
@@ -35,12 +34,11 @@ struct rig {
 static void rig_up(struct rig *g, uint32_t m, size_t n)
 {
 	size_t len = 4096 + n * 64;
-	char *text = malloc(len), path[] = "/tmp/knlb-failover-XXXXXX";
+	char *text = malloc(len);
 	struct sync_result res;
 	size_t off;
 	char err[512];
 	FILE *f;
-	int fd;
 
 	off = (size_t)snprintf(text, len, "[service web]\nvip = 192.0.2.10\nport = 80\n"
 			       "table_size = %u\ncheck = tcp\nrise = 1\nfall = 1\n", m);
@@ -48,14 +46,11 @@ static void rig_up(struct rig *g, uint32_t m, size_t n)
 		off += (size_t)snprintf(text + off, len - off,
 					"backend = 10.%zu.%zu.%zu:8080\n",
 					1 + i / 65536, (i / 256) % 256, 1 + i % 250);
-	fd = mkstemp(path);
-	cr_assert_geq(fd, 0);
-	f = fdopen(fd, "w");
-	fputs(text, f);
+	f = fmemopen(text, off, "r");
+	cr_assert_not_null(f);
+	cr_assert_eq(config_load_stream(f, "failover.conf", &g->config, stderr), 0);
 	fclose(f);
 	free(text);
-	cr_assert_eq(config_load(path, &g->config, stderr), 0);
-	unlink(path);
 	cr_assert_eq(pool_create(g->config, &g->pool), 0);
 	cr_assert_eq(nfnl_sock_open(&g->sock), 0);
 	cr_assert_eq(sync_replace(g->sock, g->pool, &res, err, sizeof(err)), 0, "%s", err);
