@@ -15,8 +15,19 @@ struct knlb_backend_config;
  * at its (read-only) configuration and adds what changes while running.
  */
 
+/* What the operator said with knlbctl (kept across reloads). */
+enum knlb_admin {
+	KNLB_ADMIN_ENABLED,		/* takes new flows while healthy */
+	KNLB_ADMIN_DRAIN,		/* no new flows; established ones go on */
+	KNLB_ADMIN_DISABLED,		/* no new flows; flushed when flush = yes */
+};
+
 struct knlb_backend {
 	const struct knlb_backend_config *cfg;
+	enum knlb_admin admin;
+	/* cfg->weight, or what `knlbctl weight` set (weight_set) */
+	uint32_t weight;
+	bool weight_set;
 	bool up;			/* health verdict (always true without checks) */
 	uint64_t up_since_ns;		/* slow start: when it came back; 0 = no ramp */
 	/*
