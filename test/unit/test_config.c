@@ -624,9 +624,7 @@ Test(config, bad_keywords)
 	expect_only_error(SVC BE "proto = TCP\n", "test.conf:5: ",
 			  "unknown proto \"TCP\" (expected tcp or udp)");
 	expect_only_error(SVC BE "scheduler = rr\n", "test.conf:5: ",
-			  "unknown scheduler \"rr\" (expected maglev, wrr or random)");
-	expect_only_error(SVC BE "scheduler = wlc\n", "test.conf:5: ",
-			  "scheduler wlc is not available yet");
+			  "unknown scheduler \"rr\" (expected maglev, wrr, random or wlc)");
 	expect_only_error(SVC BE "hash_key = dst-ip\n", "test.conf:5: ",
 			  "unknown hash_key \"dst-ip\" (expected src-ip, src-ip-port or 5-tuple)");
 }
