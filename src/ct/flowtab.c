@@ -9,6 +9,10 @@
  * service totals; a few thousand at most, kept for the daemon's lifetime
  * so opened/closed survive a backend's flows all ending.
  *
+ * A flow that ended (TCP TIME_WAIT/CLOSE) keeps its slot, flagged, until
+ * its DESTROY: that is what makes a repeated closing, or the DESTROY after
+ * a closing, count nothing twice.
+ *
  * The hash is not keyed by a secret: the conntrack id in every flow key is
  * itself a keyed hash (siphash with a per-boot kernel secret), so a client
  * choosing its address and port cannot make keys collide on purpose.
@@ -30,7 +34,9 @@ struct ft_slot {
 	uint32_t group;		/* group index + 1; 0 = empty slot */
 	uint16_t src_port;
 	uint8_t proto;
-	uint8_t epoch;		/* resync generation that last saw it */
+	/* Bits, so the slot stays 32 bytes. */
+	uint8_t epoch : 1;	/* resync generation that last saw it */
+	uint8_t ended : 1;	/* seen ending: counted closed, not active */
 };
 
 struct ft_group {
@@ -38,7 +44,7 @@ struct ft_group {
 	struct knlb_addr addr;	/* AF_UNSPEC for a service total */
 	uint16_t port;
 	uint8_t proto;
-	bool drain_pending;	/* reached 0 during a resync pass */
+	bool drain_pending;	/* reached 0, callback not fired yet */
 	uint32_t service;	/* index of the service total group */
 	struct flow_counts c;
 };
@@ -53,15 +59,21 @@ struct flowtab {
 	uint32_t *group_index;	/* group index + 1; 0 = empty */
 	size_t group_mask;
 
+	size_t ending;		/* slots with ended set */
+
 	uint8_t epoch;
 	bool resyncing;
 	struct flowtab_resync pass;
 
 	flowtab_drained_fn drained;
 	void *drained_arg;
+	bool drains_pending;	/* some group has drain_pending */
 
 	uint64_t duplicate_news;
 	uint64_t unknown_destroys;
+	uint64_t closings;
+	uint64_t duplicate_closings;
+	uint64_t unknown_closings;
 	uint64_t resyncs;
 	struct flowtab_resync last_resync;
 };
@@ -374,6 +386,24 @@ static bool group_close(struct flowtab *ft, uint32_t gi)
 	return g->c.active == 0;
 }
 
+/* A flow first seen already ended: opened and closed, never active. */
+static void group_open_ended(struct flowtab *ft, uint32_t gi)
+{
+	struct ft_group *g = &ft->groups[gi], *svc = &ft->groups[g->service];
+
+	g->c.opened++;
+	g->c.closed++;
+	svc->c.opened++;
+	svc->c.closed++;
+}
+
+/* The callback for gi waits for fire_pending_drains(). */
+static void drain_later(struct flowtab *ft, uint32_t gi)
+{
+	ft->groups[gi].drain_pending = true;
+	ft->drains_pending = true;
+}
+
 /*
  * Copies what the callback gets: it may add groups (flow_new from inside
  * the callback), which can move the array under a pointer into it.
@@ -426,13 +456,39 @@ void flowtab_set_drained_fn(struct flowtab *ft, flowtab_drained_fn fn,
 }
 
 /*
+ * A dump's view of a known flow's state: it ended (its closing update was
+ * lost) or it is open again in the same entry.
+ */
+static void apply_dump_state(struct flowtab *ft, struct ft_slot *s,
+			     bool ending)
+{
+	uint32_t gi = s->group - 1;
+
+	if (ending && !s->ended) {
+		s->ended = 1;
+		ft->ending++;
+		if (group_close(ft, gi))
+			drain_later(ft, gi);
+		if (ft->resyncing)
+			ft->pass.ended++;
+	} else if (!ending && s->ended) {
+		s->ended = 0;
+		ft->ending--;
+		group_open(ft, gi);
+		if (ft->resyncing)
+			ft->pass.reopened++;
+	}
+}
+
+/*
  * Shared by flow_new and resync_seen.  A known flow reported with another
  * service or backend is moved (knlb never changes a mark, but an operator's
- * `conntrack -U --mark` can); *drained is then the group it left if that
- * reached 0, else -1.
+ * `conntrack -U --mark` can); a group it leaves at 0 is marked for the
+ * drained callback.  Only a dump (from_dump) changes a known flow's ended
+ * state: events are not ordered against the dump's view.
  */
 static int flow_upsert(struct flowtab *ft, const struct flow *flow,
-		       long *drained)
+		       bool from_dump)
 {
 	struct knlb_addr backend;
 	struct flow_key k;
@@ -440,7 +496,6 @@ static int flow_upsert(struct flowtab *ft, const struct flow *flow,
 	size_t i;
 	long gi;
 
-	*drained = -1;
 	/* addr_norm() refuses AF_UNSPEC from a caller: only totals use it. */
 	if (flow->mark == 0 || !key_norm(&k, &flow->key) ||
 	    !addr_norm(&backend, &flow->backend))
@@ -452,19 +507,29 @@ static int flow_upsert(struct flowtab *ft, const struct flow *flow,
 		const struct ft_group *g = &ft->groups[old->group - 1];
 
 		old->epoch = ft->epoch;
-		if (group_is(g, flow->mark, &backend, flow->backend_port,
-			     flow->key.proto))
-			return 0;
-		gi = group_of(ft, flow, &backend);
-		if (gi < 0)
-			return (int)gi;
-		/* group_of() may have moved the array: index, not pointer. */
-		if (group_close(ft, old->group - 1))
-			*drained = old->group - 1;
-		old->group = (uint32_t)gi + 1;
-		group_open(ft, (uint32_t)gi);
-		if (ft->resyncing)
-			ft->pass.moved++;
+		if (!group_is(g, flow->mark, &backend, flow->backend_port,
+			      flow->key.proto)) {
+			uint32_t from = old->group - 1;
+
+			gi = group_of(ft, flow, &backend);
+			if (gi < 0)
+				return (int)gi;
+			/*
+			 * group_of() may have moved the array: index, not
+			 * pointer.  An ended flow was counted closed where
+			 * it was; it only changes hands.
+			 */
+			old->group = (uint32_t)gi + 1;
+			if (!old->ended) {
+				if (group_close(ft, from))
+					drain_later(ft, from);
+				group_open(ft, (uint32_t)gi);
+			}
+			if (ft->resyncing)
+				ft->pass.moved++;
+		}
+		if (from_dump)
+			apply_dump_state(ft, old, flow->ending);
 		return 0;
 	}
 
@@ -478,25 +543,73 @@ static int flow_upsert(struct flowtab *ft, const struct flow *flow,
 	s.id = k.id;
 	s.src_port = k.src_port;
 	s.proto = k.proto;
-	s.epoch = ft->epoch;
+	s.epoch = ft->epoch & 1;
+	s.ended = flow->ending;
 	s.group = (uint32_t)gi + 1;
 	slot_place(ft->slots, ft->mask,
 		   key_home(ft, k.id, k.src_port, k.proto, &k.src), &s);
 	ft->count++;
-	group_open(ft, (uint32_t)gi);
+	if (flow->ending) {
+		ft->ending++;
+		group_open_ended(ft, (uint32_t)gi);
+	} else {
+		group_open(ft, (uint32_t)gi);
+	}
 	return 1;
+}
+
+/* Callbacks held back, for backends that are still at 0. */
+static void fire_pending_drains(struct flowtab *ft)
+{
+	if (!ft->drains_pending)
+		return;
+	/* Cleared first: a callback's own updates may set it again. */
+	ft->drains_pending = false;
+	for (size_t g = 0; g < ft->n_groups; g++) {
+		if (!ft->groups[g].drain_pending)
+			continue;
+		ft->groups[g].drain_pending = false;
+		if (ft->groups[g].c.active == 0)
+			fire_drained(ft, (uint32_t)g);
+	}
 }
 
 int flowtab_flow_new(struct flowtab *ft, const struct flow *flow)
 {
-	long drained;
-	int ret = flow_upsert(ft, flow, &drained);
+	int ret = flow_upsert(ft, flow, false);
 
 	if (ret == 0)
 		ft->duplicate_news++;
-	if (drained >= 0)
-		fire_drained(ft, (uint32_t)drained);
+	if (!ft->resyncing)
+		fire_pending_drains(ft);
 	return ret;
+}
+
+int flowtab_flow_closing(struct flowtab *ft, const struct flow_key *key)
+{
+	struct ft_slot *s;
+	struct flow_key k;
+	uint32_t gi;
+	size_t i;
+
+	if (!key_norm(&k, key) || (i = slot_find(ft, &k)) == SIZE_MAX) {
+		ft->unknown_closings++;
+		return -ENOENT;
+	}
+	s = &ft->slots[i];
+	/* The entry exists now: inside a pass it counts as seen. */
+	s->epoch = ft->epoch & 1;
+	if (s->ended) {
+		ft->duplicate_closings++;
+		return 0;
+	}
+	s->ended = 1;
+	ft->ending++;
+	ft->closings++;
+	gi = s->group - 1;
+	if (group_close(ft, gi))
+		fire_drained(ft, gi);
+	return 1;
 }
 
 int flowtab_flow_destroy(struct flowtab *ft, const struct flow_key *key)
@@ -515,23 +628,18 @@ int flowtab_flow_destroy(struct flowtab *ft, const struct flow_key *key)
 		return 0;
 	}
 	gi = ft->slots[i].group - 1;
+	/* An ended flow was counted closed by its closing already. */
+	if (ft->slots[i].ended) {
+		ft->ending--;
+		slot_remove(ft, i);
+		table_maybe_shrink(ft);
+		return 1;
+	}
 	slot_remove(ft, i);
 	table_maybe_shrink(ft);
 	if (group_close(ft, gi))
 		fire_drained(ft, gi);
 	return 1;
-}
-
-/* Callbacks held back during a pass, for backends that are still at 0. */
-static void fire_pending_drains(struct flowtab *ft)
-{
-	for (size_t g = 0; g < ft->n_groups; g++) {
-		if (!ft->groups[g].drain_pending)
-			continue;
-		ft->groups[g].drain_pending = false;
-		if (ft->groups[g].c.active == 0)
-			fire_drained(ft, (uint32_t)g);
-	}
 }
 
 void flowtab_resync_begin(struct flowtab *ft)
@@ -544,17 +652,12 @@ void flowtab_resync_begin(struct flowtab *ft)
 
 int flowtab_resync_seen(struct flowtab *ft, const struct flow *flow)
 {
-	long drained;
-	int ret = flow_upsert(ft, flow, &drained);
+	int ret = flow_upsert(ft, flow, true);
 
 	if (ret == 1 && ft->resyncing)
 		ft->pass.opened++;
-	if (drained >= 0) {
-		if (ft->resyncing)
-			ft->groups[drained].drain_pending = true;
-		else
-			fire_drained(ft, (uint32_t)drained);
-	}
+	if (!ft->resyncing)
+		fire_pending_drains(ft);
 	return ret;
 }
 
@@ -581,10 +684,16 @@ void flowtab_resync_end(struct flowtab *ft, struct flowtab_resync *out)
 			continue;
 		}
 		gi = s->group - 1;
+		if (s->ended) {
+			/* Its DESTROY was lost; it was counted closed. */
+			ft->ending--;
+			slot_remove(ft, i);
+			continue;
+		}
 		slot_remove(ft, i);
 		ft->pass.closed++;
 		if (group_close(ft, gi))
-			ft->groups[gi].drain_pending = true;
+			drain_later(ft, gi);
 	}
 	ft->resyncing = false;
 	table_maybe_shrink(ft);
@@ -668,10 +777,14 @@ void flowtab_get_stats(const struct flowtab *ft, struct flowtab_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->flows = ft->count;
+	out->ending = ft->ending;
 	out->slots = ft->mask + 1;
 	out->groups = ft->n_groups;
 	out->duplicate_news = ft->duplicate_news;
 	out->unknown_destroys = ft->unknown_destroys;
+	out->closings = ft->closings;
+	out->duplicate_closings = ft->duplicate_closings;
+	out->unknown_closings = ft->unknown_closings;
 	out->resyncs = ft->resyncs;
 	out->last_resync = ft->last_resync;
 }

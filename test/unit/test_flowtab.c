@@ -435,6 +435,275 @@ Test(flowtab, drained_fires_exactly_when_a_backend_reaches_zero)
 	flowtab_free(ft);
 }
 
+/*
+ * TCP closing (TIME_WAIT/CLOSE seen in an update): the flow stops counting
+ * as active at once, exactly once, and its later DESTROY counts nothing.
+ */
+Test(flowtab, closing_ends_a_flow_once)
+{
+	struct flowtab *ft = flowtab_new();
+	struct flow a = mkflow(1, 1, 1001, SVC1, 0);
+	struct flow b = mkflow(2, 2, 1002, SVC1, 0);
+	struct flowtab_stats st;
+
+	flowtab_flow_new(ft, &a);
+	flowtab_flow_new(ft, &b);
+	cr_expect_eq(flowtab_flow_closing(ft, &a.key), 1);
+	expect_counts(backend_counts(ft, SVC1, 0), 1, 2, 1);
+	expect_counts(service_counts(ft, SVC1), 1, 2, 1);
+	/* TIME_WAIT, then CLOSE (an RST in TIME_WAIT), then a replay. */
+	cr_expect_eq(flowtab_flow_closing(ft, &a.key), 0);
+	cr_expect_eq(flowtab_flow_closing(ft, &a.key), 0);
+	expect_counts(backend_counts(ft, SVC1, 0), 1, 2, 1);
+	expect_counts(service_counts(ft, SVC1), 1, 2, 1);
+	flowtab_get_stats(ft, &st);
+	cr_expect_eq(st.closings, 1);
+	cr_expect_eq(st.duplicate_closings, 2);
+	cr_expect_eq(st.flows, 2, "the ended entry is kept until its DESTROY");
+	cr_expect_eq(st.ending, 1);
+	/* A NEW replayed for an ended flow does not bring it back. */
+	cr_expect_eq(flowtab_flow_new(ft, &a), 0);
+	expect_counts(backend_counts(ft, SVC1, 0), 1, 2, 1);
+	flowtab_free(ft);
+}
+
+Test(flowtab, closing_then_destroy_counts_once)
+{
+	struct flowtab *ft = flowtab_new();
+	struct flow a = mkflow(1, 1, 1001, SVC1, 0);
+	struct flowtab_stats st;
+
+	flowtab_flow_new(ft, &a);
+	cr_expect_eq(flowtab_flow_closing(ft, &a.key), 1);
+	cr_expect_eq(flowtab_flow_destroy(ft, &a.key), 1, "known until its DESTROY");
+	expect_counts(backend_counts(ft, SVC1, 0), 0, 1, 1);
+	expect_counts(service_counts(ft, SVC1), 0, 1, 1);
+	cr_expect_eq(flowtab_flow_destroy(ft, &a.key), 0);
+	cr_expect_eq(flowtab_flow_closing(ft, &a.key), -ENOENT);
+	expect_counts(backend_counts(ft, SVC1, 0), 0, 1, 1);
+	flowtab_get_stats(ft, &st);
+	cr_expect_eq(st.flows, 0);
+	cr_expect_eq(st.ending, 0);
+	cr_expect_eq(st.unknown_destroys, 1);
+	cr_expect_eq(st.unknown_closings, 1);
+	flowtab_free(ft);
+}
+
+/* The update socket can be read after the event socket: DESTROY first. */
+Test(flowtab, late_closing_after_destroy_does_nothing)
+{
+	struct flowtab *ft = flowtab_new();
+	struct flow a = mkflow(1, 1, 1001, SVC1, 0);
+	struct flow b = mkflow(2, 2, 1002, SVC1, 0);
+	struct drain_log log = { 0 };
+	struct flowtab_stats st;
+
+	flowtab_set_drained_fn(ft, on_drained, &log);
+	flowtab_flow_new(ft, &a);
+	flowtab_flow_new(ft, &b);
+	cr_expect_eq(flowtab_flow_destroy(ft, &a.key), 1);
+	cr_expect_eq(flowtab_flow_closing(ft, &a.key), -ENOENT);
+	expect_counts(backend_counts(ft, SVC1, 0), 1, 2, 1);
+	expect_counts(service_counts(ft, SVC1), 1, 2, 1);
+	flowtab_get_stats(ft, &st);
+	cr_expect_eq(st.flows, 1, "the late closing re-created nothing");
+	cr_expect_eq(st.ending, 0);
+	cr_expect_eq(st.closings, 0);
+	cr_expect_eq(st.unknown_closings, 1);
+	cr_expect_eq(log.calls, 0);
+	flowtab_free(ft);
+}
+
+Test(flowtab, drained_fires_on_closing_not_on_the_destroy_after)
+{
+	struct flowtab *ft = flowtab_new();
+	struct flow a = mkflow(1, 1, 1001, SVC1, 0);
+	struct flow b = mkflow(2, 2, 1002, SVC1, 0);
+	struct flow c = mkflow(3, 3, 1003, SVC1, 1);
+	struct knlb_addr b0 = v4(backends[0]);
+	struct drain_log log = { 0 };
+
+	flowtab_set_drained_fn(ft, on_drained, &log);
+	flowtab_flow_new(ft, &a);
+	flowtab_flow_new(ft, &b);
+	flowtab_flow_new(ft, &c);
+	flowtab_flow_closing(ft, &a.key);
+	cr_expect_eq(log.calls, 0, "b still active on SVC1/b0");
+	flowtab_flow_closing(ft, &b.key);
+	cr_expect_eq(log.calls, 1);
+	cr_expect_eq(log.mark, SVC1);
+	cr_expect_eq(log.addr.in.s_addr, b0.in.s_addr);
+	cr_expect_eq(log.port, 8080);
+	cr_expect_eq(log.proto, IPPROTO_TCP);
+	flowtab_flow_closing(ft, &b.key);
+	flowtab_flow_destroy(ft, &a.key);
+	flowtab_flow_destroy(ft, &b.key);
+	cr_expect_eq(log.calls, 1, "a duplicate closing and the DESTROYs drain nothing more");
+	expect_counts(backend_counts(ft, SVC1, 0), 0, 2, 2);
+	expect_counts(backend_counts(ft, SVC1, 1), 1, 1, 0);
+	flowtab_free(ft);
+}
+
+/* A NEW (or a dump) may report an entry already in TIME_WAIT. */
+Test(flowtab, flow_first_seen_ending_is_never_active)
+{
+	struct flowtab *ft = flowtab_new();
+	struct flow a = mkflow(1, 1, 1001, SVC1, 0);
+	struct drain_log log = { 0 };
+	struct flowtab_stats st;
+
+	flowtab_set_drained_fn(ft, on_drained, &log);
+	a.ending = true;
+	cr_expect_eq(flowtab_flow_new(ft, &a), 1);
+	expect_counts(backend_counts(ft, SVC1, 0), 0, 1, 1);
+	expect_counts(service_counts(ft, SVC1), 0, 1, 1);
+	cr_expect_eq(flowtab_flow_closing(ft, &a.key), 0);
+	cr_expect_eq(flowtab_flow_destroy(ft, &a.key), 1);
+	expect_counts(backend_counts(ft, SVC1, 0), 0, 1, 1);
+	cr_expect_eq(log.calls, 0, "it never was active, so nothing drained");
+	flowtab_get_stats(ft, &st);
+	cr_expect_eq(st.flows, 0);
+	cr_expect_eq(st.ending, 0);
+	flowtab_free(ft);
+}
+
+/*
+ * Known: 1..4 active, 5 and 6 ended.  Lost: the closing of 1, the DESTROY
+ * of 3 (active) and of 6 (ended), the NEW of 7 (open) and of 8 (already in
+ * TIME_WAIT).  The dump: 1 ending, 2, 4, 5 ending, 7, 8 ending.
+ */
+Test(flowtab, resync_knows_closing_flows)
+{
+	struct flowtab *ft = flowtab_new();
+	struct flow f[9];
+	struct flowtab_resync res;
+	struct flowtab_stats st;
+	struct drain_log log = { 0 };
+	static const int dump[] = { 1, 2, 4, 5, 7, 8 };
+
+	for (int i = 1; i <= 8; i++)
+		f[i] = mkflow((uint32_t)i, (uint32_t)i, (uint16_t)(3000 + i),
+			      SVC1, i <= 3 ? 0 : 1);
+	/* 1,2,3: SVC1/b0  4..8: SVC1/b1 */
+	for (int i = 1; i <= 6; i++)
+		flowtab_flow_new(ft, &f[i]);
+	flowtab_flow_closing(ft, &f[5].key);
+	flowtab_flow_closing(ft, &f[6].key);
+	expect_counts(backend_counts(ft, SVC1, 0), 3, 3, 0);
+	expect_counts(backend_counts(ft, SVC1, 1), 1, 3, 2);
+	flowtab_set_drained_fn(ft, on_drained, &log);
+
+	f[1].ending = f[5].ending = f[8].ending = true;
+	flowtab_resync_begin(ft);
+	for (size_t i = 0; i < sizeof(dump) / sizeof(dump[0]); i++)
+		flowtab_resync_seen(ft, &f[dump[i]]);
+	cr_expect_eq(log.calls, 0, "callbacks wait for the end of the pass");
+	flowtab_resync_end(ft, &res);
+	cr_expect_eq(res.opened, 2, "7 and 8");
+	cr_expect_eq(res.closed, 1, "3; not 6, counted closed already");
+	cr_expect_eq(res.ended, 1, "1");
+	cr_expect_eq(res.reopened, 0);
+	cr_expect_eq(res.moved, 0);
+	/* b0: 2 active; 1 ended, 3 gone.  b1: 4, 7 active; 5, 6, 8 ended. */
+	expect_counts(backend_counts(ft, SVC1, 0), 1, 3, 2);
+	expect_counts(backend_counts(ft, SVC1, 1), 2, 5, 3);
+	expect_counts(service_counts(ft, SVC1), 3, 8, 5);
+	flowtab_get_stats(ft, &st);
+	cr_expect_eq(st.flows, 6, "1 2 4 5 7 8");
+	cr_expect_eq(st.ending, 3, "1 5 8");
+	cr_expect_eq(st.last_resync.ended, 1);
+
+	/* Late events of what the dump already showed change nothing. */
+	cr_expect_eq(flowtab_flow_closing(ft, &f[1].key), 0);
+	cr_expect_eq(flowtab_flow_closing(ft, &f[8].key), 0);
+	cr_expect_eq(flowtab_flow_new(ft, &f[7]), 0);
+	cr_expect_eq(flowtab_flow_destroy(ft, &f[1].key), 1);
+	cr_expect_eq(flowtab_flow_destroy(ft, &f[6].key), 0, "forgotten by the pass");
+	expect_counts(service_counts(ft, SVC1), 3, 8, 5);
+	cr_expect_eq(log.calls, 0, "no backend reached 0");
+
+	/* Closing what is left of b0 drains it. */
+	flowtab_flow_closing(ft, &f[2].key);
+	cr_expect_eq(log.calls, 1);
+	flowtab_free(ft);
+}
+
+/* The dump shows the backend's last active flow ending: drained at the end. */
+Test(flowtab, resync_ending_the_last_flow_drains_the_backend)
+{
+	struct flowtab *ft = flowtab_new();
+	struct flow a = mkflow(1, 1, 1, SVC1, 0);
+	struct drain_log log = { 0 };
+	struct flowtab_resync res;
+
+	flowtab_set_drained_fn(ft, on_drained, &log);
+	flowtab_flow_new(ft, &a);
+	a.ending = true;
+	flowtab_resync_begin(ft);
+	cr_expect_eq(flowtab_resync_seen(ft, &a), 0);
+	cr_expect_eq(log.calls, 0);
+	flowtab_resync_end(ft, &res);
+	cr_expect_eq(res.ended, 1);
+	cr_expect_eq(log.calls, 1);
+	expect_counts(backend_counts(ft, SVC1, 0), 0, 1, 1);
+	/* The same dump again: nothing more. */
+	flowtab_resync_begin(ft);
+	flowtab_resync_seen(ft, &a);
+	flowtab_resync_end(ft, &res);
+	cr_expect_eq(res.opened + res.closed + res.moved + res.ended + res.reopened, 0);
+	cr_expect_eq(log.calls, 1);
+	flowtab_free(ft);
+}
+
+/*
+ * The kernel reuses an entry in CLOSE when the client reconnects from the
+ * same port after the backend reset it: a dump that shows it open again
+ * counts it active again, and its next closing counts again.
+ */
+Test(flowtab, resync_reopens_an_ended_flow_shown_open)
+{
+	struct flowtab *ft = flowtab_new();
+	struct flow a = mkflow(1, 1, 1, SVC1, 0);
+	struct flowtab_resync res;
+
+	flowtab_flow_new(ft, &a);
+	flowtab_flow_closing(ft, &a.key);
+	flowtab_resync_begin(ft);
+	flowtab_resync_seen(ft, &a);
+	flowtab_resync_end(ft, &res);
+	cr_expect_eq(res.reopened, 1);
+	cr_expect_eq(res.opened + res.closed + res.ended, 0);
+	expect_counts(backend_counts(ft, SVC1, 0), 1, 2, 1);
+	cr_expect_eq(flowtab_flow_closing(ft, &a.key), 1);
+	expect_counts(backend_counts(ft, SVC1, 0), 0, 2, 2);
+	cr_expect_eq(flowtab_flow_destroy(ft, &a.key), 1);
+	expect_counts(backend_counts(ft, SVC1, 0), 0, 2, 2);
+	flowtab_free(ft);
+}
+
+/* An ended flow whose mark an operator changed moves without counting. */
+Test(flowtab, resync_moves_an_ended_flow_without_counting_it)
+{
+	struct flowtab *ft = flowtab_new();
+	struct flow a = mkflow(1, 1, 1, SVC1, 0);
+	struct flowtab_resync res;
+
+	flowtab_flow_new(ft, &a);
+	flowtab_flow_closing(ft, &a.key);
+	a.mark = SVC2;
+	a.ending = true;
+	flowtab_resync_begin(ft);
+	flowtab_resync_seen(ft, &a);
+	flowtab_resync_end(ft, &res);
+	cr_expect_eq(res.moved, 1);
+	expect_counts(backend_counts(ft, SVC1, 0), 0, 1, 1);
+	expect_counts(backend_counts(ft, SVC2, 0), 0, 0, 0);
+	cr_expect_eq(flowtab_flow_destroy(ft, &a.key), 1);
+	expect_counts(service_counts(ft, SVC1), 0, 1, 1);
+	expect_counts(service_counts(ft, SVC2), 0, 0, 0);
+	flowtab_free(ft);
+}
+
 /* The callback may update the table it is called from. */
 struct reentry {
 	struct flowtab *ft;
@@ -574,15 +843,18 @@ Test(flowtab, a_million_flows_without_pathology, .timeout = 120) { churn(1000000
  * Random operations against a plain array model.  Small key space so
  * probe runs collide, wrap around the end of the table and are cut by
  * deletions: any slip in backward-shift deletion shows up as a lost or
- * resurrected flow.
+ * resurrected flow.  Closings and dumps that show flows ending (or open
+ * again) are mixed in: every counter must match the model's.
  */
+enum { GONE, OPEN, ENDED };
+
 Test(flowtab, random_operations_match_a_model)
 {
 	enum { KEYS = 3000, OPS = 200000 };
 	struct flowtab *ft = flowtab_new();
-	static bool live[KEYS];
+	static uint8_t live[KEYS];
 	uint64_t rng = 0x666c6f77;
-	uint64_t opened = 0, closed = 0;
+	uint64_t opened = 0, closed = 0, ending = 0, flows = 0;
 	struct flowtab_stats st;
 
 	for (int op = 0; op < OPS; op++) {
@@ -594,41 +866,83 @@ Test(flowtab, random_operations_match_a_model)
 		k = r % KEYS;
 		f = mkflow(k, k % 7, (uint16_t)(k / 7), SVC1, 0);
 		if ((r >> 20) % 500 == 0) {
-			/* A resync over a dump that lost a random tenth. */
+			/*
+			 * A resync over a dump that lost a random tenth and
+			 * shows another tenth ending (lost closings) and a
+			 * few ended ones open again.
+			 */
 			struct flowtab_resync res;
-			uint64_t dropped = 0;
+			uint64_t dropped = 0, ended = 0, reopened = 0;
 
 			flowtab_resync_begin(ft);
 			for (uint32_t j = 0; j < KEYS; j++) {
 				struct flow g = mkflow(j, j % 7, (uint16_t)(j / 7), SVC1, 0);
+				uint32_t h = (j ^ r) % 10;
 
-				if (!live[j])
+				if (live[j] == GONE)
 					continue;
-				if ((j ^ r) % 10 == 0) {
-					live[j] = false;
-					dropped++;
+				if (h == 0) {
+					if (live[j] == OPEN) {
+						dropped++;
+						closed++;
+					} else {
+						ending--;
+					}
+					live[j] = GONE;
+					flows--;
 					continue;
 				}
+				if (h == 1 && live[j] == OPEN) {
+					live[j] = ENDED;
+					ended++;
+					closed++;
+					ending++;
+				} else if (h == 2 && (j ^ r) % 50 == 2 && live[j] == ENDED) {
+					live[j] = OPEN;
+					reopened++;
+					opened++;
+					ending--;
+				}
+				g.ending = live[j] == ENDED;
 				flowtab_resync_seen(ft, &g);
 			}
 			flowtab_resync_end(ft, &res);
 			cr_assert_eq(res.closed, dropped);
+			cr_assert_eq(res.ended, ended);
+			cr_assert_eq(res.reopened, reopened);
 			cr_assert_eq(res.opened, 0);
-			closed += dropped;
-		} else if ((r >> 10) % 2) {
-			cr_assert_eq(flowtab_flow_new(ft, &f), live[k] ? 0 : 1, "op %d", op);
-			if (!live[k])
+		} else if ((r >> 10) % 3 == 0) {
+			cr_assert_eq(flowtab_flow_new(ft, &f), live[k] == GONE ? 1 : 0, "op %d", op);
+			if (live[k] == GONE) {
 				opened++;
-			live[k] = true;
-		} else {
-			cr_assert_eq(flowtab_flow_destroy(ft, &f.key), live[k] ? 1 : 0, "op %d", op);
-			if (live[k])
+				flows++;
+				live[k] = OPEN;
+			}
+		} else if ((r >> 10) % 3 == 1) {
+			static const int want[] = { [GONE] = -ENOENT, [OPEN] = 1, [ENDED] = 0 };
+
+			cr_assert_eq(flowtab_flow_closing(ft, &f.key), want[live[k]], "op %d", op);
+			if (live[k] == OPEN) {
 				closed++;
-			live[k] = false;
+				ending++;
+				live[k] = ENDED;
+			}
+		} else {
+			cr_assert_eq(flowtab_flow_destroy(ft, &f.key), live[k] == GONE ? 0 : 1, "op %d", op);
+			if (live[k] == OPEN)
+				closed++;
+			if (live[k] == ENDED)
+				ending--;
+			if (live[k] != GONE)
+				flows--;
+			live[k] = GONE;
 		}
 	}
 	flowtab_get_stats(ft, &st);
-	cr_expect_eq(st.flows, opened - closed);
+	cr_expect_eq(st.flows, flows);
+	cr_expect_eq(st.ending, ending);
+	cr_expect_gt(st.closings, 1000, "closings were exercised");
 	expect_counts(backend_counts(ft, SVC1, 0), opened - closed, opened, closed);
+	expect_counts(service_counts(ft, SVC1), opened - closed, opened, closed);
 	flowtab_free(ft);
 }
