@@ -21,22 +21,36 @@
  * already carries it.  A mark value passed to this API is the service's
  * masked value (e.g. 0x01000000 under mask 0xff000000).
  *
- * Two netlink sockets.  Events: subscribed to NEW and DESTROY, with a BPF
- * filter in the kernel that drops every flow with (mark & mask) == 0
- * before it is queued, non-blocking, read from the loop.  Queries: dumps
- * and deletes, request/response.
+ * Three netlink sockets.  Events: subscribed to NEW and DESTROY, with a
+ * BPF filter in the kernel that drops every flow with (mark & mask) == 0
+ * before it is queued, non-blocking, read from the loop.  Updates: the
+ * same, subscribed to UPDATE, whose filter also drops all but TCP entries
+ * in TIME_WAIT or CLOSE, so about one update per TCP flow reaches us: the
+ * moment its connection is over, minutes before its DESTROY (see "active"
+ * below).  Queries: dumps and deletes, request/response.
+ *
+ * "Active" is "not yet seen ending": a TCP flow ends at TIME_WAIT or
+ * CLOSE (its update) or at its DESTROY, whichever comes first; any other
+ * flow (UDP: 30 s unreplied, 120 s once it saw a reply and a second
+ * packet; see nf_conntrack_udp_timeout*) at its DESTROY only.  FIN_WAIT,
+ * CLOSE_WAIT and LAST_ACK still count as active: a half-closed connection
+ * may carry data one way.  A dump knows the state too: a dumped TCP entry
+ * in TIME_WAIT or CLOSE is not active.  The two sockets are not ordered
+ * against each other: a closing update for a flow whose NEW is not read
+ * yet reads the event socket first; one whose DESTROY came first counts
+ * nothing (flowtab.h).
  *
  * Events are best effort: the kernel drops them when the receive buffer
  * is full and reports ENOBUFS.  Then the buffer is doubled (up to 64 MiB)
- * and the flow table is resynchronised from a full dump, so counts are
- * never silently wrong: while a resync is pending, ct_get_stats() says so.
+ * (on either listening socket) and the flow table is resynchronised from
+ * a full dump, so counts are never silently wrong: while a resync is pending, ct_get_stats() says so.
  * The kernel reports ENOBUFS once and then drops silently until the queue
  * has been read empty, so the dump waits for that; under a sustained
  * overload that never lets the queue empty, counts stay flagged stale.
  * Resyncs are spaced at least 1 s (and 4x the last dump's duration) apart,
  * so an event storm cannot keep the loop dumping.  DESTROY events can
  * come late (conntrack's garbage collector reaps expired entries in
- * batches), so "active" is "not yet reported gone".
+ * batches): the TCP closing update does not wait for them.
  *
  * Needs net.netfilter.nf_conntrack_events != 0 (1, or the default 2 which
  * enables events once a listener exists); with 0 ct_open() warns and only
@@ -84,6 +98,12 @@ typedef void (*ct_flow_fn)(const struct ct_flow *flow, void *arg);
 struct ct_stats {
 	uint64_t events_new;		/* NEW events applied */
 	uint64_t events_destroy;	/* DESTROY events applied */
+	uint64_t events_closing;	/* TCP TIME_WAIT/CLOSE updates applied */
+	uint64_t closings_unknown;	/* of those, for no known flow (its
+					   DESTROY came first, or NEW lost) */
+	uint64_t updates_other;		/* other updates that reached us: no
+					   TCP state in them (a mark or status
+					   change), or no kernel state filter */
 	uint64_t events_foreign;	/* (mark & mask) == 0: kernel filter leaked */
 	uint64_t events_bad;		/* unparsable or truncated */
 	uint64_t overflows;		/* ENOBUFS: the kernel dropped events */
@@ -92,24 +112,27 @@ struct ct_stats {
 	uint64_t last_resync_opened;	/* corrections of the last resync */
 	uint64_t last_resync_closed;
 	uint64_t last_resync_moved;
+	uint64_t last_resync_ended;	/* active, the dump showed TIME_WAIT/CLOSE */
 	uint64_t last_resync_ms;	/* its duration */
 	uint64_t initial_flows;		/* found by the dump at ct_open() */
 	int rcvbuf;			/* event buffer bytes, as the kernel has it */
+	int update_rcvbuf;		/* update buffer bytes, likewise */
 	bool resync_pending;		/* counts are known to be stale */
 	bool kernel_filter;		/* the BPF mark filter is attached */
+	bool update_filter;		/* the BPF mark+state filter is attached */
 	bool events_disabled;		/* net.netfilter.nf_conntrack_events=0 */
 };
 
 /*
- * Open both sockets, attach the mark filter, count the flows that exist
- * already (one dump) and watch the event socket in loop.  mark_mask must
+ * Open the three sockets, attach the filters, count the flows that exist
+ * already (one dump) and watch the event and update sockets in loop.  mark_mask must
  * not be 0.  ft is not owned and must outlive the ct.  Returns 0, or
  * -errno with err (if not NULL) saying which step failed.
  */
 int ct_open(struct loop *loop, uint32_t mark_mask, struct flowtab *ft,
 	    struct ct **out, char *err, size_t errlen);
 /*
- * Stops watching, closes both sockets.  The flowtab is left as it is.
+ * Stops watching, closes the sockets.  The flowtab is left as it is.
  * Not from inside a ct_list() callback or a flowtab drained callback:
  * those run inside ct's own handlers.
  */
@@ -123,8 +146,9 @@ void ct_close(struct ct *ct);
 int ct_resync(struct ct *ct);
 
 /*
- * Set the event receive buffer (bytes; the kernel doubles it internally).
- * Overflows double it again, up to 64 MiB.  For tuning and tests.
+ * Set the event and update receive buffers (bytes each; the kernel
+ * doubles it internally).  Overflows double one again, up to 64 MiB.
+ * For tuning and tests.
  */
 int ct_set_rcvbuf(struct ct *ct, int bytes);
 

@@ -144,6 +144,9 @@ int flowtab_flow_new(struct flowtab *ft, const struct flow *flow);
  */
 int flowtab_flow_closing(struct flowtab *ft, const struct flow_key *key);
 
+/* The flow is in the table (active or ended).  Counts nothing. */
+bool flowtab_flow_known(const struct flowtab *ft, const struct flow_key *key);
+
 /*
  * A flow's entry is gone.  Returns 1 when it was known, 0 when it was not
  * (counted in unknown_destroys: its NEW was lost, or a resync already

@@ -48,18 +48,35 @@
 #define CT_RESYNC_MIN_GAP_NS 1000000000ULL
 #define CT_EVENTS_SYSCTL "/proc/sys/net/netfilter/nf_conntrack_events"
 
+/*
+ * One subscribed, kernel-filtered, non-blocking socket and what reading
+ * it needs: the event socket (NEW, DESTROY) and the update socket (TCP
+ * entries reaching TIME_WAIT or CLOSE).
+ */
+struct ct_listener {
+	const char *name;		/* for the log: "events", "updates" */
+	struct mnl_socket *nl;
+	int fd;
+	bool watching;
+	int rcvbuf_req;
+	/*
+	 * Between an ENOBUFS and the read that finds the queue empty.  The
+	 * kernel reports one ENOBUFS per such episode and drops silently
+	 * for the rest of it, so a dump started now could miss later drops.
+	 */
+	bool congested;
+	char *buf;			/* CT_BATCH * CT_MSG_SIZE */
+	struct mmsghdr msgs[CT_BATCH];
+	struct iovec iov[CT_BATCH];
+};
+
 struct ct {
 	struct loop *loop;
 	struct flowtab *ft;
 	uint32_t mask;
 
-	struct mnl_socket *ev;
-	int ev_fd;
-	bool watching;
-	int rcvbuf_req;
-	char *ev_buf;			/* CT_BATCH * CT_MSG_SIZE */
-	struct mmsghdr msgs[CT_BATCH];
-	struct iovec iov[CT_BATCH];
+	struct ct_listener ev;		/* NEW, DESTROY */
+	struct ct_listener up;		/* UPDATE: TCP TIME_WAIT, CLOSE */
 
 	struct mnl_socket *q;
 	uint32_t seq;
@@ -68,12 +85,6 @@ struct ct {
 
 	struct loop_timer resync_timer;
 	bool in_resync;
-	/*
-	 * Between an ENOBUFS and the read that finds the queue empty.  The
-	 * kernel reports one ENOBUFS per such episode and drops silently
-	 * for the rest of it, so a dump started now could miss later drops.
-	 */
-	bool congested;
 	uint64_t last_resync_end_ns;
 	uint64_t last_resync_dur_ns;
 
@@ -207,10 +218,13 @@ static inline uint64_t attr_be64(const struct nlattr *a)
 	return be64toh(mnl_attr_get_u64(a));
 }
 
+static int tcp_state_num(const struct nlattr *protoinfo);
+static bool tcp_state_ending(int state);
+
 /*
  * What the flowtab needs.  false if the message is not a usable flow; a
  * flow of no service comes back with mark 0 (an event has no CTA_MARK
- * when the mark is 0).
+ * when the mark is 0).  ending: a TCP entry in TIME_WAIT or CLOSE.
  */
 static bool msg_flow(const struct ct *ct, const struct ct_msg *m,
 		     struct flow *f)
@@ -227,6 +241,8 @@ static bool msg_flow(const struct ct *ct, const struct ct_msg *m,
 	f->key.src = o.src;
 	f->backend = r.src;
 	f->backend_port = r.sport;
+	f->ending = o.proto == IPPROTO_TCP &&
+		    tcp_state_ending(tcp_state_num(m->protoinfo));
 	return true;
 }
 
@@ -243,30 +259,46 @@ static const char *const tcp_state_names[] = {
 	[TCP_CONNTRACK_SYN_SENT2] = "SYN_SENT2",
 };
 
-static const char *tcp_state(const struct nlattr *protoinfo)
+/* TCP_CONNTRACK_*, or -1 when the message carries no TCP state. */
+static int tcp_state_num(const struct nlattr *protoinfo)
 {
 	const struct nlattr *tcp, *a;
 
 	if (!protoinfo)
-		return "";
+		return -1;
 	mnl_attr_for_each_nested(tcp, protoinfo) {
 		if (mnl_attr_get_type(tcp) != CTA_PROTOINFO_TCP ||
 		    mnl_attr_validate(tcp, MNL_TYPE_NESTED) < 0)
 			continue;
 		mnl_attr_for_each_nested(a, tcp) {
-			uint8_t s;
-
-			if (mnl_attr_get_type(a) != CTA_PROTOINFO_TCP_STATE ||
-			    mnl_attr_validate(a, MNL_TYPE_U8) < 0)
-				continue;
-			s = mnl_attr_get_u8(a);
-			if (s < sizeof(tcp_state_names) / sizeof(tcp_state_names[0]) &&
-			    tcp_state_names[s])
-				return tcp_state_names[s];
-			return "?";
+			if (mnl_attr_get_type(a) == CTA_PROTOINFO_TCP_STATE &&
+			    mnl_attr_validate(a, MNL_TYPE_U8) == 0)
+				return mnl_attr_get_u8(a);
 		}
 	}
-	return "";
+	return -1;
+}
+
+static const char *tcp_state(const struct nlattr *protoinfo)
+{
+	int s = tcp_state_num(protoinfo);
+
+	if (s < 0)
+		return "";
+	if ((size_t)s < sizeof(tcp_state_names) / sizeof(tcp_state_names[0]) &&
+	    tcp_state_names[s])
+		return tcp_state_names[s];
+	return "?";
+}
+
+/*
+ * Where a TCP connection is over although its entry lingers: TIME_WAIT
+ * (after FINs both ways) and CLOSE (after an RST).  Not the half-closed
+ * states: FIN_WAIT, CLOSE_WAIT and LAST_ACK may still carry data one way.
+ */
+static bool tcp_state_ending(int state)
+{
+	return state == TCP_CONNTRACK_TIME_WAIT || state == TCP_CONNTRACK_CLOSE;
 }
 
 static bool counters(const struct nlattr *nest, uint64_t *packets,
@@ -343,32 +375,61 @@ static bool msg_ct_flow(const struct ct *ct, const struct ct_msg *m,
 
 /* --- sockets --- */
 
-static int set_rcvbuf(struct ct *ct, int bytes)
+/* The kernel's figure (twice what was asked) into the stats. */
+static void note_rcvbuf(struct ct *ct, const struct ct_listener *l)
 {
 	int got = 0;
 	socklen_t len = sizeof(got);
 
+	if (getsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &got, &len) == -1)
+		return;
+	if (l == &ct->ev)
+		ct->st.rcvbuf = got;
+	else
+		ct->st.update_rcvbuf = got;
+}
+
+static int set_rcvbuf(struct ct *ct, struct ct_listener *l, int bytes)
+{
 	/* FORCE goes past net.core.rmem_max; needs CAP_NET_ADMIN. */
-	if (setsockopt(ct->ev_fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes,
+	if (setsockopt(l->fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes,
 		       sizeof(bytes)) == -1 &&
-	    setsockopt(ct->ev_fd, SOL_SOCKET, SO_RCVBUF, &bytes,
+	    setsockopt(l->fd, SOL_SOCKET, SO_RCVBUF, &bytes,
 		       sizeof(bytes)) == -1)
 		return -errno;
-	ct->rcvbuf_req = bytes;
-	if (getsockopt(ct->ev_fd, SOL_SOCKET, SO_RCVBUF, &got, &len) == 0)
-		ct->st.rcvbuf = got;
+	l->rcvbuf_req = bytes;
+	note_rcvbuf(ct, l);
 	return 0;
 }
 
 int ct_set_rcvbuf(struct ct *ct, int bytes)
 {
-	return set_rcvbuf(ct, bytes < CT_RCVBUF_MIN ? CT_RCVBUF_MIN : bytes);
+	int ret;
+
+	if (bytes < CT_RCVBUF_MIN)
+		bytes = CT_RCVBUF_MIN;
+	ret = set_rcvbuf(ct, &ct->ev, bytes);
+	if (ret == 0)
+		ret = set_rcvbuf(ct, &ct->up, bytes);
+	return ret;
 }
 
-/* Flows with (mark & mask) == 0 are dropped in the kernel, never queued. */
-static int attach_mark_filter(struct ct *ct)
+/*
+ * Flows with (mark & mask) == 0 are dropped in the kernel, never queued.
+ * closing_only adds, for the update socket: TCP, and only in TIME_WAIT or
+ * CLOSE.  libnetfilter_conntrack's state test lets a message without
+ * CTA_PROTOINFO through (an update of a TCP entry's mark or status that
+ * changed no state): those few are dropped in userspace and counted.
+ */
+static int attach_filter(struct ct *ct, int fd, bool closing_only)
 {
 	struct nfct_filter_dump_mark none = { .val = 0, .mask = ct->mask };
+	struct nfct_filter_proto time_wait = {
+		.proto = IPPROTO_TCP, .state = TCP_CONNTRACK_TIME_WAIT,
+	};
+	struct nfct_filter_proto close = {
+		.proto = IPPROTO_TCP, .state = TCP_CONNTRACK_CLOSE,
+	};
 	struct nfct_filter *filter = nfct_filter_create();
 	int ret;
 
@@ -377,28 +438,63 @@ static int attach_mark_filter(struct ct *ct)
 	nfct_filter_add_attr(filter, NFCT_FILTER_MARK, &none);
 	ret = nfct_filter_set_logic(filter, NFCT_FILTER_MARK,
 				    NFCT_FILTER_LOGIC_NEGATIVE);
+	if (ret == 0 && closing_only) {
+		nfct_filter_add_attr_u32(filter, NFCT_FILTER_L4PROTO,
+					 IPPROTO_TCP);
+		nfct_filter_add_attr(filter, NFCT_FILTER_L4PROTO_STATE,
+				     &time_wait);
+		nfct_filter_add_attr(filter, NFCT_FILTER_L4PROTO_STATE, &close);
+	}
 	if (ret == 0)
-		ret = nfct_filter_attach(ct->ev_fd, filter);
+		ret = nfct_filter_attach(fd, filter);
 	ret = ret == -1 ? -errno : 0;
 	nfct_filter_destroy(filter);
 	return ret;
 }
 
-static int open_events(struct ct *ct)
+/*
+ * Open l non-blocking, size its buffer, attach its filter and only then
+ * subscribe to groups, so nothing unfiltered is ever queued.  A filter
+ * that cannot be attached is a warning (*filtered false): userspace then
+ * filters at a higher cost.  Returns 0 or -errno with *what the step.
+ */
+static int open_listener(struct ct *ct, struct ct_listener *l,
+			 unsigned int groups, bool closing_only,
+			 bool *filtered, const char **what)
 {
-	ct->ev = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (!ct->ev)
+	int ret;
+
+	*what = "socket";
+	l->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!l->nl)
 		return -errno;
-	ct->ev_fd = mnl_socket_get_fd(ct->ev);
+	l->fd = mnl_socket_get_fd(l->nl);
+	*what = "receive buffer";
+	ret = set_rcvbuf(ct, l, CT_RCVBUF_START);
+	if (ret < 0)
+		return ret;
+	ret = attach_filter(ct, l->fd, closing_only);
+	if (ret < 0)
+		log_warn("ct: kernel filter for conntrack %s not attached (%s); filtering in userspace",
+			 l->name, strerror(-ret));
+	*filtered = ret == 0;
+	*what = "subscribing";
+	if (mnl_socket_bind(l->nl, groups, MNL_SOCKET_AUTOPID) == -1)
+		return -errno;
 	return 0;
 }
 
-static int subscribe_events(struct ct *ct)
+static void close_listener(struct ct *ct, struct ct_listener *l)
 {
-	if (mnl_socket_bind(ct->ev, NF_NETLINK_CONNTRACK_NEW |
-			    NF_NETLINK_CONNTRACK_DESTROY, MNL_SOCKET_AUTOPID) == -1)
-		return -errno;
-	return 0;
+	if (l->watching)
+		loop_del_fd(ct->loop, l->fd);
+	l->watching = false;
+	if (l->nl)
+		mnl_socket_close(l->nl);
+	l->nl = NULL;
+	l->fd = -1;
+	free(l->buf);
+	l->buf = NULL;
 }
 
 static void close_query(struct ct *ct)
@@ -550,6 +646,12 @@ static int resync_one(struct ct *ct, const struct ct_msg *m, void *arg)
 	return ret < 0 && ret != -EINVAL ? ret : 0;
 }
 
+/* A dump now could miss drops the kernel has not reported yet. */
+static bool congested(const struct ct *ct)
+{
+	return ct->ev.congested || ct->up.congested;
+}
+
 static void arm_resync(struct ct *ct)
 {
 	uint64_t gap = ct->last_resync_dur_ns * 4;
@@ -597,17 +699,20 @@ int ct_resync(struct ct *ct)
 	}
 	ct->st.resyncs++;
 	/* Drops after this dump began would go unreported: do it again. */
-	ct->st.resync_pending = ct->congested;
+	ct->st.resync_pending = congested(ct);
 	ct->st.last_resync_opened = res.opened;
 	ct->st.last_resync_closed = res.closed;
 	ct->st.last_resync_moved = res.moved;
+	ct->st.last_resync_ended = res.ended;
 	ct->st.last_resync_ms = ct->last_resync_dur_ns / 1000000;
 	loop_timer_cancel(ct->loop, &ct->resync_timer);
-	if (res.opened || res.closed || res.moved)
-		log_info("ct: resync corrected %llu opened, %llu closed, %llu moved flows in %llu ms",
+	if (res.opened || res.closed || res.moved || res.ended || res.reopened)
+		log_info("ct: resync corrected %llu opened, %llu closed, %llu moved, %llu ended, %llu reopened flows in %llu ms",
 			 (unsigned long long)res.opened,
 			 (unsigned long long)res.closed,
 			 (unsigned long long)res.moved,
+			 (unsigned long long)res.ended,
+			 (unsigned long long)res.reopened,
 			 (unsigned long long)ct->st.last_resync_ms);
 	return 0;
 }
@@ -621,7 +726,7 @@ static void maybe_resync(struct ct *ct)
 {
 	uint64_t gap = ct->last_resync_dur_ns * 4;
 
-	if (!ct->st.resync_pending || ct->in_resync || ct->congested)
+	if (!ct->st.resync_pending || ct->in_resync || congested(ct))
 		return;
 	if (gap < CT_RESYNC_MIN_GAP_NS)
 		gap = CT_RESYNC_MIN_GAP_NS;
@@ -643,22 +748,23 @@ static void on_resync_timer(struct loop *loop, struct loop_timer *timer,
 
 /* --- events --- */
 
-static void on_overflow(struct ct *ct)
+static void on_overflow(struct ct *ct, struct ct_listener *l)
 {
-	int was = ct->rcvbuf_req;
+	int was = l->rcvbuf_req;
 
 	ct->st.overflows++;
-	ct->congested = true;
-	if (ct->rcvbuf_req < CT_RCVBUF_MAX)
-		set_rcvbuf(ct, ct->rcvbuf_req * 2 > CT_RCVBUF_MAX ?
-			       CT_RCVBUF_MAX : ct->rcvbuf_req * 2);
+	l->congested = true;
+	if (l->rcvbuf_req < CT_RCVBUF_MAX)
+		set_rcvbuf(ct, l, l->rcvbuf_req * 2 > CT_RCVBUF_MAX ?
+				  CT_RCVBUF_MAX : l->rcvbuf_req * 2);
 	/* One line per episode, not per lost batch. */
 	if (!ct->st.resync_pending)
-		log_warn("ct: conntrack events lost (receive buffer full at %d KiB, now %d KiB); resyncing from a dump",
-			 was / 1024, ct->rcvbuf_req / 1024);
+		log_warn("ct: conntrack %s lost (receive buffer full at %d KiB, now %d KiB); resyncing from a dump",
+			 l->name, was / 1024, l->rcvbuf_req / 1024);
 	ct->st.resync_pending = true;
 }
 
+/* NEW and DESTROY, from the event socket. */
 static void handle_event(struct ct *ct, const struct nlmsghdr *nlh)
 {
 	uint8_t type = nlh->nlmsg_type & 0xff;
@@ -690,55 +796,113 @@ static void handle_event(struct ct *ct, const struct nlmsghdr *nlh)
 	}
 }
 
-static void handle_datagram(struct ct *ct, const char *buf, size_t len)
-{
-	const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
-	int left = (int)len;
+typedef void (*ct_msg_fn)(struct ct *ct, const struct nlmsghdr *nlh);
 
-	for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left))
-		handle_event(ct, nlh);
-}
-
-static void on_events(struct loop *loop, int fd, uint32_t events, void *arg)
+/*
+ * Read l until its queue is empty or budget messages were handled.
+ * Returns how many were handled.  ENOBUFS grows the buffer and asks for
+ * a resync; the queue read empty ends the congestion it reported.
+ */
+static int read_listener(struct ct *ct, struct ct_listener *l, ct_msg_fn fn,
+			 int budget)
 {
-	struct ct *ct = arg;
 	int handled = 0;
 
-	(void)loop;
-	(void)events;
-	while (handled < CT_BUDGET) {
-		int n = recvmmsg(fd, ct->msgs, CT_BATCH, MSG_DONTWAIT, NULL);
+	while (handled < budget) {
+		int n = recvmmsg(l->fd, l->msgs, CT_BATCH, MSG_DONTWAIT, NULL);
 
 		if (n == -1) {
 			if (errno == ENOBUFS) {
-				on_overflow(ct);
+				on_overflow(ct, l);
 				handled++;
 				continue;
 			}
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN)
-				ct->congested = false;
+				l->congested = false;
 			else
-				log_warn("ct: reading conntrack events: %s",
-					 strerror(errno));
+				log_warn("ct: reading conntrack %s: %s",
+					 l->name, strerror(errno));
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			int flags = ct->msgs[i].msg_hdr.msg_flags;
+			const struct nlmsghdr *nlh = l->iov[i].iov_base;
+			int flags = l->msgs[i].msg_hdr.msg_flags;
+			int left = (int)l->msgs[i].msg_len;
 
-			ct->msgs[i].msg_hdr.msg_flags = 0;
+			l->msgs[i].msg_hdr.msg_flags = 0;
 			if (flags & MSG_TRUNC) {
 				/* An event we cannot read is an event lost. */
 				ct->st.events_bad++;
 				ct->st.resync_pending = true;
 				continue;
 			}
-			handle_datagram(ct, ct->iov[i].iov_base,
-					ct->msgs[i].msg_len);
+			for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left))
+				fn(ct, nlh);
 		}
 		handled += n;
 	}
+	return handled;
+}
+
+/*
+ * A TCP entry reached TIME_WAIT or CLOSE, from the update socket (the
+ * kernel queues an update as IPCTNL_MSG_CT_NEW without NLM_F_CREATE).
+ * The two sockets are not ordered against each other, but the kernel
+ * queues a flow's NEW before its closing update: a closing for a flow not
+ * known yet reads the event socket up to now and looks again.  Still
+ * unknown, its DESTROY came first (the flow was counted closed then) or
+ * its NEW was lost (a resync is pending): nothing to count.
+ */
+static void handle_update(struct ct *ct, const struct nlmsghdr *nlh)
+{
+	struct ct_msg m;
+	struct flow f;
+
+	if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_CTNETLINK ||
+	    (nlh->nlmsg_type & 0xff) != IPCTNL_MSG_CT_NEW)
+		return;
+	msg_attrs(nlh, &m);
+	if (!msg_flow(ct, &m, &f)) {
+		ct->st.events_bad++;
+		return;
+	}
+	if (f.mark == 0) {
+		ct->st.events_foreign++;
+		return;
+	}
+	if (!f.ending) {
+		/* No TCP state in it, or no kernel state filter. */
+		ct->st.updates_other++;
+		return;
+	}
+	ct->st.events_closing++;
+	if (!flowtab_flow_known(ct->ft, &f.key))
+		read_listener(ct, &ct->ev, handle_event, CT_BUDGET);
+	if (flowtab_flow_closing(ct->ft, &f.key) == -ENOENT)
+		ct->st.closings_unknown++;
+}
+
+static void on_events(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct ct *ct = arg;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	read_listener(ct, &ct->ev, handle_event, CT_BUDGET);
+	maybe_resync(ct);
+}
+
+static void on_updates(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct ct *ct = arg;
+
+	(void)loop;
+	(void)fd;
+	(void)events;
+	read_listener(ct, &ct->up, handle_update, CT_BUDGET);
 	maybe_resync(ct);
 }
 
@@ -764,10 +928,29 @@ static int fail(char *err, size_t errlen, int ret, const char *what)
 	return ret;
 }
 
+/* Buffers of l for recvmmsg.  0 or -ENOMEM. */
+static int init_listener(struct ct_listener *l, const char *name)
+{
+	l->name = name;
+	l->fd = -1;
+	l->buf = malloc((size_t)CT_BATCH * CT_MSG_SIZE);
+	if (!l->buf)
+		return -ENOMEM;
+	for (int i = 0; i < CT_BATCH; i++) {
+		l->iov[i].iov_base = l->buf + (size_t)i * CT_MSG_SIZE;
+		l->iov[i].iov_len = CT_MSG_SIZE;
+		l->msgs[i].msg_hdr.msg_iov = &l->iov[i];
+		l->msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	return 0;
+}
+
 int ct_open(struct loop *loop, uint32_t mark_mask, struct flowtab *ft,
 	    struct ct **out, char *err, size_t errlen)
 {
 	struct flowtab_resync res;
+	const char *what;
+	char step[64];
 	struct ct *ct;
 	int ret;
 
@@ -779,42 +962,31 @@ int ct_open(struct loop *loop, uint32_t mark_mask, struct flowtab *ft,
 	ct->loop = loop;
 	ct->ft = ft;
 	ct->mask = mark_mask;
-	ct->ev_fd = -1;
 	loop_timer_init(&ct->resync_timer, on_resync_timer, ct);
-	ct->ev_buf = malloc((size_t)CT_BATCH * CT_MSG_SIZE);
 	ct->q_buf = malloc(CT_QUERY_BUF);
-	if (!ct->ev_buf || !ct->q_buf) {
+	if (init_listener(&ct->ev, "events") < 0 ||
+	    init_listener(&ct->up, "updates") < 0 || !ct->q_buf) {
 		ret = fail(err, errlen, -ENOMEM, "open");
 		goto out_free;
 	}
-	for (int i = 0; i < CT_BATCH; i++) {
-		ct->iov[i].iov_base = ct->ev_buf + (size_t)i * CT_MSG_SIZE;
-		ct->iov[i].iov_len = CT_MSG_SIZE;
-		ct->msgs[i].msg_hdr.msg_iov = &ct->iov[i];
-		ct->msgs[i].msg_hdr.msg_iovlen = 1;
-	}
 
-	/* Events first: a flow born during the initial dump is not missed. */
-	ret = open_events(ct);
+	/*
+	 * Both listeners before the initial dump: a flow born, or closing,
+	 * while the dump runs is not missed.
+	 */
+	ret = open_listener(ct, &ct->ev, NF_NETLINK_CONNTRACK_NEW |
+			    NF_NETLINK_CONNTRACK_DESTROY, false,
+			    &ct->st.kernel_filter, &what);
 	if (ret < 0) {
-		fail(err, errlen, ret, "event socket");
+		snprintf(step, sizeof(step), "event socket: %s", what);
+		fail(err, errlen, ret, step);
 		goto out_free;
 	}
-	ret = set_rcvbuf(ct, CT_RCVBUF_START);
+	ret = open_listener(ct, &ct->up, NF_NETLINK_CONNTRACK_UPDATE, true,
+			    &ct->st.update_filter, &what);
 	if (ret < 0) {
-		fail(err, errlen, ret, "event socket receive buffer");
-		goto out_free;
-	}
-	ret = attach_mark_filter(ct);
-	if (ret < 0)
-		/* Still correct, filtered in userspace at a higher cost. */
-		log_warn("ct: kernel mark filter not attached (%s); filtering events in userspace",
-			 strerror(-ret));
-	ct->st.kernel_filter = ret == 0;
-	/* Only now: nothing unfiltered is ever queued. */
-	ret = subscribe_events(ct);
-	if (ret < 0) {
-		fail(err, errlen, ret, "subscribing to events");
+		snprintf(step, sizeof(step), "update socket: %s", what);
+		fail(err, errlen, ret, step);
 		goto out_free;
 	}
 	ct->st.events_disabled = events_disabled();
@@ -835,12 +1007,18 @@ int ct_open(struct loop *loop, uint32_t mark_mask, struct flowtab *ft,
 	/* The initial dump must not delay the first overflow's resync. */
 	ct->last_resync_end_ns = 0;
 
-	ret = loop_add_fd(loop, ct->ev_fd, EPOLLIN, on_events, ct);
+	ret = loop_add_fd(loop, ct->ev.fd, EPOLLIN, on_events, ct);
 	if (ret < 0) {
 		fail(err, errlen, ret, "watching events");
 		goto out_free;
 	}
-	ct->watching = true;
+	ct->ev.watching = true;
+	ret = loop_add_fd(loop, ct->up.fd, EPOLLIN, on_updates, ct);
+	if (ret < 0) {
+		fail(err, errlen, ret, "watching updates");
+		goto out_free;
+	}
+	ct->up.watching = true;
 	*out = ct;
 	return 0;
 
@@ -854,12 +1032,9 @@ void ct_close(struct ct *ct)
 	if (!ct)
 		return;
 	loop_timer_cancel(ct->loop, &ct->resync_timer);
-	if (ct->watching)
-		loop_del_fd(ct->loop, ct->ev_fd);
-	if (ct->ev)
-		mnl_socket_close(ct->ev);
+	close_listener(ct, &ct->ev);
+	close_listener(ct, &ct->up);
 	close_query(ct);
-	free(ct->ev_buf);
 	free(ct->q_buf);
 	free(ct);
 }

@@ -585,6 +585,13 @@ int flowtab_flow_new(struct flowtab *ft, const struct flow *flow)
 	return ret;
 }
 
+bool flowtab_flow_known(const struct flowtab *ft, const struct flow_key *key)
+{
+	struct flow_key k;
+
+	return key_norm(&k, key) && slot_find(ft, &k) != SIZE_MAX;
+}
+
 int flowtab_flow_closing(struct flowtab *ft, const struct flow_key *key)
 {
 	struct ft_slot *s;

@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <criterion/criterion.h>
 #include <libmnl/libmnl.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
@@ -792,5 +794,377 @@ Test(ct, counts_are_exact_after_loss_under_a_concurrent_burst)
 		     (unsigned long long)c.active, (unsigned long long)st.overflows,
 		     (unsigned long long)st.resyncs);
 	cr_expect_eq(fst.flows, 0);
+	close_ct(&t);
+}
+
+/* --- real TCP connections through a marked DNAT --- */
+
+/*
+ * What knlb's service chain does, on the output hook so that the test's
+ * own sockets are the clients: 192.0.2.10:80 -> 10.0.0.11:8080, ct mark
+ * SVC1.  Both addresses live on lo, inside this test's netns.
+ */
+static void dnat_setup(void)
+{
+	sh("ip link set lo up && ip addr add 192.0.2.10/32 dev lo &&"
+	   " ip addr add 10.0.0.11/32 dev lo && nft add table ip ct_test &&"
+	   " nft 'add chain ip ct_test out { type nat hook output priority -100; policy accept; }' &&"
+	   " nft add rule ip ct_test out ip daddr 192.0.2.10 meta l4proto '{ tcp, udp }'"
+	   " th dport 80 ct mark set 0x01000000 dnat to 10.0.0.11:8080");
+}
+
+static int bound_socket(int type, const char *addr, int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, type, 0), one = 1;
+
+	cr_assert_neq(fd, -1);
+	cr_assert_eq(inet_pton(AF_INET, addr, &sin.sin_addr), 1);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0, "bind %s:%d: %s",
+		     addr, port, strerror(errno));
+	return fd;
+}
+
+static void connect_to(int fd, const char *addr, int port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+
+	cr_assert_eq(inet_pton(AF_INET, addr, &sin.sin_addr), 1);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0,
+		     "connect %s:%d: %s", addr, port, strerror(errno));
+}
+
+/* One TCP connection client -> VIP, accepted by the backend, one byte each way. */
+struct conn {
+	int client, server;
+};
+
+static struct conn tcp_open(int listener)
+{
+	struct conn c;
+	char b;
+
+	c.client = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_neq(c.client, -1);
+	connect_to(c.client, "192.0.2.10", 80);
+	c.server = accept(listener, NULL, NULL);
+	cr_assert_neq(c.server, -1, "accept: %s", strerror(errno));
+	cr_assert_eq(write(c.client, "q", 1), 1);
+	cr_assert_eq(read(c.server, &b, 1), 1);
+	cr_assert_eq(write(c.server, "a", 1), 1);
+	cr_assert_eq(read(c.client, &b, 1), 1);
+	return c;
+}
+
+/* Client FIN first, then the backend's: the entry goes to TIME_WAIT. */
+static void tcp_close(struct conn *c)
+{
+	char b;
+
+	cr_assert_eq(close(c->client), 0);
+	cr_assert_eq(read(c->server, &b, 1), 0, "backend sees the client's FIN");
+	cr_assert_eq(close(c->server), 0);
+}
+
+/* The client aborts (SO_LINGER 0 sends an RST): the entry goes to CLOSE. */
+static void tcp_reset(struct conn *c)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	cr_assert_eq(setsockopt(c->client, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	cr_assert_eq(close(c->client), 0);
+	close(c->server);
+}
+
+static bool active_reaches_want(struct tctx *t)
+{
+	struct flow_counts c;
+
+	flowtab_service_counts(t->ft, SVC1, &c);
+	return c.active == t->want;
+}
+
+static bool closings_reach_want(struct tctx *t)
+{
+	struct ct_stats st;
+
+	ct_get_stats(t->ct, &st);
+	return st.events_closing >= t->want;
+}
+
+/* Lines of `conntrack -L` (the kernel's view) with this text in them. */
+static int ct_lines_with(const char *args, const char *text)
+{
+	char cmd[256], *out;
+	int status, n = 0;
+
+	snprintf(cmd, sizeof(cmd), "conntrack -L %s 2>/dev/null", args);
+	out = kt_run(cmd, &status);
+	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n"))
+		if (strstr(line, text))
+			n++;
+	free(out);
+	return n;
+}
+
+/*
+ * Every UPDATE the kernel sends, unfiltered, to count what knlb's filter
+ * kept away: per TCP state, and how many carried no TCP state at all.
+ */
+struct raw_updates {
+	struct mnl_socket *nl;
+	int per_state[TCP_CONNTRACK_MAX + 1];
+	int stateless, total;
+};
+
+static void raw_updates_open(struct raw_updates *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK);
+	cr_assert_not_null(r->nl);
+	cr_assert_eq(mnl_socket_bind(r->nl, NF_NETLINK_CONNTRACK_UPDATE,
+				     MNL_SOCKET_AUTOPID), 0);
+}
+
+static void raw_updates_read(struct raw_updates *r)
+{
+	static char buf[65536];
+	struct nf_conntrack *c = nfct_new();
+	ssize_t n;
+
+	cr_assert_not_null(c);
+	while ((n = mnl_socket_recvfrom(r->nl, buf, sizeof(buf))) > 0) {
+		const struct nlmsghdr *nlh = (const void *)buf;
+		int left = (int)n;
+
+		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+			nfct_set_attr_u8(c, ATTR_TCP_STATE, 0);
+			nfct_attr_unset(c, ATTR_TCP_STATE);
+			if (nfct_nlmsg_parse(nlh, c) < 0)
+				continue;
+			r->total++;
+			if (nfct_attr_is_set(c, ATTR_TCP_STATE) &&
+			    nfct_get_attr_u8(c, ATTR_TCP_STATE) <= TCP_CONNTRACK_MAX)
+				r->per_state[nfct_get_attr_u8(c, ATTR_TCP_STATE)]++;
+			else
+				r->stateless++;
+		}
+	}
+	nfct_destroy(c);
+}
+
+static double ms_between(uint64_t from_ns, uint64_t to_ns)
+{
+	return (double)(to_ns - from_ns) / 1e6;
+}
+
+/*
+ * Three real connections to one backend.  A closed one stops counting as
+ * active within 200 ms of its close, while conntrack still holds its
+ * entry in TIME_WAIT for minutes; the backend drains when the last one
+ * closes, not at the DESTROYs; the DESTROYs (forced with conntrack -D)
+ * then change no count.  Of all the UPDATEs the kernel sent for these
+ * flows, only the TIME_WAIT ones reached knlb's socket.
+ */
+Test(ct, closed_tcp_connection_stops_counting_at_time_wait)
+{
+	struct raw_updates raw;
+	struct ct_stats st;
+	struct flowtab_stats fst;
+	struct conn c[3];
+	struct tctx t;
+	uint64_t t0;
+	double took;
+	int listener, others = 0;
+
+	dnat_setup();
+	raw_updates_open(&raw);
+	open_ct(&t);
+	ct_get_stats(t.ct, &st);
+	cr_assert(st.update_filter, "BPF mark+state filter attached to the update socket");
+	listener = bound_socket(SOCK_STREAM, "10.0.0.11", 8080);
+	cr_assert_eq(listen(listener, 8), 0);
+	for (int i = 0; i < 3; i++)
+		c[i] = tcp_open(listener);
+	t.want = 3;
+	cr_assert(run_until(&t, news_reach_want, 5000), "3 NEW events within 5 s");
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 3, 3, 0);
+
+	tcp_close(&c[0]);
+	tcp_close(&c[1]);
+	t.want = 1;
+	cr_assert(run_until(&t, active_reaches_want, 2000), "2 closes seen within 2 s");
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 1, 3, 2);
+	cr_expect_eq(t.drained, 0, "one connection is still open");
+
+	t0 = loop_now_ns();
+	tcp_close(&c[2]);
+	t.want = 0;
+	cr_assert(run_until(&t, active_reaches_want, 2000), "last close seen within 2 s");
+	took = ms_between(t0, loop_now_ns());
+	cr_log_info("close -> active 0 and drained in %.2f ms", took);
+	cr_expect_lt(took, 200.0, "active reached 0 %.1f ms after the close", took);
+	cr_expect_eq(t.drained, 1, "drained at the last close");
+	cr_expect_eq(t.drained_mark, SVC1);
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 0, 3, 3);
+	/* The kernel's view: all three entries are still there, in TIME_WAIT. */
+	cr_expect_eq(ct_lines_with("-p tcp", "TIME_WAIT"), 3,
+		     "conntrack -L shows the 3 entries in TIME_WAIT");
+	cr_expect_eq(ct_lines_with("-p tcp", "mark=16777216"), 3);
+	flowtab_get_stats(t.ft, &fst);
+	cr_expect_eq(fst.flows, 3, "kept until their DESTROY");
+	cr_expect_eq(fst.ending, 3);
+
+	settle(&t, 100);
+	ct_get_stats(t.ct, &st);
+	raw_updates_read(&raw);
+	for (int s = 0; s <= TCP_CONNTRACK_MAX; s++)
+		if (s != TCP_CONNTRACK_TIME_WAIT && s != TCP_CONNTRACK_CLOSE)
+			others += raw.per_state[s];
+	cr_log_info("kernel sent %d updates (%d TIME_WAIT, %d in other states, %d without a state); knlb read %llu",
+		    raw.total, raw.per_state[TCP_CONNTRACK_TIME_WAIT], others, raw.stateless,
+		    (unsigned long long)(st.events_closing + st.updates_other));
+	cr_expect_eq(raw.per_state[TCP_CONNTRACK_TIME_WAIT], 3);
+	cr_expect_geq(others, 3 * 3, "SYN_RECV, ESTABLISHED, FIN_WAIT, ... per flow: %d", others);
+	cr_expect_eq(st.events_closing, 3, "one closing update per flow reached userspace");
+	cr_expect_eq(st.updates_other, (uint64_t)raw.stateless,
+		     "only updates without a TCP state pass the kernel filter");
+	cr_expect_eq(st.closings_unknown, 0);
+
+	/* DESTROY now rather than in 120 s: nothing counts twice. */
+	sh("conntrack -D -p tcp --orig-dst 192.0.2.10");
+	t.want = 3;
+	cr_assert(run_until(&t, destroys_reach_want, 5000), "3 DESTROY events within 5 s");
+	settle(&t, 100);
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 0, 3, 3);
+	expect_counts(service(&t, SVC1), 0, 3, 3);
+	cr_expect_eq(t.drained, 1, "the DESTROYs drain nothing again");
+	flowtab_get_stats(t.ft, &fst);
+	cr_expect_eq(fst.flows, 0);
+	cr_expect_eq(fst.ending, 0);
+	cr_expect_eq(fst.unknown_destroys, 0);
+	close(listener);
+	mnl_socket_close(raw.nl);
+	close_ct(&t);
+}
+
+/* An RST ends the connection too: CLOSE state, same rule. */
+Test(ct, reset_tcp_connection_stops_counting_at_close)
+{
+	struct ct_stats st;
+	struct conn c;
+	struct tctx t;
+	int listener;
+
+	dnat_setup();
+	open_ct(&t);
+	listener = bound_socket(SOCK_STREAM, "10.0.0.11", 8080);
+	cr_assert_eq(listen(listener, 8), 0);
+	c = tcp_open(listener);
+	t.want = 1;
+	cr_assert(run_until(&t, news_reach_want, 5000));
+	tcp_reset(&c);
+	t.want = 1;
+	cr_assert(run_until(&t, closings_reach_want, 2000), "closing update within 2 s");
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 0, 1, 1);
+	cr_expect_eq(ct_lines_with("-p tcp", "CLOSE "), 1, "conntrack -L shows it in CLOSE");
+	cr_expect_eq(t.drained, 1);
+	sh("conntrack -D -p tcp --orig-dst 192.0.2.10");
+	t.want = 1;
+	cr_assert(run_until(&t, destroys_reach_want, 5000));
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 0, 1, 1);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.closings_unknown, 0);
+	close(listener);
+	close_ct(&t);
+}
+
+/*
+ * A resync knows the state: a flow whose closing update was lost is not
+ * active after the dump, and one first seen by the dump in TIME_WAIT
+ * counts opened and closed, never active.
+ */
+Test(ct, resync_counts_time_wait_entries_as_ended)
+{
+	struct flowtab_stats fst;
+	struct ct_stats st;
+	struct conn c;
+	struct tctx t;
+	int listener;
+
+	dnat_setup();
+	listener = bound_socket(SOCK_STREAM, "10.0.0.11", 8080);
+	cr_assert_eq(listen(listener, 8), 0);
+	/* Opened and closed before knlb starts: the initial dump sees TIME_WAIT. */
+	c = tcp_open(listener);
+	tcp_close(&c);
+	c = tcp_open(listener);
+	open_ct(&t);
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 1, 2, 1);
+	/* Closed while the update socket is not read: only the dump tells. */
+	tcp_close(&c);
+	cr_assert_eq(ct_resync(t.ct), 0);
+	ct_get_stats(t.ct, &st);
+	flowtab_get_stats(t.ft, &fst);
+	cr_expect_eq(fst.last_resync.ended, 1);
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 0, 2, 2);
+	cr_expect_eq(t.drained, 1);
+	/* The update read late changes nothing. */
+	settle(&t, 100);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.events_closing, 1);
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 0, 2, 2);
+	cr_expect_eq(t.drained, 1);
+	close(listener);
+	close_ct(&t);
+}
+
+/*
+ * UDP has no close: the flow stays active after both sockets are gone,
+ * until its DESTROY.  Its updates (reply seen, assured) never reach us.
+ */
+Test(ct, udp_flow_stays_active_until_destroy)
+{
+	struct ct_stats st;
+	struct tctx t;
+	char b;
+	int server, client;
+	struct sockaddr_in from;
+	socklen_t len = sizeof(from);
+
+	dnat_setup();
+	open_ct(&t);
+	server = bound_socket(SOCK_DGRAM, "10.0.0.11", 8080);
+	client = socket(AF_INET, SOCK_DGRAM, 0);
+	connect_to(client, "192.0.2.10", 80);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(write(client, "q", 1), 1);
+		cr_assert_eq(recvfrom(server, &b, 1, 0, (struct sockaddr *)&from, &len), 1);
+		cr_assert_eq(sendto(server, "a", 1, 0, (struct sockaddr *)&from, len), 1);
+		cr_assert_eq(read(client, &b, 1), 1);
+	}
+	close(client);
+	close(server);
+	t.want = 1;
+	cr_assert(run_until(&t, news_reach_want, 5000));
+	settle(&t, 300);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.events_closing + st.updates_other, 0,
+		     "UDP updates are dropped in the kernel");
+	{
+		struct knlb_addr a = v4("10.0.0.11");
+		struct flow_counts c;
+
+		flowtab_backend_counts(t.ft, SVC1, &a, 8080, IPPROTO_UDP, &c);
+		expect_counts(c, 1, 1, 0);
+		cr_expect_eq(ct_lines_with("-p udp", "mark=16777216"), 1, "the entry lives on");
+		sh("conntrack -D -p udp --orig-dst 192.0.2.10");
+		t.want = 1;
+		cr_assert(run_until(&t, destroys_reach_want, 5000));
+		flowtab_backend_counts(t.ft, SVC1, &a, 8080, IPPROTO_UDP, &c);
+		expect_counts(c, 0, 1, 1);
+	}
+	cr_expect_eq(t.drained, 1);
 	close_ct(&t);
 }
