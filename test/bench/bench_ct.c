@@ -7,11 +7,16 @@
  *
  * Event intake: a forked child creates marked entries through ctnetlink
  * (the same message as nfct_query(NFCT_Q_CREATE), built with
- * nfct_nlmsg_build() and sent 1 ms worth at a time) and deletes each
- * one 50 ms later, so every entry is one NEW and one DESTROY event.  The
- * parent runs the event loop with ct_open() as knlbd does, from a fresh
- * 4 MiB buffer per step.  The rate doubles until the kernel reports
- * ENOBUFS or events go missing.
+ * nfct_nlmsg_build() and sent 1 ms worth at a time), closes each one 25 ms
+ * later as a TCP connection does (an update to FIN_WAIT, which the update
+ * socket's kernel filter must drop, then one to TIME_WAIT, which it must
+ * let through) and deletes it 50 ms after its creation.  So every entry is
+ * one NEW, one closing and one DESTROY event reaching knlb, plus one
+ * update the kernel drops.  "noclose" as the third argument leaves the
+ * updates out (the load before the update socket existed).  The parent
+ * runs the event loop with ct_open() as knlbd does, from fresh 4 MiB
+ * buffers per step.  The rate rises until the kernel reports ENOBUFS or
+ * events go missing.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,10 +44,12 @@
 #define SVC2 0x02000000u
 #define STEP_MS 1500
 #define LIFETIME_TICKS 50	/* ms an entry lives before its delete */
+#define CLOSE_TICKS 25		/* ms before its FIN_WAIT and TIME_WAIT updates */
 #define MAX_PER_TICK 1024
 
 struct producer_report {
-	uint64_t created, destroyed, errors;
+	uint64_t created, closed, destroyed, errors;
+	uint64_t half_closed;		/* FIN_WAIT updates: must not reach us */
 	uint64_t elapsed_ns;
 };
 
@@ -64,8 +71,12 @@ static void cpu_s(double *user, double *sys)
 	*sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* Whether the producer sends the FIN_WAIT and TIME_WAIT updates. */
+static bool with_closes = true;
+
 /* Entry i: 10.3.x.y:port -> 192.0.2.10:80, DNATed to 10.0.0.11:8080. */
-static void put_entry(struct nf_conntrack *c, uint32_t i, uint32_t mark)
+static void put_entry(struct nf_conntrack *c, uint32_t i, uint32_t mark,
+		      uint8_t state)
 {
 	uint32_t client = htonl(0x0a030000u + i / 60000);
 	uint16_t sport = htons((uint16_t)(1024 + i % 60000));
@@ -82,28 +93,39 @@ static void put_entry(struct nf_conntrack *c, uint32_t i, uint32_t mark)
 	nfct_set_attr_u32(c, ATTR_REPL_IPV4_DST, client);
 	nfct_set_attr_u16(c, ATTR_REPL_PORT_SRC, htons(8080));
 	nfct_set_attr_u16(c, ATTR_REPL_PORT_DST, sport);
-	nfct_set_attr_u8(c, ATTR_TCP_STATE, TCP_CONNTRACK_ESTABLISHED);
+	nfct_set_attr_u8(c, ATTR_TCP_STATE, state);
 	nfct_set_attr_u32(c, ATTR_TIMEOUT, 300);
 	nfct_set_attr_u32(c, ATTR_MARK, mark);
 }
 
+enum op { OP_CREATE, OP_FIN_WAIT, OP_TIME_WAIT, OP_DELETE };
+
 /*
- * Append one create or delete.  No NLM_F_ACK: success is silent and
- * errors still come back, so the producer pays no ACK per entry.
+ * Append one create, update (a NEW without NLM_F_CREATE: the kernel
+ * changes the entry and reports an UPDATE) or delete.  No NLM_F_ACK:
+ * success is silent and errors still come back, so the producer pays no
+ * ACK per entry.
  */
 static size_t put_msg(char *buf, struct nf_conntrack *c, uint32_t i,
-		      uint32_t mark, bool create)
+		      uint32_t mark, enum op op)
 {
+	static const uint8_t state[] = {
+		[OP_CREATE] = TCP_CONNTRACK_ESTABLISHED,
+		[OP_FIN_WAIT] = TCP_CONNTRACK_FIN_WAIT,
+		[OP_TIME_WAIT] = TCP_CONNTRACK_TIME_WAIT,
+		[OP_DELETE] = TCP_CONNTRACK_TIME_WAIT,
+	};
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfg;
 
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) |
-			  (create ? IPCTNL_MSG_CT_NEW : IPCTNL_MSG_CT_DELETE);
-	nlh->nlmsg_flags = NLM_F_REQUEST | (create ? NLM_F_CREATE | NLM_F_EXCL : 0);
+			  (op == OP_DELETE ? IPCTNL_MSG_CT_DELETE : IPCTNL_MSG_CT_NEW);
+	nlh->nlmsg_flags = NLM_F_REQUEST |
+			   (op == OP_CREATE ? NLM_F_CREATE | NLM_F_EXCL : 0);
 	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
 	nfg->nfgen_family = AF_INET;
 	nfg->version = NFNETLINK_V0;
-	put_entry(c, i, mark);
+	put_entry(c, i, mark, state[op]);
 	nfct_nlmsg_build(nlh, c);
 	return NLMSG_ALIGN(nlh->nlmsg_len);
 }
@@ -149,18 +171,18 @@ static int send_all(struct mnl_socket *nl, const char *buf, size_t len)
 
 /*
  * per_tick creates each millisecond tick for ms milliseconds of wall
- * time, each entry deleted LIFETIME_TICKS ticks after its creation, at
- * the same pace.  A producer that falls behind sends back to back.
- * Reports on fd.
+ * time, each entry closed CLOSE_TICKS and deleted LIFETIME_TICKS ticks
+ * after its creation, at the same pace.  A producer that falls behind
+ * sends back to back.  Reports on fd.
  */
 static int produce(int fd, unsigned int per_tick, unsigned int ms,
 		   uint32_t base)
 {
-	static char buf[2 * MAX_PER_TICK * 256], rbuf[65536];
+	static char buf[4 * MAX_PER_TICK * 256], rbuf[65536];
 	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
 	struct nf_conntrack *c = nfct_new();
 	struct producer_report rep = { 0 };
-	unsigned int made = 0, gone = 0;	/* ticks created, deleted */
+	unsigned int made = 0, shut = 0, gone = 0; /* ticks created, closed, deleted */
 	uint64_t start, next, stop;
 	int big = 8 << 20;
 
@@ -179,14 +201,27 @@ static int produce(int fd, unsigned int per_tick, unsigned int ms,
 		if (creating) {
 			for (unsigned int k = 0; k < per_tick; k++)
 				len += put_msg(buf + len, c, base + made * per_tick + k,
-					       SVC1, true);
+					       SVC1, OP_CREATE);
 			made++;
 			rep.created += per_tick;
 		}
-		if (gone < made && (t >= gone + LIFETIME_TICKS || !creating)) {
+		if (with_closes && shut < made &&
+		    (t >= shut + CLOSE_TICKS || !creating)) {
+			for (unsigned int k = 0; k < per_tick; k++) {
+				len += put_msg(buf + len, c, base + shut * per_tick + k,
+					       SVC1, OP_FIN_WAIT);
+				len += put_msg(buf + len, c, base + shut * per_tick + k,
+					       SVC1, OP_TIME_WAIT);
+			}
+			shut++;
+			rep.half_closed += per_tick;
+			rep.closed += per_tick;
+		}
+		if (gone < (with_closes ? shut : made) &&
+		    (t >= gone + LIFETIME_TICKS || !creating)) {
 			for (unsigned int k = 0; k < per_tick; k++)
 				len += put_msg(buf + len, c, base + gone * per_tick + k,
-					       SVC1, false);
+					       SVC1, OP_DELETE);
 			gone++;
 			rep.destroyed += per_tick;
 		}
@@ -257,6 +292,7 @@ static void on_tick(struct loop *loop, struct loop_timer *timer, void *arg)
 struct result {
 	double target, offered, absorbed, user_per_k, sys_per_k;
 	uint64_t sent, got, overflows, errors;
+	uint64_t half_closed, leaked;	/* FIN_WAIT updates sent, reaching us */
 	uint64_t left_active;	/* every entry was deleted: should be 0 */
 	bool lossless;
 };
@@ -301,18 +337,21 @@ static int run_step(unsigned int per_tick, uint32_t base, struct result *r)
 	waitpid(pid, &status, 0);
 
 	ct_get_stats(s.ct, &st);
-	r->target = per_tick * 2 * 1000.0;
-	r->sent = s.rep.created + s.rep.destroyed;
+	r->target = per_tick * (with_closes ? 3 : 2) * 1000.0;
+	r->sent = s.rep.created + s.rep.closed + s.rep.destroyed;
+	r->half_closed = s.rep.half_closed;
+	r->leaked = st.updates_other;
 	r->errors = s.rep.errors;
 	r->offered = s.rep.elapsed_ns ? (double)r->sent * 1e9 / (double)s.rep.elapsed_ns : 0;
-	r->got = st.events_new + st.events_destroy;
+	r->got = st.events_new + st.events_closing + st.events_destroy;
 	r->absorbed = s.rep.elapsed_ns ? (double)r->got * 1e9 / (double)s.rep.elapsed_ns : 0;
 	r->overflows = st.overflows;
 	if (r->got) {
 		r->user_per_k = (u1 - u0) * 1e3 / ((double)r->got / 1000.0);
 		r->sys_per_k = (s1 - s0) * 1e3 / ((double)r->got / 1000.0);
 	}
-	r->lossless = st.overflows == 0 && r->got == r->sent && r->errors == 0;
+	r->lossless = st.overflows == 0 && r->got == r->sent && r->errors == 0 &&
+		      r->leaked == 0;
 	{
 		struct flow_counts c;
 
@@ -343,7 +382,7 @@ static int fill(uint32_t n)
 
 		for (int k = 0; k < 1024 && i < n; k++, i++)
 			len += put_msg(buf + len, c, 1000000 + i,
-				       i % 2 ? SVC2 : SVC1, true);
+				       i % 2 ? SVC2 : SVC1, OP_CREATE);
 		send_all(nl, buf, len);
 		errors += drain_errors(nl, rbuf, sizeof(rbuf));
 	}
@@ -424,10 +463,12 @@ int main(int argc, char **argv)
 	double first_loss = 0;
 	char buffer[32] = "4 MiB (ct_open default)";
 
-	if (argc > 2) {
+	if (argc > 2 && atoi(argv[2]) > 0) {
 		start_rcvbuf = atoi(argv[2]) << 20;
 		snprintf(buffer, sizeof(buffer), "%d MiB", atoi(argv[2]));
 	}
+	if (argc > 3 && strcmp(argv[3], "noclose") == 0)
+		with_closes = false;
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "bench-ct: needs root (a private netns, ctnetlink)\n");
@@ -440,8 +481,9 @@ int main(int argc, char **argv)
 	/* Overflow warnings are the measurement here, not news. */
 	log_set_level(LOG_LEVEL_ERROR);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	printf("conntrack event intake, %d ms per step, each entry = NEW + DESTROY, buffer %s at start\n",
-	       STEP_MS, buffer);
+	printf("conntrack event intake, %d ms per step, each entry = %s, buffers %s at start\n",
+	       STEP_MS, with_closes ? "NEW + TIME_WAIT update + DESTROY (+ a FIN_WAIT update the kernel drops)" :
+	       "NEW + DESTROY", buffer);
 	printf("%10s %10s %10s %9s %8s %7s %19s %s\n", "target/s", "offered/s",
 	       "absorbed/s", "events", "lost", "ENOBUFS", "cpu ms/1k ev usr+sys",
 	       "counts after");
@@ -449,12 +491,18 @@ int main(int argc, char **argv)
 		if (run_step(per_tick[i], base, &r) < 0)
 			return 1;
 		base += (uint32_t)(r.sent / 2) + 1;
-		printf("%10.0f %10.0f %10.0f %9llu %8lld %7llu %8.3f+%-8.3f %-8s  %s\n",
+		printf("%10.0f %10.0f %10.0f %9llu %8lld %7llu %8.3f+%-8.3f %-8s  %s",
 		       r.target, r.offered, r.absorbed, (unsigned long long)r.sent,
 		       (long long)r.sent - (long long)r.got,
 		       (unsigned long long)r.overflows, r.user_per_k, r.sys_per_k,
 		       r.left_active ? "WRONG" : "exact",
-		       r.lossless ? "lossless" : r.errors ? "producer errors" : "LOSS");
+		       r.lossless ? "lossless" : r.errors ? "producer errors" :
+		       r.leaked ? "FILTER LEAKED" : "LOSS");
+		if (with_closes)
+			printf("  (%llu FIN_WAIT updates, %llu reached us)",
+			       (unsigned long long)r.half_closed,
+			       (unsigned long long)r.leaked);
+		printf("\n");
 		/* Only rates below the first loss count as absorbed. */
 		if (r.lossless && !lossy && r.absorbed > best.absorbed)
 			best = r;
