@@ -244,6 +244,8 @@ static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 	json_object_begin(w);
 	json_key(w, "events_new");
 	json_uint(w, st.events_new);
+	json_key(w, "events_closing");
+	json_uint(w, st.events_closing);
 	json_key(w, "events_destroy");
 	json_uint(w, st.events_destroy);
 	json_key(w, "overflows");
@@ -268,8 +270,9 @@ static void text_header(const struct knlbd *d, FILE *out)
 		return;
 	}
 	ct_get_stats(d->ct, &st);
-	fprintf(out, "conntrack: %" PRIu64 " new and %" PRIu64 " destroy events, %" PRIu64 " overflows, %" PRIu64 " resyncs%s\n",
-		st.events_new, st.events_destroy, st.overflows, st.resyncs,
+	fprintf(out, "conntrack: %" PRIu64 " new, %" PRIu64 " closing and %" PRIu64 " destroy events, %" PRIu64 " overflows, %" PRIu64 " resyncs%s\n",
+		st.events_new, st.events_closing, st.events_destroy,
+		st.overflows, st.resyncs,
 		st.resync_pending ? "; COUNTS STALE until the pending resync" : "");
 }
 
