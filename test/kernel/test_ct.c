@@ -1168,3 +1168,42 @@ Test(ct, udp_flow_stays_active_until_destroy)
 	cr_expect_eq(t.drained, 1);
 	close_ct(&t);
 }
+
+/*
+ * The issue's case: 30 connections opened and closed cleanly while knlb
+ * was not reading, so each flow's NEW and its closing update wait on two
+ * sockets that are read in no fixed order.  Once read, none is active
+ * (while conntrack still holds all 30 in TIME_WAIT), none is unknown.
+ */
+Test(ct, thirty_connections_closed_before_reading_are_not_active)
+{
+	struct flowtab_stats fst;
+	struct ct_stats st;
+	struct tctx t;
+	int listener;
+
+	dnat_setup();
+	open_ct(&t);
+	listener = bound_socket(SOCK_STREAM, "10.0.0.11", 8080);
+	cr_assert_eq(listen(listener, 64), 0);
+	for (int i = 0; i < 30; i++) {
+		struct conn c = tcp_open(listener);
+
+		tcp_close(&c);
+	}
+	t.want = 30;
+	cr_assert(run_until(&t, closings_reach_want, 5000), "30 closing updates within 5 s");
+	settle(&t, 100);
+	ct_get_stats(t.ct, &st);
+	flowtab_get_stats(t.ft, &fst);
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 0, 30, 30);
+	cr_expect_eq(st.events_new, 30);
+	cr_expect_eq(st.events_closing, 30);
+	cr_expect_eq(st.closings_unknown, 0);
+	cr_expect_eq(st.overflows, 0);
+	cr_expect_eq(fst.ending, 30);
+	cr_expect_eq(ct_lines_with("-p tcp", "TIME_WAIT"), 30);
+	cr_expect_eq(t.drained, 1);
+	close(listener);
+	close_ct(&t);
+}
