@@ -1207,3 +1207,57 @@ Test(ct, thirty_connections_closed_before_reading_are_not_active)
 	close(listener);
 	close_ct(&t);
 }
+
+/*
+ * A client reconnecting from the same port while the old entry is in
+ * TIME_WAIT: the kernel deletes that entry on the new SYN and creates a
+ * new one (DESTROY, then NEW), so the reconnection is a new active flow
+ * and the old one is not counted closed twice.  Here the backend closes
+ * first, so the client's port is free again at once.
+ */
+Test(ct, reconnect_from_a_time_wait_port_is_a_new_flow)
+{
+	struct flowtab_stats fst;
+	struct conn c;
+	struct tctx t;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int listener, port;
+	char b;
+
+	dnat_setup();
+	open_ct(&t);
+	listener = bound_socket(SOCK_STREAM, "10.0.0.11", 8080);
+	cr_assert_eq(listen(listener, 8), 0);
+	c = tcp_open(listener);
+	cr_assert_eq(getsockname(c.client, (struct sockaddr *)&sin, &len), 0);
+	port = ntohs(sin.sin_port);
+	/* Backend FIN first, then the client's. */
+	cr_assert_eq(close(c.server), 0);
+	cr_assert_eq(read(c.client, &b, 1), 0);
+	cr_assert_eq(close(c.client), 0);
+	t.want = 1;
+	cr_assert(run_until(&t, closings_reach_want, 2000));
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 0, 1, 1);
+	cr_assert_eq(ct_lines_with("-p tcp", "TIME_WAIT"), 1);
+
+	c.client = bound_socket(SOCK_STREAM, "192.0.2.10", port);
+	connect_to(c.client, "192.0.2.10", 80);
+	c.server = accept(listener, NULL, NULL);
+	cr_assert_neq(c.server, -1);
+	t.want = 2;
+	cr_assert(run_until(&t, news_reach_want, 2000), "a NEW for the reconnection");
+	settle(&t, 100);
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 1, 2, 1);
+	cr_expect_eq(ct_lines_with("-p tcp", "ESTABLISHED"), 1);
+	cr_expect_eq(ct_lines_with("-p tcp", "TIME_WAIT"), 0, "the old entry was replaced");
+	flowtab_get_stats(t.ft, &fst);
+	cr_expect_eq(fst.flows, 1);
+	cr_expect_eq(fst.ending, 0);
+	tcp_close(&c);
+	t.want = 0;
+	cr_assert(run_until(&t, active_reaches_want, 2000));
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 0, 2, 2);
+	close(listener);
+	close_ct(&t);
+}
