@@ -427,7 +427,7 @@ static int attach_filter(struct ct *ct, int fd, bool closing_only)
 	struct nfct_filter_proto time_wait = {
 		.proto = IPPROTO_TCP, .state = TCP_CONNTRACK_TIME_WAIT,
 	};
-	struct nfct_filter_proto close = {
+	struct nfct_filter_proto rst_close = {
 		.proto = IPPROTO_TCP, .state = TCP_CONNTRACK_CLOSE,
 	};
 	struct nfct_filter *filter = nfct_filter_create();
@@ -443,7 +443,8 @@ static int attach_filter(struct ct *ct, int fd, bool closing_only)
 					 IPPROTO_TCP);
 		nfct_filter_add_attr(filter, NFCT_FILTER_L4PROTO_STATE,
 				     &time_wait);
-		nfct_filter_add_attr(filter, NFCT_FILTER_L4PROTO_STATE, &close);
+		nfct_filter_add_attr(filter, NFCT_FILTER_L4PROTO_STATE,
+				     &rst_close);
 	}
 	if (ret == 0)
 		ret = nfct_filter_attach(fd, filter);
