@@ -25,7 +25,9 @@
 #include "knlb/log.h"
 #include "knlb/loop.h"
 #include "knlb/nfnl.h"
+#include "knlb/notify.h"
 #include "knlb/pool.h"
+#include "knlb/privs.h"
 #include "knlb/render.h"
 #include "knlb/ruleset.h"
 #include "knlb/sync.h"
@@ -47,6 +49,7 @@ struct options {
 	bool check_only;
 	bool render;
 	bool flush_on_exit;
+	bool syslog;
 };
 
 struct daemon {
@@ -69,11 +72,12 @@ struct daemon {
 static void usage(FILE *out)
 {
 	fprintf(out,
-"Usage: knlbd [-c FILE] [-t | --render] [--flush-on-exit]\n"
+"Usage: knlbd [-c FILE] [-t | --render] [--flush-on-exit] [--syslog]\n"
 "\n"
 "knlb load-balancing daemon: programs DNAT/SNAT rules and slot maps into\n"
 "the nftables table it owns (inet, name from the config) and keeps them in\n"
-"line with the configuration.  Runs in the foreground and logs to stderr.\n"
+"line with the configuration.  Runs in the foreground and logs to stderr\n"
+"(to the journal, with priorities, when stderr is journald's stream).\n"
 "\n"
 "  -c, --config FILE    configuration file (default " DEFAULT_CONFIG ")\n"
 "  -t, --test           check the configuration, print a summary, exit\n"
@@ -81,6 +85,7 @@ static void usage(FILE *out)
 "                       in nft syntax, without touching the kernel\n"
 "      --flush-on-exit  delete the table on SIGTERM/SIGINT (default: keep it,\n"
 "                       so forwarding continues and a restart is hitless)\n"
+"      --syslog         log through syslog(3) (daemon facility), not stderr\n"
 "  -h, --help           this help\n"
 "  -V, --version        print the version\n"
 "\n"
@@ -89,7 +94,7 @@ static void usage(FILE *out)
 "Exit status: 0 ok, 1 invalid configuration, 2 usage error,\n"
 "3 the kernel rejected the ruleset or netlink failed, 4 internal error.\n"
 "\n"
-"See knlb.conf documentation in docs/configuration.md.\n");
+"See knlbd(8), knlb.conf(5) and docs/operations.md.\n");
 }
 
 static int parse_args(int argc, char **argv, struct options *opt)
@@ -99,6 +104,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		{ "test", no_argument, NULL, 't' },
 		{ "render", no_argument, NULL, 'r' },
 		{ "flush-on-exit", no_argument, NULL, 'F' },
+		{ "syslog", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -119,6 +125,9 @@ static int parse_args(int argc, char **argv, struct options *opt)
 			break;
 		case 'F':
 			opt->flush_on_exit = true;
+			break;
+		case 'S':
+			opt->syslog = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -198,6 +207,7 @@ static void on_signal(struct loop *loop, int fd, uint32_t events, void *arg)
 		case SIGTERM:
 		case SIGINT:
 			log_info("received %s, stopping", strsignal((int)si.ssi_signo));
+			notify_stopping();
 			loop_stop(loop);
 			break;
 		case SIGHUP:
@@ -434,6 +444,16 @@ static int run(struct daemon *d)
 		log_error("starting health checks: %s", strerror(-ret));
 		return EXIT_INTERNAL;
 	}
+	/* Every socket is open: from here on only CAP_NET_ADMIN is needed. */
+	{
+		char err[512];
+
+		if (privs_drop(d->config->global.user, err, sizeof(err)) < 0) {
+			log_error("dropping privileges: %s", err);
+			return EXIT_KERNEL;
+		}
+	}
+	notify_ready("serving: table programmed, health checks running");
 
 	ret = loop_run(d->loop);
 	if (ret < 0) {
@@ -455,7 +475,9 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &d.opt) < 0)
 		return EXIT_USAGE;
+	log_open(d.opt.syslog);
 	status = run(&d);
 	daemon_release(&d);
+	log_close();
 	return status;
 }
