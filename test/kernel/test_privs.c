@@ -251,3 +251,32 @@ Test(privs, root_without_user_keeps_only_net_admin)
 	expect_only_net_admin(g.pid);
 	rig_stop(&g);
 }
+
+/*
+ * user = nobody, but started without CAP_SETUID/CAP_SETGID (setpriv takes
+ * them out of the bounding set, so the root knlbd never holds them): knlbd
+ * says why, exits 3, and never reports READY.
+ */
+Test(privs, user_without_setuid_exits_3_with_the_reason)
+{
+	char conf[] = "/tmp/knlb-privs-XXXXXX", cmd[512], *out;
+	const char *text = "[global]\nuser = nobody\ntable = privs\n[service web]\n"
+			   "vip = 192.0.2.10\nport = 80\ntable_size = 31\nbackend = 10.0.0.11:8080\n";
+	int fd = mkstemp(conf), status, notify_fd;
+	char buf[64];
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	notify_fd = notify_listen();
+	snprintf(cmd, sizeof(cmd), "setpriv --bounding-set -setuid,-setgid %s -c %s 2>&1",
+		 knlbd(), conf);
+	out = kt_run(cmd, &status);
+	unlink(conf);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 3, "status 0x%x:\n%s", status, out);
+	cr_expect(strstr(out, "error: dropping privileges: user = nobody needs knlbd started as root (CAP_SETUID and CAP_SETGID)") != NULL,
+		  "%s", out);
+	cr_expect_eq(recv(notify_fd, buf, sizeof(buf), MSG_DONTWAIT), -1, "READY sent after a failed drop");
+	close(notify_fd);
+	free(out);
+}
