@@ -24,6 +24,7 @@
 
 #include "knlb/config.h"
 #include "ctl-test.h"
+#include "knlb/version.h"
 
 extern char **environ;
 
@@ -457,7 +458,7 @@ Test(knlbctl, help_in_three_spellings_and_version)
 		cr_expect(strstr(r.out, *c), "--help lacks '%s'", *c);
 	run_free(&r);
 	expect_run(RUN(NULL, "help"), 0, NULL, "");
-	expect_run(RUN(NULL, "-V"), 0, "knlbctl 0.1.0\n", "");
+	expect_run(RUN(NULL, "-V"), 0, "knlbctl " KNLB_VERSION "\n", "");
 }
 
 static const char *srcdir(void)
