@@ -824,3 +824,13 @@ Test(config, same_backend_in_two_services_is_fine)
 
 	result_free(&r);
 }
+
+Test(config, wlc_is_a_scheduler_without_hash_key)
+{
+	struct result r = load_ok(SVC BE "scheduler = wlc\n");
+
+	cr_expect_eq(r.cfg->services[0].scheduler, KNLB_SCHED_WLC);
+	result_free(&r);
+	expect_only_error(SVC BE "scheduler = wlc\nhash_key = src-ip\n", "test.conf:",
+			  "hash_key applies only to scheduler = maglev (service web uses wlc)");
+}
