@@ -27,7 +27,7 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
              -Wmissing-prototypes -D_GNU_SOURCE -Iinclude $(SANFLAGS)
 LDFLAGS   += $(SANFLAGS)
 
-LIB_SRC   := $(filter-out src/main.c,$(wildcard src/*.c src/sched/*.c src/nft/*.c \
+LIB_SRC   := $(filter-out src/main.c src/knlbctl.c,$(wildcard src/*.c src/sched/*.c src/nft/*.c \
              src/health/*.c src/ct/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(wildcard test/unit/*.c)
@@ -38,7 +38,7 @@ LAB_BIN   := $(LAB_SRC:netns-lab/tools/%.c=$(BUILD)/lab/%)
 .PHONY: all deps test test-unit test-kernel test-lab test-san demo bench-sched bench-failover \
         golden clean help install uninstall test-install test-docs
 
-all: $(BUILD)/knlbd $(LAB_BIN)
+all: $(BUILD)/knlbd $(BUILD)/knlbctl $(LAB_BIN)
 
 help:
 	@echo "make            build knlbd and the lab tools into $(BUILD)/"
@@ -74,6 +74,9 @@ $(BUILD)/libknlb.a: $(LIB_OBJ)
 $(BUILD)/knlbd: $(BUILD)/src/main.o $(BUILD)/libknlb.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
+$(BUILD)/knlbctl: $(BUILD)/src/knlbctl.o $(BUILD)/libknlb.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
 $(BUILD)/test-unit: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libknlb.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcriterion -lm
 
@@ -88,8 +91,9 @@ $(BUILD)/lab/%: netns-lab/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
 
-test-unit: $(BUILD)/test-unit
-	$(BUILD)/test-unit --jobs 2
+# test_knlbctl.c runs the client binary named by KNLBCTL.
+test-unit: $(BUILD)/test-unit $(BUILD)/knlbctl
+	KNLB_SRCDIR=$(CURDIR) KNLBCTL=$(CURDIR)/$(BUILD)/knlbctl $(BUILD)/test-unit --jobs 2
 
 # Each kernel test unshares its own network namespace: needs root.
 test-kernel: $(BUILD)/test-kernel $(BUILD)/knlbd

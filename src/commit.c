@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,8 @@
 #include "knlb/log.h"
 #include "knlb/loop.h"
 #include "knlb/pool.h"
+#include "knlb/reload.h"
+#include "knlb/sched.h"
 #include "knlb/sync.h"
 
 /* After a failed delta the whole table is replaced, retried this often. */
@@ -48,6 +51,14 @@ static int kernel_view_init(struct committer *c)
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+static void kernel_view_free(struct committer *c)
+{
+	for (size_t i = 0; c->kernel && i < c->pool->n_services; i++)
+		free(c->kernel[i].slots);
+	free(c->kernel);
+	c->kernel = NULL;
 }
 
 /* The kernel now holds the pool: remember it as the base of the next delta. */
@@ -209,10 +220,107 @@ void committer_free(struct committer *c)
 	if (!c)
 		return;
 	loop_timer_cancel(c->loop, &c->resync_timer);
-	for (size_t i = 0; c->kernel && i < c->pool->n_services; i++)
-		free(c->kernel[i].slots);
-	free(c->kernel);
+	kernel_view_free(c);
 	free(c);
+}
+
+/*
+ * What the kernel holds for service s of the new pool, in the new pool's
+ * backend indexes: the old view with each backend renumbered, and a slot
+ * of a backend the new file dropped marked so the diff rewrites it.
+ */
+#define SLOT_BACKEND_GONE (SCHED_SLOT_EMPTY - 1)
+
+static uint32_t *translate_view(const struct kernel_view *kv,
+				const struct knlb_service *osvc,
+				const struct knlb_service *nsvc,
+				const long *backend_from)
+{
+	uint32_t *to_new = malloc((osvc->n_backends ? osvc->n_backends : 1) *
+				  sizeof(*to_new));
+	uint32_t *slots = malloc(nsvc->cfg->table_size * sizeof(*slots));
+
+	if (!to_new || !slots) {
+		free(to_new);
+		free(slots);
+		return NULL;
+	}
+	for (size_t b = 0; b < osvc->n_backends; b++)
+		to_new[b] = SLOT_BACKEND_GONE;
+	for (size_t b = 0; b < nsvc->n_backends; b++)
+		if (backend_from[b] >= 0)
+			to_new[backend_from[b]] = (uint32_t)b;
+	for (uint32_t i = 0; i < nsvc->cfg->table_size; i++)
+		slots[i] = kv->slots[i] < osvc->n_backends ?
+			   to_new[kv->slots[i]] : kv->slots[i];
+	free(to_new);
+	return slots;
+}
+
+static int reload_deltas(struct committer *c, const struct knlb_pool *pool,
+			 const struct reload_plan *plan, struct sync_result *res,
+			 char *err, size_t errlen)
+{
+	struct sync_old *old = calloc(pool->n_services ? pool->n_services : 1,
+				      sizeof(*old));
+	int ret = old ? 0 : -ENOMEM;
+
+	for (size_t s = 0; ret == 0 && s < pool->n_services; s++) {
+		long os = plan->svc_from[s];
+
+		old[s].slots = translate_view(&c->kernel[os],
+					      &c->pool->services[os],
+					      &pool->services[s],
+					      plan->backend_from[s]);
+		old[s].empty = c->kernel[os].empty;
+		if (!old[s].slots)
+			ret = -ENOMEM;
+	}
+	if (ret == 0)
+		ret = sync_pool_slots(c->nfnl, pool, old, res, err, errlen);
+	else
+		snprintf(err, errlen, "building the transaction: %s", strerror(ENOMEM));
+	for (size_t s = 0; old && s < pool->n_services; s++)
+		free((void *)old[s].slots);
+	free(old);
+	return ret;
+}
+
+int committer_reload(struct committer *c, struct knlb_pool *pool,
+		     const struct reload_plan *plan, struct sync_result *res,
+		     char *err, size_t errlen)
+{
+	struct committer next = *c;
+	int ret;
+
+	/* A pending replace means the kernel's state is not known exactly. */
+	if (plan->kind == RELOAD_STRUCTURE || loop_timer_armed(&c->resync_timer))
+		ret = sync_replace(c->nfnl, pool, res, err, errlen);
+	else
+		ret = reload_deltas(c, pool, plan, res, err, errlen);
+	if (ret < 0) {
+		c->stats.failures++;
+		return ret;
+	}
+	/* The kernel holds the new pool now: it is the base of every delta. */
+	next.pool = pool;
+	ret = kernel_view_init(&next);
+	if (ret < 0) {
+		/* Cannot track it: replace from scratch once memory allows. */
+		kernel_view_free(&next);
+		schedule_resync(c);
+		snprintf(err, errlen, "after the reload: %s", strerror(-ret));
+		return ret;
+	}
+	kernel_view_free(c);
+	c->pool = pool;
+	c->kernel = next.kernel;
+	for (size_t i = 0; i < pool->n_services; i++)
+		kernel_view_take(&c->kernel[i], &pool->services[i]);
+	loop_timer_cancel(c->loop, &c->resync_timer);
+	if (res->messages)
+		c->stats.transactions++;
+	return 0;
 }
 
 bool committer_synced(const struct committer *c)

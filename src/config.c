@@ -131,6 +131,7 @@ static const struct keyword scheduler_words[] = {
 	{ "maglev", KNLB_SCHED_MAGLEV },
 	{ "wrr", KNLB_SCHED_WRR },
 	{ "random", KNLB_SCHED_RANDOM },
+	{ "wlc", KNLB_SCHED_WLC },
 	{ NULL, 0 },
 };
 
@@ -1023,11 +1024,6 @@ static int service_value(struct parser *p, enum service_key key,
 		svc->proto = (enum knlb_proto)w;
 		return 0;
 	case SKEY_SCHEDULER:
-		if (strcmp(value, "wlc") == 0) {
-			report(p, p->reader.lineno,
-			       "scheduler wlc is not available yet (use maglev, wrr or random)");
-			return -1;
-		}
 		if (get_keyword(p, "scheduler", scheduler_words, value, &w) < 0)
 			return -1;
 		svc->scheduler = (enum knlb_scheduler)w;

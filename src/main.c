@@ -16,23 +16,16 @@
 #include <unistd.h>
 
 #include "knlb/addr.h"
-#include "knlb/check.h"
-#include "knlb/commit.h"
 #include "knlb/config.h"
-#include "knlb/ct.h"
-#include "knlb/flowtab.h"
-#include "knlb/health.h"
+#include "knlb/daemon.h"
 #include "knlb/log.h"
 #include "knlb/loop.h"
-#include "knlb/nfnl.h"
 #include "knlb/notify.h"
 #include "knlb/pool.h"
 #include "knlb/privs.h"
 #include "knlb/render.h"
-#include "knlb/ruleset.h"
-#include "knlb/sync.h"
+#include "knlb/version.h"
 
-#define KNLB_VERSION "0.1.0"
 #define DEFAULT_CONFIG "/etc/knlb/knlb.conf"
 
 /* Exit codes, documented in --help. */
@@ -46,6 +39,7 @@ enum {
 
 struct options {
 	const char *config_path;
+	const char *control_socket;
 	bool check_only;
 	bool render;
 	bool flush_on_exit;
@@ -54,25 +48,14 @@ struct options {
 
 struct daemon {
 	struct options opt;
-	struct knlb_config *config;
-	struct knlb_pool *pool;
-	struct nfnl_sock *nfnl;
-	struct loop *loop;
-	struct committer *committer;
-	struct checker *checker;
-	struct health *health;
-	struct flowtab *flows;
-	struct ct *ct;			/* NULL when conntrack is unavailable */
-	/* backends gone down with flush = yes, flushed once the map is in */
-	struct pending_flush { size_t svc, backend; } *flushes;
-	size_t n_flushes, flushes_cap;
+	struct knlbd d;
 	int sigfd;
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-"Usage: knlbd [-c FILE] [-t | --render] [--flush-on-exit] [--syslog]\n"
+"Usage: knlbd [-c FILE] [-s SOCKET] [-t | --render] [--flush-on-exit] [--syslog]\n"
 "\n"
 "knlb load-balancing daemon: programs DNAT/SNAT rules and slot maps into\n"
 "the nftables table it owns (inet, name from the config) and keeps them in\n"
@@ -80,6 +63,8 @@ static void usage(FILE *out)
 "(to the journal, with priorities, when stderr is journald's stream).\n"
 "\n"
 "  -c, --config FILE    configuration file (default " DEFAULT_CONFIG ")\n"
+"  -s, --socket PATH    control socket for knlbctl (overrides control_socket,\n"
+"                       default " KNLB_DEFAULT_CONTROL_SOCKET ")\n"
 "  -t, --test           check the configuration, print a summary, exit\n"
 "      --render         print the nftables table that would be programmed,\n"
 "                       in nft syntax, without touching the kernel\n"
@@ -89,7 +74,9 @@ static void usage(FILE *out)
 "  -h, --help           this help\n"
 "  -V, --version        print the version\n"
 "\n"
-"Signals: SIGTERM, SIGINT stop knlbd (the kernel keeps forwarding).\n"
+"Signals: SIGTERM, SIGINT stop knlbd (the kernel keeps forwarding);\n"
+"SIGHUP re-reads the configuration and applies the difference in one\n"
+"transaction (knlbctl reload does the same and reports the result).\n"
 "\n"
 "Exit status: 0 ok, 1 invalid configuration, 2 usage error,\n"
 "3 the kernel rejected the ruleset or netlink failed, 4 internal error.\n"
@@ -101,6 +88,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "socket", required_argument, NULL, 's' },
 		{ "test", no_argument, NULL, 't' },
 		{ "render", no_argument, NULL, 'r' },
 		{ "flush-on-exit", no_argument, NULL, 'F' },
@@ -112,10 +100,13 @@ static int parse_args(int argc, char **argv, struct options *opt)
 	int c;
 
 	opt->config_path = DEFAULT_CONFIG;
-	while ((c = getopt_long(argc, argv, "c:thV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:s:thV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			opt->config_path = optarg;
+			break;
+		case 's':
+			opt->control_socket = optarg;
 			break;
 		case 't':
 			opt->check_only = true;
@@ -143,6 +134,11 @@ static int parse_args(int argc, char **argv, struct options *opt)
 	if (optind < argc) {
 		fprintf(stderr, "knlbd: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
+		return -1;
+	}
+	if (opt->control_socket && opt->control_socket[0] != '/') {
+		fprintf(stderr, "knlbd: --socket %s: not an absolute path\n",
+			opt->control_socket);
 		return -1;
 	}
 	if (opt->check_only && opt->render) {
@@ -198,10 +194,10 @@ static void log_pool(const struct knlb_pool *pool)
 
 static void on_signal(struct loop *loop, int fd, uint32_t events, void *arg)
 {
+	struct daemon *dm = arg;
 	struct signalfd_siginfo si;
 
 	(void)events;
-	(void)arg;
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		switch (si.ssi_signo) {
 		case SIGTERM:
@@ -211,7 +207,10 @@ static void on_signal(struct loop *loop, int fd, uint32_t events, void *arg)
 			loop_stop(loop);
 			break;
 		case SIGHUP:
-			log_warn("SIGHUP: reloading is not implemented yet; restart knlbd to apply a new configuration (established flows are kept)");
+			log_info("received SIGHUP, reloading %s", dm->d.config_path);
+			notify_reloading();
+			daemon_reload(&dm->d, NULL);
+			notify_ready(NULL);
 			break;
 		default:
 			break;
@@ -219,7 +218,7 @@ static void on_signal(struct loop *loop, int fd, uint32_t events, void *arg)
 	}
 }
 
-static int setup_signals(struct daemon *d)
+static int setup_signals(struct daemon *dm)
 {
 	sigset_t mask;
 
@@ -230,179 +229,46 @@ static int setup_signals(struct daemon *d)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1)
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
-	d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (d->sigfd == -1)
+	dm->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (dm->sigfd == -1)
 		return -errno;
-	return loop_add_fd(d->loop, d->sigfd, EPOLLIN, on_signal, d);
+	return loop_add_fd(dm->d.loop, dm->sigfd, EPOLLIN, on_signal, dm);
 }
-
-static int program_kernel(struct daemon *d)
-{
-	struct sync_result res;
-	char err[512];
-	int ret;
-
-	ret = nfnl_sock_open(&d->nfnl);
-	if (ret < 0) {
-		log_error("cannot open netfilter netlink socket: %s%s", strerror(-ret),
-			  ret == -EPERM ? " (knlbd needs CAP_NET_ADMIN)" : "");
-		return ret;
-	}
-	ret = sync_replace(d->nfnl, d->pool, &res, err, sizeof(err));
-	if (ret < 0) {
-		log_error("programming table inet %s failed, kernel state unchanged: %s%s",
-			  d->config->global.table, err,
-			  ret == -EPERM ? " (knlbd needs CAP_NET_ADMIN)" : "");
-		return ret;
-	}
-	log_info("programmed table inet %s: %zu services, %zu slot elements, 1 transaction of %zu messages (%zu bytes) in %.1f ms",
-		 d->config->global.table, d->pool->n_services, res.elements,
-		 res.messages, res.bytes, res.elapsed_ms);
-	return 0;
-}
-
 
 /*
- * flush = yes: a dead backend's flows of this service are deleted, so its
- * clients get a fresh backend (UDP) or a prompt reset (TCP) instead of
- * sending into a dead host.  Not here but after the slot delta is in the
- * kernel: flushed earlier, the next packet of a flow would go through the
- * old map, back to the dead backend, in a new entry nobody flushes.
+ * Every socket is open: from here on only CAP_NET_ADMIN is needed.  With
+ * user =, the control socket goes to that user first, so it can still
+ * serve (and remove) it.
  */
-static void on_transition(struct knlb_pool *pool, size_t s, size_t b, bool up,
-			  void *arg)
+static int drop_privileges(struct knlbd *d)
 {
-	struct daemon *d = arg;
+	const char *user = d->config->global.user;
+	char err[512];
 
-	if (up || !pool->services[s].cfg->flush)
-		return;
-	if (d->n_flushes == d->flushes_cap) {
-		size_t cap = d->flushes_cap ? 2 * d->flushes_cap : 8;
-		struct pending_flush *f = realloc(d->flushes, cap * sizeof(*f));
-
-		if (!f) {
-			log_error("%s/%s: out of memory: its flows are not flushed",
-				  pool->services[s].cfg->name,
-				  pool->services[s].backends[b].cfg->id);
-			return;
-		}
-		d->flushes = f;
-		d->flushes_cap = cap;
+	if (d->ctl && privs_chown_path(d->control_socket ? d->control_socket :
+				       d->config->global.control_socket,
+				       user, err, sizeof(err)) < 0) {
+		log_error("control socket: %s", err);
+		return -1;
 	}
-	d->flushes[d->n_flushes++] = (struct pending_flush){ s, b };
-}
-
-static void flush_backend(struct daemon *d, size_t s, size_t b)
-{
-	const struct knlb_service *svc = &d->pool->services[s];
-	const struct knlb_backend_config *be = svc->backends[b].cfg;
-	size_t deleted = 0;
-	int ret;
-
-	if (svc->backends[b].up)
-		return;		/* came back before the commit: keep its flows */
-	if (!d->ct) {
-		log_warn("%s/%s: flush = yes but conntrack is not available: its flows are kept",
-			 svc->cfg->name, be->id);
-		return;
-	}
-	ret = ct_flush_backend(d->ct, svc->ct_mark, &be->addr, be->port,
-			       (uint8_t)svc->cfg->proto, &deleted);
-	if (ret < 0)
-		log_error("%s/%s: flushing its conntrack entries: %s (%zu deleted)",
-			  svc->cfg->name, be->id, strerror(-ret), deleted);
-	else
-		log_info("%s/%s: flushed %zu conntrack entries (flush = yes)",
-			 svc->cfg->name, be->id, deleted);
-}
-
-/* Where the one commit per loop iteration happens (DESIGN 2). */
-static void before_sleep(struct loop *loop, void *arg)
-{
-	struct daemon *d = arg;
-
-	(void)loop;
-	committer_run(d->committer);
-	/* Only once the kernel no longer maps the dead backends. */
-	if (!d->n_flushes || !committer_synced(d->committer))
-		return;
-	for (size_t i = 0; i < d->n_flushes; i++)
-		flush_backend(d, d->flushes[i].svc, d->flushes[i].backend);
-	d->n_flushes = 0;
-}
-
-/* Flow counting is an aid, not a precondition: run without it if need be. */
-static int start_conntrack(struct daemon *d)
-{
-	char err[256] = "";
-	int ret;
-
-	d->flows = flowtab_new();
-	if (!d->flows)
-		return -ENOMEM;
-	ret = ct_open(d->loop, d->config->global.ct_mark_mask, d->flows, &d->ct,
-		      err, sizeof(err));
-	if (ret < 0) {
-		d->ct = NULL;
-		log_warn("conntrack: %s: flow counts and flush are off", err[0] ? err : strerror(-ret));
+	if (privs_drop(user, err, sizeof(err)) < 0) {
+		log_error("dropping privileges: %s", err);
+		return -1;
 	}
 	return 0;
 }
 
-static int start_health(struct daemon *d)
+static int run(struct daemon *dm)
 {
+	struct knlbd *d = &dm->d;
 	int ret;
 
-	ret = checker_new(d->loop, &d->checker);
-	if (ret == 0)
-		ret = health_new(d->loop, d->pool, d->checker, &d->health);
-	if (ret == 0) {
-		health_set_transition_fn(d->health, on_transition, d);
-		ret = health_start(d->health);
-	}
-	return ret;
-}
-
-static void flush_table(struct daemon *d)
-{
-	struct nfnl_batch *batch = nfnl_batch_new();
-	char err[256];
-
-	if (!batch || ruleset_add_delete_table(batch, d->config->global.table) < 0) {
-		log_error("--flush-on-exit: out of memory; table inet %s left in place",
-			  d->config->global.table);
-	} else if (nfnl_batch_commit(d->nfnl, batch, err, sizeof(err)) < 0) {
-		log_error("--flush-on-exit: deleting table inet %s: %s",
-			  d->config->global.table, err);
-	} else {
-		log_info("deleted table inet %s", d->config->global.table);
-	}
-	nfnl_batch_free(batch);
-}
-
-static void daemon_release(struct daemon *d)
-{
-	if (d->sigfd >= 0)
-		close(d->sigfd);
-	health_free(d->health);
-	checker_free(d->checker);
-	ct_close(d->ct);
-	flowtab_free(d->flows);
-	free(d->flushes);
-	committer_free(d->committer);
-	loop_free(d->loop);
-	nfnl_sock_close(d->nfnl);
-	pool_free(d->pool);
-	config_free(d->config);
-}
-
-static int run(struct daemon *d)
-{
-	int ret;
-
-	if (config_load(d->opt.config_path, &d->config, stderr) < 0) {
+	d->config_path = dm->opt.config_path;
+	d->control_socket = dm->opt.control_socket;
+	d->flush_on_exit = dm->opt.flush_on_exit;
+	if (config_load(d->config_path, &d->config, stderr) < 0) {
 		fprintf(stderr, "knlbd: %s: configuration not valid, nothing changed\n",
-			d->opt.config_path);
+			d->config_path);
 		return EXIT_CONFIG;
 	}
 	log_set_level((enum log_level)d->config->global.log_level);
@@ -411,48 +277,30 @@ static int run(struct daemon *d)
 		log_error("computing slot tables: %s", strerror(-ret));
 		return EXIT_INTERNAL;
 	}
-	if (d->opt.check_only) {
+	if (dm->opt.check_only) {
 		printf("%s: configuration OK: %zu services, %zu backends, table inet %s\n",
-		       d->opt.config_path, d->config->n_services,
+		       d->config_path, d->config->n_services,
 		       count_backends(d->config), d->config->global.table);
 		return EXIT_OK;
 	}
-	if (d->opt.render)
+	if (dm->opt.render)
 		return render_ruleset(stdout, d->pool) < 0 ? EXIT_INTERNAL : EXIT_OK;
 
-	log_info("knlbd %s starting with %s", KNLB_VERSION, d->opt.config_path);
+	log_info("knlbd %s starting with %s", KNLB_VERSION, d->config_path);
 	ret = loop_new(&d->loop);
 	if (ret == 0)
-		ret = setup_signals(d);
+		ret = setup_signals(dm);
 	if (ret < 0) {
 		log_error("setting up the event loop: %s", strerror(-ret));
 		return EXIT_INTERNAL;
 	}
-	if (program_kernel(d) < 0)
+	if (daemon_program_kernel(d) < 0)
 		return EXIT_KERNEL;
 	log_pool(d->pool);
-	ret = committer_new(d->loop, d->pool, d->nfnl, &d->committer);
-	if (ret < 0) {
-		log_error("%s", strerror(-ret));
+	if (daemon_start_services(d) < 0)
 		return EXIT_INTERNAL;
-	}
-	loop_set_before_sleep(d->loop, before_sleep, d);
-	ret = start_conntrack(d);
-	if (ret == 0)
-		ret = start_health(d);
-	if (ret < 0) {
-		log_error("starting health checks: %s", strerror(-ret));
-		return EXIT_INTERNAL;
-	}
-	/* Every socket is open: from here on only CAP_NET_ADMIN is needed. */
-	{
-		char err[512];
-
-		if (privs_drop(d->config->global.user, err, sizeof(err)) < 0) {
-			log_error("dropping privileges: %s", err);
-			return EXIT_KERNEL;
-		}
-	}
+	if (drop_privileges(d) < 0)
+		return EXIT_KERNEL;
 	notify_ready("serving: table programmed, health checks running");
 
 	ret = loop_run(d->loop);
@@ -460,8 +308,8 @@ static int run(struct daemon *d)
 		log_error("event loop: %s", strerror(-ret));
 		return EXIT_INTERNAL;
 	}
-	if (d->opt.flush_on_exit)
-		flush_table(d);
+	if (d->flush_on_exit)
+		daemon_flush_table(d);
 	else
 		log_info("leaving table inet %s in place: the kernel keeps forwarding",
 			 d->config->global.table);
@@ -470,14 +318,16 @@ static int run(struct daemon *d)
 
 int main(int argc, char **argv)
 {
-	struct daemon d = { .sigfd = -1 };
+	struct daemon dm = { .sigfd = -1 };
 	int status;
 
-	if (parse_args(argc, argv, &d.opt) < 0)
+	if (parse_args(argc, argv, &dm.opt) < 0)
 		return EXIT_USAGE;
-	log_open(d.opt.syslog);
-	status = run(&d);
-	daemon_release(&d);
+	log_open(dm.opt.syslog);
+	status = run(&dm);
+	daemon_release(&dm.d);
+	if (dm.sigfd >= 0)
+		close(dm.sigfd);
 	log_close();
 	return status;
 }

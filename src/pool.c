@@ -6,6 +6,9 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "knlb/addr.h"
 
 #include "knlb/config-t.h"
 #include "knlb/pool.h"
@@ -24,6 +27,7 @@ int pool_compute_slots(struct knlb_service *svc)
 		in[i].id = svc->backends[i].cfg->id;
 		in[i].weight = svc->backends[i].effective_weight;
 	}
+	/* wrr, random and wlc share the interleaved table. */
 	if (cfg->scheduler == KNLB_SCHED_MAGLEV)
 		ret = maglev_build(in, svc->n_backends, cfg->hash_seed,
 				   svc->slots, cfg->table_size);
@@ -48,7 +52,16 @@ uint32_t pool_slots_of(const struct knlb_service *svc, size_t b)
 /* Takes new flows if the scheduler gives it slots. */
 static bool backend_usable(const struct knlb_backend *be)
 {
-	return be->up && be->cfg->weight > 0;
+	return be->up && be->admin == KNLB_ADMIN_ENABLED && be->weight > 0;
+}
+
+/* The weight the scheduler starts from, before slow start scales it. */
+static uint32_t backend_base_weight(const struct knlb_service *svc,
+				    const struct knlb_backend *be)
+{
+	if (svc->cfg->scheduler == KNLB_SCHED_WLC && be->wlc_set)
+		return be->wlc_weight;
+	return be->weight;
 }
 
 static bool backend_ramping(const struct knlb_service *svc,
@@ -82,7 +95,7 @@ bool pool_refresh_weights(struct knlb_service *svc, uint64_t now_ns)
 
 		/* Backups stand by while any primary can take flows. */
 		if (backend_usable(be) && (!be->cfg->backup || !primary)) {
-			w = be->cfg->weight * scale;
+			w = backend_base_weight(svc, be) * scale;
 			if (backend_ramping(svc, be, now_ns)) {
 				uint64_t done = now_ns - be->up_since_ns;
 
@@ -121,6 +134,108 @@ bool pool_set_health(struct knlb_service *svc, size_t b, bool up,
 	return pool_refresh_weights(svc, now_ns);
 }
 
+bool pool_set_admin(struct knlb_service *svc, size_t b, enum knlb_admin admin,
+		    uint64_t now_ns)
+{
+	if (svc->backends[b].admin == admin)
+		return false;
+	svc->backends[b].admin = admin;
+	return pool_refresh_weights(svc, now_ns);
+}
+
+bool pool_set_weight(struct knlb_service *svc, size_t b, uint32_t weight,
+		     uint64_t now_ns)
+{
+	struct knlb_backend *be = &svc->backends[b];
+
+	be->weight_set = weight != be->cfg->weight;
+	if (be->weight == weight)
+		return false;
+	be->weight = weight;
+	/* wlc recomputes from the new weight at its next pass. */
+	be->wlc_set = false;
+	return pool_refresh_weights(svc, now_ns);
+}
+
+int pool_apply_wlc(struct knlb_service *svc, const uint64_t *active,
+		   uint64_t now_ns)
+{
+	size_t n = svc->n_backends;
+	uint32_t *buf = calloc(3 * (n ? n : 1), sizeof(*buf));
+	uint32_t *weight = buf, *cur = buf + n, *out = buf + 2 * n;
+	bool have_cur = true;
+
+	if (!buf)
+		return -ENOMEM;
+	for (size_t b = 0; b < n; b++) {
+		const struct knlb_backend *be = &svc->backends[b];
+
+		weight[b] = backend_usable(be) ? be->weight : 0;
+		cur[b] = be->wlc_set ? be->wlc_weight : 0;
+		have_cur &= be->wlc_set;
+	}
+	if (wlc_weights(weight, active, n, cur, have_cur, out)) {
+		for (size_t b = 0; b < n; b++) {
+			svc->backends[b].wlc_weight = out[b];
+			svc->backends[b].wlc_set = true;
+		}
+		pool_refresh_weights(svc, now_ns);
+	}
+	free(buf);
+	return 0;
+}
+
+const char *pool_admin_name(enum knlb_admin admin)
+{
+	switch (admin) {
+	case KNLB_ADMIN_ENABLED:
+		return "enabled";
+	case KNLB_ADMIN_DRAIN:
+		return "drain";
+	case KNLB_ADMIN_DISABLED:
+		return "disabled";
+	}
+	return "?";
+}
+
+struct knlb_service *pool_find_service(const struct knlb_pool *pool,
+				       const char *name)
+{
+	for (size_t i = 0; i < pool->n_services; i++)
+		if (strcmp(pool->services[i].cfg->name, name) == 0)
+			return &pool->services[i];
+	return NULL;
+}
+
+long pool_find_backend(const struct knlb_service *svc, const char *name)
+{
+	struct knlb_addr addr;
+	uint16_t port;
+	bool by_addr = addr_port_parse(name, &addr, &port) == 0;
+
+	for (size_t b = 0; b < svc->n_backends; b++) {
+		const struct knlb_backend_config *be = svc->backends[b].cfg;
+
+		if (strcmp(be->id, name) == 0)
+			return (long)b;
+	}
+	for (size_t b = 0; by_addr && b < svc->n_backends; b++) {
+		const struct knlb_backend_config *be = svc->backends[b].cfg;
+
+		if (be->port == port && addr_equal(&be->addr, &addr))
+			return (long)b;
+	}
+	return -1;
+}
+
+void pool_count_slots(const struct knlb_service *svc, uint32_t *counts)
+{
+	memset(counts, 0, svc->n_backends * sizeof(*counts));
+	for (uint32_t i = 0; i < svc->cfg->table_size; i++)
+		if (svc->slots[i] < svc->n_backends)
+			counts[svc->slots[i]]++;
+}
+
 double pool_effective_weight(const struct knlb_service *svc, size_t b)
 {
 	return (double)svc->backends[b].effective_weight / svc->weight_scale;
@@ -142,6 +257,7 @@ static int service_init(struct knlb_service *svc,
 	svc->weight_scale = 1;
 	for (size_t i = 0; i < cfg->n_backends; i++) {
 		svc->backends[i].cfg = &cfg->backends[i];
+		svc->backends[i].weight = cfg->backends[i].weight;
 		/* No verdict yet: start up, as HAProxy does (DESIGN 3). */
 		svc->backends[i].up = true;
 	}

@@ -117,6 +117,7 @@ static void render_selector(FILE *out, const struct knlb_service_config *cfg)
 
 	switch (cfg->scheduler) {
 	case KNLB_SCHED_WRR:
+	case KNLB_SCHED_WLC:
 		fprintf(out, "numgen inc mod %u", cfg->table_size);
 		return;
 	case KNLB_SCHED_RANDOM:

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -63,39 +64,72 @@ out_nomem:
 	return -ENOMEM;
 }
 
+/*
+ * Add one service's delta to batch: the element deletes and adds between
+ * old_slots and svc->slots, and its on_empty set entry when that changed.
+ * Counts into res.  0, or -ENOMEM.
+ */
+static int add_service_delta(struct nfnl_batch *batch,
+			     const struct knlb_pool *pool,
+			     const struct knlb_service *svc,
+			     const uint32_t *old_slots, bool old_empty,
+			     struct sync_result *res)
+{
+	struct slot_diff diff;
+	int ret;
+
+	ret = slot_diff_compute(old_slots, svc->slots, svc->cfg->table_size, &diff);
+	if (ret < 0)
+		return ret;
+	ret = ruleset_add_slot_changes(batch, pool, svc, &diff);
+	if (ret == 0 && svc->empty != old_empty)
+		ret = ruleset_add_empty_change(batch, pool, svc, svc->empty);
+	res->elements += diff.n_deletes + diff.n_adds;
+	res->moved += (uint32_t)diff.n_changes;
+	slot_diff_release(&diff);
+	return ret;
+}
+
+int sync_pool_slots(struct nfnl_sock *sock, const struct knlb_pool *pool,
+		    const struct sync_old *old, struct sync_result *res,
+		    char *err, size_t errlen)
+{
+	double start = now_ms();
+	struct nfnl_batch *batch = nfnl_batch_new();
+	int ret = batch ? 0 : -ENOMEM;
+
+	*res = (struct sync_result){ 0 };
+	for (size_t i = 0; ret == 0 && i < pool->n_services; i++)
+		if (old[i].slots)
+			ret = add_service_delta(batch, pool, &pool->services[i],
+						old[i].slots, old[i].empty, res);
+	if (ret < 0) {
+		nfnl_batch_free(batch);
+		snprintf(err, errlen, "building the transaction: %s", strerror(-ret));
+		return ret;
+	}
+	if (nfnl_batch_count(batch) == 0) {
+		res->elapsed_ms = now_ms() - start;
+		nfnl_batch_free(batch);
+		return 0;	/* nothing changed: no transaction at all */
+	}
+	return commit(sock, batch, start, res, err, errlen);
+}
+
 int sync_service_slots(struct nfnl_sock *sock, const struct knlb_pool *pool,
 		       const struct knlb_service *svc, const uint32_t *old_slots,
 		       bool old_empty, struct sync_result *res, char *err,
 		       size_t errlen)
 {
-	double start = now_ms();
-	struct nfnl_batch *batch = NULL;
-	struct slot_diff diff;
+	struct sync_old *old = calloc(pool->n_services, sizeof(*old));
 	int ret;
 
-	*res = (struct sync_result){ 0 };
-	ret = slot_diff_compute(old_slots, svc->slots, svc->cfg->table_size, &diff);
-	if (ret < 0)
-		goto out_nomem;
-	if (diff.n_changes == 0 && svc->empty == old_empty) {
-		res->elapsed_ms = now_ms() - start;
-		slot_diff_release(&diff);
-		return 0;	/* nothing changed: no transaction at all */
+	if (!old) {
+		snprintf(err, errlen, "building the transaction: %s", strerror(ENOMEM));
+		return -ENOMEM;
 	}
-	batch = nfnl_batch_new();
-	if (!batch || ruleset_add_slot_changes(batch, pool, svc, &diff) < 0 ||
-	    (svc->empty != old_empty &&
-	     ruleset_add_empty_change(batch, pool, svc, svc->empty) < 0)) {
-		nfnl_batch_free(batch);
-		slot_diff_release(&diff);
-		goto out_nomem;
-	}
-	res->elements = diff.n_deletes + diff.n_adds;
-	res->moved = (uint32_t)diff.n_changes;
-	slot_diff_release(&diff);
-	return commit(sock, batch, start, res, err, errlen);
-
-out_nomem:
-	snprintf(err, errlen, "building the transaction: %s", strerror(ENOMEM));
-	return -ENOMEM;
+	old[svc - pool->services] = (struct sync_old){ old_slots, old_empty };
+	ret = sync_pool_slots(sock, pool, old, res, err, errlen);
+	free(old);
+	return ret;
 }

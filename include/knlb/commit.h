@@ -38,6 +38,20 @@ void committer_free(struct committer *c);
 /* Send every dirty service's delta; the loop's before-sleep hook. */
 void committer_run(struct committer *c);
 
+/*
+ * A reload: bring the kernel from what it holds for the running pool to
+ * pool (the new one, state carried by reload_plan_build), in one
+ * transaction: slot deltas of every service for RELOAD_SLOTS, a table
+ * replace for RELOAD_STRUCTURE.  On success the committer follows pool
+ * from now on; on failure nothing changed (kernel, committer) and err
+ * says why.  0 or -errno.
+ */
+struct reload_plan;
+struct sync_result;
+int committer_reload(struct committer *c, struct knlb_pool *pool,
+		     const struct reload_plan *plan, struct sync_result *res,
+		     char *err, size_t errlen);
+
 /* Every service's slots are in the kernel (no failed delta pending). */
 bool committer_synced(const struct committer *c);
 

@@ -40,6 +40,7 @@ enum knlb_scheduler {
 	KNLB_SCHED_MAGLEV,	/* jhash of hash_key -> slot */
 	KNLB_SCHED_WRR,		/* numgen inc -> slot */
 	KNLB_SCHED_RANDOM,	/* numgen random -> slot */
+	KNLB_SCHED_WLC,		/* numgen inc -> slot, weights / (1 + active flows) */
 };
 
 enum knlb_hash_key {

@@ -68,5 +68,10 @@ int ctl_open(struct loop *loop, const char *path, ctl_handler_fn fn, void *arg,
 /* Closes every connection and the listener, and unlinks the socket file. */
 void ctl_close(struct ctl *ctl);
 void ctl_get_stats(const struct ctl *ctl, struct ctl_stats *out);
+/*
+ * For tests: request and reply timeouts of connections accepted from now
+ * on (defaults CTL_REQUEST_TIMEOUT_MS, CTL_REPLY_TIMEOUT_MS).
+ */
+void ctl_set_timeouts(struct ctl *ctl, unsigned request_ms, unsigned reply_ms);
 
 #endif

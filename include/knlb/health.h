@@ -84,6 +84,14 @@ enum health_transition health_result(struct health *health, size_t svc,
 				     size_t backend,
 				     const struct check_result *res);
 
+/*
+ * A reload: backend b of service svc is one the previous health object
+ * watched; take over its counters and history so it neither flaps nor
+ * starts from scratch.  Before health_start().
+ */
+void health_adopt(struct health *health, size_t svc, size_t backend,
+		  const struct health_backend_info *from);
+
 const struct health_backend_info *health_backend(const struct health *health,
 						 size_t svc, size_t backend);
 

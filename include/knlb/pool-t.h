@@ -29,6 +29,12 @@ struct knlb_backend {
 	uint32_t weight;
 	bool weight_set;
 	bool up;			/* health verdict (always true without checks) */
+	/*
+	 * scheduler = wlc: weight / (1 + active flows), normalised by
+	 * src/sched/wlc.c; what stands in for weight while set.
+	 */
+	uint32_t wlc_weight;
+	bool wlc_set;
 	uint64_t up_since_ns;		/* slow start: when it came back; 0 = no ramp */
 	/*
 	 * What the scheduler uses: cfg->weight * svc->weight_scale, scaled

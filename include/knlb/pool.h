@@ -29,6 +29,33 @@ bool pool_set_health(struct knlb_service *svc, size_t b, bool up,
 /* A backend still ramping up at now_ns (slow start timer needed). */
 bool pool_service_ramping(const struct knlb_service *svc, uint64_t now_ns);
 
+/*
+ * knlbctl drain/enable/disable and weight: runtime changes on top of the
+ * config.  Both refresh weights; true when an effective weight changed.
+ */
+bool pool_set_admin(struct knlb_service *svc, size_t b, enum knlb_admin admin,
+		    uint64_t now_ns);
+bool pool_set_weight(struct knlb_service *svc, size_t b, uint32_t weight,
+		     uint64_t now_ns);
+const char *pool_admin_name(enum knlb_admin admin);
+
+/*
+ * scheduler = wlc: re-weight from active[b], the active flows of each
+ * backend, with the hysteresis of wlc_weights(); marks the service dirty
+ * only when the weights moved enough.  0 or -ENOMEM.
+ */
+int pool_apply_wlc(struct knlb_service *svc, const uint64_t *active,
+		   uint64_t now_ns);
+
+/* By name; NULL when there is none. */
+struct knlb_service *pool_find_service(const struct knlb_pool *pool,
+				       const char *name);
+/* By id, else by ADDR:PORT; the index, or -1. */
+long pool_find_backend(const struct knlb_service *svc, const char *name);
+
+/* counts[b] = slots pointing at backend b, in one pass (n_backends long). */
+void pool_count_slots(const struct knlb_service *svc, uint32_t *counts);
+
 /* effective_weight in the config's units (undoes weight_scale). */
 double pool_effective_weight(const struct knlb_service *svc, size_t b);
 

@@ -46,6 +46,25 @@ int maglev_build(const struct sched_backend *backends, size_t n,
 int wrr_build(const struct sched_backend *backends, size_t n,
 	      uint32_t *table, uint32_t m);
 
+/*
+ * Weighted least connections, approximated in the kernel: nft cannot see
+ * connection counts, so the slot table is re-weighted from conntrack's
+ * active-flow counts.  Backend i gets weight[i] / (1 + active[i]),
+ * normalised so the largest is WLC_SCALE, at least 1 when weight[i] > 0
+ * (a loaded backend still takes a trickle, so its count can fall), 0 when
+ * weight[i] == 0.
+ *
+ * Hysteresis: the new weights are written to out, and true returned, only
+ * when some backend's weight moves by more than WLC_HYSTERESIS_PCT percent
+ * of the larger of old and new (or has no old weight: have_cur false).
+ * Counts that wobble by a flow or two then rewrite nothing.
+ */
+#define WLC_SCALE		1000U
+#define WLC_HYSTERESIS_PCT	20U
+
+bool wlc_weights(const uint32_t *weight, const uint64_t *active, size_t n,
+		 const uint32_t *cur, bool have_cur, uint32_t *out);
+
 /* Whether m is prime (deterministic for any 32-bit m). */
 bool sched_is_prime(uint32_t m);
 

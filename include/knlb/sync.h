@@ -37,4 +37,21 @@ int sync_service_slots(struct nfnl_sock *sock, const struct knlb_pool *pool,
 		       bool old_empty, struct sync_result *res, char *err,
 		       size_t errlen);
 
+/* What the kernel holds for one service, the base of a delta. */
+struct sync_old {
+	const uint32_t *slots;	/* NULL: leave this service alone */
+	bool empty;		/* its VIP is in the on_empty set */
+};
+
+/*
+ * The same for every service of pool at once (a reload), in one
+ * transaction: old[i] is what the kernel holds for pool->services[i],
+ * with slot values translated to indexes of pool's backends (any value
+ * that is no backend of pool, other than SCHED_SLOT_EMPTY, forces the
+ * slot to be rewritten).  Nothing sent when nothing differs.
+ */
+int sync_pool_slots(struct nfnl_sock *sock, const struct knlb_pool *pool,
+		    const struct sync_old *old, struct sync_result *res,
+		    char *err, size_t errlen);
+
 #endif

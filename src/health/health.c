@@ -333,6 +333,9 @@ int health_start(struct health *h)
 		const struct knlb_service *svc = &h->pool->services[s];
 		uint64_t interval = svc->cfg->health.interval_ns;
 
+		/* Slow start carried over by a reload goes on ramping. */
+		if (pool_service_ramping(svc, now))
+			ramp_arm(&h->services[s]);
 		if (svc->cfg->health.check.kind == CHECK_NONE)
 			continue;
 		/*
@@ -352,6 +355,19 @@ int health_start(struct health *h)
 		}
 	}
 	return 0;
+}
+
+void health_adopt(struct health *h, size_t svc, size_t b,
+		  const struct health_backend_info *from)
+{
+	struct health_backend *hb = hb_of(h, svc, b);
+
+	hb->info = *from;
+	/* The pool decides up/down (check = none forces up): follow it. */
+	if (hb->info.counter.up != h->pool->services[svc].backends[b].up)
+		hb->info.counter = (struct health_counter){
+			.up = h->pool->services[svc].backends[b].up,
+		};
 }
 
 const struct health_backend_info *health_backend(const struct health *h,

@@ -445,7 +445,7 @@ static void rb_slot_selector(struct rule_builder *rb,
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, NFT_REG_1);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, cfg->table_size);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE,
-				   cfg->scheduler == KNLB_SCHED_WRR ?
+				   cfg->scheduler != KNLB_SCHED_RANDOM ?
 				   NFT_NG_INCREMENTAL : NFT_NG_RANDOM);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, 0);
 		return;

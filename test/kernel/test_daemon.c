@@ -99,7 +99,9 @@ static pid_t start_knlbd_with(const char *program, const char *args,
 	if (pid == 0) {
 		char cmd[2048];
 
-		snprintf(cmd, sizeof(cmd), "exec %s %s 2>%s", program, args, logpath);
+		/* A control socket of its own: tests may run beside a real knlbd. */
+		snprintf(cmd, sizeof(cmd), "exec %s %s -s /tmp/knlb-kt-%d.sock 2>%s",
+			 program, args, (int)getpid(), logpath);
 		if (chdir(kt_src_path("", src, sizeof(src))) == -1)
 			_exit(127);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);

@@ -30,7 +30,7 @@ TestSuite(privs, .init = kt_enter_netns, .timeout = 60);
 #define NET_ADMIN_ONLY "0000000000001000"	/* bit 12 */
 
 struct rig {
-	char conf[64], log[64];
+	char conf[64], log[64], sock[64];
 	int notify_fd;
 	pid_t pid;
 };
@@ -91,13 +91,16 @@ static void rig_start(struct rig *g, const char *config_text)
 	cr_assert_geq(fd, 0);
 	close(fd);
 	g->notify_fd = notify_listen();
+	/* A control socket of its own: tests may run beside a real knlbd. */
+	snprintf(g->sock, sizeof(g->sock), "/tmp/knlb-kt-privs-%d.sock", (int)getpid());
 
 	g->pid = fork();
 	cr_assert_geq(g->pid, 0);
 	if (g->pid == 0) {
 		char cmd[512], src[512];
 
-		snprintf(cmd, sizeof(cmd), "exec %s -c %s 2>%s", knlbd(), g->conf, g->log);
+		snprintf(cmd, sizeof(cmd), "exec %s -c %s -s %s 2>%s", knlbd(), g->conf,
+			 g->sock, g->log);
 		if (chdir(kt_src_path("", src, sizeof(src))) == -1)
 			_exit(127);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
@@ -117,6 +120,7 @@ static void rig_stop(struct rig *g)
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "knlbd status 0x%x:\n%s",
 		  status, kt_read_file(g->log));
 	close(g->notify_fd);
+	cr_expect_eq(access(g->sock, F_OK), -1, "knlbd left its control socket %s", g->sock);
 	unlink(g->conf);
 	unlink(g->log);
 }
@@ -199,7 +203,8 @@ static bool map_has(const char *map, const char *needle)
 Test(privs, user_nobody_keeps_only_net_admin_and_still_updates_the_map)
 {
 	struct passwd *pw = getpwnam("nobody");
-	char config[1024], uid[64], alive[64], dead[64], *log;
+	char config[1024], uid[64], alive[64], dead[64], *log, *reply;
+	struct stat st;
 	uint16_t alive_port, dead_port;
 	int listen_fd, status;
 	struct rig g;
@@ -224,6 +229,12 @@ Test(privs, user_nobody_keeps_only_net_admin_and_still_updates_the_map)
 		 pw->pw_uid, pw->pw_uid);
 	expect_field(g.pid, "Uid", uid);
 	expect_only_net_admin(g.pid);
+	/* The control socket was handed over, and is served after the drop. */
+	cr_assert_eq(stat(g.sock, &st), 0, "%s: %s", g.sock, strerror(errno));
+	cr_expect_eq(st.st_uid, pw->pw_uid, "control socket owned by uid %u", st.st_uid);
+	reply = kt_ctl(g.sock, "status");
+	cr_expect(reply && strncmp(reply, "OK", 2) == 0, "knlbctl status as user nobody: %s", reply);
+	free(reply);
 
 	/* Backends start up: the dead one leaves the map only through an update. */
 	for (int i = 0; i < 100 && !gone; i++) {
@@ -237,11 +248,19 @@ Test(privs, user_nobody_keeps_only_net_admin_and_still_updates_the_map)
 	cr_expect(strstr(log, "web/dead DOWN: ") != NULL, "no DOWN line:\n%s", log);
 	cr_expect(strstr(log, "error") == NULL, "errors after the drop:\n%s", log);
 	free(log);
+
+	/* As nobody, a reload still reads the (world-readable) file. */
+	cr_assert_eq(kill(g.pid, SIGHUP), 0);
+	expect_notify(&g, "RELOADING=1");
+	expect_notify(&g, "READY=1");
+	log = kt_read_file(g.log);
+	cr_expect(strstr(log, "reloaded /tmp/knlb-privs-") != NULL, "reload as nobody:\n%s", log);
+	free(log);
 	rig_stop(&g);
 	close(listen_fd);
 }
 
-Test(privs, root_without_user_keeps_only_net_admin)
+Test(privs, root_without_user_keeps_only_net_admin_and_reloads)
 {
 	struct rig g;
 
@@ -249,6 +268,10 @@ Test(privs, root_without_user_keeps_only_net_admin)
 		      "port = 80\ntable_size = 31\nbackend = 10.0.0.11:8080\n");
 	expect_field(g.pid, "Uid", "0\t0\t0\t0");
 	expect_only_net_admin(g.pid);
+	/* A reload is announced to the service manager, and its end too. */
+	cr_assert_eq(kill(g.pid, SIGHUP), 0);
+	expect_notify(&g, "RELOADING=1");
+	expect_notify(&g, "READY=1");
 	rig_stop(&g);
 }
 
@@ -269,8 +292,9 @@ Test(privs, user_without_setuid_exits_3_with_the_reason)
 	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
 	notify_fd = notify_listen();
-	snprintf(cmd, sizeof(cmd), "setpriv --bounding-set -setuid,-setgid %s -c %s 2>&1",
-		 knlbd(), conf);
+	snprintf(cmd, sizeof(cmd),
+		 "setpriv --bounding-set -setuid,-setgid %s -c %s -s /tmp/knlb-kt-privs-%d.sock 2>&1",
+		 knlbd(), conf, (int)getpid());
 	out = kt_run(cmd, &status);
 	unlink(conf);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 3, "status 0x%x:\n%s", status, out);

@@ -624,9 +624,7 @@ Test(config, bad_keywords)
 	expect_only_error(SVC BE "proto = TCP\n", "test.conf:5: ",
 			  "unknown proto \"TCP\" (expected tcp or udp)");
 	expect_only_error(SVC BE "scheduler = rr\n", "test.conf:5: ",
-			  "unknown scheduler \"rr\" (expected maglev, wrr or random)");
-	expect_only_error(SVC BE "scheduler = wlc\n", "test.conf:5: ",
-			  "scheduler wlc is not available yet");
+			  "unknown scheduler \"rr\" (expected maglev, wrr, random or wlc)");
 	expect_only_error(SVC BE "hash_key = dst-ip\n", "test.conf:5: ",
 			  "unknown hash_key \"dst-ip\" (expected src-ip, src-ip-port or 5-tuple)");
 }
@@ -825,4 +823,14 @@ Test(config, same_backend_in_two_services_is_fine)
 		"[service b]\nvip = 192.0.2.11\nport = 80\n" BE);
 
 	result_free(&r);
+}
+
+Test(config, wlc_is_a_scheduler_without_hash_key)
+{
+	struct result r = load_ok(SVC BE "scheduler = wlc\n");
+
+	cr_expect_eq(r.cfg->services[0].scheduler, KNLB_SCHED_WLC);
+	result_free(&r);
+	expect_only_error(SVC BE "scheduler = wlc\nhash_key = src-ip\n", "test.conf:",
+			  "hash_key applies only to scheduler = maglev (service web uses wlc)");
 }

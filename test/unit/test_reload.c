@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Reload planning: which state a new pool takes over from the running one
+ * (marks, health, admin state, runtime weights), and whether the kernel
+ * needs slot deltas or a new table.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <criterion/criterion.h>
+
+#include "config-test.h"
+#include "knlb/pool.h"
+#include "knlb/reload.h"
+#include "knlb/sched.h"
+
+#define WEB "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = tcp\n"
+#define DNS "[service dns]\nvip = 192.0.2.53\nport = 53\nproto = udp\ncheck = none\n"
+#define B1 "backend = 10.0.0.11:8080 id=b1\n"
+#define B2 "backend = 10.0.0.12:8080 id=b2\n"
+#define B3 "backend = 10.0.0.13:8080 id=b3\n"
+#define D1 "backend = 10.0.0.21:53\n"
+
+struct world {
+	struct result r;
+	struct knlb_pool *pool;
+};
+
+static struct world make(const char *text)
+{
+	struct world w = { .r = load_ok(text) };
+
+	cr_assert_eq(pool_create(w.r.cfg, &w.pool), 0);
+	return w;
+}
+
+static void unmake(struct world *w)
+{
+	pool_free(w->pool);
+	result_free(&w->r);
+}
+
+static struct reload_plan plan_of(struct world *old, struct world *new)
+{
+	struct reload_plan plan;
+	char err[256] = "";
+
+	cr_assert_eq(reload_plan_build(old->pool, new->pool, 0, &plan, err,
+				       sizeof(err)), 0, "%s", err);
+	return plan;
+}
+
+Test(reload, same_file_is_slots_only_and_moves_nothing)
+{
+	struct world a = make(WEB B1 B2 DNS D1), b = make(WEB B1 B2 DNS D1);
+	struct reload_plan plan = plan_of(&a, &b);
+
+	cr_expect_eq(plan.kind, RELOAD_SLOTS);
+	cr_expect_eq(plan.backends_added + plan.backends_removed + plan.services_added +
+		     plan.services_removed + plan.weights_changed, 0);
+	for (size_t s = 0; s < 2; s++) {
+		cr_expect_eq(b.pool->services[s].ct_mark, a.pool->services[s].ct_mark);
+		cr_expect_eq(memcmp(a.pool->services[s].slots, b.pool->services[s].slots,
+				    a.pool->services[s].cfg->table_size * 4), 0);
+	}
+	reload_plan_free(&plan);
+	unmake(&a);
+	unmake(&b);
+}
+
+Test(reload, health_admin_and_runtime_weight_carry_over)
+{
+	struct world a = make(WEB B1 B2 B3), b = make(WEB B1 B2 B3);
+	struct knlb_service *sa = &a.pool->services[0], *sb = &b.pool->services[0];
+	struct reload_plan plan;
+
+	pool_set_health(sa, 0, false, 0);
+	pool_set_admin(sa, 1, KNLB_ADMIN_DRAIN, 0);
+	pool_set_weight(sa, 2, 7, 0);
+	cr_assert_eq(pool_compute_slots(sa), 0);
+	plan = plan_of(&a, &b);
+	cr_expect_eq(plan.kind, RELOAD_SLOTS);
+	cr_expect(!sb->backends[0].up, "a down backend must not come back up on reload");
+	cr_expect_eq(sb->backends[1].admin, KNLB_ADMIN_DRAIN);
+	cr_expect_eq(sb->backends[2].weight, 7);
+	cr_expect(sb->backends[2].weight_set);
+	cr_expect_eq(plan.runtime_weights_kept, 1);
+	/* and the slots are what the running pool wanted */
+	cr_expect_eq(memcmp(sa->slots, sb->slots, sa->cfg->table_size * 4), 0);
+	cr_expect_eq(pool_slots_of(sb, 0), 0);
+	cr_expect_eq(pool_slots_of(sb, 1), 0);
+	reload_plan_free(&plan);
+	unmake(&a);
+	unmake(&b);
+}
+
+Test(reload, a_weight_changed_in_the_file_wins_over_the_runtime_one)
+{
+	struct world a = make(WEB B1 "backend = 10.0.0.12:8080 id=b2 weight=1\n"),
+		     b = make(WEB B1 "backend = 10.0.0.12:8080 id=b2 weight=4\n");
+	struct reload_plan plan;
+
+	pool_set_weight(&a.pool->services[0], 1, 9, 0);
+	plan = plan_of(&a, &b);
+	cr_expect_eq(b.pool->services[0].backends[1].weight, 4);
+	cr_expect(!b.pool->services[0].backends[1].weight_set);
+	cr_expect_eq(plan.weights_changed, 1);
+	cr_expect_eq(plan.runtime_weights_dropped, 1);
+	cr_expect_eq(plan.kind, RELOAD_SLOTS);
+	reload_plan_free(&plan);
+	unmake(&a);
+	unmake(&b);
+}
+
+Test(reload, adding_and_removing_backends_maps_indexes_by_id)
+{
+	struct world a = make(WEB B1 B2 B3), b = make(WEB B3 "backend = 10.0.0.14:8080 id=b4\n" B1);
+	struct reload_plan plan = plan_of(&a, &b);
+
+	cr_expect_eq(plan.kind, RELOAD_SLOTS);
+	cr_expect_eq(plan.backends_added, 1);
+	cr_expect_eq(plan.backends_removed, 1);
+	cr_expect_eq(reload_backend_from(&plan, 0, 0), 2);	/* b3 */
+	cr_expect_eq(reload_backend_from(&plan, 0, 1), -1);	/* b4 is new */
+	cr_expect_eq(reload_backend_from(&plan, 0, 2), 0);	/* b1 */
+	reload_plan_free(&plan);
+	unmake(&a);
+	unmake(&b);
+}
+
+Test(reload, marks_stay_with_service_names_and_new_services_take_a_free_one)
+{
+	/* dns removed from the middle, mail added: web keeps 1, ntp keeps 3 */
+	struct world a = make(WEB B1 DNS D1 "[service ntp]\nvip = 192.0.2.123\nport = 123\nproto = udp\n" D1);
+	struct world b = make("[service mail]\nvip = 192.0.2.25\nport = 25\n" B1
+			      "[service ntp]\nvip = 192.0.2.123\nport = 123\nproto = udp\n" D1 WEB B1);
+	struct reload_plan plan = plan_of(&a, &b);
+
+	cr_expect_eq(plan.kind, RELOAD_STRUCTURE);
+	cr_expect_eq(plan.services_added, 1);
+	cr_expect_eq(plan.services_removed, 1);
+	cr_expect_eq(pool_find_service(b.pool, "web")->ct_mark, 1);
+	cr_expect_eq(pool_find_service(b.pool, "ntp")->ct_mark, 3);
+	cr_expect_eq(pool_find_service(b.pool, "mail")->ct_mark, 2, "the mark dns left");
+	cr_expect(strstr(plan.why, "mail") || strstr(plan.why, "dns"), "%s", plan.why);
+	reload_plan_free(&plan);
+	unmake(&a);
+	unmake(&b);
+}
+
+Test(reload, a_rule_change_is_structural_and_named)
+{
+	struct world a = make(WEB B1 B2), b = make("[service web]\nvip = 192.0.2.11\nport = 80\ncheck = tcp\n" B1 B2);
+	struct reload_plan plan = plan_of(&a, &b);
+
+	cr_expect_eq(plan.kind, RELOAD_STRUCTURE);
+	cr_expect_eq(plan.services_changed, 1);
+	cr_expect_str_eq(plan.why, "service web: vip changed");
+	reload_plan_free(&plan);
+	unmake(&a);
+	unmake(&b);
+}
+
+Test(reload, check_none_brings_a_down_backend_up)
+{
+	struct world a = make(WEB B1 B2), b = make("[service web]\nvip = 192.0.2.10\nport = 80\n" B1 B2);
+	struct reload_plan plan;
+
+	pool_set_health(&a.pool->services[0], 0, false, 0);
+	plan = plan_of(&a, &b);
+	cr_expect(b.pool->services[0].backends[0].up);
+	cr_expect_gt(pool_slots_of(&b.pool->services[0], 0), 0);
+	reload_plan_free(&plan);
+	unmake(&a);
+	unmake(&b);
+}
+
+Test(reload, table_and_mark_mask_changes_are_refused)
+{
+	struct world a = make(WEB B1), b = make("[global]\ntable = other\n" WEB B1),
+		     c = make("[global]\nct_mark_mask = 0xff000000\n" WEB B1);
+	char err[256];
+
+	cr_expect_eq(reload_check(a.r.cfg, b.r.cfg, err, sizeof(err)), -EINVAL);
+	cr_expect(strstr(err, "table changed from knlb to other") &&
+		  strstr(err, "restart"), "%s", err);
+	cr_expect_eq(reload_check(a.r.cfg, c.r.cfg, err, sizeof(err)), -EINVAL);
+	cr_expect(strstr(err, "ct_mark_mask"), "%s", err);
+	cr_expect_eq(reload_check(a.r.cfg, a.r.cfg, err, sizeof(err)), 0);
+	unmake(&a);
+	unmake(&b);
+	unmake(&c);
+}
