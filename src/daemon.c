@@ -288,9 +288,10 @@ static int start_conntrack(struct knlbd *d)
 	return 0;
 }
 
-int daemon_start_health(struct knlbd *d, struct health **out)
+int daemon_start_health(struct knlbd *d, struct knlb_pool *pool,
+			struct health **out)
 {
-	int ret = health_new(d->loop, d->pool, d->checker, out);
+	int ret = health_new(d->loop, pool, d->checker, out);
 
 	if (ret == 0)
 		health_set_transition_fn(*out, on_transition, d);
@@ -339,7 +340,7 @@ int daemon_start_services(struct knlbd *d)
 	if (ret == 0)
 		ret = checker_new(d->loop, &d->checker);
 	if (ret == 0)
-		ret = daemon_start_health(d, &d->health);
+		ret = daemon_start_health(d, d->pool, &d->health);
 	if (ret == 0)
 		ret = health_start(d->health);
 	if (ret < 0) {
