@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "knlb/addr.h"
@@ -24,13 +25,14 @@
 #include "knlb/health.h"
 #include "knlb/log.h"
 #include "knlb/loop.h"
+#include "knlb/metrics.h"
 #include "knlb/nfnl.h"
 #include "knlb/pool.h"
 #include "knlb/render.h"
 #include "knlb/ruleset.h"
 #include "knlb/sync.h"
+#include "knlb/version.h"
 
-#define KNLB_VERSION "0.1.0"
 #define DEFAULT_CONFIG "/etc/knlb/knlb.conf"
 
 /* Exit codes, documented in --help. */
@@ -60,6 +62,9 @@ struct daemon {
 	struct health *health;
 	struct flowtab *flows;
 	struct ct *ct;			/* NULL when conntrack is unavailable */
+	struct metrics *metrics;	/* NULL without metrics_listen */
+	struct metrics_sources msrc;	/* what a scrape reads */
+	struct daemon_counters counters;
 	/* backends gone down with flush = yes, flushed once the map is in */
 	struct pending_flush { size_t svc, backend; } *flushes;
 	size_t n_flushes, flushes_cap;
@@ -353,6 +358,41 @@ static int start_health(struct daemon *d)
 	return ret;
 }
 
+/*
+ * [global] metrics_listen.  Bound before the kernel is touched, so a port
+ * in use stops knlbd with the table as it was; msrc is filled once every
+ * module exists (no scrape is served before the loop runs).
+ */
+static int open_metrics(struct daemon *d)
+{
+	char err[256];
+	int ret;
+
+	d->counters.start_time_unix = (uint64_t)time(NULL);
+	if (!d->config->global.metrics_listen[0])
+		return 0;
+	ret = metrics_open(d->loop, d->config->global.metrics_listen, &d->msrc,
+			   &d->metrics, err, sizeof(err));
+	if (ret < 0)
+		log_error("%s; nothing changed", err);
+	else
+		log_info("metrics: serving http://%s/metrics",
+			 d->config->global.metrics_listen);
+	return ret;
+}
+
+static void fill_metrics_sources(struct daemon *d)
+{
+	d->msrc = (struct metrics_sources){
+		.pool = d->pool,
+		.health = d->health,
+		.flows = d->ct ? d->flows : NULL,	/* counts need conntrack */
+		.ct = d->ct,
+		.committer = d->committer,
+		.daemon = &d->counters,
+	};
+}
+
 static void flush_table(struct daemon *d)
 {
 	struct nfnl_batch *batch = nfnl_batch_new();
@@ -374,6 +414,7 @@ static void daemon_release(struct daemon *d)
 {
 	if (d->sigfd >= 0)
 		close(d->sigfd);
+	metrics_close(d->metrics);
 	health_free(d->health);
 	checker_free(d->checker);
 	ct_close(d->ct);
@@ -418,6 +459,8 @@ static int run(struct daemon *d)
 		log_error("setting up the event loop: %s", strerror(-ret));
 		return EXIT_INTERNAL;
 	}
+	if (open_metrics(d) < 0)
+		return EXIT_CONFIG;
 	if (program_kernel(d) < 0)
 		return EXIT_KERNEL;
 	log_pool(d->pool);
@@ -434,6 +477,7 @@ static int run(struct daemon *d)
 		log_error("starting health checks: %s", strerror(-ret));
 		return EXIT_INTERNAL;
 	}
+	fill_metrics_sources(d);
 
 	ret = loop_run(d->loop);
 	if (ret < 0) {
