@@ -7,9 +7,10 @@
  * (connection timeouts, work MHD left pending).  The listening socket is
  * ours, so a bad address or a port in use is reported as such.
  *
- * A scrape renders the whole exposition synchronously on the loop: with
- * 1000 backends that is a few milliseconds (one pass over each slot
- * table), not worth a thread.
+ * A scrape renders the whole exposition synchronously on the loop: for
+ * 1000 backends and 65537 slots, 690 KB in 6-8 ms on the 2-core test VM
+ * (unit test metrics::render_at_scale --verbose), which delays the next
+ * commit by as much; not worth a thread.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -47,6 +47,7 @@ struct num {
 
 struct backend_row {
 	const struct knlb_backend *be;
+	char *labels;			/* service="..",backend="..",address=".." */
 	uint32_t slots;
 	struct flow_counts flows;
 	const struct health_backend_info *health;	/* NULL: not checked */
@@ -54,6 +55,7 @@ struct backend_row {
 
 struct service_row {
 	const struct knlb_service *svc;
+	char *labels;			/* service=".." */
 	struct flow_counts flows;
 	size_t usable;
 	struct backend_row *backends;
@@ -64,6 +66,7 @@ struct view {
 	struct service_row *services;
 	size_t n_services;
 	struct backend_row *backends;	/* all services' rows, one array */
+	size_t n_backends;
 };
 
 static void put_escaped(FILE *out, const char *s)
@@ -99,25 +102,50 @@ static void family(FILE *out, const char *name, const char *type,
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void service_labels(FILE *out, const struct knlb_service *svc)
+/*
+ * Label sets, escaped once per scrape rather than once per sample: they
+ * are most of the text.  NULL on ENOMEM; the caller frees.
+ */
+static char *service_labels(const struct knlb_service *svc)
 {
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	if (!out)
+		return NULL;
 	fputs("service=\"", out);
 	put_escaped(out, svc->cfg->name);
 	fputc('"', out);
+	if (fclose(out) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
 }
 
-static void backend_labels(FILE *out, const struct knlb_service *svc,
-			   const struct knlb_backend *be)
+static char *backend_labels(const struct knlb_service *svc,
+			    const struct knlb_backend *be)
 {
-	char addr[KNLB_ADDRSTRLEN];
+	char addr[KNLB_ADDRSTRLEN], *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
 
-	service_labels(out, svc);
-	fputs(",backend=\"", out);
+	if (!out)
+		return NULL;
+	fputs("service=\"", out);
+	put_escaped(out, svc->cfg->name);
+	fputs("\",backend=\"", out);
 	put_escaped(out, be->cfg->id);
 	fputs("\",address=\"", out);
 	put_escaped(out, addr_port_format(&be->cfg->addr, be->cfg->port, addr,
 					  sizeof(addr)));
 	fputc('"', out);
+	if (fclose(out) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
 }
 
 /* ---- gathering ---------------------------------------------------------- */
@@ -142,6 +170,7 @@ static int view_gather(struct view *v, const struct metrics_sources *src)
 	v->n_services = pool->n_services;
 	for (size_t s = 0; s < pool->n_services; s++)
 		total += pool->services[s].n_backends;
+	v->n_backends = total;
 	v->services = calloc(pool->n_services ? pool->n_services : 1,
 			     sizeof(*v->services));
 	v->backends = calloc(total ? total : 1, sizeof(*v->backends));
@@ -155,6 +184,9 @@ static int view_gather(struct view *v, const struct metrics_sources *src)
 		bool checked = svc->cfg->health.check.kind != CHECK_NONE;
 
 		sr->svc = svc;
+		sr->labels = service_labels(svc);
+		if (!sr->labels)
+			return -ENOMEM;
 		sr->backends = &v->backends[total];
 		total += svc->n_backends;
 		if (src->flows)
@@ -167,6 +199,9 @@ static int view_gather(struct view *v, const struct metrics_sources *src)
 
 			br->be = &svc->backends[b];
 			cfg = br->be->cfg;
+			br->labels = backend_labels(svc, br->be);
+			if (!br->labels)
+				return -ENOMEM;
 			sr->usable += br->be->effective_weight > 0;
 			/* -ENOENT (no flow ever seen) leaves zeroes: right. */
 			if (src->flows)
@@ -183,6 +218,10 @@ static int view_gather(struct view *v, const struct metrics_sources *src)
 
 static void view_free(struct view *v)
 {
+	for (size_t s = 0; v->services && s < v->n_services; s++)
+		free(v->services[s].labels);
+	for (size_t b = 0; v->backends && b < v->n_backends; b++)
+		free(v->backends[b].labels);
 	free(v->services);
 	v->services = NULL;
 	free(v->backends);
@@ -260,9 +299,7 @@ static void render_services(FILE *out, const struct view *v)
 			continue;
 		family(out, fd->name, fd->type, fd->help);
 		for (size_t s = 0; s < v->n_services; s++) {
-			fprintf(out, "%s{", fd->name);
-			service_labels(out, v->services[s].svc);
-			fputc('}', out);
+			fprintf(out, "%s{%s}", fd->name, v->services[s].labels);
 			put_num(out, service_value(&v->services[s], fd->value));
 		}
 	}
@@ -387,9 +424,7 @@ static void render_backend_family(FILE *out, const struct view *v,
 
 			if (!backend_value(sr, &sr->backends[b], fd->value, &n))
 				continue;
-			fprintf(out, "%s{", fd->name);
-			backend_labels(out, sr->svc, sr->backends[b].be);
-			fputc('}', out);
+			fprintf(out, "%s{%s}", fd->name, sr->backends[b].labels);
 			put_num(out, n);
 		}
 	}
@@ -409,13 +444,12 @@ static void render_admin_state(FILE *out, const struct view *v)
 		const struct service_row *sr = &v->services[s];
 
 		for (size_t b = 0; b < sr->svc->n_backends; b++) {
-			const struct knlb_backend *be = sr->backends[b].be;
+			const struct backend_row *br = &sr->backends[b];
 
 			for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
-				fputs("knlb_backend_admin_state{", out);
-				backend_labels(out, sr->svc, be);
-				fprintf(out, ",state=\"%s\"}", states[i]);
-				put_num(out, NUM_B(be->admin == (enum knlb_admin)i));
+				fprintf(out, "knlb_backend_admin_state{%s,state=\"%s\"}",
+					br->labels, states[i]);
+				put_num(out, NUM_B(br->be->admin == (enum knlb_admin)i));
 			}
 		}
 	}
