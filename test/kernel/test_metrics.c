@@ -250,3 +250,48 @@ Test(metrics_daemon, address_not_local)
 	cr_expect_str_eq(out, "", "kernel touched");
 	free(out);
 }
+
+/* Scraped, then stopped, under valgrind: no error, nothing leaked. */
+Test(metrics_daemon, scrape_and_stop_are_valgrind_clean, .timeout = 120)
+{
+	char conf[] = "/tmp/knlb-metrics-XXXXXX.conf", log[] = "/tmp/knlb-metrics-vg-XXXXXX";
+	char cmd[1024], *out;
+	int fd = mkstemp(log), status;
+	pid_t pid;
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	free(kt_run("command -v valgrind", &status));
+	if (status != 0)
+		cr_skip_test("valgrind not installed (make deps installs it)");
+	if (strstr(knlbd(), "build-san"))
+		cr_skip_test("valgrind and AddressSanitizer do not mix");
+	lo_up();
+	write_conf(conf, "[global]\ntable = vg\nmetrics_listen = 127.0.0.1:9410\n"
+			 "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = tcp\n"
+			 "interval = 200ms\ntimeout = 100ms\nbackend = 127.0.0.1:1\n");
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		snprintf(cmd, sizeof(cmd),
+			 "exec valgrind --leak-check=full --show-leak-kinds=all "
+			 "--errors-for-leak-kinds=all --error-exitcode=99 %s -c %s 2>%s",
+			 knlbd(), conf, log);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	cr_assert(wait_for_log(log, "metrics: serving", 60000), "%s", kt_read_file(log));
+	cr_assert(wait_for_log(log, "web/127.0.0.1:1 DOWN", 60000), "%s", kt_read_file(log));
+	out = kt_run("curl -sS --max-time 20 http://127.0.0.1:9410/metrics 2>&1", &status);
+	cr_expect(strstr(out, "knlb_backend_up{service=\"web\",backend=\"127.0.0.1:1\",address=\"127.0.0.1:1\"} 0\n") != NULL,
+		  "%s", out);
+	free(out);
+	free(kt_run("curl -s --max-time 20 -X POST http://127.0.0.1:9410/x", &status));
+	stop_knlbd(pid);
+	out = kt_read_file(log);
+	cr_expect(strstr(out, "ERROR SUMMARY: 0 errors") != NULL, "%s", out);
+	cr_expect(strstr(out, "All heap blocks were freed") != NULL, "%s", out);
+	free(out);
+	unlink(conf);
+	unlink(log);
+}
