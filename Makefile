@@ -2,9 +2,10 @@
 
 SHELL     := /bin/bash
 
-PKGS      := libnftnl libmnl inih libnetfilter_conntrack libcurl
+PKGS      := libnftnl libmnl inih libnetfilter_conntrack libcurl libmicrohttpd
 DEB_BUILD := build-essential pkg-config libnftnl-dev libmnl-dev libinih-dev \
-             libnetfilter-conntrack-dev libcurl4-openssl-dev libcriterion-dev
+             libnetfilter-conntrack-dev libcurl4-openssl-dev libcriterion-dev \
+             libmicrohttpd-dev
 DEB_TEST  := nftables conntrack iproute2 curl valgrind man-db groff-base
 
 CC        ?= gcc

@@ -57,6 +57,8 @@ struct knlbd {
 };
 
 /* Each returns 0 or -errno and has logged why. */
+/* Control socket and metrics_listen, before the kernel is touched. */
+int daemon_open_listeners(struct knlbd *d);
 int daemon_program_kernel(struct knlbd *d);
 int daemon_start_services(struct knlbd *d);
 void daemon_flush_table(struct knlbd *d);
