@@ -198,7 +198,7 @@ Test(reload, drain_and_weight_act_at_once_and_survive_a_reload)
 	cr_expect(strstr(reply, "web/b1: drain (was enabled)"), "%s", reply);
 	free(reply);
 	cr_expect_eq(slots_of("web_slots", "10.0.0.11 . 8080"), 0, "drained backend still mapped");
-	reply = kt_ctl(r.sock, "weight web 10.0.0.13:8080 2");
+	reply = kt_ctl(r.sock, "weight web 10.0.0.13:8080 2 --json");
 	cr_expect(reply && strncmp(reply, "OK\n", 3) == 0, "%s", reply);
 	free(reply);
 	cr_expect(near(slots_of("web_slots", "10.0.0.13 . 8080"), 681));
