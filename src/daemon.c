@@ -314,7 +314,7 @@ static int open_control(struct knlbd *d)
 	ret = ctl_open(d->loop, path, ctl_commands_handle, d, &d->ctl, err,
 		       sizeof(err));
 	if (ret < 0) {
-		log_error("control socket: %s", err[0] ? err : strerror(-ret));
+		log_error("control socket: %s; nothing changed", err[0] ? err : strerror(-ret));
 		return ret;
 	}
 	log_info("control socket %s (knlbctl -s %s)", path, path);
@@ -368,7 +368,7 @@ static int open_metrics(struct knlbd *d)
 	ret = metrics_open(d->loop, listen, &d->metrics_src, &d->metrics, err,
 			   sizeof(err));
 	if (ret < 0) {
-		log_error("%s", err[0] ? err : strerror(-ret));
+		log_error("%s; nothing changed", err[0] ? err : strerror(-ret));
 		return ret;
 	}
 	log_info("metrics: serving http://%s/metrics", listen);

@@ -208,9 +208,7 @@ static void on_signal(struct loop *loop, int fd, uint32_t events, void *arg)
 			break;
 		case SIGHUP:
 			log_info("received SIGHUP, reloading %s", dm->d.config_path);
-			notify_reloading();
 			daemon_reload(&dm->d, NULL);
-			notify_ready(NULL);
 			break;
 		default:
 			break;

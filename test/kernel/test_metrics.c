@@ -69,7 +69,9 @@ static pid_t start_knlbd(const char *conf, const char *logpath)
 	if (pid == 0) {
 		char cmd[1024];
 
-		snprintf(cmd, sizeof(cmd), "exec %s -c %s 2>%s", knlbd(), conf, logpath);
+		/* its own control socket: another knlbd may run on this host */
+		snprintf(cmd, sizeof(cmd), "exec %s -c %s -s %s.sock 2>%s", knlbd(),
+			 conf, conf, logpath);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
@@ -209,7 +211,7 @@ Test(metrics_daemon, port_taken_by_another_knlbd)
 	pid = start_knlbd(conf_a, log);
 	cr_assert(wait_for_log(log, "programmed table inet a", 5000), "%s", kt_read_file(log));
 
-	snprintf(cmd, sizeof(cmd), "%s -c %s 2>&1", knlbd(), conf_b);
+	snprintf(cmd, sizeof(cmd), "%s -c %s -s %s.sock 2>&1", knlbd(), conf_b, conf_b);
 	out = kt_run(cmd, &status);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 1, "exit 0x%x: %s", status, out);
 	cr_expect(strstr(out, "metrics_listen 127.0.0.1:9410: Address already in use; nothing changed") != NULL,
@@ -239,7 +241,7 @@ Test(metrics_daemon, address_not_local)
 	lo_up();
 	write_conf(conf, "[global]\nmetrics_listen = 192.0.2.1:9410\n"
 			 "[service web]\nvip = 192.0.2.10\nport = 80\nbackend = 10.0.0.1:80\n");
-	snprintf(cmd, sizeof(cmd), "%s -c %s 2>&1", knlbd(), conf);
+	snprintf(cmd, sizeof(cmd), "%s -c %s -s %s.sock 2>&1", knlbd(), conf, conf);
 	out = kt_run(cmd, &status);
 	unlink(conf);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 1, "exit 0x%x: %s", status, out);
@@ -275,8 +277,8 @@ Test(metrics_daemon, scrape_and_stop_are_valgrind_clean, .timeout = 120)
 	if (pid == 0) {
 		snprintf(cmd, sizeof(cmd),
 			 "exec valgrind --leak-check=full --show-leak-kinds=all "
-			 "--errors-for-leak-kinds=all --error-exitcode=99 %s -c %s 2>%s",
-			 knlbd(), conf, log);
+			 "--errors-for-leak-kinds=all --error-exitcode=99 %s -c %s -s %s.sock 2>%s",
+			 knlbd(), conf, conf, log);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}

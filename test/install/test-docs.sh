@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Every man page in docs/ (make test-docs): no groff/man warning, and they document what the code has:
+# Man pages: no groff/man warning, and they document what the code has:
 # every knlbd option, every configuration key.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 status=0
-fail() { echo "check-man-pages: FAIL: $*" >&2; status=1; }
+fail() { echo "test-docs: FAIL: $*" >&2; status=1; }
 
 [ $# -gt 0 ] || set -- docs/*.5 docs/*.8
 for req in docs/knlbd.8 docs/knlb.conf.5; do
@@ -38,5 +38,5 @@ for o in $opts; do
 	grep -qF -- "$o" <<<"$knlbd8" || fail "knlbd(8) does not document $o"
 done
 
-[ $status -eq 0 ] && echo "check-man-pages: ok: $* render without warnings; every key and option documented"
+[ $status -eq 0 ] && echo "test-docs: ok: $* render without warnings; every key and option documented"
 exit $status
