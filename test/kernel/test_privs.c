@@ -262,18 +262,40 @@ Test(privs, user_nobody_keeps_only_net_admin_and_still_updates_the_map)
 	close(listen_fd);
 }
 
+/* Keys may follow the backend lines: [global] is the last section. */
+#define ROOT_CONF "[service web]\nvip = 192.0.2.10\nport = 80\ntable_size = 31\n" \
+		  "backend = 10.0.0.11:8080\n[global]\ntable = privs\n"
+
 Test(privs, root_without_user_keeps_only_net_admin_and_reloads)
 {
 	struct rig g;
+	FILE *cfg;
+	char *log;
+	int said = 0;
 
-	rig_start(&g, "[global]\ntable = privs\n[service web]\nvip = 192.0.2.10\n"
-		      "port = 80\ntable_size = 31\nbackend = 10.0.0.11:8080\n");
+	rig_start(&g, ROOT_CONF);
 	expect_field(g.pid, "Uid", "0\t0\t0\t0");
 	expect_only_net_admin(g.pid);
-	/* A reload is announced to the service manager, and its end too. */
+	/*
+	 * A reload is announced to the service manager, and its end too.  A
+	 * new user = cannot be honoured without a restart: said once, and
+	 * knlbd stays what it was.
+	 */
+	cfg = fopen(g.conf, "w");
+	cr_assert_not_null(cfg);
+	fputs(ROOT_CONF "user = nobody\n", cfg);
+	fclose(cfg);
 	cr_assert_eq(kill(g.pid, SIGHUP), 0);
 	expect_notify(&g, "RELOADING=1");
 	expect_notify(&g, "READY=1");
+	log = kt_read_file(g.log);
+	cr_expect(strstr(log, "user changed: still running as root until knlbd restarts") != NULL,
+		  "%s", log);
+	for (const char *p = log; (p = strstr(p, "user changed")); p++)
+		said++;
+	cr_expect_eq(said, 1, "\"user changed\" said %d times:\n%s", said, log);
+	free(log);
+	expect_field(g.pid, "Uid", "0\t0\t0\t0");
 	rig_stop(&g);
 }
 
