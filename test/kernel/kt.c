@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <errno.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,12 +148,17 @@ static void emit_sorted(FILE *out, const char *start, size_t len)
 {
 	char *copy = strndup(start, len), *save = NULL, *tok;
 	char **items = NULL;
-	size_t n = 0;
+	size_t n = 0, cap = 0;
 
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		while (*tok == ' ' || *tok == '\t' || *tok == '\n')
 			tok++;
-		items = realloc(items, (n + 1) * sizeof(*items));
+		/* Doubling: one realloc per item copies O(n^2) under ASan (65537 slots). */
+		if (n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			items = realloc(items, cap * sizeof(*items));
+			cr_assert_not_null(items);
+		}
 		items[n++] = tok;
 	}
 	qsort(items, n, sizeof(*items), cmp_str);
@@ -191,4 +200,76 @@ char *kt_normalize_free(char *listing)
 
 	free(listing);
 	return out;
+}
+
+char *kt_ctl(const char *socket_path, const char *request)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	FILE *in;
+	char *out;
+
+	cr_assert_geq(fd, 0);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", socket_path);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		close(fd);
+		return NULL;
+	}
+	cr_assert_eq(write(fd, request, strlen(request)), (ssize_t)strlen(request));
+	cr_assert_eq(write(fd, "\n", 1), 1);
+	in = fdopen(fd, "r");
+	cr_assert_not_null(in);
+	out = slurp(in);
+	fclose(in);
+	return out;
+}
+
+pid_t kt_start_knlbd(const char *args, const char *logpath)
+{
+	const char *knlbd = getenv("KNLBD");
+	char src[512];
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		char cmd[2048];
+
+		snprintf(cmd, sizeof(cmd), "exec %s %s 2>%s",
+			 knlbd ? knlbd : "build/knlbd", args, logpath);
+		if (chdir(kt_src_path("", src, sizeof(src))) == -1)
+			_exit(127);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+bool kt_wait_for_log(const char *logpath, const char *needle, int timeout_ms)
+{
+	for (int waited = 0; waited < timeout_ms; waited += 20) {
+		char *log = kt_read_file(logpath);
+		bool found = log && strstr(log, needle);
+
+		free(log);
+		if (found)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+int kt_stop_knlbd(pid_t pid)
+{
+	int status = 0;
+
+	if (kill(pid, SIGTERM) == -1)
+		return -1;
+	for (int i = 0; i < 250; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		usleep(20000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return -1;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct knlb_config;
 struct knlb_pool;
@@ -43,5 +44,18 @@ char *kt_normalize_free(char *listing);
 
 /* render_ruleset() into a string. */
 char *kt_render(const struct knlb_pool *pool);
+
+/*
+ * One control request (a line without its newline) to knlbd's socket;
+ * the whole reply, status line first, or NULL when nobody listens.
+ */
+char *kt_ctl(const char *socket_path, const char *request);
+
+/* knlbd ($KNLBD) ARGS in the background from the source tree, stderr to logpath. */
+pid_t kt_start_knlbd(const char *args, const char *logpath);
+/* logpath contains needle within timeout_ms. */
+bool kt_wait_for_log(const char *logpath, const char *needle, int timeout_ms);
+/* SIGTERM, bounded wait: its exit status, or -1 (then it was killed). */
+int kt_stop_knlbd(pid_t pid);
 
 #endif

@@ -44,7 +44,7 @@ Test(flush, a_dead_backends_flows_of_its_service_only)
 		 FLOW("198.51.100.3", "192.0.2.10", "1", "127.0.0.1", "8082")
 		 FLOW("198.51.100.4", "192.0.2.11", "2", "127.0.0.1", "8081")
 		 FLOW("198.51.100.5", "192.0.2.12", "0", "127.0.0.1", "8081")
-		 "%s -c $dir/k.conf > $dir/log 2>&1 & K=$!\n"
+		 "%s -c $dir/k.conf -s $dir/knlb.sock > $dir/log 2>&1 & K=$!\n"
 		 "for i in $(seq 100); do grep -q 'flushed' $dir/log && break; sleep 0.05; done\n"
 		 "cat $dir/log; echo ---; conntrack -L 2>/dev/null | sort\n",
 		 knlbd());

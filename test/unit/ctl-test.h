@@ -11,7 +11,18 @@
  *   empty          OK, no body
  *   big N          OK, N bytes in lines of 64
  *   stats          OK, the server's ctl_stats, one "name value" a line
- *   anything else  ERROR, "unknown command"
+ *
+ * and knlbctl's daemon commands (status, flows, drain, enable, disable,
+ * weight, reload, render), for the client's tests:
+ *
+ *   any argument "refuse"   ERROR, "refused: COMMAND"
+ *   first argument
+ *     "degraded"            WARN, "service degraded: backend b2 down"
+ *     "silent"              OK, no body
+ *     "big"                 OK, 100000 lines "flow NNNNNN" (1.2 MB)
+ *   otherwise               OK, "got: WORDS..." (what the client sent)
+ *
+ *   anything else  ERROR, "unknown command 'NAME'"
  *
  * The handler records each request's words (joined by '|') so tests can
  * check what a client sent.

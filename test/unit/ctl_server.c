@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The ctl test server and clients; see ctl-test.h. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,46 @@
 #include "knlb/ctl.h"
 #include "knlb/loop.h"
 #include "ctl-test.h"
+
+static bool is_client_command(const char *name)
+{
+	static const char *const names[] = {
+		"status", "flows", "drain", "enable", "disable", "weight",
+		"reload", "render",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	return false;
+}
+
+/* What knlbctl's commands get here: see ctl-test.h. */
+static enum ctl_status client_command(int argc, char **argv, FILE *out)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "refuse"))
+			continue;
+		fprintf(out, "refused: %s\n", argv[0]);
+		return CTL_ERROR;
+	}
+	if (argc > 1 && !strcmp(argv[1], "degraded")) {
+		fputs("service degraded: backend b2 down\n", out);
+		return CTL_WARN;
+	}
+	if (argc > 1 && !strcmp(argv[1], "silent"))
+		return CTL_OK;
+	if (argc > 1 && !strcmp(argv[1], "big")) {
+		for (int i = 0; i < 100000; i++)
+			fprintf(out, "flow %06d\n", i);
+		return CTL_OK;
+	}
+	fputs("got:", out);
+	for (int i = 0; i < argc; i++)
+		fprintf(out, " %s", argv[i]);
+	fputc('\n', out);
+	return CTL_OK;
+}
 
 static enum ctl_status test_handler(void *arg, int argc, char **argv, FILE *out)
 {
@@ -73,6 +114,8 @@ static enum ctl_status test_handler(void *arg, int argc, char **argv, FILE *out)
 			(unsigned long long)st.timeouts);
 		return CTL_OK;
 	}
+	if (is_client_command(argv[0]))
+		return client_command(argc, argv, out);
 	fprintf(out, "unknown command '%s'\n", argv[0]);
 	return CTL_ERROR;
 }

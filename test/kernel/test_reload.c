@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Hitless reload and runtime control, against a running knlbd in a
+ * throwaway netns: SIGHUP and `reload` over the control socket apply the
+ * difference in one transaction; a broken file changes nothing; drain and
+ * weight act at once and survive a reload as documented.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+
+#include "kt.h"
+
+TestSuite(reload, .init = kt_enter_netns, .timeout = 60);
+
+struct run {
+	char dir[64];
+	char conf[96], sock[96], log[96];
+	pid_t pid;
+};
+
+static void write_conf(const struct run *r, const char *text)
+{
+	char tmp[128];
+	FILE *f;
+
+	/* rename: knlbd never reads a half-written file */
+	snprintf(tmp, sizeof(tmp), "%s.new", r->conf);
+	f = fopen(tmp, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	cr_assert_eq(rename(tmp, r->conf), 0);
+}
+
+static void start(struct run *r, const char *conf)
+{
+	char args[512];
+
+	snprintf(r->dir, sizeof(r->dir), "/tmp/knlb-kt-reload-XXXXXX");
+	cr_assert_not_null(mkdtemp(r->dir));
+	snprintf(r->conf, sizeof(r->conf), "%s/knlb.conf", r->dir);
+	snprintf(r->sock, sizeof(r->sock), "%s/knlb.sock", r->dir);
+	snprintf(r->log, sizeof(r->log), "%s/knlbd.log", r->dir);
+	write_conf(r, conf);
+	snprintf(args, sizeof(args), "-c %s -s %s", r->conf, r->sock);
+	r->pid = kt_start_knlbd(args, r->log);
+	/* the socket is bound before the table is programmed: wait for both */
+	cr_assert(kt_wait_for_log(r->log, "programmed table", 10000),
+		  "knlbd did not start:\n%s", kt_read_file(r->log));
+}
+
+static void stop(struct run *r)
+{
+	char cmd[128];
+	int status;
+
+	cr_expect_eq(kt_stop_knlbd(r->pid), 0, "knlbd exit:\n%s", kt_read_file(r->log));
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
+	free(kt_run(cmd, &status));
+}
+
+/* How many slots of map web_slots point at addr (e.g. "10.0.0.11 . 8080"). */
+static int slots_of(const char *map, const char *addr)
+{
+	char cmd[256], *out;
+	int status, n;
+
+	snprintf(cmd, sizeof(cmd),
+		 "nft list map inet knlb %s | grep -o ': %s' | wc -l", map, addr);
+	out = kt_run(cmd, &status);
+	n = atoi(out);
+	free(out);
+	return n;
+}
+
+/* Maglev shares are within a slot or two of the weights. */
+static bool near(int got, int want)
+{
+	if (got >= want - 2 && got <= want + 2)
+		return true;
+	cr_log_error("%d slots, want %d +- 2", got, want);
+	return false;
+}
+
+#define HEAD "[global]\nlog_level = debug\n"
+#define WEB "[service web]\nvip = 192.0.2.10\nport = 80\ntable_size = 1021\n"
+#define B1 "backend = 10.0.0.11:8080 id=b1\n"
+#define B2 "backend = 10.0.0.12:8080 id=b2\n"
+#define B3 "backend = 10.0.0.13:8080 id=b3\n"
+
+Test(reload, sighup_applies_a_weight_change_in_one_transaction)
+{
+	struct run r;
+	uint32_t gen;
+
+	start(&r, HEAD WEB B1 B2);
+	cr_expect(near(slots_of("web_slots", "10.0.0.11 . 8080"), 510));
+	gen = kt_nft_genid();
+	write_conf(&r, HEAD WEB "backend = 10.0.0.11:8080 id=b1 weight=3\n" B2);
+	kill(r.pid, SIGHUP);
+	cr_assert(kt_wait_for_log(r.log, "reloaded", 5000), "%s", kt_read_file(r.log));
+	cr_expect_eq(kt_nft_genid(), gen + 1, "one transaction");
+	cr_expect(near(slots_of("web_slots", "10.0.0.11 . 8080"), 766));
+	cr_expect(near(slots_of("web_slots", "10.0.0.12 . 8080"), 255));
+	stop(&r);
+}
+
+Test(reload, knlbctl_reload_adds_and_removes_backends_and_reports)
+{
+	struct run r;
+	uint32_t gen;
+	char *reply;
+
+	start(&r, HEAD WEB B1 B2);
+	gen = kt_nft_genid();
+	write_conf(&r, HEAD WEB B2 B3);
+	reply = kt_ctl(r.sock, "reload");
+	cr_assert_not_null(reply);
+	cr_expect(strncmp(reply, "OK\n", 3) == 0, "%s", reply);
+	cr_expect(strstr(reply, "backends 1 added, 1 removed"), "%s", reply);
+	cr_expect(strstr(reply, "slot deltas"), "%s", reply);
+	cr_expect_eq(kt_nft_genid(), gen + 1, "one transaction");
+	cr_expect_eq(slots_of("web_slots", "10.0.0.11 . 8080"), 0);
+	cr_expect_eq(slots_of("web_slots", "10.0.0.12 . 8080") +
+		     slots_of("web_slots", "10.0.0.13 . 8080"), 1021);
+	free(reply);
+	stop(&r);
+}
+
+Test(reload, a_broken_file_changes_nothing_and_says_where)
+{
+	struct run r;
+	char *before, *after, *reply, want[160];
+	uint32_t gen;
+
+	start(&r, HEAD WEB B1 B2);
+	before = kt_nft_list("knlb");
+	gen = kt_nft_genid();
+	write_conf(&r, HEAD WEB B1 "backend = 10.0.0.12:8080 weight=70000\n");
+	reply = kt_ctl(r.sock, "reload");
+	cr_assert_not_null(reply);
+	snprintf(want, sizeof(want), "%s:8: ", r.conf);
+	cr_expect(strncmp(reply, "ERROR\n", 6) == 0, "%s", reply);
+	cr_expect(strstr(reply, want), "no '%s' in:\n%s", want, reply);
+	cr_expect(strstr(reply, "nothing changed"), "%s", reply);
+	cr_expect_eq(kt_nft_genid(), gen, "a transaction was sent");
+	after = kt_nft_list("knlb");
+	cr_expect_str_eq(after, before);
+	free(reply);
+	/* still serving, and on SIGHUP too */
+	kill(r.pid, SIGHUP);
+	cr_assert(kt_wait_for_log(r.log, "configuration not valid, nothing changed", 5000));
+	reply = kt_ctl(r.sock, "status");
+	cr_expect(reply && strncmp(reply, "OK\n", 3) == 0, "%s", reply);
+	free(reply);
+	free(before);
+	free(after);
+	stop(&r);
+}
+
+Test(reload, a_new_service_replaces_the_table_atomically_and_keeps_marks)
+{
+	struct run r;
+	char *reply, *listed;
+	uint32_t gen;
+
+	start(&r, HEAD "[service dns]\nvip = 192.0.2.53\nport = 53\nproto = udp\n" B1 WEB B1 B2);
+	/* dns goes, mail comes: web keeps mark 2, mail takes the free 1 */
+	write_conf(&r, HEAD WEB B1 B2 "[service mail]\nvip = 192.0.2.25\nport = 25\n" B3);
+	gen = kt_nft_genid();
+	reply = kt_ctl(r.sock, "reload");
+	cr_expect_eq(kt_nft_genid(), gen + 1, "one transaction");
+	cr_assert_not_null(reply);
+	cr_expect(strncmp(reply, "OK\n", 3) == 0, "%s", reply);
+	cr_expect(strstr(reply, "table replaced"), "%s", reply);
+	listed = kt_nft_list("knlb");
+	cr_expect(strstr(listed, "192.0.2.25 . tcp . 25 : jump svc_mail"), "%s", listed);
+	cr_expect(!strstr(listed, "svc_dns"), "%s", listed);
+	cr_expect(strstr(listed, "ct mark set 0x00000002 dnat ip to jhash"), "%s", listed);
+	cr_expect(strstr(listed, "ct mark set 0x00000001"), "%s", listed);
+	free(listed);
+	free(reply);
+	stop(&r);
+}
+
+Test(reload, drain_and_weight_act_at_once_and_survive_a_reload)
+{
+	struct run r;
+	char *reply;
+
+	start(&r, HEAD WEB B1 B2 B3);
+	reply = kt_ctl(r.sock, "drain web b1");
+	cr_expect(reply && strncmp(reply, "OK\n", 3) == 0, "%s", reply);
+	cr_expect(strstr(reply, "web/b1: drain (was enabled)"), "%s", reply);
+	free(reply);
+	cr_expect_eq(slots_of("web_slots", "10.0.0.11 . 8080"), 0, "drained backend still mapped");
+	reply = kt_ctl(r.sock, "weight web 10.0.0.13:8080 2 --json");
+	cr_expect(reply && strncmp(reply, "OK\n", 3) == 0, "%s", reply);
+	free(reply);
+	cr_expect(near(slots_of("web_slots", "10.0.0.13 . 8080"), 681));
+
+	/* same file: both kept */
+	reply = kt_ctl(r.sock, "reload");
+	cr_expect(strstr(reply, "1 kept"), "%s", reply);
+	free(reply);
+	cr_expect_eq(slots_of("web_slots", "10.0.0.11 . 8080"), 0);
+	cr_expect(near(slots_of("web_slots", "10.0.0.13 . 8080"), 681));
+	/* the file changes b3's weight: the file wins, drain stays */
+	write_conf(&r, HEAD WEB B1 B2 "backend = 10.0.0.13:8080 id=b3 weight=3\n");
+	reply = kt_ctl(r.sock, "reload");
+	cr_expect(strstr(reply, "1 replaced"), "%s", reply);
+	free(reply);
+	cr_expect(near(slots_of("web_slots", "10.0.0.13 . 8080"), 766));
+	cr_expect_eq(slots_of("web_slots", "10.0.0.11 . 8080"), 0);
+	reply = kt_ctl(r.sock, "enable web b1");
+	cr_expect(reply && strncmp(reply, "OK\n", 3) == 0, "%s", reply);
+	free(reply);
+	cr_expect_gt(slots_of("web_slots", "10.0.0.11 . 8080"), 0);
+	stop(&r);
+}
+
+Test(reload, bad_control_requests_get_errors_that_name_the_problem)
+{
+	struct run r;
+	char *reply;
+
+	start(&r, HEAD WEB B1 B2);
+	reply = kt_ctl(r.sock, "drain web nope");
+	cr_expect(reply && strncmp(reply, "ERROR\n", 6) == 0, "%s", reply);
+	cr_expect(strstr(reply, "service web has no backend \"nope\""), "%s", reply);
+	free(reply);
+	reply = kt_ctl(r.sock, "drain nope b1");
+	cr_expect(strstr(reply, "no service \"nope\"; services: web"), "%s", reply);
+	free(reply);
+	reply = kt_ctl(r.sock, "weight web b1 65536");
+	cr_expect(strstr(reply, "expected an integer from 0 to 65535"), "%s", reply);
+	free(reply);
+	reply = kt_ctl(r.sock, "frobnicate");
+	cr_expect(strstr(reply, "unknown command \"frobnicate\""), "%s", reply);
+	free(reply);
+	reply = kt_ctl(r.sock, "status --json");
+	cr_expect(reply && strncmp(reply, "OK\n{\"version\":", 14) == 0, "%s", reply);
+	free(reply);
+	stop(&r);
+}
