@@ -5,7 +5,7 @@ SHELL     := /bin/bash
 PKGS      := libnftnl libmnl inih libnetfilter_conntrack libcurl
 DEB_BUILD := build-essential pkg-config libnftnl-dev libmnl-dev libinih-dev \
              libnetfilter-conntrack-dev libcurl4-openssl-dev libcriterion-dev
-DEB_TEST  := nftables conntrack iproute2 curl valgrind
+DEB_TEST  := nftables conntrack iproute2 curl valgrind jq
 
 CC        ?= gcc
 SAN       ?= 0
@@ -46,6 +46,7 @@ help:
 	@echo "make bench-sched  Maglev build time for M=65537, N=10/100/1000"
 	@echo "make bench-ct   conntrack events/s absorbed without loss, CPU per event, dump times (root)"
 	@echo "make bench-failover  health transition -> kernel map updated, M=16381/65537 (root)"
+	@echo "make bench-reload  SIGHUP -> reload acked, 10/1000 backends, deltas vs a table replace (root)"
 	@echo "make golden     regenerate rules/*.nft from conf/*.conf (review the diff!)"
 
 # Installs only what is missing, so it is cheap to call from every entry point.
@@ -129,6 +130,11 @@ bench-ct: $(BUILD)/bench-ct
 
 bench-failover: $(BUILD)/test-kernel
 	KNLB_SRCDIR=$(CURDIR) $(BUILD)/test-kernel --filter 'failover/map_update_latency' --verbose 2>&1 | grep -E 'map update|Synthesis'
+
+# Reload latency in a private netns (root); not part of make test.
+.PHONY: bench-reload
+bench-reload: $(BUILD)/knlbd
+	KNLB_BUILD=$(CURDIR)/$(BUILD) netns-lab/bench-reload.sh
 
 golden: $(BUILD)/knlbd
 	@for c in conf/*.conf; do n=$$(basename $$c .conf); \
