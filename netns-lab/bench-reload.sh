@@ -36,7 +36,10 @@ while getopts "n:h" opt; do
 	*) exit 2 ;;
 	esac
 done
-[[ $N =~ ^[0-9]+$ ]] && [ "$N" -ge 2 ] && [ "$N" -le 1000 ] || { echo "bench-reload: -n 2..1000" >&2; exit 2; }
+if ! [[ $N =~ ^[0-9]+$ ]] || [ "$N" -lt 2 ] || [ "$N" -gt 1000 ]; then
+	echo "bench-reload: -n 2..1000" >&2
+	exit 2
+fi
 [ "$(id -u)" = 0 ] || { echo "bench-reload: SKIP: needs root (network namespace)"; exit 77; }
 [ -x "$KNLBD" ] || { echo "bench-reload: SKIP: $KNLBD not built (make)"; exit 77; }
 
