@@ -17,6 +17,7 @@
 #include "knlb/daemon.h"
 #include "knlb/health.h"
 #include "knlb/log.h"
+#include "knlb/notify.h"
 #include "knlb/pool.h"
 #include "knlb/reload.h"
 #include "knlb/sync.h"
@@ -64,12 +65,8 @@ static int load_config(struct knlbd *d, FILE *report, struct knlb_config **out)
 static int new_health(struct knlbd *d, struct knlb_pool *pool,
 		      const struct reload_plan *plan, struct health **out)
 {
-	struct knlb_pool *running = d->pool;
-	int ret;
+	int ret = daemon_start_health(d, pool, out);
 
-	d->pool = pool;			/* daemon_start_health() builds for d->pool */
-	ret = daemon_start_health(d, out);
-	d->pool = running;
 	if (ret < 0)
 		return ret;
 	for (size_t s = 0; s < pool->n_services; s++)
@@ -136,9 +133,32 @@ static void warn_restart_only(const struct knlb_config *old,
 		say(report, false,
 		    "control_socket changed: still listening on %s until knlbd restarts",
 		    old->global.control_socket);
+	if (strcmp(old->global.metrics_listen, new->global.metrics_listen) != 0)
+		say(report, false,
+		    "metrics_listen changed: still serving %s until knlbd restarts",
+		    old->global.metrics_listen[0] ? old->global.metrics_listen : "nothing");
+	if (strcmp(old->global.user, new->global.user) != 0)
+		say(report, false, "user changed: takes effect when knlbd restarts");
+	if (strcmp(old->global.user, new->global.user) != 0)
+		say(report, false,
+		    "user changed: still running as %s until knlbd restarts",
+		    old->global.user[0] ? old->global.user : "root");
 }
 
+static int reload(struct knlbd *d, FILE *report);
+
+/* systemd (Type=notify) hears RELOADING=1 then READY=1 around it. */
 int daemon_reload(struct knlbd *d, FILE *report)
+{
+	int ret;
+
+	notify_reloading();
+	ret = reload(d, report);
+	notify_ready(NULL);
+	return ret;
+}
+
+static int reload(struct knlbd *d, FILE *report)
 {
 	uint64_t start = loop_now_ns();
 	struct knlb_config *config = NULL;

@@ -60,7 +60,7 @@ Test(wlc, loaded_backend_loses_slots_and_gets_them_back)
 	fclose(f);
 	snprintf(args, sizeof(args), "-c %s -s %s/sock", path, dir);
 	pid = kt_start_knlbd(args, log);
-	cr_assert(kt_wait_for_log(log, "control socket", 10000), "%s", kt_read_file(log));
+	cr_assert(kt_wait_for_log(log, "programmed table", 10000), "%s", kt_read_file(log));
 	cr_expect_eq(slots_of("10.0.0.11 . 8080"), 500);
 
 	/* 19 flows on .11, none on .12: weights 1/20 : 1 -> 48 : 952 */

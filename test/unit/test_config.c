@@ -501,12 +501,6 @@ Test(config, unknown_key)
 			  "unknown key \"vip\" in [global]");
 }
 
-Test(config, key_of_a_later_release)
-{
-	expect_only_error("[global]\nmetrics_listen = 127.0.0.1:9410\n" SVC BE,
-			  "test.conf:2: ", "key metrics_listen is not supported yet");
-}
-
 Test(config, repeated_key)
 {
 	expect_only_error(SVC "port = 81\n" BE, "test.conf:4: ",
