@@ -138,8 +138,6 @@ static void warn_restart_only(const struct knlb_config *old,
 		    "metrics_listen changed: still serving %s until knlbd restarts",
 		    old->global.metrics_listen[0] ? old->global.metrics_listen : "nothing");
 	if (strcmp(old->global.user, new->global.user) != 0)
-		say(report, false, "user changed: takes effect when knlbd restarts");
-	if (strcmp(old->global.user, new->global.user) != 0)
 		say(report, false,
 		    "user changed: still running as %s until knlbd restarts",
 		    old->global.user[0] ? old->global.user : "root");

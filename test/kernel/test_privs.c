@@ -219,8 +219,15 @@ Test(privs, user_nobody_keeps_only_net_admin_and_still_updates_the_map)
 		 "[global]\nuser = nobody\ntable = privs\n"
 		 "[service web]\nvip = 192.0.2.10\nport = 80\ntable_size = 31\n"
 		 "check = tcp\ninterval = 100ms\ntimeout = 50ms\nrise = 1\nfall = 1\n"
-		 "backend = 127.0.0.1:%u id=alive\nbackend = 127.0.0.1:%u id=dead\n",
-		 alive_port, dead_port);
+		 "backend = 127.0.0.1:%u id=alive\nbackend = 127.0.0.1:%u id=dead\n"
+		 /* libcurl and a UDP socket as nobody: no CAP_NET_RAW needed */
+		 "[service api]\nvip = 192.0.2.11\nport = 80\ntable_size = 31\n"
+		 "check = http\ninterval = 100ms\ntimeout = 50ms\nrise = 1\nfall = 1\n"
+		 "backend = 127.0.0.1:%u id=h\n"
+		 "[service dns]\nvip = 192.0.2.53\nport = 53\nproto = udp\ntable_size = 31\n"
+		 "check = udp\ninterval = 100ms\ntimeout = 50ms\nrise = 1\nfall = 1\n"
+		 "backend = 127.0.0.1:%u id=u\n",
+		 alive_port, dead_port, dead_port, dead_port);
 	snprintf(alive, sizeof(alive), "127.0.0.1 . %u", alive_port);
 	snprintf(dead, sizeof(dead), "127.0.0.1 . %u", dead_port);
 
@@ -244,10 +251,14 @@ Test(privs, user_nobody_keeps_only_net_admin_and_still_updates_the_map)
 		if (!gone)
 			usleep(50000);
 	}
+	/* http (libcurl) and udp probes ran too, and got the kernel's answer. */
+	cr_expect(kt_wait_for_log(g.log, "api/h DOWN: connect refused", 5000), "no http verdict");
+	cr_expect(kt_wait_for_log(g.log, "dns/u DOWN: port unreachable", 5000), "no udp verdict");
 	log = kt_read_file(g.log);
 	cr_expect(gone, "dead backend still in web_slots 5 s after start; log:\n%s", log);
 	cr_expect(map_has("web_slots", alive), "live backend left web_slots");
 	cr_expect(strstr(log, "web/dead DOWN: ") != NULL, "no DOWN line:\n%s", log);
+	cr_expect(strstr(log, "could not run") == NULL, "a probe failed on our side:\n%s", log);
 	cr_expect(strstr(log, "error") == NULL, "errors after the drop:\n%s", log);
 	free(log);
 
@@ -262,18 +273,40 @@ Test(privs, user_nobody_keeps_only_net_admin_and_still_updates_the_map)
 	close(listen_fd);
 }
 
+/* Keys may follow the backend lines: [global] is the last section. */
+#define ROOT_CONF "[service web]\nvip = 192.0.2.10\nport = 80\ntable_size = 31\n" \
+		  "backend = 10.0.0.11:8080\n[global]\ntable = privs\n"
+
 Test(privs, root_without_user_keeps_only_net_admin_and_reloads)
 {
 	struct rig g;
+	FILE *cfg;
+	char *log;
+	int said = 0;
 
-	rig_start(&g, "[global]\ntable = privs\n[service web]\nvip = 192.0.2.10\n"
-		      "port = 80\ntable_size = 31\nbackend = 10.0.0.11:8080\n");
+	rig_start(&g, ROOT_CONF);
 	expect_field(g.pid, "Uid", "0\t0\t0\t0");
 	expect_only_net_admin(g.pid);
-	/* A reload is announced to the service manager, and its end too. */
+	/*
+	 * A reload is announced to the service manager, and its end too.  A
+	 * new user = cannot be honoured without a restart: said once, and
+	 * knlbd stays what it was.
+	 */
+	cfg = fopen(g.conf, "w");
+	cr_assert_not_null(cfg);
+	fputs(ROOT_CONF "user = nobody\n", cfg);
+	fclose(cfg);
 	cr_assert_eq(kill(g.pid, SIGHUP), 0);
 	expect_notify(&g, "RELOADING=1");
 	expect_notify(&g, "READY=1");
+	log = kt_read_file(g.log);
+	cr_expect(strstr(log, "user changed: still running as root until knlbd restarts") != NULL,
+		  "%s", log);
+	for (const char *p = log; (p = strstr(p, "user changed")); p++)
+		said++;
+	cr_expect_eq(said, 1, "\"user changed\" said %d times:\n%s", said, log);
+	free(log);
+	expect_field(g.pid, "Uid", "0\t0\t0\t0");
 	rig_stop(&g);
 }
 
