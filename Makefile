@@ -5,7 +5,7 @@ SHELL     := /bin/bash
 PKGS      := libnftnl libmnl inih libnetfilter_conntrack libcurl
 DEB_BUILD := build-essential pkg-config libnftnl-dev libmnl-dev libinih-dev \
              libnetfilter-conntrack-dev libcurl4-openssl-dev libcriterion-dev
-DEB_TEST  := nftables conntrack iproute2 curl valgrind
+DEB_TEST  := nftables conntrack iproute2 curl valgrind jq
 
 CC        ?= gcc
 SAN       ?= 0
@@ -45,6 +45,7 @@ help:
 	@echo "make test       every tier: unit, kernel (netns), sanitizers, lab scenarios"
 	@echo "make bench-sched  Maglev build time for M=65537, N=10/100/1000"
 	@echo "make bench-ct   conntrack events/s absorbed without loss, CPU per event, dump times (root)"
+	@echo "make bench-ct-daemon  the same for knlbd itself in a lab netns, against conntrack -E (root)"
 	@echo "make bench-failover  health transition -> kernel map updated, M=16381/65537 (root)"
 	@echo "make golden     regenerate rules/*.nft from conf/*.conf (review the diff!)"
 
@@ -87,6 +88,11 @@ $(BUILD)/lab/%: netns-lab/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
 
+# knlb-ctgen builds ctnetlink messages with libnetfilter_conntrack.
+$(BUILD)/lab/knlb-ctgen: netns-lab/tools/knlb-ctgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -o $@ $< $(PKG_LIBS)
+
 # test_knlbctl.c runs the client binary named by KNLBCTL.
 test-unit: $(BUILD)/test-unit $(BUILD)/knlbctl
 	KNLB_SRCDIR=$(CURDIR) KNLBCTL=$(CURDIR)/$(BUILD)/knlbctl $(BUILD)/test-unit --jobs 2
@@ -126,6 +132,11 @@ $(BUILD)/bench-ct: $(BUILD)/test/bench/bench_ct.o $(BUILD)/libknlb.a
 
 bench-ct: $(BUILD)/bench-ct
 	$(BUILD)/bench-ct
+
+# knlbd's own intake, events from knlb-ctgen, in a lab netns (root).
+.PHONY: bench-ct-daemon
+bench-ct-daemon: all
+	KNLB_BUILD=$(CURDIR)/$(BUILD) netns-lab/bench-ct-daemon.sh
 
 bench-failover: $(BUILD)/test-kernel
 	KNLB_SRCDIR=$(CURDIR) $(BUILD)/test-kernel --filter 'failover/map_update_latency' --verbose 2>&1 | grep -E 'map update|Synthesis'
