@@ -50,6 +50,7 @@ enum global_key {
 	GKEY_HASH_SEED,
 	GKEY_CONTROL_SOCKET,
 	GKEY_CT_MARK_MASK,
+	GKEY_METRICS_LISTEN,
 	GKEY_COUNT,
 };
 
@@ -146,6 +147,7 @@ static const char *const global_key_names[GKEY_COUNT] = {
 	[GKEY_HASH_SEED] = "hash_seed",
 	[GKEY_CONTROL_SOCKET] = "control_socket",
 	[GKEY_CT_MARK_MASK] = "ct_mark_mask",
+	[GKEY_METRICS_LISTEN] = "metrics_listen",
 };
 
 static const char *const service_key_names[SKEY_COUNT] = {
@@ -203,7 +205,7 @@ static const struct keyword yes_no_words[] = {
  * message tells the operator the file is ahead of the daemon, rather than
  * misspelt; silently ignoring a health check setting would be worse.
  */
-static const char *const future_global_keys[] = { "metrics_listen", NULL };
+static const char *const future_global_keys[] = { NULL };
 
 
 /* ---- messages ---------------------------------------------------------- */
@@ -478,6 +480,62 @@ static int get_seed(struct parser *p, const char *text, uint32_t *out)
 
 /* ---- [global] ---------------------------------------------------------- */
 
+/*
+ * metrics_listen = ADDR:PORT or [IPV6]:PORT.  addr_port_parse() only says
+ * no, so the message names the part that is wrong.
+ */
+static int get_listen(struct parser *p, const char *value, char *out,
+		      size_t outlen)
+{
+	const char *port = NULL, *host = value;
+	struct knlb_addr a;
+	unsigned long v;
+	uint16_t port_v;
+	int host_len;
+
+	if (addr_port_parse(value, &a, &port_v) == 0) {
+		/* Canonical spelling, which also bounds the length. */
+		addr_port_format(&a, port_v, out, outlen);
+		return 0;
+	}
+	if (value[0] == '[') {
+		const char *close = strchr(value, ']');
+
+		host = value + 1;
+		host_len = close ? (int)(close - host) : (int)strlen(host);
+		if (close && close[1] == ':')
+			port = close + 2;
+	} else {
+		const char *colon = strrchr(value, ':');
+
+		if (colon && memchr(value, ':', (size_t)(colon - value))) {
+			report(p, p->reader.lineno,
+			       "metrics_listen \"%s\": IPv6 addresses need brackets ([ADDR]:PORT)",
+			       value);
+			return -1;
+		}
+		host_len = colon ? (int)(colon - value) : (int)strlen(value);
+		if (colon)
+			port = colon + 1;
+	}
+	if (!port) {
+		report(p, p->reader.lineno,
+		       "metrics_listen \"%s\" has no port (expected ADDR:PORT or [IPV6]:PORT)",
+		       value);
+		return -1;
+	}
+	if (parse_number(port, false, 65535, &v) < 0 || v == 0) {
+		report(p, p->reader.lineno,
+		       "metrics_listen \"%s\": bad port \"%s\" (expected 1..65535)",
+		       value, port);
+		return -1;
+	}
+	report(p, p->reader.lineno,
+	       "metrics_listen \"%s\": bad address \"%.*s\" (expected an IPv4 or [IPv6] literal; names are not resolved)",
+	       value, host_len, host);
+	return -1;
+}
+
 static int global_value(struct parser *p, enum global_key key,
 			const char *value)
 {
@@ -526,6 +584,9 @@ static int global_value(struct parser *p, enum global_key key,
 			return -1;
 		g->ct_mark_mask = (uint32_t)v;
 		return 0;
+	case GKEY_METRICS_LISTEN:
+		return get_listen(p, value, g->metrics_listen,
+				  sizeof(g->metrics_listen));
 	case GKEY_COUNT:
 		break;
 	}

@@ -273,6 +273,15 @@ static void text_header(const struct knlbd *d, FILE *out)
 		st.resync_pending ? "; COUNTS STALE until the pending resync" : "");
 }
 
+static bool any_runtime_weight(const struct knlb_pool *pool)
+{
+	for (size_t s = 0; s < pool->n_services; s++)
+		for (size_t b = 0; b < pool->services[s].n_backends; b++)
+			if (pool->services[s].backends[b].weight_set)
+				return true;
+	return false;
+}
+
 enum ctl_status ctl_status_cmd(struct knlbd *d, int argc, char **argv, FILE *out)
 {
 	bool json = ctl_take_json(&argc, argv);
@@ -322,7 +331,7 @@ enum ctl_status ctl_status_cmd(struct knlbd *d, int argc, char **argv, FILE *out
 	if (json) {
 		json_array_end(&w);
 		json_object_end(&w);
-	} else {
+	} else if (any_runtime_weight(d->pool)) {
 		fprintf(out, "\n(* runtime weight set by knlbctl weight)\n");
 	}
 	return st;

@@ -31,6 +31,8 @@
 #define ACCEPT_PAUSE_MS		100
 /* Connections taken per wake-up; the listener is level-triggered. */
 #define ACCEPT_BATCH		16
+/* The most a reply buffer holds: status, capped body, the note line. */
+#define REPLY_BUF_MAX		(STATUS_RESERVE + (size_t)CTL_REPLY_MAX + 128)
 /* Bytes read and dropped after the reply, so the peer sees EOF, not a reset. */
 #define DRAIN_MAX		(64u << 10)
 
@@ -92,6 +94,9 @@ static ssize_t reply_buf_write(void *cookie, const char *buf, size_t size)
 
 		while (cap < rb->len + take)
 			cap *= 2;
+		/* Doubling past the cap would allocate 128 MiB for 64. */
+		if (cap > REPLY_BUF_MAX)
+			cap = REPLY_BUF_MAX;
 		data = realloc(rb->data, cap);
 		if (!data) {
 			rb->oom = true;
@@ -189,7 +194,12 @@ static void conn_reply(struct ctl_conn *conn, char *data, size_t start,
 	conn->reply = data;
 	conn->reply_start = start;
 	conn->reply_end = end;
-	loop_timer_arm(ctl->loop, &conn->timer, ctl->reply_ns);
+	/* Without its deadline a client that never reads would stay forever. */
+	if (loop_timer_arm(ctl->loop, &conn->timer, ctl->reply_ns) < 0) {
+		log_error("control socket: out of memory: client dropped");
+		conn_close(conn);
+		return;
+	}
 	conn_write(conn);
 }
 

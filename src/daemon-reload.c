@@ -64,12 +64,8 @@ static int load_config(struct knlbd *d, FILE *report, struct knlb_config **out)
 static int new_health(struct knlbd *d, struct knlb_pool *pool,
 		      const struct reload_plan *plan, struct health **out)
 {
-	struct knlb_pool *running = d->pool;
-	int ret;
+	int ret = daemon_start_health(d, pool, out);
 
-	d->pool = pool;			/* daemon_start_health() builds for d->pool */
-	ret = daemon_start_health(d, out);
-	d->pool = running;
 	if (ret < 0)
 		return ret;
 	for (size_t s = 0; s < pool->n_services; s++)

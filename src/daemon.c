@@ -288,16 +288,23 @@ static int start_conntrack(struct knlbd *d)
 	return 0;
 }
 
-int daemon_start_health(struct knlbd *d, struct health **out)
+int daemon_start_health(struct knlbd *d, struct knlb_pool *pool,
+			struct health **out)
 {
-	int ret = health_new(d->loop, d->pool, d->checker, out);
+	int ret = health_new(d->loop, pool, d->checker, out);
 
 	if (ret == 0)
 		health_set_transition_fn(*out, on_transition, d);
 	return ret;
 }
 
-static int start_control(struct knlbd *d)
+/*
+ * The control socket and metrics_listen are bound before the kernel is
+ * touched: another knlbd on the same socket, or a port in use, stops this
+ * one with the running table as it was.  Requests are served only once
+ * the loop runs, when every object exists.
+ */
+static int open_control(struct knlbd *d)
 {
 	const char *path = d->control_socket ? d->control_socket :
 			   d->config->global.control_socket;
@@ -307,7 +314,7 @@ static int start_control(struct knlbd *d)
 	ret = ctl_open(d->loop, path, ctl_commands_handle, d, &d->ctl, err,
 		       sizeof(err));
 	if (ret < 0) {
-		log_error("control socket: %s", err[0] ? err : strerror(-ret));
+		log_error("control socket: %s; nothing changed", err[0] ? err : strerror(-ret));
 		return ret;
 	}
 	log_info("control socket %s (knlbctl -s %s)", path, path);
@@ -327,7 +334,6 @@ int daemon_start_services(struct knlbd *d)
 {
 	int ret;
 
-	d->counters.start_time_unix = (uint64_t)time(NULL);
 	loop_timer_init(&d->wlc_timer, on_wlc_timer, d);
 	ret = committer_new(d->loop, d->pool, d->nfnl, &d->committer);
 	if (ret < 0) {
@@ -339,7 +345,7 @@ int daemon_start_services(struct knlbd *d)
 	if (ret == 0)
 		ret = checker_new(d->loop, &d->checker);
 	if (ret == 0)
-		ret = daemon_start_health(d, &d->health);
+		ret = daemon_start_health(d, d->pool, &d->health);
 	if (ret == 0)
 		ret = health_start(d->health);
 	if (ret < 0) {
@@ -347,11 +353,38 @@ int daemon_start_services(struct knlbd *d)
 		return ret;
 	}
 	daemon_arm_wlc(d);
-	ret = start_control(d);
-	if (ret < 0)
-		return ret;
 	daemon_update_sources(d);
 	return 0;
+}
+
+static int open_metrics(struct knlbd *d)
+{
+	const char *listen = d->config->global.metrics_listen;
+	char err[256] = "";
+	int ret;
+
+	if (!listen[0])
+		return 0;
+	ret = metrics_open(d->loop, listen, &d->metrics_src, &d->metrics, err,
+			   sizeof(err));
+	if (ret < 0) {
+		log_error("%s; nothing changed", err[0] ? err : strerror(-ret));
+		return ret;
+	}
+	log_info("metrics: serving http://%s/metrics", listen);
+	return 0;
+}
+
+int daemon_open_listeners(struct knlbd *d)
+{
+	int ret;
+
+	d->counters.start_time_unix = (uint64_t)time(NULL);
+	daemon_update_sources(d);
+	ret = open_metrics(d);
+	if (ret == 0)
+		ret = open_control(d);
+	return ret;
 }
 
 void daemon_flush_table(struct knlbd *d)
@@ -375,6 +408,8 @@ void daemon_release(struct knlbd *d)
 {
 	ctl_close(d->ctl);
 	d->ctl = NULL;
+	metrics_close(d->metrics);
+	d->metrics = NULL;
 	if (d->loop)
 		loop_timer_cancel(d->loop, &d->wlc_timer);
 	health_free(d->health);

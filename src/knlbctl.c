@@ -353,6 +353,8 @@ static int connect_socket(const char *path, double timeout_s)
 	};
 	int fd, err;
 
+	if (!tv.tv_sec && !tv.tv_usec)
+		tv.tv_usec = 1;		/* a zero send timeout means none at all */
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, strlen(path) + 1);

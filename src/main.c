@@ -259,6 +259,9 @@ static int run(struct daemon *dm)
 		log_error("setting up the event loop: %s", strerror(-ret));
 		return EXIT_INTERNAL;
 	}
+	/* A socket or port taken: exit with the running table as it was. */
+	if (daemon_open_listeners(d) < 0)
+		return EXIT_CONFIG;
 	if (daemon_program_kernel(d) < 0)
 		return EXIT_KERNEL;
 	log_pool(d->pool);

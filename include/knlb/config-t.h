@@ -105,6 +105,7 @@ struct knlb_global_config {
 	uint32_t hash_seed;
 	char control_socket[KNLB_PATH_MAX];
 	uint32_t ct_mark_mask;		/* bits of ct mark knlb owns */
+	char metrics_listen[KNLB_ADDRSTRLEN];	/* "ADDR:PORT"; "" = off */
 };
 
 struct knlb_config {

@@ -44,13 +44,15 @@ struct ctl;
 /*
  * Handles one request.  argv[0] is the command; argc >= 1 and <= CTL_MAX_ARGS.
  * Writes the body to out (an in-memory stream the server owns) and returns
- * the status line to send.  Runs on the loop, synchronously.
+ * the status line to send.  Runs on the loop, synchronously, so it must be
+ * short; it must not call ctl_close() (a reload that moves the socket
+ * does that after the handler returned, e.g. from a zero-delay timer).
  */
 typedef enum ctl_status (*ctl_handler_fn)(void *arg, int argc, char **argv,
 					  FILE *out);
 
 struct ctl_stats {
-	uint64_t connections;	/* accepted */
+	uint64_t connections;	/* accepted and served (not the rejected) */
 	uint64_t requests;	/* complete requests handed to the handler */
 	uint64_t bad_requests;	/* oversized, truncated, not text, too many words */
 	uint64_t rejected;	/* over CTL_MAX_CLIENTS */

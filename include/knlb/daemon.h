@@ -13,6 +13,7 @@
 #include "knlb/metrics.h"
 
 struct health;
+struct knlb_pool;
 struct knlb_service;
 
 /*
@@ -56,11 +57,14 @@ struct knlbd {
 };
 
 /* Each returns 0 or -errno and has logged why. */
+/* Control socket and metrics_listen, before the kernel is touched. */
+int daemon_open_listeners(struct knlbd *d);
 int daemon_program_kernel(struct knlbd *d);
 int daemon_start_services(struct knlbd *d);
 void daemon_flush_table(struct knlbd *d);
-/* A health object for d->pool that reports transitions to the daemon. */
-int daemon_start_health(struct knlbd *d, struct health **out);
+/* A health object for pool that reports transitions to the daemon. */
+int daemon_start_health(struct knlbd *d, struct knlb_pool *pool,
+			struct health **out);
 /* (Re)arm or cancel the wlc pass to fit d->pool. */
 void daemon_arm_wlc(struct knlbd *d);
 /* Point metrics at the current objects (after start and every reload). */

@@ -49,12 +49,17 @@ int metrics_render(FILE *out, const struct metrics_sources *src);
 struct metrics;
 
 /*
- * Serve /metrics on listen ("ADDR:PORT", IPv4 or [IPv6]).  0, or -errno
- * with err filled (e.g. "metrics_listen 127.0.0.1:9410: Address in use").
+ * Serve /metrics on listen ("ADDR:PORT", IPv4 or [IPv6]; port 0 lets the
+ * kernel pick, for tests).  src is borrowed and read at every scrape: it
+ * must outlive the server.  0, or -errno with err filled (e.g.
+ * "metrics_listen 127.0.0.1:9410: Address already in use").
  */
 int metrics_open(struct loop *loop, const char *listen,
 		 const struct metrics_sources *src, struct metrics **out,
 		 char *err, size_t errlen);
 void metrics_close(struct metrics *m);
+
+/* The port it listens on: the one the kernel picked when listen says :0. */
+uint16_t metrics_port(const struct metrics *m);
 
 #endif

@@ -252,10 +252,21 @@ Test(daemon, table_of_65537_slots_in_one_transaction)
 	config_free(config);
 }
 
+static int count_in_log(const char *logpath, const char *needle)
+{
+	char *log = kt_read_file(logpath);
+	int n = 0;
+
+	for (const char *p = log; p && (p = strstr(p, needle)); p++)
+		n++;
+	free(log);
+	return n;
+}
+
 /* Start, program, SIGTERM under valgrind: no error, nothing leaked. */
 Test(daemon, shutdown_is_valgrind_clean, .timeout = 120)
 {
-	char log[] = "/tmp/knlb-test-vg-XXXXXX", args[1024];
+	char log[] = "/tmp/knlb-test-vg-XXXXXX", args[1024], sock[64];
 	int fd = mkstemp(log), status;
 	char *out;
 	pid_t pid;
@@ -271,8 +282,22 @@ Test(daemon, shutdown_is_valgrind_clean, .timeout = 120)
 		 "--leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all "
 		 "--error-exitcode=99 %s -c conf/knlb.conf", knlbd());
 	pid = start_knlbd_with("valgrind", args, log);
-	cr_assert(wait_for_log(log, "programmed table inet knlb", 60000),
-		  "knlbd under valgrind did not program the table:\n%s", kt_read_file(log));
+	cr_assert(wait_for_log(log, "control socket", 60000),
+		  "knlbd under valgrind did not start:\n%s", kt_read_file(log));
+	/* every path that allocates: control requests, a reload, a drain */
+	snprintf(sock, sizeof(sock), "/tmp/knlb-kt-%d.sock", (int)pid);
+	free(kt_ctl(sock, "status --json"));
+	free(kt_ctl(sock, "drain web 10.0.0.12:8080"));
+	free(kt_ctl(sock, "flows web"));
+	free(kt_ctl(sock, "render"));
+	out = kt_ctl(sock, "reload");
+	cr_expect(out && strstr(out, "reloaded"), "%s", out);
+	free(out);
+	kill(pid, SIGHUP);
+	cr_expect(wait_for_log(log, "received SIGHUP", 30000));
+	for (int i = 0; i < 300 && count_in_log(log, "reloaded conf/knlb.conf") < 2; i++)
+		usleep(100000);
+	cr_expect_eq(count_in_log(log, "reloaded conf/knlb.conf"), 2, "%s", kt_read_file(log));
 	stop_and_check(pid, "valgrind knlbd", 0);
 	out = kt_read_file(log);
 	cr_expect(strstr(out, "ERROR SUMMARY: 0 errors") != NULL, "%s", out);

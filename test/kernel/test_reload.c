@@ -49,7 +49,8 @@ static void start(struct run *r, const char *conf)
 	write_conf(r, conf);
 	snprintf(args, sizeof(args), "-c %s -s %s", r->conf, r->sock);
 	r->pid = kt_start_knlbd(args, r->log);
-	cr_assert(kt_wait_for_log(r->log, "control socket", 10000),
+	/* the socket is bound before the table is programmed: wait for both */
+	cr_assert(kt_wait_for_log(r->log, "programmed table", 10000),
 		  "knlbd did not start:\n%s", kt_read_file(r->log));
 }
 
@@ -169,14 +170,14 @@ Test(reload, a_new_service_replaces_the_table_atomically_and_keeps_marks)
 	uint32_t gen;
 
 	start(&r, HEAD "[service dns]\nvip = 192.0.2.53\nport = 53\nproto = udp\n" B1 WEB B1 B2);
-	gen = kt_nft_genid();
 	/* dns goes, mail comes: web keeps mark 2, mail takes the free 1 */
 	write_conf(&r, HEAD WEB B1 B2 "[service mail]\nvip = 192.0.2.25\nport = 25\n" B3);
+	gen = kt_nft_genid();
 	reply = kt_ctl(r.sock, "reload");
+	cr_expect_eq(kt_nft_genid(), gen + 1, "one transaction");
 	cr_assert_not_null(reply);
 	cr_expect(strncmp(reply, "OK\n", 3) == 0, "%s", reply);
 	cr_expect(strstr(reply, "table replaced"), "%s", reply);
-	cr_expect_eq(kt_nft_genid(), gen + 1, "one transaction");
 	listed = kt_nft_list("knlb");
 	cr_expect(strstr(listed, "192.0.2.25 . tcp . 25 : jump svc_mail"), "%s", listed);
 	cr_expect(!strstr(listed, "svc_dns"), "%s", listed);
@@ -198,7 +199,7 @@ Test(reload, drain_and_weight_act_at_once_and_survive_a_reload)
 	cr_expect(strstr(reply, "web/b1: drain (was enabled)"), "%s", reply);
 	free(reply);
 	cr_expect_eq(slots_of("web_slots", "10.0.0.11 . 8080"), 0, "drained backend still mapped");
-	reply = kt_ctl(r.sock, "weight web 10.0.0.13:8080 2");
+	reply = kt_ctl(r.sock, "weight web 10.0.0.13:8080 2 --json");
 	cr_expect(reply && strncmp(reply, "OK\n", 3) == 0, "%s", reply);
 	free(reply);
 	cr_expect(near(slots_of("web_slots", "10.0.0.13 . 8080"), 681));

@@ -501,12 +501,6 @@ Test(config, unknown_key)
 			  "unknown key \"vip\" in [global]");
 }
 
-Test(config, key_of_a_later_release)
-{
-	expect_only_error("[global]\nmetrics_listen = 127.0.0.1:9410\n" SVC BE,
-			  "test.conf:2: ", "key metrics_listen is not supported yet");
-}
-
 Test(config, repeated_key)
 {
 	expect_only_error(SVC "port = 81\n" BE, "test.conf:4: ",
@@ -823,4 +817,14 @@ Test(config, same_backend_in_two_services_is_fine)
 		"[service b]\nvip = 192.0.2.11\nport = 80\n" BE);
 
 	result_free(&r);
+}
+
+Test(config, wlc_is_a_scheduler_without_hash_key)
+{
+	struct result r = load_ok(SVC BE "scheduler = wlc\n");
+
+	cr_expect_eq(r.cfg->services[0].scheduler, KNLB_SCHED_WLC);
+	result_free(&r);
+	expect_only_error(SVC BE "scheduler = wlc\nhash_key = src-ip\n", "test.conf:",
+			  "hash_key applies only to scheduler = maglev (service web uses wlc)");
 }

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,7 +296,8 @@ Test(ctl, client_that_never_reads_does_not_stop_others)
 	server_start(&s, 0, 1000);
 	fd = client_connect(s.path);
 	client_send(fd, "big 33554432\n", 13);
-	usleep(100 * 1000);		/* the reply is stuck in a full socket */
+	/* Once its first bytes arrive the reply is stuck in a full socket. */
+	cr_assert_eq(poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, 10000), 1);
 	t0 = now_s();
 	for (int i = 0; i < 5; i++)
 		expect_reply(s.path, "echo meanwhile\n", "OK\necho\nmeanwhile\n");
