@@ -39,16 +39,16 @@ HELD=200
 } >"$WORK/counts.conf"
 knlb_start_ctl "$WORK/counts.conf"
 st_snap
-for s in web dns hold; do
-	declare "MARK_$s=$(st_svc "$s" ct_mark)"
-done
+MARK_dns=$(st_svc dns ct_mark)
+MARK_hold=$(st_svc hold ct_mark)
 
 # The servers' counters before: lab.sh up probed each backend once.
 srv_counts
-declare -A TCP0 UDP0
+declare -A BASE	# "COUNTER BACKEND" -> value
 for b in "${BACKEND_NAMES[@]}"; do
-	TCP0[$b]=$(srv_count "$b" tcp_connections)
-	UDP0[$b]=$(srv_count "$b" udp_datagrams)
+	for key in tcp_connections udp_datagrams; do
+		BASE["$key $b"]=$(srv_count "$b" "$key")
+	done
 done
 
 # A flow is a conntrack entry: each flow gets its own (address, port), else
@@ -69,13 +69,13 @@ srv_counts
 say "conntrack events: new $(st_ct events_new) destroy $(st_ct events_destroy) overflows $(st_ct overflows) resyncs $(st_ct resyncs)"
 [ "$(st_ct overflows)" -eq 0 ] || fail "the event socket overflowed: counts are from a resync, not from events"
 
-# check_service SVC LG KEY BASELINE: per backend knlb == server == client.
+# check_service SVC LG KEY: per backend knlb == server (its KEY counter
+# since BASE) == client.
 check_service() {
 	local svc=$1 run=$2 key=$3 b knlb srv cli sum=0 lost
-	local -n base=$4
 	for b in "${BACKEND_NAMES[@]}"; do
 		knlb=$(st_be "$svc" "$b" flows_opened)
-		srv=$(($(srv_count "$b" "$key") - base[$b]))
+		srv=$(($(srv_count "$b" "$key") - BASE["$key $b"]))
 		cli=$(lg_backend "$run" "$b")
 		measure "$svc $b: knlb flows_opened $knlb, server $key $srv, client answers $cli"
 		[ "$knlb" -eq "$srv" ] || fail "$svc $b: knlb counted $knlb flows, the server $srv"
@@ -88,8 +88,8 @@ check_service() {
 	[ "$lost" -eq 0 ] || fail "$svc: knlb counted $sum of $N flows"
 	[ "$(st_svc "$svc" flows_opened)" -eq "$N" ] || fail "$svc: service flows_opened $(st_svc "$svc" flows_opened), not $N"
 }
-check_service web tcp tcp_connections TCP0
-check_service dns udp udp_datagrams UDP0
+check_service web tcp tcp_connections
+check_service dns udp udp_datagrams
 
 # UDP entries live 30 s: every flow is still active, in knlb and in the kernel.
 kernel=$(kct_count "$MARK_dns" -p udp)

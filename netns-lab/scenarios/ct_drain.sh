@@ -70,7 +70,9 @@ lg_bg_start holdB --tcp --target "$LAB_VIP:80" --count "$HELD" --hold-ms 60000 \
 ab2=$(victim_active)
 b2=$((ab2 - a2))
 say "held on $VICTIM: group A $a2, group B $b2 (of $HELD each)"
-[ "$a2" -gt 0 ] && [ "$b2" -gt 0 ] || fail "$VICTIM holds no connection of a group: nothing to drain"
+if [ "$a2" -eq 0 ] || [ "$b2" -eq 0 ]; then
+	fail "$VICTIM holds no connection of a group: nothing to drain"
+fi
 
 lg_bg_start load --tcp --target "$LAB_VIP:80" --rate "$RATE" --duration-ms 28000 --timeout-ms 1000 \
 	--source-range "$LAB_CLIENT_SOURCE_RANGE"

@@ -76,7 +76,9 @@ on_backend a-noflush "$VICTIM" >"$WORK/victim-noflush.list"
 v_dns=$(grep -c . "$WORK/victim-dns.list" || true)
 v_nf=$(grep -c . "$WORK/victim-noflush.list" || true)
 say "tuples on $VICTIM: dns $v_dns, dns-noflush $v_nf (of $NTUPLES)"
-[ "$v_dns" -gt 0 ] && [ "$v_nf" -gt 0 ] || fail "$VICTIM has no tuple: nothing to show"
+if [ "$v_dns" -eq 0 ] || [ "$v_nf" -eq 0 ]; then
+	fail "$VICTIM has no tuple: nothing to show"
+fi
 st_snap
 [ "$(st_be dns "$VICTIM" active_flows)" -eq "$v_dns" ] ||
 	fail "dns $VICTIM: knlb active $(st_be dns "$VICTIM" active_flows), the client saw $v_dns tuples"
