@@ -6,7 +6,9 @@ PKGS      := libnftnl libmnl inih libnetfilter_conntrack libcurl libmicrohttpd
 DEB_BUILD := build-essential pkg-config libnftnl-dev libmnl-dev libinih-dev \
              libnetfilter-conntrack-dev libcurl4-openssl-dev libcriterion-dev \
              libmicrohttpd-dev
-DEB_TEST  := nftables conntrack iproute2 curl valgrind man-db groff-base jq
+DEB_TEST  := nftables conntrack iproute2 curl valgrind jq
+# test-docs (man --warnings) and test-install (systemd-analyze verify)
+DEB_PKG   := man-db groff-base systemd
 
 CC        ?= gcc
 SAN       ?= 0
@@ -34,8 +36,8 @@ KERN_SRC  := $(wildcard test/kernel/*.c)
 LAB_SRC   := $(wildcard netns-lab/tools/*.c)
 LAB_BIN   := $(LAB_SRC:netns-lab/tools/%.c=$(BUILD)/lab/%)
 
-.PHONY: all deps test test-unit test-kernel test-lab test-san test-docs demo bench-sched bench-failover \
-        golden clean help
+.PHONY: all deps test test-unit test-kernel test-lab test-san demo bench-sched bench-failover \
+        golden clean help install uninstall test-install test-docs
 
 all: $(BUILD)/knlbd $(BUILD)/knlbctl $(LAB_BIN)
 
@@ -49,10 +51,12 @@ help:
 	@echo "make bench-ct-daemon  the same for knlbd itself in a lab netns, against conntrack -E (root)"
 	@echo "make bench-failover  health transition -> kernel map updated, M=16381/65537 (root)"
 	@echo "make golden     regenerate rules/*.nft from conf/*.conf (review the diff!)"
+	@echo "make install    knlbd, knlbctl, man pages, unit, config (if absent); PREFIX=$(PREFIX) DESTDIR="
+	@echo "make uninstall  remove what install put there, except the configuration"
 
 # Installs only what is missing, so it is cheap to call from every entry point.
 deps:
-	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST); do \
+	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST) $(DEB_PKG); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -111,8 +115,10 @@ test-san:
 	@if grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' build-san/test-san.log; then \
 		echo "test-san: sanitizer reports above (build-san/test-san.log)" >&2; exit 1; fi
 
-# knlbctl.8 formats without a groff warning and matches knlbctl --help.
+# Every man page renders without a groff/man warning; knlbctl.8 matches
+# knlbctl --help and the completion drives.
 test-docs: $(BUILD)/knlbctl
+	test/install/test-docs.sh $(MAN_PAGES)
 	test/docs/check-docs.sh $(BUILD)/knlbctl
 
 test-lab: all
@@ -122,6 +128,7 @@ test: deps
 	$(MAKE) all $(BUILD)/test-unit $(BUILD)/test-kernel
 	$(MAKE) test-unit
 	$(MAKE) test-docs
+	$(MAKE) test-install
 	$(MAKE) test-kernel
 	$(MAKE) test-san
 	$(MAKE) test-lab
@@ -156,3 +163,52 @@ clean:
 	rm -rf build build-san
 
 -include $(shell find build build-san -name '*.d' 2>/dev/null)
+
+# ---- installation -----------------------------------------------------------
+# DESTDIR is for staging (packages); the installed files name PREFIX and
+# SYSCONFDIR paths, never DESTDIR.
+PREFIX      ?= /usr/local
+SYSCONFDIR  ?= /etc
+SBINDIR     := $(PREFIX)/sbin
+MANDIR      := $(PREFIX)/share/man
+UNITDIR     := $(PREFIX)/lib/systemd/system
+BASHCOMPDIR := $(PREFIX)/share/bash-completion/completions
+MAN_PAGES   := $(wildcard docs/*.5 docs/*.8)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/knlb
+	install -m 0755 $(BUILD)/knlbd $(DESTDIR)$(SBINDIR)/knlbd
+	@if [ -x $(BUILD)/knlbctl ]; then \
+		echo "install -m 0755 $(BUILD)/knlbctl $(DESTDIR)$(SBINDIR)/knlbctl"; \
+		install -m 0755 $(BUILD)/knlbctl $(DESTDIR)$(SBINDIR)/knlbctl; \
+	else echo "make install: $(BUILD)/knlbctl is not built (no knlbctl in this tree yet): not installed"; fi
+	@for m in $(MAN_PAGES); do \
+		echo "install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/"; \
+		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/ || exit 1; \
+	done
+	sed -e 's|/usr/sbin/knlbd|$(SBINDIR)/knlbd|g' -e 's|/etc/knlb/|$(SYSCONFDIR)/knlb/|g' \
+		conf/knlbd.service > $(BUILD)/knlbd.service
+	install -m 0644 $(BUILD)/knlbd.service $(DESTDIR)$(UNITDIR)/knlbd.service
+	@# Never overwrite the operator's configuration.
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/knlb/knlb.conf ]; then \
+		echo "make install: $(DESTDIR)$(SYSCONFDIR)/knlb/knlb.conf exists: kept"; \
+	else echo "install -m 0644 conf/knlb.conf $(DESTDIR)$(SYSCONFDIR)/knlb/knlb.conf"; \
+		install -m 0644 conf/knlb.conf $(DESTDIR)$(SYSCONFDIR)/knlb/knlb.conf; fi
+	@if [ -f conf/knlbctl.bash-completion ]; then \
+		echo "install -m 0644 conf/knlbctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/knlbctl"; \
+		install -d $(DESTDIR)$(BASHCOMPDIR) && \
+		install -m 0644 conf/knlbctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/knlbctl; fi
+
+# Leaves $(SYSCONFDIR)/knlb/knlb.conf: it is the operator's.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/knlbd $(DESTDIR)$(SBINDIR)/knlbctl \
+		$(DESTDIR)$(UNITDIR)/knlbd.service $(DESTDIR)$(BASHCOMPDIR)/knlbctl
+	@for m in $(MAN_PAGES); do \
+		echo "rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}"; \
+		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; \
+	done
+
+# Install into a DESTDIR under /tmp, run what was installed, uninstall.
+test-install: all
+	KNLB_BUILD=$(BUILD) test/install/test-install.sh

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ enum global_key {
 	GKEY_CONTROL_SOCKET,
 	GKEY_CT_MARK_MASK,
 	GKEY_METRICS_LISTEN,
+	GKEY_USER,
 	GKEY_COUNT,
 };
 
@@ -148,6 +150,7 @@ static const char *const global_key_names[GKEY_COUNT] = {
 	[GKEY_CONTROL_SOCKET] = "control_socket",
 	[GKEY_CT_MARK_MASK] = "ct_mark_mask",
 	[GKEY_METRICS_LISTEN] = "metrics_listen",
+	[GKEY_USER] = "user",
 };
 
 static const char *const service_key_names[SKEY_COUNT] = {
@@ -536,6 +539,32 @@ static int get_listen(struct parser *p, const char *value, char *out,
 	return -1;
 }
 
+/* user = NAME: knlbd runs as NAME after setup, so NAME must exist now. */
+static int get_user(struct parser *p, const char *value, char *out, size_t len)
+{
+	struct passwd *pw;
+
+	if (strlen(value) >= len) {
+		report(p, p->reader.lineno, "user \"%s\": name too long (max %zu bytes)",
+		       value, len - 1);
+		return -1;
+	}
+	errno = 0;
+	pw = getpwnam(value);
+	if (!pw) {
+		/* getpwnam(3): 0, ENOENT, ESRCH, EBADF or EPERM all mean "not there". */
+		if (errno && errno != ENOENT && errno != ESRCH &&
+		    errno != EBADF && errno != EPERM)
+			report(p, p->reader.lineno, "user \"%s\": cannot look it up: %s",
+			       value, strerror(errno));
+		else
+			report(p, p->reader.lineno, "user \"%s\": no such user", value);
+		return -1;
+	}
+	memcpy(out, value, strlen(value) + 1);
+	return 0;
+}
+
 static int global_value(struct parser *p, enum global_key key,
 			const char *value)
 {
@@ -587,6 +616,8 @@ static int global_value(struct parser *p, enum global_key key,
 	case GKEY_METRICS_LISTEN:
 		return get_listen(p, value, g->metrics_listen,
 				  sizeof(g->metrics_listen));
+	case GKEY_USER:
+		return get_user(p, value, g->user, sizeof(g->user));
 	case GKEY_COUNT:
 		break;
 	}

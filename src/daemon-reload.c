@@ -17,6 +17,7 @@
 #include "knlb/daemon.h"
 #include "knlb/health.h"
 #include "knlb/log.h"
+#include "knlb/notify.h"
 #include "knlb/pool.h"
 #include "knlb/reload.h"
 #include "knlb/sync.h"
@@ -132,9 +133,30 @@ static void warn_restart_only(const struct knlb_config *old,
 		say(report, false,
 		    "control_socket changed: still listening on %s until knlbd restarts",
 		    old->global.control_socket);
+	if (strcmp(old->global.metrics_listen, new->global.metrics_listen) != 0)
+		say(report, false,
+		    "metrics_listen changed: still serving %s until knlbd restarts",
+		    old->global.metrics_listen[0] ? old->global.metrics_listen : "nothing");
+	if (strcmp(old->global.user, new->global.user) != 0)
+		say(report, false,
+		    "user changed: still running as %s until knlbd restarts",
+		    old->global.user[0] ? old->global.user : "root");
 }
 
+static int reload(struct knlbd *d, FILE *report);
+
+/* systemd (Type=notify) hears RELOADING=1 then READY=1 around it. */
 int daemon_reload(struct knlbd *d, FILE *report)
+{
+	int ret;
+
+	notify_reloading();
+	ret = reload(d, report);
+	notify_ready(NULL);
+	return ret;
+}
+
+static int reload(struct knlbd *d, FILE *report)
 {
 	uint64_t start = loop_now_ns();
 	struct knlb_config *config = NULL;

@@ -324,7 +324,8 @@ static int open_control(struct knlbd *d)
 void daemon_update_sources(struct knlbd *d)
 {
 	d->metrics_src = (struct metrics_sources){
-		.pool = d->pool, .health = d->health, .flows = d->flows,
+		/* without conntrack the counts would be zeros, not facts */
+		.pool = d->pool, .health = d->health, .flows = d->ct ? d->flows : NULL,
 		.ct = d->ct, .committer = d->committer, .ctl = d->ctl,
 		.daemon = &d->counters,
 	};

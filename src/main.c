@@ -20,7 +20,9 @@
 #include "knlb/daemon.h"
 #include "knlb/log.h"
 #include "knlb/loop.h"
+#include "knlb/notify.h"
 #include "knlb/pool.h"
+#include "knlb/privs.h"
 #include "knlb/render.h"
 #include "knlb/version.h"
 
@@ -41,6 +43,7 @@ struct options {
 	bool check_only;
 	bool render;
 	bool flush_on_exit;
+	bool syslog;
 };
 
 struct daemon {
@@ -52,11 +55,12 @@ struct daemon {
 static void usage(FILE *out)
 {
 	fprintf(out,
-"Usage: knlbd [-c FILE] [-s SOCKET] [-t | --render] [--flush-on-exit]\n"
+"Usage: knlbd [-c FILE] [-s SOCKET] [-t | --render] [--flush-on-exit] [--syslog]\n"
 "\n"
 "knlb load-balancing daemon: programs DNAT/SNAT rules and slot maps into\n"
 "the nftables table it owns (inet, name from the config) and keeps them in\n"
-"line with the configuration.  Runs in the foreground and logs to stderr.\n"
+"line with the configuration.  Runs in the foreground and logs to stderr\n"
+"(to the journal, with priorities, when stderr is journald's stream).\n"
 "\n"
 "  -c, --config FILE    configuration file (default " DEFAULT_CONFIG ")\n"
 "  -s, --socket PATH    control socket for knlbctl (overrides control_socket,\n"
@@ -66,6 +70,7 @@ static void usage(FILE *out)
 "                       in nft syntax, without touching the kernel\n"
 "      --flush-on-exit  delete the table on SIGTERM/SIGINT (default: keep it,\n"
 "                       so forwarding continues and a restart is hitless)\n"
+"      --syslog         log through syslog(3) (daemon facility), not stderr\n"
 "  -h, --help           this help\n"
 "  -V, --version        print the version\n"
 "\n"
@@ -76,7 +81,7 @@ static void usage(FILE *out)
 "Exit status: 0 ok, 1 invalid configuration, 2 usage error,\n"
 "3 the kernel rejected the ruleset or netlink failed, 4 internal error.\n"
 "\n"
-"See knlb.conf documentation in docs/configuration.md.\n");
+"See knlbd(8), knlb.conf(5) and docs/operations.md.\n");
 }
 
 static int parse_args(int argc, char **argv, struct options *opt)
@@ -87,6 +92,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		{ "test", no_argument, NULL, 't' },
 		{ "render", no_argument, NULL, 'r' },
 		{ "flush-on-exit", no_argument, NULL, 'F' },
+		{ "syslog", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -110,6 +116,9 @@ static int parse_args(int argc, char **argv, struct options *opt)
 			break;
 		case 'F':
 			opt->flush_on_exit = true;
+			break;
+		case 'S':
+			opt->syslog = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -194,6 +203,7 @@ static void on_signal(struct loop *loop, int fd, uint32_t events, void *arg)
 		case SIGTERM:
 		case SIGINT:
 			log_info("received %s, stopping", strsignal((int)si.ssi_signo));
+			notify_stopping();
 			loop_stop(loop);
 			break;
 		case SIGHUP:
@@ -221,6 +231,29 @@ static int setup_signals(struct daemon *dm)
 	if (dm->sigfd == -1)
 		return -errno;
 	return loop_add_fd(dm->d.loop, dm->sigfd, EPOLLIN, on_signal, dm);
+}
+
+/*
+ * Every socket is open: from here on only CAP_NET_ADMIN is needed.  With
+ * user =, the control socket goes to that user first, so it can still
+ * serve (and remove) it.
+ */
+static int drop_privileges(struct knlbd *d)
+{
+	const char *user = d->config->global.user;
+	char err[512];
+
+	if (d->ctl && privs_chown_path(d->control_socket ? d->control_socket :
+				       d->config->global.control_socket,
+				       user, err, sizeof(err)) < 0) {
+		log_error("control socket: %s", err);
+		return -1;
+	}
+	if (privs_drop(user, err, sizeof(err)) < 0) {
+		log_error("dropping privileges: %s", err);
+		return -1;
+	}
+	return 0;
 }
 
 static int run(struct daemon *dm)
@@ -267,6 +300,9 @@ static int run(struct daemon *dm)
 	log_pool(d->pool);
 	if (daemon_start_services(d) < 0)
 		return EXIT_INTERNAL;
+	if (drop_privileges(d) < 0)
+		return EXIT_KERNEL;
+	notify_ready("serving: table programmed, health checks running");
 
 	ret = loop_run(d->loop);
 	if (ret < 0) {
@@ -288,9 +324,11 @@ int main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &dm.opt) < 0)
 		return EXIT_USAGE;
+	log_open(dm.opt.syslog);
 	status = run(&dm);
 	daemon_release(&dm.d);
 	if (dm.sigfd >= 0)
 		close(dm.sigfd);
+	log_close();
 	return status;
 }

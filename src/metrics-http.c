@@ -8,7 +8,7 @@
  * ours, so a bad address or a port in use is reported as such.
  *
  * A scrape renders the whole exposition synchronously on the loop: for
- * 1000 backends and 65537 slots, 690 KB in 6-8 ms on the 2-core test VM
+ * 1000 backends and 65537 slots, 690 KB in 4-11 ms on the shared 2-core VM
  * (unit test metrics::render_at_scale --verbose), which delays the next
  * commit by as much; not worth a thread.
  */

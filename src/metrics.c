@@ -26,14 +26,6 @@
 #include "knlb/sched.h"
 #include "knlb/version.h"
 
-/*
- * The control socket server (src/ctl.c) is written in parallel; until it
- * is linked in, its stats call resolves to NULL and the control families
- * are left out, as they are when the daemon runs no control socket.
- */
-extern void ctl_get_stats(const struct ctl *ctl, struct ctl_stats *out)
-	__attribute__((weak));
-
 /* A sample value: counters stay integers, the rest are floats. */
 struct num {
 	bool is_int;
@@ -580,7 +572,7 @@ int metrics_render(FILE *out, const struct metrics_sources *src)
 		render_conntrack(out, src->ct);
 	if (src->daemon)
 		render_daemon(out, src->daemon);
-	if (src->ctl && ctl_get_stats)
+	if (src->ctl)
 		render_control(out, src->ctl);
 	ret = ferror(out) ? -EIO : 0;
 

@@ -106,6 +106,7 @@ struct knlb_global_config {
 	char control_socket[KNLB_PATH_MAX];
 	uint32_t ct_mark_mask;		/* bits of ct mark knlb owns */
 	char metrics_listen[KNLB_ADDRSTRLEN];	/* "ADDR:PORT"; "" = off */
+	char user[KNLB_NAME_MAX];	/* run as this user after setup; "" = stay root */
 };
 
 struct knlb_config {

@@ -169,6 +169,19 @@ Test(metrics_daemon, curl_shows_health_and_map_updates)
 	cr_expect_geq(sample(out, "knlb_map_updates_total"), 1, "%s", out);
 	cr_expect_eq(sample(out, "knlb_map_update_errors_total"), 0, "%s", out);
 	cr_expect(sample(out, "knlb_start_time_seconds") > 1700000000LL, "%s", out);
+	cr_expect_eq(sample(out, "knlb_reloads_total"), 0, "%s", out);
+	free(out);
+
+	/* a reload and a drain through the control socket show up */
+	snprintf(line, sizeof(line), "%s.sock", conf);
+	free(kt_ctl(line, "reload"));
+	free(kt_ctl(line, "drain web a"));
+	out = kt_run("curl -sS --max-time 5 http://127.0.0.1:9410/metrics 2>&1", &status);
+	cr_expect_eq(sample(out, "knlb_reloads_total"), 1, "%s", out);
+	cr_expect_geq(sample(out, "knlb_control_requests_total"), 2, "%s", out);
+	snprintf(line, sizeof(line),
+		 "knlb_backend_admin_state{service=\"web\",backend=\"a\",address=\"127.0.0.1:%u\",state=\"drain\"} 1", p1);
+	cr_expect(has_line(out, line), "no \"%s\" in:\n%s", line, out);
 	free(out);
 
 	out = kt_run("curl -s -o /dev/null -w '%{http_code} %{content_type}' --max-time 5 "

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef KNLB_PRIVS_H
+#define KNLB_PRIVS_H
+
+#include <stddef.h>
+
+/*
+ * Least privilege once every socket is open.  What knlbd needs afterwards
+ * is CAP_NET_ADMIN alone: nftables transactions, conntrack events, dumps
+ * and deletes, and SO_RCVBUFFORCE on its netlink sockets.  Health probes
+ * are ordinary connected TCP/UDP sockets and libcurl: no CAP_NET_RAW.
+ */
+
+/*
+ * Keep CAP_NET_ADMIN and nothing else, for good: in the effective and
+ * permitted sets; the inheritable and ambient sets emptied; every other
+ * capability dropped from the bounding set; PR_SET_NO_NEW_PRIVS set.
+ * With user (not NULL, not ""), first switch to that user: its uid, its
+ * primary gid and its supplementary groups (initgroups(3)), keeping
+ * CAP_NET_ADMIN across the switch.
+ *
+ * Needs CAP_SETPCAP to shrink the bounding set (without it, as when started
+ * unprivileged with ambient CAP_NET_ADMIN, the bounding set is left as it is
+ * and a warning logged: with no_new_privs and empty inheritable/ambient sets
+ * nothing can regain a capability from it), CAP_SETUID and CAP_SETGID for
+ * user.  Returns 0, or -errno with a sentence in err; on failure the process
+ * may be half-way (some capabilities gone): the caller must exit.
+ */
+int privs_drop(const char *user, char *err, size_t errlen);
+
+/*
+ * chown path to user (its uid and primary gid), for what knlbd creates as
+ * root before privs_drop() and must still own afterwards: the control
+ * socket and its directory.  user NULL or "" is a no-op.  Does not follow
+ * a symlink at path.  Returns 0, or -errno with a sentence in err.
+ */
+int privs_chown_path(const char *path, const char *user, char *err,
+		     size_t errlen);
+
+#endif
