@@ -45,6 +45,7 @@ struct adopt_service {
 struct adopt_table {
 	bool exists;			/* false: nothing to adopt */
 	uint32_t genid;			/* nftables generation it was read at */
+	unsigned int reads;		/* > 1: the table moved while being read */
 	struct adopt_service *services;	/* in the order the kernel listed them */
 	size_t n_services;
 };

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
@@ -34,8 +35,14 @@
 
 /* The kernel fills dump datagrams up to 32 KiB; room for more. */
 #define ADOPT_BUF (64 * 1024)
-/* A table rewritten under our feet this often is not being restarted. */
-#define ADOPT_TRIES 3
+/*
+ * Reads that saw the table move (another commit, a hash resize) are
+ * repeated, ADOPT_RETRY_MS x try apart: a resize of a 65537-element map
+ * takes milliseconds; a table still moving after that is being rewritten
+ * by someone else.
+ */
+#define ADOPT_TRIES 8
+#define ADOPT_RETRY_MS 10
 
 #define SLOTS_SUFFIX "_slots"
 #define CHAIN_PREFIX "svc_"
@@ -46,9 +53,14 @@ struct reader {
 	struct mnl_socket *nl;
 	char *buf;
 	uint32_t seq;
-	bool interrupted;	/* a dump said NLM_F_DUMP_INTR */
+	/* a dump said NLM_F_DUMP_INTR, or listed a slot twice: read again */
+	bool interrupted;
 	struct adopt_table *t;
-	/* the map being read: every value, (addr << 16 | port), then counted */
+	/*
+	 * The map being read: every element's key, and its value as
+	 * (addr << 16 | port), then counted.
+	 */
+	uint32_t *keys;
 	uint64_t *values;
 	size_t n_values, values_cap;
 	int err;		/* first error a callback met (-errno) */
@@ -95,6 +107,8 @@ static void reader_close(struct reader *r)
 	r->buf = NULL;
 	free(r->values);
 	r->values = NULL;
+	free(r->keys);
+	r->keys = NULL;
 }
 
 /*
@@ -264,17 +278,23 @@ static int read_sets(struct reader *r, const char *table)
 	return exchange(r, nlh, set_cb);
 }
 
-static int push_value(struct reader *r, uint64_t v)
+static int push_value(struct reader *r, uint32_t key, uint64_t v)
 {
 	if (r->n_values == r->values_cap) {
 		size_t cap = r->values_cap ? 2 * r->values_cap : 1024;
 		uint64_t *p = realloc(r->values, cap * sizeof(*p));
+		uint32_t *k;
 
 		if (!p)
 			return -ENOMEM;
 		r->values = p;
+		k = realloc(r->keys, cap * sizeof(*k));
+		if (!k)
+			return -ENOMEM;
+		r->keys = k;
 		r->values_cap = cap;
 	}
+	r->keys[r->n_values] = key;
 	r->values[r->n_values++] = v;
 	return 0;
 }
@@ -301,23 +321,49 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	for (e = nftnl_set_elems_iter_next(it); e && !r->err;
 	     e = nftnl_set_elems_iter_next(it)) {
-		const uint8_t *d;
-		uint32_t dlen = 0, addr;
+		const uint8_t *d, *k;
+		uint32_t dlen = 0, klen = 0, addr, key;
 		uint16_t port;
 
+		k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
 		d = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dlen);
-		if (!d || dlen != SLOT_DATA_LEN) {
+		if (!k || klen != SLOT_KEY_LEN || !d || dlen != SLOT_DATA_LEN) {
 			r->err = -EPROTO;
 			break;
 		}
+		memcpy(&key, k, sizeof(key));
 		memcpy(&addr, d, sizeof(addr));
 		memcpy(&port, d + 4, sizeof(port));
-		r->err = push_value(r, (uint64_t)ntohl(addr) << 16 | ntohs(port));
+		r->err = push_value(r, key,
+				    (uint64_t)ntohl(addr) << 16 | ntohs(port));
 	}
 	nftnl_set_elems_iter_destroy(it);
 out_free_set:
 	nftnl_set_free(s);
 	return MNL_CB_OK;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A hash set is dumped in chunks, each resuming by skipping the elements
+ * already sent.  While the kernel resizes the hash table (it does so in
+ * the background after a large insert) the walk order changes between
+ * chunks: some elements come twice and as many never.  A repeated key is
+ * the trace; the caller reads again.
+ */
+static bool keys_repeat(struct reader *r)
+{
+	qsort(r->keys, r->n_values, sizeof(*r->keys), cmp_u32);
+	for (size_t i = 1; i < r->n_values; i++)
+		if (r->keys[i] == r->keys[i - 1])
+			return true;
+	return false;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -333,6 +379,8 @@ static int count_values(struct reader *r, struct adopt_service *svc)
 	size_t n = 0;
 
 	svc->n_elements = (uint32_t)r->n_values;
+	if (keys_repeat(r))
+		r->interrupted = true;
 	qsort(r->values, r->n_values, sizeof(*r->values), cmp_u64);
 	for (size_t i = 0; i < r->n_values; i++)
 		n += i == 0 || r->values[i] != r->values[i - 1];
@@ -521,6 +569,13 @@ int adopt_read(const char *table, struct adopt_table **out, char *err,
 	if (ret < 0)
 		goto out_close;
 	for (int tries = 0; tries < ADOPT_TRIES; tries++) {
+		if (tries) {
+			struct timespec ts = {
+				.tv_nsec = (long)tries * ADOPT_RETRY_MS * 1000000L,
+			};
+
+			nanosleep(&ts, NULL);
+		}
 		adopt_table_free(r.t);
 		r.t = calloc(1, sizeof(*r.t));
 		if (!r.t) {
@@ -541,6 +596,7 @@ int adopt_read(const char *table, struct adopt_table **out, char *err,
 		/* Another writer committed meanwhile: the parts may not match. */
 		if (before == after && !r.interrupted) {
 			r.t->genid = before;
+			r.t->reads = (unsigned int)tries + 1;
 			*out = r.t;
 			r.t = NULL;
 			goto out_close;
