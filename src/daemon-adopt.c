@@ -28,6 +28,9 @@ int daemon_adopt_table(struct knlbd *d)
 			 line);
 		return 0;
 	}
+	if (t->reads > 1)
+		log_debug("table inet %s: read %u times: it moved while being read",
+			  table, t->reads);
 	ret = pool_adopt(d->pool, t, &res);
 	if (ret < 0) {
 		log_error("adopting table inet %s: %s", table, strerror(-ret));
