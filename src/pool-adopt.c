@@ -22,27 +22,6 @@ static uint32_t config_order_mark(const struct knlb_service *svc, size_t s)
 	return ((uint32_t)s + 1) << __builtin_ctz(svc->ct_mark_mask);
 }
 
-/* Lowest mark under the mask that no service of pool holds yet. */
-static int free_mark(const struct knlb_pool *pool, uint32_t mask,
-		     uint32_t *out)
-{
-	uint32_t shift = (uint32_t)__builtin_ctz(mask);
-	uint64_t cap = (uint64_t)(mask >> shift);
-
-	for (uint64_t k = 1; k <= cap; k++) {
-		uint32_t mark = (uint32_t)k << shift;
-		bool used = false;
-
-		for (size_t i = 0; i < pool->n_services && !used; i++)
-			used = pool->services[i].ct_mark == mark;
-		if (!used) {
-			*out = mark;
-			return 0;
-		}
-	}
-	return -ENOSPC;
-}
-
 /* Can every running mark be kept?  If not, why says what is wrong. */
 static bool marks_consistent(const struct knlb_pool *pool,
 			     const struct adopt_table *t, char *why,
@@ -107,7 +86,7 @@ static void adopt_marks(struct knlb_pool *pool, const struct adopt_table *t,
 
 		if (svc->ct_mark)
 			continue;
-		if (free_mark(pool, svc->ct_mark_mask, &svc->ct_mark) < 0) {
+		if (pool_free_mark(pool, svc->ct_mark_mask, &svc->ct_mark) < 0) {
 			snprintf(res->why, sizeof(res->why),
 				 "service %s: no free ct mark under ct_mark_mask 0x%08x next to the running ones",
 				 svc->cfg->name, svc->ct_mark_mask);
