@@ -6,7 +6,7 @@ PKGS      := libnftnl libmnl inih libnetfilter_conntrack libcurl libmicrohttpd
 DEB_BUILD := build-essential pkg-config libnftnl-dev libmnl-dev libinih-dev \
              libnetfilter-conntrack-dev libcurl4-openssl-dev libcriterion-dev \
              libmicrohttpd-dev
-DEB_TEST  := nftables conntrack iproute2 curl valgrind
+DEB_TEST  := nftables conntrack iproute2 curl valgrind jq
 # test-docs (man --warnings) and test-install (systemd-analyze verify)
 DEB_PKG   := man-db groff-base systemd
 
@@ -48,7 +48,9 @@ help:
 	@echo "make test       every tier: unit, kernel (netns), sanitizers, lab scenarios"
 	@echo "make bench-sched  Maglev build time for M=65537, N=10/100/1000"
 	@echo "make bench-ct   conntrack events/s absorbed without loss, CPU per event, dump times (root)"
+	@echo "make bench-ct-daemon  the same for knlbd itself in a lab netns, against conntrack -E (root)"
 	@echo "make bench-failover  health transition -> kernel map updated, M=16381/65537 (root)"
+	@echo "make bench-reload  SIGHUP -> reload acked, 10/1000 backends, deltas vs a table replace (root)"
 	@echo "make golden     regenerate rules/*.nft from conf/*.conf (review the diff!)"
 	@echo "make install    knlbd, knlbctl, man pages, unit, config (if absent); PREFIX=$(PREFIX) DESTDIR="
 	@echo "make uninstall  remove what install put there, except the configuration"
@@ -91,6 +93,12 @@ $(BUILD)/bench-sched: $(BUILD)/test/bench/bench_sched.o $(BUILD)/libknlb.a
 $(BUILD)/lab/%: netns-lab/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
+
+# knlb-ctgen builds ctnetlink messages with libnetfilter_conntrack.
+$(BUILD)/lab/knlb-ctgen: netns-lab/tools/knlb-ctgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libmnl libnetfilter_conntrack) -o $@ $< \
+		$(shell pkg-config --libs libmnl libnetfilter_conntrack)
 
 # test_knlbctl.c runs the client binary named by KNLBCTL.
 test-unit: $(BUILD)/test-unit $(BUILD)/knlbctl
@@ -140,8 +148,18 @@ $(BUILD)/bench-ct: $(BUILD)/test/bench/bench_ct.o $(BUILD)/libknlb.a
 bench-ct: $(BUILD)/bench-ct
 	$(BUILD)/bench-ct
 
+# knlbd's own intake, events from knlb-ctgen, in a lab netns (root).
+.PHONY: bench-ct-daemon
+bench-ct-daemon: all
+	KNLB_BUILD=$(CURDIR)/$(BUILD) netns-lab/bench-ct-daemon.sh
+
 bench-failover: $(BUILD)/test-kernel
 	KNLB_SRCDIR=$(CURDIR) $(BUILD)/test-kernel --filter 'failover/map_update_latency' --verbose 2>&1 | grep -E 'map update|Synthesis'
+
+# Reload latency in a private netns (root); not part of make test.
+.PHONY: bench-reload
+bench-reload: $(BUILD)/knlbd
+	KNLB_BUILD=$(CURDIR)/$(BUILD) netns-lab/bench-reload.sh
 
 golden: $(BUILD)/knlbd
 	@for c in conf/*.conf; do n=$$(basename $$c .conf); \

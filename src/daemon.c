@@ -19,6 +19,7 @@
 #include "knlb/ctl.h"
 #include "knlb/ctl-commands.h"
 #include "knlb/daemon.h"
+#include "knlb/daemon-adopt.h"
 #include "knlb/flowtab.h"
 #include "knlb/health.h"
 #include "knlb/log.h"
@@ -42,6 +43,10 @@ int daemon_program_kernel(struct knlbd *d)
 			  ret == -EPERM ? " (knlbd needs CAP_NET_ADMIN)" : "");
 		return ret;
 	}
+	/* Start from what the kernel maps, so the replace moves nothing. */
+	ret = daemon_adopt_table(d);
+	if (ret < 0)
+		return ret;
 	ret = sync_replace(d->nfnl, d->pool, &res, err, sizeof(err));
 	if (ret < 0) {
 		log_error("programming table inet %s failed, kernel state unchanged: %s%s",

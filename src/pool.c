@@ -236,6 +236,25 @@ void pool_count_slots(const struct knlb_service *svc, uint32_t *counts)
 			counts[svc->slots[i]]++;
 }
 
+int pool_free_mark(const struct knlb_pool *pool, uint32_t mask, uint32_t *out)
+{
+	uint32_t shift = (uint32_t)__builtin_ctz(mask);
+	uint64_t cap = (uint64_t)(mask >> shift);
+
+	for (uint64_t k = 1; k <= cap; k++) {
+		uint32_t mark = (uint32_t)k << shift;
+		bool used = false;
+
+		for (size_t i = 0; i < pool->n_services && !used; i++)
+			used = pool->services[i].ct_mark == mark;
+		if (!used) {
+			*out = mark;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
 double pool_effective_weight(const struct knlb_service *svc, size_t b)
 {
 	return (double)svc->backends[b].effective_weight / svc->weight_scale;

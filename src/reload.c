@@ -144,26 +144,6 @@ static int carry_service(struct reload_plan *plan, size_t s,
 	return 0;
 }
 
-/* Lowest mark under the mask that no kept service holds. */
-static int free_mark(const struct knlb_pool *new, uint32_t mask, uint32_t *out)
-{
-	uint32_t shift = (uint32_t)__builtin_ctz(mask);
-	uint64_t cap = (uint64_t)(mask >> shift);
-
-	for (uint64_t k = 1; k <= cap; k++) {
-		uint32_t mark = (uint32_t)k << shift;
-		bool used = false;
-
-		for (size_t i = 0; i < new->n_services && !used; i++)
-			used = new->services[i].ct_mark == mark;
-		if (!used) {
-			*out = mark;
-			return 0;
-		}
-	}
-	return -ENOSPC;
-}
-
 int reload_plan_build(const struct knlb_pool *old, struct knlb_pool *new,
 		      uint64_t now_ns, struct reload_plan *plan, char *err,
 		      size_t errlen)
@@ -200,7 +180,7 @@ int reload_plan_build(const struct knlb_pool *old, struct knlb_pool *new,
 		plan->services_added++;
 		plan->backends_added += svc->n_backends;
 		structural(plan, "service %s %s", svc->cfg->name, "added");
-		if (free_mark(new, svc->ct_mark_mask, &svc->ct_mark) < 0) {
+		if (pool_free_mark(new, svc->ct_mark_mask, &svc->ct_mark) < 0) {
 			snprintf(err, errlen,
 				 "service %s: no free ct mark under ct_mark_mask 0x%08x",
 				 svc->cfg->name, svc->ct_mark_mask);

@@ -53,6 +53,13 @@ struct knlb_service *pool_find_service(const struct knlb_pool *pool,
 /* By id, else by ADDR:PORT; the index, or -1. */
 long pool_find_backend(const struct knlb_service *svc, const char *name);
 
+/*
+ * The lowest ct mark under mask (non-zero) that no service of pool holds
+ * (services not marked yet hold 0): for a service a reload adds, or one
+ * the running table had no mark for.  0 or -ENOSPC.
+ */
+int pool_free_mark(const struct knlb_pool *pool, uint32_t mask, uint32_t *out);
+
 /* counts[b] = slots pointing at backend b, in one pass (n_backends long). */
 void pool_count_slots(const struct knlb_service *svc, uint32_t *counts);
 

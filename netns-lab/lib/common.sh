@@ -7,7 +7,7 @@
 #   lab_up ARGS        lab.sh up ARGS, then source its state (LAB_* variables)
 #   conf_global        the [global] section every scenario config starts with
 #   conf_backends P W..  one backend line per lab backend, port P, weights W..
-#   knlb_start CONF    knlbd -t, then knlbd -c CONF in the gateway, wait "programmed"
+#   knlb_start CONF [ARGS]  knlbd -t, then knlbd -c CONF ARGS in the gateway, wait "programmed"
 #   knlb_stop          SIGTERM knlbd (by pid), bounded wait; status in KNLBD_RC
 #   lg NAME ARGS       knlb-loadgen ARGS in the client; output in $WORK/NAME.out
 #   lg_get NAME KEY    a summary value ("ok", "failed", ...) from NAME.out
@@ -227,10 +227,12 @@ knlbd_pid_check() {
 		fail "knlbd in the gateway: pids '$pids', expected '$KNLBD_PID'"
 }
 
-# knlb_start CONF: check it, run knlbd in the gateway and wait until the
-# table is in the kernel (the "programmed" log line, else the table itself).
+# knlb_start CONF [ARGS...]: check it, run knlbd (with ARGS, e.g.
+# --flush-on-exit) in the gateway and wait until the table is in the kernel
+# (the "programmed" log line, else the table itself).
 knlb_start() {
 	local conf=$1 before i
+	shift
 	if [ "$KNLB_LAB_RULES" = hand ]; then
 		awk -f "$LAB_HERE/lib/hand-render.awk" "$conf" >"$WORK/hand.nft" || fail "hand-render $conf"
 		gw_exec nft -f "$WORK/hand.nft" || fail "nft -f hand.nft"
@@ -240,10 +242,10 @@ knlb_start() {
 	echo "---- knlbd -t -c $conf" >>"$KNLBD_LOG"
 	"$KNLBD" -t -c "$conf" >>"$KNLBD_LOG" 2>&1 || fail "knlbd -t rejects $conf"
 	before=$(programmed_count)
-	echo "---- knlbd -c $conf (start $(date +%T.%N))" >>"$KNLBD_LOG"
+	echo "---- knlbd -c $conf $* (start $(date +%T.%N))" >>"$KNLBD_LOG"
 	# Not through gw_exec: backgrounding a function forks a subshell, and
 	# $! would be that shell, not knlbd (ip netns exec execs the program).
-	ip netns exec "$LAB_NS_GW" "$KNLBD" -c "$conf" </dev/null >>"$KNLBD_LOG" 2>&1 &
+	ip netns exec "$LAB_NS_GW" "$KNLBD" -c "$conf" "$@" </dev/null >>"$KNLBD_LOG" 2>&1 &
 	KNLBD_PID=$!
 	for ((i = 0; i < 100; i++)); do	# 10 s
 		if [ "$(programmed_count)" -gt "$before" ]; then

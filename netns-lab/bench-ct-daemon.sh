@@ -1,0 +1,173 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# bench-ct-daemon.sh — how many conntrack events per second knlbd itself
+# absorbs without loss, and its CPU time per 1000 events (`make
+# bench-ct-daemon`; root).  Not a test: it prints.
+#
+# In a lab (netns-lab/lab.sh; nothing outside its namespaces), knlbd runs
+# in the gateway with one TCP service over 3 backends.  knlb-ctgen, in the
+# same namespace, creates conntrack entries of that service (its ct mark,
+# the VIP, a backend as reply source) and deletes each 50 ms later: one
+# NEW and one DESTROY event per entry, at a set rate for STEP_MS.  The
+# rate doubles until a step is not clean.  A step is clean when knlbd
+# reports no new overflow, read exactly the events sent (knlbctl status:
+# conntrack.events_new + events_destroy) and counts 0 active flows after
+# every entry was deleted.  knlbd's CPU is utime + stime from
+# /proc/PID/stat (clock ticks) over the step, divided by the events read.
+#
+# The peer, in the same run: `conntrack -E` (conntrack-tools, the same
+# receive buffer as knlbd) listens to the same events at PEER_RATE while
+# knlbd does; CPU per 1000 events of both, and their ratio.
+#
+# Each run starts a fresh knlbd (its buffer back at 4 MiB); medians over
+# RUNS runs.  The producer is one process on a shared 2-core machine: when
+# offered/s stays below target/s it is the producer's limit, not knlbd's.
+#
+# Environment: KNLB_BENCH_RUNS (5), KNLB_BENCH_RATES ("10000 ... 320000"
+# events/s), KNLB_BENCH_STEP_MS (2000), KNLB_BENCH_PEER_RATE (5000: conntrack
+# -E loses events at 20000/s here) and KNLB_BENCH_PEER_MS (4000).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+. "$(dirname "$0")/lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/ct.sh
+. "$(dirname "$0")/lib/ct.sh"
+
+RUNS=${KNLB_BENCH_RUNS:-5}
+RATES=${KNLB_BENCH_RATES:-"10000 20000 40000 80000 160000 320000"}
+STEP_MS=${KNLB_BENCH_STEP_MS:-2000}
+PEER_RATE=${KNLB_BENCH_PEER_RATE:-5000}
+PEER_MS=${KNLB_BENCH_PEER_MS:-4000}
+CTGEN=$KNLB_BUILD/lab/knlb-ctgen
+HZ=$(getconf CLK_TCK)
+
+ct_init
+[ -x "$CTGEN" ] || t_skip "$CTGEN not built (make)"
+lab_up --backends 3
+{
+	conf_global
+	cat <<-EOF
+	[service web]
+	vip = $LAB_VIP
+	port = 80
+	proto = tcp
+	scheduler = wrr
+	snat = none
+	EOF
+	conf_backends "$LAB_BACKEND_TCP_PORT"
+} >"$WORK/bench.conf"
+BACKENDS=$(for a in "${BACKEND_ADDRS[@]}"; do printf '%s:%s,' "$a" "$LAB_BACKEND_TCP_PORT"; done)
+BACKENDS=${BACKENDS%,}
+
+# gen_get KEY: a value from the last knlb-ctgen output.
+gen_get() {
+	awk -v k="$1" '$1 == k { print $2 }' "$WORK/ctgen.out"
+}
+
+# ticks_of PID: utime + stime of any process, clock ticks.
+ticks_of() {
+	local stat
+	stat=$(cat "/proc/$1/stat")
+	awk '{ print $12 + $13 }' <<<"${stat##*) }"
+}
+
+# step RATE [MS]: one generator run against the running knlbd; sets STEP_*
+# and prints one table row.
+step() {
+	local rate=$1 ms=${2:-$STEP_MS} n0 d0 o0 c0 c1 sent got i
+	st_snap
+	n0=$(st_ct events_new) d0=$(st_ct events_destroy) o0=$(st_ct overflows)
+	c0=$(knlbd_cpu_ticks)
+	gw_exec "$CTGEN" --rate "$rate" --duration-ms "$ms" --vip "$LAB_VIP:80" \
+		--backend "$BACKENDS" --mark "$MARK" >"$WORK/ctgen.out" 2>"$WORK/ctgen.err" || true
+	sent=$(($(gen_get created) + $(gen_get destroyed)))
+	# Until knlbd has read them all, lost some, or 5 s passed.
+	for ((i = 0; i < 50; i++)); do
+		st_snap
+		got=$(($(st_ct events_new) - n0 + $(st_ct events_destroy) - d0))
+		[ "$got" -ge "$sent" ] || [ "$(st_ct overflows)" -ne "$o0" ] && break
+		sleep 0.1
+	done
+	c1=$(knlbd_cpu_ticks)
+	# After an overflow, the resync (and its dump) is part of the cost.
+	[ "$(st_ct overflows)" -eq "$o0" ] || sleep 2
+	st_snap
+	c1=$(knlbd_cpu_ticks)
+	got=$(($(st_ct events_new) - n0 + $(st_ct events_destroy) - d0))
+	STEP_OVERFLOWS=$(($(st_ct overflows) - o0))
+	STEP_OFFERED=$(gen_get offered_per_s)
+	STEP_CPU=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$got" \
+		'BEGIN { printf "%.3f", n ? t * 1000 / hz / (n / 1000) : 0 }')
+	STEP_CLEAN=no
+	if [ "$STEP_OVERFLOWS" -eq 0 ] && [ "$got" -eq "$sent" ] && [ "$(gen_get errors)" -eq 0 ] &&
+		[ "$(st_svc web active_flows)" -eq 0 ]; then
+		STEP_CLEAN=yes
+	fi
+	printf '  %9s %10s %9s %9s %9s %7s %10s %6s %s\n' "$rate" "$STEP_OFFERED" "$sent" "$got" \
+		"$STEP_OVERFLOWS" "$(gen_get errors)" "$STEP_CPU" "$(st_svc web active_flows)" "$STEP_CLEAN"
+	echo "step $RUN $rate $STEP_OFFERED $sent $got $STEP_OVERFLOWS $STEP_CPU $STEP_CLEAN" >>"$WORK/results"
+}
+
+# peer_step: PEER_RATE for PEER_MS with conntrack -E listening too; CPU/1k of both.
+peer_step() {
+	local pid t0 t1 seen kc ratio
+	# Directly, not through gw_exec: $! must be conntrack.  Same buffer
+	# as knlbd's start (the kernel doubles both).
+	ip netns exec "$LAB_NS_GW" conntrack -E -e NEW,DESTROY -b 4194304 \
+		>"$WORK/peer.out" 2>"$WORK/peer.err" </dev/null &
+	pid=$!
+	LG_BG_PIDS[peer]=$pid	# t_cleanup kills it by pid on any exit
+	sleep 0.5
+	t0=$(ticks_of "$pid")
+	step "$PEER_RATE" "$PEER_MS"
+	t1=$(ticks_of "$pid")
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	unset "LG_BG_PIDS[peer]"
+	seen=$(grep -c . "$WORK/peer.out" || true)
+	[ -s "$WORK/peer.err" ] && sed 's/^/  conntrack -E: /' "$WORK/peer.err" | head -n 3
+	kc=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$seen" \
+		'BEGIN { printf "%.3f", n ? t * 1000 / hz / (n / 1000) : 0 }')
+	ratio=$(awk -v a="$STEP_CPU" -v b="$kc" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')
+	echo "  peer at $PEER_RATE/s: conntrack -E printed $seen events$(grep -qi enobufs "$WORK/peer.err" && echo ' (it lost some: ENOBUFS)'), $kc ms CPU per 1000; knlbd $STEP_CPU ms: ratio knlbd/conntrack-E $ratio"
+	echo "peer $RUN $STEP_CPU $kc $ratio $seen" >>"$WORK/results"
+}
+
+: >"$WORK/results"
+for ((RUN = 1; RUN <= RUNS; RUN++)); do
+	knlb_start_ctl "$WORK/bench.conf"
+	st_snap
+	MARK=$(st_svc web ct_mark)
+	echo "run $RUN/$RUNS: knlbd $KNLBD_PID, $STEP_MS ms per step, every entry = NEW + DESTROY"
+	printf '  %9s %10s %9s %9s %9s %7s %10s %6s %s\n' target/s offered/s sent read overflows errors "cpu ms/1k" active clean
+	best=0
+	for rate in $RATES; do
+		step "$rate"
+		[ "$STEP_CLEAN" = yes ] || break
+		best=$STEP_OFFERED
+	done
+	echo "best $RUN $best" >>"$WORK/results"
+	echo "  highest clean rate: $best events/s"
+	knlb_stop
+	knlb_start_ctl "$WORK/bench.conf"
+	peer_step
+	knlb_stop
+done
+
+# median: the middle of the numbers on stdin (lower middle for an even count).
+median() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "-" }'
+}
+
+echo
+echo "summary over $RUNS runs (medians)"
+echo "  highest rate knlbd absorbed with 0 overflows and exact counts: $(awk '$1 == "best" { print $3 }' "$WORK/results" | median) events/s"
+for rate in $RATES; do
+	n=$(awk -v r="$rate" '$1 == "step" && $3 == r && $9 == "yes"' "$WORK/results" | grep -c . || true)
+	[ "$n" -gt 0 ] || continue
+	printf '  at %7s/s target: offered %7s/s, knlbd CPU %s ms per 1000 events (%s clean runs)\n' "$rate" \
+		"$(awk -v r="$rate" '$1 == "step" && $3 == r && $9 == "yes" { print $4 }' "$WORK/results" | median)" \
+		"$(awk -v r="$rate" '$1 == "step" && $3 == r && $9 == "yes" { print $8 }' "$WORK/results" | median)" "$n"
+done
+echo "  peer at $PEER_RATE/s: knlbd $(awk '$1 == "peer" { print $3 }' "$WORK/results" | median) ms, conntrack -E $(awk '$1 == "peer" { print $4 }' "$WORK/results" | median) ms CPU per 1000 events; ratio knlbd/conntrack-E $(awk '$1 == "peer" { print $5 }' "$WORK/results" | median)"
+echo "  (CPU: clock ticks of 1/$HZ s over each step, including a few knlbctl status replies)"
