@@ -375,7 +375,8 @@ static void launch(struct run *r)
 
 static void wait_started(struct run *r)
 {
-	cr_assert(kt_wait_for_log(r->log, "control socket", 10000),
+	/* the socket is bound before the table is programmed: wait for the table */
+	cr_assert(kt_wait_for_log(r->log, "programmed table", 10000),
 		  "knlbd did not start:\n%s", kt_read_file(r->log));
 }
 
@@ -481,7 +482,8 @@ Test(adopt, restart_after_kill9_moves_no_slot_and_keeps_a_dead_backend_out, .fin
 	char *before, *after, *log, *first = NULL;
 	int l1, l2, failed = 0, tried = 0;
 	uint32_t gen;
-	struct run r;
+	/* static: .fini reads it after a failed assertion left this frame */
+	static struct run r;
 
 	sh("ip link set lo up && ip addr add 10.0.0.11/32 dev lo && "
 	   "ip addr add 10.0.0.12/32 dev lo && ip addr add 10.0.0.13/32 dev lo && "
@@ -567,7 +569,8 @@ static bool listed_with(const char *chain, const char *needle)
 Test(adopt, restart_keeps_the_marks_reloads_gave, .fini = cleanup)
 {
 	char *reply, *log;
-	struct run r;
+	/* static: .fini reads it after a failed assertion left this frame */
+	static struct run r;
 
 	setup(&r, HEAD SVC("a", 1) SVC("b", 2) SVC("c", 3));
 	write_conf(&r, HEAD SVC("a", 1) SVC("c", 3) SVC("d", 4));
@@ -604,7 +607,8 @@ Test(adopt, restart_keeps_the_marks_reloads_gave, .fini = cleanup)
 Test(adopt, inconsistent_marks_fall_back_with_a_warning, .fini = cleanup)
 {
 	char *log;
-	struct run r;
+	/* static: .fini reads it after a failed assertion left this frame */
+	static struct run r;
 
 	setup(&r, HEAD SVC("a", 1) SVC("b", 2));
 	kill9(&r);
