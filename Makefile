@@ -6,6 +6,7 @@ PKGS      := libnftnl libmnl inih libnetfilter_conntrack libcurl
 DEB_BUILD := build-essential pkg-config libnftnl-dev libmnl-dev libinih-dev \
              libnetfilter-conntrack-dev libcurl4-openssl-dev libcriterion-dev
 DEB_TEST  := nftables conntrack iproute2 curl valgrind
+DEB_BENCH := haproxy nftlb wrk iperf3 gnuplot-nox
 
 CC        ?= gcc
 SAN       ?= 0
@@ -34,7 +35,7 @@ LAB_SRC   := $(wildcard netns-lab/tools/*.c)
 LAB_BIN   := $(LAB_SRC:netns-lab/tools/%.c=$(BUILD)/lab/%)
 
 .PHONY: all deps test test-unit test-kernel test-lab test-san demo bench-sched bench-failover \
-        golden clean help
+        bench bench-smoke bench-deps golden clean help
 
 all: $(BUILD)/knlbd $(LAB_BIN)
 
@@ -43,6 +44,8 @@ help:
 	@echo "make deps       install the Debian packages needed to build and test (root)"
 	@echo "make demo       lab in network namespaces: knlbd balancing 3 backends"
 	@echo "make test       every tier: unit, kernel (netns), sanitizers, lab scenarios"
+	@echo "make bench      knlb vs plain routing, HAProxy, nftlb: data and control plane (root, ~15 min)"
+	@echo "make bench-smoke  the same machinery, one short round (root, ~1 min; part of make test)"
 	@echo "make bench-sched  Maglev build time for M=65537, N=10/100/1000"
 	@echo "make bench-ct   conntrack events/s absorbed without loss, CPU per event, dump times (root)"
 	@echo "make bench-failover  health transition -> kernel map updated, M=16381/65537 (root)"
@@ -108,9 +111,24 @@ test: deps
 	$(MAKE) test-kernel
 	$(MAKE) test-san
 	$(MAKE) test-lab
+	$(MAKE) bench-smoke
 
 demo: deps all
 	KNLB_BUILD=$(CURDIR)/$(BUILD) netns-lab/demo.sh
+
+# haproxy, nftlb and iperf3 ship services: bench/deps.sh keeps them from
+# starting on the host while they install.
+bench-deps:
+	@netns-lab/bench/deps.sh $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
+
+# Results in bench-results/<date>/ (results.md, ratios.svg, raw/, logs/).
+bench: deps bench-deps all
+	KNLB_BUILD=$(CURDIR)/$(BUILD) netns-lab/bench.sh
+
+# Exit 77 (not root, a tool that cannot be had) is a skip, said, not a failure.
+bench-smoke: bench-deps all
+	@rc=0; KNLB_BUILD=$(CURDIR)/$(BUILD) netns-lab/bench.sh --smoke || rc=$$?; \
+	if [ $$rc = 77 ]; then echo "bench-smoke: skipped (see above)"; exit 0; fi; exit $$rc
 
 bench-sched: $(BUILD)/bench-sched
 	$(BUILD)/bench-sched

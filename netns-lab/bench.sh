@@ -6,11 +6,13 @@
 #
 #   bench.sh [--smoke] [--rounds N] [--secs S] [--out DIR] [--skip-control] [--skip-data]
 #
-# Data plane: every contender (bench/contenders.sh) takes its turn on the
-# same client, gateway and backends, in a rotated order each round (A B C,
-# B C A, ...), and runs every workload (bench/workloads.sh).  Between two
-# workloads the gateway's conntrack table is flushed; between contenders the
-# previous one's process and rules are removed and checked gone.
+# Data plane: for each workload (bench/workloads.sh) every contender
+# (bench/contenders.sh) takes its turn on the same client, gateway and
+# backends, in an order rotated each round (A B C, B C A, ...): the
+# measurements of one workload lie within a minute of each other, so the
+# load of a shared machine falls on all of them alike.  Each measurement
+# starts its contender on an empty conntrack table, and stops it after:
+# its process and rules are removed and checked gone.
 # Control plane (bench/control.sh): programming time, down transition, flows
 # moved, knlbd at rest.  The report (bench/report.sh) writes results.md and
 # ratios.svg to the output directory (default bench-results/<UTC date-time>/)
@@ -29,7 +31,7 @@ export KNLB_BUILD
 KNLBD=${KNLBD:-$KNLB_BUILD/knlbd}
 LOADGEN=$KNLB_BUILD/lab/knlb-loadgen
 
-SMOKE=0 ROUNDS=3 WL_SECS=5 OUT="" DO_CONTROL=1 DO_DATA=1
+SMOKE=0 ROUNDS=5 WL_SECS=3 OUT="" DO_CONTROL=1 DO_DATA=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) SMOKE=1; shift ;;
@@ -66,12 +68,15 @@ if [ "$SMOKE" = 1 ]; then
 	ROUNDS=1 WL_SECS=1 WRK_CONNS=4 UDP_COUNT=1000 UDP_CONC=8 IPERF_STREAMS=1
 	CP_SIZES="1x10" CP_TIMEOUT=20 REST_BACKENDS=200 REST_SECS=3 MOVED_CLIENTS=60
 else
-	WRK_CONNS=8 UDP_COUNT=25000 UDP_CONC=16 IPERF_STREAMS=2
+	WRK_CONNS=8 UDP_COUNT=30000 UDP_CONC=16 IPERF_STREAMS=2
 	CP_SIZES="1x10 1x100 1x1000 10x10 10x100 10x1000 100x10 100x100 100x1000"
 	CP_TIMEOUT=60 REST_BACKENDS=10000 REST_SECS=30 MOVED_CLIENTS=150
 fi
 BACKENDS=4
-[ -n "$OUT" ] || OUT=$LAB_ROOT/bench-results/$(date -u +%Y-%m-%dT%H%M%SZ)$([ "$SMOKE" = 1 ] && echo -smoke)
+if [ -z "$OUT" ]; then
+	OUT=$LAB_ROOT/bench-results/$(date -u +%Y-%m-%dT%H%M%SZ)
+	[ "$SMOKE" = 0 ] || OUT=$OUT-smoke
+fi
 mkdir -p "$OUT/raw" "$OUT/logs" "$OUT/work"
 OUT=$(cd "$OUT" && pwd)
 export KNLB_LAB_STATE=$OUT/work/lab.env
@@ -161,21 +166,29 @@ rotate() {
 }
 
 if [ "$DO_DATA" = 1 ]; then
-	printf 'round\tcontender\tworkload\trate\tp50_ms\tp99_ms\terrors\n' >"$OUT/raw/dataplane.tsv"
+	printf 'round\tcontender\tworkload\trate\tp50_ms\tp99_ms\terrors\tlb_cpu_pct\n' >"$OUT/raw/dataplane.tsv"
 	for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
 		order=$(rotate $((ROUND - 1)))
 		b_log "data plane round $ROUND/$ROUNDS: $order"
-		for c in $order; do
-			ct_start "$c"
-			ct_targets "$c"
-			for w in $WORKLOADS; do
+		for w in $WORKLOADS; do
+			WL=$w
+			for c in $order; do
 				in_gw conntrack -F >/dev/null 2>&1 || true
+				ct_start "$c"
+				ct_targets "$c"
+				pid=$(ct_pid "$c")
+				[ -z "$pid" ] || { c0=$(cpu_ticks "$pid"); t0=$(date +%s%N); }
 				res=$(wl_run "$w" "r$ROUND.$c.$w")
+				cpu=-
+				if [ -n "$pid" ]; then
+					cpu=$(awk -v c=$(( $(cpu_ticks "$pid") - c0 )) -v hz="$(getconf CLK_TCK)" \
+						-v ns=$(( $(date +%s%N) - t0 )) 'BEGIN { printf "%.1f", 100 * c / hz / (ns / 1e9) }')
+				fi
 				read -r rate p50 p99 errs <<<"$res"
-				b_log "  $c $w: rate $rate p50 $p50 ms p99 $p99 ms errors $errs"
-				b_raw dataplane.tsv "$ROUND" "$c" "$w" "$rate" "$p50" "$p99" "$errs"
+				b_log "  $c $w: rate $rate p50 $p50 ms p99 $p99 ms errors $errs; balancer CPU $cpu %"
+				b_raw dataplane.tsv "$ROUND" "$c" "$w" "$rate" "$p50" "$p99" "$errs" "$cpu"
+				ct_stop "$c"
 			done
-			ct_stop "$c"
 		done
 	done
 fi
@@ -197,6 +210,14 @@ if [ "$SMOKE" = 1 ]; then
 	bad=$(awk -F'\t' 'NR > 1 && $4 != "-" && ($4 + 0 <= 0) { print $2 "/" $3 }' "$OUT/raw/dataplane.tsv")
 	[ -z "$bad" ] || b_die "served nothing: $bad"
 	[ -s "$OUT/results.md" ] && [ -s "$OUT/ratios.svg" ] || b_die "no report or chart"
+	for c in $CONTENDERS; do
+		grep -q "^1	$c	" "$OUT/raw/dataplane.tsv" || b_die "no data-plane result for $c"
+	done
+	bad=$(awk -F'\t' 'NR > 1 && $6 != "ok" { print $1 " " $2 "x" $3 ": " $6 }' "$OUT/raw/program.tsv")
+	[ -z "$bad" ] || b_die "programming: $bad"
+	[ "$(awk 'NR > 1' "$OUT/raw/down.tsv" | wc -l)" = 2 ] || b_die "down transition: not both contenders"
+	[ "$(awk 'NR > 1' "$OUT/raw/moved.tsv" | wc -l)" = 2 ] || b_die "flows moved: not both contenders"
+	[ "$(awk 'NR > 1' "$OUT/raw/rest.tsv" | wc -l)" = 1 ] || b_die "knlbd at rest: no result"
 	b_log "smoke: every contender served every workload it supports; report and chart written"
 fi
 b_log "done in $(( $(date +%s) - T_START )) s: $OUT/results.md"

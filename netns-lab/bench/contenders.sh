@@ -16,7 +16,7 @@
 # connections each, and the same backends share the work.
 # After ct_stop the gateway's ruleset must be empty and the process gone.
 
-CONTENDERS="plain knlb-maglev knlb-wrr haproxy nftlb"
+CONTENDERS="plain knlb-maglev knlb-wrr knlb-static haproxy nftlb"
 BULK_PORT=5201
 NFTLB_PORT=5555
 
@@ -132,12 +132,25 @@ knlb_halt() {
 ct_start_knlb() {
 	local sched=$1 conf=$OUT/work/knlb-$1.conf
 	knlb_conf "$sched" >"$conf"
-	knlb_run "$conf" "$OUT/logs/knlbd-$sched.r$ROUND.log"
+	knlb_run "$conf" "$OUT/logs/knlbd-$sched.r$ROUND.$WL.log"
 }
 ct_start_knlb-maglev() { ct_start_knlb maglev; }
 ct_start_knlb-wrr() { ct_start_knlb wrr; }
 ct_stop_knlb-maglev() { knlb_halt; }
 ct_stop_knlb-wrr() { knlb_halt; }
+
+# --- knlb's rules without the daemon ------------------------------------------
+
+# The table knlbd programs for knlb-maglev (knlbd --render), loaded with
+# nft -f: the same kernel path with no daemon following conntrack events.
+# What knlb-maglev loses against it is the daemon's cost, not the rules'.
+ct_start_knlb-static() {
+	local conf=$OUT/work/knlb-maglev.conf
+	knlb_conf maglev >"$conf"
+	"$KNLBD" --render -c "$conf" >"$OUT/work/knlb-static.nft" || b_die "knlbd --render failed"
+	in_gw nft -f "$OUT/work/knlb-static.nft"
+}
+ct_stop_knlb-static() { in_gw nft delete table inet knlb; }
 
 # --- HAProxy: mode tcp, balance roundrobin, the VIP on the gateway ---------
 
@@ -172,11 +185,11 @@ ct_start_haproxy() {
 	} >"$cfg"
 	haproxy -c -f "$cfg" >/dev/null || b_die "haproxy rejects $cfg"
 	in_gw ip addr add "$LAB_VIP/32" dev lo
-	ip netns exec "$LAB_NS_GW" haproxy -f "$cfg" -db </dev/null >"$OUT/logs/haproxy.r$ROUND.log" 2>&1 &
+	ip netns exec "$LAB_NS_GW" haproxy -f "$cfg" -db </dev/null >"$OUT/logs/haproxy.r$ROUND.$WL.log" 2>&1 &
 	HAPROXY_PID=$!
 	b_track "$HAPROXY_PID"
 	b_until 10 in_gw bash -c "ss -Hltn 'sport = :80' | grep -q ." ||
-		b_die "haproxy does not listen (log: $OUT/logs/haproxy.r$ROUND.log)"
+		b_die "haproxy does not listen (log: $OUT/logs/haproxy.r$ROUND.$WL.log)"
 }
 
 ct_stop_haproxy() {
@@ -241,7 +254,7 @@ nftlb_farm() {
 }
 
 ct_start_nftlb() {
-	nftlb_up "$LAB_NS_GW" "$OUT/logs/nftlb.r$ROUND.log"
+	nftlb_up "$LAB_NS_GW" "$OUT/logs/nftlb.r$ROUND.$WL.log"
 	local json
 	# shellcheck disable=SC2086
 	json="{\"farms\": [$(nftlb_farm web tcp 80 rr "$LAB_BACKEND_TCP_PORT" $LAB_BACKEND_ADDRS), $(nftlb_farm bulk tcp "$BULK_PORT" rr "$BULK_PORT" "$BE1_ADDR"), $(nftlb_farm dns udp 53 rr "$LAB_BACKEND_UDP_PORT" $LAB_BACKEND_ADDRS)]}"
@@ -252,6 +265,15 @@ ct_start_nftlb() {
 ct_stop_nftlb() { nftlb_down; }
 
 # --- dispatch ---------------------------------------------------------------
+
+# The contender's own process (empty for rules alone), for its CPU use.
+ct_pid() {
+	case $1 in
+	knlb-maglev|knlb-wrr) echo "$KNLBD_PID" ;;
+	haproxy) echo "$HAPROXY_PID" ;;
+	nftlb) echo "$NFTLB_PID" ;;
+	esac
+}
 
 ct_start() {
 	"ct_start_$1"

@@ -7,7 +7,8 @@
 #
 # Data plane, per contender and workload: median of the rounds' rates,
 # min-max, ratio of the medians to plain routing's, medians of p50 and p99,
-# errors summed over the rounds.  "-" where a figure does not exist
+# errors summed over the rounds, median CPU of the balancer's own process
+# (knlbd, haproxy, nftlb; "-" for rules alone).  "-" where a figure does not exist
 # (HAProxy has no UDP; iperf3 gives no latency).
 set -euo pipefail
 
@@ -36,6 +37,7 @@ summarize() {
 		rate[k] = rate[k] " " $4
 		if ($5 != "-") p50[k] = p50[k] " " $5
 		if ($6 != "-") p99[k] = p99[k] " " $6
+		if ($8 != "" && $8 != "-") cpu[k] = cpu[k] " " $8
 		err[k] += $7; rounds[k]++
 	}
 	function seen(c, w) {
@@ -47,12 +49,13 @@ summarize() {
 			w = worder[j]; base = median(rate["plain" SUBSEP w])
 			for (i = 1; i <= nc; i++) {
 				c = corder[i]; k = c SUBSEP w
-				if (!(k in rate)) { printf "%s %s - - - - - - - 0\n", c, w; continue }
+				if (!(k in rate)) { printf "%s %s - - - - - - - 0 -\n", c, w; continue }
 				m = median(rate[k])
-				printf "%s %s %.1f %.1f %.1f %s %s %s %d %d\n", c, w, m, lo(rate[k]), hi(rate[k]),
+				printf "%s %s %.1f %.1f %.1f %s %s %s %d %d %s\n", c, w, m, lo(rate[k]), hi(rate[k]),
 					(base > 0) ? sprintf("%.2f", m / base) : "-",
 					(k in p50) ? sprintf("%.3f", median(p50[k])) : "-",
-					(k in p99) ? sprintf("%.3f", median(p99[k])) : "-", err[k], rounds[k]
+					(k in p99) ? sprintf("%.3f", median(p99[k])) : "-", err[k], rounds[k],
+					(k in cpu) ? sprintf("%.1f", median(cpu[k])) : "-"
 			}
 		}
 	}' "$RAW/dataplane.tsv"
@@ -97,16 +100,20 @@ title() {
 		echo "$(mach udp_count) datagrams (loadgen); iperf3 with $(mach iperf_streams) streams to one"
 		echo "backend. Median of the rounds, min-max, ratio of medians to plain routing."
 		echo "Latency: p50 is the mean of the load processes' p50, p99 the largest of their p99"
-		echo "(wrk); for UDP both over every datagram. Medians over rounds."
+		echo "(wrk); for UDP both over every datagram. Medians over rounds. Balancer CPU: the"
+		echo "balancer's own process (knlbd, haproxy, nftlb) during the measurement, 100 = one"
+		echo "core; the kernel's forwarding and NAT are not in it. knlb-static: knlb-maglev's"
+		echo "table (knlbd --render) loaded with nft -f, no daemon: the same kernel path without"
+		echo "the daemon that follows conntrack events."
 		for w in $(awk '{ print $2 }' "$DIR/summary.txt" | awk '!s[$0]++'); do
 			echo
 			echo "### $(title "$w")"
 			echo
-			echo "| contender | median $(unit "$w") | min-max | vs plain | p50 ms | p99 ms | errors |"
-			echo "|---|---:|---:|---:|---:|---:|---:|"
+			echo "| contender | median $(unit "$w") | min-max | vs plain | p50 ms | p99 ms | errors | balancer CPU % |"
+			echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 			awk -v w="$w" '$2 == w {
-				if ($3 == "-") { printf "| %s | n/a | | | | | |\n", $1; next }
-				printf "| %s | %s | %s-%s | %s | %s | %s | %d |\n", $1, $3, $4, $5, $6, $7, $8, $9 }' "$DIR/summary.txt"
+				if ($3 == "-") { printf "| %s | n/a | | | | | | |\n", $1; next }
+				printf "| %s | %s | %s-%s | %s | %s | %s | %d | %s |\n", $1, $3, $4, $5, $6, $7, $8, $9, $11 }' "$DIR/summary.txt"
 		done
 		echo
 		echo "### Ratios to plain routing (medians)"
@@ -121,7 +128,7 @@ title() {
 			done
 			echo
 		done
-		for c in knlb-maglev knlb-wrr; do
+		for c in knlb-maglev knlb-wrr knlb-static; do
 			printf '| %s / haproxy |' "$c"
 			for w in $ws; do
 				printf ' %s |' "$(awk -v c="$c" -v w="$w" '$2 == w && $1 == c { k = $3 } $2 == w && $1 == "haproxy" { h = $3 }
@@ -144,7 +151,7 @@ title() {
 		echo "| services x backends | knlb ms | knlb wall ms | nftlb API ms | nftlb in kernel ms | knlb elements |"
 		echo "|---|---:|---:|---:|---:|---:|"
 		awk -F'\t' 'NR > 1 { k = $2 "x" $3; if (!(k in seen)) { seen[k] = 1; order[++n] = k }
-			if ($1 == "knlb") { km[k] = ($6 == "ok") ? $4 : $6; kw[k] = $5 } else { na[k] = $4; nk[k] = ($6 == "ok") ? $5 : $6 " (" $5 ")" } }
+			if ($1 == "knlb") { km[k] = ($6 == "ok") ? $4 : $6; kw[k] = $5 } else { na[k] = $4; nk[k] = ($6 == "ok") ? $5 : $6 } }
 			END { for (i = 1; i <= n; i++) { k = order[i]; split(k, sb, "x")
 				printf "| %s x %s | %s | %s | %s | %s | %d |\n", sb[1], sb[2], km[k], kw[k], na[k], nk[k], sb[1] * 16381 } }' "$RAW/program.tsv"
 	fi
