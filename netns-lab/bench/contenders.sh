@@ -5,14 +5,16 @@
 # gateway namespace, on the same client, backends and gateway.
 #
 #   ct_start NAME / ct_stop NAME     NAME: plain knlb-maglev knlb-wrr haproxy nftlb
-#   ct_targets NAME                  sets T_HTTP, T_UDP (one address:port per
-#                                    load process) and T_BULK (one address:port)
+#   ct_targets NAME                  sets T_HTTP (addresses the wrk threads are
+#                                    spread over), T_UDP (one address:port per
+#                                    loadgen) and T_BULK (one address:port)
 #
 # Three services everywhere: HTTP (VIP:80 -> every backend :8080), bulk
 # (VIP:5201 -> be1:5201, iperf3 serves one test at a time) and UDP
 # (VIP:53 -> every backend :5353; HAProxy has no UDP).  Plain routing has no
-# VIP: load process i talks straight to backend i through the gateway, so
-# every contender runs the same number of load processes with the same
+# VIP: the wrk threads are spread over the backend addresses (each wrk
+# process reaches every backend, as through a balancer), and loadgen i talks
+# to backend i; every contender runs the same load processes with the same
 # connections each, and the same backends share the work.
 # After ct_stop the gateway's ruleset must be empty and the process gone.
 
@@ -28,10 +30,10 @@ ct_targets() {
 			T_HTTP+=("$a:$LAB_BACKEND_TCP_PORT")
 			T_UDP+=("$a:$LAB_BACKEND_UDP_PORT")
 		else
-			T_HTTP+=("$LAB_VIP:80")
 			T_UDP+=("$LAB_VIP:53")
 		fi
 	done
+	[ "$name" = plain ] || T_HTTP=("$LAB_VIP:80")
 	if [ "$name" = plain ]; then
 		T_BULK=$BE1_ADDR:$BULK_PORT
 	else

@@ -94,12 +94,13 @@ title() {
 		echo
 		echo "## Data plane"
 		echo
-		echo "$(mach rounds) rounds, contenders in a rotated order each round, $(mach secs) s per"
-		echo "measurement; $(mach backends) backends; $(mach backends) load processes each with"
-		echo "$(mach wrk_conns) connections (wrk) or $(mach udp_conc) datagrams in flight and"
-		echo "$(mach udp_count) datagrams (loadgen); iperf3 with $(mach iperf_streams) streams to one"
+		echo "$(mach rounds) rounds; in each, every workload runs every contender in turn (order"
+		echo "rotated each round); $(mach secs) s per measurement; $(mach backends) backends. wrk:"
+		echo "$(mach wrk_procs) processes x $(mach wrk_threads) threads, $(mach wrk_conns) connections per process,"
+		echo "threads spread over the backends (plain) or at the VIP. UDP: $(mach backends) loadgens,"
+		echo "$(mach udp_count) datagrams and $(mach udp_conc) in flight each. iperf3: $(mach iperf_streams) streams to one"
 		echo "backend. Median of the rounds, min-max, ratio of medians to plain routing."
-		echo "Latency: p50 is the mean of the load processes' p50, p99 the largest of their p99"
+		echo "Latency: p50 is the mean of the wrk processes' p50, p99 the largest of their p99"
 		echo "(wrk); for UDP both over every datagram. Medians over rounds. Balancer CPU: the"
 		echo "balancer's own process (knlbd, haproxy, nftlb) during the measurement, 100 = one"
 		echo "core; the kernel's forwarding and NAT are not in it. knlb-static: knlb-maglev's"
