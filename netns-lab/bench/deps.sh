@@ -44,8 +44,18 @@ apt_get() {
 	apt-get -o DPkg::Lock::Timeout=600 -y -qq "$@"
 }
 if ! apt_get install "${missing[@]}" >/dev/null; then
-	apt_get update >/dev/null
-	apt_get install "${missing[@]}" >/dev/null
+	echo "bench-deps: apt-get install failed; apt-get update, then once more" >&2
+	apt_get update >/dev/null || echo "bench-deps: apt-get update failed" >&2
+	apt_get install "${missing[@]}" >/dev/null || echo "bench-deps: apt-get install failed again" >&2
+fi
+# What counts is what got installed, whatever apt-get's status said.
+still=()
+for p in "${missing[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || still+=("$p")
+done
+if [ "${#still[@]}" -gt 0 ]; then
+	echo "bench-deps: not installed: ${still[*]}" >&2
+	exit 1
 fi
 
 # Whatever ran anyway: a process of these programs in the host's network
