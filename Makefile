@@ -44,7 +44,7 @@ help:
 	@echo "make deps       install the Debian packages needed to build and test (root)"
 	@echo "make demo       lab in network namespaces: knlbd balancing 3 backends"
 	@echo "make test       every tier: unit, kernel (netns), sanitizers, lab scenarios"
-	@echo "make bench      knlb vs plain routing, HAProxy, nftlb: data and control plane (root, ~15 min)"
+	@echo "make bench      knlb vs plain routing, HAProxy, nftlb: data and control plane (root, ~10 min)"
 	@echo "make bench-smoke  the same machinery, one short round (root, ~1 min; part of make test)"
 	@echo "make bench-sched  Maglev build time for M=65537, N=10/100/1000"
 	@echo "make bench-ct   conntrack events/s absorbed without loss, CPU per event, dump times (root)"
