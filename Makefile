@@ -9,6 +9,7 @@ DEB_BUILD := build-essential pkg-config libnftnl-dev libmnl-dev libinih-dev \
 DEB_TEST  := nftables conntrack iproute2 curl valgrind jq
 # test-docs (man --warnings) and test-install (systemd-analyze verify)
 DEB_PKG   := man-db groff-base systemd
+DEB_BENCH := haproxy nftlb wrk iperf3 gnuplot-nox
 
 CC        ?= gcc
 SAN       ?= 0
@@ -37,7 +38,7 @@ LAB_SRC   := $(wildcard netns-lab/tools/*.c)
 LAB_BIN   := $(LAB_SRC:netns-lab/tools/%.c=$(BUILD)/lab/%)
 
 .PHONY: all deps test test-unit test-kernel test-lab test-san demo bench-sched bench-failover \
-        golden clean help install uninstall test-install test-docs
+        golden clean help install uninstall test-install test-docs bench bench-smoke bench-deps
 
 all: $(BUILD)/knlbd $(BUILD)/knlbctl $(LAB_BIN)
 
@@ -46,6 +47,8 @@ help:
 	@echo "make deps       install the Debian packages needed to build and test (root)"
 	@echo "make demo       lab in network namespaces: knlbd balancing 3 backends"
 	@echo "make test       every tier: unit, kernel (netns), sanitizers, lab scenarios"
+	@echo "make bench      knlb vs plain routing, HAProxy, nftlb: data and control plane (root, ~10 min)"
+	@echo "make bench-smoke  the same machinery, one short round (root, ~1 min; part of make test)"
 	@echo "make bench-sched  Maglev build time for M=65537, N=10/100/1000"
 	@echo "make bench-ct   conntrack events/s absorbed without loss, CPU per event, dump times (root)"
 	@echo "make bench-ct-daemon  the same for knlbd itself in a lab netns, against conntrack -E (root)"
@@ -133,9 +136,24 @@ test: deps
 	$(MAKE) test-kernel
 	$(MAKE) test-san
 	$(MAKE) test-lab
+	$(MAKE) bench-smoke
 
 demo: deps all
 	KNLB_BUILD=$(CURDIR)/$(BUILD) netns-lab/demo.sh
+
+# haproxy, nftlb and iperf3 ship services: bench/deps.sh keeps them from
+# starting on the host while they install.
+bench-deps:
+	@netns-lab/bench/deps.sh $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
+
+# Results in bench-results/<date>/ (results.md, ratios.svg, raw/, logs/).
+bench: deps bench-deps all
+	KNLB_BUILD=$(CURDIR)/$(BUILD) netns-lab/bench.sh
+
+# Exit 77 (not root, a tool that cannot be had) is a skip, said, not a failure.
+bench-smoke: bench-deps all
+	@rc=0; KNLB_BUILD=$(CURDIR)/$(BUILD) netns-lab/bench.sh --smoke || rc=$$?; \
+	if [ $$rc = 77 ]; then echo "bench-smoke: skipped (see above)"; exit 0; fi; exit $$rc
 
 bench-sched: $(BUILD)/bench-sched
 	$(BUILD)/bench-sched

@@ -1,0 +1,291 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash
+#
+# contenders.sh — start and stop each data-plane contender in the lab's
+# gateway namespace, on the same client, backends and gateway.
+#
+#   ct_start NAME / ct_stop NAME     NAME: plain knlb-maglev knlb-wrr haproxy nftlb
+#   ct_targets NAME                  sets T_HTTP (addresses the wrk threads are
+#                                    spread over), T_UDP (one address:port per
+#                                    loadgen) and T_BULK (one address:port)
+#
+# Three services everywhere: HTTP (VIP:80 -> every backend :8080), bulk
+# (VIP:5201 -> be1:5201, iperf3 serves one test at a time) and UDP
+# (VIP:53 -> every backend :5353; HAProxy has no UDP).  Plain routing has no
+# VIP: the wrk threads are spread over the backend addresses (each wrk
+# process reaches every backend, as through a balancer), and loadgen i talks
+# to backend i; every contender runs the same load processes with the same
+# connections each, and the same backends share the work.
+# After ct_stop the gateway's ruleset must be empty and the process gone.
+
+CONTENDERS="plain knlb-maglev knlb-wrr knlb-static haproxy nftlb"
+BULK_PORT=5201
+NFTLB_PORT=5555
+
+ct_targets() {
+	local name=$1 a
+	T_HTTP=() T_UDP=()
+	for a in $LAB_BACKEND_ADDRS; do
+		if [ "$name" = plain ]; then
+			T_HTTP+=("$a:$LAB_BACKEND_TCP_PORT")
+			T_UDP+=("$a:$LAB_BACKEND_UDP_PORT")
+		else
+			T_UDP+=("$LAB_VIP:53")
+		fi
+	done
+	[ "$name" = plain ] || T_HTTP=("$LAB_VIP:80")
+	if [ "$name" = plain ]; then
+		T_BULK=$BE1_ADDR:$BULK_PORT
+	else
+		T_BULK=$LAB_VIP:$BULK_PORT
+	fi
+	[ "$name" != haproxy ] || T_UDP=()
+}
+
+# --- plain routing: forwarding with conntrack, no NAT ---------------------
+
+# A table with a ct expression makes the namespace track connections, as
+# every contender's NAT does; it accepts everything.
+ct_start_plain() {
+	in_gw nft -f - <<-NFT
+	table inet bench_plain {
+		chain track {
+			type filter hook forward priority 0; policy accept;
+			ct state new counter
+		}
+	}
+	NFT
+}
+
+ct_stop_plain() { in_gw nft delete table inet bench_plain; }
+
+# --- knlb ------------------------------------------------------------------
+
+# knlb_conf SCHED: the three services with the lab's backends.
+knlb_conf() {
+	local sched=$1 a i=0 key=""
+	[ "$sched" = maglev ] && key="hash_key = src-ip-port"
+	cat <<-CONF
+	[global]
+	table = knlb
+	log_level = info
+	control_socket = $OUT/work/knlb.sock
+
+	[service web]
+	vip = $LAB_VIP
+	port = 80
+	proto = tcp
+	scheduler = $sched
+	$key
+	table_size = 16381
+	snat = none
+	CONF
+	for a in $LAB_BACKEND_ADDRS; do
+		i=$((i + 1))
+		echo "backend = $a:$LAB_BACKEND_TCP_PORT id=be$i"
+	done
+	cat <<-CONF
+
+	[service bulk]
+	vip = $LAB_VIP
+	port = $BULK_PORT
+	proto = tcp
+	scheduler = $sched
+	$key
+	table_size = 16381
+	snat = none
+	backend = $BE1_ADDR:$BULK_PORT id=be1
+
+	[service dns]
+	vip = $LAB_VIP
+	port = 53
+	proto = udp
+	scheduler = $sched
+	$key
+	table_size = 16381
+	snat = none
+	CONF
+	i=0
+	for a in $LAB_BACKEND_ADDRS; do
+		i=$((i + 1))
+		echo "backend = $a:$LAB_BACKEND_UDP_PORT id=be$i"
+	done
+}
+
+# knlb_run CONF LOG: knlbd in the gateway, until it logged "programmed"
+# (bounded); its pid in KNLBD_PID.
+knlb_run() {
+	local conf=$1 log=$2 secs=${3:-30}
+	"$KNLBD" -t -c "$conf" >"$log.t" 2>&1 || { cat "$log.t" >&2; b_die "knlbd -t rejects $conf"; }
+	ip netns exec "$LAB_NS_GW" "$KNLBD" -c "$conf" --flush-on-exit </dev/null >"$log" 2>&1 &
+	KNLBD_PID=$!
+	b_track "$KNLBD_PID"
+	if ! b_until "$secs" grep -q "programmed table" "$log"; then
+		cat "$log" >&2
+		b_die "knlbd did not program its table within ${secs}s ($conf)"
+	fi
+}
+
+knlb_halt() {
+	b_stop "$KNLBD_PID"
+	KNLBD_PID=
+}
+
+ct_start_knlb() {
+	local sched=$1 conf=$OUT/work/knlb-$1.conf
+	knlb_conf "$sched" >"$conf"
+	knlb_run "$conf" "$OUT/logs/knlbd-$sched.r$ROUND.$WL.log"
+}
+ct_start_knlb-maglev() { ct_start_knlb maglev; }
+ct_start_knlb-wrr() { ct_start_knlb wrr; }
+ct_stop_knlb-maglev() { knlb_halt; }
+ct_stop_knlb-wrr() { knlb_halt; }
+
+# --- knlb's rules without the daemon ------------------------------------------
+
+# The table knlbd programs for knlb-maglev (knlbd --render), loaded with
+# nft -f: the same kernel path with no daemon following conntrack events.
+# What knlb-maglev loses against it is the daemon's cost, not the rules'.
+ct_start_knlb-static() {
+	local conf=$OUT/work/knlb-maglev.conf
+	knlb_conf maglev >"$conf"
+	"$KNLBD" --render -c "$conf" >"$OUT/work/knlb-static.nft" || b_die "knlbd --render failed"
+	in_gw nft -f "$OUT/work/knlb-static.nft"
+}
+ct_stop_knlb-static() { in_gw nft delete table inet knlb; }
+
+# --- HAProxy: mode tcp, balance roundrobin, the VIP on the gateway ---------
+
+HAPROXY_PID=
+
+ct_start_haproxy() {
+	local cfg=$OUT/work/haproxy.cfg a i=0
+	{
+		cat <<-CFG
+		global
+		    maxconn 8000
+		defaults
+		    mode tcp
+		    balance roundrobin
+		    timeout connect 2s
+		    timeout client 30s
+		    timeout server 30s
+		frontend web
+		    bind $LAB_VIP:80
+		    default_backend web
+		frontend bulk
+		    bind $LAB_VIP:$BULK_PORT
+		    default_backend bulk
+		backend bulk
+		    server be1 $BE1_ADDR:$BULK_PORT
+		backend web
+		CFG
+		for a in $LAB_BACKEND_ADDRS; do
+			i=$((i + 1))
+			echo "    server be$i $a:$LAB_BACKEND_TCP_PORT"
+		done
+	} >"$cfg"
+	haproxy -c -f "$cfg" >/dev/null || b_die "haproxy rejects $cfg"
+	in_gw ip addr add "$LAB_VIP/32" dev lo
+	ip netns exec "$LAB_NS_GW" haproxy -f "$cfg" -db </dev/null >"$OUT/logs/haproxy.r$ROUND.$WL.log" 2>&1 &
+	HAPROXY_PID=$!
+	b_track "$HAPROXY_PID"
+	b_until 10 in_gw bash -c "ss -Hltn 'sport = :80' | grep -q ." ||
+		b_die "haproxy does not listen (log: $OUT/logs/haproxy.r$ROUND.$WL.log)"
+}
+
+ct_stop_haproxy() {
+	b_stop "$HAPROXY_PID"
+	HAPROXY_PID=
+	in_gw ip addr del "$LAB_VIP/32" dev lo
+}
+
+# --- nftlb: dnat farms through its REST API ---------------------------------
+
+NFTLB_PID=
+NFTLB_KEY=
+
+# nftlb_up NS LOG: nftlb in namespace NS, its API on that namespace's
+# loopback with a key of our own; returns once the API answers.
+nftlb_up() {
+	local ns=$1 log=$2
+	NFTLB_KEY=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+	NFTLB_NS=$ns
+	ip netns exec "$ns" nftlb -H 127.0.0.1 -P "$NFTLB_PORT" -k "$NFTLB_KEY" -L 2 -l 5 \
+		</dev/null >"$log" 2>&1 &
+	NFTLB_PID=$!
+	b_track "$NFTLB_PID"
+	b_until 10 nftlb_api GET /farms || b_die "nftlb API does not answer (log: $log)"
+}
+
+# nftlb_api METHOD PATH [JSON]: one API call, fails unless it succeeded.
+nftlb_api() {
+	local out
+	out=$(ip netns exec "$NFTLB_NS" curl -sS --max-time "${NFTLB_API_TIMEOUT:-10}" \
+		-H "Key: $NFTLB_KEY" -X "$1" "http://127.0.0.1:$NFTLB_PORT$2" ${3:+-d "$3"}) || return 1
+	case $out in
+	*'"error"'*|*'"response": "error'*) echo "$out" >&2; return 1 ;;
+	esac
+}
+
+# Stops nftlb and deletes whatever tables it left.
+nftlb_down() {
+	b_stop "$NFTLB_PID"
+	NFTLB_PID=
+	local t
+	for t in "ip nftlb" "ip6 nftlb" "netdev nftlb"; do
+		if ip netns exec "$NFTLB_NS" nft list table $t >/dev/null 2>&1; then
+			ip netns exec "$NFTLB_NS" nft delete table $t
+		fi
+	done
+}
+
+# nftlb_farm NAME PROTO VPORT SCHED PORT ADDR...: one farm's JSON object.
+nftlb_farm() {
+	local name=$1 proto=$2 vport=$3 sched=$4 port=$5 a i=0 sep=""; shift 5
+	local param=""
+	[ "$sched" = hash ] && param='"sched-param": "srcip", '
+	printf '{"name": "%s", "family": "ipv4", "virtual-addr": "%s", "virtual-ports": "%s", "protocol": "%s", "mode": "dnat", "scheduler": "%s", %s"state": "up", "backends": [' \
+		"$name" "$LAB_VIP" "$vport" "$proto" "$sched" "$param"
+	for a in "$@"; do
+		i=$((i + 1))
+		printf '%s{"name": "be%d", "ip-addr": "%s", "port": "%s", "weight": "1", "state": "up"}' "$sep" "$i" "$a" "$port"
+		sep=", "
+	done
+	printf ']}'
+}
+
+ct_start_nftlb() {
+	nftlb_up "$LAB_NS_GW" "$OUT/logs/nftlb.r$ROUND.$WL.log"
+	local json
+	# shellcheck disable=SC2086
+	json="{\"farms\": [$(nftlb_farm web tcp 80 rr "$LAB_BACKEND_TCP_PORT" $LAB_BACKEND_ADDRS), $(nftlb_farm bulk tcp "$BULK_PORT" rr "$BULK_PORT" "$BE1_ADDR"), $(nftlb_farm dns udp 53 rr "$LAB_BACKEND_UDP_PORT" $LAB_BACKEND_ADDRS)]}"
+	nftlb_api POST /farms "$json" || b_die "nftlb refused the farms"
+	b_until 10 in_gw nft list chain ip nftlb nat-dns || b_die "nftlb did not program its farms"
+}
+
+ct_stop_nftlb() { nftlb_down; }
+
+# --- dispatch ---------------------------------------------------------------
+
+# The contender's own process (empty for rules alone), for its CPU use.
+ct_pid() {
+	case $1 in
+	knlb-maglev|knlb-wrr) echo "$KNLBD_PID" ;;
+	haproxy) echo "$HAPROXY_PID" ;;
+	nftlb) echo "$NFTLB_PID" ;;
+	esac
+}
+
+ct_start() {
+	"ct_start_$1"
+}
+
+# Stops NAME and proves it left nothing: no rules, no VIP on the gateway.
+ct_stop() {
+	"ct_stop_$1"
+	local rs
+	rs=$(gw_ruleset)
+	[ -z "$rs" ] || { echo "$rs" | head -40 >&2; b_die "$1 left rules in the gateway"; }
+	! in_gw ip -br addr show dev lo | grep -q "$LAB_VIP" || b_die "$1 left the VIP on the gateway"
+}

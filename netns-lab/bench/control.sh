@@ -1,0 +1,325 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash
+#
+# control.sh — control-plane measurements, knlb against nftlb.
+#
+#   cp_program_all       time to program S services x B backends ($CP_SIZES),
+#                        M = 16381, each in a fresh namespace of its own
+#   cp_down_transition   a backend goes down: time to the kernel's map, and
+#                        the map elements that changed
+#   cp_flows_moved       one of 4 backends removed: client addresses (one
+#                        connection each, before and after) that moved
+#   cp_at_rest           knlbd with $REST_BACKENDS backends, check = tcp
+#                        every 2 s: RSS and CPU over $REST_SECS s
+#   cp_cleanup           removes the control-plane namespace (exit trap)
+#
+# Raw results go to $OUT/raw/{program,down,moved,rest}.tsv.
+
+CP_NS=
+
+cp_cleanup() {
+	if [ -n "$CP_NS" ] && [ -e "/run/netns/$CP_NS" ]; then
+		ip netns del "$CP_NS" 2>/dev/null || true
+	fi
+	CP_NS=
+}
+
+# A namespace with only its loopback, for programming a table nobody uses.
+cp_ns_new() {
+	cp_cleanup
+	CP_NS=knlb-bench-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')-cp
+	ip netns add "$CP_NS"
+	ip -n "$CP_NS" link set lo up
+}
+
+# Backend address b (0-based) of the generated farms: 10.1.0.0/18.
+cp_addr() { echo "10.1.$(($1 / 250)).$(($1 % 250 + 1))"; }
+
+# cp_knlb_conf S B [CHECK]: S maglev services of B backends each (awk:
+# 100 x 1000 backend lines in bash would take longer than programming them).
+# Without a check every service shares one set of backends; with one, each
+# service has its own, so every probe goes to another address.
+cp_knlb_conf() {
+	awk -v n="$1" -v nb="$2" -v check="${3:-none}" -v vip="$LAB_VIP" -v sock="$OUT/work/knlb-cp.sock" 'BEGIN {
+		printf "[global]\ntable = knlb\nlog_level = info\ncontrol_socket = %s\n", sock
+		stride = (check == "none") ? 0 : nb
+		for (s = 1; s <= n; s++) {
+			printf "\n[service s%d]\nvip = %s\nport = %d\nproto = tcp\nscheduler = maglev\n", s, vip, 1000 + s
+			printf "table_size = 16381\nsnat = none\n"
+			if (check != "none")
+				printf "check = %s\ninterval = 2s\ntimeout = 1s\n", check
+			for (b = 0; b < nb; b++) {
+				a = (s - 1) * stride + b
+				printf "backend = 10.1.%d.%d:8080\n", int(a / 250), a % 250 + 1
+			}
+		}
+	}'
+}
+
+# cp_nftlb_json S B: the same farms for nftlb (rr, dnat).
+cp_nftlb_json() {
+	local s b n=$1 nb=$2 sep="" addrs
+	addrs=$(for ((b = 0; b < nb; b++)); do cp_addr "$b"; done | tr '\n' ' ')
+	printf '{"farms": ['
+	for ((s = 1; s <= n; s++)); do
+		printf '%s' "$sep"
+		# shellcheck disable=SC2086
+		nftlb_farm "s$s" tcp $((1000 + s)) rr 8080 $addrs
+		sep=", "
+	done
+	printf ']}\n'
+}
+
+# Stops knlbd (it deletes its table: --flush-on-exit) and checks the
+# namespace is empty; a table still there is deleted and said.
+cp_knlb_stop() {
+	local ns=$1 i
+	kill -TERM "$KNLBD_PID" 2>/dev/null || true
+	for ((i = 0; i < 1500; i++)); do
+		b_alive "$KNLBD_PID" || break
+		sleep 0.02
+	done
+	b_stop "$KNLBD_PID"
+	KNLBD_PID=
+	if ip netns exec "$ns" nft list table inet knlb >/dev/null 2>&1; then
+		b_log "knlbd left table inet knlb in $ns: deleting it"
+		ip netns exec "$ns" nft delete table inet knlb
+	fi
+}
+
+cp_program_one_knlb() {
+	local n=$1 nb=$2 conf=$OUT/work/cp-knlb-$1x$2.conf log=$OUT/logs/cp-knlb-$1x$2.log
+	cp_knlb_conf "$n" "$nb" >"$conf"
+	cp_ns_new
+	local t0 wall ms status=ok
+	t0=$(b_now_ms)
+	ip netns exec "$CP_NS" "$KNLBD" -c "$conf" --flush-on-exit </dev/null >"$log" 2>&1 &
+	KNLBD_PID=$!
+	b_track "$KNLBD_PID"
+	if b_until "$CP_TIMEOUT" grep -q "programmed table" "$log"; then
+		wall=$(b_ms_since "$t0")
+		ms=$(sed -n 's/.*programmed table.* in \([0-9.]*\) ms.*/\1/p' "$log" | head -1)
+		ip netns exec "$CP_NS" nft list chain inet knlb "svc_s$n" >/dev/null || status=missing
+	else
+		wall=- ms=- status=timeout
+	fi
+	cp_knlb_stop "$CP_NS"
+	b_log "  knlb $n x $nb: programmed in $ms ms (wall $wall ms) $status"
+	b_raw program.tsv knlb "$n" "$nb" "$ms" "$wall" "$status"
+}
+
+cp_program_one_nftlb() {
+	local n=$1 nb=$2 json=$OUT/work/cp-nftlb-$1x$2.json log=$OUT/logs/cp-nftlb-$1x$2.log
+	cp_nftlb_json "$n" "$nb" >"$json"
+	cp_ns_new
+	nftlb_up "$CP_NS" "$log"
+	local t0 api=- wall=- status=ok last
+	last=$(cp_addr $((nb - 1)))
+	t0=$(b_now_ms)
+	if NFTLB_API_TIMEOUT=$CP_TIMEOUT nftlb_api POST /farms "@$json"; then
+		api=$(b_ms_since "$t0")
+		if b_until $((CP_TIMEOUT - ${api%.*} / 1000 + 1)) bash -c "ip netns exec '$CP_NS' nft list chain ip nftlb nat-s$n | grep -q '$last '"; then
+			wall=$(b_ms_since "$t0")
+		else
+			status=timeout
+		fi
+	else
+		status=timeout
+		api=$(b_ms_since "$t0")
+		if awk -v a="$api" -v t="$CP_TIMEOUT" 'BEGIN { exit !(a < t * 1000 - 500) }'; then status=refused; fi
+	fi
+	nftlb_down
+	b_log "  nftlb $n x $nb: API answered in $api ms, in the kernel after $wall ms $status"
+	b_raw program.tsv nftlb "$n" "$nb" "$api" "$wall" "$status"
+}
+
+# A size at least as large (services x backends) as one that timed out is
+# not tried again: it would only time out later.
+cp_program_all() {
+	printf 'contender\tservices\tbackends\tprogram_ms\twall_ms\tstatus\n' >"$OUT/raw/program.tsv"
+	local sz n nb c
+	local -A over=([knlb]=0 [nftlb]=0)	# smallest services x backends that timed out
+	b_log "control plane: programming time ($CP_SIZES, cap ${CP_TIMEOUT}s each)"
+	for sz in $CP_SIZES; do
+		n=${sz%x*} nb=${sz#*x}
+		for c in knlb nftlb; do
+			if [ "${over[$c]}" -gt 0 ] && [ $((n * nb)) -ge "${over[$c]}" ]; then
+				b_log "  $c $n x $nb: skipped (a smaller farm timed out)"
+				b_raw program.tsv "$c" "$n" "$nb" - - skipped
+				continue
+			fi
+			"cp_program_one_$c" "$n" "$nb"
+			if tail -1 "$OUT/raw/program.tsv" | grep -q 'timeout$'; then over[$c]=$((n * nb)); fi
+		done
+	done
+	cp_cleanup
+}
+
+# Map elements as "key : value" pairs, one a line, sorted.
+map_pairs() { { grep -oE '[0-9a-fx]+ : [0-9a-fx.]+( \. [0-9]+)?' || true; } | sort; }
+
+# Refuses (TCP reset) or allows again be4's port 8080 from its own namespace:
+# its health check fails while its server keeps running.
+be_block() {
+	in_be "$BACKENDS" nft -f - <<-NFT
+	table ip bench_block {
+		chain in {
+			type filter hook input priority 0; policy accept;
+			tcp dport $LAB_BACKEND_TCP_PORT reject with tcp reset
+		}
+	}
+	NFT
+}
+be_unblock() { in_be "$BACKENDS" nft delete table ip bench_block; }
+
+# knlb_check_conf NAME PORT HASHKEY: one maglev service over the lab's
+# backends, check = tcp every 200 ms, one failure takes a backend down.
+knlb_check_conf() {
+	local a i=0
+	printf '[global]\ntable = knlb\nlog_level = info\ncontrol_socket = %s\n\n' "$OUT/work/knlb-cp.sock"
+	printf '[service %s]\nvip = %s\nport = %s\nproto = tcp\nscheduler = maglev\nhash_key = %s\n' "$1" "$LAB_VIP" "$2" "$3"
+	printf 'table_size = 16381\nsnat = none\ncheck = tcp\ninterval = 200ms\ntimeout = 100ms\nrise = 1\nfall = 1\n'
+	for a in $LAB_BACKEND_ADDRS; do
+		i=$((i + 1))
+		echo "backend = $a:$LAB_BACKEND_TCP_PORT id=be$i"
+	done
+}
+
+cp_down_transition() {
+	printf 'contender\tdetect_to_kernel_ms\tapi_ms\tslots_moved\telements_written\tpairs_changed\n' >"$OUT/raw/down.tsv"
+	b_log "control plane: down transition (be$BACKENDS of $BACKENDS)"
+	local conf=$OUT/work/down-knlb.conf log=$OUT/logs/down-knlb.log
+	knlb_check_conf web 80 src-ip-port >"$conf"
+	knlb_run "$conf" "$log"
+	sleep 1
+	in_gw nft list map inet knlb web_slots | map_pairs >"$OUT/work/down-knlb.before"
+	be_block
+	b_until 10 grep -q "service web: .* slots moved" "$log" || { be_unblock; b_die "knlbd logged no transition (log $log)"; }
+	in_gw nft list map inet knlb web_slots | map_pairs >"$OUT/work/down-knlb.after"
+	be_unblock
+	local line ack moved elems changed
+	line=$(grep "service web: .* slots moved" "$log" | head -1)
+	moved=$(echo "$line" | sed -n 's/.*: \([0-9]*\) of [0-9]* slots moved.*/\1/p')
+	elems=$(echo "$line" | sed -n 's/.*moved, \([0-9]*\) elements.*/\1/p')
+	ack=$(echo "$line" | sed -n 's/.*, \([0-9.]*\) ms to the kernel.*/\1/p')
+	changed=$(comm -3 "$OUT/work/down-knlb.before" "$OUT/work/down-knlb.after" | wc -l)
+	b_log "  knlb: $moved slots moved, $elems elements, $ack ms from the decision to the kernel's ack; $changed pairs differ"
+	b_raw down.tsv knlb "$ack" - "$moved" "$elems" "$changed"
+	knlb_halt
+	[ -z "$(gw_ruleset)" ] || b_die "knlbd left rules in the gateway"
+
+	log=$OUT/logs/down-nftlb.log
+	nftlb_up "$LAB_NS_GW" "$log"
+	# shellcheck disable=SC2086
+	nftlb_api POST /farms "{\"farms\": [$(nftlb_farm web tcp 80 rr "$LAB_BACKEND_TCP_PORT" $LAB_BACKEND_ADDRS)]}" ||
+		b_die "nftlb refused the farm"
+	b_until 10 in_gw nft list chain ip nftlb nat-web || b_die "nftlb did not program the farm"
+	in_gw nft list table ip nftlb >"$OUT/work/down-nftlb.before.nft"
+	local t0 api wall
+	t0=$(b_now_ms)
+	nftlb_api POST /farms "{\"farms\": [{\"name\": \"web\", \"backends\": [{\"name\": \"be$BACKENDS\", \"state\": \"down\"}]}]}" ||
+		b_die "nftlb refused the state change"
+	api=$(b_ms_since "$t0")
+	b_until 10 bash -c "! ip netns exec '$LAB_NS_GW' nft list table ip nftlb | cmp -s - '$OUT/work/down-nftlb.before.nft'" ||
+		b_die "nftlb did not change the ruleset"
+	wall=$(b_ms_since "$t0")
+	in_gw nft list table ip nftlb >"$OUT/work/down-nftlb.after.nft"
+	changed=$(comm -3 <(map_pairs <"$OUT/work/down-nftlb.before.nft") <(map_pairs <"$OUT/work/down-nftlb.after.nft") | wc -l)
+	elems=$({ diff "$OUT/work/down-nftlb.before.nft" "$OUT/work/down-nftlb.after.nft" || true; } |
+		{ grep '^>' || true; } | map_pairs | wc -l)
+	b_log "  nftlb: API $api ms, kernel changed after $wall ms; rules rewritten with $elems elements; $changed pairs differ"
+	b_raw down.tsv nftlb "$wall" "$api" - "$elems" "$changed"
+	nftlb_down
+	[ -z "$(gw_ruleset)" ] || b_die "nftlb left rules in the gateway"
+}
+
+# moved_run TAG PORT: one connection from each client address; "ADDR NAME".
+moved_run() {
+	in_cl "$LOADGEN" --tcp --target "$LAB_VIP:$2" --source-range "$LAB_CLIENT_SOURCE_RANGE" \
+		--count "$MOVED_CLIENTS" --concurrency 16 --per-conn >"$OUT/logs/moved-$1.out" 2>&1 ||
+		b_die "moved: $1 had failed connections ($OUT/logs/moved-$1.out)"
+	awk '$1 == "conn" { split($2, a, ":"); print a[1], $3 }' "$OUT/logs/moved-$1.out" | sort >"$OUT/work/moved-$1"
+}
+
+# moved_count CONTENDER: compares the before and after runs.
+moved_count() {
+	local c=$1
+	join "$OUT/work/moved-$c.before" "$OUT/work/moved-$c.after" | awk -v c="$c" -v gone="be$BACKENDS" '
+		{ n++ } $2 == gone { on++; next } { others++ } $2 != $3 { moved++ }
+		END { printf "%s\t%d\t%d\t%d\t%d\t%.1f\n", c, n, on, others, moved, others ? 100 * moved / others : 0 }' \
+		>>"$OUT/raw/moved.tsv"
+	b_log "  $(tail -1 "$OUT/raw/moved.tsv" | awk -F'\t' '{ printf "%s: %d clients, %d on the removed backend, %d of the other %d moved (%s %%)", $1, $2, $3, $5, $4, $6 }')"
+}
+
+cp_flows_moved() {
+	printf 'contender\tclients\ton_removed\tothers\tothers_moved\tpct_moved\n' >"$OUT/raw/moved.tsv"
+	b_log "control plane: flows moved when be$BACKENDS of $BACKENDS goes ($MOVED_CLIENTS client addresses)"
+	local conf=$OUT/work/moved-knlb.conf log=$OUT/logs/moved-knlb.log
+	knlb_check_conf moved 82 src-ip >"$conf"
+	knlb_run "$conf" "$log"
+	sleep 1
+	moved_run knlb.before 82
+	be_block
+	b_until 10 grep -q "service moved: .* slots moved" "$log" || { be_unblock; b_die "knlbd logged no transition (log $log)"; }
+	moved_run knlb.after 82
+	be_unblock
+	moved_count knlb
+	knlb_halt
+
+	nftlb_up "$LAB_NS_GW" "$OUT/logs/moved-nftlb.log"
+	# shellcheck disable=SC2086
+	nftlb_api POST /farms "{\"farms\": [$(nftlb_farm moved tcp 82 hash "$LAB_BACKEND_TCP_PORT" $LAB_BACKEND_ADDRS)]}" ||
+		b_die "nftlb refused the farm"
+	b_until 10 in_gw nft list chain ip nftlb nat-moved || b_die "nftlb did not program the farm"
+	moved_run nftlb.before 82
+	in_gw nft list table ip nftlb >"$OUT/work/moved-nftlb.nft"
+	nftlb_api DELETE "/farms/moved/backends/be$BACKENDS" || b_die "nftlb refused to delete be$BACKENDS"
+	b_until 10 bash -c "! ip netns exec '$LAB_NS_GW' nft list table ip nftlb | cmp -s - '$OUT/work/moved-nftlb.nft'" ||
+		b_die "nftlb did not change the ruleset"
+	in_gw conntrack -F >/dev/null 2>&1 || true
+	moved_run nftlb.after 82
+	moved_count nftlb
+	nftlb_down
+	[ -z "$(gw_ruleset)" ] || b_die "nftlb left rules in the gateway"
+}
+
+# /proc/PID/stat utime + stime, in clock ticks.
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+
+cp_at_rest() {
+	printf 'backends\tservices\tinterval\tsecs\trss_kib\thwm_kib\tcpu_pct\tdown_lines\tprogram_ms\n' >"$OUT/raw/rest.tsv"
+	local per=1000 n
+	[ "$REST_BACKENDS" -ge "$per" ] || per=$REST_BACKENDS
+	n=$((REST_BACKENDS / per))
+	b_log "control plane: knlbd at rest, $REST_BACKENDS backends ($n x $per), check = tcp every 2 s, ${REST_SECS}s"
+	# Every address of 10.1.0.0/18 is local to be1 (one route, AnyIP):
+	# its one server answers all the probes.
+	in_be 1 ip route add local 10.1.0.0/18 dev lo
+	# 5000 probes/s start in bursts: with the default SYN backlog (2048)
+	# be1 dropped SYNs and knlbd saw thousands of connect timeouts (a
+	# flapping farm, not one at rest).
+	in_be 1 sysctl -qw net.ipv4.tcp_max_syn_backlog=65536
+	in_gw ip route add 10.1.0.0/18 via "$BE1_ADDR"
+	local conf=$OUT/work/rest-knlb.conf log=$OUT/logs/rest-knlb.log
+	cp_knlb_conf "$n" "$per" tcp >"$conf"
+	knlb_run "$conf" "$log" 60
+	local ms
+	ms=$(sed -n 's/.*programmed table.* in \([0-9.]*\) ms.*/\1/p' "$log" | head -1)
+	# Let the first round of probes settle (backends start up).
+	sleep 5
+	local t0 t1 c0 c1 hz rss hwm down
+	hz=$(getconf CLK_TCK)
+	c0=$(cpu_ticks "$KNLBD_PID") t0=$(date +%s%N)
+	sleep "$REST_SECS"
+	c1=$(cpu_ticks "$KNLBD_PID") t1=$(date +%s%N)
+	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$KNLBD_PID/status")
+	hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$KNLBD_PID/status")
+	down=$(grep -c ' DOWN' "$log" || true)
+	local pct
+	pct=$(awk -v c=$((c1 - c0)) -v hz="$hz" -v ns=$((t1 - t0)) 'BEGIN { printf "%.2f", 100 * c / hz / (ns / 1e9) }')
+	b_log "  knlbd: RSS $rss KiB (peak $hwm), CPU $pct % over ${REST_SECS}s, $down DOWN lines"
+	b_raw rest.tsv "$REST_BACKENDS" "$n" 2s "$REST_SECS" "$rss" "$hwm" "$pct" "$down" "$ms"
+	knlb_halt
+	in_gw ip route del 10.1.0.0/18 via "$BE1_ADDR"
+	in_be 1 ip route del local 10.1.0.0/18 dev lo
+}
