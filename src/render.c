@@ -104,11 +104,11 @@ static void render_on_empty(FILE *out)
 	fprintf(out, "%s%s drop\n\t}\n", match, RULESET_EMPTY_DROP);
 	fprintf(out, "\n\tchain %s {\n", RULESET_FILTER_PREROUTING);
 	fprintf(out, "\t\ttype filter hook prerouting priority dstnat + 10; policy accept;\n");
-	fprintf(out, "\t\tjump %s\n\t}\n", RULESET_ON_EMPTY);
+	fprintf(out, "\t\tct state new jump %s\n\t}\n", RULESET_ON_EMPTY);
 	fprintf(out, "\n\tchain %s {\n", RULESET_FILTER_OUTPUT);
 	fprintf(out, "\t\ttype filter hook output priority %d; policy accept;\n",
 		RULESET_FILTER_PRIO);
-	fprintf(out, "\t\tjump %s\n\t}\n", RULESET_ON_EMPTY);
+	fprintf(out, "\t\tct state new jump %s\n\t}\n", RULESET_ON_EMPTY);
 }
 
 static void render_selector(FILE *out, const struct knlb_service_config *cfg)

@@ -19,6 +19,7 @@
 #include <netinet/ip_icmp.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <libmnl/libmnl.h>
@@ -114,16 +115,22 @@ static void rb_meta(struct rule_builder *rb, uint32_t key, uint32_t dreg)
 	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
 }
 
-static void rb_cmp_eq(struct rule_builder *rb, uint32_t sreg, const void *data,
-		      uint32_t len)
+static void rb_cmp(struct rule_builder *rb, uint32_t sreg, uint32_t op,
+		   const void *data, uint32_t len)
 {
 	struct nftnl_expr *e = rb_expr(rb, "cmp");
 
 	if (!e)
 		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, sreg);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
 	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+}
+
+static void rb_cmp_eq(struct rule_builder *rb, uint32_t sreg, const void *data,
+		      uint32_t len)
+{
+	rb_cmp(rb, sreg, NFT_CMP_EQ, data, len);
 }
 
 static void rb_cmp_eq_u8(struct rule_builder *rb, uint32_t sreg, uint8_t v)
@@ -175,15 +182,20 @@ static void rb_lookup(struct rule_builder *rb, const char *set, uint32_t set_id,
 	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
 }
 
-/* ct mark => reg 1 */
-static void rb_ct_load_mark(struct rule_builder *rb)
+/* ct KEY => reg 1 */
+static void rb_ct_load(struct rule_builder *rb, uint32_t key)
 {
 	struct nftnl_expr *e = rb_expr(rb, "ct");
 
 	if (!e)
 		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+}
+
+static void rb_ct_load_mark(struct rule_builder *rb)
+{
+	rb_ct_load(rb, NFT_CT_MARK);
 }
 
 /* reg 1 = (reg 1 & and) ^ xor, as nft emits for `& A | B` and `& A ==`. */
@@ -817,13 +829,22 @@ static int add_on_empty_rule(struct nfnl_batch *batch, const char *table,
 	return add_rule(batch, &rb, "chain " RULESET_ON_EMPTY);
 }
 
-static int add_jump_rule(struct nfnl_batch *batch, const char *table,
-			 const char *chain, const char *target)
+/*
+ * `ct state new jump TARGET`: only the first packet of a flow can still
+ * carry a VIP here (later ones are translated by conntrack), so every
+ * other packet skips the on_empty lookups.  nft 1.0.6's bytecode.
+ */
+static int add_new_flow_jump_rule(struct nfnl_batch *batch, const char *table,
+				  const char *chain, const char *target)
 {
 	struct rule_builder rb = { .rule = rule_new(table, chain) };
+	uint32_t zero = 0;
 
 	if (!rb.rule)
 		return -ENOMEM;
+	rb_ct_load(&rb, NFT_CT_STATE);
+	rb_bitwise(&rb, NF_CT_STATE_BIT(IP_CT_NEW), 0);
+	rb_cmp(&rb, NFT_REG_1, NFT_CMP_NEQ, &zero, sizeof(zero));
 	rb_verdict(&rb, NFT_JUMP, target);
 	return add_rule(batch, &rb, chain);
 }
@@ -893,13 +914,13 @@ static int add_on_empty_objects(struct nfnl_batch *batch,
 		ret = add_chain(batch, table, RULESET_FILTER_PREROUTING, "filter",
 				NF_INET_PRE_ROUTING, RULESET_FILTER_PRIO);
 	if (ret == 0)
-		ret = add_jump_rule(batch, table, RULESET_FILTER_PREROUTING,
+		ret = add_new_flow_jump_rule(batch, table, RULESET_FILTER_PREROUTING,
 				    RULESET_ON_EMPTY);
 	if (ret == 0)
 		ret = add_chain(batch, table, RULESET_FILTER_OUTPUT, "filter",
 				NF_INET_LOCAL_OUT, RULESET_FILTER_PRIO);
 	if (ret == 0)
-		ret = add_jump_rule(batch, table, RULESET_FILTER_OUTPUT,
+		ret = add_new_flow_jump_rule(batch, table, RULESET_FILTER_OUTPUT,
 				    RULESET_ON_EMPTY);
 	return ret;
 }
