@@ -224,9 +224,8 @@ char *kt_ctl(const char *socket_path, const char *request)
 	return out;
 }
 
-pid_t kt_start_knlbd(const char *args, const char *logpath)
+pid_t kt_start_command(const char *cmdline, const char *logpath)
 {
-	const char *knlbd = getenv("KNLBD");
 	char src[512];
 	pid_t pid = fork();
 
@@ -234,14 +233,28 @@ pid_t kt_start_knlbd(const char *args, const char *logpath)
 	if (pid == 0) {
 		char cmd[2048];
 
-		snprintf(cmd, sizeof(cmd), "exec %s %s 2>%s",
-			 knlbd ? knlbd : "build/knlbd", args, logpath);
+		snprintf(cmd, sizeof(cmd), "exec %s 2>%s", cmdline, logpath);
 		if (chdir(kt_src_path("", src, sizeof(src))) == -1)
 			_exit(127);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
 	return pid;
+}
+
+const char *kt_knlbd(void)
+{
+	const char *p = getenv("KNLBD");
+
+	return p ? p : "build/knlbd";
+}
+
+pid_t kt_start_knlbd(const char *args, const char *logpath)
+{
+	char cmd[1536];
+
+	snprintf(cmd, sizeof(cmd), "%s %s", kt_knlbd(), args);
+	return kt_start_command(cmd, logpath);
 }
 
 bool kt_wait_for_log(const char *logpath, const char *needle, int timeout_ms)

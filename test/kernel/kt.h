@@ -51,7 +51,11 @@ char *kt_render(const struct knlb_pool *pool);
  */
 char *kt_ctl(const char *socket_path, const char *request);
 
-/* knlbd ($KNLBD) ARGS in the background from the source tree, stderr to logpath. */
+/* "exec CMDLINE" by sh in the background from the source tree, stderr to logpath. */
+pid_t kt_start_command(const char *cmdline, const char *logpath);
+/* The knlbd under test: $KNLBD, else build/knlbd. */
+const char *kt_knlbd(void);
+/* knlbd ARGS, as kt_start_command(). */
 pid_t kt_start_knlbd(const char *args, const char *logpath);
 /* logpath contains needle within timeout_ms. */
 bool kt_wait_for_log(const char *logpath, const char *needle, int timeout_ms);

@@ -21,19 +21,12 @@
 
 TestSuite(daemon, .init = kt_enter_netns, .timeout = 60);
 
-static const char *knlbd(void)
-{
-	const char *p = getenv("KNLBD");
-
-	return p ? p : "build/knlbd";
-}
-
 static char *run_knlbd(const char *args, int *status)
 {
 	char cmd[1024], src[512];
 
 	snprintf(cmd, sizeof(cmd), "cd %s && %s %s 2>&1",
-		 kt_src_path("", src, sizeof(src)), knlbd(), args);
+		 kt_src_path("", src, sizeof(src)), kt_knlbd(), args);
 	return kt_run(cmd, status);
 }
 
@@ -88,45 +81,26 @@ Test(daemon, render_matches_golden_without_kernel)
 	free(out);
 }
 
-/* Run "PROGRAM ARGS" in the background from the source tree; stderr to logpath. */
+/*
+ * "PROGRAM ARGS" in the background, with a control socket of its own
+ * (tests may run beside a real knlbd): /tmp/knlb-kt-PID.sock.
+ */
 static pid_t start_knlbd_with(const char *program, const char *args,
-			      const char *logpath)
+			      const char *logpath, char *sock, size_t socklen)
 {
-	char src[512];
-	pid_t pid = fork();
+	static unsigned n;
+	char cmd[1536], path[64];
 
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		char cmd[2048];
-
-		/* A control socket of its own: tests may run beside a real knlbd. */
-		snprintf(cmd, sizeof(cmd), "exec %s %s -s /tmp/knlb-kt-%d.sock 2>%s",
-			 program, args, (int)getpid(), logpath);
-		if (chdir(kt_src_path("", src, sizeof(src))) == -1)
-			_exit(127);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
+	snprintf(path, sizeof(path), "/tmp/knlb-kt-%d-%u.sock", (int)getpid(), n++);
+	if (sock)
+		snprintf(sock, socklen, "%s", path);
+	snprintf(cmd, sizeof(cmd), "%s %s -s %s", program, args, path);
+	return kt_start_command(cmd, logpath);
 }
 
 static pid_t start_knlbd(const char *args, const char *logpath)
 {
-	return start_knlbd_with(knlbd(), args, logpath);
-}
-
-static bool wait_for_log(const char *logpath, const char *needle, int timeout_ms)
-{
-	for (int waited = 0; waited < timeout_ms; waited += 20) {
-		char *log = kt_read_file(logpath);
-		bool found = log && strstr(log, needle);
-
-		free(log);
-		if (found)
-			return true;
-		usleep(20000);
-	}
-	return false;
+	return start_knlbd_with(kt_knlbd(), args, logpath, NULL, 0);
 }
 
 static void stop_and_check(pid_t pid, const char *args_desc, int expect_exit)
@@ -149,13 +123,13 @@ Test(daemon, stop_leaves_table_in_place)
 	cr_assert_geq(fd, 0);
 	close(fd);
 	pid = start_knlbd("-c conf/knlb.conf", log);
-	cr_assert(wait_for_log(log, "programmed table inet knlb", 5000),
+	cr_assert(kt_wait_for_log(log, "programmed table inet knlb", 5000),
 		  "knlbd did not program the table:\n%s", kt_read_file(log));
 	stop_and_check(pid, "knlbd", 0);
 	out = kt_normalize_free(kt_run("nft list table inet knlb", &status));
 	golden = kt_normalize_free(kt_read_file(kt_src_path("rules/knlb.nft", gp, sizeof(gp))));
 	cr_expect_str_eq(out, golden, "table after stop differs from golden");
-	cr_expect(wait_for_log(log, "leaving table inet knlb in place", 100));
+	cr_expect(kt_wait_for_log(log, "leaving table inet knlb in place", 100));
 	unlink(log);
 	free(out);
 	free(golden);
@@ -172,7 +146,7 @@ Test(daemon, flush_on_exit_removes_only_our_table)
 	close(fd);
 	free(kt_run("nft add table inet foreign", &status));
 	pid = start_knlbd("--flush-on-exit -c conf/knlb.conf", log);
-	cr_assert(wait_for_log(log, "programmed table inet knlb", 5000),
+	cr_assert(kt_wait_for_log(log, "programmed table inet knlb", 5000),
 		  "%s", kt_read_file(log));
 	stop_and_check(pid, "knlbd --flush-on-exit", 0);
 	out = kt_run("nft list tables", &status);
@@ -276,16 +250,15 @@ Test(daemon, shutdown_is_valgrind_clean, .timeout = 120)
 	free(kt_run("command -v valgrind", &status));
 	if (status != 0)
 		cr_skip_test("valgrind not installed (make deps installs it)");
-	if (strstr(knlbd(), "build-san"))
+	if (strstr(kt_knlbd(), "build-san"))
 		cr_skip_test("valgrind and AddressSanitizer do not mix");
 	snprintf(args, sizeof(args),
 		 "--leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all "
-		 "--error-exitcode=99 %s -c conf/knlb.conf", knlbd());
-	pid = start_knlbd_with("valgrind", args, log);
-	cr_assert(wait_for_log(log, "control socket", 60000),
+		 "--error-exitcode=99 %s -c conf/knlb.conf", kt_knlbd());
+	pid = start_knlbd_with("valgrind", args, log, sock, sizeof(sock));
+	cr_assert(kt_wait_for_log(log, "control socket", 60000),
 		  "knlbd under valgrind did not start:\n%s", kt_read_file(log));
 	/* every path that allocates: control requests, a reload, a drain */
-	snprintf(sock, sizeof(sock), "/tmp/knlb-kt-%d.sock", (int)pid);
 	free(kt_ctl(sock, "status --json"));
 	free(kt_ctl(sock, "drain web 10.0.0.12:8080"));
 	free(kt_ctl(sock, "flows web"));
@@ -294,7 +267,7 @@ Test(daemon, shutdown_is_valgrind_clean, .timeout = 120)
 	cr_expect(out && strstr(out, "reloaded"), "%s", out);
 	free(out);
 	kill(pid, SIGHUP);
-	cr_expect(wait_for_log(log, "received SIGHUP", 30000));
+	cr_expect(kt_wait_for_log(log, "received SIGHUP", 30000));
 	for (int i = 0; i < 300 && count_in_log(log, "reloaded conf/knlb.conf") < 2; i++)
 		usleep(100000);
 	cr_expect_eq(count_in_log(log, "reloaded conf/knlb.conf"), 2, "%s", kt_read_file(log));
@@ -317,7 +290,7 @@ Test(daemon, missing_cap_net_admin_is_explained)
 		cr_skip_test("setpriv (util-linux) not installed");
 	snprintf(cmd, sizeof(cmd),
 		 "cd %s && setpriv --bounding-set=-net_admin --inh-caps=-net_admin "
-		 "%s -c conf/knlb.conf 2>&1", kt_src_path("", src, sizeof(src)), knlbd());
+		 "%s -c conf/knlb.conf 2>&1", kt_src_path("", src, sizeof(src)), kt_knlbd());
 	out = kt_run(cmd, &status);
 	cr_expect_eq(WEXITSTATUS(status), 3, "exit %d: %s", WEXITSTATUS(status), out);
 	cr_expect(strstr(out, "knlbd needs CAP_NET_ADMIN") != NULL, "%s", out);

@@ -12,13 +12,6 @@
 
 TestSuite(flush, .init = kt_enter_netns, .timeout = 60);
 
-static const char *knlbd(void)
-{
-	const char *p = getenv("KNLBD");
-
-	return p ? p : "build/knlbd";
-}
-
 /* conntrack -I of an established flow client:1000 -> vip:80, DNATed to backend. */
 #define FLOW(client, vip, mark, backend, bport)					\
 	"conntrack -I -p tcp -s " client " -d " vip " --sport 1000 --dport 80 "	\
@@ -47,7 +40,7 @@ Test(flush, a_dead_backends_flows_of_its_service_only)
 		 "%s -c $dir/k.conf -s $dir/knlb.sock > $dir/log 2>&1 & K=$!\n"
 		 "for i in $(seq 100); do grep -q 'flushed' $dir/log && break; sleep 0.05; done\n"
 		 "cat $dir/log; echo ---; conntrack -L 2>/dev/null | sort\n",
-		 knlbd());
+		 kt_knlbd());
 	out = kt_run(script, &status);
 	cr_assert_eq(status, 0, "%s", out);
 	cr_expect(strstr(out, "web/127.0.0.1:8081 DOWN"), "%s", out);

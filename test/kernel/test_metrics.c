@@ -27,13 +27,6 @@ static void lo_up(void)
 
 TestSuite(metrics_daemon, .init = kt_enter_netns, .timeout = 60);
 
-static const char *knlbd(void)
-{
-	const char *p = getenv("KNLBD");
-
-	return p ? p : "build/knlbd";
-}
-
 /* A TCP listener on 127.0.0.1 (port 0: any); its port in *port. */
 static int listener(uint16_t want, uint16_t *port)
 {
@@ -61,35 +54,13 @@ static void write_conf(char *path, const char *text)
 	close(fd);
 }
 
+/* Its own control socket (CONF.sock): another knlbd may run on this host. */
 static pid_t start_knlbd(const char *conf, const char *logpath)
 {
-	pid_t pid = fork();
+	char args[512];
 
-	cr_assert_geq(pid, 0);
-	if (pid == 0) {
-		char cmd[1024];
-
-		/* its own control socket: another knlbd may run on this host */
-		snprintf(cmd, sizeof(cmd), "exec %s -c %s -s %s.sock 2>%s", knlbd(),
-			 conf, conf, logpath);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
-static bool wait_for_log(const char *logpath, const char *needle, int timeout_ms)
-{
-	for (int waited = 0; waited < timeout_ms; waited += 20) {
-		char *log = kt_read_file(logpath);
-		bool found = log && strstr(log, needle);
-
-		free(log);
-		if (found)
-			return true;
-		usleep(20000);
-	}
-	return false;
+	snprintf(args, sizeof(args), "-c %s -s %s.sock", conf, conf);
+	return kt_start_knlbd(args, logpath);
 }
 
 static void stop_knlbd(pid_t pid)
@@ -148,11 +119,11 @@ Test(metrics_daemon, curl_shows_health_and_map_updates)
 	close(fd);
 
 	pid = start_knlbd(conf, log);
-	cr_assert(wait_for_log(log, "metrics: serving http://127.0.0.1:9410/metrics", 5000),
+	cr_assert(kt_wait_for_log(log, "metrics: serving http://127.0.0.1:9410/metrics", 5000),
 		  "%s", kt_read_file(log));
 	/* c's failure is in the kernel once the delta is acknowledged. */
-	cr_assert(wait_for_log(log, "web/c DOWN", 5000), "%s", kt_read_file(log));
-	cr_assert(wait_for_log(log, "to the kernel's ack", 5000), "%s", kt_read_file(log));
+	cr_assert(kt_wait_for_log(log, "web/c DOWN", 5000), "%s", kt_read_file(log));
+	cr_assert(kt_wait_for_log(log, "to the kernel's ack", 5000), "%s", kt_read_file(log));
 
 	out = kt_run("curl -sS --max-time 5 http://127.0.0.1:9410/metrics 2>&1", &status);
 	diag = kt_read_file(log);
@@ -222,9 +193,9 @@ Test(metrics_daemon, port_taken_by_another_knlbd)
 	write_conf(conf_b, "[global]\ntable = b\nmetrics_listen = 127.0.0.1:9410\n"
 			   "[service web]\nvip = 192.0.2.20\nport = 80\nbackend = 10.0.0.1:80\n");
 	pid = start_knlbd(conf_a, log);
-	cr_assert(wait_for_log(log, "programmed table inet a", 5000), "%s", kt_read_file(log));
+	cr_assert(kt_wait_for_log(log, "programmed table inet a", 5000), "%s", kt_read_file(log));
 
-	snprintf(cmd, sizeof(cmd), "%s -c %s -s %s.sock 2>&1", knlbd(), conf_b, conf_b);
+	snprintf(cmd, sizeof(cmd), "%s -c %s -s %s.sock 2>&1", kt_knlbd(), conf_b, conf_b);
 	out = kt_run(cmd, &status);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 1, "exit 0x%x: %s", status, out);
 	cr_expect(strstr(out, "metrics_listen 127.0.0.1:9410: Address already in use; nothing changed") != NULL,
@@ -254,7 +225,7 @@ Test(metrics_daemon, address_not_local)
 	lo_up();
 	write_conf(conf, "[global]\nmetrics_listen = 192.0.2.1:9410\n"
 			 "[service web]\nvip = 192.0.2.10\nport = 80\nbackend = 10.0.0.1:80\n");
-	snprintf(cmd, sizeof(cmd), "%s -c %s -s %s.sock 2>&1", knlbd(), conf, conf);
+	snprintf(cmd, sizeof(cmd), "%s -c %s -s %s.sock 2>&1", kt_knlbd(), conf, conf);
 	out = kt_run(cmd, &status);
 	unlink(conf);
 	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 1, "exit 0x%x: %s", status, out);
@@ -279,7 +250,7 @@ Test(metrics_daemon, scrape_and_stop_are_valgrind_clean, .timeout = 120)
 	free(kt_run("command -v valgrind", &status));
 	if (status != 0)
 		cr_skip_test("valgrind not installed (make deps installs it)");
-	if (strstr(knlbd(), "build-san"))
+	if (strstr(kt_knlbd(), "build-san"))
 		cr_skip_test("valgrind and AddressSanitizer do not mix");
 	lo_up();
 	write_conf(conf, "[global]\ntable = vg\nmetrics_listen = 127.0.0.1:9410\n"
@@ -291,12 +262,12 @@ Test(metrics_daemon, scrape_and_stop_are_valgrind_clean, .timeout = 120)
 		snprintf(cmd, sizeof(cmd),
 			 "exec valgrind --leak-check=full --show-leak-kinds=all "
 			 "--errors-for-leak-kinds=all --error-exitcode=99 %s -c %s -s %s.sock 2>%s",
-			 knlbd(), conf, conf, log);
+			 kt_knlbd(), conf, conf, log);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
-	cr_assert(wait_for_log(log, "metrics: serving", 60000), "%s", kt_read_file(log));
-	cr_assert(wait_for_log(log, "web/127.0.0.1:1 DOWN", 60000), "%s", kt_read_file(log));
+	cr_assert(kt_wait_for_log(log, "metrics: serving", 60000), "%s", kt_read_file(log));
+	cr_assert(kt_wait_for_log(log, "web/127.0.0.1:1 DOWN", 60000), "%s", kt_read_file(log));
 	out = kt_run("curl -sS --max-time 20 http://127.0.0.1:9410/metrics 2>&1", &status);
 	cr_expect(strstr(out, "knlb_backend_up{service=\"web\",backend=\"127.0.0.1:1\",address=\"127.0.0.1:1\"} 0\n") != NULL,
 		  "%s", out);
