@@ -110,12 +110,19 @@ for svc in $(awk '{ print $1 }' "$WORK/services" | uniq); do
 	echo
 done
 
+# What the operator sees: knlbd's own view of the same traffic.
+CTL="${KNLB_BUILD}/knlbctl -s /run/knlb/knlb-demo.sock"
+echo "knlbctl status web (knlbd's own view: slots, health, active flows):"
+$CTL status web | sed 's/^/  /' || true
+echo
+
 if [ "$KEEP" = 1 ]; then
 	cat <<-EOF
 	The lab and knlbd (pid $KNLBD_PID) keep running.  Try:
 	  $LAB_SH exec client $LOADGEN --tcp --target $LAB_VIP:80 --count 60
 	  $LAB_SH exec gw nft list table inet knlb | less
 	  $LAB_SH exec gw conntrack -L
+	  $CTL status; $CTL flows web; $CTL drain web 10.0.0.12:8080
 	knlbd logs to $KNLBD_LOG.  Remove it all with:
 	  $LAB_SH down $KNLB_LAB_STATE
 	EOF
