@@ -53,6 +53,7 @@ enum global_key {
 	GKEY_CT_MARK_MASK,
 	GKEY_METRICS_LISTEN,
 	GKEY_USER,
+	GKEY_CT_RESYNC_INTERVAL,
 	GKEY_COUNT,
 };
 
@@ -151,6 +152,7 @@ static const char *const global_key_names[GKEY_COUNT] = {
 	[GKEY_CT_MARK_MASK] = "ct_mark_mask",
 	[GKEY_METRICS_LISTEN] = "metrics_listen",
 	[GKEY_USER] = "user",
+	[GKEY_CT_RESYNC_INTERVAL] = "ct_resync_interval",
 };
 
 static const char *const service_key_names[SKEY_COUNT] = {
@@ -565,6 +567,9 @@ static int get_user(struct parser *p, const char *value, char *out, size_t len)
 	return 0;
 }
 
+static int get_duration(struct parser *p, const char *what, const char *text,
+			uint64_t min_ns, uint64_t *out);
+
 static int global_value(struct parser *p, enum global_key key,
 			const char *value)
 {
@@ -618,6 +623,18 @@ static int global_value(struct parser *p, enum global_key key,
 				  sizeof(g->metrics_listen));
 	case GKEY_USER:
 		return get_user(p, value, g->user, sizeof(g->user));
+	case GKEY_CT_RESYNC_INTERVAL:
+		/* 0s turns the audit off; anything shorter than 1s is a typo. */
+		if (get_duration(p, "ct_resync_interval", value, 0,
+				 &g->ct_resync_interval_ns) < 0)
+			return -1;
+		if (g->ct_resync_interval_ns && g->ct_resync_interval_ns < 1000000000ULL) {
+			report(p, p->reader.lineno,
+			       "ct_resync_interval %s is shorter than 1s (0s turns it off)",
+			       value);
+			return -1;
+		}
+		return 0;
 	case GKEY_COUNT:
 		break;
 	}
@@ -1585,6 +1602,7 @@ static struct knlb_config *config_new(const char *name)
 	c->global.log_level = LOG_LEVEL_INFO;
 	c->global.hash_seed = KNLB_DEFAULT_SEED;
 	c->global.ct_mark_mask = KNLB_DEFAULT_CT_MARK_MASK;
+	c->global.ct_resync_interval_ns = KNLB_DEFAULT_CT_RESYNC_NS;
 	snprintf(c->global.control_socket, sizeof(c->global.control_socket),
 		 "%s", KNLB_DEFAULT_CONTROL_SOCKET);
 	return c;

@@ -164,6 +164,7 @@ static int reload(struct knlbd *d, FILE *report)
 	struct health *health = NULL;
 	struct reload_plan plan = { 0 };
 	struct sync_result res = { 0 };
+	uint64_t old_audit_ns;
 	char err[512] = "";
 	int ret;
 
@@ -200,6 +201,7 @@ static int reload(struct knlbd *d, FILE *report)
 	pool_free(d->pool);
 	d->pool = pool;
 	pool = NULL;
+	old_audit_ns = d->config->global.ct_resync_interval_ns;
 	warn_restart_only(d->config, config, report);
 	config_free(d->config);
 	d->config = config;
@@ -209,6 +211,8 @@ static int reload(struct knlbd *d, FILE *report)
 	if (ret < 0)
 		say(report, true, "reload: starting health checks: %s", strerror(-ret));
 	daemon_arm_wlc(d);
+	if (d->config->global.ct_resync_interval_ns != old_audit_ns)
+		daemon_arm_audit(d);
 	daemon_update_sources(d);
 	d->counters.reloads++;
 	d->counters.last_reload_ms = ms_since(start);

@@ -273,6 +273,35 @@ void daemon_arm_wlc(struct knlbd *d)
 		log_error("wlc: cannot schedule re-weighting: out of memory");
 }
 
+/*
+ * The flow-count audit.  Events miss what they cannot report: with the
+ * default nf_conntrack_events = 2 an entry created while no knlbd was
+ * listening (before the first start, or between a crash and a restart)
+ * never sends its DESTROY, so it would count as active for ever and skew
+ * wlc.  A periodic resync from a dump closes such ghosts.  It blocks the
+ * loop for the dump (a few microseconds per conntrack entry), hence the
+ * long default interval.
+ */
+static void on_audit_timer(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct knlbd *d = arg;
+
+	(void)loop;
+	(void)t;
+	if (d->ct)
+		ct_resync(d->ct);	/* logs what it corrected, retries on error */
+	daemon_arm_audit(d);
+}
+
+void daemon_arm_audit(struct knlbd *d)
+{
+	uint64_t every = d->config->global.ct_resync_interval_ns;
+
+	loop_timer_cancel(d->loop, &d->audit_timer);
+	if (d->ct && every && loop_timer_arm(d->loop, &d->audit_timer, every) < 0)
+		log_error("conntrack: cannot schedule the flow-count audit: out of memory");
+}
+
 /* Flow counting is an aid, not a precondition: run without it if need be. */
 static int start_conntrack(struct knlbd *d)
 {
@@ -341,6 +370,7 @@ int daemon_start_services(struct knlbd *d)
 	int ret;
 
 	loop_timer_init(&d->wlc_timer, on_wlc_timer, d);
+	loop_timer_init(&d->audit_timer, on_audit_timer, d);
 	ret = committer_new(d->loop, d->pool, d->nfnl, &d->committer);
 	if (ret < 0) {
 		log_error("%s", strerror(-ret));
@@ -359,6 +389,7 @@ int daemon_start_services(struct knlbd *d)
 		return ret;
 	}
 	daemon_arm_wlc(d);
+	daemon_arm_audit(d);
 	daemon_update_sources(d);
 	return 0;
 }
@@ -416,8 +447,10 @@ void daemon_release(struct knlbd *d)
 	d->ctl = NULL;
 	metrics_close(d->metrics);
 	d->metrics = NULL;
-	if (d->loop)
+	if (d->loop) {
 		loop_timer_cancel(d->loop, &d->wlc_timer);
+		loop_timer_cancel(d->loop, &d->audit_timer);
+	}
 	health_free(d->health);
 	checker_free(d->checker);
 	ct_close(d->ct);

@@ -23,6 +23,8 @@
 #define KNLB_MAX_WEIGHT		65535U
 #define KNLB_DEFAULT_CONTROL_SOCKET "/run/knlb/knlb.sock"
 #define KNLB_DEFAULT_CT_MARK_MASK 0xffffffffU
+/* Flow counts are checked against a conntrack dump this often (0 = never). */
+#define KNLB_DEFAULT_CT_RESYNC_NS	300000000000ULL
 
 /* Health-check defaults, as HAProxy's: inter 2s, timeout 1s, rise 2, fall 3. */
 #define KNLB_DEFAULT_INTERVAL_NS	2000000000ULL
@@ -105,6 +107,7 @@ struct knlb_global_config {
 	uint32_t hash_seed;
 	char control_socket[KNLB_PATH_MAX];
 	uint32_t ct_mark_mask;		/* bits of ct mark knlb owns */
+	uint64_t ct_resync_interval_ns;	/* periodic flow-count audit; 0 = off */
 	char metrics_listen[KNLB_ADDRSTRLEN];	/* "ADDR:PORT"; "" = off */
 	char user[KNLB_NAME_MAX];	/* run as this user after setup; "" = stay root */
 };

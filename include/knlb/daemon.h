@@ -53,6 +53,7 @@ struct knlbd {
 	struct pending_flush *flushes;
 	size_t n_flushes, flushes_cap;
 	struct loop_timer wlc_timer;	/* scheduler = wlc re-weighting */
+	struct loop_timer audit_timer;	/* flow counts against a dump */
 	bool wlc_no_ct_logged;
 };
 
@@ -67,6 +68,8 @@ int daemon_start_health(struct knlbd *d, struct knlb_pool *pool,
 			struct health **out);
 /* (Re)arm or cancel the wlc pass to fit d->pool. */
 void daemon_arm_wlc(struct knlbd *d);
+/* (Re)arm the flow-count audit at the config's ct_resync_interval. */
+void daemon_arm_audit(struct knlbd *d);
 /* Point metrics at the current objects (after start and every reload). */
 void daemon_update_sources(struct knlbd *d);
 void daemon_release(struct knlbd *d);

@@ -828,3 +828,21 @@ Test(config, wlc_is_a_scheduler_without_hash_key)
 	expect_only_error(SVC BE "scheduler = wlc\nhash_key = src-ip\n", "test.conf:",
 			  "hash_key applies only to scheduler = maglev (service web uses wlc)");
 }
+
+Test(config, ct_resync_interval)
+{
+	struct result r = load_ok("[global]\nct_resync_interval = 30s\n" SVC BE);
+
+	cr_expect_eq(r.cfg->global.ct_resync_interval_ns, 30000000000ULL);
+	result_free(&r);
+	r = load_ok("[global]\nct_resync_interval = 0s\n" SVC BE);
+	cr_expect_eq(r.cfg->global.ct_resync_interval_ns, 0);
+	result_free(&r);
+	r = load_ok(SVC BE);
+	cr_expect_eq(r.cfg->global.ct_resync_interval_ns, 300000000000ULL, "default 5m");
+	result_free(&r);
+	expect_only_error("[global]\nct_resync_interval = 500ms\n" SVC BE, "test.conf:2: ",
+			  "ct_resync_interval 500ms is shorter than 1s (0s turns it off)");
+	expect_only_error("[global]\nct_resync_interval = 30\n" SVC BE, "test.conf:2: ",
+			  "ct_resync_interval: ");
+}
