@@ -85,16 +85,35 @@ static int new_health(struct knlbd *d, struct knlb_pool *pool,
 /*
  * Backends the new file dropped (or whose service it dropped) are out of
  * the map now: with flush = yes their flows go, like a dead backend's.
+ * The plan says which old backends the new pool kept (linear, not a
+ * lookup per backend: farms of thousands reload often).
  */
-static void flush_removed(struct knlbd *d, const struct knlb_pool *pool)
+static void flush_removed(struct knlbd *d, const struct knlb_pool *pool,
+			  const struct reload_plan *plan)
 {
-	for (size_t s = 0; s < d->pool->n_services; s++) {
-		const struct knlb_service *osvc = &d->pool->services[s];
-		const struct knlb_service *nsvc = pool_find_service(pool, osvc->cfg->name);
+	const struct knlb_pool *old = d->pool;
 
+	for (size_t os = 0; os < old->n_services; os++) {
+		const struct knlb_service *osvc = &old->services[os];
+		bool *kept = calloc(osvc->n_backends ? osvc->n_backends : 1,
+				    sizeof(*kept));
+
+		if (!kept) {
+			log_error("service %s: out of memory: removed backends' flows are not flushed",
+				  osvc->cfg->name);
+			continue;
+		}
+		for (size_t s = 0; s < pool->n_services; s++) {
+			if (plan->svc_from[s] != (long)os)
+				continue;
+			for (size_t b = 0; b < pool->services[s].n_backends; b++)
+				if (plan->backend_from[s][b] >= 0)
+					kept[plan->backend_from[s][b]] = true;
+		}
 		for (size_t b = 0; b < osvc->n_backends; b++)
-			if (!nsvc || pool_find_backend(nsvc, osvc->backends[b].cfg->id) < 0)
+			if (!kept[b])
 				daemon_queue_flush(d, osvc, b);
+		free(kept);
 	}
 }
 
@@ -194,7 +213,7 @@ static int reload(struct knlbd *d, FILE *report)
 	}
 
 	/* The kernel holds the new pool: swap, then release the old objects. */
-	flush_removed(d, pool);
+	flush_removed(d, pool, &plan);
 	health_free(d->health);
 	d->health = health;
 	health = NULL;

@@ -248,3 +248,30 @@ Test(reload, bad_control_requests_get_errors_that_name_the_problem)
 	free(reply);
 	stop(&r);
 }
+
+/* A UDP service (flush = yes by default) loses a backend by reload: its flows go, the others stay. */
+Test(reload, a_removed_backends_flows_are_flushed_and_only_its)
+{
+	static struct run r;
+	char *out, *reply;
+	int status;
+
+	start(&r, HEAD "[service dns]\nvip = 192.0.2.53\nport = 53\nproto = udp\n" B1 B2);
+	out = kt_run("for b in 11 12; do conntrack -I -p udp -s 198.51.100.$b -d 192.0.2.53 "
+		     "--sport 1000 --dport 53 -t 120 --mark 1 --reply-src 10.0.0.$b "
+		     "--reply-dst 198.51.100.$b --reply-port-src 8080 --reply-port-dst 1000 "
+		     ">/dev/null 2>&1 || exit 1; done", &status);
+	cr_assert_eq(status, 0, "conntrack -I: %s", out);
+	free(out);
+	write_conf(&r, HEAD "[service dns]\nvip = 192.0.2.53\nport = 53\nproto = udp\n" B1);
+	reply = kt_ctl(r.sock, "reload");
+	cr_expect(reply && strstr(reply, "backends 0 added, 1 removed"), "%s", reply);
+	free(reply);
+	cr_assert(kt_wait_for_log(r.log, "dns/b2: flushed 1 conntrack entries", 5000), "%s",
+		  kt_read_file(r.log));
+	out = kt_run("conntrack -L -p udp 2>/dev/null", &status);
+	cr_expect(!strstr(out, "src=198.51.100.12 "), "the removed backend's flow survived:\n%s", out);
+	cr_expect(strstr(out, "src=198.51.100.11 "), "the kept backend's flow was deleted:\n%s", out);
+	free(out);
+	stop(&r);
+}
