@@ -37,28 +37,30 @@ struct committer {
 	struct commit_stats stats;
 };
 
-static int kernel_view_init(struct committer *c)
+/* One view per service of pool, slots allocated; NULL on ENOMEM. */
+static struct kernel_view *kernel_view_new(const struct knlb_pool *pool)
 {
-	c->kernel = calloc(c->pool->n_services ? c->pool->n_services : 1,
-			   sizeof(*c->kernel));
-	if (!c->kernel)
-		return -ENOMEM;
-	for (size_t i = 0; i < c->pool->n_services; i++) {
-		const struct knlb_service *svc = &c->pool->services[i];
+	struct kernel_view *kv = calloc(pool->n_services ? pool->n_services : 1,
+					sizeof(*kv));
 
-		c->kernel[i].slots = malloc(svc->cfg->table_size * sizeof(uint32_t));
-		if (!c->kernel[i].slots)
-			return -ENOMEM;
+	for (size_t i = 0; kv && i < pool->n_services; i++) {
+		kv[i].slots = malloc(pool->services[i].cfg->table_size *
+				     sizeof(uint32_t));
+		if (!kv[i].slots) {
+			while (i--)
+				free(kv[i].slots);
+			free(kv);
+			kv = NULL;
+		}
 	}
-	return 0;
+	return kv;
 }
 
-static void kernel_view_free(struct committer *c)
+static void kernel_view_free(struct kernel_view *kv, const struct knlb_pool *pool)
 {
-	for (size_t i = 0; c->kernel && i < c->pool->n_services; i++)
-		free(c->kernel[i].slots);
-	free(c->kernel);
-	c->kernel = NULL;
+	for (size_t i = 0; kv && i < pool->n_services; i++)
+		free(kv[i].slots);
+	free(kv);
 }
 
 /* The kernel now holds the pool: remember it as the base of the next delta. */
@@ -195,7 +197,6 @@ int committer_new(struct loop *loop, struct knlb_pool *pool,
 		  struct nfnl_sock *nfnl, struct committer **out)
 {
 	struct committer *c = calloc(1, sizeof(*c));
-	int ret;
 
 	*out = NULL;
 	if (!c)
@@ -204,10 +205,10 @@ int committer_new(struct loop *loop, struct knlb_pool *pool,
 	c->pool = pool;
 	c->nfnl = nfnl;
 	loop_timer_init(&c->resync_timer, on_resync_timer, c);
-	ret = kernel_view_init(c);
-	if (ret < 0) {
+	c->kernel = kernel_view_new(pool);
+	if (!c->kernel) {
 		committer_free(c);
-		return ret;
+		return -ENOMEM;
 	}
 	for (size_t i = 0; i < pool->n_services; i++)
 		kernel_view_take(&c->kernel[i], &pool->services[i]);
@@ -220,7 +221,7 @@ void committer_free(struct committer *c)
 	if (!c)
 		return;
 	loop_timer_cancel(c->loop, &c->resync_timer);
-	kernel_view_free(c);
+	kernel_view_free(c->kernel, c->pool);
 	free(c);
 }
 
@@ -290,9 +291,14 @@ int committer_reload(struct committer *c, struct knlb_pool *pool,
 		     const struct reload_plan *plan, struct sync_result *res,
 		     char *err, size_t errlen)
 {
-	struct committer next = *c;
+	/* Allocated first: once the kernel has the new pool, nothing may fail. */
+	struct kernel_view *kv = kernel_view_new(pool);
 	int ret;
 
+	if (!kv) {
+		snprintf(err, errlen, "building the transaction: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
 	/* A pending replace means the kernel's state is not known exactly. */
 	if (plan->kind == RELOAD_STRUCTURE || loop_timer_armed(&c->resync_timer))
 		ret = sync_replace(c->nfnl, pool, res, err, errlen);
@@ -300,21 +306,13 @@ int committer_reload(struct committer *c, struct knlb_pool *pool,
 		ret = reload_deltas(c, pool, plan, res, err, errlen);
 	if (ret < 0) {
 		c->stats.failures++;
+		kernel_view_free(kv, pool);
 		return ret;
 	}
 	/* The kernel holds the new pool now: it is the base of every delta. */
-	next.pool = pool;
-	ret = kernel_view_init(&next);
-	if (ret < 0) {
-		/* Cannot track it: replace from scratch once memory allows. */
-		kernel_view_free(&next);
-		schedule_resync(c);
-		snprintf(err, errlen, "after the reload: %s", strerror(-ret));
-		return ret;
-	}
-	kernel_view_free(c);
+	kernel_view_free(c->kernel, c->pool);
 	c->pool = pool;
-	c->kernel = next.kernel;
+	c->kernel = kv;
 	for (size_t i = 0; i < pool->n_services; i++)
 		kernel_view_take(&c->kernel[i], &pool->services[i]);
 	loop_timer_cancel(c->loop, &c->resync_timer);
