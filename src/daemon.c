@@ -185,11 +185,11 @@ static void log_drained(const struct knlb_service *svc, size_t b)
 void daemon_admin_changed(struct knlbd *d, struct knlb_service *svc, size_t b)
 {
 	enum knlb_admin admin = svc->backends[b].admin;
+	uint64_t active = daemon_backend_active(d, svc, b);
 
 	log_info("%s/%s admin state %s (%" PRIu64 " active flows)", svc->cfg->name,
-		 svc->backends[b].cfg->id, pool_admin_name(admin),
-		 daemon_backend_active(d, svc, b));
-	if (admin == KNLB_ADMIN_DRAIN && d->ct && daemon_backend_active(d, svc, b) == 0)
+		 svc->backends[b].cfg->id, pool_admin_name(admin), active);
+	if (admin == KNLB_ADMIN_DRAIN && d->ct && active == 0)
 		log_drained(svc, b);
 	if (admin == KNLB_ADMIN_DISABLED)
 		daemon_queue_flush(d, svc, b);
