@@ -29,15 +29,15 @@ CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
              -Wmissing-prototypes -D_GNU_SOURCE -Iinclude $(SANFLAGS)
 LDFLAGS   += $(SANFLAGS)
 
-LIB_SRC   := $(filter-out src/main.c src/knlbctl.c,$(wildcard src/*.c src/sched/*.c src/nft/*.c \
-             src/health/*.c src/ct/*.c))
+# One folder per layer (docs/architecture.md); the two programs' mains apart.
+LIB_SRC   := $(filter-out src/daemon/main.c src/knlbctl/%,$(wildcard src/*/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(wildcard test/unit/*.c)
 KERN_SRC  := $(wildcard test/kernel/*.c)
 LAB_SRC   := $(wildcard netns-lab/tools/*.c)
 LAB_BIN   := $(LAB_SRC:netns-lab/tools/%.c=$(BUILD)/lab/%)
 
-.PHONY: all deps test test-unit test-kernel test-lab test-san demo bench-sched bench-failover \
+.PHONY: all deps check-layers test test-unit test-kernel test-lab test-san demo bench-sched bench-failover \
         golden clean help install uninstall test-install test-docs bench bench-smoke bench-deps
 
 all: $(BUILD)/knlbd $(BUILD)/knlbctl $(LAB_BIN)
@@ -77,10 +77,10 @@ $(BUILD)/libknlb.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/knlbd: $(BUILD)/src/main.o $(BUILD)/libknlb.a
+$(BUILD)/knlbd: $(BUILD)/src/daemon/main.o $(BUILD)/libknlb.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BUILD)/knlbctl: $(BUILD)/src/knlbctl.o $(BUILD)/libknlb.a
+$(BUILD)/knlbctl: $(BUILD)/src/knlbctl/knlbctl.o $(BUILD)/libknlb.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(BUILD)/test-unit: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libknlb.a
@@ -125,11 +125,16 @@ test-docs: $(BUILD)/knlbctl
 	test/install/test-docs.sh $(MAN_PAGES)
 	test/docs/check-docs.sh $(BUILD)/knlbctl
 
+# A folder includes only folders below it (docs/architecture.md, Layout).
+check-layers:
+	test/layout/check-layers.sh
+
 test-lab: all
 	KNLB_BUILD=$(CURDIR)/$(BUILD) netns-lab/run-scenarios.sh
 
 test: deps
 	$(MAKE) all $(BUILD)/test-unit $(BUILD)/test-kernel
+	$(MAKE) check-layers
 	$(MAKE) test-unit
 	$(MAKE) test-docs
 	$(MAKE) test-install

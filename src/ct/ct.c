@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Conntrack events, dumps and deletes; see include/knlb/ct.h.
+ * Conntrack events, dumps and deletes; see include/knlb/ct/ct.h.
  *
  * Messages are parsed with libmnl straight from the netlink buffer rather
  * than through nf_conntrack objects: the event path then allocates
@@ -23,11 +23,11 @@
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack_tcp.h>
 
-#include "knlb/addr.h"
-#include "knlb/ct.h"
-#include "knlb/flowtab.h"
-#include "knlb/log.h"
-#include "knlb/loop.h"
+#include "knlb/lib/addr.h"
+#include "knlb/ct/ct.h"
+#include "knlb/ct/flowtab.h"
+#include "knlb/lib/log.h"
+#include "knlb/lib/loop.h"
 
 #define CT_RCVBUF_START (4 << 20)
 #define CT_RCVBUF_MAX (64 << 20)

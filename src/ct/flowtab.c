@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Live-flow counting and reconciliation; see include/knlb/flowtab.h.
+ * Live-flow counting and reconciliation; see include/knlb/ct/flowtab.h.
  *
  * Two hash tables.  Flows: one slot per live conntrack entry, stored
  * inline (no pointer chasing, no allocation per flow), linear probing with
@@ -22,7 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "knlb/flowtab.h"
+#include "knlb/ct/flowtab.h"
 
 #define FT_MIN_SLOTS 1024
 #define FT_MIN_GROUP_SLOTS 64

@@ -14,9 +14,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "knlb/addr-t.h"
-#include "knlb/check.h"
-#include "knlb/loop.h"
+#include "knlb/lib/addr-t.h"
+#include "knlb/health/check.h"
+#include "knlb/lib/loop.h"
 
 struct check_probe;
 

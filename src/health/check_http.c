@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 
 #include "check-int.h"
-#include "knlb/addr.h"
+#include "knlb/lib/addr.h"
 
 /*
  * Body bytes examined for spec.body.  Reaching it ends the transfer: a

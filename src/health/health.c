@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "knlb/addr.h"
-#include "knlb/check.h"
-#include "knlb/config-t.h"
-#include "knlb/health.h"
-#include "knlb/log.h"
-#include "knlb/loop.h"
-#include "knlb/pool.h"
+#include "knlb/lib/addr.h"
+#include "knlb/health/check.h"
+#include "knlb/config/config-t.h"
+#include "knlb/health/health.h"
+#include "knlb/lib/log.h"
+#include "knlb/lib/loop.h"
+#include "knlb/pool/pool.h"
 
 /* Slow start moves weights in this many steps: smooth, few commits. */
 #define RAMP_STEPS		10

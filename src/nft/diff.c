@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "knlb/diff.h"
-#include "knlb/sched.h"
+#include "knlb/nft/diff.h"
+#include "knlb/sched/sched.h"
 
 int slot_diff_compute(const uint32_t *old_slots, const uint32_t *new_slots,
 		      uint32_t m, struct slot_diff *out)

@@ -19,7 +19,7 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
 
-#include "knlb/nfnl.h"
+#include "knlb/nft/nfnl.h"
 
 struct nfnl_sock {
 	struct mnl_socket *nl;

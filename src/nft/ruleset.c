@@ -30,12 +30,12 @@
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
-#include "knlb/config-t.h"
-#include "knlb/diff.h"
-#include "knlb/nfnl.h"
-#include "knlb/pool-t.h"
-#include "knlb/ruleset.h"
-#include "knlb/sched.h"
+#include "knlb/config/config-t.h"
+#include "knlb/nft/diff.h"
+#include "knlb/nft/nfnl.h"
+#include "knlb/pool/pool-t.h"
+#include "knlb/nft/ruleset.h"
+#include "knlb/sched/sched.h"
 
 /* nft's datatype ids and expression ids, as stored in set user data. */
 enum {

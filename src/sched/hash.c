@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "knlb/sched.h"
+#include "knlb/sched/sched.h"
 
 /*
  * SipHash takes a 128-bit key; the API gives 64 bits.  k1 is derived from

@@ -35,7 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "knlb/sched.h"
+#include "knlb/sched/sched.h"
 
 /*
  * h2 uses a different seed so that offset and skip are independent.  The

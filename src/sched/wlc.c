@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "knlb/sched.h"
+#include "knlb/sched/sched.h"
 
 static uint32_t wlc_one(uint32_t weight, uint64_t active, double best)
 {

@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "knlb/sched.h"
+#include "knlb/sched/sched.h"
 
 /*
  * Backends of equal weight form a class.  Their current values rise in step

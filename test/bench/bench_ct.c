@@ -34,10 +34,10 @@
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack_tcp.h>
 
-#include "knlb/ct.h"
-#include "knlb/flowtab.h"
-#include "knlb/log.h"
-#include "knlb/loop.h"
+#include "knlb/ct/ct.h"
+#include "knlb/ct/flowtab.h"
+#include "knlb/lib/log.h"
+#include "knlb/lib/loop.h"
 
 #define MASK 0xff000000u
 #define SVC1 0x01000000u

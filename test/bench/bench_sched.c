@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "knlb/sched.h"
+#include "knlb/sched/sched.h"
 
 #define RUNS 21
 #define M 65537

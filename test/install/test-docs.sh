@@ -22,16 +22,16 @@ render() { LC_ALL=C.UTF-8 MANWIDTH=200 man -l "$1" 2>/dev/null | col -b; }
 
 conf5=$(render docs/knlb.conf.5)
 # Keys as the parser knows them: the "name" strings of its key tables.
-keys=$(sed -n '/_key_names\[[A-Z_]*COUNT\] = {/,/^};/p' src/config.c |
+keys=$(sed -n '/_key_names\[[A-Z_]*COUNT\] = {/,/^};/p' src/config/config.c |
 	grep -o '= "[a-z_]*"' | tr -d '="' | tr -d ' ')
-[ -n "$keys" ] || fail "no key names found in src/config.c"
+[ -n "$keys" ] || fail "no key names found in src/config/config.c"
 for k in $keys metrics_listen; do
 	grep -qE "(^|[^a-z_])$k([^a-z_]|$)" <<<"$conf5" || fail "knlb.conf(5) does not mention key $k"
 done
 
 knlbd8=$(render docs/knlbd.8)
 # Long options as getopt_long knows them: { "name", ..._argument, ... }.
-opts=$(grep -oE '\{ "[a-z][a-z-]+", (no|required|optional)_argument' src/main.c |
+opts=$(grep -oE '\{ "[a-z][a-z-]+", (no|required|optional)_argument' src/daemon/main.c |
 	grep -oE '"[a-z-]+"' | tr -d '"' | sed 's/^/--/')
 [ -n "$opts" ] || fail "no knlbd options found"
 for o in $opts; do

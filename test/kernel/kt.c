@@ -16,9 +16,9 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 
-#include "knlb/config.h"
-#include "knlb/pool.h"
-#include "knlb/render.h"
+#include "knlb/config/config.h"
+#include "knlb/pool/pool.h"
+#include "knlb/nft/render.h"
 #include "kt.h"
 
 void kt_enter_netns(void)

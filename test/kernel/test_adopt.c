@@ -21,12 +21,12 @@
 #include <unistd.h>
 #include <criterion/criterion.h>
 
-#include "knlb/adopt.h"
-#include "knlb/config.h"
-#include "knlb/nfnl.h"
-#include "knlb/pool.h"
-#include "knlb/pool-adopt.h"
-#include "knlb/sync.h"
+#include "knlb/nft/readback.h"
+#include "knlb/config/config.h"
+#include "knlb/nft/nfnl.h"
+#include "knlb/pool/pool.h"
+#include "knlb/pool/adopt_plan.h"
+#include "knlb/nft/sync.h"
 #include "kt.h"
 
 TestSuite(adopt, .init = kt_enter_netns, .timeout = 90);

@@ -21,10 +21,10 @@
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack_tcp.h>
 
-#include "knlb/addr.h"
-#include "knlb/ct.h"
-#include "knlb/flowtab.h"
-#include "knlb/loop.h"
+#include "knlb/lib/addr.h"
+#include "knlb/ct/ct.h"
+#include "knlb/ct/flowtab.h"
+#include "knlb/lib/loop.h"
 #include "kt.h"
 
 /* A real knlb layout: service bits in the top byte, someone else's below. */

@@ -13,10 +13,10 @@
 #include <unistd.h>
 #include <criterion/criterion.h>
 
-#include "knlb/config.h"
-#include "knlb/pool.h"
-#include "knlb/sync.h"
-#include "knlb/nfnl.h"
+#include "knlb/config/config.h"
+#include "knlb/pool/pool.h"
+#include "knlb/nft/sync.h"
+#include "knlb/nft/nfnl.h"
 #include "kt.h"
 
 TestSuite(daemon, .init = kt_enter_netns, .timeout = 60);

@@ -10,14 +10,14 @@
 #include <string.h>
 #include <criterion/criterion.h>
 
-#include "knlb/commit.h"
-#include "knlb/config.h"
-#include "knlb/health.h"
-#include "knlb/loop.h"
-#include "knlb/nfnl.h"
-#include "knlb/pool.h"
-#include "knlb/sched.h"
-#include "knlb/sync.h"
+#include "knlb/nft/commit.h"
+#include "knlb/config/config.h"
+#include "knlb/health/health.h"
+#include "knlb/lib/loop.h"
+#include "knlb/nft/nfnl.h"
+#include "knlb/pool/pool.h"
+#include "knlb/sched/sched.h"
+#include "knlb/nft/sync.h"
 #include "kt.h"
 
 TestSuite(failover, .init = kt_enter_netns, .timeout = 120);

@@ -9,12 +9,12 @@
 #include <string.h>
 #include <criterion/criterion.h>
 
-#include "knlb/config.h"
-#include "knlb/nfnl.h"
-#include "knlb/pool.h"
-#include "knlb/ruleset.h"
-#include "knlb/sched.h"
-#include "knlb/sync.h"
+#include "knlb/config/config.h"
+#include "knlb/nft/nfnl.h"
+#include "knlb/pool/pool.h"
+#include "knlb/nft/ruleset.h"
+#include "knlb/sched/sched.h"
+#include "knlb/nft/sync.h"
 #include "kt.h"
 
 TestSuite(program, .init = kt_enter_netns, .timeout = 60);

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <criterion/criterion.h>
 
-#include "knlb/config.h"
+#include "knlb/config/config.h"
 
 struct result {
 	int rc;

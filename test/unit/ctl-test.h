@@ -35,7 +35,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "knlb/ctl.h"
+#include "knlb/ctl/server.h"
 
 struct test_server {
 	char dir[64];			/* mkdtemp; removed by server_stop */

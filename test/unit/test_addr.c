@@ -5,7 +5,7 @@
 #include <string.h>
 #include <criterion/criterion.h>
 
-#include "knlb/addr.h"
+#include "knlb/lib/addr.h"
 
 Test(addr, parse_ipv4)
 {

@@ -8,8 +8,8 @@
 #include <criterion/criterion.h>
 
 #include "config-test.h"
-#include "knlb/pool.h"
-#include "knlb/sched.h"
+#include "knlb/pool/pool.h"
+#include "knlb/sched/sched.h"
 
 #define WEB "[service web]\nvip = 192.0.2.10\nport = 80\n"
 #define THREE WEB "backend = 10.0.0.11:8080 id=b1\nbackend = 10.0.0.12:8080\nbackend = 10.0.0.13:8080 weight=2\n"

@@ -10,12 +10,12 @@
 #include <criterion/criterion.h>
 
 #include "config-test.h"
-#include "knlb/adopt.h"
-#include "knlb/health.h"
-#include "knlb/loop.h"
-#include "knlb/pool.h"
-#include "knlb/pool-adopt.h"
-#include "knlb/sched.h"
+#include "knlb/nft/readback.h"
+#include "knlb/health/health.h"
+#include "knlb/lib/loop.h"
+#include "knlb/pool/pool.h"
+#include "knlb/pool/adopt_plan.h"
+#include "knlb/sched/sched.h"
 
 /* A read-back being built by a test: up to 4 services of 8 values. */
 struct fake {

@@ -20,8 +20,8 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 
-#include "knlb/check.h"
-#include "knlb/loop.h"
+#include "knlb/health/check.h"
+#include "knlb/lib/loop.h"
 
 #define MS 1000000ULL
 

@@ -11,9 +11,9 @@
 #include <unistd.h>
 #include <criterion/criterion.h>
 
-#include "knlb/addr.h"
-#include "knlb/config.h"
-#include "knlb/log.h"
+#include "knlb/lib/addr.h"
+#include "knlb/config/config.h"
+#include "knlb/lib/log.h"
 
 #include "config-test.h"
 

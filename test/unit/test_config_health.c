@@ -6,7 +6,7 @@
 #include <criterion/criterion.h>
 
 #include "config-test.h"
-#include "knlb/config-values.h"
+#include "knlb/config/values.h"
 
 #define MS 1000000ULL
 

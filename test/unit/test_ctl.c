@@ -16,8 +16,8 @@
 #include <unistd.h>
 #include <criterion/criterion.h>
 
-#include "knlb/ctl.h"
-#include "knlb/loop.h"
+#include "knlb/ctl/server.h"
+#include "knlb/lib/loop.h"
 #include "ctl-test.h"
 
 static double now_s(void)

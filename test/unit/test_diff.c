@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <criterion/criterion.h>
 
-#include "knlb/diff.h"
-#include "knlb/sched.h"
+#include "knlb/nft/diff.h"
+#include "knlb/sched/sched.h"
 
 #define E SCHED_SLOT_EMPTY
 

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <criterion/criterion.h>
 
-#include "knlb/flowtab.h"
+#include "knlb/ct/flowtab.h"
 
 #define SVC1 0x01000000u
 #define SVC2 0x02000000u

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <criterion/criterion.h>
 
-#include "knlb/sched.h"
+#include "knlb/sched/sched.h"
 
 /*
  * SipHash-2-4 reference vectors (Aumasson and Bernstein, vectors.h of the

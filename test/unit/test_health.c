@@ -9,10 +9,10 @@
 #include <criterion/criterion.h>
 
 #include "config-test.h"
-#include "knlb/health.h"
-#include "knlb/loop.h"
-#include "knlb/pool.h"
-#include "knlb/sched.h"
+#include "knlb/health/health.h"
+#include "knlb/lib/loop.h"
+#include "knlb/pool/pool.h"
+#include "knlb/sched/sched.h"
 
 #define MS 1000000ULL
 

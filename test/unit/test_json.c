@@ -8,7 +8,7 @@
 #include <string.h>
 #include <criterion/criterion.h>
 
-#include "knlb/json.h"
+#include "knlb/lib/json.h"
 
 struct sink {
 	FILE *f;

@@ -22,9 +22,9 @@
 #include <unistd.h>
 #include <criterion/criterion.h>
 
-#include "knlb/config.h"
+#include "knlb/config/config.h"
 #include "ctl-test.h"
-#include "knlb/version.h"
+#include "knlb/lib/version.h"
 
 extern char **environ;
 

@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <criterion/criterion.h>
 
-#include "knlb/log.h"
+#include "knlb/lib/log.h"
 
 /* fd 2 redirected into a temp file for the length of a test. */
 struct capture {

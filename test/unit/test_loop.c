@@ -5,7 +5,7 @@
 #include <unistd.h>
 #include <criterion/criterion.h>
 
-#include "knlb/loop.h"
+#include "knlb/lib/loop.h"
 
 struct pair_state {
 	int fds[2][2];		/* two pipes, both readable */

@@ -25,13 +25,13 @@
 #include <unistd.h>
 #include <criterion/criterion.h>
 
-#include "knlb/addr.h"
-#include "knlb/flowtab.h"
-#include "knlb/health.h"
-#include "knlb/loop.h"
-#include "knlb/metrics.h"
-#include "knlb/pool.h"
-#include "knlb/version.h"
+#include "knlb/lib/addr.h"
+#include "knlb/ct/flowtab.h"
+#include "knlb/health/health.h"
+#include "knlb/lib/loop.h"
+#include "knlb/daemon/metrics.h"
+#include "knlb/pool/pool.h"
+#include "knlb/lib/version.h"
 
 #include "config-test.h"
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <criterion/criterion.h>
 
-#include "knlb/notify.h"
+#include "knlb/lib/notify.h"
 
 struct listener {
 	int fd;

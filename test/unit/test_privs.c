@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <criterion/criterion.h>
 
-#include "knlb/privs.h"
+#include "knlb/lib/privs.h"
 
 /* Keep only the capabilities in mask (effective and permitted). */
 static int keep_only(uint64_t mask)

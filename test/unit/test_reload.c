@@ -10,9 +10,9 @@
 #include <criterion/criterion.h>
 
 #include "config-test.h"
-#include "knlb/pool.h"
-#include "knlb/reload.h"
-#include "knlb/sched.h"
+#include "knlb/pool/pool.h"
+#include "knlb/pool/reload_plan.h"
+#include "knlb/sched/sched.h"
 
 #define WEB "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = tcp\n"
 #define DNS "[service dns]\nvip = 192.0.2.53\nport = 53\nproto = udp\ncheck = none\n"

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <criterion/criterion.h>
 
-#include "knlb/sched.h"
+#include "knlb/sched/sched.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef KNLB_CONFIG_T_H
+#define KNLB_CONFIG_T_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "knlb/lib/addr-t.h"
+#include "knlb/config/check-t.h"
+
+/*
+ * What the operator wrote, validated and nothing more.  Runtime state
+ * (health, effective weight, slot tables) lives in struct knlb_pool, which
+ * points at these: configuration stays flat and read-only once loaded.
+ */
+
+#define KNLB_NAME_MAX		64	/* service names, backend ids, table */
+#define KNLB_PATH_MAX		108	/* sun_path */
+#define KNLB_DEFAULT_TABLE	"knlb"
+#define KNLB_DEFAULT_SEED	0x5eedU
+#define KNLB_DEFAULT_SLOTS	16381U	/* prime, Maglev paper's choice */
+#define KNLB_MAX_SLOTS		131071U	/* prime; bounds one batch's size */
+#define KNLB_MAX_WEIGHT		65535U
+#define KNLB_DEFAULT_CONTROL_SOCKET "/run/knlb/knlb.sock"
+#define KNLB_DEFAULT_CT_MARK_MASK 0xffffffffU
+/* Flow counts are checked against a conntrack dump this often (0 = never). */
+#define KNLB_DEFAULT_CT_RESYNC_NS	300000000000ULL
+
+/* Health-check defaults, as HAProxy's: inter 2s, timeout 1s, rise 2, fall 3. */
+#define KNLB_DEFAULT_INTERVAL_NS	2000000000ULL
+#define KNLB_DEFAULT_TIMEOUT_NS		1000000000ULL
+#define KNLB_DEFAULT_RISE		2U
+#define KNLB_DEFAULT_FALL		3U
+#define KNLB_MAX_RISE_FALL		100U
+
+enum knlb_proto {
+	KNLB_PROTO_TCP = IPPROTO_TCP,
+	KNLB_PROTO_UDP = IPPROTO_UDP,
+};
+
+enum knlb_scheduler {
+	KNLB_SCHED_MAGLEV,	/* jhash of hash_key -> slot */
+	KNLB_SCHED_WRR,		/* numgen inc -> slot */
+	KNLB_SCHED_RANDOM,	/* numgen random -> slot */
+	KNLB_SCHED_WLC,		/* numgen inc -> slot, weights / (1 + active flows) */
+};
+
+enum knlb_hash_key {
+	KNLB_HASH_SRC_IP,
+	KNLB_HASH_SRC_IP_PORT,
+	KNLB_HASH_5TUPLE,
+};
+
+enum knlb_snat {
+	KNLB_SNAT_NONE,
+	KNLB_SNAT_MASQUERADE,
+	KNLB_SNAT_ADDRESS,
+};
+
+enum knlb_on_empty {
+	KNLB_ON_EMPTY_REJECT,	/* TCP reset / ICMP port unreachable */
+	KNLB_ON_EMPTY_DROP,
+};
+
+struct knlb_backend_config {
+	char id[KNLB_NAME_MAX];	/* id= when given, else "ADDR:PORT" */
+	struct knlb_addr addr;
+	uint16_t port;		/* host byte order */
+	uint32_t weight;	/* 0..KNLB_MAX_WEIGHT */
+	bool backup;		/* used only while no primary is usable */
+	uint16_t check_port;	/* probe port; 0 = the service's check_port or port */
+	int line;		/* where it was declared, for messages */
+};
+
+/* How a service's backends are probed and judged. */
+struct knlb_health_config {
+	struct check_spec check;	/* check.port: service-wide check_port */
+	uint64_t interval_ns;		/* between probes of an up backend */
+	uint64_t fastinter_ns;		/* while rising or falling */
+	uint64_t downinter_ns;		/* while down */
+	uint32_t rise, fall;		/* consecutive results to change state */
+	uint64_t slowstart_ns;		/* weight ramp after recovery; 0 = off */
+};
+
+struct knlb_service_config {
+	char name[KNLB_NAME_MAX];
+	struct knlb_addr vip;
+	uint16_t port;		/* host byte order */
+	enum knlb_proto proto;
+	enum knlb_scheduler scheduler;
+	enum knlb_hash_key hash_key;
+	uint32_t table_size;	/* slots, M */
+	uint32_t hash_seed;	/* global hash_seed unless overridden */
+	enum knlb_snat snat;
+	struct knlb_addr snat_addr;	/* KNLB_SNAT_ADDRESS only */
+	struct knlb_health_config health;
+	enum knlb_on_empty on_empty;
+	bool flush;		/* delete a dead backend's conntrack entries */
+	struct knlb_backend_config *backends;
+	size_t n_backends;
+	int line;		/* line of the [service NAME] header */
+};
+
+struct knlb_global_config {
+	char table[KNLB_NAME_MAX];	/* nft table, family inet */
+	int log_level;			/* enum log_level */
+	uint32_t hash_seed;
+	char control_socket[KNLB_PATH_MAX];
+	uint32_t ct_mark_mask;		/* bits of ct mark knlb owns */
+	uint64_t ct_resync_interval_ns;	/* periodic flow-count audit; 0 = off */
+	char metrics_listen[KNLB_ADDRSTRLEN];	/* "ADDR:PORT"; "" = off */
+	char user[KNLB_NAME_MAX];	/* run as this user after setup; "" = stay root */
+};
+
+struct knlb_config {
+	char *path;			/* file it was read from */
+	struct knlb_global_config global;
+	struct knlb_service_config *services;
+	size_t n_services;
+};
+
+#endif

@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef KNLB_CT_H
+#define KNLB_CT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "knlb/lib/addr-t.h"
+
+/*
+ * Conntrack: which flows each backend of each service holds, kept in a
+ * struct flowtab (see flowtab.h), plus listing and flushing those flows.
+ * Knows ct marks and addresses, not services or health.
+ *
+ * Attribution.  The service chain sets the service's bits of the ct mark
+ * (under ct_mark_mask) before the DNAT; the flow belongs to the service
+ * whose mark equals (ct mark & mask) and to the backend equal to the
+ * source of the conntrack REPLY tuple (the DNAT target).  The mark is set
+ * in nat prerouting, before the entry is confirmed, so the NEW event
+ * already carries it.  A mark value passed to this API is the service's
+ * masked value (e.g. 0x01000000 under mask 0xff000000).
+ *
+ * Three netlink sockets.  Events: subscribed to NEW and DESTROY, with a
+ * BPF filter in the kernel that drops every flow with (mark & mask) == 0
+ * before it is queued, non-blocking, read from the loop.  Updates: the
+ * same, subscribed to UPDATE, whose filter also drops all but TCP entries
+ * in TIME_WAIT or CLOSE, so about one update per TCP flow reaches us: the
+ * moment its connection is over, minutes before its DESTROY (see "active"
+ * below).  Queries: dumps and deletes, request/response.
+ *
+ * "Active" is "not yet seen ending": a TCP flow ends at TIME_WAIT or
+ * CLOSE (its update) or at its DESTROY, whichever comes first; any other
+ * flow (UDP: 30 s unreplied, 120 s once it saw a reply and a second
+ * packet; see nf_conntrack_udp_timeout*) at its DESTROY only.  FIN_WAIT,
+ * CLOSE_WAIT and LAST_ACK still count as active: a half-closed connection
+ * may carry data one way.  A dump knows the state too: a dumped TCP entry
+ * in TIME_WAIT or CLOSE is not active.  The two sockets are not ordered
+ * against each other: a closing update for a flow whose NEW is not read
+ * yet reads the event socket first; one whose DESTROY came first counts
+ * nothing (flowtab.h).
+ *
+ * Events are best effort: the kernel drops them when the receive buffer
+ * is full and reports ENOBUFS.  Then the buffer is doubled (up to 64 MiB)
+ * (on either listening socket) and the flow table is resynchronised from
+ * a full dump, so counts are never silently wrong: while a resync is pending, ct_get_stats() says so.
+ * The kernel reports ENOBUFS once and then drops silently until the queue
+ * has been read empty, so the dump waits for that; under a sustained
+ * overload that never lets the queue empty, counts stay flagged stale.
+ * Resyncs are spaced at least 1 s (and 4x the last dump's duration) apart,
+ * so an event storm cannot keep the loop dumping.  DESTROY events can
+ * come late (conntrack's garbage collector reaps expired entries in
+ * batches): the TCP closing update does not wait for them.
+ *
+ * Needs net.netfilter.nf_conntrack_events != 0 (1, or the default 2 which
+ * enables events once a listener exists); with 0 ct_open() warns and only
+ * the dumps count.  CAP_NET_ADMIN is needed to subscribe, to raise the
+ * buffer above net.core.rmem_max and to delete entries.
+ *
+ * SYNCHRONOUS CALLS: ct_open() (its initial dump), ct_resync(),
+ * ct_flush_backend() and ct_list() each do a dump on the query socket and
+ * block the caller until it ends: about 3-5 us per conntrack entry in
+ * the table (0.6-1 s for 200k on a 2-core box, `make bench-ct`), most of
+ * it the kernel's.  Each read waits at most 5 s.  The event path never
+ * blocks.
+ */
+
+struct ct;
+struct loop;
+struct flowtab;
+
+/* One conntrack entry as ct_list() reports it.  Ports are host order. */
+struct ct_flow {
+	uint32_t id;			/* conntrack id */
+	uint32_t mark;			/* ct mark & mask: the service */
+	uint32_t ct_mark;		/* the whole ct mark */
+	uint32_t status;		/* IPS_* bits (ASSURED, SEEN_REPLY, ...) */
+	uint16_t zone;
+	uint8_t proto;			/* IPPROTO_* */
+	struct knlb_addr client;	/* original source */
+	uint16_t client_port;
+	struct knlb_addr vip;		/* original destination */
+	uint16_t vip_port;
+	struct knlb_addr backend;	/* reply source: the DNAT target */
+	uint16_t backend_port;
+	struct knlb_addr reply_dst;	/* the client, or the SNAT address */
+	uint16_t reply_dst_port;
+	const char *state;		/* "ESTABLISHED", ...; "" if stateless */
+	int64_t timeout_s;		/* seconds until expiry, -1 unknown */
+	int64_t age_s;			/* -1 unless nf_conntrack_timestamp=1 */
+	bool has_counters;		/* nf_conntrack_acct=1 at creation */
+	uint64_t orig_packets, orig_bytes;	/* client -> backend */
+	uint64_t reply_packets, reply_bytes;	/* backend -> client */
+};
+
+typedef void (*ct_flow_fn)(const struct ct_flow *flow, void *arg);
+
+struct ct_stats {
+	uint64_t events_new;		/* NEW events applied */
+	uint64_t events_destroy;	/* DESTROY events applied */
+	uint64_t events_closing;	/* TCP TIME_WAIT/CLOSE updates applied */
+	uint64_t closings_unknown;	/* of those, for no known flow (its
+					   DESTROY came first, or NEW lost) */
+	uint64_t updates_other;		/* other updates that reached us: no
+					   TCP state in them (a mark or status
+					   change), or no kernel state filter */
+	uint64_t events_foreign;	/* (mark & mask) == 0: kernel filter leaked */
+	uint64_t events_bad;		/* unparsable or truncated */
+	uint64_t overflows;		/* ENOBUFS: the kernel dropped events */
+	uint64_t resyncs;		/* after overflows, or ct_resync() */
+	uint64_t resync_errors;		/* dumps that failed; retried */
+	uint64_t last_resync_opened;	/* corrections of the last resync */
+	uint64_t last_resync_closed;
+	uint64_t last_resync_moved;
+	uint64_t last_resync_ended;	/* active, the dump showed TIME_WAIT/CLOSE */
+	uint64_t last_resync_ms;	/* its duration */
+	uint64_t initial_flows;		/* found by the dump at ct_open() */
+	int rcvbuf;			/* event buffer bytes, as the kernel has it */
+	int update_rcvbuf;		/* update buffer bytes, likewise */
+	bool resync_pending;		/* counts are known to be stale */
+	bool kernel_filter;		/* the BPF mark filter is attached */
+	bool update_filter;		/* the BPF mark+state filter is attached */
+	bool events_disabled;		/* net.netfilter.nf_conntrack_events=0 */
+};
+
+/*
+ * Open the three sockets, attach the filters, count the flows that exist
+ * already (one dump) and watch the event and update sockets in loop.  mark_mask must
+ * not be 0.  ft is not owned and must outlive the ct.  Returns 0, or
+ * -errno with err (if not NULL) saying which step failed.
+ */
+int ct_open(struct loop *loop, uint32_t mark_mask, struct flowtab *ft,
+	    struct ct **out, char *err, size_t errlen);
+/*
+ * Stops watching, closes the sockets.  The flowtab is left as it is.
+ * Not from inside a ct_list() callback or a flowtab drained callback:
+ * those run inside ct's own handlers.
+ */
+void ct_close(struct ct *ct);
+
+/*
+ * Resynchronise the flowtab from a full dump now (synchronous).  0 or
+ * -errno; on error the flowtab is left uncorrected and a resync stays
+ * pending.
+ */
+int ct_resync(struct ct *ct);
+
+/*
+ * Set the event and update receive buffers (bytes each; the kernel
+ * doubles it internally).  Overflows double one again, up to 64 MiB.
+ * For tuning and tests.
+ */
+int ct_set_rcvbuf(struct ct *ct, int bytes);
+
+/*
+ * Delete every conntrack entry whose (mark & mask) == mark, whose protocol
+ * is proto and whose reply source is addr:port; nothing else (synchronous).
+ * Each delete names the entry by its original tuple and conntrack id, so
+ * an entry created after the dump with the same tuple survives.  Entries
+ * already gone are not errors.  *deleted (may be NULL) counts what the
+ * kernel acknowledged.  The DESTROY events update the flowtab as usual.
+ * Returns 0, -EINVAL (mark 0 or outside the mask, addr NULL, port 0),
+ * -EPROTONOSUPPORT (a protocol without ports), or the first -errno the
+ * kernel returned.
+ */
+int ct_flush_backend(struct ct *ct, uint32_t mark, const struct knlb_addr *addr,
+		     uint16_t port, uint8_t proto, size_t *deleted);
+
+/*
+ * Call cb for every entry of service mark (0 = every service) and, unless
+ * backend is NULL, whose reply source is backend (port 0 = any port).
+ * Synchronous; cb runs during the dump and must not call ct functions.
+ * Returns the number of entries reported, or -errno.
+ */
+long ct_list(struct ct *ct, uint32_t mark, const struct knlb_addr *backend,
+	     uint16_t port, ct_flow_fn cb, void *arg);
+
+void ct_get_stats(const struct ct *ct, struct ct_stats *out);
+
+#endif

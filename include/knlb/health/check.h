@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef KNLB_CHECK_H
+#define KNLB_CHECK_H
+
+#include "knlb/lib/addr-t.h"
+#include "knlb/config/check-t.h"
+
+/*
+ * Running probes on the event loop: non-blocking sockets for tcp and udp,
+ * libcurl's multi interface for http(s), all driven by the one loop, no
+ * threads.  A checker owns the shared state (the curl multi handle); a
+ * probe is one attempt against one address.
+ *
+ * The done callback runs exactly once per started probe, always from the
+ * loop, never from inside checker_start(), unless the probe is cancelled
+ * first (then it never runs).  The probe is freed by the checker right
+ * after its callback returns; the caller must drop its pointer then.
+ */
+
+struct loop;
+struct checker;
+struct check_probe;
+
+typedef void (*check_done_fn)(const struct check_result *res, void *arg);
+
+int checker_new(struct loop *loop, struct checker **out);
+/* Cancels every probe still running (their callbacks do not run). */
+void checker_free(struct checker *checker);
+
+/*
+ * Start a probe of spec against addr:port, exactly (spec->port is for the
+ * caller's own resolution; see health_probe_port()).  Returns 0 and sets *out, or -errno when the probe could not
+ * even be started (-EMFILE, -ENOMEM, ...): the caller treats that as a
+ * CHECK_LOCAL_ERROR of its own.
+ */
+int checker_start(struct checker *checker, const struct check_spec *spec,
+		  const struct knlb_addr *addr, uint16_t port,
+		  check_done_fn done, void *arg, struct check_probe **out);
+void checker_cancel(struct checker *checker, struct check_probe *probe);
+
+/* Probes in flight (tests, statistics). */
+size_t checker_running(const struct checker *checker);
+
+#endif

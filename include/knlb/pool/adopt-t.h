@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef KNLB_ADOPT_T_H
+#define KNLB_ADOPT_T_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "knlb/lib/addr-t.h"
+#include "knlb/config/config-t.h"
+
+/*
+ * What a running table `inet <table>` holds, read back at start so that
+ * knlbd adopts it instead of guessing (DESIGN 3).  Facts only: which
+ * policy follows from them is pool-adopt.c's business.
+ */
+
+/* One distinct value of a slot map: a backend the kernel maps. */
+struct adopt_backend {
+	struct knlb_addr addr;		/* AF_INET */
+	uint16_t port;			/* host order */
+	uint32_t slots;			/* slot elements that map to it */
+};
+
+/* What the table holds for one service name. */
+struct adopt_service {
+	char name[KNLB_NAME_MAX];
+	/* map <name>_slots exists (even when it holds no element) */
+	bool has_map;
+	struct adopt_backend *mapped;	/* sorted by address, then port */
+	size_t n_mapped;
+	uint32_t n_elements;		/* slot elements in the map */
+	/* chain svc_<name> has a rule */
+	bool has_chain;
+	/*
+	 * The `ct mark set` of that rule was recognised: mark is the value
+	 * it writes under mark_mask (0xffffffff for `ct mark set MARK`,
+	 * MASK for `ct mark set ct mark & ~MASK | MARK`).
+	 */
+	bool has_mark;
+	uint32_t mark;
+	uint32_t mark_mask;
+};
+
+struct adopt_table {
+	bool exists;			/* false: nothing to adopt */
+	uint32_t genid;			/* nftables generation it was read at */
+	unsigned int reads;		/* > 1: the table moved while being read */
+	struct adopt_service *services;	/* in the order the kernel listed them */
+	size_t n_services;
+};
+
+#endif

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef KNLB_POOL_H
+#define KNLB_POOL_H
+
+#include "knlb/pool/pool-t.h"
+
+/*
+ * Build the runtime pool for a validated config and compute every
+ * service's slot table.  The pool borrows config: free the pool first.
+ * Returns 0, -ENOMEM, or the scheduler's error.
+ */
+int pool_create(const struct knlb_config *config, struct knlb_pool **out);
+void pool_free(struct knlb_pool *pool);
+
+/* Recompute one service's slot table from effective weights; clears dirty. */
+int pool_compute_slots(struct knlb_service *svc);
+
+/*
+ * Effective weights from weight, health, backups and slow
+ * start at time now_ns.  Marks the service dirty (and returns true) when
+ * any effective weight changed; on_backups and empty follow.
+ */
+bool pool_refresh_weights(struct knlb_service *svc, uint64_t now_ns);
+
+/* A health verdict; starts slow start on down -> up.  Refreshes weights. */
+bool pool_set_health(struct knlb_service *svc, size_t b, bool up,
+		     uint64_t now_ns);
+
+/* A backend still ramping up at now_ns (slow start timer needed). */
+bool pool_service_ramping(const struct knlb_service *svc, uint64_t now_ns);
+
+/*
+ * knlbctl drain/enable/disable and weight: runtime changes on top of the
+ * config.  Both refresh weights; true when an effective weight changed.
+ */
+bool pool_set_admin(struct knlb_service *svc, size_t b, enum knlb_admin admin,
+		    uint64_t now_ns);
+bool pool_set_weight(struct knlb_service *svc, size_t b, uint32_t weight,
+		     uint64_t now_ns);
+const char *pool_admin_name(enum knlb_admin admin);
+
+/*
+ * scheduler = wlc: re-weight from active[b], the active flows of each
+ * backend, with the hysteresis of wlc_weights(); marks the service dirty
+ * only when the weights moved enough.  0 or -ENOMEM.
+ */
+int pool_apply_wlc(struct knlb_service *svc, const uint64_t *active,
+		   uint64_t now_ns);
+
+/* By name; NULL when there is none. */
+struct knlb_service *pool_find_service(const struct knlb_pool *pool,
+				       const char *name);
+/* By id, else by ADDR:PORT; the index, or -1. */
+long pool_find_backend(const struct knlb_service *svc, const char *name);
+
+/*
+ * The lowest ct mark under mask (non-zero) that no service of pool holds
+ * (services not marked yet hold 0): for a service a reload adds, or one
+ * the running table had no mark for.  0 or -ENOSPC.
+ */
+int pool_free_mark(const struct knlb_pool *pool, uint32_t mask, uint32_t *out);
+
+/* counts[b] = slots pointing at backend b, in one pass (n_backends long). */
+void pool_count_slots(const struct knlb_service *svc, uint32_t *counts);
+
+/* effective_weight in the config's units (undoes weight_scale). */
+double pool_effective_weight(const struct knlb_service *svc, size_t b);
+
+
+/* Slots that point at backend index b (for reports and tests). */
+uint32_t pool_slots_of(const struct knlb_service *svc, size_t b);
+
+#endif

@@ -1,0 +1,341 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * knlbctl status: every service and backend as the daemon sees them now,
+ * as a table for people or JSON for scripts.  WARN (knlbctl exits 4)
+ * when something needs attention: a backend down, a service running on
+ * its backups or with no usable backend.  Drain and disable are the
+ * operator's own doing and do not warn.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "knlb/lib/addr.h"
+#include "knlb/config/config.h"
+#include "knlb/ct/ct.h"
+#include "knlb/daemon/daemon.h"
+#include "knlb/ct/flowtab.h"
+#include "knlb/health/health.h"
+#include "knlb/lib/json.h"
+#include "knlb/pool/pool.h"
+#include "knlb/lib/version.h"
+#include "ctl-int.h"
+
+/* One word for the service as a whole. */
+static const char *service_state(const struct knlb_service *svc)
+{
+	if (svc->empty)
+		return "empty";
+	if (svc->on_backups)
+		return "on-backups";
+	for (size_t b = 0; b < svc->n_backends; b++)
+		if (!svc->backends[b].up)
+			return "degraded";
+	return "ok";
+}
+
+static const char *check_status_name(enum check_status st)
+{
+	switch (st) {
+	case CHECK_OK:
+		return "ok";
+	case CHECK_FAILED:
+		return "failed";
+	case CHECK_LOCAL_ERROR:
+		return "local-error";
+	}
+	return "?";
+}
+
+static const struct health_backend_info *health_of(const struct knlbd *d,
+						    const struct knlb_service *svc,
+						    size_t b)
+{
+	if (!d->health || svc->cfg->health.check.kind == CHECK_NONE)
+		return NULL;
+	return health_backend(d->health, (size_t)(svc - d->pool->services), b);
+}
+
+static void backend_counts(const struct knlbd *d, const struct knlb_service *svc,
+			   size_t b, struct flow_counts *c)
+{
+	const struct knlb_backend_config *be = svc->backends[b].cfg;
+
+	*c = (struct flow_counts){ 0 };
+	if (d->flows)
+		flowtab_backend_counts(d->flows, svc->ct_mark, &be->addr, be->port,
+				       (uint8_t)svc->cfg->proto, c);
+}
+
+static void last_check_text(const struct health_backend_info *h, char *buf,
+			    size_t len)
+{
+	if (!h)
+		snprintf(buf, len, "no check");
+	else if (!h->probed)
+		snprintf(buf, len, "not probed yet");
+	else
+		snprintf(buf, len, "%s%s%s %.1fms", check_status_name(h->last.status),
+			 h->last.reason[0] ? ": " : "", h->last.reason,
+			 h->last.latency_ms);
+}
+
+static void text_service(const struct knlbd *d, const struct knlb_service *svc,
+			 FILE *out)
+{
+	const struct knlb_service_config *cfg = svc->cfg;
+	uint32_t *slots = calloc(svc->n_backends ? svc->n_backends : 1, sizeof(*slots));
+	char vip[KNLB_ADDRSTRLEN];
+	struct flow_counts sc = { 0 };
+
+	if (d->flows)
+		flowtab_service_counts(d->flows, svc->ct_mark, &sc);
+	fprintf(out, "service %s  %s/%s  %s  %u slots  ct mark 0x%08x  flush %s  on_empty %s  state %s  active flows %" PRIu64 "\n",
+		cfg->name, addr_port_format(&cfg->vip, cfg->port, vip, sizeof(vip)),
+		config_proto_name(cfg->proto), config_scheduler_name(cfg->scheduler),
+		cfg->table_size, svc->ct_mark, cfg->flush ? "yes" : "no",
+		cfg->on_empty == KNLB_ON_EMPTY_DROP ? "drop" : "reject",
+		service_state(svc), sc.active);
+	fprintf(out, "  %-20s %-21s %6s %9s %-8s %-6s %7s %7s %8s  %s\n", "BACKEND",
+		"ADDRESS", "WEIGHT", "EFFECTIVE", "ADMIN", "HEALTH", "SLOTS",
+		"SHARE", "ACTIVE", "LAST CHECK");
+	if (slots)
+		pool_count_slots(svc, slots);
+	for (size_t b = 0; b < svc->n_backends; b++) {
+		const struct knlb_backend *be = &svc->backends[b];
+		const struct health_backend_info *h = health_of(d, svc, b);
+		char addr[KNLB_ADDRSTRLEN], check[CHECK_REASON_MAX + 32], weight[16];
+		struct flow_counts c;
+		uint32_t n = slots ? slots[b] : 0;
+
+		backend_counts(d, svc, b, &c);
+		last_check_text(h, check, sizeof(check));
+		snprintf(weight, sizeof(weight), "%u%s", be->weight,
+			 be->weight_set ? "*" : "");
+		fprintf(out, "  %-20s %-21s %6s %9g %-8s %-6s %7u %6.2f%% %8" PRIu64 "  %s%s\n",
+			be->cfg->id,
+			addr_port_format(&be->cfg->addr, be->cfg->port, addr, sizeof(addr)),
+			weight, pool_effective_weight(svc, b),
+			pool_admin_name(be->admin), be->up ? "up" : "DOWN", n,
+			100.0 * n / cfg->table_size, c.active, check,
+			be->cfg->backup ? "  (backup)" : "");
+	}
+	free(slots);
+}
+
+static void json_flow_counts(struct json_writer *w, const struct flow_counts *c)
+{
+	json_key(w, "active_flows");
+	json_uint(w, c->active);
+	json_key(w, "flows_opened");
+	json_uint(w, c->opened);
+	json_key(w, "flows_closed");
+	json_uint(w, c->closed);
+}
+
+static void json_backend(const struct knlbd *d, const struct knlb_service *svc,
+			 size_t b, uint32_t slots, struct json_writer *w)
+{
+	const struct knlb_backend *be = &svc->backends[b];
+	const struct health_backend_info *h = health_of(d, svc, b);
+	char addr[KNLB_ADDRSTRLEN];
+	struct flow_counts c;
+
+	backend_counts(d, svc, b, &c);
+	json_object_begin(w);
+	json_key(w, "id");
+	json_string(w, be->cfg->id);
+	json_key(w, "address");
+	json_string(w, addr_port_format(&be->cfg->addr, be->cfg->port, addr, sizeof(addr)));
+	json_key(w, "backup");
+	json_bool(w, be->cfg->backup);
+	json_key(w, "weight");
+	json_uint(w, be->weight);
+	json_key(w, "config_weight");
+	json_uint(w, be->cfg->weight);
+	json_key(w, "effective_weight");
+	json_double(w, pool_effective_weight(svc, b));
+	json_key(w, "admin");
+	json_string(w, pool_admin_name(be->admin));
+	json_key(w, "health");
+	json_string(w, be->up ? "up" : "down");
+	json_key(w, "slots");
+	json_uint(w, slots);
+	json_key(w, "share");
+	json_double(w, (double)slots / svc->cfg->table_size);
+	json_flow_counts(w, &c);
+	json_key(w, "check");
+	if (!h) {
+		json_null(w);
+	} else {
+		json_object_begin(w);
+		json_key(w, "probed");
+		json_bool(w, h->probed);
+		json_key(w, "last_status");
+		if (h->probed)
+			json_string(w, check_status_name(h->last.status));
+		else
+			json_null(w);
+		json_key(w, "last_reason");
+		json_string(w, h->last.reason);
+		json_key(w, "last_latency_ms");
+		json_double(w, h->last.latency_ms);
+		json_key(w, "probes");
+		json_uint(w, h->probes);
+		json_key(w, "transitions");
+		json_uint(w, h->transitions);
+		json_object_end(w);
+	}
+	json_object_end(w);
+}
+
+static void json_service(const struct knlbd *d, const struct knlb_service *svc,
+			 struct json_writer *w)
+{
+	const struct knlb_service_config *cfg = svc->cfg;
+	uint32_t *slots = calloc(svc->n_backends ? svc->n_backends : 1, sizeof(*slots));
+	char vip[KNLB_ADDRSTRLEN];
+	struct flow_counts sc = { 0 };
+
+	if (d->flows)
+		flowtab_service_counts(d->flows, svc->ct_mark, &sc);
+	if (slots)
+		pool_count_slots(svc, slots);
+	json_object_begin(w);
+	json_key(w, "name");
+	json_string(w, cfg->name);
+	json_key(w, "vip");
+	json_string(w, addr_format(&cfg->vip, vip, sizeof(vip)));
+	json_key(w, "port");
+	json_uint(w, cfg->port);
+	json_key(w, "proto");
+	json_string(w, config_proto_name(cfg->proto));
+	json_key(w, "scheduler");
+	json_string(w, config_scheduler_name(cfg->scheduler));
+	json_key(w, "table_size");
+	json_uint(w, cfg->table_size);
+	json_key(w, "ct_mark");
+	json_uint(w, svc->ct_mark);
+	json_key(w, "flush");
+	json_bool(w, cfg->flush);
+	json_key(w, "state");
+	json_string(w, service_state(svc));
+	json_flow_counts(w, &sc);
+	json_key(w, "backends");
+	json_array_begin(w);
+	for (size_t b = 0; b < svc->n_backends; b++)
+		json_backend(d, svc, b, slots ? slots[b] : 0, w);
+	json_array_end(w);
+	json_object_end(w);
+	free(slots);
+}
+
+static void json_conntrack(const struct knlbd *d, struct json_writer *w)
+{
+	struct ct_stats st;
+
+	json_key(w, "conntrack");
+	if (!d->ct) {
+		json_null(w);
+		return;
+	}
+	ct_get_stats(d->ct, &st);
+	json_object_begin(w);
+	json_key(w, "events_new");
+	json_uint(w, st.events_new);
+	json_key(w, "events_closing");
+	json_uint(w, st.events_closing);
+	json_key(w, "events_destroy");
+	json_uint(w, st.events_destroy);
+	json_key(w, "overflows");
+	json_uint(w, st.overflows);
+	json_key(w, "resyncs");
+	json_uint(w, st.resyncs);
+	json_key(w, "counts_stale");
+	json_bool(w, st.resync_pending);
+	json_object_end(w);
+}
+
+static void text_header(const struct knlbd *d, FILE *out)
+{
+	uint64_t up = (uint64_t)time(NULL) - d->counters.start_time_unix;
+	struct ct_stats st;
+
+	fprintf(out, "knlbd %s  table inet %s  config %s  up %" PRIu64 "s  reloads %" PRIu64 " (%" PRIu64 " failed)\n",
+		KNLB_VERSION, d->config->global.table, d->config_path, up,
+		d->counters.reloads, d->counters.reload_failures);
+	if (!d->ct) {
+		fprintf(out, "conntrack: not available (no flow counts, flush or wlc)\n");
+		return;
+	}
+	ct_get_stats(d->ct, &st);
+	fprintf(out, "conntrack: %" PRIu64 " new, %" PRIu64 " closing and %" PRIu64 " destroy events, %" PRIu64 " overflows, %" PRIu64 " resyncs%s\n",
+		st.events_new, st.events_closing, st.events_destroy,
+		st.overflows, st.resyncs,
+		st.resync_pending ? "; COUNTS STALE until the pending resync" : "");
+}
+
+static bool any_runtime_weight(const struct knlb_pool *pool)
+{
+	for (size_t s = 0; s < pool->n_services; s++)
+		for (size_t b = 0; b < pool->services[s].n_backends; b++)
+			if (pool->services[s].backends[b].weight_set)
+				return true;
+	return false;
+}
+
+enum ctl_status ctl_status_cmd(struct knlbd *d, int argc, char **argv, FILE *out)
+{
+	bool json = ctl_take_json(&argc, argv);
+	struct knlb_service *only = NULL;
+	enum ctl_status st = CTL_OK;
+	struct json_writer w;
+
+	if (argc > 2) {
+		fprintf(out, "usage: status [SERVICE] [--json]\n");
+		return CTL_ERROR;
+	}
+	if (argc == 2 && !(only = ctl_service(d, argv[1], out)))
+		return CTL_ERROR;
+	if (json) {
+		json_init(&w, out);
+		json_object_begin(&w);
+		json_key(&w, "version");
+		json_string(&w, KNLB_VERSION);
+		json_key(&w, "table");
+		json_string(&w, d->config->global.table);
+		json_key(&w, "config");
+		json_string(&w, d->config_path);
+		json_key(&w, "reloads");
+		json_uint(&w, d->counters.reloads);
+		json_key(&w, "reload_failures");
+		json_uint(&w, d->counters.reload_failures);
+		json_conntrack(d, &w);
+		json_key(&w, "services");
+		json_array_begin(&w);
+	} else {
+		text_header(d, out);
+	}
+	for (size_t s = 0; s < d->pool->n_services; s++) {
+		const struct knlb_service *svc = &d->pool->services[s];
+
+		if (only && svc != only)
+			continue;
+		if (strcmp(service_state(svc), "ok") != 0)
+			st = CTL_WARN;
+		if (json) {
+			json_service(d, svc, &w);
+		} else {
+			fputc('\n', out);
+			text_service(d, svc, out);
+		}
+	}
+	if (json) {
+		json_array_end(&w);
+		json_object_end(&w);
+	} else if (any_runtime_weight(d->pool)) {
+		fprintf(out, "\n(* runtime weight set by knlbctl weight)\n");
+	}
+	return st;
+}

@@ -1,0 +1,584 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Prometheus text exposition (format 0.0.4) of what the other modules
+ * count.  Read-only: every number comes from a module's own state or
+ * stats call; the only arithmetic is unit conversion (ms -> seconds) and
+ * counting each backend's slots.  The HTTP side is metrics-http.c.
+ *
+ * Each family is written whole (HELP, TYPE, then every sample) because
+ * the format wants a family's samples together: so per-backend values
+ * are gathered once into rows, then each family walks the rows.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "knlb/lib/addr.h"
+#include "knlb/nft/commit.h"
+#include "knlb/config/config-t.h"
+#include "knlb/ct/ct.h"
+#include "knlb/ctl/server.h"
+#include "knlb/ct/flowtab.h"
+#include "knlb/health/health.h"
+#include "knlb/daemon/metrics.h"
+#include "knlb/pool/pool.h"
+#include "knlb/sched/sched.h"
+#include "knlb/lib/version.h"
+
+/* A sample value: counters stay integers, the rest are floats. */
+struct num {
+	bool is_int;
+	uint64_t u;
+	double d;
+};
+
+#define NUM_U(v) ((struct num){ .is_int = true, .u = (v) })
+#define NUM_D(v) ((struct num){ .d = (v) })
+#define NUM_B(v) NUM_U((v) ? 1 : 0)
+
+struct backend_row {
+	const struct knlb_backend *be;
+	char *labels;			/* service="..",backend="..",address=".." */
+	uint32_t slots;
+	struct flow_counts flows;
+	const struct health_backend_info *health;	/* NULL: not checked */
+};
+
+struct service_row {
+	const struct knlb_service *svc;
+	char *labels;			/* service=".." */
+	struct flow_counts flows;
+	size_t usable;
+	struct backend_row *backends;
+};
+
+struct view {
+	const struct metrics_sources *src;
+	struct service_row *services;
+	size_t n_services;
+	struct backend_row *backends;	/* all services' rows, one array */
+	size_t n_backends;
+};
+
+static void put_escaped(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '\\':
+			fputs("\\\\", out);
+			break;
+		case '"':
+			fputs("\\\"", out);
+			break;
+		case '\n':
+			fputs("\\n", out);
+			break;
+		default:
+			fputc(*s, out);
+		}
+	}
+}
+
+static void put_num(FILE *out, struct num v)
+{
+	if (v.is_int)
+		fprintf(out, " %" PRIu64 "\n", v.u);
+	else
+		fprintf(out, " %.9g\n", v.d);
+}
+
+static void family(FILE *out, const char *name, const char *type,
+		   const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/*
+ * Label sets, escaped once per scrape rather than once per sample: they
+ * are most of the text.  NULL on ENOMEM; the caller frees.
+ */
+static char *service_labels(const struct knlb_service *svc)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	if (!out)
+		return NULL;
+	fputs("service=\"", out);
+	put_escaped(out, svc->cfg->name);
+	fputc('"', out);
+	if (fclose(out) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static char *backend_labels(const struct knlb_service *svc,
+			    const struct knlb_backend *be)
+{
+	char addr[KNLB_ADDRSTRLEN], *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	if (!out)
+		return NULL;
+	fputs("service=\"", out);
+	put_escaped(out, svc->cfg->name);
+	fputs("\",backend=\"", out);
+	put_escaped(out, be->cfg->id);
+	fputs("\",address=\"", out);
+	put_escaped(out, addr_port_format(&be->cfg->addr, be->cfg->port, addr,
+					  sizeof(addr)));
+	fputc('"', out);
+	if (fclose(out) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* ---- gathering ---------------------------------------------------------- */
+
+/* Every backend's slots in one pass over the table, not one pass each. */
+static void count_slots(const struct knlb_service *svc, struct backend_row *rows)
+{
+	for (uint32_t i = 0; i < svc->cfg->table_size; i++) {
+		uint32_t b = svc->slots[i];
+
+		if (b != SCHED_SLOT_EMPTY && b < svc->n_backends)
+			rows[b].slots++;
+	}
+}
+
+static int view_gather(struct view *v, const struct metrics_sources *src)
+{
+	const struct knlb_pool *pool = src->pool;
+	size_t total = 0;
+
+	v->src = src;
+	v->n_services = pool->n_services;
+	for (size_t s = 0; s < pool->n_services; s++)
+		total += pool->services[s].n_backends;
+	v->n_backends = total;
+	v->services = calloc(pool->n_services ? pool->n_services : 1,
+			     sizeof(*v->services));
+	v->backends = calloc(total ? total : 1, sizeof(*v->backends));
+	if (!v->services || !v->backends)
+		return -ENOMEM;
+
+	total = 0;
+	for (size_t s = 0; s < pool->n_services; s++) {
+		const struct knlb_service *svc = &pool->services[s];
+		struct service_row *sr = &v->services[s];
+		bool checked = svc->cfg->health.check.kind != CHECK_NONE;
+
+		sr->svc = svc;
+		sr->labels = service_labels(svc);
+		if (!sr->labels)
+			return -ENOMEM;
+		sr->backends = &v->backends[total];
+		total += svc->n_backends;
+		if (src->flows)
+			flowtab_service_counts(src->flows, svc->ct_mark,
+					       &sr->flows);
+		count_slots(svc, sr->backends);
+		for (size_t b = 0; b < svc->n_backends; b++) {
+			struct backend_row *br = &sr->backends[b];
+			const struct knlb_backend_config *cfg;
+
+			br->be = &svc->backends[b];
+			cfg = br->be->cfg;
+			br->labels = backend_labels(svc, br->be);
+			if (!br->labels)
+				return -ENOMEM;
+			sr->usable += br->be->effective_weight > 0;
+			/* -ENOENT (no flow ever seen) leaves zeroes: right. */
+			if (src->flows)
+				flowtab_backend_counts(src->flows, svc->ct_mark,
+						       &cfg->addr, cfg->port,
+						       (uint8_t)svc->cfg->proto,
+						       &br->flows);
+			if (src->health && checked)
+				br->health = health_backend(src->health, s, b);
+		}
+	}
+	return 0;
+}
+
+static void view_free(struct view *v)
+{
+	for (size_t s = 0; v->services && s < v->n_services; s++)
+		free(v->services[s].labels);
+	for (size_t b = 0; v->backends && b < v->n_backends; b++)
+		free(v->backends[b].labels);
+	free(v->services);
+	v->services = NULL;
+	free(v->backends);
+	v->backends = NULL;
+}
+
+/* ---- per service -------------------------------------------------------- */
+
+enum service_value {
+	SV_BACKENDS,
+	SV_USABLE,
+	SV_ON_BACKUPS,
+	SV_EMPTY,
+	SV_ACTIVE_FLOWS,
+	SV_FLOWS_OPENED,
+	SV_FLOWS_CLOSED,
+};
+
+struct family_def {
+	const char *name, *type, *help;
+	int value;
+	bool needs_flows;
+};
+
+static const struct family_def service_families[] = {
+	{ "knlb_service_backends", "gauge",
+	  "Backends configured, backups included.", SV_BACKENDS, false },
+	{ "knlb_service_usable_backends", "gauge",
+	  "Backends that take new flows now (effective weight above 0): up, weight above 0, not a standby backup.",
+	  SV_USABLE, false },
+	{ "knlb_service_on_backups", "gauge",
+	  "1 while no primary backend is usable and backups serve.",
+	  SV_ON_BACKUPS, false },
+	{ "knlb_service_empty", "gauge",
+	  "1 while no backend is usable: new flows get on_empty (reject or drop).",
+	  SV_EMPTY, false },
+	{ "knlb_service_active_flows", "gauge",
+	  "Conntrack flows of the service alive now (not yet reported gone).",
+	  SV_ACTIVE_FLOWS, true },
+	{ "knlb_service_flows_opened_total", "counter",
+	  "Conntrack flows of the service seen appearing since knlbd started.",
+	  SV_FLOWS_OPENED, true },
+	{ "knlb_service_flows_closed_total", "counter",
+	  "Conntrack flows of the service seen ending since knlbd started.",
+	  SV_FLOWS_CLOSED, true },
+};
+
+static struct num service_value(const struct service_row *sr, int which)
+{
+	switch ((enum service_value)which) {
+	case SV_BACKENDS:
+		return NUM_U(sr->svc->n_backends);
+	case SV_USABLE:
+		return NUM_U(sr->usable);
+	case SV_ON_BACKUPS:
+		return NUM_B(sr->svc->on_backups);
+	case SV_EMPTY:
+		return NUM_B(sr->svc->empty);
+	case SV_ACTIVE_FLOWS:
+		return NUM_U(sr->flows.active);
+	case SV_FLOWS_OPENED:
+		return NUM_U(sr->flows.opened);
+	case SV_FLOWS_CLOSED:
+		return NUM_U(sr->flows.closed);
+	}
+	return NUM_U(0);
+}
+
+static void render_services(FILE *out, const struct view *v)
+{
+	for (size_t f = 0; f < sizeof(service_families) / sizeof(service_families[0]); f++) {
+		const struct family_def *fd = &service_families[f];
+
+		if (fd->needs_flows && !v->src->flows)
+			continue;
+		family(out, fd->name, fd->type, fd->help);
+		for (size_t s = 0; s < v->n_services; s++) {
+			fprintf(out, "%s{%s}", fd->name, v->services[s].labels);
+			put_num(out, service_value(&v->services[s], fd->value));
+		}
+	}
+}
+
+/* ---- per backend -------------------------------------------------------- */
+
+enum backend_value {
+	BV_UP,
+	BV_WEIGHT,
+	BV_EFFECTIVE_WEIGHT,
+	BV_SLOTS,
+	BV_ACTIVE_FLOWS,
+	BV_FLOWS_OPENED,
+	BV_FLOWS_CLOSED,
+	BV_TRANSITIONS,
+	BV_CHECKS,
+	BV_CHECK_DURATION,
+};
+
+enum backend_source { BS_POOL, BS_FLOWS, BS_HEALTH };
+
+struct backend_family_def {
+	const char *name, *type, *help;
+	enum backend_value value;
+	enum backend_source source;
+};
+
+static const struct backend_family_def backend_families[] = {
+	{ "knlb_backend_up", "gauge",
+	  "Health verdict: 1 up, 0 down (always 1 without health checks).",
+	  BV_UP, BS_POOL },
+	{ "knlb_backend_weight", "gauge",
+	  "Weight: the configured one, or the runtime one set with knlbctl.",
+	  BV_WEIGHT, BS_POOL },
+	{ "knlb_backend_effective_weight", "gauge",
+	  "Weight the scheduler uses now: 0 when down, drained or a standby backup, a fraction of the weight during slow start.",
+	  BV_EFFECTIVE_WEIGHT, BS_POOL },
+	{ "knlb_backend_slots", "gauge",
+	  "Slots of the service's table that map to this backend.",
+	  BV_SLOTS, BS_POOL },
+	{ "knlb_backend_active_flows", "gauge",
+	  "Conntrack flows to this backend alive now (not yet reported gone).",
+	  BV_ACTIVE_FLOWS, BS_FLOWS },
+	{ "knlb_backend_flows_opened_total", "counter",
+	  "Conntrack flows to this backend seen appearing since knlbd started.",
+	  BV_FLOWS_OPENED, BS_FLOWS },
+	{ "knlb_backend_flows_closed_total", "counter",
+	  "Conntrack flows to this backend seen ending since knlbd started.",
+	  BV_FLOWS_CLOSED, BS_FLOWS },
+	{ "knlb_backend_health_transitions_total", "counter",
+	  "Health verdict changes (up to down, down to up) since knlbd started.",
+	  BV_TRANSITIONS, BS_HEALTH },
+	{ "knlb_backend_checks_total", "counter",
+	  "Health probes completed since knlbd started, whatever their result.",
+	  BV_CHECKS, BS_HEALTH },
+	{ "knlb_backend_check_duration_seconds", "gauge",
+	  "Duration of the last completed health probe.",
+	  BV_CHECK_DURATION, BS_HEALTH },
+};
+
+/* The runtime weight; the pool leaves it 0 until knlbctl sets one. */
+static uint32_t backend_weight(const struct knlb_backend *be)
+{
+	if (be->weight == 0 && !be->weight_set)
+		return be->cfg->weight;
+	return be->weight;
+}
+
+/* false: no sample for this backend (e.g. never probed). */
+static bool backend_value(const struct service_row *sr,
+			  const struct backend_row *br,
+			  enum backend_value which, struct num *out)
+{
+	const struct health_backend_info *h = br->health;
+
+	switch (which) {
+	case BV_UP:
+		*out = NUM_B(br->be->up);
+		return true;
+	case BV_WEIGHT:
+		*out = NUM_U(backend_weight(br->be));
+		return true;
+	case BV_EFFECTIVE_WEIGHT:
+		*out = NUM_D(pool_effective_weight(sr->svc,
+						   (size_t)(br - sr->backends)));
+		return true;
+	case BV_SLOTS:
+		*out = NUM_U(br->slots);
+		return true;
+	case BV_ACTIVE_FLOWS:
+		*out = NUM_U(br->flows.active);
+		return true;
+	case BV_FLOWS_OPENED:
+		*out = NUM_U(br->flows.opened);
+		return true;
+	case BV_FLOWS_CLOSED:
+		*out = NUM_U(br->flows.closed);
+		return true;
+	case BV_TRANSITIONS:
+		*out = NUM_U(h ? h->transitions : 0);
+		return h;
+	case BV_CHECKS:
+		*out = NUM_U(h ? h->probes : 0);
+		return h;
+	case BV_CHECK_DURATION:
+		*out = NUM_D(h ? h->last.latency_ms / 1000.0 : 0);
+		return h && h->probed;
+	}
+	return false;
+}
+
+static void render_backend_family(FILE *out, const struct view *v,
+				  const struct backend_family_def *fd)
+{
+	family(out, fd->name, fd->type, fd->help);
+	for (size_t s = 0; s < v->n_services; s++) {
+		const struct service_row *sr = &v->services[s];
+
+		for (size_t b = 0; b < sr->svc->n_backends; b++) {
+			struct num n;
+
+			if (!backend_value(sr, &sr->backends[b], fd->value, &n))
+				continue;
+			fprintf(out, "%s{%s}", fd->name, sr->backends[b].labels);
+			put_num(out, n);
+		}
+	}
+}
+
+static void render_admin_state(FILE *out, const struct view *v)
+{
+	static const char *const states[] = {
+		[KNLB_ADMIN_ENABLED] = "enabled",
+		[KNLB_ADMIN_DRAIN] = "drain",
+		[KNLB_ADMIN_DISABLED] = "disabled",
+	};
+
+	family(out, "knlb_backend_admin_state", "gauge",
+	       "Operator's state for the backend (knlbctl): 1 for the current state, 0 for the others.");
+	for (size_t s = 0; s < v->n_services; s++) {
+		const struct service_row *sr = &v->services[s];
+
+		for (size_t b = 0; b < sr->svc->n_backends; b++) {
+			const struct backend_row *br = &sr->backends[b];
+
+			for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+				fprintf(out, "knlb_backend_admin_state{%s,state=\"%s\"}",
+					br->labels, states[i]);
+				put_num(out, NUM_B(br->be->admin == (enum knlb_admin)i));
+			}
+		}
+	}
+}
+
+static void render_backends(FILE *out, const struct view *v)
+{
+	for (size_t f = 0; f < sizeof(backend_families) / sizeof(backend_families[0]); f++) {
+		const struct backend_family_def *fd = &backend_families[f];
+
+		if ((fd->source == BS_FLOWS && !v->src->flows) ||
+		    (fd->source == BS_HEALTH && !v->src->health))
+			continue;
+		render_backend_family(out, v, fd);
+		/* Keep the pool's families together, as the docs list them. */
+		if (fd->value == BV_EFFECTIVE_WEIGHT)
+			render_admin_state(out, v);
+	}
+}
+
+/* ---- daemon-wide -------------------------------------------------------- */
+
+static void scalar(FILE *out, const char *name, const char *type,
+		   const char *help, struct num n)
+{
+	family(out, name, type, help);
+	fputs(name, out);
+	put_num(out, n);
+}
+
+static void render_commits(FILE *out, const struct committer *c)
+{
+	struct commit_stats st;
+
+	committer_get_stats(c, &st);
+	scalar(out, "knlb_map_updates_total", "counter",
+	       "Slot map delta transactions the kernel acknowledged.",
+	       NUM_U(st.transactions));
+	scalar(out, "knlb_map_update_errors_total", "counter",
+	       "Delta or whole-table transactions the kernel rejected.",
+	       NUM_U(st.failures));
+	scalar(out, "knlb_table_replaces_total", "counter",
+	       "Whole-table replaces after a rejected delta.",
+	       NUM_U(st.replaces));
+	family(out, "knlb_map_update_last_duration_seconds", "gauge",
+	       "Build, send and kernel acknowledgement of the last acknowledged delta.");
+	if (st.transactions)
+		fprintf(out, "knlb_map_update_last_duration_seconds %.9g\n",
+			st.last_ack_ms / 1000.0);
+}
+
+static void render_conntrack(FILE *out, const struct ct *ct)
+{
+	struct ct_stats st;
+
+	ct_get_stats(ct, &st);
+	family(out, "knlb_conntrack_events_total", "counter",
+	       "Conntrack events applied to the flow counts, by type.");
+	fprintf(out, "knlb_conntrack_events_total{type=\"new\"} %" PRIu64 "\n",
+		st.events_new);
+	fprintf(out, "knlb_conntrack_events_total{type=\"closing\"} %" PRIu64 "\n",
+		st.events_closing);
+	fprintf(out, "knlb_conntrack_events_total{type=\"destroy\"} %" PRIu64 "\n",
+		st.events_destroy);
+	scalar(out, "knlb_conntrack_overflows_total", "counter",
+	       "Times the kernel dropped conntrack events (ENOBUFS); each schedules a resync.",
+	       NUM_U(st.overflows));
+	scalar(out, "knlb_conntrack_resyncs_total", "counter",
+	       "Flow counts rebuilt from a full conntrack dump.",
+	       NUM_U(st.resyncs));
+	scalar(out, "knlb_conntrack_counts_stale", "gauge",
+	       "1 while events were lost and the resync that corrects the flow counts is pending.",
+	       NUM_B(st.resync_pending));
+	scalar(out, "knlb_conntrack_receive_buffer_bytes", "gauge",
+	       "Conntrack event socket receive buffer, as the kernel has it.",
+	       NUM_U(st.rcvbuf > 0 ? (uint64_t)st.rcvbuf : 0));
+}
+
+static void render_daemon(FILE *out, const struct daemon_counters *d)
+{
+	scalar(out, "knlb_reloads_total", "counter",
+	       "Configuration reloads applied.", NUM_U(d->reloads));
+	scalar(out, "knlb_reload_failures_total", "counter",
+	       "Configuration reloads refused (bad file) or rejected by the kernel.",
+	       NUM_U(d->reload_failures));
+	family(out, "knlb_reload_last_duration_seconds", "gauge",
+	       "The last reload, from request to kernel acknowledgement.");
+	if (d->reloads || d->reload_failures)
+		fprintf(out, "knlb_reload_last_duration_seconds %.9g\n",
+			d->last_reload_ms / 1000.0);
+}
+
+static void render_control(FILE *out, const struct ctl *ctl)
+{
+	struct ctl_stats st;
+
+	ctl_get_stats(ctl, &st);
+	scalar(out, "knlb_control_requests_total", "counter",
+	       "Complete requests on the control socket.", NUM_U(st.requests));
+	scalar(out, "knlb_control_bad_requests_total", "counter",
+	       "Control socket requests refused: oversized, truncated, not text, too many words.",
+	       NUM_U(st.bad_requests));
+}
+
+int metrics_render(FILE *out, const struct metrics_sources *src)
+{
+	struct view v = { 0 };
+	int ret;
+
+	if (!src || !src->pool)
+		return -EINVAL;
+	ret = view_gather(&v, src);
+	if (ret < 0)
+		goto out_free_view;
+
+	family(out, "knlb_build_info", "gauge",
+	       "Always 1; the version label says which knlbd runs.");
+	fputs("knlb_build_info{version=\"", out);
+	put_escaped(out, KNLB_VERSION);
+	fputs("\"} 1\n", out);
+	if (src->daemon)
+		scalar(out, "knlb_start_time_seconds", "gauge",
+		       "When knlbd started, in seconds since the Unix epoch.",
+		       NUM_U(src->daemon->start_time_unix));
+	render_services(out, &v);
+	render_backends(out, &v);
+	if (src->committer)
+		render_commits(out, src->committer);
+	if (src->ct)
+		render_conntrack(out, src->ct);
+	if (src->daemon)
+		render_daemon(out, src->daemon);
+	if (src->ctl)
+		render_control(out, src->ctl);
+	ret = ferror(out) ? -EIO : 0;
+
+out_free_view:
+	view_free(&v);
+	return ret;
+}

@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* epoll event loop with a before-sleep hook; see include/knlb/lib/loop.h. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "knlb/lib/loop.h"
+
+struct loop_watch {
+	int fd;
+	bool dead;		/* deleted; freed once the current batch is done */
+	loop_fd_fn fn;
+	void *arg;
+	struct loop_watch *next;
+};
+
+struct loop {
+	int epfd;
+	bool stopping;
+	struct loop_watch *watches;
+	loop_hook_fn before_sleep;
+	void *before_sleep_arg;
+	int timerfd;
+	uint64_t timerfd_deadline;	/* what timerfd is armed for; 0 = disarmed */
+	struct loop_timer **heap;	/* min-heap on deadline_ns */
+	size_t n_timers, heap_cap;
+};
+
+uint64_t loop_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void heap_set(struct loop *loop, size_t i, struct loop_timer *t)
+{
+	loop->heap[i] = t;
+	t->heap_index = i + 1;
+}
+
+static void heap_up(struct loop *loop, size_t i)
+{
+	struct loop_timer *t = loop->heap[i];
+
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+
+		if (loop->heap[parent]->deadline_ns <= t->deadline_ns)
+			break;
+		heap_set(loop, i, loop->heap[parent]);
+		i = parent;
+	}
+	heap_set(loop, i, t);
+}
+
+static void heap_down(struct loop *loop, size_t i)
+{
+	struct loop_timer *t = loop->heap[i];
+
+	for (;;) {
+		size_t child = 2 * i + 1;
+
+		if (child >= loop->n_timers)
+			break;
+		if (child + 1 < loop->n_timers &&
+		    loop->heap[child + 1]->deadline_ns < loop->heap[child]->deadline_ns)
+			child++;
+		if (t->deadline_ns <= loop->heap[child]->deadline_ns)
+			break;
+		heap_set(loop, i, loop->heap[child]);
+		i = child;
+	}
+	heap_set(loop, i, t);
+}
+
+void loop_timer_init(struct loop_timer *timer, loop_timer_fn fn, void *arg)
+{
+	memset(timer, 0, sizeof(*timer));
+	timer->fn = fn;
+	timer->arg = arg;
+}
+
+void loop_timer_cancel(struct loop *loop, struct loop_timer *timer)
+{
+	size_t i;
+
+	if (!timer->heap_index)
+		return;
+	i = timer->heap_index - 1;
+	timer->heap_index = 0;
+	if (--loop->n_timers == i)
+		return;
+	/* The last timer fills the hole and moves up or down, not both. */
+	heap_set(loop, i, loop->heap[loop->n_timers]);
+	if (i > 0 && loop->heap[(i - 1) / 2]->deadline_ns > loop->heap[i]->deadline_ns)
+		heap_up(loop, i);
+	else
+		heap_down(loop, i);
+}
+
+int loop_timer_arm_at(struct loop *loop, struct loop_timer *timer,
+		      uint64_t deadline_ns)
+{
+	loop_timer_cancel(loop, timer);
+	if (loop->n_timers == loop->heap_cap) {
+		size_t cap = loop->heap_cap ? 2 * loop->heap_cap : 64;
+		struct loop_timer **heap = realloc(loop->heap, cap * sizeof(*heap));
+
+		if (!heap)
+			return -ENOMEM;
+		loop->heap = heap;
+		loop->heap_cap = cap;
+	}
+	timer->deadline_ns = deadline_ns;
+	heap_set(loop, loop->n_timers++, timer);
+	heap_up(loop, loop->n_timers - 1);
+	return 0;
+}
+
+int loop_timer_arm(struct loop *loop, struct loop_timer *timer,
+		   uint64_t delay_ns)
+{
+	return loop_timer_arm_at(loop, timer, loop_now_ns() + delay_ns);
+}
+
+size_t loop_timer_count(const struct loop *loop)
+{
+	return loop->n_timers;
+}
+
+/* Point the timerfd at the earliest deadline, touching it only on change. */
+static void timerfd_sync(struct loop *loop)
+{
+	uint64_t want = loop->n_timers ? loop->heap[0]->deadline_ns : 0;
+	struct itimerspec its = { 0 };
+
+	if (want == loop->timerfd_deadline)
+		return;
+	if (want) {
+		its.it_value.tv_sec = (time_t)(want / 1000000000ULL);
+		its.it_value.tv_nsec = (long)(want % 1000000000ULL);
+	}
+	/* A deadline in the past fires at once: TFD_TIMER_ABSTIME semantics. */
+	if (timerfd_settime(loop->timerfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+		loop->timerfd_deadline = want;
+}
+
+static void run_expired_timers(struct loop *loop)
+{
+	uint64_t now = loop_now_ns();
+
+	/* Bounded: timers re-armed for "now" by their callbacks wait a turn. */
+	for (size_t budget = loop->n_timers; budget && loop->n_timers &&
+	     loop->heap[0]->deadline_ns <= now && !loop->stopping; budget--) {
+		struct loop_timer *t = loop->heap[0];
+
+		loop_timer_cancel(loop, t);
+		t->fn(loop, t, t->arg);
+	}
+}
+
+static void on_timerfd(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	uint64_t expirations;
+
+	(void)events;
+	(void)arg;
+	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		return;
+	loop->timerfd_deadline = 0;
+	run_expired_timers(loop);
+}
+
+int loop_new(struct loop **out)
+{
+	struct loop *loop = calloc(1, sizeof(*loop));
+	int err;
+
+	if (!loop)
+		return -ENOMEM;
+	loop->timerfd = -1;
+	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (loop->epfd == -1)
+		goto fail;
+	loop->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (loop->timerfd == -1)
+		goto fail;
+	err = loop_add_fd(loop, loop->timerfd, EPOLLIN, on_timerfd, NULL);
+	if (err < 0) {
+		errno = -err;
+		goto fail;
+	}
+	*out = loop;
+	return 0;
+
+fail:
+	err = -errno;
+	loop_free(loop);
+	return err;
+}
+
+void loop_free(struct loop *loop)
+{
+	if (!loop)
+		return;
+	while (loop->watches) {
+		struct loop_watch *w = loop->watches;
+
+		loop->watches = w->next;
+		free(w);
+	}
+	if (loop->timerfd >= 0)
+		close(loop->timerfd);
+	if (loop->epfd >= 0)
+		close(loop->epfd);
+	free(loop->heap);
+	free(loop);
+}
+
+int loop_add_fd(struct loop *loop, int fd, uint32_t events, loop_fd_fn fn,
+		void *arg)
+{
+	struct loop_watch *w = calloc(1, sizeof(*w));
+	struct epoll_event ev = { .events = events };
+
+	if (!w)
+		return -ENOMEM;
+	w->fd = fd;
+	w->fn = fn;
+	w->arg = arg;
+	ev.data.ptr = w;
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		int err = -errno;
+
+		free(w);
+		return err;
+	}
+	w->next = loop->watches;
+	loop->watches = w;
+	return 0;
+}
+
+/*
+ * A callback may delete any watch, including one whose event is still
+ * pending in the current epoll batch: mark it, free it after the batch.
+ */
+int loop_del_fd(struct loop *loop, int fd)
+{
+	for (struct loop_watch *w = loop->watches; w; w = w->next) {
+		if (w->fd != fd || w->dead)
+			continue;
+		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+		w->dead = true;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static void loop_reap(struct loop *loop)
+{
+	struct loop_watch **p = &loop->watches;
+
+	while (*p) {
+		struct loop_watch *w = *p;
+
+		if (w->dead) {
+			*p = w->next;
+			free(w);
+		} else {
+			p = &w->next;
+		}
+	}
+}
+
+void loop_set_before_sleep(struct loop *loop, loop_hook_fn fn, void *arg)
+{
+	loop->before_sleep = fn;
+	loop->before_sleep_arg = arg;
+}
+
+void loop_stop(struct loop *loop)
+{
+	loop->stopping = true;
+}
+
+int loop_run(struct loop *loop)
+{
+	struct epoll_event events[32];
+
+	loop->stopping = false;
+	while (!loop->stopping) {
+		int n;
+
+		if (loop->before_sleep)
+			loop->before_sleep(loop, loop->before_sleep_arg);
+		if (loop->stopping)
+			break;
+		timerfd_sync(loop);
+		n = epoll_wait(loop->epfd, events, 32, -1);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		for (int i = 0; i < n && !loop->stopping; i++) {
+			struct loop_watch *w = events[i].data.ptr;
+
+			if (!w->dead)
+				w->fn(loop, w->fd, events[i].events, w->arg);
+		}
+		loop_reap(loop);
+	}
+	return 0;
+}

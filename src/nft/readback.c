@@ -1,0 +1,613 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Read-back of the running table (see include/knlb/nft/readback.h).  Dumps are
+ * request/response, unlike nfnl.c's batches: a socket of its own, one
+ * request at a time, every receive bounded by SO_RCVTIMEO.  The shapes it
+ * recognises are the ones ruleset.c writes:
+ *
+ *   map NAME_slots      key u32 (slot), data 8 bytes: IPv4 addr, port (BE),
+ *                       each padded to 32 bits
+ *   chain svc_NAME      ... immediate reg 1 <- MARK; ct mark set reg 1 ...
+ *                    or ... ct load mark -> reg 1;
+ *                           bitwise reg 1 = (reg 1 & ~MASK) ^ MARK;
+ *                           ct mark set reg 1 ...
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/gen.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+
+#include "knlb/lib/addr.h"
+#include "knlb/nft/readback.h"
+
+/* The kernel fills dump datagrams up to 32 KiB; room for more. */
+#define ADOPT_BUF (64 * 1024)
+/*
+ * Reads that saw the table move (another commit, a hash resize) are
+ * repeated, ADOPT_RETRY_MS x try apart: a resize of a 65537-element map
+ * takes milliseconds; a table still moving after that is being rewritten
+ * by someone else.
+ */
+#define ADOPT_TRIES 8
+#define ADOPT_RETRY_MS 10
+
+#define SLOTS_SUFFIX "_slots"
+#define CHAIN_PREFIX "svc_"
+#define SLOT_KEY_LEN 4
+#define SLOT_DATA_LEN 8
+
+struct reader {
+	struct mnl_socket *nl;
+	char *buf;
+	uint32_t seq;
+	/* a dump said NLM_F_DUMP_INTR, or listed a slot twice: read again */
+	bool interrupted;
+	struct adopt_table *t;
+	/*
+	 * The map being read: every element's key, and its value as
+	 * (addr << 16 | port), then counted.
+	 */
+	uint32_t *keys;
+	uint64_t *values;
+	size_t n_values, values_cap;
+	int err;		/* first error a callback met (-errno) */
+};
+
+static void fail(char *err, size_t errlen, const char *table, const char *what,
+		 int ret)
+{
+	snprintf(err, errlen, "reading table inet %s: %s: %s", table, what,
+		 ret == -ETIMEDOUT ? "no answer within the timeout" :
+		 strerror(-ret));
+}
+
+static int reader_open(struct reader *r)
+{
+	struct timeval tv = {
+		.tv_sec = ADOPT_TIMEOUT_MS / 1000,
+		.tv_usec = (ADOPT_TIMEOUT_MS % 1000) * 1000,
+	};
+	int ret;
+
+	r->buf = malloc(ADOPT_BUF);
+	if (!r->buf)
+		return -ENOMEM;
+	r->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!r->nl)
+		return -errno;
+	if (mnl_socket_bind(r->nl, 0, MNL_SOCKET_AUTOPID) == -1)
+		return -errno;
+	/* Bounded: a read that stalls fails instead of holding up the start. */
+	ret = setsockopt(mnl_socket_get_fd(r->nl), SOL_SOCKET, SO_RCVTIMEO,
+			 &tv, sizeof(tv));
+	if (ret == -1)
+		return -errno;
+	return 0;
+}
+
+static void reader_close(struct reader *r)
+{
+	if (r->nl)
+		mnl_socket_close(r->nl);
+	r->nl = NULL;
+	free(r->buf);
+	r->buf = NULL;
+	free(r->values);
+	r->values = NULL;
+	free(r->keys);
+	r->keys = NULL;
+}
+
+/*
+ * Send the request in r->buf and run cb on every reply until the dump's
+ * DONE or the request's ACK.  0, or -errno (-ETIMEDOUT when the kernel
+ * stops answering, the kernel's errno when it refused the request).
+ */
+static int exchange(struct reader *r, struct nlmsghdr *nlh, mnl_cb_t cb)
+{
+	uint32_t seq = nlh->nlmsg_seq;
+	uint32_t portid = mnl_socket_get_portid(r->nl);
+	ssize_t n;
+	int ret;
+
+	if (mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) == -1)
+		return -errno;
+	r->err = 0;
+	for (;;) {
+		int left;
+
+		n = mnl_socket_recvfrom(r->nl, r->buf, ADOPT_BUF);
+		if (n == -1)
+			return errno == EAGAIN || errno == EWOULDBLOCK ?
+			       -ETIMEDOUT : -errno;
+		/* The table changed while the kernel was filling this dump. */
+		left = (int)n;
+		for (struct nlmsghdr *h = (struct nlmsghdr *)r->buf;
+		     mnl_nlmsg_ok(h, left); h = mnl_nlmsg_next(h, &left))
+			if (h->nlmsg_flags & NLM_F_DUMP_INTR)
+				r->interrupted = true;
+		ret = mnl_cb_run(r->buf, (size_t)n, seq, portid, cb, r);
+		if (ret == MNL_CB_ERROR)
+			return -errno;
+		if (ret == MNL_CB_STOP)
+			return r->err;
+	}
+}
+
+/* --- the table's objects --- */
+
+/* The entry for name, added when new; NULL when it cannot be ours or on ENOMEM. */
+static struct adopt_service *service_of(struct reader *r, const char *name,
+					size_t len)
+{
+	struct adopt_table *t = r->t;
+	struct adopt_service *s;
+
+	/* Longer than a service name may be: not a table knlbd wrote. */
+	if (len == 0 || len >= KNLB_NAME_MAX)
+		return NULL;
+	for (size_t i = 0; i < t->n_services; i++)
+		if (strncmp(t->services[i].name, name, len) == 0 &&
+		    t->services[i].name[len] == '\0')
+			return &t->services[i];
+	s = realloc(t->services, (t->n_services + 1) * sizeof(*s));
+	if (!s) {
+		r->err = -ENOMEM;
+		return NULL;
+	}
+	t->services = s;
+	s = &t->services[t->n_services++];
+	memset(s, 0, sizeof(*s));
+	memcpy(s->name, name, len);
+	return s;
+}
+
+static int gen_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct reader *r = data;
+	struct nftnl_gen *gen = nftnl_gen_alloc();
+
+	if (!gen) {
+		r->err = -ENOMEM;
+		return MNL_CB_OK;
+	}
+	if (nftnl_gen_nlmsg_parse(nlh, gen) < 0)
+		r->err = -EPROTO;
+	else
+		r->t->genid = nftnl_gen_get_u32(gen, NFTNL_GEN_ID);
+	nftnl_gen_free(gen);
+	return MNL_CB_OK;
+}
+
+static int read_genid(struct reader *r, uint32_t *out)
+{
+	struct nlmsghdr *nlh;
+	int ret;
+
+	nlh = nftnl_nlmsg_build_hdr(r->buf, NFT_MSG_GETGEN, AF_UNSPEC,
+				    NLM_F_ACK, ++r->seq);
+	ret = exchange(r, nlh, gen_cb);
+	if (ret == 0)
+		*out = r->t->genid;
+	return ret;
+}
+
+static int ignore_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	(void)data;
+	return MNL_CB_OK;
+}
+
+/* 0 when `inet table` exists, -ENOENT when not, else -errno. */
+static int read_table(struct reader *r, const char *table)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!t)
+		return -ENOMEM;
+	nlh = nftnl_table_nlmsg_build_hdr(r->buf, NFT_MSG_GETTABLE, NFPROTO_INET,
+					  NLM_F_ACK, ++r->seq);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	return exchange(r, nlh, ignore_cb);
+}
+
+/* A map NAME_slots shaped as ruleset.c makes it marks service NAME. */
+static int set_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct reader *r = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	const char *name;
+	size_t len, sfx = strlen(SLOTS_SUFFIX);
+
+	if (!s) {
+		r->err = -ENOMEM;
+		return MNL_CB_OK;
+	}
+	if (nftnl_set_nlmsg_parse(nlh, s) < 0) {
+		r->err = -EPROTO;
+		goto out_free_set;
+	}
+	name = nftnl_set_get_str(s, NFTNL_SET_NAME);
+	len = name ? strlen(name) : 0;
+	if (len <= sfx || strcmp(name + len - sfx, SLOTS_SUFFIX) != 0)
+		goto out_free_set;
+	if (!(nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_MAP) ||
+	    nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN) != SLOT_KEY_LEN ||
+	    nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN) != SLOT_DATA_LEN)
+		goto out_free_set;
+	{
+		struct adopt_service *svc = service_of(r, name, len - sfx);
+
+		if (svc)
+			svc->has_map = true;
+	}
+out_free_set:
+	nftnl_set_free(s);
+	return MNL_CB_OK;
+}
+
+static int read_sets(struct reader *r, const char *table)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!s)
+		return -ENOMEM;
+	nlh = nftnl_set_nlmsg_build_hdr(r->buf, NFT_MSG_GETSET, NFPROTO_INET,
+					NLM_F_DUMP, ++r->seq);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	return exchange(r, nlh, set_cb);
+}
+
+static int push_value(struct reader *r, uint32_t key, uint64_t v)
+{
+	if (r->n_values == r->values_cap) {
+		size_t cap = r->values_cap ? 2 * r->values_cap : 1024;
+		uint64_t *p = realloc(r->values, cap * sizeof(*p));
+		uint32_t *k;
+
+		if (!p)
+			return -ENOMEM;
+		r->values = p;
+		k = realloc(r->keys, cap * sizeof(*k));
+		if (!k)
+			return -ENOMEM;
+		r->keys = k;
+		r->values_cap = cap;
+	}
+	r->keys[r->n_values] = key;
+	r->values[r->n_values++] = v;
+	return 0;
+}
+
+static int elem_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct reader *r = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nftnl_set_elems_iter *it = NULL;
+	struct nftnl_set_elem *e;
+
+	if (!s) {
+		r->err = -ENOMEM;
+		return MNL_CB_OK;
+	}
+	if (nftnl_set_elems_nlmsg_parse(nlh, s) < 0) {
+		r->err = -EPROTO;
+		goto out_free_set;
+	}
+	it = nftnl_set_elems_iter_create(s);
+	if (!it) {
+		r->err = -ENOMEM;
+		goto out_free_set;
+	}
+	for (e = nftnl_set_elems_iter_next(it); e && !r->err;
+	     e = nftnl_set_elems_iter_next(it)) {
+		const uint8_t *d, *k;
+		uint32_t dlen = 0, klen = 0, addr, key;
+		uint16_t port;
+
+		k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
+		d = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dlen);
+		if (!k || klen != SLOT_KEY_LEN || !d || dlen != SLOT_DATA_LEN) {
+			r->err = -EPROTO;
+			break;
+		}
+		memcpy(&key, k, sizeof(key));
+		memcpy(&addr, d, sizeof(addr));
+		memcpy(&port, d + 4, sizeof(port));
+		r->err = push_value(r, key,
+				    (uint64_t)ntohl(addr) << 16 | ntohs(port));
+	}
+	nftnl_set_elems_iter_destroy(it);
+out_free_set:
+	nftnl_set_free(s);
+	return MNL_CB_OK;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * A hash set is dumped in chunks, each resuming by skipping the elements
+ * already sent.  While the kernel resizes the hash table (it does so in
+ * the background after a large insert) the walk order changes between
+ * chunks: some elements come twice and as many never.  A repeated key is
+ * the trace; the caller reads again.
+ */
+static bool keys_repeat(struct reader *r)
+{
+	qsort(r->keys, r->n_values, sizeof(*r->keys), cmp_u32);
+	for (size_t i = 1; i < r->n_values; i++)
+		if (r->keys[i] == r->keys[i - 1])
+			return true;
+	return false;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* r->values (one per element) -> svc->mapped (one per backend, counted). */
+static int count_values(struct reader *r, struct adopt_service *svc)
+{
+	size_t n = 0;
+
+	svc->n_elements = (uint32_t)r->n_values;
+	if (keys_repeat(r))
+		r->interrupted = true;
+	qsort(r->values, r->n_values, sizeof(*r->values), cmp_u64);
+	for (size_t i = 0; i < r->n_values; i++)
+		n += i == 0 || r->values[i] != r->values[i - 1];
+	svc->mapped = calloc(n ? n : 1, sizeof(*svc->mapped));
+	if (!svc->mapped)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n_values; i++) {
+		struct adopt_backend *b;
+
+		if (i == 0 || r->values[i] != r->values[i - 1]) {
+			b = &svc->mapped[svc->n_mapped++];
+			b->addr.family = AF_INET;
+			b->addr.in.s_addr = htonl((uint32_t)(r->values[i] >> 16));
+			b->port = (uint16_t)r->values[i];
+		}
+		svc->mapped[svc->n_mapped - 1].slots++;
+	}
+	return 0;
+}
+
+static int read_elements(struct reader *r, const char *table,
+			 struct adopt_service *svc)
+{
+	char set[KNLB_NAME_MAX + sizeof(SLOTS_SUFFIX)];
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	snprintf(set, sizeof(set), "%s%s", svc->name, SLOTS_SUFFIX);
+	nlh = nftnl_set_nlmsg_build_hdr(r->buf, NFT_MSG_GETSETELEM, NFPROTO_INET,
+					NLM_F_DUMP, ++r->seq);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
+	nftnl_set_elems_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	r->n_values = 0;
+	ret = exchange(r, nlh, elem_cb);
+	if (ret == 0)
+		ret = count_values(r, svc);
+	return ret;
+}
+
+/* What reg 1 holds, as far as the rule's expressions so far tell. */
+struct reg1 {
+	bool known;
+	uint32_t value;
+	uint32_t mask;		/* the bits of ct mark value stands for */
+};
+
+struct rule_walk {
+	struct adopt_service *svc;
+	struct reg1 reg;
+};
+
+static int expr_cb(struct nftnl_expr *e, void *data)
+{
+	struct adopt_service *svc = ((struct rule_walk *)data)->svc;
+	struct reg1 *reg = &((struct rule_walk *)data)->reg;
+	const char *kind = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+	const void *v, *and;
+	uint32_t len = 0, alen = 0;
+
+	if (strcmp(kind, "immediate") == 0 &&
+	    nftnl_expr_is_set(e, NFTNL_EXPR_IMM_DATA) &&
+	    nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_1) {
+		v = nftnl_expr_get(e, NFTNL_EXPR_IMM_DATA, &len);
+		*reg = (struct reg1){ .known = len == 4, .mask = UINT32_MAX };
+		if (reg->known)
+			memcpy(&reg->value, v, 4);
+		return 0;
+	}
+	/* ct mark & ~MASK ^ MARK: the mark is XOR, ours are the cleared bits */
+	if (strcmp(kind, "bitwise") == 0 &&
+	    nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_DREG) == NFT_REG_1 &&
+	    (!nftnl_expr_is_set(e, NFTNL_EXPR_BITWISE_OP) ||
+	     nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_OP) == NFT_BITWISE_BOOL)) {
+		v = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_XOR, &len);
+		and = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &alen);
+		*reg = (struct reg1){ .known = v && and && len == 4 && alen == 4 };
+		if (reg->known) {
+			memcpy(&reg->value, v, 4);
+			memcpy(&reg->mask, and, 4);
+			reg->mask = ~reg->mask;
+		}
+		return 0;
+	}
+	if (strcmp(kind, "ct") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_CT_SREG) &&
+	    nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY) == NFT_CT_MARK) {
+		if (reg->known &&
+		    nftnl_expr_get_u32(e, NFTNL_EXPR_CT_SREG) == NFT_REG_1) {
+			svc->has_mark = true;
+			svc->mark = reg->value;
+			svc->mark_mask = reg->mask;
+		}
+		return 0;
+	}
+	/* Anything else may have written reg 1 (meta, ct load, payload...). */
+	reg->known = false;
+	return 0;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct reader *r = data;
+	struct nftnl_rule *rule = nftnl_rule_alloc();
+	size_t pfx = strlen(CHAIN_PREFIX);
+	struct rule_walk walk = { 0 };
+	const char *chain;
+
+	if (!rule) {
+		r->err = -ENOMEM;
+		return MNL_CB_OK;
+	}
+	if (nftnl_rule_nlmsg_parse(nlh, rule) < 0) {
+		r->err = -EPROTO;
+		goto out_free_rule;
+	}
+	chain = nftnl_rule_get_str(rule, NFTNL_RULE_CHAIN);
+	if (!chain || strncmp(chain, CHAIN_PREFIX, pfx) != 0)
+		goto out_free_rule;
+	walk.svc = service_of(r, chain + pfx, strlen(chain + pfx));
+	if (!walk.svc)
+		goto out_free_rule;
+	walk.svc->has_chain = true;
+	nftnl_expr_foreach(rule, expr_cb, &walk);
+out_free_rule:
+	nftnl_rule_free(rule);
+	return MNL_CB_OK;
+}
+
+static int read_rules(struct reader *r, const char *table)
+{
+	struct nftnl_rule *rule = nftnl_rule_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!rule)
+		return -ENOMEM;
+	nlh = nftnl_rule_nlmsg_build_hdr(r->buf, NFT_MSG_GETRULE, NFPROTO_INET,
+					 NLM_F_DUMP, ++r->seq);
+	nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, table);
+	nftnl_rule_nlmsg_build_payload(nlh, rule);
+	nftnl_rule_free(rule);
+	return exchange(r, nlh, rule_cb);
+}
+
+/* One pass over the table; what failed goes to what. */
+static int read_once(struct reader *r, const char *table, const char **what)
+{
+	int ret;
+
+	*what = "table";
+	ret = read_table(r, table);
+	if (ret == -ENOENT)
+		return 0;	/* nothing to adopt */
+	if (ret < 0)
+		return ret;
+	r->t->exists = true;
+	*what = "sets";
+	ret = read_sets(r, table);
+	if (ret < 0)
+		return ret;
+	for (size_t i = 0; i < r->t->n_services; i++) {
+		if (!r->t->services[i].has_map)
+			continue;
+		*what = "slot map elements";
+		ret = read_elements(r, table, &r->t->services[i]);
+		if (ret < 0)
+			return ret;
+	}
+	*what = "rules";
+	return read_rules(r, table);
+}
+
+int adopt_read(const char *table, struct adopt_table **out, char *err,
+	       size_t errlen)
+{
+	struct reader r = { 0 };
+	const char *what = "netlink socket";
+	uint32_t before, after;
+	int ret;
+
+	*out = NULL;
+	ret = reader_open(&r);
+	if (ret < 0)
+		goto out_close;
+	for (int tries = 0; tries < ADOPT_TRIES; tries++) {
+		if (tries) {
+			struct timespec ts = {
+				.tv_nsec = (long)tries * ADOPT_RETRY_MS * 1000000L,
+			};
+
+			nanosleep(&ts, NULL);
+		}
+		adopt_table_free(r.t);
+		r.t = calloc(1, sizeof(*r.t));
+		if (!r.t) {
+			ret = -ENOMEM;
+			goto out_close;
+		}
+		r.interrupted = false;
+		what = "generation id";
+		ret = read_genid(&r, &before);
+		if (ret == 0)
+			ret = read_once(&r, table, &what);
+		if (ret == 0) {
+			what = "generation id";
+			ret = read_genid(&r, &after);
+		}
+		if (ret < 0)
+			goto out_close;
+		/* Another writer committed meanwhile: the parts may not match. */
+		if (before == after && !r.interrupted) {
+			r.t->genid = before;
+			r.t->reads = (unsigned int)tries + 1;
+			*out = r.t;
+			r.t = NULL;
+			goto out_close;
+		}
+	}
+	what = "the table kept changing while it was read";
+	ret = -EAGAIN;
+out_close:
+	if (ret < 0)
+		fail(err, errlen, table, what, ret);
+	adopt_table_free(r.t);
+	reader_close(&r);
+	return ret;
+}

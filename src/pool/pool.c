@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Runtime state: services and backends with their effective weights and
+ * the slot table each service wants in the kernel.  Pure bookkeeping; the
+ * schedulers compute, the nft layer programs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "knlb/lib/addr.h"
+
+#include "knlb/config/config-t.h"
+#include "knlb/pool/pool.h"
+#include "knlb/sched/sched.h"
+
+int pool_compute_slots(struct knlb_service *svc)
+{
+	const struct knlb_service_config *cfg = svc->cfg;
+	struct sched_backend *in;
+	int ret;
+
+	in = calloc(svc->n_backends ? svc->n_backends : 1, sizeof(*in));
+	if (!in)
+		return -ENOMEM;
+	for (size_t i = 0; i < svc->n_backends; i++) {
+		in[i].id = svc->backends[i].cfg->id;
+		in[i].weight = svc->backends[i].effective_weight;
+	}
+	/* wrr, random and wlc share the interleaved table. */
+	if (cfg->scheduler == KNLB_SCHED_MAGLEV)
+		ret = maglev_build(in, svc->n_backends, cfg->hash_seed,
+				   svc->slots, cfg->table_size);
+	else
+		ret = wrr_build(in, svc->n_backends, svc->slots,
+				cfg->table_size);
+	free(in);
+	if (ret == 0)
+		svc->dirty = false;
+	return ret;
+}
+
+uint32_t pool_slots_of(const struct knlb_service *svc, size_t b)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < svc->cfg->table_size; i++)
+		n += svc->slots[i] == b;
+	return n;
+}
+
+/* Takes new flows if the scheduler gives it slots. */
+static bool backend_usable(const struct knlb_backend *be)
+{
+	return be->up && be->admin == KNLB_ADMIN_ENABLED && be->weight > 0;
+}
+
+/* The weight the scheduler starts from, before slow start scales it. */
+static uint32_t backend_base_weight(const struct knlb_service *svc,
+				    const struct knlb_backend *be)
+{
+	if (svc->cfg->scheduler == KNLB_SCHED_WLC && be->wlc_set)
+		return be->wlc_weight;
+	return be->weight;
+}
+
+static bool backend_ramping(const struct knlb_service *svc,
+			    const struct knlb_backend *be, uint64_t now_ns)
+{
+	uint64_t ramp = svc->cfg->health.slowstart_ns;
+
+	return ramp && be->up_since_ns && now_ns - be->up_since_ns < ramp &&
+	       backend_usable(be);
+}
+
+bool pool_service_ramping(const struct knlb_service *svc, uint64_t now_ns)
+{
+	for (size_t b = 0; b < svc->n_backends; b++)
+		if (backend_ramping(svc, &svc->backends[b], now_ns))
+			return true;
+	return false;
+}
+
+bool pool_refresh_weights(struct knlb_service *svc, uint64_t now_ns)
+{
+	bool primary = false, any = false, changed = false;
+	uint32_t scale = pool_service_ramping(svc, now_ns) ? KNLB_RAMP_SCALE : 1;
+
+	for (size_t b = 0; b < svc->n_backends; b++)
+		if (!svc->backends[b].cfg->backup && backend_usable(&svc->backends[b]))
+			primary = true;
+	for (size_t b = 0; b < svc->n_backends; b++) {
+		struct knlb_backend *be = &svc->backends[b];
+		uint32_t w = 0;
+
+		/* Backups stand by while any primary can take flows. */
+		if (backend_usable(be) && (!be->cfg->backup || !primary)) {
+			w = backend_base_weight(svc, be) * scale;
+			if (backend_ramping(svc, be, now_ns)) {
+				uint64_t done = now_ns - be->up_since_ns;
+
+				w = (uint32_t)((uint64_t)w * done /
+					       svc->cfg->health.slowstart_ns);
+				if (w == 0)
+					w = 1;
+			}
+		}
+		if (!backend_ramping(svc, be, now_ns))
+			be->up_since_ns = 0;
+		changed |= w != be->effective_weight;
+		be->effective_weight = w;
+		any |= w > 0;
+	}
+	/* A new scale alone changes no table, only the numbers: no commit. */
+	svc->weight_scale = scale;
+	svc->on_backups = !primary && any;
+	svc->empty = !any;
+	if (changed && !svc->dirty) {
+		svc->dirty = true;
+		svc->dirty_since_ns = now_ns;
+	}
+	return changed;
+}
+
+bool pool_set_health(struct knlb_service *svc, size_t b, bool up,
+		     uint64_t now_ns)
+{
+	struct knlb_backend *be = &svc->backends[b];
+
+	if (be->up == up)
+		return false;
+	be->up = up;
+	be->up_since_ns = up && svc->cfg->health.slowstart_ns ? now_ns : 0;
+	return pool_refresh_weights(svc, now_ns);
+}
+
+bool pool_set_admin(struct knlb_service *svc, size_t b, enum knlb_admin admin,
+		    uint64_t now_ns)
+{
+	if (svc->backends[b].admin == admin)
+		return false;
+	svc->backends[b].admin = admin;
+	return pool_refresh_weights(svc, now_ns);
+}
+
+bool pool_set_weight(struct knlb_service *svc, size_t b, uint32_t weight,
+		     uint64_t now_ns)
+{
+	struct knlb_backend *be = &svc->backends[b];
+
+	be->weight_set = weight != be->cfg->weight;
+	if (be->weight == weight)
+		return false;
+	be->weight = weight;
+	/* wlc recomputes from the new weight at its next pass. */
+	be->wlc_set = false;
+	return pool_refresh_weights(svc, now_ns);
+}
+
+int pool_apply_wlc(struct knlb_service *svc, const uint64_t *active,
+		   uint64_t now_ns)
+{
+	size_t n = svc->n_backends;
+	uint32_t *buf = calloc(3 * (n ? n : 1), sizeof(*buf));
+	uint32_t *weight = buf, *cur = buf + n, *out = buf + 2 * n;
+	bool have_cur = true;
+
+	if (!buf)
+		return -ENOMEM;
+	for (size_t b = 0; b < n; b++) {
+		const struct knlb_backend *be = &svc->backends[b];
+
+		weight[b] = backend_usable(be) ? be->weight : 0;
+		cur[b] = be->wlc_set ? be->wlc_weight : 0;
+		have_cur &= be->wlc_set;
+	}
+	if (wlc_weights(weight, active, n, cur, have_cur, out)) {
+		for (size_t b = 0; b < n; b++) {
+			svc->backends[b].wlc_weight = out[b];
+			svc->backends[b].wlc_set = true;
+		}
+		pool_refresh_weights(svc, now_ns);
+	}
+	free(buf);
+	return 0;
+}
+
+const char *pool_admin_name(enum knlb_admin admin)
+{
+	switch (admin) {
+	case KNLB_ADMIN_ENABLED:
+		return "enabled";
+	case KNLB_ADMIN_DRAIN:
+		return "drain";
+	case KNLB_ADMIN_DISABLED:
+		return "disabled";
+	}
+	return "?";
+}
+
+struct knlb_service *pool_find_service(const struct knlb_pool *pool,
+				       const char *name)
+{
+	for (size_t i = 0; i < pool->n_services; i++)
+		if (strcmp(pool->services[i].cfg->name, name) == 0)
+			return &pool->services[i];
+	return NULL;
+}
+
+long pool_find_backend(const struct knlb_service *svc, const char *name)
+{
+	struct knlb_addr addr;
+	uint16_t port;
+	bool by_addr = addr_port_parse(name, &addr, &port) == 0;
+
+	for (size_t b = 0; b < svc->n_backends; b++) {
+		const struct knlb_backend_config *be = svc->backends[b].cfg;
+
+		if (strcmp(be->id, name) == 0)
+			return (long)b;
+	}
+	for (size_t b = 0; by_addr && b < svc->n_backends; b++) {
+		const struct knlb_backend_config *be = svc->backends[b].cfg;
+
+		if (be->port == port && addr_equal(&be->addr, &addr))
+			return (long)b;
+	}
+	return -1;
+}
+
+void pool_count_slots(const struct knlb_service *svc, uint32_t *counts)
+{
+	memset(counts, 0, svc->n_backends * sizeof(*counts));
+	for (uint32_t i = 0; i < svc->cfg->table_size; i++)
+		if (svc->slots[i] < svc->n_backends)
+			counts[svc->slots[i]]++;
+}
+
+int pool_free_mark(const struct knlb_pool *pool, uint32_t mask, uint32_t *out)
+{
+	uint32_t shift = (uint32_t)__builtin_ctz(mask);
+	uint64_t cap = (uint64_t)(mask >> shift);
+
+	for (uint64_t k = 1; k <= cap; k++) {
+		uint32_t mark = (uint32_t)k << shift;
+		bool used = false;
+
+		for (size_t i = 0; i < pool->n_services && !used; i++)
+			used = pool->services[i].ct_mark == mark;
+		if (!used) {
+			*out = mark;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+double pool_effective_weight(const struct knlb_service *svc, size_t b)
+{
+	return (double)svc->backends[b].effective_weight / svc->weight_scale;
+}
+
+static int service_init(struct knlb_service *svc,
+			const struct knlb_service_config *cfg, uint32_t mark,
+			uint32_t mask)
+{
+	svc->cfg = cfg;
+	svc->ct_mark = mark;
+	svc->ct_mark_mask = mask;
+	svc->n_backends = cfg->n_backends;
+	svc->backends = calloc(cfg->n_backends ? cfg->n_backends : 1,
+			       sizeof(*svc->backends));
+	svc->slots = calloc(cfg->table_size, sizeof(*svc->slots));
+	if (!svc->backends || !svc->slots)
+		return -ENOMEM;
+	svc->weight_scale = 1;
+	for (size_t i = 0; i < cfg->n_backends; i++) {
+		svc->backends[i].cfg = &cfg->backends[i];
+		svc->backends[i].weight = cfg->backends[i].weight;
+		/* No verdict yet: start up, as HAProxy does (DESIGN 3). */
+		svc->backends[i].up = true;
+	}
+	pool_refresh_weights(svc, 0);
+	svc->dirty = true;
+	return pool_compute_slots(svc);
+}
+
+int pool_create(const struct knlb_config *config, struct knlb_pool **out)
+{
+	struct knlb_pool *pool;
+	int ret = -ENOMEM;
+
+	*out = NULL;
+	pool = calloc(1, sizeof(*pool));
+	if (!pool)
+		return -ENOMEM;
+	pool->config = config;
+	pool->services = calloc(config->n_services ? config->n_services : 1,
+				sizeof(*pool->services));
+	if (!pool->services)
+		goto out_free;
+	pool->n_services = config->n_services;
+	for (size_t i = 0; i < config->n_services; i++) {
+		/*
+		 * Marks follow config order, shifted under ct_mark_mask so
+		 * the other bits stay whoever else's; 0 means "not ours".
+		 */
+		uint32_t mask = config->global.ct_mark_mask;
+
+		ret = service_init(&pool->services[i], &config->services[i],
+				   ((uint32_t)i + 1) << __builtin_ctz(mask), mask);
+		if (ret < 0)
+			goto out_free;
+	}
+	*out = pool;
+	return 0;
+
+out_free:
+	pool_free(pool);
+	return ret;
+}
+
+void pool_free(struct knlb_pool *pool)
+{
+	if (!pool)
+		return;
+	for (size_t i = 0; i < pool->n_services; i++) {
+		free(pool->services[i].backends);
+		free(pool->services[i].slots);
+	}
+	free(pool->services);
+	free(pool);
+}
