@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "knlb/lib/grow.h"
 #include "knlb/lib/addr.h"
 #include "knlb/health/check.h"
 #include "knlb/nft/commit.h"
@@ -73,17 +74,11 @@ void daemon_queue_flush(struct knlbd *d, const struct knlb_service *svc,
 
 	if (!svc->cfg->flush)
 		return;
-	if (d->n_flushes == d->flushes_cap) {
-		size_t cap = d->flushes_cap ? 2 * d->flushes_cap : 8;
-
-		f = realloc(d->flushes, cap * sizeof(*f));
-		if (!f) {
-			log_error("%s/%s: out of memory: its flows are not flushed",
-				  svc->cfg->name, be->id);
-			return;
-		}
-		d->flushes = f;
-		d->flushes_cap = cap;
+	if (grow(&d->flushes, &d->flushes_cap, d->n_flushes + 1,
+		 sizeof(*d->flushes), 8) < 0) {
+		log_error("%s/%s: out of memory: its flows are not flushed",
+			  svc->cfg->name, be->id);
+		return;
 	}
 	f = &d->flushes[d->n_flushes++];
 	*f = (struct pending_flush){

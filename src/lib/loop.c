@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "knlb/lib/grow.h"
 #include "knlb/lib/loop.h"
 
 struct loop_watch {
@@ -109,15 +110,9 @@ int loop_timer_arm_at(struct loop *loop, struct loop_timer *timer,
 		      uint64_t deadline_ns)
 {
 	loop_timer_cancel(loop, timer);
-	if (loop->n_timers == loop->heap_cap) {
-		size_t cap = loop->heap_cap ? 2 * loop->heap_cap : 64;
-		struct loop_timer **heap = realloc(loop->heap, cap * sizeof(*heap));
-
-		if (!heap)
-			return -ENOMEM;
-		loop->heap = heap;
-		loop->heap_cap = cap;
-	}
+	if (grow(&loop->heap, &loop->heap_cap, loop->n_timers + 1,
+		 sizeof(*loop->heap), 64) < 0)
+		return -ENOMEM;
 	timer->deadline_ns = deadline_ns;
 	heap_set(loop, loop->n_timers++, timer);
 	heap_up(loop, loop->n_timers - 1);
