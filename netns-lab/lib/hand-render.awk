@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # hand-render.awk — a knlb config file -> an nft script with the same shape
-# as the ruleset knlbd programs (DESIGN.md §1), for running the lab without
+# as the ruleset knlbd programs (docs/architecture.md), for running the lab without
 # knlbd (KNLB_LAB_RULES=hand): it tells a lab problem from a knlbd problem.
 #
 # It is a control, not a second implementation: wrr is a smooth weighted

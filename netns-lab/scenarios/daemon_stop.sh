@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# daemon_stop.sh — the data plane does not depend on knlbd (DESIGN.md §3.4).
+# daemon_stop.sh — the data plane does not depend on knlbd (docs/architecture.md, kernel contract).
 # With TCP and UDP traffic flowing and 30 connections held open, SIGTERM
 # knlbd: it exits promptly, leaves table inet knlb exactly as it was, the
 # held connections still answer from the same backend, and new TCP and UDP

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # restart_kill9.sh — knlbd crashes (SIGKILL) under load and starts again
-# (DESIGN.md §3: adopt, don't guess).  check = tcp over 3 backends; be3's
+# (docs/restart.md: adopt, don't guess).  check = tcp over 3 backends; be3's
 # server is down, so knlbd has taken it out of the map.  New connections
 # at 200/s throughout: knlbd is killed with SIGKILL, the kernel keeps
 # forwarding for a second with nobody watching, then knlbd starts again

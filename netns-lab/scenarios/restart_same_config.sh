@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
 # restart_same_config.sh — restarting knlbd with the same configuration
-# moves no flow (DESIGN.md §3.3: deterministic Maglev from backend identity
+# moves no flow (docs/architecture.md, kernel contract: deterministic Maglev from backend identity
 # and seed).  Two maglev services: port 80 hashes src-ip, port 81
 # src-ip-port.  Before the restart, 256 connections per service from 32
 # client addresses at fixed source ports record which backend each

@@ -143,7 +143,7 @@ static void flush_backend(struct knlbd *d, const struct pending_flush *f)
 			 f->what, deleted);
 }
 
-/* Where the one commit per loop iteration happens (DESIGN 2). */
+/* Where the one commit per loop iteration happens (docs/architecture.md, "Kernel contract"). */
 static void before_sleep(struct loop *loop, void *arg)
 {
 	struct knlbd *d = arg;

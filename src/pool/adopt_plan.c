@@ -3,7 +3,7 @@
  * Adoption, the pure half: turn what the running table holds (adopt.c
  * reads it) into the pool's starting health and marks, so that a restart
  * maps what the kernel already maps and keeps counting old flows as
- * their service's (DESIGN 3: adopt, don't guess).
+ * their service's (adopt, do not guess: docs/restart.md).
  */
 #include <errno.h>
 #include <stdarg.h>

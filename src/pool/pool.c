@@ -277,7 +277,7 @@ static int service_init(struct knlb_service *svc,
 	for (size_t i = 0; i < cfg->n_backends; i++) {
 		svc->backends[i].cfg = &cfg->backends[i];
 		svc->backends[i].weight = cfg->backends[i].weight;
-		/* No verdict yet: start up, as HAProxy does (DESIGN 3). */
+		/* No verdict yet: start up, as HAProxy does (docs/restart.md). */
 		svc->backends[i].up = true;
 	}
 	pool_refresh_weights(svc, 0);

@@ -6,7 +6,7 @@ struct knlbd;
 
 /*
  * At start, before the table is replaced: read the running table and
- * adopt its health and marks into d->pool (DESIGN 3), logging one line per
+ * adopt its health and marks into d->pool (docs/restart.md), logging one line per
  * service.  A table that cannot be read is a warning (backends start up,
  * marks in config order, as without a table).  0, or -ENOMEM.
  */

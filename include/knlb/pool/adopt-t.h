@@ -11,7 +11,7 @@
 
 /*
  * What a running table `inet <table>` holds, read back at start so that
- * knlbd adopts it instead of guessing (DESIGN 3).  Facts only: which
+ * knlbd adopts it instead of guessing (docs/restart.md).  Facts only: which
  * policy follows from them is pool-adopt.c's business.
  */
 

@@ -9,7 +9,7 @@
 #include "knlb/pool/pool-t.h"
 
 /*
- * Start from what the running table says instead of guessing (DESIGN 3).
+ * Start from what the running table says instead of guessing (docs/restart.md).
  * Pure: no kernel, no log; the daemon reads (adopt.h) and logs.
  */
 
