@@ -24,5 +24,9 @@ long ctl_backend(const struct knlb_service *svc, const char *name, FILE *out);
 
 enum ctl_status ctl_status_cmd(struct knlbd *d, int argc, char **argv, FILE *out);
 enum ctl_status ctl_flows_cmd(struct knlbd *d, int argc, char **argv, FILE *out);
+/* status's "host:" lines, or its "host_problems" member when w is set. */
+struct json_writer;
+enum ctl_status ctl_host_section(const struct knlbd *d, struct json_writer *w,
+				 FILE *out);
 
 #endif

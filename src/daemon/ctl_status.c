@@ -312,10 +312,12 @@ enum ctl_status ctl_status_cmd(struct knlbd *d, int argc, char **argv, FILE *out
 		json_key(&w, "reload_failures");
 		json_uint(&w, d->counters.reload_failures);
 		json_conntrack(d, &w);
+		st = ctl_host_section(d, &w, out);
 		json_key(&w, "services");
 		json_array_begin(&w);
 	} else {
 		text_header(d, out);
+		st = ctl_host_section(d, NULL, out);
 	}
 	for (size_t s = 0; s < d->pool->n_services; s++) {
 		const struct knlb_service *svc = &d->pool->services[s];

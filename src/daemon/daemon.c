@@ -356,7 +356,7 @@ void daemon_update_sources(struct knlbd *d)
 		/* without conntrack the counts would be zeros, not facts */
 		.pool = d->pool, .health = d->health, .flows = d->ct ? d->flows : NULL,
 		.ct = d->ct, .committer = d->committer, .ctl = d->ctl,
-		.daemon = &d->counters,
+		.daemon = &d->counters, .host = &d->host.current,
 	};
 }
 
@@ -385,6 +385,9 @@ int daemon_start_services(struct knlbd *d)
 	}
 	daemon_arm_wlc(d);
 	daemon_arm_audit(d);
+	/* After programming: the NAT table has made nft load nf_conntrack. */
+	host_watch_init(&d->host, d->loop, "/proc");
+	host_watch_check(&d->host, d->config, NULL);
 	daemon_update_sources(d);
 	return 0;
 }
@@ -446,6 +449,7 @@ void daemon_release(struct knlbd *d)
 		loop_timer_cancel(d->loop, &d->wlc_timer);
 		loop_timer_cancel(d->loop, &d->audit_timer);
 	}
+	host_watch_stop(&d->host);
 	health_free(d->health);
 	checker_free(d->checker);
 	ct_close(d->ct);

@@ -18,6 +18,7 @@
 #include "knlb/lib/addr.h"
 #include "knlb/config/config.h"
 #include "knlb/daemon/daemon.h"
+#include "knlb/daemon/host_checks.h"
 #include "knlb/lib/log.h"
 #include "knlb/lib/loop.h"
 #include "knlb/lib/notify.h"
@@ -192,6 +193,23 @@ static void log_pool(const struct knlb_pool *pool)
 	}
 }
 
+/*
+ * -t: what this host lacks for the configuration, as warnings only: the
+ * file may be checked on a machine other than the gateway.
+ */
+static void print_host_problems(const struct knlb_config *config)
+{
+	struct host_problems p = { 0 };
+	int ret = host_checks_run(config, "/proc", HOST_CHECKS_BEFORE_START, &p);
+
+	if (ret < 0)
+		fprintf(stderr, "knlbd: warning: host not checked: %s\n",
+			strerror(-ret));
+	for (size_t i = 0; i < p.n; i++)
+		fprintf(stderr, "knlbd: warning: host: %s\n", p.v[i].text);
+	host_problems_free(&p);
+}
+
 static void on_signal(struct loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct daemon *dm = arg;
@@ -279,6 +297,8 @@ static int run(struct daemon *dm)
 		printf("%s: configuration OK: %zu services, %zu backends, table inet %s\n",
 		       d->config_path, d->config->n_services,
 		       count_backends(d->config), d->config->global.table);
+		fflush(stdout);
+		print_host_problems(d->config);
 		return EXIT_OK;
 	}
 	if (dm->opt.render)

@@ -21,6 +21,7 @@
 #include "knlb/ctl/server.h"
 #include "knlb/ct/flowtab.h"
 #include "knlb/health/health.h"
+#include "knlb/daemon/host_checks.h"
 #include "knlb/daemon/metrics.h"
 #include "knlb/pool/pool.h"
 #include "knlb/sched/sched.h"
@@ -546,6 +547,17 @@ static void render_control(FILE *out, const struct ctl *ctl)
 	       NUM_U(st.bad_requests));
 }
 
+/* Every check, 0 when fine: an alert can tell "fixed" from "not scraped". */
+static void render_host(FILE *out, const struct host_problems *p)
+{
+	family(out, "knlb_host_problem", "gauge",
+	       "1 while the host lacks what knlb needs (check: ip_forward, snat_address, conntrack_full, ...); knlbctl status says what.");
+	for (int c = 0; c < HOST_CHECK_COUNT; c++)
+		fprintf(out, "knlb_host_problem{check=\"%s\"} %d\n",
+			host_check_name((enum host_check)c),
+			host_problems_have(p, (enum host_check)c) ? 1 : 0);
+}
+
 int metrics_render(FILE *out, const struct metrics_sources *src)
 {
 	struct view v = { 0 };
@@ -576,6 +588,8 @@ int metrics_render(FILE *out, const struct metrics_sources *src)
 		render_daemon(out, src->daemon);
 	if (src->ctl)
 		render_control(out, src->ctl);
+	if (src->host)
+		render_host(out, src->host);
 	ret = ferror(out) ? -EIO : 0;
 
 out_free_view:

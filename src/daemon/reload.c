@@ -236,6 +236,8 @@ static int reload(struct knlbd *d, FILE *report)
 	d->counters.reloads++;
 	d->counters.last_reload_ms = ms_since(start);
 	report_done(d, report, &plan, &res, d->counters.last_reload_ms);
+	/* A new snat address or a new family may need what the host lacks. */
+	host_watch_check(&d->host, d->config, report);
 	reload_plan_free(&plan);
 	return 0;
 

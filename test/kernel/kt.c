@@ -27,6 +27,20 @@ void kt_enter_netns(void)
 		cr_skip_test("kernel tests need root (CAP_NET_ADMIN) to unshare a netns");
 	if (unshare(CLONE_NEWNET) == -1)
 		cr_skip_test("unshare(CLONE_NEWNET): %s", strerror(errno));
+	/* A gateway forwards (a new netns does not): knlbd warns otherwise. */
+	kt_set_sysctl("net/ipv4/ip_forward", "1");
+}
+
+void kt_set_sysctl(const char *rel, const char *value)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sys/%s", rel);
+	f = fopen(path, "we");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	fputs(value, f);
+	cr_assert_eq(fclose(f), 0, "%s = %s: %s", path, value, strerror(errno));
 }
 
 /* Everything left in a stream, as a malloc'd string. */

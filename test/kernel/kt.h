@@ -14,6 +14,9 @@ struct knlb_pool;
 /* Criterion .init: unshare a fresh network namespace, or skip without root. */
 void kt_enter_netns(void);
 
+/* Write a sysctl of this netns ("net/ipv4/ip_forward"); asserts. */
+void kt_set_sysctl(const char *rel, const char *value);
+
 /* Run a shell command; returns its stdout (malloc'd) and exit status. */
 char *kt_run(const char *cmd, int *status);
 

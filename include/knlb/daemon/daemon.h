@@ -11,6 +11,7 @@
 #include "knlb/config/config-t.h"
 #include "knlb/lib/loop.h"
 #include "knlb/daemon/metrics.h"
+#include "knlb/daemon/host_watch.h"
 
 struct health;
 struct knlb_pool;
@@ -54,6 +55,7 @@ struct knlbd {
 	size_t n_flushes, flushes_cap;
 	struct loop_timer wlc_timer;	/* scheduler = wlc re-weighting */
 	struct loop_timer audit_timer;	/* flow counts against a dump */
+	struct host_watch host;		/* forwarding, snat addresses, conntrack */
 	bool wlc_no_ct_logged;
 };
 

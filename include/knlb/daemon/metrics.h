@@ -19,6 +19,7 @@ struct flowtab;
 struct ct;
 struct committer;
 struct ctl;
+struct host_problems;
 
 /* What the daemon itself counts. */
 struct daemon_counters {
@@ -41,6 +42,7 @@ struct metrics_sources {
 	const struct committer *committer;
 	const struct ctl *ctl;
 	const struct daemon_counters *daemon;
+	const struct host_problems *host;	/* host_checks.h */
 };
 
 /* The exposition, text format 0.0.4.  0 or -errno. */

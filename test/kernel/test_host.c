@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Host prerequisites as an operator meets them: knlbd in a netns whose
+ * forwarding is off, or whose snat address is missing, says so in its
+ * log, in knlbctl status (exit 4) and in a metric, and says when it
+ * cleared: by the periodic re-check for a sysctl, at once on reload.
+ */
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+
+#include "kt.h"
+
+TestSuite(host_checks, .init = kt_enter_netns, .timeout = 60);
+
+struct run {
+	char dir[64];
+	char conf[96], sock[96], log[96];
+	pid_t pid;
+};
+
+static void write_conf(const struct run *r, const char *text)
+{
+	char tmp[128];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", r->conf);
+	f = fopen(tmp, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	cr_assert_eq(rename(tmp, r->conf), 0);
+}
+
+static void start(struct run *r, const char *conf)
+{
+	char args[512];
+
+	snprintf(r->dir, sizeof(r->dir), "/tmp/knlb-kt-host-XXXXXX");
+	cr_assert_not_null(mkdtemp(r->dir));
+	snprintf(r->conf, sizeof(r->conf), "%s/knlb.conf", r->dir);
+	snprintf(r->sock, sizeof(r->sock), "%s/knlb.sock", r->dir);
+	snprintf(r->log, sizeof(r->log), "%s/knlbd.log", r->dir);
+	write_conf(r, conf);
+	snprintf(args, sizeof(args), "-c %s -s %s", r->conf, r->sock);
+	r->pid = kt_start_knlbd(args, r->log);
+	cr_assert(kt_wait_for_log(r->log, "programmed table", 10000),
+		  "knlbd did not start:\n%s", kt_read_file(r->log));
+}
+
+static void stop(struct run *r)
+{
+	char cmd[128];
+	int status;
+
+	cr_expect_eq(kt_stop_knlbd(r->pid), 0, "knlbd exit:\n%s", kt_read_file(r->log));
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
+	free(kt_run(cmd, &status));
+}
+
+/* knlbctl (beside the knlbd under test) ARGS: its output and exit code. */
+static char *knlbctl(const struct run *r, const char *args, int *code)
+{
+	char knlbd[512], cmd[1024], *out;
+	int status;
+
+	snprintf(knlbd, sizeof(knlbd), "%s", kt_knlbd());
+	snprintf(cmd, sizeof(cmd), "%s/knlbctl -s %s %s 2>&1", dirname(knlbd),
+		 r->sock, args);
+	out = kt_run(cmd, &status);
+	*code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return out;
+}
+
+static char *scrape(void)
+{
+	int status;
+
+	return kt_run("curl -sS --max-time 5 http://127.0.0.1:9410/metrics 2>&1", &status);
+}
+
+#define SERVICE "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = none\nbackend = 10.0.0.1:80\n"
+
+Test(host_checks, forwarding_off_warns_in_log_status_and_metric_then_clears)
+{
+	struct run r;
+	char *out;
+	int code, status;
+
+	free(kt_run("ip link set lo up", &status));
+	kt_set_sysctl("net/ipv4/ip_forward", "0");
+	start(&r, "[global]\nmetrics_listen = 127.0.0.1:9410\n" SERVICE "snat = none\n");
+	cr_expect(kt_wait_for_log(r.log, "host: net.ipv4.ip_forward = 0", 2000),
+		  "%s", kt_read_file(r.log));
+
+	out = knlbctl(&r, "status", &code);
+	cr_expect_eq(code, 4, "knlbctl status exit %d:\n%s", code, out);
+	cr_expect(strstr(out, "host: 1 problem:"), "%s", out);
+	cr_expect(strstr(out, "  ip_forward: net.ipv4.ip_forward = 0"), "%s", out);
+	free(out);
+	out = knlbctl(&r, "status --json", &code);
+	cr_expect(strstr(out, "\"host_problems\":[{\"check\":\"ip_forward\""), "%s", out);
+	free(out);
+	out = scrape();
+	cr_expect(strstr(out, "\nknlb_host_problem{check=\"ip_forward\"} 1\n"), "%s", out);
+	cr_expect(strstr(out, "\nknlb_host_problem{check=\"snat_address\"} 0\n"), "%s", out);
+	free(out);
+
+	/* Fixed by the operator: seen by the periodic pass, no reload. */
+	kt_set_sysctl("net/ipv4/ip_forward", "1");
+	cr_expect(kt_wait_for_log(r.log, "host: cleared: ip_forward", 12000),
+		  "%s", kt_read_file(r.log));
+	out = knlbctl(&r, "status", &code);
+	cr_expect_eq(code, 0, "knlbctl status exit %d:\n%s", code, out);
+	cr_expect(strstr(out, "host: ok"), "%s", out);
+	free(out);
+	out = scrape();
+	cr_expect(strstr(out, "\nknlb_host_problem{check=\"ip_forward\"} 0\n"), "%s", out);
+	free(out);
+	out = kt_read_file(r.log);
+	cr_expect(!strstr(strstr(out, "host: net.ipv4.ip_forward") + 1,
+			  "host: net.ipv4.ip_forward"),
+		  "the problem was logged more than once:\n%s", out);
+	free(out);
+	stop(&r);
+}
+
+Test(host_checks, snat_address_missing_warns_and_reload_clears_it)
+{
+	struct run r;
+	char *out;
+	int code, status;
+
+	start(&r, SERVICE "snat = 10.9.9.9\n");
+	cr_expect(kt_wait_for_log(r.log, "host: service web: snat = 10.9.9.9 is not an address of this host", 2000),
+		  "%s", kt_read_file(r.log));
+	out = knlbctl(&r, "status", &code);
+	cr_expect_eq(code, 4, "knlbctl status exit %d:\n%s", code, out);
+	cr_expect(strstr(out, "  snat_address: service web: snat = 10.9.9.9"), "%s", out);
+	free(out);
+
+	/* On a down interface it still is not delivered to. */
+	free(kt_run("ip addr add 10.9.9.9/32 dev lo", &status));
+	out = knlbctl(&r, "reload", &code);
+	cr_expect(strstr(out, "warning: host: service web: snat = 10.9.9.9 is on lo, which is down"),
+		  "%s", out);
+	free(out);
+
+	free(kt_run("ip link set lo up", &status));
+	out = knlbctl(&r, "reload", &code);
+	cr_expect_eq(code, 0, "%s", out);
+	cr_expect(!strstr(out, "warning: host:"), "%s", out);
+	free(out);
+	cr_expect(kt_wait_for_log(r.log, "host: cleared: snat_address web", 1000),
+		  "%s", kt_read_file(r.log));
+	out = knlbctl(&r, "status", &code);
+	cr_expect_eq(code, 0, "knlbctl status exit %d:\n%s", code, out);
+	free(out);
+	stop(&r);
+}
+
+Test(host_checks, check_config_prints_warnings_and_exits_0)
+{
+	char conf[] = "/tmp/knlb-kt-host-XXXXXX.conf", cmd[1024];
+	const char *text = SERVICE "snat = 10.9.9.9\n";
+	int fd = mkstemps(conf, 5), status;
+	char *out;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	kt_set_sysctl("net/ipv4/ip_forward", "0");
+	snprintf(cmd, sizeof(cmd), "%s -t -c %s 2>&1", kt_knlbd(), conf);
+	out = kt_run(cmd, &status);
+	unlink(conf);
+	cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s", out);
+	cr_expect(strstr(out, "configuration OK"), "%s", out);
+	cr_expect(strstr(out, "knlbd: warning: host: net.ipv4.ip_forward = 0"), "%s", out);
+	cr_expect(strstr(out, "knlbd: warning: host: service web: snat = 10.9.9.9 is not an address"),
+		  "%s", out);
+	free(out);
+}
