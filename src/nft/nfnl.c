@@ -376,7 +376,7 @@ int nfnl_batch_commit(struct nfnl_sock *sock, struct nfnl_batch *batch,
 		if (err)
 			snprintf(err, errlen,
 				 "only %zu of %zu messages acknowledged: %s; "
-				 "kernel state unknown, will resynchronise",
+				 "kernel state unknown, will replace the table",
 				 st.acked, batch->n_msgs, strerror(-ret));
 		return ret;
 	}
