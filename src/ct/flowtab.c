@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include "knlb/ct/flowtab.h"
+#include "knlb/lib/grow.h"
 
 #define FT_MIN_SLOTS 1024
 #define FT_MIN_GROUP_SLOTS 64
@@ -300,16 +301,9 @@ static int group_reserve_one(struct flowtab *ft)
 {
 	size_t index_cap = ft->group_mask + 1;
 
-	if (ft->n_groups == ft->groups_cap) {
-		size_t cap = ft->groups_cap * 2;
-		struct ft_group *groups = realloc(ft->groups,
-						  cap * sizeof(*groups));
-
-		if (!groups)
-			return -ENOMEM;
-		ft->groups = groups;
-		ft->groups_cap = cap;
-	}
+	if (grow(&ft->groups, &ft->groups_cap, ft->n_groups + 1,
+		 sizeof(*ft->groups), FT_MIN_GROUP_SLOTS / 2) < 0)
+		return -ENOMEM;
 	if ((ft->n_groups + 1) * 2 > index_cap) {
 		uint32_t *index = calloc(index_cap * 2, sizeof(*index));
 

@@ -95,6 +95,17 @@ void check_probe_done_later(struct check_probe *probe,
 /* Errors that say something about us, not the backend: CHECK_LOCAL_ERROR. */
 bool check_errno_is_local(int err);
 
+/*
+ * The probe failed with errno err during op ("connect", "send", "recv"):
+ * report it.  What the network answered is named: ECONNREFUSED as
+ * refused and ETIMEDOUT as timed_out (each as this kind of probe words
+ * it; NULL: not named), no route, network unreachable.  Anything else is
+ * "OP: strerror", a CHECK_LOCAL_ERROR when check_errno_is_local().
+ */
+void check_probe_fail_errno(struct check_probe *probe, const char *op,
+			    const char *refused, const char *timed_out,
+			    int err);
+
 /* The probe's destination as a sockaddr for socket()/connect(). */
 socklen_t check_probe_sockaddr(const struct check_probe *probe,
 			       struct sockaddr_storage *ss);

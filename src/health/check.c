@@ -267,6 +267,34 @@ bool check_errno_is_local(int err)
 	}
 }
 
+void check_probe_fail_errno(struct check_probe *probe, const char *op,
+			    const char *refused, const char *timed_out,
+			    int err)
+{
+	const char *reason = NULL;
+
+	switch (err) {
+	case ECONNREFUSED:
+		reason = refused;
+		break;
+	case ETIMEDOUT:
+		reason = timed_out;
+		break;
+	case EHOSTUNREACH:
+		reason = "no route to host";
+		break;
+	case ENETUNREACH:
+		reason = "network unreachable";
+		break;
+	}
+	if (reason)
+		check_probe_done(probe, CHECK_FAILED, "%s", reason);
+	else
+		check_probe_done(probe, check_errno_is_local(err) ?
+					CHECK_LOCAL_ERROR : CHECK_FAILED,
+				 "%s: %s", op, strerror(err));
+}
+
 int check_probe_watch_fd(struct check_probe *probe, uint32_t events,
 			 loop_fd_fn fn)
 {

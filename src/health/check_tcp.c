@@ -11,25 +11,11 @@
 
 #include "check-int.h"
 
+/* A failed connect: the kernel may give up before our own deadline. */
 static void tcp_report_errno(struct check_probe *probe, int err)
 {
-	switch (err) {
-	case ECONNREFUSED:
-		check_probe_done(probe, CHECK_FAILED, "connect refused");
-		return;
-	case ETIMEDOUT:
-		check_probe_done(probe, CHECK_FAILED, "connect timeout");
-		return;
-	case EHOSTUNREACH:
-		check_probe_done(probe, CHECK_FAILED, "no route to host");
-		return;
-	case ENETUNREACH:
-		check_probe_done(probe, CHECK_FAILED, "network unreachable");
-		return;
-	}
-	check_probe_done(probe,
-			 check_errno_is_local(err) ? CHECK_LOCAL_ERROR : CHECK_FAILED,
-			 "connect: %s", strerror(err));
+	check_probe_fail_errno(probe, "connect", "connect refused",
+			       "connect timeout", err);
 }
 
 static void tcp_on_event(struct loop *loop, int fd, uint32_t events,

@@ -13,25 +13,6 @@
 
 #include "check-int.h"
 
-static void udp_report_errno(struct check_probe *probe, const char *op,
-			     int err)
-{
-	switch (err) {
-	case ECONNREFUSED:
-		check_probe_done(probe, CHECK_FAILED, "port unreachable");
-		return;
-	case EHOSTUNREACH:
-		check_probe_done(probe, CHECK_FAILED, "no route to host");
-		return;
-	case ENETUNREACH:
-		check_probe_done(probe, CHECK_FAILED, "network unreachable");
-		return;
-	}
-	check_probe_done(probe,
-			 check_errno_is_local(err) ? CHECK_LOCAL_ERROR : CHECK_FAILED,
-			 "%s: %s", op, strerror(err));
-}
-
 static void udp_on_event(struct loop *loop, int fd, uint32_t events,
 			 void *arg)
 {
@@ -47,7 +28,8 @@ static void udp_on_event(struct loop *loop, int fd, uint32_t events,
 	if (n == -1) {
 		if (errno == EAGAIN || errno == EINTR)
 			return;
-		udp_report_errno(probe, "recv", errno);
+		check_probe_fail_errno(probe, "recv", "port unreachable", NULL,
+				       errno);
 		return;
 	}
 	if ((size_t)n < spec->expect_reply_len ||
@@ -76,14 +58,16 @@ static int udp_start(struct check_probe *probe)
 		err = errno;
 		if (check_errno_is_local(err))
 			return -err;
-		udp_report_errno(probe, "connect", err);
+		check_probe_fail_errno(probe, "connect", "port unreachable",
+				       NULL, err);
 		return 0;
 	}
 	if (send(probe->fd, spec->send, spec->send_len, 0) == -1) {
 		err = errno;
 		if (check_errno_is_local(err))
 			return -err;
-		udp_report_errno(probe, "send", err);
+		check_probe_fail_errno(probe, "send", "port unreachable",
+				       NULL, err);
 		return 0;
 	}
 	return check_probe_watch_fd(probe, EPOLLIN, udp_on_event);

@@ -1,7 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Pool -> kernel deltas, one transaction per changed service per loop
- * iteration, and the fallback to a whole-table replace.  See commit.h.
+ * The commit step: what the loop's before-sleep hook runs once per
+ * iteration.  The committer remembers what the kernel holds for each
+ * service (its kernel views, as last acknowledged), decides what to send
+ * (the slot deltas of every service marked dirty since) and has sync.c
+ * send it; after a failed delta it falls back to a table replace, retried
+ * every second until the kernel takes it.  See commit.h.
+ *
+ * Words, one meaning each (src/nft/):
+ *   commit         this step: decide and send, once per loop iteration
+ *                  (committer_run(), committer_reload()); the committer
+ *                  is the object that does it.
+ *   sync           one transaction that brings the kernel to a state
+ *                  (sync.c: a table replace, or slot deltas).
+ *   table replace  the whole owned table swapped in one transaction, at
+ *                  start and after a failed delta.  Never "resync": that
+ *                  is ct's word for correcting flow counts from a dump.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -19,7 +33,7 @@
 #include "knlb/nft/sync.h"
 
 /* After a failed delta the whole table is replaced, retried this often. */
-#define RESYNC_RETRY_NS 1000000000ULL
+#define REPLACE_RETRY_NS 1000000000ULL
 
 /* What the kernel holds for one service, as last acknowledged. */
 struct kernel_view {
@@ -33,7 +47,7 @@ struct committer {
 	struct knlb_pool *pool;
 	struct nfnl_sock *nfnl;
 	struct kernel_view *kernel;	/* parallel to pool->services */
-	struct loop_timer resync_timer;
+	struct loop_timer replace_timer;
 	struct commit_stats stats;
 };
 
@@ -102,15 +116,15 @@ static void log_service_state(const struct knlb_service *svc,
 	}
 }
 
-static void schedule_resync(struct committer *c)
+static void schedule_replace(struct committer *c)
 {
-	if (!loop_timer_armed(&c->resync_timer) &&
-	    loop_timer_arm(c->loop, &c->resync_timer, RESYNC_RETRY_NS) < 0)
-		log_error("cannot schedule the table resynchronisation: out of memory");
+	if (!loop_timer_armed(&c->replace_timer) &&
+	    loop_timer_arm(c->loop, &c->replace_timer, REPLACE_RETRY_NS) < 0)
+		log_error("cannot schedule the table replace: out of memory");
 }
 
 /* Desired state, not replayed events: after a failed delta, replace all. */
-static void on_resync_timer(struct loop *loop, struct loop_timer *t, void *arg)
+static void on_replace_timer(struct loop *loop, struct loop_timer *t, void *arg)
 {
 	struct committer *c = arg;
 	struct sync_result res;
@@ -122,14 +136,14 @@ static void on_resync_timer(struct loop *loop, struct loop_timer *t, void *arg)
 	for (size_t i = 0; i < c->pool->n_services; i++)
 		if (c->pool->services[i].dirty &&
 		    pool_compute_slots(&c->pool->services[i]) < 0) {
-			schedule_resync(c);
+			schedule_replace(c);
 			return;
 		}
 	if (sync_replace(c->nfnl, c->pool, &res, err, sizeof(err)) < 0) {
 		c->stats.failures++;
 		log_error("replacing table inet %s failed, retrying in 1s: %s",
 			  c->pool->config->global.table, err);
-		schedule_resync(c);
+		schedule_replace(c);
 		return;
 	}
 	for (size_t i = 0; i < c->pool->n_services; i++) {
@@ -148,7 +162,7 @@ static void on_resync_timer(struct loop *loop, struct loop_timer *t, void *arg)
  */
 void committer_run(struct committer *c)
 {
-	if (loop_timer_armed(&c->resync_timer))
+	if (loop_timer_armed(&c->replace_timer))
 		return;		/* a full replace is pending */
 	for (size_t i = 0; i < c->pool->n_services; i++) {
 		struct knlb_service *svc = &c->pool->services[i];
@@ -165,7 +179,7 @@ void committer_run(struct committer *c)
 		if (ret < 0) {
 			log_error("service %s: computing slots: %s", svc->cfg->name,
 				  strerror(-ret));
-			schedule_resync(c);
+			schedule_replace(c);
 			return;
 		}
 		ret = sync_service_slots(c->nfnl, c->pool, svc, kv->slots, kv->empty,
@@ -174,7 +188,7 @@ void committer_run(struct committer *c)
 			c->stats.failures++;
 			log_error("service %s: updating the kernel failed, old state kept: %s; replacing the whole table",
 				  svc->cfg->name, err);
-			schedule_resync(c);
+			schedule_replace(c);
 			return;
 		}
 		log_service_state(svc, kv);
@@ -204,7 +218,7 @@ int committer_new(struct loop *loop, struct knlb_pool *pool,
 	c->loop = loop;
 	c->pool = pool;
 	c->nfnl = nfnl;
-	loop_timer_init(&c->resync_timer, on_resync_timer, c);
+	loop_timer_init(&c->replace_timer, on_replace_timer, c);
 	c->kernel = kernel_view_new(pool);
 	if (!c->kernel) {
 		committer_free(c);
@@ -220,7 +234,7 @@ void committer_free(struct committer *c)
 {
 	if (!c)
 		return;
-	loop_timer_cancel(c->loop, &c->resync_timer);
+	loop_timer_cancel(c->loop, &c->replace_timer);
 	kernel_view_free(c->kernel, c->pool);
 	free(c);
 }
@@ -300,7 +314,7 @@ int committer_reload(struct committer *c, struct knlb_pool *pool,
 		return -ENOMEM;
 	}
 	/* A pending replace means the kernel's state is not known exactly. */
-	if (plan->kind == RELOAD_STRUCTURE || loop_timer_armed(&c->resync_timer))
+	if (plan->kind == RELOAD_STRUCTURE || loop_timer_armed(&c->replace_timer))
 		ret = sync_replace(c->nfnl, pool, res, err, errlen);
 	else
 		ret = reload_deltas(c, pool, plan, res, err, errlen);
@@ -315,7 +329,7 @@ int committer_reload(struct committer *c, struct knlb_pool *pool,
 	c->kernel = kv;
 	for (size_t i = 0; i < pool->n_services; i++)
 		kernel_view_take(&c->kernel[i], &pool->services[i]);
-	loop_timer_cancel(c->loop, &c->resync_timer);
+	loop_timer_cancel(c->loop, &c->replace_timer);
 	if (res->messages)
 		c->stats.transactions++;
 	return 0;
@@ -323,7 +337,7 @@ int committer_reload(struct committer *c, struct knlb_pool *pool,
 
 bool committer_synced(const struct committer *c)
 {
-	if (loop_timer_armed(&c->resync_timer))
+	if (loop_timer_armed(&c->replace_timer))
 		return false;
 	for (size_t i = 0; i < c->pool->n_services; i++)
 		if (c->pool->services[i].dirty)

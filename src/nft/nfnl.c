@@ -20,6 +20,7 @@
 #include <libnftnl/common.h>
 
 #include "knlb/nft/nfnl.h"
+#include "knlb/lib/grow.h"
 
 struct nfnl_sock {
 	struct mnl_socket *nl;
@@ -94,21 +95,13 @@ void nfnl_sock_close(struct nfnl_sock *sock)
 
 static int batch_reserve(struct nfnl_batch *batch, size_t room)
 {
-	size_t need = batch->len + room + NFNL_MARKER_ROOM;
-	size_t cap = batch->cap ? batch->cap : 256 * 1024;
-	char *buf;
+	size_t old = batch->cap;
 
-	if (need <= batch->cap)
-		return 0;
-	while (cap < need)
-		cap *= 2;
-	buf = realloc(batch->buf, cap);
-	if (!buf)
+	if (grow(&batch->buf, &batch->cap,
+		 batch->len + room + NFNL_MARKER_ROOM, 1, 256 * 1024) < 0)
 		return -ENOMEM;
 	/* Zeroed so partially written attributes never carry garbage. */
-	memset(buf + batch->cap, 0, cap - batch->cap);
-	batch->buf = buf;
-	batch->cap = cap;
+	memset(batch->buf + old, 0, batch->cap - old);
 	return 0;
 }
 
@@ -162,15 +155,9 @@ struct nlmsghdr *nfnl_batch_add(struct nfnl_batch *batch, uint16_t type,
 	batch_close_open(batch);
 	if (batch_reserve(batch, NFNL_MSG_MAX) < 0)
 		return NULL;
-	if (batch->n_msgs == batch->msgs_cap) {
-		size_t cap = batch->msgs_cap ? batch->msgs_cap * 2 : 64;
-		struct nfnl_msg *msgs = realloc(batch->msgs, cap * sizeof(*msgs));
-
-		if (!msgs)
-			return NULL;
-		batch->msgs = msgs;
-		batch->msgs_cap = cap;
-	}
+	if (grow(&batch->msgs, &batch->msgs_cap, batch->n_msgs + 1,
+		 sizeof(*batch->msgs), 64) < 0)
+		return NULL;
 	batch->msgs[batch->n_msgs].what = strdup(what ? what : "?");
 	if (!batch->msgs[batch->n_msgs].what)
 		return NULL;
@@ -376,7 +363,7 @@ int nfnl_batch_commit(struct nfnl_sock *sock, struct nfnl_batch *batch,
 		if (err)
 			snprintf(err, errlen,
 				 "only %zu of %zu messages acknowledged: %s; "
-				 "kernel state unknown, will resynchronise",
+				 "kernel state unknown, will replace the table",
 				 st.acked, batch->n_msgs, strerror(-ret));
 		return ret;
 	}

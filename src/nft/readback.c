@@ -31,6 +31,7 @@
 #include <libnftnl/table.h>
 
 #include "knlb/lib/addr.h"
+#include "knlb/lib/grow.h"
 #include "knlb/nft/readback.h"
 
 /* The kernel fills dump datagrams up to 32 KiB; room for more. */
@@ -56,13 +57,14 @@ struct reader {
 	/* a dump said NLM_F_DUMP_INTR, or listed a slot twice: read again */
 	bool interrupted;
 	struct adopt_table *t;
+	size_t services_cap;	/* of t->services, which only we append to */
 	/*
 	 * The map being read: every element's key, and its value as
 	 * (addr << 16 | port), then counted.
 	 */
 	uint32_t *keys;
 	uint64_t *values;
-	size_t n_values, values_cap;
+	size_t n_values, values_cap, keys_cap;
 	int err;		/* first error a callback met (-errno) */
 };
 
@@ -107,8 +109,10 @@ static void reader_close(struct reader *r)
 	r->buf = NULL;
 	free(r->values);
 	r->values = NULL;
+	r->values_cap = 0;
 	free(r->keys);
 	r->keys = NULL;
+	r->keys_cap = 0;
 }
 
 /*
@@ -163,12 +167,11 @@ static struct adopt_service *service_of(struct reader *r, const char *name,
 		if (strncmp(t->services[i].name, name, len) == 0 &&
 		    t->services[i].name[len] == '\0')
 			return &t->services[i];
-	s = realloc(t->services, (t->n_services + 1) * sizeof(*s));
-	if (!s) {
+	if (grow(&t->services, &r->services_cap, t->n_services + 1,
+		 sizeof(*t->services), 8) < 0) {
 		r->err = -ENOMEM;
 		return NULL;
 	}
-	t->services = s;
 	s = &t->services[t->n_services++];
 	memset(s, 0, sizeof(*s));
 	memcpy(s->name, name, len);
@@ -280,20 +283,11 @@ static int read_sets(struct reader *r, const char *table)
 
 static int push_value(struct reader *r, uint32_t key, uint64_t v)
 {
-	if (r->n_values == r->values_cap) {
-		size_t cap = r->values_cap ? 2 * r->values_cap : 1024;
-		uint64_t *p = realloc(r->values, cap * sizeof(*p));
-		uint32_t *k;
-
-		if (!p)
-			return -ENOMEM;
-		r->values = p;
-		k = realloc(r->keys, cap * sizeof(*k));
-		if (!k)
-			return -ENOMEM;
-		r->keys = k;
-		r->values_cap = cap;
-	}
+	if (grow(&r->values, &r->values_cap, r->n_values + 1,
+		 sizeof(*r->values), 1024) < 0 ||
+	    grow(&r->keys, &r->keys_cap, r->n_values + 1, sizeof(*r->keys),
+		 1024) < 0)
+		return -ENOMEM;
 	r->keys[r->n_values] = key;
 	r->values[r->n_values++] = v;
 	return 0;
@@ -578,6 +572,7 @@ int adopt_read(const char *table, struct adopt_table **out, char *err,
 		}
 		adopt_table_free(r.t);
 		r.t = calloc(1, sizeof(*r.t));
+		r.services_cap = 0;
 		if (!r.t) {
 			ret = -ENOMEM;
 			goto out_close;

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Desired state -> kernel.  Each call is one transaction: the kernel either
- * takes all of it or keeps what it had, and the caller learns which.
+ * Sync: bring the kernel to a given state in one transaction.  Each call
+ * builds one batch (a table replace, or exactly the slot element deletes
+ * and adds between what the kernel holds and what it should hold) and
+ * sends it: the kernel either takes all of it or keeps what it had, and
+ * the caller learns which.  Deciding when and what to sync is commit.c's
+ * (the commit step); sending is nfnl.c's.  See sync.h.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -26,8 +30,8 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-static int commit(struct nfnl_sock *sock, struct nfnl_batch *batch,
-		  double start, struct sync_result *res, char *err, size_t errlen)
+static int send_transaction(struct nfnl_sock *sock, struct nfnl_batch *batch,
+			    double start, struct sync_result *res, char *err, size_t errlen)
 {
 	int ret;
 
@@ -57,7 +61,7 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_pool *pool,
 	for (size_t i = 0; i < pool->n_services; i++)
 		for (uint32_t s = 0; s < pool->services[i].cfg->table_size; s++)
 			res->elements += pool->services[i].slots[s] != SCHED_SLOT_EMPTY;
-	return commit(sock, batch, start, res, err, errlen);
+	return send_transaction(sock, batch, start, res, err, errlen);
 
 out_nomem:
 	snprintf(err, errlen, "building the transaction: %s", strerror(ENOMEM));
@@ -113,7 +117,7 @@ int sync_pool_slots(struct nfnl_sock *sock, const struct knlb_pool *pool,
 		nfnl_batch_free(batch);
 		return 0;	/* nothing changed: no transaction at all */
 	}
-	return commit(sock, batch, start, res, err, errlen);
+	return send_transaction(sock, batch, start, res, err, errlen);
 }
 
 int sync_service_slots(struct nfnl_sock *sock, const struct knlb_pool *pool,

@@ -7,7 +7,8 @@
 #include <stdint.h>
 
 /*
- * Pool changes -> kernel, once per loop iteration.  Remembers what the
+ * The commit step: pool changes -> kernel, once per loop iteration (the
+ * loop's before-sleep hook), each change sent by sync.h.  Remembers what the
  * kernel holds for each service (as last acknowledged) so every commit is
  * the exact delta; after a failed delta it replaces the whole table, and
  * retries that every second until the kernel takes it.
@@ -20,7 +21,7 @@ struct knlb_pool;
 struct commit_stats {
 	uint64_t transactions;		/* deltas the kernel acknowledged */
 	uint64_t failures;		/* deltas or replaces it rejected */
-	uint64_t replaces;		/* whole-table resynchronisations */
+	uint64_t replaces;		/* table replaces after a failed delta */
 	/* the last delta */
 	size_t last_elements;
 	uint32_t last_moved;		/* slots whose backend changed */

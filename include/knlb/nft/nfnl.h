@@ -9,6 +9,9 @@
  * nftables transport: a batch of netlink messages sent as ONE transaction
  * in ONE sendmsg(), with every message acknowledged and every error traced
  * back to the object the message touched.  Knows nothing about services.
+ * nfnl_batch_commit() is "commit" as nftables means it: the kernel takes
+ * the whole transaction or none of it.  (knlb's commit step, deciding
+ * what to send each loop iteration, is commit.h's.)
  */
 
 struct nlmsghdr;

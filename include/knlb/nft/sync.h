@@ -11,8 +11,10 @@ struct knlb_pool;
 struct knlb_service;
 
 /*
- * Bringing the kernel to the pool's desired state, one transaction each
- * time: the whole table at start, only changed slot elements afterwards.
+ * Sync: bringing the kernel to the pool's desired state, one transaction
+ * each call: the whole table (a table replace) at start, only changed slot
+ * elements afterwards.  When to call which is the committer's decision
+ * (commit.h).
  */
 
 struct sync_result {
@@ -23,7 +25,7 @@ struct sync_result {
 	double elapsed_ms;	/* build + send + every ACK read */
 };
 
-/* Replace the owned table with the pool (start-up, resynchronisation). */
+/* Replace the owned table with the pool (start-up, after a failed delta). */
 int sync_replace(struct nfnl_sock *sock, const struct knlb_pool *pool,
 		 struct sync_result *res, char *err, size_t errlen);
 

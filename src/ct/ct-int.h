@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What the pieces of src/ct/ share (see include/knlb/ct/ct.h for the
+ * API):
+ *   msg.c     a ctnetlink message -> knlb's flow record (struct flow,
+ *             struct ct_flow)
+ *   socket.c  the three netlink sockets: buffers, kernel filters
+ *   events.c  NEW/DESTROY and TCP closing updates -> the flowtab
+ *   dump.c    dumps on the query socket, and resync from one
+ *   open.c    ct_open()/ct_close(): the sockets wired into the loop
+ *   list.c    listing entries for `knlbctl flows`
+ *   flush.c   deleting one backend's entries
+ * "Resync" here always means: correct the flowtab from a full dump.
+ */
+#ifndef KNLB_CT_INT_H
+#define KNLB_CT_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <libmnl/libmnl.h>
+
+#include "knlb/ct/ct.h"
+#include "knlb/ct/flowtab.h"
+#include "knlb/lib/addr-t.h"
+#include "knlb/lib/loop.h"
+
+#define CT_RCVBUF_START (4 << 20)
+#define CT_RCVBUF_MAX (64 << 20)
+#define CT_RCVBUF_MIN 4096
+/* One event is one datagram of a few hundred bytes; recvmmsg takes many. */
+#define CT_BATCH 64
+#define CT_MSG_SIZE 2048
+/*
+ * Events handled per wakeup before returning to the loop, so a storm
+ * cannot starve timers and probes; epoll calls us again at once.
+ */
+#define CT_BUDGET 8192
+/* The kernel fills dump datagrams up to 32 KiB when the reader allows. */
+#define CT_QUERY_BUF (64 * 1024)
+#define CT_QUERY_TIMEOUT_S 5
+/* Deletes per sendmsg: their ACKs must fit the default receive buffer. */
+#define CT_DEL_CHUNK 64
+#define CT_RESYNC_MIN_GAP_NS 1000000000ULL
+
+/*
+ * One subscribed, kernel-filtered, non-blocking socket and what reading
+ * it needs: the event socket (NEW, DESTROY) and the update socket (TCP
+ * entries reaching TIME_WAIT or CLOSE).
+ */
+struct ct_listener {
+	const char *name;		/* for the log: "events", "updates" */
+	struct mnl_socket *nl;
+	int fd;
+	bool watching;
+	int rcvbuf_req;
+	/*
+	 * Between an ENOBUFS and the read that finds the queue empty.  The
+	 * kernel reports one ENOBUFS per such episode and drops silently
+	 * for the rest of it, so a dump started now could miss later drops.
+	 */
+	bool congested;
+	char *buf;			/* CT_BATCH * CT_MSG_SIZE */
+	struct mmsghdr msgs[CT_BATCH];
+	struct iovec iov[CT_BATCH];
+};
+
+struct ct {
+	struct loop *loop;
+	struct flowtab *ft;
+	uint32_t mask;
+
+	struct ct_listener events;	/* NEW, DESTROY */
+	struct ct_listener updates;	/* UPDATE: TCP TIME_WAIT, CLOSE */
+
+	/* Request/response: dumps and deletes. */
+	struct mnl_socket *query;
+	uint32_t seq;
+	bool query_busy;		/* a dump is being read */
+	char *query_buf;		/* CT_QUERY_BUF */
+
+	struct loop_timer resync_timer;
+	bool in_resync;
+	uint64_t last_resync_end_ns;
+	uint64_t last_resync_dur_ns;
+
+	struct ct_stats st;
+};
+
+/* ---- msg.c ---- */
+
+struct ct_tuple {
+	struct knlb_addr src, dst;
+	uint16_t sport, dport;		/* host order; ICMP id as sport */
+	uint8_t proto;
+	bool has_ip, has_proto;
+};
+
+/* The top-level attributes we read, in one pass over the message. */
+struct ct_msg {
+	const struct nlattr *orig, *reply, *id, *mark, *status, *timeout;
+	const struct nlattr *protoinfo, *counters[2], *timestamp, *zone;
+};
+
+static inline uint32_t ct_attr_be32(const struct nlattr *a)
+{
+	return a ? ntohl(mnl_attr_get_u32(a)) : 0;
+}
+
+/* Find the attributes of a ctnetlink message (validated when wanted). */
+void ct_msg_parse(const struct nlmsghdr *nlh, struct ct_msg *m);
+/* The IP and proto parts of a tuple nest; false if either is missing. */
+bool ct_parse_tuple(const struct nlattr *nest, struct ct_tuple *t);
+/*
+ * What the flowtab needs.  false if the message is not a usable flow; a
+ * flow of no service comes back with mark 0 (an event has no CTA_MARK
+ * when the mark is 0).  ending: a TCP entry in TIME_WAIT or CLOSE.
+ */
+bool ct_msg_flow(const struct ct *ct, const struct ct_msg *m, struct flow *f);
+/* Everything ct_list() reports.  false if the message is not a usable flow. */
+bool ct_msg_list_entry(const struct ct *ct, const struct ct_msg *m,
+		       uint64_t now_real_ns, struct ct_flow *out);
+
+/* ---- socket.c ---- */
+
+/* Buffers of l for recvmmsg.  0 or -ENOMEM. */
+int ct_listener_init(struct ct_listener *l, const char *name);
+int ct_listener_open(struct ct *ct, struct ct_listener *l, unsigned int groups,
+		     bool closing_only, bool *filtered, const char **what);
+void ct_listener_close(struct ct *ct, struct ct_listener *l);
+int ct_listener_set_rcvbuf(struct ct *ct, struct ct_listener *l, int bytes);
+int ct_query_open(struct ct *ct);
+void ct_query_close(struct ct *ct);
+void ct_query_reset(struct ct *ct);
+
+/* ---- dump.c ---- */
+
+/* Returns 0, or -errno to stop calling (the dump is still read to its end). */
+typedef int (*ct_dump_fn)(struct ct *ct, const struct ct_msg *m, void *arg);
+
+/*
+ * One dump on the query socket, all families.  mark != 0 asks the kernel
+ * to return only entries with (ct mark & mask) == mark.
+ */
+int ct_dump(struct ct *ct, uint32_t mark, ct_dump_fn fn, void *arg);
+/* One resync from a dump, its outcome in *res; no stats, no log. */
+int ct_resync_dump(struct ct *ct, struct flowtab_resync *res);
+/* Resync now, later (timer) or not at all; see dump.c. */
+void ct_maybe_resync(struct ct *ct);
+void ct_on_resync_timer(struct loop *loop, struct loop_timer *timer, void *arg);
+
+/* ---- events.c ---- */
+
+void ct_on_events(struct loop *loop, int fd, uint32_t events, void *arg);
+void ct_on_updates(struct loop *loop, int fd, uint32_t events, void *arg);
+
+#endif

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Dumps on the query socket, and resync: correcting the flowtab from a
+ * full dump after the kernel dropped events (ENOBUFS), on request
+ * (ct_resync()) and at ct_open().  See include/knlb/ct/ct.h.
+ */
+#include <errno.h>
+#include <string.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+
+#include "ct-int.h"
+#include "knlb/lib/log.h"
+
+struct dump_ctx {
+	struct ct *ct;
+	ct_dump_fn fn;
+	void *arg;
+	int err;
+};
+
+static int dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *ctx = data;
+	struct ct_msg m;
+
+	if (ctx->err || (nlh->nlmsg_type & 0xff) != IPCTNL_MSG_CT_NEW)
+		return MNL_CB_OK;
+	ct_msg_parse(nlh, &m);
+	ctx->err = ctx->fn(ctx->ct, &m, ctx->arg);
+	return MNL_CB_OK;
+}
+
+int ct_dump(struct ct *ct, uint32_t mark, ct_dump_fn fn, void *arg)
+{
+	struct dump_ctx ctx = { .ct = ct, .fn = fn, .arg = arg };
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+	uint32_t seq;
+	int ret;
+
+	if (ct->query_busy)
+		return -EBUSY;
+	if (!ct->query) {
+		ret = ct_query_open(ct);
+		if (ret < 0)
+			return ret;
+	}
+	nlh = mnl_nlmsg_put_header(ct->query_buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq = ++ct->seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = AF_UNSPEC;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	if (mark) {
+		struct nfct_filter_dump_mark fm = { .val = mark, .mask = ct->mask };
+		struct nfct_filter_dump *f = nfct_filter_dump_create();
+
+		if (!f)
+			return -ENOMEM;
+		nfct_filter_dump_set_attr(f, NFCT_FILTER_DUMP_MARK, &fm);
+		nfct_nlmsg_build_filter(nlh, f);
+		nfct_filter_dump_destroy(f);
+	}
+	if (mnl_socket_sendto(ct->query, nlh, nlh->nlmsg_len) == -1) {
+		ret = -errno;
+		ct_query_reset(ct);
+		return ret;
+	}
+	ct->query_busy = true;
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(ct->query, ct->query_buf, CT_QUERY_BUF);
+
+		if (n == -1) {
+			ret = errno == EAGAIN ? -ETIMEDOUT : -errno;
+			ct_query_reset(ct);
+			break;
+		}
+		ret = mnl_cb_run(ct->query_buf, (size_t)n, seq,
+				 mnl_socket_get_portid(ct->query), dump_cb, &ctx);
+		if (ret == MNL_CB_STOP) {
+			ret = ctx.err;
+			break;
+		}
+		if (ret == MNL_CB_ERROR) {
+			/* The kernel refused the request, or a stray reply. */
+			ret = -errno;
+			ct_query_reset(ct);
+			break;
+		}
+	}
+	ct->query_busy = false;
+	return ret;
+}
+
+/* ---- resync ---- */
+
+static int resync_one(struct ct *ct, const struct ct_msg *m, void *arg)
+{
+	struct flow f;
+	int ret;
+
+	(void)arg;
+	if (!ct_msg_flow(ct, m, &f) || f.mark == 0)
+		return 0;
+	ret = flowtab_resync_seen(ct->ft, &f);
+	return ret < 0 && ret != -EINVAL ? ret : 0;
+}
+
+/* A dump now could miss drops the kernel has not reported yet. */
+static bool congested(const struct ct *ct)
+{
+	return ct->events.congested || ct->updates.congested;
+}
+
+static void arm_resync(struct ct *ct)
+{
+	uint64_t gap = ct->last_resync_dur_ns * 4;
+
+	if (gap < CT_RESYNC_MIN_GAP_NS)
+		gap = CT_RESYNC_MIN_GAP_NS;
+	if (!loop_timer_armed(&ct->resync_timer))
+		loop_timer_arm_at(ct->loop, &ct->resync_timer,
+				  ct->last_resync_end_ns + gap);
+}
+
+int ct_resync_dump(struct ct *ct, struct flowtab_resync *res)
+{
+	uint64_t start = loop_now_ns();
+	int ret;
+
+	ct->in_resync = true;
+	flowtab_resync_begin(ct->ft);
+	ret = ct_dump(ct, 0, resync_one, NULL);
+	if (ret == 0)
+		flowtab_resync_end(ct->ft, res);
+	else
+		flowtab_resync_abort(ct->ft);
+	ct->in_resync = false;
+	ct->last_resync_end_ns = loop_now_ns();
+	ct->last_resync_dur_ns = ct->last_resync_end_ns - start;
+	return ret;
+}
+
+int ct_resync(struct ct *ct)
+{
+	struct flowtab_resync res;
+	int ret;
+
+	if (ct->in_resync)
+		return -EBUSY;
+	ret = ct_resync_dump(ct, &res);
+	if (ret < 0) {
+		ct->st.resync_errors++;
+		ct->st.resync_pending = true;
+		log_warn("ct: resync from a conntrack dump failed: %s; flow counts are stale, retrying",
+			 strerror(-ret));
+		arm_resync(ct);
+		return ret;
+	}
+	ct->st.resyncs++;
+	/* Drops after this dump began would go unreported: do it again. */
+	ct->st.resync_pending = congested(ct);
+	ct->st.last_resync_opened = res.opened;
+	ct->st.last_resync_closed = res.closed;
+	ct->st.last_resync_moved = res.moved;
+	ct->st.last_resync_ended = res.ended;
+	ct->st.last_resync_ms = ct->last_resync_dur_ns / 1000000;
+	loop_timer_cancel(ct->loop, &ct->resync_timer);
+	if (res.opened || res.closed || res.moved || res.ended || res.reopened)
+		log_info("ct: resync corrected %llu opened, %llu closed, %llu moved, %llu ended, %llu reopened flows in %llu ms",
+			 (unsigned long long)res.opened,
+			 (unsigned long long)res.closed,
+			 (unsigned long long)res.moved,
+			 (unsigned long long)res.ended,
+			 (unsigned long long)res.reopened,
+			 (unsigned long long)ct->st.last_resync_ms);
+	return 0;
+}
+
+/*
+ * Resync now unless the last one ended too recently (then on a timer),
+ * and only once the event queue was found empty since the last ENOBUFS
+ * (the read handler calls again when it is).
+ */
+void ct_maybe_resync(struct ct *ct)
+{
+	uint64_t gap = ct->last_resync_dur_ns * 4;
+
+	if (!ct->st.resync_pending || ct->in_resync || congested(ct))
+		return;
+	if (gap < CT_RESYNC_MIN_GAP_NS)
+		gap = CT_RESYNC_MIN_GAP_NS;
+	if (ct->last_resync_end_ns &&
+	    loop_now_ns() < ct->last_resync_end_ns + gap) {
+		arm_resync(ct);
+		return;
+	}
+	ct_resync(ct);
+}
+
+void ct_on_resync_timer(struct loop *loop, struct loop_timer *timer, void *arg)
+{
+	(void)loop;
+	(void)timer;
+	ct_maybe_resync(arg);
+}

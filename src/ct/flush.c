@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * ct_flush_backend(): delete the conntrack entries of one backend of one
+ * service, picked from a dump and deleted by original tuple and id, in
+ * chunks whose ACKs fit the receive buffer.  See include/knlb/ct/ct.h.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <netinet/in.h>
+#include <libmnl/libmnl.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+
+#include "ct-int.h"
+#include "knlb/lib/addr.h"
+#include "knlb/lib/grow.h"
+
+struct victim {
+	struct ct_tuple orig;
+	uint32_t id;
+	uint16_t zone;
+	bool has_zone;
+};
+
+struct flush_ctx {
+	uint32_t mark;
+	const struct knlb_addr *addr;
+	uint16_t port;
+	uint8_t proto;
+	struct victim *v;
+	size_t n, cap;
+};
+
+static int flush_pick(struct ct *ct, const struct ct_msg *m, void *arg)
+{
+	struct flush_ctx *ctx = arg;
+	struct ct_tuple o, r;
+	struct victim *v;
+
+	/* The kernel filtered on the mark already; check it all again. */
+	if (!m->id || (ct_attr_be32(m->mark) & ct->mask) != ctx->mark ||
+	    !ct_parse_tuple(m->orig, &o) || !ct_parse_tuple(m->reply, &r) ||
+	    o.proto != ctx->proto || r.sport != ctx->port ||
+	    !addr_equal(&r.src, ctx->addr))
+		return 0;
+	if (grow(&ctx->v, &ctx->cap, ctx->n + 1, sizeof(*ctx->v), 256) < 0)
+		return -ENOMEM;
+	v = &ctx->v[ctx->n++];
+	v->orig = o;
+	v->id = ct_attr_be32(m->id);
+	v->has_zone = m->zone != NULL;
+	v->zone = m->zone ? mnl_attr_get_u16(m->zone) : 0;	/* kept in BE */
+	return 0;
+}
+
+static void put_addr(struct nlmsghdr *nlh, uint16_t type,
+		     const struct knlb_addr *a)
+{
+	if (a->family == AF_INET)
+		mnl_attr_put(nlh, type, sizeof(a->in), &a->in);
+	else
+		mnl_attr_put(nlh, type, sizeof(a->in6), &a->in6);
+}
+
+/* DELETE by original tuple + id: the kernel checks both. */
+static void build_delete(char *buf, uint32_t seq, const struct victim *v)
+{
+	const struct ct_tuple *t = &v->orig;
+	bool v4 = t->src.family == AF_INET;
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+	struct nlattr *tuple, *nest;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = (uint8_t)t->src.family;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+
+	tuple = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+	put_addr(nlh, v4 ? CTA_IP_V4_SRC : CTA_IP_V6_SRC, &t->src);
+	put_addr(nlh, v4 ? CTA_IP_V4_DST : CTA_IP_V6_DST, &t->dst);
+	mnl_attr_nest_end(nlh, nest);
+	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, t->proto);
+	mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(t->sport));
+	mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(t->dport));
+	mnl_attr_nest_end(nlh, nest);
+	mnl_attr_nest_end(nlh, tuple);
+	mnl_attr_put_u32(nlh, CTA_ID, htonl(v->id));
+	if (v->has_zone)
+		mnl_attr_put_u16(nlh, CTA_ZONE, v->zone);
+}
+
+/* A deleted entry leaves the flowtab at once (see delete_chunk). */
+static void forget_victim(struct ct *ct, const struct victim *v)
+{
+	struct flow_key key = {
+		.id = v->id, .proto = v->orig.proto,
+		.src_port = v->orig.sport, .src = v->orig.src,
+	};
+
+	flowtab_flow_destroy(ct->ft, &key);
+}
+
+/*
+ * Send up to CT_DEL_CHUNK deletes in one sendmsg (the kernel handles them
+ * in order) and read one ACK per delete.  Returns 0 or -errno of the
+ * exchange; per-entry errors other than ENOENT go to *first_err.
+ */
+static int delete_chunk(struct ct *ct, const struct victim *v, size_t n,
+			size_t *deleted, int *first_err)
+{
+	uint32_t first = ct->seq + 1;
+	size_t len = 0, acked = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		build_delete(ct->query_buf + len, ++ct->seq, &v[i]);
+		len += NLMSG_ALIGN(((struct nlmsghdr *)(ct->query_buf + len))->nlmsg_len);
+	}
+	if (mnl_socket_sendto(ct->query, ct->query_buf, len) == -1)
+		return -errno;
+	while (acked < n) {
+		ssize_t got = mnl_socket_recvfrom(ct->query, ct->query_buf, CT_QUERY_BUF);
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)ct->query_buf;
+		int left = (int)got;
+
+		if (got == -1)
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+			const struct nlmsgerr *e;
+
+			if (nlh->nlmsg_type != NLMSG_ERROR ||
+			    nlh->nlmsg_seq < first || nlh->nlmsg_seq > ct->seq ||
+			    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+				continue;
+			e = mnl_nlmsg_get_payload(nlh);
+			acked++;
+			if (e->error == 0)
+				(*deleted)++;
+			else if (e->error != -ENOENT && *first_err == 0)
+				*first_err = e->error;
+			/*
+			 * Gone either way: count it closed now.  An entry older
+			 * than our listener sends no DESTROY event at all
+			 * (nf_conntrack_events=2); a late one is then an
+			 * unknown destroy, which the flowtab ignores.
+			 */
+			if (e->error == 0 || e->error == -ENOENT)
+				forget_victim(ct, &v[nlh->nlmsg_seq - first]);
+		}
+	}
+	return 0;
+}
+
+static bool has_ports(uint8_t proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP ||
+	       proto == IPPROTO_SCTP || proto == IPPROTO_UDPLITE ||
+	       proto == IPPROTO_DCCP;
+}
+
+int ct_flush_backend(struct ct *ct, uint32_t mark, const struct knlb_addr *addr,
+		     uint16_t port, uint8_t proto, size_t *deleted)
+{
+	struct flush_ctx ctx = {
+		.mark = mark, .addr = addr, .port = port, .proto = proto,
+	};
+	size_t done = 0;
+	int first_err = 0, ret;
+
+	if (deleted)
+		*deleted = 0;
+	if (mark == 0 || (mark & ~ct->mask) || !addr || port == 0 ||
+	    (addr->family != AF_INET && addr->family != AF_INET6))
+		return -EINVAL;
+	if (!has_ports(proto))
+		return -EPROTONOSUPPORT;
+	ret = ct_dump(ct, mark, flush_pick, &ctx);
+	for (size_t i = 0; ret == 0 && i < ctx.n; i += CT_DEL_CHUNK) {
+		size_t n = ctx.n - i < CT_DEL_CHUNK ? ctx.n - i : CT_DEL_CHUNK;
+
+		ret = delete_chunk(ct, ctx.v + i, n, &done, &first_err);
+		if (ret < 0)
+			ct_query_reset(ct);
+	}
+	free(ctx.v);
+	if (deleted)
+		*deleted = done;
+	return ret < 0 ? ret : first_err;
+}
