@@ -238,7 +238,7 @@ Test(reload, bad_control_requests_get_errors_that_name_the_problem)
 	cr_expect(strstr(reply, "no service \"nope\"; services: web"), "%s", reply);
 	free(reply);
 	reply = kt_ctl(r.sock, "weight web b1 65536");
-	cr_expect(strstr(reply, "expected an integer from 0 to 65535"), "%s", reply);
+	cr_expect(strstr(reply, "N must be an integer from 0 to 65535"), "%s", reply);
 	free(reply);
 	reply = kt_ctl(r.sock, "frobnicate");
 	cr_expect(strstr(reply, "unknown command \"frobnicate\""), "%s", reply);
