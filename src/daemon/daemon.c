@@ -20,6 +20,8 @@
 #include "knlb/ctl/server.h"
 #include "knlb/daemon/ctl_commands.h"
 #include "knlb/daemon/daemon.h"
+#include "knlb/daemon/metrics.h"
+#include "knlb/lib/loop.h"
 #include "knlb/daemon/adopt.h"
 #include "knlb/ct/flowtab.h"
 #include "knlb/health/health.h"
