@@ -13,6 +13,7 @@
 #include "knlb/config/config-t.h"
 #include "knlb/daemon/ctl_commands.h"
 #include "knlb/daemon/daemon.h"
+#include "knlb/ctl/json_lines.h"
 #include "knlb/lib/json.h"
 #include "knlb/pool/pool.h"
 #include "knlb/nft/render.h"
@@ -39,27 +40,6 @@ long ctl_backend(const struct knlb_service *svc, const char *name, FILE *out)
 		fprintf(out, "service %s has no backend \"%s\" (give its id or ADDR:PORT; knlbctl status %s lists them)\n",
 			svc->cfg->name, name, svc->cfg->name);
 	return b;
-}
-
-/*
- * Each line of text as one string of an array under key, for the replies
- * whose content is a report written for people (reload, render).
- */
-static void json_lines(struct json_writer *w, const char *key, const char *text,
-		       size_t len)
-{
-	json_key(w, key);
-	json_array_begin(w);
-	while (len) {
-		const char *nl = memchr(text, '\n', len);
-		size_t n = nl ? (size_t)(nl - text) : len;
-
-		json_string_len(w, text, n);
-		n += nl != NULL;
-		text += n;
-		len -= n;
-	}
-	json_array_end(w);
 }
 
 static enum ctl_status reload_cmd(struct knlbd *d, const struct ctl_request *req,
@@ -96,7 +76,7 @@ static enum ctl_status reload_cmd(struct knlbd *d, const struct ctl_request *req
 	json_bool(&w, true);
 	json_key(&w, "config");
 	json_string(&w, d->config_path);
-	json_lines(&w, "report", report, len);
+	ctl_json_lines(&w, "report", report, len);
 	json_object_end(&w);
 	free(report);
 	return CTL_OK;

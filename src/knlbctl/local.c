@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "knlb/config/config.h"
+#include "knlb/ctl/json_lines.h"
 #include "knlb/lib/json.h"
 #include "knlb/pool/pool.h"
 #include "knlbctl-int.h"
@@ -12,24 +13,6 @@
 static const char *plural(size_t n, const char *one, const char *many)
 {
 	return n == 1 ? one : many;
-}
-
-/* Each line of text as a string of the array under key. */
-static void json_lines(struct json_writer *w, const char *key, const char *text,
-		       size_t len)
-{
-	json_key(w, key);
-	json_array_begin(w);
-	while (len) {
-		const char *nl = memchr(text, '\n', len);
-		size_t n = nl ? (size_t)(nl - text) : len;
-
-		json_string_len(w, text, n);
-		n += nl != NULL;
-		text += n;
-		len -= n;
-	}
-	json_array_end(w);
 }
 
 static void json_result(const char *path, bool valid, size_t services,
@@ -49,7 +32,7 @@ static void json_result(const char *path, bool valid, size_t services,
 		json_key(&w, "backends");
 		json_uint(&w, backends);
 	} else {
-		json_lines(&w, "errors", errors, len);
+		ctl_json_lines(&w, "errors", errors, len);
 	}
 	json_object_end(&w);
 }

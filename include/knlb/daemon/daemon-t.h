@@ -15,7 +15,7 @@
 /*
  * knlbd's objects and how they are wired: the one place that knows every
  * module.  main.c parses options and drives the lifecycle; reload is in
- * daemon-reload.c, the control commands in ctl-commands.c.
+ * reload.c, the control commands in ctl_*.c.
  */
 
 /* A backend whose flows go once the kernel no longer maps it. */
