@@ -74,6 +74,11 @@ static const char *const status_line[] = {
  * Where the handler's FILE writes: a growing buffer that keeps at most
  * CTL_REPLY_MAX bytes of body and only counts the rest, so a runaway body
  * costs counting, not memory.  STATUS_RESERVE bytes are kept free in front.
+ * It grows by hand rather than with grow(): its doubling stops at
+ * REPLY_BUF_MAX (grow() would take a 64 MiB body to a 128 MiB buffer), the
+ * byte count cannot overflow below that ceiling, and the tail appends of
+ * reply_buf_append (the cut note, a final newline) are a few bytes each,
+ * made once per reply, where doubling would only waste memory.
  */
 struct reply_buf {
 	char *data;

@@ -124,7 +124,7 @@ static void text_footer(const struct knlbd *d, const struct knlb_service *svc,
 {
 	uint32_t mask = d->config->global.ct_mark_mask;
 
-	fprintf(o->out, "%zu flows\n", o->n);
+	fprintf(o->out, "%zu flow%s\n", o->n, o->n == 1 ? "" : "s");
 	if (!o->ages)
 		fprintf(o->out, "(AGE needs net.netfilter.nf_conntrack_timestamp=1 when the flow starts)\n");
 	if (!o->counters)
@@ -134,9 +134,10 @@ static void text_footer(const struct knlbd *d, const struct knlb_service *svc,
 			svc->ct_mark, mask);
 }
 
-enum ctl_status ctl_flows_cmd(struct knlbd *d, int argc, char **argv, FILE *out)
+enum ctl_status ctl_flows_cmd(struct knlbd *d, const struct ctl_request *req,
+			      FILE *out)
 {
-	bool json = ctl_take_json(&argc, argv);
+	bool json = req->json;
 	const struct knlb_service *svc = NULL;
 	struct flows_out o = { .d = d, .out = out };
 	const struct knlb_addr *backend = NULL;
@@ -144,18 +145,14 @@ enum ctl_status ctl_flows_cmd(struct knlbd *d, int argc, char **argv, FILE *out)
 	uint16_t port = 0;
 	long ret, b;
 
-	if (argc > 3) {
-		fprintf(out, "usage: flows [SERVICE [BACKEND]] [--json]\n");
-		return CTL_ERROR;
-	}
 	if (!d->ct) {
 		fprintf(out, "conntrack is not available to knlbd (see its log): no flows to list\n");
 		return CTL_ERROR;
 	}
-	if (argc >= 2 && !(svc = ctl_service(d, argv[1], out)))
+	if (req->argc >= 1 && !(svc = ctl_service(d, req->argv[0], out)))
 		return CTL_ERROR;
-	if (argc == 3) {
-		b = ctl_backend(svc, argv[2], out);
+	if (req->argc == 2) {
+		b = ctl_backend(svc, req->argv[1], out);
 		if (b < 0)
 			return CTL_ERROR;
 		backend = &svc->backends[b].cfg->addr;

@@ -6,6 +6,7 @@
  * its backups or with no usable backend.  Drain and disable are the
  * operator's own doing and do not warn.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "knlb/pool/pool.h"
 #include "knlb/lib/version.h"
 #include "ctl-int.h"
+#include "status_view-int.h"
 
 /* One word for the service as a whole. */
 static const char *service_state(const struct knlb_service *svc)
@@ -48,26 +50,6 @@ static const char *check_status_name(enum check_status st)
 	return "?";
 }
 
-static const struct health_backend_info *health_of(const struct knlbd *d,
-						    const struct knlb_service *svc,
-						    size_t b)
-{
-	if (!d->health || svc->cfg->health.check.kind == CHECK_NONE)
-		return NULL;
-	return health_backend(d->health, (size_t)(svc - d->pool->services), b);
-}
-
-static void backend_counts(const struct knlbd *d, const struct knlb_service *svc,
-			   size_t b, struct flow_counts *c)
-{
-	const struct knlb_backend_config *be = svc->backends[b].cfg;
-
-	*c = (struct flow_counts){ 0 };
-	if (d->flows)
-		flowtab_backend_counts(d->flows, svc->ct_mark, &be->addr, be->port,
-				       (uint8_t)svc->cfg->proto, c);
-}
-
 static void last_check_text(const struct health_backend_info *h, char *buf,
 			    size_t len)
 {
@@ -81,47 +63,37 @@ static void last_check_text(const struct health_backend_info *h, char *buf,
 			 h->last.latency_ms);
 }
 
-static void text_service(const struct knlbd *d, const struct knlb_service *svc,
-			 FILE *out)
+static void text_service(const struct service_row *sr, FILE *out)
 {
+	const struct knlb_service *svc = sr->svc;
 	const struct knlb_service_config *cfg = svc->cfg;
-	uint32_t *slots = calloc(svc->n_backends ? svc->n_backends : 1, sizeof(*slots));
 	char vip[KNLB_ADDRSTRLEN];
-	struct flow_counts sc = { 0 };
 
-	if (d->flows)
-		flowtab_service_counts(d->flows, svc->ct_mark, &sc);
 	fprintf(out, "service %s  %s/%s  %s  %u slots  ct mark 0x%08x  flush %s  on_empty %s  state %s  active flows %" PRIu64 "\n",
 		cfg->name, addr_port_format(&cfg->vip, cfg->port, vip, sizeof(vip)),
 		config_proto_name(cfg->proto), config_scheduler_name(cfg->scheduler),
 		cfg->table_size, svc->ct_mark, cfg->flush ? "yes" : "no",
 		cfg->on_empty == KNLB_ON_EMPTY_DROP ? "drop" : "reject",
-		service_state(svc), sc.active);
+		service_state(svc), sr->flows.active);
 	fprintf(out, "  %-20s %-21s %6s %9s %-8s %-6s %7s %7s %8s  %s\n", "BACKEND",
 		"ADDRESS", "WEIGHT", "EFFECTIVE", "ADMIN", "HEALTH", "SLOTS",
 		"SHARE", "ACTIVE", "LAST CHECK");
-	if (slots)
-		pool_count_slots(svc, slots);
 	for (size_t b = 0; b < svc->n_backends; b++) {
-		const struct knlb_backend *be = &svc->backends[b];
-		const struct health_backend_info *h = health_of(d, svc, b);
+		const struct backend_row *br = &sr->backends[b];
+		const struct knlb_backend *be = br->be;
 		char addr[KNLB_ADDRSTRLEN], check[CHECK_REASON_MAX + 32], weight[16];
-		struct flow_counts c;
-		uint32_t n = slots ? slots[b] : 0;
 
-		backend_counts(d, svc, b, &c);
-		last_check_text(h, check, sizeof(check));
+		last_check_text(br->health, check, sizeof(check));
 		snprintf(weight, sizeof(weight), "%u%s", be->weight,
 			 be->weight_set ? "*" : "");
 		fprintf(out, "  %-20s %-21s %6s %9g %-8s %-6s %7u %6.2f%% %8" PRIu64 "  %s%s\n",
 			be->cfg->id,
 			addr_port_format(&be->cfg->addr, be->cfg->port, addr, sizeof(addr)),
 			weight, pool_effective_weight(svc, b),
-			pool_admin_name(be->admin), be->up ? "up" : "DOWN", n,
-			100.0 * n / cfg->table_size, c.active, check,
+			pool_admin_name(be->admin), be->up ? "up" : "DOWN", br->slots,
+			100.0 * br->slots / cfg->table_size, br->flows.active, check,
 			be->cfg->backup ? "  (backup)" : "");
 	}
-	free(slots);
 }
 
 static void json_flow_counts(struct json_writer *w, const struct flow_counts *c)
@@ -134,15 +106,13 @@ static void json_flow_counts(struct json_writer *w, const struct flow_counts *c)
 	json_uint(w, c->closed);
 }
 
-static void json_backend(const struct knlbd *d, const struct knlb_service *svc,
-			 size_t b, uint32_t slots, struct json_writer *w)
+static void json_backend(const struct knlb_service *svc, size_t b,
+			 const struct backend_row *br, struct json_writer *w)
 {
-	const struct knlb_backend *be = &svc->backends[b];
-	const struct health_backend_info *h = health_of(d, svc, b);
+	const struct knlb_backend *be = br->be;
+	const struct health_backend_info *h = br->health;
+	uint32_t slots = br->slots;
 	char addr[KNLB_ADDRSTRLEN];
-	struct flow_counts c;
-
-	backend_counts(d, svc, b, &c);
 	json_object_begin(w);
 	json_key(w, "id");
 	json_string(w, be->cfg->id);
@@ -164,7 +134,7 @@ static void json_backend(const struct knlbd *d, const struct knlb_service *svc,
 	json_uint(w, slots);
 	json_key(w, "share");
 	json_double(w, (double)slots / svc->cfg->table_size);
-	json_flow_counts(w, &c);
+	json_flow_counts(w, &br->flows);
 	json_key(w, "check");
 	if (!h) {
 		json_null(w);
@@ -190,18 +160,11 @@ static void json_backend(const struct knlbd *d, const struct knlb_service *svc,
 	json_object_end(w);
 }
 
-static void json_service(const struct knlbd *d, const struct knlb_service *svc,
-			 struct json_writer *w)
+static void json_service(const struct service_row *sr, struct json_writer *w)
 {
+	const struct knlb_service *svc = sr->svc;
 	const struct knlb_service_config *cfg = svc->cfg;
-	uint32_t *slots = calloc(svc->n_backends ? svc->n_backends : 1, sizeof(*slots));
 	char vip[KNLB_ADDRSTRLEN];
-	struct flow_counts sc = { 0 };
-
-	if (d->flows)
-		flowtab_service_counts(d->flows, svc->ct_mark, &sc);
-	if (slots)
-		pool_count_slots(svc, slots);
 	json_object_begin(w);
 	json_key(w, "name");
 	json_string(w, cfg->name);
@@ -221,14 +184,13 @@ static void json_service(const struct knlbd *d, const struct knlb_service *svc,
 	json_bool(w, cfg->flush);
 	json_key(w, "state");
 	json_string(w, service_state(svc));
-	json_flow_counts(w, &sc);
+	json_flow_counts(w, &sr->flows);
 	json_key(w, "backends");
 	json_array_begin(w);
 	for (size_t b = 0; b < svc->n_backends; b++)
-		json_backend(d, svc, b, slots ? slots[b] : 0, w);
+		json_backend(svc, b, &sr->backends[b], w);
 	json_array_end(w);
 	json_object_end(w);
-	free(slots);
 }
 
 static void json_conntrack(const struct knlbd *d, struct json_writer *w)
@@ -262,7 +224,7 @@ static void text_header(const struct knlbd *d, FILE *out)
 	uint64_t up = (uint64_t)time(NULL) - d->counters.start_time_unix;
 	struct ct_stats st;
 
-	fprintf(out, "knlbd %s  table inet %s  config %s  up %" PRIu64 "s  reloads %" PRIu64 " (%" PRIu64 " failed)\n",
+	fprintf(out, "knlbd %s  table inet %s  config %s  up %" PRIu64 "s  reloads %" PRIu64 " ok, %" PRIu64 " failed\n",
 		KNLB_VERSION, d->config->global.table, d->config_path, up,
 		d->counters.reloads, d->counters.reload_failures);
 	if (!d->ct) {
@@ -285,20 +247,22 @@ static bool any_runtime_weight(const struct knlb_pool *pool)
 	return false;
 }
 
-enum ctl_status ctl_status_cmd(struct knlbd *d, int argc, char **argv, FILE *out)
+enum ctl_status ctl_status_cmd(struct knlbd *d, const struct ctl_request *req,
+			       FILE *out)
 {
-	bool json = ctl_take_json(&argc, argv);
 	struct knlb_service *only = NULL;
+	struct status_view v = { 0 };
 	enum ctl_status st = CTL_OK;
 	struct json_writer w;
 
-	if (argc > 2) {
-		fprintf(out, "usage: status [SERVICE] [--json]\n");
+	if (req->argc == 1 && !(only = ctl_service(d, req->argv[0], out)))
+		return CTL_ERROR;
+	if (status_view_gather(&v, &d->metrics_src) < 0) {
+		status_view_free(&v);
+		fprintf(out, "status: %s\n", strerror(ENOMEM));
 		return CTL_ERROR;
 	}
-	if (argc == 2 && !(only = ctl_service(d, argv[1], out)))
-		return CTL_ERROR;
-	if (json) {
+	if (req->json) {
 		json_init(&w, out);
 		json_object_begin(&w);
 		json_key(&w, "version");
@@ -319,25 +283,26 @@ enum ctl_status ctl_status_cmd(struct knlbd *d, int argc, char **argv, FILE *out
 		text_header(d, out);
 		st = ctl_host_section(d, NULL, out);
 	}
-	for (size_t s = 0; s < d->pool->n_services; s++) {
-		const struct knlb_service *svc = &d->pool->services[s];
+	for (size_t s = 0; s < v.n_services; s++) {
+		const struct service_row *sr = &v.services[s];
 
-		if (only && svc != only)
+		if (only && sr->svc != only)
 			continue;
-		if (strcmp(service_state(svc), "ok") != 0)
+		if (strcmp(service_state(sr->svc), "ok") != 0)
 			st = CTL_WARN;
-		if (json) {
-			json_service(d, svc, &w);
+		if (req->json) {
+			json_service(sr, &w);
 		} else {
 			fputc('\n', out);
-			text_service(d, svc, out);
+			text_service(sr, out);
 		}
 	}
-	if (json) {
+	if (req->json) {
 		json_array_end(&w);
 		json_object_end(&w);
 	} else if (any_runtime_weight(d->pool)) {
 		fprintf(out, "\n(* runtime weight set by knlbctl weight)\n");
 	}
+	status_view_free(&v);
 	return st;
 }

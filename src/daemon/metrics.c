@@ -26,6 +26,7 @@
 #include "knlb/pool/pool.h"
 #include "knlb/sched/sched.h"
 #include "knlb/lib/version.h"
+#include "status_view-int.h"
 
 /* A sample value: counters stay integers, the rest are floats. */
 struct num {
@@ -37,30 +38,6 @@ struct num {
 #define NUM_U(v) ((struct num){ .is_int = true, .u = (v) })
 #define NUM_D(v) ((struct num){ .d = (v) })
 #define NUM_B(v) NUM_U((v) ? 1 : 0)
-
-struct backend_row {
-	const struct knlb_backend *be;
-	char *labels;			/* service="..",backend="..",address=".." */
-	uint32_t slots;
-	struct flow_counts flows;
-	const struct health_backend_info *health;	/* NULL: not checked */
-};
-
-struct service_row {
-	const struct knlb_service *svc;
-	char *labels;			/* service=".." */
-	struct flow_counts flows;
-	size_t usable;
-	struct backend_row *backends;
-};
-
-struct view {
-	const struct metrics_sources *src;
-	struct service_row *services;
-	size_t n_services;
-	struct backend_row *backends;	/* all services' rows, one array */
-	size_t n_backends;
-};
 
 static void put_escaped(FILE *out, const char *s)
 {
@@ -141,84 +118,25 @@ static char *backend_labels(const struct knlb_service *svc,
 	return text;
 }
 
-/* ---- gathering ---------------------------------------------------------- */
+/* ---- labels ------------------------------------------------------------ */
 
-/* Every backend's slots in one pass over the table, not one pass each. */
-static void count_slots(const struct knlb_service *svc, struct backend_row *rows)
+/* The gathered rows' label sets.  0 or -ENOMEM. */
+static int label_rows(struct status_view *v)
 {
-	for (uint32_t i = 0; i < svc->cfg->table_size; i++) {
-		uint32_t b = svc->slots[i];
-
-		if (b != SCHED_SLOT_EMPTY && b < svc->n_backends)
-			rows[b].slots++;
-	}
-}
-
-static int view_gather(struct view *v, const struct metrics_sources *src)
-{
-	const struct knlb_pool *pool = src->pool;
-	size_t total = 0;
-
-	v->src = src;
-	v->n_services = pool->n_services;
-	for (size_t s = 0; s < pool->n_services; s++)
-		total += pool->services[s].n_backends;
-	v->n_backends = total;
-	v->services = calloc(pool->n_services ? pool->n_services : 1,
-			     sizeof(*v->services));
-	v->backends = calloc(total ? total : 1, sizeof(*v->backends));
-	if (!v->services || !v->backends)
-		return -ENOMEM;
-
-	total = 0;
-	for (size_t s = 0; s < pool->n_services; s++) {
-		const struct knlb_service *svc = &pool->services[s];
+	for (size_t s = 0; s < v->n_services; s++) {
 		struct service_row *sr = &v->services[s];
-		bool checked = svc->cfg->health.check.kind != CHECK_NONE;
 
-		sr->svc = svc;
-		sr->labels = service_labels(svc);
+		sr->labels = service_labels(sr->svc);
 		if (!sr->labels)
 			return -ENOMEM;
-		sr->backends = &v->backends[total];
-		total += svc->n_backends;
-		if (src->flows)
-			flowtab_service_counts(src->flows, svc->ct_mark,
-					       &sr->flows);
-		count_slots(svc, sr->backends);
-		for (size_t b = 0; b < svc->n_backends; b++) {
-			struct backend_row *br = &sr->backends[b];
-			const struct knlb_backend_config *cfg;
-
-			br->be = &svc->backends[b];
-			cfg = br->be->cfg;
-			br->labels = backend_labels(svc, br->be);
-			if (!br->labels)
+		for (size_t b = 0; b < sr->svc->n_backends; b++) {
+			sr->backends[b].labels = backend_labels(sr->svc,
+								sr->backends[b].be);
+			if (!sr->backends[b].labels)
 				return -ENOMEM;
-			sr->usable += br->be->effective_weight > 0;
-			/* -ENOENT (no flow ever seen) leaves zeroes: right. */
-			if (src->flows)
-				flowtab_backend_counts(src->flows, svc->ct_mark,
-						       &cfg->addr, cfg->port,
-						       (uint8_t)svc->cfg->proto,
-						       &br->flows);
-			if (src->health && checked)
-				br->health = health_backend(src->health, s, b);
 		}
 	}
 	return 0;
-}
-
-static void view_free(struct view *v)
-{
-	for (size_t s = 0; v->services && s < v->n_services; s++)
-		free(v->services[s].labels);
-	for (size_t b = 0; v->backends && b < v->n_backends; b++)
-		free(v->backends[b].labels);
-	free(v->services);
-	v->services = NULL;
-	free(v->backends);
-	v->backends = NULL;
 }
 
 /* ---- per service -------------------------------------------------------- */
@@ -283,7 +201,7 @@ static struct num service_value(const struct service_row *sr, int which)
 	return NUM_U(0);
 }
 
-static void render_services(FILE *out, const struct view *v)
+static void render_services(FILE *out, const struct status_view *v)
 {
 	for (size_t f = 0; f < sizeof(service_families) / sizeof(service_families[0]); f++) {
 		const struct family_def *fd = &service_families[f];
@@ -405,7 +323,7 @@ static bool backend_value(const struct service_row *sr,
 	return false;
 }
 
-static void render_backend_family(FILE *out, const struct view *v,
+static void render_backend_family(FILE *out, const struct status_view *v,
 				  const struct backend_family_def *fd)
 {
 	family(out, fd->name, fd->type, fd->help);
@@ -423,7 +341,7 @@ static void render_backend_family(FILE *out, const struct view *v,
 	}
 }
 
-static void render_admin_state(FILE *out, const struct view *v)
+static void render_admin_state(FILE *out, const struct status_view *v)
 {
 	static const char *const states[] = {
 		[KNLB_ADMIN_ENABLED] = "enabled",
@@ -448,7 +366,7 @@ static void render_admin_state(FILE *out, const struct view *v)
 	}
 }
 
-static void render_backends(FILE *out, const struct view *v)
+static void render_backends(FILE *out, const struct status_view *v)
 {
 	for (size_t f = 0; f < sizeof(backend_families) / sizeof(backend_families[0]); f++) {
 		const struct backend_family_def *fd = &backend_families[f];
@@ -560,12 +478,14 @@ static void render_host(FILE *out, const struct host_problems *p)
 
 int metrics_render(FILE *out, const struct metrics_sources *src)
 {
-	struct view v = { 0 };
+	struct status_view v = { 0 };
 	int ret;
 
 	if (!src || !src->pool)
 		return -EINVAL;
-	ret = view_gather(&v, src);
+	ret = status_view_gather(&v, src);
+	if (ret == 0)
+		ret = label_rows(&v);
 	if (ret < 0)
 		goto out_free_view;
 
@@ -593,6 +513,6 @@ int metrics_render(FILE *out, const struct metrics_sources *src)
 	ret = ferror(out) ? -EIO : 0;
 
 out_free_view:
-	view_free(&v);
+	status_view_free(&v);
 	return ret;
 }

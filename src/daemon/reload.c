@@ -15,6 +15,8 @@
 #include "knlb/nft/commit.h"
 #include "knlb/config/config.h"
 #include "knlb/daemon/daemon.h"
+#include "knlb/daemon/host_watch.h"
+#include "knlb/lib/loop.h"
 #include "knlb/health/health.h"
 #include "knlb/lib/log.h"
 #include "knlb/lib/notify.h"

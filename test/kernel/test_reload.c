@@ -129,6 +129,11 @@ Test(reload, knlbctl_reload_adds_and_removes_backends_and_reports)
 	cr_expect_eq(slots_of("web_slots", "10.0.0.12 . 8080") +
 		     slots_of("web_slots", "10.0.0.13 . 8080"), 1021);
 	free(reply);
+	/* --json: the same report as an array of lines */
+	reply = kt_ctl(r.sock, "reload --json");
+	cr_expect(reply && strncmp(reply, "OK\n{\"reloaded\":true,\"config\":", 29) == 0, "%s", reply);
+	cr_expect(reply && strstr(reply, "\"report\":[\"reloaded "), "%s", reply);
+	free(reply);
 	stop(&r);
 }
 
@@ -157,6 +162,8 @@ Test(reload, a_broken_file_changes_nothing_and_says_where)
 	cr_assert(kt_wait_for_log(r.log, "configuration not valid, nothing changed", 5000));
 	reply = kt_ctl(r.sock, "status");
 	cr_expect(reply && strncmp(reply, "OK\n", 3) == 0, "%s", reply);
+	/* issue 11: "reloads 0 (2 failed)" read as two of zero; now it says which */
+	cr_expect(reply && strstr(reply, "  reloads 0 ok, 2 failed\n"), "%s", reply);
 	free(reply);
 	free(before);
 	free(after);
@@ -238,7 +245,7 @@ Test(reload, bad_control_requests_get_errors_that_name_the_problem)
 	cr_expect(strstr(reply, "no service \"nope\"; services: web"), "%s", reply);
 	free(reply);
 	reply = kt_ctl(r.sock, "weight web b1 65536");
-	cr_expect(strstr(reply, "expected an integer from 0 to 65535"), "%s", reply);
+	cr_expect(strstr(reply, "N must be an integer from 0 to 65535"), "%s", reply);
 	free(reply);
 	reply = kt_ctl(r.sock, "frobnicate");
 	cr_expect(strstr(reply, "unknown command \"frobnicate\""), "%s", reply);

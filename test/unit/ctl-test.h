@@ -22,6 +22,10 @@
  *     "big"                 OK, 100000 lines "flow NNNNNN" (1.2 MB)
  *   otherwise               OK, "got: WORDS..." (what the client sent)
  *
+ *   status --json           services "drainy" and "stuck", as knlbd shapes them
+ *   status drainy --json    b1 draining with 2, 1, then 0 active flows; b2
+ *   status stuck --json     b1 draining with 3 active flows, always
+ *
  *   anything else  ERROR, "unknown command 'NAME'"
  *
  * The handler records each request's words (joined by '|') so tests can
@@ -46,6 +50,7 @@ struct test_server {
 	pthread_t thread;
 	int loop_ret;
 	char last_request[CTL_REQUEST_MAX];	/* written on the loop thread */
+	int polls;			/* status drainy|stuck --json answered */
 };
 
 /* Starts a server; request_ms/reply_ms 0 keeps the defaults. */

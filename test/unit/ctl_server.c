@@ -14,21 +14,49 @@
 #include <unistd.h>
 #include <criterion/criterion.h>
 
+#include "knlb/ctl/commands.h"
 #include "knlb/ctl/server.h"
 #include "knlb/lib/loop.h"
 #include "ctl-test.h"
 
+/* knlbd's commands, as the registry knlbctl sends them says. */
 static bool is_client_command(const char *name)
 {
-	static const char *const names[] = {
-		"status", "flows", "drain", "enable", "disable", "weight",
-		"reload", "render",
-	};
+	const struct ctl_command *cmd = ctl_command_find(name);
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(name, names[i]))
-			return true;
-	return false;
+	return cmd && !(cmd->flags & CTL_CMD_LOCAL);
+}
+
+/*
+ * status --json as knlbd shapes it, for knlbctl's completion and
+ * drain --wait: "drainy" has b1 draining, its active flows going 2, 1, 0
+ * over three polls; "stuck" keeps 3.
+ */
+static bool status_json(struct test_server *s, int argc, char **argv, FILE *out)
+{
+	static const char backend[] =
+		"{\"id\":\"%s\",\"address\":\"%s\",\"backup\":false,\"admin\":\"%s\","
+		"\"health\":\"up\",\"active_flows\":%d,\"check\":null}";
+
+	if (strcmp(argv[0], "status") || strcmp(argv[argc - 1], "--json"))
+		return false;
+	if (argc == 2) {
+		fputs("{\"services\":[{\"name\":\"drainy\",\"backends\":[]},"
+		      "{\"name\":\"stuck\",\"backends\":[]}]}\n", out);
+		return true;
+	}
+	if (argc != 3 || (strcmp(argv[1], "drainy") && strcmp(argv[1], "stuck")))
+		return false;
+	fputs("{\"services\":[{\"name\":\"", out);
+	fputs(argv[1], out);
+	fputs("\",\"backends\":[", out);
+	fprintf(out, backend, "b1", "10.0.0.11:80", "drain",
+		!strcmp(argv[1], "stuck") ? 3 : s->polls < 2 ? 2 - s->polls : 0);
+	fputc(',', out);
+	fprintf(out, backend, "b2", "10.0.0.12:80", "enabled", 7);
+	fputs("]}]}\n", out);
+	s->polls++;
+	return true;
 }
 
 /* What knlbctl's commands get here: see ctl-test.h. */
@@ -114,6 +142,8 @@ static enum ctl_status test_handler(void *arg, int argc, char **argv, FILE *out)
 			(unsigned long long)st.timeouts);
 		return CTL_OK;
 	}
+	if (status_json(s, argc, argv, out))
+		return CTL_OK;
 	if (is_client_command(argv[0]))
 		return client_command(argc, argv, out);
 	fprintf(out, "unknown command '%s'\n", argv[0]);

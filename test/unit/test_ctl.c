@@ -18,6 +18,9 @@
 
 #include "knlb/ctl/server.h"
 #include "knlb/lib/loop.h"
+#include "knlb/config/config-t.h"
+#include "knlb/ctl/commands.h"
+#include "knlb/daemon/ctl_commands.h"
 #include "ctl-test.h"
 
 static double now_s(void)
@@ -539,4 +542,94 @@ Test(ctl, path_too_long_is_an_error_naming_it)
 	cr_expect_eq(ctl_open(loop, path, NULL, NULL, &ctl, err, sizeof(err)), -ENAMETOOLONG);
 	cr_expect(strstr(err, "control socket path is too long (199 bytes, max 107)"), "%s", err);
 	loop_free(loop);
+}
+
+/* ---- the command registry and knlbd's dispatch through it ---------------- */
+
+/* What knlbd's dispatch answers before a handler runs (no daemon needed). */
+static char *dispatch(const char *line, enum ctl_status *st)
+{
+	char buf[256], *argv[CTL_MAX_ARGS], *text = NULL, *save = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+	int argc = 0;
+
+	cr_assert_not_null(out);
+	snprintf(buf, sizeof(buf), "%s", line);
+	for (char *w = strtok_r(buf, " ", &save); w && argc < CTL_MAX_ARGS;
+	     w = strtok_r(NULL, " ", &save))
+		argv[argc++] = w;
+	*st = ctl_commands_handle(NULL, argc, argv, out);
+	fclose(out);
+	return text;
+}
+
+Test(ctl_registry, knlbd_serves_every_remote_command_and_no_local_one)
+{
+	for (size_t i = 0; i < CTL_N_COMMANDS; i++) {
+		const struct ctl_command *c = &ctl_commands[i];
+
+		cr_expect_not_null(c->name, "row %zu has no name", i);
+		cr_expect_eq(ctl_commands_served((enum ctl_command_id)i),
+			     !(c->flags & CTL_CMD_LOCAL), "%s", c->name);
+		cr_expect_eq(ctl_command_find(c->name), c);
+		cr_expect(c->help[strlen(c->help) - 1] == '\n', "%s: help without its newline", c->name);
+		cr_expect_leq(c->min_args, ctl_command_max_args(c), "%s", c->name);
+	}
+}
+
+Test(ctl_registry, suggest_finds_one_or_two_edits_and_no_more)
+{
+	cr_expect_str_eq(ctl_command_suggest("stauts"), "status");
+	cr_expect_str_eq(ctl_command_suggest("renedr"), "render");
+	cr_expect_str_eq(ctl_command_suggest("disabel"), "disable");
+	cr_expect_str_eq(ctl_command_suggest("flow"), "flows");
+	cr_expect_null(ctl_command_suggest("frobnicate"));
+	cr_expect_null(ctl_command_suggest("x"));
+}
+
+Test(ctl_registry, weight_is_digits_up_to_the_maximum)
+{
+	uint32_t w = 7;
+
+	cr_expect_eq(ctl_parse_weight("0", &w), 0);
+	cr_expect_eq(w, 0);
+	cr_expect_eq(ctl_parse_weight("65535", &w), 0);
+	cr_expect_eq(w, KNLB_MAX_WEIGHT);
+	cr_expect_lt(ctl_parse_weight("65536", &w), 0);
+	cr_expect_lt(ctl_parse_weight("+5", &w), 0);
+	cr_expect_lt(ctl_parse_weight("-1", &w), 0);
+	cr_expect_lt(ctl_parse_weight(" 5", &w), 0);
+	cr_expect_lt(ctl_parse_weight("", &w), 0);
+}
+
+Test(ctl_registry, knlbd_refuses_what_the_registry_refuses)
+{
+	enum ctl_status st;
+	char *t;
+
+	t = dispatch("stauts --json", &st);
+	cr_expect_eq(st, CTL_ERROR);
+	cr_expect_str_eq(t, "unknown command \"stauts\" (did you mean \"status\"?); commands: "
+			 "status flows drain enable disable weight reload render\n");
+	free(t);
+	/* local commands are not knlbd's, and are not suggested by it */
+	t = dispatch("check-config /etc/knlb/knlb.conf", &st);
+	cr_expect_eq(st, CTL_ERROR);
+	cr_expect(!strncmp(t, "unknown command \"check-config\"; commands:", 41), "%s", t);
+	free(t);
+	t = dispatch("weight web b1 +5", &st);
+	cr_expect_eq(st, CTL_ERROR);
+	cr_expect_str_eq(t, "weight: N must be an integer from 0 to 65535, not '+5'\n");
+	free(t);
+	t = dispatch("weight web b1 65536 --json", &st);
+	cr_expect_str_eq(t, "weight: N must be an integer from 0 to 65535, not '65536'\n");
+	free(t);
+	t = dispatch("drain web", &st);
+	cr_expect_eq(st, CTL_ERROR);
+	cr_expect_str_eq(t, "drain takes 2 arguments (SERVICE BACKEND), not 1; knlbctl help drain\n");
+	free(t);
+	t = dispatch("status a b --json", &st);
+	cr_expect_str_eq(t, "status takes 0 to 1 arguments ([SERVICE]), not 2; knlbctl help status\n");
+	free(t);
 }

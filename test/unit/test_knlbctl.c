@@ -23,6 +23,7 @@
 #include <criterion/criterion.h>
 
 #include "knlb/config/config.h"
+#include "knlb/ctl/commands.h"
 #include "ctl-test.h"
 #include "knlb/lib/version.h"
 
@@ -485,8 +486,9 @@ Test(knlbctl, check_config_accepts_the_shipped_examples)
 		cr_assert_eq(config_load(g.gl_pathv[i], &cfg, stderr), 0);
 		for (size_t k = 0; k < cfg->n_services; k++)
 			backends += cfg->services[k].n_backends;
-		snprintf(want, sizeof(want), "%s: configuration OK: %zu services, %zu backends\n",
-			 g.gl_pathv[i], cfg->n_services, backends);
+		snprintf(want, sizeof(want), "%s: configuration OK: %zu service%s, %zu backend%s\n",
+			 g.gl_pathv[i], cfg->n_services, cfg->n_services == 1 ? "" : "s",
+			 backends, backends == 1 ? "" : "s");
 		config_free(cfg);
 		expect_run(RUN("/nonexistent", "check-config", g.gl_pathv[i]), 0, want, "");
 	}
@@ -516,4 +518,128 @@ Test(knlbctl, check_config_reports_file_and_line_and_exits_1)
 		 "knlbctl: %s: configuration not valid\n", path, path);
 	expect_run(RUN(NULL, "check-config", path), 1, "", want);
 	rmdir(dir);
+}
+
+/* issue 11: one service is "1 service", in text; JSON says the same. */
+Test(knlbctl, check_config_counts_in_words_and_in_json)
+{
+	char path[512], want[700];
+
+	snprintf(path, sizeof(path), "%s/conf/minimal.conf", srcdir());
+	snprintf(want, sizeof(want), "%s: configuration OK: 1 service, 2 backends\n", path);
+	expect_run(RUN(NULL, "check-config", path), 0, want, "");
+	snprintf(want, sizeof(want),
+		 "{\"file\":\"%s\",\"valid\":true,\"services\":1,\"backends\":2}\n", path);
+	expect_run(RUN(NULL, "--json", "check-config", path), 0, want, "");
+	expect_run(RUN(NULL, "--json", "check-config", "/nonexistent/k.conf"), 1,
+		   "{\"file\":\"/nonexistent/k.conf\",\"valid\":false,\"errors\":"
+		   "[\"/nonexistent/k.conf: cannot open: No such file or directory\"]}\n", "");
+}
+
+Test(knlbctl, a_mistyped_command_gets_the_nearest_name)
+{
+	expect_run(RUN("/nonexistent", "stauts"), 2, "",
+		   "knlbctl: unknown command 'stauts' (did you mean 'status'?)\n");
+	expect_run(RUN("/nonexistent", "dran", "web", "b1"), 2, "",
+		   "knlbctl: unknown command 'dran' (did you mean 'drain'?)\n");
+	expect_run(RUN("/nonexistent", "help", "wieght"), 2, "",
+		   "knlbctl: help: unknown command 'wieght' (did you mean 'weight'?)\n");
+}
+
+/* issue 13 item 7: the config refuses signs, so does weight. */
+Test(knlbctl, a_signed_weight_is_refused)
+{
+	expect_run(RUN("/nonexistent", "weight", "web", "b1", "+5"), 2, "",
+		   "knlbctl: weight: N must be an integer from 0 to 65535, not '+5'\n");
+	expect_run(RUN("/nonexistent", "--wait", "status"), 2, "",
+		   "knlbctl: --wait is for drain, not status\n");
+}
+
+/* help --json is the registry: every command of --help, with its kinds. */
+Test(knlbctl, help_json_lists_the_registry)
+{
+	struct run r = RUN(NULL, "--json", "help");
+
+	cr_expect_eq(r.code, 0);
+	for (size_t i = 0; i < CTL_N_COMMANDS; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "{\"name\":\"%s\",", ctl_commands[i].name);
+		cr_expect(strstr(r.out, name), "help --json lacks %s: %s", name, r.out);
+	}
+	cr_expect(strstr(r.out, "\"args\":[\"service\",\"backend\",\"weight\"]"), "%s", r.out);
+	run_free(&r);
+}
+
+Test(knlbctl, drain_wait_returns_when_the_backend_has_no_flow)
+{
+	struct test_server s;
+	struct run r;
+
+	server_start(&s, 0, 0);
+	r = RUN(NULL, "-s", s.path, "drain", "--wait", "drainy", "b1");
+	cr_expect_eq(r.code, 0, "%s", r.err);
+	cr_expect(!strncmp(r.out, "got: drain drainy b1\ndrainy/b1: no active flow left (waited ", 58),
+		  "%s", r.out);
+	cr_expect_str_eq(r.err, "");
+	cr_expect_eq(s.polls, 3, "polled %d times", s.polls);
+	run_free(&r);
+
+	/* by address too, and in JSON: the drain reply, then the verdict */
+	s.polls = 0;
+	r = RUN(NULL, "-s", s.path, "--json", "drain", "drainy", "10.0.0.11:80", "--wait");
+	cr_expect_eq(r.code, 0, "%s", r.err);
+	cr_expect(strstr(r.out, "{\"service\":\"drainy\",\"backend\":\"10.0.0.11:80\",\"drained\":true,"
+			 "\"active_flows\":0,\"waited_s\":"), "%s", r.out);
+	run_free(&r);
+	server_stop(&s);
+}
+
+Test(knlbctl, drain_wait_exits_5_when_flows_remain_at_the_timeout)
+{
+	struct test_server s;
+	struct run r;
+
+	server_start(&s, 0, 0);
+	r = RUN(NULL, "-s", s.path, "-t", "0.5s", "drain", "--wait", "stuck", "b1");
+	cr_expect_eq(r.code, 5);
+	cr_expect_str_eq(r.err, "knlbctl: stuck/b1: still 3 active flows after 0.5 s; "
+			 "it stays drained (-t SECONDS to wait longer)\n");
+	cr_expect_geq(s.polls, 2);
+	run_free(&r);
+	/* a backend that is not draining (b2 is enabled) is not waited for */
+	expect_run(RUN(NULL, "-s", s.path, "drain", "--wait", "stuck", "b2"), 1,
+		   "got: drain stuck b2\n",
+		   "knlbctl: drain --wait: stuck/b2 is enabled now, no longer draining: not waiting\n");
+	server_stop(&s);
+}
+
+/* The completion's words come from the registry and from knlbd. */
+Test(knlbctl, complete_offers_commands_options_and_names)
+{
+	struct test_server s;
+	char *all = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&all, &len);
+	struct run r;
+
+	for (size_t i = 0; i < CTL_N_COMMANDS; i++)
+		fprintf(m, "%s\n", ctl_commands[i].name);
+	fclose(m);
+	expect_run(RUN("/nonexistent", "__complete", ""), 0, all, "");
+	free(all);
+	expect_run(RUN("/nonexistent", "__complete", "d"), 0, "drain\ndisable\n", "");
+	expect_run(RUN("/nonexistent", "__complete", "drain", "--w"), 0, "--wait\n", "");
+	expect_run(RUN("/nonexistent", "__complete", "status", "--w"), 0, "", "");
+	expect_run(RUN("/nonexistent", "__complete", "check-config", "x"), 0, "@files\n", "");
+	expect_run(RUN("/nonexistent", "__complete", "weight", "web", "b1", ""), 0, "", "");
+	/* no daemon: no names, silently */
+	expect_run(RUN("/nonexistent", "__complete", "drain", ""), 0, "", "");
+
+	server_start(&s, 0, 0);
+	expect_run(RUN(s.path, "__complete", "drain", ""), 0, "drainy\nstuck\n", "");
+	expect_run(RUN(NULL, "__complete", "-s", s.path, "drain", "st"), 0, "stuck\n", "");
+	r = RUN(s.path, "__complete", "weight", "drainy", "");
+	expect_run(r, 0, "b1\nb2\n", "");
+	server_stop(&s);
 }

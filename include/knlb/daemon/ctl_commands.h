@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#ifndef KNLB_CTL_COMMANDS_H
-#define KNLB_CTL_COMMANDS_H
+#ifndef KNLB_DAEMON_CTL_COMMANDS_H
+#define KNLB_DAEMON_CTL_COMMANDS_H
 
+#include <stdbool.h>
 #include <stdio.h>
+#include "knlb/ctl/commands.h"
 #include "knlb/ctl/server.h"
 
 /*
@@ -11,5 +13,8 @@
  * are documented in docs/control-protocol.md.
  */
 enum ctl_status ctl_commands_handle(void *arg, int argc, char **argv, FILE *out);
+
+/* Whether knlbd has a handler for the registry row id (local rows: no). */
+bool ctl_commands_served(enum ctl_command_id id);
 
 #endif

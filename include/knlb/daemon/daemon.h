@@ -7,57 +7,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "knlb/lib/addr-t.h"
-#include "knlb/config/config-t.h"
-#include "knlb/lib/loop.h"
-#include "knlb/daemon/metrics.h"
-#include "knlb/daemon/host_watch.h"
+#include "knlb/daemon/daemon-t.h"
 
 struct health;
 struct knlb_pool;
 struct knlb_service;
-
-/*
- * knlbd's objects and how they are wired: the one place that knows every
- * module.  main.c parses options and drives the lifecycle; reload is in
- * daemon-reload.c, the control commands in ctl-commands.c.
- */
-
-/* A backend whose flows go once the kernel no longer maps it. */
-struct pending_flush {
-	uint32_t mark;			/* its service's ct mark */
-	struct knlb_addr addr;
-	uint16_t port;
-	uint8_t proto;
-	char what[2 * KNLB_NAME_MAX + 2];	/* "web/b1", for the log */
-};
-
-struct knlbd {
-	const char *config_path;
-	const char *control_socket;	/* -s: overrides the config's */
-	bool flush_on_exit;
-
-	struct knlb_config *config;
-	struct knlb_pool *pool;
-	struct nfnl_sock *nfnl;
-	struct loop *loop;
-	struct committer *committer;
-	struct checker *checker;
-	struct health *health;
-	struct flowtab *flows;
-	struct ct *ct;			/* NULL when conntrack is unavailable */
-	struct ctl *ctl;		/* NULL until listening */
-	struct metrics *metrics;	/* NULL without metrics_listen */
-	struct metrics_sources metrics_src;
-	struct daemon_counters counters;
-
-	struct pending_flush *flushes;
-	size_t n_flushes, flushes_cap;
-	struct loop_timer wlc_timer;	/* scheduler = wlc re-weighting */
-	struct loop_timer audit_timer;	/* flow counts against a dump */
-	struct host_watch host;		/* forwarding, snat addresses, conntrack */
-	bool wlc_no_ct_logged;
-};
 
 /* Each returns 0 or -errno and has logged why. */
 /* Control socket and metrics_listen, before the kernel is touched. */

@@ -6,7 +6,7 @@
 #include <stdio.h>
 
 #include "knlb/lib/loop.h"
-#include "knlb/daemon/host_checks.h"
+#include "knlb/daemon/host_watch-t.h"
 
 struct knlb_config;
 
@@ -17,14 +17,6 @@ struct knlb_config;
  * appears and one when it clears, not one per pass.
  */
 #define HOST_WATCH_INTERVAL_NS	10000000000ULL
-
-struct host_watch {
-	const char *proc_root;			/* "/proc" */
-	const struct knlb_config *config;	/* the running one, borrowed */
-	struct loop *loop;
-	struct loop_timer timer;
-	struct host_problems current;		/* as of the last pass */
-};
 
 void host_watch_init(struct host_watch *w, struct loop *loop,
 		     const char *proc_root);

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "knlb/daemon/metrics-t.h"
+
 /*
  * Prometheus text exposition of what the other modules already count
  * (pool, health, conntrack, commits, control socket, reloads): metrics
@@ -13,37 +15,6 @@
  */
 
 struct loop;
-struct knlb_pool;
-struct health;
-struct flowtab;
-struct ct;
-struct committer;
-struct ctl;
-struct host_problems;
-
-/* What the daemon itself counts. */
-struct daemon_counters {
-	uint64_t start_time_unix;	/* seconds */
-	uint64_t reloads;		/* applied */
-	uint64_t reload_failures;	/* refused (bad file) or kernel error */
-	double last_reload_ms;		/* request to kernel ack */
-};
-
-/*
- * Where to read from.  The daemon owns this struct and keeps its pointers
- * current across reloads (a reload replaces pool and health); any pointer
- * but pool may be NULL (that part is then left out).
- */
-struct metrics_sources {
-	const struct knlb_pool *pool;
-	const struct health *health;
-	const struct flowtab *flows;
-	const struct ct *ct;
-	const struct committer *committer;
-	const struct ctl *ctl;
-	const struct daemon_counters *daemon;
-	const struct host_problems *host;	/* host_checks.h */
-};
 
 /* The exposition, text format 0.0.4.  0 or -errno. */
 int metrics_render(FILE *out, const struct metrics_sources *src);

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "knlb/lib/loop-t.h"
+
 /*
  * The one event loop: epoll over file descriptors (signalfd, netlink,
  * probes, control clients).  A before-sleep hook runs once per iteration,
@@ -30,17 +32,6 @@ void loop_free(struct loop *loop);
 int loop_add_fd(struct loop *loop, int fd, uint32_t events, loop_fd_fn fn,
 		void *arg);
 int loop_del_fd(struct loop *loop, int fd);
-
-struct loop_timer;
-typedef void (*loop_timer_fn)(struct loop *loop, struct loop_timer *timer,
-			      void *arg);
-
-struct loop_timer {
-	uint64_t deadline_ns;	/* CLOCK_MONOTONIC */
-	size_t heap_index;	/* position + 1 in the heap; 0 = not armed */
-	loop_timer_fn fn;
-	void *arg;
-};
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t loop_now_ns(void);
