@@ -65,7 +65,7 @@ static void report_bad_endpoint(struct config_parser *p, const char *text)
 		}
 	}
 	snprintf(hostbuf, sizeof(hostbuf), "%.*s", host_len, host);
-	if (*hostbuf && strspn(hostbuf, "0123456789.") == strlen(hostbuf))
+	if (config_looks_dotted(hostbuf))
 		config_report(p, config_line(p),
 			      "backend \"%s\": bad address \"%.*s\" (not a valid IPv4 address)",
 			      text, host_len, host);

@@ -249,8 +249,9 @@ static void check_mark_mask(struct config_parser *p)
 	}
 	if (p->config->n_services > room)
 		config_report(p, line,
-			      "ct_mark_mask %#x has room for %u services, the file has %zu",
-			      mask, room, p->config->n_services);
+			      "ct_mark_mask %#x has room for %u service%s, the file has %zu",
+			      mask, room, room == 1 ? "" : "s",
+			      p->config->n_services);
 }
 
 void config_check(struct config_parser *p)

@@ -104,8 +104,8 @@ const char *config_word_name(const struct config_word *words, int value);
 void config_word_list(const struct config_word *words, unsigned int mask,
 		      char *buf, size_t len);
 bool config_name_valid(const char *name, size_t max);
-/* Why text is not an IP address, for "X is not ..." messages. */
-const char *config_bad_address_why(const char *text);
+/* Digits and dots only: meant as an IPv4 address, whatever is wrong with it. */
+bool config_looks_dotted(const char *text);
 
 extern const struct config_word config_proto_words[];
 extern const struct config_word config_hash_key_words[];

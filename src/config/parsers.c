@@ -295,8 +295,15 @@ int config_parse_ipv4(struct config_parser *p, const struct config_keyword *kw,
 	struct knlb_addr a;
 
 	if (addr_parse(value, &a) < 0) {
-		config_report(p, config_line(p), "%s \"%s\" %s", kw->name, value,
-			      config_bad_address_why(value));
+		/* "10.0.0.256" is a typo in an address, not a host name. */
+		if (config_looks_dotted(value))
+			config_report(p, config_line(p),
+				      "%s \"%s\" is not a valid IPv4 address",
+				      kw->name, value);
+		else
+			config_report(p, config_line(p),
+				      "%s \"%s\" is not an IPv4 address (names are not resolved)",
+				      kw->name, value);
 		return -1;
 	}
 	if (a.family != AF_INET) {

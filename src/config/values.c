@@ -364,15 +364,8 @@ bool config_name_valid(const char *name, size_t max)
 			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == len;
 }
 
-/*
- * "10.0.0.256" is a typo in an address, not a host name: say which.  The
- * text is known not to parse as an address.
- */
-const char *config_bad_address_why(const char *text)
+/* Digits and dots only: meant as an IPv4 address, whatever is wrong with it. */
+bool config_looks_dotted(const char *text)
 {
-	if (*text && strspn(text, "0123456789.") == strlen(text))
-		return "is not a valid IPv4 address";
-	if (strchr(text, ':'))
-		return "is not a valid IPv6 address";
-	return "is not an IPv4 address (names are not resolved)";
+	return *text && strspn(text, "0123456789.") == strlen(text);
 }
