@@ -126,6 +126,17 @@ while IFS= read -r e; do
 	[ -z "$e" ] || fail "configuration.md quotes an error the code cannot print: $e"
 done <<<"$unmatched"
 
+# ---- knlbd -t: the summary knlbd(8) shows, singular and idle forms ----
+idle=$(mktemp)
+trap 'rm -f "$idle"' EXIT
+printf '[global]\nlog_level = info\n' >"$idle"
+t=$("$KNLBD" -t -c "$idle") || fail "knlbd -t of a file without services failed: $t"
+[[ $t == *": configuration OK: no services (knlbd will run idle), table inet knlb" ]] ||
+	fail "knlbd -t of a file without services printed: $t"
+t=$("$KNLBD" -t -c conf/minimal.conf) || fail "knlbd -t conf/minimal.conf failed: $t"
+[[ $t == *": configuration OK: 1 service, 2 backends, table inet "* ]] ||
+	fail "knlbd -t conf/minimal.conf printed: $t"
+
 # ---- knlbd options ----
 knlbd8=$(render docs/knlbd.8)
 # Long options as getopt_long knows them: { "name", ..._argument, ... }.

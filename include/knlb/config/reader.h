@@ -10,7 +10,7 @@
  * "key = value" nor "[section]".  It also hands every well-formed section
  * header to its user, since inih only reports sections that contain a key.
  *
- * The reader knows nothing of sections' or keys' meaning: that is config.c.
+ * The reader knows nothing of sections' or keys' meaning: that is load.c.
  */
 
 #include <stdbool.h>
