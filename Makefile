@@ -121,8 +121,8 @@ test-san:
 
 # Every man page renders without a groff/man warning; knlbctl.8 matches
 # knlbctl --help and the completion drives.
-test-docs: $(BUILD)/knlbctl
-	test/install/test-docs.sh $(MAN_PAGES)
+test-docs: $(BUILD)/knlbctl $(BUILD)/knlbd
+	KNLBD=$(BUILD)/knlbd test/install/test-docs.sh $(MAN_PAGES)
 	test/docs/check-docs.sh $(BUILD)/knlbctl
 
 # A folder includes only folders below it (docs/architecture.md, Layout).

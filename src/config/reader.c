@@ -14,12 +14,14 @@
  * What a section or key means is not decided here: headers go to the
  * user's section callback, keys through inih to its key handler.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 
 #include "knlb/config/reader.h"
+#include "knlb/lib/grow.h"
 
 void config_reader_init(struct config_reader *r, FILE *in,
 			const struct config_reader_ops *ops, void *ctx)
@@ -121,31 +123,96 @@ static const char *line_check(struct config_reader *r, char *line)
 	return s;
 }
 
+/*
+ * Read one line into r->buf, keeping its first keep bytes and counting the
+ * rest without storing it: memory stays bounded whatever the file holds.
+ * Returns 1 with *total (bytes before the newline), 0 at end of file, or -1
+ * after reporting a read error or a line over CONFIG_LINE_MAX.  getc() is
+ * used rather than getline(): getline() fails the same way for ENOMEM as at
+ * end of file, and glibc does not set the stream's error flag for it.
+ */
+static int read_line(struct config_reader *r, size_t keep, size_t *total,
+		     bool *nul)
+{
+	size_t n = 0;
+	int c;
+
+	*nul = false;
+	for (;;) {
+		errno = 0;
+		c = getc(r->in);
+		if (c == EOF)
+			break;
+		if (c == '\n')
+			goto out_line;
+		if (c == '\0')
+			*nul = true;
+		if (n < keep)
+			r->buf[n] = (char)c;
+		if (++n > CONFIG_LINE_MAX) {
+			char msg[96];
+
+			snprintf(msg, sizeof(msg),
+				 "line longer than %d bytes: stopped reading (is this a configuration file?)",
+				 CONFIG_LINE_MAX);
+			r->ops->error(r->ctx, r->lineno + 1, msg);
+			r->failed = true;
+			return -1;
+		}
+	}
+	if (ferror(r->in)) {
+		char msg[128];
+		int err = errno ? errno : EIO;
+
+		snprintf(msg, sizeof(msg), "read error after line %d: %s",
+			 r->lineno, strerror(err));
+		r->ops->error(r->ctx, 0, msg);
+		r->failed = true;
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+out_line:
+	*total = n;
+	return 1;
+}
+
 char *config_reader_line(char *str, int num, void *stream)
 {
 	struct config_reader *r = stream;
-	ssize_t len = getline(&r->buf, &r->buf_cap, r->in);
-	char *line = r->buf;
+	/* Room for a line inih can hold plus a BOM and a '\r'. */
+	size_t keep = num > 1 ? (size_t)num + 4 : 1;
+	size_t total = 0, len;
+	char *line;
 	const char *pass;
+	bool nul;
 
-	if (len == -1 || num < 2)
+	if (num < 2 || r->failed)
+		return NULL;
+	if (grow(&r->buf, &r->buf_cap, keep, 1, keep) < 0) {
+		r->ops->error(r->ctx, 0, "out of memory");
+		r->failed = true;
+		return NULL;
+	}
+	if (read_line(r, keep, &total, &nul) <= 0)
 		return NULL;
 	r->lineno++;
 
-	if (len > 0 && line[len - 1] == '\n')
-		line[--len] = '\0';
-	if (len > 0 && line[len - 1] == '\r')
-		line[--len] = '\0';
-	if (r->lineno == 1 && strncmp(line, "\xef\xbb\xbf", 3) == 0) {
+	line = r->buf;
+	if (total < keep && total > 0 && line[total - 1] == '\r')
+		total--;
+	len = total < keep ? total : keep - 1;
+	line[len] = '\0';
+	if (r->lineno == 1 && len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
 		line += 3;
-		len -= 3;
+		total -= 3;
 	}
 
 	pass = "";
-	if ((size_t)len != strlen(line)) {
+	if (nul) {
 		r->ops->error(r->ctx, r->lineno, "line contains a NUL byte");
-	} else if (len > num - 1) {
-		/* Room for "line too long (max INT_MIN characters)". */
+	} else if (total > (size_t)num - 1) {
+		/* Room for "line too long (max INT_MAX characters)". */
 		char msg[48];
 
 		snprintf(msg, sizeof(msg), "line too long (max %d characters)",
@@ -154,6 +221,6 @@ char *config_reader_line(char *str, int num, void *stream)
 	} else {
 		pass = line_check(r, line);
 	}
-	memcpy(str, pass, strlen(pass) + 1);
+	memmove(str, pass, strlen(pass) + 1);
 	return str;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * Value syntaxes of the health-check keys: durations, HTTP status lists,
- * UDP payloads.  Kept apart from config.c, which owns sections, keys and
- * line numbers, so each syntax can be tested on its own.
+ * Value syntaxes: numbers, words, names, durations, HTTP status lists, UDP
+ * payloads.  None knows a line number (parsers.c adds those), so each
+ * syntax can be tested on its own.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "knlb/config/check-t.h"
 #include "knlb/config/values.h"
+#include "config-int.h"
 
 #define NS_PER_MS	1000000ULL
 #define NS_PER_S	1000000000ULL
@@ -213,4 +215,157 @@ int config_parse_payload(const char *text, uint8_t *out, size_t cap,
 	}
 	*len = n / 2;
 	return 0;
+}
+
+/* ---- words ------------------------------------------------------------ */
+
+const struct config_word config_proto_words[] = {
+	{ "tcp", KNLB_PROTO_TCP },
+	{ "udp", KNLB_PROTO_UDP },
+	{ NULL, 0 },
+};
+
+const struct config_word config_scheduler_words[] = {
+	{ "maglev", KNLB_SCHED_MAGLEV },
+	{ "wrr", KNLB_SCHED_WRR },
+	{ "random", KNLB_SCHED_RANDOM },
+	{ "wlc", KNLB_SCHED_WLC },
+	{ NULL, 0 },
+};
+
+const struct config_word config_hash_key_words[] = {
+	{ "src-ip", KNLB_HASH_SRC_IP },
+	{ "src-ip-port", KNLB_HASH_SRC_IP_PORT },
+	{ "5-tuple", KNLB_HASH_5TUPLE },
+	{ NULL, 0 },
+};
+
+const struct config_word config_check_words[] = {
+	{ "none", CHECK_NONE },
+	{ "tcp", CHECK_TCP },
+	{ "http", CHECK_HTTP },
+	{ "https", CHECK_HTTPS },
+	{ "udp", CHECK_UDP },
+	{ NULL, 0 },
+};
+
+const struct config_word config_on_empty_words[] = {
+	{ "reject", KNLB_ON_EMPTY_REJECT },
+	{ "drop", KNLB_ON_EMPTY_DROP },
+	{ NULL, 0 },
+};
+
+const struct config_word config_yes_no_words[] = {
+	{ "yes", 1 },
+	{ "no", 0 },
+	{ NULL, 0 },
+};
+
+/* Returns the word's value, or -1 when the word is not in the list. */
+int config_word_find(const struct config_word *words, const char *name)
+{
+	for (; words->name; words++)
+		if (strcmp(words->name, name) == 0)
+			return words->value;
+	return -1;
+}
+
+const char *config_word_name(const struct config_word *words, int value)
+{
+	for (; words->name; words++)
+		if (words->value == value)
+			return words->name;
+	return "unknown";
+}
+
+static bool word_listed(const struct config_word *w, unsigned int mask)
+{
+	return !mask || (w->value >= 0 && w->value < 32 &&
+			 (mask & (1u << w->value)));
+}
+
+void config_word_list(const struct config_word *words, unsigned int mask,
+		      char *buf, size_t len)
+{
+	size_t n = 0, k = 0, used = 0;
+
+	for (size_t i = 0; words[i].name; i++)
+		n += word_listed(&words[i], mask);
+	buf[0] = '\0';
+	for (size_t i = 0; words[i].name && used < len; i++) {
+		const char *sep;
+		int w;
+
+		if (!word_listed(&words[i], mask))
+			continue;
+		sep = k == 0 ? "" : k + 1 == n ? " or " : ", ";
+		k++;
+		w = snprintf(buf + used, len - used, "%s%s", sep, words[i].name);
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+}
+
+/* ---- numbers, names, addresses ---------------------------------------- */
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_alpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/*
+ * A whole unsigned number: decimal, or hexadecimal after "0x" when hex is
+ * set.  Checked by hand before strtoul(), which would otherwise accept
+ * leading blanks, a sign ("-1" wraps to ULONG_MAX), a second "0x" and, in
+ * base 0, read "010" as octal.
+ */
+int config_parse_number(const char *text, bool hex, unsigned long max,
+			unsigned long *out)
+{
+	const char *digits = text;
+	const char *charset = "0123456789";
+	unsigned long v;
+	int base = 10;
+
+	if (hex && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+		digits = text + 2;
+		charset = "0123456789abcdefABCDEF";
+		base = 16;
+	}
+	if (text[0] == '-' && is_digit(text[1]) &&
+	    strspn(text + 1, "0123456789") == strlen(text + 1))
+		return -ERANGE;
+	if (!*digits || strspn(digits, charset) != strlen(digits))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(digits, NULL, base);
+	if (errno == ERANGE || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+/*
+ * Names end up in nft objects and in log lines that tests and operators
+ * grep, so they get the charset of an nft identifier without its oddities.
+ */
+bool config_name_valid(const char *name, size_t max)
+{
+	size_t len = strlen(name);
+
+	return len > 0 && len <= max && is_alpha(name[0]) &&
+	       strspn(name, "abcdefghijklmnopqrstuvwxyz"
+			    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == len;
+}
+
+/* Digits and dots only: meant as an IPv4 address, whatever is wrong with it. */
+bool config_looks_dotted(const char *text)
+{
+	return *text && strspn(text, "0123456789.") == strlen(text);
 }

@@ -17,6 +17,7 @@
 
 #include "knlb/lib/addr.h"
 #include "knlb/config/config.h"
+#include "knlb/config/keywords.h"
 #include "knlb/daemon/daemon.h"
 #include "knlb/daemon/host_checks.h"
 #include "knlb/lib/log.h"
@@ -96,6 +97,7 @@ static int parse_args(int argc, char **argv, struct options *opt)
 		{ "syslog", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "list-keys", no_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -126,6 +128,10 @@ static int parse_args(int argc, char **argv, struct options *opt)
 			exit(EXIT_OK);
 		case 'V':
 			printf("knlbd %s\n", KNLB_VERSION);
+			exit(EXIT_OK);
+		case 'K':
+			/* For make test-docs: the keyword table, one key a line. */
+			config_keywords_print(stdout);
 			exit(EXIT_OK);
 		default:
 			usage(stderr);
@@ -294,9 +300,15 @@ static int run(struct daemon *dm)
 		return EXIT_INTERNAL;
 	}
 	if (dm->opt.check_only) {
-		printf("%s: configuration OK: %zu services, %zu backends, table inet %s\n",
-		       d->config_path, d->config->n_services,
-		       count_backends(d->config), d->config->global.table);
+		size_t ns = d->config->n_services, nb = count_backends(d->config);
+
+		if (ns == 0)
+			printf("%s: configuration OK: no services (knlbd will run idle), table inet %s\n",
+			       d->config_path, d->config->global.table);
+		else
+			printf("%s: configuration OK: %zu service%s, %zu backend%s, table inet %s\n",
+			       d->config_path, ns, ns == 1 ? "" : "s", nb,
+			       nb == 1 ? "" : "s", d->config->global.table);
 		fflush(stdout);
 		print_host_problems(d->config);
 		return EXIT_OK;
@@ -318,6 +330,10 @@ static int run(struct daemon *dm)
 	if (daemon_program_kernel(d) < 0)
 		return EXIT_KERNEL;
 	log_pool(d->pool);
+	/* A standby gateway: its table exists, empty, so a reload adds deltas. */
+	if (d->pool->n_services == 0)
+		log_info("no services in %s: running idle with an empty table inet %s",
+			 d->config_path, d->config->global.table);
 	if (daemon_start_services(d) < 0)
 		return EXIT_INTERNAL;
 	if (drop_privileges(d) < 0)

@@ -95,23 +95,3 @@ uint64_t sched_hash(const void *data, size_t len, uint64_t seed)
 	sip_round(&s);
 	return s.v0 ^ s.v1 ^ s.v2 ^ s.v3;
 }
-
-/*
- * Trial division by 2, 3 and then 6k +- 1.  At most ~21845 divisions for the
- * largest 32-bit primes, which is nothing next to building a table, and
- * simple enough to be obviously right (no Miller-Rabin witness sets).
- */
-bool sched_is_prime(uint32_t m)
-{
-	if (m < 2)
-		return false;
-	if (m < 4)
-		return true;
-	if (m % 2 == 0 || m % 3 == 0)
-		return false;
-	/* i <= m / i rather than i * i <= m: i * i overflows near 2^32. */
-	for (uint32_t i = 5; i <= m / i; i += 6)
-		if (m % i == 0 || m % (i + 2) == 0)
-			return false;
-	return true;
-}

@@ -339,15 +339,26 @@ Test(config, file_not_found)
 	free(errors);
 }
 
+/*
+ * Issue 11: a file with no service is valid (a standby gateway runs idle);
+ * it used to be refused with "no [service] section".
+ */
 Test(config, empty_file)
 {
-	expect_only_error("", "test.conf: ", "no [service] section");
+	struct result r = load_ok("");
+
+	cr_expect_eq(r.cfg->n_services, 0);
+	cr_expect_str_eq(r.cfg->global.table, KNLB_DEFAULT_TABLE);
+	result_free(&r);
 }
 
 Test(config, only_comments_and_global)
 {
-	expect_only_error("; nothing\n[global]\nlog_level = debug\n",
-			  "test.conf: ", "no [service] section");
+	struct result r = load_ok("; nothing\n[global]\nlog_level = debug\n");
+
+	cr_expect_eq(r.cfg->n_services, 0);
+	cr_expect_eq(r.cfg->global.log_level, LOG_LEVEL_DEBUG);
+	result_free(&r);
 }
 
 Test(config, collects_every_error_in_line_order)
@@ -366,7 +377,7 @@ Test(config, collects_every_error_in_line_order)
 	cr_expect_null(r.cfg);
 	cr_expect_str_eq(r.errors,
 		"test.conf:1: service web has no backend\n"
-		"test.conf:2: vip \"192.0.2.300\" is not an IPv4 address (names are not resolved)\n"
+		"test.conf:2: vip \"192.0.2.300\" is not a valid IPv4 address\n"
 		"test.conf:3: port 0 is out of range (1..65535)\n"
 		"test.conf:4: unknown proto \"sctp\" (expected tcp or udp)\n"
 		"test.conf:8: backend \"10.0.0.1\" has no port (expected ADDR:PORT)\n");

@@ -198,7 +198,7 @@ Test(config_health, ct_mark_mask)
 			  "is not one run of contiguous bits");
 	expect_only_error("[global]\nct_mark_mask = 0x1\n" SVC BE
 			  "[service b]\nvip = 192.0.2.11\nport = 80\n" BE,
-			  "test.conf:2: ", "has room for 1 services, the file has 2");
+			  "test.conf:2: ", "has room for 1 service, the file has 2");
 	expect_only_error("[global]\nct_mark_mask = 0\n" SVC BE, "test.conf:2: ",
 			  "ct_mark_mask 0 is out of range");
 }

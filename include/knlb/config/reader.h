@@ -10,12 +10,19 @@
  * "key = value" nor "[section]".  It also hands every well-formed section
  * header to its user, since inih only reports sections that contain a key.
  *
- * The reader knows nothing of sections' or keys' meaning: that is config.c.
+ * The reader knows nothing of sections' or keys' meaning: that is load.c.
  */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+
+/*
+ * Longer than this is not a configuration file (a device, a binary, a
+ * runaway generator): the reader stops there instead of reading on.  Lines
+ * shorter than this but longer than inih's buffer are reported and skipped.
+ */
+#define CONFIG_LINE_MAX		65536
 
 /* The message for a line that is neither a key nor a section header. */
 #define CONFIG_READER_SYNTAX_ERROR \
@@ -46,6 +53,7 @@ struct config_reader {
 	int lineno;			/* lines handed to inih so far */
 	char *buf;			/* getline() buffer, owned */
 	size_t buf_cap;
+	bool failed;			/* read error or runaway line: stop */
 	const struct config_reader_ops *ops;
 	void *ctx;
 };
@@ -66,8 +74,9 @@ void config_reader_init(struct config_reader *r, FILE *in,
  * config_reader: fgets()-like, one line per call, at most num - 1
  * characters, so that line numbers in inih and here agree.  A rejected line
  * is reported and handed over as an empty line; an indented one is
- * reported and handed over unindented.  Returns NULL at end of file or on
- * a read error (tell them apart with ferror()).
+ * reported and handed over unindented.  Returns NULL at end of file, or
+ * after reporting a read error or a line longer than CONFIG_LINE_MAX, when
+ * failed is set: the caller must then load nothing.
  */
 char *config_reader_line(char *str, int num, void *stream);
 

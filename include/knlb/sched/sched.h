@@ -2,6 +2,7 @@
 #ifndef KNLB_SCHED_H
 #define KNLB_SCHED_H
 
+#include "knlb/lib/prime.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -65,7 +66,10 @@ int wrr_build(const struct sched_backend *backends, size_t n,
 bool wlc_weights(const uint32_t *weight, const uint64_t *active, size_t n,
 		 const uint32_t *cur, bool have_cur, uint32_t *out);
 
-/* Whether m is prime (deterministic for any 32-bit m). */
-bool sched_is_prime(uint32_t m);
+/* Whether m is prime (deterministic for any 32-bit m): lib's one test. */
+static inline bool sched_is_prime(uint32_t m)
+{
+	return is_prime(m);
+}
 
 #endif

@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The one table of configuration keys.  Everything about a key is its row:
+ * where it may appear and where it is stored (an offset into the section's
+ * struct), the parser that reads it and the limits that parser applies,
+ * what it applies to, its default and its documentation line.  The loader
+ * dispatches on it, checks.c reads what keys apply to from it, defaults.c
+ * sets the defaults from it, and `knlbd --list-keys` prints it for
+ * `make test-docs`.  To add a key, add a row here next to its feature.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "knlb/config/keywords.h"
+#include "config-int.h"
+
+#define G(field)	offsetof(struct knlb_global_config, field)
+#define S(field)	offsetof(struct knlb_service_config, field)
+#define H(field)	offsetof(struct knlb_service_config, health.field)
+#define NOWHERE		CONFIG_NOWHERE
+#define SIZE(type, field)	sizeof(((type *)0)->field)
+
+#define KIND(k)		(1u << (k))
+#define ANY_CHECK	(KIND(CHECK_TCP) | KIND(CHECK_HTTP) | \
+			 KIND(CHECK_HTTPS) | KIND(CHECK_UDP))
+#define HTTP_CHECK	(KIND(CHECK_HTTP) | KIND(CHECK_HTTPS))
+
+static const struct config_keyword keywords[] = {
+	/* ---- [global] ---- */
+	{ .name = "table", .global_offset = G(table), .service_offset = NOWHERE,
+	  .parse = config_parse_table_name, .def = KNLB_DEFAULT_TABLE,
+	  .doc = "the one nft table (family inet) knlb owns" },
+	{ .name = "log_level", .global_offset = G(log_level),
+	  .service_offset = NOWHERE, .parse = config_parse_log_level,
+	  .def = "info", .doc = "error, warning, info or debug" },
+	{ .name = "hash_seed", .global_offset = G(hash_seed),
+	  .service_offset = S(hash_seed), .parse = config_parse_hex_u32,
+	  .min = 0, .max = UINT32_MAX, .def = "0x5eed",
+	  .doc = "Maglev and jhash seed: the same on every gateway gives the same tables; a service's own overrides [global]'s" },
+	{ .name = "control_socket", .global_offset = G(control_socket),
+	  .service_offset = NOWHERE, .parse = config_parse_control_socket,
+	  .max = SIZE(struct knlb_global_config, control_socket),
+	  .def = KNLB_DEFAULT_CONTROL_SOCKET,
+	  .doc = "the unix socket knlbctl talks to" },
+	{ .name = "ct_mark_mask", .global_offset = G(ct_mark_mask),
+	  .service_offset = NOWHERE, .parse = config_parse_hex_u32,
+	  .min = 1, .max = UINT32_MAX, .def = "0xffffffff",
+	  .doc = "the bits of the conntrack mark knlb owns (one contiguous run)" },
+	{ .name = "ct_resync_interval", .global_offset = G(ct_resync_interval_ns),
+	  .service_offset = NOWHERE, .parse = config_parse_ct_resync,
+	  .def = "300s",
+	  .doc = "how often flow counts are checked against a conntrack dump; 0s turns it off" },
+	{ .name = "metrics_listen", .global_offset = G(metrics_listen),
+	  .service_offset = NOWHERE, .parse = config_parse_listen,
+	  .max = SIZE(struct knlb_global_config, metrics_listen),
+	  .doc = "ADDR:PORT or [IPV6]:PORT of the Prometheus endpoint; off when absent" },
+	{ .name = "user", .global_offset = G(user), .service_offset = NOWHERE,
+	  .parse = config_parse_user,
+	  .max = SIZE(struct knlb_global_config, user),
+	  .doc = "run as this user after setup, keeping only CAP_NET_ADMIN" },
+
+	/* ---- [service NAME]: where traffic comes in ---- */
+	{ .name = "vip", .global_offset = NOWHERE, .service_offset = S(vip),
+	  .parse = config_parse_ipv4, .flags = CONFIG_KW_REQUIRED, .doc = "the virtual IPv4 address (required)" },
+	{ .name = "port", .global_offset = NOWHERE, .service_offset = S(port),
+	  .parse = config_parse_u16, .min = 1, .max = 65535,
+	  .flags = CONFIG_KW_REQUIRED, .doc = "the service port (required)" },
+	{ .name = "proto", .global_offset = NOWHERE, .service_offset = S(proto),
+	  .parse = config_parse_word, .words = config_proto_words, .def = "tcp",
+	  .doc = "tcp or udp" },
+
+	/* ---- scheduling ---- */
+	{ .name = "scheduler", .global_offset = NOWHERE,
+	  .service_offset = S(scheduler), .parse = config_parse_word,
+	  .words = config_scheduler_words, .def = "maglev",
+	  .doc = "maglev, wrr, random or wlc" },
+	{ .name = "hash_key", .global_offset = NOWHERE,
+	  .service_offset = S(hash_key), .parse = config_parse_word,
+	  .words = config_hash_key_words,
+	  .schedulers = KIND(KNLB_SCHED_MAGLEV), .def = "src-ip-port",
+	  .doc = "what Maglev hashes: src-ip, src-ip-port or 5-tuple" },
+	{ .name = "table_size", .global_offset = NOWHERE,
+	  .service_offset = S(table_size), .parse = config_parse_u32,
+	  .min = MIN_SLOTS, .max = KNLB_MAX_SLOTS, .def = "16381",
+	  .doc = "slots M; prime for maglev" },
+	{ .name = "snat", .global_offset = NOWHERE, .service_offset = S(snat),
+	  .parse = config_parse_snat, .def = "none",
+	  .doc = "masquerade, an IPv4 address, or none" },
+	{ .name = "backend", .global_offset = NOWHERE,
+	  .service_offset = S(backends), .parse = config_parse_backend,
+	  .flags = CONFIG_KW_REPEATABLE | CONFIG_KW_REQUIRED,
+	  .doc = "ADDR:PORT [weight=N] [id=NAME] [backup] [check_port=N], one line each (at least one)" },
+
+	/* ---- health checks ---- */
+	{ .name = "check", .global_offset = NOWHERE,
+	  .service_offset = H(check.kind), .parse = config_parse_word,
+	  .words = config_check_words, .def = "none",
+	  .doc = "none, tcp, http, https or udp" },
+	{ .name = "check_port", .global_offset = NOWHERE,
+	  .service_offset = H(check.port), .parse = config_parse_u16,
+	  .min = 1, .max = 65535, .check_kinds = ANY_CHECK,
+	  .def = "the backend's port", .flags = CONFIG_KW_DERIVED,
+	  .doc = "probe this port instead of the backend's" },
+	{ .name = "check_path", .global_offset = NOWHERE,
+	  .service_offset = H(check.path), .parse = config_parse_check_path,
+	  .max = CHECK_TEXT_MAX, .check_kinds = HTTP_CHECK, .def = "/",
+	  .doc = "the path an http(s) check GETs" },
+	{ .name = "check_host", .global_offset = NOWHERE,
+	  .service_offset = H(check.host), .parse = config_parse_check_host,
+	  .max = CHECK_TEXT_MAX, .check_kinds = HTTP_CHECK,
+	  .def = "the backend's address", .flags = CONFIG_KW_DERIVED,
+	  .doc = "Host header and SNI of an http(s) check" },
+	{ .name = "check_expect", .global_offset = NOWHERE,
+	  .service_offset = H(check.expect_status),
+	  .parse = config_parse_check_expect, .check_kinds = HTTP_CHECK,
+	  .def = "2xx,3xx", .doc = "statuses that pass: 200, 2xx, 200-299, comma-separated" },
+	{ .name = "check_body", .global_offset = NOWHERE,
+	  .service_offset = H(check.body), .parse = config_parse_text,
+	  .max = CHECK_TEXT_MAX, .check_kinds = HTTP_CHECK,
+	  .flags = CONFIG_KW_TEXT, .doc = "text the response body must contain" },
+	{ .name = "check_send", .global_offset = NOWHERE,
+	  .service_offset = H(check.send), .parse = config_parse_check_send,
+	  .check_kinds = KIND(CHECK_UDP), .flags = CONFIG_KW_TEXT,
+	  .doc = "the udp probe's payload: text, or hex:BYTES" },
+	{ .name = "check_expect_reply", .global_offset = NOWHERE,
+	  .service_offset = H(check.expect_reply),
+	  .parse = config_parse_check_expect_reply,
+	  .check_kinds = KIND(CHECK_UDP), .flags = CONFIG_KW_TEXT,
+	  .doc = "what the udp reply must start with: text, or hex:BYTES; any reply when absent" },
+	{ .name = "interval", .global_offset = NOWHERE,
+	  .service_offset = H(interval_ns), .parse = config_parse_duration_key,
+	  .min = MIN_INTERVAL_NS, .check_kinds = ANY_CHECK, .def = "2s",
+	  .doc = "between probes of an up backend" },
+	{ .name = "timeout", .global_offset = NOWHERE,
+	  .service_offset = H(check.timeout_ns),
+	  .parse = config_parse_duration_key, .min = MIN_INTERVAL_NS,
+	  .check_kinds = ANY_CHECK, .def = "1s",
+	  .doc = "a probe's deadline; at most interval" },
+	{ .name = "rise", .global_offset = NOWHERE, .service_offset = H(rise),
+	  .parse = config_parse_u32, .min = 1, .max = KNLB_MAX_RISE_FALL,
+	  .check_kinds = ANY_CHECK, .def = "2",
+	  .doc = "passed probes in a row to come up" },
+	{ .name = "fall", .global_offset = NOWHERE, .service_offset = H(fall),
+	  .parse = config_parse_u32, .min = 1, .max = KNLB_MAX_RISE_FALL,
+	  .check_kinds = ANY_CHECK, .def = "3",
+	  .doc = "failed probes in a row to go down" },
+	{ .name = "fastinter", .global_offset = NOWHERE,
+	  .service_offset = H(fastinter_ns), .parse = config_parse_duration_key,
+	  .min = MIN_INTERVAL_NS, .check_kinds = ANY_CHECK,
+	  .def = "interval", .flags = CONFIG_KW_DERIVED,
+	  .doc = "between probes while a backend is rising or falling" },
+	{ .name = "downinter", .global_offset = NOWHERE,
+	  .service_offset = H(downinter_ns), .parse = config_parse_duration_key,
+	  .min = MIN_INTERVAL_NS, .check_kinds = ANY_CHECK,
+	  .def = "interval", .flags = CONFIG_KW_DERIVED,
+	  .doc = "between probes of a down backend" },
+	{ .name = "slowstart", .global_offset = NOWHERE,
+	  .service_offset = H(slowstart_ns), .parse = config_parse_duration_key,
+	  .min = 0, .def = "0s",
+	  .doc = "a recovered backend's weight ramps up over this long; 0s = at once" },
+
+	/* ---- when backends go ---- */
+	{ .name = "on_empty", .global_offset = NOWHERE,
+	  .service_offset = S(on_empty), .parse = config_parse_word,
+	  .words = config_on_empty_words, .def = "reject",
+	  .doc = "with no usable backend: reject (TCP reset, ICMP unreachable) or drop" },
+	{ .name = "flush", .global_offset = NOWHERE, .service_offset = S(flush),
+	  .parse = config_parse_yes_no, .words = config_yes_no_words,
+	  .def = "yes for udp, no for tcp", .flags = CONFIG_KW_DERIVED,
+	  .doc = "delete a dead backend's conntrack entries (yes) or let them drain (no)" },
+};
+
+#define N_KEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))
+_Static_assert(N_KEYWORDS <= CONFIG_KEYS_MAX, "raise CONFIG_KEYS_MAX");
+
+const struct config_keyword *config_keywords(size_t *n)
+{
+	*n = N_KEYWORDS;
+	return keywords;
+}
+
+const struct config_keyword *config_keyword_find(const char *name)
+{
+	for (size_t i = 0; i < N_KEYWORDS; i++)
+		if (strcmp(keywords[i].name, name) == 0)
+			return &keywords[i];
+	return NULL;
+}
+
+size_t config_keyword_index(const char *name)
+{
+	const struct config_keyword *kw = config_keyword_find(name);
+
+	/* Callers name keys in code: a miss is a bug, caught by every test. */
+	if (!kw)
+		abort();
+	return (size_t)(kw - keywords);
+}
+
+/* Levenshtein distance, giving up above limit; names are short. */
+static size_t edit_distance(const char *a, const char *b, size_t limit)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t row[64];
+
+	if (la >= 64 || lb >= 64)
+		return limit + 1;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0], best;
+
+		row[0] = i;
+		best = row[0];
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t v = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < v)
+				v = up + 1;
+			if (row[j - 1] + 1 < v)
+				v = row[j - 1] + 1;
+			diag = up;
+			row[j] = v;
+			if (v < best)
+				best = v;
+		}
+		if (best > limit)
+			return limit + 1;
+	}
+	return row[lb];
+}
+
+const struct config_keyword *config_keyword_suggest(const char *name,
+						    bool global)
+{
+	const struct config_keyword *best = NULL;
+	size_t best_d = 3;
+
+	for (size_t i = 0; i < N_KEYWORDS; i++) {
+		const struct config_keyword *kw = &keywords[i];
+		size_t d;
+
+		if (global ? !config_keyword_in_global(kw)
+			   : !config_keyword_in_service(kw))
+			continue;
+		d = edit_distance(name, kw->name, 2);
+		if (d < best_d) {
+			best = kw;
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+static void print_row(FILE *out, const char *section,
+		      const struct config_keyword *kw)
+{
+	fprintf(out, "%s\t%s\t%s\t%s\n", section, kw->name,
+		kw->def ? kw->def : "-", kw->doc);
+}
+
+void config_keywords_print(FILE *out)
+{
+	for (size_t i = 0; i < N_KEYWORDS; i++) {
+		if (config_keyword_in_global(&keywords[i]))
+			print_row(out, "global", &keywords[i]);
+		if (config_keyword_in_service(&keywords[i]))
+			print_row(out, "service", &keywords[i]);
+	}
+}
