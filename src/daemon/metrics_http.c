@@ -7,6 +7,19 @@
  * (connection timeouts, work MHD left pending).  The listening socket is
  * ours, so a bad address or a port in use is reported as such.
  *
+ * Hostile or broken clients (issue 13) must not take the endpoint away:
+ *  - at most METRICS_MAX_CONNECTIONS at once and METRICS_PER_ADDRESS_LIMIT
+ *    from one address (MHD closes the extra ones at once);
+ *  - every request has METRICS_REQUEST_DEADLINE_S from accept (or from
+ *    the previous answer on a kept-alive connection) to its answer sent,
+ *    whatever it trickles: past it we shut the socket down and MHD closes
+ *    it (its own timeout is an idle timeout, reset by every byte);
+ *  - MHD takes its listening socket out of its epoll set at the limit (or
+ *    when accept() runs out of descriptors) and puts it back only when it
+ *    runs again, so we run it again after any run that closed a
+ *    connection, and poll on a timer while clients wait in the backlog
+ *    unaccepted; both cases are logged, at most once a minute.
+ *
  * A scrape renders the whole exposition synchronously on the loop: for
  * 1000 backends and 65537 slots, 690 KB in 4-11 ms on the shared 2-core VM
  * (unit test metrics::render_at_scale --verbose), which delays the next
@@ -19,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -28,17 +42,48 @@
 #include "knlb/lib/loop.h"
 #include "knlb/daemon/metrics.h"
 
-#define METRICS_MAX_CONNECTIONS	16
-#define METRICS_TIMEOUT_S	10
+#define METRICS_MAX_CONNECTIONS		16
+#define METRICS_PER_ADDRESS_LIMIT	4
+#define METRICS_REQUEST_DEADLINE_S	5
+#define METRICS_STALL_RETRY_MS		100	/* backlog waiting, nothing accepted */
+#define METRICS_STALL_WARN_MS		1000	/* ...for this long: say so */
+#define METRICS_LOG_INTERVAL_S		60
 #define METRICS_CONTENT_TYPE	"text/plain; version=0.0.4; charset=utf-8"
+
+#define NS_PER_MS	1000000ULL
+#define NS_PER_S	1000000000ULL
+
+/* One TCP connection MHD holds, from its accept to its close. */
+struct metrics_conn {
+	struct metrics_conn *prev, *next;
+	struct metrics *m;
+	int fd;
+	uint64_t deadline_ns;	/* its current request must be answered by then */
+	bool watched;		/* by our loop, for the peer's close */
+	bool answering;		/* its request reached on_request */
+	bool cut;		/* shut down by us; MHD closes it next */
+};
+
+/* A warning that may fire on every event: said once per interval. */
+struct rate_log {
+	uint64_t last_ns;	/* 0: never said */
+	unsigned long suppressed;
+};
 
 struct metrics {
 	struct loop *loop;
 	const struct metrics_sources *src;
 	struct MHD_Daemon *mhd;
 	int epfd;			/* MHD's, watched by our loop */
+	bool epfd_watched;		/* not while accept() fails: it would spin */
+	uint64_t stalled_since_ns;	/* backlog waiting below the limit; 0: not */
+	int listen_fd;			/* MHD's to close; we only poll it */
 	struct loop_timer timer;
 	uint16_t port;
+	struct metrics_conn *conns;	/* what MHD holds open */
+	unsigned int open;
+	unsigned long closed;		/* ever: a change means a slot was freed */
+	struct rate_log at_limit_log, stalled_log;
 };
 
 /*
@@ -191,7 +236,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 				  size_t *upload_data_size, void **req_cls)
 {
 	struct metrics *m = cls;
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct metrics_conn *c = info ? info->socket_context : NULL;
 
+	if (c)
+		c->answering = true;
 	(void)version;
 	(void)upload_data;
 	(void)upload_data_size;
@@ -221,18 +271,231 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("metrics: %s", buf);
 }
 
-/* Run MHD, then arm the timer for whatever it wants done next. */
+/* True when the warning is due; then *suppressed says how many were not. */
+static bool rate_log_due(struct rate_log *rl, uint64_t now, unsigned long *suppressed)
+{
+	if (rl->last_ns && now - rl->last_ns < METRICS_LOG_INTERVAL_S * NS_PER_S) {
+		rl->suppressed++;
+		return false;
+	}
+	*suppressed = rl->suppressed;
+	rl->suppressed = 0;
+	rl->last_ns = now;
+	return true;
+}
+
+static void metrics_run(struct metrics *m);
+
+/*
+ * The client closed (or half-closed) its side.  MHD 0.9.75 does not see a
+ * FIN on a connection still sending its request until something else
+ * wakes it (a new connection, a timeout): at the connection limit nothing
+ * does.  A request that never reached on_request cannot be answered any
+ * more: shut it down, which MHD does see.  One that did gets its answer.
+ */
+static void on_peer_closed(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct metrics_conn *c = arg;
+	struct metrics *m = c->m;
+
+	(void)events;
+	loop_del_fd(loop, fd);
+	c->watched = false;
+	if (!c->answering && !c->cut) {
+		shutdown(fd, SHUT_RDWR);
+		c->cut = true;
+	}
+	metrics_run(m);	/* may free c */
+}
+
+/* MHD accepted or closed a connection: keep our list and deadlines. */
+static void on_connection(void *cls, struct MHD_Connection *conn,
+			  void **socket_context,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct metrics *m = cls;
+	struct metrics_conn *c = *socket_context;
+	const union MHD_ConnectionInfo *info;
+	unsigned long suppressed;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		m->open--;
+		m->closed++;
+		if (!c)
+			return;
+		if (c->watched)
+			loop_del_fd(m->loop, c->fd);
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			m->conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		free(c);
+		*socket_context = NULL;
+		return;
+	}
+	m->open++;
+	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	c = calloc(1, sizeof(*c));
+	if (!c || !info) {
+		/* No deadline to keep: not served at all rather than unbounded. */
+		free(c);
+		if (info)
+			shutdown(info->connect_fd, SHUT_RDWR);
+		return;
+	}
+	c->m = m;
+	c->fd = info->connect_fd;
+	c->watched = loop_add_fd(m->loop, c->fd, EPOLLRDHUP, on_peer_closed, c) == 0;
+	c->deadline_ns = loop_now_ns() + METRICS_REQUEST_DEADLINE_S * NS_PER_S;
+	c->next = m->conns;
+	if (m->conns)
+		m->conns->prev = c;
+	m->conns = c;
+	*socket_context = c;
+	if (m->open >= METRICS_MAX_CONNECTIONS &&
+	    rate_log_due(&m->at_limit_log, loop_now_ns(), &suppressed))
+		log_warn("metrics: %u connections open, the limit: new scrapes wait in the "
+			 "backlog; a request not answered %d s after it started is cut "
+			 "(%lu more times since the last warning)",
+			 m->open, METRICS_REQUEST_DEADLINE_S, suppressed);
+}
+
+/* A request answered: the next one on a kept-alive connection gets its own time. */
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	const union MHD_ConnectionInfo *info;
+	struct metrics_conn *c;
+
+	(void)cls;
+	(void)req_cls;
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		return;
+	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	c = info ? info->socket_context : NULL;
+	if (c) {
+		c->answering = false;
+		c->deadline_ns = loop_now_ns() + METRICS_REQUEST_DEADLINE_S * NS_PER_S;
+	}
+}
+
+/*
+ * Shut down every connection past its deadline: MHD sees it as the
+ * client's close on its next run.  Returns how many; *next_ns is the
+ * earliest deadline still ahead (unchanged when there is none).
+ */
+static unsigned int cut_overdue(struct metrics *m, uint64_t now, uint64_t *next_ns)
+{
+	unsigned int n = 0;
+
+	for (struct metrics_conn *c = m->conns; c; c = c->next) {
+		if (c->cut)
+			continue;
+		if (now >= c->deadline_ns) {
+			shutdown(c->fd, SHUT_RDWR);
+			c->cut = true;
+			n++;
+		} else if (c->deadline_ns < *next_ns) {
+			*next_ns = c->deadline_ns;
+		}
+	}
+	if (n)
+		log_debug("metrics: closed %u connection%s that did not finish a request in %d s",
+			  n, n == 1 ? "" : "s", METRICS_REQUEST_DEADLINE_S);
+	return n;
+}
+
+static void on_epoll_fd(struct loop *loop, int fd, uint32_t events, void *arg);
+
+/* Clients wait in the listening socket's backlog. */
+static bool backlog_waiting(const struct metrics *m)
+{
+	struct pollfd pfd = { .fd = m->listen_fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+}
+
+/*
+ * Below the connection limit with clients in the backlog after a run:
+ * MHD accepts a burst over a few runs, so that alone means nothing.  For
+ * a second on end, accept() fails (out of descriptors, most likely) or
+ * MHD holds its listening socket out: stop watching MHD's epoll fd, which
+ * would wake us in a busy loop, retry on the timer, and say why, once a
+ * minute.
+ */
+static void note_stalled(struct metrics *m, bool stalled, uint64_t now)
+{
+	unsigned long suppressed;
+	int probe;
+
+	if (!stalled) {
+		m->stalled_since_ns = 0;
+		if (!m->epfd_watched &&
+		    loop_add_fd(m->loop, m->epfd, EPOLLIN, on_epoll_fd, m) == 0)
+			m->epfd_watched = true;
+		return;
+	}
+	if (!m->stalled_since_ns)
+		m->stalled_since_ns = now;
+	if (now - m->stalled_since_ns < METRICS_STALL_WARN_MS * NS_PER_MS)
+		return;
+	if (m->epfd_watched) {
+		loop_del_fd(m->loop, m->epfd);
+		m->epfd_watched = false;
+	}
+	if (!rate_log_due(&m->stalled_log, now, &suppressed))
+		return;
+	/* The likely cause, seen from here: can this process open a descriptor? */
+	probe = fcntl(m->listen_fd, F_DUPFD_CLOEXEC, 0);
+	if (probe == -1)
+		log_warn("metrics: cannot accept scrapes: %s (%u connections open); "
+			 "retrying every %d ms (%lu more times since the last warning)",
+			 strerror(errno), m->open, METRICS_STALL_RETRY_MS, suppressed);
+	else
+		log_warn("metrics: scrapes wait unaccepted below the connection limit "
+			 "(%u open); retrying every %d ms (%lu more times since the last warning)",
+			 m->open, METRICS_STALL_RETRY_MS, suppressed);
+	if (probe != -1)
+		close(probe);
+}
+
+/*
+ * Run MHD until a run frees no slot and cuts nothing (a slot freed in a
+ * run puts the listening socket back only in the next one), then arm the
+ * timer for the earliest of: what MHD wants, the next request deadline,
+ * a retry while the backlog waits unaccepted.
+ */
 static void metrics_run(struct metrics *m)
 {
 	MHD_UNSIGNED_LONG_LONG ms;
+	uint64_t now, next_ns = UINT64_MAX;
+	bool stalled;
 
-	MHD_run(m->mhd);
-	if (MHD_get_timeout(m->mhd, &ms) == MHD_YES) {
-		if (loop_timer_arm(m->loop, &m->timer, (uint64_t)ms * 1000000ULL) < 0)
-			log_warn("metrics: cannot arm timer: scrapes may stall until the next event");
-	} else {
-		loop_timer_cancel(m->loop, &m->timer);
+	for (int i = 0; i < 4; i++) {
+		unsigned long closed = m->closed;
+		unsigned int cut;
+
+		MHD_run(m->mhd);
+		cut = cut_overdue(m, loop_now_ns(), &next_ns);
+		if (!cut && m->closed == closed)
+			break;
+		next_ns = UINT64_MAX;
 	}
+	now = loop_now_ns();
+	stalled = m->open < METRICS_MAX_CONNECTIONS && backlog_waiting(m);
+	note_stalled(m, stalled, now);
+	if (stalled && now + METRICS_STALL_RETRY_MS * NS_PER_MS < next_ns)
+		next_ns = now + METRICS_STALL_RETRY_MS * NS_PER_MS;
+	if (MHD_get_timeout(m->mhd, &ms) == MHD_YES && now + (uint64_t)ms * NS_PER_MS < next_ns)
+		next_ns = now + (uint64_t)ms * NS_PER_MS;
+	if (next_ns == UINT64_MAX) {
+		loop_timer_cancel(m->loop, &m->timer);
+		return;
+	}
+	if (loop_timer_arm_at(m->loop, &m->timer, next_ns) < 0)
+		log_warn("metrics: cannot arm timer: scrapes may stall until the next event");
 }
 
 static void on_epoll_fd(struct loop *loop, int fd, uint32_t events, void *arg)
@@ -267,6 +530,7 @@ int metrics_open(struct loop *loop, const char *listen_on,
 	m->loop = loop;
 	m->src = src;
 	m->epfd = -1;
+	m->listen_fd = -1;
 	loop_timer_init(&m->timer, on_timer, m);
 	fd = listen_socket(listen_on, &m->port, err, errlen);
 	if (fd < 0) {
@@ -280,8 +544,13 @@ int metrics_open(struct loop *loop, const char *listen_on,
 				  MHD_OPTION_LISTEN_SOCKET, fd,
 				  MHD_OPTION_CONNECTION_LIMIT,
 				  (unsigned int)METRICS_MAX_CONNECTIONS,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+				  (unsigned int)METRICS_PER_ADDRESS_LIMIT,
+				  /* idle timeout: a backstop behind the deadline */
 				  MHD_OPTION_CONNECTION_TIMEOUT,
-				  (unsigned int)METRICS_TIMEOUT_S,
+				  (unsigned int)METRICS_REQUEST_DEADLINE_S,
+				  MHD_OPTION_NOTIFY_CONNECTION, on_connection, m,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, m,
 				  MHD_OPTION_END);
 	if (!m->mhd) {
 		/* Whether MHD closed it on failure is not documented: ask. */
@@ -306,6 +575,8 @@ int metrics_open(struct loop *loop, const char *listen_on,
 		goto out_stop;
 	}
 	m->epfd = info->epoll_fd;
+	m->epfd_watched = true;
+	m->listen_fd = fd;
 	*out = m;
 	return 0;
 
@@ -321,10 +592,17 @@ void metrics_close(struct metrics *m)
 	if (!m)
 		return;
 	loop_timer_cancel(m->loop, &m->timer);
-	if (m->epfd >= 0)
+	if (m->epfd_watched)
 		loop_del_fd(m->loop, m->epfd);
 	/* Closes the connections, MHD's epoll fd and the listening socket. */
 	MHD_stop_daemon(m->mhd);
+	/* MHD reports every close on the way; in case one was not: */
+	while (m->conns) {
+		struct metrics_conn *c = m->conns;
+
+		m->conns = c->next;
+		free(c);
+	}
 	free(m);
 }
 

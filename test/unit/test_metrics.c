@@ -735,14 +735,18 @@ static char *http(uint16_t port, const char *request)
 	return out;
 }
 
-static int idle_connection(uint16_t port)
+/* From 127.0.0.<host>: at most 4 connections per address are served. */
+static int idle_connection(uint16_t port, int host)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET,
 				   .sin_port = htons(port),
 				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in from = { .sin_family = AF_INET,
+				    .sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)host) };
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
-	if (fd == -1 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+	if (fd == -1 || bind(fd, (struct sockaddr *)&from, sizeof(from)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
 		_exit(90);
 	return fd;
 }
@@ -790,12 +794,12 @@ static void client(uint16_t port, int out)
 			 "Content-Length: 3\r\n\r\nx=1");
 	/* Silent clients hold nothing up, up to the connection limit... */
 	for (int i = 0; i < 15; i++)
-		idle[i] = idle_connection(port);
+		idle[i] = idle_connection(port, 2 + i / 4);
 	EXCHANGE("beside_idle", GET("/metrics"));
-	idle[15] = idle_connection(port);
+	idle[15] = idle_connection(port, 2 + 15 / 4);
 	/* ...beyond it, a scrape waits in the backlog, not in knlbd... */
 	{
-		int extra = idle_connection(port);
+		int extra = idle_connection(port, 6);
 		struct pollfd pfd = { .fd = extra, .events = POLLIN };
 		const char *req = GET("/metrics");
 
