@@ -24,5 +24,6 @@ long ctl_backend(const struct knlb_service *svc, const char *name, FILE *out);
 
 enum ctl_status ctl_status_cmd(struct knlbd *d, int argc, char **argv, FILE *out);
 enum ctl_status ctl_flows_cmd(struct knlbd *d, int argc, char **argv, FILE *out);
+enum ctl_status ctl_stats_cmd(struct knlbd *d, int argc, char **argv, FILE *out);
 
 #endif

@@ -198,6 +198,8 @@ enum ctl_status ctl_commands_handle(void *arg, int argc, char **argv, FILE *out)
 		return ctl_status_cmd(d, argc, argv, out);
 	if (strcmp(cmd, "flows") == 0)
 		return ctl_flows_cmd(d, argc, argv, out);
+	if (strcmp(cmd, "stats") == 0)
+		return ctl_stats_cmd(d, argc, argv, out);
 	/* The others answer in text: --json asks for nothing more. */
 	ctl_take_json(&argc, argv);
 	if (strcmp(cmd, "drain") == 0)
