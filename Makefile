@@ -80,7 +80,7 @@ $(BUILD)/libknlb.a: $(LIB_OBJ)
 $(BUILD)/knlbd: $(BUILD)/src/daemon/main.o $(BUILD)/libknlb.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BUILD)/knlbctl: $(BUILD)/src/knlbctl/knlbctl.o $(BUILD)/libknlb.a
+$(BUILD)/knlbctl: $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/knlbctl/*.c)) $(BUILD)/libknlb.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 $(BUILD)/test-unit: $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libknlb.a

@@ -26,6 +26,7 @@
 #include "knlb/ctl/server.h"
 #include "knlb/pool/pool.h"
 #include "knlb/lib/version.h"
+#include "rate-int.h"
 
 /* Exit codes, documented in --help and knlbctl(8). */
 enum {
@@ -70,13 +71,28 @@ static const struct command commands[] = {
 	  "\n"
 	  "Exits 4 (WARN) when something needs attention: a backend is down, a\n"
 	  "service runs on its backups or has no usable backend.  So\n"
-	  "`knlbctl status web || alert` fires on any degradation.\n" },
+	  "`knlbctl status web || alert` fires on any degradation.\n"
+	  "\n"
+	  "With --rate: per service and backend, new flows per second (CPS), active\n"
+	  "flows, packets and bytes per second each way, from the kernel's counters\n"
+	  "sampled --interval DUR apart (default 1s), like `ipvsadm -L --rate`.\n" },
+	{ "top", "[SERVICE]", 0, 1, false, false, -1,
+	  "status --rate, refreshed in place until q or Ctrl-C",
+	  "Shows what status --rate shows, refreshed every --interval DUR (default\n"
+	  "1s) until q or Ctrl-C, or --count N times.  The screen is cleared only\n"
+	  "when stdout is a terminal; --json prints one JSON line per refresh.\n" },
 	{ "flows", "[SERVICE [BACKEND]]", 0, 2, false, true, -1,
 	  "the flows knlb tracks",
 	  "Lists the flows knlbd follows through conntrack, all of them or those of\n"
 	  "SERVICE, or of one BACKEND of it: client address and port, VIP,\n"
 	  "backend, protocol, TCP state, age, packets and bytes.  Needs conntrack\n"
 	  "(knlbd says so when it runs without).  Default timeout 60 s.\n" },
+	{ "stats", "[SERVICE]", 0, 1, false, false, -1,
+	  "the kernel's per-backend counters, raw, as JSON",
+	  "Prints one sample of the counters status --rate divides: per backend,\n"
+	  "new flows, packets and bytes each way as the kernel counted them, and\n"
+	  "active flows.  Counters restart from 0 after an hour idle or a full\n"
+	  "table replace.  Shape: docs/control-protocol.md.\n" },
 	{ "drain", "SERVICE BACKEND", 2, 2, false, false, -1,
 	  "no new flows to BACKEND; established ones continue",
 	  "Takes BACKEND out of SERVICE's slot table: new flows go to the other\n"
@@ -157,6 +173,9 @@ static void usage(FILE *out)
 "  -s, --socket PATH      knlbd's control socket (default: $KNLB_SOCKET if set,\n"
 "                         else " KNLB_DEFAULT_CONTROL_SOCKET ")\n"
 "      --json             the reply as one JSON value, for scripts\n"
+"      --rate             status: rates from two samples (also: top)\n"
+"      --interval DUR     status --rate, top: time between samples (default 1s)\n"
+"      --count N          status --rate, top: print N times, then exit\n"
 "  -t, --timeout SECONDS  wait at most this long for the whole reply\n"
 "                         (default 10; 60 for reload and flows)\n"
 "  -h, --help             this help; after a command, that command's help\n"
@@ -582,9 +601,12 @@ static int parse_options(int argc, char **argv, struct options *opt)
 int main(int argc, char **argv)
 {
 	struct options opt = { 0 };
+	struct rate_options rate;
 	const struct command *cmd;
 	int ret;
 
+	if ((ret = rate_take_options(&argc, argv, &rate)) != 0)
+		return ret;
 	ret = parse_options(argc, argv, &opt);
 	if (ret != EXIT_OK)
 		return ret;
@@ -629,5 +651,7 @@ int main(int argc, char **argv)
 			return usage_error("check-config has no --json output");
 		return check_config(argv[0]);
 	}
+	if (rate_wanted(&rate, cmd->name))
+		return rate_run(opt.socket, opt.json, opt.timeout_s, cmd->name, argc, argv, &rate);
 	return run_remote(&opt, cmd, argc, argv);
 }
