@@ -356,7 +356,7 @@ void daemon_update_sources(struct knlbd *d)
 		/* without conntrack the counts would be zeros, not facts */
 		.pool = d->pool, .health = d->health, .flows = d->ct ? d->flows : NULL,
 		.ct = d->ct, .committer = d->committer, .ctl = d->ctl,
-		.daemon = &d->counters,
+		.daemon = &d->counters, .kernel_counters = true,
 	};
 }
 

@@ -168,7 +168,7 @@ Test(stats, forwarded_connections_are_counted_per_backend)
 		 " ip link set eth0 up; ip route add default via 198.51.100.1'\n"
 		 "nsenter -t %d -n sh -c 'ip link set lo up; ip addr add 10.0.0.11/24 dev eth0;"
 		 " ip link set eth0 up'\n"
-		 "printf '[service web]\\nvip = 192.0.2.10\\nport = 80\\ncheck = none\\n"
+		 "printf '[global]\\nmetrics_listen = 127.0.0.1:9410\\n[service web]\\nvip = 192.0.2.10\\nport = 80\\ncheck = none\\n"
 		 "snat = masquerade\\nbackend = 10.0.0.11:8080\\n' > %s\n",
 		 client.pid, backend.pid, client.pid, backend.pid, conf);
 	out = kt_run(script, &status);
@@ -195,6 +195,14 @@ Test(stats, forwarded_connections_are_counted_per_backend)
 	cr_expect_eq(WEXITSTATUS(status), 0, "%s", out);
 	cr_expect(strstr(out, "{\"interval_s\":0.2") &&
 		  strstr(out, "\"backends\":[{\"id\":\"10.0.0.11:8080\",\"address\":\"10.0.0.11:8080\",\"cps\":0,"),
+		  "%s", out);
+	free(out);
+	/* The same counters at a scrape, read from the kernel then. */
+	out = kt_run("curl -sS --max-time 5 http://127.0.0.1:9410/metrics 2>&1", &status);
+	cr_expect(strstr(out, "knlb_kernel_counters_read 1\n"), "%s", out);
+	cr_expect(strstr(out, "knlb_backend_kernel_new_flows_total{service=\"web\",backend=\"10.0.0.11:8080\",address=\"10.0.0.11:8080\"} 7\n"),
+		  "%s", out);
+	cr_expect(strstr(out, "knlb_backend_bytes_total{service=\"web\",backend=\"10.0.0.11:8080\",address=\"10.0.0.11:8080\",direction=\"out\"} "),
 		  "%s", out);
 	free(out);
 	kt_stop_knlbd(k);

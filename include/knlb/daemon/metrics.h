@@ -2,6 +2,7 @@
 #ifndef KNLB_METRICS_H
 #define KNLB_METRICS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -41,10 +42,13 @@ struct metrics_sources {
 	const struct committer *committer;
 	const struct ctl *ctl;
 	const struct daemon_counters *daemon;
+	bool kernel_counters;		/* read nft/stats.h's sets at each scrape */
 };
 
 /* The exposition, text format 0.0.4.  0 or -errno. */
 int metrics_render(FILE *out, const struct metrics_sources *src);
+/* The kernel's per-backend counters, read now (metrics_kernel.c). */
+void metrics_render_kernel(FILE *out, const struct knlb_pool *pool);
 
 struct metrics;
 
