@@ -269,7 +269,7 @@ int stats_read(const char *table, uint32_t mark_mask, struct stats_table *out,
 	};
 	struct mnl_socket *nl = NULL;
 	const char *what = "netlink socket";
-	char *buf = malloc(STATS_BUF);
+	char *buf = calloc(1, STATS_BUF);	/* attribute padding is sent as is */
 	int ret = 0;
 
 	*out = (struct stats_table){ 0 };
