@@ -5,9 +5,9 @@
  * as libnftnl objects and in nft syntax.  The expressions are the ones nft
  * 1.0.6 emits for the rules stats_render_chains() prints (checked with
  * `nft --debug=netlink`), so `nft list table` prints them back the same.
- *
- * The few expression helpers here are a small copy of ruleset.c's: they
- * go once the generic rule builder is shared by both files.
+ * Expressions, chains and rules come from the generic builder
+ * (rule_build-int.h); the sets, with their counter and timeout, and the
+ * dynset update are this file's own.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -27,16 +27,10 @@
 
 #include "knlb/nft/nfnl.h"
 #include "knlb/nft/stats.h"
+#include "rule_build-int.h"
 
-/* nft's datatype ids (as in the set key type) and its concat expression id. */
-enum {
-	NFT_TYPE_IPADDR = 7,
-	NFT_TYPE_INET_PROTOCOL = 12,
-	NFT_TYPE_INET_SERVICE = 13,
-	NFT_TYPE_MARK = 19,
-	NFT_TYPE_BITS = 6,
-	NFT_EXPR_ID_CONCAT = 13,
-};
+/* nft's datatype id of mark; the others are in rule_build-int.h. */
+enum { NFT_TYPE_MARK = 19 };
 
 /* mark . ipv4_addr . inet_proto . inet_service, each padded to 32 bits */
 #define STATS_KEY_LEN 16
@@ -51,92 +45,15 @@ static const char *const set_names[] = {
 
 /* ---- expressions ------------------------------------------------------ */
 
-struct stats_rule {
-	struct nftnl_rule *rule;
-	bool failed;
-};
-
-static struct nftnl_expr *sr_expr(struct stats_rule *sr, const char *name)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc(name);
-
-	if (!e)
-		sr->failed = true;
-	else
-		nftnl_rule_add_expr(sr->rule, e);
-	return e;
-}
-
-static void sr_ct(struct stats_rule *sr, uint32_t key, uint32_t dreg)
-{
-	struct nftnl_expr *e = sr_expr(sr, "ct");
-
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
-}
-
-static void sr_meta(struct stats_rule *sr, uint32_t key, uint32_t dreg)
-{
-	struct nftnl_expr *e = sr_expr(sr, "meta");
-
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
-}
-
-static void sr_cmp(struct stats_rule *sr, uint32_t op, const void *data,
-		   uint32_t len)
-{
-	struct nftnl_expr *e = sr_expr(sr, "cmp");
-
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-}
-
-/* reg 1 &= and */
-static void sr_and(struct stats_rule *sr, uint32_t and)
-{
-	struct nftnl_expr *e = sr_expr(sr, "bitwise");
-	uint32_t xor = 0;
-
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_OP, NFT_BITWISE_BOOL);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof(uint32_t));
-	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &and, sizeof(and));
-	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, sizeof(xor));
-}
-
-static void sr_payload(struct stats_rule *sr, uint32_t base, uint32_t offset,
-		       uint32_t len, uint32_t dreg)
-{
-	struct nftnl_expr *e = sr_expr(sr, "payload");
-
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
-}
-
 /* ct mark & MASK != 0 (the & left out for a full mask, as nft does) */
-static void sr_knlb_flow(struct stats_rule *sr, uint32_t mark_mask)
+static void knlb_flow(struct rule_builder *rb, uint32_t mark_mask)
 {
 	uint32_t zero = 0;
 
-	sr_ct(sr, NFT_CT_MARK, NFT_REG_1);
+	rb_ct_load_mark(rb);
 	if (mark_mask != UINT32_MAX)
-		sr_and(sr, mark_mask);
-	sr_cmp(sr, NFT_CMP_NEQ, &zero, sizeof(zero));
+		rb_bitwise(rb, mark_mask, 0);
+	rb_cmp(rb, NFT_REG_1, NFT_CMP_NEQ, &zero, sizeof(zero));
 }
 
 /*
@@ -144,21 +61,19 @@ static void sr_knlb_flow(struct stats_rule *sr, uint32_t mark_mask)
  * is the destination of an original-direction packet (after DNAT), the
  * source of a reply.
  */
-static void sr_update(struct stats_rule *sr, enum stats_set which,
+static void count_update(struct rule_builder *rb, enum stats_set which,
 		      bool backend_is_dst)
 {
 	struct nftnl_expr *e;
-	uint8_t ipv4 = NFPROTO_IPV4;
 
-	sr_meta(sr, NFT_META_NFPROTO, NFT_REG_1);
-	sr_cmp(sr, NFT_CMP_EQ, &ipv4, sizeof(ipv4));
-	sr_ct(sr, NFT_CT_MARK, NFT_REG_1);
-	sr_payload(sr, NFT_PAYLOAD_NETWORK_HEADER, backend_is_dst ? 16 : 12, 4,
+	rb_require_ipv4(rb);
+	rb_ct_load_mark(rb);
+	rb_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, backend_is_dst ? 16 : 12, 4,
 		   NFT_REG32_01);
-	sr_meta(sr, NFT_META_L4PROTO, NFT_REG32_02);
-	sr_payload(sr, NFT_PAYLOAD_TRANSPORT_HEADER, backend_is_dst ? 2 : 0, 2,
+	rb_meta(rb, NFT_META_L4PROTO, NFT_REG32_02);
+	rb_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, backend_is_dst ? 2 : 0, 2,
 		   NFT_REG32_03);
-	e = sr_expr(sr, "dynset");
+	e = rb_expr(rb, "dynset");
 	if (!e)
 		return;
 	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
@@ -228,31 +143,6 @@ out_free:
 	return nlh ? 0 : -ENOMEM;
 }
 
-static int add_base_chain(struct nfnl_batch *batch, const char *table,
-			  const char *name, const char *type, uint32_t hook,
-			  int prio)
-{
-	struct nftnl_chain *c = nftnl_chain_alloc();
-	struct nlmsghdr *nlh;
-	char what[64];
-
-	if (!c)
-		return -ENOMEM;
-	snprintf(what, sizeof(what), "chain %s", name);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
-	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, type);
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-	nlh = nfnl_batch_add(batch, NFT_MSG_NEWCHAIN, NFPROTO_INET,
-			     NLM_F_CREATE | NLM_F_EXCL, what);
-	if (nlh)
-		nftnl_chain_nlmsg_build_payload(nlh, c);
-	nftnl_chain_free(c);
-	return nlh ? 0 : -ENOMEM;
-}
-
 enum rule_kind {
 	RULE_NEW,		/* ct state new: first packet only */
 	RULE_ORIGINAL,		/* ct direction original */
@@ -262,45 +152,35 @@ enum rule_kind {
 static int add_rule(struct nfnl_batch *batch, const char *table,
 		    const char *chain, enum rule_kind kind, uint32_t mark_mask)
 {
-	struct stats_rule sr = { .rule = nftnl_rule_alloc() };
-	struct nlmsghdr *nlh = NULL;
+	struct rule_builder rb = { .rule = rb_rule_new(table, chain) };
 	uint32_t zero = 0;
 	uint8_t dir;
 	char what[64];
 
-	if (!sr.rule)
+	if (!rb.rule)
 		return -ENOMEM;
-	nftnl_rule_set_str(sr.rule, NFTNL_RULE_TABLE, table);
-	nftnl_rule_set_str(sr.rule, NFTNL_RULE_CHAIN, chain);
-	nftnl_rule_set_u32(sr.rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	sr_knlb_flow(&sr, mark_mask);
+	knlb_flow(&rb, mark_mask);
 	if (kind == RULE_NEW) {
-		sr_ct(&sr, NFT_CT_STATE, NFT_REG_1);
-		sr_and(&sr, NF_CT_STATE_BIT(IP_CT_NEW));
-		sr_cmp(&sr, NFT_CMP_NEQ, &zero, sizeof(zero));
+		rb_ct_load(&rb, NFT_CT_STATE);
+		rb_bitwise(&rb, NF_CT_STATE_BIT(IP_CT_NEW), 0);
+		rb_cmp(&rb, NFT_REG_1, NFT_CMP_NEQ, &zero, sizeof(zero));
 	} else {
 		dir = kind == RULE_ORIGINAL ? IP_CT_DIR_ORIGINAL : IP_CT_DIR_REPLY;
-		sr_ct(&sr, NFT_CT_DIRECTION, NFT_REG_1);
-		sr_cmp(&sr, NFT_CMP_EQ, &dir, sizeof(dir));
+		rb_ct_load(&rb, NFT_CT_DIRECTION);
+		rb_cmp_eq_u8(&rb, NFT_REG_1, dir);
 	}
-	sr_update(&sr, kind == RULE_NEW ? STATS_NEW :
+	count_update(&rb, kind == RULE_NEW ? STATS_NEW :
 		  kind == RULE_ORIGINAL ? STATS_IN : STATS_OUT,
 		  kind != RULE_REPLY);
 	snprintf(what, sizeof(what), "chain %s: counting rule", chain);
-	if (!sr.failed)
-		nlh = nfnl_batch_add(batch, NFT_MSG_NEWRULE, NFPROTO_INET,
-				     NLM_F_CREATE | NLM_F_APPEND, what);
-	if (nlh)
-		nftnl_rule_nlmsg_build_payload(nlh, sr.rule);
-	nftnl_rule_free(sr.rule);
-	return nlh ? 0 : -ENOMEM;
+	return rb_add_rule(batch, &rb, what);
 }
 
 /* A filter chain that counts both directions of knlb's flows it sees. */
 static int add_count_chain(struct nfnl_batch *batch, const char *table,
 			   const char *name, uint32_t hook, uint32_t mark_mask)
 {
-	int ret = add_base_chain(batch, table, name, "filter", hook, 0);
+	int ret = rb_add_chain(batch, table, name, "filter", (int)hook, 0);
 
 	if (ret == 0)
 		ret = add_rule(batch, table, name, RULE_ORIGINAL, mark_mask);
@@ -321,8 +201,8 @@ int stats_add_objects(struct nfnl_batch *batch, const char *table,
 	 * local alike: counting new flows there costs nothing per packet.
 	 */
 	if (ret == 0)
-		ret = add_base_chain(batch, table, STATS_CHAIN_NEW, "nat",
-				     NF_INET_POST_ROUTING, STATS_NEW_PRIO);
+		ret = rb_add_chain(batch, table, STATS_CHAIN_NEW, "nat",
+				   NF_INET_POST_ROUTING, STATS_NEW_PRIO);
 	if (ret == 0)
 		ret = add_rule(batch, table, STATS_CHAIN_NEW, RULE_NEW, mark_mask);
 	if (ret == 0)
