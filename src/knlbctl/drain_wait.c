@@ -16,6 +16,7 @@
 
 #define POLL_FIRST_MS	100
 #define POLL_MAX_MS	1000
+#define POLL_MIN_TIMEOUT_S 1.0
 
 /*
  * In a status --json body, the backend object whose "id" or "address" is
@@ -93,7 +94,7 @@ int drain_wait(const struct options *opt, const char *service,
 	snprintf(request, sizeof(request), "status %s --json", service);
 	for (;;) {
 		uint64_t now = now_ms();
-		double left = (double)(deadline > now ? deadline - now : 1) / 1000.0;
+		double left = (double)(deadline > now ? deadline - now : 0) / 1000.0;
 		char *body = NULL;
 		size_t len = 0;
 		FILE *mem = open_memstream(&body, &len);
@@ -101,6 +102,14 @@ int drain_wait(const struct options *opt, const char *service,
 
 		if (!mem)
 			return usage_error("drain --wait: out of memory");
+		/*
+		 * -t bounds the wait, not each poll: a poll near the deadline
+		 * still gets POLL_MIN_TIMEOUT_S to answer, or a slow reply
+		 * would read as an unreachable knlbd instead of "still N
+		 * active flows".
+		 */
+		if (left < POLL_MIN_TIMEOUT_S)
+			left = POLL_MIN_TIMEOUT_S;
 		ret = ctl_call(opt->socket, request,
 			       left < DEFAULT_TIMEOUT_S ? left : DEFAULT_TIMEOUT_S,
 			       mem, stderr, false);
