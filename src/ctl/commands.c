@@ -15,7 +15,7 @@
 
 const struct ctl_command ctl_commands[CTL_N_COMMANDS] = {
 	[CTL_CMD_STATUS] = {
-		"status", { SVC }, 0, CTL_CMD_READ_ONLY, "[SERVICE]",
+		"status", { SVC }, 0, CTL_CMD_READ_ONLY | CTL_CMD_RATE, "[SERVICE]",
 		"services, VIPs, schedulers and backends with their state",
 		"Shows every service (or only SERVICE): its VIP, port and protocol, its\n"
 		"scheduler, and for each backend its configured weight, effective weight\n"
@@ -25,7 +25,20 @@ const struct ctl_command ctl_commands[CTL_N_COMMANDS] = {
 		"\n"
 		"Exits 4 (WARN) when something needs attention: a backend is down, a\n"
 		"service runs on its backups or has no usable backend.  So\n"
-		"`knlbctl status web || alert` fires on any degradation.\n" },
+		"`knlbctl status web || alert` fires on any degradation.\n"
+		"\n"
+		"With --rate: per service and backend, new flows per second (CPS), active\n"
+		"flows, packets and bytes per second each way, from the kernel's counters\n"
+		"sampled --interval DUR apart (default 1s), like `ipvsadm -L --rate`;\n"
+		"--count N prints N samples.\n" },
+	[CTL_CMD_TOP] = {
+		"top", { SVC }, 0, CTL_CMD_LOCAL | CTL_CMD_READ_ONLY | CTL_CMD_RATE,
+		"[SERVICE]",
+		"status --rate, refreshed in place until q or Ctrl-C",
+		"Shows what status --rate shows, refreshed every --interval DUR (default\n"
+		"1s) until q or Ctrl-C, or --count N times.  The screen is cleared only\n"
+		"when stdout is a terminal; --json prints one JSON line per refresh.\n"
+		"Runs in knlbctl: it asks knlbd for `stats` samples and divides them.\n" },
 	[CTL_CMD_FLOWS] = {
 		"flows", { SVC, BE }, 0, CTL_CMD_READ_ONLY | CTL_CMD_LONG,
 		"[SERVICE [BACKEND]]",
@@ -34,6 +47,14 @@ const struct ctl_command ctl_commands[CTL_N_COMMANDS] = {
 		"SERVICE, or of one BACKEND of it: client address and port, VIP,\n"
 		"backend, protocol, TCP state, age, packets and bytes.  Needs conntrack\n"
 		"(knlbd says so when it runs without).  Default timeout 60 s.\n" },
+	[CTL_CMD_STATS] = {
+		"stats", { SVC }, 0, CTL_CMD_READ_ONLY, "[SERVICE]",
+		"the kernel's per-backend counters, raw, as JSON",
+		"Prints one sample of the counters status --rate divides: per backend,\n"
+		"new flows, packets and bytes each way as the kernel counted them, and\n"
+		"active flows.  Always JSON, --json or not.  Counters restart from 0\n"
+		"after an hour idle or a full table replace.  Shape:\n"
+		"docs/control-protocol.md.\n" },
 	[CTL_CMD_DRAIN] = {
 		"drain", { SVC, BE }, 2, CTL_CMD_WAIT, "SERVICE BACKEND",
 		"no new flows to BACKEND; established ones continue",

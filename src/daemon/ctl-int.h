@@ -37,6 +37,7 @@ enum ctl_status ctl_status_cmd(struct knlbd *d, const struct ctl_request *req, F
 enum ctl_status ctl_flows_cmd(struct knlbd *d, const struct ctl_request *req, FILE *out);
 enum ctl_status ctl_admin_cmd(struct knlbd *d, const struct ctl_request *req, FILE *out);
 enum ctl_status ctl_weight_cmd(struct knlbd *d, const struct ctl_request *req, FILE *out);
+enum ctl_status ctl_stats_cmd(struct knlbd *d, const struct ctl_request *req, FILE *out);
 /* status's "host:" lines, or its "host_problems" member when w is set. */
 struct json_writer;
 enum ctl_status ctl_host_section(const struct knlbd *d, struct json_writer *w,

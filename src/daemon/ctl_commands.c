@@ -119,6 +119,7 @@ static enum ctl_status render_cmd(struct knlbd *d, const struct ctl_request *req
 static const ctl_command_fn handlers[CTL_N_COMMANDS] = {
 	[CTL_CMD_STATUS] = ctl_status_cmd,
 	[CTL_CMD_FLOWS] = ctl_flows_cmd,
+	[CTL_CMD_STATS] = ctl_stats_cmd,
 	[CTL_CMD_DRAIN] = ctl_admin_cmd,
 	[CTL_CMD_ENABLE] = ctl_admin_cmd,
 	[CTL_CMD_DISABLE] = ctl_admin_cmd,

@@ -500,6 +500,8 @@ int metrics_render(FILE *out, const struct metrics_sources *src)
 		       NUM_U(src->daemon->start_time_unix));
 	render_services(out, &v);
 	render_backends(out, &v);
+	if (src->kernel_counters)
+		metrics_render_kernel(out, src->pool);
 	if (src->committer)
 		render_commits(out, src->committer);
 	if (src->ct)

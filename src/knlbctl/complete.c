@@ -21,6 +21,13 @@ static const char *const options[] = {
 	"-V", "--version",
 };
 
+/* An option whose value is the next word: a number, nothing to offer. */
+static bool takes_value(const char *word)
+{
+	return !strcmp(word, "-t") || !strcmp(word, "--timeout") ||
+	       !strcmp(word, "--interval") || !strcmp(word, "--count");
+}
+
 static void offer(const char *word, const char *prefix)
 {
 	if (!strncmp(word, prefix, strlen(prefix)))
@@ -93,7 +100,7 @@ int complete_words(int argc, char **argv)
 		puts("@files");
 		return EXIT_OK;
 	}
-	if (!strcmp(prev, "-t") || !strcmp(prev, "--timeout"))
+	if (takes_value(prev))
 		return EXIT_OK;
 	for (int i = 0; i < argc - 1; i++) {
 		const char *w = argv[i];
@@ -102,7 +109,7 @@ int complete_words(int argc, char **argv)
 			socket = argv[++i];
 			continue;
 		}
-		if (!strcmp(w, "-t") || !strcmp(w, "--timeout")) {
+		if (takes_value(w)) {
 			i++;
 			continue;
 		}
@@ -122,6 +129,12 @@ int complete_words(int argc, char **argv)
 			offer(options[i], cur);
 		if (cmd && cmd->flags & CTL_CMD_WAIT)
 			offer("--wait", cur);
+		if (cmd && cmd->flags & CTL_CMD_RATE) {
+			if (cmd != &ctl_commands[CTL_CMD_TOP])
+				offer("--rate", cur);
+			offer("--interval", cur);
+			offer("--count", cur);
+		}
 		return EXIT_OK;
 	}
 	if (!cmd) {

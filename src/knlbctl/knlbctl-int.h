@@ -30,6 +30,9 @@ struct options {
 	bool wait;
 	bool help;
 	double timeout_s;	/* 0: the command's default */
+	bool rate;		/* status --rate */
+	double interval_s;	/* --interval DUR; 0: not given */
+	long count;		/* --count N; 0: not given */
 };
 
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -48,6 +51,19 @@ int ctl_call(const char *path, const char *request, double timeout_s,
 /* drain --wait, after the drain itself succeeded. */
 int drain_wait(const struct options *opt, const char *service,
 	       const char *backend, double timeout_s);
+
+/* --interval DUR (100ms to 1h) and --count N (1 or more).  0 or -EINVAL. */
+int rate_parse_interval(const char *s, double *out);
+int rate_parse_count(const char *s, long *out);
+/* Does this command line ask for rates (status --rate, top)? */
+bool rate_wanted(const struct options *opt, const struct ctl_command *cmd);
+/*
+ * Sample `stats` from knlbd every --interval and print rates (JSON lines
+ * with --json), --count times (status --rate: once; top: until q, Ctrl-C
+ * or the count).  Returns knlbctl's exit code.
+ */
+int rate_run(const struct options *opt, const struct ctl_command *cmd,
+	     int argc, char **argv);
 
 /* knlbctl __complete WORDS...: candidates for the last word, one a line. */
 int complete_words(int argc, char **argv);

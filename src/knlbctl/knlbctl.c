@@ -59,6 +59,9 @@ static void usage(FILE *out)
 "                         and 1h too; default 10; 60 for reload and flows;\n"
 "                         300 for drain --wait)\n"
 "      --wait             drain: then wait until the backend has no flow left\n"
+"      --rate             status: rates from two samples of the kernel's counters\n"
+"      --interval DUR     status --rate, top: time between samples (default 1s)\n"
+"      --count N          status --rate, top: print N times, then exit\n"
 "  -h, --help             this help; after a command, that command's help\n"
 "  -V, --version          print the version\n"
 "\n"
@@ -72,6 +75,7 @@ static void usage(FILE *out)
 "  knlbctl drain --wait -t 10m web b2 && systemctl restart the-backend\n"
 "  knlbctl weight web 10.0.0.12:8080 0\n"
 "  knlbctl --json status\n"
+"  knlbctl status --rate --interval 5s web\n"
 "  knlbctl check-config /etc/knlb/knlb.conf\n"
 "\n"
 "See knlbctl(8) and docs/control-protocol.md.\n", exit_status_text);
@@ -79,13 +83,20 @@ static void usage(FILE *out)
 
 static void command_help(FILE *out, const struct ctl_command *cmd)
 {
-	fprintf(out, "Usage: knlbctl [OPTIONS] %s%s%s%s\n\n%s.\n\n%s\n",
-		cmd->name, cmd->flags & CTL_CMD_WAIT ? " [--wait]" : "",
+	const char *rate = "";
+
+	if (cmd->flags & CTL_CMD_RATE)
+		rate = cmd == &ctl_commands[CTL_CMD_TOP] ?
+		       " [--interval DUR] [--count N]" :
+		       " [--rate [--interval DUR] [--count N]]";
+	fprintf(out, "Usage: knlbctl [OPTIONS] %s%s%s%s%s\n\n%s.\n\n%s\n",
+		cmd->name, cmd->flags & CTL_CMD_WAIT ? " [--wait]" : "", rate,
 		cmd->usage[0] ? " " : "", cmd->usage, cmd->summary, cmd->help);
 	for (int i = 0; i < ctl_command_max_args(cmd); i++)
 		if (cmd->args[i] == CTL_ARG_WEIGHT)
 			fprintf(out, "N is an integer from 0 to %u.\n\n", KNLB_MAX_WEIGHT);
-	if (!(cmd->flags & CTL_CMD_LOCAL))
+	/* top is local but asks knlbd for its samples */
+	if (!(cmd->flags & CTL_CMD_LOCAL) || cmd->flags & CTL_CMD_RATE)
 		fprintf(out,
 "Options: -s PATH (socket), --json, -t SECONDS (default %g); knlbctl --help.\n"
 "BACKEND is a backend id (id= in the configuration) or ADDR:PORT.\n\n",
@@ -208,6 +219,9 @@ static int parse_options(int argc, char **argv, struct options *opt)
 		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "wait", no_argument, NULL, 'w' },
+		{ "rate", no_argument, NULL, 'r' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "count", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -230,6 +244,19 @@ static int parse_options(int argc, char **argv, struct options *opt)
 			break;
 		case 'w':
 			opt->wait = true;
+			break;
+		case 'r':
+			opt->rate = true;
+			break;
+		case 'i':
+			if (rate_parse_interval(optarg, &opt->interval_s) < 0)
+				return usage_error("--interval: expected a duration from 100ms to 1h (1s, 500ms), not '%s'",
+						   optarg);
+			break;
+		case 'c':
+			if (rate_parse_count(optarg, &opt->count) < 0)
+				return usage_error("--count: expected a number of refreshes of 1 or more, not '%s'",
+						   optarg);
 			break;
 		case 't':
 			if (parse_timeout(optarg, &opt->timeout_s) < 0)
@@ -286,6 +313,11 @@ int main(int argc, char **argv)
 	}
 	if (opt.wait && !(cmd->flags & CTL_CMD_WAIT))
 		return usage_error("--wait is for drain, not %s", cmd->name);
+	if ((opt.rate || opt.interval_s || opt.count) && !(cmd->flags & CTL_CMD_RATE))
+		return usage_error("--rate, --interval and --count go with status and top, not %s",
+				   cmd->name);
+	if ((opt.interval_s || opt.count) && !rate_wanted(&opt, cmd))
+		return usage_error("--interval and --count need --rate (status --rate) or top");
 	ret = check_args(cmd, argc, argv);
 	if (ret != EXIT_OK)
 		return ret;
@@ -308,5 +340,7 @@ int main(int argc, char **argv)
 	}
 	if (cmd == &ctl_commands[CTL_CMD_CHECK_CONFIG])
 		return check_config(argv[0], opt.json);
+	if (rate_wanted(&opt, cmd))
+		return rate_run(&opt, cmd, argc, argv);
 	return run_remote(&opt, cmd, argc, argv);
 }

@@ -14,6 +14,7 @@
 #include "knlb/pool/pool-t.h"
 #include "knlb/nft/render.h"
 #include "knlb/nft/ruleset.h"
+#include "knlb/nft/stats.h"
 #include "knlb/sched/sched.h"
 
 #define ELEM_NEWLINE ",\n\t\t\t     "
@@ -180,6 +181,7 @@ int render_ruleset(FILE *out, const struct knlb_pool *pool)
 	/* nft lists every set before the first chain. */
 	render_empty_set(out, pool, RULESET_EMPTY_REJECT, KNLB_ON_EMPTY_REJECT);
 	render_empty_set(out, pool, RULESET_EMPTY_DROP, KNLB_ON_EMPTY_DROP);
+	stats_render_sets(out);
 	for (size_t i = 0; i < pool->n_services; i++)
 		render_service_chain(out, &pool->services[i]);
 
@@ -205,6 +207,7 @@ int render_ruleset(FILE *out, const struct knlb_pool *pool)
 	}
 	fputs("\t}\n", out);
 	render_on_empty(out);
+	stats_render_chains(out, pool->config->global.ct_mark_mask);
 	fputs("}\n", out);
 	return ferror(out) ? -EIO : 0;
 }

@@ -37,6 +37,7 @@
 #include "knlb/nft/nfnl.h"
 #include "knlb/pool/pool-t.h"
 #include "knlb/nft/ruleset.h"
+#include "knlb/nft/stats.h"
 #include "knlb/sched/sched.h"
 #include "rule_build-int.h"
 
@@ -607,6 +608,8 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_pool *pool)
 			ret = add_snat_rule(batch, table, &pool->services[i]);
 	if (ret == 0)
 		ret = add_on_empty_objects(batch, pool);
+	if (ret == 0)
+		ret = stats_add_objects(batch, table, pool->config->global.ct_mark_mask);
 	return ret;
 }
 

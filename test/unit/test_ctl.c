@@ -611,7 +611,7 @@ Test(ctl_registry, knlbd_refuses_what_the_registry_refuses)
 	t = dispatch("stauts --json", &st);
 	cr_expect_eq(st, CTL_ERROR);
 	cr_expect_str_eq(t, "unknown command \"stauts\" (did you mean \"status\"?); commands: "
-			 "status flows drain enable disable weight reload render\n");
+			 "status flows stats drain enable disable weight reload render\n");
 	free(t);
 	/* local commands are not knlbd's, and are not suggested by it */
 	t = dispatch("check-config /etc/knlb/knlb.conf", &st);

@@ -17,7 +17,9 @@
 
 enum ctl_command_id {
 	CTL_CMD_STATUS,
+	CTL_CMD_TOP,
 	CTL_CMD_FLOWS,
+	CTL_CMD_STATS,
 	CTL_CMD_DRAIN,
 	CTL_CMD_ENABLE,
 	CTL_CMD_DISABLE,
@@ -46,6 +48,7 @@ enum ctl_command_flag {
 	CTL_CMD_READ_ONLY = 1 << 1,	/* changes nothing in knlbd */
 	CTL_CMD_LONG = 1 << 2,		/* real work behind it: longer timeout */
 	CTL_CMD_WAIT = 1 << 3,		/* accepts knlbctl's --wait */
+	CTL_CMD_RATE = 1 << 4,		/* accepts --rate, --interval, --count */
 };
 
 struct ctl_command {

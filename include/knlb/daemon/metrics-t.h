@@ -3,6 +3,7 @@
 #ifndef KNLB_METRICS_T_H
 #define KNLB_METRICS_T_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct knlb_pool;
@@ -35,6 +36,7 @@ struct metrics_sources {
 	const struct ctl *ctl;
 	const struct daemon_counters *daemon;
 	const struct host_problems *host;	/* host_checks.h */
+	bool kernel_counters;		/* read nft/stats.h's sets at each scrape */
 };
 
 #endif

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * knlbctl stats [SERVICE]: per service and backend, the counters the
+ * kernel keeps (new flows, packets and bytes each way: nft/stats.h) read
+ * now, plus the active flows conntrack events count.  Always JSON: it is
+ * a sample for programs (knlbctl status --rate and top take two and
+ * divide); people read the rates.  Shape: docs/control-protocol.md.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "knlb/config/config.h"
+#include "knlb/ct/flowtab.h"
+#include "knlb/daemon/daemon.h"
+#include "knlb/lib/addr.h"
+#include "knlb/lib/json.h"
+#include "knlb/lib/loop.h"
+#include "knlb/nft/stats.h"
+#include "knlb/pool/pool.h"
+#include "ctl-int.h"
+
+static void json_backend(const struct knlbd *d, const struct knlb_service *svc,
+			 size_t b, const struct stats_table *t,
+			 struct json_writer *w)
+{
+	const struct knlb_backend_config *be = svc->backends[b].cfg;
+	const struct stats_counter *c = stats_find(t, svc->ct_mark, be->addr.in,
+						   (uint8_t)svc->cfg->proto,
+						   be->port);
+	const struct stats_counter zero = { 0 };
+	char addr[KNLB_ADDRSTRLEN];
+	struct flow_counts fc = { 0 };
+
+	if (!c)
+		c = &zero;	/* nothing counted yet, or expired idle */
+	json_object_begin(w);
+	json_key(w, "id");
+	json_string(w, be->id);
+	json_key(w, "address");
+	json_string(w, addr_port_format(&be->addr, be->port, addr, sizeof(addr)));
+	json_key(w, "active_flows");
+	if (d->flows) {
+		flowtab_backend_counts(d->flows, svc->ct_mark, &be->addr, be->port,
+				       (uint8_t)svc->cfg->proto, &fc);
+		json_uint(w, fc.active);
+	} else {
+		json_null(w);	/* knlbd runs without conntrack */
+	}
+	json_key(w, "new_flows");
+	json_uint(w, c->new_flows);
+	json_key(w, "packets_in");
+	json_uint(w, c->pkts_in);
+	json_key(w, "bytes_in");
+	json_uint(w, c->bytes_in);
+	json_key(w, "packets_out");
+	json_uint(w, c->pkts_out);
+	json_key(w, "bytes_out");
+	json_uint(w, c->bytes_out);
+	json_object_end(w);
+}
+
+static void json_service(const struct knlbd *d, const struct knlb_service *svc,
+			 const struct stats_table *t, struct json_writer *w)
+{
+	char vip[KNLB_ADDRSTRLEN];
+
+	json_object_begin(w);
+	json_key(w, "name");
+	json_string(w, svc->cfg->name);
+	json_key(w, "vip");
+	json_string(w, addr_port_format(&svc->cfg->vip, svc->cfg->port, vip,
+					sizeof(vip)));
+	json_key(w, "proto");
+	json_string(w, config_proto_name(svc->cfg->proto));
+	json_key(w, "backends");
+	json_array_begin(w);
+	for (size_t b = 0; b < svc->n_backends; b++)
+		json_backend(d, svc, b, t, w);
+	json_array_end(w);
+	json_object_end(w);
+}
+
+enum ctl_status ctl_stats_cmd(struct knlbd *d, const struct ctl_request *req,
+			      FILE *out)
+{
+	const struct knlb_service *only = NULL;
+	struct stats_table t;
+	struct json_writer w;
+	uint64_t now_ns;
+	char err[256];
+
+	/* JSON with or without --json; the registry row checked argc. */
+	if (req->argc == 1 && !(only = ctl_service(d, req->argv[0], out)))
+		return CTL_ERROR;
+	if (stats_read(d->config->global.table, d->config->global.ct_mark_mask,
+		       &t, err, sizeof(err)) < 0) {
+		fprintf(out, "%s\n", err);
+		return CTL_ERROR;
+	}
+	now_ns = loop_now_ns();		/* when the kernel was read */
+	json_init(&w, out);
+	json_object_begin(&w);
+	json_key(&w, "monotonic_ms");
+	json_uint(&w, now_ns / 1000000);
+	json_key(&w, "services");
+	json_array_begin(&w);
+	for (size_t s = 0; s < d->pool->n_services; s++)
+		if (!only || only == &d->pool->services[s])
+			json_service(d, &d->pool->services[s], &t, &w);
+	json_array_end(&w);
+	json_object_end(&w);
+	stats_table_free(&t);
+	return json_error(&w) < 0 ? CTL_ERROR : CTL_OK;
+}

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The kernel's per-backend counters end to end: real TCP connections from
+ * a client namespace through knlbd's gateway (this test's namespace) to a
+ * backend namespace, forwarded and masqueraded as in production, then the
+ * `stats` reply.  The client and the backend are forked children that
+ * unshare their own namespace: nothing named is left behind.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+
+#include "kt.h"
+
+TestSuite(stats, .init = kt_enter_netns, .timeout = 60);
+
+#define N_CONNS		7
+#define REQ_BYTES	1000
+#define RESP_BYTES	3000
+
+/* A child in a namespace of its own: says "ready", waits for "go", runs fn. */
+struct peer {
+	pid_t pid;
+	int to_child, from_child;
+};
+
+static struct peer peer_start(int (*fn)(int report))
+{
+	int down[2], up[2];
+	struct peer p;
+	char c;
+
+	cr_assert_eq(pipe(down), 0);
+	cr_assert_eq(pipe(up), 0);
+	p.pid = fork();
+	cr_assert_neq(p.pid, -1);
+	if (p.pid == 0) {
+		close(down[1]);
+		close(up[0]);
+		if (unshare(CLONE_NEWNET) == -1 || write(up[1], "r", 1) != 1 ||
+		    read(down[0], &c, 1) != 1)
+			_exit(100);
+		_exit(fn(up[1]));
+	}
+	close(down[0]);
+	close(up[1]);
+	p.to_child = down[1];
+	p.from_child = up[0];
+	cr_assert_eq(read(p.from_child, &c, 1), 1, "child did not start");
+	return p;
+}
+
+static void peer_go(struct peer *p)
+{
+	cr_assert_eq(write(p->to_child, "g", 1), 1);
+}
+
+static int peer_wait(struct peer *p)
+{
+	int status;
+
+	close(p->to_child);
+	close(p->from_child);
+	cr_assert_eq(waitpid(p->pid, &status, 0), p->pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 200;
+}
+
+static int io_all(int fd, char *buf, size_t len, bool send_it)
+{
+	while (len) {
+		ssize_t n = send_it ? write(fd, buf, len) : read(fd, buf, len);
+
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* 10.0.0.11:8080: N_CONNS requests of REQ_BYTES, each answered with RESP_BYTES. */
+static int backend_main(int report)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(8080) };
+	static char buf[RESP_BYTES];
+	int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	inet_pton(AF_INET, "10.0.0.11", &sin.sin_addr);
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(l, (struct sockaddr *)&sin, sizeof(sin)) == -1 || listen(l, 16) == -1)
+		return 1;
+	if (write(report, "l", 1) != 1)
+		return 2;
+	for (int i = 0; i < N_CONNS; i++) {
+		int c = accept(l, NULL, NULL);
+
+		if (c == -1 || io_all(c, buf, REQ_BYTES, false) < 0 ||
+		    io_all(c, buf, RESP_BYTES, true) < 0)
+			return 3;
+		close(c);
+	}
+	return 0;
+}
+
+static int client_main(int report)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(80) };
+	static char buf[RESP_BYTES];
+
+	(void)report;
+	inet_pton(AF_INET, "192.0.2.10", &sin.sin_addr);
+	for (int i = 0; i < N_CONNS; i++) {
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+
+		if (connect(c, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+			return 10 + errno % 50;
+		if (io_all(c, buf, REQ_BYTES, true) < 0 ||
+		    io_all(c, buf, RESP_BYTES, false) < 0 || read(c, buf, 1) != 0)
+			return 4;
+		close(c);
+	}
+	return 0;
+}
+
+static uint64_t field(const char *json, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(json, pat);
+	cr_assert_not_null(p, "no %s in %s", key, json);
+	return strtoull(p + strlen(pat), NULL, 10);
+}
+
+Test(stats, forwarded_connections_are_counted_per_backend)
+{
+	struct peer backend = peer_start(backend_main);
+	struct peer client = peer_start(client_main);
+	char dir[] = "/tmp/knlb-stats-XXXXXX", script[2048], conf[128],
+	     args[512], log[160], sock[160];
+	uint64_t new_flows, pi, bi, po, bo;
+	char *reply, *out, c;
+	int status;
+	pid_t k;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/k.conf", dir);
+	snprintf(log, sizeof(log), "%s/log", dir);
+	snprintf(sock, sizeof(sock), "%s/knlb.sock", dir);
+	snprintf(script, sizeof(script),
+		 "set -e\n"
+		 "ip link set lo up; sysctl -qw net.ipv4.ip_forward=1\n"
+		 "ip link add vc type veth peer name eth0 netns %d\n"
+		 "ip link add vb type veth peer name eth0 netns %d\n"
+		 "ip addr add 198.51.100.1/24 dev vc; ip link set vc up\n"
+		 "ip addr add 10.0.0.1/24 dev vb; ip link set vb up\n"
+		 "nsenter -t %d -n sh -c 'ip link set lo up; ip addr add 198.51.100.2/24 dev eth0;"
+		 " ip link set eth0 up; ip route add default via 198.51.100.1'\n"
+		 "nsenter -t %d -n sh -c 'ip link set lo up; ip addr add 10.0.0.11/24 dev eth0;"
+		 " ip link set eth0 up'\n"
+		 "printf '[global]\\nmetrics_listen = 127.0.0.1:9410\\n[service web]\\nvip = 192.0.2.10\\nport = 80\\ncheck = none\\n"
+		 "snat = masquerade\\nbackend = 10.0.0.11:8080\\n' > %s\n",
+		 client.pid, backend.pid, client.pid, backend.pid, conf);
+	out = kt_run(script, &status);
+	cr_assert_eq(status, 0, "setup: %s", out);
+	free(out);
+
+	snprintf(args, sizeof(args), "-c %s -s %s", conf, sock);
+	k = kt_start_knlbd(args, log);
+	cr_assert(kt_wait_for_log(log, "programmed table inet knlb", 5000), "%s",
+		  kt_read_file(log));
+
+	peer_go(&backend);
+	cr_assert_eq(read(backend.from_child, &c, 1), 1, "backend did not listen");
+	peer_go(&client);
+	cr_expect_eq(peer_wait(&client), 0, "client failed");
+	cr_expect_eq(peer_wait(&backend), 0, "backend failed");
+
+	reply = kt_ctl(sock, "stats");
+	/* knlbctl (beside the knlbd under test) divides two such samples. */
+	snprintf(script, sizeof(script),
+		 "%.*sknlbctl -s %s --json status --rate --interval 200ms 2>&1",
+		 (int)(strlen(kt_knlbd()) - strlen("knlbd")), kt_knlbd(), sock);
+	out = kt_run(script, &status);
+	cr_expect_eq(WEXITSTATUS(status), 0, "%s", out);
+	cr_expect(strstr(out, "{\"interval_s\":0.2") &&
+		  strstr(out, "\"backends\":[{\"id\":\"10.0.0.11:8080\",\"address\":\"10.0.0.11:8080\",\"cps\":0,"),
+		  "%s", out);
+	free(out);
+	/* The same counters at a scrape, read from the kernel then. */
+	out = kt_run("curl -sS --max-time 5 http://127.0.0.1:9410/metrics 2>&1", &status);
+	cr_expect(strstr(out, "knlb_kernel_counters_read 1\n"), "%s", out);
+	cr_expect(strstr(out, "knlb_backend_kernel_new_flows_total{service=\"web\",backend=\"10.0.0.11:8080\",address=\"10.0.0.11:8080\"} 7\n"),
+		  "%s", out);
+	cr_expect(strstr(out, "knlb_backend_bytes_total{service=\"web\",backend=\"10.0.0.11:8080\",address=\"10.0.0.11:8080\",direction=\"out\"} "),
+		  "%s", out);
+	free(out);
+	kt_stop_knlbd(k);
+	snprintf(script, sizeof(script), "rm -rf %s", dir);
+	free(kt_run(script, &status));
+	cr_assert_not_null(reply);
+	cr_assert(strncmp(reply, "OK\n", 3) == 0, "%s", reply);
+	cr_expect(strstr(reply, "\"id\":\"10.0.0.11:8080\""), "%s", reply);
+	new_flows = field(reply, "new_flows");
+	pi = field(reply, "packets_in");
+	bi = field(reply, "bytes_in");
+	po = field(reply, "packets_out");
+	bo = field(reply, "bytes_out");
+	/* New flows are counted on the first packet only, before masquerade. */
+	cr_expect_eq(new_flows, N_CONNS, "%s", reply);
+	/* Every payload byte each way, plus at least an IP and a TCP header per packet. */
+	cr_expect_geq(bi, N_CONNS * REQ_BYTES + pi * 40, "%s", reply);
+	cr_expect_geq(bo, N_CONNS * RESP_BYTES + po * 40, "%s", reply);
+	/* SYN, data, FIN at least; and no more than a few dozen per connection. */
+	cr_expect_geq(pi, N_CONNS * 3, "%s", reply);
+	cr_expect_geq(po, N_CONNS * 3, "%s", reply);
+	cr_expect_leq(pi + po, N_CONNS * 40, "%s", reply);
+	free(reply);
+}
