@@ -227,9 +227,12 @@ int json_parse(const char *text, struct json_value **out)
 	if (!v)
 		return -ENOMEM;
 	ret = parse_value(&ps, v);
-	skip_blanks(&ps);
-	if (ret == 0 && *ps.p != '\0')
-		ret = -EINVAL;
+	/* After a failure ps.p may stand past the terminating NUL: leave it. */
+	if (ret == 0) {
+		skip_blanks(&ps);
+		if (*ps.p != '\0')
+			ret = -EINVAL;
+	}
 	if (ret < 0) {
 		json_value_free(v);
 		return ret;
