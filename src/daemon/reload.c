@@ -129,11 +129,12 @@ static void report_done(struct knlbd *d, FILE *report,
 			const struct sync_result *res, double total_ms)
 {
 	say(report, false,
-	    "reloaded %s: %zu services (%zu added, %zu removed, %zu changed), backends %zu added, %zu removed, %zu weights changed; %s",
-	    d->config_path, d->pool->n_services, plan->services_added,
+	    "reloaded %s: %zu service%s (%zu added, %zu removed, %zu changed), backends %zu added, %zu removed, %zu weight%s changed; %s",
+	    d->config_path, d->pool->n_services,
+	    d->pool->n_services == 1 ? "" : "s", plan->services_added,
 	    plan->services_removed, plan->services_changed,
 	    plan->backends_added, plan->backends_removed, plan->weights_changed,
-	    plan->kind == RELOAD_STRUCTURE ? plan->why : "same services and rules");
+	    plan->weights_changed == 1 ? "" : "s", plan->kind == RELOAD_STRUCTURE ? plan->why : "same services and rules");
 	if (plan->runtime_weights_kept || plan->runtime_weights_dropped)
 		say(report, false,
 		    "runtime weights (knlbctl weight): %zu kept, %zu replaced by a weight the file changed",
