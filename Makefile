@@ -115,7 +115,8 @@ test-kernel: $(BUILD)/test-kernel $(BUILD)/knlbd
 # sanitizer's own report is what fails this tier.
 test-san:
 	@mkdir -p build-san
-	set -o pipefail; $(MAKE) SAN=1 test-unit test-kernel 2>&1 | tee build-san/test-san.log
+	set -o pipefail; LSAN_OPTIONS=suppressions=$(CURDIR)/test/san/lsan.supp \
+		$(MAKE) SAN=1 test-unit test-kernel 2>&1 | tee build-san/test-san.log
 	@if grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' build-san/test-san.log; then \
 		echo "test-san: sanitizer reports above (build-san/test-san.log)" >&2; exit 1; fi
 
