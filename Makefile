@@ -6,10 +6,16 @@ PKGS      := libnftnl libmnl inih libnetfilter_conntrack libcurl libmicrohttpd
 DEB_BUILD := build-essential pkg-config libnftnl-dev libmnl-dev libinih-dev \
              libnetfilter-conntrack-dev libcurl4-openssl-dev libcriterion-dev \
              libmicrohttpd-dev
-DEB_TEST  := nftables conntrack iproute2 curl valgrind jq
-# test-docs (man --warnings) and test-install (systemd-analyze verify)
-DEB_PKG   := man-db groff-base systemd
+DEB_TEST  := nftables conntrack iproute2 curl valgrind jq procps
+# test-docs (man --warnings, col: bsdextrautils) and test-install (systemd-analyze verify)
+DEB_PKG   := man-db groff-base bsdextrautils systemd
+# The peers the bench runs (wrk, gnuplot: no service), and the lab peers with
+# services (DEB_SERVICES): netns-lab/deps.sh disables every unit of those it
+# installs, test/install/test-host-clean.sh checks it.
+DEB_SERVICES := haproxy nftlb iperf3 keepalived conntrackd bird2 frr
 DEB_BENCH := haproxy nftlb wrk iperf3 gnuplot-nox
+# make deb, make test-deb, make test-fresh
+DEB_PKGBUILD := dpkg-dev debhelper lintian fakeroot debootstrap git
 
 CC        ?= gcc
 SAN       ?= 0
@@ -58,16 +64,11 @@ help:
 	@echo "make install    knlbd, knlbctl, man pages, unit, config (if absent); PREFIX=$(PREFIX) DESTDIR="
 	@echo "make uninstall  remove what install put there, except the configuration"
 
-# Installs only what is missing, so it is cheap to call from every entry point.
+# Installs only what is missing, so it is cheap to call from every entry point;
+# every failure says why (netns-lab/deps.sh).
+DEPS = KNLB_SERVICE_PKGS="$(DEB_SERVICES)" netns-lab/deps.sh
 deps:
-	@missing=""; for p in $(DEB_BUILD) $(DEB_TEST) $(DEB_PKG); do \
-		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
-		if [ "$$(id -u)" != 0 ]; then echo "make deps: need root to install:$$missing" >&2; exit 1; fi; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	@KNLB_DEPS_NAME=deps $(DEPS) $(DEB_BUILD) $(DEB_TEST) $(DEB_PKG)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -137,14 +138,15 @@ test: deps
 	$(MAKE) test-san
 	$(MAKE) test-lab
 	$(MAKE) bench-smoke
+	$(MAKE) test-host-clean
 
 demo: deps all
 	KNLB_BUILD=$(CURDIR)/$(BUILD) netns-lab/demo.sh
 
-# haproxy, nftlb and iperf3 ship services: bench/deps.sh keeps them from
-# starting on the host while they install.
+# haproxy, nftlb and iperf3 ship services: deps.sh keeps them from starting
+# on the host, now and at boot (DEB_SERVICES).
 bench-deps:
-	@netns-lab/bench/deps.sh $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
+	@KNLB_DEPS_NAME=bench-deps $(DEPS) $(DEB_BUILD) $(DEB_TEST) $(DEB_BENCH)
 
 # Results in bench-results/<date>/ (results.md, ratios.svg, raw/, logs/).
 bench: deps bench-deps all
@@ -236,3 +238,8 @@ uninstall:
 # Install into a DESTDIR under /tmp, run what was installed, uninstall.
 test-install: all
 	KNLB_BUILD=$(BUILD) test/install/test-install.sh
+
+# Nothing the tests or the bench installed is enabled or running on the host.
+.PHONY: test-host-clean
+test-host-clean:
+	test/install/test-host-clean.sh $(DEB_SERVICES)
