@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 #
-# test/fresh/run.sh [--deb] [COMMAND...] — the README on a fresh Debian 12.
+# test/fresh/run.sh [COMMAND...] — the README on a fresh Debian 12.
 #
 # Builds (once, cached) a minimal bookworm root with debootstrap, unpacks a
 # pristine copy of it, clones the current commit into it, and runs there, as
@@ -11,8 +11,9 @@
 #     make demo
 #     make test
 #
-# or the COMMANDs given (each one a shell line run in the clone).  --deb adds
-# test/install/test-deb.sh (build the .deb, install it with apt, knlbd -t).
+# and then the Debian package: make deb, and test/install/test-deb.sh
+# installing it there with apt.  Or the COMMANDs given (each a shell line
+# run in the clone); KNLB_DEB=FILE copies FILE into the clone as knlb.deb.
 # Prints each command's elapsed time and PASS/FAIL; exit 0 only if all pass.
 #
 # Everything runs in a private mount namespace (unshare --mount): /proc,
@@ -34,14 +35,12 @@ SUITE=bookworm
 BASE=$DIR/$SUITE-minbase.tar
 MIRROR=${KNLB_FRESH_MIRROR:-http://deb.debian.org/debian}
 
-deb=0
-if [ "${1:-}" = --deb ]; then deb=1; shift; fi
 if [ $# -gt 0 ]; then
 	cmds=("$@")
 else
-	cmds=("apt-get update -qq && apt-get install -y -qq make" "make demo" "make test")
+	cmds=("apt-get update -qq && apt-get install -y -qq make" "make demo" "make test"
+	      "make deb && test/install/test-deb.sh build/deb/knlb_*_*.deb")
 fi
-[ "$deb" = 0 ] || cmds+=("test/install/test-deb.sh --installed-root /")
 
 if [ "$(id -u)" != 0 ]; then
 	echo "test-fresh: needs root (debootstrap, chroot, mounts)" >&2
@@ -110,6 +109,7 @@ fi
 git clone -q --no-hardlinks "$SRC" "$ROOT/root/knlb"
 git -C "$ROOT/root/knlb" checkout -q "$rev"
 rm -rf "$ROOT/root/knlb/.git/hooks"
+if [ -n "${KNLB_DEB:-}" ]; then cp "$KNLB_DEB" "$ROOT/root/knlb/knlb.deb"; fi
 
 # apt sources and name resolution as the host has them (only what apt reads).
 rm -f "$ROOT"/etc/apt/sources.list "$ROOT"/etc/apt/sources.list.d/*
@@ -123,6 +123,8 @@ inner=$(cat <<'EOF'
 set -eu
 R=$1; shift
 mount --make-rprivate /
+# The root a mount point of its own: ip netns exec remounts / (make-rslave).
+mount --bind "$R" "$R"
 mount -t proc proc "$R/proc"
 mount --rbind /sys "$R/sys"
 mount --rbind /dev "$R/dev"
@@ -130,7 +132,7 @@ mount -t tmpfs -o mode=755 tmpfs "$R/run"
 mkdir -p "$R/run/netns" "$R/run/lock"
 mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
 exec chroot "$R" /usr/bin/env -i HOME=/root TERM=dumb PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-	LANG=C.UTF-8 /bin/bash -c 'cd /root/knlb && eval "$1"' bash "$1"
+	LANG=C.UTF-8 KNLB_FRESH_ROOT=1 /bin/bash -c 'cd /root/knlb && eval "$1"' bash "$1"
 EOF
 )
 status=0
