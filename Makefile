@@ -253,3 +253,29 @@ test-host-clean:
 # The tier that needs no root and no network namespace.
 .PHONY: check
 check: test-unit test-docs test-install
+
+# ---- Debian package -----------------------------------------------------------
+# dpkg-buildpackage -us -uc -b in a clean copy of the tracked files (the
+# working tree's build/ is not touched): $(BUILD)/deb/knlb_VERSION_ARCH.deb,
+# then lintian on it (errors fail).
+VERSION := $(shell sed -n 's/^\#define KNLB_VERSION "\(.*\)"/\1/p' include/knlb/version.h 2>/dev/null || true)
+.PHONY: deb test-deb test-fresh
+deb:
+	@KNLB_DEPS_NAME=deb $(DEPS) $(DEB_BUILD) $(DEB_PKGBUILD)
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || \
+		{ echo "make deb: debian/changelog says $$v, include/knlb/version.h $(VERSION)" >&2; exit 1; }
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/knlb-$(VERSION)
+	git ls-files -z | tar --null -T - -cf - | tar -xf - -C $(BUILD)/deb/knlb-$(VERSION)
+	cd $(BUILD)/deb/knlb-$(VERSION) && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error $(BUILD)/deb/knlb_$(VERSION)_*.deb
+	@ls -l $(BUILD)/deb/*.deb
+
+# The .deb installed with apt into a fresh debootstrap root: knlbd -t of the
+# shipped config, the unit neither enabled nor started (root).
+test-deb: deb
+	KNLB_DEB="$(wildcard $(CURDIR)/$(BUILD)/deb/knlb_$(VERSION)_*.deb)" test/fresh/run.sh \
+		'test/install/test-deb.sh knlb.deb'
+
+# The README's two commands on a fresh debootstrap root (root, ~20 min).
+test-fresh:
+	test/fresh/run.sh
