@@ -225,8 +225,8 @@ install: $(BUILD)/knlbd $(BUILD)/knlbctl
 	@# service: it programs nothing until the operator writes one.
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/knlb/knlb.conf ]; then \
 		echo "make install: $(DESTDIR)$(SYSCONFDIR)/knlb/knlb.conf exists: kept"; \
-	else echo "install -m 0644 conf/knlb.conf.dist $(DESTDIR)$(SYSCONFDIR)/knlb/knlb.conf"; \
-		install -m 0644 conf/knlb.conf.dist $(DESTDIR)$(SYSCONFDIR)/knlb/knlb.conf; fi
+	else echo "install -m 0644 conf/installed.conf.dist $(DESTDIR)$(SYSCONFDIR)/knlb/knlb.conf"; \
+		install -m 0644 conf/installed.conf.dist $(DESTDIR)$(SYSCONFDIR)/knlb/knlb.conf; fi
 	@if [ -f conf/knlbctl.bash-completion ]; then \
 		echo "install -m 0644 conf/knlbctl.bash-completion $(DESTDIR)$(BASHCOMPDIR)/knlbctl"; \
 		install -d $(DESTDIR)$(BASHCOMPDIR) && \

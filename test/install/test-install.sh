@@ -50,12 +50,12 @@ pass "installed knlbd: '$v'"
 
 # The installed configuration programs nothing: no [service] section, only
 # commented examples, and those examples are valid once uncommented.
-cmp -s conf/knlb.conf.dist "$R/etc/knlb/knlb.conf" || fail "installed knlb.conf is not conf/knlb.conf.dist"
+cmp -s conf/installed.conf.dist "$R/etc/knlb/knlb.conf" || fail "installed knlb.conf is not conf/installed.conf.dist"
 ! grep -q '^\[service' "$R/etc/knlb/knlb.conf" || fail "the installed knlb.conf has a service"
 awk '/^; \[service/ { on = 1 } on && /^; [a-z[]/ { sub(/^; /, ""); print; next } !on { print }' \
 	"$R/etc/knlb/knlb.conf" >"$D/examples.conf"
-grep -q '^\[service' "$D/examples.conf" || fail "no commented [service] example in knlb.conf.dist"
-t=$("$R/usr/sbin/knlbd" -t -c "$D/examples.conf" 2>&1) || fail "knlbd -t on knlb.conf.dist's examples uncommented: $t"
+grep -q '^\[service' "$D/examples.conf" || fail "no commented [service] example in installed.conf.dist"
+t=$("$R/usr/sbin/knlbd" -t -c "$D/examples.conf" 2>&1) || fail "knlbd -t on installed.conf.dist's examples uncommented: $t"
 pass "installed knlb.conf has no service; its examples uncommented: $t"
 t=$("$R/usr/sbin/knlbd" -t -c "$R/etc/knlb/knlb.conf" 2>&1) || {
 	# KNOWN GAP (issue 11): knlbd must accept a file with no service (run
