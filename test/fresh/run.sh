@@ -16,10 +16,12 @@
 # run in the clone); KNLB_DEB=FILE copies FILE into the clone as knlb.deb.
 # Prints each command's elapsed time and PASS/FAIL; exit 0 only if all pass.
 #
-# Everything runs in a private mount namespace (unshare --mount): /proc,
-# /sys, /dev, a tmpfs /run are mounted there and vanish with it; nothing
-# reaches the host's mount table.  On exit, every process still running with
-# its root in the fresh tree is killed (by pid) and the tree is removed.
+# Each command runs in private mount and PID namespaces (unshare --mount
+# --pid --fork), pivot_root'ed into the fresh tree: /proc, /sys, /dev, a
+# tmpfs /run and /tmp are mounted there and vanish with it, nothing reaches
+# the host's mount table, and any process the command leaves behind dies
+# with its PID namespace.  On exit, a leftover process rooted in the tree
+# is killed by pid anyway, and the tree is removed.
 # No systemd runs in the root: that is the point (policy-rc.d, deb-systemd-
 # helper and the host-clean test must hold there).
 #
@@ -123,7 +125,10 @@ inner=$(cat <<'EOF'
 set -eu
 R=$1; shift
 mount --make-rprivate /
-# The root a mount point of its own: ip netns exec remounts / (make-rslave).
+# The root a mount point of its own (ip netns exec remounts /), then the
+# root of this mount namespace (pivot_root, not chroot): paths the kernel
+# prints for processes in the lab's namespaces (/proc/PID/exe) are then the
+# same as on a real machine.
 mount --bind "$R" "$R"
 mount -t proc proc "$R/proc"
 mount --rbind /sys "$R/sys"
@@ -131,7 +136,13 @@ mount --rbind /dev "$R/dev"
 mount -t tmpfs -o mode=755 tmpfs "$R/run"
 mkdir -p "$R/run/netns" "$R/run/lock"
 mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
-exec chroot "$R" /usr/bin/env -i HOME=/root TERM=dumb PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+cd "$R"
+mkdir -p .oldroot
+pivot_root . .oldroot
+cd /
+umount -l /.oldroot
+rmdir /.oldroot
+exec /usr/bin/env -i HOME=/root TERM=dumb PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 	LANG=C.UTF-8 KNLB_FRESH_ROOT=1 /bin/bash -c 'cd /root/knlb && eval "$1"' bash "$1"
 EOF
 )
@@ -141,7 +152,8 @@ for c in "${cmds[@]}"; do
 	echo "test-fresh: === $c"
 	t0=$SECONDS
 	rc=0
-	unshare --mount --propagation private bash -c "$inner" bash "$ROOT" "$c" || rc=$?
+	# A PID namespace too: whatever the command leaves running dies with it.
+	unshare --mount --pid --fork --propagation private bash -c "$inner" bash "$ROOT" "$c" || rc=$?
 	dt=$((SECONDS - t0))
 	if [ "$rc" = 0 ]; then r=PASS; else r="FAIL (exit $rc)"; status=1; fi
 	summary+=("$(printf '%-60s %4d m %02d s  %s' "$c" $((dt / 60)) $((dt % 60)) "$r")")
