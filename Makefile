@@ -258,12 +258,14 @@ check: test-unit test-docs test-install
 # dpkg-buildpackage -us -uc -b in a clean copy of the tracked files (the
 # working tree's build/ is not touched): $(BUILD)/deb/knlb_VERSION_ARCH.deb,
 # then lintian on it (errors fail).
-VERSION := $(shell sed -n 's/^\#define KNLB_VERSION "\(.*\)"/\1/p' include/knlb/version.h 2>/dev/null || true)
+# version.h is in include/knlb/ or, after the layer move, include/knlb/lib/.
+VERSION_H := $(firstword $(wildcard include/knlb/version.h include/knlb/*/version.h))
+VERSION := $(shell sed -n 's/^\#define KNLB_VERSION "\(.*\)"/\1/p' $(VERSION_H) 2>/dev/null)
 .PHONY: deb test-deb test-fresh
 deb:
 	@KNLB_DEPS_NAME=deb $(DEPS) $(DEB_BUILD) $(DEB_PKGBUILD)
 	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || \
-		{ echo "make deb: debian/changelog says $$v, include/knlb/version.h $(VERSION)" >&2; exit 1; }
+		{ echo "make deb: debian/changelog says $$v, $(VERSION_H) $(VERSION)" >&2; exit 1; }
 	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/knlb-$(VERSION)
 	git ls-files -z | tar --null -T - -cf - | tar -xf - -C $(BUILD)/deb/knlb-$(VERSION)
 	cd $(BUILD)/deb/knlb-$(VERSION) && dpkg-buildpackage -us -uc -b
