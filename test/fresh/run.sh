@@ -103,6 +103,9 @@ cleanup() {
 }
 trap cleanup EXIT
 tar -C "$ROOT" -xf "$BASE"
+# tar restores "./" as mktemp made it (0700): / must be 0755, or no user but
+# root can reach any file (knlbd as user = nobody cannot read its config).
+chmod 755 "$ROOT"
 
 rev=$(git -C "$SRC" rev-parse HEAD)
 if [ -n "$(git -C "$SRC" status --porcelain --untracked-files=no)" ]; then
