@@ -114,8 +114,12 @@ for p in $new; do
 	for u in $(units "$p"); do
 		# Template units (foo@.service) are never enabled by a postinst.
 		case $u in *@.*) continue ;; esac
-		deb-systemd-helper disable "$u" >/dev/null 2>&1 ||
-			{ echo "$me: deb-systemd-helper disable $u failed" >&2; exit 1; }
+		# deb-systemd-helper acts only for the package whose maintainer
+		# script calls it: we speak for $p, as its postinst did.
+		if ! out=$(DPKG_MAINTSCRIPT_PACKAGE=$p deb-systemd-helper disable "$u" 2>&1); then
+			echo "$me: deb-systemd-helper disable $u failed: $out" >&2
+			exit 1
+		fi
 		if [ "$systemd_runs" = 1 ]; then
 			systemctl disable --now --quiet "$u" 2>/dev/null || true
 		fi
