@@ -40,14 +40,9 @@ grep -qx /etc/knlb/knlb.conf /var/lib/dpkg/info/knlb.conffiles || fail "/etc/knl
 v=$(knlbd --version) && v2=$(knlbctl --version) || fail "knlbd/knlbctl --version"
 pass "$v, $v2; /etc/knlb/knlb.conf is a conffile with no service"
 
-if t=$(knlbd -t -c /etc/knlb/knlb.conf 2>&1); then
-	pass "knlbd -t -c /etc/knlb/knlb.conf: $t"
-else
-	# KNOWN GAP (issue 11): knlbd must accept a file with no service (idle,
-	# a standby, saying so).  Drop this branch when it does.
-	grep -q 'no \[service\] section' <<<"$t" || fail "knlbd -t -c /etc/knlb/knlb.conf: $t"
-	echo "test-deb: KNOWN GAP: knlbd -t rejects the shipped config (no service): $t" >&2
-fi
+t=$(knlbd -t -c /etc/knlb/knlb.conf 2>&1) || fail "knlbd -t -c /etc/knlb/knlb.conf: $t"
+grep -q 'no services (knlbd will run idle)' <<<"$t" || fail "knlbd -t does not say it runs idle: $t"
+pass "knlbd -t -c /etc/knlb/knlb.conf: $t"
 
 # Neither enabled nor started: no link in any .wants/, systemctl (where
 # installed) says disabled, no knlbd process (no systemd runs in the root).

@@ -57,16 +57,10 @@ awk '/^; \[service/ { on = 1 } on && /^; [a-z[]/ { sub(/^; /, ""); print; next }
 grep -q '^\[service' "$D/examples.conf" || fail "no commented [service] example in installed.conf.dist"
 t=$("$R/usr/sbin/knlbd" -t -c "$D/examples.conf" 2>&1) || fail "knlbd -t on installed.conf.dist's examples uncommented: $t"
 pass "installed knlb.conf has no service; its examples uncommented: $t"
-t=$("$R/usr/sbin/knlbd" -t -c "$R/etc/knlb/knlb.conf" 2>&1) || {
-	# KNOWN GAP (issue 11): knlbd must accept a file with no service (run
-	# idle, a standby, and say so).  Until the daemon does, this one message
-	# is reported and tolerated; any other failure fails.  Drop this branch
-	# when knlbd accepts it.
-	grep -q 'no \[service\] section' <<<"$t" || fail "knlbd -t on the installed config: $t"
-	echo "test-install: KNOWN GAP: knlbd -t rejects a config with no service: $t" >&2
-	t=""
-}
-[ -z "$t" ] || pass "knlbd -t on the installed config: $t"
+t=$("$R/usr/sbin/knlbd" -t -c "$R/etc/knlb/knlb.conf" 2>&1) || fail "knlbd -t on the installed config: $t"
+grep -q 'configuration OK: no services (knlbd will run idle)' <<<"$t" ||
+	fail "knlbd -t on the installed config does not say it will run idle: $t"
+pass "knlbd -t on the installed config: $t"
 
 # systemd-analyze verify: the unit with its paths pointed into DESTDIR (the
 # binary must exist for verify), man pages not looked up (not installed).
