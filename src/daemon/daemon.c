@@ -58,8 +58,9 @@ int daemon_program_kernel(struct knlbd *d)
 			  ret == -EPERM ? " (knlbd needs CAP_NET_ADMIN)" : "");
 		return ret;
 	}
-	log_info("programmed table inet %s: %zu services, %zu slot elements, 1 transaction of %zu messages (%zu bytes) in %.1f ms",
-		 d->config->global.table, d->pool->n_services, res.elements,
+	log_info("programmed table inet %s: %zu service%s, %zu slot elements, 1 transaction of %zu messages (%zu bytes) in %.1f ms",
+		 d->config->global.table, d->pool->n_services,
+		 d->pool->n_services == 1 ? "" : "s", res.elements,
 		 res.messages, res.bytes, res.elapsed_ms);
 	return 0;
 }

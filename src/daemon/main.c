@@ -191,11 +191,12 @@ static void log_pool(const struct knlb_pool *pool)
 				  pool_effective_weight(svc, b), n, 100.0 * got,
 				  100.0 * want);
 		}
-		log_info("service %s: %s/%s scheduler %s, %u slots, %zu backends, ct mark 0x%08x, slot shares within %.2f%% of weights",
+		log_info("service %s: %s/%s scheduler %s, %u slots, %zu backend%s, ct mark 0x%08x, slot shares within %.2f%% of weights",
 			 cfg->name, addr_port_format(&cfg->vip, cfg->port, vip, sizeof(vip)),
 			 config_proto_name(cfg->proto),
 			 config_scheduler_name(cfg->scheduler), cfg->table_size,
-			 svc->n_backends, svc->ct_mark, 100.0 * worst);
+			 svc->n_backends, svc->n_backends == 1 ? "" : "s",
+			 svc->ct_mark, 100.0 * worst);
 	}
 }
 
