@@ -16,22 +16,12 @@
 #include <string.h>
 #include <libmnl/libmnl.h>
 
+#include "fuzz_nlmsg.h"
+
 #include "ct-int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/*
- * mnl_nlmsg_ok() of libmnl 1.0.4 compares (int)nlmsg_len, so a length of
- * 2^31 or more passes and mnl_nlmsg_next() jumps gigabytes away.  The
- * kernel never sends one (a datagram is at most the receive buffer), so
- * knlbd's walks are safe; the harness skips such lengths to reach the
- * parser instead of finding libmnl's flaw again.
- */
-static bool nlmsg_ok(const struct nlmsghdr *nlh, int left)
-{
-	return left >= (int)sizeof(*nlh) && nlh->nlmsg_len <= (uint32_t)left &&
-	       mnl_nlmsg_ok(nlh, left);
-}
 
 /* A flow record must say what the message said: no invented addresses. */
 static void check_flow(const struct flow *f)
@@ -57,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(buf, data, size);
 	left = (int)size;
-	for (nlh = (const void *)buf; nlmsg_ok(nlh, left);
+	for (nlh = (const void *)buf; fuzz_nlmsg_ok(nlh, left);
 	     nlh = mnl_nlmsg_next(nlh, &left)) {
 		struct ct_msg m;
 		struct ct_flow row;

@@ -15,22 +15,11 @@
 #include <string.h>
 #include <libmnl/libmnl.h>
 
+#include "fuzz_nlmsg.h"
+
 #include "knlb/nft/stats.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/*
- * mnl_nlmsg_ok() of libmnl 1.0.4 compares (int)nlmsg_len, so a length of
- * 2^31 or more passes and mnl_nlmsg_next() jumps gigabytes away.  The
- * kernel never sends one (a datagram is at most the receive buffer), so
- * knlbd's walks are safe; the harness skips such lengths to reach the
- * parser instead of finding libmnl's flaw again.
- */
-static bool nlmsg_ok(const struct nlmsghdr *nlh, int left)
-{
-	return left >= (int)sizeof(*nlh) && nlh->nlmsg_len <= (uint32_t)left &&
-	       mnl_nlmsg_ok(nlh, left);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -51,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(buf, data, size);
 	left = (int)size;
-	for (nlh = (const void *)buf; nlmsg_ok(nlh, left);
+	for (nlh = (const void *)buf; fuzz_nlmsg_ok(nlh, left);
 	     nlh = mnl_nlmsg_next(nlh, &left))
 		if (stats_parse_elems(nlh, which, &t) < 0)
 			break;
