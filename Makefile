@@ -57,6 +57,7 @@ help:
 	@echo "make deps       install the Debian packages needed to build and test (root)"
 	@echo "make demo       lab in network namespaces: knlbd balancing 3 backends"
 	@echo "make test       every tier: unit, kernel (netns), sanitizers, lab scenarios"
+	@echo "make fuzz       libFuzzer harnesses, FUZZ_SECONDS=$(FUZZ_SECONDS) each (docs/fuzzing.md)"
 	@echo "make bench      knlb vs plain routing, HAProxy, nftlb: data and control plane (root, ~10 min)"
 	@echo "make bench-smoke  the same machinery, one short round (root, ~1 min; part of make test)"
 	@echo "make bench-sched  Maglev build time for M=65537, N=10/100/1000"
@@ -76,7 +77,7 @@ help:
 # every failure says why (netns-lab/deps.sh).
 DEPS = KNLB_SERVICE_PKGS="$(DEB_SERVICES)" netns-lab/deps.sh
 deps:
-	@KNLB_DEPS_NAME=deps $(DEPS) $(DEB_BUILD) $(DEB_TEST) $(DEB_PKG)
+	@KNLB_DEPS_NAME=deps $(DEPS) $(DEB_BUILD) $(DEB_TEST) $(DEB_PKG) $(DEB_FUZZ)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -146,6 +147,7 @@ test: deps
 	$(MAKE) all $(BUILD)/test-unit $(BUILD)/test-kernel
 	$(MAKE) check-layers
 	$(MAKE) test-unit
+	$(MAKE) fuzz FUZZ_SECONDS=20
 	$(MAKE) test-docs
 	$(MAKE) test-install
 	$(MAKE) test-kernel
@@ -287,3 +289,63 @@ test-deb: deb
 # The README's two commands on a fresh debootstrap root (root, ~20 min).
 test-fresh:
 	test/fresh/run.sh
+
+# ---- fuzzing (docs/fuzzing.md) ----------------------------------------------
+# libFuzzer harnesses in test/fuzz/, one per parser of untrusted bytes, each
+# with its seeds in test/fuzz/corpus/NAME/ and the inputs that once crashed
+# it in test/fuzz/regressions/NAME/.  clang builds the library again into
+# build-fuzz/ with coverage, ASan and UBSan: the gcc builds are untouched.
+# `make fuzz` runs each harness FUZZ_SECONDS (FUZZ_JOBS at once) and fails
+# on any crash, leak or sanitizer report; FUZZ=NAME runs one.
+DEB_FUZZ     := clang libclang-rt-14-dev
+FUZZ_CC      ?= clang
+FUZZ_BUILD   := build-fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_JOBS    ?= 1
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -O1 -g -std=gnu11 -Wall -Wextra -Werror -Wshadow \
+                -Wstrict-prototypes -Wmissing-prototypes -D_GNU_SOURCE -Iinclude \
+                $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_NAMES   := $(notdir $(basename $(wildcard test/fuzz/*.c)))
+FUZZ         ?= $(FUZZ_NAMES)
+
+.PHONY: fuzz fuzz-build fuzz-seeds clean-fuzz
+
+fuzz: deps fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) \
+		test/fuzz/run.sh $(FUZZ)
+
+fuzz-build: $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz-%)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -MMD -MP -c -o $@ $<
+
+# Harnesses may read a layer's private header (ct-int.h).
+$(FUZZ_BUILD)/test/fuzz/%.o: test/fuzz/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(PKG_CFLAGS) -Isrc/ct -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/libknlb.a: $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz-%: $(FUZZ_BUILD)/test/fuzz/%.o $(FUZZ_BUILD)/libknlb.a
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(PKG_LIBS) -lm
+
+# The netlink seeds are built by the libraries that build real messages;
+# regenerate after a format change and commit the result.
+fuzz-seeds: $(BUILD)/fuzz-gen-seeds
+	$(BUILD)/fuzz-gen-seeds test/fuzz/corpus
+
+$(BUILD)/fuzz-gen-seeds: test/fuzz/gen/gen_seeds.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(shell pkg-config --cflags libmnl libnftnl libnetfilter_conntrack) -o $@ $< \
+		$(shell pkg-config --libs libmnl libnftnl libnetfilter_conntrack)
+
+clean: clean-fuzz
+clean-fuzz:
+	rm -rf $(FUZZ_BUILD)
+
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

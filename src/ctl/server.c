@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "knlb/ctl/request.h"
 #include "knlb/ctl/server.h"
 #include "knlb/lib/log.h"
 #include "knlb/lib/loop.h"
@@ -308,46 +309,15 @@ static void run_handler(struct ctl_conn *conn, int argc, char **argv)
 	conn_reply(conn, rb.data, STATUS_RESERVE - slen, rb.len);
 }
 
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 /* line is the request without its '\n', NUL-terminated in place. */
 static void handle_request(struct ctl_conn *conn, char *line, size_t len)
 {
 	char *argv[CTL_MAX_ARGS + 1];
-	int argc = 0;
-	char *p;
+	char err[64];
+	int argc;
 
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)line[i];
-
-		if ((c < 0x20 && !is_blank((char)c)) || c == 0x7f) {
-			bad_request(conn, "request is not text");
-			return;
-		}
-	}
-	for (p = line; *p; ) {
-		while (is_blank(*p))
-			*p++ = '\0';
-		if (!*p)
-			break;
-		if (argc == CTL_MAX_ARGS) {
-			char msg[64];
-
-			snprintf(msg, sizeof(msg), "too many words (max %d)",
-				 CTL_MAX_ARGS);
-			bad_request(conn, msg);
-			return;
-		}
-		argv[argc++] = p;
-		while (*p && !is_blank(*p))
-			p++;
-	}
-	argv[argc] = NULL;
-	if (argc == 0) {
-		bad_request(conn, "empty request");
+	if (ctl_request_split(line, len, argv, &argc, err, sizeof(err)) < 0) {
+		bad_request(conn, err);
 		return;
 	}
 	log_debug("control socket: request '%s' (%d words)", argv[0], argc);
