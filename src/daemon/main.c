@@ -206,7 +206,8 @@ static void log_pool(const struct knlb_pool *pool)
 static void print_host_problems(const struct knlb_config *config)
 {
 	struct host_problems p = { 0 };
-	int ret = host_checks_run(config, "/proc", HOST_CHECKS_BEFORE_START, &p);
+	int ret = host_checks_run(config, "/proc", HOST_CHECKS_BEFORE_START, &p,
+				  NULL);
 
 	if (ret < 0)
 		fprintf(stderr, "knlbd: warning: host not checked: %s\n",
