@@ -690,7 +690,7 @@ int ctl_open(struct loop *loop, const char *path, ctl_handler_fn fn, void *arg,
 
 	ret = make_parent_dir(path, err, errlen);
 	if (ret == 0)
-		ret = ctl_socket_dir_check(path, err, errlen);
+		ret = ctl_socket_dir_check(path, false, err, errlen);
 	if (ret < 0)
 		goto out_free;
 	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

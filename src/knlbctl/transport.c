@@ -242,7 +242,7 @@ int ctl_call(const char *path, const char *request, double timeout_s,
 	memcpy(line, request, len);
 	line[len++] = '\n';
 	/* A reply from a socket another user could have put there is no reply. */
-	ret = ctl_socket_dir_check(path, why, sizeof(why));
+	ret = ctl_socket_dir_check(path, true, why, sizeof(why));
 	if (ret < 0 && ret != -ENOENT)
 		return say(&c, "not talking to it: %s", why);
 	deadline = now_ms() + (uint64_t)(timeout_s * 1000.0);

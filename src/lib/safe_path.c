@@ -48,9 +48,12 @@ static const char *writers(mode_t mode)
 	return mode & S_IWGRP ? "group" : "others";
 }
 
-/* One component p of the chain; last: it is dir itself. */
-static int check_one(const char *p, bool last, uid_t uid, char *err,
-		     size_t errlen)
+/*
+ * One component p of the chain; last: it is dir itself.  sticky: NULL, or
+ * where to say that dir is a root-owned sticky directory, accepted.
+ */
+static int check_one(const char *p, bool last, uid_t uid, bool *sticky,
+		     char *err, size_t errlen)
 {
 	char owner[96];
 	struct stat st;
@@ -70,8 +73,11 @@ static int check_one(const char *p, bool last, uid_t uid, char *err,
 		return fail(err, errlen, -ENOTDIR, "%s is not a directory", p);
 	if (!(st.st_mode & (S_IWGRP | S_IWOTH)))
 		return 0;
-	if (!last && (st.st_mode & S_ISVTX) && st.st_uid == 0)
+	if ((st.st_mode & S_ISVTX) && st.st_uid == 0 && (!last || sticky)) {
+		if (last)
+			*sticky = true;
 		return 0;
+	}
 	return fail(err, errlen, -EPERM, "%s is writable by %s (mode %04o%s)", p,
 		    writers(st.st_mode), (unsigned)(st.st_mode & 07777),
 		    last && (st.st_mode & S_ISVTX) ?
@@ -79,7 +85,8 @@ static int check_one(const char *p, bool last, uid_t uid, char *err,
 }
 
 /* Every prefix of the absolute path abs, "/" first, abs itself last. */
-static int check_chain(const char *abs, uid_t uid, char *err, size_t errlen)
+static int check_chain(const char *abs, uid_t uid, bool *sticky, char *err,
+		       size_t errlen)
 {
 	char buf[PATH_MAX];
 	size_t len;
@@ -90,7 +97,7 @@ static int check_chain(const char *abs, uid_t uid, char *err, size_t errlen)
 	len = strlen(buf);
 	while (len > 1 && buf[len - 1] == '/')
 		buf[--len] = '\0';
-	ret = check_one("/", len == 1, uid, err, errlen);
+	ret = check_one("/", len == 1, uid, sticky, err, errlen);
 	for (size_t i = 1; ret == 0 && i <= len; i++) {
 		char saved = buf[i];
 
@@ -99,13 +106,14 @@ static int check_chain(const char *abs, uid_t uid, char *err, size_t errlen)
 		if (buf[i - 1] == '/')		/* "//" */
 			continue;
 		buf[i] = '\0';
-		ret = check_one(buf, i == len, uid, err, errlen);
+		ret = check_one(buf, i == len, uid, sticky, err, errlen);
 		buf[i] = saved;
 	}
 	return ret;
 }
 
-int safe_dir_check(const char *dir, uid_t uid, char *err, size_t errlen)
+int safe_dir_check(const char *dir, uid_t uid, bool *sticky, char *err,
+		   size_t errlen)
 {
 	char abs[PATH_MAX], real[PATH_MAX];
 	int ret;
@@ -121,14 +129,18 @@ int safe_dir_check(const char *dir, uid_t uid, char *err, size_t errlen)
 		if (snprintf(abs, sizeof(abs), "%s/%s", cwd, dir) >= (int)sizeof(abs))
 			return fail(err, errlen, -ENAMETOOLONG, "%s: path too long", dir);
 	}
-	ret = check_chain(abs, uid, err, errlen);
+	if (sticky)
+		*sticky = false;
+	ret = check_chain(abs, uid, sticky, err, errlen);
 	if (ret < 0)
 		return ret;
 	if (!realpath(abs, real))
 		return fail(err, errlen, -errno, "%s: %s", abs, strerror(errno));
 	if (strcmp(real, abs) == 0)
 		return 0;
-	ret = check_chain(real, uid, err, errlen);
+	if (sticky)
+		*sticky = false;
+	ret = check_chain(real, uid, sticky, err, errlen);
 	if (ret < 0) {
 		/* Say where the path led: the name given is not the one at fault. */
 		size_t n = strlen(err);
@@ -138,7 +150,8 @@ int safe_dir_check(const char *dir, uid_t uid, char *err, size_t errlen)
 	return ret;
 }
 
-int safe_parent_check(const char *path, uid_t uid, char *err, size_t errlen)
+int safe_parent_check(const char *path, uid_t uid, bool *sticky, char *err,
+		      size_t errlen)
 {
 	char dir[PATH_MAX];
 	char *slash;
@@ -147,10 +160,10 @@ int safe_parent_check(const char *path, uid_t uid, char *err, size_t errlen)
 		return fail(err, errlen, -ENAMETOOLONG, "%s: path too long", path);
 	slash = strrchr(dir, '/');
 	if (!slash)
-		return safe_dir_check(".", uid, err, errlen);
+		return safe_dir_check(".", uid, sticky, err, errlen);
 	if (slash == dir)
 		slash[1] = '\0';	/* "/name": the root directory */
 	else
 		*slash = '\0';
-	return safe_dir_check(dir, uid, err, errlen);
+	return safe_dir_check(dir, uid, sticky, err, errlen);
 }

@@ -49,7 +49,7 @@ static const char *mkdir_mode(const char *rel, mode_t mode, char *buf, size_t le
 static int check(const char *dir)
 {
 	err[0] = '\0';
-	return safe_dir_check(dir, geteuid(), err, sizeof(err));
+	return safe_dir_check(dir, geteuid(), NULL, err, sizeof(err));
 }
 
 static void skip_unless_root(void)
@@ -98,6 +98,12 @@ Test(safe_path, a_sticky_directory_is_refused_as_the_sockets_own)
 	cr_expect(strstr(err, "(mode 1777, sticky, but anyone may create the socket there first)"),
 		  "%s", err);
 	cr_expect_eq(check("/tmp"), -EPERM, "%s", err);
+	/* Unless the caller checks the entry's owner: not a root-owned one here. */
+	if (geteuid() != 0) {
+		bool sticky;
+
+		cr_expect_eq(safe_dir_check(d, geteuid(), &sticky, err, sizeof(err)), -EPERM);
+	}
 }
 
 Test(safe_path, a_writable_directory_above_is_refused_and_named)
@@ -191,9 +197,9 @@ Test(safe_path, the_sockets_parent_is_the_one_checked)
 
 	mkdir_mode("open", 0777, d, sizeof(d));
 	snprintf(sock, sizeof(sock), "%s/knlb.sock", d);
-	cr_expect_eq(safe_parent_check(sock, geteuid(), err, sizeof(err)), -EPERM);
+	cr_expect_eq(safe_parent_check(sock, geteuid(), NULL, err, sizeof(err)), -EPERM);
 	snprintf(sock, sizeof(sock), "%s/knlb.sock", top);
-	cr_expect_eq(safe_parent_check(sock, geteuid(), err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(safe_parent_check(sock, geteuid(), NULL, err, sizeof(err)), 0, "%s", err);
 }
 
 Test(safe_path, the_control_socket_error_says_what_to_do)
@@ -202,8 +208,34 @@ Test(safe_path, the_control_socket_error_says_what_to_do)
 
 	mkdir_mode("open", 0777, d, sizeof(d));
 	snprintf(sock, sizeof(sock), "%s/knlb.sock", d);
-	cr_expect_eq(ctl_socket_dir_check(sock, msg, sizeof(msg)), -EPERM);
+	cr_expect_eq(ctl_socket_dir_check(sock, false, msg, sizeof(msg)), -EPERM);
 	cr_expect(strstr(msg, "unsafe directory: "), "%s", msg);
 	cr_expect(strstr(msg, d), "%s", msg);
 	cr_expect(strstr(msg, "another user could replace the socket"), "%s", msg);
+}
+
+/* /tmp itself: knlbd handles what it finds at bind; a client checks the owner. */
+Test(safe_path, a_socket_in_a_root_sticky_directory_must_be_root_or_ours)
+{
+	char sock[96], msg[2048], want[256];
+	bool sticky = false;
+	FILE *f;
+
+	skip_unless_root();
+	cr_assert_eq(chmod(top, 01777), 0);	/* ours, root's: we are root */
+	cr_expect_eq(safe_dir_check(top, geteuid(), &sticky, err, sizeof(err)), 0, "%s", err);
+	cr_expect(sticky);
+	snprintf(sock, sizeof(sock), "%s/knlb.sock", top);
+	cr_expect_eq(ctl_socket_dir_check(sock, true, msg, sizeof(msg)), 0, "absent: %s", msg);
+	f = fopen(sock, "w");		/* the owner is what is checked */
+	cr_assert_not_null(f);
+	fclose(f);
+	cr_expect_eq(ctl_socket_dir_check(sock, true, msg, sizeof(msg)), 0, "root's: %s", msg);
+	cr_assert_eq(chown(sock, OTHER_UID, OTHER_UID), 0);
+	cr_expect_eq(ctl_socket_dir_check(sock, true, msg, sizeof(msg)), -EPERM);
+	snprintf(want, sizeof(want), "unsafe socket: %s is owned by uid %d, in a directory where anyone may create it",
+		 sock, OTHER_UID);
+	cr_expect(strstr(msg, want), "%s", msg);
+	/* knlbd: replaces a dead one or refuses a live one at bind itself. */
+	cr_expect_eq(ctl_socket_dir_check(sock, false, msg, sizeof(msg)), 0, "%s", msg);
 }

@@ -2,6 +2,7 @@
 #ifndef KNLB_SAFE_PATH_H
 #define KNLB_SAFE_PATH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -13,9 +14,10 @@
  *
  * - owned by root or by uid;
  * - not writable by group or others, except a sticky directory owned by
- *   root (like /tmp) ABOVE dir: there others cannot remove or rename what
- *   they do not own.  dir itself may not be so: anyone could create the
- *   entry while its owner is not running;
+ *   root (like /tmp) above dir: there others cannot remove or rename what
+ *   they do not own.  dir itself may be one only when sticky is not NULL
+ *   (*sticky is then set true): anyone may create an entry there, so the
+ *   caller must check the owner of the entry it uses;
  * - a symbolic link on the way must be owned by root or uid (its target
  *   is checked too: the chain is checked as written, with lstat, and
  *   resolved, with realpath).
@@ -25,9 +27,11 @@
  * writable by group and others (mode 0777)"): -EPERM unsafe, -ENOTDIR,
  * -ENOENT (a component is missing), or what lstat or realpath returned.
  */
-int safe_dir_check(const char *dir, uid_t uid, char *err, size_t errlen);
+int safe_dir_check(const char *dir, uid_t uid, bool *sticky, char *err,
+		   size_t errlen);
 
 /* safe_dir_check() of the directory path is in ("." for a bare name). */
-int safe_parent_check(const char *path, uid_t uid, char *err, size_t errlen);
+int safe_parent_check(const char *path, uid_t uid, bool *sticky, char *err,
+		      size_t errlen);
 
 #endif
