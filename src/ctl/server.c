@@ -22,6 +22,7 @@
 
 #include "knlb/ctl/request.h"
 #include "knlb/ctl/server.h"
+#include "knlb/ctl/socket_dir.h"
 #include "knlb/lib/log.h"
 #include "knlb/lib/loop.h"
 
@@ -658,6 +659,8 @@ int ctl_open(struct loop *loop, const char *path, ctl_handler_fn fn, void *arg,
 	loop_timer_init(&ctl->accept_timer, on_accept_timer, ctl);
 
 	ret = make_parent_dir(path, err, errlen);
+	if (ret == 0)
+		ret = ctl_socket_dir_check(path, false, err, errlen);
 	if (ret < 0)
 		goto out_free;
 	ctl->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

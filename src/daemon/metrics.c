@@ -476,6 +476,26 @@ static void render_host(FILE *out, const struct host_problems *p)
 			host_problems_have(p, (enum host_check)c) ? 1 : 0);
 }
 
+/*
+ * Read at each scrape, not taken from the last host pass (up to 10 s
+ * old): a table can fill in less, and two small files cost microseconds.
+ * Left out while nf_conntrack is not loaded (knlb_host_problem says so).
+ */
+static void render_conntrack_table(FILE *out, const char *proc_root)
+{
+	struct host_ct ct;
+
+	host_ct_read(proc_root, &ct);
+	if (!ct.loaded)
+		return;
+	scalar(out, "knlb_conntrack_entries", "gauge",
+	       "Entries in the gateway's conntrack table (this network namespace), read at the scrape.",
+	       NUM_U(ct.count));
+	scalar(out, "knlb_conntrack_max", "gauge",
+	       "net.netfilter.nf_conntrack_max: at this many entries the kernel drops new flows.",
+	       NUM_U(ct.max));
+}
+
 int metrics_render(FILE *out, const struct metrics_sources *src)
 {
 	struct status_view v = { 0 };
@@ -512,6 +532,8 @@ int metrics_render(FILE *out, const struct metrics_sources *src)
 		render_control(out, src->ctl);
 	if (src->host)
 		render_host(out, src->host);
+	if (src->proc_root)
+		render_conntrack_table(out, src->proc_root);
 	ret = ferror(out) ? -EIO : 0;
 
 out_free_view:
