@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ct_msg_parse(nlh, &m);
 		if (ct_msg_flow(&ct, &m, &f))
 			check_flow(&f);
-		if (ct_msg_list_entry(&ct, &m, 1700000000000000000ULL, &row) &&
+		if (ct_msg_list_entry(ct.mask, &m, 1700000000000000000ULL, &row) &&
 		    !row.state)
 			__builtin_trap();
 	}
