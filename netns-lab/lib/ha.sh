@@ -10,6 +10,7 @@
 #   ha_gw_start N [--no-sync]   knlbd, conntrackd (unless --no-sync) and
 #                        keepalived in gateway N (1 or 2), each with its own
 #                        pid, lock, socket and log files under $WORK/gwN
+#   ha_holds N / ha_wait_master N SECS [holds]
 #   ha_master            which gateway holds both floating addresses: 1, 2,
 #                        0 (none) or "split" (a half failover)
 #   ha_links N up|down   every link of gateway N (its namespace's side)
@@ -220,6 +221,12 @@ ha_gw_start() {
 	grep -q programmed "$dir/knlbd.log" || fail "knlbd in gw$i did not program its table"
 	if [ "$sync" = 1 ]; then
 		rm -f "$dir/no-sync"
+		# A conntrackd killed with -9 leaves its lock: conntrackd then
+		# refuses to start (primary-backup.sh removes it the same way).
+		if [ -e "$dir/conntrackd.lock" ]; then
+			say "gw$i: removing the lock a killed conntrackd left"
+			rm -f "$dir/conntrackd.lock" "$dir/conntrackd.ctl"
+		fi
 		ip netns exec "$ns" conntrackd -C "$dir/conntrackd.conf" -d >"$dir/conntrackd.out" 2>&1 ||
 			fail "conntrackd in gw$i: $(cat "$dir/conntrackd.out")"
 		for ((n = 0; n < 50; n++)); do
@@ -253,11 +260,24 @@ ha_master() {
 	echo "$who"
 }
 
-# ha_wait_master N SECS
+# ha_holds N: gateway N holds both floating addresses (whatever the other
+# holds: after kill -9 of keepalived, the dead master's kernel keeps its
+# addresses).
+ha_holds() {
+	ip -n "${HA_NS_GW[$1]}" -4 addr show dev client0 2>/dev/null | grep -q " $HA_CLIENT_NEXT_HOP/" &&
+		ip -n "${HA_NS_GW[$1]}" -4 addr show dev backend0 2>/dev/null | grep -q " 10.0.0.1/"
+}
+
+# ha_wait_master N SECS [holds]: until N is the only holder (or, with
+# "holds", until N holds both addresses).
 ha_wait_master() {
 	local n
 	for ((n = 0; n < $2 * 20; n++)); do
-		[ "$(ha_master)" = "$1" ] && return 0
+		if [ "${3:-}" = holds ]; then
+			ha_holds "$1" && return 0
+		else
+			[ "$(ha_master)" = "$1" ] && return 0
+		fi
 		sleep 0.05
 	done
 	return 1

@@ -57,18 +57,20 @@ if [ "$SYNC" = 1 ]; then
 	measure "gw2's conntrackd external cache before the failure: ${ext:-?} entries"
 fi
 
-t0=$(now_ms)
 case $FAIL_MODE in
 links) ha_links 1 down ;;
 kill9) ha_kill9 1 ;;
 *) fail "KNLB_HA_FAIL: links or kill9" ;;
 esac
-ha_wait_master 2 10 || fail "gw2 did not take both addresses (holds: $(ha_master))"
+# After the failure is complete: a flow started later cannot use gw1.
+t0=$(now_ms)
+ha_wait_master 2 10 holds || fail "gw2 did not take both addresses (holds: $(ha_master))"
 t_addr=$(now_ms)
 t0r=$(tl_rel rate "$t0")
 tl_wait rate "$t0r" 'be[0-9]+' 1 10 || fail "no new connection succeeded within 10 s of the failure"
 first=$(awk -v from="$t0r" '$1 == "flow" && $3 >= from && $4 ~ /^be/ { t = $3 + $6; if (m == "" || t < m) m = t } END { print m }' "$WORK/rate.out")
 takeover=$(awk -v a="$first" -v b="$t0r" 'BEGIN { printf "%.0f", a - b }')
+[ "$FAIL_MODE" = kill9 ] && say "after kill -9 gw1 still holds its addresses: $(ha_holds 1 && echo yes || echo no) (its kernel keeps them; clients follow gw2's gratuitous ARPs)"
 measure "takeover ($FAIL_MODE, advert_int $HA_ADVERT, sync $SYNC): addresses on gw2 after $(ms_diff "$t0" "$t_addr") ms; first new connection answered $takeover ms after the failure"
 sleep 1
 
