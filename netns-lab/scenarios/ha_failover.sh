@@ -48,6 +48,12 @@ lg_hold_start held --tcp --target "$HA_VIP:80" --count 200 --concurrency 200 \
 	--source-range "$LAB_CLIENT_SOURCE_RANGE"
 lg_bg_start rate --tcp --target "$HA_VIP:81" --rate 50 --duration-ms 60000 \
 	--source-range "$LAB_CLIENT_SOURCE_RANGE"
+# New connections to the wrr service too, so that its numgen counter on
+# gw2 (which saw none of them) is not in step with gw1's: without that,
+# the held connections' first packets after the takeover would reach gw2
+# in the order gw1 first scheduled them and get the same backends by luck.
+lg_bg_start wrrload --tcp --target "$HA_VIP:80" --rate 20 --duration-ms 60000 \
+	--source-range "$LAB_CLIENT_SOURCE_RANGE"
 lg_bg_start udp --udp --target "$HA_VIP:53" --rate 50 --duration-ms 60000 \
 	--source-range "$LAB_CLIENT_SOURCE_RANGE"
 sleep 2
@@ -117,5 +123,6 @@ fi
 
 lg_bg_stop rate
 lg_bg_stop udp
+lg_bg_stop wrrload
 measure "rate load: $(lg_get rate ok) ok, $(lg_get rate failed) failed; udp: $(lg_get udp ok) ok, $(lg_get udp failed) failed"
 pass
