@@ -12,6 +12,7 @@ set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/ha.sh"
 t_init
+[ "$KNLB_LAB_RULES" = knlbd ] || t_skip "two gateways need knlbd (KNLB_LAB_RULES=hand has no HA variant)"
 ha_deps
 HA_PREEMPT_DELAY=${HA_PREEMPT_DELAY:-3}
 

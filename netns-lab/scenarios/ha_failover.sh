@@ -21,6 +21,7 @@ set -euo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/ha.sh"
 t_init
+[ "$KNLB_LAB_RULES" = knlbd ] || t_skip "two gateways need knlbd (KNLB_LAB_RULES=hand has no HA variant)"
 ha_deps
 FAIL_MODE=${KNLB_HA_FAIL:-links}
 SYNC=${KNLB_HA_SYNC:-1}
