@@ -6,6 +6,7 @@
 #
 #   ha_deps              keepalived + conntrackd through the bench's deps.sh
 #                        (nothing starts on the host); exit 77 if impossible
+#   ha_pair_up [--no-sync]  ha_up, gw1 started (master), gw2 (backup)
 #   ha_up                namespaces and links (below), three backends
 #   ha_gw_start N [--no-sync]   knlbd, conntrackd (unless --no-sync) and
 #                        keepalived in gateway N (1 or 2), each with its own
@@ -241,6 +242,16 @@ ha_gw_start() {
 		-p "$dir/keepalived.pid" -r "$dir/vrrp.pid" -c "$dir/checkers.pid" \
 		</dev/null >"$dir/keepalived.log" 2>&1 &
 	echo $! >"$dir/keepalived.main.pid"
+}
+
+# ha_pair_up [--no-sync]: the lab, gw1 master, then gw2 as its backup.
+ha_pair_up() {
+	ha_up
+	ha_gw_start 1 "$@"
+	ha_wait_master 1 10 || fail "gw1 did not become master (holds: $(ha_master))"
+	ha_gw_start 2 "$@"
+	sleep 1
+	[ "$(ha_master)" = 1 ] || fail "after gw2 started, master is $(ha_master), not gw1"
 }
 
 # Which gateway holds the floating addresses: 1, 2, 0, or split.

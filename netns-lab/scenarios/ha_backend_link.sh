@@ -16,12 +16,7 @@ t_init
 ha_deps
 HA_PREEMPT_DELAY=${HA_PREEMPT_DELAY:-3}
 
-ha_up
-ha_gw_start 1
-ha_wait_master 1 10 || fail "gw1 did not become master (holds: $(ha_master))"
-ha_gw_start 2
-sleep 1
-[ "$(ha_master)" = 1 ] || fail "after gw2 started, master is $(ha_master), not gw1"
+ha_pair_up
 
 lg_hold_start held --tcp --target "$HA_VIP:80" --count 200 --concurrency 200 \
 	--source-range "$LAB_CLIENT_SOURCE_RANGE"

@@ -29,12 +29,7 @@ sync_arg=
 [ "$SYNC" = 1 ] || sync_arg=--no-sync
 HA_PREEMPT_DELAY=${HA_PREEMPT_DELAY:-3}
 
-ha_up
-ha_gw_start 1 $sync_arg
-ha_wait_master 1 10 || fail "gw1 did not become master (holds: $(ha_master))"
-ha_gw_start 2 $sync_arg
-sleep 1
-[ "$(ha_master)" = 1 ] || fail "after gw2 started, master is $(ha_master), not gw1"
+ha_pair_up $sync_arg
 
 d1=$(ha_digests 1); d2=$(ha_digests 2)
 [ -n "$d1" ] || fail "no digest from knlbctl status in gw1"
