@@ -251,8 +251,6 @@ ha_gw_start() {
 	else
 		: >"$dir/no-sync"
 	fi
-	ip netns exec "$ns" keepalived -t -f "$dir/keepalived.conf" >"$dir/keepalived-t.log" 2>&1 ||
-		fail "keepalived -t rejects $dir/keepalived.conf: $(cat "$dir/keepalived-t.log")"
 	ip netns exec "$ns" keepalived -n -l -D --vrrp -f "$dir/keepalived.conf" \
 		-p "$dir/keepalived.pid" -r "$dir/vrrp.pid" -c "$dir/checkers.pid" \
 		</dev/null >"$dir/keepalived.log" 2>&1 &
