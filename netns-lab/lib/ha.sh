@@ -104,8 +104,7 @@ ha_up() {
 
 	for i in 1 2; do
 		ns=${HA_NS_GW[i]}
-		ha_sysctl "$ns" net.ipv4.ip_forward=1 net.netfilter.nf_conntrack_tcp_loose=1 2>/dev/null ||
-			ha_sysctl "$ns" net.ipv4.ip_forward=1
+		ha_sysctl "$ns" net.ipv4.ip_forward=1
 		ip -n "$HA_NS_BR" link add "g${i}c" type veth peer name client0 netns "$ns"
 		ip -n "$HA_NS_BR" link add "g${i}b" type veth peer name backend0 netns "$ns"
 		ip -n "$HA_NS_BR" link set "g${i}c" master brc up
@@ -224,6 +223,13 @@ ha_gw_start() {
 	local i=$1 sync=1 dir=$WORK/gw$1 ns=${HA_NS_GW[$1]} n
 	[ "${2:-}" = --no-sync ] && sync=0
 	ha_render_confs "$i"
+	# With conntrackd, a TCP packet that reaches the new master before
+	# `conntrackd -c` committed its flow must not be picked up mid-stream
+	# as a new flow (and rescheduled: wrr sends it elsewhere, a reset):
+	# tcp_loose = 0 makes it invalid, TCP resends it, the commit wins
+	# (conntrack-tools' manual says the same).  Without conntrackd, mid-
+	# stream pickup is all there is (tcp_loose = 1, the kernel default).
+	ha_sysctl "$ns" net.netfilter.nf_conntrack_tcp_loose=$((sync ? ${HA_TCP_LOOSE_SYNC:-0} : 1))
 	ha_knlb_conf "$i" >"$dir/knlb.conf"
 	"$KNLBD" -t -c "$dir/knlb.conf" >"$dir/knlbd.log" 2>&1 || fail "knlbd -t rejects $dir/knlb.conf"
 	ip netns exec "$ns" "$KNLBD" -c "$dir/knlb.conf" </dev/null >>"$dir/knlbd.log" 2>&1 &

@@ -22,7 +22,7 @@ CONTROL=${KNLB_HA_CONTROL:-0}
 [ "$CONTROL" = 1 ] && HA_NO_SYNC_GROUP=1
 ha_pair_up
 
-lg_hold_start held --tcp --target "$HA_VIP:80" --count 200 --concurrency 200 \
+lg_hold_start held --tcp --target "$HA_VIP:80" --count 200 --concurrency 200 --ping-ms 100 \
 	--source-range "$LAB_CLIENT_SOURCE_RANGE"
 lg_bg_start wrrload --tcp --target "$HA_VIP:80" --rate 20 --duration-ms 60000 \
 	--source-range "$LAB_CLIENT_SOURCE_RANGE"
@@ -60,7 +60,7 @@ ok=$(lg_get held held_ok); broke=$(lg_get held held_failed); moved_be=$(lg_get h
 measure "held wrr connections across the backend-link failover: $ok ok, $broke broke, $moved_be moved backend (of 200)"
 [ "$ok" = 200 ] && [ "$moved_be" = 0 ] || fail "held connections lost"
 
-lg_hold_start held2 --tcp --target "$HA_VIP:80" --count 200 --concurrency 200 \
+lg_hold_start held2 --tcp --target "$HA_VIP:80" --count 200 --concurrency 200 --ping-ms 100 \
 	--source-range "$LAB_CLIENT_SOURCE_RANGE"
 ip -n "${HA_NS_GW[1]}" link set backend0 up
 ha_wait_master 1 $((HA_PREEMPT_DELAY + 10)) || fail "gw1 did not take both addresses back (holds: $(ha_master))"

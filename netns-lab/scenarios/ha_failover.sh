@@ -40,7 +40,7 @@ measure "digests equal on both gateways: $(echo $d1)"
 lg sample1 --tcp --target "$HA_VIP:81" --count 40 --source 198.51.100.120 --sport-base 41000 --per-conn
 [ "$(lg_get sample1 ok)" = 40 ] || fail "sample through gw1: $(lg_get sample1 ok) of 40"
 
-lg_hold_start held --tcp --target "$HA_VIP:80" --count 200 --concurrency 200 \
+lg_hold_start held --tcp --target "$HA_VIP:80" --count 200 --concurrency 200 --ping-ms 100 \
 	--source-range "$LAB_CLIENT_SOURCE_RANGE"
 lg_bg_start rate --tcp --target "$HA_VIP:81" --rate 50 --duration-ms 60000 \
 	--source-range "$LAB_CLIENT_SOURCE_RANGE"
@@ -101,7 +101,7 @@ fi
 [ "$rc_fail" = 0 ] || fail "see above"
 
 # Fail back: 200 connections held through gw2, gw1 returns and preempts.
-lg_hold_start held2 --tcp --target "$HA_VIP:80" --count 200 --concurrency 200 \
+lg_hold_start held2 --tcp --target "$HA_VIP:80" --count 200 --concurrency 200 --ping-ms 100 \
 	--source-range "$LAB_CLIENT_SOURCE_RANGE"
 sleep 1
 case $FAIL_MODE in
