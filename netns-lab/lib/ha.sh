@@ -12,6 +12,7 @@
 #                        keepalived in gateway N (1 or 2), each with its own
 #                        pid, lock, socket and log files under $WORK/gwN
 #   ha_holds N / ha_wait_master N SECS [holds]
+#   ha_hold NAME / ha_hold_end NAME   200 held connections asking every 100 ms
 #   ha_master            which gateway holds both floating addresses: 1, 2,
 #                        0 (none) or "split" (a half failover)
 #   ha_links N up|down   every link of gateway N (its namespace's side)
@@ -271,6 +272,25 @@ ha_pair_up() {
 	ha_gw_start 2 "$@"
 	sleep 1
 	[ "$(ha_master)" = 1 ] || fail "after gw2 started, master is $(ha_master), not gw1"
+}
+
+# ha_hold NAME ARGS / ha_hold_end NAME: 200 held connections to the wrr
+# service that ask every 100 ms, each request given 8 s (TCP resends
+# through a takeover with default VRRP timers); ha_hold_end releases them,
+# or collects the report of a loadgen that ended because all of them broke.
+ha_hold() {
+	local name=$1; shift
+	lg_hold_start "$name" --tcp --target "$HA_VIP:80" --count 200 --concurrency 200 \
+		--ping-ms 100 --timeout-ms 8000 --source-range "$LAB_CLIENT_SOURCE_RANGE" "$@"
+}
+
+ha_hold_end() {
+	if alive "$HOLD_PID"; then
+		lg_hold_release "$1"
+	else
+		wait "$HOLD_PID" 2>/dev/null || true
+		HOLD_PID=
+	fi
 }
 
 # Which gateway holds the floating addresses: 1, 2, 0, or split.

@@ -22,8 +22,7 @@ CONTROL=${KNLB_HA_CONTROL:-0}
 [ "$CONTROL" = 1 ] && HA_NO_SYNC_GROUP=1
 ha_pair_up
 
-lg_hold_start held --tcp --target "$HA_VIP:80" --count 200 --concurrency 200 --ping-ms 100 \
-	--source-range "$LAB_CLIENT_SOURCE_RANGE"
+ha_hold held
 lg_bg_start wrrload --tcp --target "$HA_VIP:80" --rate 20 --duration-ms 60000 \
 	--source-range "$LAB_CLIENT_SOURCE_RANGE"
 sleep 2
@@ -48,24 +47,23 @@ done
 measure "backend link of gw1 down: both addresses on gw2 after ${moved:--} ms; longest split seen ${longest} ms; final holder $state"
 if [ "$CONTROL" = 1 ]; then
 	ge "$longest" 3000 || fail "control: without the sync group the addresses were split only $longest ms"
-	lg_hold_release held
+	ha_hold_end held
 	measure "control (no sync group): held wrr connections: $(lg_get held held_ok) ok, $(lg_get held held_failed) broke (of 200)"
 	pass "control: split as expected without the sync group"
 fi
 [ "$state" = 2 ] || fail "after gw1 lost its backend link the addresses are held by: $state (want 2: both on gw2)"
 lt "$longest" 1000 || fail "the addresses stayed split for $longest ms (half failover)"
 
-lg_hold_release held
+ha_hold_end held
 ok=$(lg_get held held_ok); broke=$(lg_get held held_failed); moved_be=$(lg_get held held_moved)
 measure "held wrr connections across the backend-link failover: $ok ok, $broke broke, $moved_be moved backend (of 200)"
 [ "$ok" = 200 ] && [ "$moved_be" = 0 ] || fail "held connections lost"
 
-lg_hold_start held2 --tcp --target "$HA_VIP:80" --count 200 --concurrency 200 --ping-ms 100 \
-	--source-range "$LAB_CLIENT_SOURCE_RANGE"
+ha_hold held2
 ip -n "${HA_NS_GW[1]}" link set backend0 up
 ha_wait_master 1 $((HA_PREEMPT_DELAY + 10)) || fail "gw1 did not take both addresses back (holds: $(ha_master))"
 sleep 1
-lg_hold_release held2
+ha_hold_end held2
 ok=$(lg_get held2 held_ok); broke=$(lg_get held2 held_failed); moved_be=$(lg_get held2 held_moved)
 measure "held wrr connections across the failback: $ok ok, $broke broke, $moved_be moved backend (of 200)"
 [ "$ok" = 200 ] && [ "$moved_be" = 0 ] || fail "held connections lost at failback"

@@ -40,8 +40,7 @@ measure "digests equal on both gateways: $(echo $d1)"
 lg sample1 --tcp --target "$HA_VIP:81" --count 40 --source 198.51.100.120 --sport-base 41000 --per-conn
 [ "$(lg_get sample1 ok)" = 40 ] || fail "sample through gw1: $(lg_get sample1 ok) of 40"
 
-lg_hold_start held --tcp --target "$HA_VIP:80" --count 200 --concurrency 200 --ping-ms 100 \
-	--source-range "$LAB_CLIENT_SOURCE_RANGE"
+ha_hold held
 lg_bg_start rate --tcp --target "$HA_VIP:81" --rate 50 --duration-ms 60000 \
 	--source-range "$LAB_CLIENT_SOURCE_RANGE"
 # New connections to the wrr service too, so that its numgen counter on
@@ -83,7 +82,7 @@ counted=$(ip netns exec "${HA_NS_GW[2]}" "$KNLB_BUILD/knlbctl" -s "$WORK/gw2/knl
 measure "gw2's knlbd counts ${counted:-?} active flows of the held service 1 s after takeover (sync $SYNC; 200 held)"
 
 # Held connections: one more request each, through gw2.
-lg_hold_release held
+ha_hold_end held
 held_ok=$(lg_get held held_ok); held_failed=$(lg_get held held_failed); held_moved=$(lg_get held held_moved)
 measure "held wrr connections across the failover (sync $SYNC): $held_ok ok, $held_failed broke, $held_moved moved backend (of 200)"
 
@@ -101,8 +100,7 @@ fi
 [ "$rc_fail" = 0 ] || fail "see above"
 
 # Fail back: 200 connections held through gw2, gw1 returns and preempts.
-lg_hold_start held2 --tcp --target "$HA_VIP:80" --count 200 --concurrency 200 --ping-ms 100 \
-	--source-range "$LAB_CLIENT_SOURCE_RANGE"
+ha_hold held2
 sleep 1
 case $FAIL_MODE in
 links) ha_links 1 up ;;
@@ -110,7 +108,7 @@ kill9) ha_gw_start 1 $sync_arg ;;
 esac
 ha_wait_master 1 $((HA_PREEMPT_DELAY + 10)) || fail "gw1 did not take the addresses back (holds: $(ha_master))"
 sleep 1
-lg_hold_release held2
+ha_hold_end held2
 ok2=$(lg_get held2 held_ok); failed2=$(lg_get held2 held_failed); moved2=$(lg_get held2 held_moved)
 measure "held wrr connections across the failback (sync $SYNC): $ok2 ok, $failed2 broke, $moved2 moved backend (of 200)"
 if [ "$SYNC" = 1 ]; then
