@@ -17,6 +17,7 @@
 #                        0 (none) or "split" (a half failover)
 #   ha_links N up|down   every link of gateway N (its namespace's side)
 #   ha_kill9 N           SIGKILL to every process in gateway N, by pid
+#   ha_ct_events N       "NEW RESYNCS" counts of gateway N's knlbd
 #   ha_digests N         "service digest" lines from knlbctl status there
 #
 #  client ns ---- brc (bridge ns) ----+---- client0 gw1 backend0 ----+---- brb ---- be1..3
@@ -350,4 +351,10 @@ ha_kill9() {
 ha_digests() {
 	ip netns exec "${HA_NS_GW[$1]}" "$KNLB_BUILD/knlbctl" -s "$WORK/gw$1/knlb.sock" status 2>/dev/null |
 		awk '$1 == "service" { for (f = 1; f < NF; f++) if ($f == "digest") print $2, $(f + 1) }'
+}
+
+# ha_ct_events N: "NEW RESYNCS" from knlbctl status's conntrack line in gateway N.
+ha_ct_events() {
+	ip netns exec "${HA_NS_GW[$1]}" "$KNLB_BUILD/knlbctl" -s "$WORK/gw$1/knlb.sock" status 2>/dev/null |
+		awk '$1 == "conntrack:" { for (f = 2; f < NF; f++) { if ($(f + 1) == "new,") n = $f; if ($(f + 1) ~ /^resyncs/) r = $f } print n + 0, r + 0; exit }'
 }

@@ -58,6 +58,7 @@ if [ "$SYNC" = 1 ]; then
 	measure "gw2's conntrackd external cache before the failure: ${ext:-?} entries"
 fi
 
+read -r new0 resync0 <<<"$(ha_ct_events 2)"
 case $FAIL_MODE in
 links) ha_links 1 down ;;
 kill9) ha_kill9 1 ;;
@@ -79,7 +80,8 @@ sleep 1
 # events of `conntrackd -c` (not the periodic resync: too early for that).
 counted=$(ip netns exec "${HA_NS_GW[2]}" "$KNLB_BUILD/knlbctl" -s "$WORK/gw2/knlb.sock" status held 2>/dev/null |
 	awk '$1 == "service" { for (f = 1; f < NF; f++) if ($f == "active" && $(f + 1) == "flows") print $(f + 2) }')
-measure "gw2's knlbd counts ${counted:-?} active flows of the held service 1 s after takeover (sync $SYNC; 200 held)"
+read -r new1 resync1 <<<"$(ha_ct_events 2)"
+measure "gw2's knlbd counts ${counted:-?} active flows of the held service 1 s after takeover (sync $SYNC; 200 held); its conntrack NEW events +$((new1 - new0)), resyncs +$((resync1 - resync0))"
 
 # Held connections: one more request each, through gw2.
 ha_hold_end held
@@ -95,6 +97,9 @@ rc_fail=0
 if [ "$SYNC" = 1 ]; then
 	[ "$held_ok" = 200 ] && [ "$held_moved" = 0 ] || { say "held connections lost with conntrackd"; rc_fail=1; }
 	[ "${counted:-0}" -ge 200 ] || { say "gw2's knlbd counted ${counted:-?} of the 200 committed flows"; rc_fail=1; }
+	# From the commit's events, not from a dump.
+	[ "$((new1 - new0))" -ge 200 ] && [ "$resync1" = "$resync0" ] ||
+		{ say "gw2's knlbd: NEW events +$((new1 - new0)), resyncs +$((resync1 - resync0)): want >= 200 and 0"; rc_fail=1; }
 fi
 [ "$diffs" = 0 ] || { say "same key, other backend after takeover"; rc_fail=1; }
 [ "$rc_fail" = 0 ] || fail "see above"
