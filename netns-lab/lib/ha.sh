@@ -72,8 +72,8 @@ ha_up() {
 	BACKEND_ADDRS=(10.0.0.11 10.0.0.12 10.0.0.13)
 	LAB_DIR=$WORK/lab
 	LAB_TESTSRV=$KNLB_BUILD/lab/knlb-testsrv
-	LAB_BACKEND_TCP_PORT=8080
-	LAB_BACKEND_UDP_PORT=5353
+	# shellcheck disable=SC2034 # read by common.sh's srv_start
+	LAB_BACKEND_TCP_PORT=8080 LAB_BACKEND_UDP_PORT=5353
 	mkdir -p "$LAB_DIR"
 	{
 		printf 'LAB_ID=%q\nLAB_DIR=%q\nLAB_NS_CLIENT=%q\nLAB_NS_GW=%q\n' \

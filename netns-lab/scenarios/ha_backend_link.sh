@@ -11,7 +11,9 @@
 # KNLB_HA_CONTROL=1: the control run, keepalived without the sync group and
 # track_interface: the addresses must then stay split (the check can fail).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/ha.sh
 . "$(dirname "$0")/../lib/ha.sh"
 t_init
 [ "$KNLB_LAB_RULES" = knlbd ] || t_skip "two gateways need knlbd (KNLB_LAB_RULES=hand has no HA variant)"
@@ -30,7 +32,7 @@ sleep 2
 ip -n "${HA_NS_GW[1]}" link set backend0 down
 t0=$(now_ms)
 # Watch the addresses for 4 s (a look takes ~100 ms): how long split?
-split_ms=0 longest=0 prev=$t0 state= now=$t0
+split_ms=0 longest=0 prev=$t0 state='' now=$t0
 while lt "$(ms_diff "$t0" "$now")" 4000; do
 	state=$(ha_master)
 	now=$(now_ms)
@@ -57,7 +59,7 @@ lt "$longest" 1000 || fail "the addresses stayed split for $longest ms (half fai
 ha_hold_end held
 ok=$(lg_get held held_ok); broke=$(lg_get held held_failed); moved_be=$(lg_get held held_moved)
 measure "held wrr connections across the backend-link failover: $ok ok, $broke broke, $moved_be moved backend (of 200)"
-[ "$ok" = 200 ] && [ "$moved_be" = 0 ] || fail "held connections lost"
+if [ "$ok" != 200 ] || [ "$moved_be" != 0 ]; then fail "held connections lost"; fi
 
 ha_hold held2
 ip -n "${HA_NS_GW[1]}" link set backend0 up
@@ -66,7 +68,7 @@ sleep 1
 ha_hold_end held2
 ok=$(lg_get held2 held_ok); broke=$(lg_get held2 held_failed); moved_be=$(lg_get held2 held_moved)
 measure "held wrr connections across the failback: $ok ok, $broke broke, $moved_be moved backend (of 200)"
-[ "$ok" = 200 ] && [ "$moved_be" = 0 ] || fail "held connections lost at failback"
+if [ "$ok" != 200 ] || [ "$moved_be" != 0 ]; then fail "held connections lost at failback"; fi
 lg_bg_stop wrrload
 measure "wrr load: $(lg_get wrrload ok) ok, $(lg_get wrrload failed) failed"
 pass

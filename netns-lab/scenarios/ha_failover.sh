@@ -18,7 +18,9 @@
 #     loses none of 200 connections held on the new master.
 # KNLB_HA_ADVERT sets advert_int (default 0.2).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/ha.sh
 . "$(dirname "$0")/../lib/ha.sh"
 t_init
 [ "$KNLB_LAB_RULES" = knlbd ] || t_skip "two gateways need knlbd (KNLB_LAB_RULES=hand has no HA variant)"
@@ -34,7 +36,7 @@ ha_pair_up $sync_arg
 d1=$(ha_digests 1); d2=$(ha_digests 2)
 [ -n "$d1" ] || fail "no digest from knlbctl status in gw1"
 [ "$d1" = "$d2" ] || fail "digests differ: gw1 [$d1] gw2 [$d2]"
-measure "digests equal on both gateways: $(echo $d1)"
+measure "digests equal on both gateways: ${d1//$'\n'/ }"
 
 # The sample of keys before the failure, through gw1.
 lg sample1 --tcp --target "$HA_VIP:81" --count 40 --source 198.51.100.120 --sport-base 41000 --per-conn
@@ -95,11 +97,14 @@ measure "sample of 40 client ports: $diffs got another backend through gw2"
 
 rc_fail=0
 if [ "$SYNC" = 1 ]; then
-	[ "$held_ok" = 200 ] && [ "$held_moved" = 0 ] || { say "held connections lost with conntrackd"; rc_fail=1; }
+	if [ "$held_ok" != 200 ] || [ "$held_moved" != 0 ]; then
+		say "held connections lost with conntrackd"; rc_fail=1
+	fi
 	[ "${counted:-0}" -ge 200 ] || { say "gw2's knlbd counted ${counted:-?} of the 200 committed flows"; rc_fail=1; }
 	# From the commit's events, not from a dump.
-	[ "$((new1 - new0))" -ge 200 ] && [ "$resync1" = "$resync0" ] ||
-		{ say "gw2's knlbd: NEW events +$((new1 - new0)), resyncs +$((resync1 - resync0)): want >= 200 and 0"; rc_fail=1; }
+	if [ "$((new1 - new0))" -lt 200 ] || [ "$resync1" != "$resync0" ]; then
+		say "gw2's knlbd: NEW events +$((new1 - new0)), resyncs +$((resync1 - resync0)): want >= 200 and 0"; rc_fail=1
+	fi
 fi
 [ "$diffs" = 0 ] || { say "same key, other backend after takeover"; rc_fail=1; }
 [ "$rc_fail" = 0 ] || fail "see above"
@@ -117,7 +122,7 @@ ha_hold_end held2
 ok2=$(lg_get held2 held_ok); failed2=$(lg_get held2 held_failed); moved2=$(lg_get held2 held_moved)
 measure "held wrr connections across the failback (sync $SYNC): $ok2 ok, $failed2 broke, $moved2 moved backend (of 200)"
 if [ "$SYNC" = 1 ]; then
-	[ "$ok2" = 200 ] && [ "$moved2" = 0 ] || fail "failback lost held connections"
+	if [ "$ok2" != 200 ] || [ "$moved2" != 0 ]; then fail "failback lost held connections"; fi
 fi
 
 lg_bg_stop rate
