@@ -23,6 +23,7 @@
 #include "knlb/health/health.h"
 #include "knlb/daemon/host_checks.h"
 #include "knlb/daemon/metrics.h"
+#include "knlb/daemon/slot_digest.h"
 #include "knlb/pool/pool.h"
 #include "knlb/sched/sched.h"
 #include "knlb/lib/version.h"
@@ -214,6 +215,22 @@ static void render_services(FILE *out, const struct status_view *v)
 			put_num(out, service_value(&v->services[s], fd->value));
 		}
 	}
+}
+
+/*
+ * An info metric: a 64-bit digest is no float, so it goes in a label.  Two
+ * gateways whose series differ would send some flows to different backends.
+ */
+static void render_slot_digests(FILE *out, const struct status_view *v)
+{
+	char hex[SLOT_DIGEST_STRLEN];
+
+	family(out, "knlb_service_slot_table_info", "gauge",
+	       "Always 1; the digest label is a 64-bit hash of the slot table the kernel holds (slot -> backend address:port): equal on two gateways means same key, same backend.");
+	for (size_t s = 0; s < v->n_services; s++)
+		fprintf(out, "knlb_service_slot_table_info{%s,digest=\"%s\"} 1\n",
+			v->services[s].labels,
+			slot_digest_format(v->services[s].slot_digest, hex));
 }
 
 /* ---- per backend -------------------------------------------------------- */
@@ -519,6 +536,7 @@ int metrics_render(FILE *out, const struct metrics_sources *src)
 		       "When knlbd started, in seconds since the Unix epoch.",
 		       NUM_U(src->daemon->start_time_unix));
 	render_services(out, &v);
+	render_slot_digests(out, &v);
 	render_backends(out, &v);
 	if (src->kernel_counters)
 		metrics_render_kernel(out, src->pool);

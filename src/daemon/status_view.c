@@ -9,9 +9,26 @@
 
 #include "knlb/config/config-t.h"
 #include "knlb/ct/flowtab.h"
+#include "knlb/daemon/slot_digest.h"
+#include "knlb/nft/commit.h"
 #include "knlb/health/health.h"
 #include "knlb/pool/pool.h"
 #include "status_view-int.h"
+
+/*
+ * The slot table as programmed: the committer's copy of what the kernel
+ * acknowledged last, so a delta still pending (or refused) does not show
+ * a table the kernel does not hold; the pool's own without a committer.
+ */
+static const uint32_t *programmed_slots(const struct metrics_sources *src,
+					size_t s)
+{
+	const uint32_t *slots = NULL;
+
+	if (src->committer)
+		slots = committer_kernel_slots(src->committer, s);
+	return slots ? slots : src->pool->services[s].slots;
+}
 
 int status_view_gather(struct status_view *v, const struct metrics_sources *src)
 {
@@ -50,6 +67,7 @@ int status_view_gather(struct status_view *v, const struct metrics_sources *src)
 			flowtab_service_counts(src->flows, svc->ct_mark,
 					       &sr->flows);
 		pool_count_slots(svc, slots);
+		sr->slot_digest = slot_digest(svc, programmed_slots(src, s));
 		for (size_t b = 0; b < svc->n_backends; b++) {
 			struct backend_row *br = &sr->backends[b];
 			const struct knlb_backend_config *cfg;
