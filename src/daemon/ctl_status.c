@@ -242,7 +242,7 @@ static void text_header(const struct knlbd *d, FILE *out)
 		st.resync_pending ? "; COUNTS STALE until the pending resync" : "");
 }
 
-static bool any_runtime_weight(const struct knlb_pool *pool)
+static bool any_runtime_weight(const struct knlb_model *pool)
 {
 	for (size_t s = 0; s < pool->n_services; s++)
 		for (size_t b = 0; b < pool->services[s].n_backends; b++)

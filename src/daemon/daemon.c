@@ -100,7 +100,7 @@ void daemon_queue_flush(struct knlbd *d, const struct knlb_service *svc,
  * through the old map, back to the dead backend, in a new entry nobody
  * flushes.
  */
-static void on_transition(struct knlb_pool *pool, size_t s, size_t b, bool up,
+static void on_transition(struct knlb_model *pool, size_t s, size_t b, bool up,
 			  void *arg)
 {
 	if (!up)
@@ -253,7 +253,7 @@ static void on_wlc_timer(struct loop *loop, struct loop_timer *t, void *arg)
 		log_error("wlc: cannot schedule the next pass: out of memory");
 }
 
-static bool any_wlc(const struct knlb_pool *pool)
+static bool any_wlc(const struct knlb_model *pool)
 {
 	for (size_t s = 0; s < pool->n_services; s++)
 		if (pool->services[s].cfg->scheduler == KNLB_SCHED_WLC)
@@ -321,7 +321,7 @@ static int start_conntrack(struct knlbd *d)
 	return 0;
 }
 
-int daemon_start_health(struct knlbd *d, struct knlb_pool *pool,
+int daemon_start_health(struct knlbd *d, struct knlb_model *pool,
 			struct health **out)
 {
 	int ret = health_new(d->loop, pool, d->checker, out);

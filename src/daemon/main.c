@@ -171,7 +171,7 @@ static size_t count_backends(const struct knlb_config *config)
  * shares are from the weights; one line per backend at debug level (a
  * thousand-backend service should not flood the log at info).
  */
-static void log_pool(const struct knlb_pool *pool)
+static void log_pool(const struct knlb_model *pool)
 {
 	for (size_t i = 0; i < pool->n_services; i++) {
 		const struct knlb_service *svc = &pool->services[i];

@@ -50,7 +50,7 @@ static void put_backend(FILE *out, const char *family,
 
 enum which { NEW_FLOWS, PACKETS, BYTES };
 
-static void put_family(FILE *out, const struct knlb_pool *pool,
+static void put_family(FILE *out, const struct knlb_model *pool,
 		       const struct stats_table *t, enum which which)
 {
 	static const char *const names[] = {
@@ -90,7 +90,7 @@ static void put_family(FILE *out, const struct knlb_pool *pool,
 	}
 }
 
-void metrics_render_kernel(FILE *out, const struct knlb_pool *pool)
+void metrics_render_kernel(FILE *out, const struct knlb_model *pool)
 {
 	const struct knlb_global_config *g = &pool->config->global;
 	struct stats_table t;

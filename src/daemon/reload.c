@@ -64,7 +64,7 @@ static int load_config(struct knlbd *d, FILE *report, struct knlb_config **out)
 }
 
 /* Health of kept backends goes on from where it was: no re-probing flap. */
-static int new_health(struct knlbd *d, struct knlb_pool *pool,
+static int new_health(struct knlbd *d, struct knlb_model *pool,
 		      const struct reload_plan *plan, struct health **out)
 {
 	int ret = daemon_start_health(d, pool, out);
@@ -90,10 +90,10 @@ static int new_health(struct knlbd *d, struct knlb_pool *pool,
  * The plan says which old backends the new pool kept (linear, not a
  * lookup per backend: farms of thousands reload often).
  */
-static void flush_removed(struct knlbd *d, const struct knlb_pool *pool,
+static void flush_removed(struct knlbd *d, const struct knlb_model *pool,
 			  const struct reload_plan *plan)
 {
-	const struct knlb_pool *old = d->pool;
+	const struct knlb_model *old = d->pool;
 
 	for (size_t os = 0; os < old->n_services; os++) {
 		const struct knlb_service *osvc = &old->services[os];
@@ -182,7 +182,7 @@ static int reload(struct knlbd *d, FILE *report)
 {
 	uint64_t start = loop_now_ns();
 	struct knlb_config *config = NULL;
-	struct knlb_pool *pool = NULL;
+	struct knlb_model *pool = NULL;
 	struct health *health = NULL;
 	struct reload_plan plan = { 0 };
 	struct sync_result res = { 0 };

@@ -32,7 +32,7 @@ static const uint32_t *programmed_slots(const struct metrics_sources *src,
 
 int status_view_gather(struct status_view *v, const struct metrics_sources *src)
 {
-	const struct knlb_pool *pool = src->pool;
+	const struct knlb_model *pool = src->pool;
 	size_t total = 0, widest = 1;
 	uint32_t *slots;
 

@@ -39,7 +39,7 @@ struct health_service {
 
 struct health {
 	struct loop *loop;
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	struct checker *checker;
 	struct health_service *services;
 	health_transition_fn on_transition;
@@ -244,7 +244,7 @@ static void on_probe_timer(struct loop *loop, struct loop_timer *t, void *arg)
 	}
 }
 
-int health_new(struct loop *loop, struct knlb_pool *pool,
+int health_new(struct loop *loop, struct knlb_model *pool,
 	       struct checker *checker, struct health **out)
 {
 	struct health *h = calloc(1, sizeof(*h));

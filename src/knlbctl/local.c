@@ -44,7 +44,7 @@ static void json_result(const char *path, bool valid, size_t services,
 int check_config(const char *path, bool json)
 {
 	struct knlb_config *config;
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	size_t backends = 0, len = 0;
 	char *errors = NULL;
 	FILE *err = stderr;

@@ -44,7 +44,7 @@ struct kernel_view {
 
 struct committer {
 	struct loop *loop;
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	struct nfnl_sock *nfnl;
 	struct kernel_view *kernel;	/* parallel to pool->services */
 	struct loop_timer replace_timer;
@@ -52,7 +52,7 @@ struct committer {
 };
 
 /* One view per service of pool, slots allocated; NULL on ENOMEM. */
-static struct kernel_view *kernel_view_new(const struct knlb_pool *pool)
+static struct kernel_view *kernel_view_new(const struct knlb_model *pool)
 {
 	struct kernel_view *kv = calloc(pool->n_services ? pool->n_services : 1,
 					sizeof(*kv));
@@ -70,7 +70,7 @@ static struct kernel_view *kernel_view_new(const struct knlb_pool *pool)
 	return kv;
 }
 
-static void kernel_view_free(struct kernel_view *kv, const struct knlb_pool *pool)
+static void kernel_view_free(struct kernel_view *kv, const struct knlb_model *pool)
 {
 	for (size_t i = 0; kv && i < pool->n_services; i++)
 		free(kv[i].slots);
@@ -207,7 +207,7 @@ void committer_run(struct committer *c)
 }
 
 
-int committer_new(struct loop *loop, struct knlb_pool *pool,
+int committer_new(struct loop *loop, struct knlb_model *pool,
 		  struct nfnl_sock *nfnl, struct committer **out)
 {
 	struct committer *c = calloc(1, sizeof(*c));
@@ -272,7 +272,7 @@ static uint32_t *translate_view(const struct kernel_view *kv,
 	return slots;
 }
 
-static int reload_deltas(struct committer *c, const struct knlb_pool *pool,
+static int reload_deltas(struct committer *c, const struct knlb_model *pool,
 			 const struct reload_plan *plan, struct sync_result *res,
 			 char *err, size_t errlen)
 {
@@ -301,7 +301,7 @@ static int reload_deltas(struct committer *c, const struct knlb_pool *pool,
 	return ret;
 }
 
-int committer_reload(struct committer *c, struct knlb_pool *pool,
+int committer_reload(struct committer *c, struct knlb_model *pool,
 		     const struct reload_plan *plan, struct sync_result *res,
 		     char *err, size_t errlen)
 {

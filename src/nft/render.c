@@ -19,7 +19,7 @@
 
 #define ELEM_NEWLINE ",\n\t\t\t     "
 
-static void render_dispatch_map(FILE *out, const struct knlb_pool *pool)
+static void render_dispatch_map(FILE *out, const struct knlb_model *pool)
 {
 	fprintf(out, "\tmap %s {\n", RULESET_DISPATCH_MAP);
 	fprintf(out, "\t\ttype ipv4_addr . inet_proto . inet_service : verdict\n");
@@ -70,7 +70,7 @@ static void render_slots_map(FILE *out, const struct knlb_service *svc)
 }
 
 /* empty_reject / empty_drop: services with no usable backend right now. */
-static void render_empty_set(FILE *out, const struct knlb_pool *pool,
+static void render_empty_set(FILE *out, const struct knlb_model *pool,
 			     const char *name, enum knlb_on_empty how)
 {
 	bool first = true;
@@ -172,7 +172,7 @@ static void render_base_chain(FILE *out, const char *name, const char *hook,
 	fprintf(out, "\t\ttype nat hook %s priority %s; policy accept;\n", hook, prio);
 }
 
-int render_ruleset(FILE *out, const struct knlb_pool *pool)
+int render_ruleset(FILE *out, const struct knlb_model *pool)
 {
 	fprintf(out, "table inet %s {\n", pool->config->global.table);
 	render_dispatch_map(out, pool);

@@ -500,7 +500,7 @@ static int add_empty_element(struct nfnl_batch *batch, const char *table,
 }
 
 int ruleset_add_empty_change(struct nfnl_batch *batch,
-			     const struct knlb_pool *pool,
+			     const struct knlb_model *pool,
 			     const struct knlb_service *svc, bool empty)
 {
 	return add_empty_element(batch, pool->config->global.table, svc,
@@ -508,7 +508,7 @@ int ruleset_add_empty_change(struct nfnl_batch *batch,
 }
 
 static int add_on_empty_objects(struct nfnl_batch *batch,
-				const struct knlb_pool *pool)
+				const struct knlb_model *pool)
 {
 	const char *table = pool->config->global.table;
 	struct rb_set_spec spec = {
@@ -553,7 +553,7 @@ static int add_on_empty_objects(struct nfnl_batch *batch,
 	return ret;
 }
 
-int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_pool *pool)
+int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool)
 {
 	const char *table = pool->config->global.table;
 	struct rb_set_spec dispatch = {
@@ -614,7 +614,7 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_pool *pool)
 }
 
 int ruleset_add_slot_changes(struct nfnl_batch *batch,
-			     const struct knlb_pool *pool,
+			     const struct knlb_model *pool,
 			     const struct knlb_service *svc,
 			     const struct slot_diff *diff)
 {

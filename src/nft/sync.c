@@ -43,7 +43,7 @@ static int send_transaction(struct nfnl_sock *sock, struct nfnl_batch *batch,
 	return ret;
 }
 
-int sync_replace(struct nfnl_sock *sock, const struct knlb_pool *pool,
+int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 		 struct sync_result *res, char *err, size_t errlen)
 {
 	double start = now_ms();
@@ -74,7 +74,7 @@ out_nomem:
  * Counts into res.  0, or -ENOMEM.
  */
 static int add_service_delta(struct nfnl_batch *batch,
-			     const struct knlb_pool *pool,
+			     const struct knlb_model *pool,
 			     const struct knlb_service *svc,
 			     const uint32_t *old_slots, bool old_empty,
 			     struct sync_result *res)
@@ -94,7 +94,7 @@ static int add_service_delta(struct nfnl_batch *batch,
 	return ret;
 }
 
-int sync_pool_slots(struct nfnl_sock *sock, const struct knlb_pool *pool,
+int sync_pool_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		    const struct sync_old *old, struct sync_result *res,
 		    char *err, size_t errlen)
 {
@@ -120,7 +120,7 @@ int sync_pool_slots(struct nfnl_sock *sock, const struct knlb_pool *pool,
 	return send_transaction(sock, batch, start, res, err, errlen);
 }
 
-int sync_service_slots(struct nfnl_sock *sock, const struct knlb_pool *pool,
+int sync_service_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		       const struct knlb_service *svc, const uint32_t *old_slots,
 		       bool old_empty, struct sync_result *res, char *err,
 		       size_t errlen)

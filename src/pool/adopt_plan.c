@@ -23,7 +23,7 @@ static uint32_t config_order_mark(const struct knlb_service *svc, size_t s)
 }
 
 /* Can every running mark be kept?  If not, why says what is wrong. */
-static bool marks_consistent(const struct knlb_pool *pool,
+static bool marks_consistent(const struct knlb_model *pool,
 			     const struct adopt_table *t, char *why,
 			     size_t len)
 {
@@ -62,14 +62,14 @@ static bool marks_consistent(const struct knlb_pool *pool,
 	return true;
 }
 
-static void config_order_marks(struct knlb_pool *pool)
+static void config_order_marks(struct knlb_model *pool)
 {
 	for (size_t s = 0; s < pool->n_services; s++)
 		pool->services[s].ct_mark =
 			config_order_mark(&pool->services[s], s);
 }
 
-static void adopt_marks(struct knlb_pool *pool, const struct adopt_table *t,
+static void adopt_marks(struct knlb_model *pool, const struct adopt_table *t,
 			struct pool_adopt_result *res)
 {
 	if (!marks_consistent(pool, t, res->why, sizeof(res->why)))
@@ -157,7 +157,7 @@ static int adopt_health(struct knlb_service *svc,
 	return pool_compute_slots(svc);
 }
 
-int pool_adopt(struct knlb_pool *pool, const struct adopt_table *t,
+int pool_adopt(struct knlb_model *pool, const struct adopt_table *t,
 	       struct pool_adopt_result *res)
 {
 	int ret;
@@ -244,7 +244,7 @@ static size_t unknown_values(const struct knlb_service *svc,
 	return n;
 }
 
-void pool_adopt_describe(const struct knlb_pool *pool, size_t s,
+void pool_adopt_describe(const struct knlb_model *pool, size_t s,
 			 const struct adopt_table *t,
 			 const struct pool_adopt_result *res, char *buf,
 			 size_t len)

@@ -198,7 +198,7 @@ const char *pool_admin_name(enum knlb_admin admin)
 	return "?";
 }
 
-struct knlb_service *pool_find_service(const struct knlb_pool *pool,
+struct knlb_service *pool_find_service(const struct knlb_model *pool,
 				       const char *name)
 {
 	for (size_t i = 0; i < pool->n_services; i++)
@@ -236,7 +236,7 @@ void pool_count_slots(const struct knlb_service *svc, uint32_t *counts)
 			counts[svc->slots[i]]++;
 }
 
-int pool_free_mark(const struct knlb_pool *pool, uint32_t mask, uint32_t *out)
+int pool_free_mark(const struct knlb_model *pool, uint32_t mask, uint32_t *out)
 {
 	uint32_t shift = (uint32_t)__builtin_ctz(mask);
 	uint64_t cap = (uint64_t)(mask >> shift);
@@ -285,9 +285,9 @@ static int service_init(struct knlb_service *svc,
 	return pool_compute_slots(svc);
 }
 
-int pool_create(const struct knlb_config *config, struct knlb_pool **out)
+int pool_create(const struct knlb_config *config, struct knlb_model **out)
 {
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	int ret = -ENOMEM;
 
 	*out = NULL;
@@ -320,7 +320,7 @@ out_free:
 	return ret;
 }
 
-void pool_free(struct knlb_pool *pool)
+void pool_free(struct knlb_model *pool)
 {
 	if (!pool)
 		return;

@@ -59,7 +59,7 @@ static const char *rules_change(const struct knlb_service_config *a,
 	return NULL;
 }
 
-static long find_service(const struct knlb_pool *pool, const char *name)
+static long find_service(const struct knlb_model *pool, const char *name)
 {
 	for (size_t i = 0; i < pool->n_services; i++)
 		if (strcmp(pool->services[i].cfg->name, name) == 0)
@@ -168,8 +168,8 @@ static void why_append(struct reload_plan *plan, const struct name_list *l,
  * flows are flushed), then added, then changed rules.
  */
 static void describe_structure(struct reload_plan *plan,
-			       const struct knlb_pool *old,
-			       const struct knlb_pool *new)
+			       const struct knlb_model *old,
+			       const struct knlb_model *new)
 {
 	struct name_list removed = { 0 }, added = { 0 }, changed = { 0 };
 	char one_removed[96] = "", one_added[96] = "", one_changed[128] = "";
@@ -267,7 +267,7 @@ static int carry_service(struct reload_plan *plan, size_t s,
 	return 0;
 }
 
-int reload_plan_build(const struct knlb_pool *old, struct knlb_pool *new,
+int reload_plan_build(const struct knlb_model *old, struct knlb_model *new,
 		      uint64_t now_ns, struct reload_plan *plan, char *err,
 		      size_t errlen)
 {

@@ -120,7 +120,7 @@ uint32_t kt_nft_genid(void)
 }
 
 void kt_load(const char *conf_rel, struct knlb_config **config,
-	     struct knlb_pool **pool)
+	     struct knlb_model **pool)
 {
 	char path[512];
 
@@ -141,7 +141,7 @@ char *kt_nft_list(const char *table)
 	return out;
 }
 
-char *kt_render(const struct knlb_pool *pool)
+char *kt_render(const struct knlb_model *pool)
 {
 	char *out = NULL;
 	size_t len = 0;

@@ -9,7 +9,7 @@
 #include <sys/types.h>
 
 struct knlb_config;
-struct knlb_pool;
+struct knlb_model;
 
 /* Criterion .init: unshare a fresh network namespace, or skip without root. */
 void kt_enter_netns(void);
@@ -31,7 +31,7 @@ uint32_t kt_nft_genid(void);
 
 /* Load a config file into a pool; asserts on failure. */
 void kt_load(const char *conf_rel, struct knlb_config **config,
-	     struct knlb_pool **pool);
+	     struct knlb_model **pool);
 
 /* `nft list table inet NAME` output. */
 char *kt_nft_list(const char *table);
@@ -46,7 +46,7 @@ char *kt_normalize(const char *listing);
 char *kt_normalize_free(char *listing);
 
 /* render_ruleset() into a string. */
-char *kt_render(const struct knlb_pool *pool);
+char *kt_render(const struct knlb_model *pool);
 
 /*
  * One control request (a line without its newline) to knlbd's socket;

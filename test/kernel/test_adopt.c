@@ -40,7 +40,7 @@ static void sh(const char *cmd)
 	free(out);
 }
 
-static void replace(const struct knlb_pool *pool)
+static void replace(const struct knlb_model *pool)
 {
 	struct nfnl_sock *sock;
 	struct sync_result res;
@@ -93,7 +93,7 @@ static void expect_service(const struct adopt_table *t,
 Test(adopt, read_back_returns_the_mapped_backends_and_marks)
 {
 	struct knlb_config *config;
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	struct adopt_table *t;
 
 	kt_load("conf/knlb.conf", &config, &pool);
@@ -118,7 +118,7 @@ Test(adopt, read_back_returns_the_mapped_backends_and_marks)
 
 /* A config from a string, through a temporary file. */
 static void load_text(const char *text, struct knlb_config **config,
-		      struct knlb_pool **pool)
+		      struct knlb_model **pool)
 {
 	char path[] = "/tmp/knlb-kt-adopt-XXXXXX";
 	int fd = mkstemp(path);
@@ -141,7 +141,7 @@ static void load_text(const char *text, struct knlb_config **config,
 Test(adopt, adopting_the_read_back_recomputes_the_programmed_tables)
 {
 	struct knlb_config *config, *config2;
-	struct knlb_pool *pool, *fresh;
+	struct knlb_model *pool, *fresh;
 	struct pool_adopt_result res;
 	struct adopt_table *t;
 
@@ -203,7 +203,7 @@ Test(adopt, read_back_of_65537_slots)
 	unsigned int reads[RUNS], settled_reads = 0;
 	double settled_ms[RUNS];
 	struct knlb_config *config, *config2;
-	struct knlb_pool *pool, *fresh;
+	struct knlb_model *pool, *fresh;
 	struct pool_adopt_result res;
 	struct nfnl_sock *sock;
 	struct sync_result sr;
@@ -272,7 +272,7 @@ Test(adopt, read_back_of_65537_slots)
 Test(adopt, read_back_of_marks_under_a_mask)
 {
 	struct knlb_config *config;
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	struct adopt_table *t;
 
 	kt_load("conf/mark-mask-mid.conf", &config, &pool);

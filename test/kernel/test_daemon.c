@@ -187,7 +187,7 @@ Test(daemon, table_of_65537_slots_in_one_transaction)
 {
 	char *path = write_big_config(1000, 65537);
 	struct knlb_config *config;
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	struct nfnl_sock *sock;
 	struct sync_result res;
 	uint32_t gen;

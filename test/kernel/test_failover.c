@@ -24,7 +24,7 @@ TestSuite(failover, .init = kt_enter_netns, .timeout = 120);
 
 struct rig {
 	struct knlb_config *config;
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	struct nfnl_sock *sock;
 	struct loop *loop;
 	struct health *health;

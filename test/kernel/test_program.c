@@ -27,7 +27,7 @@ static struct nfnl_sock *open_sock(void)
 	return sock;
 }
 
-static void replace(struct nfnl_sock *sock, const struct knlb_pool *pool)
+static void replace(struct nfnl_sock *sock, const struct knlb_model *pool)
 {
 	struct sync_result res;
 	char err[512];
@@ -41,7 +41,7 @@ static void check_golden(const char *name)
 {
 	char conf[128], golden_rel[128], golden_path[512];
 	struct knlb_config *config;
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	struct nfnl_sock *sock = open_sock();
 	char *golden, *listed, *rendered;
 
@@ -76,7 +76,7 @@ Test(program, golden_mark_mask_mid_conf) { check_golden("mark-mask-mid"); }
 Test(program, restart_with_same_config_is_identical)
 {
 	struct knlb_config *c1, *c2;
-	struct knlb_pool *p1, *p2;
+	struct knlb_model *p1, *p2;
 	struct nfnl_sock *sock = open_sock();
 	char *first, *second;
 	uint32_t gen;
@@ -110,7 +110,7 @@ Test(program, foreign_table_survives_start_and_stop)
 		"nft add rule inet foreign c tcp dport 22 counter accept && "
 		"nft add table ip knlb_lookalike";
 	struct knlb_config *config;
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	struct nfnl_sock *sock = open_sock();
 	struct nfnl_batch *batch;
 	char *before, *after, *ours;
@@ -146,7 +146,7 @@ Test(program, foreign_table_survives_start_and_stop)
 Test(program, weight_change_sends_only_changed_slots)
 {
 	struct knlb_config *config;
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	struct nfnl_sock *sock = open_sock();
 	struct knlb_service *web;
 	struct sync_result res;
@@ -199,7 +199,7 @@ Test(program, weight_change_sends_only_changed_slots)
 Test(program, rejected_batch_keeps_previous_state)
 {
 	struct knlb_config *config;
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	struct nfnl_sock *sock = open_sock();
 	struct knlb_service *web;
 	struct sync_result res;

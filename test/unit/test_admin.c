@@ -14,9 +14,9 @@
 #define WEB "[service web]\nvip = 192.0.2.10\nport = 80\n"
 #define THREE WEB "backend = 10.0.0.11:8080 id=b1\nbackend = 10.0.0.12:8080\nbackend = 10.0.0.13:8080 weight=2\n"
 
-static struct knlb_pool *pool_of(struct result *r, const char *text)
+static struct knlb_model *pool_of(struct result *r, const char *text)
 {
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 
 	*r = load_ok(text);
 	cr_assert_eq(pool_create(r->cfg, &pool), 0);
@@ -26,7 +26,7 @@ static struct knlb_pool *pool_of(struct result *r, const char *text)
 Test(admin, drain_and_disable_take_the_backend_out_of_the_slots_enable_restores)
 {
 	struct result r;
-	struct knlb_pool *pool = pool_of(&r, THREE);
+	struct knlb_model *pool = pool_of(&r, THREE);
 	struct knlb_service *svc = &pool->services[0];
 	uint32_t before[16381];
 
@@ -51,7 +51,7 @@ Test(admin, drain_and_disable_take_the_backend_out_of_the_slots_enable_restores)
 Test(admin, runtime_weight_changes_shares)
 {
 	struct result r;
-	struct knlb_pool *pool = pool_of(&r, THREE);
+	struct knlb_model *pool = pool_of(&r, THREE);
 	struct knlb_service *svc = &pool->services[0];
 
 	cr_expect(pool_set_weight(svc, 0, 6, 0));
@@ -72,7 +72,7 @@ Test(admin, runtime_weight_changes_shares)
 Test(admin, lookups_by_id_and_address)
 {
 	struct result r;
-	struct knlb_pool *pool = pool_of(&r, THREE);
+	struct knlb_model *pool = pool_of(&r, THREE);
 	struct knlb_service *svc = pool_find_service(pool, "web");
 
 	cr_assert_not_null(svc);
@@ -123,7 +123,7 @@ Test(wlc, a_loaded_backend_keeps_a_trickle_and_weight_zero_gets_nothing)
 Test(wlc, pool_reweights_and_marks_dirty_only_on_a_real_change)
 {
 	struct result r;
-	struct knlb_pool *pool = pool_of(&r, "[service web]\nvip = 192.0.2.10\nport = 80\nscheduler = wlc\ntable_size = 1000\n"
+	struct knlb_model *pool = pool_of(&r, "[service web]\nvip = 192.0.2.10\nport = 80\nscheduler = wlc\ntable_size = 1000\n"
 				       "backend = 10.0.0.11:8080\nbackend = 10.0.0.12:8080\n");
 	struct knlb_service *svc = &pool->services[0];
 	uint64_t even[2] = { 50, 50 }, skew[2] = { 0, 99 };

@@ -85,7 +85,7 @@ static void fake_from_pool(struct fake *f, const struct knlb_service *svc)
 
 struct rig {
 	struct result r;
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	struct pool_adopt_result res;
 	char line[1024];
 };
@@ -172,7 +172,7 @@ Test(adopt, unmapped_backend_starts_down_and_gets_no_slot)
 /* The replace then writes what the kernel has: a restart moves no slot. */
 Test(adopt, restart_recomputes_the_running_slots_exactly)
 {
-	struct knlb_pool *before;
+	struct knlb_model *before;
 	struct fake f = { 0 };
 	struct rig g;
 

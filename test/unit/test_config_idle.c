@@ -26,7 +26,7 @@
 Test(config_idle, no_service_renders_an_empty_table)
 {
 	struct result r = load_ok("[global]\ntable = standby\n");
-	struct knlb_pool *pool = NULL;
+	struct knlb_model *pool = NULL;
 	char *out = NULL;
 	size_t len = 0;
 	FILE *f;

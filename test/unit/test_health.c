@@ -83,7 +83,7 @@ Test(health, fastinter_in_transition_downinter_when_down)
 /* A pool and a health module fed by hand (no checker, no kernel). */
 struct rig {
 	struct result r;
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	struct loop *loop;
 	struct health *health;
 };
@@ -249,7 +249,7 @@ Test(health, slowstart_ramps_linearly_and_ends_on_the_old_table)
 	struct result r = load_ok("[service web]\nvip = 192.0.2.10\nport = 80\ncheck = tcp\n"
 				  "slowstart = 10s\nbackend = 10.0.0.11:80 weight=4\n"
 				  "backend = 10.0.0.12:80 weight=2\nbackend = 10.0.0.13:80\n");
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	struct knlb_service *svc;
 	uint32_t *before, m;
 	uint64_t t0 = 1000 * 1000 * MS;
@@ -296,7 +296,7 @@ Test(health, weight_scale_moves_no_slot)
 	for (int k = 0; k < 2; k++) {
 		char conf[512];
 		struct result r;
-		struct knlb_pool *pool;
+		struct knlb_model *pool;
 		struct knlb_service *svc;
 		uint32_t *before;
 

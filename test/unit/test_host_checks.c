@@ -317,7 +317,7 @@ Test(host_checks, every_problem_is_reported_in_check_order)
 Test(host_checks, the_metric_has_one_series_per_check)
 {
 	struct result r = load_ok(WEB);
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	struct host_problems p = { 0 };
 	char *text = NULL;
 	size_t len = 0;
@@ -418,7 +418,7 @@ Test(host_checks, conntrack_read_from_the_proc_tree)
 static char *render_with_proc(const char *proc_root)
 {
 	struct result r = load_ok(WEB);
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	char *text = NULL;
 	size_t len = 0;
 	FILE *out;

@@ -314,7 +314,7 @@ Test(metrics, checker_catches_broken_exposition)
 
 struct rig {
 	struct result r;
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	struct loop *loop;
 	struct health *health;
 	struct flowtab *flows;
@@ -666,7 +666,7 @@ static int cmp_double(const void *a, const void *b)
 Test(metrics, render_at_scale, .timeout = 120)
 {
 	struct metrics_sources src;
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	struct result r;
 	double t_render[11], t_naive[11];
 	unsigned long long sum = 0;

@@ -37,7 +37,7 @@
 
 struct rig {
 	struct result r;
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	struct loop *loop;
 	struct metrics_sources src;
 	struct metrics *m;

@@ -23,7 +23,7 @@
 
 struct world {
 	struct result r;
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 };
 
 static struct world make(const char *text)

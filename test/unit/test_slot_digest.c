@@ -22,7 +22,7 @@
 static uint64_t digest_of(const char *text)
 {
 	struct result r = load_ok(text);
-	struct knlb_pool *pool = NULL;
+	struct knlb_model *pool = NULL;
 	uint64_t d;
 
 	cr_assert_eq(pool_create(r.cfg, &pool), 0);
@@ -83,7 +83,7 @@ Test(slot_digest, wrr_same_config_same_digest_and_port_counts)
 Test(slot_digest, reads_the_slots_given)
 {
 	struct result r = load_ok(maglev3);
-	struct knlb_pool *pool = NULL;
+	struct knlb_model *pool = NULL;
 	struct knlb_service *svc;
 	uint32_t *copy;
 	uint64_t before;

@@ -10,7 +10,7 @@
 
 /*
  * What the operator wrote, validated and nothing more.  Runtime state
- * (health, effective weight, slot tables) lives in struct knlb_pool, which
+ * (health, effective weight, slot tables) lives in struct knlb_model, which
  * points at these: configuration stays flat and read-only once loaded.
  */
 

@@ -34,7 +34,7 @@ struct knlbd {
 	bool flush_on_exit;
 
 	struct knlb_config *config;
-	struct knlb_pool *pool;
+	struct knlb_model *pool;
 	struct nfnl_sock *nfnl;
 	struct loop *loop;
 	struct committer *committer;

@@ -10,7 +10,7 @@
 #include "knlb/daemon/daemon-t.h"
 
 struct health;
-struct knlb_pool;
+struct knlb_model;
 struct knlb_service;
 
 /* Each returns 0 or -errno and has logged why. */
@@ -20,7 +20,7 @@ int daemon_program_kernel(struct knlbd *d);
 int daemon_start_services(struct knlbd *d);
 void daemon_flush_table(struct knlbd *d);
 /* A health object for pool that reports transitions to the daemon. */
-int daemon_start_health(struct knlbd *d, struct knlb_pool *pool,
+int daemon_start_health(struct knlbd *d, struct knlb_model *pool,
 			struct health **out);
 /* (Re)arm or cancel the wlc pass to fit d->pool. */
 void daemon_arm_wlc(struct knlbd *d);

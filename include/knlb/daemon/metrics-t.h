@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct knlb_pool;
+struct knlb_model;
 struct health;
 struct flowtab;
 struct ct;
@@ -28,7 +28,7 @@ struct daemon_counters {
  * but pool may be NULL (that part is then left out).
  */
 struct metrics_sources {
-	const struct knlb_pool *pool;
+	const struct knlb_model *pool;
 	const struct health *health;
 	const struct flowtab *flows;
 	const struct ct *ct;

@@ -19,7 +19,7 @@ struct loop;
 /* The exposition, text format 0.0.4.  0 or -errno. */
 int metrics_render(FILE *out, const struct metrics_sources *src);
 /* The kernel's per-backend counters, read now (metrics_kernel.c). */
-void metrics_render_kernel(FILE *out, const struct knlb_pool *pool);
+void metrics_render_kernel(FILE *out, const struct knlb_model *pool);
 
 struct metrics;
 

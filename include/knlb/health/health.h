@@ -17,7 +17,7 @@
 
 struct loop;
 struct checker;
-struct knlb_pool;
+struct knlb_model;
 struct knlb_health_config;
 struct knlb_service_config;
 struct knlb_backend_config;
@@ -63,14 +63,14 @@ struct health_backend_info {
 struct health;
 
 /* Called after each transition, once the pool has the new verdict. */
-typedef void (*health_transition_fn)(struct knlb_pool *pool, size_t svc,
+typedef void (*health_transition_fn)(struct knlb_model *pool, size_t svc,
 				     size_t backend, bool up, void *arg);
 
 /*
  * Probing state for every backend of pool whose service has a check.
  * checker may be NULL (tests that feed health_result() by hand).
  */
-int health_new(struct loop *loop, struct knlb_pool *pool,
+int health_new(struct loop *loop, struct knlb_model *pool,
 	       struct checker *checker, struct health **out);
 void health_free(struct health *health);
 void health_set_transition_fn(struct health *health, health_transition_fn fn,

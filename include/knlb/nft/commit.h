@@ -16,7 +16,7 @@
 
 struct loop;
 struct nfnl_sock;
-struct knlb_pool;
+struct knlb_model;
 
 struct commit_stats {
 	uint64_t transactions;		/* deltas the kernel acknowledged */
@@ -32,7 +32,7 @@ struct commit_stats {
 struct committer;
 
 /* The kernel holds pool as it is now (sync_replace just succeeded). */
-int committer_new(struct loop *loop, struct knlb_pool *pool,
+int committer_new(struct loop *loop, struct knlb_model *pool,
 		  struct nfnl_sock *nfnl, struct committer **out);
 void committer_free(struct committer *c);
 
@@ -49,7 +49,7 @@ void committer_run(struct committer *c);
  */
 struct reload_plan;
 struct sync_result;
-int committer_reload(struct committer *c, struct knlb_pool *pool,
+int committer_reload(struct committer *c, struct knlb_model *pool,
 		     const struct reload_plan *plan, struct sync_result *res,
 		     char *err, size_t errlen);
 

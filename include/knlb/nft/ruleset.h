@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 struct nfnl_batch;
-struct knlb_pool;
+struct knlb_model;
 struct knlb_service;
 struct slot_diff;
 
@@ -41,17 +41,17 @@ const char *ruleset_slots_name(const struct knlb_service *svc, char *buf,
  * delete, then build everything, so the kernel swaps old for new in one
  * transaction with no window in between.  0 or -ENOMEM.
  */
-int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_pool *pool);
+int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool);
 
 /* Element deletes/adds that turn svc's kernel slot map per diff. */
 int ruleset_add_slot_changes(struct nfnl_batch *batch,
-			     const struct knlb_pool *pool,
+			     const struct knlb_model *pool,
 			     const struct knlb_service *svc,
 			     const struct slot_diff *diff);
 
 /* Put svc's VIP into (empty) or take it out of its on_empty set. */
 int ruleset_add_empty_change(struct nfnl_batch *batch,
-			     const struct knlb_pool *pool,
+			     const struct knlb_model *pool,
 			     const struct knlb_service *svc, bool empty);
 
 /* Delete the owned table (knlbd --flush-on-exit). */

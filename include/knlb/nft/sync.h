@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 struct nfnl_sock;
-struct knlb_pool;
+struct knlb_model;
 struct knlb_service;
 
 /*
@@ -26,7 +26,7 @@ struct sync_result {
 };
 
 /* Replace the owned table with the pool (start-up, after a failed delta). */
-int sync_replace(struct nfnl_sock *sock, const struct knlb_pool *pool,
+int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 		 struct sync_result *res, char *err, size_t errlen);
 
 /*
@@ -34,7 +34,7 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_pool *pool,
  * set) and svc is what it should hold: send exactly the element deletes
  * and adds between them, in one transaction, or nothing when equal.
  */
-int sync_service_slots(struct nfnl_sock *sock, const struct knlb_pool *pool,
+int sync_service_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		       const struct knlb_service *svc, const uint32_t *old_slots,
 		       bool old_empty, struct sync_result *res, char *err,
 		       size_t errlen);
@@ -52,7 +52,7 @@ struct sync_old {
  * that is no backend of pool, other than SCHED_SLOT_EMPTY, forces the
  * slot to be rewritten).  Nothing sent when nothing differs.
  */
-int sync_pool_slots(struct nfnl_sock *sock, const struct knlb_pool *pool,
+int sync_pool_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		    const struct sync_old *old, struct sync_result *res,
 		    char *err, size_t errlen);
 

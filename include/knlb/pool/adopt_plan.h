@@ -36,7 +36,7 @@ struct pool_adopt_result {
  * then weights and slots are recomputed.  0, or -ENOMEM with the pool
  * unusable (free it).
  */
-int pool_adopt(struct knlb_pool *pool, const struct adopt_table *t,
+int pool_adopt(struct knlb_model *pool, const struct adopt_table *t,
 	       struct pool_adopt_result *res);
 
 /*
@@ -57,7 +57,7 @@ bool pool_adopt_starts_down(const struct knlb_service *svc, size_t b,
  * backends mapped; b4 starts down until its probes pass".  Truncated to
  * len (always terminated).
  */
-void pool_adopt_describe(const struct knlb_pool *pool, size_t s,
+void pool_adopt_describe(const struct knlb_model *pool, size_t s,
 			 const struct adopt_table *t,
 			 const struct pool_adopt_result *res, char *buf,
 			 size_t len);

@@ -65,7 +65,12 @@ struct knlb_service {
 
 #define KNLB_RAMP_SCALE 100U
 
-struct knlb_pool {
+/*
+ * Every service with its backends' runtime state: the model the pool/
+ * layer keeps (not one backend pool, as the word means in a load
+ * balancer; variables holding it are still called `pool` for short).
+ */
+struct knlb_model {
 	const struct knlb_config *config;
 	struct knlb_service *services;
 	size_t n_services;

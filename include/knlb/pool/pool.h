@@ -9,8 +9,8 @@
  * service's slot table.  The pool borrows config: free the pool first.
  * Returns 0, -ENOMEM, or the scheduler's error.
  */
-int pool_create(const struct knlb_config *config, struct knlb_pool **out);
-void pool_free(struct knlb_pool *pool);
+int pool_create(const struct knlb_config *config, struct knlb_model **out);
+void pool_free(struct knlb_model *pool);
 
 /* Recompute one service's slot table from effective weights; clears dirty. */
 int pool_compute_slots(struct knlb_service *svc);
@@ -48,7 +48,7 @@ int pool_apply_wlc(struct knlb_service *svc, const uint64_t *active,
 		   uint64_t now_ns);
 
 /* By name; NULL when there is none. */
-struct knlb_service *pool_find_service(const struct knlb_pool *pool,
+struct knlb_service *pool_find_service(const struct knlb_model *pool,
 				       const char *name);
 /* By id, else by ADDR:PORT; the index, or -1. */
 long pool_find_backend(const struct knlb_service *svc, const char *name);
@@ -58,7 +58,7 @@ long pool_find_backend(const struct knlb_service *svc, const char *name);
  * (services not marked yet hold 0): for a service a reload adds, or one
  * the running table had no mark for.  0 or -ENOSPC.
  */
-int pool_free_mark(const struct knlb_pool *pool, uint32_t mask, uint32_t *out);
+int pool_free_mark(const struct knlb_model *pool, uint32_t mask, uint32_t *out);
 
 /* counts[b] = slots pointing at backend b, in one pass (n_backends long). */
 void pool_count_slots(const struct knlb_service *svc, uint32_t *counts);

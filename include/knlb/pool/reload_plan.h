@@ -26,7 +26,7 @@
  */
 
 struct knlb_config;
-struct knlb_pool;
+struct knlb_model;
 
 enum reload_kind {
 	RELOAD_SLOTS,		/* same services, same rules: slot deltas only */
@@ -67,7 +67,7 @@ int reload_check(const struct knlb_config *old, const struct knlb_config *new,
  * -ENOSPC (no free ct mark under the mask: err says so) or -ENOMEM.
  * Free the plan with reload_plan_free() whatever the result.
  */
-int reload_plan_build(const struct knlb_pool *old, struct knlb_pool *new,
+int reload_plan_build(const struct knlb_model *old, struct knlb_model *new,
 		      uint64_t now_ns, struct reload_plan *plan, char *err,
 		      size_t errlen);
 void reload_plan_free(struct reload_plan *plan);
