@@ -26,6 +26,8 @@
 #include "knlb/daemon/adopt.h"
 #include "knlb/ct/flowtab.h"
 #include "knlb/health/health.h"
+#include "knlb/health/prober.h"
+#include "knlb/lib/privsep.h"
 #include "knlb/lib/log.h"
 #include "knlb/nft/nfnl.h"
 #include "knlb/pool/pool.h"
@@ -364,6 +366,35 @@ void daemon_update_sources(struct knlbd *d)
 	};
 }
 
+/* What the spawner can start; PRIVSEP_PROBER indexes it. */
+enum { PRIVSEP_PROBER };
+static const privsep_worker_fn privsep_workers[] = {
+	[PRIVSEP_PROBER] = prober_main,
+};
+
+/*
+ * Probes parse what backends send (HTTP, TLS): they run in a process with
+ * no capability, forked by a spawner that must start while knlbd can
+ * still drop everything for it (docs/security.md).
+ */
+int daemon_start_spawner(struct knlbd *d)
+{
+	char err[512] = "";
+	int ret;
+
+	ret = privsep_spawner_new(d->config->global.user, privsep_workers,
+				  sizeof(privsep_workers) / sizeof(privsep_workers[0]),
+				  &d->spawner, err, sizeof(err));
+	if (ret < 0)
+		log_error("dropping privileges: %s", err);
+	return ret;
+}
+
+static int start_prober(struct knlbd *d)
+{
+	return checker_new_remote(d->loop, d->spawner, PRIVSEP_PROBER, &d->checker);
+}
+
 int daemon_start_services(struct knlbd *d)
 {
 	int ret;
@@ -378,7 +409,7 @@ int daemon_start_services(struct knlbd *d)
 	loop_set_before_sleep(d->loop, before_sleep, d);
 	ret = start_conntrack(d);
 	if (ret == 0)
-		ret = checker_new(d->loop, &d->checker);
+		ret = start_prober(d);
 	if (ret == 0)
 		ret = daemon_start_health(d, d->pool, &d->health);
 	if (ret == 0)
@@ -456,6 +487,7 @@ void daemon_release(struct knlbd *d)
 	host_watch_stop(&d->host);
 	health_free(d->health);
 	checker_free(d->checker);
+	privsep_spawner_free(d->spawner);
 	ct_close(d->ct);
 	flowtab_free(d->flows);
 	free(d->flushes);

@@ -38,7 +38,8 @@ struct knlbd {
 	struct nfnl_sock *nfnl;
 	struct loop *loop;
 	struct committer *committer;
-	struct checker *checker;
+	struct privsep_spawner *spawner;	/* forks the unprivileged workers */
+	struct checker *checker;	/* remote: probes run in the prober */
 	struct health *health;
 	struct flowtab *flows;
 	struct ct *ct;			/* NULL when conntrack is unavailable */

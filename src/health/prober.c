@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The prober process's side: read probe requests, run them with an
+ * ordinary (local) checker, send each result back.  It trusts the daemon,
+ * which forked it; it is the daemon that does not trust it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "knlb/health/check.h"
+#include "knlb/health/probe_msg.h"
+#include "knlb/health/prober.h"
+#include "knlb/lib/log.h"
+#include "knlb/lib/loop.h"
+
+struct prober {
+	struct loop *loop;
+	struct checker *checker;
+	int fd;
+};
+
+/* One per probe in flight: what to name in the reply. */
+struct prober_probe {
+	struct prober *p;
+	uint32_t slot, gen;
+};
+
+static void reply_send(struct prober *p, uint32_t slot, uint32_t gen,
+		       enum check_status status, const char *reason)
+{
+	struct probe_reply r = {
+		.version = PROBE_MSG_VERSION, .type = PROBE_MSG_REPLY,
+		.slot = slot, .gen = gen, .status = (uint32_t)status,
+	};
+
+	snprintf(r.reason, sizeof(r.reason), "%s", reason);
+	/*
+	 * Blocking: when the daemon is slow to read, wait for it rather than
+	 * lose a result.  The daemon never blocks on us, so this cannot
+	 * deadlock; the daemon gone is our EOF on the next read.
+	 */
+	while (send(p->fd, &r, sizeof(r), MSG_NOSIGNAL) == -1 && errno == EINTR)
+		;
+}
+
+static void on_done(const struct check_result *res, void *arg)
+{
+	struct prober_probe *pp = arg;
+
+	reply_send(pp->p, pp->slot, pp->gen, res->status, res->reason);
+	free(pp);
+}
+
+static void run_request(struct prober *p, const struct probe_request *req)
+{
+	struct prober_probe *pp = malloc(sizeof(*pp));
+	int ret;
+
+	if (!pp) {
+		reply_send(p, req->slot, req->gen, CHECK_LOCAL_ERROR, "prober: out of memory");
+		return;
+	}
+	*pp = (struct prober_probe){ .p = p, .slot = req->slot, .gen = req->gen };
+	ret = checker_start(p->checker, &req->spec, &req->addr, req->port,
+			    on_done, pp, NULL);
+	if (ret < 0) {
+		free(pp);
+		reply_send(p, req->slot, req->gen, CHECK_LOCAL_ERROR, strerror(-ret));
+	}
+}
+
+static void on_request(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct prober *p = arg;
+	struct probe_request req;
+	ssize_t n;
+
+	/* Everything queued: one wakeup for many requests. */
+	while ((n = recv(fd, &req, sizeof(req), MSG_DONTWAIT)) > 0) {
+		if (n != (ssize_t)sizeof(req) || req.version != PROBE_MSG_VERSION ||
+		    req.type != PROBE_MSG_REQUEST ||
+		    req.spec.send_len > sizeof(req.spec.send) ||
+		    req.spec.expect_reply_len > sizeof(req.spec.expect_reply)) {
+			log_error("health prober: malformed request (%zd bytes): exiting", n);
+			loop_stop(loop);
+			return;
+		}
+		req.spec.path[sizeof(req.spec.path) - 1] = '\0';
+		req.spec.host[sizeof(req.spec.host) - 1] = '\0';
+		req.spec.body[sizeof(req.spec.body) - 1] = '\0';
+		run_request(p, &req);
+	}
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR) ||
+	    (events & (EPOLLHUP | EPOLLERR)))
+		loop_stop(loop);	/* the daemon is gone or closed us */
+}
+
+int prober_main(int fd)
+{
+	struct prober p = { .fd = fd };
+	int ret;
+
+	ret = loop_new(&p.loop);
+	if (ret == 0)
+		ret = checker_new(p.loop, &p.checker);
+	if (ret == 0)
+		ret = loop_add_fd(p.loop, fd, EPOLLIN, on_request, &p);
+	if (ret == 0)
+		ret = loop_run(p.loop);
+	if (ret < 0)
+		log_error("health prober: %s", strerror(-ret));
+	/* Probes still running are cancelled: their replies would go nowhere. */
+	checker_free(p.checker);
+	loop_free(p.loop);
+	return ret < 0 ? 1 : 0;
+}
