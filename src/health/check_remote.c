@@ -33,6 +33,13 @@
 /* On top of the kind's own deadline: the round trip and the prober's queue. */
 #define REMOTE_SLACK_NS		2000000000ULL
 #define NO_SLOT			UINT32_MAX
+/*
+ * Requests queued toward the prober (about 2.3 KB each in the kernel's
+ * accounting): the default buffer holds ~90, less than one loop
+ * iteration's burst with thousands of backends, and a full buffer fails
+ * the probe as "busy".  CAP_NET_ADMIN lets knlbd pass net.core.wmem_max.
+ */
+#define REQUEST_SNDBUF		(8 * 1024 * 1024)
 
 struct remote_slot {
 	struct check_probe *probe;	/* NULL: free */
@@ -103,6 +110,10 @@ static int link_spawn(struct prober_link *l)
 		l->fd = -1;
 		return ret;
 	}
+	if (setsockopt(l->fd, SOL_SOCKET, SO_SNDBUFFORCE, &(int){ REQUEST_SNDBUF },
+		       sizeof(int)) == -1)
+		(void)setsockopt(l->fd, SOL_SOCKET, SO_SNDBUF, &(int){ REQUEST_SNDBUF },
+				 sizeof(int));
 	ret = loop_add_fd(l->checker->loop, l->fd, EPOLLIN, on_readable, l);
 	if (ret < 0) {
 		close(l->fd);
@@ -266,6 +277,7 @@ static int remote_start(struct check_probe *probe)
 	req.gen = l->slots[s].gen;
 	req.addr = probe->addr;
 	req.port = probe->port;
+	req.deadline_ns = probe->start_ns + probe->spec.timeout_ns;
 	req.spec = probe->spec;
 	if (send(l->fd, &req, sizeof(req), MSG_DONTWAIT | MSG_NOSIGNAL) == -1) {
 		ret = errno;

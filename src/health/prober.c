@@ -57,15 +57,25 @@ static void on_done(const struct check_result *res, void *arg)
 
 static void run_request(struct prober *p, const struct probe_request *req)
 {
-	struct prober_probe *pp = malloc(sizeof(*pp));
+	struct prober_probe *pp;
+	struct check_spec spec = req->spec;
+	uint64_t now = loop_now_ns();
 	int ret;
 
+	if (now >= req->deadline_ns) {
+		reply_send(p, req->slot, req->gen, CHECK_LOCAL_ERROR,
+			   "health prober behind: probe expired before it ran");
+		return;
+	}
+	if (spec.timeout_ns > req->deadline_ns - now)
+		spec.timeout_ns = req->deadline_ns - now;
+	pp = malloc(sizeof(*pp));
 	if (!pp) {
 		reply_send(p, req->slot, req->gen, CHECK_LOCAL_ERROR, "prober: out of memory");
 		return;
 	}
 	*pp = (struct prober_probe){ .p = p, .slot = req->slot, .gen = req->gen };
-	ret = checker_start(p->checker, &req->spec, &req->addr, req->port,
+	ret = checker_start(p->checker, &spec, &req->addr, req->port,
 			    on_done, pp, NULL);
 	if (ret < 0) {
 		free(pp);

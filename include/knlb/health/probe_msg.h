@@ -28,6 +28,13 @@ struct probe_request {
 	uint32_t slot, gen;
 	struct knlb_addr addr;
 	uint16_t port;
+	/*
+	 * CLOCK_MONOTONIC (one clock for every process of the host): the
+	 * probe's own deadline.  A request read after it is answered at once
+	 * without running: a prober that fell behind catches up instead of
+	 * running probes the daemon has given up on.
+	 */
+	uint64_t deadline_ns;
 	struct check_spec spec;
 };
 
