@@ -22,6 +22,7 @@
 #include "knlb/daemon/daemon.h"
 #include "knlb/daemon/host_watch.h"
 #include "knlb/daemon/metrics.h"
+#include "knlb/daemon/metrics_link.h"
 #include "knlb/lib/loop.h"
 #include "knlb/daemon/adopt.h"
 #include "knlb/ct/flowtab.h"
@@ -367,9 +368,10 @@ void daemon_update_sources(struct knlbd *d)
 }
 
 /* What the spawner can start; PRIVSEP_PROBER indexes it. */
-enum { PRIVSEP_PROBER };
+enum { PRIVSEP_PROBER, PRIVSEP_METRICS };
 static const privsep_worker_fn privsep_workers[] = {
 	[PRIVSEP_PROBER] = prober_main,
+	[PRIVSEP_METRICS] = metrics_worker_main,
 };
 
 /*
@@ -395,6 +397,23 @@ static int start_prober(struct knlbd *d)
 	return checker_new_remote(d->loop, d->spawner, PRIVSEP_PROBER, &d->checker);
 }
 
+/* Scrapers' HTTP is parsed by a worker too; knlbd keeps the rendering. */
+static int start_metrics_worker(struct knlbd *d)
+{
+	int ret;
+
+	if (!d->metrics_bound)
+		return 0;
+	ret = metrics_link_new(d->loop, d->spawner, PRIVSEP_METRICS, d->metrics_fd,
+			       d->metrics_port, &d->metrics_src, &d->metrics);
+	if (ret < 0) {
+		log_error("metrics: starting its worker: %s", strerror(-ret));
+		return ret;
+	}
+	d->metrics_bound = false;	/* the link has the socket now */
+	return 0;
+}
+
 int daemon_start_services(struct knlbd *d)
 {
 	int ret;
@@ -410,6 +429,8 @@ int daemon_start_services(struct knlbd *d)
 	ret = start_conntrack(d);
 	if (ret == 0)
 		ret = start_prober(d);
+	if (ret == 0)
+		ret = start_metrics_worker(d);
 	if (ret == 0)
 		ret = daemon_start_health(d, d->pool, &d->health);
 	if (ret == 0)
@@ -435,8 +456,11 @@ static int open_metrics(struct knlbd *d)
 
 	if (!listen[0])
 		return 0;
-	ret = metrics_open(d->loop, listen, &d->metrics_src, &d->metrics, err,
-			   sizeof(err));
+	ret = metrics_listen_open(listen, &d->metrics_port, err, sizeof(err));
+	if (ret >= 0) {
+		d->metrics_fd = ret;
+		d->metrics_bound = true;
+	}
 	if (ret < 0) {
 		log_error("%s; nothing changed", err[0] ? err : strerror(-ret));
 		return ret;
@@ -478,8 +502,11 @@ void daemon_release(struct knlbd *d)
 {
 	ctl_close(d->ctl);
 	d->ctl = NULL;
-	metrics_close(d->metrics);
+	metrics_link_free(d->metrics);
 	d->metrics = NULL;
+	if (d->metrics_bound)
+		close(d->metrics_fd);
+	d->metrics_bound = false;
 	if (d->loop) {
 		loop_timer_cancel(d->loop, &d->wlc_timer);
 		loop_timer_cancel(d->loop, &d->audit_timer);

@@ -14,13 +14,20 @@
 #include "knlb/health/check.h"
 #include "knlb/health/probe_msg.h"
 #include "knlb/health/prober.h"
+#include "knlb/lib/grow.h"
 #include "knlb/lib/log.h"
 #include "knlb/lib/loop.h"
+
+/* Replies wait this long to go out together: one wakeup of knlbd for many. */
+#define FLUSH_DELAY_NS	5000000ULL
 
 struct prober {
 	struct loop *loop;
 	struct checker *checker;
 	int fd;
+	struct probe_reply *replies;	/* waiting for the flush */
+	size_t n_replies, replies_cap;
+	struct loop_timer flush_timer;
 };
 
 /* One per probe in flight: what to name in the reply. */
@@ -28,6 +35,27 @@ struct prober_probe {
 	struct prober *p;
 	uint32_t slot, gen;
 };
+
+/*
+ * Blocking: when the daemon is slow to read, wait for it rather than lose
+ * a result.  The daemon never blocks on us, so this cannot deadlock; the
+ * daemon gone is our EOF on the next read.
+ */
+static void flush(struct prober *p)
+{
+	for (size_t i = 0; i < p->n_replies; i++)
+		while (send(p->fd, &p->replies[i], sizeof(p->replies[i]),
+			    MSG_NOSIGNAL) == -1 && errno == EINTR)
+			;
+	p->n_replies = 0;
+}
+
+static void on_flush_timer(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	(void)loop;
+	(void)t;
+	flush(arg);
+}
 
 static void reply_send(struct prober *p, uint32_t slot, uint32_t gen,
 		       enum check_status status, const char *reason)
@@ -38,13 +66,17 @@ static void reply_send(struct prober *p, uint32_t slot, uint32_t gen,
 	};
 
 	snprintf(r.reason, sizeof(r.reason), "%s", reason);
-	/*
-	 * Blocking: when the daemon is slow to read, wait for it rather than
-	 * lose a result.  The daemon never blocks on us, so this cannot
-	 * deadlock; the daemon gone is our EOF on the next read.
-	 */
-	while (send(p->fd, &r, sizeof(r), MSG_NOSIGNAL) == -1 && errno == EINTR)
-		;
+	if (grow(&p->replies, &p->replies_cap, p->n_replies + 1,
+		 sizeof(*p->replies), 256) < 0) {
+		flush(p);	/* no memory to wait: send what waits, then this */
+		while (send(p->fd, &r, sizeof(r), MSG_NOSIGNAL) == -1 && errno == EINTR)
+			;
+		return;
+	}
+	p->replies[p->n_replies++] = r;
+	if (!loop_timer_armed(&p->flush_timer) &&
+	    loop_timer_arm(p->loop, &p->flush_timer, FLUSH_DELAY_NS) < 0)
+		flush(p);
 }
 
 static void on_done(const struct check_result *res, void *arg)
@@ -114,6 +146,7 @@ int prober_main(int fd)
 	struct prober p = { .fd = fd };
 	int ret;
 
+	loop_timer_init(&p.flush_timer, on_flush_timer, &p);
 	ret = loop_new(&p.loop);
 	if (ret == 0)
 		ret = checker_new(p.loop, &p.checker);
@@ -125,6 +158,9 @@ int prober_main(int fd)
 		log_error("health prober: %s", strerror(-ret));
 	/* Probes still running are cancelled: their replies would go nowhere. */
 	checker_free(p.checker);
+	if (p.loop)
+		loop_timer_cancel(p.loop, &p.flush_timer);
 	loop_free(p.loop);
+	free(p.replies);
 	return ret < 0 ? 1 : 0;
 }

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,30 +84,70 @@ static int child_setup(int fd)
 	return 0;
 }
 
-static void reply_send(int fd, int err, pid_t pid, int pass_fd)
+int privsep_send_fd(int sock, const void *msg, size_t len, int pass_fd)
 {
-	struct spawn_reply r = { .version = SPAWN_VERSION, .err = err, .pid = pid };
-	struct iovec iov = { .iov_base = &r, .iov_len = sizeof(r) };
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 
 	if (pass_fd >= 0) {
 		struct cmsghdr *c;
 
 		memset(&u, 0, sizeof(u));
-		msg.msg_control = u.buf;
-		msg.msg_controllen = sizeof(u.buf);
-		c = CMSG_FIRSTHDR(&msg);
+		m.msg_control = u.buf;
+		m.msg_controllen = sizeof(u.buf);
+		c = CMSG_FIRSTHDR(&m);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
 	}
+	if (sendmsg(sock, &m, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
+		return -errno;
+	return 0;
+}
+
+ssize_t privsep_recv_fd(int sock, void *msg, size_t len, int *fd)
+{
+	struct iovec iov = { .iov_base = msg, .iov_len = len };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c;
+	ssize_t n;
+
+	*fd = -1;
+	do
+		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n == -1)
+		return -errno;
+	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	/* A longer message or more descriptors than asked for: not ours. */
+	if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		return -EPROTO;
+	}
+	return n;
+}
+
+static void reply_send(int fd, int err, pid_t pid, int pass_fd)
+{
+	struct spawn_reply r = { .version = SPAWN_VERSION, .err = err, .pid = pid };
+
 	/* The daemon gone: nothing to tell, the spawner exits on its EOF. */
-	(void)sendmsg(fd, &msg, MSG_NOSIGNAL);
+	(void)privsep_send_fd(fd, &r, sizeof(r), pass_fd);
 }
 
 /*
@@ -274,30 +315,21 @@ pid_t privsep_spawner_pid(const struct privsep_spawner *s)
 /* The reply, and the descriptor it carries; the spawner is checked too. */
 static int reply_recv(int sfd, struct spawn_reply *r, int *fd)
 {
-	struct iovec iov = { .iov_base = r, .iov_len = sizeof(*r) };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *c;
+	struct pollfd p = { .fd = sfd, .events = POLLIN };
 	ssize_t n;
 
 	*fd = -1;
-	do
-		n = recvmsg(sfd, &msg, MSG_CMSG_CLOEXEC);
-	while (n == -1 && errno == EINTR);
+	n = poll(&p, 1, SPAWN_REPLY_TIMEOUT_S * 1000);
+	if (n == 0)
+		return -ETIMEDOUT;
 	if (n == -1)
-		return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		return -errno;
+	n = privsep_recv_fd(sfd, r, sizeof(*r), fd);
+	if (n < 0)
+		return (int)n;
 	if (n == 0)
 		return -EPIPE;
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(fd, CMSG_DATA(c), sizeof(int));
-	if (n != (ssize_t)sizeof(*r) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    r->version != SPAWN_VERSION || r->err > 0 ||
+	if (n != (ssize_t)sizeof(*r) || r->version != SPAWN_VERSION || r->err > 0 ||
 	    (r->err == 0 && (r->pid <= 0 || *fd < 0))) {
 		if (*fd >= 0)
 			close(*fd);

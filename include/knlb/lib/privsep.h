@@ -3,6 +3,7 @@
 #define KNLB_PRIVSEP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /*
@@ -53,6 +54,18 @@ int privsep_spawn(struct privsep_spawner *s, unsigned int role, pid_t *pid,
 		  int *fd);
 
 /*
+ * One message of len bytes, with pass_fd (-1: none) as SCM_RIGHTS;
+ * never blocks (MSG_DONTWAIT).  0 or -errno.
+ */
+int privsep_send_fd(int sock, const void *msg, size_t len, int pass_fd);
+/*
+ * One message into msg (at most len bytes) and the descriptor it carried
+ * in *fd (-1: none; close-on-exec); never blocks.  Its length, 0 at EOF,
+ * or -errno (-EPROTO: longer than len, or more than one descriptor).
+ */
+ssize_t privsep_recv_fd(int sock, void *msg, size_t len, int *fd);
+
+/*
  * Reap a worker whose socket closed: its wait status, waiting up to
  * 200 ms for it to exit before SIGKILL.  Returns the status, or -errno.
  */
@@ -60,5 +73,39 @@ int privsep_reap(pid_t pid);
 
 /* "signal 9", "exit status 1": how a wait status reads in the log. */
 const char *privsep_status_text(int status, char *buf, size_t len);
+
+/*
+ * A worker the daemon keeps running: started now, and when it dies
+ * (its socket closes, or its owner finds it lying: privsep_worker_lost()),
+ * reaped, logged as "NAME (pid N) died: signal 9; restarting in 1 s" and
+ * started again after 1 s, doubling to 30 s while it keeps dying, back to
+ * 1 s once one lived 30 s.  Its owner reads its socket (ops->readable)
+ * and may hand it something at each start (ops->started).
+ */
+struct loop;
+struct privsep_worker;
+
+struct privsep_worker_ops {
+	/* fd is readable or hung up: read it; privsep_worker_lost() on EOF. */
+	void (*readable)(struct privsep_worker *w, int fd, uint32_t events,
+			 void *arg);
+	/* Just (re)started: 0, or -errno to have it killed and retried. */
+	int (*started)(struct privsep_worker *w, int fd, void *arg);
+};
+
+int privsep_worker_new(struct loop *loop, struct privsep_spawner *spawner,
+		       unsigned int role, const char *name,
+		       const struct privsep_worker_ops *ops, void *arg,
+		       struct privsep_worker **out);
+/* Kills and reaps it; no restart. */
+void privsep_worker_free(struct privsep_worker *w);
+/*
+ * The worker is gone (why NULL: it died; its socket closed) or must go
+ * (why says so: it is killed): reap, log, schedule the restart.
+ */
+void privsep_worker_lost(struct privsep_worker *w, const char *why);
+/* Its socket, -1 while it is down; its pid, 0 while down. */
+int privsep_worker_fd(const struct privsep_worker *w);
+pid_t privsep_worker_pid(const struct privsep_worker *w);
 
 #endif
