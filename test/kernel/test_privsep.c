@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Privilege separation as the kernel reports it in /proc/PID/status:
- * knlbd keeps CAP_NET_ADMIN and nothing else; its children (the spawner
- * and the health prober, which parses what backends send) hold no
- * capability in any set, not even the bounding set, have no_new_privs and
- * run as nobody.  The prober killed with SIGKILL is logged, restarted,
- * changes no backend's state while it is gone, and health works after.
+ * knlbd keeps CAP_NET_ADMIN and nothing else; its children (the spawner,
+ * the health prober, which parses what backends send, and the metrics
+ * worker, which parses what scrapers send) hold no capability in any set,
+ * not even the bounding set, have no_new_privs and run as nobody.  The
+ * prober killed with SIGKILL is logged, restarted, changes no backend's
+ * state while it is gone, and health works after; so does the metrics
+ * worker, and scrapes work after.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -124,6 +126,35 @@ static int listen_loopback(uint16_t *port)
 	return fd;
 }
 
+/* A loopback TCP port nobody listens on now. */
+static uint16_t free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_neq(fd, -1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	close(fd);
+	return ntohs(sin.sin_port);
+}
+
+/* GET /metrics: the body, or fails the test. */
+static char *scrape(uint16_t port)
+{
+	char cmd[160];
+	int status;
+	char *out;
+
+	snprintf(cmd, sizeof(cmd), "curl -sS --max-time 5 http://127.0.0.1:%u/metrics 2>&1",
+		 port);
+	out = kt_run(cmd, &status);
+	cr_assert_eq(status, 0, "%s: %s", cmd, out);
+	return out;
+}
+
 static int count_in_log(const char *logpath, const char *needle)
 {
 	char *log = kt_read_file(logpath);
@@ -139,8 +170,8 @@ Test(privsep, children_hold_nothing_and_a_killed_prober_comes_back)
 {
 	char conf[] = "/tmp/knlb-privsep-XXXXXX", log[] = "/tmp/knlb-privsep-log-XXXXXX";
 	char config[1024], args[256], want[128], *text = NULL;
-	pid_t knlbd, prober, prober2, kids[8];
-	uint16_t alive_port, flappy_port;
+	pid_t knlbd, prober, prober2, scraper, scraper2, kids[8];
+	uint16_t alive_port, flappy_port, metrics_port = free_port();
 	int fd, alive_fd, flappy_fd, status;
 	size_t n_kids;
 	bool found = false;
@@ -150,11 +181,11 @@ Test(privsep, children_hold_nothing_and_a_killed_prober_comes_back)
 	alive_fd = listen_loopback(&alive_port);
 	flappy_fd = listen_loopback(&flappy_port);
 	snprintf(config, sizeof(config),
-		 "[global]\ntable = privsep\n"
+		 "[global]\ntable = privsep\nmetrics_listen = 127.0.0.1:%u\n"
 		 "[service web]\nvip = 192.0.2.10\nport = 80\ntable_size = 31\n"
 		 "check = tcp\ninterval = 100ms\ntimeout = 50ms\nrise = 1\nfall = 1\n"
 		 "backend = 127.0.0.1:%u id=alive\nbackend = 127.0.0.1:%u id=flappy\n",
-		 alive_port, flappy_port);
+		 metrics_port, alive_port, flappy_port);
 	fd = mkstemp(conf);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(write(fd, config, strlen(config)), (ssize_t)strlen(config));
@@ -169,6 +200,10 @@ Test(privsep, children_hold_nothing_and_a_killed_prober_comes_back)
 		  "no prober:\n%s", kt_read_file(log));
 	prober = logged_pid(log, "health probes run in process ");
 	cr_assert_gt(prober, 0);
+	cr_assert(kt_wait_for_log(log, "metrics: scrapes served by process ", 10000),
+		  "no metrics worker:\n%s", kt_read_file(log));
+	scraper = logged_pid(log, "metrics: scrapes served by process ");
+	cr_assert_gt(scraper, 0);
 	/* Past the daemon's own drop: its control socket is being served. */
 	cr_assert(kt_wait_for_log(log, "control socket", 10000));
 	usleep(300000);
@@ -177,9 +212,11 @@ Test(privsep, children_hold_nothing_and_a_killed_prober_comes_back)
 	expect_field(knlbd, "CapPrm", NET_ADMIN_ONLY, "knlbd");
 	expect_field(knlbd, "CapBnd", NET_ADMIN_ONLY, "knlbd");
 	n_kids = children_of(knlbd, kids, 8);
-	cr_expect_eq(n_kids, 2, "knlbd has %zu children, want the spawner and the prober", n_kids);
+	cr_expect_eq(n_kids, 3, "knlbd has %zu children, want the spawner, the prober and the metrics worker",
+		     n_kids);
 	for (size_t i = 0; i < n_kids; i++) {
-		expect_unprivileged(kids[i], kids[i] == prober ? "prober" : "spawner");
+		expect_unprivileged(kids[i], kids[i] == prober ? "prober" :
+					     kids[i] == scraper ? "metrics worker" : "spawner");
 		found |= kids[i] == prober;
 	}
 	cr_expect(found, "the prober (pid %d) is not knlbd's child", (int)prober);
@@ -206,12 +243,32 @@ Test(privsep, children_hold_nothing_and_a_killed_prober_comes_back)
 		  "flappy not seen down after the restart:\n%s", kt_read_file(log));
 	cr_expect_eq(count_in_log(log, "web/alive DOWN"), 0, "%s", kt_read_file(log));
 
+	/* The metrics worker: served by it, killed, restarted, serving again. */
+	text = scrape(metrics_port);
+	cr_expect(strstr(text, "knlb_backend_up{service=\"web\",backend=\"flappy\"") != NULL,
+		  "%s", text);
+	free(text);
+	cr_assert_eq(kill(scraper, SIGKILL), 0);
+	snprintf(want, sizeof(want), "metrics worker (pid %d) died: signal 9; restarting",
+		 (int)scraper);
+	cr_expect(kt_wait_for_log(log, want, 5000), "no \"%s\":\n%s", want, kt_read_file(log));
+	cr_assert(kt_wait_for_log(log, "metrics worker restarted as pid ", 5000),
+		  "not restarted:\n%s", kt_read_file(log));
+	scraper2 = logged_pid(log, "metrics worker restarted as pid ");
+	cr_assert_gt(scraper2, 0);
+	expect_unprivileged(scraper2, "restarted metrics worker");
+	text = scrape(metrics_port);
+	cr_expect(strstr(text, "# TYPE knlb_backend_up gauge") != NULL, "%s", text);
+	free(text);
+	text = NULL;
+
 	cr_expect_eq(kt_stop_knlbd(knlbd), 0, "%s", text = kt_read_file(log));
 	free(text);
 	/* Nothing left behind: every child was reaped with knlbd. */
 	for (size_t i = 0; i < n_kids; i++)
 		cr_expect(kill(kids[i], 0) == -1 && errno == ESRCH, "pid %d still there", (int)kids[i]);
 	cr_expect(kill(prober2, 0) == -1 && errno == ESRCH, "restarted prober still there");
+	cr_expect(kill(scraper2, 0) == -1 && errno == ESRCH, "restarted metrics worker still there");
 	close(alive_fd);
 	unlink(conf);
 	unlink(log);
