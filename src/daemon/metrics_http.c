@@ -24,6 +24,11 @@
  * 1000 backends and 65537 slots, 690 KB in 4-11 ms on the shared 2-core VM
  * (unit test metrics::render_at_scale --verbose), which delays the next
  * commit by as much; not worth a thread.
+ *
+ * knlbd itself runs this in its unprivileged metrics worker
+ * (metrics_serve() with a snapshot function: metrics_worker.c), where the
+ * rendering is knlbd's, asked for per scrape; metrics_open() serves and
+ * renders in one process (tests).
  */
 #include <arpa/inet.h>
 #include <errno.h>
