@@ -300,3 +300,36 @@ int kt_stop_knlbd(pid_t pid)
 	waitpid(pid, &status, 0);
 	return -1;
 }
+
+int kt_count_in_log(const char *logpath, const char *needle)
+{
+	char *log = kt_read_file(logpath);
+	int n = 0;
+
+	for (const char *p = log; p && (p = strstr(p, needle)); p++)
+		n++;
+	free(log);
+	return n;
+}
+
+/* The value of "Field:" in /proc/PID/status, tabs and all after the colon. */
+char *kt_status_field(pid_t pid, const char *field)
+{
+	char path[64], *text, *line, *end, *out;
+	size_t flen = strlen(field);
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	text = kt_read_file(path);
+	cr_assert_not_null(text, "%s", path);
+	for (line = text; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (strncmp(line, field, flen) == 0 && line[flen] == ':')
+			break;
+	cr_assert_not_null(line, "no %s in %s", field, path);
+	line += flen + 1;
+	while (*line == '\t' || *line == ' ')
+		line++;
+	end = strchr(line, '\n');
+	out = strndup(line, end ? (size_t)(end - line) : strlen(line));
+	free(text);
+	return out;
+}

@@ -125,31 +125,9 @@ static void rig_stop(struct rig *g)
 	unlink(g->log);
 }
 
-/* The value of "Field:" in /proc/PID/status, tabs and all after the colon. */
-static char *status_field(pid_t pid, const char *field)
-{
-	char path[64], *text, *line, *end, *out;
-	size_t flen = strlen(field);
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	text = kt_read_file(path);
-	cr_assert_not_null(text, "%s", path);
-	for (line = text; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-		if (strncmp(line, field, flen) == 0 && line[flen] == ':')
-			break;
-	cr_assert_not_null(line, "no %s in %s", field, path);
-	line += flen + 1;
-	while (*line == '\t' || *line == ' ')
-		line++;
-	end = strchr(line, '\n');
-	out = strndup(line, end ? (size_t)(end - line) : strlen(line));
-	free(text);
-	return out;
-}
-
 static void expect_field(pid_t pid, const char *field, const char *want)
 {
-	char *got = status_field(pid, field);
+	char *got = kt_status_field(pid, field);
 
 	cr_expect_str_eq(got, want, "/proc/%d/status %s", (int)pid, field);
 	free(got);

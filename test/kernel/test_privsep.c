@@ -29,32 +29,10 @@ TestSuite(privsep, .init = kt_enter_netns, .timeout = 60);
 #define NET_ADMIN_ONLY	"0000000000001000"	/* bit 12 */
 #define NO_CAPS		"0000000000000000"
 
-/* The value of "Field:" in /proc/PID/status, after the colon's blanks. */
-static char *status_field(pid_t pid, const char *field)
-{
-	char path[64], *text, *line, *end, *out;
-	size_t flen = strlen(field);
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	text = kt_read_file(path);
-	cr_assert_not_null(text, "%s", path);
-	for (line = text; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-		if (strncmp(line, field, flen) == 0 && line[flen] == ':')
-			break;
-	cr_assert_not_null(line, "no %s in %s", field, path);
-	line += flen + 1;
-	while (*line == '\t' || *line == ' ')
-		line++;
-	end = strchr(line, '\n');
-	out = strndup(line, end ? (size_t)(end - line) : strlen(line));
-	free(text);
-	return out;
-}
-
 static void expect_field(pid_t pid, const char *field, const char *want,
 			 const char *who)
 {
-	char *got = status_field(pid, field);
+	char *got = kt_status_field(pid, field);
 
 	cr_expect_str_eq(got, want, "%s (pid %d): %s %s, want %s", who, (int)pid,
 			 field, got, want);
@@ -155,17 +133,6 @@ static char *scrape(uint16_t port)
 	return out;
 }
 
-static int count_in_log(const char *logpath, const char *needle)
-{
-	char *log = kt_read_file(logpath);
-	int n = 0;
-
-	for (const char *p = log; p && (p = strstr(p, needle)); p++)
-		n++;
-	free(log);
-	return n;
-}
-
 Test(privsep, children_hold_nothing_and_a_killed_prober_comes_back)
 {
 	char conf[] = "/tmp/knlb-privsep-XXXXXX", log[] = "/tmp/knlb-privsep-log-XXXXXX";
@@ -220,7 +187,7 @@ Test(privsep, children_hold_nothing_and_a_killed_prober_comes_back)
 		found |= kids[i] == prober;
 	}
 	cr_expect(found, "the prober (pid %d) is not knlbd's child", (int)prober);
-	cr_expect_eq(count_in_log(log, " DOWN"), 0, "%s", kt_read_file(log));
+	cr_expect_eq(kt_count_in_log(log, " DOWN"), 0, "%s", kt_read_file(log));
 
 	/* Killed: logged, restarted, and no backend changed state meanwhile. */
 	cr_assert_eq(kill(prober, SIGKILL), 0);
@@ -234,14 +201,14 @@ Test(privsep, children_hold_nothing_and_a_killed_prober_comes_back)
 	cr_expect_neq(prober2, prober);
 	expect_unprivileged(prober2, "restarted prober");
 	usleep(500000);
-	cr_expect_eq(count_in_log(log, " DOWN"), 0, "a transition without a prober:\n%s",
+	cr_expect_eq(kt_count_in_log(log, " DOWN"), 0, "a transition without a prober:\n%s",
 		     kt_read_file(log));
 
 	/* Health still works: the backend that stops listening goes down. */
 	close(flappy_fd);
 	cr_expect(kt_wait_for_log(log, "web/flappy DOWN: connect refused", 5000),
 		  "flappy not seen down after the restart:\n%s", kt_read_file(log));
-	cr_expect_eq(count_in_log(log, "web/alive DOWN"), 0, "%s", kt_read_file(log));
+	cr_expect_eq(kt_count_in_log(log, "web/alive DOWN"), 0, "%s", kt_read_file(log));
 
 	/* The metrics worker: served by it, killed, restarted, serving again. */
 	text = scrape(metrics_port);
