@@ -209,6 +209,22 @@ knlb_table_present() {
 	gw_exec nft list table inet knlb >/dev/null 2>&1
 }
 
+# `nft list table inet knlb` without the elements of the per-backend
+# counting sets (docs/statistics.md): the kernel adds and counts those per
+# packet, so they differ between two listings of the same programmed table.
+# Everything knlbd programs (maps, chains, rules, the sets themselves) stays.
+knlb_table_snapshot() {
+	local out
+	out=$(gw_exec nft list table inet knlb) || return
+	awk '
+		/^\tset backend_(new|in|out) \{/ { inset = 1 }
+		inset && /^\t\telements = \{/ { skipping = 1 }
+		skipping { if ($0 ~ /\}$/) skipping = 0; next }
+		inset && /^\t\}/ { inset = 0 }
+		{ print }
+	' <<<"$out"
+}
+
 # The knlbd daemons running in the gateway namespace: not their
 # unprivileged workers (spawner, health prober, metrics), whose parent is a knlbd.
 knlbd_pids() {

@@ -119,17 +119,17 @@ done
 lg_hold_start held --tcp --target "$LAB_VIP:81" --count "$HELD"
 lg_bg_start load1 --tcp --target "$LAB_VIP:80" --rate "$RATE" --duration-ms 30000
 sleep 0.5
-gw_exec nft list table inet knlb >"$WORK/t1-before.nft"
+knlb_table_snapshot >"$WORK/t1-before.nft"
 knlb_kill9
 sleep 2		# forwarding without knlbd
-gw_exec nft list table inet knlb >"$WORK/t1-killed.nft" 2>&1 || fail "table inet knlb is gone after kill -9"
+knlb_table_snapshot >"$WORK/t1-killed.nft" 2>&1 || fail "table inet knlb is gone after kill -9"
 table_same t1-before t1-killed "kill -9"
 [ "$(tl_count load1 0 inf 'fail:.*')" -eq 0 ] || fail "connections failed while knlbd was dead: $(tl_results load1 0 inf)"
 mark=$(log_mark)
 t0=$(now_ms)
 knlb_start "$CONF"
 measure "restart -> programmed $(ms_diff "$t0" "$(now_ms)") ms (log polled every 100 ms)"
-gw_exec nft list table inet knlb >"$WORK/t1-restarted.nft"
+knlb_table_snapshot >"$WORK/t1-restarted.nft"
 table_same t1-before t1-restarted "restart with the same file, all backends up"
 active=0
 for ((i = 0; i < 30; i++)); do	# 3 s
@@ -156,17 +156,17 @@ log_wait "$mark" "web/$VICTIM DOWN" 5 || fail "$VICTIM: no DOWN line 5 s after i
 sleep 0.3	# the map update follows the DOWN line
 lg_bg_start load2 --tcp --target "$LAB_VIP:80" --rate "$RATE" --duration-ms 30000
 sleep 0.5
-gw_exec nft list table inet knlb >"$WORK/t2-before.nft"
+knlb_table_snapshot >"$WORK/t2-before.nft"
 gw_exec nft list map inet knlb web_slots | grep -q "${BACKEND_ADDRS[1]} \. $LAB_BACKEND_TCP_PORT" &&
 	fail "$VICTIM is DOWN but still in web's slot map"
 knlb_kill9
 sleep 1
-gw_exec nft list table inet knlb >"$WORK/t2-killed.nft" 2>&1 || fail "table inet knlb is gone after kill -9"
+knlb_table_snapshot >"$WORK/t2-killed.nft" 2>&1 || fail "table inet knlb is gone after kill -9"
 table_same t2-before t2-killed "kill -9 with $VICTIM down"
 mark=$(log_mark)
 knlb_start "$CONF"
 sleep 1.5	# several probe intervals: time for a flap to show
-gw_exec nft list table inet knlb >"$WORK/t2-restarted.nft"
+knlb_table_snapshot >"$WORK/t2-restarted.nft"
 lg_bg_stop load2
 failed2=$(lg_get load2 failed)
 measure "kill -9 + restart with $VICTIM down: $(lg_get load2 total) connections, $failed2 failed"

@@ -54,7 +54,7 @@ check_traffic() {
 
 check_traffic running
 lg_hold_start held --tcp --target "$LAB_VIP:80" --count 30
-gw_exec nft list table inet knlb >"$WORK/table-before.nft"
+knlb_table_snapshot >"$WORK/table-before.nft"
 
 knlb_stop
 say "knlbd stopped with status $KNLBD_RC"
@@ -62,7 +62,7 @@ grep -q "ignored SIGTERM" "$KNLBD_LOG" && fail "knlbd needed SIGKILL"
 [ "$KNLBD_RC" -eq 0 ] || fail "knlbd exited with status $KNLBD_RC on SIGTERM (knlbd --help: 0 ok)"
 
 knlb_table_present || fail "table inet knlb is gone after SIGTERM"
-gw_exec nft list table inet knlb >"$WORK/table-after.nft"
+knlb_table_snapshot >"$WORK/table-after.nft"
 if ! cmp -s "$WORK/table-before.nft" "$WORK/table-after.nft"; then
 	diff "$WORK/table-before.nft" "$WORK/table-after.nft" | head -n 20 >&2 || true
 	fail "SIGTERM changed table inet knlb"

@@ -67,7 +67,7 @@ reload() {
 
 conf_write 0
 knlb_start "$CONF"
-gw_exec nft list table inet knlb >"$WORK/table-one.nft"
+knlb_table_snapshot >"$WORK/table-one.nft"
 lg_bg_start load --tcp --target "$LAB_VIP:80" --rate "$RATE" --duration-ms 30000
 sleep 0.5
 
@@ -84,7 +84,7 @@ sleep 0.5
 
 conf_write 0
 reload "remove web81"
-gw_exec nft list table inet knlb >"$WORK/table-removed.nft"
+knlb_table_snapshot >"$WORK/table-removed.nft"
 if ! cmp -s "$WORK/table-one.nft" "$WORK/table-removed.nft"; then
 	diff "$WORK/table-one.nft" "$WORK/table-removed.nft" | head -n 20 >&2 || true
 	fail "after removing web81 the table differs from the one before it was added"

@@ -67,13 +67,14 @@ conf_write() {
 }
 
 # The status a user sees, without what moves by itself under load
-# (flow counts, probe counts and latencies, conntrack event counts).
+# (flow counts, probe counts and latencies, conntrack event counts and the
+# conntrack table's fill).
 status_stable() {
 	local rc=0
 	ctl --json status >"$WORK/$1.json" 2>"$WORK/$1.json.err" || rc=$?
 	# 4: done, with a warning (a backend down)
 	[ "$rc" -eq 0 ] || [ "$rc" -eq 4 ] || fail "knlbctl --json status exited $rc: $(cat "$WORK/$1.json.err")"
-	jq -S 'del(.conntrack, .reload_failures)
+	jq -S 'del(.conntrack, .conntrack_table, .reload_failures)
 		| .services[] |= (del(.active_flows, .flows_opened, .flows_closed)
 		| .backends[] |= (del(.active_flows, .flows_opened, .flows_closed)
 			| .check |= del(.probes, .last_latency_ms)))' \
@@ -142,7 +143,7 @@ jq -e '[.services[].backends[] | select(.check.transitions != 0)] | length == 0'
 	fail "a kept backend counts health transitions after the reloads"
 
 # --- A broken file: nothing changes.
-gw_exec nft list table inet knlb >"$WORK/table-before.nft"
+knlb_table_snapshot >"$WORK/table-before.nft"
 status_stable st-good
 conf_write "${CUR_W[@]}" 0 "backend = 10.0.0.99:$LAB_BACKEND_TCP_PORT weight=heavy id=bad"
 bad_line=$(grep -n 'weight=heavy' "$CONF" | cut -d: -f1)
@@ -156,7 +157,7 @@ grep -q "configuration not valid, nothing changed" "$WORK/broken.err" || fail "n
 log_wait "$bmark" "knlbd: error: $CONF:$bad_line: " 2 >/dev/null || fail "the broken file's error is not in the log"
 [ "$(log_count "$bmark" "knlbd: info: reloaded")" -eq 0 ] || fail "the broken file was applied"
 sleep 0.5	# traffic and probes go on meanwhile
-gw_exec nft list table inet knlb >"$WORK/table-after.nft"
+knlb_table_snapshot >"$WORK/table-after.nft"
 if ! cmp -s "$WORK/table-before.nft" "$WORK/table-after.nft"; then
 	diff "$WORK/table-before.nft" "$WORK/table-after.nft" | head -n 20 >&2 || true
 	fail "a broken file changed table inet knlb"

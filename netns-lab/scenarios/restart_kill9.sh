@@ -45,7 +45,7 @@ srv_stop "$DEAD" KILL
 log_wait "$mark" "$DEAD\b.*\bDOWN\b" 5 || fail "knlbd logged no DOWN for $DEAD within 5 s"
 say "knlbd: $LOG_LINE"
 sleep 0.3	# the slot delta is committed before the loop sleeps
-gw_exec nft list table inet knlb >"$WORK/table-before.nft"
+knlb_table_snapshot >"$WORK/table-before.nft"
 grep -q "${BACKEND_ADDRS[2]} " "$WORK/table-before.nft" &&
 	fail "$DEAD is still mapped after its DOWN"
 
@@ -78,7 +78,7 @@ case $LOG_LINE in
 *"2 of 3 backends mapped; $DEAD starts down until its probes pass"*) ;;
 *) fail "adopted the wrong backends: $LOG_LINE" ;;
 esac
-gw_exec nft list table inet knlb >"$WORK/table-after.nft"
+knlb_table_snapshot >"$WORK/table-after.nft"
 if ! cmp -s "$WORK/table-before.nft" "$WORK/table-after.nft"; then
 	diff "$WORK/table-before.nft" "$WORK/table-after.nft" | head -n 20 >&2 || true
 	fail "the restarted knlbd programmed a different table"

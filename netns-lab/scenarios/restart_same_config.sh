@@ -57,12 +57,12 @@ for b in "${BACKEND_NAMES[@]}"; do
 done
 lg_hold_start held --tcp --target "$LAB_VIP:81" --count "$CLIENTS" \
 	--source-range "$LAB_CLIENT_SOURCE_RANGE"
-gw_exec nft list table inet knlb >"$WORK/table-before.nft"
+knlb_table_snapshot >"$WORK/table-before.nft"
 
 knlb_stop
 knlb_start "$WORK/restart.conf"
 say "knlbd restarted (first run exited with status $KNLBD_RC)"
-gw_exec nft list table inet knlb >"$WORK/table-after.nft"
+knlb_table_snapshot >"$WORK/table-after.nft"
 if ! cmp -s "$WORK/table-before.nft" "$WORK/table-after.nft"; then
 	diff "$WORK/table-before.nft" "$WORK/table-after.nft" | head -n 20 >&2 || true
 	fail "the restarted knlbd programmed a different table from the same config"

@@ -6,7 +6,7 @@
  *   knlb-loadgen --tcp|--udp --target ADDR:PORT --count N
  *                [--concurrency C] [--source ADDR[,ADDR...]]
  *                [--source-range A-B] [--sport-base P] [--timeout-ms T]
- *                [--deadline-ms D] [--keepalive] [--hold-ms H]
+ *                [--deadline-ms D] [--keepalive] [--hold-ms H [--ping-ms P]]
  *                [--ready-file F] [--per-conn] [--path P]
  *   knlb-loadgen --tcp|--udp --target ADDR:PORT --rate R
  *                (--duration-ms D | --count N) [same options]
@@ -18,6 +18,10 @@
  * gets one keep-alive answer, then holds for H ms (or until SIGUSR1), then
  * asks again on the same connection and checks the answer comes from the
  * same backend; --ready-file is written once every connection holds.
+ * --ping-ms P (with --hold-ms): while holding, every connection also asks
+ * every P ms (a live long-lived connection, not an idle one); an answer
+ * from another backend than the first counts the connection as moved, a
+ * reset or timeout as failed.
  * UDP: N datagrams, each from its own socket (own source port), each
  * waiting for one reply.
  *
@@ -38,7 +42,8 @@
  *   source ADDR NAME COUNT        answers per (source address, backend)
  *   sources_split N               source addresses answered by >1 backend
  *   fail REASON COUNT             why flows failed
- *   held_ok N / held_failed N / held_moved N     (--hold-ms)
+ *   held_ok N / held_failed N / held_moved N     (--hold-ms; per connection)
+ *   held_pings N                  answers to --ping-ms requests
  *   conn ADDR:PORT NAME           (--per-conn; NAME "-" when it failed)
  * With --timeline (or --rate), first "start_unix_ms T" (CLOCK_REALTIME at
  * the start, ms with decimals, the clock of bash's EPOCHREALTIME), then
@@ -106,6 +111,9 @@ struct slot {
 	unsigned reqs_total;
 	unsigned answered;	/* requests answered on this connection */
 	int first_name;		/* index of the first answer's backend */
+	bool in_hold;		/* answered once, holding (pings included) */
+	bool moved;		/* an answer after the first came from another */
+	uint64_t hold_end;	/* --hold-ms: when the hold ends by itself */
 	uint64_t deadline;	/* of the current phase */
 	uint64_t t0_us;		/* connect() called */
 	uint64_t conn_us;	/* connected; 0 while not */
@@ -128,6 +136,7 @@ struct opts {
 	unsigned deadline_ms;
 	bool keepalive;
 	unsigned hold_ms;
+	unsigned ping_ms;
 	const char *ready_file;
 	bool per_conn;
 	const char *path;
@@ -150,7 +159,8 @@ struct run {
 	unsigned long name_count[MAX_NAMES];
 	int n_names;
 	uint32_t *src_counts;		/* [n_srcs][MAX_NAMES] */
-	unsigned long held_ok, held_failed, held_moved;
+	unsigned long held_ok, held_failed, held_moved, held_pings;
+	unsigned long in_hold;		/* slots with in_hold set */
 	unsigned long holding;		/* connections in P_HOLDING */
 	bool ready_written;
 	bool released;			/* SIGUSR1: end every hold now */
@@ -193,7 +203,7 @@ static void usage(void)
 		"usage: knlb-loadgen --tcp|--udp --target ADDR:PORT --count N\n"
 		"         [--concurrency C] [--source ADDR[,ADDR...]] [--source-range A-B]\n"
 		"         [--sport-base P] [--timeout-ms T] [--deadline-ms D]\n"
-		"         [--keepalive] [--hold-ms H] [--ready-file F] [--per-conn]\n"
+		"         [--keepalive] [--hold-ms H [--ping-ms P]] [--ready-file F] [--per-conn]\n"
 		"         [--path P] [--timeline]\n"
 		"       knlb-loadgen --tcp|--udp --target ADDR:PORT --rate R\n"
 		"         (--duration-ms D | --count N) [options as above]\n");
@@ -370,11 +380,17 @@ static void tally_ok(struct run *r, struct slot *s, const char *name)
 	int idx = name_index(r, name);
 
 	if (r->o.hold_ms && s->answered > 0) {
-		/* The answer after the hold: only compared with the first. */
+		/* After the first: pings, then the final answer (no request
+		 * left); each only compared with the first. */
 		s->answered++;
-		r->held_ok++;
-		if (idx != s->first_name)
+		if (idx != s->first_name && !s->moved) {
+			s->moved = true;
 			r->held_moved++;
+		}
+		if (s->reqs_left == 0)
+			r->held_ok++;
+		else
+			r->held_pings++;
 		return;
 	}
 	r->ok++;
@@ -396,6 +412,9 @@ static void slot_release(struct run *r, struct slot *s)
 	s->fd = -1;
 	if (s->phase == P_HOLDING)
 		r->holding--;
+	if (s->in_hold)
+		r->in_hold--;
+	s->in_hold = false;
 	s->phase = P_FREE;
 	r->active--;
 }
@@ -552,6 +571,7 @@ static void start_flows(struct run *r)
 		s->job = r->next_job++;
 		s->answered = 0;
 		s->first_name = -1;
+		s->moved = false;
 		if (r->o.hold_ms)
 			s->reqs_total = 2;
 		else if (r->o.keepalive)
@@ -654,10 +674,22 @@ static void after_answer(struct run *r, struct slot *s)
 		start_phase(r, s, P_DRAINING, r->o.timeout_ms < 1000 ? r->o.timeout_ms : 1000);
 		return;
 	}
-	if (r->o.hold_ms && s->answered == 1 && !r->released) {
-		start_phase(r, s, P_HOLDING, r->o.hold_ms);
-		ep_set(r, s, EPOLLRDHUP, EPOLL_CTL_MOD);
-		return;
+	if (r->o.hold_ms && !r->released && (s->answered == 1 || r->o.ping_ms)) {
+		uint64_t now = now_ms();
+
+		if (s->answered == 1) {
+			s->hold_end = now + r->o.hold_ms;
+			s->in_hold = true;
+			r->in_hold++;
+		}
+		if (now < s->hold_end) {
+			uint64_t left = s->hold_end - now;
+
+			start_phase(r, s, P_HOLDING, r->o.ping_ms && r->o.ping_ms < left ?
+				    r->o.ping_ms : (unsigned)left);
+			ep_set(r, s, EPOLLRDHUP, EPOLL_CTL_MOD);
+			return;
+		}
 	}
 	build_request(r, s);
 	start_phase(r, s, P_SENDING, r->o.timeout_ms);
@@ -734,6 +766,9 @@ static void do_read(struct run *r, struct slot *s)
 
 static void end_hold(struct run *r, struct slot *s)
 {
+	/* A ping: the final request is still owed after it. */
+	if (r->o.ping_ms && !r->released && now_ms() < s->hold_end)
+		s->reqs_left++;
 	build_request(r, s);
 	start_phase(r, s, P_SENDING, r->o.timeout_ms);
 	do_send(r, s);
@@ -772,19 +807,19 @@ static void maybe_ready(struct run *r)
 		if (r->ok + r->failed == 0)
 			return;
 	} else if (!r->o.hold_ms || r->next_job < r->jobs ||
-		   r->holding != (unsigned long)r->active) {
+		   r->in_hold != (unsigned long)r->active) {
 		return;
 	}
 	r->ready_written = true;
 	if (r->o.hold_ms)
-		fprintf(stderr, "knlb-loadgen: holding %lu connections\n", r->holding);
+		fprintf(stderr, "knlb-loadgen: holding %lu connections\n", r->in_hold);
 	if (!r->o.ready_file)
 		return;
 	f = fopen(r->o.ready_file, "w");
 	if (!f)
 		fatal(r->o.ready_file);
 	if (r->o.hold_ms)
-		fprintf(f, "holding %lu\n", r->holding);
+		fprintf(f, "holding %lu\n", r->in_hold);
 	else
 		fprintf(f, "running\n");
 	fclose(f);
@@ -822,8 +857,8 @@ static void report(struct run *r, uint64_t elapsed)
 		if (r->fails[i])
 			printf("fail %s %lu\n", fail_names[i], r->fails[i]);
 	if (r->o.hold_ms)
-		printf("held_ok %lu\nheld_failed %lu\nheld_moved %lu\n",
-		       r->held_ok, r->held_failed, r->held_moved);
+		printf("held_ok %lu\nheld_failed %lu\nheld_moved %lu\nheld_pings %lu\n",
+		       r->held_ok, r->held_failed, r->held_moved, r->held_pings);
 	if (!r->o.timeline)
 		return;
 	printf("first_fail_ms %.3f\nlast_fail_ms %.3f\n", r->first_fail,
@@ -855,6 +890,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
 		{ "deadline-ms", required_argument, NULL, 'd' },
 		{ "keepalive", no_argument, NULL, 'k' },
 		{ "hold-ms", required_argument, NULL, 'H' },
+		{ "ping-ms", required_argument, NULL, 'I' },
 		{ "ready-file", required_argument, NULL, 'R' },
 		{ "per-conn", no_argument, NULL, 'P' },
 		{ "path", required_argument, NULL, 'a' },
@@ -887,6 +923,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
 		case 'd': o->deadline_ms = (unsigned)parse_ulong(optarg, "deadline-ms", 3600000); break;
 		case 'k': o->keepalive = true; break;
 		case 'H': o->hold_ms = (unsigned)parse_ulong(optarg, "hold-ms", 3600000); break;
+		case 'I': o->ping_ms = (unsigned)parse_ulong(optarg, "ping-ms", 3600000); break;
 		case 'R': o->ready_file = optarg; break;
 		case 'P': o->per_conn = true; break;
 		case 'a':
@@ -939,6 +976,10 @@ static void parse_args(struct opts *o, int argc, char **argv)
 	}
 	if (o->keepalive && o->hold_ms) {
 		fprintf(stderr, "knlb-loadgen: --keepalive and --hold-ms exclude each other\n");
+		exit(2);
+	}
+	if (o->ping_ms && !o->hold_ms) {
+		fprintf(stderr, "knlb-loadgen: --ping-ms needs --hold-ms\n");
 		exit(2);
 	}
 	if (o->hold_ms && o->conc < o->count)

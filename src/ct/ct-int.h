@@ -8,7 +8,8 @@
  *   events.c  NEW/DESTROY and TCP closing updates -> the flowtab
  *   dump.c    dumps on the query socket, and resync from one
  *   open.c    ct_open()/ct_close(): the sockets wired into the loop
- *   list.c    listing entries for `knlbctl flows`
+ *   list.c    listing entries for `knlbctl flows`: at once (ct_list) or
+ *             piece by piece on a socket of their own (ct_listing_*)
  *   flush.c   deleting one backend's entries
  * "Resync" here always means: correct the flowtab from a full dump.
  */
@@ -118,8 +119,11 @@ bool ct_parse_tuple(const struct nlattr *nest, struct ct_tuple *t);
  * when the mark is 0).  ending: a TCP entry in TIME_WAIT or CLOSE.
  */
 bool ct_msg_flow(const struct ct *ct, const struct ct_msg *m, struct flow *f);
-/* Everything ct_list() reports.  false if the message is not a usable flow. */
-bool ct_msg_list_entry(const struct ct *ct, const struct ct_msg *m,
+/*
+ * Everything ct_list() reports, the service's mark under mask.  false if
+ * the message is not a usable flow.
+ */
+bool ct_msg_list_entry(uint32_t mask, const struct ct_msg *m,
 		       uint64_t now_real_ns, struct ct_flow *out);
 
 /* ---- socket.c ---- */
@@ -139,6 +143,12 @@ void ct_query_reset(struct ct *ct);
 /* Returns 0, or -errno to stop calling (the dump is still read to its end). */
 typedef int (*ct_dump_fn)(struct ct *ct, const struct ct_msg *m, void *arg);
 
+/*
+ * The request of a dump, all families, into buf (MNL_SOCKET_BUFFER_SIZE
+ * at least): mark != 0 asks the kernel for only the entries with
+ * (ct mark & mask) == mark.  0 or -ENOMEM.
+ */
+int ct_dump_request(char *buf, uint32_t seq, uint32_t mark, uint32_t mask);
 /*
  * One dump on the query socket, all families.  mark != 0 asks the kernel
  * to return only entries with (ct mark & mask) == mark.

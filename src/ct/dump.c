@@ -31,11 +31,35 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+int ct_dump_request(char *buf, uint32_t seq, uint32_t mark, uint32_t mask)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = AF_UNSPEC;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	if (mark) {
+		struct nfct_filter_dump_mark fm = { .val = mark, .mask = mask };
+		struct nfct_filter_dump *f = nfct_filter_dump_create();
+
+		if (!f)
+			return -ENOMEM;
+		nfct_filter_dump_set_attr(f, NFCT_FILTER_DUMP_MARK, &fm);
+		nfct_nlmsg_build_filter(nlh, f);
+		nfct_filter_dump_destroy(f);
+	}
+	return 0;
+}
+
 int ct_dump(struct ct *ct, uint32_t mark, ct_dump_fn fn, void *arg)
 {
 	struct dump_ctx ctx = { .ct = ct, .fn = fn, .arg = arg };
 	struct nlmsghdr *nlh;
-	struct nfgenmsg *nfg;
 	uint32_t seq;
 	int ret;
 
@@ -46,24 +70,11 @@ int ct_dump(struct ct *ct, uint32_t mark, ct_dump_fn fn, void *arg)
 		if (ret < 0)
 			return ret;
 	}
-	nlh = mnl_nlmsg_put_header(ct->query_buf);
-	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq = ++ct->seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = AF_UNSPEC;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
-	if (mark) {
-		struct nfct_filter_dump_mark fm = { .val = mark, .mask = ct->mask };
-		struct nfct_filter_dump *f = nfct_filter_dump_create();
-
-		if (!f)
-			return -ENOMEM;
-		nfct_filter_dump_set_attr(f, NFCT_FILTER_DUMP_MARK, &fm);
-		nfct_nlmsg_build_filter(nlh, f);
-		nfct_filter_dump_destroy(f);
-	}
+	seq = ++ct->seq;
+	ret = ct_dump_request(ct->query_buf, seq, mark, ct->mask);
+	if (ret < 0)
+		return ret;
+	nlh = (struct nlmsghdr *)ct->query_buf;
 	if (mnl_socket_sendto(ct->query, nlh, nlh->nlmsg_len) == -1) {
 		ret = -errno;
 		ct_query_reset(ct);

@@ -245,7 +245,7 @@ static int64_t age_s(const struct nlattr *nest, uint64_t now_real_ns)
 	return -1;
 }
 
-bool ct_msg_list_entry(const struct ct *ct, const struct ct_msg *m,
+bool ct_msg_list_entry(uint32_t mask, const struct ct_msg *m,
 		       uint64_t now_real_ns, struct ct_flow *out)
 {
 	struct ct_tuple o, r;
@@ -256,7 +256,7 @@ bool ct_msg_list_entry(const struct ct *ct, const struct ct_msg *m,
 		return false;
 	out->id = ct_attr_be32(m->id);
 	out->ct_mark = ct_attr_be32(m->mark);
-	out->mark = out->ct_mark & ct->mask;
+	out->mark = out->ct_mark & mask;
 	out->status = ct_attr_be32(m->status);
 	out->zone = m->zone ? ntohs(mnl_attr_get_u16(m->zone)) : 0;
 	out->proto = o.proto;

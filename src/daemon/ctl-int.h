@@ -38,9 +38,12 @@ enum ctl_status ctl_flows_cmd(struct knlbd *d, const struct ctl_request *req, FI
 enum ctl_status ctl_admin_cmd(struct knlbd *d, const struct ctl_request *req, FILE *out);
 enum ctl_status ctl_weight_cmd(struct knlbd *d, const struct ctl_request *req, FILE *out);
 enum ctl_status ctl_stats_cmd(struct knlbd *d, const struct ctl_request *req, FILE *out);
-/* status's "host:" lines, or its "host_problems" member when w is set. */
+/*
+ * status's "host:" and "conntrack table:" lines, or its "host_problems"
+ * and "conntrack_table" members when w is set; checks the host first.
+ */
 struct json_writer;
-enum ctl_status ctl_host_section(const struct knlbd *d, struct json_writer *w,
+enum ctl_status ctl_host_section(struct knlbd *d, struct json_writer *w,
 				 FILE *out);
 
 #endif

@@ -3,7 +3,7 @@
  * Control commands: the dispatch of a request to its handler, through the
  * registry both ends share (include/knlb/ctl/commands.h).  The registry
  * row checks the arguments; the handler acts on the daemon.  The
- * transport is src/ctl/server.c; status, flows and the admin changes have
+ * transport is src/ctl/ (listen.c, conn.c, request.c, stream.c); status, flows and the admin changes have
  * files of their own.
  */
 #include <errno.h>

@@ -3,9 +3,18 @@
  * knlbctl flows [SERVICE [BACKEND]]: the conntrack entries of knlb's
  * services, read from the kernel now (one dump, filtered by ct mark), so
  * what is listed is what `conntrack -L -m MARK/MASK` shows.
+ *
+ * A listing can be long (155k entries: 22 MB of text, half a second of
+ * kernel and formatting work), so it is a streamed reply: the handler
+ * checks the request and sends the dump request on a socket of the
+ * listing's own; the server then calls produce() from the loop whenever
+ * that socket is readable and the client has room, and each call reads a
+ * few datagrams.  See docs/flows.md, "What a listing costs".
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "knlb/lib/addr.h"
@@ -16,6 +25,13 @@
 #include "knlb/pool/pool.h"
 #include "ctl-int.h"
 
+/*
+ * Datagrams of the dump read per step: each holds a hundred entries or
+ * so, about half a millisecond of work; the client's buffer bounds the
+ * rest (CTL_STREAM_HIGH).
+ */
+#define READS_PER_STEP	4
+
 struct flows_out {
 	const struct knlbd *d;
 	FILE *out;
@@ -23,6 +39,17 @@ struct flows_out {
 	size_t n;
 	bool counters;			/* some flow had packet counters */
 	bool ages;			/* some flow had a start time */
+};
+
+/* One listing being streamed; what it needs of the request is copied. */
+struct flows_stream {
+	struct flows_out o;
+	struct ct_listing *listing;
+	struct json_writer w;
+	bool json;
+	bool started;			/* the header is out */
+	bool one_service;		/* the footer names its conntrack command */
+	uint32_t svc_mark;
 };
 
 static const char *service_of_mark(const struct knlbd *d, uint32_t mark)
@@ -119,31 +146,77 @@ static void on_flow(const struct ct_flow *f, void *arg)
 		f->state[0] ? f->state : "-", age, f->timeout_s, pk, by);
 }
 
-static void text_footer(const struct knlbd *d, const struct knlb_service *svc,
-			const struct flows_out *o)
+static void text_footer(const struct flows_stream *st)
 {
-	uint32_t mask = d->config->global.ct_mark_mask;
+	const struct flows_out *o = &st->o;
+	uint32_t mask = o->d->config->global.ct_mark_mask;
 
 	fprintf(o->out, "%zu flow%s\n", o->n, o->n == 1 ? "" : "s");
 	if (!o->ages)
 		fprintf(o->out, "(AGE needs net.netfilter.nf_conntrack_timestamp=1 when the flow starts)\n");
 	if (!o->counters)
 		fprintf(o->out, "(PACKETS and BYTES need net.netfilter.nf_conntrack_acct=1 when the flow starts)\n");
-	if (svc)
+	if (st->one_service)
 		fprintf(o->out, "the same with conntrack: conntrack -L -m 0x%08x/0x%08x\n",
-			svc->ct_mark, mask);
+			st->svc_mark, mask);
 }
+
+static int flows_produce(void *state, FILE *out, enum ctl_status *status)
+{
+	struct flows_stream *st = state;
+	int ret;
+
+	st->o.out = out;
+	if (!st->started) {
+		st->started = true;
+		if (st->json) {
+			json_init(&st->w, out);
+			st->o.json = &st->w;
+			json_array_begin(&st->w);
+		} else {
+			fprintf(out, "%-12s %-4s %-21s %-21s %-21s %-12s %6s %8s %13s %17s\n",
+				"SERVICE", "PROTO", "CLIENT", "VIP", "BACKEND", "STATE",
+				"AGE", "TIMEOUT", "PACKETS o/r", "BYTES o/r");
+		}
+	}
+	ret = ct_listing_read(st->listing, READS_PER_STEP, on_flow, &st->o);
+	if (ret == 1)
+		return 1;
+	if (st->json)
+		json_array_end(&st->w);
+	if (ret < 0) {
+		fprintf(out, "reading conntrack: %s\n", strerror(-ret));
+		*status = CTL_ERROR;
+		return 0;
+	}
+	if (!st->json)
+		text_footer(st);
+	*status = CTL_OK;
+	return 0;
+}
+
+static void flows_release(void *state)
+{
+	struct flows_stream *st = state;
+
+	ct_listing_close(st->listing);
+	free(st);
+}
+
+static const struct ctl_stream_ops flows_ops = {
+	.produce = flows_produce,
+	.release = flows_release,
+};
 
 enum ctl_status ctl_flows_cmd(struct knlbd *d, const struct ctl_request *req,
 			      FILE *out)
 {
-	bool json = req->json;
 	const struct knlb_service *svc = NULL;
-	struct flows_out o = { .d = d, .out = out };
 	const struct knlb_addr *backend = NULL;
-	struct json_writer w;
+	struct flows_stream *st;
 	uint16_t port = 0;
-	long ret, b;
+	long b;
+	int ret;
 
 	if (!d->ct) {
 		fprintf(out, "conntrack is not available to knlbd (see its log): no flows to list\n");
@@ -158,23 +231,29 @@ enum ctl_status ctl_flows_cmd(struct knlbd *d, const struct ctl_request *req,
 		backend = &svc->backends[b].cfg->addr;
 		port = svc->backends[b].cfg->port;
 	}
-	if (json) {
-		json_init(&w, out);
-		o.json = &w;
-		json_array_begin(&w);
-	} else {
-		fprintf(out, "%-12s %-4s %-21s %-21s %-21s %-12s %6s %8s %13s %17s\n",
-			"SERVICE", "PROTO", "CLIENT", "VIP", "BACKEND", "STATE", "AGE",
-			"TIMEOUT", "PACKETS o/r", "BYTES o/r");
-	}
-	ret = ct_list(d->ct, svc ? svc->ct_mark : 0, backend, port, on_flow, &o);
-	if (json)
-		json_array_end(&w);
-	if (ret < 0) {
-		fprintf(out, "reading conntrack: %s\n", strerror((int)-ret));
+	/* Before the dump request: a refused listing costs the kernel nothing. */
+	if (ctl_streams_running(d->ctl) >= CTL_MAX_STREAMS) {
+		fprintf(out, "busy: %u flows listings running, try again\n",
+			ctl_streams_running(d->ctl));
 		return CTL_ERROR;
 	}
-	if (!json)
-		text_footer(d, svc, &o);
-	return CTL_OK;
+	st = calloc(1, sizeof(*st));
+	if (!st) {
+		fprintf(out, "reading conntrack: %s\n", strerror(ENOMEM));
+		return CTL_ERROR;
+	}
+	st->o.d = d;
+	st->json = req->json;
+	st->one_service = svc != NULL;
+	st->svc_mark = svc ? svc->ct_mark : 0;
+	ret = ct_listing_open(d->ct, st->svc_mark, backend, port, &st->listing);
+	if (ret == 0) {
+		ret = ctl_stream_begin(d->ctl, ct_listing_fd(st->listing), &flows_ops, st);
+		if (ret == 0)
+			return CTL_OK;
+		ct_listing_close(st->listing);
+	}
+	free(st);
+	fprintf(out, "reading conntrack: %s\n", strerror(-ret));
+	return CTL_ERROR;
 }

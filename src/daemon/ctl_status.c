@@ -16,6 +16,7 @@
 #include "knlb/config/config.h"
 #include "knlb/ct/ct.h"
 #include "knlb/daemon/daemon.h"
+#include "knlb/daemon/slot_digest.h"
 #include "knlb/ct/flowtab.h"
 #include "knlb/health/health.h"
 #include "knlb/lib/json.h"
@@ -67,12 +68,13 @@ static void text_service(const struct service_row *sr, FILE *out)
 {
 	const struct knlb_service *svc = sr->svc;
 	const struct knlb_service_config *cfg = svc->cfg;
-	char vip[KNLB_ADDRSTRLEN];
+	char vip[KNLB_ADDRSTRLEN], digest[SLOT_DIGEST_STRLEN];
 
-	fprintf(out, "service %s  %s/%s  %s  %u slots  ct mark 0x%08x  flush %s  on_empty %s  state %s  active flows %" PRIu64 "\n",
+	fprintf(out, "service %s  %s/%s  %s  %u slots  digest %s  ct mark 0x%08x  flush %s  on_empty %s  state %s  active flows %" PRIu64 "\n",
 		cfg->name, addr_port_format(&cfg->vip, cfg->port, vip, sizeof(vip)),
 		config_proto_name(cfg->proto), config_scheduler_name(cfg->scheduler),
-		cfg->table_size, svc->ct_mark, cfg->flush ? "yes" : "no",
+		cfg->table_size, slot_digest_format(sr->slot_digest, digest),
+		svc->ct_mark, cfg->flush ? "yes" : "no",
 		cfg->on_empty == KNLB_ON_EMPTY_DROP ? "drop" : "reject",
 		service_state(svc), sr->flows.active);
 	fprintf(out, "  %-20s %-21s %6s %9s %-8s %-6s %7s %7s %8s  %s\n", "BACKEND",
@@ -164,7 +166,7 @@ static void json_service(const struct service_row *sr, struct json_writer *w)
 {
 	const struct knlb_service *svc = sr->svc;
 	const struct knlb_service_config *cfg = svc->cfg;
-	char vip[KNLB_ADDRSTRLEN];
+	char vip[KNLB_ADDRSTRLEN], digest[SLOT_DIGEST_STRLEN];
 	json_object_begin(w);
 	json_key(w, "name");
 	json_string(w, cfg->name);
@@ -178,6 +180,8 @@ static void json_service(const struct service_row *sr, struct json_writer *w)
 	json_string(w, config_scheduler_name(cfg->scheduler));
 	json_key(w, "table_size");
 	json_uint(w, cfg->table_size);
+	json_key(w, "slot_digest");
+	json_string(w, slot_digest_format(sr->slot_digest, digest));
 	json_key(w, "ct_mark");
 	json_uint(w, svc->ct_mark);
 	json_key(w, "flush");

@@ -61,8 +61,9 @@ int daemon_program_kernel(struct knlbd *d)
 			  ret == -EPERM ? " (knlbd needs CAP_NET_ADMIN)" : "");
 		return ret;
 	}
-	log_info("programmed table inet %s: %zu services, %zu slot elements, 1 transaction of %zu messages (%zu bytes) in %.1f ms",
-		 d->config->global.table, d->pool->n_services, res.elements,
+	log_info("programmed table inet %s: %zu service%s, %zu slot elements, 1 transaction of %zu messages (%zu bytes) in %.1f ms",
+		 d->config->global.table, d->pool->n_services,
+		 d->pool->n_services == 1 ? "" : "s", res.elements,
 		 res.messages, res.bytes, res.elapsed_ms);
 	return 0;
 }
@@ -363,7 +364,7 @@ void daemon_update_sources(struct knlbd *d)
 		.pool = d->pool, .health = d->health, .flows = d->ct ? d->flows : NULL,
 		.ct = d->ct, .committer = d->committer, .ctl = d->ctl,
 		.daemon = &d->counters, .host = &d->host.current,
-		.kernel_counters = true,
+		.proc_root = d->host.proc_root, .kernel_counters = true,
 	};
 }
 

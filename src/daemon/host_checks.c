@@ -63,20 +63,54 @@ static int read_switch(const char *proc_root, const char *rel)
 	return v != 0;
 }
 
+void host_ct_read(const char *proc_root, struct host_ct *ct)
+{
+	ct->loaded = read_number(proc_root, "sys/net/netfilter/nf_conntrack_max",
+				 &ct->max) == 0;
+	if (!ct->loaded ||
+	    read_number(proc_root, "sys/net/netfilter/nf_conntrack_count",
+			&ct->count) < 0)
+		ct->count = 0;
+	if (!ct->loaded)
+		ct->max = 0;
+}
+
+/*
+ * The kernel refuses a new entry once its namespace's count would pass
+ * max (after trying to evict an unassured one), so count >= max is full.
+ * max 0 means no limit.
+ */
+enum host_ct_fill host_ct_fill(const struct host_ct *ct)
+{
+	if (!ct->loaded || !ct->max)
+		return HOST_CT_ROOMY;
+	if (ct->count >= ct->max)
+		return HOST_CT_FULL;
+	if (ct->count * 100 > ct->max * (uint64_t)HOST_CT_FULL_PERCENT)
+		return HOST_CT_HIGH;
+	return HOST_CT_ROOMY;
+}
+
+const char *host_ct_fill_name(enum host_ct_fill fill)
+{
+	switch (fill) {
+	case HOST_CT_ROOMY:
+		return "roomy";
+	case HOST_CT_HIGH:
+		return "high";
+	case HOST_CT_FULL:
+		return "full";
+	}
+	return "?";
+}
+
 int host_facts_read_proc(const char *proc_root, struct host_facts *f)
 {
 	f->forwarding[HOST_FAMILY_IPV4] =
 		read_switch(proc_root, "sys/net/ipv4/ip_forward");
 	f->forwarding[HOST_FAMILY_IPV6] =
 		read_switch(proc_root, "sys/net/ipv6/conf/all/forwarding");
-	f->ct_loaded = read_number(proc_root, "sys/net/netfilter/nf_conntrack_max",
-				   &f->ct_max) == 0;
-	if (!f->ct_loaded ||
-	    read_number(proc_root, "sys/net/netfilter/nf_conntrack_count",
-			&f->ct_count) < 0)
-		f->ct_count = 0;
-	if (!f->ct_loaded)
-		f->ct_max = 0;
+	host_ct_read(proc_root, &f->ct);
 	return 0;
 }
 
@@ -135,6 +169,12 @@ bool host_problem_same(const struct host_problem *a,
 		       const struct host_problem *b)
 {
 	return a->check == b->check && strcmp(a->subject, b->subject) == 0;
+}
+
+bool host_problem_unchanged(const struct host_problem *a,
+			    const struct host_problem *b)
+{
+	return host_problem_same(a, b) && a->level == b->level;
 }
 
 bool host_problems_have(const struct host_problems *p, enum host_check check)
@@ -281,27 +321,34 @@ static int check_conntrack(const struct knlb_config *config,
 			   const struct host_facts *f, unsigned flags,
 			   struct host_problems *out)
 {
+	const struct host_ct *ct = &f->ct;
 	uint64_t floor = ct_floor(config);
+	enum host_ct_fill fill = host_ct_fill(ct);
 	int ret = 0;
 
-	if (!f->ct_loaded) {
+	if (!ct->loaded) {
 		/* nft loads nf_conntrack with knlb's NAT table: -t runs before. */
 		if (flags & HOST_CHECKS_BEFORE_START)
 			return 0;
 		return add_problem(out, HOST_CHECK_CONNTRACK, "",
 				   "nf_conntrack is not loaded (no net.netfilter.nf_conntrack_max): no flow is NATed (modprobe nf_conntrack)");
 	}
-	if (f->ct_max < floor)
+	if (ct->max < floor)
 		ret = add_problem(out, HOST_CHECK_CONNTRACK_MAX, "",
 				  "net.netfilter.nf_conntrack_max = %" PRIu64 " is below %" PRIu64 " (%u, or %u per backend): a burst of flows fills the table and the kernel drops new ones (sysctl -w net.netfilter.nf_conntrack_max=%" PRIu64 ")",
-				  f->ct_max, floor, HOST_CT_MAX_FLOOR,
+				  ct->max, floor, HOST_CT_MAX_FLOOR,
 				  HOST_CT_MAX_PER_BACKEND, floor);
-	if (ret == 0 && f->ct_max &&
-	    f->ct_count * 100 > f->ct_max * (uint64_t)HOST_CT_FULL_PERCENT)
+	if (ret == 0 && fill == HOST_CT_FULL)
 		ret = add_problem(out, HOST_CHECK_CONNTRACK_FULL, "",
-				  "conntrack table %" PRIu64 "%% full (%" PRIu64 " of %" PRIu64 " entries): when full the kernel drops new flows (raise net.netfilter.nf_conntrack_max)",
-				  f->ct_count * 100 / f->ct_max, f->ct_count,
-				  f->ct_max);
+				  "conntrack table FULL (%" PRIu64 " of %" PRIu64 " entries): the kernel is dropping new flows now (\"nf_conntrack: table full, dropping packet\" in the kernel log); established flows continue (raise net.netfilter.nf_conntrack_max, or shorten the conntrack timeouts)",
+				  ct->count, ct->max);
+	else if (ret == 0 && fill == HOST_CT_HIGH)
+		ret = add_problem(out, HOST_CHECK_CONNTRACK_FULL, "",
+				  "conntrack table %" PRIu64 "%% full (%" PRIu64 " of %" PRIu64 " entries), above the %u%% warning threshold: when full the kernel drops new flows (raise net.netfilter.nf_conntrack_max)",
+				  ct->count * 100 / ct->max, ct->count, ct->max,
+				  HOST_CT_FULL_PERCENT);
+	if (ret == 0 && fill != HOST_CT_ROOMY)
+		out->v[out->n - 1].level = fill;
 	return ret;
 }
 
@@ -326,7 +373,8 @@ int host_checks_evaluate(const struct knlb_config *config,
 }
 
 int host_checks_run(const struct knlb_config *config, const char *proc_root,
-		    unsigned flags, struct host_problems *out)
+		    unsigned flags, struct host_problems *out,
+		    struct host_ct *ct)
 {
 	struct host_facts f = { 0 };
 	int ret;
@@ -335,6 +383,8 @@ int host_checks_run(const struct knlb_config *config, const char *proc_root,
 	ret = host_facts_read_addrs(&f);
 	if (ret == 0)
 		ret = host_checks_evaluate(config, &f, flags, out);
+	if (ct)
+		*ct = f.ct;
 	host_facts_free(&f);
 	return ret;
 }

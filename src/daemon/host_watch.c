@@ -8,10 +8,12 @@
 #include "knlb/lib/log.h"
 #include "knlb/daemon/host_watch.h"
 
-static bool listed(const struct host_problems *p, const struct host_problem *pr)
+static bool listed(const struct host_problems *p, const struct host_problem *pr,
+		   bool (*same)(const struct host_problem *,
+				const struct host_problem *))
 {
 	for (size_t i = 0; i < p->n; i++)
-		if (host_problem_same(&p->v[i], pr))
+		if (same(&p->v[i], pr))
 			return true;
 	return false;
 }
@@ -21,13 +23,15 @@ static void log_changes(const struct host_problems *before,
 {
 	/*
 	 * Both at warning level, so an operator who filters at warning sees
-	 * the problem go as well as come.
+	 * the problem go as well as come.  A problem at a new level (the
+	 * conntrack table from 95 % to full, or back) is said again; it
+	 * clears only when it is gone at every level.
 	 */
 	for (size_t i = 0; i < now->n; i++)
-		if (!listed(before, &now->v[i]))
+		if (!listed(before, &now->v[i], host_problem_unchanged))
 			log_warn("host: %s", now->v[i].text);
 	for (size_t i = 0; i < before->n; i++)
-		if (!listed(now, &before->v[i]))
+		if (!listed(now, &before->v[i], host_problem_same))
 			log_warn("host: cleared: %s%s%s",
 				 host_check_name(before->v[i].check),
 				 before->v[i].subject[0] ? " " : "",
@@ -37,7 +41,7 @@ static void log_changes(const struct host_problems *before,
 static void pass(struct host_watch *w, FILE *report)
 {
 	struct host_problems now = { 0 };
-	int ret = host_checks_run(w->config, w->proc_root, 0, &now);
+	int ret = host_checks_run(w->config, w->proc_root, 0, &now, &w->ct);
 
 	if (ret < 0) {
 		/* Keep the last verdict rather than claim problems gone. */
@@ -78,6 +82,12 @@ void host_watch_check(struct host_watch *w, const struct knlb_config *config,
 	loop_timer_cancel(w->loop, &w->timer);
 	if (loop_timer_arm(w->loop, &w->timer, HOST_WATCH_INTERVAL_NS) < 0)
 		log_error("host checks: cannot schedule the next pass: out of memory");
+}
+
+void host_watch_refresh(struct host_watch *w)
+{
+	if (w->config)
+		pass(w, NULL);
 }
 
 void host_watch_stop(struct host_watch *w)

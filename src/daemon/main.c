@@ -5,7 +5,9 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <math.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -191,11 +193,12 @@ static void log_pool(const struct knlb_pool *pool)
 				  pool_effective_weight(svc, b), n, 100.0 * got,
 				  100.0 * want);
 		}
-		log_info("service %s: %s/%s scheduler %s, %u slots, %zu backends, ct mark 0x%08x, slot shares within %.2f%% of weights",
+		log_info("service %s: %s/%s scheduler %s, %u slots, %zu backend%s, ct mark 0x%08x, slot shares within %.2f%% of weights",
 			 cfg->name, addr_port_format(&cfg->vip, cfg->port, vip, sizeof(vip)),
 			 config_proto_name(cfg->proto),
 			 config_scheduler_name(cfg->scheduler), cfg->table_size,
-			 svc->n_backends, svc->ct_mark, 100.0 * worst);
+			 svc->n_backends, svc->n_backends == 1 ? "" : "s",
+			 svc->ct_mark, 100.0 * worst);
 	}
 }
 
@@ -206,7 +209,8 @@ static void log_pool(const struct knlb_pool *pool)
 static void print_host_problems(const struct knlb_config *config)
 {
 	struct host_problems p = { 0 };
-	int ret = host_checks_run(config, "/proc", HOST_CHECKS_BEFORE_START, &p);
+	int ret = host_checks_run(config, "/proc", HOST_CHECKS_BEFORE_START, &p,
+				  NULL);
 
 	if (ret < 0)
 		fprintf(stderr, "knlbd: warning: host not checked: %s\n",
@@ -258,6 +262,25 @@ static int setup_signals(struct daemon *dm)
 }
 
 /*
+ * user = an account others run as: each of their processes may drain,
+ * reweight and reload through the control socket, which is handed to it.
+ * Allowed (it works), but said at every start.
+ */
+static void warn_shared_user(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+	struct group *gr;
+	char why[256];
+
+	if (!pw)
+		return;		/* privs_drop says so */
+	gr = getgrgid(pw->pw_gid);
+	if (privs_account_shared(pw, gr ? gr->gr_name : NULL, why, sizeof(why)))
+		log_warn("user %s: %s: every process running as it can drive knlbd through the control socket (drain, weight, reload); run knlbd as a dedicated user (adduser --system --group --no-create-home knlb; see docs/security.md)",
+			 user, why);
+}
+
+/*
  * Every socket is open: from here on only CAP_NET_ADMIN is needed.  With
  * user =, the control socket goes to that user first, so it can still
  * serve (and remove) it.
@@ -267,6 +290,8 @@ static int drop_privileges(struct knlbd *d)
 	const char *user = d->config->global.user;
 	char err[512];
 
+	if (user[0])
+		warn_shared_user(user);
 	if (d->ctl && privs_chown_path(d->control_socket ? d->control_socket :
 				       d->config->global.control_socket,
 				       user, err, sizeof(err)) < 0) {

@@ -23,6 +23,7 @@
 #include "knlb/health/health.h"
 #include "knlb/daemon/host_checks.h"
 #include "knlb/daemon/metrics.h"
+#include "knlb/daemon/slot_digest.h"
 #include "knlb/pool/pool.h"
 #include "knlb/sched/sched.h"
 #include "knlb/lib/version.h"
@@ -214,6 +215,22 @@ static void render_services(FILE *out, const struct status_view *v)
 			put_num(out, service_value(&v->services[s], fd->value));
 		}
 	}
+}
+
+/*
+ * An info metric: a 64-bit digest is no float, so it goes in a label.  Two
+ * gateways whose series differ would send some flows to different backends.
+ */
+static void render_slot_digests(FILE *out, const struct status_view *v)
+{
+	char hex[SLOT_DIGEST_STRLEN];
+
+	family(out, "knlb_service_slot_table_info", "gauge",
+	       "Always 1; the digest label is a 64-bit hash of the slot table the kernel holds (slot -> backend address:port): equal on two gateways means same key, same backend.");
+	for (size_t s = 0; s < v->n_services; s++)
+		fprintf(out, "knlb_service_slot_table_info{%s,digest=\"%s\"} 1\n",
+			v->services[s].labels,
+			slot_digest_format(v->services[s].slot_digest, hex));
 }
 
 /* ---- per backend -------------------------------------------------------- */
@@ -476,6 +493,26 @@ static void render_host(FILE *out, const struct host_problems *p)
 			host_problems_have(p, (enum host_check)c) ? 1 : 0);
 }
 
+/*
+ * Read at each scrape, not taken from the last host pass (up to 10 s
+ * old): a table can fill in less, and two small files cost microseconds.
+ * Left out while nf_conntrack is not loaded (knlb_host_problem says so).
+ */
+static void render_conntrack_table(FILE *out, const char *proc_root)
+{
+	struct host_ct ct;
+
+	host_ct_read(proc_root, &ct);
+	if (!ct.loaded)
+		return;
+	scalar(out, "knlb_conntrack_entries", "gauge",
+	       "Entries in the gateway's conntrack table (this network namespace), read at the scrape.",
+	       NUM_U(ct.count));
+	scalar(out, "knlb_conntrack_max", "gauge",
+	       "net.netfilter.nf_conntrack_max: at this many entries the kernel drops new flows.",
+	       NUM_U(ct.max));
+}
+
 int metrics_render(FILE *out, const struct metrics_sources *src)
 {
 	struct status_view v = { 0 };
@@ -499,6 +536,7 @@ int metrics_render(FILE *out, const struct metrics_sources *src)
 		       "When knlbd started, in seconds since the Unix epoch.",
 		       NUM_U(src->daemon->start_time_unix));
 	render_services(out, &v);
+	render_slot_digests(out, &v);
 	render_backends(out, &v);
 	if (src->kernel_counters)
 		metrics_render_kernel(out, src->pool);
@@ -512,6 +550,8 @@ int metrics_render(FILE *out, const struct metrics_sources *src)
 		render_control(out, src->ctl);
 	if (src->host)
 		render_host(out, src->host);
+	if (src->proc_root)
+		render_conntrack_table(out, src->proc_root);
 	ret = ferror(out) ? -EIO : 0;
 
 out_free_view:

@@ -31,6 +31,7 @@ struct service_row {
 	char *labels;			/* metrics' label set; NULL elsewhere */
 	struct flow_counts flows;
 	size_t usable;			/* backends with an effective weight */
+	uint64_t slot_digest;		/* of the table the kernel acknowledged */
 	struct backend_row *backends;	/* svc->n_backends of them */
 };
 

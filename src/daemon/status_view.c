@@ -9,37 +9,50 @@
 
 #include "knlb/config/config-t.h"
 #include "knlb/ct/flowtab.h"
+#include "knlb/daemon/slot_digest.h"
+#include "knlb/nft/commit.h"
 #include "knlb/health/health.h"
 #include "knlb/pool/pool.h"
-#include "knlb/sched/sched.h"
 #include "status_view-int.h"
 
-/* Every backend's slots in one pass over the table, not one pass each. */
-static void count_slots(const struct knlb_service *svc, struct backend_row *rows)
+/*
+ * The slot table as programmed: the committer's copy of what the kernel
+ * acknowledged last, so a delta still pending (or refused) does not show
+ * a table the kernel does not hold; the pool's own without a committer.
+ */
+static const uint32_t *programmed_slots(const struct metrics_sources *src,
+					size_t s)
 {
-	for (uint32_t i = 0; i < svc->cfg->table_size; i++) {
-		uint32_t b = svc->slots[i];
+	const uint32_t *slots = NULL;
 
-		if (b != SCHED_SLOT_EMPTY && b < svc->n_backends)
-			rows[b].slots++;
-	}
+	if (src->committer)
+		slots = committer_kernel_slots(src->committer, s);
+	return slots ? slots : src->pool->services[s].slots;
 }
 
 int status_view_gather(struct status_view *v, const struct metrics_sources *src)
 {
 	const struct knlb_pool *pool = src->pool;
-	size_t total = 0;
+	size_t total = 0, widest = 1;
+	uint32_t *slots;
 
 	v->src = src;
 	v->n_services = pool->n_services;
-	for (size_t s = 0; s < pool->n_services; s++)
+	for (size_t s = 0; s < pool->n_services; s++) {
 		total += pool->services[s].n_backends;
+		if (pool->services[s].n_backends > widest)
+			widest = pool->services[s].n_backends;
+	}
 	v->n_backends = total;
 	v->services = calloc(pool->n_services ? pool->n_services : 1,
 			     sizeof(*v->services));
 	v->backends = calloc(total ? total : 1, sizeof(*v->backends));
-	if (!v->services || !v->backends)
+	/* Slots per backend of one service at a time (pool_count_slots). */
+	slots = calloc(widest, sizeof(*slots));
+	if (!v->services || !v->backends || !slots) {
+		free(slots);
 		return -ENOMEM;
+	}
 
 	total = 0;
 	for (size_t s = 0; s < pool->n_services; s++) {
@@ -53,12 +66,14 @@ int status_view_gather(struct status_view *v, const struct metrics_sources *src)
 		if (src->flows)
 			flowtab_service_counts(src->flows, svc->ct_mark,
 					       &sr->flows);
-		count_slots(svc, sr->backends);
+		pool_count_slots(svc, slots);
+		sr->slot_digest = slot_digest(svc, programmed_slots(src, s));
 		for (size_t b = 0; b < svc->n_backends; b++) {
 			struct backend_row *br = &sr->backends[b];
 			const struct knlb_backend_config *cfg;
 
 			br->be = &svc->backends[b];
+			br->slots = slots[b];
 			cfg = br->be->cfg;
 			sr->usable += br->be->effective_weight > 0;
 			/* -ENOENT (no flow ever seen) leaves zeroes: right. */
@@ -71,6 +86,7 @@ int status_view_gather(struct status_view *v, const struct metrics_sources *src)
 				br->health = health_backend(src->health, s, b);
 		}
 	}
+	free(slots);
 	return 0;
 }
 

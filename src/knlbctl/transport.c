@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "knlb/ctl/server.h"
+#include "knlb/ctl/socket_dir.h"
 #include "knlbctl-int.h"
 
 #define STATUS_LINE_MAX		16	/* "ERROR\n" and then some */
@@ -232,7 +233,7 @@ int ctl_call(const char *path, const char *request, double timeout_s,
 {
 	struct call c = { .path = path, .quiet = quiet };
 	size_t len = strlen(request);
-	char line[CTL_REQUEST_MAX + 1];
+	char line[CTL_REQUEST_MAX + 1], why[1024];
 	uint64_t deadline;
 	int fd, ret;
 
@@ -240,6 +241,10 @@ int ctl_call(const char *path, const char *request, double timeout_s,
 		return bad_reply(&c, "request too long");	/* checked before */
 	memcpy(line, request, len);
 	line[len++] = '\n';
+	/* A reply from a socket another user could have put there is no reply. */
+	ret = ctl_socket_dir_check(path, true, why, sizeof(why));
+	if (ret < 0 && ret != -ENOENT)
+		return say(&c, "not talking to it: %s", why);
 	deadline = now_ms() + (uint64_t)(timeout_s * 1000.0);
 	fd = connect_socket(path, timeout_s);
 	if (fd < 0)

@@ -247,3 +247,42 @@ int privs_chown_path(const char *path, const char *user, char *err,
 			    path, user);
 	return 0;
 }
+
+/* Shells that let nobody log in: a daemon's account has one of these. */
+static bool is_nologin_shell(const char *shell)
+{
+	static const char *const nologin[] = {
+		"/usr/sbin/nologin", "/sbin/nologin", "/bin/false",
+		"/usr/bin/false",
+	};
+
+	for (size_t i = 0; i < sizeof(nologin) / sizeof(nologin[0]); i++)
+		if (strcmp(shell, nologin[i]) == 0)
+			return true;
+	return false;
+}
+
+#define OVERFLOW_ID	65534	/* nobody / nogroup on Debian and the kernel */
+
+bool privs_account_shared(const struct passwd *pw, const char *group,
+			  char *why, size_t whylen)
+{
+	if (strcmp(pw->pw_name, "nobody") == 0 || pw->pw_uid == OVERFLOW_ID) {
+		snprintf(why, whylen, "\"%s\" (uid %u) is the account of every unprivileged service",
+			 pw->pw_name, (unsigned)pw->pw_uid);
+		return true;
+	}
+	if (pw->pw_gid == OVERFLOW_ID ||
+	    (group && (!strcmp(group, "nogroup") || !strcmp(group, "nobody")))) {
+		snprintf(why, whylen, "\"%s\" has the shared primary group %s (gid %u)",
+			 pw->pw_name, group ? group : "?", (unsigned)pw->pw_gid);
+		return true;
+	}
+	/* passwd(5): an empty shell field means /bin/sh. */
+	if (!pw->pw_shell || !*pw->pw_shell || !is_nologin_shell(pw->pw_shell)) {
+		snprintf(why, whylen, "\"%s\" has a login shell (%s): a person's account",
+			 pw->pw_name, pw->pw_shell && *pw->pw_shell ? pw->pw_shell : "/bin/sh");
+		return true;
+	}
+	return false;
+}

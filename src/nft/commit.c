@@ -335,6 +335,11 @@ int committer_reload(struct committer *c, struct knlb_pool *pool,
 	return 0;
 }
 
+const uint32_t *committer_kernel_slots(const struct committer *c, size_t s)
+{
+	return s < c->pool->n_services ? c->kernel[s].slots : NULL;
+}
+
 bool committer_synced(const struct committer *c)
 {
 	if (loop_timer_armed(&c->replace_timer))

@@ -38,10 +38,14 @@ static int parse_counter_expr(const struct nlattr *expr, struct counter_value *v
 	const struct nlattr *data = NULL;
 
 	mnl_attr_for_each_nested(a, expr) {
-		if (mnl_attr_get_type(a) == NFTA_EXPR_NAME)
+		if (mnl_attr_get_type(a) == NFTA_EXPR_NAME) {
+			/* strcmp below must not run past the attribute. */
+			if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) < 0)
+				return -EPROTO;
 			name = mnl_attr_get_str(a);
-		else if (mnl_attr_get_type(a) == NFTA_EXPR_DATA)
+		} else if (mnl_attr_get_type(a) == NFTA_EXPR_DATA) {
 			data = a;
+		}
 	}
 	if (!name || strcmp(name, "counter") != 0 || !data)
 		return 0;	/* another expression: not ours to read */

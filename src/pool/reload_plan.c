@@ -116,13 +116,95 @@ static long id_index_find(const struct id_index *ix, const char *id)
 	return -1;
 }
 
-static void structural(struct reload_plan *plan, const char *fmt,
-		       const char *name, const char *what)
+/*
+ * The names of one kind of structural change, for why: all of them up to
+ * RELOAD_WHY_NAMES, then "and N more".  One name keeps the sentence a
+ * single change always had ("service web: vip changed").
+ */
+struct name_list {
+	size_t n;
+	char text[RELOAD_WHY_NAMES * 64];
+};
+
+static void name_list_add(struct name_list *l, const char *name,
+			  const char *detail)
 {
-	if (plan->kind == RELOAD_STRUCTURE)
+	size_t off = strlen(l->text);
+
+	if (l->n++ >= RELOAD_WHY_NAMES)
 		return;
-	plan->kind = RELOAD_STRUCTURE;
-	snprintf(plan->why, sizeof(plan->why), fmt, name, what);
+	snprintf(l->text + off, sizeof(l->text) - off, "%s%s%s%s%s",
+		 off ? ", " : "", name, detail ? " (" : "",
+		 detail ? detail : "", detail ? ")" : "");
+}
+
+/* "service a removed", "services a, b and 3 more removed", after "; ". */
+static void why_append(struct reload_plan *plan, const struct name_list *l,
+		       const char *one, const char *what)
+{
+	size_t off = strlen(plan->why);
+
+	if (!l->n)
+		return;
+	if (off)
+		off += (size_t)snprintf(plan->why + off, sizeof(plan->why) - off, "; ");
+	if (off >= sizeof(plan->why))
+		return;
+	if (l->n == 1) {
+		snprintf(plan->why + off, sizeof(plan->why) - off, "%s", one);
+		return;
+	}
+	if (l->n > RELOAD_WHY_NAMES)
+		snprintf(plan->why + off, sizeof(plan->why) - off,
+			 "services %s and %zu more %s", l->text,
+			 l->n - RELOAD_WHY_NAMES, what);
+	else
+		snprintf(plan->why + off, sizeof(plan->why) - off,
+			 "services %s %s", l->text, what);
+}
+
+/*
+ * Every structural change, by kind, into plan->why: removed first (their
+ * flows are flushed), then added, then changed rules.
+ */
+static void describe_structure(struct reload_plan *plan,
+			       const struct knlb_pool *old,
+			       const struct knlb_pool *new)
+{
+	struct name_list removed = { 0 }, added = { 0 }, changed = { 0 };
+	char one_removed[96] = "", one_added[96] = "", one_changed[128] = "";
+
+	for (size_t s = 0; s < old->n_services; s++) {
+		const char *name = old->services[s].cfg->name;
+
+		if (find_service(new, name) >= 0)
+			continue;
+		name_list_add(&removed, name, NULL);
+		snprintf(one_removed, sizeof(one_removed), "service %s removed", name);
+	}
+	for (size_t s = 0; s < new->n_services; s++) {
+		const struct knlb_service_config *cfg = new->services[s].cfg;
+		const char *what;
+
+		if (plan->svc_from[s] < 0) {
+			name_list_add(&added, cfg->name, NULL);
+			snprintf(one_added, sizeof(one_added), "service %s added",
+				 cfg->name);
+			continue;
+		}
+		what = rules_change(old->services[plan->svc_from[s]].cfg, cfg);
+		if (!what)
+			continue;
+		name_list_add(&changed, cfg->name, what);
+		snprintf(one_changed, sizeof(one_changed), "service %s: %s changed",
+			 cfg->name, what);
+	}
+	plan->why[0] = '\0';
+	why_append(plan, &removed, one_removed, "removed");
+	why_append(plan, &added, one_added, "added");
+	why_append(plan, &changed, one_changed, "changed");
+	if (plan->why[0])
+		plan->kind = RELOAD_STRUCTURE;
 }
 
 /* The state of backend ob of the running pool, moved into nb. */
@@ -163,10 +245,8 @@ static int carry_service(struct reload_plan *plan, size_t s,
 	size_t kept = 0;
 
 	nsvc->ct_mark = osvc->ct_mark;
-	if (what) {
+	if (what)
 		plan->services_changed++;
-		structural(plan, "service %s: %s changed", nsvc->cfg->name, what);
-	}
 	plan->backend_from[s] = malloc((nsvc->n_backends ? nsvc->n_backends : 1) *
 				       sizeof(long));
 	if (!plan->backend_from[s] || id_index_build(&ix, osvc) < 0)
@@ -222,7 +302,6 @@ int reload_plan_build(const struct knlb_pool *old, struct knlb_pool *new,
 			continue;
 		plan->services_added++;
 		plan->backends_added += svc->n_backends;
-		structural(plan, "service %s %s", svc->cfg->name, "added");
 		if (pool_free_mark(new, svc->ct_mark_mask, &svc->ct_mark) < 0) {
 			snprintf(err, errlen,
 				 "service %s: no free ct mark under ct_mark_mask 0x%08x",
@@ -232,11 +311,9 @@ int reload_plan_build(const struct knlb_pool *old, struct knlb_pool *new,
 	}
 	plan->services_removed = old->n_services - kept;
 	for (size_t s = 0; plan->services_removed && s < old->n_services; s++)
-		if (find_service(new, old->services[s].cfg->name) < 0) {
-			structural(plan, "service %s %s",
-				   old->services[s].cfg->name, "removed");
+		if (find_service(new, old->services[s].cfg->name) < 0)
 			plan->backends_removed += old->services[s].n_backends;
-		}
+	describe_structure(plan, old, new);
 
 	for (size_t s = 0; s < n; s++) {
 		pool_refresh_weights(&new->services[s], now_ns);

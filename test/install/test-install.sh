@@ -29,11 +29,7 @@ done
 for m in docs/*.8 docs/*.5; do
 	[ -f "$R/usr/share/man/man${m##*.}/${m##*/}" ] || fail "man page $m not installed"
 done
-if [ -x "$BUILD/knlbctl" ]; then
-	[ -x "$R/usr/sbin/knlbctl" ] || fail "knlbctl built but not installed"
-else
-	grep -q "knlbctl is not built" <<<"$out" || fail "no message about the missing knlbctl: $out"
-fi
+[ -x "$R/usr/sbin/knlbctl" ] || fail "knlbctl not installed"
 if [ -f conf/knlbctl.bash-completion ]; then
 	[ -f "$R/usr/share/bash-completion/completions/knlbctl" ] || fail "bash completion not installed"
 fi
@@ -43,20 +39,34 @@ pass "tree under DESTDIR with PREFIX=/usr"
 unit=$R/usr/lib/systemd/system/knlbd.service
 grep -qx 'ExecStart=/usr/sbin/knlbd -c /etc/knlb/knlb.conf' "$unit" || fail "ExecStart: $(grep ExecStart= "$unit")"
 grep -q "$D" "$unit" && fail "DESTDIR leaked into the unit"
-pass "unit ExecStart=/usr/sbin/knlbd"
+grep -qx 'ExecReload=/usr/sbin/knlbctl -s /run/knlb/knlb.sock reload' "$unit" ||
+	fail "ExecReload: $(grep ExecReload= "$unit")"
+pass "unit ExecStart=/usr/sbin/knlbd, ExecReload=knlbctl reload"
 
 # The installed binary runs, and accepts the installed configuration.
 v=$("$R/usr/sbin/knlbd" --version) || fail "knlbd --version exited $?"
 [[ $v =~ ^knlbd\ [0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "knlbd --version printed '$v'"
+pass "installed knlbd: '$v'"
+
+# The installed configuration programs nothing: no [service] section, only
+# commented examples, and those examples are valid once uncommented.
+cmp -s conf/installed.conf.dist "$R/etc/knlb/knlb.conf" || fail "installed knlb.conf is not conf/installed.conf.dist"
+! grep -q '^\[service' "$R/etc/knlb/knlb.conf" || fail "the installed knlb.conf has a service"
+awk '/^; \[service/ { on = 1 } on && /^; [a-z[]/ { sub(/^; /, ""); print; next } !on { print }' \
+	"$R/etc/knlb/knlb.conf" >"$D/examples.conf"
+grep -q '^\[service' "$D/examples.conf" || fail "no commented [service] example in installed.conf.dist"
+t=$("$R/usr/sbin/knlbd" -t -c "$D/examples.conf" 2>&1) || fail "knlbd -t on installed.conf.dist's examples uncommented: $t"
+pass "installed knlb.conf has no service; its examples uncommented: $t"
 t=$("$R/usr/sbin/knlbd" -t -c "$R/etc/knlb/knlb.conf" 2>&1) || fail "knlbd -t on the installed config: $t"
-grep -q "configuration OK" <<<"$t" || fail "knlbd -t printed: $t"
-pass "installed knlbd: '$v'; -t: $t"
+grep -q 'configuration OK: no services (knlbd will run idle)' <<<"$t" ||
+	fail "knlbd -t on the installed config does not say it will run idle: $t"
+pass "knlbd -t on the installed config: $t"
 
 # systemd-analyze verify: the unit with its paths pointed into DESTDIR (the
 # binary must exist for verify), man pages not looked up (not installed).
 if command -v systemd-analyze >/dev/null; then
 	mkdir -p "$D/verify"
-	sed -e "s|/usr/sbin/knlbd|$R/usr/sbin/knlbd|g" -e "s|/etc/knlb/|$R/etc/knlb/|g" \
+	sed -e "s|/usr/sbin/knlb|$R/usr/sbin/knlb|g" -e "s|/etc/knlb/|$R/etc/knlb/|g" \
 		"$unit" >"$D/verify/knlbd.service"
 	if ! v=$(systemd-analyze verify --man=no "$D/verify/knlbd.service" 2>&1) || [ -n "$v" ]; then
 		fail "systemd-analyze verify: $v"

@@ -238,6 +238,9 @@ Test(privs, user_nobody_keeps_only_net_admin_and_still_updates_the_map)
 	cr_expect(strstr(log, "web/dead DOWN: ") != NULL, "no DOWN line:\n%s", log);
 	cr_expect(strstr(log, "could not run") == NULL, "a probe failed on our side:\n%s", log);
 	cr_expect(strstr(log, "error") == NULL, "errors after the drop:\n%s", log);
+	/* Issue 13: a shared account is allowed, and said to be one. */
+	cr_expect(strstr(log, "warning: user nobody: \"nobody\" (uid 65534) is the account of every unprivileged service: every process running as it can drive knlbd"),
+		  "no shared-account warning:\n%s", log);
 	free(log);
 
 	/* As nobody, a reload still reads the (world-readable) file. */

@@ -344,3 +344,118 @@ Test(host_checks, the_metric_has_one_series_per_check)
 	host_problems_free(&p);
 	result_free(&r);
 }
+
+/* Issue 13: a full table is named as such, not as "100% full". */
+Test(host_checks, conntrack_full_says_the_kernel_is_dropping_new_flows)
+{
+	struct host_problems p, q;
+
+	put("sys/net/netfilter/nf_conntrack_max", "100000");
+	put("sys/net/netfilter/nf_conntrack_count", "100000");
+	p = judge(WEB, NULL);
+	cr_assert_eq(p.n, 1, "%s", texts(&p));
+	cr_expect_eq(p.v[0].check, HOST_CHECK_CONNTRACK_FULL);
+	cr_expect_eq(p.v[0].level, HOST_CT_FULL);
+	cr_expect(strstr(p.v[0].text, "conntrack table FULL (100000 of 100000 entries): the kernel is dropping new flows now"),
+		  "%s", p.v[0].text);
+
+	put("sys/net/netfilter/nf_conntrack_count", "99999");
+	q = judge(WEB, NULL);
+	cr_assert_eq(q.n, 1, "%s", texts(&q));
+	cr_expect_eq(q.v[0].level, HOST_CT_HIGH);
+	cr_expect(strstr(q.v[0].text, "above the 90% warning threshold"), "%s", q.v[0].text);
+	cr_expect(!strstr(q.v[0].text, "dropping new flows now"), "%s", q.v[0].text);
+	/* One problem for the log's "cleared", two states for its warnings. */
+	cr_expect(host_problem_same(&p.v[0], &q.v[0]));
+	cr_expect(!host_problem_unchanged(&p.v[0], &q.v[0]));
+	host_problems_free(&p);
+	host_problems_free(&q);
+}
+
+Test(host_checks, conntrack_fill_boundaries)
+{
+	struct host_ct ct = { .loaded = true, .max = 1000 };
+
+	ct.count = 900;
+	cr_expect_eq(host_ct_fill(&ct), HOST_CT_ROOMY, "90 %% is not above 90 %%");
+	ct.count = 901;
+	cr_expect_eq(host_ct_fill(&ct), HOST_CT_HIGH);
+	ct.count = 999;
+	cr_expect_eq(host_ct_fill(&ct), HOST_CT_HIGH);
+	ct.count = 1000;
+	cr_expect_eq(host_ct_fill(&ct), HOST_CT_FULL);
+	ct.count = 1003;	/* the count can pass max for an instant */
+	cr_expect_eq(host_ct_fill(&ct), HOST_CT_FULL);
+	ct.max = 0;		/* no limit */
+	cr_expect_eq(host_ct_fill(&ct), HOST_CT_ROOMY);
+	ct = (struct host_ct){ .loaded = false };
+	cr_expect_eq(host_ct_fill(&ct), HOST_CT_ROOMY);
+	cr_expect_str_eq(host_ct_fill_name(HOST_CT_FULL), "full");
+	cr_expect_str_eq(host_ct_fill_name(HOST_CT_HIGH), "high");
+	cr_expect_str_eq(host_ct_fill_name(HOST_CT_ROOMY), "roomy");
+}
+
+Test(host_checks, conntrack_read_from_the_proc_tree)
+{
+	struct host_ct ct;
+	char cmd[128];
+
+	put("sys/net/netfilter/nf_conntrack_count", "1234");
+	host_ct_read(root, &ct);
+	cr_expect(ct.loaded);
+	cr_expect_eq(ct.count, 1234);
+	cr_expect_eq(ct.max, 262144);
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/sys/net/netfilter", root);
+	cr_assert_eq(system(cmd), 0);
+	host_ct_read(root, &ct);
+	cr_expect(!ct.loaded);
+	cr_expect_eq(ct.count, 0);
+	cr_expect_eq(ct.max, 0);
+}
+
+/* metrics_render with only a pool and a proc root: its text. */
+static char *render_with_proc(const char *proc_root)
+{
+	struct result r = load_ok(WEB);
+	struct knlb_pool *pool;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	cr_assert_eq(pool_create(r.cfg, &pool), 0);
+	out = open_memstream(&text, &len);
+	cr_assert_eq(metrics_render(out, &(struct metrics_sources){
+					.pool = pool, .proc_root = proc_root }), 0);
+	fclose(out);
+	pool_free(pool);
+	result_free(&r);
+	return text;
+}
+
+Test(host_checks, conntrack_entries_and_max_are_metrics_read_at_the_scrape)
+{
+	char *text, cmd[128];
+
+	put("sys/net/netfilter/nf_conntrack_count", "1234");
+	text = render_with_proc(root);
+	cr_expect(strstr(text, "# TYPE knlb_conntrack_entries gauge\nknlb_conntrack_entries 1234\n"),
+		  "%s", text);
+	cr_expect(strstr(text, "# TYPE knlb_conntrack_max gauge\nknlb_conntrack_max 262144\n"),
+		  "%s", text);
+	free(text);
+
+	/* Read again at the next scrape, no host pass in between. */
+	put("sys/net/netfilter/nf_conntrack_count", "262144");
+	text = render_with_proc(root);
+	cr_expect(strstr(text, "\nknlb_conntrack_entries 262144\n"), "%s", text);
+	free(text);
+
+	/* Not loaded: left out rather than reported as an empty table. */
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/sys/net/netfilter", root);
+	cr_assert_eq(system(cmd), 0);
+	text = render_with_proc(root);
+	cr_expect(!strstr(text, "knlb_conntrack_entries"), "%s", text);
+	cr_expect(!strstr(text, "knlb_conntrack_max"), "%s", text);
+	free(text);
+}

@@ -643,3 +643,37 @@ Test(knlbctl, complete_offers_commands_options_and_names)
 	expect_run(r, 0, "b1\nb2\n", "");
 	server_stop(&s);
 }
+
+/*
+ * Issue 13: a socket in a directory others may write to could be anyone's;
+ * knlbctl does not send the request nor print what answers there.
+ */
+Test(knlbctl, a_socket_in_a_directory_others_may_write_is_not_trusted)
+{
+	char dir[] = "/tmp/knlbctl-XXXXXX", open_dir[64], path[96];
+	struct run r;
+	pid_t pid;
+	int status;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(open_dir, sizeof(open_dir), "%s/open", dir);
+	cr_assert_eq(mkdir(open_dir, 0700), 0);
+	cr_assert_eq(chmod(open_dir, 0777), 0);
+	snprintf(path, sizeof(path), "%s/knlb.sock", open_dir);
+	pid = raw_server(path, "OK\nall backends up (a fake)\n", 28);
+	r = RUN(NULL, "-s", path, "status");
+	cr_expect_eq(r.code, 3, "exit %d: %s", r.code, r.err);
+	cr_expect_str_eq(r.out, "");
+	cr_expect(strstr(r.err, "not talking to it: unsafe directory: "), "%s", r.err);
+	cr_expect(strstr(r.err, open_dir) && strstr(r.err, "is writable by group and others (mode 0777)"),
+		  "%s", r.err);
+	run_free(&r);
+
+	/* The same socket once the directory is fixed: the reply is taken. */
+	cr_assert_eq(chmod(open_dir, 0755), 0);
+	expect_run(RUN(NULL, "-s", path, "status"), 0, "all backends up (a fake)\n", "");
+	cr_expect_eq(waitpid(pid, &status, 0), pid);
+	unlink(path);
+	rmdir(open_dir);
+	rmdir(dir);
+}

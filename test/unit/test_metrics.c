@@ -496,8 +496,22 @@ Test(metrics, pool_health_and_flows_as_exact_samples)
 	expect_no(text, "knlb_conntrack_");
 	expect_no(text, "knlb_control_");
 
-	/* 7 service + 11 backend + 2 build/start + 3 reload families. */
-	cr_expect_eq(check_exposition(text), 23);
+	/* The slot table digest: 16 hex digits in a label, value 1. */
+	{
+		static const char head[] =
+			"knlb_service_slot_table_info{service=\"web\",digest=\"";
+		const char *d = strstr(text, head);
+
+		cr_expect_not_null(d);
+		if (d) {
+			d += strlen(head);
+			cr_expect_eq(strspn(d, "0123456789abcdef"), 16);
+			cr_expect_eq(strncmp(d + 16, "\"} 1\n", 5), 0);
+		}
+	}
+
+	/* 8 service + 11 backend + 2 build/start + 3 reload families. */
+	cr_expect_eq(check_exposition(text), 24);
 	snprintf(line, sizeof(line), "# TYPE knlb_backend_flows_opened_total counter");
 	expect_line(text, line);
 	free(text);
@@ -624,7 +638,8 @@ Test(metrics, pool_alone)
 	expect_no(text, "checks_total");
 	expect_no(text, "knlb_start_time_seconds");
 	expect_no(text, "knlb_reloads_total");
-	cr_expect_eq(check_exposition(text), 10);
+	/* 10 before the slot table digest family. */
+	cr_expect_eq(check_exposition(text), 11);
 	free(text);
 	cr_expect_eq(metrics_render(stdout, &(struct metrics_sources){ 0 }), -EINVAL);
 	rig_down(&g);

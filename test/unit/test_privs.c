@@ -102,3 +102,33 @@ Test(privs, chown_path)
 	}
 	unlink(path);
 }
+
+/* Issue 13: user = nobody hands the control socket to every such process. */
+Test(privs, shared_accounts_are_told_apart_from_dedicated_ones)
+{
+	char why[256];
+	struct passwd nobody = { .pw_name = (char *)"nobody", .pw_uid = 65534,
+				 .pw_gid = 65534, .pw_shell = (char *)"/usr/sbin/nologin" };
+	struct passwd nogroup = { .pw_name = (char *)"svc", .pw_uid = 990,
+				  .pw_gid = 65534, .pw_shell = (char *)"/usr/sbin/nologin" };
+	struct passwd person = { .pw_name = (char *)"alice", .pw_uid = 1000,
+				 .pw_gid = 1000, .pw_shell = (char *)"/bin/bash" };
+	struct passwd empty_shell = { .pw_name = (char *)"old", .pw_uid = 500,
+				      .pw_gid = 500, .pw_shell = (char *)"" };
+	struct passwd knlb = { .pw_name = (char *)"knlb", .pw_uid = 998,
+			       .pw_gid = 998, .pw_shell = (char *)"/usr/sbin/nologin" };
+
+	cr_expect(privs_account_shared(&nobody, "nogroup", why, sizeof(why)));
+	cr_expect(strstr(why, "\"nobody\" (uid 65534) is the account of every unprivileged service"),
+		  "%s", why);
+	cr_expect(privs_account_shared(&nogroup, "nogroup", why, sizeof(why)));
+	cr_expect(strstr(why, "shared primary group nogroup"), "%s", why);
+	cr_expect(privs_account_shared(&person, "alice", why, sizeof(why)));
+	cr_expect(strstr(why, "\"alice\" has a login shell (/bin/bash)"), "%s", why);
+	cr_expect(privs_account_shared(&empty_shell, "old", why, sizeof(why)));
+	cr_expect(strstr(why, "login shell (/bin/sh)"), "%s", why);
+	cr_expect(!privs_account_shared(&knlb, "knlb", why, sizeof(why)),
+		  "a dedicated system user: %s", why);
+	knlb.pw_shell = (char *)"/bin/false";
+	cr_expect(!privs_account_shared(&knlb, "knlb", why, sizeof(why)));
+}

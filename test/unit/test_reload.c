@@ -191,3 +191,76 @@ Test(reload, table_and_mark_mask_changes_are_refused)
 	unmake(&b);
 	unmake(&c);
 }
+
+/* Issue 13: the summary named only the first of two removed services. */
+Test(reload, every_removed_service_is_named)
+{
+	struct world a = make(WEB B1 DNS D1 "[service ntp]\nvip = 192.0.2.123\nport = 123\nproto = udp\n" D1);
+	struct world b = make(WEB B1);
+	struct reload_plan plan = plan_of(&a, &b);
+
+	cr_expect_eq(plan.kind, RELOAD_STRUCTURE);
+	cr_expect_eq(plan.services_removed, 2);
+	cr_expect_str_eq(plan.why, "services dns, ntp removed");
+	reload_plan_free(&plan);
+	unmake(&a);
+	unmake(&b);
+}
+
+static char *services(const char *prefix, int from, int to)
+{
+	static char text[8192];
+	size_t off = 0;
+
+	text[0] = '\0';
+	for (int i = from; i < to; i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+					"[service %s%d]\nvip = 192.0.2.%d\nport = 80\ncheck = none\n" D1,
+					prefix, i, i + 1);
+	return text;
+}
+
+Test(reload, many_removed_services_are_named_up_to_a_cap)
+{
+	char old[8192];
+	struct world a, b;
+	struct reload_plan plan;
+
+	snprintf(old, sizeof(old), "%s", services("s", 0, 9));
+	a = make(old);
+	b = make(services("s", 8, 9));
+	plan = plan_of(&a, &b);
+	cr_expect_eq(plan.services_removed, 8);
+	cr_expect_str_eq(plan.why, "services s0, s1, s2, s3, s4 and 3 more removed");
+	reload_plan_free(&plan);
+	unmake(&a);
+	unmake(&b);
+}
+
+Test(reload, removed_added_and_changed_are_all_named)
+{
+	struct world a = make(WEB B1 DNS D1 "[service ntp]\nvip = 192.0.2.123\nport = 123\nproto = udp\n" D1);
+	struct world b = make("[service web]\nvip = 192.0.2.10\nport = 81\ncheck = tcp\n" B1
+			      "[service mail]\nvip = 192.0.2.25\nport = 25\n" B1);
+	struct reload_plan plan = plan_of(&a, &b);
+
+	cr_expect_str_eq(plan.why,
+			 "services dns, ntp removed; service mail added; service web: port changed");
+	reload_plan_free(&plan);
+	unmake(&a);
+	unmake(&b);
+}
+
+Test(reload, two_changed_services_name_what_changed)
+{
+	struct world a = make(WEB B1 DNS D1);
+	struct world b = make("[service web]\nvip = 192.0.2.11\nport = 80\ncheck = tcp\n" B1
+			      "[service dns]\nvip = 192.0.2.53\nport = 5353\nproto = udp\ncheck = none\n" D1);
+	struct reload_plan plan = plan_of(&a, &b);
+
+	cr_expect_eq(plan.services_changed, 2);
+	cr_expect_str_eq(plan.why, "services web (vip), dns (port) changed");
+	reload_plan_free(&plan);
+	unmake(&a);
+	unmake(&b);
+}

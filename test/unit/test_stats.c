@@ -248,6 +248,40 @@ Test(stats_parse, an_element_without_key_is_a_protocol_error)
 	stats_table_free(&t);
 }
 
+/*
+ * Found by test/fuzz/nft_stats.c: an expression name that does not end in
+ * a NUL inside its attribute was compared with strcmp, reading past it.
+ * Here the padding after "counter" happens to be a zero byte, so the
+ * unchecked read counted the element; the parser must refuse it.
+ */
+Test(stats_parse, an_expression_name_without_its_nul_is_a_protocol_error)
+{
+	static char buf[512];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlattr *list, *elem, *key, *expr, *data;
+	struct stats_table t = { 0 };
+	uint8_t k[16] = { 1 };
+
+	nlh->nlmsg_type = NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWSETELEM;
+	mnl_nlmsg_put_extra_header(nlh, sizeof(struct nfgenmsg));
+	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+	elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+	key = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+	mnl_attr_put(nlh, NFTA_DATA_VALUE, sizeof(k), k);
+	mnl_attr_nest_end(nlh, key);
+	expr = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_EXPR);
+	mnl_attr_put(nlh, NFTA_EXPR_NAME, strlen("counter"), "counter");
+	data = mnl_attr_nest_start(nlh, NFTA_EXPR_DATA);
+	mnl_attr_put_u64(nlh, NFTA_COUNTER_PACKETS, htobe64(3));
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, expr);
+	mnl_attr_nest_end(nlh, elem);
+	mnl_attr_nest_end(nlh, list);
+	cr_expect_eq(stats_parse_elems(nlh, STATS_IN, &t), -EPROTO);
+	cr_expect_eq(t.n, 0);
+	stats_table_free(&t);
+}
+
 /* ---- the JSON reader -------------------------------------------------- */
 
 Test(json_read, reads_what_knlbd_writes)

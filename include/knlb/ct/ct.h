@@ -59,7 +59,7 @@
  *
  * SYNCHRONOUS CALLS: ct_open() (its initial dump), ct_resync(),
  * ct_flush_backend() and ct_list() each do a dump on the query socket and
- * block the caller until it ends: about 3-5 us per conntrack entry in
+ * block the caller until it ends (a ct_listing does not): about 3-5 us per conntrack entry in
  * the table (0.6-1 s for 200k on a 2-core box, `make bench-ct`), most of
  * it the kernel's.  Each read waits at most 5 s.  The event path never
  * blocks.
@@ -174,6 +174,30 @@ int ct_flush_backend(struct ct *ct, uint32_t mark, const struct knlb_addr *addr,
  */
 long ct_list(struct ct *ct, uint32_t mark, const struct knlb_addr *backend,
 	     uint16_t port, ct_flow_fn cb, void *arg);
+
+/*
+ * The same list piece by piece, for a caller on the loop (`knlbctl
+ * flows`): ct_listing_open() sends the dump request on a non-blocking
+ * netlink socket of the listing's own (not the query socket flush and
+ * resync use), ct_listing_read() reads at most max_reads datagrams of it
+ * (a few hundred entries each) when its fd is readable, calling cb for
+ * each entry kept, and never blocks.  The kernel produces the next
+ * datagram only when one is read, so a listing that is not read costs
+ * nothing but its socket.  Entries created or deleted while it runs may
+ * or may not be listed.  The listing keeps no pointer to ct: ct may be
+ * closed first.
+ */
+struct ct_listing;
+/* 0, or -errno (-EINVAL: mark outside the mask). */
+int ct_listing_open(struct ct *ct, uint32_t mark, const struct knlb_addr *backend,
+		    uint16_t port, struct ct_listing **out);
+int ct_listing_fd(const struct ct_listing *l);
+/* 1: more to come (wait for the fd), 0: the dump is complete, or -errno. */
+int ct_listing_read(struct ct_listing *l, unsigned max_reads, ct_flow_fn cb,
+		    void *arg);
+/* Entries reported so far. */
+long ct_listing_count(const struct ct_listing *l);
+void ct_listing_close(struct ct_listing *l);
 
 void ct_get_stats(const struct ct *ct, struct ct_stats *out);
 

@@ -23,6 +23,18 @@
  * truncated (EOF before '\n') or non-text request gets an ERROR reply and
  * the connection is closed.  At most CTL_MAX_CLIENTS connections at once;
  * one more gets "ERROR too many clients" and is closed.
+ *
+ * Costly replies (a flows listing: megabytes, and a conntrack dump behind
+ * them) are streamed: the handler starts a stream (ctl_stream_begin) and
+ * the server then asks its producer for the body piece by piece from the
+ * loop, each piece a bounded amount of work, and only while the client's
+ * unsent bytes stay under CTL_STREAM_HIGH: a client that does not read
+ * stops its producer (backpressure), so a listing costs at most about
+ * 1 MiB whatever its length.  At most CTL_MAX_STREAMS streams at once, in
+ * all about CTL_MAX_STREAMS MiB; ctl_stream_begin says -EBUSY beyond.
+ * The status line waits until the body is complete or CTL_STREAM_HIGH
+ * bytes of it are ready; a producer that fails after it was sent (as OK)
+ * ends the body without its final newline: a reply cut short.
  */
 
 #define CTL_REQUEST_MAX		4096
@@ -31,6 +43,11 @@
 #define CTL_REQUEST_TIMEOUT_MS	5000
 #define CTL_REPLY_TIMEOUT_MS	10000
 #define CTL_REPLY_MAX		(64u << 20)	/* bodies beyond are cut, with a note */
+#define CTL_MAX_STREAMS		2		/* streamed replies at once */
+#define CTL_STREAM_HIGH		(512u << 10)	/* unsent bytes that pause the producer */
+#define CTL_STREAM_LOW		(128u << 10)	/* ... and that resume it */
+/* A stream's whole life; the reply timeout applies to each stall in it. */
+#define CTL_STREAM_TIMEOUT_MS	60000
 
 enum ctl_status {
 	CTL_OK,		/* knlbctl exits 0 */
@@ -57,7 +74,37 @@ struct ctl_stats {
 	uint64_t bad_requests;	/* oversized, truncated, not text, too many words */
 	uint64_t rejected;	/* over CTL_MAX_CLIENTS */
 	uint64_t timeouts;	/* dropped for not sending / not reading */
+	uint64_t streams;	/* streamed replies started */
+	uint64_t busy;		/* streams refused: CTL_MAX_STREAMS running */
 };
+
+/*
+ * A streamed reply's producer.  produce() appends the next piece of the
+ * body to out: a bounded amount of work that never blocks (a few netlink
+ * datagrams); the server calls it when fd is readable and the client has
+ * room.  It returns 1 while more is to come, or 0 with *status set once
+ * the body is complete (CTL_ERROR: it failed, the reason written last).
+ * release() frees state; called exactly once, when the body is complete
+ * or the client is gone, never from inside produce().
+ */
+struct ctl_stream_ops {
+	int (*produce)(void *state, FILE *out, enum ctl_status *status);
+	void (*release)(void *state);
+};
+
+/*
+ * From inside a handler: make this request's reply a stream produced
+ * from fd's readiness by ops.  On 0 the server owns state (released even
+ * if the handler then returns an error, which is sent as usual); what the
+ * handler wrote to its out begins the body.  -EBUSY: CTL_MAX_STREAMS run
+ * already (the handler says so and returns CTL_ERROR); -EINVAL: not
+ * inside a handler, or a second stream; -ENOMEM.  On error state stays
+ * the caller's.
+ */
+int ctl_stream_begin(struct ctl *ctl, int fd, const struct ctl_stream_ops *ops,
+		     void *state);
+/* Streams running now (for the busy message and tests). */
+unsigned ctl_streams_running(const struct ctl *ctl);
 
 /*
  * Listen on path (mode 0600, parent directory created 0755 if missing).

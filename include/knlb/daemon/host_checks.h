@@ -30,7 +30,7 @@ enum host_check {
 	HOST_CHECK_SNAT_ADDRESS,	/* snat = ADDRESS not on an up interface */
 	HOST_CHECK_CONNTRACK,		/* nf_conntrack not loaded */
 	HOST_CHECK_CONNTRACK_MAX,	/* nf_conntrack_max below the floor */
-	HOST_CHECK_CONNTRACK_FULL,	/* the table more than 90 % full */
+	HOST_CHECK_CONNTRACK_FULL,	/* above HOST_CT_FULL_PERCENT, or full */
 	HOST_CHECK_COUNT,
 };
 
@@ -40,7 +40,10 @@ const char *host_check_name(enum host_check check);
 /* The floor for nf_conntrack_max: this, or this many per backend if more. */
 #define HOST_CT_MAX_FLOOR		16384U
 #define HOST_CT_MAX_PER_BACKEND		1024U
-/* Percent of nf_conntrack_max in use above which new flows are at risk. */
+/*
+ * Percent of nf_conntrack_max in use above which new flows are at risk:
+ * a burst fills the rest in seconds.  docs/operations.md documents it.
+ */
 #define HOST_CT_FULL_PERCENT		90U
 
 /* The forwarding switch of each family knlb may serve. */
@@ -55,17 +58,39 @@ struct host_addr {
 	bool up;			/* IFF_UP: its local route exists */
 };
 
+/*
+ * The conntrack table of this network namespace: count is per namespace,
+ * max is the host's (read-only outside the initial namespace), and each
+ * namespace's count is held against it.
+ */
+struct host_ct {
+	bool loaded;			/* the nf_conntrack sysctls exist */
+	uint64_t count, max;
+};
+
+enum host_ct_fill {
+	HOST_CT_ROOMY,		/* at or below HOST_CT_FULL_PERCENT */
+	HOST_CT_HIGH,		/* above it: new flows at risk */
+	HOST_CT_FULL,		/* count >= max: the kernel drops new flows */
+};
+
+/* Read ct from proc_root's nf_conntrack_count and _max (loaded false if absent). */
+void host_ct_read(const char *proc_root, struct host_ct *ct);
+/* How full ct is; ROOMY when not loaded (that is another problem). */
+enum host_ct_fill host_ct_fill(const struct host_ct *ct);
+/* "roomy", "high", "full": status --json's conntrack.state. */
+const char *host_ct_fill_name(enum host_ct_fill fill);
+
 struct host_facts {
 	int forwarding[HOST_FAMILY_COUNT];	/* 1, 0 or HOST_UNKNOWN */
-	bool ct_loaded;			/* the nf_conntrack sysctls exist */
-	uint64_t ct_count, ct_max;
+	struct host_ct ct;
 	struct host_addr *addrs;	/* every address of every interface */
 	size_t n_addrs, addrs_cap;
 };
 
 /*
  * Fill the sysctl facts from proc_root (normally "/proc"): a missing file
- * is a fact (HOST_UNKNOWN, ct_loaded false), not an error.  Always 0.
+ * is a fact (HOST_UNKNOWN, ct.loaded false), not an error.  Always 0.
  */
 int host_facts_read_proc(const char *proc_root, struct host_facts *f);
 /* The interfaces' addresses (getifaddrs(3)), appended.  0 or -errno. */
@@ -78,6 +103,11 @@ void host_facts_free(struct host_facts *f);
 struct host_problem {
 	enum host_check check;
 	char subject[KNLB_NAME_MAX];	/* the service it concerns, or "" */
+	/*
+	 * How bad, within one check (conntrack_full: enum host_ct_fill): a
+	 * worse or better level is a new log line, not the same problem.
+	 */
+	unsigned level;
 	char text[384];			/* what, the consequence, the fix */
 };
 
@@ -103,15 +133,20 @@ int host_checks_evaluate(const struct knlb_config *config,
 
 /*
  * Read the facts of this host (proc_root, its interfaces) and evaluate
- * config against them.  0, or -errno (the addresses unreadable: nothing
- * judged rather than every snat address reported missing).
+ * config against them; the conntrack facts into ct when not NULL.  0, or
+ * -errno (the addresses unreadable: nothing judged rather than every
+ * snat address reported missing).
  */
 int host_checks_run(const struct knlb_config *config, const char *proc_root,
-		    unsigned flags, struct host_problems *out);
+		    unsigned flags, struct host_problems *out,
+		    struct host_ct *ct);
 
 /* The same problem (check and subject), whatever its text says now. */
 bool host_problem_same(const struct host_problem *a,
 		       const struct host_problem *b);
+/* The same problem at the same level: nothing new to say about it. */
+bool host_problem_unchanged(const struct host_problem *a,
+			    const struct host_problem *b);
 /* Some problem of this check is in p. */
 bool host_problems_have(const struct host_problems *p, enum host_check check);
 void host_problems_free(struct host_problems *p);

@@ -14,6 +14,7 @@ struct host_watch {
 	struct loop *loop;
 	struct loop_timer timer;
 	struct host_problems current;		/* as of the last pass */
+	struct host_ct ct;			/* as of the last pass */
 };
 
 #endif

@@ -29,6 +29,12 @@ void host_watch_init(struct host_watch *w, struct loop *loop,
 void host_watch_check(struct host_watch *w, const struct knlb_config *config,
 		      FILE *report);
 
+/*
+ * A pass now, for knlbctl status (current and ct as of this instant),
+ * with the same log lines; the periodic timer keeps its schedule.
+ */
+void host_watch_refresh(struct host_watch *w);
+
 void host_watch_stop(struct host_watch *w);
 
 #endif

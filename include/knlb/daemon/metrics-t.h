@@ -36,6 +36,8 @@ struct metrics_sources {
 	const struct ctl *ctl;
 	const struct daemon_counters *daemon;
 	const struct host_problems *host;	/* host_checks.h */
+	/* nf_conntrack_count and _max are read under it at each scrape */
+	const char *proc_root;
 	bool kernel_counters;		/* read nft/stats.h's sets at each scrape */
 };
 

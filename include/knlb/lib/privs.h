@@ -2,6 +2,7 @@
 #ifndef KNLB_PRIVS_H
 #define KNLB_PRIVS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -45,5 +46,19 @@ int privs_drop_all(const char *user, char *err, size_t errlen);
  */
 int privs_chown_path(const char *path, const char *user, char *err,
 		     size_t errlen);
+
+struct passwd;
+
+/*
+ * Is pw (with its primary group's name, NULL if none) an account other
+ * programs run as?  Whatever runs as knlbd's user can drive the control
+ * socket (drain, reweight) and replace it.  Shared: "nobody" or the
+ * overflow uid 65534, the primary group nogroup/nobody (gid 65534), or a
+ * login shell (a person's account).  A dedicated account (adduser
+ * --system: nologin shell, its own group) is not.  true with the reason
+ * in why.
+ */
+bool privs_account_shared(const struct passwd *pw, const char *group,
+			  char *why, size_t whylen);
 
 #endif

@@ -56,6 +56,13 @@ int committer_reload(struct committer *c, struct knlb_pool *pool,
 /* Every service's slots are in the kernel (no failed delta pending). */
 bool committer_synced(const struct committer *c);
 
+/*
+ * Service s's slot table as the kernel last acknowledged it (indices into
+ * pool->services[s].backends, SCHED_SLOT_EMPTY for none): table_size long,
+ * owned by the committer, valid until the next commit or reload.
+ */
+const uint32_t *committer_kernel_slots(const struct committer *c, size_t s);
+
 void committer_get_stats(const struct committer *c, struct commit_stats *out);
 
 #endif

@@ -33,9 +33,17 @@ enum reload_kind {
 	RELOAD_STRUCTURE,	/* services or their rules changed: new table */
 };
 
+/* Names per kind of structural change in why before "and N more". */
+#define RELOAD_WHY_NAMES	5
+
 struct reload_plan {
 	enum reload_kind kind;
-	char why[160];		/* the first structural change, for the log */
+	/*
+	 * Every structural change for the log and knlbctl reload, by kind:
+	 * "service web: vip changed", "services a, b and 4 more removed;
+	 * service c added".
+	 */
+	char why[1024];
 	size_t n_services;	/* of the new pool */
 	long *svc_from;		/* per new service: old index, or -1 (added) */
 	long **backend_from;	/* per new service, per backend: old index or -1 */
