@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -332,4 +334,24 @@ char *kt_status_field(pid_t pid, const char *field)
 	out = strndup(line, end ? (size_t)(end - line) : strlen(line));
 	free(text);
 	return out;
+}
+
+/* A loopback TCP port: listening (fd returned) or free (-1 returned). */
+int kt_loopback_port(bool listening, uint16_t *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_neq(fd, -1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	if (!listening) {
+		close(fd);
+		return -1;
+	}
+	cr_assert_eq(listen(fd, 64), 0);
+	return fd;
 }

@@ -143,26 +143,6 @@ static void expect_only_net_admin(pid_t pid)
 	expect_field(pid, "NoNewPrivs", "1");
 }
 
-/* A loopback TCP port: listening (fd returned) or free (-1 returned). */
-static int loopback_port(bool listening, uint16_t *port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	cr_assert_neq(fd, -1);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	*port = ntohs(sin.sin_port);
-	if (!listening) {
-		close(fd);
-		return -1;
-	}
-	cr_assert_eq(listen(fd, 64), 0);
-	return fd;
-}
-
 static bool map_has(const char *map, const char *needle)
 {
 	char cmd[128];
@@ -191,8 +171,8 @@ Test(privs, user_nobody_keeps_only_net_admin_and_still_updates_the_map)
 	cr_assert_not_null(pw, "no user nobody on this machine");
 	free(kt_run("ip link set lo up", &status));
 	cr_assert_eq(status, 0);
-	listen_fd = loopback_port(true, &alive_port);
-	loopback_port(false, &dead_port);
+	listen_fd = kt_loopback_port(true, &alive_port);
+	kt_loopback_port(false, &dead_port);
 	snprintf(config, sizeof(config),
 		 "[global]\nuser = nobody\ntable = privs\n"
 		 "[service web]\nvip = 192.0.2.10\nport = 80\ntable_size = 31\n"

@@ -89,36 +89,6 @@ static pid_t logged_pid(const char *logpath, const char *prefix)
 	return pid;
 }
 
-static int listen_loopback(uint16_t *port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	cr_assert_neq(fd, -1);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	cr_assert_eq(listen(fd, 64), 0);
-	*port = ntohs(sin.sin_port);
-	return fd;
-}
-
-/* A loopback TCP port nobody listens on now. */
-static uint16_t free_port(void)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	cr_assert_neq(fd, -1);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	close(fd);
-	return ntohs(sin.sin_port);
-}
-
 /* GET /metrics: the body, or fails the test. */
 static char *scrape(uint16_t port)
 {
@@ -138,15 +108,16 @@ Test(privsep, children_hold_nothing_and_a_killed_prober_comes_back)
 	char conf[] = "/tmp/knlb-privsep-XXXXXX", log[] = "/tmp/knlb-privsep-log-XXXXXX";
 	char config[1024], args[256], want[128], *text = NULL;
 	pid_t knlbd, prober, prober2, scraper, scraper2, kids[8];
-	uint16_t alive_port, flappy_port, metrics_port = free_port();
+	uint16_t alive_port, flappy_port, metrics_port;
 	int fd, alive_fd, flappy_fd, status;
 	size_t n_kids;
 	bool found = false;
 
 	free(kt_run("ip link set lo up", &status));
 	cr_assert_eq(status, 0);
-	alive_fd = listen_loopback(&alive_port);
-	flappy_fd = listen_loopback(&flappy_port);
+	alive_fd = kt_loopback_port(true, &alive_port);
+	flappy_fd = kt_loopback_port(true, &flappy_port);
+	kt_loopback_port(false, &metrics_port);
 	snprintf(config, sizeof(config),
 		 "[global]\ntable = privsep\nmetrics_listen = 127.0.0.1:%u\n"
 		 "[service web]\nvip = 192.0.2.10\nport = 80\ntable_size = 31\n"
