@@ -283,8 +283,15 @@ cp_flows_moved() {
 	[ -z "$(gw_ruleset)" ] || b_die "nftlb left rules in the gateway"
 }
 
-# /proc/PID/stat utime + stime, in clock ticks.
-cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+# /proc/PID/stat utime + stime, in clock ticks, of PID and its live
+# children: knlbd's unprivileged workers (health prober, metrics) count.
+cpu_ticks() {
+	local t=0 p
+	for p in "$1" $(cat "/proc/$1/task/$1/children" 2>/dev/null); do
+		t=$((t + $(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo "$t"
+}
 
 cp_at_rest() {
 	printf 'backends\tservices\tinterval\tsecs\trss_kib\thwm_kib\tcpu_pct\tdown_lines\tprogram_ms\n' >"$OUT/raw/rest.tsv"

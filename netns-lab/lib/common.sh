@@ -225,12 +225,14 @@ knlb_table_snapshot() {
 	' <<<"$out"
 }
 
-# The knlbd processes running in the gateway namespace.
+# The knlbd daemons running in the gateway namespace: not their
+# unprivileged workers (spawner, health prober, metrics), whose parent is a knlbd.
 knlbd_pids() {
-	local pid
+	local pid ppid
 	for pid in $(ip netns pids "$LAB_NS_GW" 2>/dev/null); do
 		if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$KNLBD" ]; then
-			echo "$pid"
+			ppid=$(awk '/^PPid:/ { print $2 }' "/proc/$pid/status" 2>/dev/null)
+			[ "$(readlink "/proc/$ppid/exe" 2>/dev/null)" = "$KNLBD" ] || echo "$pid"
 		fi
 	done
 }

@@ -22,10 +22,13 @@
 #include "knlb/daemon/daemon.h"
 #include "knlb/daemon/host_watch.h"
 #include "knlb/daemon/metrics.h"
+#include "knlb/daemon/metrics_link.h"
 #include "knlb/lib/loop.h"
 #include "knlb/daemon/adopt.h"
 #include "knlb/ct/flowtab.h"
 #include "knlb/health/health.h"
+#include "knlb/health/prober.h"
+#include "knlb/lib/privsep.h"
 #include "knlb/lib/log.h"
 #include "knlb/nft/nfnl.h"
 #include "knlb/pool/pool.h"
@@ -365,6 +368,53 @@ void daemon_update_sources(struct knlbd *d)
 	};
 }
 
+/* What the spawner can start; PRIVSEP_PROBER indexes it. */
+enum { PRIVSEP_PROBER, PRIVSEP_METRICS };
+static const privsep_worker_fn privsep_workers[] = {
+	[PRIVSEP_PROBER] = prober_main,
+	[PRIVSEP_METRICS] = metrics_worker_main,
+};
+
+/*
+ * Probes parse what backends send (HTTP, TLS): they run in a process with
+ * no capability, forked by a spawner that must start while knlbd can
+ * still drop everything for it (docs/security.md).
+ */
+int daemon_start_spawner(struct knlbd *d)
+{
+	char err[512] = "";
+	int ret;
+
+	ret = privsep_spawner_new(d->config->global.user, privsep_workers,
+				  sizeof(privsep_workers) / sizeof(privsep_workers[0]),
+				  &d->spawner, err, sizeof(err));
+	if (ret < 0)
+		log_error("dropping privileges: %s", err);
+	return ret;
+}
+
+static int start_prober(struct knlbd *d)
+{
+	return checker_new_remote(d->loop, d->spawner, PRIVSEP_PROBER, &d->checker);
+}
+
+/* Scrapers' HTTP is parsed by a worker too; knlbd keeps the rendering. */
+static int start_metrics_worker(struct knlbd *d)
+{
+	int ret;
+
+	if (!d->metrics_bound)
+		return 0;
+	ret = metrics_link_new(d->loop, d->spawner, PRIVSEP_METRICS, d->metrics_fd,
+			       d->metrics_port, &d->metrics_src, &d->metrics);
+	if (ret < 0) {
+		log_error("metrics: starting its worker: %s", strerror(-ret));
+		return ret;
+	}
+	d->metrics_bound = false;	/* the link has the socket now */
+	return 0;
+}
+
 int daemon_start_services(struct knlbd *d)
 {
 	int ret;
@@ -379,7 +429,9 @@ int daemon_start_services(struct knlbd *d)
 	loop_set_before_sleep(d->loop, before_sleep, d);
 	ret = start_conntrack(d);
 	if (ret == 0)
-		ret = checker_new(d->loop, &d->checker);
+		ret = start_prober(d);
+	if (ret == 0)
+		ret = start_metrics_worker(d);
 	if (ret == 0)
 		ret = daemon_start_health(d, d->pool, &d->health);
 	if (ret == 0)
@@ -405,8 +457,11 @@ static int open_metrics(struct knlbd *d)
 
 	if (!listen[0])
 		return 0;
-	ret = metrics_open(d->loop, listen, &d->metrics_src, &d->metrics, err,
-			   sizeof(err));
+	ret = metrics_listen_open(listen, &d->metrics_port, err, sizeof(err));
+	if (ret >= 0) {
+		d->metrics_fd = ret;
+		d->metrics_bound = true;
+	}
 	if (ret < 0) {
 		log_error("%s; nothing changed", err[0] ? err : strerror(-ret));
 		return ret;
@@ -448,8 +503,11 @@ void daemon_release(struct knlbd *d)
 {
 	ctl_close(d->ctl);
 	d->ctl = NULL;
-	metrics_close(d->metrics);
+	metrics_link_free(d->metrics);
 	d->metrics = NULL;
+	if (d->metrics_bound)
+		close(d->metrics_fd);
+	d->metrics_bound = false;
 	if (d->loop) {
 		loop_timer_cancel(d->loop, &d->wlc_timer);
 		loop_timer_cancel(d->loop, &d->audit_timer);
@@ -457,6 +515,7 @@ void daemon_release(struct knlbd *d)
 	host_watch_stop(&d->host);
 	health_free(d->health);
 	checker_free(d->checker);
+	privsep_spawner_free(d->spawner);
 	ct_close(d->ct);
 	flowtab_free(d->flows);
 	free(d->flushes);

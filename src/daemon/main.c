@@ -359,6 +359,9 @@ static int run(struct daemon *dm)
 	if (d->pool->n_services == 0)
 		log_info("no services in %s: running idle with an empty table inet %s",
 			 d->config_path, d->config->global.table);
+	/* Before the drop: it forks the unprivileged workers (probes). */
+	if (daemon_start_spawner(d) < 0)
+		return EXIT_KERNEL;
 	if (daemon_start_services(d) < 0)
 		return EXIT_INTERNAL;
 	if (drop_privileges(d) < 0)

@@ -24,6 +24,11 @@
  * 1000 backends and 65537 slots, 690 KB in 4-11 ms on the shared 2-core VM
  * (unit test metrics::render_at_scale --verbose), which delays the next
  * commit by as much; not worth a thread.
+ *
+ * knlbd itself runs this in its unprivileged metrics worker
+ * (metrics_serve() with a snapshot function: metrics_worker.c), where the
+ * rendering is knlbd's, asked for per scrape; metrics_open() serves and
+ * renders in one process (tests).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -72,7 +77,9 @@ struct rate_log {
 
 struct metrics {
 	struct loop *loop;
-	const struct metrics_sources *src;
+	const struct metrics_sources *src;	/* rendered here, or: */
+	metrics_snapshot_fn snapshot;		/* asked of knlbd */
+	void *snapshot_arg;
 	struct MHD_Daemon *mhd;
 	int epfd;			/* MHD's, watched by our loop */
 	bool epfd_watched;		/* not while accept() fails: it would spin */
@@ -203,14 +210,47 @@ static enum MHD_Result reply_text(struct MHD_Connection *conn,
 		     "text/plain; charset=utf-8", allow);
 }
 
+/* The worker's way: knlbd rendered it into fd. */
+static enum MHD_Result reply_snapshot(struct metrics *m,
+				      struct MHD_Connection *conn)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	size_t len;
+	int fd, err = m->snapshot(m->snapshot_arg, &fd, &len);
+
+	if (err < 0) {
+		log_warn("metrics: no snapshot from knlbd: %s", strerror(-err));
+		return reply_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+				  "metrics unavailable, try again\n", NULL);
+	}
+	/* MHD reads it with pread()/sendfile() and closes it. */
+	resp = MHD_create_response_from_fd((uint64_t)len, fd);
+	if (!resp) {
+		close(fd);
+		return MHD_NO;
+	}
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				    METRICS_CONTENT_TYPE) != MHD_YES) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 static enum MHD_Result reply_metrics(struct metrics *m,
 				     struct MHD_Connection *conn)
 {
 	char *body = NULL;
 	size_t len = 0;
-	FILE *mem = open_memstream(&body, &len);
+	FILE *mem;
 	int ret;
 
+	if (m->snapshot)
+		return reply_snapshot(m, conn);
+	mem = open_memstream(&body, &len);
 	if (!mem)
 		return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				  "out of memory\n", NULL);
@@ -513,30 +553,52 @@ static void on_timer(struct loop *loop, struct loop_timer *timer, void *arg)
 	metrics_run(arg);
 }
 
+int metrics_listen_open(const char *listen_on, uint16_t *port, char *err,
+			size_t errlen)
+{
+	return listen_socket(listen_on, port, err, errlen);
+}
+
 int metrics_open(struct loop *loop, const char *listen_on,
 		 const struct metrics_sources *src, struct metrics **out,
 		 char *err, size_t errlen)
 {
+	uint16_t port;
+	int fd, ret;
+
+	*out = NULL;
+	fd = listen_socket(listen_on, &port, err, errlen);
+	if (fd < 0)
+		return fd;
+	ret = metrics_serve(loop, fd, port, NULL, NULL, out, err, errlen);
+	if (ret == 0)
+		(*out)->src = src;
+	return ret;
+}
+
+/* A fd that MHD did not take is closed here, so the caller never has to. */
+int metrics_serve(struct loop *loop, int fd, uint16_t port,
+		  metrics_snapshot_fn snapshot, void *arg, struct metrics **out,
+		  char *err, size_t errlen)
+{
 	struct metrics *m;
 	const union MHD_DaemonInfo *info;
-	int fd, ret;
+	int ret;
 
 	*out = NULL;
 	m = calloc(1, sizeof(*m));
 	if (!m) {
+		close(fd);
 		snprintf(err, errlen, "metrics: out of memory");
 		return -ENOMEM;
 	}
 	m->loop = loop;
-	m->src = src;
+	m->snapshot = snapshot;
+	m->snapshot_arg = arg;
 	m->epfd = -1;
 	m->listen_fd = -1;
+	m->port = port;
 	loop_timer_init(&m->timer, on_timer, m);
-	fd = listen_socket(listen_on, &m->port, err, errlen);
-	if (fd < 0) {
-		ret = fd;
-		goto out_free;
-	}
 	/* From here MHD owns fd and closes it in MHD_stop_daemon(). */
 	m->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
 				  NULL, NULL, on_request, m,
@@ -556,22 +618,22 @@ int metrics_open(struct loop *loop, const char *listen_on,
 		/* Whether MHD closed it on failure is not documented: ask. */
 		if (fcntl(fd, F_GETFD) != -1)
 			close(fd);
-		snprintf(err, errlen, "metrics_listen %s: libmicrohttpd would not start",
-			 listen_on);
+		snprintf(err, errlen, "metrics on port %u: libmicrohttpd would not start",
+			 (unsigned int)port);
 		ret = -EIO;
 		goto out_free;
 	}
 	info = MHD_get_daemon_info(m->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info || info->epoll_fd < 0) {
-		snprintf(err, errlen, "metrics_listen %s: libmicrohttpd has no epoll fd",
-			 listen_on);
+		snprintf(err, errlen, "metrics on port %u: libmicrohttpd has no epoll fd",
+			 (unsigned int)port);
 		ret = -EIO;
 		goto out_stop;
 	}
 	ret = loop_add_fd(loop, info->epoll_fd, EPOLLIN, on_epoll_fd, m);
 	if (ret < 0) {
-		snprintf(err, errlen, "metrics_listen %s: watching it: %s",
-			 listen_on, strerror(-ret));
+		snprintf(err, errlen, "metrics on port %u: watching it: %s",
+			 (unsigned int)port, strerror(-ret));
 		goto out_stop;
 	}
 	m->epfd = info->epoll_fd;

@@ -41,6 +41,11 @@ struct check_ops {
 extern const struct check_ops check_tcp_ops;
 extern const struct check_ops check_udp_ops;
 extern const struct check_ops check_http_ops;	/* http and https */
+/* Every kind, run by the unprivileged prober process (check_remote.c). */
+extern const struct check_ops check_remote_ops;
+
+struct prober_link;
+struct privsep_spawner;
 
 struct http_probe;
 
@@ -68,6 +73,8 @@ struct check_probe {
 	bool fd_watched;
 	/* http, https */
 	struct http_probe *http;
+	/* remote: its slot in the prober link */
+	uint32_t remote_slot;
 };
 
 struct checker {
@@ -77,6 +84,8 @@ struct checker {
 	/* http(s): every transfer in one multi handle, driven by the loop */
 	CURLM *multi;
 	struct loop_timer curl_timer;
+	/* Set: every probe runs in the prober process, none here. */
+	struct prober_link *remote;
 };
 
 /*
@@ -116,6 +125,11 @@ int check_probe_watch_fd(struct check_probe *probe, uint32_t events,
 
 /* The stop() of the fd-based kinds: unwatch and close probe->fd. */
 void check_probe_close_fd(struct check_probe *probe);
+
+/* Start the prober process for checker (remote) and stop it. */
+int prober_link_new(struct checker *checker, struct privsep_spawner *spawner,
+		    unsigned int role, struct prober_link **out);
+void prober_link_free(struct prober_link *link);
 
 /* Set up and tear down the checker's curl multi handle. */
 int check_http_init(struct checker *checker);

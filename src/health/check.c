@@ -33,8 +33,11 @@ static void curl_release(void)
 		curl_global_cleanup();
 }
 
-static const struct check_ops *kind_ops(enum check_kind kind)
+static const struct check_ops *kind_ops(const struct checker *checker,
+				       enum check_kind kind)
 {
+	if (checker->remote && kind != CHECK_NONE)
+		return &check_remote_ops;
 	switch (kind) {
 	case CHECK_TCP:
 		return &check_tcp_ops;
@@ -71,6 +74,24 @@ out_release:
 out_free:
 	free(checker);
 	return err;
+}
+
+int checker_new_remote(struct loop *loop, struct privsep_spawner *spawner,
+		       unsigned int role, struct checker **out)
+{
+	struct checker *checker = calloc(1, sizeof(*checker));
+	int err;
+
+	if (!checker)
+		return -ENOMEM;
+	checker->loop = loop;
+	err = prober_link_new(checker, spawner, role, &checker->remote);
+	if (err < 0) {
+		free(checker);
+		return err;
+	}
+	*out = checker;
+	return 0;
 }
 
 /* Take the probe out of the checker and free what its kind holds. */
@@ -176,7 +197,7 @@ int checker_start(struct checker *checker, const struct check_spec *spec,
 		  const struct knlb_addr *addr, uint16_t port,
 		  check_done_fn done, void *arg, struct check_probe **out)
 {
-	const struct check_ops *ops = kind_ops(spec->kind);
+	const struct check_ops *ops = kind_ops(checker, spec->kind);
 	struct check_probe *probe;
 	int err;
 
@@ -242,8 +263,13 @@ void checker_free(struct checker *checker)
 		return;
 	while (checker->probes)
 		checker_cancel(checker, checker->probes);
-	check_http_cleanup(checker);
-	curl_release();
+	if (checker->remote) {
+		prober_link_free(checker->remote);
+		checker->remote = NULL;
+	} else {
+		check_http_cleanup(checker);
+		curl_release();
+	}
 	free(checker);
 }
 

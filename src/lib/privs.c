@@ -61,6 +61,9 @@ static int caps_get(struct __user_cap_data_struct data[2])
 	return 0;
 }
 
+/* Only cap in the effective and permitted sets; NO_CAP: none at all. */
+#define NO_CAP	(-1)
+
 static int caps_set_only(int cap)
 {
 	struct __user_cap_header_struct hdr = {
@@ -69,8 +72,10 @@ static int caps_set_only(int cap)
 	};
 	struct __user_cap_data_struct data[2] = { { 0 }, { 0 } };
 
-	data[CAP_TO_INDEX(cap)].effective = CAP_TO_MASK(cap);
-	data[CAP_TO_INDEX(cap)].permitted = CAP_TO_MASK(cap);
+	if (cap != NO_CAP) {
+		data[CAP_TO_INDEX(cap)].effective = CAP_TO_MASK(cap);
+		data[CAP_TO_INDEX(cap)].permitted = CAP_TO_MASK(cap);
+	}
 	if (syscall(SYS_capset, &hdr, data) == -1)
 		return -errno;
 	return 0;
@@ -86,16 +91,17 @@ static bool cap_in(const struct __user_cap_data_struct data[2], int cap,
 }
 
 /*
- * Every capability but KEPT_CAP out of the bounding set.  The kernel may
+ * Every capability but kept (NO_CAP: all) out of the bounding set.  The kernel may
  * know more capabilities than our headers: PR_CAPBSET_READ answers EINVAL
  * past the last one, so ask it instead of trusting CAP_LAST_CAP.
  */
-static int drop_bounding_set(bool can_setpcap, char *err, size_t errlen)
+static int drop_bounding_set(int kept, bool can_setpcap, char *err,
+			     size_t errlen)
 {
 	int cap, present, kept_back = 0;
 
 	for (cap = 0; (present = prctl(PR_CAPBSET_READ, cap, 0, 0, 0)) >= 0; cap++) {
-		if (cap == KEPT_CAP || present == 0)
+		if (cap == kept || present == 0)
 			continue;
 		if (!can_setpcap) {
 			kept_back++;
@@ -137,7 +143,7 @@ static int switch_user(const char *user, char *err, size_t errlen)
 }
 
 /* Trust but verify: what the kernel now reports is what we meant. */
-static int verify(const char *user, char *err, size_t errlen)
+static int verify(int kept, const char *user, char *err, size_t errlen)
 {
 	struct __user_cap_data_struct data[2];
 	int ret = caps_get(data);
@@ -145,7 +151,8 @@ static int verify(const char *user, char *err, size_t errlen)
 	if (ret < 0)
 		return fail(err, errlen, ret, "capget");
 	for (int i = 0; i < 2; i++) {
-		uint32_t want = i == CAP_TO_INDEX(KEPT_CAP) ? CAP_TO_MASK(KEPT_CAP) : 0;
+		uint32_t want = kept != NO_CAP && i == CAP_TO_INDEX(kept) ?
+				CAP_TO_MASK(kept) : 0;
 
 		if (data[i].effective != want || data[i].permitted != want ||
 		    data[i].inheritable != 0)
@@ -161,6 +168,45 @@ static int verify(const char *user, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The common path of privs_drop() and privs_drop_all(): no_new_privs, the
+ * bounding and ambient sets, the user, then only kept (or nothing).
+ */
+static int drop_to(int kept, const char *user, char *err, size_t errlen)
+{
+	struct __user_cap_data_struct data[2];
+	int ret;
+
+	ret = caps_get(data);
+	if (ret < 0)
+		return fail(err, errlen, ret, "capget");
+	if (has_user(user) &&
+	    (!cap_in(data, CAP_SETUID, true) || !cap_in(data, CAP_SETGID, true)))
+		return fail(err, errlen, -EPERM,
+			    "user = %s needs knlbd started as root (CAP_SETUID and CAP_SETGID)",
+			    user);
+	/* Affects execve only, so it can come first; nothing we do needs one. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1L, 0, 0, 0) == -1)
+		return fail(err, errlen, -errno, "prctl(PR_SET_NO_NEW_PRIVS)");
+	/* Before the uid change, while CAP_SETPCAP is still effective. */
+	ret = drop_bounding_set(kept, cap_in(data, CAP_SETPCAP, true), err, errlen);
+	if (ret < 0)
+		return ret;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
+	    errno != EINVAL)	/* EINVAL: kernel < 4.3, no ambient set */
+		return fail(err, errlen, -errno, "clearing the ambient capabilities");
+	if (has_user(user)) {
+		ret = switch_user(user, err, errlen);
+		if (ret < 0)
+			return ret;
+	}
+	ret = caps_set_only(kept);
+	if (ret < 0)
+		return fail(err, errlen, ret, kept == NO_CAP ? "capset (none)" :
+			    "capset (keep CAP_NET_ADMIN only)");
+	return verify(kept, user, err, errlen);
+}
+
 int privs_drop(const char *user, char *err, size_t errlen)
 {
 	struct __user_cap_data_struct data[2];
@@ -172,30 +218,15 @@ int privs_drop(const char *user, char *err, size_t errlen)
 	if (!cap_in(data, KEPT_CAP, false))
 		return fail(err, errlen, -EPERM,
 			    "knlbd does not hold CAP_NET_ADMIN, which it needs to keep");
-	if (has_user(user) &&
-	    (!cap_in(data, CAP_SETUID, true) || !cap_in(data, CAP_SETGID, true)))
-		return fail(err, errlen, -EPERM,
-			    "user = %s needs knlbd started as root (CAP_SETUID and CAP_SETGID)",
-			    user);
-	/* Affects execve only, so it can come first; nothing we do needs one. */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1L, 0, 0, 0) == -1)
-		return fail(err, errlen, -errno, "prctl(PR_SET_NO_NEW_PRIVS)");
-	/* Before the uid change, while CAP_SETPCAP is still effective. */
-	ret = drop_bounding_set(cap_in(data, CAP_SETPCAP, true), err, errlen);
-	if (ret < 0)
-		return ret;
-	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1 &&
-	    errno != EINVAL)	/* EINVAL: kernel < 4.3, no ambient set */
-		return fail(err, errlen, -errno, "clearing the ambient capabilities");
-	if (has_user(user)) {
-		ret = switch_user(user, err, errlen);
-		if (ret < 0)
-			return ret;
-	}
-	ret = caps_set_only(KEPT_CAP);
-	if (ret < 0)
-		return fail(err, errlen, ret, "capset (keep CAP_NET_ADMIN only)");
-	return verify(user, err, errlen);
+	return drop_to(KEPT_CAP, user, err, errlen);
+}
+
+int privs_drop_all(const char *user, char *err, size_t errlen)
+{
+	/* root without a user of its own still must not be root. */
+	if (!has_user(user) && (getuid() == 0 || geteuid() == 0))
+		user = "nobody";
+	return drop_to(NO_CAP, user, err, errlen);
 }
 
 int privs_chown_path(const char *path, const char *user, char *err,

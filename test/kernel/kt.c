@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -299,4 +301,57 @@ int kt_stop_knlbd(pid_t pid)
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	return -1;
+}
+
+int kt_count_in_log(const char *logpath, const char *needle)
+{
+	char *log = kt_read_file(logpath);
+	int n = 0;
+
+	for (const char *p = log; p && (p = strstr(p, needle)); p++)
+		n++;
+	free(log);
+	return n;
+}
+
+/* The value of "Field:" in /proc/PID/status, tabs and all after the colon. */
+char *kt_status_field(pid_t pid, const char *field)
+{
+	char path[64], *text, *line, *end, *out;
+	size_t flen = strlen(field);
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	text = kt_read_file(path);
+	cr_assert_not_null(text, "%s", path);
+	for (line = text; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		if (strncmp(line, field, flen) == 0 && line[flen] == ':')
+			break;
+	cr_assert_not_null(line, "no %s in %s", field, path);
+	line += flen + 1;
+	while (*line == '\t' || *line == ' ')
+		line++;
+	end = strchr(line, '\n');
+	out = strndup(line, end ? (size_t)(end - line) : strlen(line));
+	free(text);
+	return out;
+}
+
+/* A loopback TCP port: listening (fd returned) or free (-1 returned). */
+int kt_loopback_port(bool listening, uint16_t *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_neq(fd, -1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	if (!listening) {
+		close(fd);
+		return -1;
+	}
+	cr_assert_eq(listen(fd, 64), 0);
+	return fd;
 }

@@ -64,5 +64,11 @@ pid_t kt_start_knlbd(const char *args, const char *logpath);
 bool kt_wait_for_log(const char *logpath, const char *needle, int timeout_ms);
 /* SIGTERM, bounded wait: its exit status, or -1 (then it was killed). */
 int kt_stop_knlbd(pid_t pid);
+/* A loopback TCP port: listening (fd returned) or free (-1 returned). */
+int kt_loopback_port(bool listening, uint16_t *port);
+/* How many times needle occurs in the file at logpath. */
+int kt_count_in_log(const char *logpath, const char *needle);
+/* The value of "Field:" in /proc/PID/status, after its blanks (malloc'd). */
+char *kt_status_field(pid_t pid, const char *field);
 
 #endif

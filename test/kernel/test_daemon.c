@@ -226,17 +226,6 @@ Test(daemon, table_of_65537_slots_in_one_transaction)
 	config_free(config);
 }
 
-static int count_in_log(const char *logpath, const char *needle)
-{
-	char *log = kt_read_file(logpath);
-	int n = 0;
-
-	for (const char *p = log; p && (p = strstr(p, needle)); p++)
-		n++;
-	free(log);
-	return n;
-}
-
 /* Start, program, SIGTERM under valgrind: no error, nothing leaked. */
 Test(daemon, shutdown_is_valgrind_clean, .timeout = 120)
 {
@@ -268,9 +257,9 @@ Test(daemon, shutdown_is_valgrind_clean, .timeout = 120)
 	free(out);
 	kill(pid, SIGHUP);
 	cr_expect(kt_wait_for_log(log, "received SIGHUP", 30000));
-	for (int i = 0; i < 300 && count_in_log(log, "reloaded conf/knlb.conf") < 2; i++)
+	for (int i = 0; i < 300 && kt_count_in_log(log, "reloaded conf/knlb.conf") < 2; i++)
 		usleep(100000);
-	cr_expect_eq(count_in_log(log, "reloaded conf/knlb.conf"), 2, "%s", kt_read_file(log));
+	cr_expect_eq(kt_count_in_log(log, "reloaded conf/knlb.conf"), 2, "%s", kt_read_file(log));
 	stop_and_check(pid, "valgrind knlbd", 0);
 	out = kt_read_file(log);
 	cr_expect(strstr(out, "ERROR SUMMARY: 0 errors") != NULL, "%s", out);

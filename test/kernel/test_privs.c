@@ -125,31 +125,9 @@ static void rig_stop(struct rig *g)
 	unlink(g->log);
 }
 
-/* The value of "Field:" in /proc/PID/status, tabs and all after the colon. */
-static char *status_field(pid_t pid, const char *field)
-{
-	char path[64], *text, *line, *end, *out;
-	size_t flen = strlen(field);
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	text = kt_read_file(path);
-	cr_assert_not_null(text, "%s", path);
-	for (line = text; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-		if (strncmp(line, field, flen) == 0 && line[flen] == ':')
-			break;
-	cr_assert_not_null(line, "no %s in %s", field, path);
-	line += flen + 1;
-	while (*line == '\t' || *line == ' ')
-		line++;
-	end = strchr(line, '\n');
-	out = strndup(line, end ? (size_t)(end - line) : strlen(line));
-	free(text);
-	return out;
-}
-
 static void expect_field(pid_t pid, const char *field, const char *want)
 {
-	char *got = status_field(pid, field);
+	char *got = kt_status_field(pid, field);
 
 	cr_expect_str_eq(got, want, "/proc/%d/status %s", (int)pid, field);
 	free(got);
@@ -163,26 +141,6 @@ static void expect_only_net_admin(pid_t pid)
 	expect_field(pid, "CapInh", "0000000000000000");
 	expect_field(pid, "CapAmb", "0000000000000000");
 	expect_field(pid, "NoNewPrivs", "1");
-}
-
-/* A loopback TCP port: listening (fd returned) or free (-1 returned). */
-static int loopback_port(bool listening, uint16_t *port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	cr_assert_neq(fd, -1);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	*port = ntohs(sin.sin_port);
-	if (!listening) {
-		close(fd);
-		return -1;
-	}
-	cr_assert_eq(listen(fd, 64), 0);
-	return fd;
 }
 
 static bool map_has(const char *map, const char *needle)
@@ -213,8 +171,8 @@ Test(privs, user_nobody_keeps_only_net_admin_and_still_updates_the_map)
 	cr_assert_not_null(pw, "no user nobody on this machine");
 	free(kt_run("ip link set lo up", &status));
 	cr_assert_eq(status, 0);
-	listen_fd = loopback_port(true, &alive_port);
-	loopback_port(false, &dead_port);
+	listen_fd = kt_loopback_port(true, &alive_port);
+	kt_loopback_port(false, &dead_port);
 	snprintf(config, sizeof(config),
 		 "[global]\nuser = nobody\ntable = privs\n"
 		 "[service web]\nvip = 192.0.2.10\nport = 80\ntable_size = 31\n"

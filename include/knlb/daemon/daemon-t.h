@@ -38,12 +38,17 @@ struct knlbd {
 	struct nfnl_sock *nfnl;
 	struct loop *loop;
 	struct committer *committer;
-	struct checker *checker;
+	struct privsep_spawner *spawner;	/* forks the unprivileged workers */
+	struct checker *checker;	/* remote: probes run in the prober */
 	struct health *health;
 	struct flowtab *flows;
 	struct ct *ct;			/* NULL when conntrack is unavailable */
 	struct ctl *ctl;		/* NULL until listening */
-	struct metrics *metrics;	/* NULL without metrics_listen */
+	struct metrics_link *metrics;	/* NULL without metrics_listen */
+	/* metrics_listen bound (before the kernel), until the worker takes it */
+	bool metrics_bound;
+	int metrics_fd;
+	uint16_t metrics_port;
 	struct metrics_sources metrics_src;
 	struct daemon_counters counters;
 

@@ -17,6 +17,11 @@ struct knlb_service;
 /* Control socket and metrics_listen, before the kernel is touched. */
 int daemon_open_listeners(struct knlbd *d);
 int daemon_program_kernel(struct knlbd *d);
+/*
+ * Fork the privilege separation spawner (it drops every privilege at
+ * once): before privs_drop(), before daemon_start_services().
+ */
+int daemon_start_spawner(struct knlbd *d);
 int daemon_start_services(struct knlbd *d);
 void daemon_flush_table(struct knlbd *d);
 /* A health object for pool that reports transitions to the daemon. */

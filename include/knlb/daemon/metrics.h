@@ -34,6 +34,27 @@ int metrics_open(struct loop *loop, const char *listen,
 		 char *err, size_t errlen);
 void metrics_close(struct metrics *m);
 
+/*
+ * The two halves of metrics_open(), for privilege separation: knlbd opens
+ * the listening socket (its errors are the same sentences), an
+ * unprivileged worker serves it (metrics_worker.c) with a snapshot
+ * function that asks knlbd for the rendered text.  metrics_listen_open()
+ * returns the non-blocking listening fd, or -errno with err filled.
+ */
+int metrics_listen_open(const char *listen, uint16_t *port, char *err,
+			size_t errlen);
+
+/*
+ * A snapshot: a readable fd holding len bytes of exposition text, which
+ * the server takes and closes; or -errno (the scrape gets a 503).
+ */
+typedef int (*metrics_snapshot_fn)(void *arg, int *fd, size_t *len);
+
+/* Serve listen_fd (taken: closed by metrics_close()) with snapshot. */
+int metrics_serve(struct loop *loop, int listen_fd, uint16_t port,
+		  metrics_snapshot_fn snapshot, void *arg, struct metrics **out,
+		  char *err, size_t errlen);
+
 /* The port it listens on: the one the kernel picked when listen says :0. */
 uint16_t metrics_port(const struct metrics *m);
 

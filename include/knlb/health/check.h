@@ -24,6 +24,15 @@ struct check_probe;
 typedef void (*check_done_fn)(const struct check_result *res, void *arg);
 
 int checker_new(struct loop *loop, struct checker **out);
+/*
+ * The same interface, but every probe runs in an unprivileged prober
+ * process (started now as spawner's worker `role`, prober_main(), and
+ * restarted when it dies); only fixed-size requests and checked results
+ * cross.  See prober.h.
+ */
+struct privsep_spawner;
+int checker_new_remote(struct loop *loop, struct privsep_spawner *spawner,
+		       unsigned int role, struct checker **out);
 /* Cancels every probe still running (their callbacks do not run). */
 void checker_free(struct checker *checker);
 

@@ -30,6 +30,15 @@
 int privs_drop(const char *user, char *err, size_t errlen);
 
 /*
+ * For a process that parses what the network sends (health probes, metrics
+ * scrapes): no capability at all, in any set, the bounding set included;
+ * no_new_privs; switched to user, or to "nobody" when user is NULL or ""
+ * and the process runs as root.  Same contract as privs_drop() otherwise:
+ * on failure the process must exit.
+ */
+int privs_drop_all(const char *user, char *err, size_t errlen);
+
+/*
  * chown path to user (its uid and primary gid), for what knlbd creates as
  * root before privs_drop() and must still own afterwards: the control
  * socket and its directory.  user NULL or "" is a no-op.  Does not follow

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef KNLB_PROBE_MSG_H
+#define KNLB_PROBE_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "knlb/lib/addr-t.h"
+#include "knlb/config/check-t.h"
+
+/*
+ * What the daemon and its unprivileged prober say to each other over a
+ * SOCK_SEQPACKET socketpair: one fixed-size message per probe each way.
+ * The daemon trusts nothing the prober sends (it parsed bytes from the
+ * network and may be anyone's by now): every reply is checked by
+ * probe_reply_parse() before its slot, generation, status or reason is
+ * used.  Both ends are the same binary (fork, no exec), so the request
+ * carries the spec as the daemon holds it.
+ */
+
+#define PROBE_MSG_VERSION	1
+#define PROBE_MSG_REQUEST	1	/* daemon -> prober */
+#define PROBE_MSG_REPLY		2	/* prober -> daemon */
+
+/* A probe in flight is (slot, gen): a reused slot gets a new generation. */
+struct probe_request {
+	uint32_t version, type;
+	uint32_t slot, gen;
+	struct knlb_addr addr;
+	uint16_t port;
+	/*
+	 * CLOCK_MONOTONIC (one clock for every process of the host): the
+	 * probe's own deadline.  A request read after it is answered at once
+	 * without running: a prober that fell behind catches up instead of
+	 * running probes the daemon has given up on.
+	 */
+	uint64_t deadline_ns;
+	struct check_spec spec;
+};
+
+struct probe_reply {
+	uint32_t version, type;
+	uint32_t slot, gen;
+	uint32_t status;		/* enum check_status */
+	char reason[CHECK_REASON_MAX];	/* NUL-terminated */
+};
+
+/*
+ * Check a reply of len bytes from the prober against the daemon's n_slots
+ * slots, and copy it out with its reason made printable (no control
+ * characters reach the log).  0, or -EPROTO (size, version, type, status,
+ * unterminated reason) or -ERANGE (slot out of range).  The generation is
+ * the caller's to compare: only it knows the slot's.
+ */
+int probe_reply_parse(const void *buf, size_t len, uint32_t n_slots,
+		      struct probe_reply *out);
+
+#endif

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The checks the daemon makes of every message its prober sends. */
+#include <errno.h>
+#include <string.h>
+
+#include "knlb/health/probe_msg.h"
+
+int probe_reply_parse(const void *buf, size_t len, uint32_t n_slots,
+		      struct probe_reply *out)
+{
+	size_t n;
+
+	if (len != sizeof(*out))
+		return -EPROTO;
+	memcpy(out, buf, sizeof(*out));
+	if (out->version != PROBE_MSG_VERSION || out->type != PROBE_MSG_REPLY)
+		return -EPROTO;
+	if (out->status != CHECK_OK && out->status != CHECK_FAILED &&
+	    out->status != CHECK_LOCAL_ERROR)
+		return -EPROTO;
+	n = strnlen(out->reason, sizeof(out->reason));
+	if (n == sizeof(out->reason))
+		return -EPROTO;
+	if (out->slot >= n_slots)
+		return -ERANGE;
+	/* Bytes that could forge a log line or a terminal escape. */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)out->reason[i] < 0x20 ||
+		    (unsigned char)out->reason[i] == 0x7f)
+			out->reason[i] = '?';
+	return 0;
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The prober process's side: read probe requests, run them with an
+ * ordinary (local) checker, send each result back.  It trusts the daemon,
+ * which forked it; it is the daemon that does not trust it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "knlb/health/check.h"
+#include "knlb/health/probe_msg.h"
+#include "knlb/health/prober.h"
+#include "knlb/lib/grow.h"
+#include "knlb/lib/log.h"
+#include "knlb/lib/loop.h"
+
+/* Replies wait this long to go out together: one wakeup of knlbd for many. */
+#define FLUSH_DELAY_NS	5000000ULL
+
+struct prober {
+	struct loop *loop;
+	struct checker *checker;
+	int fd;
+	struct probe_reply *replies;	/* waiting for the flush */
+	size_t n_replies, replies_cap;
+	struct loop_timer flush_timer;
+};
+
+/* One per probe in flight: what to name in the reply. */
+struct prober_probe {
+	struct prober *p;
+	uint32_t slot, gen;
+};
+
+/*
+ * Blocking: when the daemon is slow to read, wait for it rather than lose
+ * a result.  The daemon never blocks on us, so this cannot deadlock; the
+ * daemon gone is our EOF on the next read.
+ */
+static void flush(struct prober *p)
+{
+	for (size_t i = 0; i < p->n_replies; i++)
+		while (send(p->fd, &p->replies[i], sizeof(p->replies[i]),
+			    MSG_NOSIGNAL) == -1 && errno == EINTR)
+			;
+	p->n_replies = 0;
+}
+
+static void on_flush_timer(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	(void)loop;
+	(void)t;
+	flush(arg);
+}
+
+static void reply_send(struct prober *p, uint32_t slot, uint32_t gen,
+		       enum check_status status, const char *reason)
+{
+	struct probe_reply r = {
+		.version = PROBE_MSG_VERSION, .type = PROBE_MSG_REPLY,
+		.slot = slot, .gen = gen, .status = (uint32_t)status,
+	};
+
+	snprintf(r.reason, sizeof(r.reason), "%s", reason);
+	if (grow(&p->replies, &p->replies_cap, p->n_replies + 1,
+		 sizeof(*p->replies), 256) < 0) {
+		flush(p);	/* no memory to wait: send what waits, then this */
+		while (send(p->fd, &r, sizeof(r), MSG_NOSIGNAL) == -1 && errno == EINTR)
+			;
+		return;
+	}
+	p->replies[p->n_replies++] = r;
+	if (!loop_timer_armed(&p->flush_timer) &&
+	    loop_timer_arm(p->loop, &p->flush_timer, FLUSH_DELAY_NS) < 0)
+		flush(p);
+}
+
+static void on_done(const struct check_result *res, void *arg)
+{
+	struct prober_probe *pp = arg;
+
+	reply_send(pp->p, pp->slot, pp->gen, res->status, res->reason);
+	free(pp);
+}
+
+static void run_request(struct prober *p, const struct probe_request *req)
+{
+	struct prober_probe *pp;
+	struct check_spec spec = req->spec;
+	uint64_t now = loop_now_ns();
+	int ret;
+
+	if (now >= req->deadline_ns) {
+		reply_send(p, req->slot, req->gen, CHECK_LOCAL_ERROR,
+			   "health prober behind: probe expired before it ran");
+		return;
+	}
+	if (spec.timeout_ns > req->deadline_ns - now)
+		spec.timeout_ns = req->deadline_ns - now;
+	pp = malloc(sizeof(*pp));
+	if (!pp) {
+		reply_send(p, req->slot, req->gen, CHECK_LOCAL_ERROR, "prober: out of memory");
+		return;
+	}
+	*pp = (struct prober_probe){ .p = p, .slot = req->slot, .gen = req->gen };
+	ret = checker_start(p->checker, &spec, &req->addr, req->port,
+			    on_done, pp, NULL);
+	if (ret < 0) {
+		free(pp);
+		reply_send(p, req->slot, req->gen, CHECK_LOCAL_ERROR, strerror(-ret));
+	}
+}
+
+static void on_request(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct prober *p = arg;
+	struct probe_request req;
+	ssize_t n;
+
+	/* Everything queued: one wakeup for many requests. */
+	while ((n = recv(fd, &req, sizeof(req), MSG_DONTWAIT)) > 0) {
+		if (n != (ssize_t)sizeof(req) || req.version != PROBE_MSG_VERSION ||
+		    req.type != PROBE_MSG_REQUEST ||
+		    req.spec.send_len > sizeof(req.spec.send) ||
+		    req.spec.expect_reply_len > sizeof(req.spec.expect_reply)) {
+			log_error("health prober: malformed request (%zd bytes): exiting", n);
+			loop_stop(loop);
+			return;
+		}
+		req.spec.path[sizeof(req.spec.path) - 1] = '\0';
+		req.spec.host[sizeof(req.spec.host) - 1] = '\0';
+		req.spec.body[sizeof(req.spec.body) - 1] = '\0';
+		run_request(p, &req);
+	}
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR) ||
+	    (events & (EPOLLHUP | EPOLLERR)))
+		loop_stop(loop);	/* the daemon is gone or closed us */
+}
+
+int prober_main(int fd)
+{
+	struct prober p = { .fd = fd };
+	int ret;
+
+	loop_timer_init(&p.flush_timer, on_flush_timer, &p);
+	ret = loop_new(&p.loop);
+	if (ret == 0)
+		ret = checker_new(p.loop, &p.checker);
+	if (ret == 0)
+		ret = loop_add_fd(p.loop, fd, EPOLLIN, on_request, &p);
+	if (ret == 0)
+		ret = loop_run(p.loop);
+	if (ret < 0)
+		log_error("health prober: %s", strerror(-ret));
+	/* Probes still running are cancelled: their replies would go nowhere. */
+	checker_free(p.checker);
+	if (p.loop)
+		loop_timer_cancel(p.loop, &p.flush_timer);
+	loop_free(p.loop);
+	free(p.replies);
+	return ret < 0 ? 1 : 0;
+}
