@@ -355,3 +355,43 @@ int kt_loopback_port(bool listening, uint16_t *port)
 	cr_assert_eq(listen(fd, 64), 0);
 	return fd;
 }
+
+void kt_knlbd_write_conf(const struct kt_knlbd *r, const char *text)
+{
+	char tmp[128];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", r->conf);
+	f = fopen(tmp, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	cr_assert_eq(rename(tmp, r->conf), 0);
+}
+
+void kt_knlbd_start(struct kt_knlbd *r, const char *name, const char *conf)
+{
+	char args[512];
+
+	snprintf(r->dir, sizeof(r->dir), "/tmp/knlb-kt-%s-XXXXXX", name);
+	cr_assert_not_null(mkdtemp(r->dir));
+	snprintf(r->conf, sizeof(r->conf), "%s/knlb.conf", r->dir);
+	snprintf(r->sock, sizeof(r->sock), "%s/knlb.sock", r->dir);
+	snprintf(r->log, sizeof(r->log), "%s/knlbd.log", r->dir);
+	kt_knlbd_write_conf(r, conf);
+	snprintf(args, sizeof(args), "-c %s -s %s", r->conf, r->sock);
+	r->pid = kt_start_knlbd(args, r->log);
+	/* the socket is bound before the table is programmed: wait for both */
+	cr_assert(kt_wait_for_log(r->log, "programmed table", 10000),
+		  "knlbd did not start:\n%s", kt_read_file(r->log));
+}
+
+void kt_knlbd_stop(struct kt_knlbd *r)
+{
+	char cmd[128];
+	int status;
+
+	cr_expect_eq(kt_stop_knlbd(r->pid), 0, "knlbd exit:\n%s", kt_read_file(r->log));
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
+	free(kt_run(cmd, &status));
+}

@@ -64,6 +64,21 @@ pid_t kt_start_knlbd(const char *args, const char *logpath);
 bool kt_wait_for_log(const char *logpath, const char *needle, int timeout_ms);
 /* SIGTERM, bounded wait: its exit status, or -1 (then it was killed). */
 int kt_stop_knlbd(pid_t pid);
+
+/*
+ * A knlbd of a test's own: a mkdtemp directory /tmp/knlb-kt-NAME-XXXXXX with
+ * its config, socket and log.  start writes conf and waits for the table;
+ * write_conf replaces the config atomically (knlbd never reads a
+ * half-written file); stop checks the exit and removes the directory.
+ */
+struct kt_knlbd {
+	char dir[64];
+	char conf[96], sock[96], log[96];
+	pid_t pid;
+};
+void kt_knlbd_write_conf(const struct kt_knlbd *r, const char *text);
+void kt_knlbd_start(struct kt_knlbd *r, const char *name, const char *conf);
+void kt_knlbd_stop(struct kt_knlbd *r);
 /* A loopback TCP port: listening (fd returned) or free (-1 returned). */
 int kt_loopback_port(bool listening, uint16_t *port);
 /* How many times needle occurs in the file at logpath. */

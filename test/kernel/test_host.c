@@ -17,53 +17,8 @@
 
 TestSuite(host_checks, .init = kt_enter_netns, .timeout = 60);
 
-struct run {
-	char dir[64];
-	char conf[96], sock[96], log[96];
-	pid_t pid;
-};
-
-static void write_conf(const struct run *r, const char *text)
-{
-	char tmp[128];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.new", r->conf);
-	f = fopen(tmp, "w");
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
-	cr_assert_eq(rename(tmp, r->conf), 0);
-}
-
-static void start(struct run *r, const char *conf)
-{
-	char args[512];
-
-	snprintf(r->dir, sizeof(r->dir), "/tmp/knlb-kt-host-XXXXXX");
-	cr_assert_not_null(mkdtemp(r->dir));
-	snprintf(r->conf, sizeof(r->conf), "%s/knlb.conf", r->dir);
-	snprintf(r->sock, sizeof(r->sock), "%s/knlb.sock", r->dir);
-	snprintf(r->log, sizeof(r->log), "%s/knlbd.log", r->dir);
-	write_conf(r, conf);
-	snprintf(args, sizeof(args), "-c %s -s %s", r->conf, r->sock);
-	r->pid = kt_start_knlbd(args, r->log);
-	cr_assert(kt_wait_for_log(r->log, "programmed table", 10000),
-		  "knlbd did not start:\n%s", kt_read_file(r->log));
-}
-
-static void stop(struct run *r)
-{
-	char cmd[128];
-	int status;
-
-	cr_expect_eq(kt_stop_knlbd(r->pid), 0, "knlbd exit:\n%s", kt_read_file(r->log));
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
-	free(kt_run(cmd, &status));
-}
-
 /* knlbctl (beside the knlbd under test) ARGS: its output and exit code. */
-static char *knlbctl(const struct run *r, const char *args, int *code)
+static char *knlbctl(const struct kt_knlbd *r, const char *args, int *code)
 {
 	char knlbd[512], cmd[1024], *out;
 	int status;
@@ -87,13 +42,13 @@ static char *scrape(void)
 
 Test(host_checks, forwarding_off_warns_in_log_status_and_metric_then_clears)
 {
-	struct run r;
+	struct kt_knlbd r;
 	char *out;
 	int code, status;
 
 	free(kt_run("ip link set lo up", &status));
 	kt_set_sysctl("net/ipv4/ip_forward", "0");
-	start(&r, "[global]\nmetrics_listen = 127.0.0.1:9410\n" SERVICE "snat = none\n");
+	kt_knlbd_start(&r, "host", "[global]\nmetrics_listen = 127.0.0.1:9410\n" SERVICE "snat = none\n");
 	cr_expect(kt_wait_for_log(r.log, "host: net.ipv4.ip_forward = 0", 2000),
 		  "%s", kt_read_file(r.log));
 
@@ -126,16 +81,16 @@ Test(host_checks, forwarding_off_warns_in_log_status_and_metric_then_clears)
 			  "host: net.ipv4.ip_forward"),
 		  "the problem was logged more than once:\n%s", out);
 	free(out);
-	stop(&r);
+	kt_knlbd_stop(&r);
 }
 
 Test(host_checks, snat_address_missing_warns_and_reload_clears_it)
 {
-	struct run r;
+	struct kt_knlbd r;
 	char *out;
 	int code, status;
 
-	start(&r, SERVICE "snat = 10.9.9.9\n");
+	kt_knlbd_start(&r, "host", SERVICE "snat = 10.9.9.9\n");
 	cr_expect(kt_wait_for_log(r.log, "host: service web: snat = 10.9.9.9 is not an address of this host", 2000),
 		  "%s", kt_read_file(r.log));
 	out = knlbctl(&r, "status", &code);
@@ -160,7 +115,7 @@ Test(host_checks, snat_address_missing_warns_and_reload_clears_it)
 	out = knlbctl(&r, "status", &code);
 	cr_expect_eq(code, 0, "knlbctl status exit %d:\n%s", code, out);
 	free(out);
-	stop(&r);
+	kt_knlbd_stop(&r);
 }
 
 Test(host_checks, check_config_prints_warnings_and_exits_0)
@@ -196,12 +151,12 @@ Test(host_checks, check_config_prints_warnings_and_exits_0)
  */
 Test(host_checks, conntrack_fill_in_status_and_metrics)
 {
-	struct run r;
+	struct kt_knlbd r;
 	char *out, *max, want[160];
 	int code, status;
 
 	free(kt_run("ip link set lo up", &status));
-	start(&r, "[global]\nmetrics_listen = 127.0.0.1:9410\n" SERVICE "snat = none\n");
+	kt_knlbd_start(&r, "host", "[global]\nmetrics_listen = 127.0.0.1:9410\n" SERVICE "snat = none\n");
 	/* (sysctl -w exits 0 even when the write fails: write the file.) */
 	out = kt_run("echo 100 > /proc/sys/net/netfilter/nf_conntrack_max 2>&1", &status);
 	cr_expect(status != 0, "nf_conntrack_max became writable in a child netns: "
@@ -244,5 +199,5 @@ Test(host_checks, conntrack_fill_in_status_and_metrics)
 	cr_expect(strstr(out, "\nknlb_conntrack_entries 1\n"), "%s", out);
 	free(out);
 	free(max);
-	stop(&r);
+	kt_knlbd_stop(&r);
 }

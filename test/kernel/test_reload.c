@@ -17,53 +17,6 @@
 
 TestSuite(reload, .init = kt_enter_netns, .timeout = 60);
 
-struct run {
-	char dir[64];
-	char conf[96], sock[96], log[96];
-	pid_t pid;
-};
-
-static void write_conf(const struct run *r, const char *text)
-{
-	char tmp[128];
-	FILE *f;
-
-	/* rename: knlbd never reads a half-written file */
-	snprintf(tmp, sizeof(tmp), "%s.new", r->conf);
-	f = fopen(tmp, "w");
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
-	cr_assert_eq(rename(tmp, r->conf), 0);
-}
-
-static void start(struct run *r, const char *conf)
-{
-	char args[512];
-
-	snprintf(r->dir, sizeof(r->dir), "/tmp/knlb-kt-reload-XXXXXX");
-	cr_assert_not_null(mkdtemp(r->dir));
-	snprintf(r->conf, sizeof(r->conf), "%s/knlb.conf", r->dir);
-	snprintf(r->sock, sizeof(r->sock), "%s/knlb.sock", r->dir);
-	snprintf(r->log, sizeof(r->log), "%s/knlbd.log", r->dir);
-	write_conf(r, conf);
-	snprintf(args, sizeof(args), "-c %s -s %s", r->conf, r->sock);
-	r->pid = kt_start_knlbd(args, r->log);
-	/* the socket is bound before the table is programmed: wait for both */
-	cr_assert(kt_wait_for_log(r->log, "programmed table", 10000),
-		  "knlbd did not start:\n%s", kt_read_file(r->log));
-}
-
-static void stop(struct run *r)
-{
-	char cmd[128];
-	int status;
-
-	cr_expect_eq(kt_stop_knlbd(r->pid), 0, "knlbd exit:\n%s", kt_read_file(r->log));
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
-	free(kt_run(cmd, &status));
-}
-
 /* How many slots of map web_slots point at addr (e.g. "10.0.0.11 . 8080"). */
 static int slots_of(const char *map, const char *addr)
 {
@@ -95,30 +48,30 @@ static bool near(int got, int want)
 
 Test(reload, sighup_applies_a_weight_change_in_one_transaction)
 {
-	struct run r;
+	struct kt_knlbd r;
 	uint32_t gen;
 
-	start(&r, HEAD WEB B1 B2);
+	kt_knlbd_start(&r, "reload", HEAD WEB B1 B2);
 	cr_expect(near(slots_of("web_slots", "10.0.0.11 . 8080"), 510));
 	gen = kt_nft_genid();
-	write_conf(&r, HEAD WEB "backend = 10.0.0.11:8080 id=b1 weight=3\n" B2);
+	kt_knlbd_write_conf(&r, HEAD WEB "backend = 10.0.0.11:8080 id=b1 weight=3\n" B2);
 	kill(r.pid, SIGHUP);
 	cr_assert(kt_wait_for_log(r.log, "reloaded", 5000), "%s", kt_read_file(r.log));
 	cr_expect_eq(kt_nft_genid(), gen + 1, "one transaction");
 	cr_expect(near(slots_of("web_slots", "10.0.0.11 . 8080"), 766));
 	cr_expect(near(slots_of("web_slots", "10.0.0.12 . 8080"), 255));
-	stop(&r);
+	kt_knlbd_stop(&r);
 }
 
 Test(reload, knlbctl_reload_adds_and_removes_backends_and_reports)
 {
-	struct run r;
+	struct kt_knlbd r;
 	uint32_t gen;
 	char *reply;
 
-	start(&r, HEAD WEB B1 B2);
+	kt_knlbd_start(&r, "reload", HEAD WEB B1 B2);
 	gen = kt_nft_genid();
-	write_conf(&r, HEAD WEB B2 B3);
+	kt_knlbd_write_conf(&r, HEAD WEB B2 B3);
 	reply = kt_ctl(r.sock, "reload");
 	cr_assert_not_null(reply);
 	cr_expect(strncmp(reply, "OK\n", 3) == 0, "%s", reply);
@@ -134,19 +87,19 @@ Test(reload, knlbctl_reload_adds_and_removes_backends_and_reports)
 	cr_expect(reply && strncmp(reply, "OK\n{\"reloaded\":true,\"config\":", 29) == 0, "%s", reply);
 	cr_expect(reply && strstr(reply, "\"report\":[\"reloaded "), "%s", reply);
 	free(reply);
-	stop(&r);
+	kt_knlbd_stop(&r);
 }
 
 Test(reload, a_broken_file_changes_nothing_and_says_where)
 {
-	struct run r;
+	struct kt_knlbd r;
 	char *before, *after, *reply, want[160];
 	uint32_t gen;
 
-	start(&r, HEAD WEB B1 B2);
+	kt_knlbd_start(&r, "reload", HEAD WEB B1 B2);
 	before = kt_nft_list("knlb");
 	gen = kt_nft_genid();
-	write_conf(&r, HEAD WEB B1 "backend = 10.0.0.12:8080 weight=70000\n");
+	kt_knlbd_write_conf(&r, HEAD WEB B1 "backend = 10.0.0.12:8080 weight=70000\n");
 	reply = kt_ctl(r.sock, "reload");
 	cr_assert_not_null(reply);
 	snprintf(want, sizeof(want), "%s:8: ", r.conf);
@@ -167,18 +120,18 @@ Test(reload, a_broken_file_changes_nothing_and_says_where)
 	free(reply);
 	free(before);
 	free(after);
-	stop(&r);
+	kt_knlbd_stop(&r);
 }
 
 Test(reload, a_new_service_replaces_the_table_atomically_and_keeps_marks)
 {
-	struct run r;
+	struct kt_knlbd r;
 	char *reply, *listed;
 	uint32_t gen;
 
-	start(&r, HEAD "[service dns]\nvip = 192.0.2.53\nport = 53\nproto = udp\n" B1 WEB B1 B2);
+	kt_knlbd_start(&r, "reload", HEAD "[service dns]\nvip = 192.0.2.53\nport = 53\nproto = udp\n" B1 WEB B1 B2);
 	/* dns goes, mail comes: web keeps mark 2, mail takes the free 1 */
-	write_conf(&r, HEAD WEB B1 B2 "[service mail]\nvip = 192.0.2.25\nport = 25\n" B3);
+	kt_knlbd_write_conf(&r, HEAD WEB B1 B2 "[service mail]\nvip = 192.0.2.25\nport = 25\n" B3);
 	gen = kt_nft_genid();
 	reply = kt_ctl(r.sock, "reload");
 	cr_expect_eq(kt_nft_genid(), gen + 1, "one transaction");
@@ -192,15 +145,15 @@ Test(reload, a_new_service_replaces_the_table_atomically_and_keeps_marks)
 	cr_expect(strstr(listed, "ct mark set 0x00000001"), "%s", listed);
 	free(listed);
 	free(reply);
-	stop(&r);
+	kt_knlbd_stop(&r);
 }
 
 Test(reload, drain_and_weight_act_at_once_and_survive_a_reload)
 {
-	struct run r;
+	struct kt_knlbd r;
 	char *reply;
 
-	start(&r, HEAD WEB B1 B2 B3);
+	kt_knlbd_start(&r, "reload", HEAD WEB B1 B2 B3);
 	reply = kt_ctl(r.sock, "drain web b1");
 	cr_expect(reply && strncmp(reply, "OK\n", 3) == 0, "%s", reply);
 	cr_expect(strstr(reply, "web/b1: drain (was enabled)"), "%s", reply);
@@ -218,7 +171,7 @@ Test(reload, drain_and_weight_act_at_once_and_survive_a_reload)
 	cr_expect_eq(slots_of("web_slots", "10.0.0.11 . 8080"), 0);
 	cr_expect(near(slots_of("web_slots", "10.0.0.13 . 8080"), 681));
 	/* the file changes b3's weight: the file wins, drain stays */
-	write_conf(&r, HEAD WEB B1 B2 "backend = 10.0.0.13:8080 id=b3 weight=3\n");
+	kt_knlbd_write_conf(&r, HEAD WEB B1 B2 "backend = 10.0.0.13:8080 id=b3 weight=3\n");
 	reply = kt_ctl(r.sock, "reload");
 	cr_expect(strstr(reply, "1 replaced"), "%s", reply);
 	free(reply);
@@ -228,15 +181,15 @@ Test(reload, drain_and_weight_act_at_once_and_survive_a_reload)
 	cr_expect(reply && strncmp(reply, "OK\n", 3) == 0, "%s", reply);
 	free(reply);
 	cr_expect_gt(slots_of("web_slots", "10.0.0.11 . 8080"), 0);
-	stop(&r);
+	kt_knlbd_stop(&r);
 }
 
 Test(reload, bad_control_requests_get_errors_that_name_the_problem)
 {
-	struct run r;
+	struct kt_knlbd r;
 	char *reply;
 
-	start(&r, HEAD WEB B1 B2);
+	kt_knlbd_start(&r, "reload", HEAD WEB B1 B2);
 	reply = kt_ctl(r.sock, "drain web nope");
 	cr_expect(reply && strncmp(reply, "ERROR\n", 6) == 0, "%s", reply);
 	cr_expect(strstr(reply, "service web has no backend \"nope\""), "%s", reply);
@@ -253,24 +206,24 @@ Test(reload, bad_control_requests_get_errors_that_name_the_problem)
 	reply = kt_ctl(r.sock, "status --json");
 	cr_expect(reply && strncmp(reply, "OK\n{\"version\":", 14) == 0, "%s", reply);
 	free(reply);
-	stop(&r);
+	kt_knlbd_stop(&r);
 }
 
 /* A UDP service (flush = yes by default) loses a backend by reload: its flows go, the others stay. */
 Test(reload, a_removed_backends_flows_are_flushed_and_only_its)
 {
-	static struct run r;
+	static struct kt_knlbd r;
 	char *out, *reply;
 	int status;
 
-	start(&r, HEAD "[service dns]\nvip = 192.0.2.53\nport = 53\nproto = udp\n" B1 B2);
+	kt_knlbd_start(&r, "reload", HEAD "[service dns]\nvip = 192.0.2.53\nport = 53\nproto = udp\n" B1 B2);
 	out = kt_run("for b in 11 12; do conntrack -I -p udp -s 198.51.100.$b -d 192.0.2.53 "
 		     "--sport 1000 --dport 53 -t 120 --mark 1 --reply-src 10.0.0.$b "
 		     "--reply-dst 198.51.100.$b --reply-port-src 8080 --reply-port-dst 1000 "
 		     ">/dev/null 2>&1 || exit 1; done", &status);
 	cr_assert_eq(status, 0, "conntrack -I: %s", out);
 	free(out);
-	write_conf(&r, HEAD "[service dns]\nvip = 192.0.2.53\nport = 53\nproto = udp\n" B1);
+	kt_knlbd_write_conf(&r, HEAD "[service dns]\nvip = 192.0.2.53\nport = 53\nproto = udp\n" B1);
 	reply = kt_ctl(r.sock, "reload");
 	cr_expect(reply && strstr(reply, "backends 0 added, 1 removed"), "%s", reply);
 	free(reply);
@@ -280,5 +233,5 @@ Test(reload, a_removed_backends_flows_are_flushed_and_only_its)
 	cr_expect(!strstr(out, "src=198.51.100.12 "), "the removed backend's flow survived:\n%s", out);
 	cr_expect(strstr(out, "src=198.51.100.11 "), "the kept backend's flow was deleted:\n%s", out);
 	free(out);
-	stop(&r);
+	kt_knlbd_stop(&r);
 }
