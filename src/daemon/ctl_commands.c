@@ -42,31 +42,55 @@ long ctl_backend(const struct knlb_service *svc, const char *name, FILE *out)
 	return b;
 }
 
+/*
+ * What fn(arg, f) writes, captured in memory for a --json reply: *text
+ * (NUL-terminated, the caller frees it, also on failure) and *len.
+ * Returns fn's result, or -ENOMEM when the memory stream itself failed.
+ */
+static int capture(int (*fn)(void *arg, FILE *f), void *arg, char **text,
+		   size_t *len)
+{
+	FILE *mem;
+	int ret;
+
+	*text = NULL;
+	*len = 0;
+	mem = open_memstream(text, len);
+	if (!mem)
+		return -ENOMEM;
+	ret = fn(arg, mem);
+	if (fclose(mem) != 0 && ret >= 0)
+		ret = -ENOMEM;
+	return ret;
+}
+
+static int reload_into(void *d, FILE *f)
+{
+	return daemon_reload(d, f);
+}
+
+static int render_into(void *d, FILE *f)
+{
+	return render_ruleset(f, ((struct knlbd *)d)->pool);
+}
+
 static enum ctl_status reload_cmd(struct knlbd *d, const struct ctl_request *req,
 				  FILE *out)
 {
 	struct json_writer w;
-	char *report = NULL;
-	size_t len = 0;
-	FILE *mem;
+	char *report;
+	size_t len;
 	int ret;
 
 	if (!req->json)
 		return daemon_reload(d, out) < 0 ? CTL_ERROR : CTL_OK;
-	mem = open_memstream(&report, &len);
-	if (!mem) {
-		fprintf(out, "reload: %s\n", strerror(errno));
-		return CTL_ERROR;
-	}
-	ret = daemon_reload(d, mem);
-	if (fclose(mem) != 0) {
-		free(report);
-		fprintf(out, "reload: %s\n", strerror(ENOMEM));
-		return CTL_ERROR;
-	}
+	ret = capture(reload_into, d, &report, &len);
 	if (ret < 0) {
 		/* An ERROR body is text, for --json too: the FILE:LINE messages. */
-		fwrite(report, 1, len, out);
+		if (report && len)
+			fwrite(report, 1, len, out);
+		else
+			fprintf(out, "reload: %s\n", strerror(-ret));
 		free(report);
 		return CTL_ERROR;
 	}
@@ -86,22 +110,16 @@ static enum ctl_status render_cmd(struct knlbd *d, const struct ctl_request *req
 				  FILE *out)
 {
 	struct json_writer w;
-	char *text = NULL;
-	size_t len = 0;
-	FILE *mem;
+	char *text;
+	size_t len;
 	int ret;
 
 	if (!req->json)
 		return render_ruleset(out, d->pool) < 0 ? CTL_ERROR : CTL_OK;
-	mem = open_memstream(&text, &len);
-	if (!mem) {
-		fprintf(out, "render: %s\n", strerror(errno));
-		return CTL_ERROR;
-	}
-	ret = render_ruleset(mem, d->pool);
-	if (fclose(mem) != 0 || ret < 0) {
+	ret = capture(render_into, d, &text, &len);
+	if (ret < 0) {
 		free(text);
-		fprintf(out, "render: %s\n", strerror(ret < 0 ? -ret : ENOMEM));
+		fprintf(out, "render: %s\n", strerror(-ret));
 		return CTL_ERROR;
 	}
 	json_init(&w, out);
