@@ -28,6 +28,7 @@
 #include "knlb/pool/adopt_plan.h"
 #include "knlb/nft/sync.h"
 #include "kt.h"
+#include "../common/loopback.h"
 
 TestSuite(adopt, .init = kt_enter_netns, .timeout = 90);
 
@@ -172,14 +173,6 @@ Test(adopt, adopting_the_read_back_recomputes_the_programmed_tables)
 	config_free(config2);
 	pool_free(pool);
 	config_free(config);
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 static int cmp_double(const void *a, const void *b)

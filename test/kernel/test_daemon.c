@@ -18,6 +18,7 @@
 #include "knlb/nft/sync.h"
 #include "knlb/nft/nfnl.h"
 #include "kt.h"
+#include "../common/loopback.h"
 
 TestSuite(daemon, .init = kt_enter_netns, .timeout = 60);
 
@@ -173,14 +174,6 @@ static char *write_big_config(unsigned n, unsigned m)
 			(i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff, 1 + i % 4);
 	fclose(f);
 	return path;
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 Test(daemon, table_of_65537_slots_in_one_transaction)

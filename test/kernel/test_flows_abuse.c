@@ -28,6 +28,7 @@
 #include <criterion/criterion.h>
 
 #include "kt.h"
+#include "../common/loopback.h"
 
 #define FLOWS		50000
 #define HOGS		8
@@ -38,14 +39,6 @@
 #define RSS_GROWTH_MAX_KB (16 * 1024)
 
 TestSuite(flows_abuse, .init = kt_enter_netns, .timeout = 150);
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static long conntrack_count(void)
 {

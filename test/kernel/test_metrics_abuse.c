@@ -20,37 +20,11 @@
 #include <criterion/criterion.h>
 
 #include "kt.h"
+#include "../common/loopback.h"
 
 #define PORT 9410
 
 TestSuite(metrics_abuse, .init = kt_enter_netns, .timeout = 90);
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* From 127.0.0.<host> to the metrics port; -1 when refused. */
-static int connect_from(int host)
-{
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(PORT),
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct sockaddr_in from = { .sin_family = AF_INET,
-				    .sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)host) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd == -1)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&from, sizeof(from)) == -1 ||
-	    connect(fd, (struct sockaddr *)&to, sizeof(to)) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
 
 /*
  * A child process: n clients from 127.0.0.2.. send a request line, then a
@@ -80,7 +54,7 @@ static pid_t slow_clients(int n, int seconds)
 				close(fds[i]);
 				fds[i] = -1;
 			}
-			if (fds[i] == -1 && (fds[i] = connect_from(2 + i)) != -1)
+			if (fds[i] == -1 && (fds[i] = connect_from(PORT, 2 + i)) != -1)
 				(void)!write(fds[i], start, strlen(start));
 		}
 		usleep(1000 * 1000);

@@ -32,6 +32,7 @@
 #include "knlb/pool/pool.h"
 
 #include "config-test.h"
+#include "../common/loopback.h"
 
 #define CONF "[service web]\nvip = 192.0.2.10\nport = 80\nbackend = 10.0.0.11:8080\n"
 
@@ -63,33 +64,6 @@ static void rig_down(struct rig *g)
 	loop_free(g->loop);
 	pool_free(g->pool);
 	result_free(&g->r);
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* A connected socket from 127.0.0.<host> (0: the kernel picks), or -1. */
-static int connect_from(uint16_t port, int host)
-{
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port),
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	struct sockaddr_in from = { .sin_family = AF_INET,
-				    .sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)host) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd == -1)
-		return -1;
-	if ((host && bind(fd, (struct sockaddr *)&from, sizeof(from)) == -1) ||
-	    connect(fd, (struct sockaddr *)&to, sizeof(to)) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 /*
