@@ -48,8 +48,10 @@ static uint64_t pool_signature(const struct knlb_model *pool)
 	for (size_t s = 0; s < pool->n_services; s++) {
 		const struct knlb_service *svc = &pool->services[s];
 
-		sig = (sig ^ (uint64_t)(svc->cfg->announce * 2 + svc->empty)) *
-		      1099511628211ULL;
+		sig = (sig ^ (uint64_t)svc->cfg->announce) * 1099511628211ULL;
+		for (size_t f = 0; f < svc->n_families; f++)
+			sig = (sig ^ (uint64_t)(svc->families[f].empty + 2)) *
+			      1099511628211ULL;
 	}
 	return sig;
 }

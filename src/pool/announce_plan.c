@@ -29,20 +29,26 @@ int announce_plan_build(const struct knlb_model *pool,
 
 		if (svc->cfg->announce != KNLB_ANNOUNCE_ROUTE)
 			continue;
-		row = find(w, used, &svc->cfg->vip);
-		if (!row) {
-			if (grow(&w, &cap, used + 1, sizeof(*w), 4) < 0) {
-				free(w);
-				return -ENOMEM;
+		/* A dual-stack service: each VIP follows its own family's state. */
+		for (size_t f = 0; f < svc->n_families; f++) {
+			const struct knlb_service_family *fam = &svc->families[f];
+			const struct knlb_addr *vip = &svc->cfg->vip[fam->family];
+
+			row = find(w, used, vip);
+			if (!row) {
+				if (grow(&w, &cap, used + 1, sizeof(*w), 4) < 0) {
+					free(w);
+					return -ENOMEM;
+				}
+				row = &w[used++];
+				*row = (struct announce_want){ .vip = *vip,
+							       .wanted = true };
 			}
-			row = &w[used++];
-			*row = (struct announce_want){ .vip = svc->cfg->vip,
-						       .wanted = true };
-		}
-		if (svc->empty && row->wanted) {
-			row->wanted = false;
-			snprintf(row->blocked_by, sizeof(row->blocked_by), "%s",
-				 svc->cfg->name);
+			if (fam->empty && row->wanted) {
+				row->wanted = false;
+				snprintf(row->blocked_by, sizeof(row->blocked_by),
+					 "%s", svc->cfg->name);
+			}
 		}
 	}
 	*out = w;

@@ -148,3 +148,34 @@ Test(announce_plan, nothing_announced)
 	pool_free(pool);
 	result_free(&r);
 }
+
+Test(announce_plan, dual_stack_vips_follow_their_own_family)
+{
+	struct result r;
+	struct knlb_model *pool = model(&r, "[global]\nannounce = route\n"
+		"[service web]\nvip = 192.0.2.10\nvip = 2001:db8:100::10\nport = 80\n"
+		"backend = 10.0.0.11:8080\nbackend = [2001:db8:1::11]:8080\n");
+	struct knlb_service *svc = &pool->services[0];
+	struct announce_want *w;
+	size_t n;
+
+	cr_assert_eq(svc->n_families, 2);
+	cr_assert_eq(announce_plan_build(pool, &w, &n), 0);
+	cr_assert_eq(n, 2, "one route per VIP");
+	cr_expect_eq(w[0].vip.family, AF_INET);
+	cr_expect_eq(w[1].vip.family, AF_INET6);
+	cr_expect(w[0].wanted && w[1].wanted);
+	free(w);
+
+	pool_set_health(svc, 1, false, 0);	/* the only IPv6 backend */
+	pool_compute_slots(svc);
+	cr_assert(!svc->empty && svc->families[1].empty);
+	cr_assert_eq(announce_plan_build(pool, &w, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_expect(w[0].wanted, "IPv4 still has its backend");
+	cr_expect(!w[1].wanted, "IPv6 has none");
+	cr_expect_str_eq(w[1].blocked_by, "web");
+	free(w);
+	pool_free(pool);
+	result_free(&r);
+}

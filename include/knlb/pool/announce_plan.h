@@ -10,7 +10,8 @@
 
 /*
  * announce = route, the pure half: which VIPs this gateway should attract
- * now (docs/scale-out.md).  A route is per address, services are per
+ * now (docs/scale-out.md).  A dual-stack service has a VIP per family, and
+ * each follows that family's state (its own backends, its own on_empty).  A route is per address, services are per
  * address, protocol and port: a VIP is wanted while EVERY service on it
  * with announce = route has a usable backend, so a gateway that cannot
  * serve one of the VIP's ports steps back and leaves all of them to the
