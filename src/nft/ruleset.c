@@ -275,6 +275,21 @@ static void put_slot_selector(struct rule_builder *rb,
  * [meta nfproto F] meta l4proto P ct mark set MARK
  * dnat ip[6] to <selector> map @NAME_slots[6]
  */
+/*
+ * ct_events = lean: the flow's event mask, set before it is confirmed, so
+ * the kernel builds for it only what knlbd (and conntrackd's TCP sync)
+ * reads: NEW, DESTROY and, for TCP, state changes (the closing updates);
+ * not REPLY, ASSURED, MARK, ... (`ct event set new,destroy[,protoinfo]`).
+ * An UPDATE is built only while a socket subscribes to it (knlbd only
+ * when ct_closing needs it): the mask is what is left when one does.
+ */
+static uint32_t lean_event_mask(const struct knlb_service *svc)
+{
+	uint32_t m = (1U << IPCT_NEW) | (1U << IPCT_DESTROY);
+
+	return svc->cfg->proto == KNLB_PROTO_TCP ? m | (1U << IPCT_PROTOINFO) : m;
+}
+
 static int add_service_rule(struct nfnl_batch *batch, const char *table,
 			    const struct knlb_service *svc, enum knlb_family f,
 			    uint32_t set_id)
@@ -302,6 +317,12 @@ static int add_service_rule(struct nfnl_batch *batch, const char *table,
 		rb_bitwise(&rb, ~mask, svc->ct_mark);
 	}
 	rb_ct_set(&rb, NFT_CT_MARK, NFT_REG_1);
+	if (svc->ct_events == KNLB_CT_EVENTS_LEAN) {
+		uint32_t events = lean_event_mask(svc);
+
+		rb_immediate(&rb, NFT_REG_1, &events, sizeof(events));
+		rb_ct_set(&rb, NFT_CT_EVENTMASK, NFT_REG_1);
+	}
 	put_slot_selector(&rb, svc->cfg, f, nfproto);
 	rb_lookup(&rb, slots, set_id, NFT_REG_1, NFT_REG_1);
 	rb_nat(&rb, NFT_NAT_DNAT, shapes[f].nfproto, NFT_REG_1,

@@ -30,6 +30,13 @@ int reload_check(const struct knlb_config *old, const struct knlb_config *new,
 			 new->global.ct_mark_mask);
 		return -EINVAL;
 	}
+	/* The mask is the flows' own, set at their first packet: no delta can change it. */
+	if (old->global.ct_events != new->global.ct_events) {
+		snprintf(err, errlen,
+			 "%s: ct_events changed: the service chains would have to be replaced; restart knlbd to apply it",
+			 new->path);
+		return -EINVAL;
+	}
 	return 0;
 }
 

@@ -72,6 +72,18 @@ enum knlb_announce {
 };
 #define KNLB_DEFAULT_ANNOUNCE_TABLE	4242U
 
+/* Which conntrack events the service chain asks the kernel for (ct_events). */
+enum knlb_ct_events {
+	KNLB_CT_EVENTS_LEAN,	/* ct event set new,destroy,protoinfo */
+	KNLB_CT_EVENTS_ALL,	/* no ct event statement: every kind */
+};
+
+/* When knlbd listens to TCP closing updates (ct_closing). */
+enum knlb_ct_closing {
+	KNLB_CT_CLOSING_NEEDED,	/* while a backend drains or a wlc service runs */
+	KNLB_CT_CLOSING_ALWAYS,
+};
+
 struct knlb_backend_config {
 	char id[KNLB_NAME_MAX];	/* id= when given, else "ADDR:PORT" */
 	struct knlb_addr addr;
@@ -125,6 +137,8 @@ struct knlb_global_config {
 	char control_socket[KNLB_PATH_MAX];
 	uint32_t ct_mark_mask;		/* bits of ct mark knlb owns */
 	uint64_t ct_resync_interval_ns;	/* periodic flow-count audit; 0 = off */
+	enum knlb_ct_events ct_events;
+	enum knlb_ct_closing ct_closing;
 	char metrics_listen[KNLB_ADDRSTRLEN];	/* "ADDR:PORT"; "" = off */
 	char user[KNLB_NAME_MAX];	/* run as this user after setup; "" = stay root */
 	enum knlb_announce announce;	/* services' default */
