@@ -244,6 +244,8 @@ static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 	json_uint(w, st.resyncs);
 	json_key(w, "counts_stale");
 	json_bool(w, st.resync_pending);
+	json_key(w, "closing_exact");
+	json_bool(w, st.closing_updates);
 	json_object_end(w);
 }
 
@@ -264,6 +266,8 @@ static void text_header(const struct knlbd *d, FILE *out)
 		st.events_new, st.events_closing, st.events_destroy,
 		st.overflows, st.resyncs,
 		st.resync_pending ? "; COUNTS STALE until the pending resync" : "");
+	if (!st.closing_updates)
+		fprintf(out, "conntrack: closing updates not followed (ct_closing = needed, nothing drains, no wlc): TCP active counts include closed flows until their entries expire\n");
 }
 
 static bool any_runtime_weight(const struct knlb_model *pool)
