@@ -1049,6 +1049,104 @@ Test(ct, closed_tcp_connection_stops_counting_at_time_wait)
 	close_ct(&t);
 }
 
+/*
+ * Issue 15, ct_closing = needed: while knlb does not subscribe to UPDATE,
+ * a closed connection counts active until its DESTROY (no closing is
+ * read); subscribing again resyncs from a dump, which ends the flows in
+ * TIME_WAIT at once, and later closings are followed as before.
+ */
+Test(ct, closings_not_followed_count_until_resync_ends_them)
+{
+	struct ct_stats st;
+	struct conn c[3];
+	struct tctx t;
+	int listener;
+
+	dnat_setup();
+	open_ct(&t);
+	ct_get_stats(t.ct, &st);
+	cr_assert(st.closing_updates, "ct_open() follows closings");
+	cr_assert_eq(ct_set_closing_updates(t.ct, false), 0);
+	ct_get_stats(t.ct, &st);
+	cr_assert(!st.closing_updates);
+	listener = bound_socket(SOCK_STREAM, "10.0.0.11", 8080);
+	cr_assert_eq(listen(listener, 8), 0);
+	for (int i = 0; i < 3; i++)
+		c[i] = tcp_open(listener);
+	t.want = 3;
+	cr_assert(run_until(&t, news_reach_want, 5000), "3 NEW events within 5 s");
+	tcp_close(&c[0]);
+	tcp_close(&c[1]);
+	settle(&t, 300);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.events_closing, 0, "no closing update read while not subscribed");
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 3, 3, 0);
+	cr_expect_eq(ct_lines_with("-p tcp", "TIME_WAIT"), 2);
+
+	/* As a drain starts: subscribe, then the dump ends the two closed ones. */
+	cr_assert_eq(ct_set_closing_updates(t.ct, true), 0);
+	ct_get_stats(t.ct, &st);
+	cr_expect(st.closing_updates);
+	cr_expect_eq(st.resyncs, 1, "subscribing resyncs at once");
+	cr_expect_eq(st.last_resync_ended, 2);
+	cr_expect(!st.resync_pending);
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 1, 3, 2);
+
+	tcp_close(&c[2]);
+	t.want = 0;
+	cr_assert(run_until(&t, active_reaches_want, 2000), "the last close seen within 2 s");
+	cr_expect_eq(t.drained, 1);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.events_closing, 1);
+	cr_expect_eq(st.closings_unknown, 0);
+	close(listener);
+	close_ct(&t);
+}
+
+/*
+ * Issue 15, ct_events = lean: with `ct event set new,destroy,protoinfo`
+ * in the rule the kernel sends knlb's flows no update without a TCP state
+ * (REPLY, ASSURED, MARK alone), and the closing still reaches knlb.
+ */
+Test(ct, lean_event_mask_keeps_closings_and_drops_the_rest)
+{
+	struct raw_updates raw;
+	struct ct_stats st;
+	struct conn c[2];
+	struct tctx t;
+	int listener;
+
+	sh("ip link set lo up && ip addr add 192.0.2.10/32 dev lo &&"
+	   " ip addr add 10.0.0.11/32 dev lo && nft add table ip ct_test &&"
+	   " nft 'add chain ip ct_test out { type nat hook output priority -100; policy accept; }' &&"
+	   " nft add rule ip ct_test out ip daddr 192.0.2.10 meta l4proto tcp"
+	   " th dport 80 ct mark set 0x01000000 ct event set new,destroy,protoinfo dnat to 10.0.0.11:8080");
+	raw_updates_open(&raw);
+	open_ct(&t);
+	listener = bound_socket(SOCK_STREAM, "10.0.0.11", 8080);
+	cr_assert_eq(listen(listener, 8), 0);
+	for (int i = 0; i < 2; i++)
+		c[i] = tcp_open(listener);
+	t.want = 2;
+	cr_assert(run_until(&t, news_reach_want, 5000), "2 NEW events within 5 s");
+	tcp_close(&c[0]);
+	tcp_close(&c[1]);
+	t.want = 0;
+	cr_assert(run_until(&t, active_reaches_want, 2000), "2 closes seen within 2 s");
+	settle(&t, 100);
+	raw_updates_read(&raw);
+	ct_get_stats(t.ct, &st);
+	cr_log_info("lean mask: kernel sent %d updates (%d TIME_WAIT, %d without a state)",
+		    raw.total, raw.per_state[TCP_CONNTRACK_TIME_WAIT], raw.stateless);
+	cr_expect_eq(raw.per_state[TCP_CONNTRACK_TIME_WAIT], 2);
+	cr_expect_eq(raw.stateless, 0, "no REPLY/ASSURED/MARK-only update");
+	cr_expect_eq(st.events_closing, 2);
+	cr_expect_eq(st.updates_other, 0);
+	close(listener);
+	mnl_socket_close(raw.nl);
+	close_ct(&t);
+}
+
 /* An RST ends the connection too: CLOSE state, same rule. */
 Test(ct, reset_tcp_connection_stops_counting_at_close)
 {
