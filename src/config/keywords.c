@@ -180,6 +180,9 @@ static const struct config_keyword keywords[] = {
 	  .parse = config_parse_yes_no, .words = config_yes_no_words,
 	  .def = "yes for udp, no for tcp", .flags = CONFIG_KW_DERIVED,
 	  .doc = "delete a dead backend's conntrack entries (yes) or let them drain (no)" },
+	{ .name = "track", .global_offset = NOWHERE, .service_offset = S(track),
+	  .parse = config_parse_word, .words = config_track_words, .def = "events",
+	  .doc = "follow the service's flows with conntrack events (counts, drain, wlc) or not at all (off: the kernel builds no event for them)" },
 
 	/* ---- scale-out: telling the routing daemon (docs/scale-out.md) ---- */
 	{ .name = "announce", .global_offset = G(announce),

@@ -267,6 +267,12 @@ const struct config_word config_ct_events_words[] = {
 	{ NULL, 0 },
 };
 
+const struct config_word config_track_words[] = {
+	{ "events", KNLB_TRACK_EVENTS },
+	{ "off", KNLB_TRACK_OFF },
+	{ NULL, 0 },
+};
+
 const struct config_word config_ct_closing_words[] = {
 	{ "needed", KNLB_CT_CLOSING_NEEDED },
 	{ "always", KNLB_CT_CLOSING_ALWAYS },

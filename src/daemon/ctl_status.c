@@ -75,13 +75,19 @@ static void text_service(const struct service_row *sr, FILE *out)
 	const struct knlb_service_config *cfg = svc->cfg;
 	char vip[CONFIG_VIPS_STRLEN], digest[SLOT_DIGEST_STRLEN];
 
-	fprintf(out, "service %s  %s/%s  %s  %u slots  digest %s  ct mark 0x%08x  flush %s  on_empty %s  state %s  active flows %" PRIu64 "\n",
+	char active[48];
+
+	if (cfg->track == KNLB_TRACK_OFF)
+		snprintf(active, sizeof(active), "flows not tracked (track = off)");
+	else
+		snprintf(active, sizeof(active), "active flows %" PRIu64, sr->flows.active);
+	fprintf(out, "service %s  %s/%s  %s  %u slots  digest %s  ct mark 0x%08x  flush %s  on_empty %s  state %s  %s\n",
 		cfg->name, config_service_vips(cfg, vip, sizeof(vip)),
 		config_proto_name(cfg->proto), config_scheduler_name(cfg->scheduler),
 		cfg->table_size, slot_digest_format(sr->slot_digest, digest),
 		svc->ct_mark, cfg->flush ? "yes" : "no",
 		cfg->on_empty == KNLB_ON_EMPTY_DROP ? "drop" : "reject",
-		service_state(svc), sr->flows.active);
+		service_state(svc), active);
 	/* Columns as wide as the widest id and endpoint (IPv6 ones are long). */
 	int id_w = 20, addr_w = 21;
 
@@ -212,6 +218,8 @@ static void json_service(const struct service_row *sr, struct json_writer *w)
 	json_bool(w, cfg->flush);
 	json_key(w, "state");
 	json_string(w, service_state(svc));
+	json_key(w, "tracked");
+	json_bool(w, cfg->track == KNLB_TRACK_EVENTS);
 	json_flow_counts(w, &sr->flows);
 	json_key(w, "backends");
 	json_array_begin(w);

@@ -193,7 +193,10 @@ void daemon_admin_changed(struct knlbd *d, struct knlb_service *svc, size_t b)
 
 	log_info("%s/%s admin state %s (%" PRIu64 " active flows)", svc->cfg->name,
 		 svc->backends[b].cfg->id, pool_admin_name(admin), active);
-	if (admin == KNLB_ADMIN_DRAIN && d->ct && active == 0)
+	if (admin == KNLB_ADMIN_DRAIN && svc->cfg->track == KNLB_TRACK_OFF)
+		log_info("%s/%s: its flows are not tracked (track = off): knlbd cannot tell when it is drained",
+			 svc->cfg->name, svc->backends[b].cfg->id);
+	else if (admin == KNLB_ADMIN_DRAIN && d->ct && active == 0)
 		log_drained(svc, b);
 	if (admin == KNLB_ADMIN_DISABLED)
 		daemon_queue_flush(d, svc, b);
@@ -288,6 +291,8 @@ static bool closing_needed(const struct knlbd *d)
 
 		if (svc->cfg->scheduler == KNLB_SCHED_WLC)
 			return true;
+		if (svc->cfg->track == KNLB_TRACK_OFF)
+			continue;
 		for (size_t b = 0; b < svc->n_backends; b++)
 			if (svc->backends[b].admin == KNLB_ADMIN_DRAIN)
 				return true;

@@ -317,8 +317,11 @@ static int add_service_rule(struct nfnl_batch *batch, const char *table,
 		rb_bitwise(&rb, ~mask, svc->ct_mark);
 	}
 	rb_ct_set(&rb, NFT_CT_MARK, NFT_REG_1);
-	if (svc->ct_events == KNLB_CT_EVENTS_LEAN) {
-		uint32_t events = lean_event_mask(svc);
+	if (svc->ct_events == KNLB_CT_EVENTS_LEAN ||
+	    svc->cfg->track == KNLB_TRACK_OFF) {
+		/* track = off: no event at all for the service's flows */
+		uint32_t events = svc->cfg->track == KNLB_TRACK_OFF ? 0 :
+				  lean_event_mask(svc);
 
 		rb_immediate(&rb, NFT_REG_1, &events, sizeof(events));
 		rb_ct_set(&rb, NFT_CT_EVENTMASK, NFT_REG_1);

@@ -73,6 +73,8 @@ static const char *rules_change(const struct knlb_service_config *a,
 		return "snat";
 	if (a->on_empty != b->on_empty)
 		return "on_empty";
+	if (a->track != b->track)
+		return "track";
 	return NULL;
 }
 

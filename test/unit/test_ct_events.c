@@ -82,3 +82,29 @@ Test(ct_events, a_reload_cannot_change_the_mask)
 	result_free(&b);
 	result_free(&c);
 }
+
+/* Lever C: a service whose flows nobody needs counted. */
+Test(ct_events, track_off_asks_for_no_event)
+{
+	char *text = render_of("[service dns]\nvip = 192.0.2.10\nport = 53\nproto = udp\n"
+			       "track = off\nbackend = 10.0.0.11:5353\n"
+			       "[service web]\nvip = 192.0.2.10\nport = 80\nbackend = 10.0.0.11:8080\n");
+
+	cr_expect(strstr(text, "meta l4proto udp ct mark set 0x00000001 ct event set 0x0 dnat ip to"), "%s", text);
+	cr_expect(strstr(text, "meta l4proto tcp ct mark set 0x00000002 ct event set new,destroy,protoinfo dnat ip to"), "%s", text);
+	free(text);
+	/* Even with ct_events = all: off is off. */
+	text = render_of("[global]\nct_events = all\n[service dns]\nvip = 192.0.2.10\nport = 53\n"
+			 "proto = udp\ntrack = off\nbackend = 10.0.0.11:5353\n");
+	cr_expect(strstr(text, "ct event set 0x0"), "%s", text);
+	free(text);
+}
+
+Test(ct_events, track_off_refuses_wlc)
+{
+	expect_only_error("[service web]\nvip = 192.0.2.10\nport = 80\nscheduler = wlc\n"
+			  "track = off\nbackend = 10.0.0.11:8080\n",
+			  "test.conf:5:", "track = off: scheduler wlc needs the service's flows counted (track = events)");
+	expect_error("[service web]\nvip = 192.0.2.10\nport = 80\ntrack = none\nbackend = 10.0.0.11:8080\n",
+		     "test.conf:4:", "unknown track \"none\" (expected events or off)");
+}

@@ -78,6 +78,12 @@ enum knlb_ct_events {
 	KNLB_CT_EVENTS_ALL,	/* no ct event statement: every kind */
 };
 
+/* Whether knlbd follows a service's flows (track). */
+enum knlb_track {
+	KNLB_TRACK_EVENTS,	/* conntrack events: counts, drain, wlc */
+	KNLB_TRACK_OFF,		/* ct event set 0: no event, no count */
+};
+
 /* When knlbd listens to TCP closing updates (ct_closing). */
 enum knlb_ct_closing {
 	KNLB_CT_CLOSING_NEEDED,	/* while a backend drains or a wlc service runs */
@@ -124,6 +130,7 @@ struct knlb_service_config {
 	struct knlb_health_config health;
 	enum knlb_on_empty on_empty;
 	bool flush;		/* delete a dead backend's conntrack entries */
+	enum knlb_track track;
 	enum knlb_announce announce;	/* [global]'s unless set here */
 	struct knlb_backend_config *backends;
 	size_t n_backends;
