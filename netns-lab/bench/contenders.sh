@@ -4,7 +4,10 @@
 # contenders.sh — start and stop each data-plane contender in the lab's
 # gateway namespace, on the same client, backends and gateway.
 #
-#   ct_start NAME / ct_stop NAME     NAME: plain knlb-maglev knlb-wrr haproxy nftlb
+#   ct_start NAME / ct_stop NAME     NAME: plain knlb-maglev knlb-wrr knlb-static
+#                                    knlb-all-always knlb-lean-always knlb-all-needed
+#                                    knlb-untracked
+#                                    haproxy nftlb
 #   ct_targets NAME                  sets T_HTTP (addresses the wrk threads are
 #                                    spread over), T_UDP (one address:port per
 #                                    loadgen) and T_BULK (one address:port)
@@ -18,7 +21,9 @@
 # connections each, and the same backends share the work.
 # After ct_stop the gateway's ruleset must be empty and the process gone.
 
-CONTENDERS="plain knlb-maglev knlb-wrr knlb-static haproxy nftlb"
+# BENCH_CONTENDERS picks (and orders) a subset, e.g. the levers of issue 15:
+#   BENCH_CONTENDERS="plain knlb-static knlb-maglev knlb-lean-always knlb-all-needed knlb-all-always nftlb"
+CONTENDERS=${BENCH_CONTENDERS:-"plain knlb-maglev knlb-wrr knlb-static haproxy nftlb"}
 BULK_PORT=5201
 NFTLB_PORT=5555
 
@@ -61,15 +66,19 @@ ct_stop_plain() { in_gw nft delete table inet bench_plain; }
 
 # --- knlb ------------------------------------------------------------------
 
-# knlb_conf SCHED: the three services with the lab's backends.
+# knlb_conf SCHED [GLOBAL_LINE...]: the three services with the lab's
+# backends, extra [global] lines (ct_events, ct_closing) after the others,
+# and KNLB_SVC_EXTRA (one line, e.g. "track = off") in every service.
 knlb_conf() {
-	local sched=$1 a i=0 key=""
+	local sched=$1 a i=0 key="" extra=""; shift
 	[ "$sched" = maglev ] && key="hash_key = src-ip-port"
+	[ $# -eq 0 ] || extra=$(printf '%s\n' "$@")
 	cat <<-CONF
 	[global]
 	table = knlb
 	log_level = info
 	control_socket = $OUT/work/knlb.sock
+	$extra
 
 	[service web]
 	vip = $LAB_VIP
@@ -77,6 +86,7 @@ knlb_conf() {
 	proto = tcp
 	scheduler = $sched
 	$key
+	${KNLB_SVC_EXTRA:-}
 	table_size = 16381
 	snat = none
 	CONF
@@ -92,6 +102,7 @@ knlb_conf() {
 	proto = tcp
 	scheduler = $sched
 	$key
+	${KNLB_SVC_EXTRA:-}
 	table_size = 16381
 	snat = none
 	backend = $BE1_ADDR:$BULK_PORT id=be1
@@ -102,6 +113,7 @@ knlb_conf() {
 	proto = udp
 	scheduler = $sched
 	$key
+	${KNLB_SVC_EXTRA:-}
 	table_size = 16381
 	snat = none
 	CONF
@@ -131,15 +143,31 @@ knlb_halt() {
 	KNLBD_PID=
 }
 
+# ct_start_knlb SCHED [TAG GLOBAL_LINE...]
 ct_start_knlb() {
-	local sched=$1 conf=$OUT/work/knlb-$1.conf
-	knlb_conf "$sched" >"$conf"
-	knlb_run "$conf" "$OUT/logs/knlbd-$sched.r$ROUND.$WL.log"
+	local sched=$1 tag=${2:-$1} conf
+	shift; [ $# -eq 0 ] || shift
+	conf=$OUT/work/knlb-$tag.conf
+	knlb_conf "$sched" "$@" >"$conf"
+	knlb_run "$conf" "$OUT/logs/knlbd-$tag.r$ROUND.$WL.log"
 }
 ct_start_knlb-maglev() { ct_start_knlb maglev; }
 ct_start_knlb-wrr() { ct_start_knlb wrr; }
 ct_stop_knlb-maglev() { knlb_halt; }
 ct_stop_knlb-wrr() { knlb_halt; }
+
+# The levers of following flows (docs/performance.md), each a maglev knlbd:
+# knlb-maglev has the defaults (ct_events = lean, ct_closing = needed);
+# these switch one or both back to what knlbd did before issue 15.
+ct_start_knlb-all-always() { ct_start_knlb maglev all-always "ct_events = all" "ct_closing = always"; }
+ct_start_knlb-lean-always() { ct_start_knlb maglev lean-always "ct_events = lean" "ct_closing = always"; }
+ct_start_knlb-all-needed() { ct_start_knlb maglev all-needed "ct_events = all" "ct_closing = needed"; }
+# knlbd running, no service followed (track = off): the rules' cost alone.
+ct_start_knlb-untracked() { KNLB_SVC_EXTRA="track = off" ct_start_knlb maglev untracked; }
+ct_stop_knlb-untracked() { knlb_halt; }
+ct_stop_knlb-all-always() { knlb_halt; }
+ct_stop_knlb-lean-always() { knlb_halt; }
+ct_stop_knlb-all-needed() { knlb_halt; }
 
 # --- knlb's rules without the daemon ------------------------------------------
 
@@ -271,7 +299,7 @@ ct_stop_nftlb() { nftlb_down; }
 # The contender's own process (empty for rules alone), for its CPU use.
 ct_pid() {
 	case $1 in
-	knlb-maglev|knlb-wrr) echo "$KNLBD_PID" ;;
+	knlb-maglev|knlb-wrr|knlb-all-always|knlb-lean-always|knlb-all-needed|knlb-untracked) echo "$KNLBD_PID" ;;
 	haproxy) echo "$HAPROXY_PID" ;;
 	nftlb) echo "$NFTLB_PID" ;;
 	esac

@@ -61,6 +61,24 @@ summarize() {
 	}' "$RAW/dataplane.tsv"
 }
 
+# paired_ratio C REF W: "M (P)": M the ratio of C's and REF's median rates
+# on workload W, P the median over rounds of C's rate / REF's in that round.
+paired_ratio() {
+	awk -F'\t' -v c="$1" -v r="$2" -v w="$3" '
+	function median(list,    a, n, i, j, t) {
+		n = split(list, a, " ")
+		for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+		return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	NR > 1 && $3 == w && $4 != "-" && $2 == c { cr[$1] = $4; cl = cl " " $4 }
+	NR > 1 && $3 == w && $4 != "-" && $2 == r { rr[$1] = $4; rl = rl " " $4 }
+	END {
+		for (k in cr) if ((k in rr) && rr[k] > 0) pl = pl " " cr[k] / rr[k]
+		if (cl == "" || rl == "" || median(rl) <= 0) { print "n/a"; exit }
+		printf "%.2f (%.2f)\n", median(cl) / median(rl), median(pl)
+	}' "$RAW/dataplane.tsv"
+}
+
 unit() {
 	case $1 in
 	bulk) echo "Mbit/s" ;;
@@ -137,6 +155,27 @@ title() {
 			done
 			echo
 		done
+		if grep -q '^knlb-static ' "$DIR/summary.txt"; then
+			echo
+			echo "### knlbd's cost: knlb with the daemon / knlb-static and / nftlb"
+			echo
+			echo "Each knlbd contender against the same rules without the daemon (knlb-static)"
+			echo "and against nftlb: the ratio of the medians, and in brackets the median of"
+			echo "the ratios within each round (the two ran a minute apart at most). Targets"
+			echo "(issue 15): >= 0.97 to knlb-static and >= 1 to nftlb on every workload."
+			echo
+			printf '| contender |'; for w in $ws; do printf ' %s / static | %s / nftlb |' "$w" "$w"; done; echo
+			printf '|---|'; for w in $ws; do printf -- '---:|---:|'; done; echo
+			for c in $(awk '$1 ~ /^knlb-/ && $1 != "knlb-static" { print $1 }' "$DIR/summary.txt" | awk '!s[$0]++'); do
+				printf '| %s |' "$c"
+				for w in $ws; do
+					for ref in knlb-static nftlb; do
+						printf ' %s |' "$(paired_ratio "$c" "$ref" "$w")"
+					done
+				done
+				echo
+			done
+		fi
 	fi
 	if [ -s "$RAW/program.tsv" ]; then
 		echo
