@@ -7,6 +7,9 @@
 #   lab_up ARGS        lab.sh up ARGS, then source its state (LAB_* variables)
 #   conf_global        the [global] section every scenario config starts with
 #   conf_backends P W..  one backend line per lab backend, port P, weights W..
+#   conf_backends6 P W.. the same with the backends' IPv6 addresses ([ADDR]:P)
+#   conf_backend6 I P [OPTS]  one IPv6 backend line, lab backend I (from 0)
+#   client_source6 I   the I-th extra IPv6 client address (client_source: IPv4)
 #   knlb_start CONF [ARGS]  knlbd -t, then knlbd -c CONF ARGS in the gateway, wait "programmed"
 #   knlb_stop          SIGTERM knlbd (by pid), bounded wait; status in KNLBD_RC
 #   lg NAME ARGS       knlb-loadgen ARGS in the client; output in $WORK/NAME.out
@@ -176,6 +179,7 @@ lab_up() {
 	source "$KNLB_LAB_STATE"
 	read -r -a BACKEND_NAMES <<<"$LAB_BACKEND_NAMES"
 	read -r -a BACKEND_ADDRS <<<"$LAB_BACKEND_ADDRS"
+	read -r -a BACKEND_ADDRS6 <<<"${LAB_BACKEND_ADDRS6:-}"
 }
 
 conf_global() {
@@ -198,6 +202,28 @@ conf_backends() {
 		[ $# -gt 0 ] && shift
 		echo "backend = ${BACKEND_ADDRS[i]}:$port weight=$w id=${BACKEND_NAMES[i]}"
 	done
+}
+
+# conf_backends6 PORT WEIGHT... : the same as conf_backends with the
+# backends' IPv6 addresses ([ADDR]:PORT).  Ids are the backend names plus
+# ID6_SUFFIX (default none): a dual-stack service listing a backend under
+# both families sets ID6_SUFFIX=-6 (ids are unique in a service); the
+# servers answer with the bare name either way.
+ID6_SUFFIX=
+conf_backends6() {
+	local port=$1 i w; shift
+	for i in "${!BACKEND_ADDRS6[@]}"; do
+		w=${1:-1}
+		[ $# -gt 0 ] && shift
+		echo "backend = [${BACKEND_ADDRS6[i]}]:$port weight=$w id=${BACKEND_NAMES[i]}$ID6_SUFFIX"
+	done
+}
+
+# conf_backend6 I PORT [OPTIONS...]: one IPv6 backend line for lab backend
+# I (from 0), id as conf_backends6.
+conf_backend6() {
+	local i=$1 port=$2; shift 2
+	echo "backend = [${BACKEND_ADDRS6[i]}]:$port id=${BACKEND_NAMES[i]}$ID6_SUFFIX${*:+ $*}"
 }
 
 # Counts "programmed" lines so a restart waits for its own.
@@ -344,6 +370,13 @@ client_source() {
 		<<<"$LAB_CLIENT_SOURCE_RANGE"
 }
 
+# client_source6 I: the I-th (from 0) extra IPv6 client source address
+# (LAB_CLIENT_SOURCE_RANGE6 counts in hex in the last group).
+client_source6() {
+	local first=${LAB_CLIENT_SOURCE_RANGE6%%-*}
+	printf '%s:%x\n' "${first%:*}" "$((0x${first##*:} + $1))"
+}
+
 # pct A B: A/B as a percentage with one decimal.
 pct() {
 	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b ? 100 * a / b : 0 }'
@@ -476,8 +509,11 @@ srv_start() {
 	ns=${nss[idx]}
 	rm -f "$LAB_DIR/$name.pid"
 	# Directly, not through a function: $! must be the server.
-	ip netns exec "$ns" "$LAB_TESTSRV" --name "$name" --tcp "0.0.0.0:$LAB_BACKEND_TCP_PORT" \
-		--udp "0.0.0.0:$LAB_BACKEND_UDP_PORT" --idle-ms 60000 \
+	# LAB_SRV_TCP/UDP: [::]:PORT (both families) from lab.sh; a topology
+	# without them (lib/ha.sh) listens on IPv4.
+	ip netns exec "$ns" "$LAB_TESTSRV" --name "$name" \
+		--tcp "${LAB_SRV_TCP:-0.0.0.0:$LAB_BACKEND_TCP_PORT}" \
+		--udp "${LAB_SRV_UDP:-0.0.0.0:$LAB_BACKEND_UDP_PORT}" --idle-ms 60000 \
 		--count-file "$LAB_DIR/$name.count" --pid-file "$LAB_DIR/$name.pid" "$@" \
 		</dev/null >>"$LAB_DIR/$name.log" 2>&1 &
 	pid=$!
