@@ -34,7 +34,7 @@ BEGIN { table = "knlb"; seed = "0x5eed"; ns = 0 }
 			sec = "service"
 			name[ns] = substr(line, 10, length(line) - 10)
 			proto[ns] = "tcp"; sched[ns] = "maglev"; key[ns] = "src-ip-port"
-			size[ns] = 16381; snat[ns] = "none"; nb[ns] = 0
+			size[ns] = 16381; snat[ns] = "none"; snat6[ns] = "none"
 			next
 		}
 		fail("unknown section " line)
@@ -61,13 +61,15 @@ BEGIN { table = "knlb"; seed = "0x5eed"; ns = 0 }
 	else if (k == "hash_key") key[ns] = v
 	else if (k == "table_size") size[ns] = v
 	else if (k == "snat") {
+		# none and masquerade are for both families; else one
+		# address per family
 		n = split(v, f, /[ \t]+/)
+		if (v == "none" || v == "masquerade")
+			snat6[ns] = v
 		for (i = 1; i <= n; i++) {
 			if (f[i] ~ /:/) snat6[ns] = f[i]
 			else snat[ns] = f[i]
 		}
-		if (snat[ns] == "masquerade") snat6[ns] = "masquerade"
-		if (snat[ns] == "none") snat6[ns] = "none"
 	}
 	else if (k == "backend") {
 		n = split(v, f, /[ \t]+/)
