@@ -7,9 +7,10 @@
 #   lab_up ARGS        lab.sh up ARGS, then source its state (LAB_* variables)
 #   conf_global        the [global] section every scenario config starts with
 #   conf_backends P W..  one backend line per lab backend, port P, weights W..
-#   conf_backends6 P W.. the same with the backends' IPv6 addresses ([ADDR]:P)
+#                      (in the scenario's family: see KNLB_LAB_FAMILY below)
+#   conf_backends4 / conf_backends6 P W..  the same in one family ([ADDR]:P)
 #   conf_backend6 I P [OPTS]  one IPv6 backend line, lab backend I (from 0)
-#   client_source6 I   the I-th extra IPv6 client address (client_source: IPv4)
+#   client_source I    the I-th extra client address (client_source4/6: a family)
 #   knlb_start CONF [ARGS]  knlbd -t, then knlbd -c CONF ARGS in the gateway, wait "programmed"
 #   knlb_stop          SIGTERM knlbd (by pid), bounded wait; status in KNLBD_RC
 #   lg NAME ARGS       knlb-loadgen ARGS in the client; output in $WORK/NAME.out
@@ -31,6 +32,17 @@
 #
 # KNLB_LAB_RULES=hand runs against lib/hand-render.awk instead of knlbd.
 # KNLB_LAB_KEEP=1 keeps the work directory.
+#
+# KNLB_LAB_FAMILY=6 runs a scenario over IPv6 (the *_v6.sh wrappers set it,
+# and KNLB_LAB_NAME for the scenario's name).  A scenario written for both
+# uses, after lab_up:
+#   VIP                the VIP as the config wants it
+#   VIP_HOST           the VIP in a loadgen target: "$VIP_HOST:80" ([IPv6])
+#   SRC_RANGE          the extra client addresses, A-B
+#   CT_FAMILY          conntrack's -f: ipv4 or ipv6
+#   GW_BACKEND_ADDR    the gateway's address on the backend side
+#   FAM_BACKEND_ADDRS  the backends' addresses (an array)
+#   conf_backends, client_source, backend_target I PORT   in that family
 
 LAB_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LAB_ROOT=$(dirname "$LAB_HERE")
@@ -39,7 +51,8 @@ LAB_SH=$LAB_HERE/lab.sh
 LOADGEN=$KNLB_BUILD/lab/knlb-loadgen
 KNLBD=${KNLBD:-$KNLB_BUILD/knlbd}
 KNLB_LAB_RULES=${KNLB_LAB_RULES:-knlbd}
-T_NAME=$(basename "$0" .sh)
+T_NAME=${KNLB_LAB_NAME:-$(basename "$0" .sh)}
+LAB_FAMILY=${KNLB_LAB_FAMILY:-4}
 KNLBD_PID=
 HOLD_PID=
 # shellcheck disable=SC2034 # read by scenarios
@@ -61,6 +74,10 @@ t_init() {
 	for tool in ip nft conntrack awk; do
 		command -v "$tool" >/dev/null || t_skip "$tool not installed"
 	done
+	case $LAB_FAMILY in
+	4|6) ;;
+	*) echo "KNLB_LAB_FAMILY: 4 or 6" >&2; exit 2 ;;
+	esac
 	case $KNLB_LAB_RULES in
 	knlbd)
 		[ -x "$KNLBD" ] || t_skip "$KNLBD not built (make build/knlbd; or KNLB_LAB_RULES=hand)" ;;
@@ -80,7 +97,7 @@ t_init() {
 	trap t_cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	say "rules: $KNLB_LAB_RULES; work dir $WORK"
+	say "rules: $KNLB_LAB_RULES; IPv$LAB_FAMILY; work dir $WORK"
 }
 
 t_cleanup() {
@@ -178,8 +195,35 @@ lab_up() {
 	# shellcheck disable=SC1090
 	source "$KNLB_LAB_STATE"
 	read -r -a BACKEND_NAMES <<<"$LAB_BACKEND_NAMES"
+	# shellcheck disable=SC2153 # from the lab state file
 	read -r -a BACKEND_ADDRS <<<"$LAB_BACKEND_ADDRS"
 	read -r -a BACKEND_ADDRS6 <<<"${LAB_BACKEND_ADDRS6:-}"
+	# shellcheck disable=SC2034 # read by scenarios
+	if [ "$LAB_FAMILY" = 6 ]; then
+		VIP=$LAB_VIP6
+		VIP_HOST="[$LAB_VIP6]"
+		SRC_RANGE=$LAB_CLIENT_SOURCE_RANGE6
+		CT_FAMILY=ipv6
+		GW_BACKEND_ADDR=$LAB_GW_BACKEND_ADDR6
+		FAM_BACKEND_ADDRS=("${BACKEND_ADDRS6[@]}")
+	else
+		VIP=$LAB_VIP
+		VIP_HOST=$LAB_VIP
+		SRC_RANGE=$LAB_CLIENT_SOURCE_RANGE
+		CT_FAMILY=ipv4
+		GW_BACKEND_ADDR=$LAB_GW_BACKEND_ADDR
+		FAM_BACKEND_ADDRS=("${BACKEND_ADDRS[@]}")
+	fi
+}
+
+# backend_target I PORT: lab backend I (from 0) as a loadgen target in the
+# scenario's family.
+backend_target() {
+	if [ "$LAB_FAMILY" = 6 ]; then
+		echo "[${BACKEND_ADDRS6[$1]}]:$2"
+	else
+		echo "${BACKEND_ADDRS[$1]}:$2"
+	fi
 }
 
 conf_global() {
@@ -194,8 +238,18 @@ conf_global() {
 }
 
 # conf_backends PORT WEIGHT... : backend lines for the lab's backends (one
-# weight per backend, 1 when fewer weights are given).
+# weight per backend, 1 when fewer weights are given), in the scenario's
+# family.
 conf_backends() {
+	if [ "$LAB_FAMILY" = 6 ]; then
+		conf_backends6 "$@"
+	else
+		conf_backends4 "$@"
+	fi
+}
+
+# conf_backends4 PORT WEIGHT... : the IPv4 backend lines.
+conf_backends4() {
 	local port=$1 i w; shift
 	for i in "${!BACKEND_ADDRS[@]}"; do
 		w=${1:-1}
@@ -364,8 +418,18 @@ lg_backend() {
 	awk -v b="$2" '$1 == "backend" && $2 == b { n = $3 } END { print n + 0 }' "$WORK/$1.out"
 }
 
-# client_source I: the I-th (from 0) extra client source address.
+# client_source I: the I-th (from 0) extra client source address, in the
+# scenario's family.
 client_source() {
+	if [ "$LAB_FAMILY" = 6 ]; then
+		client_source6 "$@"
+	else
+		client_source4 "$@"
+	fi
+}
+
+# client_source4 I: the I-th extra IPv4 client source address.
+client_source4() {
 	awk -v i="$1" '{ split($0, r, "-"); split(r[1], a, "."); printf "%s.%s.%s.%d\n", a[1], a[2], a[3], a[4] + i }' \
 		<<<"$LAB_CLIENT_SOURCE_RANGE"
 }
