@@ -81,6 +81,10 @@ say "knlbd restarted $(ms_diff "$t_kill" "$(now_ms)") ms after the kill"
 log_wait "$mark" "service web: adopted from the running table" 5 ||
 	fail "knlbd did not say what it adopted"
 say "knlbd: $LOG_LINE"
+case $LOG_LINE in
+*"4 of 6 backends mapped; $DEAD, $DEAD-6 start down"*) ;;
+*) fail "adopted the wrong backends: $LOG_LINE" ;;
+esac
 knlb_table_snapshot >"$WORK/table-after.nft"
 if ! cmp -s "$WORK/table-before.nft" "$WORK/table-after.nft"; then
 	diff "$WORK/table-before.nft" "$WORK/table-after.nft" | head -n 20 >&2 || true
