@@ -94,55 +94,46 @@ ct_stop_plain6() { ct_stop_plain; }
 
 # --- knlb ------------------------------------------------------------------
 
-# knlb_conf SCHED: the three services with the lab's backends.
+# knlb_service NAME PORT PROTO BACKEND_PORT: one service of knlb_conf over
+# every address in $addrs (knlb_conf's locals sched, fam, key, vip, addrs).
+knlb_service() {
+	local a i=0
+	cat <<-CONF
+
+	[service $1$fam]
+	vip = $vip
+	port = $2
+	proto = $3
+	scheduler = $sched
+	$key
+	table_size = 16381
+	snat = none
+	CONF
+	for a in $addrs; do
+		i=$((i + 1))
+		[ "$fam" = 6 ] && a="[$a]"
+		echo "backend = $a:$4 id=be$i"
+	done
+}
+
+# knlb_conf SCHED [6]: the three services with the lab's backends; with 6
+# web6 and dns6 on the IPv6 VIP with the backends' IPv6 addresses (no bulk
+# service: the IPv6 row has no bulk workload).
 knlb_conf() {
-	local sched=$1 a i=0 key=""
+	local sched=$1 fam=${2:-} key="" vip=$LAB_VIP addrs=$LAB_BACKEND_ADDRS
 	[ "$sched" = maglev ] && key="hash_key = src-ip-port"
+	[ "$fam" = 6 ] && vip=$LAB_VIP6 addrs=$LAB_BACKEND_ADDRS6
 	cat <<-CONF
 	[global]
 	table = knlb
 	log_level = info
 	control_socket = $OUT/work/knlb.sock
-
-	[service web]
-	vip = $LAB_VIP
-	port = 80
-	proto = tcp
-	scheduler = $sched
-	$key
-	table_size = 16381
-	snat = none
 	CONF
-	for a in $LAB_BACKEND_ADDRS; do
-		i=$((i + 1))
-		echo "backend = $a:$LAB_BACKEND_TCP_PORT id=be$i"
-	done
-	cat <<-CONF
-
-	[service bulk]
-	vip = $LAB_VIP
-	port = $BULK_PORT
-	proto = tcp
-	scheduler = $sched
-	$key
-	table_size = 16381
-	snat = none
-	backend = $BE1_ADDR:$BULK_PORT id=be1
-
-	[service dns]
-	vip = $LAB_VIP
-	port = 53
-	proto = udp
-	scheduler = $sched
-	$key
-	table_size = 16381
-	snat = none
-	CONF
-	i=0
-	for a in $LAB_BACKEND_ADDRS; do
-		i=$((i + 1))
-		echo "backend = $a:$LAB_BACKEND_UDP_PORT id=be$i"
-	done
+	knlb_service web 80 tcp "$LAB_BACKEND_TCP_PORT"
+	if [ "$fam" != 6 ]; then
+		addrs=$BE1_ADDR knlb_service bulk "$BULK_PORT" tcp "$BULK_PORT"
+	fi
+	knlb_service dns 53 udp "$LAB_BACKEND_UDP_PORT"
 }
 
 # knlb_run CONF LOG: knlbd in the gateway, until it logged "programmed"
@@ -174,49 +165,9 @@ ct_start_knlb-wrr() { ct_start_knlb wrr; }
 ct_stop_knlb-maglev() { knlb_halt; }
 ct_stop_knlb-wrr() { knlb_halt; }
 
-# knlb_conf6: knlb-maglev's web and dns services on the IPv6 VIP.
-knlb_conf6() {
-	local a i=0
-	cat <<-CONF
-	[global]
-	table = knlb
-	log_level = info
-	control_socket = $OUT/work/knlb.sock
-
-	[service web6]
-	vip = $LAB_VIP6
-	port = 80
-	proto = tcp
-	scheduler = maglev
-	hash_key = src-ip-port
-	table_size = 16381
-	snat = none
-	CONF
-	for a in $LAB_BACKEND_ADDRS6; do
-		i=$((i + 1))
-		echo "backend = [$a]:$LAB_BACKEND_TCP_PORT id=be$i"
-	done
-	cat <<-CONF
-
-	[service dns6]
-	vip = $LAB_VIP6
-	port = 53
-	proto = udp
-	scheduler = maglev
-	hash_key = src-ip-port
-	table_size = 16381
-	snat = none
-	CONF
-	i=0
-	for a in $LAB_BACKEND_ADDRS6; do
-		i=$((i + 1))
-		echo "backend = [$a]:$LAB_BACKEND_UDP_PORT id=be$i"
-	done
-}
-
 ct_start_knlb-maglev6() {
 	local conf=$OUT/work/knlb-maglev6.conf
-	knlb_conf6 >"$conf"
+	knlb_conf maglev 6 >"$conf"
 	knlb_run "$conf" "$OUT/logs/knlbd-maglev6.r$ROUND.$WL.log"
 }
 ct_stop_knlb-maglev6() { knlb_halt; }
