@@ -13,6 +13,8 @@
 #   client_source I    the I-th extra client address (client_source4/6: a family)
 #   knlb_start CONF [ARGS]  knlbd -t, then knlbd -c CONF ARGS in the gateway, wait "programmed"
 #   knlb_stop          SIGTERM knlbd (by pid), bounded wait; status in KNLBD_RC
+#   knlb_kill9         SIGKILL knlbd (a crash), reap it, check none is left
+#   reload_ok TAG CONF knlbctl reload, which must succeed
 #   lg NAME ARGS       knlb-loadgen ARGS in the client; output in $WORK/NAME.out
 #   lg_get NAME KEY    a summary value ("ok", "failed", ...) from NAME.out
 #   lg_backend NAME B  answers from backend B in NAME.out (0 when absent)
@@ -395,6 +397,31 @@ knlb_stop() {
 		fail "a knlbd still runs in the gateway after knlbd $pid exited: $(knlbd_pids | tr '\n' ' ')"
 	fi
 	return 0
+}
+
+# knlb_kill9: SIGKILL knlbd (no cleanup at all), reap it, check none is left.
+knlb_kill9() {
+	local pid=$KNLBD_PID i
+	KNLBD_PID=
+	echo "---- SIGKILL knlbd $pid ($(date +%T.%N))" >>"$KNLBD_LOG"
+	kill -KILL "$pid"
+	disown "$pid" 2>/dev/null || true	# no "Killed" job notice; bash still reaps it
+	for ((i = 0; i < 100; i++)); do	# 5 s
+		alive "$pid" || break
+		sleep 0.05
+	done
+	alive "$pid" && fail "knlbd $pid still runs 5 s after SIGKILL"
+	[ -z "$(knlbd_pids)" ] || fail "a knlbd still runs after SIGKILL: $(knlbd_pids | tr '\n' ' ')"
+}
+
+# reload_ok TAG CONF: `knlbctl reload` (control socket $WORK/knlb.sock)
+# exits 0 and replies "reloaded CONF:"; the reply is in $WORK/TAG.reply.
+reload_ok() {
+	local rc=0
+	"$KNLB_BUILD/knlbctl" -s "$WORK/knlb.sock" reload >"$WORK/$1.reply" 2>&1 || rc=$?
+	[ "$rc" -eq 0 ] || { cat "$WORK/$1.reply" >&2; fail "$1: knlbctl reload exited $rc"; }
+	grep -q "^reloaded $2:" "$WORK/$1.reply" ||
+		{ cat "$WORK/$1.reply" >&2; fail "$1: no 'reloaded' in the reply"; }
 }
 
 # lg NAME ARGS: one loadgen run from the client namespace.  Never fails the
