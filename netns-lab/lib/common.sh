@@ -292,14 +292,15 @@ knlb_table_present() {
 }
 
 # `nft list table inet knlb` without the elements of the per-backend
-# counting sets (docs/statistics.md): the kernel adds and counts those per
-# packet, so they differ between two listings of the same programmed table.
+# counting sets (docs/statistics.md; backend_new6 etc. for IPv6): the
+# kernel adds and counts those per packet, so they differ between two
+# listings of the same programmed table.
 # Everything knlbd programs (maps, chains, rules, the sets themselves) stays.
 knlb_table_snapshot() {
 	local out
 	out=$(gw_exec nft list table inet knlb) || return
 	awk '
-		/^\tset backend_(new|in|out) \{/ { inset = 1 }
+		/^\tset backend_(new|in|out)6? \{/ { inset = 1 }
 		inset && /^\t\telements = \{/ { skipping = 1 }
 		skipping { if ($0 ~ /\}$/) skipping = 0; next }
 		inset && /^\t\}/ { inset = 0 }
