@@ -11,6 +11,7 @@
  *   list.c    listing entries for `knlbctl flows`: at once (ct_list) or
  *             piece by piece on a socket of their own (ct_listing_*)
  *   flush.c   deleting one backend's entries
+ *   query.c   looking flows up one by one (GET), for passive health
  * "Resync" here always means: correct the flowtab from a full dump.
  */
 #ifndef KNLB_CT_INT_H
@@ -87,6 +88,9 @@ struct ct {
 	uint64_t last_resync_dur_ns;
 
 	struct ct_stats st;
+
+	ct_new_flow_fn on_new;		/* observe = yes: NEW events */
+	void *on_new_arg;
 };
 
 /* ---- msg.c ---- */
@@ -125,6 +129,11 @@ bool ct_msg_flow(const struct ct *ct, const struct ct_msg *m, struct flow *f);
  */
 bool ct_msg_list_entry(uint32_t mask, const struct ct_msg *m,
 		       uint64_t now_real_ns, struct ct_flow *out);
+
+/* The original tuple nest of t, as a DELETE or a GET names an entry. */
+void ct_msg_put_orig_tuple(struct nlmsghdr *nlh, const struct ct_tuple *t);
+/* The TCP state in a CTA_PROTOINFO nest, or -1. */
+int ct_msg_tcp_state(const struct nlattr *protoinfo);
 
 /* ---- socket.c ---- */
 

@@ -38,7 +38,7 @@ static void on_overflow(struct ct *ct, struct ct_listener *l)
  * its type (IPCTNL_MSG_CT_*), or -1 when there is nothing to apply.
  */
 static int listener_flow(struct ct *ct, const struct nlmsghdr *nlh,
-			 bool deletes, struct flow *f)
+			 bool deletes, struct flow *f, struct ct_msg *mp)
 {
 	uint8_t type = nlh->nlmsg_type & 0xff;
 	struct ct_msg m;
@@ -56,14 +56,34 @@ static int listener_flow(struct ct *ct, const struct nlmsghdr *nlh,
 		ct->st.events_foreign++;
 		return -1;
 	}
+	if (mp)
+		*mp = m;
 	return type;
+}
+
+/* A new flow for passive health: its original tuple too. */
+static void tell_new(struct ct *ct, const struct flow *f, const struct ct_msg *m)
+{
+	struct ct_new_flow nf = {
+		.id = f->key.id, .mark = f->mark, .proto = f->key.proto,
+		.client = f->key.src, .client_port = f->key.src_port,
+		.backend = f->backend, .backend_port = f->backend_port,
+	};
+	struct ct_tuple o;
+
+	if (!ct_parse_tuple(m->orig, &o))
+		return;
+	nf.vip = o.dst;
+	nf.vip_port = o.dport;
+	ct->on_new(&nf, ct->on_new_arg);
 }
 
 /* NEW and DESTROY, from the event socket. */
 static void handle_event(struct ct *ct, const struct nlmsghdr *nlh)
 {
 	struct flow f;
-	int type = listener_flow(ct, nlh, true, &f);
+	struct ct_msg m;
+	int type = listener_flow(ct, nlh, true, &f, &m);
 
 	if (type < 0)
 		return;
@@ -78,6 +98,8 @@ static void handle_event(struct ct *ct, const struct nlmsghdr *nlh)
 			log_warn("ct: out of memory counting flows; resyncing later");
 		ct->st.resync_pending = true;
 	}
+	if (ct->on_new)
+		tell_new(ct, &f, &m);
 }
 
 typedef void (*ct_msg_fn)(struct ct *ct, const struct nlmsghdr *nlh);
@@ -143,7 +165,7 @@ static void handle_update(struct ct *ct, const struct nlmsghdr *nlh)
 {
 	struct flow f;
 
-	if (listener_flow(ct, nlh, false, &f) < 0)
+	if (listener_flow(ct, nlh, false, &f, NULL) < 0)
 		return;
 	if (!f.ending) {
 		/* No TCP state in it, or no kernel state filter. */

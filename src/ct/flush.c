@@ -52,23 +52,12 @@ static int flush_pick(struct ct *ct, const struct ct_msg *m, void *arg)
 	return 0;
 }
 
-static void put_addr(struct nlmsghdr *nlh, uint16_t type,
-		     const struct knlb_addr *a)
-{
-	if (a->family == AF_INET)
-		mnl_attr_put(nlh, type, sizeof(a->in), &a->in);
-	else
-		mnl_attr_put(nlh, type, sizeof(a->in6), &a->in6);
-}
-
 /* DELETE by original tuple + id: the kernel checks both. */
 static void build_delete(char *buf, uint32_t seq, const struct victim *v)
 {
 	const struct ct_tuple *t = &v->orig;
-	bool v4 = t->src.family == AF_INET;
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfg;
-	struct nlattr *tuple, *nest;
 
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
@@ -78,17 +67,7 @@ static void build_delete(char *buf, uint32_t seq, const struct victim *v)
 	nfg->version = NFNETLINK_V0;
 	nfg->res_id = 0;
 
-	tuple = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
-	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
-	put_addr(nlh, v4 ? CTA_IP_V4_SRC : CTA_IP_V6_SRC, &t->src);
-	put_addr(nlh, v4 ? CTA_IP_V4_DST : CTA_IP_V6_DST, &t->dst);
-	mnl_attr_nest_end(nlh, nest);
-	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
-	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, t->proto);
-	mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(t->sport));
-	mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(t->dport));
-	mnl_attr_nest_end(nlh, nest);
-	mnl_attr_nest_end(nlh, tuple);
+	ct_msg_put_orig_tuple(nlh, t);
 	mnl_attr_put_u32(nlh, CTA_ID, htonl(v->id));
 	if (v->has_zone)
 		mnl_attr_put_u16(nlh, CTA_ZONE, v->zone);

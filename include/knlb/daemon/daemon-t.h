@@ -43,6 +43,7 @@ struct knlbd {
 	struct health *health;
 	struct flowtab *flows;
 	struct ct *ct;			/* NULL when conntrack is unavailable */
+	struct observe *observe;	/* observe = yes: passive health; NULL without ct */
 	struct ctl *ctl;		/* NULL until listening */
 	struct metrics_link *metrics;	/* NULL without metrics_listen */
 	/* metrics_listen bound (before the kernel), until the worker takes it */
