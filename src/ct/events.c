@@ -61,10 +61,12 @@ static int listener_flow(struct ct *ct, const struct nlmsghdr *nlh,
 	return type;
 }
 
-/* A new flow for passive health: its original tuple too. */
-static void tell_new(struct ct *ct, const struct flow *f, const struct ct_msg *m)
+/* A new flow, or one reset unanswered, for passive health. */
+static void tell_observer(struct ct *ct, const struct flow *f,
+			  const struct ct_msg *m, bool destroyed)
 {
 	struct ct_new_flow nf = {
+		.destroyed = destroyed, .status = ct_attr_be32(m->status),
 		.id = f->key.id, .mark = f->mark, .proto = f->key.proto,
 		.client = f->key.src, .client_port = f->key.src_port,
 		.backend = f->backend, .backend_port = f->backend_port,
@@ -90,6 +92,9 @@ static void handle_event(struct ct *ct, const struct nlmsghdr *nlh)
 	if (type == IPCTNL_MSG_CT_DELETE) {
 		ct->st.events_destroy++;
 		flowtab_flow_destroy(ct->ft, &f.key);
+		if (ct->on_new && f.key.proto == IPPROTO_TCP &&
+		    !(ct_attr_be32(m.status) & IPS_SEEN_REPLY))
+			tell_observer(ct, &f, &m, true);
 		return;
 	}
 	ct->st.events_new++;
@@ -99,7 +104,7 @@ static void handle_event(struct ct *ct, const struct nlmsghdr *nlh)
 		ct->st.resync_pending = true;
 	}
 	if (ct->on_new)
-		tell_new(ct, &f, &m);
+		tell_observer(ct, &f, &m, false);
 }
 
 typedef void (*ct_msg_fn)(struct ct *ct, const struct nlmsghdr *nlh);

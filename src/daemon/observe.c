@@ -28,7 +28,8 @@
 
 struct observe_sample {
 	struct ct_new_flow flow;
-	uint64_t due_ns;		/* began + observe_timeout */
+	uint64_t due_ns;		/* began + observe_timeout; 0 = judged */
+	bool reset;			/* destroyed before any reply: no GET needed */
 };
 
 /* One backend's evidence, by service mark and address: reloads keep it. */
@@ -92,6 +93,21 @@ static long backend_index(const struct knlb_service *svc,
 	return -1;
 }
 
+/* A sampled flow the kernel killed when a reset was its only reply. */
+static void on_reset(struct observe *o, const struct ct_new_flow *f)
+{
+	for (size_t i = 0; i < o->n; i++) {
+		struct observe_sample *x = &o->samples[i];
+
+		if (x->flow.id == f->id && x->flow.client_port == f->client_port &&
+		    addr_equal(&x->flow.client, &f->client)) {
+			x->reset = true;
+			x->due_ns = 1;	/* due now */
+			return;
+		}
+	}
+}
+
 /* From ct's event handler: keep a sample, call no ct function. */
 static void on_new_flow(const struct ct_new_flow *f, void *arg)
 {
@@ -101,6 +117,10 @@ static void on_new_flow(const struct ct_new_flow *f, void *arg)
 	size_t s;
 	long b;
 
+	if (f->destroyed) {
+		on_reset(o, f);
+		return;
+	}
 	svc = service_of(o->d, f->mark, &s);
 	if (!svc || !svc->cfg->health.observe || f->proto != IPPROTO_TCP)
 		return;
@@ -151,8 +171,22 @@ static void on_tick(struct loop *loop, struct loop_timer *t, void *arg)
 	size_t nq = 0, keep = 0;
 	int ret;
 
+	for (size_t i = 0; i < o->n; i++) {
+		struct observe_sample *x = &o->samples[i];
+		struct observe_backend *ob;
+
+		if (!x->reset)
+			continue;
+		ob = backend_of(o, x->flow.mark, &x->flow.backend,
+				x->flow.backend_port, false);
+		if (ob) {
+			ob->waiting--;
+			observe_count(&ob->w, OBSERVE_UNANSWERED, now);
+		}
+		x->due_ns = 0;
+	}
 	for (size_t i = 0; i < o->n && nq < OBSERVE_QUERY_MAX; i++) {
-		if (o->samples[i].due_ns > now)
+		if (!o->samples[i].due_ns || o->samples[i].due_ns > now)
 			continue;
 		o->q[nq] = o->samples[i].flow;
 		o->qi[nq++] = i;
@@ -160,28 +194,26 @@ static void on_tick(struct loop *loop, struct loop_timer *t, void *arg)
 	ret = nq ? ct_query_flows(o->d->ct, o->q, nq, o->now) : 0;
 	if (ret < 0 && ret != -EBUSY)
 		log_warn("observe: looking flows up: %s", strerror(-ret));
-	if (ret == 0) {
-		for (size_t k = 0; k < nq; k++) {
-			const struct ct_new_flow *f = &o->q[k];
-			struct observe_backend *ob =
-				backend_of(o, f->mark, &f->backend, f->backend_port, false);
+	for (size_t k = 0; ret == 0 && k < nq; k++) {
+		const struct ct_new_flow *f = &o->q[k];
+		struct observe_backend *ob =
+			backend_of(o, f->mark, &f->backend, f->backend_port, false);
 
-			o->samples[o->qi[k]].due_ns = 0;	/* judged */
-			if (!ob)
-				continue;
-			ob->waiting--;
-			observe_count(&ob->w, observe_classify(o->now[k].found,
-							       o->now[k].tcp_state,
-							       o->now[k].status), now);
-		}
-		for (size_t i = 0; i < o->nb; i++)
-			judge(o, &o->backends[i]);
-		/* drop the judged samples, keep the order of the rest */
-		for (size_t i = 0; i < o->n; i++)
-			if (o->samples[i].due_ns)
-				o->samples[keep++] = o->samples[i];
-		o->n = keep;
+		o->samples[o->qi[k]].due_ns = 0;	/* judged */
+		if (!ob)
+			continue;
+		ob->waiting--;
+		observe_count(&ob->w, observe_classify(o->now[k].found,
+						       o->now[k].tcp_state,
+						       o->now[k].status), now);
 	}
+	for (size_t i = 0; i < o->nb; i++)
+		judge(o, &o->backends[i]);
+	/* drop the judged samples, keep the order of the rest */
+	for (size_t i = 0; i < o->n; i++)
+		if (o->samples[i].due_ns)
+			o->samples[keep++] = o->samples[i];
+	o->n = keep;
 	if (o->n && loop_timer_arm(loop, t, OBSERVE_TICK_NS) < 0)
 		log_error("observe: cannot schedule: out of memory");
 }

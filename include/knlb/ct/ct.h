@@ -203,10 +203,14 @@ void ct_get_stats(const struct ct *ct, struct ct_stats *out);
 
 /*
  * Passive health (observe = yes) watches new flows: fn is called for
- * every NEW event of a service's flow, from the event handler (it must
- * not call ct functions).  fn NULL stops it.
+ * every NEW event of a service's flow, and for the DESTROY of a TCP flow
+ * that never saw a reply (the kernel kills an entry at once when the only
+ * reply to its SYN is a reset), from the event handler (it must not call
+ * ct functions).  fn NULL stops it.
  */
 struct ct_new_flow {
+	bool destroyed;			/* a DESTROY without a reply seen */
+	uint32_t status;		/* IPS_* bits */
 	uint32_t id;			/* conntrack id */
 	uint32_t mark;			/* ct mark & mask: the service */
 	uint8_t proto;
