@@ -178,6 +178,11 @@ static const struct config_keyword keywords[] = {
 	  .min = 1, .max = 100, .def = "50",
 	  .check_kinds = ANY_CHECK,
 	  .doc = "observe: down when at least this percentage of judged new flows went unanswered" },
+	{ .name = "latency_weights", .global_offset = NOWHERE,
+	  .service_offset = H(latency_weights), .parse = config_parse_yes_no,
+	  .words = config_yes_no_words, .def = "no", .check_kinds = ANY_CHECK,
+	  .schedulers = KIND(KNLB_SCHED_MAGLEV) | KIND(KNLB_SCHED_WRR) | KIND(KNLB_SCHED_RANDOM),
+	  .doc = "least response time: weights divided by the backend's smoothed check latency (+1 ms), with hysteresis" },
 
 	/* ---- when backends go ---- */
 	{ .name = "on_empty", .global_offset = NOWHERE,

@@ -432,6 +432,8 @@ int daemon_start_services(struct knlbd *d)
 	if (ret == 0)
 		ret = observe_start(d);
 	if (ret == 0)
+		latency_weights_start(d);
+	if (ret == 0)
 		ret = start_prober(d);
 	if (ret == 0)
 		ret = start_metrics_worker(d);
@@ -517,6 +519,7 @@ void daemon_release(struct knlbd *d)
 	}
 	host_watch_stop(&d->host);
 	observe_stop(d);
+	latency_weights_stop(d);
 	health_free(d->health);
 	checker_free(d->checker);
 	privsep_spawner_free(d->spawner);

@@ -84,6 +84,7 @@ struct knlb_health_config {
 	bool observe;
 	uint64_t observe_timeout_ns;	/* a SYN unanswered this long counts */
 	uint32_t observe_min_flows, observe_fail_pct;
+	bool latency_weights;		/* least response time (sched/lrt.c) */
 };
 
 struct knlb_service_config {

@@ -56,6 +56,7 @@ struct knlbd {
 	struct pending_flush *flushes;
 	size_t n_flushes, flushes_cap;
 	struct loop_timer wlc_timer;	/* scheduler = wlc re-weighting */
+	struct loop_timer lrt_timer;	/* latency_weights = yes re-weighting */
 	struct loop_timer audit_timer;	/* flow counts against a dump */
 	struct host_watch host;		/* forwarding, snat addresses, conntrack */
 	bool wlc_no_ct_logged;

@@ -16,4 +16,13 @@ struct knlbd;
 int observe_start(struct knlbd *d);
 void observe_stop(struct knlbd *d);
 
+/*
+ * latency_weights = yes (src/daemon/latency_weights.c): once a second,
+ * each passed probe's latency since the last pass goes into its
+ * backend's smoothed latency and the service is re-weighted.  A service
+ * a reload adds is picked up at the next pass.
+ */
+void latency_weights_start(struct knlbd *d);
+void latency_weights_stop(struct knlbd *d);
+
 #endif
