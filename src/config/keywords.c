@@ -62,7 +62,9 @@ static const struct config_keyword keywords[] = {
 
 	/* ---- [service NAME]: where traffic comes in ---- */
 	{ .name = "vip", .global_offset = NOWHERE, .service_offset = S(vip),
-	  .parse = config_parse_ipv4, .flags = CONFIG_KW_REQUIRED, .doc = "the virtual IPv4 address (required)" },
+	  .parse = config_parse_vip,
+	  .flags = CONFIG_KW_REQUIRED | CONFIG_KW_REPEATABLE,
+	  .doc = "the virtual address, IPv4 or IPv6 (required); once per family for a dual-stack service" },
 	{ .name = "port", .global_offset = NOWHERE, .service_offset = S(port),
 	  .parse = config_parse_u16, .min = 1, .max = 65535,
 	  .flags = CONFIG_KW_REQUIRED, .doc = "the service port (required)" },
@@ -86,7 +88,8 @@ static const struct config_keyword keywords[] = {
 	  .doc = "slots M; prime for maglev" },
 	{ .name = "snat", .global_offset = NOWHERE, .service_offset = S(snat),
 	  .parse = config_parse_snat, .def = "none",
-	  .doc = "masquerade, an IPv4 address, or none" },
+	  .flags = CONFIG_KW_REPEATABLE,
+	  .doc = "masquerade, none, or one address per family the service serves (on one line or two)" },
 	{ .name = "backend", .global_offset = NOWHERE,
 	  .service_offset = S(backends), .parse = config_parse_backend,
 	  .flags = CONFIG_KW_REPEATABLE | CONFIG_KW_REQUIRED,

@@ -68,8 +68,8 @@ static void json_service(const struct knlbd *d, const struct knlb_service *svc,
 	json_key(w, "name");
 	json_string(w, svc->cfg->name);
 	json_key(w, "vip");
-	json_string(w, addr_port_format(&svc->cfg->vip, svc->cfg->port, vip,
-					sizeof(vip)));
+	json_string(w, addr_port_format(config_service_first_vip(svc->cfg),
+					svc->cfg->port, vip, sizeof(vip)));
 	json_key(w, "proto");
 	json_string(w, config_proto_name(svc->cfg->proto));
 	json_key(w, "backends");

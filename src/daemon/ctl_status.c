@@ -30,6 +30,11 @@ static const char *service_state(const struct knlb_service *svc)
 {
 	if (svc->empty)
 		return "empty";
+	/* A dual-stack service one of whose families has nothing left. */
+	for (size_t k = 0; k < svc->n_families; k++)
+		if (svc->families[k].empty)
+			return svc->families[k].family == KNLB_FAMILY_IPV6 ?
+			       "ipv6-empty" : "ipv4-empty";
 	if (svc->on_backups)
 		return "on-backups";
 	for (size_t b = 0; b < svc->n_backends; b++)
@@ -68,10 +73,10 @@ static void text_service(const struct service_row *sr, FILE *out)
 {
 	const struct knlb_service *svc = sr->svc;
 	const struct knlb_service_config *cfg = svc->cfg;
-	char vip[KNLB_ADDRSTRLEN], digest[SLOT_DIGEST_STRLEN];
+	char vip[CONFIG_VIPS_STRLEN], digest[SLOT_DIGEST_STRLEN];
 
 	fprintf(out, "service %s  %s/%s  %s  %u slots  digest %s  ct mark 0x%08x  flush %s  on_empty %s  state %s  active flows %" PRIu64 "\n",
-		cfg->name, addr_port_format(&cfg->vip, cfg->port, vip, sizeof(vip)),
+		cfg->name, config_service_vips(cfg, vip, sizeof(vip)),
 		config_proto_name(cfg->proto), config_scheduler_name(cfg->scheduler),
 		cfg->table_size, slot_digest_format(sr->slot_digest, digest),
 		svc->ct_mark, cfg->flush ? "yes" : "no",
@@ -171,7 +176,13 @@ static void json_service(const struct service_row *sr, struct json_writer *w)
 	json_key(w, "name");
 	json_string(w, cfg->name);
 	json_key(w, "vip");
-	json_string(w, addr_format(&cfg->vip, vip, sizeof(vip)));
+	json_string(w, addr_format(config_service_first_vip(cfg), vip, sizeof(vip)));
+	json_key(w, "vips");
+	json_array_begin(w);
+	for (int f = 0; f < KNLB_FAMILIES; f++)
+		if (config_service_has_family(cfg, f))
+			json_string(w, addr_format(&cfg->vip[f], vip, sizeof(vip)));
+	json_array_end(w);
 	json_key(w, "port");
 	json_uint(w, cfg->port);
 	json_key(w, "proto");

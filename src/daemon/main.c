@@ -176,14 +176,17 @@ static void log_pool(const struct knlb_model *pool)
 	for (size_t i = 0; i < pool->n_services; i++) {
 		const struct knlb_service *svc = &pool->services[i];
 		const struct knlb_service_config *cfg = svc->cfg;
-		char vip[KNLB_ADDRSTRLEN];
-		double total = 0, worst = 0;
+		char vip[CONFIG_VIPS_STRLEN];
+		double total[KNLB_FAMILIES] = { 0 }, worst = 0;
 
+		/* Each family has a table of its own: shares are per family. */
 		for (size_t b = 0; b < svc->n_backends; b++)
-			total += pool_effective_weight(svc, b);
+			total[addr_family_index(&svc->backends[b].cfg->addr)] +=
+				pool_effective_weight(svc, b);
 		for (size_t b = 0; b < svc->n_backends; b++) {
+			double sum = total[addr_family_index(&svc->backends[b].cfg->addr)];
 			uint32_t n = pool_slots_of(svc, b);
-			double want = total > 0 ? pool_effective_weight(svc, b) / total : 0;
+			double want = sum > 0 ? pool_effective_weight(svc, b) / sum : 0;
 			double got = (double)n / cfg->table_size;
 
 			if (want > 0 && fabs(got - want) / want > worst)
@@ -194,7 +197,7 @@ static void log_pool(const struct knlb_model *pool)
 				  100.0 * want);
 		}
 		log_info("service %s: %s/%s scheduler %s, %u slots, %zu backend%s, ct mark 0x%08x, slot shares within %.2f%% of weights",
-			 cfg->name, addr_port_format(&cfg->vip, cfg->port, vip, sizeof(vip)),
+			 cfg->name, config_service_vips(cfg, vip, sizeof(vip)),
 			 config_proto_name(cfg->proto),
 			 config_scheduler_name(cfg->scheduler), cfg->table_size,
 			 svc->n_backends, svc->n_backends == 1 ? "" : "s",

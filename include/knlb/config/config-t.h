@@ -89,7 +89,12 @@ struct knlb_health_config {
 
 struct knlb_service_config {
 	char name[KNLB_NAME_MAX];
-	struct knlb_addr vip;
+	/*
+	 * One VIP per family (addr_family_index); family 0 where the service
+	 * has none.  A dual-stack service has both and one slot table each.
+	 */
+	struct knlb_addr vip[KNLB_FAMILIES];
+	int vip_line[KNLB_FAMILIES];
 	uint16_t port;		/* host byte order */
 	enum knlb_proto proto;
 	enum knlb_scheduler scheduler;
@@ -97,7 +102,8 @@ struct knlb_service_config {
 	uint32_t table_size;	/* slots, M */
 	uint32_t hash_seed;	/* global hash_seed unless overridden */
 	enum knlb_snat snat;
-	struct knlb_addr snat_addr;	/* KNLB_SNAT_ADDRESS only */
+	/* KNLB_SNAT_ADDRESS only: one per family the service serves */
+	struct knlb_addr snat_addr[KNLB_FAMILIES];
 	struct knlb_health_config health;
 	enum knlb_on_empty on_empty;
 	bool flush;		/* delete a dead backend's conntrack entries */
