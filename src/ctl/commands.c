@@ -100,8 +100,9 @@ const struct ctl_command ctl_commands[CTL_N_COMMANDS] = {
 		"(down, draining, disabled, weight 0, backup on standby).  For wrr,\n"
 		"random and wlc the kernel picks per flow (numgen): explain says so and\n"
 		"lists the candidates with their shares.  An established flow keeps\n"
-		"the backend conntrack bound it to, whatever explain says.  IPv6\n"
-		"clients are parsed but not predicted yet (IPv4 slot maps only).\n" },
+		"the backend conntrack bound it to, whatever explain says.  An IPv6\n"
+		"client ([2001:db8::1]:443) is looked up in the service's IPv6 slot\n"
+		"table; a family the service has no VIP of is an error.\n" },
 	[CTL_CMD_RELOAD] = {
 		"reload", { 0 }, 0, CTL_CMD_LONG, "",
 		"re-read the configuration and report the result",

@@ -22,15 +22,24 @@ static double share_of(const struct knlb_service *svc, size_t b)
 	return 100.0 * pool_slots_of(svc, b) / svc->cfg->table_size;
 }
 
-static void text_backends(const struct knlb_service *svc, uint32_t chosen,
-			  FILE *out)
+/* The backends of the client's family: the only ones its flows can reach. */
+static bool listed(const struct knlb_service *svc, size_t b,
+		   const struct pool_explanation *e)
+{
+	return addr_family_index(&svc->backends[b].cfg->addr) == e->family;
+}
+
+static void text_backends(const struct knlb_service *svc,
+			  const struct pool_explanation *e, FILE *out)
 {
 	for (size_t b = 0; b < svc->n_backends; b++) {
 		const struct knlb_backend_config *c = svc->backends[b].cfg;
 		char addr[KNLB_ADDRSTRLEN];
 
+		if (!listed(svc, b, e))
+			continue;
 		fprintf(out, "  %s %-20s %-22s %5.1f%% of slots  %s\n",
-			b == chosen ? "->" : "  ", c->id,
+			b == e->backend ? "->" : "  ", c->id,
 			addr_port_format(&c->addr, c->port, addr, sizeof(addr)),
 			share_of(svc, b), pool_backend_why(svc, b));
 	}
@@ -48,7 +57,7 @@ static void text_reply(const struct knlb_service *svc, const char *client,
 			"a new flow goes to one of these, in proportion to its share:\n",
 			client, cfg->scheduler == KNLB_SCHED_RANDOM ? "random" : "inc",
 			cfg->table_size);
-		text_backends(svc, SCHED_SLOT_EMPTY, out);
+		text_backends(svc, e, out);
 		return;
 	}
 	fprintf(out, ", jhash %s mod %u seed 0x%x\n", config_hash_key_name(cfg->hash_key),
@@ -64,7 +73,7 @@ static void text_reply(const struct knlb_service *svc, const char *client,
 	if (e->pending)
 		fputs("note: a change is not in the kernel yet; the kernel still has the previous table\n", out);
 	fputs("an established flow keeps the backend conntrack bound it to\n", out);
-	text_backends(svc, e->backend, out);
+	text_backends(svc, e, out);
 }
 
 static void json_reply(const struct knlb_service *svc, const char *client,
@@ -100,6 +109,8 @@ static void json_reply(const struct knlb_service *svc, const char *client,
 		char addr[KNLB_ADDRSTRLEN];
 		const struct knlb_backend_config *c = svc->backends[b].cfg;
 
+		if (!listed(svc, b, e))
+			continue;
 		json_object_begin(&w);
 		json_key(&w, "id");
 		json_string(&w, c->id);
@@ -137,9 +148,9 @@ enum ctl_status ctl_explain_cmd(struct knlbd *d, const struct ctl_request *req,
 		return CTL_ERROR;
 	}
 	if (ret == -EAFNOSUPPORT) {
-		fprintf(out, client.family == AF_INET6 ?
-			"explain: %s: no prediction for IPv6 clients yet (the slot maps are IPv4 only)\n" :
-			"explain: %s: the client's family is not the VIP's\n", req->argv[1]);
+		fprintf(out, "explain: service %s has no %s VIP: a client %s cannot reach it\n",
+			svc->cfg->name, addr_family_name(addr_family_index(&client)),
+			req->argv[1]);
 		return CTL_ERROR;
 	}
 	if (req->json)

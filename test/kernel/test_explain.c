@@ -175,3 +175,112 @@ Test(explain, src_ip_and_5tuple_and_a_drain_agree_with_the_kernel)
 	kt_knlbd_stop(&l.d);
 	lab_close(&l);
 }
+
+/* ---- IPv6: the same through the service's IPv6 slot map ---- */
+
+#define SERVICE6 "[service web]\nvip = 2001:db8:2::10\nport = 80\ncheck = none\n" \
+		 "scheduler = maglev\nhash_key = src-ip-port\nhash_seed = 0x1234\n" \
+		 "backend = [2001:db8:3::11]:8080 id=b0\nbackend = [2001:db8:3::12]:8080 id=b1\n" \
+		 "backend = [2001:db8:3::13]:8080 id=b2\nbackend = [2001:db8:3::14]:8080 id=b3 weight=2\n"
+#define N_CLIENTS6	300
+
+static struct sockaddr_in6 sin6_of(const char *prefix, unsigned host, uint16_t port)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+	char text[64];
+
+	snprintf(text, sizeof(text), "%s%x", prefix, host);
+	cr_assert_eq(inet_pton(AF_INET6, text, &a.sin6_addr), 1, "%s", text);
+	return a;
+}
+
+static void lab_net6(struct lab *l)
+{
+	char cmd[256];
+	int status;
+	char *out;
+	FILE *f = fopen("/tmp/knlb-kt-explain6.batch", "w");
+
+	cr_assert_not_null(f);
+	fputs("link set lo up\naddr add 2001:db8:2::10/128 dev lo nodad\n", f);
+	for (int b = 0; b < N_BACKENDS; b++)
+		fprintf(f, "addr add 2001:db8:3::%x/128 dev lo nodad\n", 0x11 + b);
+	for (unsigned h = 1; h <= N_CLIENTS6; h++)
+		fprintf(f, "addr add 2001:db8:1::%x/128 dev lo nodad\n", h);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "ip -batch /tmp/knlb-kt-explain6.batch && rm /tmp/knlb-kt-explain6.batch");
+	out = kt_run(cmd, &status);
+	cr_assert_eq(status, 0, "%s", out);
+	free(out);
+	for (int b = 0; b < N_BACKENDS; b++) {
+		struct sockaddr_in6 a = sin6_of("2001:db8:3::", 0x11 + (unsigned)b, 8080);
+		int one = 1;
+
+		l->listen[b] = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		cr_assert_geq(l->listen[b], 0);
+		setsockopt(l->listen[b], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		cr_assert_eq(bind(l->listen[b], (struct sockaddr *)&a, sizeof(a)), 0, "%s", strerror(errno));
+		cr_assert_eq(listen(l->listen[b], 64), 0);
+	}
+}
+
+static int reached6(struct lab *l, unsigned host, uint16_t port)
+{
+	struct sockaddr_in6 to = sin6_of("2001:db8:2::", 0x10, 80);
+	struct sockaddr_in6 from = sin6_of("2001:db8:1::", host, port);
+	struct pollfd p[N_BACKENDS];
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, got = -1;
+
+	cr_assert_geq(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	cr_assert_eq(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0, "bind: %s", strerror(errno));
+	cr_assert_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0, "connect: %s", strerror(errno));
+	for (int b = 0; b < N_BACKENDS; b++)
+		p[b] = (struct pollfd){ .fd = l->listen[b], .events = POLLIN };
+	cr_assert_eq(poll(p, N_BACKENDS, 2000), 1, "not exactly one backend accepted");
+	for (int b = 0; b < N_BACKENDS; b++) {
+		if (p[b].revents & POLLIN) {
+			int c = accept(l->listen[b], NULL, NULL);
+
+			cr_assert_geq(c, 0);
+			close(c);
+			got = b;
+		}
+	}
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &(struct linger){ 1, 0 }, sizeof(struct linger));
+	close(fd);
+	return got;
+}
+
+Test(explain, ipv6_prediction_matches_real_connections)
+{
+	struct lab l;
+	int per[N_BACKENDS] = { 0 }, wrong = 0, first_wrong = -1;
+
+	lab_net6(&l);
+	kt_knlbd_start(&l.d, "explain6", SERVICE6);
+	for (unsigned h = 1; h <= N_CLIENTS6; h++) {
+		uint16_t port = (uint16_t)(20000 + h * 7);
+		char req[128], *reply, *id;
+		int want = -1, got;
+
+		snprintf(req, sizeof(req), "explain web [2001:db8:1::%x]:%u --json", h, port);
+		reply = kt_ctl(l.d.sock, req);
+		cr_assert(reply && !strncmp(reply, "OK", 2), "%s: %s", req, reply);
+		id = strstr(reply, "\"backend\":\"b");
+		if (id)
+			want = id[strlen("\"backend\":\"b")] - '0';
+		free(reply);
+		got = reached6(&l, h, port);
+		if (got >= 0)
+			per[got]++;
+		if (want != got && wrong++ == 0)
+			first_wrong = (int)h;
+	}
+	cr_expect_eq(wrong, 0, "%d of %d IPv6 clients reached another backend than explain said (first: ::%x)",
+		     wrong, N_CLIENTS6, first_wrong);
+	for (int b = 0; b < N_BACKENDS; b++)
+		cr_expect_gt(per[b], 20, "backend b%d reached %d times", b, per[b]);
+	kt_knlbd_stop(&l.d);
+	lab_close(&l);
+}

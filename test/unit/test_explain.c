@@ -74,7 +74,7 @@ Test(explain, port_needed_only_when_the_key_has_it)
 	result_free(&r);
 }
 
-Test(explain, ipv6_clients_are_refused_until_v6_slot_maps)
+Test(explain, a_family_the_service_does_not_serve_is_refused)
 {
 	struct result r;
 	struct knlb_model *pool = pool_of(&r, WEB TWO);
@@ -83,6 +83,29 @@ Test(explain, ipv6_clients_are_refused_until_v6_slot_maps)
 
 	cr_assert_eq(inet_pton(AF_INET6, "2001:db8::1", &c.in6), 1);
 	cr_expect_eq(pool_explain(&pool->services[0], &c, 1000, &e), -EAFNOSUPPORT);
+	pool_free(pool);
+	result_free(&r);
+}
+
+Test(explain, ipv6_client_uses_the_ipv6_table_and_vip)
+{
+	struct result r;
+	struct knlb_model *pool = pool_of(&r, "[service web]\nvip = 192.0.2.10\nvip = 2001:db8:2::3\n"
+					  "port = 80\nhash_key = 5-tuple\nhash_seed = 0x1234\n" TWO
+					  "backend = [2001:db8::11]:8080 id=v6a\n"
+					  "backend = [2001:db8::12]:8080 id=v6b\n");
+	struct knlb_service *svc = &pool->services[0];
+	struct knlb_addr c = { .family = AF_INET6 };
+	struct pool_explanation e;
+
+	cr_assert_eq(inet_pton(AF_INET6, "2001:db8:1::1", &c.in6), 1);
+	cr_assert_eq(pool_explain(svc, &c, 40001, &e), 0);
+	cr_expect_eq(e.family, KNLB_FAMILY_IPV6);
+	/* the kernel's slot for this flow to 2001:db8:2::3 port 80 (test_jhash.c) */
+	cr_expect_eq(e.slot, 1461);
+	cr_assert_neq(e.backend, SCHED_SLOT_EMPTY);
+	cr_expect_eq(svc->backends[e.backend].cfg->addr.family, AF_INET6,
+		     "an IPv6 client lands on an IPv6 backend");
 	pool_free(pool);
 	result_free(&r);
 }

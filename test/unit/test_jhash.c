@@ -5,7 +5,7 @@
  * own for lookup3's hashlittle() (the kernel's jhash on a little-endian
  * CPU), and slots the kernel itself computed (nft 1.0.6, kernel 6.x):
  * `ct mark set jhash <key> mod M seed S` in an output chain, one SYN per
- * flow, the mark read back with `conntrack -L`.
+ * flow, the mark read back with `conntrack -L`; for IPv6 too.
  */
 #include <arpa/inet.h>
 #include <endian.h>
@@ -97,5 +97,44 @@ Test(jhash, slots_the_kernel_computed)
 			     vec[i].want, "vector %zu: %u, kernel %u", i,
 			     sched_jhash_slot(vec[i].key, &f, vec[i].seed, vec[i].m),
 			     vec[i].want);
+	}
+}
+
+static struct sched_flow flow6(const char *src, uint16_t sport,
+			       const char *dst, uint16_t dport)
+{
+	struct sched_flow f = { .sport = sport, .dport = dport };
+
+	f.saddr.family = f.daddr.family = AF_INET6;
+	cr_assert_eq(inet_pton(AF_INET6, src, &f.saddr.in6), 1);
+	cr_assert_eq(inet_pton(AF_INET6, dst, &f.daddr.in6), 1);
+	return f;
+}
+
+/* The same for IPv6 (ip6 saddr: 16 bytes), clients 2001:db8:1::N. */
+Test(jhash, ipv6_slots_the_kernel_computed)
+{
+	static const struct {
+		const char *src, *dst;
+		uint16_t sport;
+		enum knlb_hash_key key;
+		uint32_t seed, m, want;
+	} vec[] = {
+		{ "2001:db8:1::1", "2001:db8:2::1", 40001, KNLB_HASH_SRC_IP, 0x5eed, UINT32_MAX, 522297534U },
+		{ "2001:db8:1::4d", "2001:db8:2::1", 40077, KNLB_HASH_SRC_IP, 0x5eed, UINT32_MAX, 3499712024U },
+		{ "2001:db8:1::c8", "2001:db8:2::1", 40200, KNLB_HASH_SRC_IP, 0x5eed, UINT32_MAX, 3392152308U },
+		{ "2001:db8:1::1", "2001:db8:2::2", 40001, KNLB_HASH_SRC_IP_PORT, 0x5eed, UINT32_MAX, 301033400U },
+		{ "2001:db8:1::4d", "2001:db8:2::2", 40077, KNLB_HASH_SRC_IP_PORT, 0x5eed, UINT32_MAX, 180594142U },
+		{ "2001:db8:1::c8", "2001:db8:2::2", 40200, KNLB_HASH_SRC_IP_PORT, 0x5eed, UINT32_MAX, 2450846738U },
+		{ "2001:db8:1::1", "2001:db8:2::3", 40001, KNLB_HASH_5TUPLE, 0x1234, 16381, 1461 },
+		{ "2001:db8:1::4d", "2001:db8:2::3", 40077, KNLB_HASH_5TUPLE, 0x1234, 16381, 13155 },
+		{ "2001:db8:1::c8", "2001:db8:2::3", 40200, KNLB_HASH_5TUPLE, 0x1234, 16381, 8136 },
+	};
+
+	for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		struct sched_flow f = flow6(vec[i].src, vec[i].sport, vec[i].dst, 80);
+		uint32_t got = sched_jhash_slot(vec[i].key, &f, vec[i].seed, vec[i].m);
+
+		cr_expect_eq(got, vec[i].want, "vector %zu: %u, kernel %u", i, got, vec[i].want);
 	}
 }

@@ -13,6 +13,7 @@
  * the pool's slot table, which is what knlbd last gave the kernel.
  */
 struct pool_explanation {
+	enum knlb_family family;	/* the client's: which slot table */
 	bool per_flow;		/* numgen picks per flow: no slot for a client */
 	uint32_t slot;		/* maglev: the slot jhash picks */
 	uint32_t backend;	/* index in svc->backends, or SCHED_SLOT_EMPTY */
@@ -20,10 +21,10 @@ struct pool_explanation {
 };
 
 /*
- * For a new flow from client:port (port 0: not given) to svc's VIP.
- * Returns 0, -EINVAL when the hash key covers the client's port and none
- * was given, -EAFNOSUPPORT for a client of another family than the VIP
- * or an IPv6 one (the slot maps are IPv4 only for now).
+ * For a new flow from client:port (port 0: not given) to svc's VIP of the
+ * client's family.  Returns 0, -EINVAL when the hash key covers the
+ * client's port and none was given, -EAFNOSUPPORT when svc has no VIP of
+ * the client's family.
  */
 int pool_explain(const struct knlb_service *svc, const struct knlb_addr *client,
 		 uint16_t port, struct pool_explanation *out);
