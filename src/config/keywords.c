@@ -196,6 +196,16 @@ static const struct config_keyword keywords[] = {
 	  .parse = config_parse_yes_no, .words = config_yes_no_words,
 	  .def = "yes for udp, no for tcp", .flags = CONFIG_KW_DERIVED,
 	  .doc = "delete a dead backend's conntrack entries (yes) or let them drain (no)" },
+
+	/* ---- scale-out: telling the routing daemon (docs/scale-out.md) ---- */
+	{ .name = "announce", .global_offset = G(announce),
+	  .service_offset = S(announce), .parse = config_parse_word,
+	  .words = config_announce_words, .def = "no",
+	  .doc = "route: a route to the VIP in announce_table while the service has a usable backend, for BIRD or FRR to export; a service's own overrides [global]'s" },
+	{ .name = "announce_table", .global_offset = G(announce_table),
+	  .service_offset = NOWHERE, .parse = config_parse_route_table,
+	  .min = 1, .max = 0xfffffffe, .def = "4242",
+	  .doc = "the kernel routing table knlbd puts announced VIPs in (not main, local or default)" },
 };
 
 #define N_KEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))

@@ -102,6 +102,28 @@ int config_parse_hex_u32(struct config_parser *p,
 	return 0;
 }
 
+/*
+ * announce_table: a table the kernel does not use for forwarding by
+ * itself, so a VIP's route there moves no packet (docs/scale-out.md).
+ */
+int config_parse_route_table(struct config_parser *p,
+			     const struct config_keyword *kw, const char *value,
+			     void *field)
+{
+	unsigned long v;
+
+	if (config_get_number(p, kw->name, value, false, kw->min, kw->max, &v) < 0)
+		return -1;
+	if (v >= 253 && v <= 255) {
+		config_report(p, config_line(p),
+			      "%s %lu is the kernel's %s table: announced VIPs need a table of their own",
+			      kw->name, v, v == 253 ? "default" : v == 254 ? "main" : "local");
+		return -1;
+	}
+	*(uint32_t *)field = (uint32_t)v;
+	return 0;
+}
+
 static int get_word(struct config_parser *p, const struct config_keyword *kw,
 		    const char *value, int *out)
 {

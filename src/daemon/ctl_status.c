@@ -292,11 +292,15 @@ enum ctl_status ctl_status_cmd(struct knlbd *d, const struct ctl_request *req,
 		json_uint(&w, d->counters.reload_failures);
 		json_conntrack(d, &w);
 		st = ctl_host_section(d, &w, out);
+		if (ctl_announce_section(d, &w, out) == CTL_WARN)
+			st = CTL_WARN;
 		json_key(&w, "services");
 		json_array_begin(&w);
 	} else {
 		text_header(d, out);
 		st = ctl_host_section(d, NULL, out);
+		if (ctl_announce_section(d, NULL, out) == CTL_WARN)
+			st = CTL_WARN;
 	}
 	for (size_t s = 0; s < v.n_services; s++) {
 		const struct service_row *sr = &v.services[s];

@@ -20,6 +20,7 @@
 #include "knlb/lib/addr.h"
 #include "knlb/config/config.h"
 #include "knlb/config/keywords.h"
+#include "knlb/daemon/announce.h"
 #include "knlb/daemon/daemon.h"
 #include "knlb/daemon/host_checks.h"
 #include "knlb/lib/log.h"
@@ -376,11 +377,14 @@ static int run(struct daemon *dm)
 		log_error("event loop: %s", strerror(-ret));
 		return EXIT_INTERNAL;
 	}
-	if (d->flush_on_exit)
+	if (d->flush_on_exit) {
+		/* First the routers stop sending, then the table goes. */
+		announcer_withdraw_all(d);
 		daemon_flush_table(d);
-	else
+	} else {
 		log_info("leaving table inet %s in place: the kernel keeps forwarding",
 			 d->config->global.table);
+	}
 	return EXIT_OK;
 }
 

@@ -62,6 +62,16 @@ enum knlb_on_empty {
 	KNLB_ON_EMPTY_DROP,
 };
 
+/*
+ * Scale-out (docs/scale-out.md): whether knlbd tells a routing daemon to
+ * attract this VIP, by a route in its own kernel table, while it can serve.
+ */
+enum knlb_announce {
+	KNLB_ANNOUNCE_NO,
+	KNLB_ANNOUNCE_ROUTE,
+};
+#define KNLB_DEFAULT_ANNOUNCE_TABLE	4242U
+
 struct knlb_backend_config {
 	char id[KNLB_NAME_MAX];	/* id= when given, else "ADDR:PORT" */
 	struct knlb_addr addr;
@@ -107,6 +117,7 @@ struct knlb_service_config {
 	struct knlb_health_config health;
 	enum knlb_on_empty on_empty;
 	bool flush;		/* delete a dead backend's conntrack entries */
+	enum knlb_announce announce;	/* [global]'s unless set here */
 	struct knlb_backend_config *backends;
 	size_t n_backends;
 	int line;		/* line of the [service NAME] header */
@@ -121,6 +132,8 @@ struct knlb_global_config {
 	uint64_t ct_resync_interval_ns;	/* periodic flow-count audit; 0 = off */
 	char metrics_listen[KNLB_ADDRSTRLEN];	/* "ADDR:PORT"; "" = off */
 	char user[KNLB_NAME_MAX];	/* run as this user after setup; "" = stay root */
+	enum knlb_announce announce;	/* services' default */
+	uint32_t announce_table;	/* kernel routing table of announced VIPs */
 };
 
 struct knlb_config {
