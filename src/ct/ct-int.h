@@ -135,6 +135,21 @@ void ct_msg_put_orig_tuple(struct nlmsghdr *nlh, const struct ct_tuple *t);
 /* The TCP state in a CTA_PROTOINFO nest, or -1. */
 int ct_msg_tcp_state(const struct nlattr *protoinfo);
 
+/* ---- query.c ---- */
+
+/* Request i of an exchange into buf with sequence number seq. */
+typedef void (*ct_build_fn)(char *buf, uint32_t seq, size_t i, void *arg);
+/* A reply to request i; true when it is the one that request waits for. */
+typedef bool (*ct_reply_fn)(struct ct *ct, const struct nlmsghdr *nlh,
+			    size_t i, void *arg);
+/*
+ * Send n requests (n * their size must fit CT_QUERY_BUF) in one sendmsg on
+ * the query socket and read until each has its reply.  0 or -errno of
+ * the exchange; the caller resets the socket on error.
+ */
+int ct_query_exchange(struct ct *ct, size_t n, ct_build_fn build,
+		      ct_reply_fn reply, void *arg);
+
 /* ---- socket.c ---- */
 
 /* Buffers of l for recvmmsg.  0 or -ENOMEM. */

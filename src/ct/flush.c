@@ -84,6 +84,43 @@ static void forget_victim(struct ct *ct, const struct victim *v)
 	flowtab_flow_destroy(ct->ft, &key);
 }
 
+struct delete_ctx {
+	const struct victim *v;
+	size_t *deleted;
+	int *first_err;
+};
+
+static void build_one_delete(char *buf, uint32_t seq, size_t i, void *arg)
+{
+	const struct delete_ctx *dc = arg;
+
+	build_delete(buf, seq, &dc->v[i]);
+}
+
+static bool note_ack(struct ct *ct, const struct nlmsghdr *nlh, size_t i,
+		     void *arg)
+{
+	const struct delete_ctx *dc = arg;
+	const struct nlmsgerr *e;
+
+	if (nlh->nlmsg_type != NLMSG_ERROR ||
+	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+		return false;
+	e = mnl_nlmsg_get_payload(nlh);
+	if (e->error == 0)
+		(*dc->deleted)++;
+	else if (e->error != -ENOENT && *dc->first_err == 0)
+		*dc->first_err = e->error;
+	/*
+	 * Gone either way: count it closed now.  An entry older than our
+	 * listener sends no DESTROY event at all (nf_conntrack_events=2); a
+	 * late one is then an unknown destroy, which the flowtab ignores.
+	 */
+	if (e->error == 0 || e->error == -ENOENT)
+		forget_victim(ct, &dc->v[i]);
+	return true;
+}
+
 /*
  * Send up to CT_DEL_CHUNK deletes in one sendmsg (the kernel handles them
  * in order) and read one ACK per delete.  Returns 0 or -errno of the
@@ -92,46 +129,9 @@ static void forget_victim(struct ct *ct, const struct victim *v)
 static int delete_chunk(struct ct *ct, const struct victim *v, size_t n,
 			size_t *deleted, int *first_err)
 {
-	uint32_t first = ct->seq + 1;
-	size_t len = 0, acked = 0;
+	struct delete_ctx dc = { .v = v, .deleted = deleted, .first_err = first_err };
 
-	for (size_t i = 0; i < n; i++) {
-		build_delete(ct->query_buf + len, ++ct->seq, &v[i]);
-		len += NLMSG_ALIGN(((struct nlmsghdr *)(ct->query_buf + len))->nlmsg_len);
-	}
-	if (mnl_socket_sendto(ct->query, ct->query_buf, len) == -1)
-		return -errno;
-	while (acked < n) {
-		ssize_t got = mnl_socket_recvfrom(ct->query, ct->query_buf, CT_QUERY_BUF);
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)ct->query_buf;
-		int left = (int)got;
-
-		if (got == -1)
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-			const struct nlmsgerr *e;
-
-			if (nlh->nlmsg_type != NLMSG_ERROR ||
-			    nlh->nlmsg_seq < first || nlh->nlmsg_seq > ct->seq ||
-			    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
-				continue;
-			e = mnl_nlmsg_get_payload(nlh);
-			acked++;
-			if (e->error == 0)
-				(*deleted)++;
-			else if (e->error != -ENOENT && *first_err == 0)
-				*first_err = e->error;
-			/*
-			 * Gone either way: count it closed now.  An entry older
-			 * than our listener sends no DESTROY event at all
-			 * (nf_conntrack_events=2); a late one is then an
-			 * unknown destroy, which the flowtab ignores.
-			 */
-			if (e->error == 0 || e->error == -ENOENT)
-				forget_victim(ct, &v[nlh->nlmsg_seq - first]);
-		}
-	}
-	return 0;
+	return ct_query_exchange(ct, n, build_one_delete, note_ack, &dc);
 }
 
 static bool has_ports(uint8_t proto)

@@ -39,28 +39,14 @@ static void build_get(char *buf, uint32_t seq, const struct ct_new_flow *f)
 	mnl_attr_put_u32(nlh, CTA_ID, htonl(f->id));
 }
 
-static void note_reply(const struct nlmsghdr *nlh, struct ct_flow_now *now)
-{
-	struct ct_msg m;
-
-	if (nlh->nlmsg_type == NLMSG_ERROR) {
-		now->found = false;	/* ENOENT, or any refusal: no evidence */
-		return;
-	}
-	ct_msg_parse(nlh, &m);
-	now->found = true;
-	now->status = ct_attr_be32(m.status);
-	now->tcp_state = ct_msg_tcp_state(m.protoinfo);
-}
-
-static int query_chunk(struct ct *ct, const struct ct_new_flow *flows,
-		       size_t n, struct ct_flow_now *out)
+int ct_query_exchange(struct ct *ct, size_t n, ct_build_fn build,
+		      ct_reply_fn reply, void *arg)
 {
 	uint32_t first = ct->seq + 1;
 	size_t len = 0, answered = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		build_get(ct->query_buf + len, ++ct->seq, &flows[i]);
+		build(ct->query_buf + len, ++ct->seq, i, arg);
 		len += NLMSG_ALIGN(((struct nlmsghdr *)(ct->query_buf + len))->nlmsg_len);
 	}
 	if (mnl_socket_sendto(ct->query, ct->query_buf, len) == -1)
@@ -72,14 +58,44 @@ static int query_chunk(struct ct *ct, const struct ct_new_flow *flows,
 
 		if (got == -1)
 			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-			if (nlh->nlmsg_seq < first || nlh->nlmsg_seq > ct->seq)
-				continue;
-			note_reply(nlh, &out[nlh->nlmsg_seq - first]);
-			answered++;
-		}
+		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left))
+			if (nlh->nlmsg_seq >= first && nlh->nlmsg_seq <= ct->seq &&
+			    reply(ct, nlh, nlh->nlmsg_seq - first, arg))
+				answered++;
 	}
 	return 0;
+}
+
+struct query_ctx {
+	const struct ct_new_flow *flows;
+	struct ct_flow_now *out;
+};
+
+static void build_one_get(char *buf, uint32_t seq, size_t i, void *arg)
+{
+	const struct query_ctx *q = arg;
+
+	build_get(buf, seq, &q->flows[i]);
+}
+
+/* The entry, or an error (ENOENT, or any refusal: no evidence either way). */
+static bool note_reply(struct ct *ct, const struct nlmsghdr *nlh, size_t i,
+		       void *arg)
+{
+	const struct query_ctx *q = arg;
+	struct ct_flow_now *now = &q->out[i];
+	struct ct_msg m;
+
+	(void)ct;
+	if (nlh->nlmsg_type == NLMSG_ERROR) {
+		now->found = false;
+		return true;
+	}
+	ct_msg_parse(nlh, &m);
+	now->found = true;
+	now->status = ct_attr_be32(m.status);
+	now->tcp_state = ct_msg_tcp_state(m.protoinfo);
+	return true;
 }
 
 int ct_query_flows(struct ct *ct, const struct ct_new_flow *flows, size_t n,
@@ -94,7 +110,9 @@ int ct_query_flows(struct ct *ct, const struct ct_new_flow *flows, size_t n,
 	for (size_t i = 0; ret == 0 && i < n; i += CT_DEL_CHUNK) {
 		size_t k = n - i < CT_DEL_CHUNK ? n - i : CT_DEL_CHUNK;
 
-		ret = query_chunk(ct, flows + i, k, out + i);
+		struct query_ctx q = { .flows = flows + i, .out = out + i };
+
+		ret = ct_query_exchange(ct, k, build_one_get, note_reply, &q);
 		if (ret < 0)
 			ct_query_reset(ct);
 	}

@@ -31,6 +31,18 @@ struct lab {
 	int listen[N_BACKENDS];
 };
 
+/* A listening backend socket at a, non-blocking, in l->listen[b]. */
+static void listen_at(struct lab *l, int b, const struct sockaddr *a, socklen_t len)
+{
+	int one = 1;
+
+	l->listen[b] = socket(a->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	cr_assert_geq(l->listen[b], 0);
+	setsockopt(l->listen[b], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	cr_assert_eq(bind(l->listen[b], a, len), 0, "%s", strerror(errno));
+	cr_assert_eq(listen(l->listen[b], 64), 0);
+}
+
 /* The addresses on lo, and a listener per backend. */
 static void lab_net(struct lab *l)
 {
@@ -47,13 +59,8 @@ static void lab_net(struct lab *l)
 	for (int b = 0; b < N_BACKENDS; b++) {
 		struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(8080),
 					 .sin_addr.s_addr = htonl(0x0a00000b + (uint32_t)b) };
-		int one = 1;
 
-		l->listen[b] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		cr_assert_geq(l->listen[b], 0);
-		setsockopt(l->listen[b], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		cr_assert_eq(bind(l->listen[b], (struct sockaddr *)&a, sizeof(a)), 0, "%s", strerror(errno));
-		cr_assert_eq(listen(l->listen[b], 64), 0);
+		listen_at(l, b, (struct sockaddr *)&a, sizeof(a));
 	}
 }
 
@@ -63,20 +70,17 @@ static void lab_close(struct lab *l)
 		close(l->listen[b]);
 }
 
-/* The backend (0..3) a connection from 198.51.100.0/22 + host:port reaches. */
-static int reached(struct lab *l, int host, uint16_t port)
+/* The backend (0..3) that accepts a connection from from to to. */
+static int reached_from(struct lab *l, const struct sockaddr *from,
+			const struct sockaddr *to, socklen_t len)
 {
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(80),
-				  .sin_addr.s_addr = htonl(0xc000020a) };
-	struct sockaddr_in from = { .sin_family = AF_INET, .sin_port = htons(port),
-				    .sin_addr.s_addr = htonl(0xc6336400 + (uint32_t)host) };
 	struct pollfd p[N_BACKENDS];
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, got = -1;
+	int fd = socket(from->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, got = -1;
 
 	cr_assert_geq(fd, 0);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	cr_assert_eq(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0, "bind: %s", strerror(errno));
-	cr_assert_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0, "connect: %s", strerror(errno));
+	cr_assert_eq(bind(fd, from, len), 0, "bind: %s", strerror(errno));
+	cr_assert_eq(connect(fd, to, len), 0, "connect: %s", strerror(errno));
 	for (int b = 0; b < N_BACKENDS; b++)
 		p[b] = (struct pollfd){ .fd = l->listen[b], .events = POLLIN };
 	cr_assert_eq(poll(p, N_BACKENDS, 2000), 1, "not exactly one backend accepted");
@@ -93,6 +97,17 @@ static int reached(struct lab *l, int host, uint16_t port)
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &(struct linger){ 1, 0 }, sizeof(struct linger));
 	close(fd);
 	return got;
+}
+
+/* The backend (0..3) a connection from 198.51.100.0/22 + host:port reaches. */
+static int reached(struct lab *l, int host, uint16_t port)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(80),
+				  .sin_addr.s_addr = htonl(0xc000020a) };
+	struct sockaddr_in from = { .sin_family = AF_INET, .sin_port = htons(port),
+				    .sin_addr.s_addr = htonl(0xc6336400 + (uint32_t)host) };
+
+	return reached_from(l, (struct sockaddr *)&from, (struct sockaddr *)&to, sizeof(to));
 }
 
 /* The backend explain names for host:port (port 0: none given), -1 for none. */
@@ -214,13 +229,8 @@ static void lab_net6(struct lab *l)
 	free(out);
 	for (int b = 0; b < N_BACKENDS; b++) {
 		struct sockaddr_in6 a = sin6_of("2001:db8:3::", 0x11 + (unsigned)b, 8080);
-		int one = 1;
 
-		l->listen[b] = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		cr_assert_geq(l->listen[b], 0);
-		setsockopt(l->listen[b], SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		cr_assert_eq(bind(l->listen[b], (struct sockaddr *)&a, sizeof(a)), 0, "%s", strerror(errno));
-		cr_assert_eq(listen(l->listen[b], 64), 0);
+		listen_at(l, b, (struct sockaddr *)&a, sizeof(a));
 	}
 }
 
@@ -228,28 +238,8 @@ static int reached6(struct lab *l, unsigned host, uint16_t port)
 {
 	struct sockaddr_in6 to = sin6_of("2001:db8:2::", 0x10, 80);
 	struct sockaddr_in6 from = sin6_of("2001:db8:1::", host, port);
-	struct pollfd p[N_BACKENDS];
-	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, got = -1;
 
-	cr_assert_geq(fd, 0);
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	cr_assert_eq(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0, "bind: %s", strerror(errno));
-	cr_assert_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0, "connect: %s", strerror(errno));
-	for (int b = 0; b < N_BACKENDS; b++)
-		p[b] = (struct pollfd){ .fd = l->listen[b], .events = POLLIN };
-	cr_assert_eq(poll(p, N_BACKENDS, 2000), 1, "not exactly one backend accepted");
-	for (int b = 0; b < N_BACKENDS; b++) {
-		if (p[b].revents & POLLIN) {
-			int c = accept(l->listen[b], NULL, NULL);
-
-			cr_assert_geq(c, 0);
-			close(c);
-			got = b;
-		}
-	}
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &(struct linger){ 1, 0 }, sizeof(struct linger));
-	close(fd);
-	return got;
+	return reached_from(l, (struct sockaddr *)&from, (struct sockaddr *)&to, sizeof(to));
 }
 
 Test(explain, ipv6_prediction_matches_real_connections)
