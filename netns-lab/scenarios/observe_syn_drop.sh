@@ -8,7 +8,10 @@
 # pass.  knlbd logs "be2 DOWN: N of M new flows unanswered in 1s
 # (observed)" within observe_timeout + 1 s, far before a probe could, and
 # new connections stop failing; the active probes bring be2 back up (rise)
-# once the drop is gone.
+# once the drop is gone.  flush = yes: the unanswered flows' conntrack
+# entries (SYN_SENT for 120 s) go with the DOWN, so a SYN sent again on
+# the same tuple (a retransmission, or a source port reused) is balanced
+# anew instead of following its entry to be2.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
@@ -42,6 +45,7 @@ VICTIM=be2
 	fall = $FALL
 	observe = yes
 	observe_timeout = ${OBS_TIMEOUT_MS}ms
+	flush = yes
 	EOF
 	conf_backends "$LAB_BACKEND_TCP_PORT"
 } >"$WORK/observe.conf"

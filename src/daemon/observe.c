@@ -43,6 +43,9 @@ struct observe_backend {
 
 struct observe {
 	struct knlbd *d;
+	/* whether some service of pool observes: most NEW events stop here */
+	const struct knlb_model *pool;
+	bool any;
 	struct loop_timer timer;
 	struct observe_sample *samples;
 	size_t n, cap;
@@ -93,6 +96,14 @@ static long backend_index(const struct knlb_service *svc,
 	return -1;
 }
 
+static bool any_observe(const struct knlb_model *pool)
+{
+	for (size_t s = 0; s < pool->n_services; s++)
+		if (pool->services[s].cfg->health.observe)
+			return true;
+	return false;
+}
+
 /* A sampled flow the kernel killed when a reset was its only reply. */
 static void on_reset(struct observe *o, const struct ct_new_flow *f)
 {
@@ -117,6 +128,12 @@ static void on_new_flow(const struct ct_new_flow *f, void *arg)
 	size_t s;
 	long b;
 
+	if (o->pool != o->d->pool) {	/* started, or reloaded */
+		o->pool = o->d->pool;
+		o->any = any_observe(o->pool);
+	}
+	if (!o->any)
+		return;
 	if (f->destroyed) {
 		on_reset(o, f);
 		return;
@@ -216,14 +233,6 @@ static void on_tick(struct loop *loop, struct loop_timer *t, void *arg)
 	o->n = keep;
 	if (o->n && loop_timer_arm(loop, t, OBSERVE_TICK_NS) < 0)
 		log_error("observe: cannot schedule: out of memory");
-}
-
-static bool any_observe(const struct knlb_model *pool)
-{
-	for (size_t s = 0; s < pool->n_services; s++)
-		if (pool->services[s].cfg->health.observe)
-			return true;
-	return false;
 }
 
 int observe_start(struct knlbd *d)
