@@ -99,7 +99,8 @@ t_init() {
 	trap t_cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	say "rules: $KNLB_LAB_RULES; IPv$LAB_FAMILY; work dir $WORK"
+	# DUAL_STACK=1 (set before t_init): a scenario of both families at once.
+	say "rules: $KNLB_LAB_RULES; $([ -n "${DUAL_STACK:-}" ] && echo dual-stack || echo "IPv$LAB_FAMILY"); work dir $WORK"
 }
 
 t_cleanup() {

@@ -16,6 +16,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 
+DUAL_STACK=1
 t_init
 lab_up --backends 4 --clients 32
 

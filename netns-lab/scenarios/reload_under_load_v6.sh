@@ -18,6 +18,7 @@ RELOADS=30
 RATE=150		# per family
 INTERVAL_MS=200
 
+DUAL_STACK=1
 t_init
 [ "$KNLB_LAB_RULES" = knlbd ] || t_skip "reload needs knlbd (KNLB_LAB_RULES=$KNLB_LAB_RULES)"
 command -v jq >/dev/null || t_skip "jq not installed (make deps)"

@@ -15,6 +15,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
 
+DUAL_STACK=1
 t_init
 [ "$KNLB_LAB_RULES" = knlbd ] || t_skip "a restart needs knlbd (KNLB_LAB_RULES=$KNLB_LAB_RULES)"
 lab_up --backends 3
