@@ -253,6 +253,24 @@ static bool status_says(const struct kt_knlbd *r, const char *vip, const char *s
 	return found;
 }
 
+/* knlb_vip_announced's sample for vip in a scrape, -1 when absent. */
+static int announced_metric(uint16_t metrics_port, const char *vip)
+{
+	char cmd[160], sample[160], *out, *p;
+	int status, value = -1;
+
+	snprintf(cmd, sizeof(cmd), "curl -sS --max-time 5 http://127.0.0.1:%u/metrics 2>&1",
+		 metrics_port);
+	out = kt_run(cmd, &status);
+	snprintf(sample, sizeof(sample), "\nknlb_vip_announced{service=\"web\",vip=\"%s\"} ",
+		 vip);
+	p = out ? strstr(out, sample) : NULL;
+	if (p)
+		value = atoi(p + strlen(sample));
+	free(out);
+	return value;
+}
+
 static void add_foreign_routes(void)
 {
 	int status;
@@ -274,34 +292,43 @@ static void expect_foreign_routes(const char *when)
 	free(routes);
 }
 
-/* A one-service config: web on VIP4 (and VIP6 when port6), check = tcp. */
-static void service_conf(char *buf, size_t len, uint16_t port4, uint16_t port6)
+/*
+ * A one-service config: web on VIP4 (and VIP6 when port6), check = tcp;
+ * metrics on 127.0.0.1:metrics_port when it is not 0.
+ */
+static void service_conf(char *buf, size_t len, uint16_t port4, uint16_t port6,
+			 uint16_t metrics_port)
 {
-	char v6[160] = "";
+	char v6[160] = "", metrics[64] = "";
 
+	if (metrics_port)
+		snprintf(metrics, sizeof(metrics), "metrics_listen = 127.0.0.1:%u\n",
+			 metrics_port);
 	if (port6)
 		snprintf(v6, sizeof(v6), "vip = " VIP6 "\nbackend = [::1]:%u\n", port6);
 	snprintf(buf, len,
-		 "[global]\nannounce = route\nannounce_table = %u\n"
+		 "[global]\nannounce = route\nannounce_table = %u\n%s"
 		 "[service web]\nvip = " VIP4 "\nport = 80\nsnat = none\n"
 		 "check = tcp\ninterval = 100ms\ntimeout = 80ms\nrise = 1\nfall = 1\n"
 		 "backend = 127.0.0.1:%u\n%s",
-		 TABLE, port4, v6);
+		 TABLE, metrics, port4, v6);
 }
 
 Test(announce, route_follows_usable_backends_and_leaves_foreign_routes)
 {
 	struct kt_knlbd r;
-	uint16_t port = 0;
+	uint16_t port = 0, metrics_port;
 	int fd = listen_on(AF_INET, &port);
 	char conf[512], *routes;
 
+	kt_loopback_port(false, &metrics_port);
 	add_foreign_routes();
-	service_conf(conf, sizeof(conf), port, 0);
+	service_conf(conf, sizeof(conf), port, 0, metrics_port);
 	kt_knlbd_start(&r, "announce", conf);
 	cr_assert(wait_route(ROUTE4, true, 5000), "no route after start:\n%s\n%s",
 		  routes_text(), kt_read_file(r.log));
 	cr_expect(status_says(&r, VIP4, "announced"), "%s", kt_read_file(r.log));
+	cr_expect_eq(announced_metric(metrics_port, VIP4), 1);
 
 	/* The only backend stops listening: its check fails, the VIP goes. */
 	close(fd);
@@ -311,6 +338,7 @@ Test(announce, route_follows_usable_backends_and_leaves_foreign_routes)
 		  "%s", kt_read_file(r.log));
 	cr_expect(status_says(&r, VIP4, "withdrawn: no usable backend in service web"),
 		  "%s", kt_read_file(r.log));
+	cr_expect_eq(announced_metric(metrics_port, VIP4), 0);
 	expect_foreign_routes("after the withdraw");
 
 	/* Listening again: the VIP comes back. */
@@ -337,7 +365,7 @@ Test(announce, restart_with_same_config_does_not_flap)
 	int fd = listen_on(AF_INET, &port);
 	char conf[512];
 
-	service_conf(conf, sizeof(conf), port, 0);
+	service_conf(conf, sizeof(conf), port, 0, 0);
 	kt_knlbd_start(&r, "announce", conf);
 	cr_assert(wait_route(ROUTE4, true, 5000), "no route after start:\n%s",
 		  kt_read_file(r.log));
@@ -374,7 +402,7 @@ Test(announce, sigkill_leaves_route_flush_on_exit_removes_only_knlbs)
 	pid_t pid;
 
 	add_foreign_routes();
-	service_conf(conf, sizeof(conf), port, 0);
+	service_conf(conf, sizeof(conf), port, 0, 0);
 	kt_knlbd_start(&r, "announce", conf);
 	cr_assert(wait_route(ROUTE4, true, 5000), "no route after start:\n%s",
 		  kt_read_file(r.log));
@@ -404,11 +432,12 @@ Test(announce, sigkill_leaves_route_flush_on_exit_removes_only_knlbs)
 Test(announce, ipv6_vip_host_route_and_dual_stack_withdraws_per_family)
 {
 	struct kt_knlbd r;
-	uint16_t port4 = 0, port6 = 0;
+	uint16_t port4 = 0, port6 = 0, metrics_port;
 	int fd4 = listen_on(AF_INET, &port4), fd6 = listen_on(AF_INET6, &port6);
 	char conf[512], *routes;
 
-	service_conf(conf, sizeof(conf), port4, port6);
+	kt_loopback_port(false, &metrics_port);
+	service_conf(conf, sizeof(conf), port4, port6, metrics_port);
 	kt_knlbd_start(&r, "announce", conf);
 	cr_assert(wait_route(ROUTE6, true, 5000), "no /128 for " VIP6 ":\n%s\n%s",
 		  routes_text(), kt_read_file(r.log));
@@ -430,6 +459,8 @@ Test(announce, ipv6_vip_host_route_and_dual_stack_withdraws_per_family)
 	cr_expect(status_says(&r, VIP4, "announced"), "%s", kt_read_file(r.log));
 	cr_expect_eq(kt_count_in_log(r.log, "announce: VIP " VIP4 " withdrawn"), 0,
 		     "%s", kt_read_file(r.log));
+	cr_expect_eq(announced_metric(metrics_port, VIP6), 0);
+	cr_expect_eq(announced_metric(metrics_port, VIP4), 1);
 
 	fd6 = listen_on(AF_INET6, &port6);
 	cr_expect(wait_route(ROUTE6, true, 5000), "IPv6 route not back:\n%s", routes_text());
