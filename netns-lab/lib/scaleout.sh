@@ -45,11 +45,6 @@ so_deps() {
 	fi
 }
 
-so_sysctl() {
-	local ns=$1; shift
-	ip netns exec "$ns" sysctl -q -w "$@" >/dev/null
-}
-
 # so_bird_start NAME NS CONF: BIRD in NS with its own socket, in the
 # foreground (-f) so that its pid is the one started and kept.
 so_bird_start() {
@@ -66,34 +61,18 @@ so_bird_start() {
 }
 
 so_up() {
-	local id p ns i
-	id=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
-	p=knlb-$id
-	LAB_NS_CLIENT=$p-cl
+	local p ns i
+	multi_lab_begin
+	p=$MULTI_PREFIX
 	SO_NS_RT=$p-rt
 	SO_NS_BR=$p-br
 	SO_NS_GW=("" "$p-g1" "$p-g2" "$p-g3")
+	# shellcheck disable=SC2034 # read by multi_lab_namespaces, dump_debug
 	LAB_NS_GW=${SO_NS_GW[1]}
-	LAB_NS_BACKENDS="$p-be1 $p-be2 $p-be3"
-	BACKEND_NAMES=(be1 be2 be3)
-	BACKEND_ADDRS=(10.0.0.11 10.0.0.12 10.0.0.13)
-	LAB_DIR=$WORK/lab
-	LAB_TESTSRV=$KNLB_BUILD/lab/knlb-testsrv
-	# shellcheck disable=SC2034 # read by common.sh's srv_start
-	LAB_BACKEND_TCP_PORT=8080 LAB_BACKEND_UDP_PORT=5353
-	mkdir -p "$LAB_DIR" "$WORK/rt"
-	local all="$LAB_NS_CLIENT $SO_NS_RT $SO_NS_BR ${SO_NS_GW[1]} ${SO_NS_GW[2]} ${SO_NS_GW[3]} $LAB_NS_BACKENDS"
-	{
-		printf 'LAB_ID=%q\nLAB_DIR=%q\nLAB_NS_CLIENT=%q\nLAB_NS_GW=%q\n' \
-			"$id" "$LAB_DIR" "$LAB_NS_CLIENT" "$LAB_NS_GW"
-		printf 'LAB_NAMESPACES=%q\n' "$all"
-	} >"$KNLB_LAB_STATE"
-	for ns in $all; do
-		ip netns add "$ns" || fail "ip netns add $ns"
-		ip -n "$ns" link set lo up
-		so_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
-			net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
-	done
+	mkdir -p "$WORK/rt"
+	# shellcheck disable=SC2086 # LAB_NS_BACKENDS: one word each
+	multi_lab_namespaces "$LAB_NS_CLIENT" "$SO_NS_RT" "$SO_NS_BR" "${SO_NS_GW[1]}" \
+		"${SO_NS_GW[2]}" "${SO_NS_GW[3]}" $LAB_NS_BACKENDS
 
 	# client <-> router
 	ip -n "$SO_NS_RT" link add cl0 type veth peer name eth0 netns "$LAB_NS_CLIENT"
@@ -107,18 +86,15 @@ so_up() {
 	LAB_CLIENT_SOURCE_RANGE=198.51.100.100-198.51.100.227
 	# The router: L4 multipath hashing, so one client address's
 	# connections spread too (docs/scale-out.md).
-	so_sysctl "$SO_NS_RT" net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1
+	ns_sysctl "$SO_NS_RT" net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1
 
 	# the backend segment: a bridge in its own namespace
-	ip -n "$SO_NS_BR" link add brb type bridge
-	so_sysctl "$SO_NS_BR" net.bridge.bridge-nf-call-iptables=0 \
-		net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-call-arptables=0
-	ip -n "$SO_NS_BR" link set brb up
+	multi_lab_bridges "$SO_NS_BR" brb
 
 	for i in 1 2 3; do
 		ns=${SO_NS_GW[i]}
 		mkdir -p "$WORK/gw$i"
-		so_sysctl "$ns" net.ipv4.ip_forward=1
+		ns_sysctl "$ns" net.ipv4.ip_forward=1
 		ip -n "$SO_NS_RT" link add "gw$i" type veth peer name up0 netns "$ns"
 		ip -n "$SO_NS_RT" addr add "10.1.$i.1/30" dev "gw$i"
 		ip -n "$SO_NS_RT" link set "gw$i" up
@@ -131,29 +107,8 @@ so_up() {
 		ip -n "$ns" link set backend0 up
 	done
 
-	local pids=() nss
-	read -r -a nss <<<"$LAB_NS_BACKENDS"
-	for i in 0 1 2; do
-		ns=${nss[i]}
-		ip -n "$SO_NS_BR" link add "be$((i + 1))" type veth peer name eth0 netns "$ns"
-		ip -n "$SO_NS_BR" link set "be$((i + 1))" master brb up
-		ip -n "$ns" addr add "${BACKEND_ADDRS[i]}/24" dev eth0
-		ip -n "$ns" link set eth0 up
-		# No default route: every gateway SNATs to its own 10.0.0.x.
-		ip netns exec "$ns" "$LAB_TESTSRV" --name "${BACKEND_NAMES[i]}" --tcp 0.0.0.0:8080 \
-			--idle-ms 60000 --count-file "$LAB_DIR/${BACKEND_NAMES[i]}.count" \
-			--pid-file "$LAB_DIR/${BACKEND_NAMES[i]}.pid" </dev/null >"$LAB_DIR/${BACKEND_NAMES[i]}.log" 2>&1 &
-		pids+=("$!")
-	done
-	LAB_SRV_PIDS="${pids[*]}"
-	echo "LAB_SRV_PIDS=\"$LAB_SRV_PIDS\"" >>"$KNLB_LAB_STATE"
-	for i in 0 1 2; do
-		for ((n = 0; n < 100; n++)); do
-			[ -s "$LAB_DIR/${BACKEND_NAMES[i]}.pid" ] && break
-			sleep 0.05
-		done
-		[ -s "$LAB_DIR/${BACKEND_NAMES[i]}.pid" ] || fail "backend ${BACKEND_NAMES[i]} did not start"
-	done
+	# No default route: every gateway SNATs to its own 10.0.0.x.
+	multi_lab_backends "$SO_NS_BR" brb -
 
 	local peers=
 	for i in 1 2 3; do
