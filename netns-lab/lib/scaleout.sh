@@ -13,7 +13,10 @@
 #                        socket, config and log files under $WORK/gwN
 #   so_gw_die N          the node dies: every packet of gateway N dropped
 #                        (no BGP notification, no link change: only BFD
-#                        can tell), then its BIRD and knlbd get SIGKILL
+#                        can tell; SO_DIED_MS: when), then its BIRD and
+#                        knlbd get SIGKILL
+#   so_route_watch_start / so_route_change_ms AFTER   the router's route
+#                        changes as the kernel reported them, timestamped
 #   so_gw_revive N       the drop rules go; so_gw_start N again
 #   so_nexthops          the router's next hops for the VIP: "1 2 3", ...
 #   so_wait_nexthops WANT SECS   until so_nexthops is WANT
@@ -35,7 +38,21 @@ SO_TABLE=4242
 declare -a SO_NS_GW=()
 declare -a SO_BIRD_PID=() SO_KNLBD_PID=()
 
+# BFD at 100 ms x 3 is soft real time: a BIRD that waits 300 ms for a CPU
+# misses its deadlines and its peers drop every session at once (seen in
+# the router's log as "Received: Cease" from live gateways), and then
+# routes churn and connections reset for reasons that have nothing to do
+# with knlb.  On a loaded 2-core machine (make test, other labs, compilers)
+# that happens, so every BIRD runs SCHED_RR, as a routing daemon on a
+# real router does not share its CPU with a build.  Empty when the kernel
+# refuses (no RT budget in this cgroup): then BFD flaps are possible.
+SO_BIRD_SCHED=(chrt --rr 10)
+
 so_deps() {
+	if ! chrt --rr 10 true 2>/dev/null; then
+		say "note: chrt --rr refused: BIRD runs SCHED_OTHER (BFD may flap under load)"
+		SO_BIRD_SCHED=()
+	fi
 	command -v bird >/dev/null && command -v birdc >/dev/null && return 0
 	KNLB_DEPS_NAME=scaleout-deps bash "$LAB_HERE/deps.sh" bird2 >"$WORK/deps.log" 2>&1 ||
 		say "note: deps.sh exited $?: $(tail -n 3 "$WORK/deps.log" | tr '\n' ' ')"
@@ -50,8 +67,8 @@ so_deps() {
 so_bird_start() {
 	local name=$1 ns=$2 conf=$3 dir=$WORK/$1 n
 	bird -p -c "$conf" 2>"$dir/bird.parse" || fail "bird rejects $conf: $(cat "$dir/bird.parse")"
-	ip netns exec "$ns" bird -f -c "$conf" -s "$dir/bird.ctl" -P "$dir/bird.pid" \
-		</dev/null >"$dir/bird.log" 2>&1 &
+	ip netns exec "$ns" "${SO_BIRD_SCHED[@]}" bird -f -c "$conf" -s "$dir/bird.ctl" \
+		-P "$dir/bird.pid" </dev/null >"$dir/bird.log" 2>&1 &
 	echo $! >"$dir/bird.main.pid"
 	for ((n = 0; n < 50; n++)); do
 		[ -S "$dir/bird.ctl" ] && return 0
@@ -154,6 +171,7 @@ so_gw_die() {
 		chain dead_out { type filter hook output priority -400; policy drop; }
 	}
 	EOF
+	SO_DIED_MS=$(now_ms)
 	kill -KILL "${SO_BIRD_PID[i]}" "${SO_KNLBD_PID[i]}" 2>/dev/null || true
 	wait "${SO_BIRD_PID[i]}" "${SO_KNLBD_PID[i]}" 2>/dev/null || true
 	rm -f "$WORK/gw$i/bird.ctl"
@@ -173,14 +191,63 @@ so_nexthops() {
 		grep -oE 'via 10\.1\.[0-9]+\.2' | awk -F. '{ print $3 }' | sort -n | tr '\n' ' ' | sed 's/ $//'
 }
 
-# so_wait_nexthops WANT SECS: polls every 10 ms.
+# so_wait_nexthops WANT SECS: polls every 10 ms, for SECS of wall time
+# (a count of polls would stretch with the machine's load).
 so_wait_nexthops() {
-	local want=$1 n
-	for ((n = 0; n < $2 * 100; n++)); do
+	local want=$1 deadline
+	deadline=$(($(so_clock_ms) + $2 * 1000))
+	while :; do
 		[ "$(so_nexthops)" = "$want" ] && return 0
+		[ "$(so_clock_ms)" -lt "$deadline" ] || return 1
 		sleep 0.01
 	done
-	return 1
+}
+
+# so_route_watch_start: every route change in the router, stamped by the
+# kernel-event reader itself (`ip -ts monitor`, SCHED_RR like BIRD), so a
+# time to detect is not the scenario's polling lag on a loaded machine.
+so_route_watch_start() {
+	ip netns exec "$SO_NS_RT" "${SO_BIRD_SCHED[@]}" ip -ts monitor route \
+		</dev/null >"$WORK/rt/routes.log" 2>&1 &
+	SO_WATCH_PID=$!
+}
+
+so_route_watch_stop() {
+	kill "$SO_WATCH_PID" 2>/dev/null || true
+	wait "$SO_WATCH_PID" 2>/dev/null || true
+}
+
+# so_route_change_ms AFTER_MS: when (now_ms's clock) the router's route to
+# the VIP first changed after AFTER_MS; empty when it did not.
+so_route_change_ms() {
+	awk -v after="$1" -v vip="$SO_VIP" '
+		/^\[/ && ($2 == vip || ($2 == "Deleted" && $3 == vip)) {
+			t = substr($1, 2, length($1) - 2)	# 2026-12-03T22:47:31.574371
+			split(t, dt, /[-T:]/)
+			ms = (mktime(dt[1] " " dt[2] " " dt[3] " " dt[4] " " dt[5] " " int(dt[6])) + \
+			      (dt[6] - int(dt[6]))) * 1000
+			if (ms > after) { printf "%.3f\n", ms; exit }
+		}' "$WORK/rt/routes.log"
+}
+
+so_clock_ms() {
+	local t=${EPOCHREALTIME//[!0-9]/}
+	echo "${t:0:${#t}-3}"
+}
+
+# Sessions the router lost to a live gateway (its BFD or BGP said so):
+# a stalled machine, not knlb.  The planned deaths do not count: a dead
+# gateway sends nothing, the router's own BFD notices.
+so_flaps() {
+	grep -c 'Received: Cease' "$WORK/rt/bird.log" 2>/dev/null || true
+}
+
+# so_fail MSG: fail, saying whether BGP sessions flapped meanwhile.
+so_fail() {
+	local n
+	n=$(so_flaps)
+	[ "${n:-0}" = 0 ] && fail "$*"
+	fail "$* -- the router's BIRD logged $n session drop(s) by live gateways ($WORK/rt/bird.log): the machine stalled BIRD past BFD's 300 ms"
 }
 
 so_knlbctl() {
