@@ -24,7 +24,7 @@ static void json_backend(const struct knlbd *d, const struct knlb_service *svc,
 			 struct json_writer *w)
 {
 	const struct knlb_backend_config *be = svc->backends[b].cfg;
-	const struct stats_counter *c = stats_find(t, svc->ct_mark, be->addr.in,
+	const struct stats_counter *c = stats_find(t, svc->ct_mark, &be->addr,
 						   (uint8_t)svc->cfg->proto,
 						   be->port);
 	const struct stats_counter zero = { 0 };

@@ -82,9 +82,22 @@ static void text_service(const struct service_row *sr, FILE *out)
 		svc->ct_mark, cfg->flush ? "yes" : "no",
 		cfg->on_empty == KNLB_ON_EMPTY_DROP ? "drop" : "reject",
 		service_state(svc), sr->flows.active);
-	fprintf(out, "  %-20s %-21s %6s %9s %-8s %-6s %7s %7s %8s  %s\n", "BACKEND",
-		"ADDRESS", "WEIGHT", "EFFECTIVE", "ADMIN", "HEALTH", "SLOTS",
-		"SHARE", "ACTIVE", "LAST CHECK");
+	/* Columns as wide as the widest id and endpoint (IPv6 ones are long). */
+	int id_w = 20, addr_w = 21;
+
+	for (size_t b = 0; b < svc->n_backends; b++) {
+		char addr[KNLB_ADDRSTRLEN];
+		int n = (int)strlen(svc->backends[b].cfg->id);
+
+		id_w = n > id_w ? n : id_w;
+		n = (int)strlen(addr_port_format(&svc->backends[b].cfg->addr,
+						 svc->backends[b].cfg->port, addr,
+						 sizeof(addr)));
+		addr_w = n > addr_w ? n : addr_w;
+	}
+	fprintf(out, "  %-*s %-*s %6s %9s %-8s %-6s %7s %7s %8s  %s\n", id_w,
+		"BACKEND", addr_w, "ADDRESS", "WEIGHT", "EFFECTIVE", "ADMIN",
+		"HEALTH", "SLOTS", "SHARE", "ACTIVE", "LAST CHECK");
 	for (size_t b = 0; b < svc->n_backends; b++) {
 		const struct backend_row *br = &sr->backends[b];
 		const struct knlb_backend *be = br->be;
@@ -93,8 +106,8 @@ static void text_service(const struct service_row *sr, FILE *out)
 		last_check_text(br->health, check, sizeof(check));
 		snprintf(weight, sizeof(weight), "%u%s", be->weight,
 			 be->weight_set ? "*" : "");
-		fprintf(out, "  %-20s %-21s %6s %9g %-8s %-6s %7u %6.2f%% %8" PRIu64 "  %s%s\n",
-			be->cfg->id,
+		fprintf(out, "  %-*s %-*s %6s %9g %-8s %-6s %7u %6.2f%% %8" PRIu64 "  %s%s\n",
+			id_w, be->cfg->id, addr_w,
 			addr_port_format(&be->cfg->addr, be->cfg->port, addr, sizeof(addr)),
 			weight, pool_effective_weight(svc, b),
 			pool_admin_name(be->admin), be->up ? "up" : "DOWN", br->slots,

@@ -264,7 +264,7 @@ int render_ruleset(FILE *out, const struct knlb_model *pool)
 		render_empty_set(out, pool, RULESET_EMPTY_DROP,
 				 KNLB_ON_EMPTY_DROP, f);
 	}
-	stats_render_sets(out);
+	stats_render_sets(out, v6);
 	for (size_t i = 0; i < pool->n_services; i++)
 		render_service_chain(out, &pool->services[i]);
 
@@ -276,7 +276,7 @@ int render_ruleset(FILE *out, const struct knlb_model *pool)
 			render_snat(out, &pool->services[i]);
 	fputs("\t}\n", out);
 	render_on_empty(out, v6);
-	stats_render_chains(out, pool->config->global.ct_mark_mask);
+	stats_render_chains(out, pool->config->global.ct_mark_mask, v6);
 	fputs("}\n", out);
 	return ferror(out) ? -EIO : 0;
 }

@@ -812,7 +812,8 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool)
 	if (ret == 0)
 		ret = add_on_empty_objects(batch, pool);
 	if (ret == 0)
-		ret = stats_add_objects(batch, table, pool->config->global.ct_mark_mask);
+		ret = stats_add_objects(batch, table, pool->config->global.ct_mark_mask,
+					 v6);
 	return ret;
 }
 
