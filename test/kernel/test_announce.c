@@ -13,7 +13,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,24 +218,11 @@ static void monitor_drain(struct mnl_socket *nl, struct lines *out)
 		  "monitor: %s (a lost event would hide a flap)", strerror(errno));
 }
 
-static char *knlbctl(const struct kt_knlbd *r, const char *args, int *code)
-{
-	char knlbd[512], cmd[1024], *out;
-	int status;
-
-	snprintf(knlbd, sizeof(knlbd), "%s", kt_knlbd());
-	snprintf(cmd, sizeof(cmd), "%s/knlbctl -s %s %s 2>&1", dirname(knlbd),
-		 r->sock, args);
-	out = kt_run(cmd, &status);
-	*code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	return out;
-}
-
 /* knlbctl status has "vip VIP<blanks>STATE" (STATE a prefix of the rest). */
 static bool status_says(const struct kt_knlbd *r, const char *vip, const char *state)
 {
 	int code;
-	char *out = knlbctl(r, "status", &code), *p;
+	char *out = kt_knlbctl(r, "status", &code), *p;
 	bool found = false;
 
 	for (p = out; p && (p = strstr(p, "  vip ")); p++) {
