@@ -5,6 +5,9 @@
 #
 #   t_init             root check (exit 77), tools, work dir, trap cleanup EXIT
 #   lab_up ARGS        lab.sh up ARGS, then source its state (LAB_* variables)
+#   multi_lab_begin / multi_lab_namespaces NS.. / multi_lab_bridges NS BR.. /
+#   multi_lab_backends NS BR VIA [ARGS]   the shared parts of the labs of
+#                      several gateways (lib/ha.sh, lib/scaleout.sh); ns_sysctl
 #   conf_global        the [global] section every scenario config starts with
 #   conf_backends P W..  one backend line per lab backend, port P, weights W..
 #                      (in the scenario's family: see KNLB_LAB_FAMILY below)
@@ -227,6 +230,95 @@ backend_target() {
 	else
 		echo "${BACKEND_ADDRS[$1]}:$2"
 	fi
+}
+
+# --- labs of several gateways (lib/ha.sh, lib/scaleout.sh) --------------
+# They build their own topology, but share its ends: a client namespace,
+# three backends 10.0.0.11-13 on a bridge, and the state file that lets
+# t_cleanup's `lab.sh down` kill every process in the namespaces and
+# delete them.
+
+# ns_sysctl NS KEY=VALUE...
+ns_sysctl() {
+	local ns=$1; shift
+	ip netns exec "$ns" sysctl -q -w "$@" >/dev/null
+}
+
+# multi_lab_begin: a fresh LAB_ID, MULTI_PREFIX (knlb-LAB_ID) for the
+# namespaces' names, the client's and the backends' namespace names, the
+# backends' names and addresses, LAB_DIR.
+multi_lab_begin() {
+	LAB_ID=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	MULTI_PREFIX=knlb-$LAB_ID
+	LAB_NS_CLIENT=$MULTI_PREFIX-cl
+	LAB_NS_BACKENDS="$MULTI_PREFIX-be1 $MULTI_PREFIX-be2 $MULTI_PREFIX-be3"
+	BACKEND_NAMES=(be1 be2 be3)
+	BACKEND_ADDRS=(10.0.0.11 10.0.0.12 10.0.0.13)
+	LAB_DIR=$WORK/lab
+	LAB_TESTSRV=$KNLB_BUILD/lab/knlb-testsrv
+	# shellcheck disable=SC2034 # read by srv_start
+	LAB_BACKEND_TCP_PORT=8080 LAB_BACKEND_UDP_PORT=5353
+	mkdir -p "$LAB_DIR"
+}
+
+# multi_lab_namespaces NS...: recorded in the state file before they
+# exist (a failure half-way still cleans up), then created with lo up,
+# IPv6 and rp_filter off.  LAB_NS_GW (the gateway dump_debug looks at)
+# must be set.
+multi_lab_namespaces() {
+	local ns
+	{
+		printf 'LAB_ID=%q\nLAB_DIR=%q\nLAB_NS_CLIENT=%q\nLAB_NS_GW=%q\n' \
+			"$LAB_ID" "$LAB_DIR" "$LAB_NS_CLIENT" "$LAB_NS_GW"
+		printf 'LAB_NAMESPACES=%q\n' "$*"
+	} >"$KNLB_LAB_STATE"
+	for ns in "$@"; do
+		ip netns add "$ns" || fail "ip netns add $ns"
+		ip -n "$ns" link set lo up
+		ns_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
+			net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	done
+}
+
+# multi_lab_bridges NS BRIDGE...: bridges in NS, up.  br_netfilter is
+# active in new namespaces: keep bridged frames out of the inet hooks.
+multi_lab_bridges() {
+	local ns=$1 br; shift
+	for br in "$@"; do ip -n "$ns" link add "$br" type bridge; done
+	ns_sysctl "$ns" net.bridge.bridge-nf-call-iptables=0 \
+		net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-call-arptables=0
+	for br in "$@"; do ip -n "$ns" link set "$br" up; done
+}
+
+# multi_lab_backends NS BRIDGE VIA [SERVER ARGS...]: the three backends,
+# each in its namespace on a veth (be1..3) to BRIDGE in NS, default route
+# via VIA ("-": none), knlb-testsrv on TCP 8080 (+ ARGS); returns once
+# every server wrote its pid file.  Sets LAB_SRV_PIDS (state file too).
+multi_lab_backends() {
+	local brns=$1 br=$2 via=$3 i n ns pids=() nss
+	shift 3
+	read -r -a nss <<<"$LAB_NS_BACKENDS"
+	for i in 0 1 2; do
+		ns=${nss[i]}
+		ip -n "$brns" link add "be$((i + 1))" type veth peer name eth0 netns "$ns"
+		ip -n "$brns" link set "be$((i + 1))" master "$br" up
+		ip -n "$ns" addr add "${BACKEND_ADDRS[i]}/24" dev eth0
+		ip -n "$ns" link set eth0 up
+		[ "$via" = - ] || ip -n "$ns" route add default via "$via"
+		ip netns exec "$ns" "$LAB_TESTSRV" --name "${BACKEND_NAMES[i]}" --tcp 0.0.0.0:8080 \
+			"$@" --idle-ms 60000 --count-file "$LAB_DIR/${BACKEND_NAMES[i]}.count" \
+			--pid-file "$LAB_DIR/${BACKEND_NAMES[i]}.pid" </dev/null >"$LAB_DIR/${BACKEND_NAMES[i]}.log" 2>&1 &
+		pids+=("$!")
+	done
+	LAB_SRV_PIDS="${pids[*]}"
+	echo "LAB_SRV_PIDS=\"$LAB_SRV_PIDS\"" >>"$KNLB_LAB_STATE"
+	for i in 0 1 2; do
+		for ((n = 0; n < 100; n++)); do
+			[ -s "$LAB_DIR/${BACKEND_NAMES[i]}.pid" ] && break
+			sleep 0.05
+		done
+		[ -s "$LAB_DIR/${BACKEND_NAMES[i]}.pid" ] || fail "backend ${BACKEND_NAMES[i]} did not start"
+	done
 }
 
 conf_global() {

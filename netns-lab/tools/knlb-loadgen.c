@@ -196,6 +196,33 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/*
+ * CLOCK_REALTIME (ms) at a fresh now_us(), stored in *mono_us: the
+ * realtime clock read between two monotonic readings, the closest pair of
+ * a few tries.  Read one after the other, a preemption between them (ms
+ * on a loaded machine) would shift the whole timeline against the clocks
+ * a script compares it with (bash's EPOCHREALTIME, `ip -ts monitor`).
+ */
+static double realtime_of(uint64_t *mono_us)
+{
+	uint64_t best = UINT64_MAX;
+	double real_ms = 0;
+
+	for (int i = 0; i < 16 && best > 20; i++) {
+		struct timespec rt;
+		uint64_t before = now_us(), after;
+
+		clock_gettime(CLOCK_REALTIME, &rt);
+		after = now_us();
+		if (after - before < best) {
+			best = after - before;
+			*mono_us = before + best / 2;
+			real_ms = (double)rt.tv_sec * 1000.0 + (double)rt.tv_nsec / 1e6;
+		}
+	}
+	return real_ms;
+}
+
 /* Microseconds between two now_us() values as milliseconds. */
 static double ms_between(uint64_t from, uint64_t to)
 {
@@ -1067,13 +1094,11 @@ int main(int argc, char **argv)
 	stop = start + r.o.deadline_ms;
 	r.start_us = now_us();
 	if (r.o.timeline) {
-		struct timespec rt;
+		double start_unix_ms = realtime_of(&r.start_us);
 
 		/* Line by line, so a script can follow the timeline. */
 		setvbuf(stdout, NULL, _IOLBF, 0);
-		clock_gettime(CLOCK_REALTIME, &rt);
-		printf("start_unix_ms %.3f\n",
-		       (double)rt.tv_sec * 1000.0 + (double)rt.tv_nsec / 1e6);
+		printf("start_unix_ms %.3f\n", start_unix_ms);
 	}
 	start_flows(&r);
 	while (r.active > 0 || r.next_job < r.jobs) {
