@@ -4,10 +4,12 @@
 # contenders.sh — start and stop each data-plane contender in the lab's
 # gateway namespace, on the same client, backends and gateway.
 #
-#   ct_start NAME / ct_stop NAME     NAME: plain knlb-maglev knlb-wrr knlb-static
+#   ct_start NAME / ct_stop NAME     NAME: plain knlb-maglev knlb-wrr haproxy nftlb,
+#                                    and over IPv6: plain6 knlb-maglev6 nftlb6; the
+#                                    levers of following flows (issue 15):
 #                                    knlb-all-always knlb-lean-always knlb-all-needed
 #                                    knlb-untracked
-#                                    haproxy nftlb
+#   ct_supports NAME WORKLOAD        true when NAME runs WORKLOAD
 #   ct_targets NAME                  sets T_HTTP (addresses the wrk threads are
 #                                    spread over), T_UDP (one address:port per
 #                                    loadgen) and T_BULK (one address:port)
@@ -20,16 +22,30 @@
 # to backend i; every contender runs the same load processes with the same
 # connections each, and the same backends share the work.
 # After ct_stop the gateway's ruleset must be empty and the process gone.
+#
+# The IPv6 row (names ending in 6): the same client, gateway and backends
+# over the lab's IPv6 addresses, for new connections (close) and UDP only;
+# its ratios are to plain6, IPv6 plain routing in the same run.
 
 # BENCH_CONTENDERS picks (and orders) a subset, e.g. the levers of issue 15:
-#   BENCH_CONTENDERS="plain knlb-static knlb-maglev knlb-lean-always knlb-all-needed knlb-all-always nftlb"
-CONTENDERS=${BENCH_CONTENDERS:-"plain knlb-maglev knlb-wrr knlb-static haproxy nftlb"}
+#   BENCH_CONTENDERS="plain knlb-static knlb-maglev knlb-untracked knlb-lean-always knlb-all-needed knlb-all-always nftlb"
+CONTENDERS=${BENCH_CONTENDERS:-"plain knlb-maglev knlb-wrr knlb-static haproxy nftlb plain6 knlb-maglev6 nftlb6"}
 BULK_PORT=5201
 NFTLB_PORT=5555
+
+ct_supports() {
+	case $1 in
+	*6) [ "$2" = close ] || [ "$2" = udp ] ;;
+	*) return 0 ;;
+	esac
+}
 
 ct_targets() {
 	local name=$1 a
 	T_HTTP=() T_UDP=()
+	case $name in
+	*6) ct_targets6 "$name"; return ;;
+	esac
 	for a in $LAB_BACKEND_ADDRS; do
 		if [ "$name" = plain ]; then
 			T_HTTP+=("$a:$LAB_BACKEND_TCP_PORT")
@@ -45,6 +61,21 @@ ct_targets() {
 		T_BULK=$LAB_VIP:$BULK_PORT
 	fi
 	[ "$name" != haproxy ] || T_UDP=()
+}
+
+# IPv6 targets: backends or the VIP in brackets.
+ct_targets6() {
+	local name=$1 a
+	for a in $LAB_BACKEND_ADDRS6; do
+		if [ "$name" = plain6 ]; then
+			T_HTTP+=("[$a]:$LAB_BACKEND_TCP_PORT")
+			T_UDP+=("[$a]:$LAB_BACKEND_UDP_PORT")
+		else
+			T_UDP+=("[$LAB_VIP6]:53")
+		fi
+	done
+	[ "$name" = plain6 ] || T_HTTP=("[$LAB_VIP6]:80")
+	T_BULK=
 }
 
 # --- plain routing: forwarding with conntrack, no NAT ---------------------
@@ -63,65 +94,55 @@ ct_start_plain() {
 }
 
 ct_stop_plain() { in_gw nft delete table inet bench_plain; }
+ct_start_plain6() { ct_start_plain; }	# the inet table tracks IPv6 as well
+ct_stop_plain6() { ct_stop_plain; }
 
 # --- knlb ------------------------------------------------------------------
 
-# knlb_conf SCHED [GLOBAL_LINE...]: the three services with the lab's
-# backends, extra [global] lines (ct_events, ct_closing) after the others,
-# and KNLB_SVC_EXTRA (one line, e.g. "track = off") in every service.
+# knlb_service NAME PORT PROTO BACKEND_PORT: one service of knlb_conf over
+# every address in $addrs (knlb_conf's locals sched, fam, key, vip, addrs),
+# with KNLB_SVC_EXTRA (e.g. "track = off") in it.
+knlb_service() {
+	local a i=0
+	cat <<-CONF
+
+	[service $1$fam]
+	vip = $vip
+	port = $2
+	proto = $3
+	scheduler = $sched
+	$key
+	${KNLB_SVC_EXTRA:-}
+	table_size = 16381
+	snat = none
+	CONF
+	for a in $addrs; do
+		i=$((i + 1))
+		[ "$fam" = 6 ] && a="[$a]"
+		echo "backend = $a:$4 id=be$i"
+	done
+}
+
+# knlb_conf SCHED [6]: the three services with the lab's backends; with 6
+# web6 and dns6 on the IPv6 VIP with the backends' IPv6 addresses (no bulk
+# service: the IPv6 row has no bulk workload).  KNLB_GLOBAL_EXTRA: more
+# [global] lines (ct_events, ct_closing).
 knlb_conf() {
-	local sched=$1 a i=0 key="" extra=""; shift
+	local sched=$1 fam=${2:-} key="" vip=$LAB_VIP addrs=$LAB_BACKEND_ADDRS
 	[ "$sched" = maglev ] && key="hash_key = src-ip-port"
-	[ $# -eq 0 ] || extra=$(printf '%s\n' "$@")
+	[ "$fam" = 6 ] && vip=$LAB_VIP6 addrs=$LAB_BACKEND_ADDRS6
 	cat <<-CONF
 	[global]
 	table = knlb
 	log_level = info
 	control_socket = $OUT/work/knlb.sock
-	$extra
-
-	[service web]
-	vip = $LAB_VIP
-	port = 80
-	proto = tcp
-	scheduler = $sched
-	$key
-	${KNLB_SVC_EXTRA:-}
-	table_size = 16381
-	snat = none
+	${KNLB_GLOBAL_EXTRA:-}
 	CONF
-	for a in $LAB_BACKEND_ADDRS; do
-		i=$((i + 1))
-		echo "backend = $a:$LAB_BACKEND_TCP_PORT id=be$i"
-	done
-	cat <<-CONF
-
-	[service bulk]
-	vip = $LAB_VIP
-	port = $BULK_PORT
-	proto = tcp
-	scheduler = $sched
-	$key
-	${KNLB_SVC_EXTRA:-}
-	table_size = 16381
-	snat = none
-	backend = $BE1_ADDR:$BULK_PORT id=be1
-
-	[service dns]
-	vip = $LAB_VIP
-	port = 53
-	proto = udp
-	scheduler = $sched
-	$key
-	${KNLB_SVC_EXTRA:-}
-	table_size = 16381
-	snat = none
-	CONF
-	i=0
-	for a in $LAB_BACKEND_ADDRS; do
-		i=$((i + 1))
-		echo "backend = $a:$LAB_BACKEND_UDP_PORT id=be$i"
-	done
+	knlb_service web 80 tcp "$LAB_BACKEND_TCP_PORT"
+	if [ "$fam" != 6 ]; then
+		addrs=$BE1_ADDR knlb_service bulk "$BULK_PORT" tcp "$BULK_PORT"
+	fi
+	knlb_service dns 53 udp "$LAB_BACKEND_UDP_PORT"
 }
 
 # knlb_run CONF LOG: knlbd in the gateway, until it logged "programmed"
@@ -143,12 +164,11 @@ knlb_halt() {
 	KNLBD_PID=
 }
 
-# ct_start_knlb SCHED [TAG GLOBAL_LINE...]
+# ct_start_knlb SCHED [TAG]: TAG names its config and log (default SCHED).
 ct_start_knlb() {
 	local sched=$1 tag=${2:-$1} conf
-	shift; [ $# -eq 0 ] || shift
 	conf=$OUT/work/knlb-$tag.conf
-	knlb_conf "$sched" "$@" >"$conf"
+	knlb_conf "$sched" >"$conf"
 	knlb_run "$conf" "$OUT/logs/knlbd-$tag.r$ROUND.$WL.log"
 }
 ct_start_knlb-maglev() { ct_start_knlb maglev; }
@@ -157,17 +177,30 @@ ct_stop_knlb-maglev() { knlb_halt; }
 ct_stop_knlb-wrr() { knlb_halt; }
 
 # The levers of following flows (docs/performance.md), each a maglev knlbd:
-# knlb-maglev has the defaults (ct_events = lean, ct_closing = needed);
-# these switch one or both back to what knlbd did before issue 15.
-ct_start_knlb-all-always() { ct_start_knlb maglev all-always "ct_events = all" "ct_closing = always"; }
-ct_start_knlb-lean-always() { ct_start_knlb maglev lean-always "ct_events = lean" "ct_closing = always"; }
-ct_start_knlb-all-needed() { ct_start_knlb maglev all-needed "ct_events = all" "ct_closing = needed"; }
-# knlbd running, no service followed (track = off): the rules' cost alone.
+# knlb-maglev has the defaults (ct_events = lean, ct_closing = needed,
+# track = events); these switch them back to what knlbd did before issue 15
+# (all-always), one at a time, or follow no flow at all (untracked).
+ct_start_knlb-all-always() {
+	KNLB_GLOBAL_EXTRA=$'ct_events = all\nct_closing = always' ct_start_knlb maglev all-always
+}
+ct_start_knlb-lean-always() {
+	KNLB_GLOBAL_EXTRA=$'ct_events = lean\nct_closing = always' ct_start_knlb maglev lean-always
+}
+ct_start_knlb-all-needed() {
+	KNLB_GLOBAL_EXTRA=$'ct_events = all\nct_closing = needed' ct_start_knlb maglev all-needed
+}
 ct_start_knlb-untracked() { KNLB_SVC_EXTRA="track = off" ct_start_knlb maglev untracked; }
-ct_stop_knlb-untracked() { knlb_halt; }
 ct_stop_knlb-all-always() { knlb_halt; }
 ct_stop_knlb-lean-always() { knlb_halt; }
 ct_stop_knlb-all-needed() { knlb_halt; }
+ct_stop_knlb-untracked() { knlb_halt; }
+
+ct_start_knlb-maglev6() {
+	local conf=$OUT/work/knlb-maglev6.conf
+	knlb_conf maglev 6 >"$conf"
+	knlb_run "$conf" "$OUT/logs/knlbd-maglev6.r$ROUND.$WL.log"
+}
+ct_stop_knlb-maglev6() { knlb_halt; }
 
 # --- knlb's rules without the daemon ------------------------------------------
 
@@ -268,13 +301,14 @@ nftlb_down() {
 	done
 }
 
-# nftlb_farm NAME PROTO VPORT SCHED PORT ADDR...: one farm's JSON object.
+# nftlb_farm NAME PROTO VPORT SCHED PORT ADDR...: one farm's JSON object
+# (NFTLB_FAMILY=ipv6 NFTLB_VIP=...: an IPv6 farm).
 nftlb_farm() {
 	local name=$1 proto=$2 vport=$3 sched=$4 port=$5 a i=0 sep=""; shift 5
 	local param=""
 	[ "$sched" = hash ] && param='"sched-param": "srcip", '
-	printf '{"name": "%s", "family": "ipv4", "virtual-addr": "%s", "virtual-ports": "%s", "protocol": "%s", "mode": "dnat", "scheduler": "%s", %s"state": "up", "backends": [' \
-		"$name" "$LAB_VIP" "$vport" "$proto" "$sched" "$param"
+	printf '{"name": "%s", "family": "%s", "virtual-addr": "%s", "virtual-ports": "%s", "protocol": "%s", "mode": "dnat", "scheduler": "%s", %s"state": "up", "backends": [' \
+		"$name" "${NFTLB_FAMILY:-ipv4}" "${NFTLB_VIP:-$LAB_VIP}" "$vport" "$proto" "$sched" "$param"
 	for a in "$@"; do
 		i=$((i + 1))
 		printf '%s{"name": "be%d", "ip-addr": "%s", "port": "%s", "weight": "1", "state": "up"}' "$sep" "$i" "$a" "$port"
@@ -294,14 +328,25 @@ ct_start_nftlb() {
 
 ct_stop_nftlb() { nftlb_down; }
 
+ct_start_nftlb6() {
+	nftlb_up "$LAB_NS_GW" "$OUT/logs/nftlb6.r$ROUND.$WL.log"
+	local json
+	# shellcheck disable=SC2086
+	json="{\"farms\": [$(NFTLB_FAMILY=ipv6 NFTLB_VIP=$LAB_VIP6 nftlb_farm web6 tcp 80 rr "$LAB_BACKEND_TCP_PORT" $LAB_BACKEND_ADDRS6), $(NFTLB_FAMILY=ipv6 NFTLB_VIP=$LAB_VIP6 nftlb_farm dns6 udp 53 rr "$LAB_BACKEND_UDP_PORT" $LAB_BACKEND_ADDRS6)]}"
+	nftlb_api POST /farms "$json" || b_die "nftlb refused the IPv6 farms"
+	b_until 10 in_gw nft list chain ip6 nftlb nat-dns6 || b_die "nftlb did not program its IPv6 farms"
+}
+
+ct_stop_nftlb6() { nftlb_down; }
+
 # --- dispatch ---------------------------------------------------------------
 
 # The contender's own process (empty for rules alone), for its CPU use.
 ct_pid() {
 	case $1 in
-	knlb-maglev|knlb-wrr|knlb-all-always|knlb-lean-always|knlb-all-needed|knlb-untracked) echo "$KNLBD_PID" ;;
+	knlb-maglev|knlb-wrr|knlb-maglev6|knlb-all-always|knlb-lean-always|knlb-all-needed|knlb-untracked) echo "$KNLBD_PID" ;;
 	haproxy) echo "$HAPROXY_PID" ;;
-	nftlb) echo "$NFTLB_PID" ;;
+	nftlb|nftlb6) echo "$NFTLB_PID" ;;
 	esac
 }
 
