@@ -1049,6 +1049,20 @@ Test(ct, closed_tcp_connection_stops_counting_at_time_wait)
 	close_ct(&t);
 }
 
+/* A listener on the backend, n connections through the VIP, news NEW events read. */
+static int open_conns(struct tctx *t, struct conn *c, int n, uint64_t news)
+{
+	int listener = bound_socket(SOCK_STREAM, "10.0.0.11", 8080);
+
+	cr_assert_eq(listen(listener, 8), 0);
+	for (int i = 0; i < n; i++)
+		c[i] = tcp_open(listener);
+	t->want = news;
+	cr_assert(run_until(t, news_reach_want, 5000), "%llu NEW events within 5 s",
+		  (unsigned long long)news);
+	return listener;
+}
+
 /*
  * Issue 15, ct_closing = needed: while knlb does not subscribe to UPDATE,
  * a closed connection counts active until its DESTROY (no closing is
@@ -1069,12 +1083,7 @@ Test(ct, closings_not_followed_count_until_resync_ends_them)
 	cr_assert_eq(ct_set_closing_updates(t.ct, false), 0);
 	ct_get_stats(t.ct, &st);
 	cr_assert(!st.closing_updates);
-	listener = bound_socket(SOCK_STREAM, "10.0.0.11", 8080);
-	cr_assert_eq(listen(listener, 8), 0);
-	for (int i = 0; i < 3; i++)
-		c[i] = tcp_open(listener);
-	t.want = 3;
-	cr_assert(run_until(&t, news_reach_want, 5000), "3 NEW events within 5 s");
+	listener = open_conns(&t, c, 3, 3);
 	tcp_close(&c[0]);
 	tcp_close(&c[1]);
 	settle(&t, 300);
@@ -1158,12 +1167,7 @@ Test(ct, lean_event_mask_keeps_closings_and_drops_the_rest)
 	raw_updates_read(&raw);
 	cr_expect_eq(raw.total - full, 0, "UDP flow under new,destroy: %d updates", raw.total - full);
 
-	listener = bound_socket(SOCK_STREAM, "10.0.0.11", 8080);
-	cr_assert_eq(listen(listener, 8), 0);
-	for (int i = 0; i < 2; i++)
-		c[i] = tcp_open(listener);
-	t.want = 4;
-	cr_assert(run_until(&t, news_reach_want, 5000), "4 NEW events within 5 s");
+	listener = open_conns(&t, c, 2, 4);	/* and the 2 UDP flows' */
 	tcp_close(&c[0]);
 	tcp_close(&c[1]);
 	t.want = 2;
