@@ -14,6 +14,7 @@
 
 #include "knlb/lib/addr.h"
 #include "knlb/config/config.h"
+#include "knlb/config/table_size.h"
 #include "knlb/ct/ct.h"
 #include "knlb/daemon/daemon.h"
 #include "knlb/daemon/slot_digest.h"
@@ -70,10 +71,12 @@ static void text_service(const struct service_row *sr, FILE *out)
 	const struct knlb_service_config *cfg = svc->cfg;
 	char vip[KNLB_ADDRSTRLEN], digest[SLOT_DIGEST_STRLEN];
 
-	fprintf(out, "service %s  %s/%s  %s  %u slots  digest %s  ct mark 0x%08x  flush %s  on_empty %s  state %s  active flows %" PRIu64 "\n",
+	fprintf(out, "service %s  %s/%s  %s  %u slots (%s)  digest %s  ct mark 0x%08x  flush %s  on_empty %s  state %s  active flows %" PRIu64 "\n",
 		cfg->name, addr_port_format(&cfg->vip, cfg->port, vip, sizeof(vip)),
 		config_proto_name(cfg->proto), config_scheduler_name(cfg->scheduler),
-		cfg->table_size, slot_digest_format(sr->slot_digest, digest),
+		cfg->table_size,
+		config_table_size_source_name(cfg->table_size_source),
+		slot_digest_format(sr->slot_digest, digest),
 		svc->ct_mark, cfg->flush ? "yes" : "no",
 		cfg->on_empty == KNLB_ON_EMPTY_DROP ? "drop" : "reject",
 		service_state(svc), sr->flows.active);
@@ -180,6 +183,8 @@ static void json_service(const struct service_row *sr, struct json_writer *w)
 	json_string(w, config_scheduler_name(cfg->scheduler));
 	json_key(w, "table_size");
 	json_uint(w, cfg->table_size);
+	json_key(w, "table_size_source");
+	json_string(w, config_table_size_source_name(cfg->table_size_source));
 	json_key(w, "slot_digest");
 	json_string(w, slot_digest_format(sr->slot_digest, digest));
 	json_key(w, "ct_mark");
