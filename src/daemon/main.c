@@ -204,12 +204,17 @@ static void log_pool(const struct knlb_model *pool)
 	}
 }
 
-/* One line per service: its table_size and where it came from. */
+/*
+ * One line per service whose table_size is not in the file: its size and
+ * how it was derived (a size the file sets needs no explaining).
+ */
 static void print_table_sizes(FILE *out, const struct knlb_config *config)
 {
 	char line[384];
 
 	for (size_t i = 0; i < config->n_services; i++) {
+		if (config->services[i].table_size_source == KNLB_TABLE_SIZE_SET)
+			continue;
 		config_table_size_explain(&config->services[i], line, sizeof(line));
 		fprintf(out, "knlbd: service %s: %s\n", config->services[i].name,
 			line);
