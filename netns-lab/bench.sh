@@ -72,7 +72,7 @@ else
 	CP_SIZES="1x10 1x100 1x1000 10x10 10x100 10x1000 100x10 100x100 100x1000"
 	CP_TIMEOUT=60 REST_BACKENDS=10000 REST_SECS=${REST_SECS:-30} REST_ROUNDS=${REST_ROUNDS:-3} MOVED_CLIENTS=150
 fi
-REST_CHECKS="tcp http"
+REST_CHECKS=${REST_CHECKS:-tcp http}
 # The control-plane parts to run (CP_STEPS="rest": only the at-rest row).
 CP_STEPS=${CP_STEPS:-program down moved rest}
 BACKENDS=4

@@ -297,12 +297,14 @@ cpu_ticks() {
 # cp_haproxy_rest_conf S B CHECK: HAProxy 2.6 watching the same farm as
 # cp_knlb_conf S B CHECK: one backend per service, every server checked
 # every 2 s with a 1 s timeout and rise 2 / fall 3 (knlbd's defaults);
-# http: option httpchk GET / (knlbd's check_path default).  No frontend:
+# http: option httpchk GET / (knlbd's check_path default).  Its one
+# frontend (HAProxy will not start without a listener) gets no traffic:
 # only the checks run.
 cp_haproxy_rest_conf() {
 	awk -v n="$1" -v nb="$2" -v check="$3" 'BEGIN {
 		printf "global\n    maxconn 1000\ndefaults\n    mode tcp\n"
 		printf "    timeout connect 1s\n    timeout check 1s\n    timeout client 30s\n    timeout server 30s\n"
+		printf "frontend idle\n    bind 127.0.0.1:18080\n    default_backend s1\n"
 		for (s = 1; s <= n; s++) {
 			printf "backend s%d\n", s
 			if (check == "http")
