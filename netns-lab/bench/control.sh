@@ -355,6 +355,13 @@ rest_one_haproxy() {
 	local cfg=$OUT/work/rest-haproxy-$check.cfg log=$OUT/logs/rest-haproxy-$check.r$r.log
 	cp_haproxy_rest_conf "$n" "$per" "$check" >"$cfg"
 	haproxy -c -f "$cfg" >/dev/null 2>&1 || b_die "haproxy rejects $cfg"
+	# The kernel path of the probes as knlbd's: its table (knlbd --render)
+	# is loaded, so connection tracking and knlb's nat output chain see
+	# HAProxy's probes as they see knlbd's.
+	cp_knlb_conf "$n" "$per" "$check" >"$OUT/work/rest-static.conf"
+	"$KNLBD" --render -c "$OUT/work/rest-static.conf" >"$OUT/work/rest-static.nft" ||
+		b_die "knlbd --render failed"
+	in_gw nft -f "$OUT/work/rest-static.nft"
 	ip netns exec "$LAB_NS_GW" haproxy -f "$cfg" -db </dev/null >"$log" 2>&1 &
 	local pid=$! cpu rss hwm down
 	b_track "$pid"
@@ -363,6 +370,7 @@ rest_one_haproxy() {
 	b_log "  round $r haproxy, check = $check: CPU $cpu % of a core, RSS $rss KiB (peak $hwm), $down DOWN lines"
 	b_raw rest.tsv "$r" haproxy "$check" "$REST_BACKENDS" "$n" 2s "$REST_SECS" "$rss" "$hwm" "$cpu" "$down" -
 	b_stop "$pid"
+	in_gw nft delete table inet knlb
 }
 
 # knlbd and HAProxy 2.6 watching the same $REST_BACKENDS backends, check =

@@ -190,7 +190,8 @@ title() {
 		echo
 		echo "$(awk -F'\t' 'NR == 2 { print $4 " backends (" $5 " services), every one checked every " $6 }' "$RAW/rest.tsv"),"
 		echo "timeout 1 s, rise 2, fall 3 (HAProxy: \`check inter 2s\`, \`option httpchk GET /\` for http);"
-		echo "one after the other in the same namespaces, the order swapped every round. CPU: % of"
+		echo "one after the other in the same namespaces (with knlb's table loaded for HAProxy too, so"
+		echo "the probes take the same kernel path), the order swapped every round. CPU: % of"
 		echo "one core over $(awk -F'\t' 'NR == 2 { print $7 }' "$RAW/rest.tsv") s (knlbd with its prober child), median of"
 		echo "$(awk -F'\t' 'NR > 1 && $1 > r { r = $1 } END { print r }' "$RAW/rest.tsv") rounds; the ratio is the median of the per-round ratios."
 		echo
