@@ -10,7 +10,8 @@
 
 /*
  * What the daemon and its unprivileged prober say to each other over a
- * SOCK_SEQPACKET socketpair: one fixed-size message per probe each way.
+ * SOCK_SEQPACKET socketpair: one fixed-size message per probe each way,
+ * sent and read PROBE_MSG_BATCH at a time.
  * The daemon trusts nothing the prober sends (it parsed bytes from the
  * network and may be anyone's by now): every reply is checked by
  * probe_reply_parse() before its slot, generation, status or reason is
@@ -21,6 +22,8 @@
 #define PROBE_MSG_VERSION	1
 #define PROBE_MSG_REQUEST	1	/* daemon -> prober */
 #define PROBE_MSG_REPLY		2	/* prober -> daemon */
+/* Messages per sendmmsg()/recvmmsg() on either side. */
+#define PROBE_MSG_BATCH		64
 
 /* A probe in flight is (slot, gen): a reused slot gets a new generation. */
 struct probe_request {
