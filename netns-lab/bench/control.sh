@@ -341,6 +341,7 @@ rest_one_knlb() {
 	local r=$1 check=$2 n=$3 per=$4
 	local conf=$OUT/work/rest-knlb-$check.conf log=$OUT/logs/rest-knlb-$check.r$r.log
 	cp_knlb_conf "$n" "$per" "$check" >"$conf"
+	in_gw conntrack -F 2>/dev/null || true	# every run from an empty table
 	knlb_run "$conf" "$log" 60
 	local ms cpu rss hwm down
 	ms=$(sed -n 's/.*programmed table.* in \([0-9.]*\) ms.*/\1/p' "$log" | head -1)
@@ -362,6 +363,7 @@ rest_one_haproxy() {
 	"$KNLBD" --render -c "$OUT/work/rest-static.conf" >"$OUT/work/rest-static.nft" ||
 		b_die "knlbd --render failed"
 	in_gw nft -f "$OUT/work/rest-static.nft"
+	in_gw conntrack -F 2>/dev/null || true	# every run from an empty table
 	ip netns exec "$LAB_NS_GW" haproxy -f "$cfg" -db </dev/null >"$log" 2>&1 &
 	local pid=$! cpu rss hwm down
 	b_track "$pid"
