@@ -204,10 +204,6 @@ int config_parse_backend(struct config_parser *p,
 	} else if (addr_port_parse(tok[0], &b.addr, &b.port) < 0) {
 		report_bad_endpoint(p, tok[0]);
 		rc = -1;
-	} else if (b.addr.family != AF_INET) {
-		config_report(p, config_line(p),
-			      "backend %s: IPv6 is not supported yet", tok[0]);
-		rc = -1;
 	}
 	for (size_t i = 1; i < n; i++) {
 		size_t skip = spaced_option(tok + i, n - i);

@@ -103,12 +103,9 @@ static void check_table_size(struct config_parser *p, size_t i)
 static int endpoint_cmp(const struct knlb_backend_config *a,
 			const struct knlb_backend_config *b)
 {
-	/* Only IPv4 reaches here; compare in host order for a stable sort. */
-	uint32_t x = ntohl(a->addr.in.s_addr), y = ntohl(b->addr.in.s_addr);
+	int c = addr_compare(&a->addr, &b->addr);
 
-	if (x != y)
-		return x < y ? -1 : 1;
-	return (a->port > b->port) - (a->port < b->port);
+	return c ? c : (a->port > b->port) - (a->port < b->port);
 }
 
 static int backend_endpoint_cmp(const void *a, const void *b)
@@ -218,19 +215,70 @@ static void check_vip_duplicates(struct config_parser *p)
 	for (size_t i = 0; i < p->config->n_services; i++) {
 		if (!service_has_endpoint(p, i))
 			continue;
-		for (size_t j = 0; j < i; j++) {
-			if (!service_has_endpoint(p, j) ||
-			    !addr_equal(&s[i].vip, &s[j].vip) ||
-			    s[i].port != s[j].port || s[i].proto != s[j].proto)
+		for (int f = 0; f < KNLB_FAMILIES; f++) {
+			if (!config_service_has_family(&s[i], f))
 				continue;
-			config_report(p, key_line(p, i, "vip"),
-				      "%s/%s is already used by service %s (line %d)",
-				      addr_port_format(&s[i].vip, s[i].port, ep,
-						       sizeof(ep)),
-				      config_proto_name(s[i].proto), s[j].name,
-				      s[j].line);
-			break;
+			for (size_t j = 0; j < i; j++) {
+				if (!service_has_endpoint(p, j) ||
+				    !addr_equal(&s[i].vip[f], &s[j].vip[f]) ||
+				    s[i].port != s[j].port || s[i].proto != s[j].proto)
+					continue;
+				config_report(p, s[i].vip_line[f],
+					      "%s/%s is already used by service %s (line %d)",
+					      addr_port_format(&s[i].vip[f], s[i].port,
+							       ep, sizeof(ep)),
+					      config_proto_name(s[i].proto), s[j].name,
+					      s[j].line);
+				break;
+			}
 		}
+	}
+}
+
+/*
+ * Every family a service serves needs a backend of that family, and every
+ * backend a VIP of its own family: knlb translates addresses, never
+ * families (NAT46/NAT64 is out of scope).  SNAT addresses follow the VIPs.
+ */
+static void check_families(struct config_parser *p, size_t i)
+{
+	const struct knlb_service_config *svc = &p->config->services[i];
+	size_t per_family[KNLB_FAMILIES] = { 0 };
+	char ep[KNLB_ADDRSTRLEN];
+
+	if (key_bad(p, i, "vip"))
+		return;
+	for (size_t b = 0; b < svc->n_backends; b++) {
+		const struct knlb_backend_config *be = &svc->backends[b];
+		enum knlb_family f = addr_family_index(&be->addr);
+
+		per_family[f]++;
+		if (!config_service_has_family(svc, f) && key_line(p, i, "vip"))
+			config_report(p, be->line,
+				      "backend %s is %s but service %s has no %s vip (knlb does not translate between IPv4 and IPv6)",
+				      addr_port_format(&be->addr, be->port, ep, sizeof(ep)),
+				      addr_family_name(f), svc->name, addr_family_name(f));
+	}
+	for (int f = 0; f < KNLB_FAMILIES; f++) {
+		if (config_service_has_family(svc, f) && per_family[f] == 0 &&
+		    svc->n_backends && !key_bad(p, i, "backend"))
+			config_report(p, svc->vip_line[f],
+				      "vip %s of service %s has no %s backend: add one, or remove the vip",
+				      addr_format(&svc->vip[f], ep, sizeof(ep)),
+				      svc->name, addr_family_name(f));
+		if (svc->snat != KNLB_SNAT_ADDRESS || key_bad(p, i, "snat"))
+			continue;
+		if (config_service_has_family(svc, f) && !svc->snat_addr[f].family)
+			config_report(p, key_line(p, i, "snat"),
+				      "snat of service %s has no %s address for its %s vip %s (give one per family, or snat = masquerade)",
+				      svc->name, addr_family_name(f), addr_family_name(f),
+				      addr_format(&svc->vip[f], ep, sizeof(ep)));
+		else if (!config_service_has_family(svc, f) && svc->snat_addr[f].family &&
+			 key_line(p, i, "vip"))
+			config_report(p, key_line(p, i, "snat"),
+				      "snat %s is %s but service %s has no %s vip",
+				      addr_format(&svc->snat_addr[f], ep, sizeof(ep)),
+				      addr_family_name(f), svc->name, addr_family_name(f));
 	}
 }
 
@@ -261,6 +309,7 @@ void config_check(struct config_parser *p)
 		check_keys_apply(p, i);
 		check_table_size(p, i);
 		check_backend_duplicates(p, i);
+		check_families(p, i);
 		check_health(p, i);
 	}
 	check_vip_duplicates(p);

@@ -112,6 +112,7 @@ extern const struct config_word config_hash_key_words[];
 extern const struct config_word config_check_words[];
 extern const struct config_word config_on_empty_words[];
 extern const struct config_word config_yes_no_words[];
+extern const struct config_word config_announce_words[];
 
 /* ---- parsers.c: with the line ----------------------------------------- */
 
@@ -126,10 +127,10 @@ config_parse_fn config_parse_u16, config_parse_u32, config_parse_hex_u32,
 	config_parse_word, config_parse_yes_no, config_parse_duration_key,
 	config_parse_ct_resync, config_parse_text, config_parse_table_name,
 	config_parse_log_level, config_parse_control_socket,
-	config_parse_listen, config_parse_user, config_parse_ipv4,
+	config_parse_listen, config_parse_user, config_parse_vip,
 	config_parse_snat, config_parse_check_path, config_parse_check_host,
 	config_parse_check_expect, config_parse_check_send,
-	config_parse_check_expect_reply;
+	config_parse_check_expect_reply, config_parse_route_table;
 
 /* ---- backend.c -------------------------------------------------------- */
 

@@ -36,6 +36,8 @@ static void derive_service(struct config_parser *p, size_t i)
 
 	if (!set[config_keyword_index("hash_seed")])
 		svc->hash_seed = p->config->global.hash_seed;
+	if (!set[config_keyword_index("announce")])
+		svc->announce = p->config->global.announce;
 	/* HAProxy's defaults: fastinter and downinter = inter. */
 	if (!set[config_keyword_index("fastinter")])
 		h->fastinter_ns = h->interval_ns;

@@ -62,7 +62,9 @@ static const struct config_keyword keywords[] = {
 
 	/* ---- [service NAME]: where traffic comes in ---- */
 	{ .name = "vip", .global_offset = NOWHERE, .service_offset = S(vip),
-	  .parse = config_parse_ipv4, .flags = CONFIG_KW_REQUIRED, .doc = "the virtual IPv4 address (required)" },
+	  .parse = config_parse_vip,
+	  .flags = CONFIG_KW_REQUIRED | CONFIG_KW_REPEATABLE,
+	  .doc = "the virtual address, IPv4 or IPv6 (required); once per family for a dual-stack service" },
 	{ .name = "port", .global_offset = NOWHERE, .service_offset = S(port),
 	  .parse = config_parse_u16, .min = 1, .max = 65535,
 	  .flags = CONFIG_KW_REQUIRED, .doc = "the service port (required)" },
@@ -87,7 +89,8 @@ static const struct config_keyword keywords[] = {
 	  .doc = "slots M; prime for maglev; when absent, sized to the backends (maglev: prime >= 100 x N)" },
 	{ .name = "snat", .global_offset = NOWHERE, .service_offset = S(snat),
 	  .parse = config_parse_snat, .def = "none",
-	  .doc = "masquerade, an IPv4 address, or none" },
+	  .flags = CONFIG_KW_REPEATABLE,
+	  .doc = "masquerade, none, or one address per family the service serves (on one line or two)" },
 	{ .name = "backend", .global_offset = NOWHERE,
 	  .service_offset = S(backends), .parse = config_parse_backend,
 	  .flags = CONFIG_KW_REPEATABLE | CONFIG_KW_REQUIRED,
@@ -170,6 +173,16 @@ static const struct config_keyword keywords[] = {
 	  .parse = config_parse_yes_no, .words = config_yes_no_words,
 	  .def = "yes for udp, no for tcp", .flags = CONFIG_KW_DERIVED,
 	  .doc = "delete a dead backend's conntrack entries (yes) or let them drain (no)" },
+
+	/* ---- scale-out: telling the routing daemon (docs/scale-out.md) ---- */
+	{ .name = "announce", .global_offset = G(announce),
+	  .service_offset = S(announce), .parse = config_parse_word,
+	  .words = config_announce_words, .def = "no",
+	  .doc = "route: a route to the VIP in announce_table while the service has a usable backend, for BIRD or FRR to export; a service's own overrides [global]'s" },
+	{ .name = "announce_table", .global_offset = G(announce_table),
+	  .service_offset = NOWHERE, .parse = config_parse_route_table,
+	  .min = 1, .max = 0xfffffffe, .def = "4242",
+	  .doc = "the kernel routing table knlbd puts announced VIPs in (not main, local or default)" },
 };
 
 #define N_KEYWORDS	(sizeof(keywords) / sizeof(keywords[0]))

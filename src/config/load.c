@@ -23,6 +23,7 @@
 
 #include "knlb/lib/grow.h"
 #include "knlb/lib/log.h"
+#include "knlb/lib/addr.h"
 #include "config-int.h"
 
 /* ---- messages ---------------------------------------------------------- */
@@ -427,6 +428,25 @@ void config_free(struct knlb_config *config)
 	free(config->services);
 	free(config->path);
 	free(config);
+}
+
+const char *config_service_vips(const struct knlb_service_config *svc,
+				char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int f = 0; f < KNLB_FAMILIES; f++) {
+		char one[KNLB_ADDRSTRLEN];
+
+		if (!config_service_has_family(svc, f) || used >= len)
+			continue;
+		used += (size_t)snprintf(buf + used, len - used, "%s%s",
+					 used ? "," : "",
+					 addr_port_format(&svc->vip[f], svc->port,
+							  one, sizeof(one)));
+	}
+	return buf;
 }
 
 const char *config_proto_name(enum knlb_proto proto)

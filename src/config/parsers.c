@@ -102,6 +102,28 @@ int config_parse_hex_u32(struct config_parser *p,
 	return 0;
 }
 
+/*
+ * announce_table: a table the kernel does not use for forwarding by
+ * itself, so a VIP's route there moves no packet (docs/scale-out.md).
+ */
+int config_parse_route_table(struct config_parser *p,
+			     const struct config_keyword *kw, const char *value,
+			     void *field)
+{
+	unsigned long v;
+
+	if (config_get_number(p, kw->name, value, false, kw->min, kw->max, &v) < 0)
+		return -1;
+	if (v >= 253 && v <= 255) {
+		config_report(p, config_line(p),
+			      "%s %lu is the kernel's %s table: announced VIPs need a table of their own",
+			      kw->name, v, v == 253 ? "default" : v == 254 ? "main" : "local");
+		return -1;
+	}
+	*(uint32_t *)field = (uint32_t)v;
+	return 0;
+}
+
 static int get_word(struct config_parser *p, const struct config_keyword *kw,
 		    const char *value, int *out)
 {
@@ -289,29 +311,47 @@ int config_parse_user(struct config_parser *p, const struct config_keyword *kw,
 
 /* ---- addresses -------------------------------------------------------- */
 
-int config_parse_ipv4(struct config_parser *p, const struct config_keyword *kw,
-		      const char *value, void *field)
+/* An address literal, or a report naming the key; 0 or -1. */
+static int parse_literal(struct config_parser *p, const char *key,
+			 const char *value, struct knlb_addr *out)
 {
-	struct knlb_addr a;
-
-	if (addr_parse(value, &a) < 0) {
-		/* "10.0.0.256" is a typo in an address, not a host name. */
-		if (config_looks_dotted(value))
-			config_report(p, config_line(p),
-				      "%s \"%s\" is not a valid IPv4 address",
-				      kw->name, value);
-		else
-			config_report(p, config_line(p),
-				      "%s \"%s\" is not an IPv4 address (names are not resolved)",
-				      kw->name, value);
-		return -1;
-	}
-	if (a.family != AF_INET) {
+	if (addr_parse(value, out) == 0)
+		return 0;
+	/* "10.0.0.256" is a typo in an address, not a host name. */
+	if (config_looks_dotted(value))
 		config_report(p, config_line(p),
-			      "%s %s: IPv6 is not supported yet", kw->name, value);
+			      "%s \"%s\" is not a valid IPv4 address", key, value);
+	else
+		config_report(p, config_line(p),
+			      "%s \"%s\" is not an IPv4 or IPv6 address (names are not resolved)",
+			      key, value);
+	return -1;
+}
+
+/*
+ * vip = ADDR, once per family: field is the service's vip[] array.  A
+ * dual-stack service gives one IPv4 and one IPv6 line.
+ */
+int config_parse_vip(struct config_parser *p, const struct config_keyword *kw,
+		     const char *value, void *field)
+{
+	struct knlb_service_config *svc =
+		container_of(field, struct knlb_service_config, vip);
+	struct knlb_addr a;
+	enum knlb_family f;
+
+	if (parse_literal(p, kw->name, value, &a) < 0)
+		return -1;
+	f = addr_family_index(&a);
+	if (svc->vip[f].family) {
+		config_report(p, config_line(p),
+			      "vip %s: service %s already has an %s vip (line %d); one vip per family",
+			      value, svc->name, addr_family_name(f),
+			      svc->vip_line[f]);
 		return -1;
 	}
-	*(struct knlb_addr *)field = a;
+	svc->vip[f] = a;
+	svc->vip_line[f] = config_line(p);
 	return 0;
 }
 
@@ -372,37 +412,78 @@ int config_parse_listen(struct config_parser *p,
 	return -1;
 }
 
-/* field: the service's snat; snat_addr sits beside it. */
+/* One SNAT address of svc, at most one per family. */
+static int add_snat_address(struct config_parser *p,
+			    struct knlb_service_config *svc, const char *word)
+{
+	struct knlb_addr a;
+	enum knlb_family f;
+
+	if (addr_parse(word, &a) < 0) {
+		config_report(p, config_line(p),
+			      "snat \"%s\" is not masquerade, none or an IPv4 or IPv6 address",
+			      word);
+		return -1;
+	}
+	f = addr_family_index(&a);
+	if (svc->snat_addr[f].family) {
+		config_report(p, config_line(p),
+			      "snat %s: service %s already has an %s snat address; one per family",
+			      word, svc->name, addr_family_name(f));
+		return -1;
+	}
+	svc->snat_addr[f] = a;
+	return 0;
+}
+
+/*
+ * snat = none | masquerade | ADDR [ADDR]: field is the service's snat;
+ * snat_addr[] sits beside it.  The key may be given twice, one address of
+ * each family per line; checks.c matches the families against the VIPs.
+ */
 int config_parse_snat(struct config_parser *p, const struct config_keyword *kw,
 		      const char *value, void *field)
 {
 	struct knlb_service_config *svc =
 		container_of(field, struct knlb_service_config, snat);
-	struct knlb_addr a;
+	bool word = strcmp(value, "none") == 0 || strcmp(value, "masquerade") == 0;
+	int first = config_current_meta(p)->key_line[config_keyword_index(kw->name)];
+	char copy[2 * KNLB_ADDRSTRLEN + 2], *save = NULL;
+	int rc = 0, n = 0;
 
-	(void)kw;
-	if (strcmp(value, "none") == 0) {
-		svc->snat = KNLB_SNAT_NONE;
-		return 0;
-	}
-	if (strcmp(value, "masquerade") == 0) {
-		svc->snat = KNLB_SNAT_MASQUERADE;
-		return 0;
-	}
-	if (addr_parse(value, &a) < 0) {
+	/* Repeatable only for a second address family (first = 0: defaults). */
+	if (first && first != config_line(p) &&
+	    (word || svc->snat != KNLB_SNAT_ADDRESS)) {
 		config_report(p, config_line(p),
-			      "snat \"%s\" is not masquerade, none or an IPv4 address",
+			      "snat repeated in [service %s] (first set on line %d); only addresses of the other family may follow",
+			      svc->name, first);
+		return -1;
+	}
+	if (word) {
+		svc->snat = value[0] == 'n' ? KNLB_SNAT_NONE : KNLB_SNAT_MASQUERADE;
+		return 0;
+	}
+	if (strlen(value) >= sizeof(copy)) {
+		config_report(p, config_line(p),
+			      "snat \"%.40s...\" is too long: at most one IPv4 and one IPv6 address",
 			      value);
 		return -1;
 	}
-	if (a.family != AF_INET) {
-		config_report(p, config_line(p),
-			      "snat %s: IPv6 is not supported yet", value);
-		return -1;
+	strcpy(copy, value);
+	for (char *w = strtok_r(copy, " \t", &save); w;
+	     w = strtok_r(NULL, " \t", &save)) {
+		if (++n > KNLB_FAMILIES) {
+			config_report(p, config_line(p),
+				      "snat has more than %d addresses: at most one per family",
+				      KNLB_FAMILIES);
+			return -1;
+		}
+		if (add_snat_address(p, svc, w) < 0)
+			rc = -1;
 	}
-	svc->snat = KNLB_SNAT_ADDRESS;
-	svc->snat_addr = a;
-	return 0;
+	if (rc == 0)
+		svc->snat = KNLB_SNAT_ADDRESS;
+	return rc;
 }
 
 /* ---- health checks ---------------------------------------------------- */

@@ -255,6 +255,12 @@ const struct config_word config_on_empty_words[] = {
 	{ NULL, 0 },
 };
 
+const struct config_word config_announce_words[] = {
+	{ "no", KNLB_ANNOUNCE_NO },
+	{ "route", KNLB_ANNOUNCE_ROUTE },
+	{ NULL, 0 },
+};
+
 const struct config_word config_yes_no_words[] = {
 	{ "yes", 1 },
 	{ "no", 0 },

@@ -46,4 +46,12 @@ struct json_writer;
 enum ctl_status ctl_host_section(struct knlbd *d, struct json_writer *w,
 				 FILE *out);
 
+/*
+ * The announced VIPs of status (announce = route): lines on out, or the
+ * "announce" member when w is set (null when nothing is announced and
+ * nothing asks to be).  WARN while a configured VIP is not announced.
+ */
+enum ctl_status ctl_announce_section(const struct knlbd *d,
+				     struct json_writer *w, FILE *out);
+
 #endif

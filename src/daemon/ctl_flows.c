@@ -50,6 +50,7 @@ struct flows_stream {
 	bool started;			/* the header is out */
 	bool one_service;		/* the footer names its conntrack command */
 	uint32_t svc_mark;
+	unsigned families;		/* bit 1 << family for each VIP it has */
 };
 
 static const char *service_of_mark(const struct knlbd *d, uint32_t mark)
@@ -156,9 +157,12 @@ static void text_footer(const struct flows_stream *st)
 		fprintf(o->out, "(AGE needs net.netfilter.nf_conntrack_timestamp=1 when the flow starts)\n");
 	if (!o->counters)
 		fprintf(o->out, "(PACKETS and BYTES need net.netfilter.nf_conntrack_acct=1 when the flow starts)\n");
-	if (st->one_service)
-		fprintf(o->out, "the same with conntrack: conntrack -L -m 0x%08x/0x%08x\n",
-			st->svc_mark, mask);
+	/* conntrack -L lists IPv4 unless told -f ipv6: one command per family. */
+	for (int f = 0; st->one_service && f < KNLB_FAMILIES; f++)
+		if (st->families & (1u << f))
+			fprintf(o->out, "the same with conntrack: conntrack -L%s -m 0x%08x/0x%08x\n",
+				f == KNLB_FAMILY_IPV6 ? " -f ipv6" : "",
+				st->svc_mark, mask);
 }
 
 static int flows_produce(void *state, FILE *out, enum ctl_status *status)
@@ -246,6 +250,8 @@ enum ctl_status ctl_flows_cmd(struct knlbd *d, const struct ctl_request *req,
 	st->json = req->json;
 	st->one_service = svc != NULL;
 	st->svc_mark = svc ? svc->ct_mark : 0;
+	for (size_t k = 0; svc && k < svc->n_families; k++)
+		st->families |= 1u << svc->families[k].family;
 	ret = ct_listing_open(d->ct, st->svc_mark, backend, port, &st->listing);
 	if (ret == 0) {
 		ret = ctl_stream_begin(d->ctl, ct_listing_fd(st->listing), &flows_ops, st);

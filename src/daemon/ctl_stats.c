@@ -24,7 +24,7 @@ static void json_backend(const struct knlbd *d, const struct knlb_service *svc,
 			 struct json_writer *w)
 {
 	const struct knlb_backend_config *be = svc->backends[b].cfg;
-	const struct stats_counter *c = stats_find(t, svc->ct_mark, be->addr.in,
+	const struct stats_counter *c = stats_find(t, svc->ct_mark, &be->addr,
 						   (uint8_t)svc->cfg->proto,
 						   be->port);
 	const struct stats_counter zero = { 0 };
@@ -68,8 +68,8 @@ static void json_service(const struct knlbd *d, const struct knlb_service *svc,
 	json_key(w, "name");
 	json_string(w, svc->cfg->name);
 	json_key(w, "vip");
-	json_string(w, addr_port_format(&svc->cfg->vip, svc->cfg->port, vip,
-					sizeof(vip)));
+	json_string(w, addr_port_format(config_service_first_vip(svc->cfg),
+					svc->cfg->port, vip, sizeof(vip)));
 	json_key(w, "proto");
 	json_string(w, config_proto_name(svc->cfg->proto));
 	json_key(w, "backends");

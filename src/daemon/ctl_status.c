@@ -31,6 +31,11 @@ static const char *service_state(const struct knlb_service *svc)
 {
 	if (svc->empty)
 		return "empty";
+	/* A dual-stack service one of whose families has nothing left. */
+	for (size_t k = 0; k < svc->n_families; k++)
+		if (svc->families[k].empty)
+			return svc->families[k].family == KNLB_FAMILY_IPV6 ?
+			       "ipv6-empty" : "ipv4-empty";
 	if (svc->on_backups)
 		return "on-backups";
 	for (size_t b = 0; b < svc->n_backends; b++)
@@ -69,10 +74,10 @@ static void text_service(const struct service_row *sr, FILE *out)
 {
 	const struct knlb_service *svc = sr->svc;
 	const struct knlb_service_config *cfg = svc->cfg;
-	char vip[KNLB_ADDRSTRLEN], digest[SLOT_DIGEST_STRLEN];
+	char vip[CONFIG_VIPS_STRLEN], digest[SLOT_DIGEST_STRLEN];
 
 	fprintf(out, "service %s  %s/%s  %s  %u slots (%s)  digest %s  ct mark 0x%08x  flush %s  on_empty %s  state %s  active flows %" PRIu64 "\n",
-		cfg->name, addr_port_format(&cfg->vip, cfg->port, vip, sizeof(vip)),
+		cfg->name, config_service_vips(cfg, vip, sizeof(vip)),
 		config_proto_name(cfg->proto), config_scheduler_name(cfg->scheduler),
 		cfg->table_size,
 		config_table_size_source_name(cfg->table_size_source),
@@ -80,9 +85,22 @@ static void text_service(const struct service_row *sr, FILE *out)
 		svc->ct_mark, cfg->flush ? "yes" : "no",
 		cfg->on_empty == KNLB_ON_EMPTY_DROP ? "drop" : "reject",
 		service_state(svc), sr->flows.active);
-	fprintf(out, "  %-20s %-21s %6s %9s %-8s %-6s %7s %7s %8s  %s\n", "BACKEND",
-		"ADDRESS", "WEIGHT", "EFFECTIVE", "ADMIN", "HEALTH", "SLOTS",
-		"SHARE", "ACTIVE", "LAST CHECK");
+	/* Columns as wide as the widest id and endpoint (IPv6 ones are long). */
+	int id_w = 20, addr_w = 21;
+
+	for (size_t b = 0; b < svc->n_backends; b++) {
+		char addr[KNLB_ADDRSTRLEN];
+		int n = (int)strlen(svc->backends[b].cfg->id);
+
+		id_w = n > id_w ? n : id_w;
+		n = (int)strlen(addr_port_format(&svc->backends[b].cfg->addr,
+						 svc->backends[b].cfg->port, addr,
+						 sizeof(addr)));
+		addr_w = n > addr_w ? n : addr_w;
+	}
+	fprintf(out, "  %-*s %-*s %6s %9s %-8s %-6s %7s %7s %8s  %s\n", id_w,
+		"BACKEND", addr_w, "ADDRESS", "WEIGHT", "EFFECTIVE", "ADMIN",
+		"HEALTH", "SLOTS", "SHARE", "ACTIVE", "LAST CHECK");
 	for (size_t b = 0; b < svc->n_backends; b++) {
 		const struct backend_row *br = &sr->backends[b];
 		const struct knlb_backend *be = br->be;
@@ -91,8 +109,8 @@ static void text_service(const struct service_row *sr, FILE *out)
 		last_check_text(br->health, check, sizeof(check));
 		snprintf(weight, sizeof(weight), "%u%s", be->weight,
 			 be->weight_set ? "*" : "");
-		fprintf(out, "  %-20s %-21s %6s %9g %-8s %-6s %7u %6.2f%% %8" PRIu64 "  %s%s\n",
-			be->cfg->id,
+		fprintf(out, "  %-*s %-*s %6s %9g %-8s %-6s %7u %6.2f%% %8" PRIu64 "  %s%s\n",
+			id_w, be->cfg->id, addr_w,
 			addr_port_format(&be->cfg->addr, be->cfg->port, addr, sizeof(addr)),
 			weight, pool_effective_weight(svc, b),
 			pool_admin_name(be->admin), be->up ? "up" : "DOWN", br->slots,
@@ -174,7 +192,13 @@ static void json_service(const struct service_row *sr, struct json_writer *w)
 	json_key(w, "name");
 	json_string(w, cfg->name);
 	json_key(w, "vip");
-	json_string(w, addr_format(&cfg->vip, vip, sizeof(vip)));
+	json_string(w, addr_format(config_service_first_vip(cfg), vip, sizeof(vip)));
+	json_key(w, "vips");
+	json_array_begin(w);
+	for (int f = 0; f < KNLB_FAMILIES; f++)
+		if (config_service_has_family(cfg, f))
+			json_string(w, addr_format(&cfg->vip[f], vip, sizeof(vip)));
+	json_array_end(w);
 	json_key(w, "port");
 	json_uint(w, cfg->port);
 	json_key(w, "proto");
@@ -286,11 +310,15 @@ enum ctl_status ctl_status_cmd(struct knlbd *d, const struct ctl_request *req,
 		json_uint(&w, d->counters.reload_failures);
 		json_conntrack(d, &w);
 		st = ctl_host_section(d, &w, out);
+		if (ctl_announce_section(d, &w, out) == CTL_WARN)
+			st = CTL_WARN;
 		json_key(&w, "services");
 		json_array_begin(&w);
 	} else {
 		text_header(d, out);
 		st = ctl_host_section(d, NULL, out);
+		if (ctl_announce_section(d, NULL, out) == CTL_WARN)
+			st = CTL_WARN;
 	}
 	for (size_t s = 0; s < v.n_services; s++) {
 		const struct service_row *sr = &v.services[s];

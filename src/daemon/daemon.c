@@ -25,6 +25,7 @@
 #include "knlb/daemon/metrics_link.h"
 #include "knlb/lib/loop.h"
 #include "knlb/daemon/adopt.h"
+#include "knlb/daemon/announce.h"
 #include "knlb/ct/flowtab.h"
 #include "knlb/health/health.h"
 #include "knlb/health/prober.h"
@@ -157,6 +158,7 @@ static void before_sleep(struct loop *loop, void *arg)
 
 	(void)loop;
 	committer_run(d->committer);
+	announcer_sync(d);
 	/* Only once the kernel no longer maps the dead backends. */
 	if (!d->n_flushes || !committer_synced(d->committer))
 		return;
@@ -426,6 +428,8 @@ int daemon_start_services(struct knlbd *d)
 		log_error("%s", strerror(-ret));
 		return ret;
 	}
+	/* Without it knlbd still balances; status says why nothing is announced. */
+	announcer_start(d);
 	loop_set_before_sleep(d->loop, before_sleep, d);
 	ret = start_conntrack(d);
 	if (ret == 0)
@@ -520,6 +524,8 @@ void daemon_release(struct knlbd *d)
 	flowtab_free(d->flows);
 	free(d->flushes);
 	committer_free(d->committer);
+	announcer_free(d->announcer);
+	d->announcer = NULL;
 	loop_free(d->loop);
 	nfnl_sock_close(d->nfnl);
 	pool_free(d->pool);

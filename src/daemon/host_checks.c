@@ -230,8 +230,9 @@ static const struct {
 static bool serves_family(const struct knlb_config *config, sa_family_t family)
 {
 	for (size_t s = 0; s < config->n_services; s++)
-		if (config->services[s].vip.family == family)
-			return true;
+		for (int k = 0; k < KNLB_FAMILIES; k++)
+			if (config->services[s].vip[k].family == family)
+				return true;
 	return false;
 }
 
@@ -281,16 +282,17 @@ static const struct host_addr *find_addr(const struct host_facts *f,
 static int check_snat(const struct knlb_config *config,
 		      const struct host_facts *f, struct host_problems *out)
 {
-	for (size_t s = 0; s < config->n_services; s++) {
-		const struct knlb_service_config *svc = &config->services[s];
+	for (size_t i = 0; i < config->n_services * KNLB_FAMILIES; i++) {
+		const struct knlb_service_config *svc = &config->services[i / KNLB_FAMILIES];
+		const struct knlb_addr *snat = &svc->snat_addr[i % KNLB_FAMILIES];
 		const struct host_addr *have;
 		char a[KNLB_ADDRSTRLEN];
 		int ret = 0;
 
-		if (svc->snat != KNLB_SNAT_ADDRESS)
+		if (svc->snat != KNLB_SNAT_ADDRESS || !snat->family)
 			continue;
-		have = find_addr(f, &svc->snat_addr);
-		addr_format(&svc->snat_addr, a, sizeof(a));
+		have = find_addr(f, snat);
+		addr_format(snat, a, sizeof(a));
 		if (!have)
 			ret = add_problem(out, HOST_CHECK_SNAT_ADDRESS, svc->name,
 					  "service %s: snat = %s is not an address of this host: backends reply to an address nobody answers and every reply is lost (add it to an interface, or use snat = masquerade)",

@@ -20,6 +20,7 @@
 #include "knlb/lib/addr.h"
 #include "knlb/config/config.h"
 #include "knlb/config/keywords.h"
+#include "knlb/daemon/announce.h"
 #include "knlb/daemon/daemon.h"
 #include "knlb/daemon/host_checks.h"
 #include "knlb/lib/log.h"
@@ -177,14 +178,17 @@ static void log_pool(const struct knlb_model *pool)
 	for (size_t i = 0; i < pool->n_services; i++) {
 		const struct knlb_service *svc = &pool->services[i];
 		const struct knlb_service_config *cfg = svc->cfg;
-		char vip[KNLB_ADDRSTRLEN];
-		double total = 0, worst = 0;
+		char vip[CONFIG_VIPS_STRLEN];
+		double total[KNLB_FAMILIES] = { 0 }, worst = 0;
 
+		/* Each family has a table of its own: shares are per family. */
 		for (size_t b = 0; b < svc->n_backends; b++)
-			total += pool_effective_weight(svc, b);
+			total[addr_family_index(&svc->backends[b].cfg->addr)] +=
+				pool_effective_weight(svc, b);
 		for (size_t b = 0; b < svc->n_backends; b++) {
+			double sum = total[addr_family_index(&svc->backends[b].cfg->addr)];
 			uint32_t n = pool_slots_of(svc, b);
-			double want = total > 0 ? pool_effective_weight(svc, b) / total : 0;
+			double want = sum > 0 ? pool_effective_weight(svc, b) / sum : 0;
 			double got = (double)n / cfg->table_size;
 
 			if (want > 0 && fabs(got - want) / want > worst)
@@ -195,7 +199,7 @@ static void log_pool(const struct knlb_model *pool)
 				  100.0 * want);
 		}
 		log_info("service %s: %s/%s scheduler %s, %u slots (%s), %zu backend%s, ct mark 0x%08x, slot shares within %.2f%% of weights",
-			 cfg->name, addr_port_format(&cfg->vip, cfg->port, vip, sizeof(vip)),
+			 cfg->name, config_service_vips(cfg, vip, sizeof(vip)),
 			 config_proto_name(cfg->proto),
 			 config_scheduler_name(cfg->scheduler), cfg->table_size,
 			 config_table_size_source_name(cfg->table_size_source),
@@ -395,11 +399,14 @@ static int run(struct daemon *dm)
 		log_error("event loop: %s", strerror(-ret));
 		return EXIT_INTERNAL;
 	}
-	if (d->flush_on_exit)
+	if (d->flush_on_exit) {
+		/* First the routers stop sending, then the table goes. */
+		announcer_withdraw_all(d);
 		daemon_flush_table(d);
-	else
+	} else {
 		log_info("leaving table inet %s in place: the kernel keeps forwarding",
 			 d->config->global.table);
+	}
 	return EXIT_OK;
 }
 

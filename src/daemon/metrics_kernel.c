@@ -73,7 +73,7 @@ static void put_family(FILE *out, const struct knlb_model *pool,
 		for (size_t b = 0; b < svc->n_backends; b++) {
 			const struct knlb_backend_config *be = svc->backends[b].cfg;
 			const struct stats_counter *c =
-				stats_find(t, svc->ct_mark, be->addr.in,
+				stats_find(t, svc->ct_mark, &be->addr,
 					   (uint8_t)svc->cfg->proto, be->port);
 
 			if (!c)

@@ -14,6 +14,7 @@
 
 #include "knlb/nft/commit.h"
 #include "knlb/config/config.h"
+#include "knlb/daemon/announce.h"
 #include "knlb/daemon/daemon.h"
 #include "knlb/daemon/host_watch.h"
 #include "knlb/lib/loop.h"
@@ -212,6 +213,7 @@ static int reload(struct knlbd *d, FILE *report)
 	struct reload_plan plan = { 0 };
 	struct sync_result res = { 0 };
 	uint64_t old_audit_ns;
+	uint32_t old_announce_table;
 	char err[512] = "";
 	int ret;
 
@@ -253,6 +255,7 @@ static int reload(struct knlbd *d, FILE *report)
 	d->pool = pool;
 	pool = NULL;
 	old_audit_ns = d->config->global.ct_resync_interval_ns;
+	old_announce_table = d->config->global.announce_table;
 	warn_restart_only(d->config, config, report);
 	config_free(d->config);
 	d->config = config;
@@ -262,6 +265,8 @@ static int reload(struct knlbd *d, FILE *report)
 	if (ret < 0)
 		say(report, true, "reload: starting health checks: %s", strerror(-ret));
 	daemon_arm_wlc(d);
+	/* The new pool's VIPs are looked at in the next before-sleep hook. */
+	announcer_reload(d, old_announce_table);
 	if (d->config->global.ct_resync_interval_ns != old_audit_ns)
 		daemon_arm_audit(d);
 	daemon_update_sources(d);

@@ -136,3 +136,17 @@ const char *addr_port_format(const struct knlb_addr *a, uint16_t port,
 		snprintf(buf, len, "%s:%u", host, (unsigned int)port);
 	return buf;
 }
+
+const char *addr_family_name(enum knlb_family f)
+{
+	return f == KNLB_FAMILY_IPV6 ? "IPv6" : "IPv4";
+}
+
+int addr_compare(const struct knlb_addr *a, const struct knlb_addr *b)
+{
+	if (a->family != b->family)
+		return a->family == AF_INET ? -1 : 1;
+	if (a->family == AF_INET6)
+		return memcmp(&a->in6, &b->in6, sizeof(a->in6));
+	return memcmp(&a->in, &b->in, sizeof(a->in));
+}

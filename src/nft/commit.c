@@ -27,6 +27,7 @@
 #include "knlb/config/config-t.h"
 #include "knlb/lib/log.h"
 #include "knlb/lib/loop.h"
+#include "knlb/lib/addr.h"
 #include "knlb/pool/pool.h"
 #include "knlb/pool/reload_plan.h"
 #include "knlb/sched/sched.h"
@@ -38,7 +39,7 @@
 /* What the kernel holds for one service, as last acknowledged. */
 struct kernel_view {
 	uint32_t *slots;
-	bool empty;
+	unsigned empty;		/* pool_empty_families() */
 	bool on_backups;
 };
 
@@ -58,7 +59,7 @@ static struct kernel_view *kernel_view_new(const struct knlb_model *pool)
 					sizeof(*kv));
 
 	for (size_t i = 0; kv && i < pool->n_services; i++) {
-		kv[i].slots = malloc(pool->services[i].cfg->table_size *
+		kv[i].slots = malloc((pool_slots_len(&pool->services[i]) ?: 1) *
 				     sizeof(uint32_t));
 		if (!kv[i].slots) {
 			while (i--)
@@ -80,8 +81,8 @@ static void kernel_view_free(struct kernel_view *kv, const struct knlb_model *po
 /* The kernel now holds the pool: remember it as the base of the next delta. */
 static void kernel_view_take(struct kernel_view *kv, const struct knlb_service *svc)
 {
-	memcpy(kv->slots, svc->slots, svc->cfg->table_size * sizeof(uint32_t));
-	kv->empty = svc->empty;
+	memcpy(kv->slots, svc->slots, pool_slots_len(svc) * sizeof(uint32_t));
+	kv->empty = pool_empty_families(svc);
 	kv->on_backups = svc->on_backups;
 }
 
@@ -94,17 +95,31 @@ static const char *on_empty_effect(const struct knlb_service *svc)
 	       "new flows get ICMP port unreachable (on_empty = reject)";
 }
 
-/* One line per change of what the service as a whole can do. */
+/*
+ * One line per change of what the service can do: for the service as a
+ * whole, or for one family of a dual-stack service ("no usable IPv6
+ * backend").
+ */
 static void log_service_state(const struct knlb_service *svc,
 			      const struct kernel_view *kv)
 {
-	if (svc->empty != kv->empty) {
-		if (svc->empty)
-			log_warn("service %s: no usable backend: %s",
-				 svc->cfg->name, on_empty_effect(svc));
+	unsigned empty = pool_empty_families(svc);
+
+	for (size_t k = 0; k < svc->n_families; k++) {
+		enum knlb_family f = svc->families[k].family;
+		const char *fam = svc->n_families > 1 ? addr_family_name(f) : "";
+		unsigned bit = 1u << f;
+
+		if (!((empty ^ kv->empty) & bit))
+			continue;
+		if (empty & bit)
+			log_warn("service %s: no usable %s%sbackend: %s",
+				 svc->cfg->name, fam, *fam ? " " : "",
+				 on_empty_effect(svc));
 		else
-			log_info("service %s: a backend is usable again, on_empty lifted",
-				 svc->cfg->name);
+			log_info("service %s: %s%s%sbackend is usable again, on_empty lifted",
+				 svc->cfg->name, *fam ? "an " : "a ", fam,
+				 *fam ? " " : "");
 	}
 	if (svc->on_backups != kv->on_backups) {
 		if (svc->on_backups)
@@ -253,7 +268,8 @@ static uint32_t *translate_view(const struct kernel_view *kv,
 {
 	uint32_t *to_new = malloc((osvc->n_backends ? osvc->n_backends : 1) *
 				  sizeof(*to_new));
-	uint32_t *slots = malloc(nsvc->cfg->table_size * sizeof(*slots));
+	size_t len = pool_slots_len(nsvc);
+	uint32_t *slots = malloc((len ? len : 1) * sizeof(*slots));
 
 	if (!to_new || !slots) {
 		free(to_new);
@@ -265,7 +281,7 @@ static uint32_t *translate_view(const struct kernel_view *kv,
 	for (size_t b = 0; b < nsvc->n_backends; b++)
 		if (backend_from[b] >= 0)
 			to_new[backend_from[b]] = (uint32_t)b;
-	for (uint32_t i = 0; i < nsvc->cfg->table_size; i++)
+	for (size_t i = 0; i < len; i++)
 		slots[i] = kv->slots[i] < osvc->n_backends ?
 			   to_new[kv->slots[i]] : kv->slots[i];
 	free(to_new);

@@ -7,6 +7,7 @@
  *
  *   map NAME_slots      key u32 (slot), data 8 bytes: IPv4 addr, port (BE),
  *                       each padded to 32 bits
+ *   map NAME_slots6     the same with a 16-byte IPv6 address (20 bytes)
  *   chain svc_NAME      ... immediate reg 1 <- MARK; ct mark set reg 1 ...
  *                    or ... ct load mark -> reg 1;
  *                           bitwise reg 1 = (reg 1 & ~MASK) ^ MARK;
@@ -48,7 +49,16 @@
 #define SLOTS_SUFFIX "_slots"
 #define CHAIN_PREFIX "svc_"
 #define SLOT_KEY_LEN 4
-#define SLOT_DATA_LEN 8
+
+/* The slot maps of each family: name suffix, address and value length. */
+static const struct {
+	const char *suffix;
+	sa_family_t af;
+	uint32_t addr_len, data_len;
+} slot_maps[KNLB_FAMILIES] = {
+	[KNLB_FAMILY_IPV4] = { SLOTS_SUFFIX, AF_INET, 4, 8 },
+	[KNLB_FAMILY_IPV6] = { SLOTS_SUFFIX "6", AF_INET6, 16, 20 },
+};
 
 struct reader {
 	struct mnl_socket *nl;
@@ -59,11 +69,12 @@ struct reader {
 	struct adopt_table *t;
 	size_t services_cap;	/* of t->services, which only we append to */
 	/*
-	 * The map being read: every element's key, and its value as
-	 * (addr << 16 | port), then counted.
+	 * The maps of the service being read: every element's key, and its
+	 * value (a backend; .slots unused), then counted.
 	 */
 	uint32_t *keys;
-	uint64_t *values;
+	struct adopt_backend *values;
+	enum knlb_family family;	/* of the map being read */
 	size_t n_values, values_cap, keys_cap;
 	int err;		/* first error a callback met (-errno) */
 };
@@ -231,13 +242,31 @@ static int read_table(struct reader *r, const char *table)
 	return exchange(r, nlh, ignore_cb);
 }
 
-/* A map NAME_slots shaped as ruleset.c makes it marks service NAME. */
+/* Whether name is NAME_slots[6]: the family, and the length of NAME. */
+static bool slot_map_name(const char *name, enum knlb_family *f, size_t *stem)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	for (int k = 0; k < KNLB_FAMILIES; k++) {
+		size_t sfx = strlen(slot_maps[k].suffix);
+
+		if (len > sfx && strcmp(name + len - sfx, slot_maps[k].suffix) == 0) {
+			*f = k;
+			*stem = len - sfx;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A map NAME_slots[6] shaped as ruleset.c makes it marks service NAME. */
 static int set_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct reader *r = data;
 	struct nftnl_set *s = nftnl_set_alloc();
+	enum knlb_family f;
 	const char *name;
-	size_t len, sfx = strlen(SLOTS_SUFFIX);
+	size_t stem;
 
 	if (!s) {
 		r->err = -ENOMEM;
@@ -248,18 +277,19 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 		goto out_free_set;
 	}
 	name = nftnl_set_get_str(s, NFTNL_SET_NAME);
-	len = name ? strlen(name) : 0;
-	if (len <= sfx || strcmp(name + len - sfx, SLOTS_SUFFIX) != 0)
+	if (!slot_map_name(name, &f, &stem))
 		goto out_free_set;
 	if (!(nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_MAP) ||
 	    nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN) != SLOT_KEY_LEN ||
-	    nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN) != SLOT_DATA_LEN)
+	    nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN) != slot_maps[f].data_len)
 		goto out_free_set;
 	{
-		struct adopt_service *svc = service_of(r, name, len - sfx);
+		struct adopt_service *svc = service_of(r, name, stem);
 
-		if (svc)
+		if (svc) {
 			svc->has_map = true;
+			svc->maps |= 1u << f;
+		}
 	}
 out_free_set:
 	nftnl_set_free(s);
@@ -281,7 +311,8 @@ static int read_sets(struct reader *r, const char *table)
 	return exchange(r, nlh, set_cb);
 }
 
-static int push_value(struct reader *r, uint32_t key, uint64_t v)
+static int push_value(struct reader *r, uint32_t key,
+		      const struct adopt_backend *v)
 {
 	if (grow(&r->values, &r->values_cap, r->n_values + 1,
 		 sizeof(*r->values), 1024) < 0 ||
@@ -289,7 +320,7 @@ static int push_value(struct reader *r, uint32_t key, uint64_t v)
 		 1024) < 0)
 		return -ENOMEM;
 	r->keys[r->n_values] = key;
-	r->values[r->n_values++] = v;
+	r->values[r->n_values++] = *v;
 	return 0;
 }
 
@@ -315,21 +346,26 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	for (e = nftnl_set_elems_iter_next(it); e && !r->err;
 	     e = nftnl_set_elems_iter_next(it)) {
+		uint32_t alen = slot_maps[r->family].addr_len;
+		struct adopt_backend v = { 0 };
 		const uint8_t *d, *k;
-		uint32_t dlen = 0, klen = 0, addr, key;
+		uint32_t dlen = 0, klen = 0, key;
 		uint16_t port;
 
 		k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
 		d = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dlen);
-		if (!k || klen != SLOT_KEY_LEN || !d || dlen != SLOT_DATA_LEN) {
+		if (!k || klen != SLOT_KEY_LEN || !d ||
+		    dlen != slot_maps[r->family].data_len) {
 			r->err = -EPROTO;
 			break;
 		}
 		memcpy(&key, k, sizeof(key));
-		memcpy(&addr, d, sizeof(addr));
-		memcpy(&port, d + 4, sizeof(port));
-		r->err = push_value(r, key,
-				    (uint64_t)ntohl(addr) << 16 | ntohs(port));
+		v.addr.family = slot_maps[r->family].af;
+		memcpy(r->family == KNLB_FAMILY_IPV6 ? (void *)&v.addr.in6
+						     : (void *)&v.addr.in, d, alen);
+		memcpy(&port, d + alen, sizeof(port));
+		v.port = ntohs(port);
+		r->err = push_value(r, key, &v);
 	}
 	nftnl_set_elems_iter_destroy(it);
 out_free_set:
@@ -351,20 +387,21 @@ static int cmp_u32(const void *a, const void *b)
  * chunks: some elements come twice and as many never.  A repeated key is
  * the trace; the caller reads again.
  */
-static bool keys_repeat(struct reader *r)
+static bool keys_repeat(uint32_t *keys, size_t n)
 {
-	qsort(r->keys, r->n_values, sizeof(*r->keys), cmp_u32);
-	for (size_t i = 1; i < r->n_values; i++)
-		if (r->keys[i] == r->keys[i - 1])
+	qsort(keys, n, sizeof(*keys), cmp_u32);
+	for (size_t i = 1; i < n; i++)
+		if (keys[i] == keys[i - 1])
 			return true;
 	return false;
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int cmp_backend(const void *a, const void *b)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	const struct adopt_backend *x = a, *y = b;
+	int c = addr_compare(&x->addr, &y->addr);
 
-	return x < y ? -1 : x > y;
+	return c ? c : (x->port > y->port) - (x->port < y->port);
 }
 
 /* r->values (one per element) -> svc->mapped (one per backend, counted). */
@@ -373,47 +410,56 @@ static int count_values(struct reader *r, struct adopt_service *svc)
 	size_t n = 0;
 
 	svc->n_elements = (uint32_t)r->n_values;
-	if (keys_repeat(r))
-		r->interrupted = true;
-	qsort(r->values, r->n_values, sizeof(*r->values), cmp_u64);
+	qsort(r->values, r->n_values, sizeof(*r->values), cmp_backend);
 	for (size_t i = 0; i < r->n_values; i++)
-		n += i == 0 || r->values[i] != r->values[i - 1];
+		n += i == 0 || cmp_backend(&r->values[i], &r->values[i - 1]);
 	svc->mapped = calloc(n ? n : 1, sizeof(*svc->mapped));
 	if (!svc->mapped)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->n_values; i++) {
-		struct adopt_backend *b;
-
-		if (i == 0 || r->values[i] != r->values[i - 1]) {
-			b = &svc->mapped[svc->n_mapped++];
-			b->addr.family = AF_INET;
-			b->addr.in.s_addr = htonl((uint32_t)(r->values[i] >> 16));
-			b->port = (uint16_t)r->values[i];
-		}
+		if (i == 0 || cmp_backend(&r->values[i], &r->values[i - 1]))
+			svc->mapped[svc->n_mapped++] = r->values[i];
 		svc->mapped[svc->n_mapped - 1].slots++;
 	}
 	return 0;
 }
 
-static int read_elements(struct reader *r, const char *table,
-			 struct adopt_service *svc)
+/* Every element of svc's slot map of family f, appended to r->values. */
+static int read_map_elements(struct reader *r, const char *table,
+			     const struct adopt_service *svc, enum knlb_family f)
 {
-	char set[KNLB_NAME_MAX + sizeof(SLOTS_SUFFIX)];
+	char set[KNLB_NAME_MAX + sizeof(SLOTS_SUFFIX) + 1];
 	struct nftnl_set *s = nftnl_set_alloc();
+	size_t first = r->n_values;
 	struct nlmsghdr *nlh;
 	int ret;
 
 	if (!s)
 		return -ENOMEM;
-	snprintf(set, sizeof(set), "%s%s", svc->name, SLOTS_SUFFIX);
+	snprintf(set, sizeof(set), "%s%s", svc->name, slot_maps[f].suffix);
 	nlh = nftnl_set_nlmsg_build_hdr(r->buf, NFT_MSG_GETSETELEM, NFPROTO_INET,
 					NLM_F_DUMP, ++r->seq);
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
-	r->n_values = 0;
+	r->family = f;
 	ret = exchange(r, nlh, elem_cb);
+	/* Keys repeat only within one map: a second family's may not count. */
+	if (ret == 0 && keys_repeat(r->keys + first, r->n_values - first))
+		r->interrupted = true;
+	return ret;
+}
+
+static int read_elements(struct reader *r, const char *table,
+			 struct adopt_service *svc)
+{
+	int ret = 0;
+
+	r->n_values = 0;
+	for (int f = 0; ret == 0 && f < KNLB_FAMILIES; f++)
+		if (svc->maps & (1u << f))
+			ret = read_map_elements(r, table, svc, f);
 	if (ret == 0)
 		ret = count_values(r, svc);
 	return ret;

@@ -11,7 +11,7 @@
 
 #include "knlb/lib/addr.h"
 #include "knlb/config/config.h"
-#include "knlb/pool/pool-t.h"
+#include "knlb/pool/pool.h"
 #include "knlb/nft/render.h"
 #include "knlb/nft/ruleset.h"
 #include "knlb/nft/stats.h"
@@ -19,42 +19,58 @@
 
 #define ELEM_NEWLINE ",\n\t\t\t     "
 
-static void render_dispatch_map(FILE *out, const struct knlb_model *pool)
-{
-	fprintf(out, "\tmap %s {\n", RULESET_DISPATCH_MAP);
-	fprintf(out, "\t\ttype ipv4_addr . inet_proto . inet_service : verdict\n");
-	if (pool->n_services) {
-		fputs("\t\telements = { ", out);
-		for (size_t i = 0; i < pool->n_services; i++) {
-			const struct knlb_service *svc = &pool->services[i];
-			char vip[KNLB_ADDRSTRLEN], chain[RULESET_NAME_MAX];
+static void render_base_chain(FILE *out, const char *name, const char *hook,
+			      const char *prio);
 
-			fprintf(out, "%s%s . %s . %u : jump %s", i ? ELEM_NEWLINE : "",
-				addr_format(&svc->cfg->vip, vip, sizeof(vip)),
-				config_proto_name(svc->cfg->proto), svc->cfg->port,
-				ruleset_chain_name(svc, chain, sizeof(chain)));
-		}
-		fputs(" }\n", out);
+/* nft's names of a family: its address type and its payload protocol. */
+static const char *const addr_type[KNLB_FAMILIES] = { "ipv4_addr", "ipv6_addr" };
+static const char *const ip_word[KNLB_FAMILIES] = { "ip", "ip6" };
+
+static void render_dispatch_map(FILE *out, const struct knlb_model *pool,
+				enum knlb_family f)
+{
+	bool first = true;
+
+	fprintf(out, "%s\tmap %s%s {\n", f ? "\n" : "", RULESET_DISPATCH_MAP,
+		ruleset_family_suffix(f));
+	fprintf(out, "\t\ttype %s . inet_proto . inet_service : verdict\n",
+		addr_type[f]);
+	for (size_t i = 0; i < pool->n_services; i++) {
+		const struct knlb_service *svc = &pool->services[i];
+		char vip[KNLB_ADDRSTRLEN], chain[RULESET_NAME_MAX];
+
+		if (!config_service_has_family(svc->cfg, f))
+			continue;
+		fputs(first ? "\t\telements = { " : ELEM_NEWLINE, out);
+		first = false;
+		fprintf(out, "%s . %s . %u : jump %s",
+			addr_format(&svc->cfg->vip[f], vip, sizeof(vip)),
+			config_proto_name(svc->cfg->proto), svc->cfg->port,
+			ruleset_chain_name(svc, chain, sizeof(chain)));
 	}
+	if (!first)
+		fputs(" }\n", out);
 	fputs("\t}\n", out);
 }
 
-static void render_slots_map(FILE *out, const struct knlb_service *svc)
+static void render_slots_map(FILE *out, const struct knlb_service *svc,
+			     const struct knlb_service_family *fam)
 {
 	const char *proto = config_proto_name(svc->cfg->proto);
 	char name[RULESET_NAME_MAX];
 	uint32_t shown = 0;
 
-	fprintf(out, "\n\tmap %s {\n", ruleset_slots_name(svc, name, sizeof(name)));
-	fprintf(out, "\t\ttypeof numgen inc mod %u : ip daddr . %s dport\n",
-		svc->cfg->table_size, proto);
+	fprintf(out, "\n\tmap %s {\n",
+		ruleset_slots_name(svc, fam->family, name, sizeof(name)));
+	fprintf(out, "\t\ttypeof numgen inc mod %u : %s daddr . %s dport\n",
+		svc->cfg->table_size, ip_word[fam->family], proto);
 	for (uint32_t i = 0; i < svc->cfg->table_size; i++) {
 		const struct knlb_backend_config *b;
 		char addr[KNLB_ADDRSTRLEN];
 
-		if (svc->slots[i] == SCHED_SLOT_EMPTY)
+		if (fam->slots[i] == SCHED_SLOT_EMPTY)
 			continue;
-		b = svc->backends[svc->slots[i]].cfg;
+		b = svc->backends[fam->slots[i]].cfg;
 		/* nft prints integer-keyed elements five to a line */
 		if (shown == 0)
 			fputs("\t\telements = { ", out);
@@ -69,23 +85,26 @@ static void render_slots_map(FILE *out, const struct knlb_service *svc)
 	fputs("\t}\n", out);
 }
 
-/* empty_reject / empty_drop: services with no usable backend right now. */
+/* empty_reject[6] / empty_drop[6]: VIPs with no usable backend right now. */
 static void render_empty_set(FILE *out, const struct knlb_model *pool,
-			     const char *name, enum knlb_on_empty how)
+			     const char *name, enum knlb_on_empty how,
+			     enum knlb_family f)
 {
 	bool first = true;
 
-	fprintf(out, "\n\tset %s {\n", name);
-	fputs("\t\ttype ipv4_addr . inet_proto . inet_service\n", out);
+	fprintf(out, "\n\tset %s%s {\n", name, ruleset_family_suffix(f));
+	fprintf(out, "\t\ttype %s . inet_proto . inet_service\n", addr_type[f]);
 	for (size_t i = 0; i < pool->n_services; i++) {
 		const struct knlb_service *svc = &pool->services[i];
+		const struct knlb_service_family *fam = pool_service_family(svc, f);
 		char vip[KNLB_ADDRSTRLEN];
 
-		if (!svc->empty || svc->cfg->on_empty != how)
+		if (!fam || !fam->empty || svc->cfg->on_empty != how)
 			continue;
 		fputs(first ? "\t\telements = { " : ELEM_NEWLINE, out);
 		first = false;
-		fprintf(out, "%s . %s . %u", addr_format(&svc->cfg->vip, vip, sizeof(vip)),
+		fprintf(out, "%s . %s . %u",
+			addr_format(&svc->cfg->vip[f], vip, sizeof(vip)),
 			config_proto_name(svc->cfg->proto), svc->cfg->port);
 	}
 	if (!first)
@@ -93,16 +112,22 @@ static void render_empty_set(FILE *out, const struct knlb_model *pool,
 	fputs("\t}\n", out);
 }
 
-static void render_on_empty(FILE *out)
+static void render_on_empty(FILE *out, bool v6)
 {
-	const char *match = "\t\tip daddr . meta l4proto . th dport @";
+	static const char *const icmp[KNLB_FAMILIES] = { "icmp", "icmpv6" };
 
 	fprintf(out, "\n\tchain %s {\n", RULESET_ON_EMPTY);
-	fprintf(out, "%s%s meta l4proto tcp reject with tcp reset\n", match,
-		RULESET_EMPTY_REJECT);
-	fprintf(out, "%s%s reject with icmp port-unreachable\n", match,
-		RULESET_EMPTY_REJECT);
-	fprintf(out, "%s%s drop\n\t}\n", match, RULESET_EMPTY_DROP);
+	for (int f = 0; f < (v6 ? KNLB_FAMILIES : 1); f++) {
+		const char *sfx = ruleset_family_suffix(f);
+
+		fprintf(out, "\t\t%s daddr . meta l4proto . th dport @%s%s meta l4proto tcp reject with tcp reset\n",
+			ip_word[f], RULESET_EMPTY_REJECT, sfx);
+		fprintf(out, "\t\t%s daddr . meta l4proto . th dport @%s%s reject with %s port-unreachable\n",
+			ip_word[f], RULESET_EMPTY_REJECT, sfx, icmp[f]);
+		fprintf(out, "\t\t%s daddr . meta l4proto . th dport @%s%s drop\n",
+			ip_word[f], RULESET_EMPTY_DROP, sfx);
+	}
+	fputs("\t}\n", out);
 	fprintf(out, "\n\tchain %s {\n", RULESET_FILTER_PREROUTING);
 	fprintf(out, "\t\ttype filter hook prerouting priority dstnat + 10; policy accept;\n");
 	fprintf(out, "\t\tct state new jump %s\n\t}\n", RULESET_ON_EMPTY);
@@ -112,7 +137,8 @@ static void render_on_empty(FILE *out)
 	fprintf(out, "\t\tct state new jump %s\n\t}\n", RULESET_ON_EMPTY);
 }
 
-static void render_selector(FILE *out, const struct knlb_service_config *cfg)
+static void render_selector(FILE *out, const struct knlb_service_config *cfg,
+			    enum knlb_family f)
 {
 	const char *p = config_proto_name(cfg->proto);
 
@@ -127,12 +153,21 @@ static void render_selector(FILE *out, const struct knlb_service_config *cfg)
 	case KNLB_SCHED_MAGLEV:
 		break;
 	}
-	fputs("jhash ip saddr", out);
+	fprintf(out, "jhash %s saddr", ip_word[f]);
 	if (cfg->hash_key != KNLB_HASH_SRC_IP)
 		fprintf(out, " . %s sport", p);
 	if (cfg->hash_key == KNLB_HASH_5TUPLE)
-		fprintf(out, " . ip daddr . %s dport", p);
+		fprintf(out, " . %s daddr . %s dport", ip_word[f], p);
 	fprintf(out, " mod %u seed 0x%x", cfg->table_size, cfg->hash_seed);
+}
+
+/* meta nfproto F, where ruleset.c's rule_needs_nfproto() puts one. */
+static const char *nfproto_prefix(const struct knlb_service *svc,
+				  enum knlb_family f)
+{
+	if (svc->n_families < 2 && f == KNLB_FAMILY_IPV4)
+		return "";
+	return f == KNLB_FAMILY_IPV6 ? "meta nfproto ipv6 " : "meta nfproto ipv4 ";
 }
 
 static void render_service_chain(FILE *out, const struct knlb_service *svc)
@@ -140,29 +175,67 @@ static void render_service_chain(FILE *out, const struct knlb_service *svc)
 	char chain[RULESET_NAME_MAX], slots[RULESET_NAME_MAX];
 
 	fprintf(out, "\n\tchain %s {\n", ruleset_chain_name(svc, chain, sizeof(chain)));
-	fprintf(out, "\t\tmeta l4proto %s ct mark set ", config_proto_name(svc->cfg->proto));
-	if (svc->ct_mark_mask == UINT32_MAX)
-		fprintf(out, "0x%08x", svc->ct_mark);
-	else	/* nft prints the and-mask with the or-bits folded in */
-		fprintf(out, "ct mark & 0x%08x | 0x%08x",
-			~svc->ct_mark_mask | svc->ct_mark, svc->ct_mark);
-	fputs(" dnat ip to ", out);
-	render_selector(out, svc->cfg);
-	fprintf(out, " map @%s\n\t}\n", ruleset_slots_name(svc, slots, sizeof(slots)));
+	for (size_t k = 0; k < svc->n_families; k++) {
+		enum knlb_family f = svc->families[k].family;
+
+		fprintf(out, "\t\t%smeta l4proto %s ct mark set ",
+			nfproto_prefix(svc, f), config_proto_name(svc->cfg->proto));
+		if (svc->ct_mark_mask == UINT32_MAX)
+			fprintf(out, "0x%08x", svc->ct_mark);
+		else	/* nft prints the and-mask with the or-bits folded in */
+			fprintf(out, "ct mark & 0x%08x | 0x%08x",
+				~svc->ct_mark_mask | svc->ct_mark, svc->ct_mark);
+		fprintf(out, " dnat %s to ", ip_word[f]);
+		render_selector(out, svc->cfg, f);
+		fprintf(out, " map @%s\n",
+			ruleset_slots_name(svc, f, slots, sizeof(slots)));
+	}
+	fputs("\t}\n", out);
 }
 
 /* "ct mark 0x00000001", "ct mark 0x01000000/8" or "ct mark & M == V" */
-static void render_mark_match(FILE *out, const struct knlb_service *svc)
+static void render_mark_match(FILE *out, const struct knlb_service *svc,
+			      const char *prefix)
 {
 	uint32_t mask = svc->ct_mark_mask;
 
 	if (mask == UINT32_MAX)
-		fprintf(out, "\t\tct mark 0x%08x", svc->ct_mark);
+		fprintf(out, "\t\t%sct mark 0x%08x", prefix, svc->ct_mark);
 	else if ((~mask & (~mask + 1)) == 0)	/* leading ones: a prefix */
-		fprintf(out, "\t\tct mark 0x%08x/%d", svc->ct_mark,
+		fprintf(out, "\t\t%sct mark 0x%08x/%d", prefix, svc->ct_mark,
 			__builtin_popcount(mask));
 	else
-		fprintf(out, "\t\tct mark & 0x%08x == 0x%08x", mask, svc->ct_mark);
+		fprintf(out, "\t\t%sct mark & 0x%08x == 0x%08x", prefix, mask,
+			svc->ct_mark);
+}
+
+/* masquerade (both families), or snat ip[6] to ADDR per family */
+static void render_snat(FILE *out, const struct knlb_service *svc)
+{
+	if (svc->cfg->snat == KNLB_SNAT_MASQUERADE) {
+		render_mark_match(out, svc, "");
+		fputs(" masquerade\n", out);
+		return;
+	}
+	for (size_t k = 0; k < svc->n_families; k++) {
+		enum knlb_family f = svc->families[k].family;
+		char addr[KNLB_ADDRSTRLEN];
+
+		render_mark_match(out, svc, nfproto_prefix(svc, f));
+		fprintf(out, " snat %s to %s\n", ip_word[f],
+			addr_format(&svc->cfg->snat_addr[f], addr, sizeof(addr)));
+	}
+}
+
+/* prerouting, output: the dispatch of each family served. */
+static void render_dispatch_chain(FILE *out, const char *name, const char *hook,
+				  const char *prio, bool v6)
+{
+	render_base_chain(out, name, hook, prio);
+	for (int f = 0; f < (v6 ? KNLB_FAMILIES : 1); f++)
+		fprintf(out, "\t\t%s daddr . meta l4proto . th dport vmap @%s%s\n",
+			ip_word[f], RULESET_DISPATCH_MAP, ruleset_family_suffix(f));
+	fputs("\t}\n", out);
 }
 
 static void render_base_chain(FILE *out, const char *name, const char *hook,
@@ -174,40 +247,36 @@ static void render_base_chain(FILE *out, const char *name, const char *hook,
 
 int render_ruleset(FILE *out, const struct knlb_model *pool)
 {
+	bool v6 = pool_serves_family(pool, KNLB_FAMILY_IPV6);
+	int n_families = v6 ? KNLB_FAMILIES : 1;
+
 	fprintf(out, "table inet %s {\n", pool->config->global.table);
-	render_dispatch_map(out, pool);
+	for (int f = 0; f < n_families; f++)
+		render_dispatch_map(out, pool, f);
 	for (size_t i = 0; i < pool->n_services; i++)
-		render_slots_map(out, &pool->services[i]);
+		for (size_t k = 0; k < pool->services[i].n_families; k++)
+			render_slots_map(out, &pool->services[i],
+					 &pool->services[i].families[k]);
 	/* nft lists every set before the first chain. */
-	render_empty_set(out, pool, RULESET_EMPTY_REJECT, KNLB_ON_EMPTY_REJECT);
-	render_empty_set(out, pool, RULESET_EMPTY_DROP, KNLB_ON_EMPTY_DROP);
-	stats_render_sets(out);
+	for (int f = 0; f < n_families; f++) {
+		render_empty_set(out, pool, RULESET_EMPTY_REJECT,
+				 KNLB_ON_EMPTY_REJECT, f);
+		render_empty_set(out, pool, RULESET_EMPTY_DROP,
+				 KNLB_ON_EMPTY_DROP, f);
+	}
+	stats_render_sets(out, v6);
 	for (size_t i = 0; i < pool->n_services; i++)
 		render_service_chain(out, &pool->services[i]);
 
-	render_base_chain(out, RULESET_PREROUTING, "prerouting", "dstnat");
-	fprintf(out, "\t\tip daddr . meta l4proto . th dport vmap @%s\n\t}\n",
-		RULESET_DISPATCH_MAP);
-	render_base_chain(out, RULESET_OUTPUT, "output", "-100");
-	fprintf(out, "\t\tip daddr . meta l4proto . th dport vmap @%s\n\t}\n",
-		RULESET_DISPATCH_MAP);
+	render_dispatch_chain(out, RULESET_PREROUTING, "prerouting", "dstnat", v6);
+	render_dispatch_chain(out, RULESET_OUTPUT, "output", "-100", v6);
 	render_base_chain(out, RULESET_POSTROUTING, "postrouting", "srcnat");
-	for (size_t i = 0; i < pool->n_services; i++) {
-		const struct knlb_service *svc = &pool->services[i];
-		char addr[KNLB_ADDRSTRLEN];
-
-		if (svc->cfg->snat == KNLB_SNAT_NONE)
-			continue;
-		render_mark_match(out, svc);
-		if (svc->cfg->snat == KNLB_SNAT_MASQUERADE)
-			fputs(" masquerade\n", out);
-		else
-			fprintf(out, " snat ip to %s\n",
-				addr_format(&svc->cfg->snat_addr, addr, sizeof(addr)));
-	}
+	for (size_t i = 0; i < pool->n_services; i++)
+		if (pool->services[i].cfg->snat != KNLB_SNAT_NONE)
+			render_snat(out, &pool->services[i]);
 	fputs("\t}\n", out);
-	render_on_empty(out);
-	stats_render_chains(out, pool->config->global.ct_mark_mask);
+	render_on_empty(out, v6);
+	stats_render_chains(out, pool->config->global.ct_mark_mask, v6);
 	fputs("}\n", out);
 	return ferror(out) ? -EIO : 0;
 }

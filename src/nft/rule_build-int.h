@@ -27,6 +27,7 @@ enum {
 	NFT_TYPE_VERDICT = 1,
 	NFT_TYPE_INTEGER = 4,
 	NFT_TYPE_IPADDR = 7,
+	NFT_TYPE_IP6ADDR = 8,
 	NFT_TYPE_INET_PROTOCOL = 12,
 	NFT_TYPE_INET_SERVICE = 13,
 	NFT_TYPE_BITS = 6,		/* concat: (a << 12) | (b << 6) | c */
@@ -36,7 +37,9 @@ enum {
 	NFT_PROTO_DESC_UDP = 6,
 	NFT_PROTO_DESC_TCP = 8,
 	NFT_PROTO_DESC_IP = 12,
+	NFT_PROTO_DESC_IP6 = 13,
 	NFT_IPHDR_DADDR = 12,
+	NFT_IP6HDR_DADDR = 9,
 	NFT_THDR_DPORT = 2,
 	NFT_BYTEORDER_HOST = 1,
 };
@@ -71,6 +74,13 @@ void rb_ct_load_mark(struct rule_builder *rb);
 void rb_ct_set(struct rule_builder *rb, uint32_t key, uint32_t sreg);
 void rb_bitwise(struct rule_builder *rb, uint32_t and, uint32_t xor);
 void rb_require_ipv4(struct rule_builder *rb);
+/* meta nfproto ipv4|ipv6 (NFPROTO_*) */
+void rb_require_nfproto(struct rule_builder *rb, uint8_t nfproto);
+/*
+ * The register holding 32-bit word i of the register file: NFT_REG_N
+ * where a 16-byte register starts (as nft names it), else NFT_REG32_NN.
+ */
+uint32_t rb_reg32(uint32_t i);
 void rb_numgen(struct rule_builder *rb, uint32_t type, uint32_t modulus,
 	       uint32_t dreg);
 void rb_jhash(struct rule_builder *rb, uint32_t sreg, uint32_t len,

@@ -146,11 +146,21 @@ void rb_bitwise(struct rule_builder *rb, uint32_t and, uint32_t xor)
 	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, sizeof(xor));
 }
 
+void rb_require_nfproto(struct rule_builder *rb, uint8_t nfproto)
+{
+	rb_meta(rb, NFT_META_NFPROTO, NFT_REG_1);
+	rb_cmp_eq_u8(rb, NFT_REG_1, nfproto);
+}
+
 /* meta nfproto ipv4: the dependency nft adds before any `ip` payload. */
 void rb_require_ipv4(struct rule_builder *rb)
 {
-	rb_meta(rb, NFT_META_NFPROTO, NFT_REG_1);
-	rb_cmp_eq_u8(rb, NFT_REG_1, NFPROTO_IPV4);
+	rb_require_nfproto(rb, NFPROTO_IPV4);
+}
+
+uint32_t rb_reg32(uint32_t i)
+{
+	return i % 4 == 0 ? NFT_REG_1 + i / 4 : NFT_REG32_00 + i;
 }
 
 /* ct KEY set sreg */

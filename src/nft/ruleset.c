@@ -8,9 +8,15 @@
  * `nft list table inet knlb` print our table back as readable nft syntax.
  *
  *   prerouting/output: ip daddr . meta l4proto . th dport vmap @svc_dispatch
- *   svc_NAME:          meta l4proto P ct mark set MARK
- *                      dnat ip to <jhash ...|numgen ...> map @NAME_slots
- *   postrouting:       ct mark MARK masquerade | snat ip to ADDR
+ *                      ip6 daddr . meta l4proto . th dport vmap @svc_dispatch6
+ *   svc_NAME:          [meta nfproto F] meta l4proto P ct mark set MARK
+ *                      dnat ip[6] to <jhash ...|numgen ...> map @NAME_slots[6]
+ *                      (one rule per family the service serves)
+ *   postrouting:       ct mark MARK masquerade | snat ip[6] to ADDR
+ *
+ * IPv6 objects exist only when some service has an IPv6 VIP, and an
+ * IPv4-only service's rules carry no nfproto test of their own: an IPv4
+ * configuration gets exactly the table it always had.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -19,6 +25,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/ip_icmp.h>
+#include <netinet/icmp6.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -35,7 +42,7 @@
 #include "knlb/config/config-t.h"
 #include "knlb/nft/diff.h"
 #include "knlb/nft/nfnl.h"
-#include "knlb/pool/pool-t.h"
+#include "knlb/pool/pool.h"
 #include "knlb/nft/ruleset.h"
 #include "knlb/nft/stats.h"
 #include "knlb/sched/sched.h"
@@ -52,10 +59,76 @@ enum {
 	SET_ID_SLOTS_BASE = 16,
 };
 
-/* Slot map values: IPv4 address then port, each padded to 32 bits. */
-#define SLOT_DATA_LEN 8
-/* Elements per NEWSETELEM message: ~40 bytes each, well under NFNL_MSG_MAX. */
+/* Slot map values: address then port, each padded to 32 bits. */
+#define SLOT_DATA_MAX 20
+/* Dispatch and on_empty keys: address . proto . port, padded the same way. */
+#define SERVICE_KEY_MAX 24
+/* Elements per NEWSETELEM message: <= ~56 bytes each, well under NFNL_MSG_MAX. */
 #define ELEMS_PER_MSG 1024
+
+/* What differs between the families in knlb's table. */
+static const struct family_shape {
+	uint8_t nfproto;		/* NFPROTO_IPV4 / NFPROTO_IPV6 */
+	uint32_t addr_len;		/* bytes */
+	uint32_t saddr_off, daddr_off;	/* in the network header */
+	uint32_t addr_type;		/* nft datatype */
+	uint32_t proto_desc, daddr_field;	/* for typeof user data */
+	uint8_t port_unreachable;	/* ICMP / ICMPv6 code */
+	const char *suffix;		/* of object names */
+} shapes[KNLB_FAMILIES] = {
+	[KNLB_FAMILY_IPV4] = { NFPROTO_IPV4, 4, 12, 16, NFT_TYPE_IPADDR,
+			       NFT_PROTO_DESC_IP, NFT_IPHDR_DADDR,
+			       ICMP_PORT_UNREACH, "" },
+	[KNLB_FAMILY_IPV6] = { NFPROTO_IPV6, 16, 8, 24, NFT_TYPE_IP6ADDR,
+			       NFT_PROTO_DESC_IP6, NFT_IP6HDR_DADDR,
+			       ICMP6_DST_UNREACH_NOPORT, "6" },
+};
+
+/* Words of 32 bits an address takes in a register (and in a key). */
+static uint32_t addr_words(enum knlb_family f)
+{
+	return shapes[f].addr_len / 4;
+}
+
+static uint32_t slot_data_len(enum knlb_family f)
+{
+	return shapes[f].addr_len + 4;
+}
+
+static uint32_t service_key_len(enum knlb_family f)
+{
+	return shapes[f].addr_len + 8;
+}
+
+const char *ruleset_family_suffix(enum knlb_family f)
+{
+	return shapes[f].suffix;
+}
+
+/* svc_dispatch, empty_reject, empty_drop + the family's suffix. */
+static const char *family_object(const char *base, enum knlb_family f,
+				 char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s", base, shapes[f].suffix);
+	return buf;
+}
+
+/* Set ids of the per-family objects: IPv6's follow IPv4's. */
+static uint32_t family_set_id(uint32_t base, enum knlb_family f)
+{
+	return base + (f == KNLB_FAMILY_IPV6 ? 3 : 0);
+}
+
+/*
+ * Does the service's rule for family f need its own nfproto test?  The
+ * dispatch maps already split the families, but a dual-stack service's
+ * chain holds both rules and the first must not NAT the other family.
+ */
+static bool rule_needs_nfproto(const struct knlb_service *svc,
+			       enum knlb_family f)
+{
+	return svc->n_families > 1 || f == KNLB_FAMILY_IPV6;
+}
 
 const char *ruleset_chain_name(const struct knlb_service *svc, char *buf,
 			       size_t len)
@@ -64,10 +137,10 @@ const char *ruleset_chain_name(const struct knlb_service *svc, char *buf,
 	return buf;
 }
 
-const char *ruleset_slots_name(const struct knlb_service *svc, char *buf,
-			       size_t len)
+const char *ruleset_slots_name(const struct knlb_service *svc,
+			       enum knlb_family f, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s_slots", svc->cfg->name);
+	snprintf(buf, len, "%s_slots%s", svc->cfg->name, shapes[f].suffix);
 	return buf;
 }
 
@@ -96,10 +169,12 @@ static struct nftnl_udata_buf *dispatch_udata(void)
 
 /*
  * User data of a slot map, as nft writes it for
- * `typeof numgen inc mod M : ip daddr . tcp dport` (udp for udp services).
- * Without it nft cannot name the integer key and prints raw types.
+ * `typeof numgen inc mod M : ip daddr . tcp dport` (ip6 daddr for IPv6,
+ * udp for udp services).  Without it nft cannot name the integer key and
+ * prints raw types.
  */
-static struct nftnl_udata_buf *slots_udata(const struct knlb_service *svc)
+static struct nftnl_udata_buf *slots_udata(const struct knlb_service *svc,
+					   enum knlb_family f)
 {
 	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(128);
 	struct nftnl_udata *nest, *data;
@@ -123,7 +198,7 @@ static struct nftnl_udata_buf *slots_udata(const struct knlb_service *svc)
 	nest = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_DATA_TYPEOF);
 	nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_TYPEOF_EXPR, NFT_EXPR_ID_CONCAT);
 	data = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_TYPEOF_DATA);
-	rb_udata_payload(ud, 0, NFT_PROTO_DESC_IP, NFT_IPHDR_DADDR);
+	rb_udata_payload(ud, 0, shapes[f].proto_desc, shapes[f].daddr_field);
 	rb_udata_payload(ud, 1, l4, NFT_THDR_DPORT);
 	nftnl_udata_nest_end(ud, data);
 	nftnl_udata_nest_end(ud, nest);
@@ -132,30 +207,44 @@ static struct nftnl_udata_buf *slots_udata(const struct knlb_service *svc)
 	return ud;
 }
 
-/* ip daddr . meta l4proto . th dport vmap @svc_dispatch */
+/* ip[6] daddr . meta l4proto . th dport, into NFT_REG_1 on: a service key. */
+static void load_service_key(struct rule_builder *rb, enum knlb_family f)
+{
+	uint32_t w = addr_words(f);
+
+	rb_require_nfproto(rb, shapes[f].nfproto);
+	rb_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, shapes[f].daddr_off,
+		   shapes[f].addr_len, NFT_REG_1);
+	rb_meta(rb, NFT_META_L4PROTO, rb_reg32(w));
+	rb_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, rb_reg32(w + 1));
+}
+
+/* ip[6] daddr . meta l4proto . th dport vmap @svc_dispatch[6] */
 static int add_dispatch_rule(struct nfnl_batch *batch, const char *table,
-			     const char *chain)
+			     const char *chain, enum knlb_family f)
 {
 	struct rule_builder rb = { .rule = rb_rule_new(table, chain) };
-	char what[RULESET_NAME_MAX + 16];
+	char what[RULESET_NAME_MAX + 16], map[RULESET_NAME_MAX];
 
 	if (!rb.rule)
 		return -ENOMEM;
-	rb_require_ipv4(&rb);
-	rb_payload(&rb, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG_1);
-	rb_meta(&rb, NFT_META_L4PROTO, NFT_REG32_01);
-	rb_payload(&rb, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_02);
-	rb_lookup(&rb, RULESET_DISPATCH_MAP, SET_ID_DISPATCH, NFT_REG_1,
-		  NFT_REG_VERDICT);
+	load_service_key(&rb, f);
+	rb_lookup(&rb, family_object(RULESET_DISPATCH_MAP, f, map, sizeof(map)),
+		  family_set_id(SET_ID_DISPATCH, f), NFT_REG_1, NFT_REG_VERDICT);
 	snprintf(what, sizeof(what), "chain %s: dispatch rule", chain);
 	return rb_add_rule(batch, &rb, what);
 }
 
-/* The selector that picks a slot, into NFT_REG_1. */
+/*
+ * The selector that picks a slot, into NFT_REG_1.  jhash reads a
+ * concatenation starting at word 4 (NFT_REG_2): saddr . sport [. daddr .
+ * dport], each part padded to 32-bit words, as nft lays it out.
+ */
 static void put_slot_selector(struct rule_builder *rb,
-			     const struct knlb_service_config *cfg)
+			      const struct knlb_service_config *cfg,
+			      enum knlb_family f, bool nfproto_known)
 {
-	uint32_t len = 4;
+	uint32_t w = addr_words(f), len = shapes[f].addr_len;
 
 	if (cfg->scheduler != KNLB_SCHED_MAGLEV) {
 		rb_numgen(rb, cfg->scheduler != KNLB_SCHED_RANDOM ?
@@ -163,36 +252,47 @@ static void put_slot_selector(struct rule_builder *rb,
 			  cfg->table_size, NFT_REG_1);
 		return;
 	}
-	/* jhash over a concatenation starting in NFT_REG_2 (= NFT_REG32_04). */
-	rb_require_ipv4(rb);
-	rb_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG_2);
+	if (!nfproto_known)
+		rb_require_nfproto(rb, shapes[f].nfproto);
+	rb_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, shapes[f].saddr_off,
+		   shapes[f].addr_len, NFT_REG_2);
 	if (cfg->hash_key != KNLB_HASH_SRC_IP) {
-		rb_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2, NFT_REG32_05);
-		len = 8;
+		rb_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2,
+			   rb_reg32(4 + w));
+		len += 4;
 	}
 	if (cfg->hash_key == KNLB_HASH_5TUPLE) {
-		rb_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG32_06);
-		rb_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_07);
-		len = 16;
+		rb_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, shapes[f].daddr_off,
+			   shapes[f].addr_len, rb_reg32(4 + w + 1));
+		rb_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2,
+			   rb_reg32(4 + 2 * w + 1));
+		len = 2 * len;
 	}
 	rb_jhash(rb, NFT_REG_2, len, cfg->table_size, cfg->hash_seed, NFT_REG_1);
 }
 
-/* meta l4proto P ct mark set MARK dnat ip to <selector> map @NAME_slots */
+/*
+ * [meta nfproto F] meta l4proto P ct mark set MARK
+ * dnat ip[6] to <selector> map @NAME_slots[6]
+ */
 static int add_service_rule(struct nfnl_batch *batch, const char *table,
-			    const struct knlb_service *svc, uint32_t set_id)
+			    const struct knlb_service *svc, enum knlb_family f,
+			    uint32_t set_id)
 {
 	char chain[RULESET_NAME_MAX], slots[RULESET_NAME_MAX];
 	char what[2 * RULESET_NAME_MAX];
 	uint32_t mask = svc->ct_mark_mask;
+	bool nfproto = rule_needs_nfproto(svc, f);
 	struct rule_builder rb;
 
 	ruleset_chain_name(svc, chain, sizeof(chain));
-	ruleset_slots_name(svc, slots, sizeof(slots));
+	ruleset_slots_name(svc, f, slots, sizeof(slots));
 	rb.rule = rb_rule_new(table, chain);
 	rb.failed = false;
 	if (!rb.rule)
 		return -ENOMEM;
+	if (nfproto)
+		rb_require_nfproto(&rb, shapes[f].nfproto);
 	rb_meta(&rb, NFT_META_L4PROTO, NFT_REG_1);
 	rb_cmp_eq_u8(&rb, NFT_REG_1, (uint8_t)svc->cfg->proto);
 	if (mask == UINT32_MAX) {
@@ -202,22 +302,29 @@ static int add_service_rule(struct nfnl_batch *batch, const char *table,
 		rb_bitwise(&rb, ~mask, svc->ct_mark);
 	}
 	rb_ct_set(&rb, NFT_CT_MARK, NFT_REG_1);
-	put_slot_selector(&rb, svc->cfg);
+	put_slot_selector(&rb, svc->cfg, f, nfproto);
 	rb_lookup(&rb, slots, set_id, NFT_REG_1, NFT_REG_1);
-	rb_nat(&rb, NFT_NAT_DNAT, NFPROTO_IPV4, NFT_REG_1, NFT_REG32_01);
+	rb_nat(&rb, NFT_NAT_DNAT, shapes[f].nfproto, NFT_REG_1,
+	       rb_reg32(addr_words(f)));
 	snprintf(what, sizeof(what), "service %s: chain %s", svc->cfg->name, chain);
 	return rb_add_rule(batch, &rb, what);
 }
 
-/* ct mark MARK masquerade | snat ip to ADDR */
+/*
+ * ct mark MARK masquerade (both families at once), or per family
+ * [meta nfproto F] ct mark MARK snat ip[6] to ADDR
+ */
 static int add_snat_rule(struct nfnl_batch *batch, const char *table,
-			 const struct knlb_service *svc)
+			 const struct knlb_service *svc, enum knlb_family f)
 {
 	struct rule_builder rb = { .rule = rb_rule_new(table, RULESET_POSTROUTING) };
+	const struct knlb_addr *addr = &svc->cfg->snat_addr[f];
 	char what[RULESET_NAME_MAX + 32];
 
 	if (!rb.rule)
 		return -ENOMEM;
+	if (svc->cfg->snat == KNLB_SNAT_ADDRESS && rule_needs_nfproto(svc, f))
+		rb_require_nfproto(&rb, shapes[f].nfproto);
 	rb_ct_load_mark(&rb);
 	if (svc->ct_mark_mask != UINT32_MAX)
 		rb_bitwise(&rb, svc->ct_mark_mask, 0);
@@ -225,9 +332,11 @@ static int add_snat_rule(struct nfnl_batch *batch, const char *table,
 	if (svc->cfg->snat == KNLB_SNAT_MASQUERADE) {
 		rb_masq(&rb);
 	} else {
-		rb_immediate(&rb, NFT_REG_1, &svc->cfg->snat_addr.in,
-			     sizeof(svc->cfg->snat_addr.in));
-		rb_nat(&rb, NFT_NAT_SNAT, NFPROTO_IPV4, NFT_REG_1, 0);
+		rb_immediate(&rb, NFT_REG_1,
+			     f == KNLB_FAMILY_IPV6 ? (const void *)&addr->in6
+						   : (const void *)&addr->in,
+			     shapes[f].addr_len);
+		rb_nat(&rb, NFT_NAT_SNAT, shapes[f].nfproto, NFT_REG_1, 0);
 	}
 	snprintf(what, sizeof(what), "service %s: snat rule", svc->cfg->name);
 	return rb_add_rule(batch, &rb, what);
@@ -236,15 +345,22 @@ static int add_snat_rule(struct nfnl_batch *batch, const char *table,
 /* ---- elements, built with libmnl directly: no allocation per element --- */
 
 
-static void slot_value(const struct knlb_service *svc, uint32_t backend,
-		       uint8_t out[SLOT_DATA_LEN])
+/* An address's bytes, as the kernel's registers hold it. */
+static const void *addr_bytes(const struct knlb_addr *a)
+{
+	return a->family == AF_INET6 ? (const void *)&a->in6 : (const void *)&a->in;
+}
+
+/* ADDR . PORT of a backend, a slot map's value: slot_data_len() bytes. */
+static void slot_value(const struct knlb_service *svc, enum knlb_family f,
+		       uint32_t backend, uint8_t out[SLOT_DATA_MAX])
 {
 	const struct knlb_backend_config *b = svc->backends[backend].cfg;
 	uint16_t port = htons(b->port);
 
-	memset(out, 0, SLOT_DATA_LEN);
-	memcpy(out, &b->addr.in, 4);
-	memcpy(out + 4, &port, 2);
+	memset(out, 0, SLOT_DATA_MAX);
+	memcpy(out, addr_bytes(&b->addr), shapes[f].addr_len);
+	memcpy(out + shapes[f].addr_len, &port, 2);
 }
 
 /*
@@ -253,6 +369,7 @@ static void slot_value(const struct knlb_service *svc, uint32_t backend,
  * deletes, SCHED_SLOT_EMPTY (keys only).
  */
 struct elem_op {
+	enum knlb_family family;	/* whose map */
 	uint16_t type;			/* NFT_MSG_NEWSETELEM / DELSETELEM */
 	const uint32_t *slots;		/* slot numbers */
 	const uint32_t *values;		/* backend per slot (adds only) */
@@ -266,7 +383,7 @@ static int add_elements(struct nfnl_batch *batch, const char *table,
 	struct nlattr *list = NULL;
 	struct nlmsghdr *nlh = NULL;
 
-	ruleset_slots_name(svc, set, sizeof(set));
+	ruleset_slots_name(svc, op->family, set, sizeof(set));
 	for (size_t i = 0; i < op->n; i++) {
 		struct nlattr *elem;
 
@@ -286,10 +403,11 @@ static int add_elements(struct nfnl_batch *batch, const char *table,
 		rb_put_data_value(nlh, NFTA_SET_ELEM_KEY, &op->slots[i],
 			       sizeof(op->slots[i]));
 		if (op->values) {
-			uint8_t value[SLOT_DATA_LEN];
+			uint8_t value[SLOT_DATA_MAX];
 
-			slot_value(svc, op->values[i], value);
-			rb_put_data_value(nlh, NFTA_SET_ELEM_DATA, value, sizeof(value));
+			slot_value(svc, op->family, op->values[i], value);
+			rb_put_data_value(nlh, NFTA_SET_ELEM_DATA, value,
+					  slot_data_len(op->family));
 		}
 		mnl_attr_nest_end(nlh, elem);
 	}
@@ -299,36 +417,40 @@ static int add_elements(struct nfnl_batch *batch, const char *table,
 }
 
 /* VIP . proto . port, as the dispatch map and on_empty sets key it. */
-static void service_key(const struct knlb_service *svc, uint8_t key[12])
+static void service_key(const struct knlb_service *svc, enum knlb_family f,
+			uint8_t key[SERVICE_KEY_MAX])
 {
 	uint16_t port = htons(svc->cfg->port);
+	uint32_t a = shapes[f].addr_len;
 
-	memset(key, 0, 12);
-	memcpy(key, &svc->cfg->vip.in, 4);
-	key[4] = (uint8_t)svc->cfg->proto;
-	memcpy(key + 8, &port, 2);
+	memset(key, 0, SERVICE_KEY_MAX);
+	memcpy(key, addr_bytes(&svc->cfg->vip[f]), a);
+	key[a] = (uint8_t)svc->cfg->proto;
+	memcpy(key + a + 4, &port, 2);
 }
 
-/* The dispatch element of svc: VIP . proto . port : jump svc_NAME */
+/* The dispatch element of svc's VIP of family f: VIP . proto . port : jump svc_NAME */
 static int add_dispatch_element(struct nfnl_batch *batch, const char *table,
-				const struct knlb_service *svc)
+				const struct knlb_service *svc,
+				enum knlb_family f)
 {
-	char chain[RULESET_NAME_MAX], what[2 * RULESET_NAME_MAX];
-	uint8_t key[12];
+	char chain[RULESET_NAME_MAX], what[3 * RULESET_NAME_MAX];
+	char map[RULESET_NAME_MAX];
+	uint8_t key[SERVICE_KEY_MAX];
 	struct nlattr *list, *elem, *data, *verdict;
 	struct nlmsghdr *nlh;
 
 	ruleset_chain_name(svc, chain, sizeof(chain));
+	family_object(RULESET_DISPATCH_MAP, f, map, sizeof(map));
 	snprintf(what, sizeof(what), "service %s: map %s element",
-		 svc->cfg->name, RULESET_DISPATCH_MAP);
-	service_key(svc, key);
+		 svc->cfg->name, map);
+	service_key(svc, f, key);
 
-	nlh = rb_elem_msg(batch, NFT_MSG_NEWSETELEM, table, RULESET_DISPATCH_MAP,
-		       what, &list);
+	nlh = rb_elem_msg(batch, NFT_MSG_NEWSETELEM, table, map, what, &list);
 	if (!nlh)
 		return -ENOMEM;
 	elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-	rb_put_data_value(nlh, NFTA_SET_ELEM_KEY, key, sizeof(key));
+	rb_put_data_value(nlh, NFTA_SET_ELEM_KEY, key, service_key_len(f));
 	data = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_DATA);
 	verdict = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
 	mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl((uint32_t)NFT_JUMP));
@@ -341,13 +463,14 @@ static int add_dispatch_element(struct nfnl_batch *batch, const char *table,
 }
 
 static int add_all_slots(struct nfnl_batch *batch, const char *table,
-			 const struct knlb_service *svc)
+			 const struct knlb_service *svc,
+			 const struct knlb_service_family *fam)
 {
 	uint32_t m = svc->cfg->table_size;
 	uint32_t *keys = malloc(m * sizeof(*keys));
 	uint32_t *values = malloc(m * sizeof(*values));
-	struct elem_op op = { .type = NFT_MSG_NEWSETELEM, .slots = keys,
-			      .values = values };
+	struct elem_op op = { .family = fam->family, .type = NFT_MSG_NEWSETELEM,
+			      .slots = keys, .values = values };
 	int ret;
 
 	if (!keys || !values) {
@@ -356,10 +479,10 @@ static int add_all_slots(struct nfnl_batch *batch, const char *table,
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < m; i++) {
-		if (svc->slots[i] == SCHED_SLOT_EMPTY)
+		if (fam->slots[i] == SCHED_SLOT_EMPTY)
 			continue;
 		keys[op.n] = i;
-		values[op.n++] = svc->slots[i];
+		values[op.n++] = fam->slots[i];
 	}
 	ret = add_elements(batch, table, svc, &op);
 	free(keys);
@@ -367,19 +490,23 @@ static int add_all_slots(struct nfnl_batch *batch, const char *table,
 	return ret;
 }
 
-static int add_service_objects(struct nfnl_batch *batch, const char *table,
-			       const struct knlb_service *svc, uint32_t set_id)
+/* One family's slot map of svc, filled. */
+static int add_slot_map(struct nfnl_batch *batch, const char *table,
+			const struct knlb_service *svc,
+			const struct knlb_service_family *fam, uint32_t set_id)
 {
-	char chain[RULESET_NAME_MAX], slots[RULESET_NAME_MAX];
+	enum knlb_family f = fam->family;
+	char slots[RULESET_NAME_MAX];
 	struct rb_set_spec spec = {
-		.name = ruleset_slots_name(svc, slots, sizeof(slots)),
+		.name = ruleset_slots_name(svc, f, slots, sizeof(slots)),
 		.id = set_id,
 		.flags = NFT_SET_MAP,
 		.key_type = NFT_TYPE_INTEGER,
 		.key_len = sizeof(uint32_t),
-		.data_type = rb_concat_type(NFT_TYPE_IPADDR, NFT_TYPE_INET_SERVICE, 0),
-		.data_len = SLOT_DATA_LEN,
-		.udata = slots_udata(svc),
+		.data_type = rb_concat_type(shapes[f].addr_type,
+					    NFT_TYPE_INET_SERVICE, 0),
+		.data_len = slot_data_len(f),
+		.udata = slots_udata(svc, f),
 	};
 	int ret;
 
@@ -388,13 +515,27 @@ static int add_service_objects(struct nfnl_batch *batch, const char *table,
 	ret = rb_add_set(batch, table, &spec);
 	nftnl_udata_buf_free(spec.udata);
 	if (ret == 0)
-		ret = add_all_slots(batch, table, svc);
+		ret = add_all_slots(batch, table, svc, fam);
+	return ret;
+}
+
+/* svc's slot maps (set ids set_id, set_id + 1), its chain and its rules. */
+static int add_service_objects(struct nfnl_batch *batch, const char *table,
+			       const struct knlb_service *svc, uint32_t set_id)
+{
+	char chain[RULESET_NAME_MAX];
+	int ret = 0;
+
+	for (size_t k = 0; ret == 0 && k < svc->n_families; k++)
+		ret = add_slot_map(batch, table, svc, &svc->families[k],
+				   set_id + (uint32_t)k);
 	if (ret == 0)
 		ret = rb_add_chain(batch, table,
 				ruleset_chain_name(svc, chain, sizeof(chain)),
 				NULL, -1, 0);
-	if (ret == 0)
-		ret = add_service_rule(batch, table, svc, set_id);
+	for (size_t k = 0; ret == 0 && k < svc->n_families; k++)
+		ret = add_service_rule(batch, table, svc, svc->families[k].family,
+				       set_id + (uint32_t)k);
 	return ret;
 }
 
@@ -407,40 +548,43 @@ static int add_service_objects(struct nfnl_batch *batch, const char *table,
  * matched by a filter chain after DNAT (nft refuses reject in nat chains).
  * Flows that were translated no longer carry the VIP there.
  */
-static const char *empty_set_name(enum knlb_on_empty how)
+static const char *empty_set_name(enum knlb_on_empty how, enum knlb_family f,
+				  char *buf, size_t len)
 {
-	return how == KNLB_ON_EMPTY_DROP ? RULESET_EMPTY_DROP : RULESET_EMPTY_REJECT;
+	return family_object(how == KNLB_ON_EMPTY_DROP ? RULESET_EMPTY_DROP
+						       : RULESET_EMPTY_REJECT,
+			     f, buf, len);
 }
 
-/* ip daddr . meta l4proto . th dport @SET */
-static void match_service_set(struct rule_builder *rb, const char *set,
-				 uint32_t set_id)
+/* ip[6] daddr . meta l4proto . th dport @SET */
+static void match_service_set(struct rule_builder *rb, enum knlb_family f,
+			      enum knlb_on_empty how)
 {
-	rb_require_ipv4(rb);
-	rb_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG_1);
-	rb_meta(rb, NFT_META_L4PROTO, NFT_REG32_01);
-	rb_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, NFT_REG32_02);
-	rb_lookup(rb, set, set_id, NFT_REG_1, RB_LOOKUP_NO_DREG);
+	char set[RULESET_NAME_MAX];
+
+	load_service_key(rb, f);
+	rb_lookup(rb, empty_set_name(how, f, set, sizeof(set)),
+		  family_set_id(how == KNLB_ON_EMPTY_DROP ? SET_ID_EMPTY_DROP
+							  : SET_ID_EMPTY_REJECT, f),
+		  NFT_REG_1, RB_LOOKUP_NO_DREG);
 }
 
 /* The three rules of chain on_empty, in order. */
 enum on_empty_rule {
 	ON_EMPTY_TCP_RESET,	/* @empty_reject meta l4proto tcp reject with tcp reset */
-	ON_EMPTY_ICMP,		/* @empty_reject reject with icmp port-unreachable */
+	ON_EMPTY_ICMP,		/* @empty_reject reject with icmp[v6] port-unreachable */
 	ON_EMPTY_DROP,		/* @empty_drop drop */
 };
 
 static int add_on_empty_rule(struct nfnl_batch *batch, const char *table,
-			     enum on_empty_rule kind)
+			     enum knlb_family f, enum on_empty_rule kind)
 {
 	struct rule_builder rb = { .rule = rb_rule_new(table, RULESET_ON_EMPTY) };
 
 	if (!rb.rule)
 		return -ENOMEM;
-	if (kind == ON_EMPTY_DROP)
-		match_service_set(&rb, RULESET_EMPTY_DROP, SET_ID_EMPTY_DROP);
-	else
-		match_service_set(&rb, RULESET_EMPTY_REJECT, SET_ID_EMPTY_REJECT);
+	match_service_set(&rb, f, kind == ON_EMPTY_DROP ? KNLB_ON_EMPTY_DROP
+							: KNLB_ON_EMPTY_REJECT);
 	switch (kind) {
 	case ON_EMPTY_TCP_RESET:
 		rb_meta(&rb, NFT_META_L4PROTO, NFT_REG_1);
@@ -448,7 +592,7 @@ static int add_on_empty_rule(struct nfnl_batch *batch, const char *table,
 		rb_reject(&rb, NFT_REJECT_TCP_RST, 0);
 		break;
 	case ON_EMPTY_ICMP:
-		rb_reject(&rb, NFT_REJECT_ICMP_UNREACH, ICMP_PORT_UNREACH);
+		rb_reject(&rb, NFT_REJECT_ICMP_UNREACH, shapes[f].port_unreachable);
 		break;
 	case ON_EMPTY_DROP:
 		rb_verdict(&rb, NF_DROP, NULL);
@@ -478,22 +622,23 @@ static int add_new_flow_jump_rule(struct nfnl_batch *batch, const char *table,
 }
 
 static int add_empty_element(struct nfnl_batch *batch, const char *table,
-			     const struct knlb_service *svc, uint16_t type)
+			     const struct knlb_service *svc, enum knlb_family f,
+			     uint16_t type)
 {
-	const char *set = empty_set_name(svc->cfg->on_empty);
-	char what[2 * RULESET_NAME_MAX];
+	char what[3 * RULESET_NAME_MAX], set[RULESET_NAME_MAX];
 	struct nlattr *list, *elem;
 	struct nlmsghdr *nlh;
-	uint8_t key[12];
+	uint8_t key[SERVICE_KEY_MAX];
 
+	empty_set_name(svc->cfg->on_empty, f, set, sizeof(set));
 	snprintf(what, sizeof(what), "service %s: set %s element", svc->cfg->name,
 		 set);
-	service_key(svc, key);
+	service_key(svc, f, key);
 	nlh = rb_elem_msg(batch, type, table, set, what, &list);
 	if (!nlh)
 		return -ENOMEM;
 	elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-	rb_put_data_value(nlh, NFTA_SET_ELEM_KEY, key, sizeof(key));
+	rb_put_data_value(nlh, NFTA_SET_ELEM_KEY, key, service_key_len(f));
 	mnl_attr_nest_end(nlh, elem);
 	mnl_attr_nest_end(nlh, list);
 	return 0;
@@ -501,42 +646,64 @@ static int add_empty_element(struct nfnl_batch *batch, const char *table,
 
 int ruleset_add_empty_change(struct nfnl_batch *batch,
 			     const struct knlb_model *pool,
-			     const struct knlb_service *svc, bool empty)
+			     const struct knlb_service *svc, enum knlb_family f,
+			     bool empty)
 {
-	return add_empty_element(batch, pool->config->global.table, svc,
+	return add_empty_element(batch, pool->config->global.table, svc, f,
 				 empty ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM);
+}
+
+/* One family's empty_reject and empty_drop sets, with their elements. */
+static int add_empty_sets(struct nfnl_batch *batch, const struct knlb_model *pool,
+			  enum knlb_family f)
+{
+	const char *table = pool->config->global.table;
+	char reject[RULESET_NAME_MAX], drop[RULESET_NAME_MAX];
+	struct rb_set_spec spec = {
+		.key_type = rb_concat_type(shapes[f].addr_type,
+					   NFT_TYPE_INET_PROTOCOL,
+					   NFT_TYPE_INET_SERVICE),
+		.key_len = service_key_len(f),
+	};
+	int ret;
+
+	spec.name = empty_set_name(KNLB_ON_EMPTY_REJECT, f, reject, sizeof(reject));
+	spec.id = family_set_id(SET_ID_EMPTY_REJECT, f);
+	ret = rb_add_set(batch, table, &spec);
+	spec.name = empty_set_name(KNLB_ON_EMPTY_DROP, f, drop, sizeof(drop));
+	spec.id = family_set_id(SET_ID_EMPTY_DROP, f);
+	if (ret == 0)
+		ret = rb_add_set(batch, table, &spec);
+	for (size_t i = 0; ret == 0 && i < pool->n_services; i++) {
+		const struct knlb_service_family *fam =
+			pool_service_family(&pool->services[i], f);
+
+		if (fam && fam->empty)
+			ret = add_empty_element(batch, table, &pool->services[i],
+						f, NFT_MSG_NEWSETELEM);
+	}
+	return ret;
 }
 
 static int add_on_empty_objects(struct nfnl_batch *batch,
 				const struct knlb_model *pool)
 {
 	const char *table = pool->config->global.table;
-	struct rb_set_spec spec = {
-		.key_type = rb_concat_type(NFT_TYPE_IPADDR, NFT_TYPE_INET_PROTOCOL,
-					NFT_TYPE_INET_SERVICE),
-		.key_len = 12,
-	};
+	bool v6 = pool_serves_family(pool, KNLB_FAMILY_IPV6);
 	int ret;
 
-	spec.name = RULESET_EMPTY_REJECT;
-	spec.id = SET_ID_EMPTY_REJECT;
-	ret = rb_add_set(batch, table, &spec);
-	spec.name = RULESET_EMPTY_DROP;
-	spec.id = SET_ID_EMPTY_DROP;
-	if (ret == 0)
-		ret = rb_add_set(batch, table, &spec);
-	for (size_t i = 0; ret == 0 && i < pool->n_services; i++)
-		if (pool->services[i].empty)
-			ret = add_empty_element(batch, table, &pool->services[i],
-						NFT_MSG_NEWSETELEM);
+	ret = add_empty_sets(batch, pool, KNLB_FAMILY_IPV4);
+	if (ret == 0 && v6)
+		ret = add_empty_sets(batch, pool, KNLB_FAMILY_IPV6);
 	if (ret == 0)
 		ret = rb_add_chain(batch, table, RULESET_ON_EMPTY, NULL, -1, 0);
-	if (ret == 0)
-		ret = add_on_empty_rule(batch, table, ON_EMPTY_TCP_RESET);
-	if (ret == 0)
-		ret = add_on_empty_rule(batch, table, ON_EMPTY_ICMP);
-	if (ret == 0)
-		ret = add_on_empty_rule(batch, table, ON_EMPTY_DROP);
+	for (int f = 0; ret == 0 && f < (v6 ? KNLB_FAMILIES : 1); f++) {
+		ret = add_on_empty_rule(batch, table, f, ON_EMPTY_TCP_RESET);
+		if (ret == 0)
+			ret = add_on_empty_rule(batch, table, f, ON_EMPTY_ICMP);
+		if (ret == 0)
+			ret = add_on_empty_rule(batch, table, f, ON_EMPTY_DROP);
+	}
 	/* After DNAT (dstnat = -100): only untranslated packets still match. */
 	if (ret == 0)
 		ret = rb_add_chain(batch, table, RULESET_FILTER_PREROUTING, "filter",
@@ -553,18 +720,50 @@ static int add_on_empty_objects(struct nfnl_batch *batch,
 	return ret;
 }
 
+/* The dispatch map of family f: VIP . proto . port : jump svc_NAME. */
+static int add_dispatch_map(struct nfnl_batch *batch,
+			    const struct knlb_model *pool, enum knlb_family f)
+{
+	const char *table = pool->config->global.table;
+	char name[RULESET_NAME_MAX];
+	struct rb_set_spec dispatch = {
+		.name = family_object(RULESET_DISPATCH_MAP, f, name, sizeof(name)),
+		.id = family_set_id(SET_ID_DISPATCH, f),
+		.flags = NFT_SET_MAP,
+		.key_type = rb_concat_type(shapes[f].addr_type,
+					   NFT_TYPE_INET_PROTOCOL,
+					   NFT_TYPE_INET_SERVICE),
+		.key_len = service_key_len(f),
+		.data_type = NFT_DATA_VERDICT,
+	};
+	int ret;
+
+	dispatch.udata = dispatch_udata();
+	if (!dispatch.udata)
+		return -ENOMEM;
+	ret = rb_add_set(batch, table, &dispatch);
+	nftnl_udata_buf_free(dispatch.udata);
+	return ret;
+}
+
+/* prerouting or output: a nat hook with the dispatch rule of each family. */
+static int add_dispatch_chain(struct nfnl_batch *batch, const char *table,
+			      const char *chain, int hook, bool v6)
+{
+	int ret = rb_add_chain(batch, table, chain, "nat", hook, NF_IP_PRI_NAT_DST);
+
+	if (ret == 0)
+		ret = add_dispatch_rule(batch, table, chain, KNLB_FAMILY_IPV4);
+	if (ret == 0 && v6)
+		ret = add_dispatch_rule(batch, table, chain, KNLB_FAMILY_IPV6);
+	return ret;
+}
+
 int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool)
 {
 	const char *table = pool->config->global.table;
-	struct rb_set_spec dispatch = {
-		.name = RULESET_DISPATCH_MAP,
-		.id = SET_ID_DISPATCH,
-		.flags = NFT_SET_MAP,
-		.key_type = rb_concat_type(NFT_TYPE_IPADDR, NFT_TYPE_INET_PROTOCOL,
-					NFT_TYPE_INET_SERVICE),
-		.key_len = 12,
-		.data_type = NFT_DATA_VERDICT,
-	};
+	bool v6 = pool_serves_family(pool, KNLB_FAMILY_IPV6);
+	uint32_t set_id = SET_ID_SLOTS_BASE;
 	int ret;
 
 	/* Create-if-absent then delete: the delete never fails on a fresh host. */
@@ -577,39 +776,44 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool)
 	if (ret < 0)
 		return ret;
 
-	dispatch.udata = dispatch_udata();
-	if (!dispatch.udata)
-		return -ENOMEM;
-	ret = rb_add_set(batch, table, &dispatch);
-	nftnl_udata_buf_free(dispatch.udata);
+	ret = add_dispatch_map(batch, pool, KNLB_FAMILY_IPV4);
+	if (ret == 0 && v6)
+		ret = add_dispatch_map(batch, pool, KNLB_FAMILY_IPV6);
 
+	for (size_t i = 0; ret == 0 && i < pool->n_services; i++) {
+		ret = add_service_objects(batch, table, &pool->services[i], set_id);
+		set_id += KNLB_FAMILIES;
+	}
 	for (size_t i = 0; ret == 0 && i < pool->n_services; i++)
-		ret = add_service_objects(batch, table, &pool->services[i],
-					  SET_ID_SLOTS_BASE + (uint32_t)i);
-	for (size_t i = 0; ret == 0 && i < pool->n_services; i++)
-		ret = add_dispatch_element(batch, table, &pool->services[i]);
+		for (size_t k = 0; ret == 0 && k < pool->services[i].n_families; k++)
+			ret = add_dispatch_element(batch, table, &pool->services[i],
+						   pool->services[i].families[k].family);
 
 	if (ret == 0)
-		ret = rb_add_chain(batch, table, RULESET_PREROUTING, "nat",
-				NF_INET_PRE_ROUTING, NF_IP_PRI_NAT_DST);
-	if (ret == 0)
-		ret = add_dispatch_rule(batch, table, RULESET_PREROUTING);
+		ret = add_dispatch_chain(batch, table, RULESET_PREROUTING,
+					 NF_INET_PRE_ROUTING, v6);
 	/* Clients on the gateway itself reach the VIP through this hook. */
 	if (ret == 0)
-		ret = rb_add_chain(batch, table, RULESET_OUTPUT, "nat",
-				NF_INET_LOCAL_OUT, NF_IP_PRI_NAT_DST);
-	if (ret == 0)
-		ret = add_dispatch_rule(batch, table, RULESET_OUTPUT);
+		ret = add_dispatch_chain(batch, table, RULESET_OUTPUT,
+					 NF_INET_LOCAL_OUT, v6);
 	if (ret == 0)
 		ret = rb_add_chain(batch, table, RULESET_POSTROUTING, "nat",
 				NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC);
-	for (size_t i = 0; ret == 0 && i < pool->n_services; i++)
-		if (pool->services[i].cfg->snat != KNLB_SNAT_NONE)
-			ret = add_snat_rule(batch, table, &pool->services[i]);
+	for (size_t i = 0; ret == 0 && i < pool->n_services; i++) {
+		const struct knlb_service *svc = &pool->services[i];
+
+		if (svc->cfg->snat == KNLB_SNAT_MASQUERADE)
+			ret = add_snat_rule(batch, table, svc, KNLB_FAMILY_IPV4);
+		for (size_t k = 0; ret == 0 && k < svc->n_families &&
+				   svc->cfg->snat == KNLB_SNAT_ADDRESS; k++)
+			ret = add_snat_rule(batch, table, svc,
+					    svc->families[k].family);
+	}
 	if (ret == 0)
 		ret = add_on_empty_objects(batch, pool);
 	if (ret == 0)
-		ret = stats_add_objects(batch, table, pool->config->global.ct_mark_mask);
+		ret = stats_add_objects(batch, table, pool->config->global.ct_mark_mask,
+					 v6);
 	return ret;
 }
 
@@ -619,9 +823,10 @@ int ruleset_add_slot_changes(struct nfnl_batch *batch,
 			     const struct slot_diff *diff)
 {
 	const char *table = pool->config->global.table;
+	uint32_t m = svc->cfg->table_size;
 	uint32_t *keys, *values;
 	struct elem_op op = { 0 };
-	int ret;
+	int ret = 0;
 
 	if (diff->n_changes == 0)
 		return 0;
@@ -631,23 +836,39 @@ int ruleset_add_slot_changes(struct nfnl_batch *batch,
 		ret = -ENOMEM;
 		goto out_free;
 	}
-	/* Deletes first: a changed slot is delete + add of the same key. */
-	op = (struct elem_op){ .type = NFT_MSG_DELSETELEM, .slots = keys };
-	for (size_t i = 0; i < diff->n_changes; i++)
-		if (diff->changes[i].from != SCHED_SLOT_EMPTY)
-			keys[op.n++] = diff->changes[i].slot;
-	ret = add_elements(batch, table, svc, &op);
-	if (ret < 0)
-		goto out_free;
-	op = (struct elem_op){ .type = NFT_MSG_NEWSETELEM, .slots = keys,
-			       .values = values };
-	for (size_t i = 0; i < diff->n_changes; i++) {
-		if (diff->changes[i].to == SCHED_SLOT_EMPTY)
-			continue;
-		keys[op.n] = diff->changes[i].slot;
-		values[op.n++] = diff->changes[i].to;
+	/*
+	 * diff indexes svc->slots, one table of m slots per family: slot s
+	 * is key s % m in the map of family k = s / m.  Per family, deletes
+	 * first: a changed slot is delete + add of the same key.
+	 */
+	for (size_t k = 0; ret == 0 && k < svc->n_families; k++) {
+		uint32_t lo = (uint32_t)k * m, hi = lo + m;
+
+		op = (struct elem_op){ .family = svc->families[k].family,
+				       .type = NFT_MSG_DELSETELEM, .slots = keys };
+		for (size_t i = 0; i < diff->n_changes; i++) {
+			const struct slot_change *c = &diff->changes[i];
+
+			if (c->slot >= lo && c->slot < hi &&
+			    c->from != SCHED_SLOT_EMPTY)
+				keys[op.n++] = c->slot - lo;
+		}
+		ret = add_elements(batch, table, svc, &op);
+		if (ret < 0)
+			break;
+		op.type = NFT_MSG_NEWSETELEM;
+		op.values = values;
+		op.n = 0;
+		for (size_t i = 0; i < diff->n_changes; i++) {
+			const struct slot_change *c = &diff->changes[i];
+
+			if (c->slot < lo || c->slot >= hi || c->to == SCHED_SLOT_EMPTY)
+				continue;
+			keys[op.n] = c->slot - lo;
+			values[op.n++] = c->to;
+		}
+		ret = add_elements(batch, table, svc, &op);
 	}
-	ret = add_elements(batch, table, svc, &op);
 out_free:
 	free(keys);
 	free(values);

@@ -19,10 +19,13 @@
 #include <linux/netfilter/nf_tables.h>
 #include <libmnl/libmnl.h>
 
+#include "knlb/lib/addr.h"
 #include "knlb/lib/grow.h"
 #include "knlb/nft/stats.h"
 
+/* mark . addr . proto . port, each padded to 32 bits */
 #define STATS_KEY_LEN 16
+#define STATS_KEY6_LEN 28
 #define STATS_BUF (64 * 1024)
 
 struct counter_value {
@@ -61,20 +64,23 @@ static int parse_counter_expr(const struct nlattr *expr, struct counter_value *v
 	return 0;
 }
 
+static bool same_key(const struct stats_counter *c, uint32_t mark,
+		     const struct knlb_addr *addr, uint8_t proto, uint16_t port)
+{
+	return c->mark == mark && c->proto == proto && c->port == port &&
+	       addr_equal(&c->addr, addr);
+}
+
 static struct stats_counter *entry_of(struct stats_table *t, uint32_t mark,
-				      struct in_addr addr, uint8_t proto,
+				      const struct knlb_addr *addr, uint8_t proto,
 				      uint16_t port)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		struct stats_counter *c = &t->c[i];
-
-		if (c->mark == mark && c->addr.s_addr == addr.s_addr &&
-		    c->proto == proto && c->port == port)
-			return c;
-	}
+	for (size_t i = 0; i < t->n; i++)
+		if (same_key(&t->c[i], mark, addr, proto, port))
+			return &t->c[i];
 	if (grow(&t->c, &t->cap, t->n + 1, sizeof(*t->c), 16) < 0)
 		return NULL;
-	t->c[t->n] = (struct stats_counter){ .mark = mark, .addr = addr,
+	t->c[t->n] = (struct stats_counter){ .mark = mark, .addr = *addr,
 					     .proto = proto, .port = port };
 	return &t->c[t->n++];
 }
@@ -91,8 +97,8 @@ static int parse_elem(const struct nlattr *elem, enum stats_set which,
 	struct counter_value v = { 0 };
 	const struct nlattr *a, *k, *l;
 	struct stats_counter *c;
-	struct in_addr addr;
-	uint32_t mark;
+	struct knlb_addr addr = { 0 };
+	uint32_t mark, alen = 4;
 	uint16_t port;
 	int ret = 0;
 
@@ -101,8 +107,11 @@ static int parse_elem(const struct nlattr *elem, enum stats_set which,
 		case NFTA_SET_ELEM_KEY:
 			mnl_attr_for_each_nested(k, a)
 				if (mnl_attr_get_type(k) == NFTA_DATA_VALUE &&
-				    mnl_attr_get_payload_len(k) == STATS_KEY_LEN)
+				    (mnl_attr_get_payload_len(k) == STATS_KEY_LEN ||
+				     mnl_attr_get_payload_len(k) == STATS_KEY6_LEN)) {
 					key = mnl_attr_get_payload(k);
+					alen = mnl_attr_get_payload_len(k) - 12;
+				}
 			break;
 		case NFTA_SET_ELEM_EXPR:	/* the kernel's form for one expression */
 			ret = parse_counter_expr(a, &v);
@@ -121,9 +130,10 @@ static int parse_elem(const struct nlattr *elem, enum stats_set which,
 	if (!v.found)
 		return 0;	/* no counter: nothing to add */
 	memcpy(&mark, key, 4);			/* host order, as ct mark loads */
-	memcpy(&addr, key + 4, 4);
-	memcpy(&port, key + 12, 2);
-	c = entry_of(t, mark, addr, key[8], ntohs(port));
+	addr.family = alen == 16 ? AF_INET6 : AF_INET;
+	memcpy(alen == 16 ? (void *)&addr.in6 : (void *)&addr.in, key + 4, alen);
+	memcpy(&port, key + 8 + alen, 2);
+	c = entry_of(t, mark, &addr, key[4 + alen], ntohs(port));
 	if (!c)
 		return -ENOMEM;
 	/* A dump may repeat an element (the hash resizing): count it once. */
@@ -175,9 +185,7 @@ void stats_table_fold(struct stats_table *t, uint32_t mark_mask)
 
 		c.mark &= mark_mask;
 		for (j = 0; j < n; j++)
-			if (t->c[j].mark == c.mark &&
-			    t->c[j].addr.s_addr == c.addr.s_addr &&
-			    t->c[j].proto == c.proto && t->c[j].port == c.port)
+			if (same_key(&t->c[j], c.mark, &c.addr, c.proto, c.port))
 				break;
 		if (j == n) {
 			t->c[n++] = c;
@@ -193,16 +201,12 @@ void stats_table_fold(struct stats_table *t, uint32_t mark_mask)
 }
 
 const struct stats_counter *stats_find(const struct stats_table *t,
-				       uint32_t mark, struct in_addr addr,
+				       uint32_t mark, const struct knlb_addr *addr,
 				       uint8_t proto, uint16_t port)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		const struct stats_counter *c = &t->c[i];
-
-		if (c->mark == mark && c->addr.s_addr == addr.s_addr &&
-		    c->proto == proto && c->port == port)
-			return c;
-	}
+	for (size_t i = 0; i < t->n; i++)
+		if (same_key(&t->c[i], mark, addr, proto, port))
+			return &t->c[i];
 	return NULL;
 }
 
@@ -266,7 +270,8 @@ int stats_read(const char *table, uint32_t mark_mask, struct stats_table *out,
 	       char *err, size_t errlen)
 {
 	static const char *const sets[] = { STATS_SET_NEW, STATS_SET_IN,
-					    STATS_SET_OUT };
+					    STATS_SET_OUT, STATS_SET_NEW "6",
+					    STATS_SET_IN "6", STATS_SET_OUT "6" };
 	struct timeval tv = {
 		.tv_sec = STATS_TIMEOUT_MS / 1000,
 		.tv_usec = (STATS_TIMEOUT_MS % 1000) * 1000,
@@ -288,11 +293,14 @@ int stats_read(const char *table, uint32_t mark_mask, struct stats_table *out,
 		ret = -errno;
 		goto out;
 	}
-	for (int i = STATS_NEW; ret == 0 && i <= STATS_OUT; i++) {
-		struct dump d = { .t = out, .which = (enum stats_set)i };
+	for (int i = 0; ret == 0 && i < 6; i++) {
+		struct dump d = { .t = out, .which = (enum stats_set)(i % 3) };
 
 		what = sets[i];
 		ret = dump_set(nl, buf, table, sets[i], &d, (uint32_t)i + 1);
+		/* The IPv6 sets exist only while some VIP is IPv6. */
+		if (i >= 3 && ret == -ENOENT)
+			ret = 0;
 	}
 	if (ret == 0)
 		stats_table_fold(out, mark_mask);

@@ -19,6 +19,7 @@
 #include "knlb/pool/pool-t.h"
 #include "knlb/config/config-t.h"
 #include "knlb/nft/ruleset.h"
+#include "knlb/pool/pool.h"
 #include "knlb/sched/sched.h"
 #include "knlb/nft/sync.h"
 
@@ -59,7 +60,7 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 		goto out_nomem;
 	}
 	for (size_t i = 0; i < pool->n_services; i++)
-		for (uint32_t s = 0; s < pool->services[i].cfg->table_size; s++)
+		for (size_t s = 0; s < pool_slots_len(&pool->services[i]); s++)
 			res->elements += pool->services[i].slots[s] != SCHED_SLOT_EMPTY;
 	return send_transaction(sock, batch, start, res, err, errlen);
 
@@ -76,18 +77,25 @@ out_nomem:
 static int add_service_delta(struct nfnl_batch *batch,
 			     const struct knlb_model *pool,
 			     const struct knlb_service *svc,
-			     const uint32_t *old_slots, bool old_empty,
+			     const uint32_t *old_slots, unsigned old_empty,
 			     struct sync_result *res)
 {
+	unsigned empty = pool_empty_families(svc);
 	struct slot_diff diff;
 	int ret;
 
-	ret = slot_diff_compute(old_slots, svc->slots, svc->cfg->table_size, &diff);
+	ret = slot_diff_compute(old_slots, svc->slots, pool_slots_len(svc), &diff);
 	if (ret < 0)
 		return ret;
 	ret = ruleset_add_slot_changes(batch, pool, svc, &diff);
-	if (ret == 0 && svc->empty != old_empty)
-		ret = ruleset_add_empty_change(batch, pool, svc, svc->empty);
+	for (size_t k = 0; ret == 0 && k < svc->n_families; k++) {
+		unsigned bit = 1u << svc->families[k].family;
+
+		if ((empty ^ old_empty) & bit)
+			ret = ruleset_add_empty_change(batch, pool, svc,
+						       svc->families[k].family,
+						       empty & bit);
+	}
 	res->elements += diff.n_deletes + diff.n_adds;
 	res->moved += (uint32_t)diff.n_changes;
 	slot_diff_release(&diff);
@@ -122,7 +130,7 @@ int sync_pool_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 
 int sync_service_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		       const struct knlb_service *svc, const uint32_t *old_slots,
-		       bool old_empty, struct sync_result *res, char *err,
+		       unsigned old_empty, struct sync_result *res, char *err,
 		       size_t errlen)
 {
 	struct sync_old *old = calloc(pool->n_services, sizeof(*old));

@@ -10,31 +10,81 @@
 
 #include "knlb/lib/addr.h"
 
-#include "knlb/config/config-t.h"
+#include "knlb/config/config.h"
 #include "knlb/pool/pool.h"
 #include "knlb/sched/sched.h"
 
-int pool_compute_slots(struct knlb_service *svc)
+struct knlb_service_family *pool_service_family(const struct knlb_service *svc,
+						enum knlb_family f)
+{
+	for (size_t k = 0; k < svc->n_families; k++)
+		if (svc->families[k].family == f)
+			return (struct knlb_service_family *)&svc->families[k];
+	return NULL;
+}
+
+unsigned pool_empty_families(const struct knlb_service *svc)
+{
+	unsigned bits = 0;
+
+	for (size_t k = 0; k < svc->n_families; k++)
+		if (svc->families[k].empty)
+			bits |= 1u << svc->families[k].family;
+	return bits;
+}
+
+bool pool_serves_family(const struct knlb_model *pool, enum knlb_family f)
+{
+	for (size_t i = 0; i < pool->n_services; i++)
+		if (pool_service_family(&pool->services[i], f))
+			return true;
+	return false;
+}
+
+static enum knlb_family backend_family(const struct knlb_backend *be)
+{
+	return addr_family_index(&be->cfg->addr);
+}
+
+/* One family's table from its backends, in config order; map: to svc's index. */
+static int compute_family_slots(struct knlb_service *svc,
+				struct knlb_service_family *fam,
+				struct sched_backend *in, uint32_t *map)
 {
 	const struct knlb_service_config *cfg = svc->cfg;
-	struct sched_backend *in;
+	size_t n = 0;
 	int ret;
 
-	in = calloc(svc->n_backends ? svc->n_backends : 1, sizeof(*in));
-	if (!in)
-		return -ENOMEM;
 	for (size_t i = 0; i < svc->n_backends; i++) {
-		in[i].id = svc->backends[i].cfg->id;
-		in[i].weight = svc->backends[i].effective_weight;
+		if (backend_family(&svc->backends[i]) != fam->family)
+			continue;
+		in[n].id = svc->backends[i].cfg->id;
+		in[n].weight = svc->backends[i].effective_weight;
+		map[n++] = (uint32_t)i;
 	}
 	/* wrr, random and wlc share the interleaved table. */
 	if (cfg->scheduler == KNLB_SCHED_MAGLEV)
-		ret = maglev_build(in, svc->n_backends, cfg->hash_seed,
-				   svc->slots, cfg->table_size);
+		ret = maglev_build(in, n, cfg->hash_seed, fam->slots,
+				   cfg->table_size);
 	else
-		ret = wrr_build(in, svc->n_backends, svc->slots,
-				cfg->table_size);
+		ret = wrr_build(in, n, fam->slots, cfg->table_size);
+	for (uint32_t i = 0; ret == 0 && i < cfg->table_size; i++)
+		if (fam->slots[i] != SCHED_SLOT_EMPTY)
+			fam->slots[i] = map[fam->slots[i]];
+	return ret;
+}
+
+int pool_compute_slots(struct knlb_service *svc)
+{
+	size_t n = svc->n_backends ? svc->n_backends : 1;
+	struct sched_backend *in = calloc(n, sizeof(*in));
+	uint32_t *map = calloc(n, sizeof(*map));
+	int ret = in && map ? 0 : -ENOMEM;
+
+	for (size_t k = 0; ret == 0 && k < svc->n_families; k++)
+		ret = compute_family_slots(svc, &svc->families[k], in, map);
 	free(in);
+	free(map);
 	if (ret == 0)
 		svc->dirty = false;
 	return ret;
@@ -42,9 +92,10 @@ int pool_compute_slots(struct knlb_service *svc)
 
 uint32_t pool_slots_of(const struct knlb_service *svc, size_t b)
 {
+	size_t len = pool_slots_len(svc);
 	uint32_t n = 0;
 
-	for (uint32_t i = 0; i < svc->cfg->table_size; i++)
+	for (size_t i = 0; i < len; i++)
 		n += svc->slots[i] == b;
 	return n;
 }
@@ -83,18 +134,20 @@ bool pool_service_ramping(const struct knlb_service *svc, uint64_t now_ns)
 
 bool pool_refresh_weights(struct knlb_service *svc, uint64_t now_ns)
 {
-	bool primary = false, any = false, changed = false;
+	bool primary[KNLB_FAMILIES] = { false }, any[KNLB_FAMILIES] = { false };
+	bool changed = false;
 	uint32_t scale = pool_service_ramping(svc, now_ns) ? KNLB_RAMP_SCALE : 1;
 
 	for (size_t b = 0; b < svc->n_backends; b++)
 		if (!svc->backends[b].cfg->backup && backend_usable(&svc->backends[b]))
-			primary = true;
+			primary[backend_family(&svc->backends[b])] = true;
 	for (size_t b = 0; b < svc->n_backends; b++) {
 		struct knlb_backend *be = &svc->backends[b];
+		enum knlb_family f = backend_family(be);
 		uint32_t w = 0;
 
-		/* Backups stand by while any primary can take flows. */
-		if (backend_usable(be) && (!be->cfg->backup || !primary)) {
+		/* Backups stand by while a primary of their family can take flows. */
+		if (backend_usable(be) && (!be->cfg->backup || !primary[f])) {
 			w = backend_base_weight(svc, be) * scale;
 			if (backend_ramping(svc, be, now_ns)) {
 				uint64_t done = now_ns - be->up_since_ns;
@@ -109,12 +162,20 @@ bool pool_refresh_weights(struct knlb_service *svc, uint64_t now_ns)
 			be->up_since_ns = 0;
 		changed |= w != be->effective_weight;
 		be->effective_weight = w;
-		any |= w > 0;
+		any[f] |= w > 0;
 	}
 	/* A new scale alone changes no table, only the numbers: no commit. */
 	svc->weight_scale = scale;
-	svc->on_backups = !primary && any;
-	svc->empty = !any;
+	svc->on_backups = false;
+	svc->empty = true;
+	for (size_t k = 0; k < svc->n_families; k++) {
+		struct knlb_service_family *fam = &svc->families[k];
+
+		fam->on_backups = !primary[fam->family] && any[fam->family];
+		fam->empty = !any[fam->family];
+		svc->on_backups |= fam->on_backups;
+		svc->empty &= fam->empty;
+	}
 	if (changed && !svc->dirty) {
 		svc->dirty = true;
 		svc->dirty_since_ns = now_ns;
@@ -230,8 +291,10 @@ long pool_find_backend(const struct knlb_service *svc, const char *name)
 
 void pool_count_slots(const struct knlb_service *svc, uint32_t *counts)
 {
+	size_t len = pool_slots_len(svc);
+
 	memset(counts, 0, svc->n_backends * sizeof(*counts));
-	for (uint32_t i = 0; i < svc->cfg->table_size; i++)
+	for (size_t i = 0; i < len; i++)
 		if (svc->slots[i] < svc->n_backends)
 			counts[svc->slots[i]]++;
 }
@@ -270,9 +333,15 @@ static int service_init(struct knlb_service *svc,
 	svc->n_backends = cfg->n_backends;
 	svc->backends = calloc(cfg->n_backends ? cfg->n_backends : 1,
 			       sizeof(*svc->backends));
-	svc->slots = calloc(cfg->table_size, sizeof(*svc->slots));
+	for (int f = 0; f < KNLB_FAMILIES; f++)
+		if (config_service_has_family(cfg, f))
+			svc->families[svc->n_families++].family = f;
+	svc->slots = calloc(pool_slots_len(svc) ? pool_slots_len(svc) : 1,
+			    sizeof(*svc->slots));
 	if (!svc->backends || !svc->slots)
 		return -ENOMEM;
+	for (size_t k = 0; k < svc->n_families; k++)
+		svc->families[k].slots = svc->slots + k * cfg->table_size;
 	svc->weight_scale = 1;
 	for (size_t i = 0; i < cfg->n_backends; i++) {
 		svc->backends[i].cfg = &cfg->backends[i];

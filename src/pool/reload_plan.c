@@ -33,11 +33,21 @@ int reload_check(const struct knlb_config *old, const struct knlb_config *new,
 	return 0;
 }
 
+/* Per-family addresses (VIPs, SNAT addresses): the same ones, or absent in both. */
+static bool same_addrs(const struct knlb_addr *a, const struct knlb_addr *b)
+{
+	for (int f = 0; f < KNLB_FAMILIES; f++)
+		if (a[f].family != b[f].family ||
+		    (a[f].family && !addr_equal(&a[f], &b[f])))
+			return false;
+	return true;
+}
+
 /* NULL when the kernel rules of the service are the same, else what differs. */
 static const char *rules_change(const struct knlb_service_config *a,
 				const struct knlb_service_config *b)
 {
-	if (a->vip.family != b->vip.family || !addr_equal(&a->vip, &b->vip))
+	if (!same_addrs(a->vip, b->vip))
 		return "vip";
 	if (a->port != b->port)
 		return "port";
@@ -52,7 +62,7 @@ static const char *rules_change(const struct knlb_service_config *a,
 	if (a->hash_seed != b->hash_seed)
 		return "hash_seed";
 	if (a->snat != b->snat || (a->snat == KNLB_SNAT_ADDRESS &&
-				   !addr_equal(&a->snat_addr, &b->snat_addr)))
+				   !same_addrs(a->snat_addr, b->snat_addr)))
 		return "snat";
 	if (a->on_empty != b->on_empty)
 		return "on_empty";

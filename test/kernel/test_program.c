@@ -72,6 +72,7 @@ Test(program, golden_src_ip_conf) { check_golden("src-ip"); }
 Test(program, golden_demo_conf) { check_golden("demo"); }
 Test(program, golden_mark_mask_conf) { check_golden("mark-mask"); }
 Test(program, golden_mark_mask_mid_conf) { check_golden("mark-mask-mid"); }
+Test(program, golden_dual_stack_conf) { check_golden("dual-stack"); }
 
 Test(program, restart_with_same_config_is_identical)
 {

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 # Lowest first.  knlbctl is a program of its own on top of the client side.
-LAYERS=(lib config sched pool nft ct health ctl daemon knlbctl)
+LAYERS=(lib config sched pool nft ct route health ctl daemon knlbctl)
 
 rank() {	# LAYER -> its index, or nothing
 	local i

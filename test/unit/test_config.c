@@ -36,7 +36,7 @@ Test(config, minimal_service_gets_defaults)
 	s = &c->services[0];
 	cr_expect_str_eq(s->name, "web");
 	cr_expect_eq(s->line, 1);
-	cr_expect_str_eq(addr_format(&s->vip, buf, sizeof(buf)), "192.0.2.10");
+	cr_expect_str_eq(addr_format(&s->vip[KNLB_FAMILY_IPV4], buf, sizeof(buf)), "192.0.2.10");
 	cr_expect_eq(s->port, 80);
 	cr_expect_eq(s->proto, KNLB_PROTO_TCP);
 	cr_expect_eq(s->scheduler, KNLB_SCHED_MAGLEV);
@@ -100,7 +100,7 @@ Test(config, every_key)
 	cr_expect_eq(s->table_size, 100);
 	cr_expect_eq(s->hash_seed, 42);
 	cr_expect_eq(s->snat, KNLB_SNAT_ADDRESS);
-	cr_expect_str_eq(addr_format(&s->snat_addr, buf, sizeof(buf)),
+	cr_expect_str_eq(addr_format(&s->snat_addr[KNLB_FAMILY_IPV4], buf, sizeof(buf)),
 			 "198.51.100.1");
 	cr_assert_eq(s->n_backends, 3);
 	cr_expect_str_eq(s->backends[0].id, "ns1");
@@ -592,12 +592,13 @@ Test(config, bad_vip)
 {
 	expect_only_error("[service web]\nvip = www.example.com\nport = 80\n" BE,
 			  "test.conf:2: ",
-			  "vip \"www.example.com\" is not an IPv4 address (names are not resolved)");
+			  "vip \"www.example.com\" is not an IPv4 or IPv6 address (names are not resolved)");
 	expect_only_error("[service web]\nvip = 192.0.2.10/32\nport = 80\n" BE,
-			  "test.conf:2: ", "is not an IPv4 address");
-	expect_only_error("[service web]\nvip = 2001:db8::10\nport = 80\n" BE,
-			  "test.conf:2: ",
-			  "vip 2001:db8::10: IPv6 is not supported yet");
+			  "test.conf:2: ", "is not an IPv4 or IPv6 address");
+	/* An IPv6 VIP with only IPv4 backends: no NAT between families. */
+	expect_error("[service web]\nvip = 2001:db8::10\nport = 80\n" BE,
+			  "test.conf:4: ",
+			  "backend 10.0.0.11:8080 is IPv4 but service web has no IPv4 vip (knlb does not translate between IPv4 and IPv6)");
 }
 
 Test(config, bad_port)
@@ -637,9 +638,9 @@ Test(config, bad_keywords)
 Test(config, bad_snat)
 {
 	expect_only_error(SVC BE "snat = yes\n", "test.conf:5: ",
-			  "snat \"yes\" is not masquerade, none or an IPv4 address");
-	expect_only_error(SVC BE "snat = 2001:db8::1\n", "test.conf:5: ",
-			  "snat 2001:db8::1: IPv6 is not supported yet");
+			  "snat \"yes\" is not masquerade, none or an IPv4 or IPv6 address");
+	expect_error(SVC BE "snat = 2001:db8::1\n", "test.conf:5: ",
+			  "snat of service web has no IPv4 address for its IPv4 vip 192.0.2.10");
 }
 
 Test(config, bad_table_size)
@@ -758,8 +759,8 @@ Test(config, bad_backend_endpoint)
 			  "backend \"app1:8080\": bad address \"app1\"");
 	expect_only_error(SVC "backend = 10.0.0.256:80\n", "test.conf:4: ",
 			  "bad address \"10.0.0.256\"");
-	expect_only_error(SVC "backend = [2001:db8::1]:80\n", "test.conf:4: ",
-			  "backend [2001:db8::1]:80: IPv6 is not supported yet");
+	expect_error(SVC "backend = [2001:db8::1]:80\n", "test.conf:4: ",
+			  "backend [2001:db8::1]:80 is IPv6 but service web has no IPv6 vip");
 	expect_only_error(SVC "backend = 2001:db8::1:80\n", "test.conf:4: ",
 			  "IPv6 addresses need brackets");
 }

@@ -150,7 +150,7 @@ Test(config_keys, bad_octet_is_not_called_a_name)
 	expect_only_error(SVC "backend = 10.0.0.256:80\n", "test.conf:4: ",
 			  "(not a valid IPv4 address)");
 	expect_only_error("[service web]\nvip = web.example\nport = 80\n" BE,
-			  "test.conf:2: ", "is not an IPv4 address (names are not resolved)");
+			  "test.conf:2: ", "is not an IPv4 or IPv6 address (names are not resolved)");
 }
 
 /* ---- reading (issue 13, defect 4) ------------------------------------- */

@@ -145,8 +145,9 @@ Test(host_checks, an_ipv6_vip_needs_ipv6_forwarding)
 	struct host_facts f = { 0 };
 	struct host_problems p = { 0 };
 
-	r.cfg->services[0].vip.family = AF_INET6;
-	cr_assert_eq(inet_pton(AF_INET6, "2001:db8::10", &r.cfg->services[0].vip.in6), 1);
+	r.cfg->services[0].vip[KNLB_FAMILY_IPV4].family = 0;
+	r.cfg->services[0].vip[KNLB_FAMILY_IPV6].family = AF_INET6;
+	cr_assert_eq(inet_pton(AF_INET6, "2001:db8::10", &r.cfg->services[0].vip[KNLB_FAMILY_IPV6].in6), 1);
 	put("sys/net/ipv4/ip_forward", "0");	/* not served: not asked */
 	put("sys/net/ipv6/conf/all/forwarding", "0");
 	cr_assert_eq(host_facts_read_proc(root, &f), 0);

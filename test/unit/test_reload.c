@@ -264,3 +264,37 @@ Test(reload, two_changed_services_name_what_changed)
 	unmake(&a);
 	unmake(&b);
 }
+
+/* IPv6 (issue 14): a VIP of a new family is structural, a backend is not. */
+#define WEB6 "vip = 2001:db8:100::10\n"
+#define B61 "backend = [2001:db8:1::11]:8080 id=b61\n"
+#define B62 "backend = [2001:db8:1::12]:8080 id=b62\n"
+
+Test(reload, adding_an_ipv6_vip_is_structural_and_named)
+{
+	struct world a = make(WEB B1 B2), b = make(WEB WEB6 B1 B2 B61);
+	struct reload_plan plan = plan_of(&a, &b);
+
+	cr_expect_eq(plan.kind, RELOAD_STRUCTURE);
+	cr_expect_str_eq(plan.why, "service web: vip changed");
+	reload_plan_free(&plan);
+	unmake(&a);
+	unmake(&b);
+}
+
+Test(reload, an_ipv6_backend_added_is_a_delta_in_the_ipv6_table_only)
+{
+	struct world a = make(WEB WEB6 B1 B2 B61), b = make(WEB WEB6 B1 B2 B61 B62);
+	struct reload_plan plan = plan_of(&a, &b);
+	const struct knlb_service *o = &a.pool->services[0], *n = &b.pool->services[0];
+	uint32_t m = o->cfg->table_size;
+
+	cr_expect_eq(plan.kind, RELOAD_SLOTS);
+	cr_expect_eq(plan.backends_added, 1);
+	cr_expect_eq(memcmp(o->slots, n->slots, m * 4), 0, "the IPv4 table moved");
+	cr_expect_neq(memcmp(o->slots + m, n->slots + m, m * 4), 0,
+		      "the new IPv6 backend got no slot");
+	reload_plan_free(&plan);
+	unmake(&a);
+	unmake(&b);
+}

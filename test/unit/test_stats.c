@@ -18,6 +18,7 @@
 
 #include "knlb/lib/counter_rate.h"
 #include "knlb/lib/json_read.h"
+#include "knlb/lib/addr.h"
 #include "knlb/nft/stats.h"
 
 /* ---- counter_rate ----------------------------------------------------- */
@@ -85,7 +86,7 @@ static char *render_chains(uint32_t mask)
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
 
-	stats_render_chains(out, mask);
+	stats_render_chains(out, mask, false);
 	fclose(out);
 	return text;
 }
@@ -117,7 +118,7 @@ Test(stats_render, sets_are_dynamic_with_counters_and_an_hour_timeout)
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
 
-	stats_render_sets(out);
+	stats_render_sets(out, false);
 	fclose(out);
 	cr_expect_str_eq(text,
 		"\n\tset backend_new {\n\t\ttype mark . ipv4_addr . inet_proto . inet_service\n"
@@ -165,15 +166,18 @@ static struct nlmsghdr *elem_msg(char *buf, const struct elem *elems, size_t n)
 	list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
 	for (size_t i = 0; i < n; i++) {
 		struct nlattr *elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM), *key, *l;
-		uint8_t k[16] = { 0 };
+		bool v6 = strchr(elems[i].addr, ':') != NULL;
+		size_t alen = v6 ? 16 : 4;
+		uint8_t k[28] = { 0 };
 		uint16_t port = htons(elems[i].port);
 
+		/* mark . addr . proto . port, as backend_in[6] key them */
 		memcpy(k, &elems[i].mark, 4);
-		cr_assert_eq(inet_pton(AF_INET, elems[i].addr, k + 4), 1);
-		k[8] = elems[i].proto;
-		memcpy(k + 12, &port, 2);
+		cr_assert_eq(inet_pton(v6 ? AF_INET6 : AF_INET, elems[i].addr, k + 4), 1);
+		k[4 + alen] = elems[i].proto;
+		memcpy(k + 8 + alen, &port, 2);
 		key = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
-		mnl_attr_put(nlh, NFTA_DATA_VALUE, sizeof(k), k);
+		mnl_attr_put(nlh, NFTA_DATA_VALUE, 12 + alen, k);
 		mnl_attr_nest_end(nlh, key);
 		mnl_attr_put_u64(nlh, NFTA_SET_ELEM_EXPIRATION, htobe64(3599000));
 		if (elems[i].as_list) {
@@ -189,12 +193,14 @@ static struct nlmsghdr *elem_msg(char *buf, const struct elem *elems, size_t n)
 	return nlh;
 }
 
-static struct in_addr ip(const char *s)
+static const struct knlb_addr *ip(const char *s)
 {
-	struct in_addr a;
+	static struct knlb_addr a[4];
+	static unsigned int next;
+	struct knlb_addr *out = &a[next++ % 4];
 
-	cr_assert_eq(inet_pton(AF_INET, s, &a), 1);
-	return a;
+	cr_assert_eq(addr_parse(s, out), 0);
+	return out;
 }
 
 Test(stats_parse, elements_become_per_backend_counters_folded_by_mark_mask)
@@ -208,14 +214,20 @@ Test(stats_parse, elements_become_per_backend_counters_folded_by_mark_mask)
 		{ 0x02000000, "10.0.0.11", 6, 8080, 7, 700, false },
 		/* a dump repeating an element (hash resize): counted once */
 		{ 0x02000000, "10.0.0.11", 6, 8080, 7, 700, false },
+		/* an IPv6 backend (backend_in6's 28-byte key) */
+		{ 0x01000000, "2001:db8:1::11", 6, 8080, 3, 300, false },
 	};
 	struct stats_table t = { 0 };
 	const struct stats_counter *c;
 
-	cr_assert_eq(stats_parse_elems(elem_msg(buf, in, 4), STATS_IN, &t), 0);
+	cr_assert_eq(stats_parse_elems(elem_msg(buf, in, 5), STATS_IN, &t), 0);
 	cr_assert_eq(stats_parse_elems(elem_msg(buf, in, 1), STATS_NEW, &t), 0);
 	stats_table_fold(&t, 0xff000000);
-	cr_expect_eq(t.n, 2);
+	cr_expect_eq(t.n, 3);
+	c = stats_find(&t, 0x01000000, ip("2001:db8:1::11"), 6, 8080);
+	cr_assert_not_null(c);
+	cr_expect_eq(c->pkts_in, 3);
+	cr_expect_null(stats_find(&t, 0x01000000, ip("2001:db8:1::12"), 6, 8080));
 	c = stats_find(&t, 0x01000000, ip("10.0.0.11"), 6, 8080);
 	cr_assert_not_null(c);
 	cr_expect_eq(c->pkts_in, 15);
@@ -317,4 +329,18 @@ Test(json_read, refuses_what_is_not_json)
 		cr_expect_eq(json_parse(bad[i], &v), -EINVAL, "accepted: %s", bad[i]);
 		cr_expect_null(v);
 	}
+}
+
+Test(stats_render, ipv6_counting_has_sets_and_rules_of_its_own)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	stats_render_sets(out, true);
+	stats_render_chains(out, UINT32_MAX, true);
+	fclose(out);
+	cr_expect(strstr(text, "\tset backend_in6 {\n\t\ttype mark . ipv6_addr . inet_proto . inet_service\n"), "%s", text);
+	cr_expect(strstr(text, "ct mark != 0x00000000 ct direction reply update @backend_out6 { ct mark . ip6 saddr . meta l4proto . th sport }\n"), "%s", text);
+	free(text);
 }

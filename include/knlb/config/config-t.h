@@ -73,6 +73,16 @@ enum knlb_on_empty {
 	KNLB_ON_EMPTY_DROP,
 };
 
+/*
+ * Scale-out (docs/scale-out.md): whether knlbd tells a routing daemon to
+ * attract this VIP, by a route in its own kernel table, while it can serve.
+ */
+enum knlb_announce {
+	KNLB_ANNOUNCE_NO,
+	KNLB_ANNOUNCE_ROUTE,
+};
+#define KNLB_DEFAULT_ANNOUNCE_TABLE	4242U
+
 struct knlb_backend_config {
 	char id[KNLB_NAME_MAX];	/* id= when given, else "ADDR:PORT" */
 	struct knlb_addr addr;
@@ -95,7 +105,12 @@ struct knlb_health_config {
 
 struct knlb_service_config {
 	char name[KNLB_NAME_MAX];
-	struct knlb_addr vip;
+	/*
+	 * One VIP per family (addr_family_index); family 0 where the service
+	 * has none.  A dual-stack service has both and one slot table each.
+	 */
+	struct knlb_addr vip[KNLB_FAMILIES];
+	int vip_line[KNLB_FAMILIES];
 	uint16_t port;		/* host byte order */
 	enum knlb_proto proto;
 	enum knlb_scheduler scheduler;
@@ -104,10 +119,12 @@ struct knlb_service_config {
 	enum knlb_table_size_source table_size_source;
 	uint32_t hash_seed;	/* global hash_seed unless overridden */
 	enum knlb_snat snat;
-	struct knlb_addr snat_addr;	/* KNLB_SNAT_ADDRESS only */
+	/* KNLB_SNAT_ADDRESS only: one per family the service serves */
+	struct knlb_addr snat_addr[KNLB_FAMILIES];
 	struct knlb_health_config health;
 	enum knlb_on_empty on_empty;
 	bool flush;		/* delete a dead backend's conntrack entries */
+	enum knlb_announce announce;	/* [global]'s unless set here */
 	struct knlb_backend_config *backends;
 	size_t n_backends;
 	int line;		/* line of the [service NAME] header */
@@ -122,6 +139,8 @@ struct knlb_global_config {
 	uint64_t ct_resync_interval_ns;	/* periodic flow-count audit; 0 = off */
 	char metrics_listen[KNLB_ADDRSTRLEN];	/* "ADDR:PORT"; "" = off */
 	char user[KNLB_NAME_MAX];	/* run as this user after setup; "" = stay root */
+	enum knlb_announce announce;	/* services' default */
+	uint32_t announce_table;	/* kernel routing table of announced VIPs */
 };
 
 struct knlb_config {

@@ -45,6 +45,7 @@ struct knlbd {
 	struct ct *ct;			/* NULL when conntrack is unavailable */
 	struct ctl *ctl;		/* NULL until listening */
 	struct metrics_link *metrics;	/* NULL without metrics_listen */
+	struct announcer *announcer;	/* NULL when rtnetlink failed */
 	/* metrics_listen bound (before the kernel), until the worker takes it */
 	bool metrics_bound;
 	int metrics_fd;

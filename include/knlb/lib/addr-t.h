@@ -6,9 +6,8 @@
 #include <stdint.h>
 
 /*
- * A network address of either family.  Only AF_INET is accepted by the
- * config parser today, but nothing exported assumes IPv4 so IPv6 can land
- * without changing every signature.
+ * A network address of either family.  family 0 (AF_UNSPEC) marks "none"
+ * where a slot may be empty (a service's VIP of a family it does not serve).
  */
 struct knlb_addr {
 	sa_family_t family;		/* AF_INET or AF_INET6 */
@@ -16,6 +15,16 @@ struct knlb_addr {
 		struct in_addr in;	/* network byte order */
 		struct in6_addr in6;
 	};
+};
+
+/*
+ * Per-family arrays (a dual-stack service's VIPs, SNAT addresses, slot
+ * tables) are indexed by addr_family_index(): IPv4 first, then IPv6.
+ */
+enum knlb_family {
+	KNLB_FAMILY_IPV4,
+	KNLB_FAMILY_IPV6,
+	KNLB_FAMILIES
 };
 
 /* "a.b.c.d:port" or "[v6]:port" plus NUL */

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "knlb/lib/addr-t.h"
 
 struct nfnl_batch;
 struct knlb_model;
@@ -18,6 +19,7 @@ struct slot_diff;
  * rules/ keep the two honest.
  */
 
+/* IPv6 objects carry a 6 (svc_dispatch6, NAME_slots6, empty_reject6). */
 #define RULESET_DISPATCH_MAP	"svc_dispatch"
 #define RULESET_PREROUTING	"prerouting"
 #define RULESET_OUTPUT		"output"
@@ -30,11 +32,17 @@ struct slot_diff;
 #define RULESET_FILTER_PRIO	(-90)	/* dstnat + 10 */
 #define RULESET_NAME_MAX	80
 
-/* "svc_<service>" and "<service>_slots". */
+/* "" for IPv4, "6" for IPv6: what a family's object names end with. */
+const char *ruleset_family_suffix(enum knlb_family f);
+
+/*
+ * "svc_<service>" (one chain, a rule per family) and "<service>_slots",
+ * "<service>_slots6" (a slot map per family).
+ */
 const char *ruleset_chain_name(const struct knlb_service *svc, char *buf,
 			       size_t len);
-const char *ruleset_slots_name(const struct knlb_service *svc, char *buf,
-			       size_t len);
+const char *ruleset_slots_name(const struct knlb_service *svc,
+			       enum knlb_family f, char *buf, size_t len);
 
 /*
  * Replace the owned table with the pool's desired state: create-if-absent,
@@ -49,10 +57,11 @@ int ruleset_add_slot_changes(struct nfnl_batch *batch,
 			     const struct knlb_service *svc,
 			     const struct slot_diff *diff);
 
-/* Put svc's VIP into (empty) or take it out of its on_empty set. */
+/* Put svc's VIP of family f into (empty) or out of its on_empty set. */
 int ruleset_add_empty_change(struct nfnl_batch *batch,
 			     const struct knlb_model *pool,
-			     const struct knlb_service *svc, bool empty);
+			     const struct knlb_service *svc, enum knlb_family f,
+			     bool empty);
 
 /* Delete the owned table (knlbd --flush-on-exit). */
 int ruleset_add_delete_table(struct nfnl_batch *batch, const char *table);

@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <netinet/in.h>
+#include "knlb/lib/addr-t.h"
 
 /*
  * Per-backend traffic counters kept by the kernel (docs/statistics.md).
@@ -19,6 +21,10 @@
  *   backend_in   every packet client -> backend (forward, and output for
  *                clients on the gateway itself)
  *   backend_out  every packet backend -> client (forward, and input)
+ *
+ * keyed by an IPv4 backend address; backend_new6, backend_in6 and
+ * backend_out6 (filled by rules of their own) count IPv6 backends, and
+ * exist only when the table serves IPv6.
  *
  * An element idle for STATS_TIMEOUT_S expires and starts again from zero:
  * readers of these counters must take a counter that went backwards as a
@@ -46,16 +52,16 @@ struct nfnl_batch;
  * ct mark & mark_mask != 0.  0 or -ENOMEM.
  */
 int stats_add_objects(struct nfnl_batch *batch, const char *table,
-		      uint32_t mark_mask);
+		      uint32_t mark_mask, bool ipv6);
 
 /* The same objects in nft syntax, as `nft list table` prints them. */
-void stats_render_sets(FILE *out);
-void stats_render_chains(FILE *out, uint32_t mark_mask);
+void stats_render_sets(FILE *out, bool ipv6);
+void stats_render_chains(FILE *out, uint32_t mark_mask, bool ipv6);
 
 /* One backend of one service, as the kernel counted it. */
 struct stats_counter {
 	uint32_t mark;			/* ct mark & mark_mask: the service */
-	struct in_addr addr;		/* backend */
+	struct knlb_addr addr;		/* backend */
 	uint8_t proto;			/* IPPROTO_TCP / IPPROTO_UDP */
 	uint16_t port;			/* backend port, host order */
 	uint64_t new_flows;
@@ -82,7 +88,7 @@ void stats_table_free(struct stats_table *t);
 
 /* The entry of one backend, or NULL when the kernel has counted nothing. */
 const struct stats_counter *stats_find(const struct stats_table *t,
-				       uint32_t mark, struct in_addr addr,
+				       uint32_t mark, const struct knlb_addr *addr,
 				       uint8_t proto, uint16_t port);
 
 /* Which set a dump message came from. */

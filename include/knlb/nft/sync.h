@@ -30,19 +30,19 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 		 struct sync_result *res, char *err, size_t errlen);
 
 /*
- * The kernel holds old_slots (and old_empty: svc's VIP in its on_empty
- * set) and svc is what it should hold: send exactly the element deletes
+ * The kernel holds old_slots (and old_empty: bit 1 << family for each of
+ * svc's VIPs in its on_empty set) and svc is what it should hold: send exactly the element deletes
  * and adds between them, in one transaction, or nothing when equal.
  */
 int sync_service_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		       const struct knlb_service *svc, const uint32_t *old_slots,
-		       bool old_empty, struct sync_result *res, char *err,
+		       unsigned old_empty, struct sync_result *res, char *err,
 		       size_t errlen);
 
 /* What the kernel holds for one service, the base of a delta. */
 struct sync_old {
 	const uint32_t *slots;	/* NULL: leave this service alone */
-	bool empty;		/* its VIP is in the on_empty set */
+	unsigned empty;		/* bit 1 << family: that VIP is in its on_empty set */
 };
 
 /*

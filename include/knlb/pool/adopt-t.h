@@ -17,7 +17,7 @@
 
 /* One distinct value of a slot map: a backend the kernel maps. */
 struct adopt_backend {
-	struct knlb_addr addr;		/* AF_INET */
+	struct knlb_addr addr;		/* AF_INET or AF_INET6 */
 	uint16_t port;			/* host order */
 	uint32_t slots;			/* slot elements that map to it */
 };
@@ -25,9 +25,14 @@ struct adopt_backend {
 /* What the table holds for one service name. */
 struct adopt_service {
 	char name[KNLB_NAME_MAX];
-	/* map <name>_slots exists (even when it holds no element) */
+	/*
+	 * map <name>_slots (IPv4) or <name>_slots6 (IPv6) exists, even when
+	 * it holds no element; maps: bit 1 << family for each one found.
+	 */
 	bool has_map;
-	struct adopt_backend *mapped;	/* sorted by address, then port */
+	unsigned maps;
+	/* both families' maps together, sorted by address (IPv4 first), port */
+	struct adopt_backend *mapped;
 	size_t n_mapped;
 	uint32_t n_elements;		/* slot elements in the map */
 	/* chain svc_<name> has a rule */

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "knlb/lib/addr-t.h"
 
 struct knlb_config;
 struct knlb_service_config;
@@ -43,22 +44,39 @@ struct knlb_backend {
 	uint32_t effective_weight;
 };
 
+/*
+ * One address family a service serves (one VIP): its own slot table, built
+ * from that family's backends only, and its own backup and on_empty state.
+ */
+struct knlb_service_family {
+	enum knlb_family family;
+	uint32_t *slots;		/* cfg->table_size entries, inside svc->slots */
+	bool on_backups;		/* no primary of this family usable */
+	bool empty;			/* none of this family usable: on_empty */
+};
+
 struct knlb_service {
 	const struct knlb_service_config *cfg;
 	uint32_t ct_mark;		/* tags this service's flows */
 	uint32_t ct_mark_mask;		/* the bits of ct mark knlb owns */
 	struct knlb_backend *backends;
 	size_t n_backends;
-	/* slots[i]: index into backends, or SCHED_SLOT_EMPTY; cfg->table_size long */
+	/*
+	 * slots[i]: index into backends, or SCHED_SLOT_EMPTY.  One table of
+	 * cfg->table_size per family, IPv4's first: n_families * table_size
+	 * long (pool_slots_len()), so diffs and digests see one array.
+	 */
 	uint32_t *slots;
+	struct knlb_service_family families[KNLB_FAMILIES];
+	size_t n_families;
 	/*
 	 * 1, or KNLB_RAMP_SCALE while a backend ramps up so that fractions of
 	 * a weight exist.  Both schedulers give the same table for weights
 	 * scaled by a common factor, so the scale itself moves no slot.
 	 */
 	uint32_t weight_scale;
-	bool on_backups;		/* no primary usable: backups serve */
-	bool empty;			/* no backend usable: on_empty applies */
+	bool on_backups;		/* some family's backups serve */
+	bool empty;			/* no family has a usable backend */
 	bool dirty;			/* slots must be recomputed */
 	uint64_t dirty_since_ns;	/* first change not yet in the kernel */
 };

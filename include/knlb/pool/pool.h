@@ -2,6 +2,7 @@
 #ifndef KNLB_POOL_H
 #define KNLB_POOL_H
 
+#include "knlb/config/config-t.h"
 #include "knlb/pool/pool-t.h"
 
 /*
@@ -12,7 +13,27 @@
 int pool_create(const struct knlb_config *config, struct knlb_model **out);
 void pool_free(struct knlb_model *pool);
 
-/* Recompute one service's slot table from effective weights; clears dirty. */
+/* Length of svc->slots: one table of cfg->table_size per family served. */
+static inline size_t pool_slots_len(const struct knlb_service *svc)
+{
+	return svc->n_families * (size_t)svc->cfg->table_size;
+}
+
+/* Bit (1u << family) set for each family of svc with no usable backend. */
+unsigned pool_empty_families(const struct knlb_service *svc);
+
+/* Whether some service of pool has a VIP of family f. */
+bool pool_serves_family(const struct knlb_model *pool, enum knlb_family f);
+
+/* svc's state for family f, or NULL when svc does not serve f. */
+struct knlb_service_family *pool_service_family(const struct knlb_service *svc,
+						enum knlb_family f);
+
+/*
+ * Recompute a service's slot tables (one per family, each from that
+ * family's backends only, as an one-family service with those backends
+ * would get) from effective weights; clears dirty.
+ */
 int pool_compute_slots(struct knlb_service *svc);
 
 /*
