@@ -34,7 +34,13 @@ static int keep_running_sizes(struct knlbd *d, const struct adopt_table *t)
 		struct knlb_service_config *svc = &d->config->services[s];
 		const struct adopt_service *as = adopt_find(t, svc->name);
 
-		if (!as || !config_keep_table_size(svc, as->n_elements))
+		/*
+		 * n_elements counts both families' maps together: only a
+		 * service with one map says its M (a dual-stack one starts
+		 * from its derived size, as with no table).
+		 */
+		if (!as || __builtin_popcount(as->maps) != 1 ||
+		    !config_keep_table_size(svc, as->n_elements))
 			continue;
 		config_table_size_explain(svc, line, sizeof(line));
 		log_info("service %s: %s", svc->name, line);
