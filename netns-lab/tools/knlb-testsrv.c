@@ -5,6 +5,7 @@
  *   knlb-testsrv --name NAME --tcp ADDR:PORT [--udp ADDR:PORT]
  *                [--count-file FILE] [--pid-file FILE] [--idle-ms MS]
  *                [--health-path PATH] [--fail-file FILE] [--log-health]
+ *                [--delay-file FILE]
  *
  * TCP: answers every HTTP request with "HTTP/1.1 200 OK" and the body
  * "NAME\n".  Keep-alive unless the client sends "Connection: close" (or
@@ -74,6 +75,7 @@ struct srv {
 	const char *health_path;	/* NULL: no health path */
 	size_t health_path_len;
 	const char *fail_file;		/* NULL: never fail */
+	const char *delay_file;		/* NULL: health answers at once */
 	bool log_health;
 	uint64_t idle_ms;
 	int ep;
@@ -104,7 +106,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: knlb-testsrv --name NAME --tcp ADDR:PORT [--udp ADDR:PORT]\n"
 		"                    [--count-file FILE] [--pid-file FILE] [--idle-ms MS]\n"
-		"                    [--health-path PATH] [--fail-file FILE] [--log-health]\n");
+		"                    [--health-path PATH] [--fail-file FILE] [--log-health]\n"
+		"                    [--delay-file FILE]\n");
 	exit(2);
 }
 
@@ -300,6 +303,24 @@ static void queue_response(struct srv *s, struct conn *c, bool keep,
 }
 
 /*
+ * --delay-file: while FILE exists, a health-path answer waits the
+ * milliseconds FILE holds (at most 1000), blocking the whole server as a
+ * slow host would: the lab's stand-in for `tc netem delay` where the
+ * kernel has no sch_netem.
+ */
+static void delay_health(const struct srv *s)
+{
+	FILE *f = s->delay_file ? fopen(s->delay_file, "r") : NULL;
+	unsigned ms = 0;
+
+	if (!f)
+		return;
+	if (fscanf(f, "%u", &ms) == 1 && ms > 0 && ms <= 1000)
+		usleep(ms * 1000);
+	fclose(f);
+}
+
+/*
  * Decide the answer to the request line at req (len bytes, up to and
  * without "\r\n"): 200 NAME, or on the health path 200 ok / 500 fail.
  */
@@ -320,6 +341,8 @@ static void choose_answer(struct srv *s, const char *req, size_t len,
 			 (size_t)(pend - path) == s->health_path_len &&
 			 memcmp(path, s->health_path, s->health_path_len) == 0;
 	}
+	if (health)
+		delay_health(s);
 	failing = s->fail_file && (health || !s->health_path) &&
 		  stat(s->fail_file, &st) == 0;
 	if (failing)
@@ -549,6 +572,7 @@ int main(int argc, char **argv)
 		{ "idle-ms", required_argument, NULL, 'i' },
 		{ "health-path", required_argument, NULL, 'H' },
 		{ "fail-file", required_argument, NULL, 'F' },
+		{ "delay-file", required_argument, NULL, 'D' },
 		{ "log-health", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -570,6 +594,7 @@ int main(int argc, char **argv)
 		case 'i': s.idle_ms = strtoull(optarg, NULL, 10); break;
 		case 'H': s.health_path = optarg; break;
 		case 'F': s.fail_file = optarg; break;
+		case 'D': s.delay_file = optarg; break;
 		case 'L': s.log_health = true; break;
 		default: usage();
 		}

@@ -11,6 +11,7 @@
  *   list.c    listing entries for `knlbctl flows`: at once (ct_list) or
  *             piece by piece on a socket of their own (ct_listing_*)
  *   flush.c   deleting one backend's entries
+ *   query.c   looking flows up one by one (GET), for passive health
  * "Resync" here always means: correct the flowtab from a full dump.
  */
 #ifndef KNLB_CT_INT_H
@@ -87,6 +88,9 @@ struct ct {
 	uint64_t last_resync_dur_ns;
 
 	struct ct_stats st;
+
+	ct_new_flow_fn on_new;		/* observe = yes: NEW events */
+	void *on_new_arg;
 };
 
 /* ---- msg.c ---- */
@@ -125,6 +129,26 @@ bool ct_msg_flow(const struct ct *ct, const struct ct_msg *m, struct flow *f);
  */
 bool ct_msg_list_entry(uint32_t mask, const struct ct_msg *m,
 		       uint64_t now_real_ns, struct ct_flow *out);
+
+/* The original tuple nest of t, as a DELETE or a GET names an entry. */
+void ct_msg_put_orig_tuple(struct nlmsghdr *nlh, const struct ct_tuple *t);
+/* The TCP state in a CTA_PROTOINFO nest, or -1. */
+int ct_msg_tcp_state(const struct nlattr *protoinfo);
+
+/* ---- query.c ---- */
+
+/* Request i of an exchange into buf with sequence number seq. */
+typedef void (*ct_build_fn)(char *buf, uint32_t seq, size_t i, void *arg);
+/* A reply to request i; true when it is the one that request waits for. */
+typedef bool (*ct_reply_fn)(struct ct *ct, const struct nlmsghdr *nlh,
+			    size_t i, void *arg);
+/*
+ * Send n requests (n * their size must fit CT_QUERY_BUF) in one sendmsg on
+ * the query socket and read until each has its reply.  0 or -errno of
+ * the exchange; the caller resets the socket on error.
+ */
+int ct_query_exchange(struct ct *ct, size_t n, ct_build_fn build,
+		      ct_reply_fn reply, void *arg);
 
 /* ---- socket.c ---- */
 

@@ -38,7 +38,7 @@ static void on_overflow(struct ct *ct, struct ct_listener *l)
  * its type (IPCTNL_MSG_CT_*), or -1 when there is nothing to apply.
  */
 static int listener_flow(struct ct *ct, const struct nlmsghdr *nlh,
-			 bool deletes, struct flow *f)
+			 bool deletes, struct flow *f, struct ct_msg *mp)
 {
 	uint8_t type = nlh->nlmsg_type & 0xff;
 	struct ct_msg m;
@@ -56,20 +56,45 @@ static int listener_flow(struct ct *ct, const struct nlmsghdr *nlh,
 		ct->st.events_foreign++;
 		return -1;
 	}
+	if (mp)
+		*mp = m;
 	return type;
+}
+
+/* A new flow, or one reset unanswered, for passive health. */
+static void tell_observer(struct ct *ct, const struct flow *f,
+			  const struct ct_msg *m, bool destroyed)
+{
+	struct ct_new_flow nf = {
+		.destroyed = destroyed, .status = ct_attr_be32(m->status),
+		.id = f->key.id, .mark = f->mark, .proto = f->key.proto,
+		.client = f->key.src, .client_port = f->key.src_port,
+		.backend = f->backend, .backend_port = f->backend_port,
+	};
+	struct ct_tuple o;
+
+	if (!ct_parse_tuple(m->orig, &o))
+		return;
+	nf.vip = o.dst;
+	nf.vip_port = o.dport;
+	ct->on_new(&nf, ct->on_new_arg);
 }
 
 /* NEW and DESTROY, from the event socket. */
 static void handle_event(struct ct *ct, const struct nlmsghdr *nlh)
 {
 	struct flow f;
-	int type = listener_flow(ct, nlh, true, &f);
+	struct ct_msg m;
+	int type = listener_flow(ct, nlh, true, &f, &m);
 
 	if (type < 0)
 		return;
 	if (type == IPCTNL_MSG_CT_DELETE) {
 		ct->st.events_destroy++;
 		flowtab_flow_destroy(ct->ft, &f.key);
+		if (ct->on_new && f.key.proto == IPPROTO_TCP &&
+		    !(ct_attr_be32(m.status) & IPS_SEEN_REPLY))
+			tell_observer(ct, &f, &m, true);
 		return;
 	}
 	ct->st.events_new++;
@@ -78,6 +103,8 @@ static void handle_event(struct ct *ct, const struct nlmsghdr *nlh)
 			log_warn("ct: out of memory counting flows; resyncing later");
 		ct->st.resync_pending = true;
 	}
+	if (ct->on_new)
+		tell_observer(ct, &f, &m, false);
 }
 
 typedef void (*ct_msg_fn)(struct ct *ct, const struct nlmsghdr *nlh);
@@ -143,7 +170,7 @@ static void handle_update(struct ct *ct, const struct nlmsghdr *nlh)
 {
 	struct flow f;
 
-	if (listener_flow(ct, nlh, false, &f) < 0)
+	if (listener_flow(ct, nlh, false, &f, NULL) < 0)
 		return;
 	if (!f.ending) {
 		/* No TCP state in it, or no kernel state filter. */

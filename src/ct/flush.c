@@ -52,23 +52,12 @@ static int flush_pick(struct ct *ct, const struct ct_msg *m, void *arg)
 	return 0;
 }
 
-static void put_addr(struct nlmsghdr *nlh, uint16_t type,
-		     const struct knlb_addr *a)
-{
-	if (a->family == AF_INET)
-		mnl_attr_put(nlh, type, sizeof(a->in), &a->in);
-	else
-		mnl_attr_put(nlh, type, sizeof(a->in6), &a->in6);
-}
-
 /* DELETE by original tuple + id: the kernel checks both. */
 static void build_delete(char *buf, uint32_t seq, const struct victim *v)
 {
 	const struct ct_tuple *t = &v->orig;
-	bool v4 = t->src.family == AF_INET;
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nfgenmsg *nfg;
-	struct nlattr *tuple, *nest;
 
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
@@ -78,17 +67,7 @@ static void build_delete(char *buf, uint32_t seq, const struct victim *v)
 	nfg->version = NFNETLINK_V0;
 	nfg->res_id = 0;
 
-	tuple = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
-	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
-	put_addr(nlh, v4 ? CTA_IP_V4_SRC : CTA_IP_V6_SRC, &t->src);
-	put_addr(nlh, v4 ? CTA_IP_V4_DST : CTA_IP_V6_DST, &t->dst);
-	mnl_attr_nest_end(nlh, nest);
-	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
-	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, t->proto);
-	mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(t->sport));
-	mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(t->dport));
-	mnl_attr_nest_end(nlh, nest);
-	mnl_attr_nest_end(nlh, tuple);
+	ct_msg_put_orig_tuple(nlh, t);
 	mnl_attr_put_u32(nlh, CTA_ID, htonl(v->id));
 	if (v->has_zone)
 		mnl_attr_put_u16(nlh, CTA_ZONE, v->zone);
@@ -105,6 +84,43 @@ static void forget_victim(struct ct *ct, const struct victim *v)
 	flowtab_flow_destroy(ct->ft, &key);
 }
 
+struct delete_ctx {
+	const struct victim *v;
+	size_t *deleted;
+	int *first_err;
+};
+
+static void build_one_delete(char *buf, uint32_t seq, size_t i, void *arg)
+{
+	const struct delete_ctx *dc = arg;
+
+	build_delete(buf, seq, &dc->v[i]);
+}
+
+static bool note_ack(struct ct *ct, const struct nlmsghdr *nlh, size_t i,
+		     void *arg)
+{
+	const struct delete_ctx *dc = arg;
+	const struct nlmsgerr *e;
+
+	if (nlh->nlmsg_type != NLMSG_ERROR ||
+	    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+		return false;
+	e = mnl_nlmsg_get_payload(nlh);
+	if (e->error == 0)
+		(*dc->deleted)++;
+	else if (e->error != -ENOENT && *dc->first_err == 0)
+		*dc->first_err = e->error;
+	/*
+	 * Gone either way: count it closed now.  An entry older than our
+	 * listener sends no DESTROY event at all (nf_conntrack_events=2); a
+	 * late one is then an unknown destroy, which the flowtab ignores.
+	 */
+	if (e->error == 0 || e->error == -ENOENT)
+		forget_victim(ct, &dc->v[i]);
+	return true;
+}
+
 /*
  * Send up to CT_DEL_CHUNK deletes in one sendmsg (the kernel handles them
  * in order) and read one ACK per delete.  Returns 0 or -errno of the
@@ -113,46 +129,9 @@ static void forget_victim(struct ct *ct, const struct victim *v)
 static int delete_chunk(struct ct *ct, const struct victim *v, size_t n,
 			size_t *deleted, int *first_err)
 {
-	uint32_t first = ct->seq + 1;
-	size_t len = 0, acked = 0;
+	struct delete_ctx dc = { .v = v, .deleted = deleted, .first_err = first_err };
 
-	for (size_t i = 0; i < n; i++) {
-		build_delete(ct->query_buf + len, ++ct->seq, &v[i]);
-		len += NLMSG_ALIGN(((struct nlmsghdr *)(ct->query_buf + len))->nlmsg_len);
-	}
-	if (mnl_socket_sendto(ct->query, ct->query_buf, len) == -1)
-		return -errno;
-	while (acked < n) {
-		ssize_t got = mnl_socket_recvfrom(ct->query, ct->query_buf, CT_QUERY_BUF);
-		const struct nlmsghdr *nlh = (const struct nlmsghdr *)ct->query_buf;
-		int left = (int)got;
-
-		if (got == -1)
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-			const struct nlmsgerr *e;
-
-			if (nlh->nlmsg_type != NLMSG_ERROR ||
-			    nlh->nlmsg_seq < first || nlh->nlmsg_seq > ct->seq ||
-			    nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
-				continue;
-			e = mnl_nlmsg_get_payload(nlh);
-			acked++;
-			if (e->error == 0)
-				(*deleted)++;
-			else if (e->error != -ENOENT && *first_err == 0)
-				*first_err = e->error;
-			/*
-			 * Gone either way: count it closed now.  An entry older
-			 * than our listener sends no DESTROY event at all
-			 * (nf_conntrack_events=2); a late one is then an
-			 * unknown destroy, which the flowtab ignores.
-			 */
-			if (e->error == 0 || e->error == -ENOENT)
-				forget_victim(ct, &v[nlh->nlmsg_seq - first]);
-		}
-	}
-	return 0;
+	return ct_query_exchange(ct, n, build_one_delete, note_ack, &dc);
 }
 
 static bool has_ports(uint8_t proto)

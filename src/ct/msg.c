@@ -129,6 +129,38 @@ static inline uint64_t attr_be64(const struct nlattr *a)
 static int tcp_state_num(const struct nlattr *protoinfo);
 static bool tcp_state_ending(int state);
 
+int ct_msg_tcp_state(const struct nlattr *protoinfo)
+{
+	return tcp_state_num(protoinfo);
+}
+
+static void put_addr(struct nlmsghdr *nlh, uint16_t type,
+		     const struct knlb_addr *a)
+{
+	if (a->family == AF_INET)
+		mnl_attr_put(nlh, type, sizeof(a->in), &a->in);
+	else
+		mnl_attr_put(nlh, type, sizeof(a->in6), &a->in6);
+}
+
+void ct_msg_put_orig_tuple(struct nlmsghdr *nlh, const struct ct_tuple *t)
+{
+	bool v4 = t->src.family == AF_INET;
+	struct nlattr *tuple, *nest;
+
+	tuple = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+	put_addr(nlh, v4 ? CTA_IP_V4_SRC : CTA_IP_V6_SRC, &t->src);
+	put_addr(nlh, v4 ? CTA_IP_V4_DST : CTA_IP_V6_DST, &t->dst);
+	mnl_attr_nest_end(nlh, nest);
+	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, t->proto);
+	mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(t->sport));
+	mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(t->dport));
+	mnl_attr_nest_end(nlh, nest);
+	mnl_attr_nest_end(nlh, tuple);
+}
+
 bool ct_msg_flow(const struct ct *ct, const struct ct_msg *m, struct flow *f)
 {
 	struct ct_tuple o, r;

@@ -9,6 +9,7 @@
 
 #include "knlb/config/config-t.h"
 #include "knlb/ctl/commands.h"
+#include "knlb/lib/addr.h"
 
 #define SVC		CTL_ARG_SERVICE
 #define BE		CTL_ARG_BACKEND
@@ -86,6 +87,22 @@ const struct ctl_command ctl_commands[CTL_N_COMMANDS] = {
 		"or a reload that changes this backend's weight in the file; only the\n"
 		"slots that change are rewritten.  N is the new weight itself (no sign:\n"
 		"nothing is added to the old one).  0 takes no new flows, like drain.\n" },
+	[CTL_CMD_EXPLAIN] = {
+		"explain", { SVC, CTL_ARG_CLIENT }, 2, CTL_CMD_READ_ONLY,
+		"SERVICE CLIENT[:PORT]",
+		"which backend a new flow from CLIENT would reach, and why",
+		"For a maglev service, computes in knlbd the kernel's own jhash of the\n"
+		"service's hash_key for a new flow from CLIENT (its port too when the\n"
+		"key has it: src-ip-port, 5-tuple) and prints the slot, the backend the\n"
+		"slot maps to, and why: the backend is up, a backup serves because no\n"
+		"primary is usable, or no backend is usable and on_empty applies; the\n"
+		"other backends are listed with why they take new flows or not\n"
+		"(down, draining, disabled, weight 0, backup on standby).  For wrr,\n"
+		"random and wlc the kernel picks per flow (numgen): explain says so and\n"
+		"lists the candidates with their shares.  An established flow keeps\n"
+		"the backend conntrack bound it to, whatever explain says.  An IPv6\n"
+		"client ([2001:db8::1]:443) is looked up in the service's IPv6 slot\n"
+		"table; a family the service has no VIP of is an error.\n" },
 	[CTL_CMD_RELOAD] = {
 		"reload", { 0 }, 0, CTL_CMD_LONG, "",
 		"re-read the configuration and report the result",
@@ -218,6 +235,15 @@ int ctl_command_check_args(const struct ctl_command *cmd, int argc,
 	for (int i = 0; i < argc; i++) {
 		uint32_t w;
 
+		struct knlb_addr a;
+		uint16_t port;
+
+		if (cmd->args[i] == CTL_ARG_CLIENT &&
+		    ctl_parse_client(argv[i], &a, &port) < 0) {
+			snprintf(err, errlen, "%s: CLIENT must be ADDR, ADDR:PORT or [IPV6]:PORT, not '%s'",
+				 cmd->name, argv[i]);
+			return -EINVAL;
+		}
 		if (cmd->args[i] == CTL_ARG_WEIGHT && ctl_parse_weight(argv[i], &w) < 0) {
 			snprintf(err, errlen, "%s: N must be an integer from 0 to %u, not '%s'",
 				 cmd->name, KNLB_MAX_WEIGHT, argv[i]);
@@ -225,4 +251,12 @@ int ctl_command_check_args(const struct ctl_command *cmd, int argc,
 		}
 	}
 	return 0;
+}
+
+int ctl_parse_client(const char *s, struct knlb_addr *addr, uint16_t *port)
+{
+	*port = 0;
+	if (addr_parse(s, addr) == 0)
+		return 0;
+	return addr_port_parse(s, addr, port) < 0 ? -EINVAL : 0;
 }

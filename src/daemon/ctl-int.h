@@ -37,6 +37,7 @@ enum ctl_status ctl_status_cmd(struct knlbd *d, const struct ctl_request *req, F
 enum ctl_status ctl_flows_cmd(struct knlbd *d, const struct ctl_request *req, FILE *out);
 enum ctl_status ctl_admin_cmd(struct knlbd *d, const struct ctl_request *req, FILE *out);
 enum ctl_status ctl_weight_cmd(struct knlbd *d, const struct ctl_request *req, FILE *out);
+enum ctl_status ctl_explain_cmd(struct knlbd *d, const struct ctl_request *req, FILE *out);
 enum ctl_status ctl_stats_cmd(struct knlbd *d, const struct ctl_request *req, FILE *out);
 /*
  * status's "host:" and "conntrack table:" lines, or its "host_problems"

@@ -142,6 +142,7 @@ static const ctl_command_fn handlers[CTL_N_COMMANDS] = {
 	[CTL_CMD_ENABLE] = ctl_admin_cmd,
 	[CTL_CMD_DISABLE] = ctl_admin_cmd,
 	[CTL_CMD_WEIGHT] = ctl_weight_cmd,
+	[CTL_CMD_EXPLAIN] = ctl_explain_cmd,
 	[CTL_CMD_RELOAD] = reload_cmd,
 	[CTL_CMD_RENDER] = render_cmd,
 };

@@ -20,6 +20,7 @@
 #include "knlb/ctl/server.h"
 #include "knlb/daemon/ctl_commands.h"
 #include "knlb/daemon/daemon.h"
+#include "knlb/daemon/observe.h"
 #include "knlb/daemon/host_watch.h"
 #include "knlb/daemon/metrics.h"
 #include "knlb/daemon/metrics_link.h"
@@ -433,6 +434,10 @@ int daemon_start_services(struct knlbd *d)
 	loop_set_before_sleep(d->loop, before_sleep, d);
 	ret = start_conntrack(d);
 	if (ret == 0)
+		ret = observe_start(d);
+	if (ret == 0)
+		latency_weights_start(d);
+	if (ret == 0)
 		ret = start_prober(d);
 	if (ret == 0)
 		ret = start_metrics_worker(d);
@@ -517,6 +522,8 @@ void daemon_release(struct knlbd *d)
 		loop_timer_cancel(d->loop, &d->audit_timer);
 	}
 	host_watch_stop(&d->host);
+	observe_stop(d);
+	latency_weights_stop(d);
 	health_free(d->health);
 	checker_free(d->checker);
 	privsep_spawner_free(d->spawner);

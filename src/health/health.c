@@ -203,6 +203,32 @@ enum health_transition health_result(struct health *h, size_t s, size_t b,
 	return t;
 }
 
+enum health_transition health_observed_down(struct health *h, size_t s,
+					     size_t b, const char *evidence)
+{
+	struct health_backend *hb = hb_of(h, s, b);
+	struct knlb_service *svc = &h->pool->services[s];
+	struct health_counter *c = &hb->info.counter;
+	uint64_t now = loop_now_ns();
+
+	if (!c->up)
+		return HEALTH_NO_CHANGE;
+	c->up = false;
+	c->successes = 0;
+	c->failures = svc->cfg->health.fall;
+	hb->info.last.status = CHECK_FAILED;
+	snprintf(hb->info.last.reason, sizeof(hb->info.last.reason), "%s (observed)",
+		 evidence);
+	hb->info.transitions++;
+	hb->info.last_change_ns = now;
+	log_info("%s/%s DOWN: %s", svc->cfg->name, svc->backends[b].cfg->id,
+		 hb->info.last.reason);
+	pool_set_health(svc, b, false, now);
+	if (h->on_transition)
+		h->on_transition(h->pool, s, b, false, h->on_transition_arg);
+	return HEALTH_WENT_DOWN;
+}
+
 uint16_t health_probe_port(const struct knlb_service_config *svc,
 			   const struct knlb_backend_config *be)
 {

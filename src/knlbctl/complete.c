@@ -159,6 +159,7 @@ int complete_words(int argc, char **argv)
 		break;
 	case CTL_ARG_NONE:
 	case CTL_ARG_WEIGHT:
+	case CTL_ARG_CLIENT:
 		break;
 	}
 	return EXIT_OK;

@@ -97,6 +97,7 @@ static const char *const arg_kind_names[] = {
 	[CTL_ARG_WEIGHT] = "weight",
 	[CTL_ARG_FILE] = "file",
 	[CTL_ARG_COMMAND] = "command",
+	[CTL_ARG_CLIENT] = "client",
 };
 
 /* The registry itself, for scripts and the docs check. */

@@ -112,6 +112,8 @@ static uint32_t backend_base_weight(const struct knlb_service *svc,
 {
 	if (svc->cfg->scheduler == KNLB_SCHED_WLC && be->wlc_set)
 		return be->wlc_weight;
+	if (svc->cfg->health.latency_weights && be->lrt_set)
+		return be->lrt_weight;
 	return be->weight;
 }
 
@@ -213,8 +215,9 @@ bool pool_set_weight(struct knlb_service *svc, size_t b, uint32_t weight,
 	if (be->weight == weight)
 		return false;
 	be->weight = weight;
-	/* wlc recomputes from the new weight at its next pass. */
+	/* wlc and latency weights recompute from it at their next pass. */
 	be->wlc_set = false;
+	be->lrt_set = false;
 	return pool_refresh_weights(svc, now_ns);
 }
 
@@ -243,6 +246,47 @@ int pool_apply_wlc(struct knlb_service *svc, const uint64_t *active,
 		pool_refresh_weights(svc, now_ns);
 	}
 	free(buf);
+	return 0;
+}
+
+void pool_note_latency(struct knlb_service *svc, size_t b, double latency_ms)
+{
+	struct knlb_backend *be = &svc->backends[b];
+
+	be->latency_ms = lrt_smooth(be->latency_ms, be->latency_known, latency_ms);
+	be->latency_known = true;
+}
+
+int pool_apply_lrt(struct knlb_service *svc, uint64_t now_ns)
+{
+	size_t n = svc->n_backends;
+	uint32_t *buf = calloc(3 * (n ? n : 1), sizeof(*buf));
+	double *latency = calloc(n ? n : 1, sizeof(*latency));
+	uint32_t *weight = buf, *cur = buf + n, *out = buf + 2 * n;
+	bool have_cur = true;
+
+	if (!buf || !latency) {
+		free(buf);
+		free(latency);
+		return -ENOMEM;
+	}
+	for (size_t b = 0; b < n; b++) {
+		const struct knlb_backend *be = &svc->backends[b];
+
+		weight[b] = backend_usable(be) ? be->weight : 0;
+		latency[b] = be->latency_known ? be->latency_ms : -1;
+		cur[b] = be->lrt_set ? be->lrt_weight : 0;
+		have_cur &= be->lrt_set;
+	}
+	if (lrt_weights(weight, latency, n, cur, have_cur, out)) {
+		for (size_t b = 0; b < n; b++) {
+			svc->backends[b].lrt_weight = out[b];
+			svc->backends[b].lrt_set = true;
+		}
+		pool_refresh_weights(svc, now_ns);
+	}
+	free(buf);
+	free(latency);
 	return 0;
 }
 

@@ -21,17 +21,6 @@ static uint32_t wlc_one(uint32_t weight, uint64_t active, double best)
 	return (uint32_t)(w + 0.5);
 }
 
-static bool moved_enough(uint32_t old, uint32_t new)
-{
-	uint32_t big = old > new ? old : new;
-	uint32_t diff = old > new ? old - new : new - old;
-
-	/* Into or out of 0 always counts: that is a backend coming or going. */
-	if ((old == 0) != (new == 0))
-		return true;
-	return (uint64_t)diff * 100 > (uint64_t)big * WLC_HYSTERESIS_PCT;
-}
-
 bool wlc_weights(const uint32_t *weight, const uint64_t *active, size_t n,
 		 const uint32_t *cur, bool have_cur, uint32_t *out)
 {
@@ -45,7 +34,7 @@ bool wlc_weights(const uint32_t *weight, const uint64_t *active, size_t n,
 			best = r;
 	}
 	for (size_t i = 0; i < n && !change; i++)
-		change = moved_enough(cur[i], wlc_one(weight[i], active[i], best));
+		change = sched_weight_moved(cur[i], wlc_one(weight[i], active[i], best));
 	if (!change)
 		return false;
 	for (size_t i = 0; i < n; i++)

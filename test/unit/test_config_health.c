@@ -202,3 +202,28 @@ Test(config_health, ct_mark_mask)
 	expect_only_error("[global]\nct_mark_mask = 0\n" SVC BE, "test.conf:2: ",
 			  "ct_mark_mask 0 is out of range");
 }
+
+Test(config_health, observe_keys_defaults_and_limits)
+{
+	struct result r = load_ok(SVC "check = tcp\n" BE);
+	const struct knlb_health_config *h = &r.cfg->services[0].health;
+
+	cr_expect(!h->observe);
+	cr_expect_eq(h->observe_timeout_ns, 1000 * MS);
+	cr_expect_eq(h->observe_min_flows, 10);
+	cr_expect_eq(h->observe_fail_pct, 50);
+	result_free(&r);
+	r = load_ok(SVC "check = tcp\nobserve = yes\nobserve_timeout = 500ms\n"
+		    "observe_min_flows = 20\nobserve_fail_pct = 80\n" BE);
+	h = &r.cfg->services[0].health;
+	cr_expect(h->observe);
+	cr_expect_eq(h->observe_timeout_ns, 500 * MS);
+	cr_expect_eq(h->observe_min_flows, 20);
+	cr_expect_eq(h->observe_fail_pct, 80);
+	result_free(&r);
+	/* nothing would bring an observed-down backend back without probes */
+	expect_only_error(SVC "observe = yes\n" BE, "test.conf:4: ",
+			  "observe applies only to check = tcp, http, https or udp (service web has check = none)");
+	expect_error(SVC "check = tcp\nobserve_fail_pct = 0\n" BE, "test.conf:5: ", "observe_fail_pct");
+	expect_error(SVC "check = tcp\nobserve_timeout = 10ms\n" BE, "test.conf:5: ", "observe_timeout");
+}

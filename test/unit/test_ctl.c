@@ -611,7 +611,7 @@ Test(ctl_registry, knlbd_refuses_what_the_registry_refuses)
 	t = dispatch("stauts --json", &st);
 	cr_expect_eq(st, CTL_ERROR);
 	cr_expect_str_eq(t, "unknown command \"stauts\" (did you mean \"status\"?); commands: "
-			 "status flows stats drain enable disable weight reload render\n");
+			 "status flows stats drain enable disable weight explain reload render\n");
 	free(t);
 	/* local commands are not knlbd's, and are not suggested by it */
 	t = dispatch("check-config /etc/knlb/knlb.conf", &st);
@@ -632,4 +632,28 @@ Test(ctl_registry, knlbd_refuses_what_the_registry_refuses)
 	t = dispatch("status a b --json", &st);
 	cr_expect_str_eq(t, "status takes 0 to 1 arguments ([SERVICE]), not 2; knlbctl help status\n");
 	free(t);
+	t = dispatch("explain web 198.51.100.1:0", &st);
+	cr_expect_eq(st, CTL_ERROR);
+	cr_expect_str_eq(t, "explain: CLIENT must be ADDR, ADDR:PORT or [IPV6]:PORT, not '198.51.100.1:0'\n");
+	free(t);
+}
+
+Test(ctl_registry, explain_clients_parse_with_and_without_port)
+{
+	struct knlb_addr a;
+	uint16_t port;
+
+	cr_assert_eq(ctl_parse_client("198.51.100.1", &a, &port), 0);
+	cr_expect_eq(a.family, AF_INET);
+	cr_expect_eq(port, 0);
+	cr_assert_eq(ctl_parse_client("198.51.100.1:40001", &a, &port), 0);
+	cr_expect_eq(port, 40001);
+	cr_assert_eq(ctl_parse_client("2001:db8::1", &a, &port), 0);
+	cr_expect_eq(a.family, AF_INET6);
+	cr_expect_eq(port, 0);
+	cr_assert_eq(ctl_parse_client("[2001:db8::1]:443", &a, &port), 0);
+	cr_expect_eq(a.family, AF_INET6);
+	cr_expect_eq(port, 443);
+	cr_expect_eq(ctl_parse_client("client.example", &a, &port), -EINVAL);
+	cr_expect_eq(ctl_parse_client("198.51.100.1:70000", &a, &port), -EINVAL);
 }

@@ -101,6 +101,11 @@ struct knlb_health_config {
 	uint64_t downinter_ns;		/* while down */
 	uint32_t rise, fall;		/* consecutive results to change state */
 	uint64_t slowstart_ns;		/* weight ramp after recovery; 0 = off */
+	/* observe = yes: passive health from new TCP flows (health/observe.c) */
+	bool observe;
+	uint64_t observe_timeout_ns;	/* a SYN unanswered this long counts */
+	uint32_t observe_min_flows, observe_fail_pct;
+	bool latency_weights;		/* least response time (sched/lrt.c) */
 };
 
 struct knlb_service_config {

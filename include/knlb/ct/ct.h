@@ -201,4 +201,38 @@ void ct_listing_close(struct ct_listing *l);
 
 void ct_get_stats(const struct ct *ct, struct ct_stats *out);
 
+/*
+ * Passive health (observe = yes) watches new flows: fn is called for
+ * every NEW event of a service's flow, and for the DESTROY of a TCP flow
+ * that never saw a reply (the kernel kills an entry at once when the only
+ * reply to its SYN is a reset), from the event handler (it must not call
+ * ct functions).  fn NULL stops it.
+ */
+struct ct_new_flow {
+	bool destroyed;			/* a DESTROY without a reply seen */
+	uint32_t status;		/* IPS_* bits */
+	uint32_t id;			/* conntrack id */
+	uint32_t mark;			/* ct mark & mask: the service */
+	uint8_t proto;
+	struct knlb_addr client, vip, backend;
+	uint16_t client_port, vip_port, backend_port;	/* host order */
+};
+typedef void (*ct_new_flow_fn)(const struct ct_new_flow *flow, void *arg);
+void ct_set_new_flow_fn(struct ct *ct, ct_new_flow_fn fn, void *arg);
+
+/* What the kernel holds now for one flow, from ct_query_flows(). */
+struct ct_flow_now {
+	bool found;			/* false: the entry is gone (or the id changed) */
+	int tcp_state;			/* TCP_CONNTRACK_*, -1 when none */
+	uint32_t status;		/* IPS_* bits */
+};
+
+/*
+ * Look n flows up by original tuple and id (one GET each, sent in chunks:
+ * a few microseconds per flow, no dump), synchronous.  0 or -errno of the
+ * exchange; out[i] says what became of flows[i].
+ */
+int ct_query_flows(struct ct *ct, const struct ct_new_flow *flows, size_t n,
+		   struct ct_flow_now *out);
+
 #endif

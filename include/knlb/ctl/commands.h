@@ -24,6 +24,7 @@ enum ctl_command_id {
 	CTL_CMD_ENABLE,
 	CTL_CMD_DISABLE,
 	CTL_CMD_WEIGHT,
+	CTL_CMD_EXPLAIN,
 	CTL_CMD_RELOAD,
 	CTL_CMD_RENDER,
 	CTL_CMD_CHECK_CONFIG,
@@ -39,6 +40,7 @@ enum ctl_arg_kind {
 	CTL_ARG_WEIGHT,		/* 0..KNLB_MAX_WEIGHT, digits only */
 	CTL_ARG_FILE,		/* a path, any bytes: local commands only */
 	CTL_ARG_COMMAND,	/* a command name */
+	CTL_ARG_CLIENT,		/* ADDR, ADDR:PORT or [V6]:PORT: a client */
 };
 
 #define CTL_CMD_MAX_ARGS	3
@@ -83,5 +85,12 @@ int ctl_command_check_args(const struct ctl_command *cmd, int argc,
 
 /* A weight as the registry accepts it: digits only, 0..KNLB_MAX_WEIGHT. */
 int ctl_parse_weight(const char *s, uint32_t *out);
+
+/*
+ * A client as explain takes it: ADDR, ADDR:PORT, V6 or [V6]:PORT; *port
+ * is 0 when none was given.  0 or -EINVAL.
+ */
+struct knlb_addr;
+int ctl_parse_client(const char *s, struct knlb_addr *addr, uint16_t *port);
 
 #endif

@@ -43,6 +43,7 @@ struct knlbd {
 	struct health *health;
 	struct flowtab *flows;
 	struct ct *ct;			/* NULL when conntrack is unavailable */
+	struct observe *observe;	/* observe = yes: passive health; NULL without ct */
 	struct ctl *ctl;		/* NULL until listening */
 	struct metrics_link *metrics;	/* NULL without metrics_listen */
 	struct announcer *announcer;	/* NULL when rtnetlink failed */
@@ -56,6 +57,7 @@ struct knlbd {
 	struct pending_flush *flushes;
 	size_t n_flushes, flushes_cap;
 	struct loop_timer wlc_timer;	/* scheduler = wlc re-weighting */
+	struct loop_timer lrt_timer;	/* latency_weights = yes re-weighting */
 	struct loop_timer audit_timer;	/* flow counts against a dump */
 	struct host_watch host;		/* forwarding, snat addresses, conntrack */
 	bool wlc_no_ct_logged;

@@ -92,6 +92,15 @@ enum health_transition health_result(struct health *health, size_t svc,
 void health_adopt(struct health *health, size_t svc, size_t backend,
 		  const struct health_backend_info *from);
 
+/*
+ * Passive health's verdict (observe = yes): an up backend goes down now,
+ * as if its fall-th probe had failed, with evidence as the reason (the
+ * log line "web/b2 DOWN: <evidence> (observed)").  Probes go on and bring
+ * it back after rise successes.  HEALTH_NO_CHANGE when it was down.
+ */
+enum health_transition health_observed_down(struct health *health, size_t svc,
+					     size_t backend, const char *evidence);
+
 const struct health_backend_info *health_backend(const struct health *health,
 						 size_t svc, size_t backend);
 

@@ -36,6 +36,16 @@ struct knlb_backend {
 	 */
 	uint32_t wlc_weight;
 	bool wlc_set;
+	/*
+	 * latency_weights = yes: the checks' smoothed latency (known once a
+	 * probe passed; probes_seen: the health probe count last read) and
+	 * the weight src/sched/lrt.c derived from it.
+	 */
+	double latency_ms;
+	bool latency_known;
+	uint64_t probes_seen;
+	uint32_t lrt_weight;
+	bool lrt_set;
 	uint64_t up_since_ns;		/* slow start: when it came back; 0 = no ramp */
 	/*
 	 * What the scheduler uses: cfg->weight * svc->weight_scale, scaled

@@ -68,6 +68,14 @@ const char *pool_admin_name(enum knlb_admin admin);
 int pool_apply_wlc(struct knlb_service *svc, const uint64_t *active,
 		   uint64_t now_ns);
 
+/*
+ * latency_weights = yes: one passed probe's latency into backend b's
+ * smoothed latency; then pool_apply_lrt() re-weights the service from
+ * them with the hysteresis of lrt_weights().  0 or -ENOMEM.
+ */
+void pool_note_latency(struct knlb_service *svc, size_t b, double latency_ms);
+int pool_apply_lrt(struct knlb_service *svc, uint64_t now_ns);
+
 /* By name; NULL when there is none. */
 struct knlb_service *pool_find_service(const struct knlb_model *pool,
 				       const char *name);

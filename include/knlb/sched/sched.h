@@ -61,10 +61,38 @@ int wrr_build(const struct sched_backend *backends, size_t n,
  * Counts that wobble by a flow or two then rewrite nothing.
  */
 #define WLC_SCALE		1000U
-#define WLC_HYSTERESIS_PCT	20U
+#define SCHED_HYSTERESIS_PCT	20U
+#define WLC_HYSTERESIS_PCT	SCHED_HYSTERESIS_PCT
+
+/*
+ * The hysteresis of weights re-derived from measurements (wlc, latency
+ * weights): whether a weight moved by more than SCHED_HYSTERESIS_PCT
+ * percent of the larger of old and new, or into or out of 0.
+ */
+bool sched_weight_moved(uint32_t old, uint32_t new);
 
 bool wlc_weights(const uint32_t *weight, const uint64_t *active, size_t n,
 		 const uint32_t *cur, bool have_cur, uint32_t *out);
+
+/*
+ * Least response time as slot weights (latency_weights = yes): backend i
+ * gets weight[i] / (LRT_FLOOR_MS + latency_ms[i]), normalised so the
+ * largest is LRT_SCALE, at least 1 when weight[i] > 0, 0 when weight[i]
+ * == 0.  latency_ms[i] < 0 is "not measured yet": it counts as the
+ * fastest measured one (no penalty for being new); with none measured
+ * nothing changes (false).  The floor keeps sub-millisecond jitter on a
+ * LAN from mattering: 0.1 ms against 0.3 ms is 1.1 against 1.3.  Same
+ * hysteresis as wlc (sched_weight_moved); true when out was written.
+ */
+#define LRT_SCALE		1000U
+#define LRT_FLOOR_MS		1.0
+#define LRT_EWMA_NEW		0.3	/* weight of a new sample in the average */
+
+bool lrt_weights(const uint32_t *weight, const double *latency_ms, size_t n,
+		 const uint32_t *cur, bool have_cur, uint32_t *out);
+
+/* The smoothed latency after one more sample: EWMA, LRT_EWMA_NEW new. */
+double lrt_smooth(double avg_ms, bool known, double sample_ms);
 
 /* Whether m is prime (deterministic for any 32-bit m): lib's one test. */
 static inline bool sched_is_prime(uint32_t m)
