@@ -106,11 +106,7 @@ static void on_readable(struct privsep_worker *w, int fd, uint32_t events,
 	int n;
 
 	for (;;) {
-		for (int i = 0; i < PROBE_MSG_BATCH; i++) {
-			iov[i] = (struct iovec){ bufs[i], sizeof(bufs[i]) };
-			msgs[i] = (struct mmsghdr){ .msg_hdr = {
-				.msg_iov = &iov[i], .msg_iovlen = 1 } };
-		}
+		probe_msg_batch(msgs, iov, bufs, sizeof(bufs[0]), PROBE_MSG_BATCH);
 		n = recvmmsg(fd, msgs, PROBE_MSG_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
@@ -242,12 +238,9 @@ static size_t requests_send(struct prober_link *l, int fd,
 		*err = ECHILD;
 		return 0;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		request_build(l, slots[i], &reqs[i]);
-		iov[i] = (struct iovec){ &reqs[i], sizeof(reqs[i]) };
-		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i],
-							  .msg_iovlen = 1 } };
-	}
+	probe_msg_batch(msgs, iov, reqs, sizeof(reqs[0]), n);
 	while (sent < n) {
 		ret = sendmmsg(fd, msgs + sent, (unsigned int)(n - sent),
 			       MSG_DONTWAIT | MSG_NOSIGNAL);

@@ -55,12 +55,8 @@ static void flush(struct prober *p)
 
 		if (k > PROBE_MSG_BATCH)
 			k = PROBE_MSG_BATCH;
-		for (size_t i = 0; i < k; i++) {
-			iov[i] = (struct iovec){ &p->replies[done + i],
-						 sizeof(p->replies[0]) };
-			msgs[i] = (struct mmsghdr){ .msg_hdr = {
-				.msg_iov = &iov[i], .msg_iovlen = 1 } };
-		}
+		probe_msg_batch(msgs, iov, &p->replies[done],
+				sizeof(p->replies[0]), k);
 		while (sent < k) {
 			ret = sendmmsg(p->fd, msgs + sent, (unsigned int)(k - sent),
 				       MSG_NOSIGNAL);
@@ -169,11 +165,7 @@ static void on_request(struct loop *loop, int fd, uint32_t events, void *arg)
 
 	/* Everything queued, PROBE_MSG_BATCH a syscall: one wakeup for many. */
 	for (;;) {
-		for (int i = 0; i < PROBE_MSG_BATCH; i++) {
-			iov[i] = (struct iovec){ &reqs[i], sizeof(reqs[i]) };
-			msgs[i] = (struct mmsghdr){ .msg_hdr = {
-				.msg_iov = &iov[i], .msg_iovlen = 1 } };
-		}
+		probe_msg_batch(msgs, iov, reqs, sizeof(reqs[0]), PROBE_MSG_BATCH);
 		n = recvmmsg(fd, msgs, PROBE_MSG_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "knlb/lib/addr-t.h"
 #include "knlb/config/check-t.h"
@@ -57,5 +58,12 @@ struct probe_reply {
  */
 int probe_reply_parse(const void *buf, size_t len, uint32_t n_slots,
 		      struct probe_reply *out);
+
+/*
+ * msgs[i] and iov[i] for n messages of size bytes each, back to back from
+ * base: what one sendmmsg() or recvmmsg() of the link carries.
+ */
+void probe_msg_batch(struct mmsghdr *msgs, struct iovec *iov, void *base,
+		     size_t size, size_t n);
 
 #endif
