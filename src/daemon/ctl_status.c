@@ -14,6 +14,7 @@
 
 #include "knlb/lib/addr.h"
 #include "knlb/config/config.h"
+#include "knlb/config/table_size.h"
 #include "knlb/ct/ct.h"
 #include "knlb/daemon/daemon.h"
 #include "knlb/daemon/slot_digest.h"
@@ -81,10 +82,12 @@ static void text_service(const struct service_row *sr, FILE *out)
 		snprintf(active, sizeof(active), "flows not tracked (track = off)");
 	else
 		snprintf(active, sizeof(active), "active flows %" PRIu64, sr->flows.active);
-	fprintf(out, "service %s  %s/%s  %s  %u slots  digest %s  ct mark 0x%08x  flush %s  on_empty %s  state %s  %s\n",
+	fprintf(out, "service %s  %s/%s  %s  %u slots (%s)  digest %s  ct mark 0x%08x  flush %s  on_empty %s  state %s  %s\n",
 		cfg->name, config_service_vips(cfg, vip, sizeof(vip)),
 		config_proto_name(cfg->proto), config_scheduler_name(cfg->scheduler),
-		cfg->table_size, slot_digest_format(sr->slot_digest, digest),
+		cfg->table_size,
+		config_table_size_source_name(cfg->table_size_source),
+		slot_digest_format(sr->slot_digest, digest),
 		svc->ct_mark, cfg->flush ? "yes" : "no",
 		cfg->on_empty == KNLB_ON_EMPTY_DROP ? "drop" : "reject",
 		service_state(svc), active);
@@ -210,6 +213,8 @@ static void json_service(const struct service_row *sr, struct json_writer *w)
 	json_string(w, config_scheduler_name(cfg->scheduler));
 	json_key(w, "table_size");
 	json_uint(w, cfg->table_size);
+	json_key(w, "table_size_source");
+	json_string(w, config_table_size_source_name(cfg->table_size_source));
 	json_key(w, "slot_digest");
 	json_string(w, slot_digest_format(sr->slot_digest, digest));
 	json_key(w, "ct_mark");

@@ -18,8 +18,12 @@
 #define KNLB_PATH_MAX		108	/* sun_path */
 #define KNLB_DEFAULT_TABLE	"knlb"
 #define KNLB_DEFAULT_SEED	0x5eedU
-#define KNLB_DEFAULT_SLOTS	16381U	/* prime, Maglev paper's choice */
 #define KNLB_MAX_SLOTS		131071U	/* prime; bounds one batch's size */
+/* A table_size not given is derived from the backends (config/table_size.h). */
+#define KNLB_MAGLEV_MIN_SLOTS	1021U	/* prime */
+#define KNLB_MAGLEV_SLOTS_PER_BACKEND	100U	/* 1 % balance (Maglev paper) */
+#define KNLB_ROUND_MIN_SLOTS	100U	/* wrr, random, wlc: 1 point */
+#define KNLB_ROUND_SLOTS_PER_BACKEND	10U
 #define KNLB_MAX_WEIGHT		65535U
 #define KNLB_DEFAULT_CONTROL_SOCKET "/run/knlb/knlb.sock"
 #define KNLB_DEFAULT_CT_MARK_MASK 0xffffffffU
@@ -55,6 +59,13 @@ enum knlb_snat {
 	KNLB_SNAT_NONE,
 	KNLB_SNAT_MASQUERADE,
 	KNLB_SNAT_ADDRESS,
+};
+
+/* Where a service's table_size came from (knlbctl status, --render). */
+enum knlb_table_size_source {
+	KNLB_TABLE_SIZE_SET,		/* table_size in the file */
+	KNLB_TABLE_SIZE_DERIVED,	/* from the backends (config_table_size_derive) */
+	KNLB_TABLE_SIZE_KEPT,		/* derived, but the running size was kept */
 };
 
 enum knlb_on_empty {
@@ -128,6 +139,7 @@ struct knlb_service_config {
 	enum knlb_scheduler scheduler;
 	enum knlb_hash_key hash_key;
 	uint32_t table_size;	/* slots, M */
+	enum knlb_table_size_source table_size_source;
 	uint32_t hash_seed;	/* global hash_seed unless overridden */
 	enum knlb_snat snat;
 	/* KNLB_SNAT_ADDRESS only: one per family the service serves */
