@@ -141,7 +141,8 @@ Test(reload, a_new_service_replaces_the_table_atomically_and_keeps_marks)
 	listed = kt_nft_list("knlb");
 	cr_expect(strstr(listed, "192.0.2.25 . tcp . 25 : jump svc_mail"), "%s", listed);
 	cr_expect(!strstr(listed, "svc_dns"), "%s", listed);
-	cr_expect(strstr(listed, "ct mark set 0x00000002 dnat ip to jhash"), "%s", listed);
+	cr_expect(strstr(listed, "ct mark set 0x00000002 ct event set new,destroy,protoinfo dnat ip to jhash"),
+		  "%s", listed);
 	cr_expect(strstr(listed, "ct mark set 0x00000001"), "%s", listed);
 	free(listed);
 	free(reply);
