@@ -197,6 +197,11 @@ static const struct config_keyword keywords[] = {
 	  .def = "yes for udp, no for tcp", .flags = CONFIG_KW_DERIVED,
 	  .doc = "delete a dead backend's conntrack entries (yes) or let them drain (no)" },
 
+	{ .name = "persistence", .global_offset = NOWHERE,
+	  .service_offset = S(persistence_ns), .parse = config_parse_persistence,
+	  .max = 3600000000000ULL, .def = "0s",
+	  .doc = "source-IP persistence: a client's new flows keep its backend this long after its last one (kernel map NAME_persist); 0s = off" },
+
 	/* ---- scale-out: telling the routing daemon (docs/scale-out.md) ---- */
 	{ .name = "announce", .global_offset = G(announce),
 	  .service_offset = S(announce), .parse = config_parse_word,

@@ -90,6 +90,9 @@ void rb_nat(struct rule_builder *rb, uint32_t type, uint32_t family,
 void rb_masq(struct rule_builder *rb);
 void rb_reject(struct rule_builder *rb, uint32_t type, uint8_t code);
 void rb_verdict(struct rule_builder *rb, int verdict, const char *chain);
+/* update @set { reg sreg_key : reg sreg_data }, the set's own timeout */
+void rb_dynset_update(struct rule_builder *rb, const char *set, uint32_t set_id,
+		      uint32_t sreg_key, uint32_t sreg_data);
 
 /* ---- objects: 0 or -ENOMEM ---- */
 
@@ -103,6 +106,8 @@ struct rb_set_spec {
 	uint32_t key_type, key_len;
 	uint32_t data_type, data_len;	/* data_len unused for verdict maps */
 	struct nftnl_udata_buf *udata;
+	uint64_t timeout_ms;		/* NFT_SET_TIMEOUT sets: elements' default */
+	uint32_t size;			/* most elements; 0 = no limit given */
 };
 
 int rb_add_set(struct nfnl_batch *batch, const char *table,

@@ -42,6 +42,7 @@
 #include "knlb/config/config-t.h"
 #include "knlb/nft/diff.h"
 #include "knlb/nft/nfnl.h"
+#include "knlb/nft/persist.h"
 #include "knlb/pool/pool.h"
 #include "knlb/nft/ruleset.h"
 #include "knlb/nft/stats.h"
@@ -519,23 +520,39 @@ static int add_slot_map(struct nfnl_batch *batch, const char *table,
 	return ret;
 }
 
-/* svc's slot maps (set ids set_id, set_id + 1), its chain and its rules. */
+/*
+ * svc (pool->services[i]): its slot maps (set ids set_id, set_id + 1),
+ * its persistence maps when it persists, its chain and its rules (each
+ * family's persistence rule before its slot rule).
+ */
 static int add_service_objects(struct nfnl_batch *batch, const char *table,
-			       const struct knlb_service *svc, uint32_t set_id)
+			       const struct knlb_service *svc, size_t i,
+			       uint32_t set_id)
 {
+	bool persist = persist_enabled(svc);
 	char chain[RULESET_NAME_MAX];
 	int ret = 0;
 
 	for (size_t k = 0; ret == 0 && k < svc->n_families; k++)
 		ret = add_slot_map(batch, table, svc, &svc->families[k],
 				   set_id + (uint32_t)k);
+	for (size_t k = 0; ret == 0 && persist && k < svc->n_families; k++)
+		ret = persist_add_map(batch, table, svc, svc->families[k].family,
+				      persist_set_id(i, k));
 	if (ret == 0)
 		ret = rb_add_chain(batch, table,
 				ruleset_chain_name(svc, chain, sizeof(chain)),
 				NULL, -1, 0);
-	for (size_t k = 0; ret == 0 && k < svc->n_families; k++)
-		ret = add_service_rule(batch, table, svc, svc->families[k].family,
-				       set_id + (uint32_t)k);
+	for (size_t k = 0; ret == 0 && k < svc->n_families; k++) {
+		if (persist)
+			ret = persist_add_service_rule(batch, table, svc,
+						       svc->families[k].family,
+						       persist_set_id(i, k));
+		if (ret == 0)
+			ret = add_service_rule(batch, table, svc,
+					       svc->families[k].family,
+					       set_id + (uint32_t)k);
+	}
 	return ret;
 }
 
@@ -781,7 +798,8 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool)
 		ret = add_dispatch_map(batch, pool, KNLB_FAMILY_IPV6);
 
 	for (size_t i = 0; ret == 0 && i < pool->n_services; i++) {
-		ret = add_service_objects(batch, table, &pool->services[i], set_id);
+		ret = add_service_objects(batch, table, &pool->services[i], i,
+					  set_id);
 		set_id += KNLB_FAMILIES;
 	}
 	for (size_t i = 0; ret == 0 && i < pool->n_services; i++)
@@ -809,8 +827,13 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool)
 			ret = add_snat_rule(batch, table, svc,
 					    svc->families[k].family);
 	}
+	/* persist before on_empty's chains: their jumps to it come after. */
+	if (ret == 0)
+		ret = persist_add_learn_chain(batch, pool);
 	if (ret == 0)
 		ret = add_on_empty_objects(batch, pool);
+	if (ret == 0)
+		ret = persist_add_learn_jumps(batch, pool);
 	if (ret == 0)
 		ret = stats_add_objects(batch, table, pool->config->global.ct_mark_mask,
 					 v6);

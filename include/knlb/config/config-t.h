@@ -117,6 +117,11 @@ struct knlb_service_config {
 	struct knlb_health_config health;
 	enum knlb_on_empty on_empty;
 	bool flush;		/* delete a dead backend's conntrack entries */
+	/*
+	 * Source-IP persistence: a client address keeps its backend this long
+	 * after its last new flow (whole seconds); 0 = off.
+	 */
+	uint64_t persistence_ns;
 	enum knlb_announce announce;	/* [global]'s unless set here */
 	struct knlb_backend_config *backends;
 	size_t n_backends;
