@@ -118,6 +118,23 @@ static void ctl_ok(struct lab *l, const char *req)
 	free(reply);
 }
 
+/* knlbctl status --json counts what nft lists, per backend. */
+static void expect_status_counts(struct lab *l, const int *per)
+{
+	char *reply = kt_ctl(l->d.sock, "status web --json"), want[64];
+
+	cr_assert(reply && !strncmp(reply, "OK", 2), "%s", reply);
+	for (int b = 0; b < 2; b++) {
+		const char *at = strstr(reply, b ? "\"id\":\"b1\"" : "\"id\":\"b0\"");
+
+		snprintf(want, sizeof(want), "\"persistence_entries\":%d,", per[b]);
+		cr_assert_not_null(at, "%s", reply);
+		cr_expect(strstr(at, want), "b%d: no %s in %s", b, want, reply);
+	}
+	cr_expect(strstr(reply, "\"persistence_s\":600"), "%s", reply);
+	free(reply);
+}
+
 /* Every client still reaches first[host]; -1 entries are not checked. */
 static void expect_sticky(struct lab *l, const int *first, const char *when)
 {
@@ -149,6 +166,7 @@ Test(persist, entries_follow_connections_weights_reloads_restarts_and_transition
 		expect_sticky(&l, first, "repeated connections");
 	cr_expect_eq(entries_of(0), per[0], "b0: %d entries for %d clients", entries_of(0), per[0]);
 	cr_expect_eq(entries_of(1), per[1], "b1: %d entries for %d clients", entries_of(1), per[1]);
+	expect_status_counts(&l, per);
 
 	/* A weight change rewrites slots, no backend leaves: nothing purged. */
 	ctl_ok(&l, "weight web b0 5");
