@@ -30,6 +30,7 @@
 #include "knlb/nft/ruleset.h"
 #include "knlb/pool/pool.h"
 #include "knlb/sched/sched.h"
+#include "elem_dump-int.h"
 #include "rule_build-int.h"
 
 #ifndef NFT_MSG_DESTROYSETELEM
@@ -121,34 +122,9 @@ static int read_cb(const struct nlmsghdr *nlh, void *arg)
 static int dump_map(struct mnl_socket *nl, char *buf, const char *table,
 		    const char *map, struct read_ctx *ctx, uint32_t seq)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	uint32_t portid = mnl_socket_get_portid(nl);
-	struct nfgenmsg *nfg;
+	int ret = elem_dump(nl, buf, DUMP_BUF, table, map, seq, read_cb, ctx);
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSETELEM;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = NFPROTO_INET;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
-	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
-	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, map);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) == -1)
-		return -errno;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, DUMP_BUF);
-		int ret;
-
-		if (n == -1)
-			return errno == EAGAIN || errno == EWOULDBLOCK ?
-			       -ETIMEDOUT : -errno;
-		ret = mnl_cb_run(buf, (size_t)n, seq, portid, read_cb, ctx);
-		if (ret == MNL_CB_ERROR)
-			return -errno;
-		if (ret == MNL_CB_STOP)
-			return ctx->err;
-	}
+	return ret < 0 ? ret : ctx->err;
 }
 
 int persist_read(const char *table, const struct knlb_service *svc,
