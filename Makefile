@@ -102,8 +102,9 @@ $(BUILD)/test-kernel: $(KERN_SRC:%.c=$(BUILD)/%.o) $(BUILD)/libknlb.a
 $(BUILD)/bench-sched: $(BUILD)/test/bench/bench_sched.o $(BUILD)/libknlb.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# Lab tools are standalone programs with no library dependency.
-$(BUILD)/lab/%: netns-lab/tools/%.c
+# Lab tools are standalone programs with no library dependency (lab_addr.h
+# is header-only).
+$(BUILD)/lab/%: netns-lab/tools/%.c $(wildcard netns-lab/tools/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(KNLB_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $<
 

@@ -175,6 +175,10 @@ if [ "$DO_DATA" = 1 ]; then
 		for w in $WORKLOADS; do
 			WL=$w
 			for c in $order; do
+				if ! ct_supports "$c" "$w"; then
+					b_raw dataplane.tsv "$ROUND" "$c" "$w" - - - - -
+					continue
+				fi
 				in_gw conntrack -F >/dev/null 2>&1 || true
 				ct_start "$c"
 				ct_targets "$c"

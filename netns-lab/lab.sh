@@ -9,7 +9,8 @@
 #   lab.sh status | env
 #
 # One client namespace, one gateway namespace (where knlb runs) and N
-# backend namespaces, each named knlb-<id>-<role> with a random <id>.  The
+# backend namespaces, each named knlb-<id>-<role> with a random <id>, all
+# dual-stack (IPv4 and IPv6; addresses in netns-lab/README.md).  The
 # state (names, addresses, pids) goes to $KNLB_LAB_STATE, default
 # /run/knlb-lab/<id>.env; logs and pid files to the directory next to it.
 # Everything here happens inside namespaces this script created: the host's
@@ -31,6 +32,16 @@ GW_BACKEND_ADDR=$BACKEND_NET.1
 BACKEND_BASE=10			# backend i: 10.0.0.(10+i)
 TCP_PORT=8080
 UDP_PORT=5353
+
+# IPv6, from the documentation prefix 2001:db8::/32; each address mirrors
+# its IPv4 twin (backend i: 2001:db8:1::(10+i), read as hex digits).
+VIP6=2001:db8:100::10
+CLIENT_NET6=2001:db8:c:
+GW_CLIENT_ADDR6=$CLIENT_NET6:1
+CLIENT_ADDR6=$CLIENT_NET6:2
+CLIENT_SRC_BASE6=0x100		# extra client addresses: ::100, ::101, ... (hex)
+BACKEND_NET6=2001:db8:1:
+GW_BACKEND_ADDR6=$BACKEND_NET6:1
 
 die() { echo "lab.sh: $*" >&2; exit 1; }
 log() { [ -n "${LAB_QUIET:-}" ] || echo "lab.sh: $*" >&2; }
@@ -102,7 +113,9 @@ build_tools() {
 	LOADGEN=$KNLB_BUILD/lab/knlb-loadgen
 	if [ ! -x "$TESTSRV" ] || [ ! -x "$LOADGEN" ] ||
 	   [ "$LAB_HERE/tools/knlb-testsrv.c" -nt "$TESTSRV" ] ||
-	   [ "$LAB_HERE/tools/knlb-loadgen.c" -nt "$LOADGEN" ]; then
+	   [ "$LAB_HERE/tools/knlb-loadgen.c" -nt "$LOADGEN" ] ||
+	   [ "$LAB_HERE/tools/lab_addr.h" -nt "$LOADGEN" ] ||
+	   [ "$LAB_HERE/tools/lab_addr.h" -nt "$TESTSRV" ]; then
 		make -s -C "$LAB_ROOT" BUILD="$KNLB_BUILD" "$TESTSRV" "$LOADGEN" >&2 ||
 			die "cannot build the lab tools"
 	fi
@@ -138,14 +151,18 @@ cmd_up() {
 
 	local prefix=${KNLB_LAB_PREFIX:-knlb}-$id
 	local cl=$prefix-cl gw=$prefix-gw i ns addr
-	local be_ns=() be_names=() be_addrs=()
+	local be_ns=() be_names=() be_addrs=() be_addrs6=()
 	for ((i = 1; i <= backends; i++)); do
 		be_ns+=("$prefix-be$i")
 		be_names+=("be$i")
 		be_addrs+=("$BACKEND_NET.$((BACKEND_BASE + i))")
+		be_addrs6+=("$BACKEND_NET6:$((BACKEND_BASE + i))")
 	done
 	local src_first=$CLIENT_NET.$CLIENT_SRC_BASE
 	local src_last=$CLIENT_NET.$((CLIENT_SRC_BASE + clients - 1))
+	local src6_first src6_last
+	src6_first=$(printf '%s:%x' "$CLIENT_NET6" "$CLIENT_SRC_BASE6")
+	src6_last=$(printf '%s:%x' "$CLIENT_NET6" "$((CLIENT_SRC_BASE6 + clients - 1))")
 
 	# Recorded before anything exists, so `down` can undo a half-built lab.
 	state_put LAB_ID "$id"
@@ -166,6 +183,15 @@ cmd_up() {
 	state_put LAB_GW_CLIENT_ADDR "$GW_CLIENT_ADDR"
 	state_put LAB_GW_BACKEND_ADDR "$GW_BACKEND_ADDR"
 	state_put LAB_RETURN_ROUTE "$return_route"
+	state_put LAB_VIP6 "$VIP6"
+	state_put LAB_BACKEND_ADDRS6 "${be_addrs6[*]}"
+	state_put LAB_CLIENT_ADDR6 "$CLIENT_ADDR6"
+	state_put LAB_CLIENT_SOURCE_RANGE6 "$src6_first-$src6_last"
+	state_put LAB_GW_CLIENT_ADDR6 "$GW_CLIENT_ADDR6"
+	state_put LAB_GW_BACKEND_ADDR6 "$GW_BACKEND_ADDR6"
+	# What the backend servers listen on: [::] takes both families.
+	state_put LAB_SRV_TCP "[::]:$TCP_PORT"
+	state_put LAB_SRV_UDP "[::]:$UDP_PORT"
 	state_put LAB_TESTSRV "$TESTSRV"
 	state_put LAB_LOADGEN "$LOADGEN"
 
@@ -173,34 +199,50 @@ cmd_up() {
 	UP_DONE=0
 	trap 'if [ "$UP_DONE" = 0 ]; then echo "lab.sh: up failed, tearing down" >&2; LAB_QUIET=1 cmd_down "$STATE" || true; fi' EXIT
 
+	# IPv6 on, but quiet and usable at once: no duplicate address
+	# detection (the addresses are also added nodad), no router
+	# solicitations or advertisements (routes are static).
 	for ns in "$cl" "$gw" "${be_ns[@]}"; do
 		ip netns add "$ns"
 		ip -n "$ns" link set lo up
-		ns_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
-			net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+		ns_sysctl "$ns" net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+			net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
+			net.ipv6.conf.all.accept_ra=0 net.ipv6.conf.default.accept_ra=0 \
+			net.ipv6.conf.all.router_solicitations=0 net.ipv6.conf.default.router_solicitations=0
 	done
 
 	# Gateway: routes between the client LAN and the backend LAN (a bridge).
-	ns_sysctl "$gw" net.ipv4.ip_forward=1
+	ns_sysctl "$gw" net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+	# Links go up before their addresses are added: an IPv6 address added
+	# nodad to a link that is down did not answer the first neighbour
+	# solicitation for it (each first flow to a client address took 1 s).
 	ip -n "$gw" link add c0 type veth peer name eth0 netns "$cl"
-	ip -n "$gw" addr add "$GW_CLIENT_ADDR/24" dev c0
 	ip -n "$gw" link set c0 up
-	ip -n "$gw" link add br0 type bridge
+	ip -n "$gw" addr add "$GW_CLIENT_ADDR/24" dev c0
+	ip -n "$gw" addr add "$GW_CLIENT_ADDR6/64" dev c0 nodad
+	# No multicast snooping: without a querier it could hold back the
+	# neighbour solicitations IPv6 sends to solicited-node groups.
+	ip -n "$gw" link add br0 type bridge mcast_snooping 0
 	# br_netfilter is active in new namespaces: keep bridged frames out of
 	# the inet hooks, or DNATed packets would be seen twice.
 	ns_sysctl "$gw" net.bridge.bridge-nf-call-iptables=0 \
 		net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-call-arptables=0
-	ip -n "$gw" addr add "$GW_BACKEND_ADDR/24" dev br0
 	ip -n "$gw" link set br0 up
+	ip -n "$gw" addr add "$GW_BACKEND_ADDR/24" dev br0
+	ip -n "$gw" addr add "$GW_BACKEND_ADDR6/64" dev br0 nodad
 
-	# Client: one primary address and $clients extra source addresses.
+	# Client: one primary address and $clients extra source addresses,
+	# of each family.
+	ip -n "$cl" link set eth0 up
 	ip -n "$cl" addr add "$CLIENT_ADDR/24" dev eth0
+	ip -n "$cl" addr add "$CLIENT_ADDR6/64" dev eth0 nodad
 	for ((i = 0; i < clients; i++)); do
 		echo "addr add $CLIENT_NET.$((CLIENT_SRC_BASE + i))/24 dev eth0"
+		printf 'addr add %s:%x/64 dev eth0 nodad\n' "$CLIENT_NET6" "$((CLIENT_SRC_BASE6 + i))"
 	done | ip -n "$cl" -batch -
-	ip -n "$cl" link set eth0 up
-	# The VIP is on no interface: the client reaches it via the gateway.
+	# The VIPs are on no interface: the client reaches them via the gateway.
 	ip -n "$cl" route add default via "$GW_CLIENT_ADDR"
+	ip -n "$cl" -6 route add default via "$GW_CLIENT_ADDR6"
 
 	# Backends: one veth each into the gateway's bridge.
 	for ((i = 1; i <= backends; i++)); do
@@ -208,11 +250,13 @@ cmd_up() {
 		addr=${be_addrs[i - 1]}
 		ip -n "$gw" link add "b$i" type veth peer name eth0 netns "$ns"
 		ip -n "$gw" link set "b$i" master br0 up
-		ip -n "$ns" addr add "$addr/24" dev eth0
 		ip -n "$ns" link set eth0 up
+		ip -n "$ns" addr add "$addr/24" dev eth0
+		ip -n "$ns" addr add "${be_addrs6[i - 1]}/64" dev eth0 nodad
 		# Without a return route, only SNAT lets replies reach the client.
 		if [ "$return_route" = 1 ]; then
 			ip -n "$ns" route add default via "$GW_BACKEND_ADDR"
+			ip -n "$ns" -6 route add default via "$GW_BACKEND_ADDR6"
 		fi
 	done
 
@@ -223,8 +267,8 @@ cmd_up() {
 		rm -f "$LAB_DIR/be$i.pid"
 		# Not through a function: $! must be the server itself (ip netns
 		# exec execs it), not a subshell.
-		ip netns exec "$ns" "$TESTSRV" --name "be$i" --tcp "0.0.0.0:$TCP_PORT" \
-			--udp "0.0.0.0:$UDP_PORT" --idle-ms 60000 \
+		ip netns exec "$ns" "$TESTSRV" --name "be$i" --tcp "[::]:$TCP_PORT" \
+			--udp "[::]:$UDP_PORT" --idle-ms 60000 \
 			--count-file "$LAB_DIR/be$i.count" --pid-file "$LAB_DIR/be$i.pid" \
 			</dev/null >"$LAB_DIR/be$i.log" 2>&1 &
 		pids+=("$!")
@@ -244,18 +288,21 @@ cmd_up() {
 			die "be$i: pid file says $(cat "$LAB_DIR/be$i.pid"), started ${pids[i - 1]}"
 	done
 
-	# Self-check: every backend answers the gateway directly.
+	# Self-check: every backend answers the gateway directly, on both
+	# families.
+	local target
 	for ((i = 1; i <= backends; i++)); do
-		addr=${be_addrs[i - 1]}
-		ns_exec "$gw" "$LOADGEN" --tcp --target "$addr:$TCP_PORT" --count 1 \
-			--timeout-ms 2000 --deadline-ms 4000 >"$LAB_DIR/selfcheck.out" 2>&1 ||
-			{ cat "$LAB_DIR/selfcheck.out" >&2; die "gateway cannot reach be$i at $addr:$TCP_PORT"; }
-		grep -qx "backend be$i 1" "$LAB_DIR/selfcheck.out" ||
-			{ cat "$LAB_DIR/selfcheck.out" >&2; die "be$i answered wrongly"; }
+		for target in "${be_addrs[i - 1]}:$TCP_PORT" "[${be_addrs6[i - 1]}]:$TCP_PORT"; do
+			ns_exec "$gw" "$LOADGEN" --tcp --target "$target" --count 1 \
+				--timeout-ms 2000 --deadline-ms 4000 >"$LAB_DIR/selfcheck.out" 2>&1 ||
+				{ cat "$LAB_DIR/selfcheck.out" >&2; die "gateway cannot reach be$i at $target"; }
+			grep -qx "backend be$i 1" "$LAB_DIR/selfcheck.out" ||
+				{ cat "$LAB_DIR/selfcheck.out" >&2; die "be$i answered wrongly at $target"; }
+		done
 	done
 	UP_DONE=1
 
-	log "lab $id up: client $cl, gateway $gw, $backends backends, VIP $VIP"
+	log "lab $id up: client $cl, gateway $gw, $backends backends, VIP $VIP and $VIP6"
 	echo "KNLB_LAB_STATE=$STATE"
 }
 
@@ -352,7 +399,7 @@ cmd_status() {
 	echo "lab $LAB_ID ($STATE)"
 	for ns in $LAB_NAMESPACES; do
 		if [ -e "/run/netns/$ns" ]; then
-			echo "  $ns: $(ip -n "$ns" -br -4 addr show | awk '$1 != "lo" {printf "%s %s  ", $1, $3}')"
+			echo "  $ns: $(ip -n "$ns" -br addr show scope global | awk '$1 != "lo" { s = s $1; for (i = 3; i <= NF; i++) s = s " " $i; s = s "  " } END { print s }')"
 		else
 			echo "  $ns: missing"
 		fi

@@ -4,7 +4,9 @@
 # contenders.sh — start and stop each data-plane contender in the lab's
 # gateway namespace, on the same client, backends and gateway.
 #
-#   ct_start NAME / ct_stop NAME     NAME: plain knlb-maglev knlb-wrr haproxy nftlb
+#   ct_start NAME / ct_stop NAME     NAME: plain knlb-maglev knlb-wrr haproxy nftlb,
+#                                    and over IPv6: plain6 knlb-maglev6 nftlb6
+#   ct_supports NAME WORKLOAD        true when NAME runs WORKLOAD
 #   ct_targets NAME                  sets T_HTTP (addresses the wrk threads are
 #                                    spread over), T_UDP (one address:port per
 #                                    loadgen) and T_BULK (one address:port)
@@ -17,14 +19,28 @@
 # to backend i; every contender runs the same load processes with the same
 # connections each, and the same backends share the work.
 # After ct_stop the gateway's ruleset must be empty and the process gone.
+#
+# The IPv6 row (names ending in 6): the same client, gateway and backends
+# over the lab's IPv6 addresses, for new connections (close) and UDP only;
+# its ratios are to plain6, IPv6 plain routing in the same run.
 
-CONTENDERS="plain knlb-maglev knlb-wrr knlb-static haproxy nftlb"
+CONTENDERS="plain knlb-maglev knlb-wrr knlb-static haproxy nftlb plain6 knlb-maglev6 nftlb6"
 BULK_PORT=5201
 NFTLB_PORT=5555
+
+ct_supports() {
+	case $1 in
+	*6) [ "$2" = close ] || [ "$2" = udp ] ;;
+	*) return 0 ;;
+	esac
+}
 
 ct_targets() {
 	local name=$1 a
 	T_HTTP=() T_UDP=()
+	case $name in
+	*6) ct_targets6 "$name"; return ;;
+	esac
 	for a in $LAB_BACKEND_ADDRS; do
 		if [ "$name" = plain ]; then
 			T_HTTP+=("$a:$LAB_BACKEND_TCP_PORT")
@@ -40,6 +56,21 @@ ct_targets() {
 		T_BULK=$LAB_VIP:$BULK_PORT
 	fi
 	[ "$name" != haproxy ] || T_UDP=()
+}
+
+# IPv6 targets: backends or the VIP in brackets.
+ct_targets6() {
+	local name=$1 a
+	for a in $LAB_BACKEND_ADDRS6; do
+		if [ "$name" = plain6 ]; then
+			T_HTTP+=("[$a]:$LAB_BACKEND_TCP_PORT")
+			T_UDP+=("[$a]:$LAB_BACKEND_UDP_PORT")
+		else
+			T_UDP+=("[$LAB_VIP6]:53")
+		fi
+	done
+	[ "$name" = plain6 ] || T_HTTP=("[$LAB_VIP6]:80")
+	T_BULK=
 }
 
 # --- plain routing: forwarding with conntrack, no NAT ---------------------
@@ -58,58 +89,51 @@ ct_start_plain() {
 }
 
 ct_stop_plain() { in_gw nft delete table inet bench_plain; }
+ct_start_plain6() { ct_start_plain; }	# the inet table tracks IPv6 as well
+ct_stop_plain6() { ct_stop_plain; }
 
 # --- knlb ------------------------------------------------------------------
 
-# knlb_conf SCHED: the three services with the lab's backends.
+# knlb_service NAME PORT PROTO BACKEND_PORT: one service of knlb_conf over
+# every address in $addrs (knlb_conf's locals sched, fam, key, vip, addrs).
+knlb_service() {
+	local a i=0
+	cat <<-CONF
+
+	[service $1$fam]
+	vip = $vip
+	port = $2
+	proto = $3
+	scheduler = $sched
+	$key
+	table_size = 16381
+	snat = none
+	CONF
+	for a in $addrs; do
+		i=$((i + 1))
+		[ "$fam" = 6 ] && a="[$a]"
+		echo "backend = $a:$4 id=be$i"
+	done
+}
+
+# knlb_conf SCHED [6]: the three services with the lab's backends; with 6
+# web6 and dns6 on the IPv6 VIP with the backends' IPv6 addresses (no bulk
+# service: the IPv6 row has no bulk workload).
 knlb_conf() {
-	local sched=$1 a i=0 key=""
+	local sched=$1 fam=${2:-} key="" vip=$LAB_VIP addrs=$LAB_BACKEND_ADDRS
 	[ "$sched" = maglev ] && key="hash_key = src-ip-port"
+	[ "$fam" = 6 ] && vip=$LAB_VIP6 addrs=$LAB_BACKEND_ADDRS6
 	cat <<-CONF
 	[global]
 	table = knlb
 	log_level = info
 	control_socket = $OUT/work/knlb.sock
-
-	[service web]
-	vip = $LAB_VIP
-	port = 80
-	proto = tcp
-	scheduler = $sched
-	$key
-	table_size = 16381
-	snat = none
 	CONF
-	for a in $LAB_BACKEND_ADDRS; do
-		i=$((i + 1))
-		echo "backend = $a:$LAB_BACKEND_TCP_PORT id=be$i"
-	done
-	cat <<-CONF
-
-	[service bulk]
-	vip = $LAB_VIP
-	port = $BULK_PORT
-	proto = tcp
-	scheduler = $sched
-	$key
-	table_size = 16381
-	snat = none
-	backend = $BE1_ADDR:$BULK_PORT id=be1
-
-	[service dns]
-	vip = $LAB_VIP
-	port = 53
-	proto = udp
-	scheduler = $sched
-	$key
-	table_size = 16381
-	snat = none
-	CONF
-	i=0
-	for a in $LAB_BACKEND_ADDRS; do
-		i=$((i + 1))
-		echo "backend = $a:$LAB_BACKEND_UDP_PORT id=be$i"
-	done
+	knlb_service web 80 tcp "$LAB_BACKEND_TCP_PORT"
+	if [ "$fam" != 6 ]; then
+		addrs=$BE1_ADDR knlb_service bulk "$BULK_PORT" tcp "$BULK_PORT"
+	fi
+	knlb_service dns 53 udp "$LAB_BACKEND_UDP_PORT"
 }
 
 # knlb_run CONF LOG: knlbd in the gateway, until it logged "programmed"
@@ -140,6 +164,13 @@ ct_start_knlb-maglev() { ct_start_knlb maglev; }
 ct_start_knlb-wrr() { ct_start_knlb wrr; }
 ct_stop_knlb-maglev() { knlb_halt; }
 ct_stop_knlb-wrr() { knlb_halt; }
+
+ct_start_knlb-maglev6() {
+	local conf=$OUT/work/knlb-maglev6.conf
+	knlb_conf maglev 6 >"$conf"
+	knlb_run "$conf" "$OUT/logs/knlbd-maglev6.r$ROUND.$WL.log"
+}
+ct_stop_knlb-maglev6() { knlb_halt; }
 
 # --- knlb's rules without the daemon ------------------------------------------
 
@@ -240,13 +271,14 @@ nftlb_down() {
 	done
 }
 
-# nftlb_farm NAME PROTO VPORT SCHED PORT ADDR...: one farm's JSON object.
+# nftlb_farm NAME PROTO VPORT SCHED PORT ADDR...: one farm's JSON object
+# (NFTLB_FAMILY=ipv6 NFTLB_VIP=...: an IPv6 farm).
 nftlb_farm() {
 	local name=$1 proto=$2 vport=$3 sched=$4 port=$5 a i=0 sep=""; shift 5
 	local param=""
 	[ "$sched" = hash ] && param='"sched-param": "srcip", '
-	printf '{"name": "%s", "family": "ipv4", "virtual-addr": "%s", "virtual-ports": "%s", "protocol": "%s", "mode": "dnat", "scheduler": "%s", %s"state": "up", "backends": [' \
-		"$name" "$LAB_VIP" "$vport" "$proto" "$sched" "$param"
+	printf '{"name": "%s", "family": "%s", "virtual-addr": "%s", "virtual-ports": "%s", "protocol": "%s", "mode": "dnat", "scheduler": "%s", %s"state": "up", "backends": [' \
+		"$name" "${NFTLB_FAMILY:-ipv4}" "${NFTLB_VIP:-$LAB_VIP}" "$vport" "$proto" "$sched" "$param"
 	for a in "$@"; do
 		i=$((i + 1))
 		printf '%s{"name": "be%d", "ip-addr": "%s", "port": "%s", "weight": "1", "state": "up"}' "$sep" "$i" "$a" "$port"
@@ -266,14 +298,25 @@ ct_start_nftlb() {
 
 ct_stop_nftlb() { nftlb_down; }
 
+ct_start_nftlb6() {
+	nftlb_up "$LAB_NS_GW" "$OUT/logs/nftlb6.r$ROUND.$WL.log"
+	local json
+	# shellcheck disable=SC2086
+	json="{\"farms\": [$(NFTLB_FAMILY=ipv6 NFTLB_VIP=$LAB_VIP6 nftlb_farm web6 tcp 80 rr "$LAB_BACKEND_TCP_PORT" $LAB_BACKEND_ADDRS6), $(NFTLB_FAMILY=ipv6 NFTLB_VIP=$LAB_VIP6 nftlb_farm dns6 udp 53 rr "$LAB_BACKEND_UDP_PORT" $LAB_BACKEND_ADDRS6)]}"
+	nftlb_api POST /farms "$json" || b_die "nftlb refused the IPv6 farms"
+	b_until 10 in_gw nft list chain ip6 nftlb nat-dns6 || b_die "nftlb did not program its IPv6 farms"
+}
+
+ct_stop_nftlb6() { nftlb_down; }
+
 # --- dispatch ---------------------------------------------------------------
 
 # The contender's own process (empty for rules alone), for its CPU use.
 ct_pid() {
 	case $1 in
-	knlb-maglev|knlb-wrr) echo "$KNLBD_PID" ;;
+	knlb-maglev|knlb-wrr|knlb-maglev6) echo "$KNLBD_PID" ;;
 	haproxy) echo "$HAPROXY_PID" ;;
-	nftlb) echo "$NFTLB_PID" ;;
+	nftlb|nftlb6) echo "$NFTLB_PID" ;;
 	esac
 }
 

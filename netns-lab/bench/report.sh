@@ -9,7 +9,9 @@
 # min-max, ratio of the medians to plain routing's, medians of p50 and p99,
 # errors summed over the rounds, median CPU of the balancer's own process
 # (knlbd, haproxy, nftlb; "-" for rules alone).  "-" where a figure does not exist
-# (HAProxy has no UDP; iperf3 gives no latency).
+# (HAProxy has no UDP; iperf3 gives no latency).  The IPv6 contenders
+# (plain6, knlb-maglev6, nftlb6; close and udp only) are compared with plain6,
+# IPv6 plain routing in the same run.
 set -euo pipefail
 
 DIR=${1:?usage: report.sh DIR}
@@ -46,9 +48,13 @@ summarize() {
 	}
 	END {
 		for (j = 1; j <= nw; j++) {
-			w = worder[j]; base = median(rate["plain" SUBSEP w])
+			w = worder[j]
 			for (i = 1; i <= nc; i++) {
 				c = corder[i]; k = c SUBSEP w
+				# each family against its own plain routing
+				# (tested with "in" first: a reference would create it)
+				bk = (c ~ /6$/ ? "plain6" : "plain") SUBSEP w
+				base = (bk in rate) ? median(rate[bk]) : 0
 				if (!(k in rate)) { printf "%s %s - - - - - - - 0 -\n", c, w; continue }
 				m = median(rate[k])
 				printf "%s %s %.1f %.1f %.1f %s %s %s %d %d %s\n", c, w, m, lo(rate[k]), hi(rate[k]),
@@ -105,7 +111,8 @@ title() {
 		echo "balancer's own process (knlbd, haproxy, nftlb) during the measurement, 100 = one"
 		echo "core; the kernel's forwarding and NAT are not in it. knlb-static: knlb-maglev's"
 		echo "table (knlbd --render) loaded with nft -f, no daemon: the same kernel path without"
-		echo "the daemon that follows conntrack events."
+		echo "the daemon that follows conntrack events. plain6, knlb-maglev6, nftlb6: the same"
+		echo "over IPv6 (new connections and UDP), their ratios to plain6, IPv6 plain routing."
 		for w in $(awk '{ print $2 }' "$DIR/summary.txt" | awk '!s[$0]++'); do
 			echo
 			echo "### $(title "$w")"
@@ -200,7 +207,7 @@ title() {
 
 # Chart: ratio to plain routing per workload (rows) and contender (columns).
 if [ -s "$DIR/summary.txt" ]; then
-	cs=$(awk '$1 != "plain" { print $1 }' "$DIR/summary.txt" | awk '!s[$0]++' | tr '\n' ' ')
+	cs=$(awk '$1 != "plain" && $1 != "plain6" { print $1 }' "$DIR/summary.txt" | awk '!s[$0]++' | tr '\n' ' ')
 	{
 		printf 'workload'; for c in $cs; do printf ' %s' "$c"; done; echo
 		for w in $(awk '{ print $2 }' "$DIR/summary.txt" | awk '!s[$0]++'); do
@@ -215,7 +222,7 @@ if [ -s "$DIR/summary.txt" ]; then
 	gnuplot <<-GP
 	set terminal svg size 800,420 dynamic font "sans,12"
 	set output "$DIR/ratios.svg"
-	set title "Throughput relative to plain routing (median of rounds; 1.0 = plain)"
+	set title "Throughput relative to plain routing of the same family (median of rounds; 1.0 = plain)"
 	set style data histograms
 	set style histogram clustered gap 1
 	set style fill solid 0.8 border -1

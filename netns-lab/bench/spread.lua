@@ -18,5 +18,6 @@ function setup(thread)
 	local t = targets[n % #targets + 1]
 	n = n + 1
 	local host, port = string.match(t, "^(.*):(%d+)$")
+	host = string.gsub(host, "^%[(.*)%]$", "%1")	-- [IPv6]: the bare address
 	thread.addr = wrk.lookup(host, port)[1]
 end

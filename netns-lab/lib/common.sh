@@ -5,10 +5,19 @@
 #
 #   t_init             root check (exit 77), tools, work dir, trap cleanup EXIT
 #   lab_up ARGS        lab.sh up ARGS, then source its state (LAB_* variables)
+#   multi_lab_begin / multi_lab_namespaces NS.. / multi_lab_bridges NS BR.. /
+#   multi_lab_backends NS BR VIA [ARGS]   the shared parts of the labs of
+#                      several gateways (lib/ha.sh, lib/scaleout.sh); ns_sysctl
 #   conf_global        the [global] section every scenario config starts with
 #   conf_backends P W..  one backend line per lab backend, port P, weights W..
+#                      (in the scenario's family: see KNLB_LAB_FAMILY below)
+#   conf_backends4 / conf_backends6 P W..  the same in one family ([ADDR]:P)
+#   conf_backend6 I P [OPTS]  one IPv6 backend line, lab backend I (from 0)
+#   client_source I    the I-th extra client address (client_source4/6: a family)
 #   knlb_start CONF [ARGS]  knlbd -t, then knlbd -c CONF ARGS in the gateway, wait "programmed"
 #   knlb_stop          SIGTERM knlbd (by pid), bounded wait; status in KNLBD_RC
+#   knlb_kill9         SIGKILL knlbd (a crash), reap it, check none is left
+#   reload_ok TAG CONF knlbctl reload, which must succeed
 #   lg NAME ARGS       knlb-loadgen ARGS in the client; output in $WORK/NAME.out
 #   lg_get NAME KEY    a summary value ("ok", "failed", ...) from NAME.out
 #   lg_backend NAME B  answers from backend B in NAME.out (0 when absent)
@@ -28,6 +37,17 @@
 #
 # KNLB_LAB_RULES=hand runs against lib/hand-render.awk instead of knlbd.
 # KNLB_LAB_KEEP=1 keeps the work directory.
+#
+# KNLB_LAB_FAMILY=6 runs a scenario over IPv6 (the *_v6.sh wrappers set it,
+# and KNLB_LAB_NAME for the scenario's name).  A scenario written for both
+# uses, after lab_up:
+#   VIP                the VIP as the config wants it
+#   VIP_HOST           the VIP in a loadgen target: "$VIP_HOST:80" ([IPv6])
+#   SRC_RANGE          the extra client addresses, A-B
+#   CT_FAMILY          conntrack's -f: ipv4 or ipv6
+#   GW_BACKEND_ADDR    the gateway's address on the backend side
+#   FAM_BACKEND_ADDRS  the backends' addresses (an array)
+#   conf_backends, client_source, backend_target I PORT   in that family
 
 LAB_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LAB_ROOT=$(dirname "$LAB_HERE")
@@ -36,7 +56,8 @@ LAB_SH=$LAB_HERE/lab.sh
 LOADGEN=$KNLB_BUILD/lab/knlb-loadgen
 KNLBD=${KNLBD:-$KNLB_BUILD/knlbd}
 KNLB_LAB_RULES=${KNLB_LAB_RULES:-knlbd}
-T_NAME=$(basename "$0" .sh)
+T_NAME=${KNLB_LAB_NAME:-$(basename "$0" .sh)}
+LAB_FAMILY=${KNLB_LAB_FAMILY:-4}
 KNLBD_PID=
 HOLD_PID=
 # shellcheck disable=SC2034 # read by scenarios
@@ -58,6 +79,10 @@ t_init() {
 	for tool in ip nft conntrack awk; do
 		command -v "$tool" >/dev/null || t_skip "$tool not installed"
 	done
+	case $LAB_FAMILY in
+	4|6) ;;
+	*) echo "KNLB_LAB_FAMILY: 4 or 6" >&2; exit 2 ;;
+	esac
 	case $KNLB_LAB_RULES in
 	knlbd)
 		[ -x "$KNLBD" ] || t_skip "$KNLBD not built (make build/knlbd; or KNLB_LAB_RULES=hand)" ;;
@@ -77,7 +102,8 @@ t_init() {
 	trap t_cleanup EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
-	say "rules: $KNLB_LAB_RULES; work dir $WORK"
+	# DUAL_STACK=1 (set before t_init): a scenario of both families at once.
+	say "rules: $KNLB_LAB_RULES; $([ -n "${DUAL_STACK:-}" ] && echo dual-stack || echo "IPv$LAB_FAMILY"); work dir $WORK"
 }
 
 t_cleanup() {
@@ -175,7 +201,124 @@ lab_up() {
 	# shellcheck disable=SC1090
 	source "$KNLB_LAB_STATE"
 	read -r -a BACKEND_NAMES <<<"$LAB_BACKEND_NAMES"
+	# shellcheck disable=SC2153 # from the lab state file
 	read -r -a BACKEND_ADDRS <<<"$LAB_BACKEND_ADDRS"
+	read -r -a BACKEND_ADDRS6 <<<"${LAB_BACKEND_ADDRS6:-}"
+	# shellcheck disable=SC2034 # read by scenarios
+	if [ "$LAB_FAMILY" = 6 ]; then
+		VIP=$LAB_VIP6
+		VIP_HOST="[$LAB_VIP6]"
+		SRC_RANGE=$LAB_CLIENT_SOURCE_RANGE6
+		CT_FAMILY=ipv6
+		GW_BACKEND_ADDR=$LAB_GW_BACKEND_ADDR6
+		FAM_BACKEND_ADDRS=("${BACKEND_ADDRS6[@]}")
+	else
+		VIP=$LAB_VIP
+		VIP_HOST=$LAB_VIP
+		SRC_RANGE=$LAB_CLIENT_SOURCE_RANGE
+		CT_FAMILY=ipv4
+		GW_BACKEND_ADDR=$LAB_GW_BACKEND_ADDR
+		FAM_BACKEND_ADDRS=("${BACKEND_ADDRS[@]}")
+	fi
+}
+
+# backend_target I PORT: lab backend I (from 0) as a loadgen target in the
+# scenario's family.
+backend_target() {
+	if [ "$LAB_FAMILY" = 6 ]; then
+		echo "[${BACKEND_ADDRS6[$1]}]:$2"
+	else
+		echo "${BACKEND_ADDRS[$1]}:$2"
+	fi
+}
+
+# --- labs of several gateways (lib/ha.sh, lib/scaleout.sh) --------------
+# They build their own topology, but share its ends: a client namespace,
+# three backends 10.0.0.11-13 on a bridge, and the state file that lets
+# t_cleanup's `lab.sh down` kill every process in the namespaces and
+# delete them.
+
+# ns_sysctl NS KEY=VALUE...
+ns_sysctl() {
+	local ns=$1; shift
+	ip netns exec "$ns" sysctl -q -w "$@" >/dev/null
+}
+
+# multi_lab_begin: a fresh LAB_ID, MULTI_PREFIX (knlb-LAB_ID) for the
+# namespaces' names, the client's and the backends' namespace names, the
+# backends' names and addresses, LAB_DIR.
+multi_lab_begin() {
+	LAB_ID=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	MULTI_PREFIX=knlb-$LAB_ID
+	LAB_NS_CLIENT=$MULTI_PREFIX-cl
+	LAB_NS_BACKENDS="$MULTI_PREFIX-be1 $MULTI_PREFIX-be2 $MULTI_PREFIX-be3"
+	BACKEND_NAMES=(be1 be2 be3)
+	BACKEND_ADDRS=(10.0.0.11 10.0.0.12 10.0.0.13)
+	LAB_DIR=$WORK/lab
+	LAB_TESTSRV=$KNLB_BUILD/lab/knlb-testsrv
+	# shellcheck disable=SC2034 # read by srv_start
+	LAB_BACKEND_TCP_PORT=8080 LAB_BACKEND_UDP_PORT=5353
+	mkdir -p "$LAB_DIR"
+}
+
+# multi_lab_namespaces NS...: recorded in the state file before they
+# exist (a failure half-way still cleans up), then created with lo up,
+# IPv6 and rp_filter off.  LAB_NS_GW (the gateway dump_debug looks at)
+# must be set.
+multi_lab_namespaces() {
+	local ns
+	{
+		printf 'LAB_ID=%q\nLAB_DIR=%q\nLAB_NS_CLIENT=%q\nLAB_NS_GW=%q\n' \
+			"$LAB_ID" "$LAB_DIR" "$LAB_NS_CLIENT" "$LAB_NS_GW"
+		printf 'LAB_NAMESPACES=%q\n' "$*"
+	} >"$KNLB_LAB_STATE"
+	for ns in "$@"; do
+		ip netns add "$ns" || fail "ip netns add $ns"
+		ip -n "$ns" link set lo up
+		ns_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
+			net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+	done
+}
+
+# multi_lab_bridges NS BRIDGE...: bridges in NS, up.  br_netfilter is
+# active in new namespaces: keep bridged frames out of the inet hooks.
+multi_lab_bridges() {
+	local ns=$1 br; shift
+	for br in "$@"; do ip -n "$ns" link add "$br" type bridge; done
+	ns_sysctl "$ns" net.bridge.bridge-nf-call-iptables=0 \
+		net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-call-arptables=0
+	for br in "$@"; do ip -n "$ns" link set "$br" up; done
+}
+
+# multi_lab_backends NS BRIDGE VIA [SERVER ARGS...]: the three backends,
+# each in its namespace on a veth (be1..3) to BRIDGE in NS, default route
+# via VIA ("-": none), knlb-testsrv on TCP 8080 (+ ARGS); returns once
+# every server wrote its pid file.  Sets LAB_SRV_PIDS (state file too).
+multi_lab_backends() {
+	local brns=$1 br=$2 via=$3 i n ns pids=() nss
+	shift 3
+	read -r -a nss <<<"$LAB_NS_BACKENDS"
+	for i in 0 1 2; do
+		ns=${nss[i]}
+		ip -n "$brns" link add "be$((i + 1))" type veth peer name eth0 netns "$ns"
+		ip -n "$brns" link set "be$((i + 1))" master "$br" up
+		ip -n "$ns" addr add "${BACKEND_ADDRS[i]}/24" dev eth0
+		ip -n "$ns" link set eth0 up
+		[ "$via" = - ] || ip -n "$ns" route add default via "$via"
+		ip netns exec "$ns" "$LAB_TESTSRV" --name "${BACKEND_NAMES[i]}" --tcp 0.0.0.0:8080 \
+			"$@" --idle-ms 60000 --count-file "$LAB_DIR/${BACKEND_NAMES[i]}.count" \
+			--pid-file "$LAB_DIR/${BACKEND_NAMES[i]}.pid" </dev/null >"$LAB_DIR/${BACKEND_NAMES[i]}.log" 2>&1 &
+		pids+=("$!")
+	done
+	LAB_SRV_PIDS="${pids[*]}"
+	echo "LAB_SRV_PIDS=\"$LAB_SRV_PIDS\"" >>"$KNLB_LAB_STATE"
+	for i in 0 1 2; do
+		for ((n = 0; n < 100; n++)); do
+			[ -s "$LAB_DIR/${BACKEND_NAMES[i]}.pid" ] && break
+			sleep 0.05
+		done
+		[ -s "$LAB_DIR/${BACKEND_NAMES[i]}.pid" ] || fail "backend ${BACKEND_NAMES[i]} did not start"
+	done
 }
 
 conf_global() {
@@ -190,14 +333,46 @@ conf_global() {
 }
 
 # conf_backends PORT WEIGHT... : backend lines for the lab's backends (one
-# weight per backend, 1 when fewer weights are given).
+# weight per backend, 1 when fewer weights are given), in the scenario's
+# family.
 conf_backends() {
+	if [ "$LAB_FAMILY" = 6 ]; then
+		conf_backends6 "$@"
+	else
+		conf_backends4 "$@"
+	fi
+}
+
+# conf_backends4 PORT WEIGHT... : the IPv4 backend lines.
+conf_backends4() {
 	local port=$1 i w; shift
 	for i in "${!BACKEND_ADDRS[@]}"; do
 		w=${1:-1}
 		[ $# -gt 0 ] && shift
 		echo "backend = ${BACKEND_ADDRS[i]}:$port weight=$w id=${BACKEND_NAMES[i]}"
 	done
+}
+
+# conf_backends6 PORT WEIGHT... : the same as conf_backends with the
+# backends' IPv6 addresses ([ADDR]:PORT).  Ids are the backend names plus
+# ID6_SUFFIX (default none): a dual-stack service listing a backend under
+# both families sets ID6_SUFFIX=-6 (ids are unique in a service); the
+# servers answer with the bare name either way.
+ID6_SUFFIX=
+conf_backends6() {
+	local port=$1 i w; shift
+	for i in "${!BACKEND_ADDRS6[@]}"; do
+		w=${1:-1}
+		[ $# -gt 0 ] && shift
+		echo "backend = [${BACKEND_ADDRS6[i]}]:$port weight=$w id=${BACKEND_NAMES[i]}$ID6_SUFFIX"
+	done
+}
+
+# conf_backend6 I PORT [OPTIONS...]: one IPv6 backend line for lab backend
+# I (from 0), id as conf_backends6.
+conf_backend6() {
+	local i=$1 port=$2; shift 2
+	echo "backend = [${BACKEND_ADDRS6[i]}]:$port id=${BACKEND_NAMES[i]}$ID6_SUFFIX${*:+ $*}"
 }
 
 # Counts "programmed" lines so a restart waits for its own.
@@ -210,14 +385,15 @@ knlb_table_present() {
 }
 
 # `nft list table inet knlb` without the elements of the per-backend
-# counting sets (docs/statistics.md): the kernel adds and counts those per
-# packet, so they differ between two listings of the same programmed table.
+# counting sets (docs/statistics.md; backend_new6 etc. for IPv6): the
+# kernel adds and counts those per packet, so they differ between two
+# listings of the same programmed table.
 # Everything knlbd programs (maps, chains, rules, the sets themselves) stays.
 knlb_table_snapshot() {
 	local out
 	out=$(gw_exec nft list table inet knlb) || return
 	awk '
-		/^\tset backend_(new|in|out) \{/ { inset = 1 }
+		/^\tset backend_(new|in|out)6? \{/ { inset = 1 }
 		inset && /^\t\telements = \{/ { skipping = 1 }
 		skipping { if ($0 ~ /\}$/) skipping = 0; next }
 		inset && /^\t\}/ { inset = 0 }
@@ -317,6 +493,31 @@ knlb_stop() {
 	return 0
 }
 
+# knlb_kill9: SIGKILL knlbd (no cleanup at all), reap it, check none is left.
+knlb_kill9() {
+	local pid=$KNLBD_PID i
+	KNLBD_PID=
+	echo "---- SIGKILL knlbd $pid ($(date +%T.%N))" >>"$KNLBD_LOG"
+	kill -KILL "$pid"
+	disown "$pid" 2>/dev/null || true	# no "Killed" job notice; bash still reaps it
+	for ((i = 0; i < 100; i++)); do	# 5 s
+		alive "$pid" || break
+		sleep 0.05
+	done
+	alive "$pid" && fail "knlbd $pid still runs 5 s after SIGKILL"
+	[ -z "$(knlbd_pids)" ] || fail "a knlbd still runs after SIGKILL: $(knlbd_pids | tr '\n' ' ')"
+}
+
+# reload_ok TAG CONF: `knlbctl reload` (control socket $WORK/knlb.sock)
+# exits 0 and replies "reloaded CONF:"; the reply is in $WORK/TAG.reply.
+reload_ok() {
+	local rc=0
+	"$KNLB_BUILD/knlbctl" -s "$WORK/knlb.sock" reload >"$WORK/$1.reply" 2>&1 || rc=$?
+	[ "$rc" -eq 0 ] || { cat "$WORK/$1.reply" >&2; fail "$1: knlbctl reload exited $rc"; }
+	grep -q "^reloaded $2:" "$WORK/$1.reply" ||
+		{ cat "$WORK/$1.reply" >&2; fail "$1: no 'reloaded' in the reply"; }
+}
+
 # lg NAME ARGS: one loadgen run from the client namespace.  Never fails the
 # script by itself: scenarios assert on the numbers.  LG_RC has the status.
 lg() {
@@ -338,10 +539,27 @@ lg_backend() {
 	awk -v b="$2" '$1 == "backend" && $2 == b { n = $3 } END { print n + 0 }' "$WORK/$1.out"
 }
 
-# client_source I: the I-th (from 0) extra client source address.
+# client_source I: the I-th (from 0) extra client source address, in the
+# scenario's family.
 client_source() {
+	if [ "$LAB_FAMILY" = 6 ]; then
+		client_source6 "$@"
+	else
+		client_source4 "$@"
+	fi
+}
+
+# client_source4 I: the I-th extra IPv4 client source address.
+client_source4() {
 	awk -v i="$1" '{ split($0, r, "-"); split(r[1], a, "."); printf "%s.%s.%s.%d\n", a[1], a[2], a[3], a[4] + i }' \
 		<<<"$LAB_CLIENT_SOURCE_RANGE"
+}
+
+# client_source6 I: the I-th (from 0) extra IPv6 client source address
+# (LAB_CLIENT_SOURCE_RANGE6 counts in hex in the last group).
+client_source6() {
+	local first=${LAB_CLIENT_SOURCE_RANGE6%%-*}
+	printf '%s:%x\n' "${first%:*}" "$((0x${first##*:} + $1))"
 }
 
 # pct A B: A/B as a percentage with one decimal.
@@ -476,8 +694,11 @@ srv_start() {
 	ns=${nss[idx]}
 	rm -f "$LAB_DIR/$name.pid"
 	# Directly, not through a function: $! must be the server.
-	ip netns exec "$ns" "$LAB_TESTSRV" --name "$name" --tcp "0.0.0.0:$LAB_BACKEND_TCP_PORT" \
-		--udp "0.0.0.0:$LAB_BACKEND_UDP_PORT" --idle-ms 60000 \
+	# LAB_SRV_TCP/UDP: [::]:PORT (both families) from lab.sh; a topology
+	# without them (lib/ha.sh) listens on IPv4.
+	ip netns exec "$ns" "$LAB_TESTSRV" --name "$name" \
+		--tcp "${LAB_SRV_TCP:-0.0.0.0:$LAB_BACKEND_TCP_PORT}" \
+		--udp "${LAB_SRV_UDP:-0.0.0.0:$LAB_BACKEND_UDP_PORT}" --idle-ms 60000 \
 		--count-file "$LAB_DIR/$name.count" --pid-file "$LAB_DIR/$name.pid" "$@" \
 		</dev/null >>"$LAB_DIR/$name.log" 2>&1 &
 	pid=$!

@@ -54,46 +54,18 @@ ha_deps() {
 	fi
 }
 
-ha_sysctl() {
-	local ns=$1; shift
-	ip netns exec "$ns" sysctl -q -w "$@" >/dev/null
-}
-
 ha_up() {
-	local id p ns i
-	id=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
-	p=knlb-$id
-	LAB_NS_CLIENT=$p-cl
+	local p ns i
+	multi_lab_begin
+	p=$MULTI_PREFIX
 	HA_NS_BR=$p-br
 	HA_NS_GW=("" "$p-gw1" "$p-gw2")
+	# shellcheck disable=SC2034 # read by multi_lab_namespaces, dump_debug
 	LAB_NS_GW=${HA_NS_GW[1]}
-	LAB_NS_BACKENDS="$p-be1 $p-be2 $p-be3"
-	BACKEND_NAMES=(be1 be2 be3)
-	BACKEND_ADDRS=(10.0.0.11 10.0.0.12 10.0.0.13)
-	LAB_DIR=$WORK/lab
-	LAB_TESTSRV=$KNLB_BUILD/lab/knlb-testsrv
-	# shellcheck disable=SC2034 # read by common.sh's srv_start
-	LAB_BACKEND_TCP_PORT=8080 LAB_BACKEND_UDP_PORT=5353
-	mkdir -p "$LAB_DIR"
-	{
-		printf 'LAB_ID=%q\nLAB_DIR=%q\nLAB_NS_CLIENT=%q\nLAB_NS_GW=%q\n' \
-			"$id" "$LAB_DIR" "$LAB_NS_CLIENT" "$LAB_NS_GW"
-		printf 'LAB_NAMESPACES=%q\n' "$LAB_NS_CLIENT $HA_NS_BR ${HA_NS_GW[1]} ${HA_NS_GW[2]} $LAB_NS_BACKENDS"
-	} >"$KNLB_LAB_STATE"
-	for ns in $LAB_NS_CLIENT $HA_NS_BR ${HA_NS_GW[1]} ${HA_NS_GW[2]} $LAB_NS_BACKENDS; do
-		ip netns add "$ns" || fail "ip netns add $ns"
-		ip -n "$ns" link set lo up
-		ha_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
-			net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
-	done
-	# The two segments are bridges in their own namespace; br_netfilter is
-	# active in new namespaces: keep bridged frames out of the inet hooks.
-	ip -n "$HA_NS_BR" link add brc type bridge
-	ip -n "$HA_NS_BR" link add brb type bridge
-	ha_sysctl "$HA_NS_BR" net.bridge.bridge-nf-call-iptables=0 \
-		net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-call-arptables=0
-	ip -n "$HA_NS_BR" link set brc up
-	ip -n "$HA_NS_BR" link set brb up
+	# shellcheck disable=SC2086 # LAB_NS_BACKENDS: one word each
+	multi_lab_namespaces "$LAB_NS_CLIENT" "$HA_NS_BR" "${HA_NS_GW[1]}" "${HA_NS_GW[2]}" $LAB_NS_BACKENDS
+	# The two segments are bridges in their own namespace.
+	multi_lab_bridges "$HA_NS_BR" brc brb
 
 	ip -n "$HA_NS_BR" link add cl type veth peer name eth0 netns "$LAB_NS_CLIENT"
 	ip -n "$HA_NS_BR" link set cl master brc up
@@ -106,7 +78,7 @@ ha_up() {
 
 	for i in 1 2; do
 		ns=${HA_NS_GW[i]}
-		ha_sysctl "$ns" net.ipv4.ip_forward=1
+		ns_sysctl "$ns" net.ipv4.ip_forward=1
 		ip -n "$HA_NS_BR" link add "g${i}c" type veth peer name client0 netns "$ns"
 		ip -n "$HA_NS_BR" link add "g${i}b" type veth peer name backend0 netns "$ns"
 		ip -n "$HA_NS_BR" link set "g${i}c" master brc up
@@ -123,29 +95,7 @@ ha_up() {
 	ip -n "${HA_NS_GW[1]}" link set sync0 up
 	ip -n "${HA_NS_GW[2]}" link set sync0 up
 
-	local pids=() nss
-	read -r -a nss <<<"$LAB_NS_BACKENDS"
-	for i in 0 1 2; do
-		ns=${nss[i]}
-		ip -n "$HA_NS_BR" link add "be$((i + 1))" type veth peer name eth0 netns "$ns"
-		ip -n "$HA_NS_BR" link set "be$((i + 1))" master brb up
-		ip -n "$ns" addr add "${BACKEND_ADDRS[i]}/24" dev eth0
-		ip -n "$ns" link set eth0 up
-		ip -n "$ns" route add default via 10.0.0.1
-		ip netns exec "$ns" "$LAB_TESTSRV" --name "${BACKEND_NAMES[i]}" --tcp 0.0.0.0:8080 \
-			--udp 0.0.0.0:5353 --idle-ms 60000 --count-file "$LAB_DIR/${BACKEND_NAMES[i]}.count" \
-			--pid-file "$LAB_DIR/${BACKEND_NAMES[i]}.pid" </dev/null >"$LAB_DIR/${BACKEND_NAMES[i]}.log" 2>&1 &
-		pids+=("$!")
-	done
-	LAB_SRV_PIDS="${pids[*]}"
-	echo "LAB_SRV_PIDS=\"$LAB_SRV_PIDS\"" >>"$KNLB_LAB_STATE"
-	for i in 0 1 2; do
-		for ((n = 0; n < 100; n++)); do
-			[ -s "$LAB_DIR/${BACKEND_NAMES[i]}.pid" ] && break
-			sleep 0.05
-		done
-		[ -s "$LAB_DIR/${BACKEND_NAMES[i]}.pid" ] || fail "backend ${BACKEND_NAMES[i]} did not start"
-	done
+	multi_lab_backends "$HA_NS_BR" brb 10.0.0.1 --udp 0.0.0.0:5353
 }
 
 # The knlbd config both gateways run (only control_socket differs).
@@ -231,7 +181,7 @@ ha_gw_start() {
 	# tcp_loose = 0 makes it invalid, TCP resends it, the commit wins
 	# (conntrack-tools' manual says the same).  Without conntrackd, mid-
 	# stream pickup is all there is (tcp_loose = 1, the kernel default).
-	ha_sysctl "$ns" net.netfilter.nf_conntrack_tcp_loose=$((sync ? ${HA_TCP_LOOSE_SYNC:-0} : 1))
+	ns_sysctl "$ns" net.netfilter.nf_conntrack_tcp_loose=$((sync ? ${HA_TCP_LOOSE_SYNC:-0} : 1))
 	ha_knlb_conf "$i" >"$dir/knlb.conf"
 	"$KNLBD" -t -c "$dir/knlb.conf" >"$dir/knlbd.log" 2>&1 || fail "knlbd -t rejects $dir/knlb.conf"
 	ip netns exec "$ns" "$KNLBD" -c "$dir/knlb.conf" </dev/null >>"$dir/knlbd.log" 2>&1 &

@@ -13,7 +13,10 @@
 #                        socket, config and log files under $WORK/gwN
 #   so_gw_die N          the node dies: every packet of gateway N dropped
 #                        (no BGP notification, no link change: only BFD
-#                        can tell), then its BIRD and knlbd get SIGKILL
+#                        can tell; SO_DIED_MS: when), then its BIRD and
+#                        knlbd get SIGKILL
+#   so_route_watch_start / so_route_change_ms AFTER   the router's route
+#                        changes as the kernel reported them, timestamped
 #   so_gw_revive N       the drop rules go; so_gw_start N again
 #   so_nexthops          the router's next hops for the VIP: "1 2 3", ...
 #   so_wait_nexthops WANT SECS   until so_nexthops is WANT
@@ -35,7 +38,21 @@ SO_TABLE=4242
 declare -a SO_NS_GW=()
 declare -a SO_BIRD_PID=() SO_KNLBD_PID=()
 
+# BFD at 100 ms x 3 is soft real time: a BIRD that waits 300 ms for a CPU
+# misses its deadlines and its peers drop every session at once (seen in
+# the router's log as "Received: Cease" from live gateways), and then
+# routes churn and connections reset for reasons that have nothing to do
+# with knlb.  On a loaded 2-core machine (make test, other labs, compilers)
+# that happens, so every BIRD runs SCHED_RR, as a routing daemon on a
+# real router does not share its CPU with a build.  Empty when the kernel
+# refuses (no RT budget in this cgroup): then BFD flaps are possible.
+SO_BIRD_SCHED=(chrt --rr 10)
+
 so_deps() {
+	if ! chrt --rr 10 true 2>/dev/null; then
+		say "note: chrt --rr refused: BIRD runs SCHED_OTHER (BFD may flap under load)"
+		SO_BIRD_SCHED=()
+	fi
 	command -v bird >/dev/null && command -v birdc >/dev/null && return 0
 	KNLB_DEPS_NAME=scaleout-deps bash "$LAB_HERE/deps.sh" bird2 >"$WORK/deps.log" 2>&1 ||
 		say "note: deps.sh exited $?: $(tail -n 3 "$WORK/deps.log" | tr '\n' ' ')"
@@ -45,18 +62,13 @@ so_deps() {
 	fi
 }
 
-so_sysctl() {
-	local ns=$1; shift
-	ip netns exec "$ns" sysctl -q -w "$@" >/dev/null
-}
-
 # so_bird_start NAME NS CONF: BIRD in NS with its own socket, in the
 # foreground (-f) so that its pid is the one started and kept.
 so_bird_start() {
 	local name=$1 ns=$2 conf=$3 dir=$WORK/$1 n
 	bird -p -c "$conf" 2>"$dir/bird.parse" || fail "bird rejects $conf: $(cat "$dir/bird.parse")"
-	ip netns exec "$ns" bird -f -c "$conf" -s "$dir/bird.ctl" -P "$dir/bird.pid" \
-		</dev/null >"$dir/bird.log" 2>&1 &
+	ip netns exec "$ns" "${SO_BIRD_SCHED[@]}" bird -f -c "$conf" -s "$dir/bird.ctl" \
+		-P "$dir/bird.pid" </dev/null >"$dir/bird.log" 2>&1 &
 	echo $! >"$dir/bird.main.pid"
 	for ((n = 0; n < 50; n++)); do
 		[ -S "$dir/bird.ctl" ] && return 0
@@ -66,34 +78,18 @@ so_bird_start() {
 }
 
 so_up() {
-	local id p ns i
-	id=$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')
-	p=knlb-$id
-	LAB_NS_CLIENT=$p-cl
+	local p ns i
+	multi_lab_begin
+	p=$MULTI_PREFIX
 	SO_NS_RT=$p-rt
 	SO_NS_BR=$p-br
 	SO_NS_GW=("" "$p-g1" "$p-g2" "$p-g3")
+	# shellcheck disable=SC2034 # read by multi_lab_namespaces, dump_debug
 	LAB_NS_GW=${SO_NS_GW[1]}
-	LAB_NS_BACKENDS="$p-be1 $p-be2 $p-be3"
-	BACKEND_NAMES=(be1 be2 be3)
-	BACKEND_ADDRS=(10.0.0.11 10.0.0.12 10.0.0.13)
-	LAB_DIR=$WORK/lab
-	LAB_TESTSRV=$KNLB_BUILD/lab/knlb-testsrv
-	# shellcheck disable=SC2034 # read by common.sh's srv_start
-	LAB_BACKEND_TCP_PORT=8080 LAB_BACKEND_UDP_PORT=5353
-	mkdir -p "$LAB_DIR" "$WORK/rt"
-	local all="$LAB_NS_CLIENT $SO_NS_RT $SO_NS_BR ${SO_NS_GW[1]} ${SO_NS_GW[2]} ${SO_NS_GW[3]} $LAB_NS_BACKENDS"
-	{
-		printf 'LAB_ID=%q\nLAB_DIR=%q\nLAB_NS_CLIENT=%q\nLAB_NS_GW=%q\n' \
-			"$id" "$LAB_DIR" "$LAB_NS_CLIENT" "$LAB_NS_GW"
-		printf 'LAB_NAMESPACES=%q\n' "$all"
-	} >"$KNLB_LAB_STATE"
-	for ns in $all; do
-		ip netns add "$ns" || fail "ip netns add $ns"
-		ip -n "$ns" link set lo up
-		so_sysctl "$ns" net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
-			net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
-	done
+	mkdir -p "$WORK/rt"
+	# shellcheck disable=SC2086 # LAB_NS_BACKENDS: one word each
+	multi_lab_namespaces "$LAB_NS_CLIENT" "$SO_NS_RT" "$SO_NS_BR" "${SO_NS_GW[1]}" \
+		"${SO_NS_GW[2]}" "${SO_NS_GW[3]}" $LAB_NS_BACKENDS
 
 	# client <-> router
 	ip -n "$SO_NS_RT" link add cl0 type veth peer name eth0 netns "$LAB_NS_CLIENT"
@@ -107,18 +103,15 @@ so_up() {
 	LAB_CLIENT_SOURCE_RANGE=198.51.100.100-198.51.100.227
 	# The router: L4 multipath hashing, so one client address's
 	# connections spread too (docs/scale-out.md).
-	so_sysctl "$SO_NS_RT" net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1
+	ns_sysctl "$SO_NS_RT" net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1
 
 	# the backend segment: a bridge in its own namespace
-	ip -n "$SO_NS_BR" link add brb type bridge
-	so_sysctl "$SO_NS_BR" net.bridge.bridge-nf-call-iptables=0 \
-		net.bridge.bridge-nf-call-ip6tables=0 net.bridge.bridge-nf-call-arptables=0
-	ip -n "$SO_NS_BR" link set brb up
+	multi_lab_bridges "$SO_NS_BR" brb
 
 	for i in 1 2 3; do
 		ns=${SO_NS_GW[i]}
 		mkdir -p "$WORK/gw$i"
-		so_sysctl "$ns" net.ipv4.ip_forward=1
+		ns_sysctl "$ns" net.ipv4.ip_forward=1
 		ip -n "$SO_NS_RT" link add "gw$i" type veth peer name up0 netns "$ns"
 		ip -n "$SO_NS_RT" addr add "10.1.$i.1/30" dev "gw$i"
 		ip -n "$SO_NS_RT" link set "gw$i" up
@@ -131,29 +124,8 @@ so_up() {
 		ip -n "$ns" link set backend0 up
 	done
 
-	local pids=() nss
-	read -r -a nss <<<"$LAB_NS_BACKENDS"
-	for i in 0 1 2; do
-		ns=${nss[i]}
-		ip -n "$SO_NS_BR" link add "be$((i + 1))" type veth peer name eth0 netns "$ns"
-		ip -n "$SO_NS_BR" link set "be$((i + 1))" master brb up
-		ip -n "$ns" addr add "${BACKEND_ADDRS[i]}/24" dev eth0
-		ip -n "$ns" link set eth0 up
-		# No default route: every gateway SNATs to its own 10.0.0.x.
-		ip netns exec "$ns" "$LAB_TESTSRV" --name "${BACKEND_NAMES[i]}" --tcp 0.0.0.0:8080 \
-			--idle-ms 60000 --count-file "$LAB_DIR/${BACKEND_NAMES[i]}.count" \
-			--pid-file "$LAB_DIR/${BACKEND_NAMES[i]}.pid" </dev/null >"$LAB_DIR/${BACKEND_NAMES[i]}.log" 2>&1 &
-		pids+=("$!")
-	done
-	LAB_SRV_PIDS="${pids[*]}"
-	echo "LAB_SRV_PIDS=\"$LAB_SRV_PIDS\"" >>"$KNLB_LAB_STATE"
-	for i in 0 1 2; do
-		for ((n = 0; n < 100; n++)); do
-			[ -s "$LAB_DIR/${BACKEND_NAMES[i]}.pid" ] && break
-			sleep 0.05
-		done
-		[ -s "$LAB_DIR/${BACKEND_NAMES[i]}.pid" ] || fail "backend ${BACKEND_NAMES[i]} did not start"
-	done
+	# No default route: every gateway SNATs to its own 10.0.0.x.
+	multi_lab_backends "$SO_NS_BR" brb -
 
 	local peers=
 	for i in 1 2 3; do
@@ -193,12 +165,18 @@ so_gw_start() {
 # behind a switch.
 so_gw_die() {
 	local i=$1 ns=${SO_NS_GW[$1]}
-	ip netns exec "$ns" nft -f - <<-EOF || fail "gw$i: nft drop rules"
+	# The time of death is read right after nft's commit by a shell of
+	# BIRD's priority: this script, woken later on a loaded machine, would
+	# shorten every time to detect measured from it.
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	SO_DIED_MS=$(ip netns exec "$ns" "${SO_BIRD_SCHED[@]}" bash -c \
+		'nft -f - && t=${EPOCHREALTIME//[!0-9]/} && echo "${t:0:${#t}-3}.${t:${#t}-3}"' <<-EOF
 	table inet so_dead {
 		chain dead_in { type filter hook prerouting priority -400; policy drop; }
 		chain dead_out { type filter hook output priority -400; policy drop; }
 	}
 	EOF
+	) && [ -n "$SO_DIED_MS" ] || fail "gw$i: nft drop rules"
 	kill -KILL "${SO_BIRD_PID[i]}" "${SO_KNLBD_PID[i]}" 2>/dev/null || true
 	wait "${SO_BIRD_PID[i]}" "${SO_KNLBD_PID[i]}" 2>/dev/null || true
 	rm -f "$WORK/gw$i/bird.ctl"
@@ -218,14 +196,63 @@ so_nexthops() {
 		grep -oE 'via 10\.1\.[0-9]+\.2' | awk -F. '{ print $3 }' | sort -n | tr '\n' ' ' | sed 's/ $//'
 }
 
-# so_wait_nexthops WANT SECS: polls every 10 ms.
+# so_wait_nexthops WANT SECS: polls every 10 ms, for SECS of wall time
+# (a count of polls would stretch with the machine's load).
 so_wait_nexthops() {
-	local want=$1 n
-	for ((n = 0; n < $2 * 100; n++)); do
+	local want=$1 deadline
+	deadline=$(($(so_clock_ms) + $2 * 1000))
+	while :; do
 		[ "$(so_nexthops)" = "$want" ] && return 0
+		[ "$(so_clock_ms)" -lt "$deadline" ] || return 1
 		sleep 0.01
 	done
-	return 1
+}
+
+# so_route_watch_start: every route change in the router, stamped by the
+# kernel-event reader itself (`ip -ts monitor`, SCHED_RR like BIRD), so a
+# time to detect is not the scenario's polling lag on a loaded machine.
+so_route_watch_start() {
+	ip netns exec "$SO_NS_RT" "${SO_BIRD_SCHED[@]}" ip -ts monitor route \
+		</dev/null >"$WORK/rt/routes.log" 2>&1 &
+	SO_WATCH_PID=$!
+}
+
+so_route_watch_stop() {
+	kill "$SO_WATCH_PID" 2>/dev/null || true
+	wait "$SO_WATCH_PID" 2>/dev/null || true
+}
+
+# so_route_change_ms AFTER_MS: when (now_ms's clock) the router's route to
+# the VIP first changed after AFTER_MS; empty when it did not.
+so_route_change_ms() {
+	awk -v after="$1" -v vip="$SO_VIP" '
+		/^\[/ && ($2 == vip || ($2 == "Deleted" && $3 == vip)) {
+			t = substr($1, 2, length($1) - 2)	# 2026-12-03T22:47:31.574371
+			split(t, dt, /[-T:]/)
+			ms = (mktime(dt[1] " " dt[2] " " dt[3] " " dt[4] " " dt[5] " " int(dt[6])) + \
+			      (dt[6] - int(dt[6]))) * 1000
+			if (ms > after) { printf "%.3f\n", ms; exit }
+		}' "$WORK/rt/routes.log"
+}
+
+so_clock_ms() {
+	local t=${EPOCHREALTIME//[!0-9]/}
+	echo "${t:0:${#t}-3}"
+}
+
+# Sessions the router lost to a live gateway (its BFD or BGP said so):
+# a stalled machine, not knlb.  The planned deaths do not count: a dead
+# gateway sends nothing, the router's own BFD notices.
+so_flaps() {
+	grep -c 'Received: Cease' "$WORK/rt/bird.log" 2>/dev/null || true
+}
+
+# so_fail MSG: fail, saying whether BGP sessions flapped meanwhile.
+so_fail() {
+	local n
+	n=$(so_flaps)
+	[ "${n:-0}" = 0 ] && fail "$*"
+	fail "$* -- the router's BIRD logged $n session drop(s) by live gateways ($WORK/rt/bird.log): the machine stalled BIRD past BFD's 300 ms"
 }
 
 so_knlbctl() {

@@ -65,21 +65,6 @@ ctl() { "$KNLBCTL" -s "$WORK/knlb.sock" "$@"; }
 	conf_backends "$LAB_BACKEND_TCP_PORT"
 } >"$CONF"
 
-# knlb_kill9: SIGKILL knlbd (no cleanup at all), reap it, check none is left.
-knlb_kill9() {
-	local pid=$KNLBD_PID i
-	KNLBD_PID=
-	echo "---- SIGKILL knlbd $pid ($(date +%T.%N))" >>"$KNLBD_LOG"
-	kill -KILL "$pid"
-	disown "$pid" 2>/dev/null || true	# no "Killed" job notice; bash still reaps it
-	for ((i = 0; i < 100; i++)); do	# 5 s
-		alive "$pid" || break
-		sleep 0.05
-	done
-	alive "$pid" && fail "knlbd $pid still runs 5 s after SIGKILL"
-	[ -z "$(knlbd_pids)" ] || fail "a knlbd still runs after SIGKILL: $(knlbd_pids | tr '\n' ' ')"
-}
-
 # table_same A B WHAT: the two listings are identical.
 table_same() {
 	if ! cmp -s "$WORK/$1.nft" "$WORK/$2.nft"; then

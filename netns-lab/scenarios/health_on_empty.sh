@@ -20,6 +20,9 @@
 # Each phase sends from its own client address: no flow can follow a
 # conntrack entry an earlier phase left (UDP entries to the dead backends
 # live on unless knlbd flushes them; that is not what this tests).
+# KNLB_LAB_FAMILY=6 (health_on_empty_v6.sh): the same over IPv6, where
+# reject means a TCP reset and ICMPv6 port unreachable, and the ICMPv6
+# errors are rate-limited by net.ipv6.icmp.ratelimit.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
@@ -41,7 +44,7 @@ service() {	# NAME PROTO PORT ON_EMPTY BACKEND_PORT
 	cat <<-EOF
 
 	[service $1]
-	vip = $LAB_VIP
+	vip = $VIP
 	port = $3
 	proto = $2
 	scheduler = wrr
@@ -73,7 +76,7 @@ serving() {
 	for f in "${FLOWS[@]}"; do
 		read -r proto port <<<"$f"
 		for ((i = 0; i < 25; i++)); do
-			lg "$run-$proto$port" "--$proto" --target "$LAB_VIP:$port" --count "$N" \
+			lg "$run-$proto$port" "--$proto" --target "$VIP_HOST:$port" --count "$N" \
 				--concurrency 10 --timeout-ms 1000 --source "$src"
 			[ "$(lg_get "$run-$proto$port" failed)" -eq 0 ] && break
 			sleep 0.2
@@ -101,7 +104,7 @@ measure "kill all -> 'no usable backend' logged for all 4 services $empty_ms"
 
 # direct RUN PROTO PORT: one flow from the gateway straight to be1 (a control).
 direct() {
-	gw_exec "$LOADGEN" "--$2" --target "${BACKEND_ADDRS[0]}:$3" --count 1 --timeout-ms 300 \
+	gw_exec "$LOADGEN" "--$2" --target "$(backend_target 0 "$3")" --count 1 --timeout-ms 300 \
 		--timeline >"$WORK/$1.out" 2>&1 || true
 }
 
@@ -127,7 +130,7 @@ say "control, straight to silenced be1: tcp $(grep '^fail ' "$WORK/ctl-silent-tc
 # refused within TTE_MAX_MS.
 reject_run() {
 	local run=$1 proto=$2 port=$3 n=$4 refused; shift 4
-	lg "$run" "--$proto" --target "$LAB_VIP:$port" --count "$n" --concurrency 1 \
+	lg "$run" "--$proto" --target "$VIP_HOST:$port" --count "$n" --concurrency 1 \
 		--timeout-ms 300 --timeline "$@"
 	refused=$(lg_fail "$run" connect_refused)
 	say "on_empty = reject, $proto :$port: $n flows, refused $refused, ok $(lg_get "$run" ok); $(grep '^fail ' "$WORK/$run.out" | tr '\n' ' ')"
@@ -136,12 +139,20 @@ reject_run() {
 	lt "$(lg_get "$run" tte_max_ms)" "$TTE_MAX_MS" ||
 		fail "on_empty = reject, $proto: slowest error after $(lg_get "$run" tte_max_ms) ms (limit $TTE_MAX_MS ms)"
 }
+# The gateway's ICMP error rate limits of the family, for the measure line.
+icmp_limits() {
+	if [ "$LAB_FAMILY" = 6 ]; then
+		echo "$(gw_exec sysctl -n net.ipv6.icmp.ratelimit) ms net.ipv6.icmp.ratelimit"
+	else
+		echo "$(gw_exec sysctl -n net.ipv4.icmp_ratelimit) ms icmp_ratelimit, icmp_ratemask $(gw_exec sysctl -n net.ipv4.icmp_ratemask)"
+	fi
+}
 reject_run reject-tcp tcp 80 "$N" --source "$(client_source 1)"
 # One UDP flow from each of the client addresses 4..31.
 reject_run reject-udp udp 53 $((LAB_CLIENT_SOURCES - 4)) --source-range "$(client_source 4)-$(client_source $((LAB_CLIENT_SOURCES - 1)))"
-lg reject-udp-burst --udp --target "$LAB_VIP:53" --count 20 --concurrency 20 --timeout-ms 500 \
+lg reject-udp-burst --udp --target "$VIP_HOST:53" --count 20 --concurrency 20 --timeout-ms 500 \
 	--timeline --source "$(client_source 1)"
-measure "on_empty = reject, udp, 20 datagrams at once from one client address: $(lg_fail reject-udp-burst connect_refused) refused (time-to-error max $(awk '$1 == "flow" && $4 == "fail:connect_refused" && $6 > m { m = $6 } END { print m + 0 }' "$WORK/reject-udp-burst.out") ms), $(lg_fail reject-udp-burst udp_timeout) timed out (gateway: $(gw_exec sysctl -n net.ipv4.icmp_ratelimit) ms icmp_ratelimit, icmp_ratemask $(gw_exec sysctl -n net.ipv4.icmp_ratemask))"
+measure "on_empty = reject, udp, 20 datagrams at once from one client address: $(lg_fail reject-udp-burst connect_refused) refused (time-to-error max $(awk '$1 == "flow" && $4 == "fail:connect_refused" && $6 > m { m = $6 } END { print m + 0 }' "$WORK/reject-udp-burst.out") ms), $(lg_fail reject-udp-burst udp_timeout) timed out (gateway: $(icmp_limits))"
 [ "$(lg_fail reject-udp-burst connect_refused)" -gt 0 ] || fail "on_empty = reject, udp: no datagram of 20 refused"
 
 # ---- on_empty = drop, backends refusing
@@ -157,7 +168,7 @@ say "control, straight to be1 without a server: tcp $(grep '^fail ' "$WORK/ctl-r
 for f in "tcp 81 connect_timeout" "udp 54 udp_timeout"; do
 	read -r proto port why <<<"$f"
 	run=drop-$proto
-	lg "$run" "--$proto" --target "$LAB_VIP:$port" --count 10 --concurrency 10 \
+	lg "$run" "--$proto" --target "$VIP_HOST:$port" --count 10 --concurrency 10 \
 		--timeout-ms "$DROP_TIMEOUT_MS" --timeline --source "$(client_source 2)"
 	say "on_empty = drop, $proto :$port: 10 flows, ok $(lg_get "$run" ok); $(grep '^fail ' "$WORK/$run.out" | tr '\n' ' ')"
 	measure "on_empty = drop, $proto: time-to-error min $(lg_get "$run" tte_min_ms) max $(lg_get "$run" tte_max_ms) ms (client timeout $DROP_TIMEOUT_MS ms)"

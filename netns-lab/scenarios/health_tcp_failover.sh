@@ -6,7 +6,8 @@
 # from kill + fall*interval + timeout + interval on no new connection
 # reaches be2 and none fails.  Start the server again: knlbd logs be2 UP,
 # be2 gets new connections again, not before rise probes could have
-# passed, and no connection fails meanwhile.
+# passed, and no connection fails meanwhile.  KNLB_LAB_FAMILY=6
+# (health_tcp_failover_v6.sh): IPv6 VIP, backends, probes and clients.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
@@ -25,7 +26,7 @@ VICTIM=be2
 	conf_global
 	cat <<-EOF
 	[service web]
-	vip = $LAB_VIP
+	vip = $VIP
 	port = 80
 	proto = tcp
 	scheduler = wrr
@@ -41,7 +42,7 @@ VICTIM=be2
 knlb_start "$WORK/failover.conf"
 
 # New connections at RATE/s for up to 25 s; stopped once done.
-lg_bg_start load --tcp --target "$LAB_VIP:80" --rate "$RATE" --duration-ms 25000 --timeout-ms 1000
+lg_bg_start load --tcp --target "$VIP_HOST:80" --rate "$RATE" --duration-ms 25000 --timeout-ms 1000
 for b in "${BACKEND_NAMES[@]}"; do
 	tl_wait load 0 "$b" 5 5 || fail "$b got no traffic within 5 s of the start"
 done

@@ -6,6 +6,7 @@
 # Every connection of one address reaches the same backend, and every
 # backend gets some addresses.  (With a per-port hash nearly every address
 # would be split over several backends: this test can fail.)
+# KNLB_LAB_FAMILY=6 (maglev_src_ip_v6.sh): IPv6 client addresses.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
@@ -19,7 +20,7 @@ lab_up --backends 3 --clients "$CLIENTS"
 	conf_global
 	cat <<-EOF
 	[service web]
-	vip = $LAB_VIP
+	vip = $VIP
 	port = 80
 	proto = tcp
 	scheduler = maglev
@@ -32,8 +33,8 @@ lab_up --backends 3 --clients "$CLIENTS"
 knlb_start "$WORK/maglev.conf"
 
 conns=$((CLIENTS * PER_CLIENT))
-lg maglev --tcp --target "$LAB_VIP:80" --count "$conns" --concurrency 64 \
-	--source-range "$LAB_CLIENT_SOURCE_RANGE"
+lg maglev --tcp --target "$VIP_HOST:80" --count "$conns" --concurrency 64 \
+	--source-range "$SRC_RANGE"
 failed=$(lg_get maglev failed)
 split=$(lg_get maglev sources_split)
 say "$conns connections from $CLIENTS addresses: ok $(lg_get maglev ok), failed $failed, addresses split over >1 backend: $split"
@@ -54,4 +55,4 @@ if [ "$split" -ne 0 ]; then
 	fail "$split client addresses reached more than one backend"
 fi
 [ "$bad" -eq 0 ] || fail "a backend got no traffic"
-pass "every address pinned to one backend; all backends used"
+pass "every IPv$LAB_FAMILY address pinned to one backend; all backends used"

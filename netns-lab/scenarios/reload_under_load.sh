@@ -112,11 +112,7 @@ for ((k = 0; k < RELOADS; k++)); do
 	1) conf_write "${CUR_W[@]}" 1 ;;	# be4 added
 	2) conf_write "${CUR_W[@]}" 0 ;;	# be4 removed
 	esac
-	rc=0
-	ctl reload >"$WORK/reload-$k.reply" 2>&1 || rc=$?
-	[ "$rc" -eq 0 ] || { cat "$WORK/reload-$k.reply" >&2; fail "reload $k: knlbctl reload exited $rc"; }
-	grep -q "^reloaded $CONF:" "$WORK/reload-$k.reply" ||
-		{ cat "$WORK/reload-$k.reply" >&2; fail "reload $k: no 'reloaded' in the reply"; }
+	reload_ok "reload-$k" "$CONF"
 	sleep 0.1
 done
 status_stable st-after

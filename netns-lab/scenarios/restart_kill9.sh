@@ -57,11 +57,7 @@ say "baseline: $(tl_results load "$steady" inf)"
 # ---- crash: nobody runs the control plane for a second
 t_kill=$(now_ms)
 kill_rel=$(tl_rel load "$t_kill")
-echo "---- SIGKILL knlbd $KNLBD_PID ($(date +%T.%N))" >>"$KNLBD_LOG"
-kill -KILL "$KNLBD_PID"
-wait "$KNLBD_PID" 2>/dev/null || true
-KNLBD_PID=
-[ -z "$(knlbd_pids)" ] || fail "knlbd still runs after SIGKILL"
+knlb_kill9
 sleep 1
 knlb_table_present || fail "the table went with knlbd"
 

@@ -7,6 +7,7 @@
 #   port 54, scheduler = maglev, hash_key = src-ip-port: each within 8 points
 # Every datagram gets an answer, conntrack holds one entry per datagram,
 # and the backends' own counters agree with what the client saw.
+# KNLB_LAB_FAMILY=6 (udp_balance_v6.sh): the same over IPv6.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
@@ -19,7 +20,7 @@ DGRAMS=3000
 	conf_global
 	cat <<-EOF
 	[service dns]
-	vip = $LAB_VIP
+	vip = $VIP
 	port = 53
 	proto = udp
 	scheduler = wrr
@@ -29,7 +30,7 @@ DGRAMS=3000
 	cat <<-EOF
 
 	[service dnshash]
-	vip = $LAB_VIP
+	vip = $VIP
 	port = 54
 	proto = udp
 	scheduler = maglev
@@ -43,8 +44,8 @@ knlb_start "$WORK/udp.conf"
 
 # Source ports 20000.. and 24000.. (below the client's ephemeral range
 # 32768-60999): every datagram its own flow, no tuple shared between runs.
-lg udp53 --udp --target "$LAB_VIP:53" --count "$DGRAMS" --concurrency 64 --sport-base 20000
-lg udp54 --udp --target "$LAB_VIP:54" --count "$DGRAMS" --concurrency 64 --sport-base 24000
+lg udp53 --udp --target "$VIP_HOST:53" --count "$DGRAMS" --concurrency 64 --sport-base 20000
+lg udp54 --udp --target "$VIP_HOST:54" --count "$DGRAMS" --concurrency 64 --sport-base 24000
 
 bad=0
 for svc in udp53:3 udp54:8; do
@@ -65,7 +66,7 @@ done
 
 # One conntrack entry per datagram proves each was a new flow.
 for port in 53 54; do
-	flows=$(gw_exec conntrack -L -p udp --orig-port-dst "$port" 2>/dev/null | wc -l)
+	flows=$(gw_exec conntrack -L -f "$CT_FAMILY" -p udp --orig-port-dst "$port" 2>/dev/null | wc -l)
 	say "conntrack: $flows udp flows to port $port"
 	[ "$flows" -eq "$DGRAMS" ] || { say "port $port: $flows conntrack entries, expected $DGRAMS"; bad=1; }
 done
@@ -78,4 +79,4 @@ for b in "${BACKEND_NAMES[@]}"; do
 	[ "$served" -eq "$seen" ] || { say "$b served $served datagrams, client got $seen answers"; bad=1; }
 done
 [ "$bad" -eq 0 ] || fail "UDP balance off"
-pass "both UDP services balanced over 3 backends"
+pass "both IPv$LAB_FAMILY UDP services balanced over 3 backends"

@@ -3,7 +3,8 @@
 #
 # wrr_weights.sh — scheduler = wrr with weights 1:2:3: over 3000 new TCP
 # connections each backend's share is within 3 percentage points of its
-# weighted share (1/6, 2/6, 3/6), and no connection fails.
+# weighted share (1/6, 2/6, 3/6), no connection fails, and conntrack has
+# flows DNATed to each backend.  KNLB_LAB_FAMILY=6: wrr_weights_v6.sh.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../lib/common.sh
 . "$(dirname "$0")/../lib/common.sh"
@@ -17,7 +18,7 @@ CONNS=3000
 	conf_global
 	cat <<-EOF
 	[service web]
-	vip = $LAB_VIP
+	vip = $VIP
 	port = 80
 	proto = tcp
 	scheduler = wrr
@@ -27,7 +28,7 @@ CONNS=3000
 } >"$WORK/wrr.conf"
 knlb_start "$WORK/wrr.conf"
 
-lg wrr --tcp --target "$LAB_VIP:80" --count "$CONNS" --concurrency 64
+lg wrr --tcp --target "$VIP_HOST:80" --count "$CONNS" --concurrency 64
 ok=$(lg_get wrr ok)
 failed=$(lg_get wrr failed)
 say "$CONNS connections: ok $ok, failed $failed, $(lg_get wrr rate_per_s) conn/s"
@@ -49,4 +50,13 @@ for i in "${!BACKEND_NAMES[@]}"; do
 done
 [ "$sum" -eq "$ok" ] || fail "answers from unknown backends: $((ok - sum))"
 [ "$bad" -eq 0 ] || fail "shares off"
-pass "shares within 3 points of 1:2:3"
+
+# The kernel saw flows of the family to the VIP, DNATed to each backend's
+# address of that family (conntrack's reply source).
+for i in "${!BACKEND_NAMES[@]}"; do
+	n=$(gw_exec conntrack -L -f "$CT_FAMILY" -p tcp --orig-dst "$VIP" \
+		--reply-src "${FAM_BACKEND_ADDRS[i]}" 2>/dev/null | wc -l)
+	say "conntrack: $n $CT_FAMILY flows to ${FAM_BACKEND_ADDRS[i]}"
+	[ "$n" -gt 0 ] || fail "conntrack has no $CT_FAMILY flow DNATed to ${FAM_BACKEND_ADDRS[i]}"
+done
+pass "IPv$LAB_FAMILY shares within 3 points of 1:2:3"

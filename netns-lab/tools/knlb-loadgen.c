@@ -36,6 +36,10 @@
  * --sport-base P, source port P + i / S, so runs can repeat exactly the
  * same (address, port) choices.
  *
+ * IPv6: the target is [ADDR]:PORT; sources are IPv6 addresses then, and a
+ * --source-range A-B counts in the last 32 bits (2001:db8:c::100-2001:db8:c::11f);
+ * conn lines print [ADDR]:PORT.  The Host header has the brackets too.
+ *
  * Output, one fact per line, for scripts:
  *   total N / ok N / failed N / elapsed_ms N / rate_per_s N
  *   backend NAME COUNT            answers per backend
@@ -62,7 +66,6 @@
  *   stopped_ms T       when SIGUSR1 stopped it (--rate; else absent)
  * Exit 0 when every flow succeeded (and none moved), 1 otherwise, 2 usage.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
@@ -80,6 +83,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "lab_addr.h"
 
 #define MAX_NAMES	64
 #define NAME_LEN	64
@@ -126,10 +131,10 @@ struct slot {
 
 struct opts {
 	bool udp;
-	struct sockaddr_in target;
+	union lab_sa target;
 	unsigned long count;
 	unsigned conc;
-	struct in_addr *srcs;
+	union lab_sa *srcs;		/* the target's family, port 0 */
 	size_t n_srcs;
 	unsigned sport_base;
 	unsigned timeout_ms;
@@ -191,6 +196,33 @@ static uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/*
+ * CLOCK_REALTIME (ms) at a fresh now_us(), stored in *mono_us: the
+ * realtime clock read between two monotonic readings, the closest pair of
+ * a few tries.  Read one after the other, a preemption between them (ms
+ * on a loaded machine) would shift the whole timeline against the clocks
+ * a script compares it with (bash's EPOCHREALTIME, `ip -ts monitor`).
+ */
+static double realtime_of(uint64_t *mono_us)
+{
+	uint64_t best = UINT64_MAX;
+	double real_ms = 0;
+
+	for (int i = 0; i < 16 && best > 20; i++) {
+		struct timespec rt;
+		uint64_t before = now_us(), after;
+
+		clock_gettime(CLOCK_REALTIME, &rt);
+		after = now_us();
+		if (after - before < best) {
+			best = after - before;
+			*mono_us = before + best / 2;
+			real_ms = (double)rt.tv_sec * 1000.0 + (double)rt.tv_nsec / 1e6;
+		}
+	}
+	return real_ms;
+}
+
 /* Microseconds between two now_us() values as milliseconds. */
 static double ms_between(uint64_t from, uint64_t to)
 {
@@ -231,58 +263,50 @@ static unsigned long parse_ulong(const char *s, const char *what,
 	return v;
 }
 
-static void parse_target(const char *s, struct sockaddr_in *sin)
+static void parse_target(const char *s, union lab_sa *target)
 {
-	char buf[64];
-	char *colon;
-
-	if (strlen(s) >= sizeof(buf))
-		usage();
-	strcpy(buf, s);
-	colon = strrchr(buf, ':');
-	if (!colon)
-		usage();
-	*colon = '\0';
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)parse_ulong(colon + 1, "port", 65535));
-	if (inet_pton(AF_INET, buf, &sin->sin_addr) != 1) {
-		fprintf(stderr, "knlb-loadgen: bad address %s\n", buf);
+	if (lab_addr_port_parse(s, target) == -1) {
+		fprintf(stderr, "knlb-loadgen: bad target %s (ADDR:PORT or [IPv6]:PORT)\n", s);
 		exit(2);
 	}
 }
 
-static void add_source(struct opts *o, struct in_addr a)
+/* Room for n more sources: one allocation per option, not per address. */
+static void sources_reserve(struct opts *o, size_t n)
 {
-	o->srcs = realloc(o->srcs, (o->n_srcs + 1) * sizeof(*o->srcs));
-	if (!o->srcs)
-		fatal("realloc");
-	o->srcs[o->n_srcs++] = a;
+	union lab_sa *v = reallocarray(o->srcs, o->n_srcs + n, sizeof(*v));
+
+	if (!v)
+		fatal("reallocarray");
+	o->srcs = v;
 }
 
 static void parse_sources(struct opts *o, const char *list)
 {
 	char *copy = strdup(list), *save = NULL;
+	size_t n = 1;
 
 	if (!copy)
 		fatal("strdup");
+	for (const char *c = list; *c; c++)
+		n += *c == ',';
+	sources_reserve(o, n);
 	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		struct in_addr a;
-
-		if (inet_pton(AF_INET, t, &a) != 1) {
+		if (lab_addr_parse(t, &o->srcs[o->n_srcs]) == -1) {
 			fprintf(stderr, "knlb-loadgen: bad source %s\n", t);
 			exit(2);
 		}
-		add_source(o, a);
+		o->n_srcs++;
 	}
 	free(copy);
 }
 
 static void parse_source_range(struct opts *o, const char *range)
 {
-	char buf[64];
+	char buf[2 * INET6_ADDRSTRLEN + 2];
 	char *dash;
-	struct in_addr a, b;
+	union lab_sa a, b;
+	long long n;
 
 	if (strlen(range) >= sizeof(buf))
 		usage();
@@ -291,16 +315,17 @@ static void parse_source_range(struct opts *o, const char *range)
 	if (!dash)
 		usage();
 	*dash = '\0';
-	if (inet_pton(AF_INET, buf, &a) != 1 || inet_pton(AF_INET, dash + 1, &b) != 1 ||
-	    ntohl(b.s_addr) < ntohl(a.s_addr) ||
-	    ntohl(b.s_addr) - ntohl(a.s_addr) >= 65536) {
-		fprintf(stderr, "knlb-loadgen: bad source range %s\n", range);
+	if (lab_addr_parse(buf, &a) == -1 || lab_addr_parse(dash + 1, &b) == -1 ||
+	    (n = lab_addr_range_len(&a, &b)) < 1 || n > 65536) {
+		fprintf(stderr, "knlb-loadgen: bad source range %s (at most 65536 addresses of one family; IPv6: equal but for the last 32 bits)\n",
+			range);
 		exit(2);
 	}
-	for (uint32_t h = ntohl(a.s_addr); h <= ntohl(b.s_addr); h++) {
-		struct in_addr x = { .s_addr = htonl(h) };
-
-		add_source(o, x);
+	sources_reserve(o, (size_t)n);
+	for (long long k = 0; k < n; k++) {
+		o->srcs[o->n_srcs] = a;
+		lab_addr_set_low32(&o->srcs[o->n_srcs], lab_addr_low32(&a) + (uint32_t)k);
+		o->n_srcs++;
 	}
 }
 
@@ -322,22 +347,25 @@ static size_t src_of(const struct run *r, unsigned long job)
 
 static void print_conn(struct run *r, struct slot *s, const char *name)
 {
-	struct sockaddr_in local;
+	union lab_sa local = { 0 };
 	socklen_t len = sizeof(local);
-	char addr[INET_ADDRSTRLEN] = "0.0.0.0";
+	char addr[INET6_ADDRSTRLEN] = "", host[LAB_ADDR_STRLEN] = "0.0.0.0";
 	unsigned port = 0;
 
 	if (!r->o.per_conn)
 		return;
-	if (s->fd != -1 && getsockname(s->fd, (struct sockaddr *)&local, &len) == 0) {
-		inet_ntop(AF_INET, &local.sin_addr, addr, sizeof(addr));
-		port = ntohs(local.sin_port);
+	if (s->fd != -1 && getsockname(s->fd, &local.sa, &len) == 0 &&
+	    (local.sa.sa_family == AF_INET || local.sa.sa_family == AF_INET6)) {
+		port = lab_sa_port(&local);
+		lab_addr_host(&local, host, sizeof(host));
+		lab_addr_str(&local, addr, sizeof(addr));
 	}
 	if (port == 0 && r->o.sport_base && r->o.n_srcs)
 		port = r->o.sport_base + (unsigned)(s->job / r->o.n_srcs);
-	if (strcmp(addr, "0.0.0.0") == 0 && r->o.n_srcs)
-		inet_ntop(AF_INET, &r->o.srcs[src_of(r, s->job)], addr, sizeof(addr));
-	printf("conn %s:%u %s\n", addr, port, name);
+	/* Not bound yet, or bound to the wildcard: the source it was given. */
+	if ((!addr[0] || !strcmp(addr, "0.0.0.0") || !strcmp(addr, "::")) && r->o.n_srcs)
+		lab_addr_host(&r->o.srcs[src_of(r, s->job)], host, sizeof(host));
+	printf("conn %s:%u %s\n", host, port, name);
 }
 
 /* One timeline line for the flow in s, which ended now with result. */
@@ -450,9 +478,9 @@ static void ep_set(struct run *r, struct slot *s, uint32_t events, int op)
 static void build_request(struct run *r, struct slot *s)
 {
 	bool last = s->reqs_left == 1;
-	char host[INET_ADDRSTRLEN];
+	char host[LAB_ADDR_STRLEN];
 
-	inet_ntop(AF_INET, &r->o.target.sin_addr, host, sizeof(host));
+	lab_addr_host(&r->o.target, host, sizeof(host));
 	if (r->o.udp) {
 		s->req_len = (size_t)snprintf(s->req, sizeof(s->req),
 					      "knlb-loadgen %lu\n", s->job);
@@ -485,27 +513,29 @@ static bool open_flow(struct run *r, struct slot *s)
 
 	s->t0_us = now_us();
 	s->conn_us = 0;
-	s->fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	s->fd = socket(o->target.sa.sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd == -1) {
 		slot_fail(r, s, F_SOCKET);
 		return false;
 	}
 	if (o->n_srcs || o->sport_base) {
-		struct sockaddr_in local = { .sin_family = AF_INET };
+		union lab_sa local = { 0 };
 
+		local.sa.sa_family = o->target.sa.sa_family;
 		if (o->n_srcs)
-			local.sin_addr = o->srcs[src_of(r, s->job)];
+			local = o->srcs[src_of(r, s->job)];
 		if (o->sport_base) {
 			unsigned long port = o->sport_base +
 				s->job / (o->n_srcs ? o->n_srcs : 1);
-			local.sin_port = htons((uint16_t)port);
+			lab_sa_set_port(&local, (uint16_t)port);
 			setsockopt(s->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		} else if (!o->udp) {
-			/* Let connect() pick the port per 4-tuple. */
+			/* Let connect() pick the port per 4-tuple (IPv6
+			 * sockets too: the option is the inet socket's). */
 			setsockopt(s->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT,
 				   &one, sizeof(one));
 		}
-		if (bind(s->fd, (struct sockaddr *)&local, sizeof(local)) == -1) {
+		if (bind(s->fd, &local.sa, lab_sa_len(&local)) == -1) {
 			slot_fail(r, s, F_BIND);
 			return false;
 		}
@@ -515,7 +545,7 @@ static bool open_flow(struct run *r, struct slot *s)
 	s->len = 0;
 	build_request(r, s);
 	s->t0_us = now_us();
-	if (connect(s->fd, (const struct sockaddr *)&o->target, sizeof(o->target)) == -1) {
+	if (connect(s->fd, &o->target.sa, lab_sa_len(&o->target)) == -1) {
 		if (errno != EINPROGRESS) {
 			slot_fail(r, s, errno == ECONNREFUSED ? F_REFUSED : F_CONNECT);
 			return false;
@@ -837,10 +867,10 @@ static void report(struct run *r, uint64_t elapsed)
 		printf("backend %s %lu\n", r->names[i],
 		       r->name_count[i]);
 	for (size_t s = 0; s < r->o.n_srcs; s++) {
-		char addr[INET_ADDRSTRLEN];
+		char addr[INET6_ADDRSTRLEN];
 		int seen = 0;
 
-		inet_ntop(AF_INET, &r->o.srcs[s], addr, sizeof(addr));
+		lab_addr_str(&r->o.srcs[s], addr, sizeof(addr));
 		for (int i = 0; i < r->n_names; i++) {
 			uint32_t c = r->src_counts[s * MAX_NAMES + (size_t)i];
 
@@ -966,6 +996,15 @@ static void parse_args(struct opts *o, int argc, char **argv)
 	}
 	if (!have_target || !have_proto || o->count == 0 || o->conc == 0 || optind != argc)
 		usage();
+	for (size_t i = 0; i < o->n_srcs; i++) {
+		if (o->srcs[i].sa.sa_family != o->target.sa.sa_family) {
+			char a[INET6_ADDRSTRLEN];
+
+			fprintf(stderr, "knlb-loadgen: source %s is not of the target's family\n",
+				lab_addr_str(&o->srcs[i], a, sizeof(a)));
+			exit(2);
+		}
+	}
 	if ((o->timeline || o->rate) && (o->keepalive || o->hold_ms)) {
 		fprintf(stderr, "knlb-loadgen: --rate/--timeline exclude --keepalive and --hold-ms\n");
 		exit(2);
@@ -1055,13 +1094,11 @@ int main(int argc, char **argv)
 	stop = start + r.o.deadline_ms;
 	r.start_us = now_us();
 	if (r.o.timeline) {
-		struct timespec rt;
+		double start_unix_ms = realtime_of(&r.start_us);
 
 		/* Line by line, so a script can follow the timeline. */
 		setvbuf(stdout, NULL, _IOLBF, 0);
-		clock_gettime(CLOCK_REALTIME, &rt);
-		printf("start_unix_ms %.3f\n",
-		       (double)rt.tv_sec * 1000.0 + (double)rt.tv_nsec / 1e6);
+		printf("start_unix_ms %.3f\n", start_unix_ms);
 	}
 	start_flows(&r);
 	while (r.active > 0 || r.next_job < r.jobs) {

@@ -22,6 +22,8 @@
  * "health UNIX_MS STATUS" (CLOCK_REALTIME, ms with decimals), to see when
  * the checker's probes come.
  * UDP: every datagram is answered with "NAME\n" followed by the datagram.
+ * ADDR is A.B.C.D or [IPv6]; [::] listens on both families (one socket,
+ * IPV6_V6ONLY off): the lab's backends are dual-stack that way.
  *
  * Counters (connections accepted, requests answered with 200 outside the
  * health path, datagrams answered, health-path requests and those answered
@@ -34,7 +36,6 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -50,6 +51,8 @@
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "lab_addr.h"
 
 #define REQ_MAX		8192	/* request headers larger than this: 400 + close */
 #define OUT_MAX		16384
@@ -104,36 +107,11 @@ static void die(const char *what)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: knlb-testsrv --name NAME --tcp ADDR:PORT [--udp ADDR:PORT]\n"
+		"usage: knlb-testsrv --name NAME --tcp ADDR:PORT [--udp ADDR:PORT]   ([::]:PORT: both families)\n"
 		"                    [--count-file FILE] [--pid-file FILE] [--idle-ms MS]\n"
 		"                    [--health-path PATH] [--fail-file FILE] [--log-health]\n"
 		"                    [--delay-file FILE]\n");
 	exit(2);
-}
-
-/* "A.B.C.D:PORT" -> sockaddr; returns 0 or -1. */
-static int parse_addr_port(const char *s, struct sockaddr_in *sin)
-{
-	char buf[64];
-	char *colon, *end;
-	long port;
-
-	if (strlen(s) >= sizeof(buf))
-		return -1;
-	strcpy(buf, s);
-	colon = strrchr(buf, ':');
-	if (!colon)
-		return -1;
-	*colon = '\0';
-	port = strtol(colon + 1, &end, 10);
-	if (*end || port < 0 || port > 65535)
-		return -1;
-	memset(sin, 0, sizeof(*sin));
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, buf, &sin->sin_addr) != 1)
-		return -1;
-	return 0;
 }
 
 static void ep_add(struct srv *s, int fd, uint32_t events, uint64_t data)
@@ -155,16 +133,20 @@ static void ep_mod(struct srv *s, int fd, uint32_t events)
 		die("epoll_ctl mod");
 }
 
-static int open_socket(const struct sockaddr_in *sin, int type)
+static int open_socket(const union lab_sa *sa, int type)
 {
-	int one = 1;
-	int fd = socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, zero = 0;
+	int fd = socket(sa->sa.sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd == -1)
 		die("socket");
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
 		die("SO_REUSEADDR");
-	if (bind(fd, (const struct sockaddr *)sin, sizeof(*sin)) == -1)
+	/* Not left to net.ipv6.bindv6only: [::] must take IPv4 too. */
+	if (sa->sa.sa_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) == -1)
+		die("IPV6_V6ONLY");
+	if (bind(fd, &sa->sa, lab_sa_len(sa)) == -1)
 		die("bind");
 	if (type == SOCK_STREAM && listen(fd, 4096) == -1)
 		die("listen");
@@ -468,7 +450,7 @@ static void do_udp(struct srv *s)
 	static char replies[UDP_BATCH][UDP_MTU + 80];
 	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
 	struct iovec iin[UDP_BATCH], iout[UDP_BATCH];
-	struct sockaddr_in peers[UDP_BATCH];
+	union lab_sa peers[UDP_BATCH];
 
 	for (int round = 0; round < 64; round++) {
 		int n, sent;
@@ -579,7 +561,7 @@ int main(int argc, char **argv)
 	};
 	struct srv s = { .idle_ms = 10000, .lfd = -1, .ufd = -1 };
 	const char *tcp = NULL, *udp = NULL, *pid_file = NULL;
-	struct sockaddr_in sin;
+	union lab_sa sin;
 	struct rlimit rl;
 	sigset_t mask;
 	int opt;
@@ -651,7 +633,7 @@ int main(int argc, char **argv)
 	}
 	ep_add(&s, s.tfd, EPOLLIN, (uint64_t)TAG_TIMER << 32);
 
-	if (parse_addr_port(tcp, &sin) == -1) {
+	if (lab_addr_port_parse(tcp, &sin) == -1) {
 		fprintf(stderr, "knlb-testsrv: bad --tcp %s\n", tcp);
 		return 2;
 	}
@@ -660,7 +642,7 @@ int main(int argc, char **argv)
 	if (udp) {
 		int rcv = 4 << 20;
 
-		if (parse_addr_port(udp, &sin) == -1) {
+		if (lab_addr_port_parse(udp, &sin) == -1) {
 			fprintf(stderr, "knlb-testsrv: bad --udp %s\n", udp);
 			return 2;
 		}

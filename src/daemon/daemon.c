@@ -371,6 +371,7 @@ void daemon_update_sources(struct knlbd *d)
 		.pool = d->pool, .health = d->health, .flows = d->ct ? d->flows : NULL,
 		.ct = d->ct, .committer = d->committer, .ctl = d->ctl,
 		.daemon = &d->counters, .host = &d->host.current,
+		.announcer = d->announcer,
 		.proc_root = d->host.proc_root, .kernel_counters = true,
 	};
 }

@@ -21,6 +21,7 @@
 #include "knlb/ctl/server.h"
 #include "knlb/ct/flowtab.h"
 #include "knlb/health/health.h"
+#include "knlb/daemon/announce.h"
 #include "knlb/daemon/host_checks.h"
 #include "knlb/daemon/metrics.h"
 #include "knlb/daemon/slot_digest.h"
@@ -493,6 +494,51 @@ static void render_host(FILE *out, const struct host_problems *p)
 			host_problems_have(p, (enum host_check)c) ? 1 : 0);
 }
 
+static bool vip_announced(const struct announce_state *st, size_t n,
+			  const struct knlb_addr *vip)
+{
+	for (size_t i = 0; i < n; i++)
+		if (addr_equal(&st[i].vip, vip))
+			return st[i].installed;
+	return false;
+}
+
+/*
+ * One sample per VIP of each service with announce = route: whether the
+ * VIP's route is in the kernel now (a VIP is one route, so the services
+ * sharing it show the same value).  Left out when the announcer could not
+ * start (knlbctl status says so), since knlbd then knows nothing.
+ */
+static void render_announce(FILE *out, const struct knlb_model *pool,
+			    const struct announcer *a)
+{
+	const struct announce_state *st;
+	char vip[KNLB_ADDRSTRLEN];
+	bool any = false;
+	size_t n;
+
+	st = announcer_states(a, &n);
+	for (size_t s = 0; s < pool->n_services; s++) {
+		const struct knlb_service *svc = &pool->services[s];
+
+		if (svc->cfg->announce != KNLB_ANNOUNCE_ROUTE)
+			continue;
+		if (!any)
+			family(out, "knlb_vip_announced", "gauge",
+			       "1 while knlbd keeps the VIP's route in announce_table for the routing daemon to export; 0 when withdrawn (knlbctl status says why).");
+		any = true;
+		for (size_t f = 0; f < svc->n_families; f++) {
+			const struct knlb_addr *addr = &svc->cfg->vip[svc->families[f].family];
+
+			fputs("knlb_vip_announced{service=\"", out);
+			put_escaped(out, svc->cfg->name);
+			fputs("\",vip=\"", out);
+			put_escaped(out, addr_format(addr, vip, sizeof(vip)));
+			fprintf(out, "\"} %d\n", vip_announced(st, n, addr) ? 1 : 0);
+		}
+	}
+}
+
 /*
  * Read at each scrape, not taken from the last host pass (up to 10 s
  * old): a table can fill in less, and two small files cost microseconds.
@@ -550,6 +596,8 @@ int metrics_render(FILE *out, const struct metrics_sources *src)
 		render_control(out, src->ctl);
 	if (src->host)
 		render_host(out, src->host);
+	if (src->announcer)
+		render_announce(out, src->pool, src->announcer);
 	if (src->proc_root)
 		render_conntrack_table(out, src->proc_root);
 	ret = ferror(out) ? -EIO : 0;

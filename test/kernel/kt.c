@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <arpa/inet.h>
+#include <libgen.h>
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -354,6 +355,19 @@ int kt_loopback_port(bool listening, uint16_t *port)
 	}
 	cr_assert_eq(listen(fd, 64), 0);
 	return fd;
+}
+
+char *kt_knlbctl(const struct kt_knlbd *r, const char *args, int *code)
+{
+	char knlbd[512], cmd[1024], *out;
+	int status;
+
+	snprintf(knlbd, sizeof(knlbd), "%s", kt_knlbd());
+	snprintf(cmd, sizeof(cmd), "%s/knlbctl -s %s %s 2>&1", dirname(knlbd),
+		 r->sock, args);
+	out = kt_run(cmd, &status);
+	*code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return out;
 }
 
 void kt_knlbd_write_conf(const struct kt_knlbd *r, const char *text)

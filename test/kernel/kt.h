@@ -79,6 +79,8 @@ struct kt_knlbd {
 void kt_knlbd_write_conf(const struct kt_knlbd *r, const char *text);
 void kt_knlbd_start(struct kt_knlbd *r, const char *name, const char *conf);
 void kt_knlbd_stop(struct kt_knlbd *r);
+/* knlbctl (beside the knlbd under test) -s r->sock ARGS: output, exit code. */
+char *kt_knlbctl(const struct kt_knlbd *r, const char *args, int *code);
 /* A loopback TCP port: listening (fd returned) or free (-1 returned). */
 int kt_loopback_port(bool listening, uint16_t *port);
 /* How many times needle occurs in the file at logpath. */

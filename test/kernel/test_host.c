@@ -5,7 +5,6 @@
  * log, in knlbctl status (exit 4) and in a metric, and says when it
  * cleared: by the periodic re-check for a sysctl, at once on reload.
  */
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,20 +15,6 @@
 #include "kt.h"
 
 TestSuite(host_checks, .init = kt_enter_netns, .timeout = 60);
-
-/* knlbctl (beside the knlbd under test) ARGS: its output and exit code. */
-static char *knlbctl(const struct kt_knlbd *r, const char *args, int *code)
-{
-	char knlbd[512], cmd[1024], *out;
-	int status;
-
-	snprintf(knlbd, sizeof(knlbd), "%s", kt_knlbd());
-	snprintf(cmd, sizeof(cmd), "%s/knlbctl -s %s %s 2>&1", dirname(knlbd),
-		 r->sock, args);
-	out = kt_run(cmd, &status);
-	*code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-	return out;
-}
 
 static char *scrape(void)
 {
@@ -52,12 +37,12 @@ Test(host_checks, forwarding_off_warns_in_log_status_and_metric_then_clears)
 	cr_expect(kt_wait_for_log(r.log, "host: net.ipv4.ip_forward = 0", 2000),
 		  "%s", kt_read_file(r.log));
 
-	out = knlbctl(&r, "status", &code);
+	out = kt_knlbctl(&r, "status", &code);
 	cr_expect_eq(code, 4, "knlbctl status exit %d:\n%s", code, out);
 	cr_expect(strstr(out, "host: 1 problem:"), "%s", out);
 	cr_expect(strstr(out, "  ip_forward: net.ipv4.ip_forward = 0"), "%s", out);
 	free(out);
-	out = knlbctl(&r, "status --json", &code);
+	out = kt_knlbctl(&r, "status --json", &code);
 	cr_expect(strstr(out, "\"host_problems\":[{\"check\":\"ip_forward\""), "%s", out);
 	free(out);
 	out = scrape();
@@ -69,7 +54,7 @@ Test(host_checks, forwarding_off_warns_in_log_status_and_metric_then_clears)
 	kt_set_sysctl("net/ipv4/ip_forward", "1");
 	cr_expect(kt_wait_for_log(r.log, "host: cleared: ip_forward", 12000),
 		  "%s", kt_read_file(r.log));
-	out = knlbctl(&r, "status", &code);
+	out = kt_knlbctl(&r, "status", &code);
 	cr_expect_eq(code, 0, "knlbctl status exit %d:\n%s", code, out);
 	cr_expect(strstr(out, "host: ok"), "%s", out);
 	free(out);
@@ -93,26 +78,26 @@ Test(host_checks, snat_address_missing_warns_and_reload_clears_it)
 	kt_knlbd_start(&r, "host", SERVICE "snat = 10.9.9.9\n");
 	cr_expect(kt_wait_for_log(r.log, "host: service web: snat = 10.9.9.9 is not an address of this host", 2000),
 		  "%s", kt_read_file(r.log));
-	out = knlbctl(&r, "status", &code);
+	out = kt_knlbctl(&r, "status", &code);
 	cr_expect_eq(code, 4, "knlbctl status exit %d:\n%s", code, out);
 	cr_expect(strstr(out, "  snat_address: service web: snat = 10.9.9.9"), "%s", out);
 	free(out);
 
 	/* On a down interface it still is not delivered to. */
 	free(kt_run("ip addr add 10.9.9.9/32 dev lo", &status));
-	out = knlbctl(&r, "reload", &code);
+	out = kt_knlbctl(&r, "reload", &code);
 	cr_expect(strstr(out, "warning: host: service web: snat = 10.9.9.9 is on lo, which is down"),
 		  "%s", out);
 	free(out);
 
 	free(kt_run("ip link set lo up", &status));
-	out = knlbctl(&r, "reload", &code);
+	out = kt_knlbctl(&r, "reload", &code);
 	cr_expect_eq(code, 0, "%s", out);
 	cr_expect(!strstr(out, "warning: host:"), "%s", out);
 	free(out);
 	cr_expect(kt_wait_for_log(r.log, "host: cleared: snat_address web", 1000),
 		  "%s", kt_read_file(r.log));
-	out = knlbctl(&r, "status", &code);
+	out = kt_knlbctl(&r, "status", &code);
 	cr_expect_eq(code, 0, "knlbctl status exit %d:\n%s", code, out);
 	free(out);
 	kt_knlbd_stop(&r);
@@ -176,12 +161,12 @@ Test(host_checks, conntrack_fill_in_status_and_metrics)
 		free(out);
 	}
 
-	out = knlbctl(&r, "status", &code);
+	out = kt_knlbctl(&r, "status", &code);
 	cr_expect_eq(code, 0, "knlbctl status exit %d:\n%s", code, out);
 	snprintf(want, sizeof(want), "conntrack table: 3 of %s entries (0.0 %%), warning above 90 %%\n", max);
 	cr_expect(strstr(out, want), "no '%s' in:\n%s", want, out);
 	free(out);
-	out = knlbctl(&r, "status --json", &code);
+	out = kt_knlbctl(&r, "status --json", &code);
 	snprintf(want, sizeof(want), "\"conntrack_table\":{\"entries\":3,\"max\":%s,", max);
 	cr_expect(strstr(out, want), "no %s in:\n%s", want, out);
 	cr_expect(strstr(out, "\"warning_percent\":90,\"state\":\"roomy\"}"), "%s", out);

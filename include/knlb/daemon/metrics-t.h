@@ -13,6 +13,7 @@ struct ct;
 struct committer;
 struct ctl;
 struct host_problems;
+struct announcer;
 
 /* What the daemon itself counts. */
 struct daemon_counters {
@@ -36,6 +37,7 @@ struct metrics_sources {
 	const struct ctl *ctl;
 	const struct daemon_counters *daemon;
 	const struct host_problems *host;	/* host_checks.h */
+	const struct announcer *announcer;	/* announce.h; NULL: rtnetlink failed */
 	/* nf_conntrack_count and _max are read under it at each scrape */
 	const char *proc_root;
 	bool kernel_counters;		/* read nft/stats.h's sets at each scrape */
