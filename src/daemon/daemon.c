@@ -162,6 +162,7 @@ static void before_sleep(struct loop *loop, void *arg)
 	struct knlbd *d = arg;
 
 	(void)loop;
+	daemon_check_maxconn(d);
 	committer_run(d->committer);
 	announcer_sync(d);
 	/* Only once the kernel no longer maps the dead backends. */

@@ -187,7 +187,10 @@ long persist_entry_backend(const struct knlb_service *svc,
 	return -1;
 }
 
-/* live[b]: backend b has a slot in svc's table of family f. */
+/*
+ * live[b]: backend b has a slot in svc's tables, or has none only because
+ * maxconn holds it full (its clients keep it: a full backend is no gone one).
+ */
 static bool *live_backends(const struct knlb_service *svc)
 {
 	bool *live = calloc(svc->n_backends ? svc->n_backends : 1, sizeof(*live));
@@ -195,6 +198,9 @@ static bool *live_backends(const struct knlb_service *svc)
 	for (size_t s = 0; live && s < pool_slots_len(svc); s++)
 		if (svc->slots[s] < svc->n_backends)
 			live[svc->slots[s]] = true;
+	for (size_t b = 0; live && b < svc->n_backends; b++)
+		if (svc->backends[b].full && pool_backend_serving(&svc->backends[b]))
+			live[b] = true;
 	return live;
 }
 

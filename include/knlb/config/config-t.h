@@ -21,6 +21,7 @@
 #define KNLB_DEFAULT_SLOTS	16381U	/* prime, Maglev paper's choice */
 #define KNLB_MAX_SLOTS		131071U	/* prime; bounds one batch's size */
 #define KNLB_MAX_WEIGHT		65535U
+#define KNLB_MAX_MAXCONN	10000000U
 #define KNLB_DEFAULT_CONTROL_SOCKET "/run/knlb/knlb.sock"
 #define KNLB_DEFAULT_CT_MARK_MASK 0xffffffffU
 /* Flow counts are checked against a conntrack dump this often (0 = never). */
@@ -79,6 +80,7 @@ struct knlb_backend_config {
 	uint32_t weight;	/* 0..KNLB_MAX_WEIGHT */
 	bool backup;		/* used only while no primary is usable */
 	uint16_t check_port;	/* probe port; 0 = the service's check_port or port */
+	uint32_t maxconn;	/* active flows that make it full; 0 = no limit */
 	int line;		/* where it was declared, for messages */
 };
 
