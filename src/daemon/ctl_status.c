@@ -121,13 +121,14 @@ static void text_service(const struct service_row *sr, const uint64_t *persist,
 			snprintf(entries, sizeof(entries), " %8" PRIu64, persist[b]);
 		else if (persists)
 			snprintf(entries, sizeof(entries), " %8s", unread ? "?" : "0");
-		fprintf(out, "  %-*s %-*s %6s %9g %-8s %-6s %7u %6.2f%% %8" PRIu64 "%s  %s%s\n",
+		fprintf(out, "  %-*s %-*s %6s %9g %-8s %-6s %7u %6.2f%% %8" PRIu64 "%s  %s%s%s\n",
 			id_w, be->cfg->id, addr_w,
 			addr_port_format(&be->cfg->addr, be->cfg->port, addr, sizeof(addr)),
 			weight, pool_effective_weight(svc, b),
 			pool_admin_name(be->admin), be->up ? "up" : "DOWN", br->slots,
 			100.0 * br->slots / cfg->table_size, br->flows.active, entries,
-			check, be->cfg->backup ? "  (backup)" : "");
+			check, be->cfg->backup ? "  (backup)" : "",
+			be->full ? "  (full: maxconn)" : "");
 	}
 }
 
@@ -156,6 +157,13 @@ static void json_backend(const struct knlb_service *svc, size_t b,
 	json_string(w, addr_port_format(&be->cfg->addr, be->cfg->port, addr, sizeof(addr)));
 	json_key(w, "backup");
 	json_bool(w, be->cfg->backup);
+	json_key(w, "maxconn");
+	if (be->cfg->maxconn)
+		json_uint(w, be->cfg->maxconn);
+	else
+		json_null(w);
+	json_key(w, "full");
+	json_bool(w, be->full);
 	json_key(w, "weight");
 	json_uint(w, be->weight);
 	json_key(w, "config_weight");

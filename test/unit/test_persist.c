@@ -137,3 +137,56 @@ Test(persist, only_a_backend_leaving_the_table_calls_for_a_purge)
 	pool_free(pool);
 	result_free(&r);
 }
+
+/* ---- maxconn=N (kept here: the other per-client/per-backend limit) ---- */
+
+Test(maxconn, option_loads_and_full_backends_leave_the_table_with_hysteresis)
+{
+	struct result r;
+	struct knlb_model *pool = model(WEB "backend = 10.0.0.11:8080 id=b0 maxconn=20\n"
+				       "backend = 10.0.0.12:8080 id=b1 maxconn=3\n", &r);
+	struct knlb_service *svc = &pool->services[0];
+
+	cr_expect_eq(svc->backends[0].cfg->maxconn, 20);
+	cr_expect_eq(pool_maxconn_low_water(20), 18, "N - N/10");
+	cr_expect_eq(pool_maxconn_low_water(3), 2, "at least one below N");
+
+	cr_expect(!pool_apply_maxconn(svc, 0, 19, 0), "below the limit: nothing");
+	cr_expect(pool_apply_maxconn(svc, 0, 20, 0), "at the limit: full");
+	cr_expect(svc->backends[0].full && svc->dirty);
+	cr_assert_eq(pool_compute_slots(svc), 0);
+	cr_expect_eq(pool_slots_of(svc, 0), 0, "a full backend has no slot");
+	cr_expect(!svc->empty, "b1 still takes flows");
+	cr_expect(!pool_apply_maxconn(svc, 0, 19, 0), "19 > low water 18: still full");
+	cr_expect(pool_apply_maxconn(svc, 0, 18, 0), "at low water: back");
+	cr_assert_eq(pool_compute_slots(svc), 0);
+	cr_expect_gt(pool_slots_of(svc, 0), 0);
+
+	/* both full: no usable backend, on_empty applies */
+	cr_expect(pool_apply_maxconn(svc, 0, 25, 0));
+	cr_expect(pool_apply_maxconn(svc, 1, 3, 0));
+	cr_assert_eq(pool_compute_slots(svc), 0);
+	cr_expect(svc->empty, "every backend full: the service is empty");
+	pool_free(pool);
+	result_free(&r);
+}
+
+Test(maxconn, a_full_backend_keeps_its_persistent_clients)
+{
+	struct result r;
+	struct knlb_model *pool = model(WEB "persistence = 1m\n"
+				       "backend = 10.0.0.11:8080 id=b0 maxconn=2\n"
+				       "backend = 10.0.0.12:8080 id=b1\n", &r);
+	struct knlb_service *svc = &pool->services[0];
+	size_t len = pool_slots_len(svc);
+	uint32_t *old = malloc(len * sizeof(*old));
+
+	memcpy(old, svc->slots, len * sizeof(*old));
+	cr_assert(pool_apply_maxconn(svc, 0, 2, 0));
+	cr_assert_eq(pool_compute_slots(svc), 0);
+	cr_expect_eq(pool_slots_of(svc, 0), 0);
+	cr_expect(!persist_lost_backend(svc, old), "full is not gone: no purge");
+	free(old);
+	pool_free(pool);
+	result_free(&r);
+}
