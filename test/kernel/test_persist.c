@@ -135,6 +135,20 @@ static void expect_status_counts(struct lab *l, const int *per)
 	free(reply);
 }
 
+/* knlbctl explain names each client's persisted backend. */
+static void expect_explained(struct lab *l, const int *first)
+{
+	for (int i = 1; i <= N_CLIENTS; i++) {
+		char req[64], want[64], *reply;
+
+		snprintf(req, sizeof(req), "explain web 198.51.100.%d --json", i);
+		reply = kt_ctl(l->d.sock, req);
+		snprintf(want, sizeof(want), "\"persistence\":{\"backend\":\"b%d\"", first[i]);
+		cr_expect(reply && strstr(reply, want), "%s: no %s in %s", req, want, reply);
+		free(reply);
+	}
+}
+
 /* Every client still reaches first[host]; -1 entries are not checked. */
 static void expect_sticky(struct lab *l, const int *first, const char *when)
 {
@@ -167,6 +181,7 @@ Test(persist, entries_follow_connections_weights_reloads_restarts_and_transition
 	cr_expect_eq(entries_of(0), per[0], "b0: %d entries for %d clients", entries_of(0), per[0]);
 	cr_expect_eq(entries_of(1), per[1], "b1: %d entries for %d clients", entries_of(1), per[1]);
 	expect_status_counts(&l, per);
+	expect_explained(&l, first);
 
 	/* A weight change rewrites slots, no backend leaves: nothing purged. */
 	ctl_ok(&l, "weight web b0 5");
