@@ -19,7 +19,17 @@
 
 #include "kt.h"
 
-TestSuite(maxconn, .init = kt_enter_netns, .timeout = 120);
+/* The knlbd a failed assertion left running: stopped by the suite's fini. */
+static pid_t running = -1;
+
+static void stop_leftover(void)
+{
+	if (running > 0)
+		kt_stop_knlbd(running);
+	running = -1;
+}
+
+TestSuite(maxconn, .init = kt_enter_netns, .fini = stop_leftover, .timeout = 120);
 
 #define MAXCONN		5
 #define N_CONN		60
@@ -115,6 +125,7 @@ Test(maxconn, paced_flows_meet_the_limit_exactly_and_the_rest_go_elsewhere)
 
 	lab_net(&l);
 	kt_knlbd_start(&l.d, "maxconn", SERVICE);
+	running = l.d.pid;
 	for (int i = 1; i <= 30; i++) {
 		per[hold(&l, i)]++;
 		pause_ms(20);	/* knlbd sees each NEW event before the next flow */
@@ -124,6 +135,7 @@ Test(maxconn, paced_flows_meet_the_limit_exactly_and_the_rest_go_elsewhere)
 	cr_expect(kt_wait_for_log(l.d.log, "web/b0 full: 5 active flows (maxconn 5)", 1000),
 		  "%s", kt_read_file(l.d.log));
 	kt_knlbd_stop(&l.d);
+	running = -1;
 	lab_close(&l);
 }
 
@@ -135,6 +147,7 @@ static int burst(long pace_us, int *per1)
 
 	lab_net(&l);
 	kt_knlbd_start(&l.d, "maxconn", SERVICE);
+	running = l.d.pid;
 	for (int i = 1; i <= N_CONN; i++) {
 		per[hold(&l, i)]++;
 		if (pace_us)
@@ -147,6 +160,7 @@ static int burst(long pace_us, int *per1)
 		cr_expect_eq(hold(&l, i), 1, "flow %d reached the full b0", i);
 	}
 	kt_knlbd_stop(&l.d);
+	running = -1;
 	lab_close(&l);
 	*per1 = per[1];
 	return per[0];
