@@ -63,7 +63,7 @@ help:
 	@echo "make bench-sched  Maglev build time for M=65537, N=10/100/1000"
 	@echo "make bench-ct   conntrack events/s absorbed without loss, CPU per event, dump times (root)"
 	@echo "make bench-ct-daemon  the same for knlbd itself in a lab netns, against conntrack -E (root)"
-	@echo "make bench-failover  health transition -> kernel map updated, M=16381/65537 (root)"
+	@echo "make bench-failover  a backend down: decision -> kernel ack, M=16381/65537, N=4/10/100/1000 (root)"
 	@echo "make bench-reload  SIGHUP -> reload acked, 10/1000 backends, deltas vs a table replace (root)"
 	@echo "make golden     regenerate rules/*.nft from conf/*.conf (review the diff!)"
 	@echo "make install    knlbd, knlbctl, man pages, unit, config (if absent); PREFIX=$(PREFIX) DESTDIR="
@@ -190,8 +190,9 @@ bench-ct: $(BUILD)/bench-ct
 bench-ct-daemon: all
 	KNLB_BUILD=$(CURDIR)/$(BUILD) netns-lab/bench-ct-daemon.sh
 
-bench-failover: $(BUILD)/test-kernel
-	KNLB_SRCDIR=$(CURDIR) $(BUILD)/test-kernel --filter 'failover/map_update_latency' --verbose 2>&1 | grep -E 'map update|Synthesis'
+# Results in bench-results/failover-<date>/ (results.md, failover.tsv, logs).
+bench-failover: $(BUILD)/knlbd $(BUILD)/lab/knlb-testsrv
+	KNLB_BUILD=$(CURDIR)/$(BUILD) netns-lab/bench-failover.sh
 
 # Reload latency in a private netns (root); not part of make test.
 .PHONY: bench-reload

@@ -5,7 +5,10 @@
 # gateway namespace, on the same client, backends and gateway.
 #
 #   ct_start NAME / ct_stop NAME     NAME: plain knlb-maglev knlb-wrr haproxy nftlb,
-#                                    and over IPv6: plain6 knlb-maglev6 nftlb6
+#                                    and over IPv6: plain6 knlb-maglev6 nftlb6; the
+#                                    levers of following flows (issue 15):
+#                                    knlb-all-always knlb-lean-always knlb-all-needed
+#                                    knlb-untracked
 #   ct_supports NAME WORKLOAD        true when NAME runs WORKLOAD
 #   ct_targets NAME                  sets T_HTTP (addresses the wrk threads are
 #                                    spread over), T_UDP (one address:port per
@@ -24,7 +27,9 @@
 # over the lab's IPv6 addresses, for new connections (close) and UDP only;
 # its ratios are to plain6, IPv6 plain routing in the same run.
 
-CONTENDERS="plain knlb-maglev knlb-wrr knlb-static haproxy nftlb plain6 knlb-maglev6 nftlb6"
+# BENCH_CONTENDERS picks (and orders) a subset, e.g. the levers of issue 15:
+#   BENCH_CONTENDERS="plain knlb-static knlb-maglev knlb-untracked knlb-lean-always knlb-all-needed knlb-all-always nftlb"
+CONTENDERS=${BENCH_CONTENDERS:-"plain knlb-maglev knlb-wrr knlb-static haproxy nftlb plain6 knlb-maglev6 nftlb6"}
 BULK_PORT=5201
 NFTLB_PORT=5555
 
@@ -95,7 +100,8 @@ ct_stop_plain6() { ct_stop_plain; }
 # --- knlb ------------------------------------------------------------------
 
 # knlb_service NAME PORT PROTO BACKEND_PORT: one service of knlb_conf over
-# every address in $addrs (knlb_conf's locals sched, fam, key, vip, addrs).
+# every address in $addrs (knlb_conf's locals sched, fam, key, vip, addrs),
+# with KNLB_SVC_EXTRA (e.g. "track = off") in it.
 knlb_service() {
 	local a i=0
 	cat <<-CONF
@@ -106,6 +112,7 @@ knlb_service() {
 	proto = $3
 	scheduler = $sched
 	$key
+	${KNLB_SVC_EXTRA:-}
 	table_size = 16381
 	snat = none
 	CONF
@@ -118,7 +125,8 @@ knlb_service() {
 
 # knlb_conf SCHED [6]: the three services with the lab's backends; with 6
 # web6 and dns6 on the IPv6 VIP with the backends' IPv6 addresses (no bulk
-# service: the IPv6 row has no bulk workload).
+# service: the IPv6 row has no bulk workload).  KNLB_GLOBAL_EXTRA: more
+# [global] lines (ct_events, ct_closing).
 knlb_conf() {
 	local sched=$1 fam=${2:-} key="" vip=$LAB_VIP addrs=$LAB_BACKEND_ADDRS
 	[ "$sched" = maglev ] && key="hash_key = src-ip-port"
@@ -128,6 +136,7 @@ knlb_conf() {
 	table = knlb
 	log_level = info
 	control_socket = $OUT/work/knlb.sock
+	${KNLB_GLOBAL_EXTRA:-}
 	CONF
 	knlb_service web 80 tcp "$LAB_BACKEND_TCP_PORT"
 	if [ "$fam" != 6 ]; then
@@ -155,15 +164,36 @@ knlb_halt() {
 	KNLBD_PID=
 }
 
+# ct_start_knlb SCHED [TAG]: TAG names its config and log (default SCHED).
 ct_start_knlb() {
-	local sched=$1 conf=$OUT/work/knlb-$1.conf
+	local sched=$1 tag=${2:-$1} conf
+	conf=$OUT/work/knlb-$tag.conf
 	knlb_conf "$sched" >"$conf"
-	knlb_run "$conf" "$OUT/logs/knlbd-$sched.r$ROUND.$WL.log"
+	knlb_run "$conf" "$OUT/logs/knlbd-$tag.r$ROUND.$WL.log"
 }
 ct_start_knlb-maglev() { ct_start_knlb maglev; }
 ct_start_knlb-wrr() { ct_start_knlb wrr; }
 ct_stop_knlb-maglev() { knlb_halt; }
 ct_stop_knlb-wrr() { knlb_halt; }
+
+# The levers of following flows (docs/performance.md), each a maglev knlbd:
+# knlb-maglev has the defaults (ct_events = lean, ct_closing = needed,
+# track = events); these switch them back to what knlbd did before issue 15
+# (all-always), one at a time, or follow no flow at all (untracked).
+ct_start_knlb-all-always() {
+	KNLB_GLOBAL_EXTRA=$'ct_events = all\nct_closing = always' ct_start_knlb maglev all-always
+}
+ct_start_knlb-lean-always() {
+	KNLB_GLOBAL_EXTRA=$'ct_events = lean\nct_closing = always' ct_start_knlb maglev lean-always
+}
+ct_start_knlb-all-needed() {
+	KNLB_GLOBAL_EXTRA=$'ct_events = all\nct_closing = needed' ct_start_knlb maglev all-needed
+}
+ct_start_knlb-untracked() { KNLB_SVC_EXTRA="track = off" ct_start_knlb maglev untracked; }
+ct_stop_knlb-all-always() { knlb_halt; }
+ct_stop_knlb-lean-always() { knlb_halt; }
+ct_stop_knlb-all-needed() { knlb_halt; }
+ct_stop_knlb-untracked() { knlb_halt; }
 
 ct_start_knlb-maglev6() {
 	local conf=$OUT/work/knlb-maglev6.conf
@@ -314,7 +344,7 @@ ct_stop_nftlb6() { nftlb_down; }
 # The contender's own process (empty for rules alone), for its CPU use.
 ct_pid() {
 	case $1 in
-	knlb-maglev|knlb-wrr|knlb-maglev6) echo "$KNLBD_PID" ;;
+	knlb-maglev|knlb-wrr|knlb-maglev6|knlb-all-always|knlb-lean-always|knlb-all-needed|knlb-untracked) echo "$KNLBD_PID" ;;
 	haproxy) echo "$HAPROXY_PID" ;;
 	nftlb|nftlb6) echo "$NFTLB_PID" ;;
 	esac

@@ -9,8 +9,9 @@
 #                        the map elements that changed
 #   cp_flows_moved       one of 4 backends removed: client addresses (one
 #                        connection each, before and after) that moved
-#   cp_at_rest           knlbd with $REST_BACKENDS backends, check = tcp
-#                        every 2 s: RSS and CPU over $REST_SECS s
+#   cp_at_rest           knlbd and HAProxy with $REST_BACKENDS backends,
+#                        check = tcp and http every 2 s: RSS and CPU over
+#                        $REST_SECS s, interleaved for $REST_ROUNDS rounds
 #   cp_cleanup           removes the control-plane namespace (exit trap)
 #
 # Raw results go to $OUT/raw/{program,down,moved,rest}.tsv.
@@ -293,40 +294,114 @@ cpu_ticks() {
 	echo "$t"
 }
 
+# cp_haproxy_rest_conf S B CHECK: HAProxy 2.6 watching the same farm as
+# cp_knlb_conf S B CHECK: one backend per service, every server checked
+# every 2 s with a 1 s timeout and rise 2 / fall 3 (knlbd's defaults);
+# http: option httpchk GET / (knlbd's check_path default).  Its one
+# frontend (HAProxy will not start without a listener) gets no traffic:
+# only the checks run.
+cp_haproxy_rest_conf() {
+	awk -v n="$1" -v nb="$2" -v check="$3" 'BEGIN {
+		printf "global\n    maxconn 1000\ndefaults\n    mode tcp\n"
+		printf "    timeout connect 1s\n    timeout check 1s\n    timeout client 30s\n    timeout server 30s\n"
+		printf "frontend idle\n    bind 127.0.0.1:18080\n    default_backend s1\n"
+		for (s = 1; s <= n; s++) {
+			printf "backend s%d\n", s
+			if (check == "http")
+				printf "    option httpchk GET /\n"
+			printf "    default-server check inter 2s rise 2 fall 3\n"
+			for (b = 0; b < nb; b++) {
+				a = (s - 1) * nb + b
+				printf "    server b%d 10.1.%d.%d:8080\n", b, int(a / 250), a % 250 + 1
+			}
+		}
+	}'
+}
+
+# rest_sample PID LOG DOWN_RE: after the first probes settle, CPU % of a
+# core of PID (and its children) over $REST_SECS, then RSS and peak RSS
+# (KiB) and the lines of LOG matching DOWN_RE, tab-separated.
+rest_sample() {
+	local pid=$1 log=$2 re=$3 t0 t1 c0 c1 hz rss hwm down
+	sleep 5
+	hz=$(getconf CLK_TCK)
+	c0=$(cpu_ticks "$pid") t0=$(date +%s%N)
+	sleep "$REST_SECS"
+	c1=$(cpu_ticks "$pid") t1=$(date +%s%N)
+	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
+	hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+	down=$(grep -cE "$re" "$log" || true)
+	printf '%s\t%s\t%s\t%s\n' \
+		"$(awk -v c=$((c1 - c0)) -v hz="$hz" -v ns=$((t1 - t0)) 'BEGIN { printf "%.2f", 100 * c / hz / (ns / 1e9) }')" \
+		"$rss" "$hwm" "$down"
+}
+
+# One knlbd (or HAProxy) at rest, check CHECK, round R: a row of rest.tsv.
+rest_one_knlb() {
+	local r=$1 check=$2 n=$3 per=$4
+	local conf=$OUT/work/rest-knlb-$check.conf log=$OUT/logs/rest-knlb-$check.r$r.log
+	cp_knlb_conf "$n" "$per" "$check" >"$conf"
+	in_gw conntrack -F 2>/dev/null || true	# every run from an empty table
+	knlb_run "$conf" "$log" 60
+	local ms cpu rss hwm down
+	ms=$(sed -n 's/.*programmed table.* in \([0-9.]*\) ms.*/\1/p' "$log" | head -1)
+	IFS=$'\t' read -r cpu rss hwm down < <(rest_sample "$KNLBD_PID" "$log" ' DOWN')
+	b_log "  round $r knlbd, check = $check: CPU $cpu % of a core, RSS $rss KiB (peak $hwm), $down DOWN lines"
+	b_raw rest.tsv "$r" knlbd "$check" "$REST_BACKENDS" "$n" 2s "$REST_SECS" "$rss" "$hwm" "$cpu" "$down" "$ms"
+	knlb_halt
+}
+
+rest_one_haproxy() {
+	local r=$1 check=$2 n=$3 per=$4
+	local cfg=$OUT/work/rest-haproxy-$check.cfg log=$OUT/logs/rest-haproxy-$check.r$r.log
+	cp_haproxy_rest_conf "$n" "$per" "$check" >"$cfg"
+	haproxy -c -f "$cfg" >/dev/null 2>&1 || b_die "haproxy rejects $cfg"
+	# The kernel path of the probes as knlbd's: its table (knlbd --render)
+	# is loaded, so connection tracking and knlb's nat output chain see
+	# HAProxy's probes as they see knlbd's.
+	cp_knlb_conf "$n" "$per" "$check" >"$OUT/work/rest-static.conf"
+	"$KNLBD" --render -c "$OUT/work/rest-static.conf" >"$OUT/work/rest-static.nft" ||
+		b_die "knlbd --render failed"
+	in_gw nft -f "$OUT/work/rest-static.nft"
+	in_gw conntrack -F 2>/dev/null || true	# every run from an empty table
+	ip netns exec "$LAB_NS_GW" haproxy -f "$cfg" -db </dev/null >"$log" 2>&1 &
+	local pid=$! cpu rss hwm down
+	b_track "$pid"
+	b_alive "$pid" || b_die "haproxy did not start (log: $log)"
+	IFS=$'\t' read -r cpu rss hwm down < <(rest_sample "$pid" "$log" ' is DOWN')
+	b_log "  round $r haproxy, check = $check: CPU $cpu % of a core, RSS $rss KiB (peak $hwm), $down DOWN lines"
+	b_raw rest.tsv "$r" haproxy "$check" "$REST_BACKENDS" "$n" 2s "$REST_SECS" "$rss" "$hwm" "$cpu" "$down" -
+	b_stop "$pid"
+	in_gw nft delete table inet knlb
+}
+
+# knlbd and HAProxy 2.6 watching the same $REST_BACKENDS backends, check =
+# tcp and http every 2 s, one after the other in the same namespaces and
+# the order swapped every round ($REST_ROUNDS), so the noise of a shared
+# machine falls on both: the report compares them round by round.
 cp_at_rest() {
-	printf 'backends\tservices\tinterval\tsecs\trss_kib\thwm_kib\tcpu_pct\tdown_lines\tprogram_ms\n' >"$OUT/raw/rest.tsv"
-	local per=1000 n
+	printf 'round\tcontender\tcheck\tbackends\tservices\tinterval\tsecs\trss_kib\thwm_kib\tcpu_pct\tdown_lines\tprogram_ms\n' >"$OUT/raw/rest.tsv"
+	local per=1000 n r check who order
 	[ "$REST_BACKENDS" -ge "$per" ] || per=$REST_BACKENDS
 	n=$((REST_BACKENDS / per))
-	b_log "control plane: knlbd at rest, $REST_BACKENDS backends ($n x $per), check = tcp every 2 s, ${REST_SECS}s"
+	b_log "control plane: at rest, $REST_BACKENDS backends ($n x $per), check = ${REST_CHECKS// /, } every 2 s, ${REST_SECS}s, $REST_ROUNDS rounds: knlbd and HAProxy interleaved"
 	# Every address of 10.1.0.0/18 is local to be1 (one route, AnyIP):
-	# its one server answers all the probes.
+	# its one server answers all the probes, tcp and http.
 	in_be 1 ip route add local 10.1.0.0/18 dev lo
 	# 5000 probes/s start in bursts: with the default SYN backlog (2048)
 	# be1 dropped SYNs and knlbd saw thousands of connect timeouts (a
 	# flapping farm, not one at rest).
 	in_be 1 sysctl -qw net.ipv4.tcp_max_syn_backlog=65536
 	in_gw ip route add 10.1.0.0/18 via "$BE1_ADDR"
-	local conf=$OUT/work/rest-knlb.conf log=$OUT/logs/rest-knlb.log
-	cp_knlb_conf "$n" "$per" tcp >"$conf"
-	knlb_run "$conf" "$log" 60
-	local ms
-	ms=$(sed -n 's/.*programmed table.* in \([0-9.]*\) ms.*/\1/p' "$log" | head -1)
-	# Let the first round of probes settle (backends start up).
-	sleep 5
-	local t0 t1 c0 c1 hz rss hwm down
-	hz=$(getconf CLK_TCK)
-	c0=$(cpu_ticks "$KNLBD_PID") t0=$(date +%s%N)
-	sleep "$REST_SECS"
-	c1=$(cpu_ticks "$KNLBD_PID") t1=$(date +%s%N)
-	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$KNLBD_PID/status")
-	hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$KNLBD_PID/status")
-	down=$(grep -c ' DOWN' "$log" || true)
-	local pct
-	pct=$(awk -v c=$((c1 - c0)) -v hz="$hz" -v ns=$((t1 - t0)) 'BEGIN { printf "%.2f", 100 * c / hz / (ns / 1e9) }')
-	b_log "  knlbd: RSS $rss KiB (peak $hwm), CPU $pct % over ${REST_SECS}s, $down DOWN lines"
-	b_raw rest.tsv "$REST_BACKENDS" "$n" 2s "$REST_SECS" "$rss" "$hwm" "$pct" "$down" "$ms"
-	knlb_halt
+	for ((r = 1; r <= REST_ROUNDS; r++)); do
+		order="knlb haproxy"
+		[ $((r % 2)) = 1 ] || order="haproxy knlb"
+		for check in $REST_CHECKS; do
+			for who in $order; do
+				"rest_one_$who" "$r" "$check" "$n" "$per"
+			done
+		done
+	done
 	in_gw ip route del 10.1.0.0/18 via "$BE1_ADDR"
 	in_be 1 ip route del local 10.1.0.0/18 dev lo
 }

@@ -67,6 +67,24 @@ summarize() {
 	}' "$RAW/dataplane.tsv"
 }
 
+# paired_ratio C REF W: "M (P)": M the ratio of C's and REF's median rates
+# on workload W, P the median over rounds of C's rate / REF's in that round.
+paired_ratio() {
+	awk -F'\t' -v c="$1" -v r="$2" -v w="$3" '
+	function median(list,    a, n, i, j, t) {
+		n = split(list, a, " ")
+		for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] + 0 > t + 0; j--) a[j + 1] = a[j]; a[j + 1] = t }
+		return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	NR > 1 && $3 == w && $4 != "-" && $2 == c { cr[$1] = $4; cl = cl " " $4 }
+	NR > 1 && $3 == w && $4 != "-" && $2 == r { rr[$1] = $4; rl = rl " " $4 }
+	END {
+		for (k in cr) if ((k in rr) && rr[k] > 0) pl = pl " " cr[k] / rr[k]
+		if (cl == "" || rl == "" || median(rl) <= 0) { print "n/a"; exit }
+		printf "%.2f (%.2f)\n", median(cl) / median(rl), median(pl)
+	}' "$RAW/dataplane.tsv"
+}
+
 unit() {
 	case $1 in
 	bulk) echo "Mbit/s" ;;
@@ -144,6 +162,27 @@ title() {
 			done
 			echo
 		done
+		if grep -q '^knlb-static ' "$DIR/summary.txt"; then
+			echo
+			echo "### knlbd's cost: knlb with the daemon / knlb-static and / nftlb"
+			echo
+			echo "Each knlbd contender against the same rules without the daemon (knlb-static)"
+			echo "and against nftlb: the ratio of the medians, and in brackets the median of"
+			echo "the ratios within each round (the two ran a minute apart at most). Targets"
+			echo "(issue 15): >= 0.97 to knlb-static and >= 1 to nftlb on every workload."
+			echo
+			printf '| contender |'; for w in $ws; do printf ' %s / static | %s / nftlb |' "$w" "$w"; done; echo
+			printf '|---|'; for w in $ws; do printf -- '---:|---:|'; done; echo
+			for c in $(awk '$1 ~ /^knlb-/ && $1 !~ /6$/ && $1 != "knlb-static" { print $1 }' "$DIR/summary.txt" | awk '!s[$0]++'); do
+				printf '| %s |' "$c"
+				for w in $ws; do
+					for ref in knlb-static nftlb; do
+						printf ' %s |' "$(paired_ratio "$c" "$ref" "$w")"
+					done
+				done
+				echo
+			done
+		fi
 	fi
 	if [ -s "$RAW/program.tsv" ]; then
 		echo
@@ -193,11 +232,36 @@ title() {
 	fi
 	if [ -s "$RAW/rest.tsv" ]; then
 		echo
-		echo "### knlbd at rest"
+		echo "### At rest: knlbd and HAProxy 2.6 checking the same backends"
 		echo
-		echo "| backends | services | check | seconds | RSS KiB | peak RSS KiB | CPU % | DOWN lines | programmed in ms |"
-		echo "|---:|---:|---|---:|---:|---:|---:|---:|---:|"
-		awk -F'\t' 'NR > 1 { printf "| %s | %s | tcp every %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9 }' "$RAW/rest.tsv"
+		echo "$(awk -F'\t' 'NR == 2 { print $4 " backends (" $5 " services), every one checked every " $6 }' "$RAW/rest.tsv"),"
+		echo "timeout 1 s, rise 2, fall 3 (HAProxy: \`check inter 2s\`, \`option httpchk GET /\` for http);"
+		echo "one after the other in the same namespaces (with knlb's table loaded for HAProxy too, so"
+		echo "the probes take the same kernel path), the order swapped every round. CPU: % of"
+		echo "one core over $(awk -F'\t' 'NR == 2 { print $7 }' "$RAW/rest.tsv") s (knlbd with its prober child), median of"
+		echo "$(awk -F'\t' 'NR > 1 && $1 > r { r = $1 } END { print r }' "$RAW/rest.tsv") rounds; the ratio is the median of the per-round ratios."
+		echo
+		echo "| check | knlbd CPU % | HAProxy CPU % | knlbd / HAProxy | knlbd RSS KiB | HAProxy RSS KiB | DOWN lines (knlbd, HAProxy) | knlbd programmed in ms |"
+		echo "|---|---:|---:|---:|---:|---:|---|---:|"
+		awk -F'\t' '
+			function med(a, n,   i, j, t) {
+				for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+				return n ? (n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2) : "-"
+			}
+			NR > 1 { if (!($3 in seen)) { seen[$3] = 1; checks[++nc] = $3 }
+				k = $3 SUBSEP $2; cpu[k, $1] = $10; rss[k] = $8; down[k] += $11
+				if ($2 == "knlbd") ms[$3] = $12; if ($1 > rounds) rounds = $1 }
+			END { for (i = 1; i <= nc; i++) { c = checks[i]; nk = nh = nr = 0
+				delete K; delete H; delete R
+				for (r = 1; r <= rounds; r++) {
+					if ((c, "knlbd", r) in cpu) K[++nk] = cpu[c, "knlbd", r]
+					if ((c, "haproxy", r) in cpu) H[++nh] = cpu[c, "haproxy", r]
+					if (((c, "knlbd", r) in cpu) && ((c, "haproxy", r) in cpu) && cpu[c, "haproxy", r] > 0)
+						R[++nr] = cpu[c, "knlbd", r] / cpu[c, "haproxy", r]
+				}
+				printf "| %s | %s | %s | %s | %s | %s | %s, %s | %s |\n", c, med(K, nk), med(H, nh),
+					nr ? sprintf("%.2f", med(R, nr)) : "-", rss[c, "knlbd"], rss[c, "haproxy"],
+					down[c, "knlbd"] + 0, down[c, "haproxy"] + 0, ms[c] } }' "$RAW/rest.tsv"
 	fi
 	if [ -s "$DIR/summary.txt" ]; then
 		echo

@@ -24,7 +24,7 @@
 # socket per request), UDP_CONC in flight each; RATE is the sum of the
 # loadgens' answers/s, P50/P99 over every datagram's answer time.
 
-WORKLOADS="close keepalive bulk udp"
+WORKLOADS=${BENCH_WORKLOADS:-"close keepalive bulk udp"}
 
 # wrk prints "99%  6.10ms": to milliseconds.
 wrk_ms() {

@@ -302,6 +302,17 @@ static void check_mark_mask(struct config_parser *p)
 			      p->config->n_services);
 }
 
+/* wlc weighs backends by their active flows: it needs them counted. */
+static void check_track(struct config_parser *p, size_t i)
+{
+	const struct knlb_service_config *svc = &p->config->services[i];
+
+	if (svc->track == KNLB_TRACK_OFF && svc->scheduler == KNLB_SCHED_WLC &&
+	    !key_bad(p, i, "scheduler"))
+		config_report(p, key_line(p, i, "track"),
+			      "track = off: scheduler wlc needs the service's flows counted (track = events)");
+}
+
 void config_check(struct config_parser *p)
 {
 	for (size_t i = 0; i < p->config->n_services; i++) {
@@ -311,6 +322,7 @@ void config_check(struct config_parser *p)
 		check_backend_duplicates(p, i);
 		check_families(p, i);
 		check_health(p, i);
+		check_track(p, i);
 	}
 	check_vip_duplicates(p);
 	check_mark_mask(p);

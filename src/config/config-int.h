@@ -113,6 +113,9 @@ extern const struct config_word config_check_words[];
 extern const struct config_word config_on_empty_words[];
 extern const struct config_word config_yes_no_words[];
 extern const struct config_word config_announce_words[];
+extern const struct config_word config_ct_events_words[];
+extern const struct config_word config_ct_closing_words[];
+extern const struct config_word config_track_words[];
 
 /* ---- parsers.c: with the line ----------------------------------------- */
 

@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "knlb/config/table_size.h"
 #include "config-int.h"
 
 void config_set_defaults(struct config_parser *p, bool global, void *base)
@@ -42,6 +43,13 @@ static void derive_service(struct config_parser *p, size_t i)
 		h->fastinter_ns = h->interval_ns;
 	if (!set[config_keyword_index("downinter")])
 		h->downinter_ns = h->interval_ns;
+	/* Sized to the backends, all of them read by now. */
+	if (set[config_keyword_index("table_size")]) {
+		svc->table_size_source = KNLB_TABLE_SIZE_SET;
+	} else {
+		svc->table_size = config_table_size_derive(svc);
+		svc->table_size_source = KNLB_TABLE_SIZE_DERIVED;
+	}
 	/* UDP has no connection to reset: stale entries keep a dead backend. */
 	if (!set[config_keyword_index("flush")])
 		svc->flush = svc->proto == KNLB_PROTO_UDP;

@@ -261,6 +261,24 @@ const struct config_word config_announce_words[] = {
 	{ NULL, 0 },
 };
 
+const struct config_word config_ct_events_words[] = {
+	{ "lean", KNLB_CT_EVENTS_LEAN },
+	{ "all", KNLB_CT_EVENTS_ALL },
+	{ NULL, 0 },
+};
+
+const struct config_word config_track_words[] = {
+	{ "events", KNLB_TRACK_EVENTS },
+	{ "off", KNLB_TRACK_OFF },
+	{ NULL, 0 },
+};
+
+const struct config_word config_ct_closing_words[] = {
+	{ "needed", KNLB_CT_CLOSING_NEEDED },
+	{ "always", KNLB_CT_CLOSING_ALWAYS },
+	{ NULL, 0 },
+};
+
 const struct config_word config_yes_no_words[] = {
 	{ "yes", 1 },
 	{ "no", 0 },

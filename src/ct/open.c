@@ -110,6 +110,7 @@ int ct_open(struct loop *loop, uint32_t mark_mask, struct flowtab *ft,
 		goto out_free;
 	}
 	ct->updates.watching = true;
+	ct->st.closing_updates = true;
 	*out = ct;
 	return 0;
 

@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack_tcp.h>
 
@@ -139,6 +141,25 @@ int ct_listener_open(struct ct *ct, struct ct_listener *l, unsigned int groups,
 	*what = "subscribing";
 	if (mnl_socket_bind(l->nl, groups, MNL_SOCKET_AUTOPID) == -1)
 		return -errno;
+	return 0;
+}
+
+int ct_set_closing_updates(struct ct *ct, bool on)
+{
+	int group = NFNLGRP_CONNTRACK_UPDATE;
+
+	if (on == ct->st.closing_updates)
+		return 0;
+	if (setsockopt(ct->updates.fd, SOL_NETLINK,
+		       on ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP,
+		       &group, sizeof(group)) == -1)
+		return -errno;
+	ct->st.closing_updates = on;
+	if (on) {
+		/* Subscribed first: a flow closing during the dump is not missed. */
+		ct->st.resync_pending = true;
+		ct_maybe_resync(ct);
+	}
 	return 0;
 }
 

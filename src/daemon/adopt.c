@@ -13,6 +13,48 @@
 #include "knlb/daemon/adopt.h"
 #include "knlb/lib/log.h"
 #include "knlb/pool/adopt_plan.h"
+#include "knlb/pool/adopt_table.h"
+#include "knlb/pool/pool.h"
+#include "knlb/config/table_size.h"
+
+/*
+ * A service whose table_size is derived keeps the size its running map
+ * has, while adequate (config/table_size.h): a restart after an upgrade or
+ * a backend change then moves no flow.  The pool was built for the sizes
+ * of the file, so it is built again when one changed.
+ */
+static int keep_running_sizes(struct knlbd *d, const struct adopt_table *t)
+{
+	struct knlb_model *pool = NULL;
+	bool changed = false;
+	char line[384];
+	int ret;
+
+	for (size_t s = 0; s < d->config->n_services; s++) {
+		struct knlb_service_config *svc = &d->config->services[s];
+		const struct adopt_service *as = adopt_find(t, svc->name);
+
+		/*
+		 * n_elements counts both families' maps together: only a
+		 * service with one map says its M (a dual-stack one starts
+		 * from its derived size, as with no table).
+		 */
+		if (!as || __builtin_popcount(as->maps) != 1 ||
+		    !config_keep_table_size(svc, as->n_elements))
+			continue;
+		config_table_size_explain(svc, line, sizeof(line));
+		log_info("service %s: %s", svc->name, line);
+		changed = true;
+	}
+	if (!changed)
+		return 0;
+	ret = pool_create(d->config, &pool);
+	if (ret < 0)
+		return ret;
+	pool_free(d->pool);
+	d->pool = pool;
+	return 0;
+}
 
 int daemon_adopt_table(struct knlbd *d)
 {
@@ -31,7 +73,9 @@ int daemon_adopt_table(struct knlbd *d)
 	if (t->reads > 1)
 		log_debug("table inet %s: read %u times: it moved while being read",
 			  table, t->reads);
-	ret = pool_adopt(d->pool, t, &res);
+	ret = t->exists ? keep_running_sizes(d, t) : 0;
+	if (ret == 0)
+		ret = pool_adopt(d->pool, t, &res);
 	if (ret < 0) {
 		log_error("adopting table inet %s: %s", table, strerror(-ret));
 		goto out_free_table;

@@ -14,6 +14,7 @@
 
 #include "knlb/lib/addr.h"
 #include "knlb/config/config.h"
+#include "knlb/config/table_size.h"
 #include "knlb/ct/ct.h"
 #include "knlb/daemon/daemon.h"
 #include "knlb/daemon/slot_digest.h"
@@ -83,13 +84,21 @@ static void text_service(const struct service_row *sr, const uint64_t *persist,
 	const struct knlb_service_config *cfg = svc->cfg;
 	char vip[CONFIG_VIPS_STRLEN], digest[SLOT_DIGEST_STRLEN];
 
-	fprintf(out, "service %s  %s/%s  %s  %u slots  digest %s  ct mark 0x%08x  flush %s  on_empty %s  state %s  active flows %" PRIu64 "\n",
+	char active[48];
+
+	if (cfg->track == KNLB_TRACK_OFF)
+		snprintf(active, sizeof(active), "flows not tracked (track = off)");
+	else
+		snprintf(active, sizeof(active), "active flows %" PRIu64, sr->flows.active);
+	fprintf(out, "service %s  %s/%s  %s  %u slots (%s)  digest %s  ct mark 0x%08x  flush %s  on_empty %s  state %s  %s\n",
 		cfg->name, config_service_vips(cfg, vip, sizeof(vip)),
 		config_proto_name(cfg->proto), config_scheduler_name(cfg->scheduler),
-		cfg->table_size, slot_digest_format(sr->slot_digest, digest),
+		cfg->table_size,
+		config_table_size_source_name(cfg->table_size_source),
+		slot_digest_format(sr->slot_digest, digest),
 		svc->ct_mark, cfg->flush ? "yes" : "no",
 		cfg->on_empty == KNLB_ON_EMPTY_DROP ? "drop" : "reject",
-		service_state(svc), sr->flows.active);
+		service_state(svc), active);
 	/* Columns as wide as the widest id and endpoint (IPv6 ones are long). */
 	int id_w = 20, addr_w = 21;
 
@@ -236,6 +245,8 @@ static void json_service(const struct service_row *sr, const uint64_t *persist,
 	json_string(w, config_scheduler_name(cfg->scheduler));
 	json_key(w, "table_size");
 	json_uint(w, cfg->table_size);
+	json_key(w, "table_size_source");
+	json_string(w, config_table_size_source_name(cfg->table_size_source));
 	json_key(w, "slot_digest");
 	json_string(w, slot_digest_format(sr->slot_digest, digest));
 	json_key(w, "ct_mark");
@@ -246,6 +257,8 @@ static void json_service(const struct service_row *sr, const uint64_t *persist,
 	json_uint(w, cfg->persistence_ns / 1000000000ULL);
 	json_key(w, "state");
 	json_string(w, service_state(svc));
+	json_key(w, "tracked");
+	json_bool(w, cfg->track == KNLB_TRACK_EVENTS);
 	json_flow_counts(w, &sr->flows);
 	json_key(w, "backends");
 	json_array_begin(w);
@@ -278,6 +291,8 @@ static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 	json_uint(w, st.resyncs);
 	json_key(w, "counts_stale");
 	json_bool(w, st.resync_pending);
+	json_key(w, "closing_exact");
+	json_bool(w, st.closing_updates);
 	json_object_end(w);
 }
 
@@ -298,6 +313,8 @@ static void text_header(const struct knlbd *d, FILE *out)
 		st.events_new, st.events_closing, st.events_destroy,
 		st.overflows, st.resyncs,
 		st.resync_pending ? "; COUNTS STALE until the pending resync" : "");
+	if (!st.closing_updates)
+		fprintf(out, "conntrack: closing updates not followed (ct_closing = needed, nothing drains, no wlc): TCP active counts include closed flows until their entries expire\n");
 }
 
 static bool any_runtime_weight(const struct knlb_model *pool)

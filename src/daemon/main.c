@@ -29,6 +29,7 @@
 #include "knlb/pool/pool.h"
 #include "knlb/lib/privs.h"
 #include "knlb/nft/render.h"
+#include "knlb/config/table_size.h"
 #include "knlb/lib/version.h"
 
 #define DEFAULT_CONFIG "/etc/knlb/knlb.conf"
@@ -197,12 +198,30 @@ static void log_pool(const struct knlb_model *pool)
 				  pool_effective_weight(svc, b), n, 100.0 * got,
 				  100.0 * want);
 		}
-		log_info("service %s: %s/%s scheduler %s, %u slots, %zu backend%s, ct mark 0x%08x, slot shares within %.2f%% of weights",
+		log_info("service %s: %s/%s scheduler %s, %u slots (%s), %zu backend%s, ct mark 0x%08x, slot shares within %.2f%% of weights",
 			 cfg->name, config_service_vips(cfg, vip, sizeof(vip)),
 			 config_proto_name(cfg->proto),
 			 config_scheduler_name(cfg->scheduler), cfg->table_size,
+			 config_table_size_source_name(cfg->table_size_source),
 			 svc->n_backends, svc->n_backends == 1 ? "" : "s",
 			 svc->ct_mark, 100.0 * worst);
+	}
+}
+
+/*
+ * One line per service whose table_size is not in the file: its size and
+ * how it was derived (a size the file sets needs no explaining).
+ */
+static void print_table_sizes(FILE *out, const struct knlb_config *config)
+{
+	char line[384];
+
+	for (size_t i = 0; i < config->n_services; i++) {
+		if (config->services[i].table_size_source == KNLB_TABLE_SIZE_SET)
+			continue;
+		config_table_size_explain(&config->services[i], line, sizeof(line));
+		fprintf(out, "knlbd: service %s: %s\n", config->services[i].name,
+			line);
 	}
 }
 
@@ -342,8 +361,11 @@ static int run(struct daemon *dm)
 		print_host_problems(d->config);
 		return EXIT_OK;
 	}
-	if (dm->opt.render)
+	if (dm->opt.render) {
+		/* stdout is the ruleset, diffable with nft list: sizes to stderr. */
+		print_table_sizes(stderr, d->config);
 		return render_ruleset(stdout, d->pool) < 0 ? EXIT_INTERNAL : EXIT_OK;
+	}
 
 	log_info("knlbd %s starting with %s", KNLB_VERSION, d->config_path);
 	ret = loop_new(&d->loop);

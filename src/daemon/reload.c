@@ -23,6 +23,7 @@
 #include "knlb/lib/notify.h"
 #include "knlb/pool/pool.h"
 #include "knlb/pool/reload_plan.h"
+#include "knlb/config/table_size.h"
 #include "knlb/nft/sync.h"
 
 /* A message for the log and, when asked, the knlbctl reply. */
@@ -62,6 +63,30 @@ static int load_config(struct knlbd *d, FILE *report, struct knlb_config **out)
 	}
 	free(text);
 	return ret;
+}
+
+/*
+ * One line per service whose derived table_size gave way to the running
+ * one, the first time only (a size kept already is kept quietly).
+ */
+static void report_kept_sizes(FILE *report, const struct knlb_config *running,
+			      const struct knlb_config *config)
+{
+	char line[384];
+
+	for (size_t i = 0; i < config->n_services; i++) {
+		const struct knlb_service_config *svc = &config->services[i];
+		bool before = false;
+
+		for (size_t j = 0; j < running->n_services; j++)
+			if (strcmp(running->services[j].name, svc->name) == 0)
+				before = running->services[j].table_size_source ==
+					 KNLB_TABLE_SIZE_KEPT;
+		if (svc->table_size_source != KNLB_TABLE_SIZE_KEPT || before)
+			continue;
+		config_table_size_explain(svc, line, sizeof(line));
+		say(report, false, "service %s: %s", svc->name, line);
+	}
 }
 
 /* Health of kept backends goes on from where it was: no re-probing flap. */
@@ -204,8 +229,12 @@ static int reload(struct knlbd *d, FILE *report)
 		goto out_failed;
 	}
 	ret = reload_check(d->config, config, err, sizeof(err));
-	if (ret == 0)
+	if (ret == 0) {
+		/* A derived size stays while adequate: resizing moves every flow. */
+		config_keep_table_sizes(d->config, config);
+		report_kept_sizes(report, d->config, config);
 		ret = pool_create(config, &pool);
+	}
 	if (ret == 0)
 		ret = reload_plan_build(d->pool, pool, start, &plan, err, sizeof(err));
 	if (ret == 0)
@@ -241,6 +270,7 @@ static int reload(struct knlbd *d, FILE *report)
 	if (ret < 0)
 		say(report, true, "reload: starting health checks: %s", strerror(-ret));
 	daemon_arm_wlc(d);
+	daemon_follow_closing(d);
 	/* The new pool's VIPs are looked at in the next before-sleep hook. */
 	announcer_reload(d, old_announce_table);
 	if (d->config->global.ct_resync_interval_ns != old_audit_ns)

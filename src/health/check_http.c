@@ -191,6 +191,15 @@ static curl_socket_t http_open_socket(void *arg, curlsocktype purpose,
 		probe->http->socket_errno = errno;
 		return CURL_SOCKET_BAD;
 	}
+	/*
+	 * Closed with a reset once the answer is read, as HAProxy closes its
+	 * checks (and check_tcp.c): no TIME_WAIT socket and no two-minute
+	 * conntrack entry per probe, which at thousands of probes a second
+	 * fill the conntrack table until connects are dropped.
+	 */
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER,
+			 &(struct linger){ .l_onoff = 1, .l_linger = 0 },
+			 sizeof(struct linger));
 	return fd;
 }
 

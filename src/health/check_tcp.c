@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * TCP probe: the backend is up when a non-blocking connect() completes
- * before the deadline.  The connection is closed at once, normally (a FIN,
- * not a reset), so the backend sees an ordinary short-lived client.
+ * before the deadline.  The connection is then closed with a reset, as
+ * HAProxy closes its layer-4 checks: a normal close (FIN) costs four more
+ * packets and leaves a TIME_WAIT socket and a conntrack entry for two
+ * minutes per probe, 600,000 of each with 10,000 backends at 2 s, which
+ * is most of what the kernel spent on the checks and makes each new
+ * connect search more ports (bench: knlbd at rest).
  */
 #include <errno.h>
 #include <string.h>
@@ -26,6 +30,11 @@ static void tcp_on_event(struct loop *loop, int fd, uint32_t events,
 	int err = 0;
 
 	(void)loop;
+	/* Writable without an error or a hang-up: connected, no syscall needed. */
+	if ((events & EPOLLOUT) && !(events & (EPOLLERR | EPOLLHUP))) {
+		check_probe_done(probe, CHECK_OK, "connected");
+		return;
+	}
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
 	if (err) {
@@ -65,6 +74,17 @@ static int tcp_start(struct check_probe *probe)
 	return check_probe_watch_fd(probe, EPOLLOUT, tcp_on_event);
 }
 
+/* Abortive close (SO_LINGER 0): a reset instead of a FIN, no TIME_WAIT. */
+static void tcp_stop(struct check_probe *probe)
+{
+	static const struct linger abort_close = { .l_onoff = 1, .l_linger = 0 };
+
+	if (probe->fd >= 0)
+		(void)setsockopt(probe->fd, SOL_SOCKET, SO_LINGER, &abort_close,
+				 sizeof(abort_close));
+	check_probe_close_fd(probe);
+}
+
 static void tcp_timeout(struct check_probe *probe)
 {
 	check_probe_done(probe, CHECK_FAILED, "connect timeout");
@@ -73,5 +93,5 @@ static void tcp_timeout(struct check_probe *probe)
 const struct check_ops check_tcp_ops = {
 	.start = tcp_start,
 	.timeout = tcp_timeout,
-	.stop = check_probe_close_fd,
+	.stop = tcp_stop,
 };

@@ -2,6 +2,7 @@
 /* The checks the daemon makes of every message its prober sends. */
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "knlb/health/probe_msg.h"
 
@@ -29,4 +30,14 @@ int probe_reply_parse(const void *buf, size_t len, uint32_t n_slots,
 		    (unsigned char)out->reason[i] == 0x7f)
 			out->reason[i] = '?';
 	return 0;
+}
+
+void probe_msg_batch(struct mmsghdr *msgs, struct iovec *iov, void *base,
+		     size_t size, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		iov[i] = (struct iovec){ (char *)base + i * size, size };
+		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i],
+							  .msg_iovlen = 1 } };
+	}
 }

@@ -5,6 +5,7 @@
  * which forked it; it is the daemon that does not trust it.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,14 +40,35 @@ struct prober_probe {
 /*
  * Blocking: when the daemon is slow to read, wait for it rather than lose
  * a result.  The daemon never blocks on us, so this cannot deadlock; the
- * daemon gone is our EOF on the next read.
+ * daemon gone is our EOF on the next read.  PROBE_MSG_BATCH replies a
+ * syscall.
  */
 static void flush(struct prober *p)
 {
-	for (size_t i = 0; i < p->n_replies; i++)
-		while (send(p->fd, &p->replies[i], sizeof(p->replies[i]),
-			    MSG_NOSIGNAL) == -1 && errno == EINTR)
-			;
+	struct mmsghdr msgs[PROBE_MSG_BATCH];
+	struct iovec iov[PROBE_MSG_BATCH];
+	size_t done = 0;
+
+	while (done < p->n_replies) {
+		size_t k = p->n_replies - done, sent = 0;
+		int ret;
+
+		if (k > PROBE_MSG_BATCH)
+			k = PROBE_MSG_BATCH;
+		probe_msg_batch(msgs, iov, &p->replies[done],
+				sizeof(p->replies[0]), k);
+		while (sent < k) {
+			ret = sendmmsg(p->fd, msgs + sent, (unsigned int)(k - sent),
+				       MSG_NOSIGNAL);
+			if (ret == -1 && errno == EINTR)
+				continue;
+			if (ret == -1)
+				goto out;	/* the daemon is gone */
+			sent += (size_t)ret;
+		}
+		done += k;
+	}
+out:
 	p->n_replies = 0;
 }
 
@@ -115,26 +137,46 @@ static void run_request(struct prober *p, const struct probe_request *req)
 	}
 }
 
+/* A request as read: checked, terminated, then run. */
+static bool request_take(struct prober *p, struct probe_request *req,
+			 size_t n)
+{
+	if (n != sizeof(*req) || req->version != PROBE_MSG_VERSION ||
+	    req->type != PROBE_MSG_REQUEST ||
+	    req->spec.send_len > sizeof(req->spec.send) ||
+	    req->spec.expect_reply_len > sizeof(req->spec.expect_reply)) {
+		log_error("health prober: malformed request (%zu bytes): exiting", n);
+		return false;
+	}
+	req->spec.path[sizeof(req->spec.path) - 1] = '\0';
+	req->spec.host[sizeof(req->spec.host) - 1] = '\0';
+	req->spec.body[sizeof(req->spec.body) - 1] = '\0';
+	run_request(p, req);
+	return true;
+}
+
 static void on_request(struct loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct prober *p = arg;
-	struct probe_request req;
-	ssize_t n;
+	static struct probe_request reqs[PROBE_MSG_BATCH];
+	struct mmsghdr msgs[PROBE_MSG_BATCH];
+	struct iovec iov[PROBE_MSG_BATCH];
+	int n;
 
-	/* Everything queued: one wakeup for many requests. */
-	while ((n = recv(fd, &req, sizeof(req), MSG_DONTWAIT)) > 0) {
-		if (n != (ssize_t)sizeof(req) || req.version != PROBE_MSG_VERSION ||
-		    req.type != PROBE_MSG_REQUEST ||
-		    req.spec.send_len > sizeof(req.spec.send) ||
-		    req.spec.expect_reply_len > sizeof(req.spec.expect_reply)) {
-			log_error("health prober: malformed request (%zd bytes): exiting", n);
-			loop_stop(loop);
-			return;
+	/* Everything queued, PROBE_MSG_BATCH a syscall: one wakeup for many. */
+	for (;;) {
+		probe_msg_batch(msgs, iov, reqs, sizeof(reqs[0]), PROBE_MSG_BATCH);
+		n = recvmmsg(fd, msgs, PROBE_MSG_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			/* The daemon never sends an empty message: EOF. */
+			if (msgs[i].msg_len == 0 ||
+			    !request_take(p, &reqs[i], msgs[i].msg_len)) {
+				loop_stop(loop);
+				return;
+			}
 		}
-		req.spec.path[sizeof(req.spec.path) - 1] = '\0';
-		req.spec.host[sizeof(req.spec.host) - 1] = '\0';
-		req.spec.body[sizeof(req.spec.body) - 1] = '\0';
-		run_request(p, &req);
 	}
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR) ||
 	    (events & (EPOLLHUP | EPOLLERR)))

@@ -17,13 +17,22 @@ struct loop_watch {
 	bool dead;		/* deleted; freed once the current batch is done */
 	loop_fd_fn fn;
 	void *arg;
-	struct loop_watch *next;
+	struct loop_watch *next;	/* in watches, or in dead once deleted */
+	struct loop_watch *prev;	/* in watches only */
 };
 
 struct loop {
 	int epfd;
 	bool stopping;
+	/*
+	 * Live watches, and the same indexed by fd (epoll takes an fd once):
+	 * a health prober adds and deletes thousands of sockets a second, so
+	 * finding and unlinking a watch is O(1), not a walk of every watch.
+	 */
 	struct loop_watch *watches;
+	struct loop_watch **by_fd;
+	size_t by_fd_cap;
+	struct loop_watch *dead;	/* deleted during this batch */
 	loop_hook_fn before_sleep;
 	void *before_sleep_arg;
 	int timerfd;
@@ -201,16 +210,23 @@ fail:
 	return err;
 }
 
+static void free_list(struct loop_watch *w)
+{
+	while (w) {
+		struct loop_watch *next = w->next;
+
+		free(w);
+		w = next;
+	}
+}
+
 void loop_free(struct loop *loop)
 {
 	if (!loop)
 		return;
-	while (loop->watches) {
-		struct loop_watch *w = loop->watches;
-
-		loop->watches = w->next;
-		free(w);
-	}
+	free_list(loop->watches);
+	free_list(loop->dead);
+	free(loop->by_fd);
 	if (loop->timerfd >= 0)
 		close(loop->timerfd);
 	if (loop->epfd >= 0)
@@ -222,9 +238,15 @@ void loop_free(struct loop *loop)
 int loop_add_fd(struct loop *loop, int fd, uint32_t events, loop_fd_fn fn,
 		void *arg)
 {
-	struct loop_watch *w = calloc(1, sizeof(*w));
 	struct epoll_event ev = { .events = events };
+	struct loop_watch *w;
 
+	if (fd < 0)
+		return -EBADF;
+	if (grow(&loop->by_fd, &loop->by_fd_cap, (size_t)fd + 1,
+		 sizeof(*loop->by_fd), 64) < 0)
+		return -ENOMEM;
+	w = calloc(1, sizeof(*w));
 	if (!w)
 		return -ENOMEM;
 	w->fd = fd;
@@ -238,40 +260,44 @@ int loop_add_fd(struct loop *loop, int fd, uint32_t events, loop_fd_fn fn,
 		return err;
 	}
 	w->next = loop->watches;
+	if (w->next)
+		w->next->prev = w;
 	loop->watches = w;
+	loop->by_fd[fd] = w;
 	return 0;
 }
 
 /*
  * A callback may delete any watch, including one whose event is still
- * pending in the current epoll batch: mark it, free it after the batch.
+ * pending in the current epoll batch: move it to the dead list, free it
+ * after the batch.
  */
 int loop_del_fd(struct loop *loop, int fd)
 {
-	for (struct loop_watch *w = loop->watches; w; w = w->next) {
-		if (w->fd != fd || w->dead)
-			continue;
-		epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
-		w->dead = true;
-		return 0;
-	}
-	return -ENOENT;
+	struct loop_watch *w;
+
+	if (fd < 0 || (size_t)fd >= loop->by_fd_cap || !loop->by_fd[fd])
+		return -ENOENT;
+	w = loop->by_fd[fd];
+	loop->by_fd[fd] = NULL;
+	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+	w->dead = true;
+	if (w->prev)
+		w->prev->next = w->next;
+	else
+		loop->watches = w->next;
+	if (w->next)
+		w->next->prev = w->prev;
+	w->prev = NULL;
+	w->next = loop->dead;
+	loop->dead = w;
+	return 0;
 }
 
 static void loop_reap(struct loop *loop)
 {
-	struct loop_watch **p = &loop->watches;
-
-	while (*p) {
-		struct loop_watch *w = *p;
-
-		if (w->dead) {
-			*p = w->next;
-			free(w);
-		} else {
-			p = &w->next;
-		}
-	}
+	free_list(loop->dead);
+	loop->dead = NULL;
 }
 
 void loop_set_before_sleep(struct loop *loop, loop_hook_fn fn, void *arg)

@@ -7,7 +7,7 @@
  *   map NAME_persist[6] { typeof ip[6] saddr : ip[6] daddr . tcp dport
  *                         size 262144; flags dynamic,timeout; timeout T }
  *   svc_NAME, before each family's slot rule:
- *     [meta nfproto F] meta l4proto P ct mark set MARK
+ *     [meta nfproto F] meta l4proto P ct mark set MARK [ct event set ...]
  *     dnat ip[6] to ip[6] saddr map @NAME_persist[6]
  *   chain persist, jumped to by filter_prerouting/filter_output for new flows:
  *     ct mark MARK update @NAME_persist[6] { ip[6] saddr : ip[6] daddr . P dport }
@@ -34,6 +34,7 @@
 #include "knlb/nft/ruleset.h"
 #include "knlb/pool/pool.h"
 #include "rule_build-int.h"
+#include "ruleset-int.h"
 
 enum { NFT_IPHDR_SADDR = 11, NFT_IP6HDR_SADDR = 8, NFT_BYTEORDER_BIG = 2 };
 
@@ -133,23 +134,6 @@ int persist_add_map(struct nfnl_batch *batch, const char *table,
 	return ret;
 }
 
-/* [meta nfproto F] meta l4proto P ct mark set MARK: as the slot rule starts. */
-static void put_service_mark(struct rule_builder *rb,
-			     const struct knlb_service *svc)
-{
-	uint32_t mask = svc->ct_mark_mask;
-
-	rb_meta(rb, NFT_META_L4PROTO, NFT_REG_1);
-	rb_cmp_eq_u8(rb, NFT_REG_1, (uint8_t)svc->cfg->proto);
-	if (mask == UINT32_MAX) {
-		rb_immediate(rb, NFT_REG_1, &svc->ct_mark, sizeof(svc->ct_mark));
-	} else {	/* ct mark set ct mark & ~mask | mark: other bits kept */
-		rb_ct_load_mark(rb);
-		rb_bitwise(rb, ~mask, svc->ct_mark);
-	}
-	rb_ct_set(rb, NFT_CT_MARK, NFT_REG_1);
-}
-
 int persist_add_service_rule(struct nfnl_batch *batch, const char *table,
 			     const struct knlb_service *svc, enum knlb_family f,
 			     uint32_t set_id)
@@ -168,7 +152,7 @@ int persist_add_service_rule(struct nfnl_batch *batch, const char *table,
 		return -ENOMEM;
 	if (nfproto)
 		rb_require_nfproto(&rb, shapes[f].nfproto);
-	put_service_mark(&rb, svc);
+	ruleset_put_service_head(&rb, svc);
 	if (!nfproto)	/* nft puts the payload's dependency here */
 		rb_require_nfproto(&rb, shapes[f].nfproto);
 	rb_payload(&rb, NFT_PAYLOAD_NETWORK_HEADER, shapes[f].saddr_off,

@@ -233,19 +233,32 @@ static const char *nfproto_prefix(const struct knlb_service *svc,
 	return f == KNLB_FAMILY_IPV6 ? "meta nfproto ipv6 " : "meta nfproto ipv4 ";
 }
 
-/* What persist.c's persistence rule lists as: mark set, then the map. */
+/* [meta nfproto F] meta l4proto P ct mark set MARK [ct event set ...] */
+static void render_service_head(FILE *out, const struct knlb_service *svc,
+				enum knlb_family f)
+{
+	fprintf(out, "\t\t%smeta l4proto %s ct mark set ",
+		nfproto_prefix(svc, f), config_proto_name(svc->cfg->proto));
+	if (svc->ct_mark_mask == UINT32_MAX)
+		fprintf(out, "0x%08x", svc->ct_mark);
+	else	/* nft prints the and-mask with the or-bits folded in */
+		fprintf(out, "ct mark & 0x%08x | 0x%08x",
+			~svc->ct_mark_mask | svc->ct_mark, svc->ct_mark);
+	if (svc->cfg->track == KNLB_TRACK_OFF)
+		fputs(" ct event set 0x0", out);
+	else if (svc->ct_events == KNLB_CT_EVENTS_LEAN)	/* ruleset.c's lean_event_mask() */
+		fputs(svc->cfg->proto == KNLB_PROTO_TCP ?
+		      " ct event set new,destroy,protoinfo" :
+		      " ct event set new,destroy", out);
+}
+
+/* What persist.c's persistence rule lists as: the head, then the map. */
 static void render_persist_rule(FILE *out, const struct knlb_service *svc,
 				enum knlb_family f)
 {
 	char map[RULESET_NAME_MAX];
 
-	fprintf(out, "\t\t%smeta l4proto %s ct mark set ",
-		nfproto_prefix(svc, f), config_proto_name(svc->cfg->proto));
-	if (svc->ct_mark_mask == UINT32_MAX)
-		fprintf(out, "0x%08x", svc->ct_mark);
-	else
-		fprintf(out, "ct mark & 0x%08x | 0x%08x",
-			~svc->ct_mark_mask | svc->ct_mark, svc->ct_mark);
+	render_service_head(out, svc, f);
 	fprintf(out, " dnat %s to %s saddr map @%s\n", ip_word[f], ip_word[f],
 		persist_map_name(svc, f, map, sizeof(map)));
 }
@@ -260,13 +273,7 @@ static void render_service_chain(FILE *out, const struct knlb_service *svc)
 
 		if (persist_enabled(svc))
 			render_persist_rule(out, svc, f);
-		fprintf(out, "\t\t%smeta l4proto %s ct mark set ",
-			nfproto_prefix(svc, f), config_proto_name(svc->cfg->proto));
-		if (svc->ct_mark_mask == UINT32_MAX)
-			fprintf(out, "0x%08x", svc->ct_mark);
-		else	/* nft prints the and-mask with the or-bits folded in */
-			fprintf(out, "ct mark & 0x%08x | 0x%08x",
-				~svc->ct_mark_mask | svc->ct_mark, svc->ct_mark);
+		render_service_head(out, svc, f);
 		fprintf(out, " dnat %s to ", ip_word[f]);
 		render_selector(out, svc->cfg, f);
 		fprintf(out, " map @%s\n",

@@ -48,6 +48,7 @@
 #include "knlb/nft/stats.h"
 #include "knlb/sched/sched.h"
 #include "rule_build-int.h"
+#include "ruleset-int.h"
 
 _Static_assert(RULESET_NAME_MAX <= RB_NAME_MAX,
 	       "object labels of rule_build.c hold knlb's names in full");
@@ -276,13 +277,52 @@ static void put_slot_selector(struct rule_builder *rb,
  * [meta nfproto F] meta l4proto P ct mark set MARK
  * dnat ip[6] to <selector> map @NAME_slots[6]
  */
+/*
+ * ct_events = lean: the flow's event mask, set before it is confirmed, so
+ * the kernel builds for it only what knlbd (and conntrackd's TCP sync)
+ * reads: NEW, DESTROY and, for TCP, state changes (the closing updates);
+ * not REPLY, ASSURED, MARK, ... (`ct event set new,destroy[,protoinfo]`).
+ * An UPDATE is built only while a socket subscribes to it (knlbd only
+ * when ct_closing needs it): the mask is what is left when one does.
+ */
+static uint32_t lean_event_mask(const struct knlb_service *svc)
+{
+	uint32_t m = (1U << IPCT_NEW) | (1U << IPCT_DESTROY);
+
+	return svc->cfg->proto == KNLB_PROTO_TCP ? m | (1U << IPCT_PROTOINFO) : m;
+}
+
+void ruleset_put_service_head(struct rule_builder *rb,
+			      const struct knlb_service *svc)
+{
+	uint32_t mask = svc->ct_mark_mask;
+
+	rb_meta(rb, NFT_META_L4PROTO, NFT_REG_1);
+	rb_cmp_eq_u8(rb, NFT_REG_1, (uint8_t)svc->cfg->proto);
+	if (mask == UINT32_MAX) {
+		rb_immediate(rb, NFT_REG_1, &svc->ct_mark, sizeof(svc->ct_mark));
+	} else {	/* ct mark set ct mark & ~mask | mark: other bits kept */
+		rb_ct_load_mark(rb);
+		rb_bitwise(rb, ~mask, svc->ct_mark);
+	}
+	rb_ct_set(rb, NFT_CT_MARK, NFT_REG_1);
+	if (svc->ct_events == KNLB_CT_EVENTS_LEAN ||
+	    svc->cfg->track == KNLB_TRACK_OFF) {
+		/* track = off: no event at all for the service's flows */
+		uint32_t events = svc->cfg->track == KNLB_TRACK_OFF ? 0 :
+				  lean_event_mask(svc);
+
+		rb_immediate(rb, NFT_REG_1, &events, sizeof(events));
+		rb_ct_set(rb, NFT_CT_EVENTMASK, NFT_REG_1);
+	}
+}
+
 static int add_service_rule(struct nfnl_batch *batch, const char *table,
 			    const struct knlb_service *svc, enum knlb_family f,
 			    uint32_t set_id)
 {
 	char chain[RULESET_NAME_MAX], slots[RULESET_NAME_MAX];
 	char what[2 * RULESET_NAME_MAX];
-	uint32_t mask = svc->ct_mark_mask;
 	bool nfproto = rule_needs_nfproto(svc, f);
 	struct rule_builder rb;
 
@@ -294,15 +334,7 @@ static int add_service_rule(struct nfnl_batch *batch, const char *table,
 		return -ENOMEM;
 	if (nfproto)
 		rb_require_nfproto(&rb, shapes[f].nfproto);
-	rb_meta(&rb, NFT_META_L4PROTO, NFT_REG_1);
-	rb_cmp_eq_u8(&rb, NFT_REG_1, (uint8_t)svc->cfg->proto);
-	if (mask == UINT32_MAX) {
-		rb_immediate(&rb, NFT_REG_1, &svc->ct_mark, sizeof(svc->ct_mark));
-	} else {	/* ct mark set ct mark & ~mask | mark: other bits kept */
-		rb_ct_load_mark(&rb);
-		rb_bitwise(&rb, ~mask, svc->ct_mark);
-	}
-	rb_ct_set(&rb, NFT_CT_MARK, NFT_REG_1);
+	ruleset_put_service_head(&rb, svc);
 	put_slot_selector(&rb, svc->cfg, f, nfproto);
 	rb_lookup(&rb, slots, set_id, NFT_REG_1, NFT_REG_1);
 	rb_nat(&rb, NFT_NAT_DNAT, shapes[f].nfproto, NFT_REG_1,

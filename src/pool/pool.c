@@ -457,6 +457,7 @@ int pool_create(const struct knlb_config *config, struct knlb_model **out)
 				   ((uint32_t)i + 1) << __builtin_ctz(mask), mask);
 		if (ret < 0)
 			goto out_free;
+		pool->services[i].ct_events = config->global.ct_events;
 	}
 	*out = pool;
 	return 0;

@@ -30,6 +30,13 @@ int reload_check(const struct knlb_config *old, const struct knlb_config *new,
 			 new->global.ct_mark_mask);
 		return -EINVAL;
 	}
+	/* The mask is the flows' own, set at their first packet: no delta can change it. */
+	if (old->global.ct_events != new->global.ct_events) {
+		snprintf(err, errlen,
+			 "%s: ct_events changed: the service chains would have to be replaced; restart knlbd to apply it",
+			 new->path);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -69,6 +76,8 @@ static const char *rules_change(const struct knlb_service_config *a,
 	/* a map and rules appear, go or change timeout: entries carried over */
 	if (a->persistence_ns != b->persistence_ns)
 		return "persistence";
+	if (a->track != b->track)
+		return "track";
 	return NULL;
 }
 

@@ -20,6 +20,8 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include "knlb/config/config.h"
+#include "knlb/nft/nfnl.h"
+#include "knlb/nft/sync.h"
 #include "knlb/pool/pool.h"
 #include "knlb/nft/render.h"
 #include "kt.h"
@@ -120,6 +122,18 @@ uint32_t kt_nft_genid(void)
 	}
 	mnl_socket_close(nl);
 	return id;
+}
+
+void kt_replace(const struct knlb_model *pool)
+{
+	struct nfnl_sock *sock;
+	struct sync_result res;
+	char err[512];
+
+	cr_assert_eq(nfnl_sock_open(&sock), 0);
+	cr_assert_eq(sync_replace(sock, pool, &res, err, sizeof(err)), 0,
+		     "sync_replace: %s", err);
+	nfnl_sock_close(sock);
 }
 
 void kt_load(const char *conf_rel, struct knlb_config **config,

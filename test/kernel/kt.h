@@ -33,6 +33,9 @@ uint32_t kt_nft_genid(void);
 void kt_load(const char *conf_rel, struct knlb_config **config,
 	     struct knlb_model **pool);
 
+/* Program pool's whole table (sync_replace) on a socket of its own; asserts. */
+void kt_replace(const struct knlb_model *pool);
+
 /* `nft list table inet NAME` output. */
 char *kt_nft_list(const char *table);
 

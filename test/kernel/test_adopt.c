@@ -41,17 +41,6 @@ static void sh(const char *cmd)
 	free(out);
 }
 
-static void replace(const struct knlb_model *pool)
-{
-	struct nfnl_sock *sock;
-	struct sync_result res;
-	char err[512];
-
-	cr_assert_eq(nfnl_sock_open(&sock), 0);
-	cr_assert_eq(sync_replace(sock, pool, &res, err, sizeof(err)), 0, "%s", err);
-	nfnl_sock_close(sock);
-}
-
 static struct adopt_table *read_back(const char *table)
 {
 	struct adopt_table *t;
@@ -103,7 +92,7 @@ Test(adopt, read_back_returns_the_mapped_backends_and_marks)
 	cr_assert_eq(pool_compute_slots(&pool->services[0]), 0);
 	pool->services[0].ct_mark = 3;
 	pool->services[2].ct_mark = 1;
-	replace(pool);
+	kt_replace(pool);
 
 	t = read_back("knlb");
 	cr_expect(t->exists);
@@ -153,7 +142,7 @@ Test(adopt, adopting_the_read_back_recomputes_the_programmed_tables)
 		cr_assert_eq(pool_compute_slots(&pool->services[s]), 0);
 	pool->services[0].ct_mark = 2;
 	pool->services[1].ct_mark = 1;
-	replace(pool);
+	kt_replace(pool);
 	t = read_back("knlb");
 
 	load_text(CHECKED, &config2, &fresh);
@@ -269,7 +258,7 @@ Test(adopt, read_back_of_marks_under_a_mask)
 	struct adopt_table *t;
 
 	kt_load("conf/mark-mask-mid.conf", &config, &pool);
-	replace(pool);
+	kt_replace(pool);
 	t = read_back(config->global.table);
 	cr_expect(t->exists);
 	for (size_t s = 0; s < pool->n_services; s++)

@@ -1049,6 +1049,140 @@ Test(ct, closed_tcp_connection_stops_counting_at_time_wait)
 	close_ct(&t);
 }
 
+/* A listener on the backend, n connections through the VIP, news NEW events read. */
+static int open_conns(struct tctx *t, struct conn *c, int n, uint64_t news)
+{
+	int listener = bound_socket(SOCK_STREAM, "10.0.0.11", 8080);
+
+	cr_assert_eq(listen(listener, 8), 0);
+	for (int i = 0; i < n; i++)
+		c[i] = tcp_open(listener);
+	t->want = news;
+	cr_assert(run_until(t, news_reach_want, 5000), "%llu NEW events within 5 s",
+		  (unsigned long long)news);
+	return listener;
+}
+
+/*
+ * Issue 15, ct_closing = needed: while knlb does not subscribe to UPDATE,
+ * a closed connection counts active until its DESTROY (no closing is
+ * read); subscribing again resyncs from a dump, which ends the flows in
+ * TIME_WAIT at once, and later closings are followed as before.
+ */
+Test(ct, closings_not_followed_count_until_resync_ends_them)
+{
+	struct ct_stats st;
+	struct conn c[3];
+	struct tctx t;
+	int listener;
+
+	dnat_setup();
+	open_ct(&t);
+	ct_get_stats(t.ct, &st);
+	cr_assert(st.closing_updates, "ct_open() follows closings");
+	cr_assert_eq(ct_set_closing_updates(t.ct, false), 0);
+	ct_get_stats(t.ct, &st);
+	cr_assert(!st.closing_updates);
+	listener = open_conns(&t, c, 3, 3);
+	tcp_close(&c[0]);
+	tcp_close(&c[1]);
+	settle(&t, 300);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.events_closing, 0, "no closing update read while not subscribed");
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 3, 3, 0);
+	cr_expect_eq(ct_lines_with("-p tcp", "TIME_WAIT"), 2);
+
+	/* As a drain starts: subscribe, then the dump ends the two closed ones. */
+	cr_assert_eq(ct_set_closing_updates(t.ct, true), 0);
+	ct_get_stats(t.ct, &st);
+	cr_expect(st.closing_updates);
+	cr_expect_eq(st.resyncs, 1, "subscribing resyncs at once");
+	cr_expect_eq(st.last_resync_ended, 2);
+	cr_expect(!st.resync_pending);
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 1, 3, 2);
+
+	tcp_close(&c[2]);
+	t.want = 0;
+	cr_assert(run_until(&t, active_reaches_want, 2000), "the last close seen within 2 s");
+	cr_expect_eq(t.drained, 1);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.events_closing, 1);
+	cr_expect_eq(st.closings_unknown, 0);
+	close(listener);
+	close_ct(&t);
+}
+
+/* One UDP request/response and a second request (ASSURED) to the VIP:port. */
+static void udp_exchange(int port)
+{
+	struct sockaddr_in from;
+	socklen_t len = sizeof(from);
+	int server = bound_socket(SOCK_DGRAM, "10.0.0.11", 8080);
+	int client = socket(AF_INET, SOCK_DGRAM, 0);
+	char b;
+
+	connect_to(client, "192.0.2.10", port);
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(write(client, "q", 1), 1);
+		cr_assert_eq(recvfrom(server, &b, 1, 0, (struct sockaddr *)&from, &len), 1);
+		cr_assert_eq(sendto(server, "a", 1, 0, (struct sockaddr *)&from, len), 1);
+		cr_assert_eq(read(client, &b, 1), 1);
+	}
+	close(client);
+	close(server);
+}
+
+/*
+ * Issue 15, ct_events = lean.  The kernel sends a UDP flow's REPLY and
+ * ASSURED updates to any UPDATE listener; with `ct event set new,destroy`
+ * in its rule (port 81), none.  For TCP, `new,destroy,protoinfo` still
+ * brings the closing to knlb.
+ */
+Test(ct, lean_event_mask_keeps_closings_and_drops_the_rest)
+{
+	struct raw_updates raw;
+	struct ct_stats st;
+	struct conn c[2];
+	struct tctx t;
+	int listener, full;
+
+	sh("ip link set lo up && ip addr add 192.0.2.10/32 dev lo &&"
+	   " ip addr add 10.0.0.11/32 dev lo && nft add table ip ct_test &&"
+	   " nft 'add chain ip ct_test out { type nat hook output priority -100; policy accept; }' &&"
+	   " nft add rule ip ct_test out ip daddr 192.0.2.10 meta l4proto udp"
+	   " th dport 80 ct mark set 0x01000000 dnat to 10.0.0.11:8080 &&"
+	   " nft add rule ip ct_test out ip daddr 192.0.2.10 meta l4proto udp"
+	   " th dport 81 ct mark set 0x01000000 ct event set new,destroy dnat to 10.0.0.11:8080 &&"
+	   " nft add rule ip ct_test out ip daddr 192.0.2.10 meta l4proto tcp"
+	   " th dport 80 ct mark set 0x01000000 ct event set new,destroy,protoinfo dnat to 10.0.0.11:8080");
+	raw_updates_open(&raw);
+	open_ct(&t);
+
+	udp_exchange(80);
+	raw_updates_read(&raw);
+	full = raw.total;
+	cr_log_info("UDP flow, no mask: %d updates", full);
+	cr_expect_geq(full, 1, "a REPLY/ASSURED update without a mask: %d", full);
+	udp_exchange(81);
+	raw_updates_read(&raw);
+	cr_expect_eq(raw.total - full, 0, "UDP flow under new,destroy: %d updates", raw.total - full);
+
+	listener = open_conns(&t, c, 2, 4);	/* and the 2 UDP flows' */
+	tcp_close(&c[0]);
+	tcp_close(&c[1]);
+	t.want = 2;
+	cr_assert(run_until(&t, closings_reach_want, 2000), "2 closes seen within 2 s");
+	settle(&t, 100);
+	raw_updates_read(&raw);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(raw.per_state[TCP_CONNTRACK_TIME_WAIT], 2);
+	cr_expect_eq(st.events_closing, 2);
+	expect_counts(backend(&t, SVC1, "10.0.0.11", 8080), 0, 2, 2);
+	close(listener);
+	mnl_socket_close(raw.nl);
+	close_ct(&t);
+}
+
 /* An RST ends the connection too: CLOSE state, same rule. */
 Test(ct, reset_tcp_connection_stops_counting_at_close)
 {

@@ -3,7 +3,7 @@
  * IPv6 and dual-stack services in the kernel, each test in a throwaway
  * netns: conf/dual-stack.conf programmed and read back (adopt), a delta
  * when an IPv6 backend goes down that leaves the IPv4 table alone, on_empty
- * per family, and flush = yes deleting one IPv6 backend's flows only.
+ * per family (flush of one IPv6 backend's flows: test_flush.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,17 +29,6 @@ TestSuite(ipv6, .init = kt_enter_netns, .timeout = 90);
 #define WEB_V4_B1 0	/* 10.0.0.11:8080 */
 #define WEB_V6_B1 2	/* [2001:db8:1::11]:8080 */
 #define WEB_V6_B2 3	/* [2001:db8:1::12]:8080 */
-
-static void replace(const struct knlb_model *pool)
-{
-	struct nfnl_sock *sock;
-	struct sync_result res;
-	char err[512];
-
-	cr_assert_eq(nfnl_sock_open(&sock), 0);
-	cr_assert_eq(sync_replace(sock, pool, &res, err, sizeof(err)), 0, "%s", err);
-	nfnl_sock_close(sock);
-}
 
 static char *sh(const char *cmd)
 {
@@ -83,7 +72,7 @@ Test(ipv6, dual_stack_table_is_read_back_and_adopted)
 	load_checked(&config, &pool);
 	pool_set_health(&pool->services[WEB], WEB_V6_B1, false, 0);
 	cr_assert_eq(pool_compute_slots(&pool->services[WEB]), 0);
-	replace(pool);
+	kt_replace(pool);
 
 	cr_assert_eq(adopt_read("knlb", &t, err, sizeof(err)), 0, "%s", err);
 	as = adopt_find(t, "web");
@@ -211,48 +200,4 @@ Test(ipv6, a_dead_ipv6_backend_moves_only_ipv6_slots)
 	expect_kernel_is_the_model(&g);
 	free(before);
 	rig_down(&g);
-}
-
-/* conntrack -I of an established IPv6 flow client:1000 -> vip:80, DNATed. */
-#define FLOW6(client, vip, mark, backend, bport)				\
-	"conntrack -I -p tcp -s " client " -d " vip " --sport 1000 "	\
-	"--dport 80 --state ESTABLISHED -t 120 --mark " mark " --reply-src "	\
-	backend " --reply-dst " client " --reply-port-src " bport		\
-	" --reply-port-dst 1000 2>/dev/null\n"
-
-Test(ipv6, flush_deletes_one_ipv6_backends_flows_only)
-{
-	char script[4096], *out;
-	int status;
-
-	/* Nothing listens on [::1]:8081: the first probes take it down. */
-	snprintf(script, sizeof(script),
-		 "set -e; dir=$(mktemp -d); trap 'kill $K 2>/dev/null; rm -rf $dir' EXIT\n"
-		 "ip link set lo up\n"
-		 "cat > $dir/k.conf <<EOF\n"
-		 "[service web]\nvip = 2001:db8:100::10\nport = 80\ncheck = tcp\n"
-		 "interval = 100ms\ntimeout = 50ms\nfall = 2\nflush = yes\n"
-		 "backend = [::1]:8081\n"
-		 "[service api]\nvip = 2001:db8:100::11\nport = 80\nbackend = [::1]:8081\n"
-		 "EOF\n"
-		 FLOW6("2001:db8:9::1", "2001:db8:100::10", "1", "::1", "8081")
-		 FLOW6("2001:db8:9::2", "2001:db8:100::10", "1", "::1", "8081")
-		 FLOW6("2001:db8:9::3", "2001:db8:100::10", "1", "::1", "8082")
-		 FLOW6("2001:db8:9::4", "2001:db8:100::11", "2", "::1", "8081")
-		 FLOW6("2001:db8:9::5", "2001:db8:100::12", "0", "::1", "8081")
-		 "%s -c $dir/k.conf -s $dir/knlb.sock > $dir/log 2>&1 & K=$!\n"
-		 "for i in $(seq 100); do grep -q 'flushed' $dir/log && break; sleep 0.05; done\n"
-		 "cat $dir/log; echo ---; conntrack -L -f ipv6 2>/dev/null | sort\n",
-		 kt_knlbd());
-	out = kt_run(script, &status);
-	cr_assert_eq(status, 0, "%s", out);
-	cr_expect(strstr(out, "web/[::1]:8081 DOWN"), "%s", out);
-	cr_expect(strstr(out, "web/[::1]:8081: flushed 2 conntrack entries (flush = yes)"),
-		  "%s", out);
-	cr_expect(!strstr(out, "src=2001:db8:9::1 "), "a flow to the dead backend survived:\n%s", out);
-	cr_expect(!strstr(out, "src=2001:db8:9::2 "), "a flow to the dead backend survived:\n%s", out);
-	cr_expect(strstr(out, "src=2001:db8:9::3 "), "another backend's flow was deleted:\n%s", out);
-	cr_expect(strstr(out, "src=2001:db8:9::4 "), "another service's flow was deleted:\n%s", out);
-	cr_expect(strstr(out, "src=2001:db8:9::5 "), "a flow that is not knlb's was deleted:\n%s", out);
-	free(out);
 }

@@ -235,3 +235,75 @@ Test(reload, a_removed_backends_flows_are_flushed_and_only_its)
 	free(out);
 	kt_knlbd_stop(&r);
 }
+
+/* web without table_size, with n backends 10.0.0.11.. */
+static char *web_derived(size_t n, const char *size_line)
+{
+	char *text;
+	size_t len;
+	FILE *f = open_memstream(&text, &len);
+
+	cr_assert_not_null(f);
+	fprintf(f, HEAD "[service web]\nvip = 192.0.2.10\nport = 80\n%s",
+		size_line ? size_line : "");
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "backend = 10.0.%zu.%zu:8080\n", i / 200, 11 + i % 200);
+	fclose(f);
+	return text;
+}
+
+/*
+ * A derived table_size is not changed under running flows for little
+ * (docs/configuration.md): a restart over a running 16381 keeps it, a
+ * reload keeps it while adequate, an explicit size wins, and a backend
+ * list that outgrows a running derived size gets the derived one.
+ */
+Test(reload, a_derived_table_size_is_kept_while_adequate)
+{
+	struct kt_knlbd r;
+	char *conf, *reply;
+
+	conf = web_derived(2, "table_size = 16381\n");
+	kt_knlbd_start(&r, "size", conf);
+	free(conf);
+	kt_knlbd_stop(&r);
+	/* restart without table_size: derived would be 1021, 16381 is kept */
+	conf = web_derived(2, NULL);
+	kt_knlbd_start(&r, "size", conf);
+	free(conf);
+	cr_expect(kt_wait_for_log(r.log, "table_size 16381, kept from the running table (derived would be 1021", 5000),
+		  "%s", kt_read_file(r.log));
+	cr_expect_eq(slots_of("web_slots", "10.0"), 16381);
+	reply = kt_ctl(r.sock, "status");
+	cr_expect(reply && strstr(reply, "16381 slots (kept)"), "%s", reply);
+	free(reply);
+	/* 4 backends: 16381 is still adequate, kept quietly */
+	conf = web_derived(4, NULL);
+	kt_knlbd_write_conf(&r, conf);
+	free(conf);
+	reply = kt_ctl(r.sock, "reload");
+	cr_expect(reply && strncmp(reply, "OK\n", 3) == 0, "%s", reply);
+	cr_expect(reply && !strstr(reply, "kept from"), "%s", reply);
+	free(reply);
+	cr_expect_eq(slots_of("web_slots", "10.0"), 16381);
+	/* the operator asks for 1021 */
+	conf = web_derived(4, "table_size = 1021\n");
+	kt_knlbd_write_conf(&r, conf);
+	free(conf);
+	reply = kt_ctl(r.sock, "reload");
+	cr_expect(reply && strstr(reply, "table_size"), "%s", reply);
+	free(reply);
+	cr_expect_eq(slots_of("web_slots", "10.0"), 1021);
+	/* 30 backends outgrow 1021 (< 50 x 30): derived, 3001 */
+	conf = web_derived(30, NULL);
+	kt_knlbd_write_conf(&r, conf);
+	free(conf);
+	reply = kt_ctl(r.sock, "reload");
+	cr_expect(reply && strncmp(reply, "OK\n", 3) == 0, "%s", reply);
+	free(reply);
+	cr_expect_eq(slots_of("web_slots", "10.0"), 3001);
+	reply = kt_ctl(r.sock, "status");
+	cr_expect(reply && strstr(reply, "3001 slots (derived)"), "%s", reply);
+	free(reply);
+	kt_knlbd_stop(&r);
+}

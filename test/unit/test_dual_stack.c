@@ -223,8 +223,8 @@ Test(dual_stack, render_has_both_families)
 	cr_assert_eq(render_ruleset(f, pool), 0);
 	fclose(f);
 	cr_expect(strstr(text, "\t\tip6 daddr . meta l4proto . th dport vmap @svc_dispatch6\n"));
-	cr_expect(strstr(text, "typeof numgen inc mod 16381 : ip6 daddr . tcp dport\n"));
-	cr_expect(strstr(text, "meta nfproto ipv6 meta l4proto tcp ct mark set 0x00000001 dnat ip6 to jhash ip6 saddr . tcp sport mod 16381 seed 0x5eed map @web_slots6\n"));
+	cr_expect(strstr(text, "typeof numgen inc mod 1021 : ip6 daddr . tcp dport\n"));
+	cr_expect(strstr(text, "meta nfproto ipv6 meta l4proto tcp ct mark set 0x00000001 ct event set new,destroy,protoinfo dnat ip6 to jhash ip6 saddr . tcp sport mod 1021 seed 0x5eed map @web_slots6\n"));
 	cr_expect(strstr(text, "meta nfproto ipv4 ct mark 0x00000001 snat ip to 10.0.0.1\n"));
 	cr_expect(strstr(text, "meta nfproto ipv6 ct mark 0x00000001 snat ip6 to 2001:db8:1::1\n"));
 	cr_expect(strstr(text, "reject with icmpv6 port-unreachable\n"));

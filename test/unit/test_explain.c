@@ -36,7 +36,8 @@ static struct knlb_addr v4(const char *text)
 Test(explain, maglev_gives_the_slot_of_the_kernels_jhash)
 {
 	struct result r;
-	struct knlb_model *pool = pool_of(&r, WEB "hash_key = src-ip-port\nhash_seed = 0x5eed\n" TWO);
+	struct knlb_model *pool = pool_of(&r, WEB "hash_key = src-ip-port\nhash_seed = 0x5eed\n"
+					  "table_size = 16381\n" TWO);
 	struct knlb_service *svc = &pool->services[0];
 	struct knlb_addr c = v4("198.51.100.1");
 	struct pool_explanation e;
@@ -91,7 +92,8 @@ Test(explain, ipv6_client_uses_the_ipv6_table_and_vip)
 {
 	struct result r;
 	struct knlb_model *pool = pool_of(&r, "[service web]\nvip = 192.0.2.10\nvip = 2001:db8:2::3\n"
-					  "port = 80\nhash_key = 5-tuple\nhash_seed = 0x1234\n" TWO
+					  "port = 80\nhash_key = 5-tuple\nhash_seed = 0x1234\n"
+					  "table_size = 16381\n" TWO
 					  "backend = [2001:db8::11]:8080 id=v6a\n"
 					  "backend = [2001:db8::12]:8080 id=v6b\n");
 	struct knlb_service *svc = &pool->services[0];

@@ -108,3 +108,42 @@ Test(loop, timers_fire_in_deadline_order_and_cancel_works)
 	cr_expect(loop_now_ns() - now >= 100000000ULL, "fired before its deadline");
 	loop_free(loop);
 }
+
+/* Many watches, deleted in any order: each is found by its fd number. */
+static void on_never(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	(void)loop;
+	(void)fd;
+	(void)events;
+	(*(int *)arg)++;
+}
+
+Test(loop, watches_are_found_by_fd_among_hundreds)
+{
+	enum { N = 300 };	/* 600 fds: under a default limit of 1024 */
+	static int fds[N][2];
+	struct loop *loop;
+	int calls = 0;
+
+	cr_assert_eq(loop_new(&loop), 0);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(pipe(fds[i]), 0);
+		cr_assert_eq(loop_add_fd(loop, fds[i][0], EPOLLIN, on_never, &calls), 0);
+	}
+	/* added twice: epoll refuses, the first watch stays */
+	cr_expect_eq(loop_add_fd(loop, fds[7][0], EPOLLIN, on_never, &calls), -EEXIST);
+	for (int i = 0; i < N; i += 2)
+		cr_expect_eq(loop_del_fd(loop, fds[i][0]), 0, "fd %d", fds[i][0]);
+	for (int i = 0; i < N; i += 2)
+		cr_expect_eq(loop_del_fd(loop, fds[i][0]), -ENOENT);
+	for (int i = 1; i < N; i += 2)
+		cr_expect_eq(loop_del_fd(loop, fds[i][0]), 0, "fd %d", fds[i][0]);
+	cr_expect_eq(loop_del_fd(loop, -1), -ENOENT);
+	cr_expect_eq(loop_del_fd(loop, 1 << 20), -ENOENT);
+	cr_expect_eq(calls, 0);
+	loop_free(loop);
+	for (int i = 0; i < N; i++) {
+		close(fds[i][0]);
+		close(fds[i][1]);
+	}
+}

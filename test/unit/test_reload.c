@@ -175,6 +175,19 @@ Test(reload, check_none_brings_a_down_backend_up)
 	unmake(&b);
 }
 
+/* Issue 15: track = off changes the service chain's event mask. */
+Test(reload, track_change_is_structural)
+{
+	struct world a = make(WEB B1 B2), b = make(WEB "track = off\n" B1 B2);
+	struct reload_plan plan = plan_of(&a, &b);
+
+	cr_expect_eq(plan.kind, RELOAD_STRUCTURE);
+	cr_expect_str_eq(plan.why, "service web: track changed");
+	reload_plan_free(&plan);
+	unmake(&a);
+	unmake(&b);
+}
+
 Test(reload, table_and_mark_mask_changes_are_refused)
 {
 	struct world a = make(WEB B1), b = make("[global]\ntable = other\n" WEB B1),

@@ -18,8 +18,12 @@
 #define KNLB_PATH_MAX		108	/* sun_path */
 #define KNLB_DEFAULT_TABLE	"knlb"
 #define KNLB_DEFAULT_SEED	0x5eedU
-#define KNLB_DEFAULT_SLOTS	16381U	/* prime, Maglev paper's choice */
 #define KNLB_MAX_SLOTS		131071U	/* prime; bounds one batch's size */
+/* A table_size not given is derived from the backends (config/table_size.h). */
+#define KNLB_MAGLEV_MIN_SLOTS	1021U	/* prime */
+#define KNLB_MAGLEV_SLOTS_PER_BACKEND	100U	/* 1 % balance (Maglev paper) */
+#define KNLB_ROUND_MIN_SLOTS	100U	/* wrr, random, wlc: 1 point */
+#define KNLB_ROUND_SLOTS_PER_BACKEND	10U
 #define KNLB_MAX_WEIGHT		65535U
 #define KNLB_MAX_MAXCONN	10000000U
 #define KNLB_DEFAULT_CONTROL_SOCKET "/run/knlb/knlb.sock"
@@ -58,6 +62,13 @@ enum knlb_snat {
 	KNLB_SNAT_ADDRESS,
 };
 
+/* Where a service's table_size came from (knlbctl status, --render). */
+enum knlb_table_size_source {
+	KNLB_TABLE_SIZE_SET,		/* table_size in the file */
+	KNLB_TABLE_SIZE_DERIVED,	/* from the backends (config_table_size_derive) */
+	KNLB_TABLE_SIZE_KEPT,		/* derived, but the running size was kept */
+};
+
 enum knlb_on_empty {
 	KNLB_ON_EMPTY_REJECT,	/* TCP reset / ICMP port unreachable */
 	KNLB_ON_EMPTY_DROP,
@@ -72,6 +83,24 @@ enum knlb_announce {
 	KNLB_ANNOUNCE_ROUTE,
 };
 #define KNLB_DEFAULT_ANNOUNCE_TABLE	4242U
+
+/* Which conntrack events the service chain asks the kernel for (ct_events). */
+enum knlb_ct_events {
+	KNLB_CT_EVENTS_LEAN,	/* ct event set new,destroy,protoinfo */
+	KNLB_CT_EVENTS_ALL,	/* no ct event statement: every kind */
+};
+
+/* Whether knlbd follows a service's flows (track). */
+enum knlb_track {
+	KNLB_TRACK_EVENTS,	/* conntrack events: counts, drain, wlc */
+	KNLB_TRACK_OFF,		/* ct event set 0: no event, no count */
+};
+
+/* When knlbd listens to TCP closing updates (ct_closing). */
+enum knlb_ct_closing {
+	KNLB_CT_CLOSING_NEEDED,	/* while a backend drains or a wlc service runs */
+	KNLB_CT_CLOSING_ALWAYS,
+};
 
 struct knlb_backend_config {
 	char id[KNLB_NAME_MAX];	/* id= when given, else "ADDR:PORT" */
@@ -112,6 +141,7 @@ struct knlb_service_config {
 	enum knlb_scheduler scheduler;
 	enum knlb_hash_key hash_key;
 	uint32_t table_size;	/* slots, M */
+	enum knlb_table_size_source table_size_source;
 	uint32_t hash_seed;	/* global hash_seed unless overridden */
 	enum knlb_snat snat;
 	/* KNLB_SNAT_ADDRESS only: one per family the service serves */
@@ -124,6 +154,7 @@ struct knlb_service_config {
 	 * after its last new flow (whole seconds); 0 = off.
 	 */
 	uint64_t persistence_ns;
+	enum knlb_track track;
 	enum knlb_announce announce;	/* [global]'s unless set here */
 	struct knlb_backend_config *backends;
 	size_t n_backends;
@@ -137,6 +168,8 @@ struct knlb_global_config {
 	char control_socket[KNLB_PATH_MAX];
 	uint32_t ct_mark_mask;		/* bits of ct mark knlb owns */
 	uint64_t ct_resync_interval_ns;	/* periodic flow-count audit; 0 = off */
+	enum knlb_ct_events ct_events;
+	enum knlb_ct_closing ct_closing;
 	char metrics_listen[KNLB_ADDRSTRLEN];	/* "ADDR:PORT"; "" = off */
 	char user[KNLB_NAME_MAX];	/* run as this user after setup; "" = stay root */
 	enum knlb_announce announce;	/* services' default */

@@ -121,6 +121,9 @@ struct ct_stats {
 	bool kernel_filter;		/* the BPF mark filter is attached */
 	bool update_filter;		/* the BPF mark+state filter is attached */
 	bool events_disabled;		/* net.netfilter.nf_conntrack_events=0 */
+	bool closing_updates;		/* subscribed to closing updates: a
+					   closed TCP flow stops counting
+					   active at once, not at its DESTROY */
 };
 
 /*
@@ -137,6 +140,18 @@ int ct_open(struct loop *loop, uint32_t mark_mask, struct flowtab *ft,
  * those run inside ct's own handlers.
  */
 void ct_close(struct ct *ct);
+
+/*
+ * Listen to TCP closing updates (on) or not.  ct_open() starts listening.
+ * While not, the kernel builds no UPDATE event at all (it builds one only
+ * for a subscribed group), which is most of what following flows costs
+ * the packet path; a TCP flow then counts active until its DESTROY (up to
+ * nf_conntrack_tcp_timeout_time_wait, 120 s, after its close, plus the
+ * garbage collector's delay).  Turning it on asks for a resync, which
+ * ends the flows the dump shows in TIME_WAIT or CLOSE: from then on the
+ * counts are exact again.  0 or -errno (nothing changed).
+ */
+int ct_set_closing_updates(struct ct *ct, bool on);
 
 /*
  * Resynchronise the flowtab from a full dump now (synchronous).  0 or

@@ -29,6 +29,12 @@ int daemon_start_health(struct knlbd *d, struct knlb_model *pool,
 			struct health **out);
 /* (Re)arm or cancel the wlc pass to fit d->pool. */
 void daemon_arm_wlc(struct knlbd *d);
+/*
+ * Listen to conntrack's TCP closing updates or not, as ct_closing says:
+ * always, or while a backend drains or a wlc service runs (after start,
+ * reload and every admin state change).
+ */
+void daemon_follow_closing(struct knlbd *d);
 /* (Re)arm the flow-count audit at the config's ct_resync_interval. */
 void daemon_arm_audit(struct knlbd *d);
 /* Point metrics at the current objects (after start and every reload). */

@@ -4,13 +4,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "knlb/lib/addr-t.h"
 #include "knlb/config/check-t.h"
 
 /*
  * What the daemon and its unprivileged prober say to each other over a
- * SOCK_SEQPACKET socketpair: one fixed-size message per probe each way.
+ * SOCK_SEQPACKET socketpair: one fixed-size message per probe each way,
+ * sent and read PROBE_MSG_BATCH at a time.
  * The daemon trusts nothing the prober sends (it parsed bytes from the
  * network and may be anyone's by now): every reply is checked by
  * probe_reply_parse() before its slot, generation, status or reason is
@@ -21,6 +23,8 @@
 #define PROBE_MSG_VERSION	1
 #define PROBE_MSG_REQUEST	1	/* daemon -> prober */
 #define PROBE_MSG_REPLY		2	/* prober -> daemon */
+/* Messages per sendmmsg()/recvmmsg() on either side. */
+#define PROBE_MSG_BATCH		64
 
 /* A probe in flight is (slot, gen): a reused slot gets a new generation. */
 struct probe_request {
@@ -54,5 +58,12 @@ struct probe_reply {
  */
 int probe_reply_parse(const void *buf, size_t len, uint32_t n_slots,
 		      struct probe_reply *out);
+
+/*
+ * msgs[i] and iov[i] for n messages of size bytes each, back to back from
+ * base: what one sendmmsg() or recvmmsg() of the link carries.
+ */
+void probe_msg_batch(struct mmsghdr *msgs, struct iovec *iov, void *base,
+		     size_t size, size_t n);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "knlb/lib/addr-t.h"
+#include "knlb/config/config-t.h"
 
 struct knlb_config;
 struct knlb_service_config;
@@ -74,6 +75,7 @@ struct knlb_service {
 	const struct knlb_service_config *cfg;
 	uint32_t ct_mark;		/* tags this service's flows */
 	uint32_t ct_mark_mask;		/* the bits of ct mark knlb owns */
+	enum knlb_ct_events ct_events;	/* [global] ct_events: the chain's event mask */
 	struct knlb_backend *backends;
 	size_t n_backends;
 	/*

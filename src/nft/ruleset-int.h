@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What ruleset.c shares with the files that add to knlb's table (persist.c). */
+#ifndef KNLB_NFT_RULESET_INT_H
+#define KNLB_NFT_RULESET_INT_H
+
+struct rule_builder;
+struct knlb_service;
+
+/*
+ * meta l4proto P ct mark set MARK [ct event set ...]: how every rule of a
+ * service chain that DNATs starts (the slot rule, persistence's lookup),
+ * so a flow is marked and its events masked whichever rule translates it.
+ */
+void ruleset_put_service_head(struct rule_builder *rb,
+			      const struct knlb_service *svc);
+
+#endif
