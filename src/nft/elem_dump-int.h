@@ -12,6 +12,12 @@
 #include <libmnl/libmnl.h>
 
 /*
+ * A netfilter netlink socket, bound, that gives up waiting for an answer
+ * after timeout_ms.  NULL with errno set.
+ */
+struct mnl_socket *elem_dump_open(unsigned timeout_ms);
+
+/*
  * Dump set of table over nl (bound, with a receive timeout), buf of len
  * bytes as scratch; cb sees each message and keeps its own errors in data.
  * 0 when the dump ended, -ETIMEDOUT, or -errno (-ENOENT: no such set).

@@ -86,7 +86,6 @@ static struct nftnl_udata_buf *persist_udata(const struct knlb_service *svc,
 					     enum knlb_family f)
 {
 	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(128);
-	struct nftnl_udata *nest, *data;
 	uint32_t l4 = svc->cfg->proto == KNLB_PROTO_TCP ?
 		NFT_PROTO_DESC_TCP : NFT_PROTO_DESC_UDP;
 
@@ -96,13 +95,8 @@ static struct nftnl_udata_buf *persist_udata(const struct knlb_service *svc,
 	nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_DATABYTEORDER, 0);
 	rb_udata_payload(ud, NFTNL_UDATA_SET_KEY_TYPEOF, shapes[f].proto_desc,
 			 shapes[f].saddr_field);
-	nest = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_DATA_TYPEOF);
-	nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_TYPEOF_EXPR, NFT_EXPR_ID_CONCAT);
-	data = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_TYPEOF_DATA);
-	rb_udata_payload(ud, 0, shapes[f].proto_desc, shapes[f].daddr_field);
-	rb_udata_payload(ud, 1, l4, NFT_THDR_DPORT);
-	nftnl_udata_nest_end(ud, data);
-	nftnl_udata_nest_end(ud, nest);
+	rb_udata_concat2(ud, NFTNL_UDATA_SET_DATA_TYPEOF, shapes[f].proto_desc,
+			 shapes[f].daddr_field, l4, NFT_THDR_DPORT);
 	nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_DATA_INTERVAL, 0);
 	return ud;
 }

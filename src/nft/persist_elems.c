@@ -130,8 +130,6 @@ static int dump_map(struct mnl_socket *nl, char *buf, const char *table,
 int persist_read(const char *table, const struct knlb_service *svc,
 		 struct persist_table *out, char *err, size_t errlen)
 {
-	struct timeval tv = { .tv_sec = DUMP_TIMEOUT_MS / 1000,
-			      .tv_usec = (DUMP_TIMEOUT_MS % 1000) * 1000 };
 	char *buf = calloc(1, DUMP_BUF);
 	char map[RULESET_NAME_MAX] = "";
 	struct mnl_socket *nl = NULL;
@@ -141,10 +139,8 @@ int persist_read(const char *table, const struct knlb_service *svc,
 		ret = -ENOMEM;
 		goto out;
 	}
-	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == -1 ||
-	    setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv,
-		       sizeof(tv)) == -1) {
+	nl = elem_dump_open(DUMP_TIMEOUT_MS);
+	if (!nl) {
 		ret = -errno;
 		goto out;
 	}

@@ -138,6 +138,13 @@ struct nlmsghdr *rb_elem_msg(struct nfnl_batch *batch, uint16_t type,
 
 /* The type id of a concatenation of two or three nft types (c 0: two). */
 uint32_t rb_concat_type(uint32_t a, uint32_t b, uint32_t c);
+/*
+ * A typeof concatenation of two payload fields at type (e.g.
+ * NFTNL_UDATA_SET_DATA_TYPEOF for `: ip daddr . tcp dport`).
+ */
+void rb_udata_concat2(struct nftnl_udata_buf *ud, uint8_t type,
+		      uint32_t desc_a, uint32_t field_a,
+		      uint32_t desc_b, uint32_t field_b);
 /* A payload typeof entry (protocol description, header field) at type. */
 void rb_udata_payload(struct nftnl_udata_buf *ud, uint8_t type, uint32_t desc,
 		      uint32_t field);

@@ -427,3 +427,17 @@ void rb_udata_payload(struct nftnl_udata_buf *ud, uint8_t type, uint32_t desc,
 	nftnl_udata_nest_end(ud, data);
 	nftnl_udata_nest_end(ud, nest);
 }
+
+void rb_udata_concat2(struct nftnl_udata_buf *ud, uint8_t type,
+		      uint32_t desc_a, uint32_t field_a,
+		      uint32_t desc_b, uint32_t field_b)
+{
+	struct nftnl_udata *nest = nftnl_udata_nest_start(ud, type), *data;
+
+	nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_TYPEOF_EXPR, NFT_EXPR_ID_CONCAT);
+	data = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_TYPEOF_DATA);
+	rb_udata_payload(ud, 0, desc_a, field_a);
+	rb_udata_payload(ud, 1, desc_b, field_b);
+	nftnl_udata_nest_end(ud, data);
+	nftnl_udata_nest_end(ud, nest);
+}

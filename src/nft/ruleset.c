@@ -197,13 +197,8 @@ static struct nftnl_udata_buf *slots_udata(const struct knlb_service *svc,
 	nftnl_udata_nest_end(ud, data);
 	nftnl_udata_nest_end(ud, nest);
 
-	nest = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_DATA_TYPEOF);
-	nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_TYPEOF_EXPR, NFT_EXPR_ID_CONCAT);
-	data = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_TYPEOF_DATA);
-	rb_udata_payload(ud, 0, shapes[f].proto_desc, shapes[f].daddr_field);
-	rb_udata_payload(ud, 1, l4, NFT_THDR_DPORT);
-	nftnl_udata_nest_end(ud, data);
-	nftnl_udata_nest_end(ud, nest);
+	rb_udata_concat2(ud, NFTNL_UDATA_SET_DATA_TYPEOF, shapes[f].proto_desc,
+			 shapes[f].daddr_field, l4, NFT_THDR_DPORT);
 
 	nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_DATA_INTERVAL, 0);
 	return ud;

@@ -248,10 +248,6 @@ int stats_read(const char *table, uint32_t mark_mask, struct stats_table *out,
 	static const char *const sets[] = { STATS_SET_NEW, STATS_SET_IN,
 					    STATS_SET_OUT, STATS_SET_NEW "6",
 					    STATS_SET_IN "6", STATS_SET_OUT "6" };
-	struct timeval tv = {
-		.tv_sec = STATS_TIMEOUT_MS / 1000,
-		.tv_usec = (STATS_TIMEOUT_MS % 1000) * 1000,
-	};
 	struct mnl_socket *nl = NULL;
 	const char *what = "netlink socket";
 	char *buf = calloc(1, STATS_BUF);	/* attribute padding is sent as is */
@@ -262,10 +258,8 @@ int stats_read(const char *table, uint32_t mark_mask, struct stats_table *out,
 		ret = -ENOMEM;
 		goto out;
 	}
-	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == -1 ||
-	    setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv,
-		       sizeof(tv)) == -1) {
+	nl = elem_dump_open(STATS_TIMEOUT_MS);
+	if (!nl) {
 		ret = -errno;
 		goto out;
 	}
