@@ -208,22 +208,6 @@ int persist_add_learn_chain(struct nfnl_batch *batch,
 	return ret;
 }
 
-/* `ct state new jump persist` at the end of chain (a filter hook). */
-static int add_learn_jump(struct nfnl_batch *batch, const char *table,
-			  const char *chain)
-{
-	struct rule_builder rb = { .rule = rb_rule_new(table, chain) };
-	uint32_t zero = 0;
-
-	if (!rb.rule)
-		return -ENOMEM;
-	rb_ct_load(&rb, NFT_CT_STATE);
-	rb_bitwise(&rb, NF_CT_STATE_BIT(IP_CT_NEW), 0);
-	rb_cmp(&rb, NFT_REG_1, NFT_CMP_NEQ, &zero, sizeof(zero));
-	rb_verdict(&rb, NFT_JUMP, PERSIST_CHAIN);
-	return rb_add_rule(batch, &rb, chain);
-}
-
 int persist_add_learn_jumps(struct nfnl_batch *batch,
 			    const struct knlb_model *pool)
 {
@@ -232,8 +216,10 @@ int persist_add_learn_jumps(struct nfnl_batch *batch,
 
 	if (!persist_any(pool))
 		return 0;
-	ret = add_learn_jump(batch, table, RULESET_FILTER_PREROUTING);
+	ret = ruleset_add_new_flow_jump(batch, table, RULESET_FILTER_PREROUTING,
+					PERSIST_CHAIN);
 	if (ret == 0)
-		ret = add_learn_jump(batch, table, RULESET_FILTER_OUTPUT);
+		ret = ruleset_add_new_flow_jump(batch, table, RULESET_FILTER_OUTPUT,
+						PERSIST_CHAIN);
 	return ret;
 }

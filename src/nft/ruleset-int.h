@@ -3,8 +3,13 @@
 #ifndef KNLB_NFT_RULESET_INT_H
 #define KNLB_NFT_RULESET_INT_H
 
+struct nfnl_batch;
 struct rule_builder;
 struct knlb_service;
+
+/* `ct state new jump target` at the end of chain: 0 or -ENOMEM. */
+int ruleset_add_new_flow_jump(struct nfnl_batch *batch, const char *table,
+			      const char *chain, const char *target);
 
 /*
  * meta l4proto P ct mark set MARK [ct event set ...]: how every rule of a

@@ -650,8 +650,8 @@ static int add_on_empty_rule(struct nfnl_batch *batch, const char *table,
  * carry a VIP here (later ones are translated by conntrack), so every
  * other packet skips the on_empty lookups.  nft 1.0.6's bytecode.
  */
-static int add_new_flow_jump_rule(struct nfnl_batch *batch, const char *table,
-				  const char *chain, const char *target)
+int ruleset_add_new_flow_jump(struct nfnl_batch *batch, const char *table,
+			      const char *chain, const char *target)
 {
 	struct rule_builder rb = { .rule = rb_rule_new(table, chain) };
 	uint32_t zero = 0;
@@ -753,14 +753,15 @@ static int add_on_empty_objects(struct nfnl_batch *batch,
 		ret = rb_add_chain(batch, table, RULESET_FILTER_PREROUTING, "filter",
 				NF_INET_PRE_ROUTING, RULESET_FILTER_PRIO);
 	if (ret == 0)
-		ret = add_new_flow_jump_rule(batch, table, RULESET_FILTER_PREROUTING,
-				    RULESET_ON_EMPTY);
+		ret = ruleset_add_new_flow_jump(batch, table,
+						RULESET_FILTER_PREROUTING,
+						RULESET_ON_EMPTY);
 	if (ret == 0)
 		ret = rb_add_chain(batch, table, RULESET_FILTER_OUTPUT, "filter",
 				NF_INET_LOCAL_OUT, RULESET_FILTER_PRIO);
 	if (ret == 0)
-		ret = add_new_flow_jump_rule(batch, table, RULESET_FILTER_OUTPUT,
-				    RULESET_ON_EMPTY);
+		ret = ruleset_add_new_flow_jump(batch, table, RULESET_FILTER_OUTPUT,
+						RULESET_ON_EMPTY);
 	return ret;
 }
 
