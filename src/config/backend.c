@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * "backend = ADDR:PORT [weight=N] [id=NAME] [backup] [check_port=N]": the
+ * "backend = ADDR:PORT [weight=N] [id=NAME] [backup] [check_port=N] [maxconn=N]": the
  * one key with a small language of its own.  Every problem on the line is
  * reported, not only the first.
  */
@@ -114,6 +114,18 @@ static int backend_option(struct config_parser *p, struct knlb_backend_config *b
 		b->backup = true;
 		return 0;
 	}
+	if (strncmp(opt, "maxconn=", 8) == 0) {
+		if (b->maxconn) {
+			config_report(p, config_line(p),
+				      "backend maxconn given twice");
+			return -1;
+		}
+		if (config_get_number(p, "maxconn", opt + 8, false, 1,
+				      KNLB_MAX_MAXCONN, &w) < 0)
+			return -1;
+		b->maxconn = (uint32_t)w;
+		return 0;
+	}
 	if (strncmp(opt, "check_port=", 11) == 0) {
 		if (b->check_port) {
 			config_report(p, config_line(p),
@@ -127,7 +139,7 @@ static int backend_option(struct config_parser *p, struct knlb_backend_config *b
 		return 0;
 	}
 	config_report(p, config_line(p),
-		      "unknown backend option \"%s\" (expected weight=N, id=NAME, backup or check_port=N, without spaces around '=')",
+		      "unknown backend option \"%s\" (expected weight=N, id=NAME, backup, check_port=N or maxconn=N, without spaces around '=')",
 		      opt);
 	return -1;
 }
@@ -142,7 +154,8 @@ static size_t spaced_option(char *const *w, size_t n)
 
 	if (!(len == 6 && strncmp(w[0], "weight", 6) == 0) &&
 	    !(len == 2 && strncmp(w[0], "id", 2) == 0) &&
-	    !(len == 10 && strncmp(w[0], "check_port", 10) == 0))
+	    !(len == 10 && strncmp(w[0], "check_port", 10) == 0) &&
+	    !(len == 7 && strncmp(w[0], "maxconn", 7) == 0))
 		return 0;
 	if (!w[0][len])			/* "weight" then "=3" or "=" "3" */
 		return n > 1 && w[1][0] == '=' ? (w[1][1] || n < 3 ? 2 : 3) : 1;

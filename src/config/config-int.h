@@ -128,7 +128,7 @@ int config_check_name(struct config_parser *p, int line, const char *what,
 /* The table's parsers. */
 config_parse_fn config_parse_u16, config_parse_u32, config_parse_hex_u32,
 	config_parse_word, config_parse_yes_no, config_parse_duration_key,
-	config_parse_ct_resync, config_parse_text, config_parse_table_name,
+	config_parse_ct_resync, config_parse_persistence, config_parse_text, config_parse_table_name,
 	config_parse_log_level, config_parse_control_socket,
 	config_parse_listen, config_parse_user, config_parse_vip,
 	config_parse_snat, config_parse_check_path, config_parse_check_host,

@@ -209,6 +209,11 @@ static const struct config_keyword keywords[] = {
 	  .parse = config_parse_word, .words = config_track_words, .def = "events",
 	  .doc = "follow the service's flows with conntrack events (counts, drain, wlc) or not at all (off: the kernel builds no event for them)" },
 
+	{ .name = "persistence", .global_offset = NOWHERE,
+	  .service_offset = S(persistence_ns), .parse = config_parse_persistence,
+	  .max = 3600000000000ULL, .def = "0s",
+	  .doc = "source-IP persistence: a client's new flows keep its backend this long after its last one (kernel map NAME_persist); 0s = off" },
+
 	/* ---- scale-out: telling the routing daemon (docs/scale-out.md) ---- */
 	{ .name = "announce", .global_offset = G(announce),
 	  .service_offset = S(announce), .parse = config_parse_word,

@@ -211,6 +211,29 @@ int config_parse_ct_resync(struct config_parser *p,
 	return 0;
 }
 
+/*
+ * persistence: 0s turns it off; otherwise whole seconds up to an hour (the longest duration the parser takes)
+ * (the kernel keeps element timeouts in jiffies; nft prints them as
+ * 1h2m3s, and a fraction of a second would be a typo here).
+ */
+int config_parse_persistence(struct config_parser *p,
+			     const struct config_keyword *kw, const char *value,
+			     void *field)
+{
+	uint64_t ns;
+
+	if (get_duration(p, kw->name, value, 0, &ns) < 0)
+		return -1;
+	if (ns % 1000000000ULL || ns > kw->max) {
+		config_report(p, config_line(p),
+			      "%s %s: expected whole seconds up to 1h (0s turns it off)",
+			      kw->name, value);
+		return -1;
+	}
+	*(uint64_t *)field = ns;
+	return 0;
+}
+
 /* ---- text ------------------------------------------------------------- */
 
 /* kw->max is the size of the field, terminating NUL included. */

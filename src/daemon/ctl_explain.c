@@ -12,10 +12,46 @@
 #include "knlb/daemon/daemon.h"
 #include "knlb/lib/addr.h"
 #include "knlb/lib/json.h"
+#include "knlb/nft/persist.h"
 #include "knlb/pool/explain.h"
 #include "knlb/pool/pool.h"
 #include "knlb/sched/sched.h"
 #include "ctl-int.h"
+
+/*
+ * persistence: the client's entry in the kernel's map, when it has one and
+ * it points at one of svc's backends.  Such a client's next flow goes
+ * there, whatever the slot table says.
+ */
+struct persisted {
+	bool found;
+	size_t backend;
+	uint64_t expires_ms;
+};
+
+static struct persisted find_persisted(const struct knlbd *d,
+				       const struct knlb_service *svc,
+				       const struct knlb_addr *client)
+{
+	struct persisted p = { 0 };
+	struct persist_table t = { 0 };
+	char err[256];
+
+	if (!persist_enabled(svc) ||
+	    persist_read(d->config->global.table, svc, &t, err, sizeof(err)) < 0)
+		goto out;
+	for (size_t i = 0; i < t.n; i++) {
+		long b = persist_entry_backend(svc, &t.e[i]);
+
+		if (b >= 0 && addr_equal(&t.e[i].client, client)) {
+			p = (struct persisted){ true, (size_t)b, t.e[i].expires_ms };
+			break;
+		}
+	}
+out:
+	persist_table_free(&t);
+	return p;
+}
 
 static double share_of(const struct knlb_service *svc, size_t b)
 {
@@ -46,9 +82,16 @@ static void text_backends(const struct knlb_service *svc,
 }
 
 static void text_reply(const struct knlb_service *svc, const char *client,
-		       const struct pool_explanation *e, FILE *out)
+		       const struct pool_explanation *e,
+		       const struct persisted *p, FILE *out)
 {
 	const struct knlb_service_config *cfg = svc->cfg;
+
+	if (p->found)
+		fprintf(out, "client %s: persistence entry -> backend %s for %llus more (%s); the slot table below decides when it expires\n",
+			client, svc->backends[p->backend].cfg->id,
+			(unsigned long long)(p->expires_ms / 1000),
+			pool_backend_why(svc, p->backend));
 
 	fprintf(out, "service %s: scheduler %s", cfg->name,
 		config_scheduler_name(cfg->scheduler));
@@ -77,7 +120,8 @@ static void text_reply(const struct knlb_service *svc, const char *client,
 }
 
 static void json_reply(const struct knlb_service *svc, const char *client,
-		       const struct pool_explanation *e, FILE *out)
+		       const struct pool_explanation *e,
+		       const struct persisted *p, FILE *out)
 {
 	struct json_writer w;
 
@@ -97,10 +141,23 @@ static void json_reply(const struct knlb_service *svc, const char *client,
 	else
 		json_uint(&w, e->slot);
 	json_key(&w, "backend");
-	if (e->backend == SCHED_SLOT_EMPTY)
+	if (p->found)
+		json_string(&w, svc->backends[p->backend].cfg->id);
+	else if (e->backend == SCHED_SLOT_EMPTY)
 		json_null(&w);
 	else
 		json_string(&w, svc->backends[e->backend].cfg->id);
+	json_key(&w, "persistence");
+	if (p->found) {
+		json_object_begin(&w);
+		json_key(&w, "backend");
+		json_string(&w, svc->backends[p->backend].cfg->id);
+		json_key(&w, "expires_s");
+		json_uint(&w, p->expires_ms / 1000);
+		json_object_end(&w);
+	} else {
+		json_null(&w);
+	}
 	json_key(&w, "pending");
 	json_bool(&w, e->pending);
 	json_key(&w, "backends");
@@ -131,6 +188,7 @@ enum ctl_status ctl_explain_cmd(struct knlbd *d, const struct ctl_request *req,
 {
 	struct knlb_service *svc = ctl_service(d, req->argv[0], out);
 	struct pool_explanation e;
+	struct persisted p;
 	struct knlb_addr client;
 	uint16_t port;
 	int ret;
@@ -153,9 +211,10 @@ enum ctl_status ctl_explain_cmd(struct knlbd *d, const struct ctl_request *req,
 			req->argv[1]);
 		return CTL_ERROR;
 	}
+	p = find_persisted(d, svc, &client);
 	if (req->json)
-		json_reply(svc, req->argv[1], &e, out);
+		json_reply(svc, req->argv[1], &e, &p, out);
 	else
-		text_reply(svc, req->argv[1], &e, out);
+		text_reply(svc, req->argv[1], &e, &p, out);
 	return CTL_OK;
 }

@@ -23,6 +23,7 @@
 #include "knlb/lib/json.h"
 #include "knlb/pool/pool.h"
 #include "knlb/lib/version.h"
+#include "knlb/nft/persist.h"
 #include "ctl-int.h"
 #include "status_view-int.h"
 
@@ -70,8 +71,15 @@ static void last_check_text(const struct health_backend_info *h, char *buf,
 			 h->last.latency_ms);
 }
 
-static void text_service(const struct service_row *sr, FILE *out)
+/*
+ * persist: entries per backend of a persistent service, read from the
+ * kernel's maps; NULL when the service does not persist or they could not
+ * be read (unread true).
+ */
+static void text_service(const struct service_row *sr, const uint64_t *persist,
+			 bool unread, FILE *out)
 {
+	bool persists = persist_enabled(sr->svc);
 	const struct knlb_service *svc = sr->svc;
 	const struct knlb_service_config *cfg = svc->cfg;
 	char vip[CONFIG_VIPS_STRLEN], digest[SLOT_DIGEST_STRLEN];
@@ -104,9 +112,10 @@ static void text_service(const struct service_row *sr, FILE *out)
 						 sizeof(addr)));
 		addr_w = n > addr_w ? n : addr_w;
 	}
-	fprintf(out, "  %-*s %-*s %6s %9s %-8s %-6s %7s %7s %8s  %s\n", id_w,
+	fprintf(out, "  %-*s %-*s %6s %9s %-8s %-6s %7s %7s %8s%s  %s\n", id_w,
 		"BACKEND", addr_w, "ADDRESS", "WEIGHT", "EFFECTIVE", "ADMIN",
-		"HEALTH", "SLOTS", "SHARE", "ACTIVE", "LAST CHECK");
+		"HEALTH", "SLOTS", "SHARE", "ACTIVE", persists ? "  PERSIST" : "",
+		"LAST CHECK");
 	for (size_t b = 0; b < svc->n_backends; b++) {
 		const struct backend_row *br = &sr->backends[b];
 		const struct knlb_backend *be = br->be;
@@ -115,13 +124,20 @@ static void text_service(const struct service_row *sr, FILE *out)
 		last_check_text(br->health, check, sizeof(check));
 		snprintf(weight, sizeof(weight), "%u%s", be->weight,
 			 be->weight_set ? "*" : "");
-		fprintf(out, "  %-*s %-*s %6s %9g %-8s %-6s %7u %6.2f%% %8" PRIu64 "  %s%s\n",
+		char entries[32] = "";
+
+		if (persists && persist)
+			snprintf(entries, sizeof(entries), " %8" PRIu64, persist[b]);
+		else if (persists)
+			snprintf(entries, sizeof(entries), " %8s", unread ? "?" : "0");
+		fprintf(out, "  %-*s %-*s %6s %9g %-8s %-6s %7u %6.2f%% %8" PRIu64 "%s  %s%s%s\n",
 			id_w, be->cfg->id, addr_w,
 			addr_port_format(&be->cfg->addr, be->cfg->port, addr, sizeof(addr)),
 			weight, pool_effective_weight(svc, b),
 			pool_admin_name(be->admin), be->up ? "up" : "DOWN", br->slots,
-			100.0 * br->slots / cfg->table_size, br->flows.active, check,
-			be->cfg->backup ? "  (backup)" : "");
+			100.0 * br->slots / cfg->table_size, br->flows.active, entries,
+			check, be->cfg->backup ? "  (backup)" : "",
+			be->full ? "  (full: maxconn)" : "");
 	}
 }
 
@@ -136,7 +152,8 @@ static void json_flow_counts(struct json_writer *w, const struct flow_counts *c)
 }
 
 static void json_backend(const struct knlb_service *svc, size_t b,
-			 const struct backend_row *br, struct json_writer *w)
+			 const struct backend_row *br, const uint64_t *persist,
+			 struct json_writer *w)
 {
 	const struct knlb_backend *be = br->be;
 	const struct health_backend_info *h = br->health;
@@ -149,6 +166,13 @@ static void json_backend(const struct knlb_service *svc, size_t b,
 	json_string(w, addr_port_format(&be->cfg->addr, be->cfg->port, addr, sizeof(addr)));
 	json_key(w, "backup");
 	json_bool(w, be->cfg->backup);
+	json_key(w, "maxconn");
+	if (be->cfg->maxconn)
+		json_uint(w, be->cfg->maxconn);
+	else
+		json_null(w);
+	json_key(w, "full");
+	json_bool(w, be->full);
 	json_key(w, "weight");
 	json_uint(w, be->weight);
 	json_key(w, "config_weight");
@@ -164,6 +188,13 @@ static void json_backend(const struct knlb_service *svc, size_t b,
 	json_key(w, "share");
 	json_double(w, (double)slots / svc->cfg->table_size);
 	json_flow_counts(w, &br->flows);
+	if (persist_enabled(svc)) {
+		json_key(w, "persistence_entries");
+		if (persist)
+			json_uint(w, persist[b]);
+		else
+			json_null(w);
+	}
 	json_key(w, "check");
 	if (!h) {
 		json_null(w);
@@ -189,7 +220,8 @@ static void json_backend(const struct knlb_service *svc, size_t b,
 	json_object_end(w);
 }
 
-static void json_service(const struct service_row *sr, struct json_writer *w)
+static void json_service(const struct service_row *sr, const uint64_t *persist,
+			 struct json_writer *w)
 {
 	const struct knlb_service *svc = sr->svc;
 	const struct knlb_service_config *cfg = svc->cfg;
@@ -221,6 +253,8 @@ static void json_service(const struct service_row *sr, struct json_writer *w)
 	json_uint(w, svc->ct_mark);
 	json_key(w, "flush");
 	json_bool(w, cfg->flush);
+	json_key(w, "persistence_s");
+	json_uint(w, cfg->persistence_ns / 1000000000ULL);
 	json_key(w, "state");
 	json_string(w, service_state(svc));
 	json_key(w, "tracked");
@@ -229,7 +263,7 @@ static void json_service(const struct service_row *sr, struct json_writer *w)
 	json_key(w, "backends");
 	json_array_begin(w);
 	for (size_t b = 0; b < svc->n_backends; b++)
-		json_backend(svc, b, &sr->backends[b], w);
+		json_backend(svc, b, &sr->backends[b], persist, w);
 	json_array_end(w);
 	json_object_end(w);
 }
@@ -292,6 +326,32 @@ static bool any_runtime_weight(const struct knlb_model *pool)
 	return false;
 }
 
+/*
+ * Entries of svc's persistence maps per backend, read from the kernel
+ * (one dump per map, as `knlbctl stats` reads counters); NULL when svc
+ * does not persist or the maps could not be read.  The caller frees it.
+ */
+static uint64_t *persist_counts(const struct knlbd *d,
+				const struct knlb_service *svc)
+{
+	struct persist_table t = { 0 };
+	uint64_t *counts;
+	char err[256];
+
+	if (!persist_enabled(svc))
+		return NULL;
+	counts = calloc(svc->n_backends ? svc->n_backends : 1, sizeof(*counts));
+	if (counts && persist_read(d->config->global.table, svc, &t, err,
+				   sizeof(err)) < 0) {
+		free(counts);
+		counts = NULL;
+	}
+	if (counts)
+		persist_count(svc, &t, counts);
+	persist_table_free(&t);
+	return counts;
+}
+
 enum ctl_status ctl_status_cmd(struct knlbd *d, const struct ctl_request *req,
 			       FILE *out)
 {
@@ -339,12 +399,16 @@ enum ctl_status ctl_status_cmd(struct knlbd *d, const struct ctl_request *req,
 			continue;
 		if (strcmp(service_state(sr->svc), "ok") != 0)
 			st = CTL_WARN;
+		uint64_t *persist = persist_counts(d, sr->svc);
+
 		if (req->json) {
-			json_service(sr, &w);
+			json_service(sr, persist, &w);
 		} else {
 			fputc('\n', out);
-			text_service(sr, out);
+			text_service(sr, persist, persist_enabled(sr->svc) && !persist,
+				     out);
 		}
+		free(persist);
 	}
 	if (req->json) {
 		json_array_end(&w);

@@ -67,6 +67,10 @@ int daemon_program_kernel(struct knlbd *d)
 		 d->config->global.table, d->pool->n_services,
 		 d->pool->n_services == 1 ? "" : "s", res.elements,
 		 res.messages, res.bytes, res.elapsed_ms);
+	if (res.persist_kept || res.persist_unread)
+		log_info("persistence: %zu entries carried over from the table replaced%s",
+			 res.persist_kept, res.persist_unread ?
+			 " (some maps could not be read: they start empty)" : "");
 	return 0;
 }
 
@@ -158,6 +162,7 @@ static void before_sleep(struct loop *loop, void *arg)
 	struct knlbd *d = arg;
 
 	(void)loop;
+	daemon_check_maxconn(d);
 	committer_run(d->committer);
 	announcer_sync(d);
 	/* Only once the kernel no longer maps the dead backends. */

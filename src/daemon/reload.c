@@ -172,6 +172,11 @@ static void report_done(struct knlbd *d, FILE *report,
 		    "kernel: 1 transaction, %s, %zu elements, %.2f ms to the kernel's ack, %.2f ms in all",
 		    plan->kind == RELOAD_STRUCTURE ? "table replaced" : "slot deltas",
 		    res->elements, res->elapsed_ms, total_ms);
+	if (res->persist_kept || res->persist_purged || res->persist_unread)
+		say(report, false,
+		    "persistence: %zu entries carried over, %zu purged with their backend%s",
+		    res->persist_kept, res->persist_purged, res->persist_unread ?
+		    " (some maps could not be read: they start empty)" : "");
 }
 
 static void warn_restart_only(const struct knlb_config *old,

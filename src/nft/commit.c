@@ -167,6 +167,9 @@ static void on_replace_timer(struct loop *loop, struct loop_timer *t, void *arg)
 	}
 	log_info("table inet %s replaced: %zu slot elements in 1 transaction (%.1f ms)",
 		 c->pool->config->global.table, res.elements, res.elapsed_ms);
+	if (res.persist_kept)
+		log_info("persistence: %zu entries carried over the replace",
+			 res.persist_kept);
 }
 
 /*
@@ -208,6 +211,9 @@ void committer_run(struct committer *c)
 		}
 		log_service_state(svc, kv);
 		kernel_view_take(kv, svc);
+		if (res.persist_purged)
+			log_info("service %s: %zu persistence entries purged with their backend",
+				 svc->cfg->name, res.persist_purged);
 		if (!res.messages)
 			continue;
 		c->stats.transactions++;

@@ -12,6 +12,7 @@
 #include "knlb/lib/addr.h"
 #include "knlb/config/config.h"
 #include "knlb/pool/pool.h"
+#include "knlb/nft/persist.h"
 #include "knlb/nft/render.h"
 #include "knlb/nft/ruleset.h"
 #include "knlb/nft/stats.h"
@@ -21,6 +22,8 @@
 
 static void render_base_chain(FILE *out, const char *name, const char *hook,
 			      const char *prio);
+static void render_mark_match(FILE *out, const struct knlb_service *svc,
+			      const char *prefix);
 
 /* nft's names of a family: its address type and its payload protocol. */
 static const char *const addr_type[KNLB_FAMILIES] = { "ipv4_addr", "ipv6_addr" };
@@ -85,6 +88,60 @@ static void render_slots_map(FILE *out, const struct knlb_service *svc,
 	fputs("\t}\n", out);
 }
 
+/* A timeout as nft prints it: 1d2h3m4s, units that are 0 left out. */
+static void render_timeout(FILE *out, uint64_t ms)
+{
+	static const struct { uint64_t ms; const char *unit; } units[] = {
+		{ 86400000, "d" }, { 3600000, "h" }, { 60000, "m" },
+		{ 1000, "s" }, { 1, "ms" },
+	};
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (ms / units[i].ms) {
+			fprintf(out, "%llu%s",
+				(unsigned long long)(ms / units[i].ms), units[i].unit);
+			ms %= units[i].ms;
+		}
+}
+
+/* NAME_persist[6]: its elements are the kernel's, never rendered. */
+static void render_persist_map(FILE *out, const struct knlb_service *svc,
+			       enum knlb_family f)
+{
+	char name[RULESET_NAME_MAX];
+
+	fprintf(out, "\n\tmap %s {\n", persist_map_name(svc, f, name, sizeof(name)));
+	fprintf(out, "\t\ttypeof %s saddr : %s daddr . %s dport\n", ip_word[f],
+		ip_word[f], config_proto_name(svc->cfg->proto));
+	fprintf(out, "\t\tsize %u\n\t\tflags dynamic,timeout\n\t\ttimeout ",
+		PERSIST_MAP_SIZE);
+	render_timeout(out, svc->cfg->persistence_ns / 1000000);
+	fputs("\n\t}\n", out);
+}
+
+/* chain persist: what fills the persistence maps. */
+static void render_persist_chain(FILE *out, const struct knlb_model *pool)
+{
+	if (!persist_any(pool))
+		return;
+	fprintf(out, "\n\tchain %s {\n", PERSIST_CHAIN);
+	for (size_t i = 0; i < pool->n_services; i++) {
+		const struct knlb_service *svc = &pool->services[i];
+
+		for (size_t k = 0; persist_enabled(svc) && k < svc->n_families; k++) {
+			enum knlb_family f = svc->families[k].family;
+			char name[RULESET_NAME_MAX];
+
+			render_mark_match(out, svc, "");
+			fprintf(out, " update @%s { %s saddr : %s daddr . %s dport }\n",
+				persist_map_name(svc, f, name, sizeof(name)),
+				ip_word[f], ip_word[f],
+				config_proto_name(svc->cfg->proto));
+		}
+	}
+	fputs("\t}\n", out);
+}
+
 /* empty_reject[6] / empty_drop[6]: VIPs with no usable backend right now. */
 static void render_empty_set(FILE *out, const struct knlb_model *pool,
 			     const char *name, enum knlb_on_empty how,
@@ -112,7 +169,7 @@ static void render_empty_set(FILE *out, const struct knlb_model *pool,
 	fputs("\t}\n", out);
 }
 
-static void render_on_empty(FILE *out, bool v6)
+static void render_on_empty(FILE *out, bool v6, bool persist)
 {
 	static const char *const icmp[KNLB_FAMILIES] = { "icmp", "icmpv6" };
 
@@ -130,11 +187,17 @@ static void render_on_empty(FILE *out, bool v6)
 	fputs("\t}\n", out);
 	fprintf(out, "\n\tchain %s {\n", RULESET_FILTER_PREROUTING);
 	fprintf(out, "\t\ttype filter hook prerouting priority dstnat + 10; policy accept;\n");
-	fprintf(out, "\t\tct state new jump %s\n\t}\n", RULESET_ON_EMPTY);
+	fprintf(out, "\t\tct state new jump %s\n", RULESET_ON_EMPTY);
+	if (persist)
+		fprintf(out, "\t\tct state new jump %s\n", PERSIST_CHAIN);
+	fputs("\t}\n", out);
 	fprintf(out, "\n\tchain %s {\n", RULESET_FILTER_OUTPUT);
 	fprintf(out, "\t\ttype filter hook output priority %d; policy accept;\n",
 		RULESET_FILTER_PRIO);
-	fprintf(out, "\t\tct state new jump %s\n\t}\n", RULESET_ON_EMPTY);
+	fprintf(out, "\t\tct state new jump %s\n", RULESET_ON_EMPTY);
+	if (persist)
+		fprintf(out, "\t\tct state new jump %s\n", PERSIST_CHAIN);
+	fputs("\t}\n", out);
 }
 
 static void render_selector(FILE *out, const struct knlb_service_config *cfg,
@@ -170,6 +233,36 @@ static const char *nfproto_prefix(const struct knlb_service *svc,
 	return f == KNLB_FAMILY_IPV6 ? "meta nfproto ipv6 " : "meta nfproto ipv4 ";
 }
 
+/* [meta nfproto F] meta l4proto P ct mark set MARK [ct event set ...] */
+static void render_service_head(FILE *out, const struct knlb_service *svc,
+				enum knlb_family f)
+{
+	fprintf(out, "\t\t%smeta l4proto %s ct mark set ",
+		nfproto_prefix(svc, f), config_proto_name(svc->cfg->proto));
+	if (svc->ct_mark_mask == UINT32_MAX)
+		fprintf(out, "0x%08x", svc->ct_mark);
+	else	/* nft prints the and-mask with the or-bits folded in */
+		fprintf(out, "ct mark & 0x%08x | 0x%08x",
+			~svc->ct_mark_mask | svc->ct_mark, svc->ct_mark);
+	if (svc->cfg->track == KNLB_TRACK_OFF)
+		fputs(" ct event set 0x0", out);
+	else if (svc->ct_events == KNLB_CT_EVENTS_LEAN)	/* ruleset.c's lean_event_mask() */
+		fputs(svc->cfg->proto == KNLB_PROTO_TCP ?
+		      " ct event set new,destroy,protoinfo" :
+		      " ct event set new,destroy", out);
+}
+
+/* What persist.c's persistence rule lists as: the head, then the map. */
+static void render_persist_rule(FILE *out, const struct knlb_service *svc,
+				enum knlb_family f)
+{
+	char map[RULESET_NAME_MAX];
+
+	render_service_head(out, svc, f);
+	fprintf(out, " dnat %s to %s saddr map @%s\n", ip_word[f], ip_word[f],
+		persist_map_name(svc, f, map, sizeof(map)));
+}
+
 static void render_service_chain(FILE *out, const struct knlb_service *svc)
 {
 	char chain[RULESET_NAME_MAX], slots[RULESET_NAME_MAX];
@@ -178,19 +271,9 @@ static void render_service_chain(FILE *out, const struct knlb_service *svc)
 	for (size_t k = 0; k < svc->n_families; k++) {
 		enum knlb_family f = svc->families[k].family;
 
-		fprintf(out, "\t\t%smeta l4proto %s ct mark set ",
-			nfproto_prefix(svc, f), config_proto_name(svc->cfg->proto));
-		if (svc->ct_mark_mask == UINT32_MAX)
-			fprintf(out, "0x%08x", svc->ct_mark);
-		else	/* nft prints the and-mask with the or-bits folded in */
-			fprintf(out, "ct mark & 0x%08x | 0x%08x",
-				~svc->ct_mark_mask | svc->ct_mark, svc->ct_mark);
-		if (svc->cfg->track == KNLB_TRACK_OFF)
-			fputs(" ct event set 0x0", out);
-		else if (svc->ct_events == KNLB_CT_EVENTS_LEAN)	/* ruleset.c's lean_event_mask() */
-			fputs(svc->cfg->proto == KNLB_PROTO_TCP ?
-			      " ct event set new,destroy,protoinfo" :
-			      " ct event set new,destroy", out);
+		if (persist_enabled(svc))
+			render_persist_rule(out, svc, f);
+		render_service_head(out, svc, f);
 		fprintf(out, " dnat %s to ", ip_word[f]);
 		render_selector(out, svc->cfg, f);
 		fprintf(out, " map @%s\n",
@@ -260,9 +343,14 @@ int render_ruleset(FILE *out, const struct knlb_model *pool)
 	for (int f = 0; f < n_families; f++)
 		render_dispatch_map(out, pool, f);
 	for (size_t i = 0; i < pool->n_services; i++)
-		for (size_t k = 0; k < pool->services[i].n_families; k++)
-			render_slots_map(out, &pool->services[i],
-					 &pool->services[i].families[k]);
+	{
+		const struct knlb_service *svc = &pool->services[i];
+
+		for (size_t k = 0; k < svc->n_families; k++)
+			render_slots_map(out, svc, &svc->families[k]);
+		for (size_t k = 0; persist_enabled(svc) && k < svc->n_families; k++)
+			render_persist_map(out, svc, svc->families[k].family);
+	}
 	/* nft lists every set before the first chain. */
 	for (int f = 0; f < n_families; f++) {
 		render_empty_set(out, pool, RULESET_EMPTY_REJECT,
@@ -281,7 +369,8 @@ int render_ruleset(FILE *out, const struct knlb_model *pool)
 		if (pool->services[i].cfg->snat != KNLB_SNAT_NONE)
 			render_snat(out, &pool->services[i]);
 	fputs("\t}\n", out);
-	render_on_empty(out, v6);
+	render_persist_chain(out, pool);
+	render_on_empty(out, v6, persist_any(pool));
 	stats_render_chains(out, pool->config->global.ct_mark_mask, v6);
 	fputs("}\n", out);
 	return ferror(out) ? -EIO : 0;

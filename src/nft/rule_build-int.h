@@ -90,6 +90,9 @@ void rb_nat(struct rule_builder *rb, uint32_t type, uint32_t family,
 void rb_masq(struct rule_builder *rb);
 void rb_reject(struct rule_builder *rb, uint32_t type, uint8_t code);
 void rb_verdict(struct rule_builder *rb, int verdict, const char *chain);
+/* update @set { reg sreg_key : reg sreg_data }, the set's own timeout */
+void rb_dynset_update(struct rule_builder *rb, const char *set, uint32_t set_id,
+		      uint32_t sreg_key, uint32_t sreg_data);
 
 /* ---- objects: 0 or -ENOMEM ---- */
 
@@ -103,6 +106,8 @@ struct rb_set_spec {
 	uint32_t key_type, key_len;
 	uint32_t data_type, data_len;	/* data_len unused for verdict maps */
 	struct nftnl_udata_buf *udata;
+	uint64_t timeout_ms;		/* NFT_SET_TIMEOUT sets: elements' default */
+	uint32_t size;			/* most elements; 0 = no limit given */
 };
 
 int rb_add_set(struct nfnl_batch *batch, const char *table,
@@ -133,6 +138,13 @@ struct nlmsghdr *rb_elem_msg(struct nfnl_batch *batch, uint16_t type,
 
 /* The type id of a concatenation of two or three nft types (c 0: two). */
 uint32_t rb_concat_type(uint32_t a, uint32_t b, uint32_t c);
+/*
+ * A typeof concatenation of two payload fields at type (e.g.
+ * NFTNL_UDATA_SET_DATA_TYPEOF for `: ip daddr . tcp dport`).
+ */
+void rb_udata_concat2(struct nftnl_udata_buf *ud, uint8_t type,
+		      uint32_t desc_a, uint32_t field_a,
+		      uint32_t desc_b, uint32_t field_b);
 /* A payload typeof entry (protocol description, header field) at type. */
 void rb_udata_payload(struct nftnl_udata_buf *ud, uint8_t type, uint32_t desc,
 		      uint32_t field);

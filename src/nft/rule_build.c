@@ -248,6 +248,20 @@ void rb_verdict(struct rule_builder *rb, int verdict, const char *chain)
 		nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
 }
 
+void rb_dynset_update(struct rule_builder *rb, const char *set, uint32_t set_id,
+		      uint32_t sreg_key, uint32_t sreg_data)
+{
+	struct nftnl_expr *e = rb_expr(rb, "dynset");
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, sreg_key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_DATA, sreg_data);
+	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, set_id);
+}
+
 
 /* ---- objects ---------------------------------------------------------- */
 
@@ -293,6 +307,10 @@ int rb_add_set(struct nfnl_batch *batch, const char *table,
 		if (spec->data_type != NFT_DATA_VERDICT)
 			nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, spec->data_len);
 	}
+	if (spec->timeout_ms)
+		nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, spec->timeout_ms);
+	if (spec->size)
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, spec->size);
 	if (spec->udata)
 		nftnl_set_set_data(s, NFTNL_SET_USERDATA,
 				   nftnl_udata_buf_data(spec->udata),
@@ -406,6 +424,20 @@ void rb_udata_payload(struct nftnl_udata_buf *ud, uint8_t type, uint32_t desc,
 	data = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_TYPEOF_DATA);
 	nftnl_udata_put_u32(ud, 0, desc);	/* protocol description */
 	nftnl_udata_put_u32(ud, 1, field);	/* header field */
+	nftnl_udata_nest_end(ud, data);
+	nftnl_udata_nest_end(ud, nest);
+}
+
+void rb_udata_concat2(struct nftnl_udata_buf *ud, uint8_t type,
+		      uint32_t desc_a, uint32_t field_a,
+		      uint32_t desc_b, uint32_t field_b)
+{
+	struct nftnl_udata *nest = nftnl_udata_nest_start(ud, type), *data;
+
+	nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_TYPEOF_EXPR, NFT_EXPR_ID_CONCAT);
+	data = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_TYPEOF_DATA);
+	rb_udata_payload(ud, 0, desc_a, field_a);
+	rb_udata_payload(ud, 1, desc_b, field_b);
 	nftnl_udata_nest_end(ud, data);
 	nftnl_udata_nest_end(ud, nest);
 }

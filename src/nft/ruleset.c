@@ -42,11 +42,13 @@
 #include "knlb/config/config-t.h"
 #include "knlb/nft/diff.h"
 #include "knlb/nft/nfnl.h"
+#include "knlb/nft/persist.h"
 #include "knlb/pool/pool.h"
 #include "knlb/nft/ruleset.h"
 #include "knlb/nft/stats.h"
 #include "knlb/sched/sched.h"
 #include "rule_build-int.h"
+#include "ruleset-int.h"
 
 _Static_assert(RULESET_NAME_MAX <= RB_NAME_MAX,
 	       "object labels of rule_build.c hold knlb's names in full");
@@ -195,13 +197,8 @@ static struct nftnl_udata_buf *slots_udata(const struct knlb_service *svc,
 	nftnl_udata_nest_end(ud, data);
 	nftnl_udata_nest_end(ud, nest);
 
-	nest = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_DATA_TYPEOF);
-	nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_TYPEOF_EXPR, NFT_EXPR_ID_CONCAT);
-	data = nftnl_udata_nest_start(ud, NFTNL_UDATA_SET_TYPEOF_DATA);
-	rb_udata_payload(ud, 0, shapes[f].proto_desc, shapes[f].daddr_field);
-	rb_udata_payload(ud, 1, l4, NFT_THDR_DPORT);
-	nftnl_udata_nest_end(ud, data);
-	nftnl_udata_nest_end(ud, nest);
+	rb_udata_concat2(ud, NFTNL_UDATA_SET_DATA_TYPEOF, shapes[f].proto_desc,
+			 shapes[f].daddr_field, l4, NFT_THDR_DPORT);
 
 	nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_DATA_INTERVAL, 0);
 	return ud;
@@ -290,13 +287,37 @@ static uint32_t lean_event_mask(const struct knlb_service *svc)
 	return svc->cfg->proto == KNLB_PROTO_TCP ? m | (1U << IPCT_PROTOINFO) : m;
 }
 
+void ruleset_put_service_head(struct rule_builder *rb,
+			      const struct knlb_service *svc)
+{
+	uint32_t mask = svc->ct_mark_mask;
+
+	rb_meta(rb, NFT_META_L4PROTO, NFT_REG_1);
+	rb_cmp_eq_u8(rb, NFT_REG_1, (uint8_t)svc->cfg->proto);
+	if (mask == UINT32_MAX) {
+		rb_immediate(rb, NFT_REG_1, &svc->ct_mark, sizeof(svc->ct_mark));
+	} else {	/* ct mark set ct mark & ~mask | mark: other bits kept */
+		rb_ct_load_mark(rb);
+		rb_bitwise(rb, ~mask, svc->ct_mark);
+	}
+	rb_ct_set(rb, NFT_CT_MARK, NFT_REG_1);
+	if (svc->ct_events == KNLB_CT_EVENTS_LEAN ||
+	    svc->cfg->track == KNLB_TRACK_OFF) {
+		/* track = off: no event at all for the service's flows */
+		uint32_t events = svc->cfg->track == KNLB_TRACK_OFF ? 0 :
+				  lean_event_mask(svc);
+
+		rb_immediate(rb, NFT_REG_1, &events, sizeof(events));
+		rb_ct_set(rb, NFT_CT_EVENTMASK, NFT_REG_1);
+	}
+}
+
 static int add_service_rule(struct nfnl_batch *batch, const char *table,
 			    const struct knlb_service *svc, enum knlb_family f,
 			    uint32_t set_id)
 {
 	char chain[RULESET_NAME_MAX], slots[RULESET_NAME_MAX];
 	char what[2 * RULESET_NAME_MAX];
-	uint32_t mask = svc->ct_mark_mask;
 	bool nfproto = rule_needs_nfproto(svc, f);
 	struct rule_builder rb;
 
@@ -308,24 +329,7 @@ static int add_service_rule(struct nfnl_batch *batch, const char *table,
 		return -ENOMEM;
 	if (nfproto)
 		rb_require_nfproto(&rb, shapes[f].nfproto);
-	rb_meta(&rb, NFT_META_L4PROTO, NFT_REG_1);
-	rb_cmp_eq_u8(&rb, NFT_REG_1, (uint8_t)svc->cfg->proto);
-	if (mask == UINT32_MAX) {
-		rb_immediate(&rb, NFT_REG_1, &svc->ct_mark, sizeof(svc->ct_mark));
-	} else {	/* ct mark set ct mark & ~mask | mark: other bits kept */
-		rb_ct_load_mark(&rb);
-		rb_bitwise(&rb, ~mask, svc->ct_mark);
-	}
-	rb_ct_set(&rb, NFT_CT_MARK, NFT_REG_1);
-	if (svc->ct_events == KNLB_CT_EVENTS_LEAN ||
-	    svc->cfg->track == KNLB_TRACK_OFF) {
-		/* track = off: no event at all for the service's flows */
-		uint32_t events = svc->cfg->track == KNLB_TRACK_OFF ? 0 :
-				  lean_event_mask(svc);
-
-		rb_immediate(&rb, NFT_REG_1, &events, sizeof(events));
-		rb_ct_set(&rb, NFT_CT_EVENTMASK, NFT_REG_1);
-	}
+	ruleset_put_service_head(&rb, svc);
 	put_slot_selector(&rb, svc->cfg, f, nfproto);
 	rb_lookup(&rb, slots, set_id, NFT_REG_1, NFT_REG_1);
 	rb_nat(&rb, NFT_NAT_DNAT, shapes[f].nfproto, NFT_REG_1,
@@ -543,23 +547,39 @@ static int add_slot_map(struct nfnl_batch *batch, const char *table,
 	return ret;
 }
 
-/* svc's slot maps (set ids set_id, set_id + 1), its chain and its rules. */
+/*
+ * svc (pool->services[i]): its slot maps (set ids set_id, set_id + 1),
+ * its persistence maps when it persists, its chain and its rules (each
+ * family's persistence rule before its slot rule).
+ */
 static int add_service_objects(struct nfnl_batch *batch, const char *table,
-			       const struct knlb_service *svc, uint32_t set_id)
+			       const struct knlb_service *svc, size_t i,
+			       uint32_t set_id)
 {
+	bool persist = persist_enabled(svc);
 	char chain[RULESET_NAME_MAX];
 	int ret = 0;
 
 	for (size_t k = 0; ret == 0 && k < svc->n_families; k++)
 		ret = add_slot_map(batch, table, svc, &svc->families[k],
 				   set_id + (uint32_t)k);
+	for (size_t k = 0; ret == 0 && persist && k < svc->n_families; k++)
+		ret = persist_add_map(batch, table, svc, svc->families[k].family,
+				      persist_set_id(i, k));
 	if (ret == 0)
 		ret = rb_add_chain(batch, table,
 				ruleset_chain_name(svc, chain, sizeof(chain)),
 				NULL, -1, 0);
-	for (size_t k = 0; ret == 0 && k < svc->n_families; k++)
-		ret = add_service_rule(batch, table, svc, svc->families[k].family,
-				       set_id + (uint32_t)k);
+	for (size_t k = 0; ret == 0 && k < svc->n_families; k++) {
+		if (persist)
+			ret = persist_add_service_rule(batch, table, svc,
+						       svc->families[k].family,
+						       persist_set_id(i, k));
+		if (ret == 0)
+			ret = add_service_rule(batch, table, svc,
+					       svc->families[k].family,
+					       set_id + (uint32_t)k);
+	}
 	return ret;
 }
 
@@ -630,8 +650,8 @@ static int add_on_empty_rule(struct nfnl_batch *batch, const char *table,
  * carry a VIP here (later ones are translated by conntrack), so every
  * other packet skips the on_empty lookups.  nft 1.0.6's bytecode.
  */
-static int add_new_flow_jump_rule(struct nfnl_batch *batch, const char *table,
-				  const char *chain, const char *target)
+int ruleset_add_new_flow_jump(struct nfnl_batch *batch, const char *table,
+			      const char *chain, const char *target)
 {
 	struct rule_builder rb = { .rule = rb_rule_new(table, chain) };
 	uint32_t zero = 0;
@@ -733,14 +753,15 @@ static int add_on_empty_objects(struct nfnl_batch *batch,
 		ret = rb_add_chain(batch, table, RULESET_FILTER_PREROUTING, "filter",
 				NF_INET_PRE_ROUTING, RULESET_FILTER_PRIO);
 	if (ret == 0)
-		ret = add_new_flow_jump_rule(batch, table, RULESET_FILTER_PREROUTING,
-				    RULESET_ON_EMPTY);
+		ret = ruleset_add_new_flow_jump(batch, table,
+						RULESET_FILTER_PREROUTING,
+						RULESET_ON_EMPTY);
 	if (ret == 0)
 		ret = rb_add_chain(batch, table, RULESET_FILTER_OUTPUT, "filter",
 				NF_INET_LOCAL_OUT, RULESET_FILTER_PRIO);
 	if (ret == 0)
-		ret = add_new_flow_jump_rule(batch, table, RULESET_FILTER_OUTPUT,
-				    RULESET_ON_EMPTY);
+		ret = ruleset_add_new_flow_jump(batch, table, RULESET_FILTER_OUTPUT,
+						RULESET_ON_EMPTY);
 	return ret;
 }
 
@@ -805,7 +826,8 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool)
 		ret = add_dispatch_map(batch, pool, KNLB_FAMILY_IPV6);
 
 	for (size_t i = 0; ret == 0 && i < pool->n_services; i++) {
-		ret = add_service_objects(batch, table, &pool->services[i], set_id);
+		ret = add_service_objects(batch, table, &pool->services[i], i,
+					  set_id);
 		set_id += KNLB_FAMILIES;
 	}
 	for (size_t i = 0; ret == 0 && i < pool->n_services; i++)
@@ -833,8 +855,13 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool)
 			ret = add_snat_rule(batch, table, svc,
 					    svc->families[k].family);
 	}
+	/* persist before on_empty's chains: their jumps to it come after. */
+	if (ret == 0)
+		ret = persist_add_learn_chain(batch, pool);
 	if (ret == 0)
 		ret = add_on_empty_objects(batch, pool);
+	if (ret == 0)
+		ret = persist_add_learn_jumps(batch, pool);
 	if (ret == 0)
 		ret = stats_add_objects(batch, table, pool->config->global.ct_mark_mask,
 					 v6);

@@ -22,6 +22,7 @@
 #include "knlb/lib/addr.h"
 #include "knlb/lib/grow.h"
 #include "knlb/nft/stats.h"
+#include "elem_dump-int.h"
 
 /* mark . addr . proto . port, each padded to 32 bits */
 #define STATS_KEY_LEN 16
@@ -236,34 +237,9 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
 static int dump_set(struct mnl_socket *nl, char *buf, const char *table,
 		    const char *set, struct dump *d, uint32_t seq)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	uint32_t portid = mnl_socket_get_portid(nl);
-	struct nfgenmsg *nfg;
+	int ret = elem_dump(nl, buf, STATS_BUF, table, set, seq, dump_cb, d);
 
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSETELEM;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-	nfg->nfgen_family = NFPROTO_INET;
-	nfg->version = NFNETLINK_V0;
-	nfg->res_id = 0;
-	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
-	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) == -1)
-		return -errno;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, STATS_BUF);
-		int ret;
-
-		if (n == -1)
-			return errno == EAGAIN || errno == EWOULDBLOCK ?
-			       -ETIMEDOUT : -errno;
-		ret = mnl_cb_run(buf, (size_t)n, seq, portid, dump_cb, d);
-		if (ret == MNL_CB_ERROR)
-			return -errno;
-		if (ret == MNL_CB_STOP)
-			return d->err;
-	}
+	return ret < 0 ? ret : d->err;
 }
 
 int stats_read(const char *table, uint32_t mark_mask, struct stats_table *out,
@@ -272,10 +248,6 @@ int stats_read(const char *table, uint32_t mark_mask, struct stats_table *out,
 	static const char *const sets[] = { STATS_SET_NEW, STATS_SET_IN,
 					    STATS_SET_OUT, STATS_SET_NEW "6",
 					    STATS_SET_IN "6", STATS_SET_OUT "6" };
-	struct timeval tv = {
-		.tv_sec = STATS_TIMEOUT_MS / 1000,
-		.tv_usec = (STATS_TIMEOUT_MS % 1000) * 1000,
-	};
 	struct mnl_socket *nl = NULL;
 	const char *what = "netlink socket";
 	char *buf = calloc(1, STATS_BUF);	/* attribute padding is sent as is */
@@ -286,10 +258,8 @@ int stats_read(const char *table, uint32_t mark_mask, struct stats_table *out,
 		ret = -ENOMEM;
 		goto out;
 	}
-	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == -1 ||
-	    setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv,
-		       sizeof(tv)) == -1) {
+	nl = elem_dump_open(STATS_TIMEOUT_MS);
+	if (!nl) {
 		ret = -errno;
 		goto out;
 	}

@@ -16,6 +16,7 @@
 
 #include "knlb/nft/diff.h"
 #include "knlb/nft/nfnl.h"
+#include "knlb/nft/persist.h"
 #include "knlb/pool/pool-t.h"
 #include "knlb/config/config-t.h"
 #include "knlb/nft/ruleset.h"
@@ -44,6 +45,35 @@ static int send_transaction(struct nfnl_sock *sock, struct nfnl_batch *batch,
 	return ret;
 }
 
+/*
+ * The persistence entries of the table being replaced, back into the new
+ * maps (a replace would drop that kernel state).  Best effort: a map that
+ * cannot be read starts empty, which sends no client to a wrong backend.
+ */
+static int add_carry_over(struct nfnl_batch *batch, const struct knlb_model *pool,
+			  struct sync_result *res)
+{
+	const char *table = pool->config->global.table;
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < pool->n_services; i++) {
+		const struct knlb_service *svc = &pool->services[i];
+		struct persist_table t = { 0 };
+		size_t kept = 0;
+		char err[256];
+
+		if (!persist_enabled(svc))
+			continue;
+		if (persist_read(table, svc, &t, err, sizeof(err)) < 0)
+			res->persist_unread = true;
+		else
+			ret = persist_add_carry_over(batch, table, svc, &t, &kept);
+		res->persist_kept += kept;
+		persist_table_free(&t);
+	}
+	return ret;
+}
+
 int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 		 struct sync_result *res, char *err, size_t errlen)
 {
@@ -55,6 +85,8 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 	if (!batch)
 		goto out_nomem;
 	ret = ruleset_add_replace(batch, pool);
+	if (ret == 0)
+		ret = add_carry_over(batch, pool, res);
 	if (ret < 0) {
 		nfnl_batch_free(batch);
 		goto out_nomem;
@@ -74,15 +106,47 @@ out_nomem:
  * old_slots and svc->slots, and its on_empty set entry when that changed.
  * Counts into res.  0, or -ENOMEM.
  */
+/*
+ * Destroy svc's persistence entries of backends without a slot: read the
+ * maps, add the deletes to batch.  0 or -errno (err says why).
+ */
+static int add_persist_purge(struct nfnl_batch *batch,
+			     const struct knlb_model *pool,
+			     const struct knlb_service *svc, size_t *purged,
+			     char *err, size_t errlen)
+{
+	const char *table = pool->config->global.table;
+	struct persist_table t = { 0 };
+	int ret;
+
+	*purged = 0;
+	ret = persist_read(table, svc, &t, err, errlen);
+	if (ret == 0)
+		ret = persist_add_purge(batch, table, svc, &t, purged);
+	persist_table_free(&t);
+	return ret;
+}
+
 static int add_service_delta(struct nfnl_batch *batch,
 			     const struct knlb_model *pool,
 			     const struct knlb_service *svc,
 			     const uint32_t *old_slots, unsigned old_empty,
-			     struct sync_result *res)
+			     struct sync_result *res, bool *purging,
+			     char *err, size_t errlen)
 {
 	unsigned empty = pool_empty_families(svc);
 	struct slot_diff diff;
 	int ret;
+
+	*purging = persist_enabled(svc) && persist_lost_backend(svc, old_slots);
+	if (*purging) {
+		size_t n;
+
+		ret = add_persist_purge(batch, pool, svc, &n, err, errlen);
+		if (ret < 0)
+			return ret;
+		res->persist_purged += n;
+	}
 
 	ret = slot_diff_compute(old_slots, svc->slots, pool_slots_len(svc), &diff);
 	if (ret < 0)
@@ -102,30 +166,67 @@ static int add_service_delta(struct nfnl_batch *batch,
 	return ret;
 }
 
+/*
+ * Right after a purge: clients learned for a leaving backend between the
+ * dump and the commit (its slots still mapped it) are destroyed too.  No
+ * new ones can appear now.  A failure here leaves them to their timeout.
+ */
+static void sweep_persistence(struct nfnl_sock *sock,
+			      const struct knlb_model *pool,
+			      const bool *purging, struct sync_result *res)
+{
+	struct nfnl_batch *batch = nfnl_batch_new();
+	size_t total = 0;
+	char err[256];
+
+	for (size_t i = 0; batch && i < pool->n_services; i++) {
+		size_t n = 0;
+
+		if (purging[i] && add_persist_purge(batch, pool, &pool->services[i],
+						    &n, err, sizeof(err)) == 0)
+			total += n;
+	}
+	if (batch && total && nfnl_batch_commit(sock, batch, err, sizeof(err)) == 0)
+		res->persist_purged += total;
+	nfnl_batch_free(batch);
+}
+
 int sync_pool_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		    const struct sync_old *old, struct sync_result *res,
 		    char *err, size_t errlen)
 {
 	double start = now_ms();
 	struct nfnl_batch *batch = nfnl_batch_new();
-	int ret = batch ? 0 : -ENOMEM;
+	bool *purging = calloc(pool->n_services ? pool->n_services : 1,
+			       sizeof(*purging));
+	int ret = batch && purging ? 0 : -ENOMEM;
 
 	*res = (struct sync_result){ 0 };
+	err[0] = '\0';
 	for (size_t i = 0; ret == 0 && i < pool->n_services; i++)
 		if (old[i].slots)
 			ret = add_service_delta(batch, pool, &pool->services[i],
-						old[i].slots, old[i].empty, res);
+						old[i].slots, old[i].empty, res,
+						&purging[i], err, errlen);
 	if (ret < 0) {
 		nfnl_batch_free(batch);
-		snprintf(err, errlen, "building the transaction: %s", strerror(-ret));
+		free(purging);
+		if (!err[0])
+			snprintf(err, errlen, "building the transaction: %s",
+				 strerror(-ret));
 		return ret;
 	}
 	if (nfnl_batch_count(batch) == 0) {
 		res->elapsed_ms = now_ms() - start;
 		nfnl_batch_free(batch);
+		free(purging);
 		return 0;	/* nothing changed: no transaction at all */
 	}
-	return send_transaction(sock, batch, start, res, err, errlen);
+	ret = send_transaction(sock, batch, start, res, err, errlen);
+	if (ret == 0)
+		sweep_persistence(sock, pool, purging, res);
+	free(purging);
+	return ret;
 }
 
 int sync_service_slots(struct nfnl_sock *sock, const struct knlb_model *pool,

@@ -100,10 +100,43 @@ uint32_t pool_slots_of(const struct knlb_service *svc, size_t b)
 	return n;
 }
 
+/* Would take new flows but for maxconn. */
+bool pool_backend_serving(const struct knlb_backend *be)
+{
+	return be->up && be->admin == KNLB_ADMIN_ENABLED && be->weight > 0;
+}
+
 /* Takes new flows if the scheduler gives it slots. */
 static bool backend_usable(const struct knlb_backend *be)
 {
-	return be->up && be->admin == KNLB_ADMIN_ENABLED && be->weight > 0;
+	return pool_backend_serving(be) && !be->full;
+}
+
+uint32_t pool_maxconn_low_water(uint32_t maxconn)
+{
+	uint32_t gap = maxconn / 10;
+
+	return maxconn - (gap ? gap : 1);
+}
+
+bool pool_apply_maxconn(struct knlb_service *svc, size_t b, uint64_t active,
+			uint64_t now_ns)
+{
+	struct knlb_backend *be = &svc->backends[b];
+	uint32_t max = be->cfg->maxconn;
+	bool full = be->full;
+
+	if (!max)
+		full = false;
+	else if (!full && active >= max)
+		full = true;
+	else if (full && active <= pool_maxconn_low_water(max))
+		full = false;
+	if (full == be->full)
+		return false;
+	be->full = full;
+	pool_refresh_weights(svc, now_ns);
+	return true;
 }
 
 /* The weight the scheduler starts from, before slow start scales it. */

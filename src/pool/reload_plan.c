@@ -73,6 +73,9 @@ static const char *rules_change(const struct knlb_service_config *a,
 		return "snat";
 	if (a->on_empty != b->on_empty)
 		return "on_empty";
+	/* a map and rules appear, go or change timeout: entries carried over */
+	if (a->persistence_ns != b->persistence_ns)
+		return "persistence";
 	if (a->track != b->track)
 		return "track";
 	return NULL;

@@ -784,9 +784,15 @@ Test(config, bad_backend_options)
 			  "test.conf:4: ", "write weight=VALUE");
 	expect_only_error(SVC "backend = 10.0.0.1:80 id= web1\n",
 			  "test.conf:4: ", "write id=VALUE");
-	expect_only_error(SVC "backend = 10.0.0.1:80 maxconn=5\n",
+	expect_only_error(SVC "backend = 10.0.0.1:80 maxconns=5\n",
 			  "test.conf:4: ",
-			  "unknown backend option \"maxconn=5\" (expected weight=N, id=NAME, backup or check_port=N");
+			  "unknown backend option \"maxconns=5\" (expected weight=N, id=NAME, backup, check_port=N or maxconn=N");
+	expect_only_error(SVC "backend = 10.0.0.1:80 maxconn=0\n",
+			  "test.conf:4: ", "maxconn 0 is out of range (1..10000000)");
+	expect_only_error(SVC "backend = 10.0.0.1:80 maxconn=5 maxconn=6\n",
+			  "test.conf:4: ", "backend maxconn given twice");
+	expect_only_error(SVC "backend = 10.0.0.1:80 maxconn = 5\n",
+			  "test.conf:4: ", "write maxconn=VALUE");
 	expect_only_error(SVC "backend = 10.0.0.1:80 backup backup\n",
 			  "test.conf:4: ", "backend backup given twice");
 	expect_only_error(SVC "backend = 10.0.0.1:80 id=a.b\n",

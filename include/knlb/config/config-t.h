@@ -25,6 +25,7 @@
 #define KNLB_ROUND_MIN_SLOTS	100U	/* wrr, random, wlc: 1 point */
 #define KNLB_ROUND_SLOTS_PER_BACKEND	10U
 #define KNLB_MAX_WEIGHT		65535U
+#define KNLB_MAX_MAXCONN	10000000U
 #define KNLB_DEFAULT_CONTROL_SOCKET "/run/knlb/knlb.sock"
 #define KNLB_DEFAULT_CT_MARK_MASK 0xffffffffU
 /* Flow counts are checked against a conntrack dump this often (0 = never). */
@@ -108,6 +109,7 @@ struct knlb_backend_config {
 	uint32_t weight;	/* 0..KNLB_MAX_WEIGHT */
 	bool backup;		/* used only while no primary is usable */
 	uint16_t check_port;	/* probe port; 0 = the service's check_port or port */
+	uint32_t maxconn;	/* active flows that make it full; 0 = no limit */
 	int line;		/* where it was declared, for messages */
 };
 
@@ -147,6 +149,11 @@ struct knlb_service_config {
 	struct knlb_health_config health;
 	enum knlb_on_empty on_empty;
 	bool flush;		/* delete a dead backend's conntrack entries */
+	/*
+	 * Source-IP persistence: a client address keeps its backend this long
+	 * after its last new flow (whole seconds); 0 = off.
+	 */
+	uint64_t persistence_ns;
 	enum knlb_track track;
 	enum knlb_announce announce;	/* [global]'s unless set here */
 	struct knlb_backend_config *backends;

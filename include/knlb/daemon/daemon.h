@@ -50,6 +50,8 @@ void daemon_queue_flush(struct knlbd *d, const struct knlb_service *svc,
 
 /* The operator set admin state: drain notices, flush on disable. */
 void daemon_admin_changed(struct knlbd *d, struct knlb_service *svc, size_t b);
+/* maxconn=N: take full backends out of the slot table, put them back (maxconn.c). */
+void daemon_check_maxconn(struct knlbd *d);
 
 /* Active flows of one backend (0 without conntrack). */
 uint64_t daemon_backend_active(const struct knlbd *d,

@@ -23,9 +23,19 @@ struct sync_result {
 	size_t elements;	/* slot elements added + deleted */
 	uint32_t moved;		/* slots whose backend changed (deltas only) */
 	double elapsed_ms;	/* build + send + every ACK read */
+	/* persistence: entries purged with their backend (deltas, the sweep after included) */
+	size_t persist_purged;
+	/* entries carried over a table replace, and those that could not be read */
+	size_t persist_kept;
+	bool persist_unread;
 };
 
-/* Replace the owned table with the pool (start-up, after a failed delta). */
+/*
+ * Replace the owned table with the pool (start-up, after a failed delta).
+ * The persistence entries the old table held for backends the pool maps
+ * are read first and added back in the same transaction, with the time
+ * they had left; a map that cannot be read starts empty (persist_unread).
+ */
 int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 		 struct sync_result *res, char *err, size_t errlen);
 
@@ -33,6 +43,10 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
  * The kernel holds old_slots (and old_empty: bit 1 << family for each of
  * svc's VIPs in its on_empty set) and svc is what it should hold: send exactly the element deletes
  * and adds between them, in one transaction, or nothing when equal.
+ * When a backend leaves the table of a persistent service, the entries
+ * pointing at a backend without slots are destroyed in the same
+ * transaction, and once more right after it (clients learned between the
+ * dump and the commit).
  */
 int sync_service_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		       const struct knlb_service *svc, const uint32_t *old_slots,

@@ -49,6 +49,11 @@ struct knlb_backend {
 	bool lrt_set;
 	uint64_t up_since_ns;		/* slow start: when it came back; 0 = no ramp */
 	/*
+	 * maxconn=N: its active flows reached N; out of the slot table until
+	 * they fall to pool_maxconn_low_water() (pool_apply_maxconn()).
+	 */
+	bool full;
+	/*
 	 * What the scheduler uses: cfg->weight * svc->weight_scale, scaled
 	 * down during slow start, 0 when unusable or a standby backup.
 	 */

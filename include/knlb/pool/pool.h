@@ -61,6 +61,19 @@ bool pool_set_weight(struct knlb_service *svc, size_t b, uint32_t weight,
 const char *pool_admin_name(enum knlb_admin admin);
 
 /*
+ * maxconn=N: with active flows, backend b becomes full at N (out of the
+ * slot table: new flows go to the others) and takes new flows again at
+ * pool_maxconn_low_water(N) = N - max(1, N/10), so a steady load at the
+ * limit does not rewrite the map on every flow.  Marks svc dirty and
+ * returns true when that changed.
+ */
+bool pool_apply_maxconn(struct knlb_service *svc, size_t b, uint64_t active,
+			uint64_t now_ns);
+uint32_t pool_maxconn_low_water(uint32_t maxconn);
+/* Up, enabled and weighted: takes new flows unless maxconn holds it full. */
+bool pool_backend_serving(const struct knlb_backend *be);
+
+/*
  * scheduler = wlc: re-weight from active[b], the active flows of each
  * backend, with the hysteresis of wlc_weights(); marks the service dirty
  * only when the weights moved enough.  0 or -ENOMEM.
