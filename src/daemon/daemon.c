@@ -299,8 +299,14 @@ static bool closing_needed(const struct knlbd *d)
 			return true;
 		if (svc->cfg->track == KNLB_TRACK_OFF)
 			continue;
+		/*
+		 * A drain waits for zero; maxconn lets a full backend back in
+		 * when its count falls: both need a closed flow to stop
+		 * counting when it closes, not 120 s later in TIME_WAIT.
+		 */
 		for (size_t b = 0; b < svc->n_backends; b++)
-			if (svc->backends[b].admin == KNLB_ADMIN_DRAIN)
+			if (svc->backends[b].admin == KNLB_ADMIN_DRAIN ||
+			    svc->backends[b].cfg->maxconn)
 				return true;
 	}
 	return false;
