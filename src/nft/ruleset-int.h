@@ -1,11 +1,80 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* What ruleset.c shares with the files that add to knlb's table (persist.c). */
+/* What ruleset.c shares with the files that add to knlb's table (ruleset_on_empty.c, persist.c). */
 #ifndef KNLB_NFT_RULESET_INT_H
 #define KNLB_NFT_RULESET_INT_H
 
+#include <stddef.h>
+#include <stdint.h>
+#include "knlb/lib/addr-t.h"
+
 struct nfnl_batch;
 struct rule_builder;
+struct knlb_model;
 struct knlb_service;
+
+/* Set ids link rules to sets created in the same transaction. */
+enum {
+	SET_ID_DISPATCH = 1,
+	SET_ID_EMPTY_REJECT = 2,
+	SET_ID_EMPTY_DROP = 3,
+	SET_ID_SLOTS_BASE = 16,
+};
+
+/* Slot map values: address then port, each padded to 32 bits. */
+#define SLOT_DATA_MAX 20
+/* Dispatch and on_empty keys: address . proto . port, padded the same way. */
+#define SERVICE_KEY_MAX 24
+/* Elements per NEWSETELEM message: <= ~56 bytes each, well under NFNL_MSG_MAX. */
+#define ELEMS_PER_MSG 1024
+
+/* What differs between the families in knlb's table. */
+struct family_shape {
+	uint8_t nfproto;		/* NFPROTO_IPV4 / NFPROTO_IPV6 */
+	uint32_t addr_len;		/* bytes */
+	uint32_t saddr_off, daddr_off;	/* in the network header */
+	uint32_t addr_type;		/* nft datatype */
+	uint32_t proto_desc, daddr_field;	/* for typeof user data */
+	uint8_t port_unreachable;	/* ICMP / ICMPv6 code */
+	const char *suffix;		/* of object names */
+};
+extern const struct family_shape ruleset_shapes[KNLB_FAMILIES];
+
+/* Words of 32 bits an address takes in a register (and in a key). */
+static inline uint32_t addr_words(enum knlb_family f)
+{
+	return ruleset_shapes[f].addr_len / 4;
+}
+
+static inline uint32_t slot_data_len(enum knlb_family f)
+{
+	return ruleset_shapes[f].addr_len + 4;
+}
+
+static inline uint32_t service_key_len(enum knlb_family f)
+{
+	return ruleset_shapes[f].addr_len + 8;
+}
+
+/* svc_dispatch, empty_reject, empty_drop + the family's suffix. */
+const char *ruleset_family_object(const char *base, enum knlb_family f,
+				  char *buf, size_t len);
+
+/* Set ids of the per-family objects: IPv6's follow IPv4's. */
+static inline uint32_t family_set_id(uint32_t base, enum knlb_family f)
+{
+	return base + (f == KNLB_FAMILY_IPV6 ? 3 : 0);
+}
+
+/* VIP . proto . port, as the dispatch map and on_empty sets key it. */
+void ruleset_service_key(const struct knlb_service *svc, enum knlb_family f,
+			 uint8_t key[SERVICE_KEY_MAX]);
+
+/* ip[6] daddr . meta l4proto . th dport into NFT_REG_1 on: a service key. */
+void ruleset_load_service_key(struct rule_builder *rb, enum knlb_family f);
+
+/* The on_empty sets, chain and hooks (ruleset_on_empty.c). */
+int ruleset_add_on_empty_objects(struct nfnl_batch *batch,
+				 const struct knlb_model *pool);
 
 /* `ct state new jump target` at the end of chain: 0 or -ENOMEM. */
 int ruleset_add_new_flow_jump(struct nfnl_batch *batch, const char *table,

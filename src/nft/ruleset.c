@@ -53,31 +53,10 @@
 _Static_assert(RULESET_NAME_MAX <= RB_NAME_MAX,
 	       "object labels of rule_build.c hold knlb's names in full");
 
-/* Set ids link rules to sets created in the same transaction. */
-enum {
-	SET_ID_DISPATCH = 1,
-	SET_ID_EMPTY_REJECT = 2,
-	SET_ID_EMPTY_DROP = 3,
-	SET_ID_SLOTS_BASE = 16,
-};
-
-/* Slot map values: address then port, each padded to 32 bits. */
-#define SLOT_DATA_MAX 20
-/* Dispatch and on_empty keys: address . proto . port, padded the same way. */
-#define SERVICE_KEY_MAX 24
 /* Elements per NEWSETELEM message: <= ~56 bytes each, well under NFNL_MSG_MAX. */
 #define ELEMS_PER_MSG 1024
 
-/* What differs between the families in knlb's table. */
-static const struct family_shape {
-	uint8_t nfproto;		/* NFPROTO_IPV4 / NFPROTO_IPV6 */
-	uint32_t addr_len;		/* bytes */
-	uint32_t saddr_off, daddr_off;	/* in the network header */
-	uint32_t addr_type;		/* nft datatype */
-	uint32_t proto_desc, daddr_field;	/* for typeof user data */
-	uint8_t port_unreachable;	/* ICMP / ICMPv6 code */
-	const char *suffix;		/* of object names */
-} shapes[KNLB_FAMILIES] = {
+const struct family_shape ruleset_shapes[KNLB_FAMILIES] = {
 	[KNLB_FAMILY_IPV4] = { NFPROTO_IPV4, 4, 12, 16, NFT_TYPE_IPADDR,
 			       NFT_PROTO_DESC_IP, NFT_IPHDR_DADDR,
 			       ICMP_PORT_UNREACH, "" },
@@ -86,39 +65,16 @@ static const struct family_shape {
 			       ICMP6_DST_UNREACH_NOPORT, "6" },
 };
 
-/* Words of 32 bits an address takes in a register (and in a key). */
-static uint32_t addr_words(enum knlb_family f)
-{
-	return shapes[f].addr_len / 4;
-}
-
-static uint32_t slot_data_len(enum knlb_family f)
-{
-	return shapes[f].addr_len + 4;
-}
-
-static uint32_t service_key_len(enum knlb_family f)
-{
-	return shapes[f].addr_len + 8;
-}
-
 const char *ruleset_family_suffix(enum knlb_family f)
 {
-	return shapes[f].suffix;
+	return ruleset_shapes[f].suffix;
 }
 
-/* svc_dispatch, empty_reject, empty_drop + the family's suffix. */
-static const char *family_object(const char *base, enum knlb_family f,
-				 char *buf, size_t len)
+const char *ruleset_family_object(const char *base, enum knlb_family f,
+				  char *buf, size_t len)
 {
-	snprintf(buf, len, "%s%s", base, shapes[f].suffix);
+	snprintf(buf, len, "%s%s", base, ruleset_shapes[f].suffix);
 	return buf;
-}
-
-/* Set ids of the per-family objects: IPv6's follow IPv4's. */
-static uint32_t family_set_id(uint32_t base, enum knlb_family f)
-{
-	return base + (f == KNLB_FAMILY_IPV6 ? 3 : 0);
 }
 
 /*
@@ -142,7 +98,7 @@ const char *ruleset_chain_name(const struct knlb_service *svc, char *buf,
 const char *ruleset_slots_name(const struct knlb_service *svc,
 			       enum knlb_family f, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s_slots%s", svc->cfg->name, shapes[f].suffix);
+	snprintf(buf, len, "%s_slots%s", svc->cfg->name, ruleset_shapes[f].suffix);
 	return buf;
 }
 
@@ -197,21 +153,21 @@ static struct nftnl_udata_buf *slots_udata(const struct knlb_service *svc,
 	nftnl_udata_nest_end(ud, data);
 	nftnl_udata_nest_end(ud, nest);
 
-	rb_udata_concat2(ud, NFTNL_UDATA_SET_DATA_TYPEOF, shapes[f].proto_desc,
-			 shapes[f].daddr_field, l4, NFT_THDR_DPORT);
+	rb_udata_concat2(ud, NFTNL_UDATA_SET_DATA_TYPEOF, ruleset_shapes[f].proto_desc,
+			 ruleset_shapes[f].daddr_field, l4, NFT_THDR_DPORT);
 
 	nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_DATA_INTERVAL, 0);
 	return ud;
 }
 
 /* ip[6] daddr . meta l4proto . th dport, into NFT_REG_1 on: a service key. */
-static void load_service_key(struct rule_builder *rb, enum knlb_family f)
+void ruleset_load_service_key(struct rule_builder *rb, enum knlb_family f)
 {
 	uint32_t w = addr_words(f);
 
-	rb_require_nfproto(rb, shapes[f].nfproto);
-	rb_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, shapes[f].daddr_off,
-		   shapes[f].addr_len, NFT_REG_1);
+	rb_require_nfproto(rb, ruleset_shapes[f].nfproto);
+	rb_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, ruleset_shapes[f].daddr_off,
+		   ruleset_shapes[f].addr_len, NFT_REG_1);
 	rb_meta(rb, NFT_META_L4PROTO, rb_reg32(w));
 	rb_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, rb_reg32(w + 1));
 }
@@ -225,8 +181,8 @@ static int add_dispatch_rule(struct nfnl_batch *batch, const char *table,
 
 	if (!rb.rule)
 		return -ENOMEM;
-	load_service_key(&rb, f);
-	rb_lookup(&rb, family_object(RULESET_DISPATCH_MAP, f, map, sizeof(map)),
+	ruleset_load_service_key(&rb, f);
+	rb_lookup(&rb, ruleset_family_object(RULESET_DISPATCH_MAP, f, map, sizeof(map)),
 		  family_set_id(SET_ID_DISPATCH, f), NFT_REG_1, NFT_REG_VERDICT);
 	snprintf(what, sizeof(what), "chain %s: dispatch rule", chain);
 	return rb_add_rule(batch, &rb, what);
@@ -241,7 +197,7 @@ static void put_slot_selector(struct rule_builder *rb,
 			      const struct knlb_service_config *cfg,
 			      enum knlb_family f, bool nfproto_known)
 {
-	uint32_t w = addr_words(f), len = shapes[f].addr_len;
+	uint32_t w = addr_words(f), len = ruleset_shapes[f].addr_len;
 
 	if (cfg->scheduler != KNLB_SCHED_MAGLEV) {
 		rb_numgen(rb, cfg->scheduler != KNLB_SCHED_RANDOM ?
@@ -250,17 +206,17 @@ static void put_slot_selector(struct rule_builder *rb,
 		return;
 	}
 	if (!nfproto_known)
-		rb_require_nfproto(rb, shapes[f].nfproto);
-	rb_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, shapes[f].saddr_off,
-		   shapes[f].addr_len, NFT_REG_2);
+		rb_require_nfproto(rb, ruleset_shapes[f].nfproto);
+	rb_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, ruleset_shapes[f].saddr_off,
+		   ruleset_shapes[f].addr_len, NFT_REG_2);
 	if (cfg->hash_key != KNLB_HASH_SRC_IP) {
 		rb_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2,
 			   rb_reg32(4 + w));
 		len += 4;
 	}
 	if (cfg->hash_key == KNLB_HASH_5TUPLE) {
-		rb_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, shapes[f].daddr_off,
-			   shapes[f].addr_len, rb_reg32(4 + w + 1));
+		rb_payload(rb, NFT_PAYLOAD_NETWORK_HEADER, ruleset_shapes[f].daddr_off,
+			   ruleset_shapes[f].addr_len, rb_reg32(4 + w + 1));
 		rb_payload(rb, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2,
 			   rb_reg32(4 + 2 * w + 1));
 		len = 2 * len;
@@ -328,11 +284,11 @@ static int add_service_rule(struct nfnl_batch *batch, const char *table,
 	if (!rb.rule)
 		return -ENOMEM;
 	if (nfproto)
-		rb_require_nfproto(&rb, shapes[f].nfproto);
+		rb_require_nfproto(&rb, ruleset_shapes[f].nfproto);
 	ruleset_put_service_head(&rb, svc);
 	put_slot_selector(&rb, svc->cfg, f, nfproto);
 	rb_lookup(&rb, slots, set_id, NFT_REG_1, NFT_REG_1);
-	rb_nat(&rb, NFT_NAT_DNAT, shapes[f].nfproto, NFT_REG_1,
+	rb_nat(&rb, NFT_NAT_DNAT, ruleset_shapes[f].nfproto, NFT_REG_1,
 	       rb_reg32(addr_words(f)));
 	snprintf(what, sizeof(what), "service %s: chain %s", svc->cfg->name, chain);
 	return rb_add_rule(batch, &rb, what);
@@ -352,7 +308,7 @@ static int add_snat_rule(struct nfnl_batch *batch, const char *table,
 	if (!rb.rule)
 		return -ENOMEM;
 	if (svc->cfg->snat == KNLB_SNAT_ADDRESS && rule_needs_nfproto(svc, f))
-		rb_require_nfproto(&rb, shapes[f].nfproto);
+		rb_require_nfproto(&rb, ruleset_shapes[f].nfproto);
 	rb_ct_load_mark(&rb);
 	if (svc->ct_mark_mask != UINT32_MAX)
 		rb_bitwise(&rb, svc->ct_mark_mask, 0);
@@ -363,8 +319,8 @@ static int add_snat_rule(struct nfnl_batch *batch, const char *table,
 		rb_immediate(&rb, NFT_REG_1,
 			     f == KNLB_FAMILY_IPV6 ? (const void *)&addr->in6
 						   : (const void *)&addr->in,
-			     shapes[f].addr_len);
-		rb_nat(&rb, NFT_NAT_SNAT, shapes[f].nfproto, NFT_REG_1, 0);
+			     ruleset_shapes[f].addr_len);
+		rb_nat(&rb, NFT_NAT_SNAT, ruleset_shapes[f].nfproto, NFT_REG_1, 0);
 	}
 	snprintf(what, sizeof(what), "service %s: snat rule", svc->cfg->name);
 	return rb_add_rule(batch, &rb, what);
@@ -387,8 +343,8 @@ static void slot_value(const struct knlb_service *svc, enum knlb_family f,
 	uint16_t port = htons(b->port);
 
 	memset(out, 0, SLOT_DATA_MAX);
-	memcpy(out, addr_bytes(&b->addr), shapes[f].addr_len);
-	memcpy(out + shapes[f].addr_len, &port, 2);
+	memcpy(out, addr_bytes(&b->addr), ruleset_shapes[f].addr_len);
+	memcpy(out + ruleset_shapes[f].addr_len, &port, 2);
 }
 
 /*
@@ -445,11 +401,11 @@ static int add_elements(struct nfnl_batch *batch, const char *table,
 }
 
 /* VIP . proto . port, as the dispatch map and on_empty sets key it. */
-static void service_key(const struct knlb_service *svc, enum knlb_family f,
-			uint8_t key[SERVICE_KEY_MAX])
+void ruleset_service_key(const struct knlb_service *svc, enum knlb_family f,
+			 uint8_t key[SERVICE_KEY_MAX])
 {
 	uint16_t port = htons(svc->cfg->port);
-	uint32_t a = shapes[f].addr_len;
+	uint32_t a = ruleset_shapes[f].addr_len;
 
 	memset(key, 0, SERVICE_KEY_MAX);
 	memcpy(key, addr_bytes(&svc->cfg->vip[f]), a);
@@ -469,10 +425,10 @@ static int add_dispatch_element(struct nfnl_batch *batch, const char *table,
 	struct nlmsghdr *nlh;
 
 	ruleset_chain_name(svc, chain, sizeof(chain));
-	family_object(RULESET_DISPATCH_MAP, f, map, sizeof(map));
+	ruleset_family_object(RULESET_DISPATCH_MAP, f, map, sizeof(map));
 	snprintf(what, sizeof(what), "service %s: map %s element",
 		 svc->cfg->name, map);
-	service_key(svc, f, key);
+	ruleset_service_key(svc, f, key);
 
 	nlh = rb_elem_msg(batch, NFT_MSG_NEWSETELEM, table, map, what, &list);
 	if (!nlh)
@@ -531,7 +487,7 @@ static int add_slot_map(struct nfnl_batch *batch, const char *table,
 		.flags = NFT_SET_MAP,
 		.key_type = NFT_TYPE_INTEGER,
 		.key_len = sizeof(uint32_t),
-		.data_type = rb_concat_type(shapes[f].addr_type,
+		.data_type = rb_concat_type(ruleset_shapes[f].addr_type,
 					    NFT_TYPE_INET_SERVICE, 0),
 		.data_len = slot_data_len(f),
 		.udata = slots_udata(svc, f),
@@ -583,188 +539,6 @@ static int add_service_objects(struct nfnl_batch *batch, const char *table,
 	return ret;
 }
 
-/* ---- on_empty: what new flows get when a service has no backend ------ */
-
-/*
- * A service with no usable backend has no slot elements, so its DNAT finds
- * nothing and the packet would go on to the VIP unchanged: a black hole at
- * best.  Its VIP . proto . port key is then in empty_reject or empty_drop,
- * matched by a filter chain after DNAT (nft refuses reject in nat chains).
- * Flows that were translated no longer carry the VIP there.
- */
-static const char *empty_set_name(enum knlb_on_empty how, enum knlb_family f,
-				  char *buf, size_t len)
-{
-	return family_object(how == KNLB_ON_EMPTY_DROP ? RULESET_EMPTY_DROP
-						       : RULESET_EMPTY_REJECT,
-			     f, buf, len);
-}
-
-/* ip[6] daddr . meta l4proto . th dport @SET */
-static void match_service_set(struct rule_builder *rb, enum knlb_family f,
-			      enum knlb_on_empty how)
-{
-	char set[RULESET_NAME_MAX];
-
-	load_service_key(rb, f);
-	rb_lookup(rb, empty_set_name(how, f, set, sizeof(set)),
-		  family_set_id(how == KNLB_ON_EMPTY_DROP ? SET_ID_EMPTY_DROP
-							  : SET_ID_EMPTY_REJECT, f),
-		  NFT_REG_1, RB_LOOKUP_NO_DREG);
-}
-
-/* The three rules of chain on_empty, in order. */
-enum on_empty_rule {
-	ON_EMPTY_TCP_RESET,	/* @empty_reject meta l4proto tcp reject with tcp reset */
-	ON_EMPTY_ICMP,		/* @empty_reject reject with icmp[v6] port-unreachable */
-	ON_EMPTY_DROP,		/* @empty_drop drop */
-};
-
-static int add_on_empty_rule(struct nfnl_batch *batch, const char *table,
-			     enum knlb_family f, enum on_empty_rule kind)
-{
-	struct rule_builder rb = { .rule = rb_rule_new(table, RULESET_ON_EMPTY) };
-
-	if (!rb.rule)
-		return -ENOMEM;
-	match_service_set(&rb, f, kind == ON_EMPTY_DROP ? KNLB_ON_EMPTY_DROP
-							: KNLB_ON_EMPTY_REJECT);
-	switch (kind) {
-	case ON_EMPTY_TCP_RESET:
-		rb_meta(&rb, NFT_META_L4PROTO, NFT_REG_1);
-		rb_cmp_eq_u8(&rb, NFT_REG_1, IPPROTO_TCP);
-		rb_reject(&rb, NFT_REJECT_TCP_RST, 0);
-		break;
-	case ON_EMPTY_ICMP:
-		rb_reject(&rb, NFT_REJECT_ICMP_UNREACH, shapes[f].port_unreachable);
-		break;
-	case ON_EMPTY_DROP:
-		rb_verdict(&rb, NF_DROP, NULL);
-		break;
-	}
-	return rb_add_rule(batch, &rb, "chain " RULESET_ON_EMPTY);
-}
-
-/*
- * `ct state new jump TARGET`: only the first packet of a flow can still
- * carry a VIP here (later ones are translated by conntrack), so every
- * other packet skips the on_empty lookups.  nft 1.0.6's bytecode.
- */
-int ruleset_add_new_flow_jump(struct nfnl_batch *batch, const char *table,
-			      const char *chain, const char *target)
-{
-	struct rule_builder rb = { .rule = rb_rule_new(table, chain) };
-	uint32_t zero = 0;
-
-	if (!rb.rule)
-		return -ENOMEM;
-	rb_ct_load(&rb, NFT_CT_STATE);
-	rb_bitwise(&rb, NF_CT_STATE_BIT(IP_CT_NEW), 0);
-	rb_cmp(&rb, NFT_REG_1, NFT_CMP_NEQ, &zero, sizeof(zero));
-	rb_verdict(&rb, NFT_JUMP, target);
-	return rb_add_rule(batch, &rb, chain);
-}
-
-static int add_empty_element(struct nfnl_batch *batch, const char *table,
-			     const struct knlb_service *svc, enum knlb_family f,
-			     uint16_t type)
-{
-	char what[3 * RULESET_NAME_MAX], set[RULESET_NAME_MAX];
-	struct nlattr *list, *elem;
-	struct nlmsghdr *nlh;
-	uint8_t key[SERVICE_KEY_MAX];
-
-	empty_set_name(svc->cfg->on_empty, f, set, sizeof(set));
-	snprintf(what, sizeof(what), "service %s: set %s element", svc->cfg->name,
-		 set);
-	service_key(svc, f, key);
-	nlh = rb_elem_msg(batch, type, table, set, what, &list);
-	if (!nlh)
-		return -ENOMEM;
-	elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-	rb_put_data_value(nlh, NFTA_SET_ELEM_KEY, key, service_key_len(f));
-	mnl_attr_nest_end(nlh, elem);
-	mnl_attr_nest_end(nlh, list);
-	return 0;
-}
-
-int ruleset_add_empty_change(struct nfnl_batch *batch,
-			     const struct knlb_model *pool,
-			     const struct knlb_service *svc, enum knlb_family f,
-			     bool empty)
-{
-	return add_empty_element(batch, pool->config->global.table, svc, f,
-				 empty ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM);
-}
-
-/* One family's empty_reject and empty_drop sets, with their elements. */
-static int add_empty_sets(struct nfnl_batch *batch, const struct knlb_model *pool,
-			  enum knlb_family f)
-{
-	const char *table = pool->config->global.table;
-	char reject[RULESET_NAME_MAX], drop[RULESET_NAME_MAX];
-	struct rb_set_spec spec = {
-		.key_type = rb_concat_type(shapes[f].addr_type,
-					   NFT_TYPE_INET_PROTOCOL,
-					   NFT_TYPE_INET_SERVICE),
-		.key_len = service_key_len(f),
-	};
-	int ret;
-
-	spec.name = empty_set_name(KNLB_ON_EMPTY_REJECT, f, reject, sizeof(reject));
-	spec.id = family_set_id(SET_ID_EMPTY_REJECT, f);
-	ret = rb_add_set(batch, table, &spec);
-	spec.name = empty_set_name(KNLB_ON_EMPTY_DROP, f, drop, sizeof(drop));
-	spec.id = family_set_id(SET_ID_EMPTY_DROP, f);
-	if (ret == 0)
-		ret = rb_add_set(batch, table, &spec);
-	for (size_t i = 0; ret == 0 && i < pool->n_services; i++) {
-		const struct knlb_service_family *fam =
-			pool_service_family(&pool->services[i], f);
-
-		if (fam && fam->empty)
-			ret = add_empty_element(batch, table, &pool->services[i],
-						f, NFT_MSG_NEWSETELEM);
-	}
-	return ret;
-}
-
-static int add_on_empty_objects(struct nfnl_batch *batch,
-				const struct knlb_model *pool)
-{
-	const char *table = pool->config->global.table;
-	bool v6 = pool_serves_family(pool, KNLB_FAMILY_IPV6);
-	int ret;
-
-	ret = add_empty_sets(batch, pool, KNLB_FAMILY_IPV4);
-	if (ret == 0 && v6)
-		ret = add_empty_sets(batch, pool, KNLB_FAMILY_IPV6);
-	if (ret == 0)
-		ret = rb_add_chain(batch, table, RULESET_ON_EMPTY, NULL, -1, 0);
-	for (int f = 0; ret == 0 && f < (v6 ? KNLB_FAMILIES : 1); f++) {
-		ret = add_on_empty_rule(batch, table, f, ON_EMPTY_TCP_RESET);
-		if (ret == 0)
-			ret = add_on_empty_rule(batch, table, f, ON_EMPTY_ICMP);
-		if (ret == 0)
-			ret = add_on_empty_rule(batch, table, f, ON_EMPTY_DROP);
-	}
-	/* After DNAT (dstnat = -100): only untranslated packets still match. */
-	if (ret == 0)
-		ret = rb_add_chain(batch, table, RULESET_FILTER_PREROUTING, "filter",
-				NF_INET_PRE_ROUTING, RULESET_FILTER_PRIO);
-	if (ret == 0)
-		ret = ruleset_add_new_flow_jump(batch, table,
-						RULESET_FILTER_PREROUTING,
-						RULESET_ON_EMPTY);
-	if (ret == 0)
-		ret = rb_add_chain(batch, table, RULESET_FILTER_OUTPUT, "filter",
-				NF_INET_LOCAL_OUT, RULESET_FILTER_PRIO);
-	if (ret == 0)
-		ret = ruleset_add_new_flow_jump(batch, table, RULESET_FILTER_OUTPUT,
-						RULESET_ON_EMPTY);
-	return ret;
-}
-
 /* The dispatch map of family f: VIP . proto . port : jump svc_NAME. */
 static int add_dispatch_map(struct nfnl_batch *batch,
 			    const struct knlb_model *pool, enum knlb_family f)
@@ -772,10 +546,10 @@ static int add_dispatch_map(struct nfnl_batch *batch,
 	const char *table = pool->config->global.table;
 	char name[RULESET_NAME_MAX];
 	struct rb_set_spec dispatch = {
-		.name = family_object(RULESET_DISPATCH_MAP, f, name, sizeof(name)),
+		.name = ruleset_family_object(RULESET_DISPATCH_MAP, f, name, sizeof(name)),
 		.id = family_set_id(SET_ID_DISPATCH, f),
 		.flags = NFT_SET_MAP,
-		.key_type = rb_concat_type(shapes[f].addr_type,
+		.key_type = rb_concat_type(ruleset_shapes[f].addr_type,
 					   NFT_TYPE_INET_PROTOCOL,
 					   NFT_TYPE_INET_SERVICE),
 		.key_len = service_key_len(f),
@@ -859,7 +633,7 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool)
 	if (ret == 0)
 		ret = persist_add_learn_chain(batch, pool);
 	if (ret == 0)
-		ret = add_on_empty_objects(batch, pool);
+		ret = ruleset_add_on_empty_objects(batch, pool);
 	if (ret == 0)
 		ret = persist_add_learn_jumps(batch, pool);
 	if (ret == 0)
