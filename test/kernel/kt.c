@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <libgen.h>
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <netinet/in.h>
@@ -122,6 +123,34 @@ uint32_t kt_nft_genid(void)
 	}
 	mnl_socket_close(nl);
 	return id;
+}
+
+int kt_connect_reaches(const int *listeners, int n, const struct sockaddr *from,
+		       const struct sockaddr *to, socklen_t len)
+{
+	struct pollfd p[16];
+	int fd = socket(from->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, got = -1;
+
+	cr_assert(n > 0 && n <= 16);
+	cr_assert_geq(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	cr_assert_eq(bind(fd, from, len), 0, "bind: %s", strerror(errno));
+	cr_assert_eq(connect(fd, to, len), 0, "connect: %s", strerror(errno));
+	for (int b = 0; b < n; b++)
+		p[b] = (struct pollfd){ .fd = listeners[b], .events = POLLIN };
+	cr_assert_eq(poll(p, (nfds_t)n, 2000), 1, "not exactly one backend accepted");
+	for (int b = 0; b < n; b++) {
+		if (p[b].revents & POLLIN) {
+			int c = accept(listeners[b], NULL, NULL);
+
+			cr_assert_geq(c, 0);
+			close(c);
+			got = b;
+		}
+	}
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &(struct linger){ 1, 0 }, sizeof(struct linger));
+	close(fd);
+	return got;
 }
 
 void kt_replace(const struct knlb_model *pool)

@@ -4,6 +4,7 @@
 #define KNLB_TEST_KT_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -35,6 +36,14 @@ void kt_load(const char *conf_rel, struct knlb_config **config,
 
 /* Program pool's whole table (sync_replace) on a socket of its own; asserts. */
 void kt_replace(const struct knlb_model *pool);
+
+/*
+ * Connect from `from` to `to` (len bytes each) and return which of the
+ * listeners[0..n) accepted it (asserts that exactly one did); the client
+ * side is reset, not closed, so no TIME_WAIT keeps its address and port.
+ */
+int kt_connect_reaches(const int *listeners, int n, const struct sockaddr *from,
+		       const struct sockaddr *to, socklen_t len);
 
 /* `nft list table inet NAME` output. */
 char *kt_nft_list(const char *table);

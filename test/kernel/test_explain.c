@@ -9,7 +9,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,35 +69,6 @@ static void lab_close(struct lab *l)
 		close(l->listen[b]);
 }
 
-/* The backend (0..3) that accepts a connection from from to to. */
-static int reached_from(struct lab *l, const struct sockaddr *from,
-			const struct sockaddr *to, socklen_t len)
-{
-	struct pollfd p[N_BACKENDS];
-	int fd = socket(from->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, got = -1;
-
-	cr_assert_geq(fd, 0);
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	cr_assert_eq(bind(fd, from, len), 0, "bind: %s", strerror(errno));
-	cr_assert_eq(connect(fd, to, len), 0, "connect: %s", strerror(errno));
-	for (int b = 0; b < N_BACKENDS; b++)
-		p[b] = (struct pollfd){ .fd = l->listen[b], .events = POLLIN };
-	cr_assert_eq(poll(p, N_BACKENDS, 2000), 1, "not exactly one backend accepted");
-	for (int b = 0; b < N_BACKENDS; b++) {
-		if (p[b].revents & POLLIN) {
-			int c = accept(l->listen[b], NULL, NULL);
-
-			cr_assert_geq(c, 0);
-			close(c);
-			got = b;
-		}
-	}
-	/* RST, not FIN: no TIME_WAIT to keep the address and port. */
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &(struct linger){ 1, 0 }, sizeof(struct linger));
-	close(fd);
-	return got;
-}
-
 /* The backend (0..3) a connection from 198.51.100.0/22 + host:port reaches. */
 static int reached(struct lab *l, int host, uint16_t port)
 {
@@ -107,7 +77,7 @@ static int reached(struct lab *l, int host, uint16_t port)
 	struct sockaddr_in from = { .sin_family = AF_INET, .sin_port = htons(port),
 				    .sin_addr.s_addr = htonl(0xc6336400 + (uint32_t)host) };
 
-	return reached_from(l, (struct sockaddr *)&from, (struct sockaddr *)&to, sizeof(to));
+	return kt_connect_reaches(l->listen, N_BACKENDS, (struct sockaddr *)&from, (struct sockaddr *)&to, sizeof(to));
 }
 
 /* The backend explain names for host:port (port 0: none given), -1 for none. */
@@ -239,7 +209,7 @@ static int reached6(struct lab *l, unsigned host, uint16_t port)
 	struct sockaddr_in6 to = sin6_of("2001:db8:2::", 0x10, 80);
 	struct sockaddr_in6 from = sin6_of("2001:db8:1::", host, port);
 
-	return reached_from(l, (struct sockaddr *)&from, (struct sockaddr *)&to, sizeof(to));
+	return kt_connect_reaches(l->listen, N_BACKENDS, (struct sockaddr *)&from, (struct sockaddr *)&to, sizeof(to));
 }
 
 Test(explain, ipv6_prediction_matches_real_connections)

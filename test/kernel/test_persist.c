@@ -10,7 +10,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,33 +72,6 @@ static void lab_close(struct lab *l)
 		close(l->listen[b]);
 }
 
-/* The backend (0..2) a new connection from from to to reaches. */
-static int reached_from(struct lab *l, const struct sockaddr *from,
-			const struct sockaddr *to, socklen_t len)
-{
-	struct pollfd p[N_BACKENDS];
-	int fd = socket(from->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0), got = -1;
-
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(bind(fd, from, len), 0, "bind: %s", strerror(errno));
-	cr_assert_eq(connect(fd, to, len), 0, "connect: %s", strerror(errno));
-	for (int b = 0; b < N_BACKENDS; b++)
-		p[b] = (struct pollfd){ .fd = l->listen[b], .events = POLLIN };
-	cr_assert_eq(poll(p, N_BACKENDS, 2000), 1, "not exactly one backend accepted");
-	for (int b = 0; b < N_BACKENDS; b++) {
-		if (p[b].revents & POLLIN) {
-			int c = accept(l->listen[b], NULL, NULL);
-
-			cr_assert_geq(c, 0);
-			close(c);
-			got = b;
-		}
-	}
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &(struct linger){ 1, 0 }, sizeof(struct linger));
-	close(fd);
-	return got;
-}
-
 /* The backend (0..2) a new connection from 198.51.100.<host> reaches. */
 static int reached(struct lab *l, int host)
 {
@@ -108,7 +80,7 @@ static int reached(struct lab *l, int host)
 	struct sockaddr_in from = { .sin_family = AF_INET,
 				    .sin_addr.s_addr = htonl(0xc6336400 + (uint32_t)host) };
 
-	return reached_from(l, (struct sockaddr *)&from, (struct sockaddr *)&to,
+	return kt_connect_reaches(l->listen, N_BACKENDS, (struct sockaddr *)&from, (struct sockaddr *)&to,
 			    sizeof(to));
 }
 
@@ -339,7 +311,7 @@ static int reached6(struct lab *l, unsigned host)
 	struct sockaddr_in6 to = sin6_of("2001:db8:2::", 0x10, 80);
 	struct sockaddr_in6 from = sin6_of("2001:db8:1::", host, 0);
 
-	return reached_from(l, (struct sockaddr *)&from, (struct sockaddr *)&to, sizeof(to));
+	return kt_connect_reaches(l->listen, N_BACKENDS, (struct sockaddr *)&from, (struct sockaddr *)&to, sizeof(to));
 }
 
 Test(persist, ipv6_clients_stick_and_lose_only_their_backends_entries)
