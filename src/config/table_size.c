@@ -12,17 +12,6 @@
 #include "knlb/config/config.h"
 #include "knlb/config/table_size.h"
 
-static uint64_t gcd64(uint64_t a, uint64_t b)
-{
-	while (b) {
-		uint64_t t = a % b;
-
-		a = b;
-		b = t;
-	}
-	return a;
-}
-
 /* Sum of the positive weights divided by their gcd; 0 when none is positive. */
 static uint64_t reduced_weight_sum(const struct knlb_service_config *svc)
 {

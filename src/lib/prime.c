@@ -20,3 +20,14 @@ bool is_prime(uint32_t n)
 			return false;
 	return true;
 }
+
+uint64_t gcd64(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "knlb/lib/prime.h"
 #include "knlb/sched/sched.h"
 
 /*
@@ -51,17 +52,6 @@ static int wrr_member_cmp(const void *a, const void *b)
 	if (x->weight != y->weight)
 		return x->weight < y->weight ? -1 : 1;
 	return x->index < y->index ? -1 : x->index > y->index;
-}
-
-static uint64_t gcd64(uint64_t a, uint64_t b)
-{
-	while (b) {
-		uint64_t t = a % b;
-
-		a = b;
-		b = t;
-	}
-	return a;
 }
 
 /* The state after one period: every backend back at 0. */

@@ -11,4 +11,7 @@
  */
 bool is_prime(uint32_t n);
 
+/* Greatest common divisor (gcd64(0, b) = b): wrr and the table_size default. */
+uint64_t gcd64(uint64_t a, uint64_t b);
+
 #endif
