@@ -304,9 +304,10 @@ static bool closing_needed(const struct knlbd *d)
 		 * when its count falls: both need a closed flow to stop
 		 * counting when it closes, not 120 s later in TIME_WAIT.
 		 */
+		if (svc->n_maxconn)
+			return true;
 		for (size_t b = 0; b < svc->n_backends; b++)
-			if (svc->backends[b].admin == KNLB_ADMIN_DRAIN ||
-			    svc->backends[b].cfg->maxconn)
+			if (svc->backends[b].admin == KNLB_ADMIN_DRAIN)
 				return true;
 	}
 	return false;

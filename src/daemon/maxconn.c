@@ -15,14 +15,6 @@
 #include "knlb/lib/loop.h"
 #include "knlb/pool/pool.h"
 
-static bool any_maxconn(const struct knlb_service *svc)
-{
-	for (size_t b = 0; b < svc->n_backends; b++)
-		if (svc->backends[b].cfg->maxconn)
-			return true;
-	return false;
-}
-
 void daemon_check_maxconn(struct knlbd *d)
 {
 	uint64_t now = loop_now_ns();
@@ -32,7 +24,8 @@ void daemon_check_maxconn(struct knlbd *d)
 	for (size_t s = 0; s < d->pool->n_services; s++) {
 		struct knlb_service *svc = &d->pool->services[s];
 
-		if (!any_maxconn(svc))
+		/* Runs before every sleep: a service without maxconn costs one test. */
+		if (!svc->n_maxconn)
 			continue;
 		for (size_t b = 0; b < svc->n_backends; b++) {
 			const struct knlb_backend *be = &svc->backends[b];

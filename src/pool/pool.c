@@ -425,6 +425,7 @@ static int service_init(struct knlb_service *svc,
 		svc->backends[i].weight = cfg->backends[i].weight;
 		/* No verdict yet: start up, as HAProxy does (docs/restart.md). */
 		svc->backends[i].up = true;
+		svc->n_maxconn += cfg->backends[i].maxconn != 0;
 	}
 	pool_refresh_weights(svc, 0);
 	svc->dirty = true;

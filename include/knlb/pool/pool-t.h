@@ -92,6 +92,8 @@ struct knlb_service {
 	 * scaled by a common factor, so the scale itself moves no slot.
 	 */
 	uint32_t weight_scale;
+	/* backends with a maxconn: the loop's check skips services with none */
+	size_t n_maxconn;
 	bool on_backups;		/* some family's backups serve */
 	bool empty;			/* no family has a usable backend */
 	bool dirty;			/* slots must be recomputed */
