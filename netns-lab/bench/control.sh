@@ -318,6 +318,43 @@ cp_haproxy_rest_conf() {
 	}'
 }
 
+# rest_window PID: the $REST_SECS of a sample; with REST_PROFILE=perf,
+# stat or strace, spent under `perf record -g`, `perf stat` (CPU, context
+# switches, syscalls) or `strace -c -f` of PID and its children, written
+# to $OUT/logs/$REST_TAG.{perf,stat,strace} (the CPU figures of a perf or
+# strace run include the profiler's cost: for where, not how much).
+# rest_ctxt PID,PID...: each thread's voluntary and involuntary switches.
+rest_ctxt() {
+	local p t
+	for p in ${1//,/ }; do
+		for t in /proc/"$p"/task/*; do
+			printf '%s %s %s\n' "${t##*/}" "$(awk '$1 == "Name:" { print $2 }' "$t/status")" \
+				"$(awk '/ctxt_switches/ { printf "%s ", $2 }' "$t/status")"
+		done
+	done
+}
+
+rest_window() {
+	local pids
+	pids=$(echo "$1" $(cat "/proc/$1/task/$1/children" 2>/dev/null) | tr ' ' ',')
+	case ${REST_PROFILE:-} in
+	perf)
+		perf record -q -g -o "$OUT/logs/$REST_TAG.perf" -p "$pids" -- sleep "$REST_SECS" \
+			>/dev/null 2>&1 || true ;;
+	stat)
+		rest_ctxt "$pids" >"$OUT/logs/$REST_TAG.ctxt"
+		perf stat -e task-clock,context-switches,raw_syscalls:sys_enter -o "$OUT/logs/$REST_TAG.stat" \
+			-p "$pids" -- sleep "$REST_SECS" >/dev/null 2>&1 || true
+		rest_ctxt "$pids" >>"$OUT/logs/$REST_TAG.ctxt" ;;
+	strace)
+		# shellcheck disable=SC2046
+		timeout -s INT "$REST_SECS" strace -c -f -o "$OUT/logs/$REST_TAG.strace" \
+			$(printf -- '-p %s ' ${pids//,/ }) >/dev/null 2>&1 || true ;;
+	*)
+		sleep "$REST_SECS" ;;
+	esac
+}
+
 # rest_sample PID LOG DOWN_RE: after the first probes settle, CPU % of a
 # core of PID (and its children) over $REST_SECS, then RSS and peak RSS
 # (KiB) and the lines of LOG matching DOWN_RE, tab-separated.
@@ -326,7 +363,7 @@ rest_sample() {
 	sleep 5
 	hz=$(getconf CLK_TCK)
 	c0=$(cpu_ticks "$pid") t0=$(date +%s%N)
-	sleep "$REST_SECS"
+	rest_window "$pid"
 	c1=$(cpu_ticks "$pid") t1=$(date +%s%N)
 	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
 	hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
@@ -345,6 +382,7 @@ rest_one_knlb() {
 	knlb_run "$conf" "$log" 60
 	local ms cpu rss hwm down
 	ms=$(sed -n 's/.*programmed table.* in \([0-9.]*\) ms.*/\1/p' "$log" | head -1)
+	REST_TAG=rest-knlb-$check.r$r
 	IFS=$'\t' read -r cpu rss hwm down < <(rest_sample "$KNLBD_PID" "$log" ' DOWN')
 	b_log "  round $r knlbd, check = $check: CPU $cpu % of a core, RSS $rss KiB (peak $hwm), $down DOWN lines"
 	b_raw rest.tsv "$r" knlbd "$check" "$REST_BACKENDS" "$n" 2s "$REST_SECS" "$rss" "$hwm" "$cpu" "$down" "$ms"
@@ -368,6 +406,7 @@ rest_one_haproxy() {
 	local pid=$! cpu rss hwm down
 	b_track "$pid"
 	b_alive "$pid" || b_die "haproxy did not start (log: $log)"
+	REST_TAG=rest-haproxy-$check.r$r
 	IFS=$'\t' read -r cpu rss hwm down < <(rest_sample "$pid" "$log" ' is DOWN')
 	b_log "  round $r haproxy, check = $check: CPU $cpu % of a core, RSS $rss KiB (peak $hwm), $down DOWN lines"
 	b_raw rest.tsv "$r" haproxy "$check" "$REST_BACKENDS" "$n" 2s "$REST_SECS" "$rss" "$hwm" "$cpu" "$down" -

@@ -123,6 +123,18 @@ socklen_t check_probe_sockaddr(const struct check_probe *probe,
 int check_probe_watch_fd(struct check_probe *probe, uint32_t events,
 			 loop_fd_fn fn);
 
+/*
+ * Before connect(): close with a reset, not a FIN (no TIME_WAIT socket
+ * and no two-minute conntrack entry per probe).  Best effort.
+ */
+void check_probe_abortive_close(int fd);
+/*
+ * Before connect(): hold the handshake's last ACK back (TCP_QUICKACK
+ * off), so it goes with our first data, or never when we close first.
+ * Best effort.
+ */
+void check_probe_delay_ack(int fd);
+
 /* The stop() of the fd-based kinds: unwatch and close probe->fd. */
 void check_probe_close_fd(struct check_probe *probe);
 

@@ -6,6 +6,8 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,6 +332,19 @@ int check_probe_watch_fd(struct check_probe *probe, uint32_t events,
 		return err;
 	probe->fd_watched = true;
 	return 0;
+}
+
+void check_probe_abortive_close(int fd)
+{
+	static const struct linger abort_close = { .l_onoff = 1, .l_linger = 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_close,
+			 sizeof(abort_close));
+}
+
+void check_probe_delay_ack(int fd)
+{
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &(int){ 0 }, sizeof(int));
 }
 
 void check_probe_close_fd(struct check_probe *probe)

@@ -482,6 +482,32 @@ Test(check, tcp_connect_ok)
 	close(lfd);
 }
 
+/*
+ * The backend's kernel answers the SYN and its application is never
+ * woken: the handshake's last ACK is held back and the probe resets the
+ * half-open connection, so nothing reaches the accept queue (as HAProxy's
+ * layer-4 checks).  With a full handshake accept() would return it.
+ */
+Test(check, tcp_probe_leaves_nothing_to_accept)
+{
+	struct check_spec spec = spec_of(CHECK_TCP, 300);
+	struct outcome o = { 0 };
+	uint16_t port;
+	int lfd = tcp_listener(8, &port), cfd;
+
+	start(&spec, port, &o);
+	run(2000);
+	expect_result(&o, CHECK_OK, "connected");
+	usleep(50 * 1000);	/* any late ACK or reset is processed */
+	cr_assert_eq(fcntl(lfd, F_SETFL, O_NONBLOCK), 0);
+	cfd = accept4(lfd, NULL, NULL, 0);
+	cr_expect_eq(cfd, -1, "the probe's connection reached the application");
+	cr_expect_eq(errno, EAGAIN);
+	if (cfd >= 0)
+		close(cfd);
+	close(lfd);
+}
+
 /* The checker probes the port it is given; spec->port is health's to resolve. */
 Test(check, tcp_probes_the_port_it_is_given)
 {
