@@ -40,7 +40,8 @@ struct check_ops {
 
 extern const struct check_ops check_tcp_ops;
 extern const struct check_ops check_udp_ops;
-extern const struct check_ops check_http_ops;	/* http and https */
+extern const struct check_ops check_http_ops;	/* by hand, check_http.c */
+extern const struct check_ops check_https_ops;	/* libcurl, check_https.c */
 /* Every kind, run by the unprivileged prober process (check_remote.c). */
 extern const struct check_ops check_remote_ops;
 
@@ -48,6 +49,7 @@ struct prober_link;
 struct privsep_spawner;
 
 struct http_probe;
+struct https_probe;
 
 struct check_probe {
 	struct checker *checker;
@@ -71,8 +73,10 @@ struct check_probe {
 	/* tcp, udp */
 	int fd;			/* -1 when none */
 	bool fd_watched;
-	/* http, https */
+	/* http */
 	struct http_probe *http;
+	/* https */
+	struct https_probe *https;
 	/* remote: its slot in the prober link */
 	uint32_t remote_slot;
 };
@@ -81,7 +85,7 @@ struct checker {
 	struct loop *loop;
 	struct check_probe *probes;
 	size_t n_running;
-	/* http(s): every transfer in one multi handle, driven by the loop */
+	/* https: every transfer in one multi handle, driven by the loop */
 	CURLM *multi;
 	struct loop_timer curl_timer;
 	/* Set: every probe runs in the prober process, none here. */
@@ -143,8 +147,12 @@ int prober_link_new(struct checker *checker, struct privsep_spawner *spawner,
 		    unsigned int role, struct prober_link **out);
 void prober_link_free(struct prober_link *link);
 
-/* Set up and tear down the checker's curl multi handle. */
-int check_http_init(struct checker *checker);
-void check_http_cleanup(struct checker *checker);
+/* Set up and tear down the checker's curl multi handle (https). */
+int check_https_init(struct checker *checker);
+void check_https_cleanup(struct checker *checker);
+
+/* Body bytes examined for spec.body (http and https). */
+#define HTTP_BODY_MAX	(16 * 1024)
+#define HTTP_USER_AGENT	"knlb-health/0.1"
 
 #endif

@@ -46,8 +46,9 @@ static const struct check_ops *kind_ops(const struct checker *checker,
 	case CHECK_UDP:
 		return &check_udp_ops;
 	case CHECK_HTTP:
-	case CHECK_HTTPS:
 		return &check_http_ops;
+	case CHECK_HTTPS:
+		return &check_https_ops;
 	case CHECK_NONE:
 		break;
 	}
@@ -65,7 +66,7 @@ int checker_new(struct loop *loop, struct checker **out)
 	err = curl_acquire();
 	if (err < 0)
 		goto out_free;
-	err = check_http_init(checker);
+	err = check_https_init(checker);
 	if (err < 0)
 		goto out_release;
 	*out = checker;
@@ -269,7 +270,7 @@ void checker_free(struct checker *checker)
 		prober_link_free(checker->remote);
 		checker->remote = NULL;
 	} else {
-		check_http_cleanup(checker);
+		check_https_cleanup(checker);
 		curl_release();
 	}
 	free(checker);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * HTTP(S) probe: GET spec.path with libcurl's multi interface, driven by
+ * HTTPS probe: GET spec.path with libcurl's multi interface, driven by
  * our loop (socket and timer callbacks, curl_multi_socket_action()), so a
  * thousand checks cost no thread and no blocking call.  Up when the status
- * is in spec.expect_status and the body holds spec.body.
+ * is in spec.expect_status and the body holds spec.body.  Plain http is
+ * check_http.c's, without curl: curl's bookkeeping grows with the
+ * transfers in flight and was most of the prober's CPU at 10,000 backends.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -22,10 +24,8 @@
  * health endpoint that streams without end must not hold a probe (and a
  * backend connection) until the deadline.
  */
-#define HTTP_BODY_MAX	(16 * 1024)
-#define HTTP_USER_AGENT	"knlb-health/0.1"
 
-struct http_probe {
+struct https_probe {
 	CURL *easy;
 	bool added;			/* to checker->multi */
 	struct curl_slist *connect_to;
@@ -133,7 +133,7 @@ static int http_on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 	return 0;
 }
 
-int check_http_init(struct checker *checker)
+int check_https_init(struct checker *checker)
 {
 	CURLM *multi = curl_multi_init();
 
@@ -151,7 +151,7 @@ int check_http_init(struct checker *checker)
 }
 
 /* After every probe was cancelled; curl may still call back while closing. */
-void check_http_cleanup(struct checker *checker)
+void check_https_cleanup(struct checker *checker)
 {
 	curl_multi_cleanup(checker->multi);
 	checker->multi = NULL;
@@ -163,18 +163,18 @@ void check_http_cleanup(struct checker *checker)
 static size_t http_on_body(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct check_probe *probe = arg;
-	struct http_probe *http = probe->http;
+	struct https_probe *https = probe->https;
 	size_t n = size * nmemb;
-	size_t room = HTTP_BODY_MAX - http->body_len;
+	size_t room = HTTP_BODY_MAX - https->body_len;
 	size_t keep = n < room ? n : room;
 
-	if (http->body)
-		memcpy(http->body + http->body_len, data, keep);
-	http->body_len += keep;
-	if (http->body_len < HTTP_BODY_MAX)
+	if (https->body)
+		memcpy(https->body + https->body_len, data, keep);
+	https->body_len += keep;
+	if (https->body_len < HTTP_BODY_MAX)
 		return n;
 	/* Short count: curl stops with CURLE_WRITE_ERROR, which we expect. */
-	http->body_capped = true;
+	https->body_capped = true;
 	return 0;
 }
 
@@ -188,7 +188,7 @@ static curl_socket_t http_open_socket(void *arg, curlsocktype purpose,
 	(void)purpose;
 	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 	if (fd == -1) {
-		probe->http->socket_errno = errno;
+		probe->https->socket_errno = errno;
 		return CURL_SOCKET_BAD;
 	}
 	/*
@@ -205,17 +205,17 @@ static curl_socket_t http_open_socket(void *arg, curlsocktype purpose,
 
 static void http_report_error(struct check_probe *probe, CURLcode code)
 {
-	struct http_probe *http = probe->http;
-	const char *text = http->errbuf[0] ? http->errbuf :
+	struct https_probe *https = probe->https;
+	const char *text = https->errbuf[0] ? https->errbuf :
 					     curl_easy_strerror(code);
 	long os_errno = 0;
 
-	if (http->socket_errno) {
+	if (https->socket_errno) {
 		check_probe_done(probe, CHECK_LOCAL_ERROR, "socket: %s",
-				 strerror(http->socket_errno));
+				 strerror(https->socket_errno));
 		return;
 	}
-	curl_easy_getinfo(http->easy, CURLINFO_OS_ERRNO, &os_errno);
+	curl_easy_getinfo(https->easy, CURLINFO_OS_ERRNO, &os_errno);
 	switch (code) {
 	case CURLE_COULDNT_CONNECT:
 		if (os_errno == ECONNREFUSED) {
@@ -255,22 +255,22 @@ static void http_report_error(struct check_probe *probe, CURLcode code)
 static void http_complete(struct check_probe *probe, CURLcode code)
 {
 	const struct check_spec *spec = &probe->spec;
-	struct http_probe *http = probe->http;
+	struct https_probe *https = probe->https;
 	long status = 0;
 
-	if (code == CURLE_WRITE_ERROR && http->body_capped)
+	if (code == CURLE_WRITE_ERROR && https->body_capped)
 		code = CURLE_OK;
 	if (code != CURLE_OK) {
 		http_report_error(probe, code);
 		return;
 	}
-	curl_easy_getinfo(http->easy, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(https->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (!check_status_expected(spec, status)) {
 		check_probe_done(probe, CHECK_FAILED, "status %ld", status);
 		return;
 	}
 	if (spec->body[0] &&
-	    !memmem(http->body, http->body_len, spec->body, strlen(spec->body))) {
+	    !memmem(https->body, https->body_len, spec->body, strlen(spec->body))) {
 		/* Room for the quotes and the words around them. */
 		check_probe_done(probe, CHECK_FAILED,
 				 "body does not contain \"%.*s\"",
@@ -316,8 +316,8 @@ static bool http_host_ok(const char *host)
 static CURLcode http_setup(struct check_probe *probe, const char *url)
 {
 	const struct check_spec *spec = &probe->spec;
-	struct http_probe *http = probe->http;
-	CURL *easy = http->easy;
+	struct https_probe *https = probe->https;
+	CURL *easy = https->easy;
 	uint64_t timeout_ms = (spec->timeout_ns + 999999) / 1000000;
 	CURLcode rc = CURLE_OK;
 
@@ -342,15 +342,15 @@ static CURLcode http_setup(struct check_probe *probe, const char *url)
 	SET(CURLOPT_FORBID_REUSE, 1L);
 	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	SET(CURLOPT_USERAGENT, HTTP_USER_AGENT);
-	SET(CURLOPT_ERRORBUFFER, http->errbuf);
+	SET(CURLOPT_ERRORBUFFER, https->errbuf);
 	SET(CURLOPT_WRITEFUNCTION, http_on_body);
 	SET(CURLOPT_WRITEDATA, probe);
 	SET(CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
 	SET(CURLOPT_OPENSOCKETDATA, probe);
-	if (http->connect_to)
-		SET(CURLOPT_CONNECT_TO, http->connect_to);
-	if (http->headers)
-		SET(CURLOPT_HTTPHEADER, http->headers);
+	if (https->connect_to)
+		SET(CURLOPT_CONNECT_TO, https->connect_to);
+	if (https->headers)
+		SET(CURLOPT_HTTPHEADER, https->headers);
 #undef SET
 	return rc;
 }
@@ -364,7 +364,7 @@ static CURLcode http_setup(struct check_probe *probe, const char *url)
 static int http_build(struct check_probe *probe, char *url, size_t url_len)
 {
 	const struct check_spec *spec = &probe->spec;
-	struct http_probe *http = probe->http;
+	struct https_probe *https = probe->https;
 	const char *scheme = spec->kind == CHECK_HTTPS ? "https" : "http";
 	const char *path = spec->path[0] ? spec->path : "/";
 	const char *slash = path[0] == '/' ? "" : "/";
@@ -386,46 +386,46 @@ static int http_build(struct check_probe *probe, char *url, size_t url_len)
 	l = curl_slist_append(NULL, line);
 	if (!l)
 		return -ENOMEM;
-	http->connect_to = l;
+	https->connect_to = l;
 	snprintf(line, sizeof(line), "Host: %s", spec->host);
 	l = curl_slist_append(NULL, line);
 	if (!l)
 		return -ENOMEM;
-	http->headers = l;
+	https->headers = l;
 	return 0;
 }
 
 static int http_start(struct check_probe *probe)
 {
 	char url[16 + 2 * CHECK_TEXT_MAX + KNLB_ADDRSTRLEN];
-	struct http_probe *http;
+	struct https_probe *https;
 	CURLMcode mrc;
 	CURLcode rc;
 	int err;
 
-	http = calloc(1, sizeof(*http));
-	if (!http)
+	https = calloc(1, sizeof(*https));
+	if (!https)
 		return -ENOMEM;
-	probe->http = http;
+	probe->https = https;
 	if (probe->spec.body[0]) {
-		http->body = malloc(HTTP_BODY_MAX);
-		if (!http->body)
+		https->body = malloc(HTTP_BODY_MAX);
+		if (!https->body)
 			return -ENOMEM;
 	}
 	err = http_build(probe, url, sizeof(url));
 	if (err < 0)
 		return err;
-	http->easy = curl_easy_init();
-	if (!http->easy)
+	https->easy = curl_easy_init();
+	if (!https->easy)
 		return -ENOMEM;
 	rc = http_setup(probe, url);
 	if (rc != CURLE_OK)
 		return rc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
 	/* curl arms its timer here; the transfer begins from the loop. */
-	mrc = curl_multi_add_handle(probe->checker->multi, http->easy);
+	mrc = curl_multi_add_handle(probe->checker->multi, https->easy);
 	if (mrc != CURLM_OK)
 		return mrc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
-	http->added = true;
+	https->added = true;
 	return 0;
 }
 
@@ -436,21 +436,21 @@ static void http_timeout(struct check_probe *probe)
 
 static void http_stop(struct check_probe *probe)
 {
-	struct http_probe *http = probe->http;
+	struct https_probe *https = probe->https;
 
-	if (!http)
+	if (!https)
 		return;
-	if (http->added)
-		curl_multi_remove_handle(probe->checker->multi, http->easy);
-	curl_easy_cleanup(http->easy);
-	curl_slist_free_all(http->connect_to);
-	curl_slist_free_all(http->headers);
-	free(http->body);
-	free(http);
-	probe->http = NULL;
+	if (https->added)
+		curl_multi_remove_handle(probe->checker->multi, https->easy);
+	curl_easy_cleanup(https->easy);
+	curl_slist_free_all(https->connect_to);
+	curl_slist_free_all(https->headers);
+	free(https->body);
+	free(https);
+	probe->https = NULL;
 }
 
-const struct check_ops check_http_ops = {
+const struct check_ops check_https_ops = {
 	.start = http_start,
 	.timeout = http_timeout,
 	.stop = http_stop,

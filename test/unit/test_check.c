@@ -367,6 +367,29 @@ static void http_send_big(struct http_conn *c)
 		g_http.big_sent += (size_t)n;
 }
 
+/* /slow: the status line in two parts, the second after 100 ms. */
+static struct {
+	struct http_conn *conn;
+	struct loop_timer timer;
+} g_slow;
+
+static void http_slow_rest(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	static const char rest[] = "00 OK\r\nContent-Length: 0\r\n\r\n";
+
+	(void)loop;
+	(void)t;
+	(void)arg;
+	cr_assert_eq(write(g_slow.conn->fd, rest, sizeof(rest) - 1), (ssize_t)sizeof(rest) - 1);
+	http_conn_close(g_slow.conn);
+	g_slow.conn = NULL;
+}
+
+static void http_write(struct http_conn *c, const char *text)
+{
+	cr_assert_eq(write(c->fd, text, strlen(text)), (ssize_t)strlen(text));
+}
+
 static bool http_route(struct http_conn *c)
 {
 	const char *req = c->buf;
@@ -384,6 +407,20 @@ static bool http_route(struct http_conn *c)
 		http_send_big(c);
 	else if (strncmp(req, "GET /hang ", 10) == 0)
 		return false;	/* never answer; the client gives up */
+	else if (strncmp(req, "GET /empty ", 11) == 0)
+		;		/* close without a word */
+	else if (strncmp(req, "GET /truncated ", 15) == 0)
+		http_write(c, "HTTP/1.1 20");
+	else if (strncmp(req, "GET /chunked ", 13) == 0)
+		http_write(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+			      "3\r\nrea\r\n2\r\ndy\r\n0\r\n\r\n");
+	else if (strncmp(req, "GET /slow ", 10) == 0) {
+		http_write(c, "HTTP/1.1 2");
+		g_slow.conn = c;
+		loop_timer_init(&g_slow.timer, http_slow_rest, NULL);
+		cr_assert_eq(loop_timer_arm(g_loop, &g_slow.timer, NS(100)), 0);
+		return false;
+	}
 	else
 		http_send(c, 404, "", "no\n");
 	return true;
@@ -796,6 +833,47 @@ Test(check, http_timeout)
 	expect_result(&o, CHECK_FAILED, "timeout");
 	cr_expect_geq(o.res.latency_ms, T(200) - 1);
 	cr_expect_lt(o.res.latency_ms, T(600));
+}
+
+/* The status line in two parts, 100 ms apart: read on, then judge. */
+Test(check, http_slow_status_line)
+{
+	struct check_spec spec = http_spec("/slow");
+	struct outcome o = { 0 };
+
+	http_server_start();
+	start(&spec, g_http.port, &o);
+	run(2000);
+	expect_result(&o, CHECK_OK, "status 200");
+	cr_expect_geq(o.res.latency_ms, T(100) - 1);
+}
+
+Test(check, http_empty_and_truncated_replies_fail)
+{
+	struct check_spec empty = http_spec("/empty");
+	struct check_spec truncated = http_spec("/truncated");
+	struct outcome a = { 0 }, b = { 0 };
+
+	http_server_start();
+	start(&empty, g_http.port, &a);
+	start(&truncated, g_http.port, &b);
+	run(2000);
+	expect_result(&a, CHECK_FAILED, "empty reply");
+	expect_result(&b, CHECK_FAILED, "incomplete response");
+	cr_expect_lt(a.res.latency_ms, T(300), "a close, not a timeout");
+	cr_expect_lt(b.res.latency_ms, T(300), "a close, not a timeout");
+}
+
+Test(check, http_chunked_body_substring)
+{
+	struct check_spec spec = http_spec("/chunked");
+	struct outcome o = { 0 };
+
+	strcpy(spec.body, "ready");
+	http_server_start();
+	start(&spec, g_http.port, &o);
+	run(2000);
+	expect_result(&o, CHECK_OK, "status 200");
 }
 
 Test(check, https_against_plain_http_fails_in_time)
