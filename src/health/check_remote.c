@@ -32,12 +32,12 @@
 /* See on_started(). */
 #define REQUEST_SNDBUF		(8 * 1024 * 1024)
 /*
- * Requests go out together from the loop's next pass: health starts the
- * probes due in one tick from one pass (health.c), so they reach the
- * prober in one wakeup of it and PROBE_MSG_BATCH a syscall, without the
- * few milliseconds a timed wait added to every probe.
+ * Requests wait this long to go out together: one wakeup of the prober
+ * for many probes instead of one each (10,000 backends at 2 s are 5,000
+ * probes a second), at the price of a few milliseconds per probe.  The
+ * prober batches its replies the same way.
  */
-#define FLUSH_DELAY_NS		0
+#define FLUSH_DELAY_NS		5000000ULL
 
 struct remote_slot {
 	struct check_probe *probe;	/* NULL: free */

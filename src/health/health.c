@@ -19,14 +19,6 @@
 /* Slow start moves weights in this many steps: smooth, few commits. */
 #define RAMP_STEPS		10
 #define RAMP_STEP_MIN_NS	100000000ULL
-/*
- * Probe starts fall on ticks of interval / PROBE_TICKS, at most
- * PROBE_TICK_MAX_NS: the probes due in one tick start in one wakeup and
- * go to the prober in one batch.  10,000 backends at 2 s spread to the
- * nanosecond woke knlbd ~1,600 times a second, one or three probes each.
- */
-#define PROBE_TICKS		64
-#define PROBE_TICK_MAX_NS	10000000ULL
 
 struct health_backend {
 	struct health *health;
@@ -34,7 +26,7 @@ struct health_backend {
 	struct health_backend_info info;
 	struct loop_timer timer;
 	struct check_probe *probe;	/* in flight, or NULL */
-	uint64_t probe_due_ns;		/* when the probe in flight was due */
+	uint64_t probe_start_ns;
 	bool local_error_logged;	/* once per streak, not per probe */
 };
 
@@ -101,43 +93,18 @@ static const struct knlb_service *svc_of(const struct health *h, size_t svc)
 	return &h->pool->services[svc];
 }
 
-static int probe_arm(struct health_backend *hb, uint64_t due)
-{
-	hb->probe_due_ns = due;
-	return loop_timer_arm_at(hb->health->loop, &hb->timer, due);
-}
-
-static uint64_t probe_tick_ns(const struct knlb_health_config *cfg)
-{
-	uint64_t tick = cfg->interval_ns / PROBE_TICKS;
-
-	return tick < PROBE_TICK_MAX_NS ? tick : PROBE_TICK_MAX_NS;
-}
-
-/* t rounded up to the service's next probe tick. */
-static uint64_t on_tick(uint64_t t, const struct knlb_health_config *cfg)
-{
-	uint64_t tick = probe_tick_ns(cfg);
-
-	return tick ? (t + tick - 1) / tick * tick : t;
-}
-
-/*
- * The next probe follows the one that was due, not the moment it ran:
- * due times stay on the tick and do not drift.
- */
 static void schedule_next(struct health_backend *hb)
 {
 	struct health *h = hb->health;
 	const struct knlb_health_config *cfg = &svc_of(h, hb->svc)->cfg->health;
-	uint64_t next = hb->probe_due_ns +
+	uint64_t next = hb->probe_start_ns +
 			health_counter_next_ns(&hb->info.counter, cfg);
 	uint64_t now = loop_now_ns();
 
 	/* A probe that took longer than the interval: start the next at once. */
 	if (next < now)
 		next = now;
-	if (probe_arm(hb, on_tick(next, cfg)) < 0)
+	if (loop_timer_arm_at(h->loop, &hb->timer, next) < 0)
 		log_error("%s/%s: cannot schedule the next probe: out of memory",
 			  svc_of(h, hb->svc)->cfg->name,
 			  svc_of(h, hb->svc)->backends[hb->b].cfg->id);
@@ -289,6 +256,7 @@ static void on_probe_timer(struct loop *loop, struct loop_timer *t, void *arg)
 
 	(void)loop;
 	(void)t;
+	hb->probe_start_ns = loop_now_ns();
 	ret = checker_start(h->checker, &svc->cfg->health.check, &be->addr,
 			    health_probe_port(svc->cfg, be), on_probe_done, hb,
 			    &hb->probe);
@@ -404,8 +372,9 @@ int health_start(struct health *h)
 		for (size_t b = 0; b < svc->n_backends; b++) {
 			uint64_t offset = svc->n_backends > 1 ?
 					  interval * b / svc->n_backends : 0;
-			int ret = probe_arm(&h->services[s].backends[b],
-					    on_tick(now + offset, &svc->cfg->health));
+			int ret = loop_timer_arm_at(h->loop,
+						    &h->services[s].backends[b].timer,
+						    now + offset);
 
 			if (ret < 0)
 				return ret;
