@@ -47,7 +47,7 @@ KERN_SRC  := $(wildcard test/kernel/*.c)
 LAB_SRC   := $(wildcard netns-lab/tools/*.c)
 LAB_BIN   := $(LAB_SRC:netns-lab/tools/%.c=$(BUILD)/lab/%)
 
-.PHONY: all deps check-layers test test-unit test-kernel test-lab test-san demo bench-sched bench-failover \
+.PHONY: all deps check-layers test test-unit test-kernel test-lab test-san demo bench-sched bench-checks bench-failover \
         golden clean help install uninstall test-install test-docs bench bench-smoke bench-deps
 
 all: $(BUILD)/knlbd $(BUILD)/knlbctl $(LAB_BIN)
@@ -61,6 +61,7 @@ help:
 	@echo "make bench      knlb vs plain routing, HAProxy, nftlb: data and control plane (root, ~10 min)"
 	@echo "make bench-smoke  the same machinery, one short round (root, ~1 min; part of make test)"
 	@echo "make bench-sched  Maglev build time for M=65537, N=10/100/1000"
+	@echo "make bench-checks  knlbd vs HAProxy at rest: 10,000 backends checked every 2 s (root, ~7 min)"
 	@echo "make bench-ct   conntrack events/s absorbed without loss, CPU per event, dump times (root)"
 	@echo "make bench-ct-daemon  the same for knlbd itself in a lab netns, against conntrack -E (root)"
 	@echo "make bench-failover  a backend down: decision -> kernel ack, M=16381/65537, N=4/10/100/1000 (root)"
@@ -176,6 +177,12 @@ bench-smoke: bench-deps all
 
 bench-sched: $(BUILD)/bench-sched
 	$(BUILD)/bench-sched
+
+# Only the at-rest row: knlbd and HAProxy checking 10,000 backends (tcp,
+# http), interleaved; REST_SECS, REST_ROUNDS, REST_CHECKS, REST_PROFILE.
+.PHONY: bench-checks
+bench-checks: bench-deps all
+	CP_STEPS=rest KNLB_BUILD=$(CURDIR)/$(BUILD) netns-lab/bench.sh --skip-data
 
 # Conntrack intake and dump times, in a private netns (root).
 .PHONY: bench-ct

@@ -12,6 +12,8 @@
 #   cp_at_rest           knlbd and HAProxy with $REST_BACKENDS backends,
 #                        check = tcp and http every 2 s: RSS and CPU over
 #                        $REST_SECS s, interleaved for $REST_ROUNDS rounds
+#                        ($REST_WHO: the contenders, "knlb haproxy";
+#                        $REST_PROFILE: see rest_window)
 #   cp_cleanup           removes the control-plane namespace (exit trap)
 #
 # Raw results go to $OUT/raw/{program,down,moved,rest}.tsv.
@@ -433,8 +435,8 @@ cp_at_rest() {
 	in_be 1 sysctl -qw net.ipv4.tcp_max_syn_backlog=65536
 	in_gw ip route add 10.1.0.0/18 via "$BE1_ADDR"
 	for ((r = 1; r <= REST_ROUNDS; r++)); do
-		order="knlb haproxy"
-		[ $((r % 2)) = 1 ] || order="haproxy knlb"
+		order=${REST_WHO:-knlb haproxy}
+		[ $((r % 2)) = 1 ] || order=$(echo "$order" | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
 		for check in $REST_CHECKS; do
 			for who in $order; do
 				"rest_one_$who" "$r" "$check" "$n" "$per"
