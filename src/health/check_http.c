@@ -116,35 +116,32 @@ static bool http_send(struct check_probe *probe)
 /*
  * Read everything there is (edge-triggered) and judge it after each read:
  * a verdict ends the probe without waiting for the backend to close.
+ * True when the probe ended (it is freed then).
  */
-static void http_read(struct check_probe *probe)
+static bool http_read(struct check_probe *probe)
 {
 	struct http_probe *http = probe->http;
 
 	for (;;) {
 		ssize_t n;
 
-		if (http->len == http->cap) {
-			http_judge(probe, true);	/* nothing more will be read */
-			return;
-		}
+		if (http->len == http->cap)
+			return http_judge(probe, true);	/* nothing more will be read */
 		n = recv(probe->fd, http->buf + http->len, http->cap - http->len, 0);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && errno == EAGAIN)
-			return;
-		if (n == 0 || (n == -1 && errno == ECONNRESET && http->len)) {
-			http_judge(probe, true);
-			return;
-		}
+			return false;
+		if (n == 0 || (n == -1 && errno == ECONNRESET && http->len))
+			return http_judge(probe, true);
 		if (n == -1) {
 			check_probe_fail_errno(probe, "recv", "connect refused",
 					       "timeout", errno);
-			return;
+			return true;
 		}
 		http->len += (size_t)n;
 		if (http_judge(probe, false))
-			return;
+			return true;
 	}
 }
 
@@ -210,8 +207,16 @@ static int http_start(struct check_probe *probe)
 				    http_on_event);
 }
 
+/*
+ * As tcp_timeout(): a prober that got the CPU late may find the answer
+ * already read by the kernel; judge that before calling it a timeout.
+ */
 static void http_timeout(struct check_probe *probe)
 {
+	struct http_probe *http = probe->http;
+
+	if (probe->fd >= 0 && http->req_sent == http->req_len && http_read(probe))
+		return;
 	check_probe_done(probe, CHECK_FAILED, "timeout");
 }
 
