@@ -38,10 +38,12 @@ struct prober_probe {
 };
 
 /*
- * Blocking: when the daemon is slow to read, wait for it rather than lose
- * a result.  The daemon never blocks on us, so this cannot deadlock; the
- * daemon gone is our EOF on the next read.  PROBE_MSG_BATCH replies a
- * syscall.
+ * Never blocks: a daemon busy elsewhere (a large table rewrite takes
+ * tens of milliseconds, a starved one seconds) must not stop the probes
+ * in flight here, or their answers go unread until they time out and the
+ * stall feeds itself.  What the socket cannot take now waits in
+ * p->replies and the flush timer tries again; the daemon gone is our EOF
+ * on the next read.  PROBE_MSG_BATCH replies a syscall.
  */
 static void flush(struct prober *p)
 {
@@ -50,26 +52,29 @@ static void flush(struct prober *p)
 	size_t done = 0;
 
 	while (done < p->n_replies) {
-		size_t k = p->n_replies - done, sent = 0;
+		size_t k = p->n_replies - done;
 		int ret;
 
 		if (k > PROBE_MSG_BATCH)
 			k = PROBE_MSG_BATCH;
 		probe_msg_batch(msgs, iov, &p->replies[done],
 				sizeof(p->replies[0]), k);
-		while (sent < k) {
-			ret = sendmmsg(p->fd, msgs + sent, (unsigned int)(k - sent),
-				       MSG_NOSIGNAL);
-			if (ret == -1 && errno == EINTR)
-				continue;
-			if (ret == -1)
-				goto out;	/* the daemon is gone */
-			sent += (size_t)ret;
+		ret = sendmmsg(p->fd, msgs, (unsigned int)k, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (ret == -1 && errno == EINTR)
+			continue;
+		if (ret == -1 && (errno == EAGAIN || errno == ENOBUFS))
+			break;			/* full: the rest waits */
+		if (ret == -1) {
+			done = p->n_replies;	/* the daemon is gone */
+			break;
 		}
-		done += k;
+		done += (size_t)ret;
 	}
-out:
-	p->n_replies = 0;
+	memmove(p->replies, p->replies + done,
+		(p->n_replies - done) * sizeof(*p->replies));
+	p->n_replies -= done;
+	if (p->n_replies && !loop_timer_armed(&p->flush_timer))
+		(void)loop_timer_arm(p->loop, &p->flush_timer, FLUSH_DELAY_NS);
 }
 
 static void on_flush_timer(struct loop *loop, struct loop_timer *t, void *arg)
