@@ -6,8 +6,8 @@
 #include "knlb/config/check-t.h"
 
 /*
- * Running probes on the event loop: non-blocking sockets for tcp and udp,
- * libcurl's multi interface for http(s), all driven by the one loop, no
+ * Running probes on the event loop: non-blocking sockets for tcp, udp and
+ * http, libcurl's multi interface for https, all driven by the one loop, no
  * threads.  A checker owns the shared state (the curl multi handle); a
  * probe is one attempt against one address.
  *
