@@ -490,6 +490,7 @@ static int add_slot_map(struct nfnl_batch *batch, const char *table,
 		.data_type = rb_concat_type(ruleset_shapes[f].addr_type,
 					    NFT_TYPE_INET_SERVICE, 0),
 		.data_len = slot_data_len(f),
+		.size = svc->cfg->table_size,
 		.udata = slots_udata(svc, f),
 	};
 	int ret;
