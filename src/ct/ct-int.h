@@ -84,10 +84,26 @@ struct ct {
 
 	struct loop_timer resync_timer;
 	bool in_resync;
+	bool ft_scoped_pass;		/* the dump being read is a scoped pass's */
 	uint64_t last_resync_end_ns;
 	uint64_t last_resync_dur_ns;
 
 	struct ct_stats st;
+
+	/* periodic.c: counting by dumps */
+	uint32_t *periodic_marks;
+	size_t n_periodic, periodic_cap;
+	uint64_t periodic_interval_ns;
+	struct loop_timer periodic_timer;
+	uint64_t last_pass_start_ns;	/* 0: no pass yet (no rate) */
+	struct ct_bounded_policy policy;
+	uint64_t window_start_ns;	/* overflows counted since */
+	unsigned window_overflows;
+	uint64_t window_news;		/* events_new then */
+	uint64_t bounded_since_ns;
+	uint64_t bounded_left_ns;	/* when it last returned to events */
+	uint64_t hold_ns;		/* this episode's minimum */
+	unsigned calm_passes;
 
 	ct_new_flow_fn on_new;		/* observe = yes: NEW events */
 	void *on_new_arg;
@@ -183,6 +199,28 @@ int ct_resync_dump(struct ct *ct, struct flowtab_resync *res);
 /* Resync now, later (timer) or not at all; see dump.c. */
 void ct_maybe_resync(struct ct *ct);
 void ct_on_resync_timer(struct loop *loop, struct loop_timer *timer, void *arg);
+
+/*
+ * One pass from dumps: marks NULL, one full dump (all knlb flows); else
+ * one dump per mark, the kernel filtering, and a pass scoped to them
+ * (n > CT_PERIODIC_MAX_FILTERED: one full dump, still scoped).  Its
+ * outcome in *res; no stats, no log.
+ */
+int ct_resync_pass(struct ct *ct, const uint32_t *marks, size_t n,
+		   struct flowtab_resync *res);
+
+/* ---- periodic.c ---- */
+
+void ct_periodic_init(struct ct *ct);
+void ct_periodic_close(struct ct *ct);
+/* An ENOBUFS on l, its buffer size before it grew: maybe go bounded. */
+void ct_note_overflow(struct ct *ct, int rcvbuf_was);
+
+/* ---- socket.c ---- */
+
+/* Join (on) or leave the multicast groups of l.  0 or -errno. */
+int ct_listener_join(struct ct_listener *l, const int *groups, size_t n,
+		     bool on);
 
 /* ---- events.c ---- */
 

@@ -17,18 +17,19 @@
 
 static void on_overflow(struct ct *ct, struct ct_listener *l)
 {
-	int was = l->rcvbuf_req;
+	int was = l->rcvbuf_req, max = ct->policy.max_rcvbuf;
 
 	ct->st.overflows++;
 	l->congested = true;
-	if (l->rcvbuf_req < CT_RCVBUF_MAX)
-		ct_listener_set_rcvbuf(ct, l, l->rcvbuf_req * 2 > CT_RCVBUF_MAX ?
-					      CT_RCVBUF_MAX : l->rcvbuf_req * 2);
+	if (l->rcvbuf_req < max)
+		ct_listener_set_rcvbuf(ct, l, l->rcvbuf_req > max / 2 ?
+					      max : l->rcvbuf_req * 2);
 	/* One line per episode, not per lost batch. */
 	if (!ct->st.resync_pending)
 		log_warn("ct: conntrack %s lost (receive buffer full at %d KiB, now %d KiB); resyncing from a dump",
 			 l->name, was / 1024, l->rcvbuf_req / 1024);
 	ct->st.resync_pending = true;
+	ct_note_overflow(ct, was);
 }
 
 /*

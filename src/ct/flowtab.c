@@ -300,13 +300,16 @@ int flowtab_resync_scope(struct flowtab *ft, const uint32_t *marks, size_t n)
 	return 0;
 }
 
+bool flowtab_resync_in_scope(const struct flowtab *ft, uint32_t mark)
+{
+	return !ft->scoped ||
+	       bsearch(&mark, ft->scope, ft->n_scope, sizeof(mark), cmp_u32);
+}
+
 /* An unseen flow of this group is the pass's to close. */
 static bool in_scope(const struct flowtab *ft, uint32_t gi)
 {
-	uint32_t mark = ft->groups[gi].mark;
-
-	return !ft->scoped ||
-	       bsearch(&mark, ft->scope, ft->n_scope, sizeof(mark), cmp_u32);
+	return flowtab_resync_in_scope(ft, ft->groups[gi].mark);
 }
 
 void flowtab_resync_end(struct flowtab *ft, struct flowtab_resync *out)

@@ -104,7 +104,7 @@ Test(ct_events, track_off_refuses_wlc)
 {
 	expect_only_error("[service web]\nvip = 192.0.2.10\nport = 80\nscheduler = wlc\n"
 			  "track = off\nbackend = 10.0.0.11:8080\n",
-			  "test.conf:5:", "track = off: scheduler wlc needs the service's flows counted (track = events)");
+			  "test.conf:5:", "track = off: scheduler wlc needs the service's flows counted (track = events or periodic)");
 	expect_error("[service web]\nvip = 192.0.2.10\nport = 80\ntrack = none\nbackend = 10.0.0.11:8080\n",
-		     "test.conf:4:", "unknown track \"none\" (expected events or off)");
+		     "test.conf:4:", "unknown track \"none\" (expected events, off or periodic)");
 }

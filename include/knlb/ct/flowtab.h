@@ -181,6 +181,8 @@ void flowtab_resync_end(struct flowtab *ft, struct flowtab_resync *out);
  * must abort it).
  */
 int flowtab_resync_scope(struct flowtab *ft, const uint32_t *marks, size_t n);
+/* mark is in the scope of the pass under way (any mark when unscoped). */
+bool flowtab_resync_in_scope(const struct flowtab *ft, uint32_t mark);
 /*
  * The dump failed part way: close nothing (an unseen flow may just be in
  * the part not read).  Flows the pass opened stay; counts stay as stale
