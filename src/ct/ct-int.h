@@ -45,6 +45,8 @@
 /* Deletes per sendmsg: their ACKs must fit the default receive buffer. */
 #define CT_DEL_CHUNK 64
 #define CT_RESYNC_MIN_GAP_NS 1000000000ULL
+/* Bounded mode samples the NEW event rate this long after each pass. */
+#define CT_SAMPLE_NS 100000000ULL
 
 /*
  * One subscribed, kernel-filtered, non-blocking socket and what reading
@@ -104,6 +106,10 @@ struct ct {
 	uint64_t bounded_left_ns;	/* when it last returned to events */
 	uint64_t hold_ns;		/* this episode's minimum */
 	unsigned calm_passes;
+	/* Bounded: NEW joined for CT_SAMPLE_NS after each pass, to measure. */
+	struct loop_timer sample_timer;
+	bool sampling;
+	uint64_t sample_start_ns, sample_news;
 
 	ct_new_flow_fn on_new;		/* observe = yes: NEW events */
 	void *on_new_arg;

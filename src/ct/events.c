@@ -21,6 +21,9 @@ static void on_overflow(struct ct *ct, struct ct_listener *l)
 
 	ct->st.overflows++;
 	l->congested = true;
+	/* Bounded: only a rate sample lost some; the passes count. */
+	if (ct->st.bounded)
+		return;
 	if (l->rcvbuf_req < max)
 		ct_listener_set_rcvbuf(ct, l, l->rcvbuf_req > max / 2 ?
 					      max : l->rcvbuf_req * 2);

@@ -26,10 +26,13 @@
 
 static void on_periodic_timer(struct loop *loop, struct loop_timer *t,
 			      void *arg);
+static void on_sample_timer(struct loop *loop, struct loop_timer *t,
+			    void *arg);
 
 void ct_periodic_init(struct ct *ct)
 {
 	loop_timer_init(&ct->periodic_timer, on_periodic_timer, ct);
+	loop_timer_init(&ct->sample_timer, on_sample_timer, ct);
 	ct->periodic_interval_ns = DEFAULT_INTERVAL_NS;
 	ct->st.periodic_interval_ms = DEFAULT_INTERVAL_NS / 1000000;
 	ct->policy = (struct ct_bounded_policy){
@@ -44,6 +47,7 @@ void ct_periodic_init(struct ct *ct)
 void ct_periodic_close(struct ct *ct)
 {
 	loop_timer_cancel(ct->loop, &ct->periodic_timer);
+	loop_timer_cancel(ct->loop, &ct->sample_timer);
 	free(ct->periodic_marks);
 	ct->periodic_marks = NULL;
 }
@@ -105,6 +109,7 @@ static const int event_groups[] = {
 	NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY,
 };
 static const int update_group[] = { NFNLGRP_CONNTRACK_UPDATE };
+static const int new_group[] = { NFNLGRP_CONNTRACK_NEW };
 
 static uint64_t per_second(uint64_t n, uint64_t ns)
 {
@@ -176,7 +181,13 @@ void ct_note_overflow(struct ct *ct, int rcvbuf_was)
 /* Subscribed first, then the dump: no flow born in between is missed. */
 static void leave_bounded(struct ct *ct, uint64_t now, uint64_t rate)
 {
-	int ret = ct_listener_join(&ct->events, event_groups, 2, true);
+	int ret;
+
+	loop_timer_cancel(ct->loop, &ct->sample_timer);
+	ct->sampling = false;
+	/* NEW may still be joined from the sample: leave it, join both. */
+	ct_listener_join(&ct->events, new_group, 1, false);
+	ret = ct_listener_join(&ct->events, event_groups, 2, true);
 
 	if (ret == 0 && ct->st.closing_updates)
 		ret = ct_listener_join(&ct->updates, update_group, 1, true);
@@ -190,7 +201,7 @@ static void leave_bounded(struct ct *ct, uint64_t now, uint64_t rate)
 	ct->bounded_left_ns = now;
 	ct->events.congested = false;
 	ct->updates.congested = false;
-	log_info("ct: new-flow rate down to %" PRIu64 "/s (below %" PRIu64 "/s for %d passes): following flows with events again",
+	log_info("ct: new-flow rate down to %" PRIu64 "/s (below %" PRIu64 "/s for %d samples): following flows with events again",
 		 rate, ct->st.bounded_exit_rate, CT_BOUNDED_CALM_PASSES);
 	ct->st.resync_pending = true;
 	ct_maybe_resync(ct);
@@ -236,12 +247,49 @@ int ct_periodic_pass(struct ct *ct)
 		ct->st.new_flow_rate = per_second(res.opened + res.reopened,
 						  start - ct->last_pass_start_ns);
 	ct->last_pass_start_ns = start;
-	if (bounded) {
+	if (bounded)
 		/* This full pass is the resync the overflows asked for. */
 		ct->st.resync_pending = false;
-		consider_leaving(ct, loop_now_ns(), ct->st.new_flow_rate);
-	}
 	return 0;
+}
+
+/*
+ * Bounded: how many new flows would the event intake face now?  NEW is
+ * joined for CT_SAMPLE_NS; what it reads (applied as usual: the next pass
+ * corrects whatever the sample saw only half of) is the rate.
+ */
+static void start_sample(struct ct *ct)
+{
+	if (ct->sampling || ct_listener_join(&ct->events, new_group, 1, true) < 0)
+		return;
+	ct->sampling = true;
+	ct->sample_start_ns = loop_now_ns();
+	ct->sample_news = ct->st.events_new;
+	if (loop_timer_arm(ct->loop, &ct->sample_timer, CT_SAMPLE_NS) < 0) {
+		ct_listener_join(&ct->events, new_group, 1, false);
+		ct->sampling = false;
+	}
+}
+
+static void on_sample_timer(struct loop *loop, struct loop_timer *t,
+			    void *arg)
+{
+	struct ct *ct = arg;
+	uint64_t now = loop_now_ns();
+
+	(void)t;
+	ct_listener_join(&ct->events, new_group, 1, false);
+	ct->sampling = false;
+	/* What is queued arrived within the sample. */
+	ct_on_events(loop, ct->events.fd, 0, ct);
+	if (!ct->st.bounded)
+		return;
+	ct->st.sampled_rate = per_second(ct->st.events_new - ct->sample_news,
+					 now - ct->sample_start_ns);
+	/* A sample that overflowed is not calm, whatever it read. */
+	if (ct->events.congested)
+		ct->st.sampled_rate = UINT64_MAX / 2;
+	consider_leaving(ct, now, ct->st.sampled_rate);
 }
 
 static void on_periodic_timer(struct loop *loop, struct loop_timer *t,
@@ -251,6 +299,7 @@ static void on_periodic_timer(struct loop *loop, struct loop_timer *t,
 
 	(void)loop;
 	(void)t;
-	ct_periodic_pass(ct);
+	if (ct_periodic_pass(ct) == 0 && ct->st.bounded)
+		start_sample(ct);
 	arm_periodic(ct);
 }

@@ -330,6 +330,10 @@ static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 	json_uint(w, st.periodic_interval_ms);
 	json_key(w, "new_flow_rate");
 	json_uint(w, st.new_flow_rate);
+	json_key(w, "sampled_rate");
+	json_uint(w, st.sampled_rate);
+	json_key(w, "intake_rate");
+	json_uint(w, st.intake_rate);
 	json_object_end(w);
 }
 
@@ -351,8 +355,8 @@ static void text_header(const struct knlbd *d, FILE *out)
 		st.overflows, st.resyncs,
 		st.resync_pending ? "; COUNTS STALE until the pending resync" : "");
 	if (st.bounded)
-		fprintf(out, "conntrack: BOUNDED MODE: event intake overloaded (%" PRIu64 " new flows/s read); every tracked service counted from a dump every %" PRIu64 " ms, last pass %" PRIu64 " new flows/s, back to events below %" PRIu64 "/s\n",
-			st.intake_rate, st.periodic_interval_ms, st.new_flow_rate,
+		fprintf(out, "conntrack: BOUNDED MODE: event intake overloaded (%" PRIu64 " new flows/s read); every tracked service counted from a dump every %" PRIu64 " ms, new flows now %" PRIu64 "/s (sampled), back to events below %" PRIu64 "/s\n",
+			st.intake_rate, st.periodic_interval_ms, st.sampled_rate,
 			st.bounded_exit_rate);
 	else if (st.periodic_services)
 		fprintf(out, "conntrack: %zu service%s counted from a dump every %" PRIu64 " ms (track = periodic), last pass %" PRIu64 " ms\n",

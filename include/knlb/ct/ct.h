@@ -133,7 +133,12 @@ struct ct_stats {
 	uint64_t periodic_interval_ms;	/* counts are this old at most:
 					   track_interval, or 4x the last
 					   dump's duration when longer */
-	uint64_t new_flow_rate;		/* flows/s the last pass found new */
+	uint64_t new_flow_rate;		/* flows/s the last pass found new
+					   (flows shorter than an interval are
+					   not seen: a lower bound) */
+	uint64_t sampled_rate;		/* bounded: NEW events/s in the last
+					   sample (NEW joined for 100 ms after
+					   each pass) */
 	bool bounded;			/* the event intake is overloaded:
 					   every tracked service is counted by
 					   dumps, no event is subscribed */
@@ -189,16 +194,18 @@ int ct_set_periodic(struct ct *ct, const uint32_t *marks, size_t n,
 		    uint64_t interval_ns);
 
 /*
- * Bounded mode.  When the event intake cannot follow (overflows options.
- * overflows times within window_ns with the event buffer at max_rcvbuf,
- * which the buffer reaches by doubling at each overflow), ct leaves the
+ * Bounded mode.  When the event intake cannot follow (`overflows` ENOBUFS
+ * within window_ns with the event buffer at max_rcvbuf, which it reaches
+ * by doubling at each overflow), ct leaves the
  * event groups (the kernel then builds no event at all: the cost goes
  * from the packet path too) and counts every service by full dumps every
- * periodic interval, logging it once.  It returns to events when the new
- * flows a pass finds (per second) stay below half the rate it read events
- * at before (and at least min_exit_rate) for CT_BOUNDED_CALM_PASSES passes
- * in a row, after hold_ns at least; hold_ns doubles (up to 64x) when it
- * goes bounded again soon after leaving, so a load at the edge alternates
+ * periodic interval, logging it once.  After each pass it joins the NEW
+ * group for 100 ms to sample the rate of new flows (a dump cannot see
+ * flows shorter than its interval).  It returns to events when the
+ * sampled rate stays below half the rate it read events at before (and
+ * at least min_exit_rate) for CT_BOUNDED_CALM_PASSES passes in a row,
+ * after hold_ns at least; hold_ns doubles (up to 64x) when it goes
+ * bounded again soon after leaving, so a load at the edge alternates
  * slowly, never in a loop of overflow and resync.
  */
 struct ct_bounded_policy {
