@@ -65,6 +65,7 @@ struct ct_listener {
 	 * for the rest of it, so a dump started now could miss later drops.
 	 */
 	bool congested;
+	uint64_t congested_since_ns;	/* its ENOBUFS */
 	char *buf;			/* CT_BATCH * CT_MSG_SIZE */
 	struct mmsghdr msgs[CT_BATCH];
 	struct iovec iov[CT_BATCH];
@@ -221,6 +222,11 @@ void ct_periodic_init(struct ct *ct);
 void ct_periodic_close(struct ct *ct);
 /* An ENOBUFS on l, its buffer size before it grew: maybe go bounded. */
 void ct_note_overflow(struct ct *ct, int rcvbuf_was);
+/*
+ * After reading: a queue that stayed full since its ENOBUFS (the kernel
+ * reports one per episode) for policy.congested_ns is overload too.
+ */
+void ct_check_congestion(struct ct *ct, const struct ct_listener *l);
 
 /* ---- socket.c ---- */
 

@@ -20,6 +20,8 @@ static void on_overflow(struct ct *ct, struct ct_listener *l)
 	int was = l->rcvbuf_req, max = ct->policy.max_rcvbuf;
 
 	ct->st.overflows++;
+	if (!l->congested)
+		l->congested_since_ns = loop_now_ns();
 	l->congested = true;
 	/* Bounded: only a rate sample lost some; the passes count. */
 	if (ct->st.bounded)
@@ -196,6 +198,7 @@ void ct_on_events(struct loop *loop, int fd, uint32_t events, void *arg)
 	(void)fd;
 	(void)events;
 	read_listener(ct, &ct->events, handle_event, CT_BUDGET);
+	ct_check_congestion(ct, &ct->events);
 	ct_maybe_resync(ct);
 }
 
@@ -207,5 +210,6 @@ void ct_on_updates(struct loop *loop, int fd, uint32_t events, void *arg)
 	(void)fd;
 	(void)events;
 	read_listener(ct, &ct->updates, handle_update, CT_BUDGET);
+	ct_check_congestion(ct, &ct->updates);
 	ct_maybe_resync(ct);
 }

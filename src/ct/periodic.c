@@ -41,6 +41,7 @@ void ct_periodic_init(struct ct *ct)
 		.hold_ns = CT_BOUNDED_DEFAULT_HOLD_NS,
 		.max_rcvbuf = CT_RCVBUF_MAX,
 		.min_exit_rate = CT_BOUNDED_DEFAULT_MIN_EXIT,
+		.congested_ns = CT_BOUNDED_DEFAULT_CONGESTED_NS,
 	};
 }
 
@@ -176,6 +177,23 @@ void ct_note_overflow(struct ct *ct, int rcvbuf_was)
 	}
 	if (++ct->window_overflows >= ct->policy.overflows)
 		enter_bounded(ct, now);
+}
+
+void ct_check_congestion(struct ct *ct, const struct ct_listener *l)
+{
+	uint64_t now;
+
+	if (!l->congested || ct->st.bounded || !ct->policy.overflows ||
+	    !ct->policy.congested_ns || l->rcvbuf_req < ct->policy.max_rcvbuf)
+		return;
+	now = loop_now_ns();
+	if (now - l->congested_since_ns < ct->policy.congested_ns)
+		return;
+	if (!ct->window_start_ns) {	/* the intake since the ENOBUFS */
+		ct->window_start_ns = l->congested_since_ns;
+		ct->window_news = ct->st.events_new;
+	}
+	enter_bounded(ct, now);
 }
 
 /* Subscribed first, then the dump: no flow born in between is missed. */

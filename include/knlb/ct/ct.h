@@ -196,7 +196,9 @@ int ct_set_periodic(struct ct *ct, const uint32_t *marks, size_t n,
 /*
  * Bounded mode.  When the event intake cannot follow (`overflows` ENOBUFS
  * within window_ns with the event buffer at max_rcvbuf, which it reaches
- * by doubling at each overflow), ct leaves the
+ * by doubling at each overflow; or one ENOBUFS there and a queue never
+ * read empty for congested_ns since: the kernel reports no other until it
+ * is), ct leaves the
  * event groups (the kernel then builds no event at all: the cost goes
  * from the packet path too) and counts every service by full dumps every
  * periodic interval, logging it once.  After each pass it joins the NEW
@@ -214,11 +216,15 @@ struct ct_bounded_policy {
 	uint64_t hold_ns;
 	int max_rcvbuf;			/* bytes; also where doubling stops */
 	uint64_t min_exit_rate;		/* flows/s */
+	uint64_t congested_ns;		/* a queue full this long since its
+					   ENOBUFS at max_rcvbuf (the kernel
+					   reports one per episode): overload */
 };
 #define CT_BOUNDED_DEFAULT_OVERFLOWS	3
 #define CT_BOUNDED_DEFAULT_WINDOW_NS	10000000000ULL
 #define CT_BOUNDED_DEFAULT_HOLD_NS	10000000000ULL
 #define CT_BOUNDED_DEFAULT_MIN_EXIT	1000
+#define CT_BOUNDED_DEFAULT_CONGESTED_NS	3000000000ULL
 #define CT_BOUNDED_CALM_PASSES		3
 #define CT_PERIODIC_MAX_FILTERED	16
 void ct_set_bounded_policy(struct ct *ct, const struct ct_bounded_policy *p);
