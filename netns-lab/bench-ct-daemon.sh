@@ -25,7 +25,8 @@
 # offered/s stays below target/s it is the producer's limit, not knlbd's.
 #
 # Then the overload (issue 15): knlb-ctgen as fast as it goes
-# (KNLB_BENCH_OVERLOAD_RATE, 600000 events/s asked = 300000 new flows/s) for
+# (KNLB_BENCH_OVERLOAD_RATE, 600000 events/s asked = 300000 new flows/s;
+# a producer that falls behind sends back to back until it sent it all) for
 # KNLB_BENCH_OVERLOAD_MS against a fresh knlbd.  Reported: the rate reached,
 # whether knlbd went to its bounded mode (counts from a dump every
 # track_interval, no event subscribed) and how many overflows and resyncs
@@ -37,8 +38,10 @@
 # Environment: KNLB_BENCH_RUNS (5), KNLB_BENCH_RATES ("10000 ... 320000"
 # events/s), KNLB_BENCH_STEP_MS (2000), KNLB_BENCH_PEER_RATE (5000: conntrack
 # -E loses events at 20000/s here), KNLB_BENCH_PEER_MS (4000),
-# KNLB_BENCH_OVERLOAD_RATE (600000), KNLB_BENCH_OVERLOAD_MS (20000; 0 skips
-# the phase).
+# KNLB_BENCH_OVERLOAD_RATE (600000, shared by the producers),
+# KNLB_BENCH_OVERLOAD_MS (10000; 0 skips the phase) and
+# KNLB_BENCH_OVERLOAD_GENS (2 knlb-ctgen processes: one alone does not
+# outrun knlbd on this 2-core box).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
@@ -51,7 +54,8 @@ STEP_MS=${KNLB_BENCH_STEP_MS:-2000}
 PEER_RATE=${KNLB_BENCH_PEER_RATE:-5000}
 PEER_MS=${KNLB_BENCH_PEER_MS:-4000}
 OVERLOAD_RATE=${KNLB_BENCH_OVERLOAD_RATE:-600000}
-OVERLOAD_MS=${KNLB_BENCH_OVERLOAD_MS:-20000}
+OVERLOAD_MS=${KNLB_BENCH_OVERLOAD_MS:-10000}
+GENS=${KNLB_BENCH_OVERLOAD_GENS:-2}
 CTGEN=$KNLB_BUILD/lab/knlb-ctgen
 HZ=$(getconf CLK_TCK)
 
@@ -149,34 +153,44 @@ peer_step() {
 
 # overload: OVERLOAD_RATE for OVERLOAD_MS against the running knlbd.
 overload() {
-	local o0 r0 c0 c1 bounded_seen=no i t_end back=- flows cpu
+	local o0 r0 c0 c1 bounded_seen=no i g t_end back=- flows offered cpu
 	st_snap
 	o0=$(st_ct overflows) r0=$(st_ct resyncs)
 	c0=$(knlbd_cpu_ticks)
-	gw_exec "$CTGEN" --rate "$OVERLOAD_RATE" --duration-ms "$OVERLOAD_MS" --vip "$LAB_VIP:80" \
-		--backend "$BACKENDS" --mark "$MARK" >"$WORK/ctgen.out" 2>"$WORK/ctgen.err" &
-	LG_BG_PIDS[ctgen]=$!
-	while kill -0 "${LG_BG_PIDS[ctgen]}" 2>/dev/null; do
+	# GENS producers, each its own clients (one process cannot outrun knlbd here).
+	for ((g = 0; g < GENS; g++)); do
+		gw_exec "$CTGEN" --rate $((OVERLOAD_RATE / GENS)) --duration-ms "$OVERLOAD_MS" --vip "$LAB_VIP:80" \
+			--backend "$BACKENDS" --mark "$MARK" --client-base "10.$((100 + g)).0.1" \
+			>"$WORK/ctgen$g.out" 2>"$WORK/ctgen$g.err" &
+		LG_BG_PIDS[ctgen$g]=$!
+	done
+	while kill -0 "${LG_BG_PIDS[ctgen0]}" 2>/dev/null; do
 		st_snap
 		[ "$(st_ct bounded)" = true ] && bounded_seen=yes
 		sleep 0.5
 	done
-	wait "${LG_BG_PIDS[ctgen]}" || true
-	unset "LG_BG_PIDS[ctgen]"
+	for ((g = 0; g < GENS; g++)); do
+		wait "${LG_BG_PIDS[ctgen$g]}" || true
+		unset "LG_BG_PIDS[ctgen$g]"
+	done
 	c1=$(knlbd_cpu_ticks)
 	t_end=$(now_ms)
 	st_snap
-	flows=$(gen_get created)
+	cat "$WORK"/ctgen[0-9]*.out >"$WORK/ctgen.all"
+	flows=$(awk '$1 == "created" { n += $2 } END { print n + 0 }' "$WORK/ctgen.all")
+	offered=$(awk '$1 == "offered_per_s" { n += $2 } END { print n + 0 }' "$WORK/ctgen.all")
 	cpu=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$flows" \
 		'BEGIN { printf "%.3f", n ? t * 1000 / hz / (n / 1000) : 0 }')
-	printf '  overload: asked %s events/s, offered %s/s (%s flows in %s ms), errors %s\n' "$OVERLOAD_RATE" \
-		"$(gen_get offered_per_s)" "$flows" "$(gen_get elapsed_ms)" "$(gen_get errors)"
+	printf '  overload: asked %s events/s from %s producers, offered %s/s (%s flows in %s ms), errors %s\n' "$OVERLOAD_RATE" \
+		"$GENS" "$offered" "$flows" "$(awk '$1 == "elapsed_ms" && $2 > m { m = $2 } END { print m + 0 }' "$WORK/ctgen.all")" \
+		"$(awk '$1 == "errors" { n += $2 } END { print n + 0 }' "$WORK/ctgen.all")"
 	printf '    bounded mode: %s (entries %s), overflows %s, resyncs %s, periodic passes %s; knlbd CPU %s ms per 1000 flows\n' \
 		"$bounded_seen" "$(st_ct bounded_entries)" $(($(st_ct overflows) - o0)) $(($(st_ct resyncs) - r0)) \
 		"$(st_ct periodic_passes)" "$cpu"
 	# Back to events, and the counts exact (every entry deleted: 0).
 	for ((i = 0; i < 600; i++)); do
 		st_snap
+		[ "$bounded_seen" = yes ] || [ "$(st_ct bounded)" = true ] || break
 		if [ "$(st_ct bounded)" != true ]; then
 			back=$(ms_diff "$t_end" "$(now_ms)")
 			break
@@ -187,7 +201,7 @@ overload() {
 	st_snap
 	printf '    after the load: back to events %s ms after it stopped; active %s (0 = exact); counts stale %s\n' \
 		"$back" "$(st_svc web active_flows)" "$(st_ct counts_stale)"
-	echo "overload $RUN $(gen_get offered_per_s) $bounded_seen $(($(st_ct overflows) - o0)) $(($(st_ct resyncs) - r0)) $cpu $(st_svc web active_flows) $back" >>"$WORK/results"
+	echo "overload $RUN $offered $bounded_seen $(($(st_ct overflows) - o0)) $(($(st_ct resyncs) - r0)) $cpu $(st_svc web active_flows) $back" >>"$WORK/results"
 }
 
 : >"$WORK/results"
