@@ -92,6 +92,12 @@ static void arm_periodic(struct ct *ct)
 int ct_set_periodic(struct ct *ct, const uint32_t *marks, size_t n,
 		    uint64_t interval_ns)
 {
+	if (!interval_ns)
+		interval_ns = DEFAULT_INTERVAL_NS;
+	/* Called after every admin change: the same set must not delay a pass. */
+	if (n == ct->n_periodic && interval_ns == ct->periodic_interval_ns &&
+	    (!n || memcmp(marks, ct->periodic_marks, n * sizeof(*marks)) == 0))
+		return 0;
 	if (n && grow(&ct->periodic_marks, &ct->periodic_cap, n,
 		      sizeof(*ct->periodic_marks), 8) < 0)
 		return -ENOMEM;
@@ -99,7 +105,7 @@ int ct_set_periodic(struct ct *ct, const uint32_t *marks, size_t n,
 		memcpy(ct->periodic_marks, marks, n * sizeof(*marks));
 	ct->n_periodic = n;
 	ct->st.periodic_services = n;
-	ct->periodic_interval_ns = interval_ns ? interval_ns : DEFAULT_INTERVAL_NS;
+	ct->periodic_interval_ns = interval_ns;
 	/* A new interval applies from the next pass on. */
 	loop_timer_cancel(ct->loop, &ct->periodic_timer);
 	arm_periodic(ct);
