@@ -289,6 +289,7 @@ static void start_sample(struct ct *ct)
 	ct->sampling = true;
 	ct->sample_start_ns = loop_now_ns();
 	ct->sample_news = ct->st.events_new;
+	ct->sample_overflows = ct->st.overflows;
 	if (loop_timer_arm(ct->loop, &ct->sample_timer, CT_SAMPLE_NS) < 0) {
 		ct_listener_join(&ct->events, new_group, 1, false);
 		ct->sampling = false;
@@ -311,7 +312,7 @@ static void on_sample_timer(struct loop *loop, struct loop_timer *t,
 	ct->st.sampled_rate = per_second(ct->st.events_new - ct->sample_news,
 					 now - ct->sample_start_ns);
 	/* A sample that overflowed is not calm, whatever it read. */
-	if (ct->events.congested)
+	if (ct->st.overflows != ct->sample_overflows)
 		ct->st.sampled_rate = UINT64_MAX / 2;
 	consider_leaving(ct, now, ct->st.sampled_rate);
 }
