@@ -36,6 +36,32 @@ int maglev_build(const struct sched_backend *backends, size_t n,
 		 uint32_t seed, uint32_t *table, uint32_t m);
 
 /*
+ * Maglev's fallback (src/sched/maglev_pref.c).  Carrying the fill on past
+ * a full table, on the same turn schedule, each turn stepping one place
+ * along the backend's permutation, the backends other than a slot's owner
+ * land on it in an order: the slot's preference order.
+ *
+ * maglev_effective(): base gets maglev_build()'s table; eff[s] = base[s]
+ * when serving[base[s]], else the first serving backend in s's preference
+ * order (SCHED_SLOT_EMPTY when no backend with a slot serves).  serving is
+ * indexed like backends; a serving backend of weight 0 takes no slot.
+ * The result depends on the backends, weights, seed, M and the serving
+ * set only: not on the order in which backends stopped or came back.
+ *
+ * maglev_fallback(): base as above; next[s] = the first backend of s's
+ * preference order (what eff would hold were base[s] alone to stop),
+ * SCHED_SLOT_EMPTY when fewer than two backends have slots.
+ *
+ * Both cost about one maglev_build() plus the walk, and return what it
+ * returns, or -ENOMEM, or -EINVAL (also: n >= UINT32_MAX - 1).
+ */
+int maglev_effective(const struct sched_backend *backends, size_t n,
+		     uint32_t seed, const bool *serving, uint32_t *base,
+		     uint32_t *eff, uint32_t m);
+int maglev_fallback(const struct sched_backend *backends, size_t n,
+		    uint32_t seed, uint32_t *base, uint32_t *next, uint32_t m);
+
+/*
  * Smooth weighted round robin (as nginx): an interleaved sequence of
  * length M in which each backend appears in proportion to its weight
  * (within one slot), heavy backends spread out (5,1,1 -> a a b a c a a).
