@@ -46,10 +46,55 @@ static enum knlb_family backend_family(const struct knlb_backend *be)
 	return addr_family_index(&be->cfg->addr);
 }
 
-/* One family's table from its backends, in config order; map: to svc's index. */
+/* Scratch of one pool_compute_slots(), indexed like the family's backends. */
+struct slots_scratch {
+	struct sched_backend *in;
+	uint32_t *map;			/* to svc's backend index */
+	bool *serving;
+};
+
+/*
+ * maglev: the base table over base weights and, from it, the effective
+ * one.  When no backend of the base serves, the table of the backends
+ * that do (backups) as before, and base is that table too.
+ */
+static int compute_family_maglev(struct knlb_service *svc,
+				 struct knlb_service_family *fam,
+				 struct slots_scratch *sc, size_t n)
+{
+	const struct knlb_service_config *cfg = svc->cfg;
+	bool base_serves = false;
+	int ret;
+
+	for (size_t j = 0; j < n; j++) {
+		const struct knlb_backend *be = &svc->backends[sc->map[j]];
+
+		sc->in[j].weight = be->base_weight;
+		sc->serving[j] = be->effective_weight > 0;
+		base_serves |= be->base_weight > 0 && sc->serving[j];
+	}
+	if (base_serves)
+		return maglev_effective(sc->in, n, cfg->hash_seed, sc->serving,
+					fam->base, fam->slots, cfg->table_size);
+	for (size_t j = 0; j < n; j++)
+		sc->in[j].weight = svc->backends[sc->map[j]].effective_weight;
+	ret = maglev_build(sc->in, n, cfg->hash_seed, fam->slots, cfg->table_size);
+	if (ret == 0)
+		memcpy(fam->base, fam->slots, cfg->table_size * sizeof(*fam->base));
+	return ret;
+}
+
+static void map_to_service(uint32_t *table, uint32_t m, const uint32_t *map)
+{
+	for (uint32_t i = 0; i < m; i++)
+		if (table[i] != SCHED_SLOT_EMPTY)
+			table[i] = map[table[i]];
+}
+
+/* One family's table from its backends, in config order. */
 static int compute_family_slots(struct knlb_service *svc,
 				struct knlb_service_family *fam,
-				struct sched_backend *in, uint32_t *map)
+				struct slots_scratch *sc)
 {
 	const struct knlb_service_config *cfg = svc->cfg;
 	size_t n = 0;
@@ -58,33 +103,41 @@ static int compute_family_slots(struct knlb_service *svc,
 	for (size_t i = 0; i < svc->n_backends; i++) {
 		if (backend_family(&svc->backends[i]) != fam->family)
 			continue;
-		in[n].id = svc->backends[i].cfg->id;
-		in[n].weight = svc->backends[i].effective_weight;
-		map[n++] = (uint32_t)i;
+		sc->in[n].id = svc->backends[i].cfg->id;
+		sc->in[n].weight = svc->backends[i].effective_weight;
+		sc->map[n++] = (uint32_t)i;
 	}
-	/* wrr, random and wlc share the interleaved table. */
-	if (cfg->scheduler == KNLB_SCHED_MAGLEV)
-		ret = maglev_build(in, n, cfg->hash_seed, fam->slots,
-				   cfg->table_size);
-	else
-		ret = wrr_build(in, n, fam->slots, cfg->table_size);
-	for (uint32_t i = 0; ret == 0 && i < cfg->table_size; i++)
-		if (fam->slots[i] != SCHED_SLOT_EMPTY)
-			fam->slots[i] = map[fam->slots[i]];
+	if (cfg->scheduler == KNLB_SCHED_MAGLEV) {
+		ret = compute_family_maglev(svc, fam, sc, n);
+	} else {
+		/* wrr, random and wlc share the interleaved table. */
+		ret = wrr_build(sc->in, n, fam->slots, cfg->table_size);
+		if (ret == 0)
+			memcpy(fam->base, fam->slots,
+			       cfg->table_size * sizeof(*fam->base));
+	}
+	if (ret == 0) {
+		map_to_service(fam->slots, cfg->table_size, sc->map);
+		map_to_service(fam->base, cfg->table_size, sc->map);
+	}
 	return ret;
 }
 
 int pool_compute_slots(struct knlb_service *svc)
 {
 	size_t n = svc->n_backends ? svc->n_backends : 1;
-	struct sched_backend *in = calloc(n, sizeof(*in));
-	uint32_t *map = calloc(n, sizeof(*map));
-	int ret = in && map ? 0 : -ENOMEM;
+	struct slots_scratch sc = {
+		.in = calloc(n, sizeof(*sc.in)),
+		.map = calloc(n, sizeof(*sc.map)),
+		.serving = calloc(n, sizeof(*sc.serving)),
+	};
+	int ret = sc.in && sc.map && sc.serving ? 0 : -ENOMEM;
 
 	for (size_t k = 0; ret == 0 && k < svc->n_families; k++)
-		ret = compute_family_slots(svc, &svc->families[k], in, map);
-	free(in);
-	free(map);
+		ret = compute_family_slots(svc, &svc->families[k], &sc);
+	free(sc.in);
+	free(sc.map);
+	free(sc.serving);
 	if (ret == 0)
 		svc->dirty = false;
 	return ret;
@@ -167,36 +220,59 @@ bool pool_service_ramping(const struct knlb_service *svc, uint64_t now_ns)
 	return false;
 }
 
+/* The weight it would take new flows with: slow start applied. */
+static uint32_t backend_scaled_weight(const struct knlb_service *svc,
+				      const struct knlb_backend *be,
+				      uint32_t scale, uint64_t now_ns)
+{
+	uint32_t w = backend_base_weight(svc, be) * scale;
+
+	if (backend_ramping(svc, be, now_ns)) {
+		uint64_t done = now_ns - be->up_since_ns;
+
+		w = (uint32_t)((uint64_t)w * done / svc->cfg->health.slowstart_ns);
+		if (w == 0)
+			w = 1;
+	}
+	return w;
+}
+
+/* Would serve if healthy and under maxconn: what the base table counts. */
+static bool backend_eligible(const struct knlb_backend *be)
+{
+	return be->admin == KNLB_ADMIN_ENABLED && be->weight > 0;
+}
+
 bool pool_refresh_weights(struct knlb_service *svc, uint64_t now_ns)
 {
 	bool primary[KNLB_FAMILIES] = { false }, any[KNLB_FAMILIES] = { false };
+	bool eligible[KNLB_FAMILIES] = { false };
 	bool changed = false;
 	uint32_t scale = pool_service_ramping(svc, now_ns) ? KNLB_RAMP_SCALE : 1;
 
-	for (size_t b = 0; b < svc->n_backends; b++)
-		if (!svc->backends[b].cfg->backup && backend_usable(&svc->backends[b]))
-			primary[backend_family(&svc->backends[b])] = true;
+	for (size_t b = 0; b < svc->n_backends; b++) {
+		const struct knlb_backend *be = &svc->backends[b];
+
+		if (be->cfg->backup)
+			continue;
+		primary[backend_family(be)] |= backend_usable(be);
+		eligible[backend_family(be)] |= backend_eligible(be);
+	}
 	for (size_t b = 0; b < svc->n_backends; b++) {
 		struct knlb_backend *be = &svc->backends[b];
 		enum knlb_family f = backend_family(be);
-		uint32_t w = 0;
+		uint32_t w = 0, base = 0;
 
 		/* Backups stand by while a primary of their family can take flows. */
-		if (backend_usable(be) && (!be->cfg->backup || !primary[f])) {
-			w = backend_base_weight(svc, be) * scale;
-			if (backend_ramping(svc, be, now_ns)) {
-				uint64_t done = now_ns - be->up_since_ns;
-
-				w = (uint32_t)((uint64_t)w * done /
-					       svc->cfg->health.slowstart_ns);
-				if (w == 0)
-					w = 1;
-			}
-		}
+		if (backend_usable(be) && (!be->cfg->backup || !primary[f]))
+			w = backend_scaled_weight(svc, be, scale, now_ns);
+		if (backend_eligible(be) && (!be->cfg->backup || !eligible[f]))
+			base = backend_scaled_weight(svc, be, scale, now_ns);
 		if (!backend_ramping(svc, be, now_ns))
 			be->up_since_ns = 0;
-		changed |= w != be->effective_weight;
+		changed |= w != be->effective_weight || base != be->base_weight;
 		be->effective_weight = w;
+		be->base_weight = base;
 		any[f] |= w > 0;
 	}
 	/* A new scale alone changes no table, only the numbers: no commit. */
@@ -415,10 +491,14 @@ static int service_init(struct knlb_service *svc,
 			svc->families[svc->n_families++].family = f;
 	svc->slots = calloc(pool_slots_len(svc) ? pool_slots_len(svc) : 1,
 			    sizeof(*svc->slots));
-	if (!svc->backends || !svc->slots)
+	svc->base_slots = calloc(pool_slots_len(svc) ? pool_slots_len(svc) : 1,
+				 sizeof(*svc->base_slots));
+	if (!svc->backends || !svc->slots || !svc->base_slots)
 		return -ENOMEM;
-	for (size_t k = 0; k < svc->n_families; k++)
+	for (size_t k = 0; k < svc->n_families; k++) {
 		svc->families[k].slots = svc->slots + k * cfg->table_size;
+		svc->families[k].base = svc->base_slots + k * cfg->table_size;
+	}
 	svc->weight_scale = 1;
 	for (size_t i = 0; i < cfg->n_backends; i++) {
 		svc->backends[i].cfg = &cfg->backends[i];
@@ -475,6 +555,7 @@ void pool_free(struct knlb_model *pool)
 	for (size_t i = 0; i < pool->n_services; i++) {
 		free(pool->services[i].backends);
 		free(pool->services[i].slots);
+		free(pool->services[i].base_slots);
 	}
 	free(pool->services);
 	free(pool);
