@@ -53,31 +53,88 @@ struct slots_scratch {
 	bool *serving;
 };
 
+/* Whether fam's kept fill was built with these base weights. */
+static bool prefs_current(const struct knlb_service_family *fam,
+			  const struct sched_backend *in, size_t n)
+{
+	if (!fam->prefs)
+		return false;
+	for (size_t j = 0; j < n; j++)
+		if (fam->prefs_weights[j] != in[j].weight)
+			return false;
+	return true;
+}
+
+static void forget_prefs(struct knlb_service_family *fam)
+{
+	maglev_prefs_free(fam->prefs);
+	free(fam->prefs_weights);
+	fam->prefs = NULL;
+	fam->prefs_weights = NULL;
+}
+
+/* A new base table and its kept fill, for the weights in in[]. */
+static int rebuild_prefs(struct knlb_service *svc, struct knlb_service_family *fam,
+			 const struct sched_backend *in, size_t n)
+{
+	uint32_t *weights = malloc((n ? n : 1) * sizeof(*weights));
+	struct maglev_prefs *prefs;
+	int ret;
+
+	if (!weights)
+		return -ENOMEM;
+	ret = maglev_prefs_new(in, n, svc->cfg->hash_seed, fam->base,
+			       svc->cfg->table_size, &prefs);
+	if (ret < 0) {
+		free(weights);
+		return ret;
+	}
+	for (size_t j = 0; j < n; j++)
+		weights[j] = in[j].weight;
+	forget_prefs(fam);
+	fam->prefs = prefs;
+	fam->prefs_weights = weights;
+	return 0;
+}
+
 /*
  * maglev: the base table over base weights and, from it, the effective
- * one.  When no backend of the base serves, the table of the backends
- * that do (backups) as before, and base is that table too.
+ * one.  A health or maxconn transition leaves the base weights alone and
+ * costs only the walk from the kept fill.  When no backend of the base
+ * serves, the table of the backends that do (backups) as before, and
+ * base is that table too.
  */
 static int compute_family_maglev(struct knlb_service *svc,
 				 struct knlb_service_family *fam,
-				 struct slots_scratch *sc, size_t n)
+				 struct slots_scratch *sc)
 {
 	const struct knlb_service_config *cfg = svc->cfg;
+	size_t n = svc->n_backends;
 	bool base_serves = false;
-	int ret;
+	int ret = 0;
 
 	for (size_t j = 0; j < n; j++) {
-		const struct knlb_backend *be = &svc->backends[sc->map[j]];
+		const struct knlb_backend *be = &svc->backends[j];
+		bool ours = backend_family(be) == fam->family;
 
-		sc->in[j].weight = be->base_weight;
-		sc->serving[j] = be->effective_weight > 0;
-		base_serves |= be->base_weight > 0 && sc->serving[j];
+		sc->in[j].id = be->cfg->id;
+		sc->in[j].weight = ours ? be->base_weight : 0;
+		sc->serving[j] = ours && be->effective_weight > 0;
+		base_serves |= sc->in[j].weight > 0 && sc->serving[j];
 	}
-	if (base_serves)
-		return maglev_effective(sc->in, n, cfg->hash_seed, sc->serving,
-					fam->base, fam->slots, cfg->table_size);
+	if (base_serves) {
+		if (!prefs_current(fam, sc->in, n))
+			ret = rebuild_prefs(svc, fam, sc->in, n);
+		if (ret == 0)
+			ret = maglev_prefs_answer(fam->prefs, fam->base,
+						  sc->serving, fam->slots);
+		return ret;
+	}
+	/* fam->base now holds another table: the kept fill is not its. */
+	forget_prefs(fam);
 	for (size_t j = 0; j < n; j++)
-		sc->in[j].weight = svc->backends[sc->map[j]].effective_weight;
+		sc->in[j].weight = backend_family(&svc->backends[j]) == fam->family ?
+				   svc->backends[j].effective_weight : 0;
 	ret = maglev_build(sc->in, n, cfg->hash_seed, fam->slots, cfg->table_size);
 	if (ret == 0)
 		memcpy(fam->base, fam->slots, cfg->table_size * sizeof(*fam->base));
@@ -91,7 +148,11 @@ static void map_to_service(uint32_t *table, uint32_t m, const uint32_t *map)
 			table[i] = map[table[i]];
 }
 
-/* One family's table from its backends, in config order. */
+/*
+ * One family's table from its backends, in config order.  maglev takes
+ * every backend of the service, the other family's with weight 0 (which
+ * changes no slot), so that its tables hold svc's indexes directly.
+ */
 static int compute_family_slots(struct knlb_service *svc,
 				struct knlb_service_family *fam,
 				struct slots_scratch *sc)
@@ -100,6 +161,8 @@ static int compute_family_slots(struct knlb_service *svc,
 	size_t n = 0;
 	int ret;
 
+	if (cfg->scheduler == KNLB_SCHED_MAGLEV)
+		return compute_family_maglev(svc, fam, sc);
 	for (size_t i = 0; i < svc->n_backends; i++) {
 		if (backend_family(&svc->backends[i]) != fam->family)
 			continue;
@@ -107,18 +170,11 @@ static int compute_family_slots(struct knlb_service *svc,
 		sc->in[n].weight = svc->backends[i].effective_weight;
 		sc->map[n++] = (uint32_t)i;
 	}
-	if (cfg->scheduler == KNLB_SCHED_MAGLEV) {
-		ret = compute_family_maglev(svc, fam, sc, n);
-	} else {
-		/* wrr, random and wlc share the interleaved table. */
-		ret = wrr_build(sc->in, n, fam->slots, cfg->table_size);
-		if (ret == 0)
-			memcpy(fam->base, fam->slots,
-			       cfg->table_size * sizeof(*fam->base));
-	}
+	/* wrr, random and wlc share the interleaved table. */
+	ret = wrr_build(sc->in, n, fam->slots, cfg->table_size);
 	if (ret == 0) {
 		map_to_service(fam->slots, cfg->table_size, sc->map);
-		map_to_service(fam->base, cfg->table_size, sc->map);
+		memcpy(fam->base, fam->slots, cfg->table_size * sizeof(*fam->base));
 	}
 	return ret;
 }
@@ -556,6 +612,8 @@ void pool_free(struct knlb_model *pool)
 		free(pool->services[i].backends);
 		free(pool->services[i].slots);
 		free(pool->services[i].base_slots);
+		for (size_t k = 0; k < pool->services[i].n_families; k++)
+			forget_prefs(&pool->services[i].families[k]);
 	}
 	free(pool->services);
 	free(pool);

@@ -183,33 +183,61 @@ static bool pref_direct_pays(uint32_t pending, uint32_t k, uint32_t m)
 	return (uint64_t)pending * k * 4 < (uint64_t)m * (log2p + 1);
 }
 
-/*
- * The common part: build base, then walk the backends that take part
- * (the serving ones; all when serving is NULL) until no slot of out[] is
- * pending.  With serving: out[s] = base[s] when its owner serves, else
- * pending.  Without: every slot is pending (its answer is any backend but
- * the owner), unless fewer than two backends have a slot.
- */
-static int pref_run(const struct sched_backend *backends, size_t n,
-		    uint32_t seed, const bool *serving, uint32_t *base,
-		    uint32_t *out, uint32_t m)
-{
+/* A base table's fill, kept: what every later answer walks on from. */
+struct maglev_prefs {
 	struct maglev_end end;
-	struct pref_walker *wk;
-	uint32_t left = 0, k = 0;
+	uint32_t m;
+};
+
+int maglev_prefs_new(const struct sched_backend *backends, size_t n,
+		     uint32_t seed, uint32_t *base, uint32_t m,
+		     struct maglev_prefs **out)
+{
+	struct maglev_prefs *p;
 	int err;
 
-	if (n >= PREF_PENDING || !out)
+	*out = NULL;
+	if (n >= PREF_PENDING)
 		return -EINVAL;
-	err = maglev_build_end(backends, n, seed, base, m, &end);
-	if (err)
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	err = maglev_build_end(backends, n, seed, base, m, &p->end);
+	if (err) {
+		free(p);
 		return err;
-	for (uint32_t i = 0; i < end.k; i++)
-		k += !serving || serving[end.perms[i].index];
-	/*
-	 * Only the walkers of serving backends can answer; with serving NULL,
-	 * a slot's answer is any backend but its owner: none when k < 2.
-	 */
+	}
+	p->m = m;
+	*out = p;
+	return 0;
+}
+
+void maglev_prefs_free(struct maglev_prefs *p)
+{
+	if (!p)
+		return;
+	free(p->end.perms);
+	free(p);
+}
+
+/*
+ * Answer from a kept fill: the serving backends' walks (every backend's
+ * when serving is NULL) go on until no slot of out[] is pending.  With
+ * serving: out[s] = base[s] when its owner serves, else pending.
+ * Without: every slot is pending (its answer is any backend but the
+ * owner), unless fewer than two backends have a slot.
+ */
+int maglev_prefs_answer(const struct maglev_prefs *p, const uint32_t *base,
+			const bool *serving, uint32_t *out)
+{
+	const struct maglev_end *end = &p->end;
+	uint32_t left = 0, k = 0, m = p->m;
+	struct pref_walker *wk;
+
+	if (!base || !out)
+		return -EINVAL;
+	for (uint32_t i = 0; i < end->k; i++)
+		k += !serving || serving[end->perms[i].index];
 	for (uint32_t s = 0; s < m; s++) {
 		uint32_t owner = base[s];
 
@@ -224,24 +252,36 @@ static int pref_run(const struct sched_backend *backends, size_t n,
 		left += out[s] == PREF_PENDING;
 	}
 	if (!left)
-		goto out_free;
+		return 0;
 	if (pref_direct_pays(left, k, m)) {
-		pref_direct(end.perms, end.k, end.wmax, serving, base, out, m);
-		goto out_free;
+		pref_direct(end->perms, end->k, end->wmax, serving, base, out, m);
+		return 0;
 	}
 	wk = malloc(k * sizeof(*wk));
-	if (!wk) {
-		err = -ENOMEM;
-		goto out_free;
-	}
+	if (!wk)
+		return -ENOMEM;
 	k = 0;
-	for (uint32_t i = 0; i < end.k; i++)
-		if (!serving || serving[end.perms[i].index])
-			walker_init(&wk[k++], &end.perms[i], end.wmax);
+	for (uint32_t i = 0; i < end->k; i++)
+		if (!serving || serving[end->perms[i].index])
+			walker_init(&wk[k++], &end->perms[i], end->wmax);
 	pref_walk(wk, k, base, out, left, m);
 	free(wk);
-out_free:
-	free(end.perms);
+	return 0;
+}
+
+static int pref_run(const struct sched_backend *backends, size_t n,
+		    uint32_t seed, const bool *serving, uint32_t *base,
+		    uint32_t *out, uint32_t m)
+{
+	struct maglev_prefs *p;
+	int err;
+
+	if (!out)
+		return -EINVAL;
+	err = maglev_prefs_new(backends, n, seed, base, m, &p);
+	if (err == 0)
+		err = maglev_prefs_answer(p, base, serving, out);
+	maglev_prefs_free(p);
 	return err;
 }
 

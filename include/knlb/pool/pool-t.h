@@ -76,6 +76,13 @@ struct knlb_service_family {
 	enum knlb_family family;
 	uint32_t *slots;		/* cfg->table_size entries, inside svc->slots */
 	uint32_t *base;			/* idem, inside svc->base_slots */
+	/*
+	 * maglev: base's fill kept for health transitions, which answer from
+	 * it without a rebuild, and the base weight of each of the family's
+	 * backends (config order) it was built with; NULL until built.
+	 */
+	struct maglev_prefs *prefs;
+	uint32_t *prefs_weights;
 	bool on_backups;		/* no primary of this family usable */
 	bool empty;			/* none of this family usable: on_empty */
 };

@@ -62,6 +62,22 @@ int maglev_fallback(const struct sched_backend *backends, size_t n,
 		    uint32_t seed, uint32_t *base, uint32_t *next, uint32_t m);
 
 /*
+ * The same in two steps, for a caller that answers for many serving sets
+ * over one base (health transitions): maglev_prefs_new() builds base (as
+ * maglev_build(), same errors) and keeps what the answers need, about 50
+ * bytes per backend with a positive weight; maglev_prefs_answer() is
+ * maglev_effective() (serving given) or maglev_fallback() (serving NULL)
+ * for that base, costing only the walk: 0, -EINVAL or -ENOMEM.
+ */
+struct maglev_prefs;
+int maglev_prefs_new(const struct sched_backend *backends, size_t n,
+		     uint32_t seed, uint32_t *base, uint32_t m,
+		     struct maglev_prefs **out);
+int maglev_prefs_answer(const struct maglev_prefs *p, const uint32_t *base,
+			const bool *serving, uint32_t *out);
+void maglev_prefs_free(struct maglev_prefs *p);
+
+/*
  * Smooth weighted round robin (as nginx): an interleaved sequence of
  * length M in which each backend appears in proportion to its weight
  * (within one slot), heavy backends spread out (5,1,1 -> a a b a c a a).
