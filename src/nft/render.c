@@ -67,6 +67,7 @@ static void render_slots_map(FILE *out, const struct knlb_service *svc,
 		ruleset_slots_name(svc, fam->family, name, sizeof(name)));
 	fprintf(out, "\t\ttypeof numgen inc mod %u : %s daddr . %s dport\n",
 		svc->cfg->table_size, ip_word[fam->family], proto);
+	fprintf(out, "\t\tsize %u\n", svc->cfg->table_size);
 	for (uint32_t i = 0; i < svc->cfg->table_size; i++) {
 		const struct knlb_backend_config *b;
 		char addr[KNLB_ADDRSTRLEN];

@@ -127,6 +127,19 @@ int rb_add_rule(struct nfnl_batch *batch, struct rule_builder *rb,
 void rb_put_data_value(struct nlmsghdr *nlh, uint16_t type, const void *data,
 		       size_t len);
 /*
+ * One element of a map with a 4-byte integer key (a slot): the nests
+ * LIST_ELEM { KEY { VALUE key } [DATA { VALUE value }] } written in
+ * place, byte for byte what mnl_attr_nest_start()/rb_put_data_value()
+ * build (test_rule_build checks it).  value NULL: key only (deletes).
+ * The caller has room for RB_MAP_ELEM_MAX bytes.  A table of 100 x 16381
+ * slots is 1.6 M elements: the generic calls cost a quarter of its
+ * programming time.
+ */
+#define RB_MAP_ELEM_MAX 64
+void rb_put_map_elem(struct nlmsghdr *nlh, uint32_t key, const void *value,
+		     size_t value_len);
+
+/*
  * A NEWSETELEM (create, exclusive) or DELSETELEM message for set, its
  * element list opened in *list for the caller to fill and close.
  */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -385,6 +386,39 @@ void rb_put_data_value(struct nlmsghdr *nlh, uint16_t type, const void *data,
 
 	mnl_attr_put(nlh, NFTA_DATA_VALUE, len, data);
 	mnl_attr_nest_end(nlh, nest);
+}
+
+/* An attribute header at p; returns where its payload starts. */
+static char *put_attr_header(char *p, uint16_t type, size_t len)
+{
+	struct nlattr a = { .nla_len = (uint16_t)len, .nla_type = type };
+
+	memcpy(p, &a, sizeof(a));
+	return p + MNL_ATTR_HDRLEN;
+}
+
+void rb_put_map_elem(struct nlmsghdr *nlh, uint32_t key, const void *value,
+		     size_t value_len)
+{
+	size_t key_nest = 2 * MNL_ATTR_HDRLEN + MNL_ALIGN(sizeof(key));
+	size_t data_nest = 2 * MNL_ATTR_HDRLEN + MNL_ALIGN(value_len);
+	size_t total = MNL_ATTR_HDRLEN + key_nest + (value ? data_nest : 0);
+	char *p = mnl_nlmsg_get_payload_tail(nlh);
+
+	p = put_attr_header(p, NLA_F_NESTED | NFTA_LIST_ELEM, total);
+	p = put_attr_header(p, NLA_F_NESTED | NFTA_SET_ELEM_KEY, key_nest);
+	p = put_attr_header(p, NFTA_DATA_VALUE, MNL_ATTR_HDRLEN + sizeof(key));
+	memcpy(p, &key, sizeof(key));
+	p += MNL_ALIGN(sizeof(key));
+	if (value) {
+		p = put_attr_header(p, NLA_F_NESTED | NFTA_SET_ELEM_DATA,
+				    data_nest);
+		p = put_attr_header(p, NFTA_DATA_VALUE,
+				    MNL_ATTR_HDRLEN + value_len);
+		memcpy(p, value, value_len);
+		memset(p + value_len, 0, MNL_ALIGN(value_len) - value_len);
+	}
+	nlh->nlmsg_len += (uint32_t)total;
 }
 
 struct nlmsghdr *rb_elem_msg(struct nfnl_batch *batch, uint16_t type,

@@ -369,7 +369,6 @@ static int add_elements(struct nfnl_batch *batch, const char *table,
 
 	ruleset_slots_name(svc, op->family, set, sizeof(set));
 	for (size_t i = 0; i < op->n; i++) {
-		struct nlattr *elem;
 
 		if (i % ELEMS_PER_MSG == 0) {
 			if (nlh)
@@ -383,17 +382,15 @@ static int add_elements(struct nfnl_batch *batch, const char *table,
 			if (!nlh)
 				return -ENOMEM;
 		}
-		elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-		rb_put_data_value(nlh, NFTA_SET_ELEM_KEY, &op->slots[i],
-			       sizeof(op->slots[i]));
 		if (op->values) {
 			uint8_t value[SLOT_DATA_MAX];
 
 			slot_value(svc, op->family, op->values[i], value);
-			rb_put_data_value(nlh, NFTA_SET_ELEM_DATA, value,
-					  slot_data_len(op->family));
+			rb_put_map_elem(nlh, op->slots[i], value,
+					slot_data_len(op->family));
+		} else {
+			rb_put_map_elem(nlh, op->slots[i], NULL, 0);
 		}
-		mnl_attr_nest_end(nlh, elem);
 	}
 	if (nlh)
 		mnl_attr_nest_end(nlh, list);
@@ -490,6 +487,7 @@ static int add_slot_map(struct nfnl_batch *batch, const char *table,
 		.data_type = rb_concat_type(ruleset_shapes[f].addr_type,
 					    NFT_TYPE_INET_SERVICE, 0),
 		.data_len = slot_data_len(f),
+		.size = svc->cfg->table_size,
 		.udata = slots_udata(svc, f),
 	};
 	int ret;

@@ -24,6 +24,13 @@
 #include "knlb/sched/sched.h"
 #include "knlb/nft/sync.h"
 
+/*
+ * Netlink bytes of one slot element, IPv6 (the larger): list element,
+ * key and data nests, a 4-byte key and a 16 + 2-byte value, padded.
+ * Only sizes the buffer up front.
+ */
+#define SYNC_SLOT_ELEM_BYTES 48
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -84,16 +91,18 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 	*res = (struct sync_result){ 0 };
 	if (!batch)
 		goto out_nomem;
-	ret = ruleset_add_replace(batch, pool);
+	for (size_t i = 0; i < pool->n_services; i++)
+		for (size_t s = 0; s < pool_slots_len(&pool->services[i]); s++)
+			res->elements += pool->services[i].slots[s] != SCHED_SLOT_EMPTY;
+	ret = nfnl_batch_expect(batch, res->elements * SYNC_SLOT_ELEM_BYTES);
+	if (ret == 0)
+		ret = ruleset_add_replace(batch, pool);
 	if (ret == 0)
 		ret = add_carry_over(batch, pool, res);
 	if (ret < 0) {
 		nfnl_batch_free(batch);
 		goto out_nomem;
 	}
-	for (size_t i = 0; i < pool->n_services; i++)
-		for (size_t s = 0; s < pool_slots_len(&pool->services[i]); s++)
-			res->elements += pool->services[i].slots[s] != SCHED_SLOT_EMPTY;
 	return send_transaction(sock, batch, start, res, err, errlen);
 
 out_nomem:

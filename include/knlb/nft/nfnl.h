@@ -38,6 +38,13 @@ struct nlmsghdr *nfnl_batch_add(struct nfnl_batch *batch, uint16_t type,
 				uint16_t family, uint16_t flags,
 				const char *what);
 
+/*
+ * Make room for about `bytes` more of messages at once, so that building
+ * a large transaction does not copy the buffer each time it doubles.
+ * Only an optimisation: the batch grows as needed anyway.  0 or -ENOMEM.
+ */
+int nfnl_batch_expect(struct nfnl_batch *batch, size_t bytes);
+
 /* Messages added so far (begin/end markers not counted). */
 size_t nfnl_batch_count(const struct nfnl_batch *batch);
 /* Bytes the transaction will occupy on the wire. */
