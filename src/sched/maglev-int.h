@@ -43,4 +43,7 @@ int maglev_build_end(const struct sched_backend *backends, size_t n,
 		     uint32_t seed, uint32_t *table, uint32_t m,
 		     struct maglev_end *end);
 
+/* a^-1 mod m for prime m and 0 < a < m (extended Euclid). */
+uint32_t maglev_invmod(uint32_t a, uint32_t m);
+
 #endif

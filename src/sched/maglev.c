@@ -115,7 +115,7 @@ static inline uint32_t mulmod(uint32_t a, uint32_t b, uint32_t m,
 }
 
 /* a^-1 mod m for prime m and 0 < a < m, by the extended Euclid algorithm. */
-static uint32_t invmod(uint32_t a, uint32_t m)
+uint32_t maglev_invmod(uint32_t a, uint32_t m)
 {
 	int64_t t = 0, new_t = 1;
 	uint32_t r = m, new_r = a;
@@ -171,7 +171,7 @@ static uint32_t maglev_claim_tail(struct maglev_fill *f, struct maglev_perm *p)
 		}
 	}
 	if (!p->inv)
-		p->inv = invmod(p->skip, m);
+		p->inv = maglev_invmod(p->skip, m);
 	for (uint32_t i = 0; i < f->nfree; i++) {
 		uint32_t s = f->free[i];
 		uint32_t d = s >= p->next ? s - p->next : s + (m - p->next);

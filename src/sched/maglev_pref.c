@@ -114,24 +114,6 @@ static inline uint32_t mulmod32(uint32_t a, uint32_t b, uint32_t m)
 	return (uint32_t)((uint64_t)a * b % m);
 }
 
-/* skip^-1 mod m for prime m (Fermat would need a loop of 32 squarings). */
-static uint32_t pref_invmod(uint32_t a, uint32_t m)
-{
-	int64_t t = 0, new_t = 1;
-	uint32_t r = m, new_r = a;
-
-	while (new_r) {
-		uint32_t q = r / new_r, tmp_r = r - q * new_r;
-		int64_t tmp_t = t - (int64_t)q * new_t;
-
-		t = new_t;
-		new_t = tmp_t;
-		r = new_r;
-		new_r = tmp_r;
-	}
-	return (uint32_t)(t < 0 ? t + m : t);
-}
-
 /*
  * The same answers as pref_walk(), slot by slot: walker w lands on s at
  * its j-th turn past the fill, j = (s - pos) / skip mod M, which is turn
@@ -147,7 +129,7 @@ static void pref_direct(const struct maglev_perm *perms, uint32_t k,
 	uint32_t *inv = malloc(k * sizeof(*inv));
 
 	for (uint32_t i = 0; inv && i < k; i++)
-		inv[i] = pref_invmod(perms[i].skip, m);
+		inv[i] = maglev_invmod(perms[i].skip, m);
 	for (uint32_t s = 0; s < m; s++) {
 		uint64_t best_round = UINT64_MAX;
 
@@ -162,7 +144,7 @@ static void pref_direct(const struct maglev_perm *perms, uint32_t k,
 				continue;
 			t = (uint64_t)p->claimed +
 			    (inv ? mulmod32(d, inv[i], m) :
-				   mulmod32(d, pref_invmod(p->skip, m), m));
+				   mulmod32(d, maglev_invmod(p->skip, m), m));
 			round = (t * wmax + p->weight - 1) / p->weight;
 			/* perms are in turn order: a tie goes to the first. */
 			if (round < best_round) {
