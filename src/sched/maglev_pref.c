@@ -203,14 +203,15 @@ void maglev_prefs_free(struct maglev_prefs *p)
 }
 
 /*
- * Answer from a kept fill: the serving backends' walks (every backend's
- * when serving is NULL) go on until no slot of out[] is pending.  With
- * serving: out[s] = base[s] when its owner serves, else pending.
- * Without: every slot is pending (its answer is any backend but the
- * owner), unless fewer than two backends have a slot.
+ * Answer from a kept fill: the walks of the serving backends (every
+ * backend's when serving is NULL) go on until no slot of out[] is
+ * pending.  A slot is pending when it needs an answer and some serving
+ * backend other than its owner can give one: with owners_too, every slot
+ * (its answer is the first serving backend after its owner); without,
+ * only the slots whose owner does not serve (the others keep the owner).
  */
-int maglev_prefs_answer(const struct maglev_prefs *p, const uint32_t *base,
-			const bool *serving, uint32_t *out)
+static int prefs_answer(const struct maglev_prefs *p, const uint32_t *base,
+			const bool *serving, bool owners_too, uint32_t *out)
 {
 	const struct maglev_end *end = &p->end;
 	uint32_t left = 0, k = 0, m = p->m;
@@ -222,12 +223,14 @@ int maglev_prefs_answer(const struct maglev_prefs *p, const uint32_t *base,
 		k += !serving || serving[end->perms[i].index];
 	for (uint32_t s = 0; s < m; s++) {
 		uint32_t owner = base[s];
+		bool owner_serves = owner != SCHED_SLOT_EMPTY &&
+				    (!serving || serving[owner]);
 
 		if (owner == SCHED_SLOT_EMPTY)
 			out[s] = SCHED_SLOT_EMPTY;
-		else if (serving && serving[owner])
+		else if (owner_serves && !owners_too)
 			out[s] = owner;
-		else if (serving ? k > 0 : k > 1)
+		else if (k > (owner_serves ? 1u : 0u))
 			out[s] = PREF_PENDING;
 		else
 			out[s] = SCHED_SLOT_EMPTY;
@@ -249,6 +252,18 @@ int maglev_prefs_answer(const struct maglev_prefs *p, const uint32_t *base,
 	pref_walk(wk, k, base, out, left, m);
 	free(wk);
 	return 0;
+}
+
+int maglev_prefs_answer(const struct maglev_prefs *p, const uint32_t *base,
+			const bool *serving, uint32_t *out)
+{
+	return prefs_answer(p, base, serving, !serving, out);
+}
+
+int maglev_prefs_next(const struct maglev_prefs *p, const uint32_t *base,
+		      const bool *serving, uint32_t *out)
+{
+	return prefs_answer(p, base, serving, true, out);
 }
 
 static int pref_run(const struct sched_backend *backends, size_t n,

@@ -316,3 +316,61 @@ Test(maglev_pref, bad_arguments)
 	cr_expect_eq(maglev_effective(p.b, p.n, 7, serving, base, eff, 12), -EINVAL,
 		     "M must be prime");
 }
+
+/*
+ * What a per-owner fallback map holds: for every slot, where it goes once
+ * its owner stops too, given the backends that serve now.  For a slot
+ * whose owner is down that is the effective table; for the others, the
+ * effective table with the owner down as well.  With every backend
+ * serving it is maglev_fallback().
+ */
+Test(maglev_pref, next_is_the_table_without_the_owner)
+{
+	struct pref_pool p;
+	struct maglev_prefs *prefs;
+	uint32_t *base = table_new(4093), *next = table_new(4093);
+	uint32_t *plain = table_new(4093), *fb = table_new(4093);
+	bool serving[MAX_BACKENDS];
+	unsigned down = 1u << 1;
+
+	pref_pool_init(&p, 5, 4093);
+	p.b[4].weight = 3;
+	for (size_t i = 0; i < p.n; i++)
+		serving[i] = !(down & (1u << i));
+	cr_assert_eq(maglev_prefs_new(p.b, p.n, 7, base, p.m, &prefs), 0);
+	cr_assert_eq(maglev_prefs_next(prefs, base, serving, next), 0);
+	for (size_t o = 0; o < p.n; o++) {
+		uint32_t *eff = eff_of(&p, down | 1u << o);
+
+		for (uint32_t s = 0; s < p.m; s++)
+			if (base[s] == o)
+				cr_assert_eq(next[s], eff[s], "owner %zu, slot %" PRIu32, o, s);
+		free(eff);
+	}
+	cr_assert_eq(maglev_prefs_next(prefs, base, NULL, next), 0);
+	cr_assert_eq(maglev_fallback(p.b, p.n, 7, plain, fb, p.m), 0);
+	cr_assert_arr_eq(next, fb, p.m * sizeof(*fb));
+	cr_assert_arr_eq(base, plain, p.m * sizeof(*fb));
+	maglev_prefs_free(prefs);
+	free(base);
+	free(next);
+	free(plain);
+	free(fb);
+}
+
+/* Only the owner serves: nothing to fall back to. */
+Test(maglev_pref, next_of_the_last_serving_backend_is_empty)
+{
+	struct pref_pool p;
+	struct maglev_prefs *prefs;
+	uint32_t base[251], next[251];
+	bool serving[3] = { false, true, false };
+
+	pref_pool_init(&p, 3, 251);
+	cr_assert_eq(maglev_prefs_new(p.b, p.n, 7, base, p.m, &prefs), 0);
+	cr_assert_eq(maglev_prefs_next(prefs, base, serving, next), 0);
+	for (uint32_t s = 0; s < p.m; s++)
+		cr_assert_eq(next[s], base[s] == 1 ? SCHED_SLOT_EMPTY : 1,
+			     "slot %" PRIu32 " of %" PRIu32 ": %" PRIu32, s, base[s], next[s]);
+	maglev_prefs_free(prefs);
+}

@@ -75,6 +75,16 @@ int maglev_prefs_new(const struct sched_backend *backends, size_t n,
 		     struct maglev_prefs **out);
 int maglev_prefs_answer(const struct maglev_prefs *p, const uint32_t *base,
 			const bool *serving, uint32_t *out);
+/*
+ * out[s] = the first serving backend other than base[s] in s's preference
+ * order, whether base[s] serves or not (SCHED_SLOT_EMPTY when none):
+ * where slot s goes once its owner stops, given the others that serve.
+ * For a slot whose owner does not serve it is maglev_effective()'s
+ * answer; with serving NULL it is maglev_fallback().  What a per-owner
+ * fallback map in the kernel holds.  0, -EINVAL or -ENOMEM.
+ */
+int maglev_prefs_next(const struct maglev_prefs *p, const uint32_t *base,
+		      const bool *serving, uint32_t *out);
 void maglev_prefs_free(struct maglev_prefs *p);
 
 /*
