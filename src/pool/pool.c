@@ -98,6 +98,32 @@ static int rebuild_prefs(struct knlb_service *svc, struct knlb_service_family *f
 }
 
 /*
+ * Until some backend of the base stops serving, base and effective tables
+ * are one: fam->base points at fam->slots and svc->base_slots is not
+ * allocated, so a service that never fails over costs no second table (its
+ * pages would cost more than the build in a VM).  The first time they
+ * differ, every family's base gets its own copy.  0 or -ENOMEM.
+ */
+static int separate_base(struct knlb_service *svc)
+{
+	uint32_t m = svc->cfg->table_size;
+
+	if (svc->base_slots)
+		return 0;
+	svc->base_slots = malloc((pool_slots_len(svc) ? pool_slots_len(svc) : 1) *
+				 sizeof(*svc->base_slots));
+	if (!svc->base_slots)
+		return -ENOMEM;
+	for (size_t k = 0; k < svc->n_families; k++) {
+		struct knlb_service_family *fam = &svc->families[k];
+
+		memcpy(svc->base_slots + k * m, fam->base, m * sizeof(*fam->base));
+		fam->base = svc->base_slots + k * m;
+	}
+	return 0;
+}
+
+/*
  * maglev: the base table over base weights and, from it, the effective
  * one.  A health or maxconn transition leaves the base weights alone and
  * costs only the walk from the kept fill.  When no backend of the base
@@ -110,7 +136,7 @@ static int compute_family_maglev(struct knlb_service *svc,
 {
 	const struct knlb_service_config *cfg = svc->cfg;
 	size_t n = svc->n_backends;
-	bool base_serves = false;
+	bool base_serves = false, all_serve = true;
 	int ret = 0;
 
 	for (size_t j = 0; j < n; j++) {
@@ -121,15 +147,23 @@ static int compute_family_maglev(struct knlb_service *svc,
 		sc->in[j].weight = ours ? be->base_weight : 0;
 		sc->serving[j] = ours && be->effective_weight > 0;
 		base_serves |= sc->in[j].weight > 0 && sc->serving[j];
+		all_serve &= !sc->in[j].weight || sc->serving[j];
 	}
-	if (base_serves) {
+	if (!all_serve)
+		ret = separate_base(svc);
+	if (ret == 0 && base_serves) {
 		if (!prefs_current(fam, sc->in, n))
 			ret = rebuild_prefs(svc, fam, sc->in, n);
-		if (ret == 0)
+		if (ret == 0 && all_serve && fam->base != fam->slots)
+			memcpy(fam->slots, fam->base,
+			       cfg->table_size * sizeof(*fam->slots));
+		else if (ret == 0 && !all_serve)
 			ret = maglev_prefs_answer(fam->prefs, fam->base,
 						  sc->serving, fam->slots);
 		return ret;
 	}
+	if (ret < 0)
+		return ret;
 	/* fam->base now holds another table: the kept fill is not its. */
 	forget_prefs(fam);
 	for (size_t j = 0; j < n; j++)
@@ -170,12 +204,10 @@ static int compute_family_slots(struct knlb_service *svc,
 		sc->in[n].weight = svc->backends[i].effective_weight;
 		sc->map[n++] = (uint32_t)i;
 	}
-	/* wrr, random and wlc share the interleaved table. */
+	/* wrr, random and wlc share the interleaved table; no base. */
 	ret = wrr_build(sc->in, n, fam->slots, cfg->table_size);
-	if (ret == 0) {
+	if (ret == 0)
 		map_to_service(fam->slots, cfg->table_size, sc->map);
-		memcpy(fam->base, fam->slots, cfg->table_size * sizeof(*fam->base));
-	}
 	return ret;
 }
 
@@ -547,13 +579,13 @@ static int service_init(struct knlb_service *svc,
 			svc->families[svc->n_families++].family = f;
 	svc->slots = calloc(pool_slots_len(svc) ? pool_slots_len(svc) : 1,
 			    sizeof(*svc->slots));
-	svc->base_slots = calloc(pool_slots_len(svc) ? pool_slots_len(svc) : 1,
-				 sizeof(*svc->base_slots));
-	if (!svc->backends || !svc->slots || !svc->base_slots)
+	if (!svc->backends || !svc->slots)
 		return -ENOMEM;
 	for (size_t k = 0; k < svc->n_families; k++) {
 		svc->families[k].slots = svc->slots + k * cfg->table_size;
-		svc->families[k].base = svc->base_slots + k * cfg->table_size;
+		/* one table until a fallback makes them differ: separate_base() */
+		if (cfg->scheduler == KNLB_SCHED_MAGLEV)
+			svc->families[k].base = svc->families[k].slots;
 	}
 	svc->weight_scale = 1;
 	for (size_t i = 0; i < cfg->n_backends; i++) {

@@ -68,7 +68,7 @@ Test(pool_failover, any_order_gives_the_table_of_the_serving_set)
 	struct knlb_model *pool = pool_of(&r, FOUR);
 	struct knlb_service *svc = &pool->services[0];
 	size_t size = svc->cfg->table_size * sizeof(uint32_t);
-	uint32_t *base = copy_slots(svc, svc->base_slots);
+	uint32_t *base = copy_slots(svc, svc->families[0].base);
 
 	for (size_t p = 0; p < sizeof(path) / sizeof(path[0]); p++) {
 		for (size_t i = 0; i < 6; i++) {
@@ -77,7 +77,7 @@ Test(pool_failover, any_order_gives_the_table_of_the_serving_set)
 			set_down(svc, path[p][i]);
 			cr_assert_eq(memcmp(svc->slots, want, size), 0,
 				     "path %zu step %zu: not the table of the serving set", p, i);
-			cr_assert_eq(memcmp(svc->base_slots, base, size), 0,
+			cr_assert_eq(memcmp(svc->families[0].base, base, size), 0,
 				     "health moved the base table");
 			for (uint32_t s = 0; s < svc->cfg->table_size; s++)
 				cr_assert(!(path[p][i] & (1u << svc->slots[s])),
@@ -115,12 +115,12 @@ Test(pool_failover, maxconn_full_falls_back)
 		"backend = 10.0.0.11:8080 maxconn=10\nbackend = 10.0.0.12:8080\n"
 		"backend = 10.0.0.13:8080\n");
 	struct knlb_service *svc = &pool->services[0];
-	uint32_t *base = copy_slots(svc, svc->base_slots);
+	uint32_t *base = copy_slots(svc, svc->families[0].base);
 
 	cr_assert(pool_apply_maxconn(svc, 0, 10, 0));
 	cr_assert_eq(pool_compute_slots(svc), 0);
 	cr_expect_eq(pool_slots_of(svc, 0), 0);
-	cr_expect_eq(memcmp(svc->base_slots, base, 1021 * sizeof(uint32_t)), 0);
+	cr_expect_eq(memcmp(svc->families[0].base, base, 1021 * sizeof(uint32_t)), 0);
 	free(base);
 	pool_free(pool);
 	result_free(&r);
@@ -138,7 +138,7 @@ Test(pool_failover, backups_take_a_table_of_their_own)
 
 	set_down(svc, 3);
 	cr_expect_eq(pool_slots_of(svc, 2), 1021);
-	cr_expect_eq(memcmp(svc->base_slots, svc->slots, 1021 * sizeof(uint32_t)), 0);
+	cr_expect_eq(memcmp(svc->families[0].base, svc->slots, 1021 * sizeof(uint32_t)), 0);
 	set_down(svc, 1);
 	cr_expect_eq(pool_slots_of(svc, 2), 0);
 	cr_expect_eq(pool_slots_of(svc, 1), 1021);
