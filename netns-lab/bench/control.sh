@@ -4,7 +4,8 @@
 # control.sh — control-plane measurements, knlb against nftlb.
 #
 #   cp_program_all       time to program S services x B backends ($CP_SIZES),
-#                        M = 16381, each in a fresh namespace of its own
+#                        knlb with M = 16381 and with its derived table_size,
+#                        each in a fresh namespace of its own
 #   cp_down_transition   a backend goes down: time to the kernel's map, and
 #                        the map elements that changed
 #   cp_flows_moved       one of 4 backends removed: client addresses (one
@@ -36,17 +37,20 @@ cp_ns_new() {
 # Backend address b (0-based) of the generated farms: 10.1.0.0/18.
 cp_addr() { echo "10.1.$(($1 / 250)).$(($1 % 250 + 1))"; }
 
-# cp_knlb_conf S B [CHECK]: S maglev services of B backends each (awk:
+# cp_knlb_conf S B [CHECK [M]]: S maglev services of B backends each (awk:
 # 100 x 1000 backend lines in bash would take longer than programming them).
 # Without a check every service shares one set of backends; with one, each
-# service has its own, so every probe goes to another address.
+# service has its own, so every probe goes to another address.  M is the
+# table_size (16381 when not given; "derived": no table_size line).
 cp_knlb_conf() {
-	awk -v n="$1" -v nb="$2" -v check="${3:-none}" -v vip="$LAB_VIP" -v sock="$OUT/work/knlb-cp.sock" 'BEGIN {
+	awk -v n="$1" -v nb="$2" -v check="${3:-none}" -v m="${4:-16381}" -v vip="$LAB_VIP" -v sock="$OUT/work/knlb-cp.sock" 'BEGIN {
 		printf "[global]\ntable = knlb\nlog_level = info\ncontrol_socket = %s\n", sock
 		stride = (check == "none") ? 0 : nb
 		for (s = 1; s <= n; s++) {
 			printf "\n[service s%d]\nvip = %s\nport = %d\nproto = tcp\nscheduler = maglev\n", s, vip, 1000 + s
-			printf "table_size = 16381\nsnat = none\n"
+			if (m != "derived")
+				printf "table_size = %s\n", m
+			printf "snat = none\n"
 			if (check != "none")
 				printf "check = %s\ninterval = 2s\ntimeout = 1s\n", check
 			for (b = 0; b < nb; b++) {
@@ -88,11 +92,14 @@ cp_knlb_stop() {
 	fi
 }
 
+# cp_program_one_knlb S B [M]: knlb (M = 16381) or knlb-derived (M "derived").
 cp_program_one_knlb() {
-	local n=$1 nb=$2 conf=$OUT/work/cp-knlb-$1x$2.conf log=$OUT/logs/cp-knlb-$1x$2.log
-	cp_knlb_conf "$n" "$nb" >"$conf"
+	local n=$1 nb=$2 m=${3:-16381} c=knlb
+	[ "$m" = derived ] && c=knlb-derived
+	local conf=$OUT/work/cp-$c-$1x$2.conf log=$OUT/logs/cp-$c-$1x$2.log
+	cp_knlb_conf "$n" "$nb" none "$m" >"$conf"
 	cp_ns_new
-	local t0 wall ms status=ok
+	local t0 wall ms elems=- status=ok
 	t0=$(b_now_ms)
 	ip netns exec "$CP_NS" "$KNLBD" -c "$conf" --flush-on-exit </dev/null >"$log" 2>&1 &
 	KNLBD_PID=$!
@@ -100,14 +107,19 @@ cp_program_one_knlb() {
 	if b_until "$CP_TIMEOUT" grep -q "programmed table" "$log"; then
 		wall=$(b_ms_since "$t0")
 		ms=$(sed -n 's/.*programmed table.* in \([0-9.]*\) ms.*/\1/p' "$log" | head -1)
-		ip netns exec "$CP_NS" nft list chain inet knlb "svc_s$n" >/dev/null || status=missing
+		elems=$(sed -n 's/.*programmed table.*, \([0-9]*\) slot elements.*/\1/p' "$log" | head -1)
+		# `nft list chains`, not `list chain`: nft's cache for the latter
+		# reads every set element (10 M of them: minutes and 10 GB).
+		ip netns exec "$CP_NS" nft list chains inet | grep -q "chain svc_s$n {" || status=missing
 	else
 		wall=- ms=- status=timeout
 	fi
 	cp_knlb_stop "$CP_NS"
-	b_log "  knlb $n x $nb: programmed in $ms ms (wall $wall ms) $status"
-	b_raw program.tsv knlb "$n" "$nb" "$ms" "$wall" "$status"
+	b_log "  $c $n x $nb: programmed in $ms ms (wall $wall ms, ${elems:-?} elements) $status"
+	b_raw program.tsv "$c" "$n" "$nb" "$ms" "$wall" "$status" "${elems:--}"
 }
+
+cp_program_one_knlb-derived() { cp_program_one_knlb "$1" "$2" derived; }
 
 cp_program_one_nftlb() {
 	local n=$1 nb=$2 json=$OUT/work/cp-nftlb-$1x$2.json log=$OUT/logs/cp-nftlb-$1x$2.log
@@ -137,13 +149,13 @@ cp_program_one_nftlb() {
 # A size at least as large (services x backends) as one that timed out is
 # not tried again: it would only time out later.
 cp_program_all() {
-	printf 'contender\tservices\tbackends\tprogram_ms\twall_ms\tstatus\n' >"$OUT/raw/program.tsv"
+	printf 'contender\tservices\tbackends\tprogram_ms\twall_ms\tstatus\telements\n' >"$OUT/raw/program.tsv"
 	local sz n nb c
-	local -A over=([knlb]=0 [nftlb]=0)	# smallest services x backends that timed out
+	local -A over=([knlb]=0 [knlb-derived]=0 [nftlb]=0)	# smallest services x backends that timed out
 	b_log "control plane: programming time ($CP_SIZES, cap ${CP_TIMEOUT}s each)"
 	for sz in $CP_SIZES; do
 		n=${sz%x*} nb=${sz#*x}
-		for c in knlb nftlb; do
+		for c in knlb knlb-derived nftlb; do
 			if [ "${over[$c]}" -gt 0 ] && [ $((n * nb)) -ge "${over[$c]}" ]; then
 				b_log "  $c $n x $nb: skipped (a smaller farm timed out)"
 				b_raw program.tsv "$c" "$n" "$nb" - - skipped

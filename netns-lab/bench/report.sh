@@ -188,19 +188,24 @@ title() {
 		echo
 		echo "## Control plane"
 		echo
-		echo "### Time to program a fresh config (maglev, M = 16381 for knlb; nftlb rr dnat farms)"
+		echo "### Time to program a fresh config (maglev for knlb; nftlb rr dnat farms)"
 		echo
 		echo "knlb: the daemon's own \"programmed ... in X ms\" (one transaction, to the kernel's"
-		echo "ack), and wall time from exec to that line (config, Maglev tables, netlink)."
-		echo "nftlb: wall time of the POST /farms call, and until the last farm's last backend"
-		echo "lists in the kernel. Each in a fresh namespace; capped, then \"timeout\"."
+		echo "ack), and wall time from exec to that line (config, Maglev tables, netlink), with"
+		echo "table_size = 16381 in every service, and with no table_size (derived: the smallest"
+		echo "prime >= max(1021, 100 x backends)). nftlb: wall time of the POST /farms call, and"
+		echo "until the last farm's last backend lists in the kernel. Each in a fresh namespace;"
+		echo "capped, then \"timeout\"."
 		echo
-		echo "| services x backends | knlb ms | knlb wall ms | nftlb API ms | nftlb in kernel ms | knlb elements |"
-		echo "|---|---:|---:|---:|---:|---:|"
+		echo "| services x backends | knlb M=16381 ms | wall ms | elements | knlb derived M ms | wall ms | elements | nftlb API ms | nftlb in kernel ms |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 		awk -F'\t' 'NR > 1 { k = $2 "x" $3; if (!(k in seen)) { seen[k] = 1; order[++n] = k }
-			if ($1 == "knlb") { km[k] = ($6 == "ok") ? $4 : $6; kw[k] = $5 } else { na[k] = $4; nk[k] = ($6 == "ok") ? $5 : $6 } }
+			v = ($6 == "ok") ? $4 : $6
+			if ($1 == "knlb") { km[k] = v; kw[k] = $5; ke[k] = $7 }
+			else if ($1 == "knlb-derived") { dm[k] = v; dw[k] = $5; de[k] = $7 }
+			else { na[k] = $4; nk[k] = ($6 == "ok") ? $5 : $6 } }
 			END { for (i = 1; i <= n; i++) { k = order[i]; split(k, sb, "x")
-				printf "| %s x %s | %s | %s | %s | %s | %d |\n", sb[1], sb[2], km[k], kw[k], na[k], nk[k], sb[1] * 16381 } }' "$RAW/program.tsv"
+				printf "| %s x %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", sb[1], sb[2], km[k], kw[k], ke[k], dm[k], dw[k], de[k], na[k], nk[k] } }' "$RAW/program.tsv"
 	fi
 	if [ -s "$RAW/down.tsv" ]; then
 		echo

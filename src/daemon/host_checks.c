@@ -309,13 +309,51 @@ static int check_snat(const struct knlb_config *config,
 
 /* ---- conntrack ---------------------------------------------------------- */
 
-static uint64_t ct_floor(const struct knlb_config *config)
+static int compare_backend(const void *a, const void *b)
 {
-	uint64_t backends = 0, floor;
+	const struct knlb_backend_config *x = *(const struct knlb_backend_config *const *)a;
+	const struct knlb_backend_config *y = *(const struct knlb_backend_config *const *)b;
+	int c = addr_compare(&x->addr, &y->addr);
+
+	return c ? c : (x->port > y->port) - (x->port < y->port);
+}
+
+/*
+ * Backends by ADDR:PORT, each counted once: the flows a backend holds do
+ * not multiply with the services that list it (100 services over the same
+ * 1000 servers are 1000 backends, not 100000).  All of them when the
+ * sort's memory is not there: the floor is then only higher.
+ */
+static uint64_t distinct_backends(const struct knlb_config *config)
+{
+	const struct knlb_backend_config **v = NULL;
+	size_t n = 0, cap = 0, distinct = 0;
 
 	for (size_t s = 0; s < config->n_services; s++)
-		backends += config->services[s].n_backends;
-	floor = backends * HOST_CT_MAX_PER_BACKEND;
+		for (size_t b = 0; b < config->services[s].n_backends; b++) {
+			if (grow(&v, &cap, n + 1, sizeof(*v), 64) < 0) {
+				free(v);
+				goto count_all;
+			}
+			v[n++] = &config->services[s].backends[b];
+		}
+	if (n)
+		qsort(v, n, sizeof(*v), compare_backend);
+	for (size_t i = 0; i < n; i++)
+		distinct += i == 0 || compare_backend(&v[i - 1], &v[i]) != 0;
+	free(v);
+	return distinct;
+
+count_all:
+	for (size_t s = 0; s < config->n_services; s++)
+		distinct += config->services[s].n_backends;
+	return distinct;
+}
+
+static uint64_t ct_floor(const struct knlb_config *config)
+{
+	uint64_t floor = distinct_backends(config) * HOST_CT_MAX_PER_BACKEND;
+
 	return floor > HOST_CT_MAX_FLOOR ? floor : HOST_CT_MAX_FLOOR;
 }
 

@@ -273,6 +273,22 @@ Test(host_checks, conntrack_max_below_the_floor_is_a_problem)
 	cr_assert_eq(p.n, 1, "%s", texts(&p));
 	cr_expect(strstr(p.v[0].text, "is below 20480"), "%s", p.v[0].text);
 	host_problems_free(&p);
+
+	/*
+	 * A second service over the same 20 backends adds none: a backend's
+	 * flows do not multiply with the services listing it.
+	 */
+	strcat(text, "\n[service web2]\nvip = 192.0.2.10\nport = 81\ncheck = none\n");
+	for (int i = 1; i <= 20; i++) {
+		char line[64];
+
+		snprintf(line, sizeof(line), "backend = 10.0.0.%d:8080\n", 10 + i);
+		strcat(text, line);
+	}
+	p = judge(text, NULL);
+	cr_assert_eq(p.n, 1, "%s", texts(&p));
+	cr_expect(strstr(p.v[0].text, "is below 20480"), "%s", p.v[0].text);
+	host_problems_free(&p);
 }
 
 Test(host_checks, conntrack_not_loaded_is_a_problem_once_knlbd_runs)
