@@ -24,9 +24,24 @@
 # RUNS runs.  The producer is one process on a shared 2-core machine: when
 # offered/s stays below target/s it is the producer's limit, not knlbd's.
 #
+# Then the overload (issue 15): knlb-ctgen as fast as it goes
+# (KNLB_BENCH_OVERLOAD_RATE, 600000 events/s asked = 300000 new flows/s;
+# a producer that falls behind sends back to back until it sent it all) for
+# KNLB_BENCH_OVERLOAD_MS against a fresh knlbd.  Reported: the rate reached,
+# whether knlbd went to its bounded mode (counts from a dump every
+# track_interval, no event subscribed) and how many overflows and resyncs
+# it took, knlbd's CPU per 1000 flows over the phase, the active count once
+# every entry is gone (0 = exact), and how long after the load stopped it
+# followed events again.  Never an endless overflow/resync loop: the
+# resyncs are counted.
+#
 # Environment: KNLB_BENCH_RUNS (5), KNLB_BENCH_RATES ("10000 ... 320000"
 # events/s), KNLB_BENCH_STEP_MS (2000), KNLB_BENCH_PEER_RATE (5000: conntrack
-# -E loses events at 20000/s here) and KNLB_BENCH_PEER_MS (4000).
+# -E loses events at 20000/s here), KNLB_BENCH_PEER_MS (4000),
+# KNLB_BENCH_OVERLOAD_RATE (600000, shared by the producers),
+# KNLB_BENCH_OVERLOAD_MS (10000; 0 skips the phase) and
+# KNLB_BENCH_OVERLOAD_GENS (2 knlb-ctgen processes: one alone does not
+# outrun knlbd on this 2-core box).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
@@ -38,6 +53,9 @@ RATES=${KNLB_BENCH_RATES:-"10000 20000 40000 80000 160000 320000"}
 STEP_MS=${KNLB_BENCH_STEP_MS:-2000}
 PEER_RATE=${KNLB_BENCH_PEER_RATE:-5000}
 PEER_MS=${KNLB_BENCH_PEER_MS:-4000}
+OVERLOAD_RATE=${KNLB_BENCH_OVERLOAD_RATE:-600000}
+OVERLOAD_MS=${KNLB_BENCH_OVERLOAD_MS:-10000}
+GENS=${KNLB_BENCH_OVERLOAD_GENS:-2}
 CTGEN=$KNLB_BUILD/lab/knlb-ctgen
 HZ=$(getconf CLK_TCK)
 
@@ -133,6 +151,59 @@ peer_step() {
 	echo "peer $RUN $STEP_CPU $kc $ratio $seen" >>"$WORK/results"
 }
 
+# overload: OVERLOAD_RATE for OVERLOAD_MS against the running knlbd.
+overload() {
+	local o0 r0 c0 c1 bounded_seen=no i g t_end back=- flows offered cpu
+	st_snap
+	o0=$(st_ct overflows) r0=$(st_ct resyncs)
+	c0=$(knlbd_cpu_ticks)
+	# GENS producers, each its own clients (one process cannot outrun knlbd here).
+	for ((g = 0; g < GENS; g++)); do
+		gw_exec "$CTGEN" --rate $((OVERLOAD_RATE / GENS)) --duration-ms "$OVERLOAD_MS" --vip "$LAB_VIP:80" \
+			--backend "$BACKENDS" --mark "$MARK" --client-base "10.$((100 + g)).0.1" \
+			>"$WORK/ctgen$g.out" 2>"$WORK/ctgen$g.err" &
+		LG_BG_PIDS[ctgen$g]=$!
+	done
+	while kill -0 "${LG_BG_PIDS[ctgen0]}" 2>/dev/null; do
+		st_snap
+		[ "$(st_ct bounded)" = true ] && bounded_seen=yes
+		sleep 0.5
+	done
+	for ((g = 0; g < GENS; g++)); do
+		wait "${LG_BG_PIDS[ctgen$g]}" || true
+		unset "LG_BG_PIDS[ctgen$g]"
+	done
+	c1=$(knlbd_cpu_ticks)
+	t_end=$(now_ms)
+	st_snap
+	cat "$WORK"/ctgen[0-9]*.out >"$WORK/ctgen.all"
+	flows=$(awk '$1 == "created" { n += $2 } END { print n + 0 }' "$WORK/ctgen.all")
+	offered=$(awk '$1 == "offered_per_s" { n += $2 } END { print n + 0 }' "$WORK/ctgen.all")
+	cpu=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$flows" \
+		'BEGIN { printf "%.3f", n ? t * 1000 / hz / (n / 1000) : 0 }')
+	printf '  overload: asked %s events/s from %s producers, offered %s/s (%s flows in %s ms), errors %s\n' "$OVERLOAD_RATE" \
+		"$GENS" "$offered" "$flows" "$(awk '$1 == "elapsed_ms" && $2 > m { m = $2 } END { print m + 0 }' "$WORK/ctgen.all")" \
+		"$(awk '$1 == "errors" { n += $2 } END { print n + 0 }' "$WORK/ctgen.all")"
+	printf '    bounded mode: %s (entries %s), overflows %s, resyncs %s, periodic passes %s; knlbd CPU %s ms per 1000 flows\n' \
+		"$bounded_seen" "$(st_ct bounded_entries)" $(($(st_ct overflows) - o0)) $(($(st_ct resyncs) - r0)) \
+		"$(st_ct periodic_passes)" "$cpu"
+	# Back to events, and the counts exact (every entry deleted: 0).
+	for ((i = 0; i < 600; i++)); do
+		st_snap
+		[ "$bounded_seen" = yes ] || [ "$(st_ct bounded)" = true ] || break
+		if [ "$(st_ct bounded)" != true ]; then
+			back=$(ms_diff "$t_end" "$(now_ms)")
+			break
+		fi
+		sleep 0.1
+	done
+	sleep 2
+	st_snap
+	printf '    after the load: back to events %s ms after it stopped; active %s (0 = exact); counts stale %s\n' \
+		"$back" "$(st_svc web active_flows)" "$(st_ct counts_stale)"
+	echo "overload $RUN $offered $bounded_seen $(($(st_ct overflows) - o0)) $(($(st_ct resyncs) - r0)) $cpu $(st_svc web active_flows) $back" >>"$WORK/results"
+}
+
 : >"$WORK/results"
 for ((RUN = 1; RUN <= RUNS; RUN++)); do
 	knlb_start_ctl "$WORK/bench.conf"
@@ -152,6 +223,11 @@ for ((RUN = 1; RUN <= RUNS; RUN++)); do
 	knlb_start_ctl "$WORK/bench.conf"
 	peer_step
 	knlb_stop
+	if [ "$OVERLOAD_MS" -gt 0 ]; then
+		knlb_start_ctl "$WORK/bench.conf"
+		overload
+		knlb_stop
+	fi
 done
 
 # median: the middle of the numbers on stdin (lower middle for an even count).
@@ -170,4 +246,10 @@ for rate in $RATES; do
 		"$(awk -v r="$rate" '$1 == "step" && $3 == r && $9 == "yes" { print $8 }' "$WORK/results" | median)" "$n"
 done
 echo "  peer at $PEER_RATE/s: knlbd $(awk '$1 == "peer" { print $3 }' "$WORK/results" | median) ms, conntrack -E $(awk '$1 == "peer" { print $4 }' "$WORK/results" | median) ms CPU per 1000 events; ratio knlbd/conntrack-E $(awk '$1 == "peer" { print $5 }' "$WORK/results" | median)"
+if grep -q '^overload ' "$WORK/results"; then
+	echo "  overload at $OVERLOAD_RATE/s asked: offered $(awk '$1 == "overload" { print $3 }' "$WORK/results" | median) events/s;" \
+		"bounded in $(awk '$1 == "overload" && $4 == "yes"' "$WORK/results" | grep -c . || true) of $RUNS runs;" \
+		"resyncs $(awk '$1 == "overload" { print $6 }' "$WORK/results" | median), knlbd CPU $(awk '$1 == "overload" { print $7 }' "$WORK/results" | median) ms per 1000 flows;" \
+		"active after $(awk '$1 == "overload" { print $8 }' "$WORK/results" | median) (0 = exact); back to events after $(awk '$1 == "overload" { print $9 }' "$WORK/results" | median) ms"
+fi
 echo "  (CPU: clock ticks of 1/$HZ s over each step, including a few knlbctl status replies)"

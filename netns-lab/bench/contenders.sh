@@ -8,7 +8,7 @@
 #                                    and over IPv6: plain6 knlb-maglev6 nftlb6; the
 #                                    levers of following flows (issue 15):
 #                                    knlb-all-always knlb-lean-always knlb-all-needed
-#                                    knlb-untracked
+#                                    knlb-untracked knlb-periodic
 #   ct_supports NAME WORKLOAD        true when NAME runs WORKLOAD
 #   ct_targets NAME                  sets T_HTTP (addresses the wrk threads are
 #                                    spread over), T_UDP (one address:port per
@@ -28,7 +28,7 @@
 # its ratios are to plain6, IPv6 plain routing in the same run.
 
 # BENCH_CONTENDERS picks (and orders) a subset, e.g. the levers of issue 15:
-#   BENCH_CONTENDERS="plain knlb-static knlb-maglev knlb-untracked knlb-lean-always knlb-all-needed knlb-all-always nftlb"
+#   BENCH_CONTENDERS="plain knlb-static knlb-maglev knlb-periodic knlb-untracked knlb-lean-always knlb-all-needed knlb-all-always nftlb"
 CONTENDERS=${BENCH_CONTENDERS:-"plain knlb-maglev knlb-wrr knlb-static haproxy nftlb plain6 knlb-maglev6 nftlb6"}
 BULK_PORT=5201
 NFTLB_PORT=5555
@@ -179,7 +179,8 @@ ct_stop_knlb-wrr() { knlb_halt; }
 # The levers of following flows (docs/performance.md), each a maglev knlbd:
 # knlb-maglev has the defaults (ct_events = lean, ct_closing = needed,
 # track = events); these switch them back to what knlbd did before issue 15
-# (all-always), one at a time, or follow no flow at all (untracked).
+# (all-always), one at a time, follow no flow at all (untracked), or count
+# flows from a kernel-filtered dump every second, with no event (periodic).
 ct_start_knlb-all-always() {
 	KNLB_GLOBAL_EXTRA=$'ct_events = all\nct_closing = always' ct_start_knlb maglev all-always
 }
@@ -190,10 +191,12 @@ ct_start_knlb-all-needed() {
 	KNLB_GLOBAL_EXTRA=$'ct_events = all\nct_closing = needed' ct_start_knlb maglev all-needed
 }
 ct_start_knlb-untracked() { KNLB_SVC_EXTRA="track = off" ct_start_knlb maglev untracked; }
+ct_start_knlb-periodic() { KNLB_SVC_EXTRA="track = periodic" ct_start_knlb maglev periodic; }
 ct_stop_knlb-all-always() { knlb_halt; }
 ct_stop_knlb-lean-always() { knlb_halt; }
 ct_stop_knlb-all-needed() { knlb_halt; }
 ct_stop_knlb-untracked() { knlb_halt; }
+ct_stop_knlb-periodic() { knlb_halt; }
 
 ct_start_knlb-maglev6() {
 	local conf=$OUT/work/knlb-maglev6.conf
@@ -344,7 +347,7 @@ ct_stop_nftlb6() { nftlb_down; }
 # The contender's own process (empty for rules alone), for its CPU use.
 ct_pid() {
 	case $1 in
-	knlb-maglev|knlb-wrr|knlb-maglev6|knlb-all-always|knlb-lean-always|knlb-all-needed|knlb-untracked) echo "$KNLBD_PID" ;;
+	knlb-maglev|knlb-wrr|knlb-maglev6|knlb-all-always|knlb-lean-always|knlb-all-needed|knlb-untracked|knlb-periodic) echo "$KNLBD_PID" ;;
 	haproxy) echo "$HAPROXY_PID" ;;
 	nftlb|nftlb6) echo "$NFTLB_PID" ;;
 	esac

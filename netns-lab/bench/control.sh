@@ -111,8 +111,9 @@ cp_program_one_knlb() {
 		ms=$(sed -n 's/.*programmed table.* in \([0-9.]*\) ms.*/\1/p' "$log" | head -1)
 		elems=$(sed -n 's/.*programmed table.*, \([0-9]*\) slot elements.*/\1/p' "$log" | head -1)
 		# `nft list chains`, not `list chain`: nft's cache for the latter
-		# reads every set element (10 M of them: minutes and 10 GB).
-		ip netns exec "$CP_NS" nft list chains inet | grep -q "chain svc_s$n {" || status=missing
+		# reads every set element (10 M of them: minutes and 10 GB).  Not
+		# grep -q: it stops reading, nft dies of SIGPIPE, pipefail fails.
+		ip netns exec "$CP_NS" nft list chains inet | grep -c "chain svc_s$n {" >/dev/null || status=missing
 	else
 		wall=- ms=- status=timeout
 	fi

@@ -310,7 +310,7 @@ static void check_track(struct config_parser *p, size_t i)
 	if (svc->track == KNLB_TRACK_OFF && svc->scheduler == KNLB_SCHED_WLC &&
 	    !key_bad(p, i, "scheduler"))
 		config_report(p, key_line(p, i, "track"),
-			      "track = off: scheduler wlc needs the service's flows counted (track = events)");
+			      "track = off: scheduler wlc needs the service's flows counted (track = events or periodic)");
 }
 
 void config_check(struct config_parser *p)

@@ -270,6 +270,7 @@ const struct config_word config_ct_events_words[] = {
 const struct config_word config_track_words[] = {
 	{ "events", KNLB_TRACK_EVENTS },
 	{ "off", KNLB_TRACK_OFF },
+	{ "periodic", KNLB_TRACK_PERIODIC },
 	{ NULL, 0 },
 };
 

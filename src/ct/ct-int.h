@@ -31,8 +31,13 @@
 #define CT_RCVBUF_START (4 << 20)
 #define CT_RCVBUF_MAX (64 << 20)
 #define CT_RCVBUF_MIN 4096
-/* One event is one datagram of a few hundred bytes; recvmmsg takes many. */
+/*
+ * One event is one datagram of a few hundred bytes; recvmmsg takes many.
+ * (-DCT_BATCH=N builds another size, for the intake bench.)
+ */
+#ifndef CT_BATCH
 #define CT_BATCH 64
+#endif
 #define CT_MSG_SIZE 2048
 /*
  * Events handled per wakeup before returning to the loop, so a storm
@@ -45,6 +50,8 @@
 /* Deletes per sendmsg: their ACKs must fit the default receive buffer. */
 #define CT_DEL_CHUNK 64
 #define CT_RESYNC_MIN_GAP_NS 1000000000ULL
+/* Bounded mode samples the NEW event rate this long after each pass. */
+#define CT_SAMPLE_NS 100000000ULL
 
 /*
  * One subscribed, kernel-filtered, non-blocking socket and what reading
@@ -63,6 +70,7 @@ struct ct_listener {
 	 * for the rest of it, so a dump started now could miss later drops.
 	 */
 	bool congested;
+	uint64_t congested_since_ns;	/* its ENOBUFS */
 	char *buf;			/* CT_BATCH * CT_MSG_SIZE */
 	struct mmsghdr msgs[CT_BATCH];
 	struct iovec iov[CT_BATCH];
@@ -84,10 +92,30 @@ struct ct {
 
 	struct loop_timer resync_timer;
 	bool in_resync;
+	bool ft_scoped_pass;		/* the dump being read is a scoped pass's */
 	uint64_t last_resync_end_ns;
 	uint64_t last_resync_dur_ns;
 
 	struct ct_stats st;
+
+	/* periodic.c: counting by dumps */
+	uint32_t *periodic_marks;
+	size_t n_periodic, periodic_cap;
+	uint64_t periodic_interval_ns;
+	struct loop_timer periodic_timer;
+	uint64_t last_pass_start_ns;	/* 0: no pass yet (no rate) */
+	struct ct_bounded_policy policy;
+	uint64_t window_start_ns;	/* overflows counted since */
+	unsigned window_overflows;
+	uint64_t window_news;		/* events_new then */
+	uint64_t bounded_since_ns;
+	uint64_t bounded_left_ns;	/* when it last returned to events */
+	uint64_t hold_ns;		/* this episode's minimum */
+	unsigned calm_passes;
+	/* Bounded: NEW joined for CT_SAMPLE_NS after each pass, to measure. */
+	struct loop_timer sample_timer;
+	bool sampling;
+	uint64_t sample_start_ns, sample_news, sample_overflows;
 
 	ct_new_flow_fn on_new;		/* observe = yes: NEW events */
 	void *on_new_arg;
@@ -183,6 +211,33 @@ int ct_resync_dump(struct ct *ct, struct flowtab_resync *res);
 /* Resync now, later (timer) or not at all; see dump.c. */
 void ct_maybe_resync(struct ct *ct);
 void ct_on_resync_timer(struct loop *loop, struct loop_timer *timer, void *arg);
+
+/*
+ * One pass from dumps: marks NULL, one full dump (all knlb flows); else
+ * one dump per mark, the kernel filtering, and a pass scoped to them
+ * (n > CT_PERIODIC_MAX_FILTERED: one full dump, still scoped).  Its
+ * outcome in *res; no stats, no log.
+ */
+int ct_resync_pass(struct ct *ct, const uint32_t *marks, size_t n,
+		   struct flowtab_resync *res);
+
+/* ---- periodic.c ---- */
+
+void ct_periodic_init(struct ct *ct);
+void ct_periodic_close(struct ct *ct);
+/* An ENOBUFS on l, its buffer size before it grew: maybe go bounded. */
+void ct_note_overflow(struct ct *ct, int rcvbuf_was);
+/*
+ * After reading: a queue that stayed full since its ENOBUFS (the kernel
+ * reports one per episode) for policy.congested_ns is overload too.
+ */
+void ct_check_congestion(struct ct *ct, const struct ct_listener *l);
+
+/* ---- socket.c ---- */
+
+/* Join (on) or leave the multicast groups of l.  0 or -errno. */
+int ct_listener_join(struct ct_listener *l, const int *groups, size_t n,
+		     bool on);
 
 /* ---- events.c ---- */
 

@@ -116,6 +116,9 @@ static int resync_one(struct ct *ct, const struct ct_msg *m, void *arg)
 	(void)arg;
 	if (!ct_msg_flow(ct, m, &f) || f.mark == 0)
 		return 0;
+	/* An unfiltered dump standing in for many filtered ones. */
+	if (ct->ft_scoped_pass && !flowtab_resync_in_scope(ct->ft, f.mark))
+		return 0;
 	ret = flowtab_resync_seen(ct->ft, &f);
 	return ret < 0 && ret != -EINVAL ? ret : 0;
 }
@@ -137,14 +140,35 @@ static void arm_resync(struct ct *ct)
 				  ct->last_resync_end_ns + gap);
 }
 
-int ct_resync_dump(struct ct *ct, struct flowtab_resync *res)
+/* The dumps of one pass: the kernel filters by mark when that is cheaper. */
+static int dump_pass(struct ct *ct, const uint32_t *marks, size_t n)
+{
+	int ret;
+
+	if (!marks || n > CT_PERIODIC_MAX_FILTERED)
+		return ct_dump(ct, 0, resync_one, NULL);
+	for (size_t i = 0; i < n; i++) {
+		ret = ct_dump(ct, marks[i], resync_one, NULL);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int ct_resync_pass(struct ct *ct, const uint32_t *marks, size_t n,
+		   struct flowtab_resync *res)
 {
 	uint64_t start = loop_now_ns();
-	int ret;
+	int ret = 0;
 
 	ct->in_resync = true;
 	flowtab_resync_begin(ct->ft);
-	ret = ct_dump(ct, 0, resync_one, NULL);
+	if (marks)
+		ret = flowtab_resync_scope(ct->ft, marks, n);
+	ct->ft_scoped_pass = marks != NULL;
+	if (ret == 0)
+		ret = dump_pass(ct, marks, n);
+	ct->ft_scoped_pass = false;
 	if (ret == 0)
 		flowtab_resync_end(ct->ft, res);
 	else
@@ -153,6 +177,11 @@ int ct_resync_dump(struct ct *ct, struct flowtab_resync *res)
 	ct->last_resync_end_ns = loop_now_ns();
 	ct->last_resync_dur_ns = ct->last_resync_end_ns - start;
 	return ret;
+}
+
+int ct_resync_dump(struct ct *ct, struct flowtab_resync *res)
+{
+	return ct_resync_pass(ct, NULL, 0, res);
 }
 
 int ct_resync(struct ct *ct)

@@ -17,18 +17,24 @@
 
 static void on_overflow(struct ct *ct, struct ct_listener *l)
 {
-	int was = l->rcvbuf_req;
+	int was = l->rcvbuf_req, max = ct->policy.max_rcvbuf;
 
 	ct->st.overflows++;
+	if (!l->congested)
+		l->congested_since_ns = loop_now_ns();
 	l->congested = true;
-	if (l->rcvbuf_req < CT_RCVBUF_MAX)
-		ct_listener_set_rcvbuf(ct, l, l->rcvbuf_req * 2 > CT_RCVBUF_MAX ?
-					      CT_RCVBUF_MAX : l->rcvbuf_req * 2);
+	/* Bounded: only a rate sample lost some; the passes count. */
+	if (ct->st.bounded)
+		return;
+	if (l->rcvbuf_req < max)
+		ct_listener_set_rcvbuf(ct, l, l->rcvbuf_req > max / 2 ?
+					      max : l->rcvbuf_req * 2);
 	/* One line per episode, not per lost batch. */
 	if (!ct->st.resync_pending)
 		log_warn("ct: conntrack %s lost (receive buffer full at %d KiB, now %d KiB); resyncing from a dump",
 			 l->name, was / 1024, l->rcvbuf_req / 1024);
 	ct->st.resync_pending = true;
+	ct_note_overflow(ct, was);
 }
 
 /*
@@ -192,6 +198,7 @@ void ct_on_events(struct loop *loop, int fd, uint32_t events, void *arg)
 	(void)fd;
 	(void)events;
 	read_listener(ct, &ct->events, handle_event, CT_BUDGET);
+	ct_check_congestion(ct, &ct->events);
 	ct_maybe_resync(ct);
 }
 
@@ -203,5 +210,6 @@ void ct_on_updates(struct loop *loop, int fd, uint32_t events, void *arg)
 	(void)fd;
 	(void)events;
 	read_listener(ct, &ct->updates, handle_update, CT_BUDGET);
+	ct_check_congestion(ct, &ct->updates);
 	ct_maybe_resync(ct);
 }

@@ -53,6 +53,10 @@ struct flowtab {
 	uint8_t epoch;
 	bool resyncing;
 	struct flowtab_resync pass;
+	/* A scoped pass closes only unseen flows of these marks (sorted). */
+	bool scoped;
+	uint32_t *scope;
+	size_t n_scope, scope_cap;
 
 	flowtab_drained_fn drained;
 	void *drained_arg;

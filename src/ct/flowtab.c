@@ -18,7 +18,6 @@
  * choosing its address and port cannot make keys collide on purpose.
  */
 #include <errno.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -54,6 +53,7 @@ void flowtab_free(struct flowtab *ft)
 	free(ft->slots);
 	free(ft->groups);
 	free(ft->group_index);
+	free(ft->scope);
 	free(ft);
 }
 
@@ -263,6 +263,7 @@ void flowtab_resync_begin(struct flowtab *ft)
 	/* Flipping the generation makes every known flow "not yet seen". */
 	ft->epoch ^= 1;
 	ft->resyncing = true;
+	ft->scoped = false;
 	memset(&ft->pass, 0, sizeof(ft->pass));
 }
 
@@ -275,6 +276,40 @@ int flowtab_resync_seen(struct flowtab *ft, const struct flow *flow)
 	if (!ft->resyncing)
 		fire_pending_drains(ft);
 	return ret;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int flowtab_resync_scope(struct flowtab *ft, const uint32_t *marks, size_t n)
+{
+	if (!ft->resyncing)
+		return -EINVAL;
+	if (grow(&ft->scope, &ft->scope_cap, n ? n : 1, sizeof(*ft->scope),
+		 8) < 0)
+		return -ENOMEM;
+	if (n)
+		memcpy(ft->scope, marks, n * sizeof(*marks));
+	qsort(ft->scope, n, sizeof(*ft->scope), cmp_u32);
+	ft->n_scope = n;
+	ft->scoped = true;
+	return 0;
+}
+
+bool flowtab_resync_in_scope(const struct flowtab *ft, uint32_t mark)
+{
+	return !ft->scoped ||
+	       bsearch(&mark, ft->scope, ft->n_scope, sizeof(mark), cmp_u32);
+}
+
+/* An unseen flow of this group is the pass's to close. */
+static bool in_scope(const struct flowtab *ft, uint32_t gi)
+{
+	return flowtab_resync_in_scope(ft, ft->groups[gi].mark);
 }
 
 void flowtab_resync_end(struct flowtab *ft, struct flowtab_resync *out)
@@ -300,6 +335,12 @@ void flowtab_resync_end(struct flowtab *ft, struct flowtab_resync *out)
 			continue;
 		}
 		gi = s->group - 1;
+		if (!in_scope(ft, gi)) {
+			/* Another service's flow: not this dump's to judge. */
+			s->epoch = ft->epoch & 1;
+			i++;
+			continue;
+		}
 		if (s->ended) {
 			/* Its DESTROY was lost; it was counted closed. */
 			ft->ending--;
@@ -312,6 +353,7 @@ void flowtab_resync_end(struct flowtab *ft, struct flowtab_resync *out)
 			drain_later(ft, gi);
 	}
 	ft->resyncing = false;
+	ft->scoped = false;
 	table_maybe_shrink(ft);
 	ft->resyncs++;
 	ft->last_resync = ft->pass;
@@ -332,6 +374,7 @@ void flowtab_resync_abort(struct flowtab *ft)
 	for (size_t i = 0; i <= ft->mask; i++)
 		ft->slots[i].epoch = ft->epoch;
 	ft->resyncing = false;
+	ft->scoped = false;
 	table_maybe_shrink(ft);
 	fire_pending_drains(ft);
 }

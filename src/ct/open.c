@@ -54,6 +54,7 @@ int ct_open(struct loop *loop, uint32_t mark_mask, struct flowtab *ft,
 	ct->ft = ft;
 	ct->mask = mark_mask;
 	loop_timer_init(&ct->resync_timer, ct_on_resync_timer, ct);
+	ct_periodic_init(ct);
 	ct->query_buf = malloc(CT_QUERY_BUF);
 	if (ct_listener_init(&ct->events, "events") < 0 ||
 	    ct_listener_init(&ct->updates, "updates") < 0 || !ct->query_buf) {
@@ -124,6 +125,7 @@ void ct_close(struct ct *ct)
 	if (!ct)
 		return;
 	loop_timer_cancel(ct->loop, &ct->resync_timer);
+	ct_periodic_close(ct);
 	ct_listener_close(ct, &ct->events);
 	ct_listener_close(ct, &ct->updates);
 	ct_query_close(ct);

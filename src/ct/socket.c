@@ -144,16 +144,32 @@ int ct_listener_open(struct ct *ct, struct ct_listener *l, unsigned int groups,
 	return 0;
 }
 
+int ct_listener_join(struct ct_listener *l, const int *groups, size_t n,
+		     bool on)
+{
+	for (size_t i = 0; i < n; i++)
+		if (setsockopt(l->fd, SOL_NETLINK,
+			       on ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP,
+			       &groups[i], sizeof(groups[i])) == -1)
+			return -errno;
+	return 0;
+}
+
 int ct_set_closing_updates(struct ct *ct, bool on)
 {
-	int group = NFNLGRP_CONNTRACK_UPDATE;
+	static const int update[] = { NFNLGRP_CONNTRACK_UPDATE };
+	int ret;
 
 	if (on == ct->st.closing_updates)
 		return 0;
-	if (setsockopt(ct->updates.fd, SOL_NETLINK,
-		       on ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP,
-		       &group, sizeof(group)) == -1)
-		return -errno;
+	/* Bounded: no group is joined; leaving bounded mode joins it. */
+	if (ct->st.bounded) {
+		ct->st.closing_updates = on;
+		return 0;
+	}
+	ret = ct_listener_join(&ct->updates, update, 1, on);
+	if (ret < 0)
+		return ret;
 	ct->st.closing_updates = on;
 	if (on) {
 		/* Subscribed first: a flow closing during the dump is not missed. */

@@ -113,6 +113,11 @@ static void text_reply(const struct knlb_service *svc, const char *client,
 		fprintf(out, "client %s: slot %u -> backend %s (%s)\n", client, e->slot,
 			svc->backends[e->backend].cfg->id,
 			pool_backend_why(svc, e->backend));
+	if (e->fallback_from != SCHED_SLOT_EMPTY)
+		fprintf(out, "through the fallback: the slot's own backend %s is %s; %s is its next serving preference\n",
+			svc->backends[e->fallback_from].cfg->id,
+			pool_backend_why(svc, e->fallback_from),
+			svc->backends[e->backend].cfg->id);
 	if (e->pending)
 		fputs("note: a change is not in the kernel yet; the kernel still has the previous table\n", out);
 	fputs("an established flow keeps the backend conntrack bound it to\n", out);
@@ -147,6 +152,11 @@ static void json_reply(const struct knlb_service *svc, const char *client,
 		json_null(&w);
 	else
 		json_string(&w, svc->backends[e->backend].cfg->id);
+	json_key(&w, "fallback_from");
+	if (e->fallback_from == SCHED_SLOT_EMPTY)
+		json_null(&w);
+	else
+		json_string(&w, svc->backends[e->fallback_from].cfg->id);
 	json_key(&w, "persistence");
 	if (p->found) {
 		json_object_begin(&w);

@@ -76,20 +76,41 @@ static void last_check_text(const struct health_backend_info *h, char *buf,
  * kernel's maps; NULL when the service does not persist or they could not
  * be read (unread true).
  */
+/*
+ * How a service's counts are kept: "events" (exact), "periodic" (its own
+ * choice) or "bounded" (events overloaded: counted from dumps meanwhile),
+ * or "off".  *every_ms: how old periodic counts may be.
+ */
+static const char *counts_mode(const struct knlb_service_config *cfg,
+			       const struct ct_stats *ct, uint64_t *every_ms)
+{
+	*every_ms = ct ? ct->periodic_interval_ms : 0;
+	if (cfg->track == KNLB_TRACK_OFF)
+		return "off";
+	if (cfg->track == KNLB_TRACK_PERIODIC)
+		return "periodic";
+	return ct && ct->bounded ? "bounded" : "events";
+}
+
 static void text_service(const struct service_row *sr, const uint64_t *persist,
-			 bool unread, FILE *out)
+			 bool unread, const struct ct_stats *ct, FILE *out)
 {
 	bool persists = persist_enabled(sr->svc);
 	const struct knlb_service *svc = sr->svc;
 	const struct knlb_service_config *cfg = svc->cfg;
 	char vip[CONFIG_VIPS_STRLEN], digest[SLOT_DIGEST_STRLEN];
 
-	char active[48];
+	char active[96];
+	uint64_t every_ms;
+	const char *mode = counts_mode(cfg, ct, &every_ms);
 
 	if (cfg->track == KNLB_TRACK_OFF)
 		snprintf(active, sizeof(active), "flows not tracked (track = off)");
-	else
+	else if (strcmp(mode, "events") == 0)
 		snprintf(active, sizeof(active), "active flows %" PRIu64, sr->flows.active);
+	else	/* nothing silently approximate */
+		snprintf(active, sizeof(active), "active flows %" PRIu64 " (counts %s %" PRIu64 ".%" PRIu64 "s)",
+			 sr->flows.active, mode, every_ms / 1000, every_ms % 1000 / 100);
 	fprintf(out, "service %s  %s/%s  %s  %u slots (%s)  digest %s  ct mark 0x%08x  flush %s  on_empty %s  state %s  %s\n",
 		cfg->name, config_service_vips(cfg, vip, sizeof(vip)),
 		config_proto_name(cfg->proto), config_scheduler_name(cfg->scheduler),
@@ -221,11 +242,12 @@ static void json_backend(const struct knlb_service *svc, size_t b,
 }
 
 static void json_service(const struct service_row *sr, const uint64_t *persist,
-			 struct json_writer *w)
+			 const struct ct_stats *ct, struct json_writer *w)
 {
 	const struct knlb_service *svc = sr->svc;
 	const struct knlb_service_config *cfg = svc->cfg;
 	char vip[KNLB_ADDRSTRLEN], digest[SLOT_DIGEST_STRLEN];
+	uint64_t every_ms;
 	json_object_begin(w);
 	json_key(w, "name");
 	json_string(w, cfg->name);
@@ -258,7 +280,12 @@ static void json_service(const struct service_row *sr, const uint64_t *persist,
 	json_key(w, "state");
 	json_string(w, service_state(svc));
 	json_key(w, "tracked");
-	json_bool(w, cfg->track == KNLB_TRACK_EVENTS);
+	json_bool(w, cfg->track != KNLB_TRACK_OFF);
+	json_key(w, "counts");
+	json_string(w, counts_mode(cfg, ct, &every_ms));
+	json_key(w, "counts_interval_ms");
+	json_uint(w, strcmp(counts_mode(cfg, ct, &every_ms), "events") == 0 ||
+		  cfg->track == KNLB_TRACK_OFF ? 0 : every_ms);
 	json_flow_counts(w, &sr->flows);
 	json_key(w, "backends");
 	json_array_begin(w);
@@ -293,6 +320,20 @@ static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 	json_bool(w, st.resync_pending);
 	json_key(w, "closing_exact");
 	json_bool(w, st.closing_updates);
+	json_key(w, "bounded");
+	json_bool(w, st.bounded);
+	json_key(w, "bounded_entries");
+	json_uint(w, st.bounded_entries);
+	json_key(w, "periodic_passes");
+	json_uint(w, st.periodic_passes);
+	json_key(w, "periodic_interval_ms");
+	json_uint(w, st.periodic_interval_ms);
+	json_key(w, "new_flow_rate");
+	json_uint(w, st.new_flow_rate);
+	json_key(w, "sampled_rate");
+	json_uint(w, st.sampled_rate);
+	json_key(w, "intake_rate");
+	json_uint(w, st.intake_rate);
 	json_object_end(w);
 }
 
@@ -313,6 +354,14 @@ static void text_header(const struct knlbd *d, FILE *out)
 		st.events_new, st.events_closing, st.events_destroy,
 		st.overflows, st.resyncs,
 		st.resync_pending ? "; COUNTS STALE until the pending resync" : "");
+	if (st.bounded)
+		fprintf(out, "conntrack: BOUNDED MODE: event intake overloaded (%" PRIu64 " new flows/s read); every tracked service counted from a dump every %" PRIu64 " ms, new flows now %" PRIu64 "/s (sampled), back to events below %" PRIu64 "/s\n",
+			st.intake_rate, st.periodic_interval_ms, st.sampled_rate,
+			st.bounded_exit_rate);
+	else if (st.periodic_services)
+		fprintf(out, "conntrack: %zu service%s counted from a dump every %" PRIu64 " ms (track = periodic), last pass %" PRIu64 " ms\n",
+			st.periodic_services, st.periodic_services == 1 ? "" : "s",
+			st.periodic_interval_ms, st.last_pass_ms);
 	if (!st.closing_updates)
 		fprintf(out, "conntrack: closing updates not followed (ct_closing = needed, nothing drains, no wlc): TCP active counts include closed flows until their entries expire\n");
 }
@@ -359,7 +408,12 @@ enum ctl_status ctl_status_cmd(struct knlbd *d, const struct ctl_request *req,
 	struct status_view v = { 0 };
 	enum ctl_status st = CTL_OK;
 	struct json_writer w;
+	struct ct_stats cts, *ctp = NULL;
 
+	if (d->ct) {
+		ct_get_stats(d->ct, &cts);
+		ctp = &cts;
+	}
 	if (req->argc == 1 && !(only = ctl_service(d, req->argv[0], out)))
 		return CTL_ERROR;
 	if (status_view_gather(&v, &d->metrics_src) < 0) {
@@ -402,11 +456,11 @@ enum ctl_status ctl_status_cmd(struct knlbd *d, const struct ctl_request *req,
 		uint64_t *persist = persist_counts(d, sr->svc);
 
 		if (req->json) {
-			json_service(sr, persist, &w);
+			json_service(sr, persist, ctp, &w);
 		} else {
 			fputc('\n', out);
 			text_service(sr, persist, persist_enabled(sr->svc) && !persist,
-				     out);
+				     ctp, out);
 		}
 		free(persist);
 	}

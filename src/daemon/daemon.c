@@ -206,7 +206,7 @@ void daemon_admin_changed(struct knlbd *d, struct knlb_service *svc, size_t b)
 		log_drained(svc, b);
 	if (admin == KNLB_ADMIN_DISABLED)
 		daemon_queue_flush(d, svc, b);
-	daemon_follow_closing(d);
+	daemon_follow_flows(d);
 }
 
 /* flowtab: a backend's active count reached 0.  Tell the operator draining it. */
@@ -285,56 +285,6 @@ void daemon_arm_wlc(struct knlbd *d)
 	if (!loop_timer_armed(&d->wlc_timer) &&
 	    loop_timer_arm(d->loop, &d->wlc_timer, WLC_INTERVAL_NS) < 0)
 		log_error("wlc: cannot schedule re-weighting: out of memory");
-}
-
-/* Who needs a closed TCP flow to stop counting at once, not at its DESTROY. */
-static bool closing_needed(const struct knlbd *d)
-{
-	if (d->config->global.ct_closing == KNLB_CT_CLOSING_ALWAYS)
-		return true;
-	for (size_t s = 0; s < d->pool->n_services; s++) {
-		const struct knlb_service *svc = &d->pool->services[s];
-
-		if (svc->cfg->scheduler == KNLB_SCHED_WLC)
-			return true;
-		if (svc->cfg->track == KNLB_TRACK_OFF)
-			continue;
-		/*
-		 * A drain waits for zero; maxconn lets a full backend back in
-		 * when its count falls: both need a closed flow to stop
-		 * counting when it closes, not 120 s later in TIME_WAIT.
-		 */
-		if (svc->n_maxconn)
-			return true;
-		for (size_t b = 0; b < svc->n_backends; b++)
-			if (svc->backends[b].admin == KNLB_ADMIN_DRAIN)
-				return true;
-	}
-	return false;
-}
-
-void daemon_follow_closing(struct knlbd *d)
-{
-	struct ct_stats st;
-	bool want;
-	int ret;
-
-	if (!d->ct)
-		return;
-	want = closing_needed(d);
-	ct_get_stats(d->ct, &st);
-	if (want == st.closing_updates)
-		return;
-	ret = ct_set_closing_updates(d->ct, want);
-	if (ret < 0)
-		log_warn("conntrack: %s TCP closing updates: %s",
-			 want ? "subscribing to" : "leaving", strerror(-ret));
-	else
-		log_info("conntrack: %s TCP closing updates (ct_closing = %s)%s",
-			 want ? "following" : "not following",
-			 d->config->global.ct_closing == KNLB_CT_CLOSING_ALWAYS ?
-			 "always" : "needed",
-			 want ? "" : ": a closed TCP flow counts active until its conntrack entry is destroyed");
 }
 
 /*
@@ -510,7 +460,7 @@ int daemon_start_services(struct knlbd *d)
 		return ret;
 	}
 	daemon_arm_wlc(d);
-	daemon_follow_closing(d);
+	daemon_follow_flows(d);
 	daemon_arm_audit(d);
 	/* After programming: the NAT table has made nft load nf_conntrack. */
 	host_watch_init(&d->host, d->loop, "/proc");

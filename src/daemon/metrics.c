@@ -452,6 +452,18 @@ static void render_conntrack(FILE *out, const struct ct *ct)
 	scalar(out, "knlb_conntrack_counts_stale", "gauge",
 	       "1 while events were lost and the resync that corrects the flow counts is pending.",
 	       NUM_B(st.resync_pending));
+	scalar(out, "knlb_conntrack_bounded", "gauge",
+	       "1 while the event intake is overloaded and every tracked service is counted from periodic conntrack dumps instead.",
+	       NUM_B(st.bounded));
+	scalar(out, "knlb_conntrack_bounded_entries_total", "counter",
+	       "Times the event intake went into bounded mode.",
+	       NUM_U(st.bounded_entries));
+	scalar(out, "knlb_conntrack_periodic_passes_total", "counter",
+	       "Flow counts refreshed from a conntrack dump (track = periodic, bounded mode).",
+	       NUM_U(st.periodic_passes));
+	scalar(out, "knlb_conntrack_count_interval_seconds", "gauge",
+	       "How old periodic flow counts may be (track_interval, or 4x the last dump when longer).",
+	       NUM_D(st.periodic_interval_ms / 1000.0));
 	scalar(out, "knlb_conntrack_receive_buffer_bytes", "gauge",
 	       "Conntrack event socket receive buffer, as the kernel has it.",
 	       NUM_U(st.rcvbuf > 0 ? (uint64_t)st.rcvbuf : 0));

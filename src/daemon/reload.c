@@ -270,7 +270,7 @@ static int reload(struct knlbd *d, FILE *report)
 	if (ret < 0)
 		say(report, true, "reload: starting health checks: %s", strerror(-ret));
 	daemon_arm_wlc(d);
-	daemon_follow_closing(d);
+	daemon_follow_flows(d);
 	/* The new pool's VIPs are looked at in the next before-sleep hook. */
 	announcer_reload(d, old_announce_table);
 	if (d->config->global.ct_resync_interval_ns != old_audit_ns)

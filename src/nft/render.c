@@ -245,7 +245,7 @@ static void render_service_head(FILE *out, const struct knlb_service *svc,
 	else	/* nft prints the and-mask with the or-bits folded in */
 		fprintf(out, "ct mark & 0x%08x | 0x%08x",
 			~svc->ct_mark_mask | svc->ct_mark, svc->ct_mark);
-	if (svc->cfg->track == KNLB_TRACK_OFF)
+	if (svc->cfg->track != KNLB_TRACK_EVENTS)	/* off, periodic */
 		fputs(" ct event set 0x0", out);
 	else if (svc->ct_events == KNLB_CT_EVENTS_LEAN)	/* ruleset.c's lean_event_mask() */
 		fputs(svc->cfg->proto == KNLB_PROTO_TCP ?

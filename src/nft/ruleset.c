@@ -258,9 +258,9 @@ void ruleset_put_service_head(struct rule_builder *rb,
 	}
 	rb_ct_set(rb, NFT_CT_MARK, NFT_REG_1);
 	if (svc->ct_events == KNLB_CT_EVENTS_LEAN ||
-	    svc->cfg->track == KNLB_TRACK_OFF) {
-		/* track = off: no event at all for the service's flows */
-		uint32_t events = svc->cfg->track == KNLB_TRACK_OFF ? 0 :
+	    svc->cfg->track != KNLB_TRACK_EVENTS) {
+		/* track = off or periodic: no event at all for its flows */
+		uint32_t events = svc->cfg->track != KNLB_TRACK_EVENTS ? 0 :
 				  lean_event_mask(svc);
 
 		rb_immediate(rb, NFT_REG_1, &events, sizeof(events));

@@ -37,6 +37,7 @@ int pool_explain(const struct knlb_service *svc, const struct knlb_addr *client,
 	*out = (struct pool_explanation){
 		.family = f,
 		.backend = SCHED_SLOT_EMPTY,
+		.fallback_from = SCHED_SLOT_EMPTY,
 		.pending = svc->dirty,
 	};
 	if (!fam)
@@ -50,6 +51,9 @@ int pool_explain(const struct knlb_service *svc, const struct knlb_addr *client,
 	out->slot = sched_jhash_slot(cfg->hash_key, &flow, cfg->hash_seed,
 				     cfg->table_size);
 	out->backend = fam->slots[out->slot];
+	if (out->backend != SCHED_SLOT_EMPTY && fam->base &&
+	    fam->base[out->slot] != out->backend)
+		out->fallback_from = fam->base[out->slot];
 	return 0;
 }
 

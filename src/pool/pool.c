@@ -46,45 +46,186 @@ static enum knlb_family backend_family(const struct knlb_backend *be)
 	return addr_family_index(&be->cfg->addr);
 }
 
-/* One family's table from its backends, in config order; map: to svc's index. */
+/* Scratch of one pool_compute_slots(), indexed like the family's backends. */
+struct slots_scratch {
+	struct sched_backend *in;
+	uint32_t *map;			/* to svc's backend index */
+	bool *serving;
+};
+
+/* Whether fam's kept fill was built with these base weights. */
+static bool prefs_current(const struct knlb_service_family *fam,
+			  const struct sched_backend *in, size_t n)
+{
+	if (!fam->prefs)
+		return false;
+	for (size_t j = 0; j < n; j++)
+		if (fam->prefs_weights[j] != in[j].weight)
+			return false;
+	return true;
+}
+
+static void forget_prefs(struct knlb_service_family *fam)
+{
+	maglev_prefs_free(fam->prefs);
+	free(fam->prefs_weights);
+	fam->prefs = NULL;
+	fam->prefs_weights = NULL;
+}
+
+/* A new base table and its kept fill, for the weights in in[]. */
+static int rebuild_prefs(struct knlb_service *svc, struct knlb_service_family *fam,
+			 const struct sched_backend *in, size_t n)
+{
+	uint32_t *weights = malloc((n ? n : 1) * sizeof(*weights));
+	struct maglev_prefs *prefs;
+	int ret;
+
+	if (!weights)
+		return -ENOMEM;
+	ret = maglev_prefs_new(in, n, svc->cfg->hash_seed, fam->base,
+			       svc->cfg->table_size, &prefs);
+	if (ret < 0) {
+		free(weights);
+		return ret;
+	}
+	for (size_t j = 0; j < n; j++)
+		weights[j] = in[j].weight;
+	forget_prefs(fam);
+	fam->prefs = prefs;
+	fam->prefs_weights = weights;
+	return 0;
+}
+
+/*
+ * Until some backend of the base stops serving, base and effective tables
+ * are one: fam->base points at fam->slots and svc->base_slots is not
+ * allocated, so a service that never fails over costs no second table (its
+ * pages would cost more than the build in a VM).  The first time they
+ * differ, every family's base gets its own copy.  0 or -ENOMEM.
+ */
+static int separate_base(struct knlb_service *svc)
+{
+	uint32_t m = svc->cfg->table_size;
+
+	if (svc->base_slots)
+		return 0;
+	svc->base_slots = malloc((pool_slots_len(svc) ? pool_slots_len(svc) : 1) *
+				 sizeof(*svc->base_slots));
+	if (!svc->base_slots)
+		return -ENOMEM;
+	for (size_t k = 0; k < svc->n_families; k++) {
+		struct knlb_service_family *fam = &svc->families[k];
+
+		memcpy(svc->base_slots + k * m, fam->base, m * sizeof(*fam->base));
+		fam->base = svc->base_slots + k * m;
+	}
+	return 0;
+}
+
+/*
+ * maglev: the base table over base weights and, from it, the effective
+ * one.  A health or maxconn transition leaves the base weights alone and
+ * costs only the walk from the kept fill.  When no backend of the base
+ * serves, the table of the backends that do (backups) as before, and
+ * base is that table too.
+ */
+static int compute_family_maglev(struct knlb_service *svc,
+				 struct knlb_service_family *fam,
+				 struct slots_scratch *sc)
+{
+	const struct knlb_service_config *cfg = svc->cfg;
+	size_t n = svc->n_backends;
+	bool base_serves = false, all_serve = true;
+	int ret = 0;
+
+	for (size_t j = 0; j < n; j++) {
+		const struct knlb_backend *be = &svc->backends[j];
+		bool ours = backend_family(be) == fam->family;
+
+		sc->in[j].id = be->cfg->id;
+		sc->in[j].weight = ours ? be->base_weight : 0;
+		sc->serving[j] = ours && be->effective_weight > 0;
+		base_serves |= sc->in[j].weight > 0 && sc->serving[j];
+		all_serve &= !sc->in[j].weight || sc->serving[j];
+	}
+	if (!all_serve)
+		ret = separate_base(svc);
+	if (ret == 0 && base_serves) {
+		if (!prefs_current(fam, sc->in, n))
+			ret = rebuild_prefs(svc, fam, sc->in, n);
+		if (ret == 0 && all_serve && fam->base != fam->slots)
+			memcpy(fam->slots, fam->base,
+			       cfg->table_size * sizeof(*fam->slots));
+		else if (ret == 0 && !all_serve)
+			ret = maglev_prefs_answer(fam->prefs, fam->base,
+						  sc->serving, fam->slots);
+		return ret;
+	}
+	if (ret < 0)
+		return ret;
+	/* fam->base now holds another table: the kept fill is not its. */
+	forget_prefs(fam);
+	for (size_t j = 0; j < n; j++)
+		sc->in[j].weight = backend_family(&svc->backends[j]) == fam->family ?
+				   svc->backends[j].effective_weight : 0;
+	ret = maglev_build(sc->in, n, cfg->hash_seed, fam->slots, cfg->table_size);
+	if (ret == 0)
+		memcpy(fam->base, fam->slots, cfg->table_size * sizeof(*fam->base));
+	return ret;
+}
+
+static void map_to_service(uint32_t *table, uint32_t m, const uint32_t *map)
+{
+	for (uint32_t i = 0; i < m; i++)
+		if (table[i] != SCHED_SLOT_EMPTY)
+			table[i] = map[table[i]];
+}
+
+/*
+ * One family's table from its backends, in config order.  maglev takes
+ * every backend of the service, the other family's with weight 0 (which
+ * changes no slot), so that its tables hold svc's indexes directly.
+ */
 static int compute_family_slots(struct knlb_service *svc,
 				struct knlb_service_family *fam,
-				struct sched_backend *in, uint32_t *map)
+				struct slots_scratch *sc)
 {
 	const struct knlb_service_config *cfg = svc->cfg;
 	size_t n = 0;
 	int ret;
 
+	if (cfg->scheduler == KNLB_SCHED_MAGLEV)
+		return compute_family_maglev(svc, fam, sc);
 	for (size_t i = 0; i < svc->n_backends; i++) {
 		if (backend_family(&svc->backends[i]) != fam->family)
 			continue;
-		in[n].id = svc->backends[i].cfg->id;
-		in[n].weight = svc->backends[i].effective_weight;
-		map[n++] = (uint32_t)i;
+		sc->in[n].id = svc->backends[i].cfg->id;
+		sc->in[n].weight = svc->backends[i].effective_weight;
+		sc->map[n++] = (uint32_t)i;
 	}
-	/* wrr, random and wlc share the interleaved table. */
-	if (cfg->scheduler == KNLB_SCHED_MAGLEV)
-		ret = maglev_build(in, n, cfg->hash_seed, fam->slots,
-				   cfg->table_size);
-	else
-		ret = wrr_build(in, n, fam->slots, cfg->table_size);
-	for (uint32_t i = 0; ret == 0 && i < cfg->table_size; i++)
-		if (fam->slots[i] != SCHED_SLOT_EMPTY)
-			fam->slots[i] = map[fam->slots[i]];
+	/* wrr, random and wlc share the interleaved table; no base. */
+	ret = wrr_build(sc->in, n, fam->slots, cfg->table_size);
+	if (ret == 0)
+		map_to_service(fam->slots, cfg->table_size, sc->map);
 	return ret;
 }
 
 int pool_compute_slots(struct knlb_service *svc)
 {
 	size_t n = svc->n_backends ? svc->n_backends : 1;
-	struct sched_backend *in = calloc(n, sizeof(*in));
-	uint32_t *map = calloc(n, sizeof(*map));
-	int ret = in && map ? 0 : -ENOMEM;
+	struct slots_scratch sc = {
+		.in = calloc(n, sizeof(*sc.in)),
+		.map = calloc(n, sizeof(*sc.map)),
+		.serving = calloc(n, sizeof(*sc.serving)),
+	};
+	int ret = sc.in && sc.map && sc.serving ? 0 : -ENOMEM;
 
 	for (size_t k = 0; ret == 0 && k < svc->n_families; k++)
-		ret = compute_family_slots(svc, &svc->families[k], in, map);
-	free(in);
-	free(map);
+		ret = compute_family_slots(svc, &svc->families[k], &sc);
+	free(sc.in);
+	free(sc.map);
+	free(sc.serving);
 	if (ret == 0)
 		svc->dirty = false;
 	return ret;
@@ -167,36 +308,59 @@ bool pool_service_ramping(const struct knlb_service *svc, uint64_t now_ns)
 	return false;
 }
 
+/* The weight it would take new flows with: slow start applied. */
+static uint32_t backend_scaled_weight(const struct knlb_service *svc,
+				      const struct knlb_backend *be,
+				      uint32_t scale, uint64_t now_ns)
+{
+	uint32_t w = backend_base_weight(svc, be) * scale;
+
+	if (backend_ramping(svc, be, now_ns)) {
+		uint64_t done = now_ns - be->up_since_ns;
+
+		w = (uint32_t)((uint64_t)w * done / svc->cfg->health.slowstart_ns);
+		if (w == 0)
+			w = 1;
+	}
+	return w;
+}
+
+/* Would serve if healthy and under maxconn: what the base table counts. */
+static bool backend_eligible(const struct knlb_backend *be)
+{
+	return be->admin == KNLB_ADMIN_ENABLED && be->weight > 0;
+}
+
 bool pool_refresh_weights(struct knlb_service *svc, uint64_t now_ns)
 {
 	bool primary[KNLB_FAMILIES] = { false }, any[KNLB_FAMILIES] = { false };
+	bool eligible[KNLB_FAMILIES] = { false };
 	bool changed = false;
 	uint32_t scale = pool_service_ramping(svc, now_ns) ? KNLB_RAMP_SCALE : 1;
 
-	for (size_t b = 0; b < svc->n_backends; b++)
-		if (!svc->backends[b].cfg->backup && backend_usable(&svc->backends[b]))
-			primary[backend_family(&svc->backends[b])] = true;
+	for (size_t b = 0; b < svc->n_backends; b++) {
+		const struct knlb_backend *be = &svc->backends[b];
+
+		if (be->cfg->backup)
+			continue;
+		primary[backend_family(be)] |= backend_usable(be);
+		eligible[backend_family(be)] |= backend_eligible(be);
+	}
 	for (size_t b = 0; b < svc->n_backends; b++) {
 		struct knlb_backend *be = &svc->backends[b];
 		enum knlb_family f = backend_family(be);
-		uint32_t w = 0;
+		uint32_t w = 0, base = 0;
 
 		/* Backups stand by while a primary of their family can take flows. */
-		if (backend_usable(be) && (!be->cfg->backup || !primary[f])) {
-			w = backend_base_weight(svc, be) * scale;
-			if (backend_ramping(svc, be, now_ns)) {
-				uint64_t done = now_ns - be->up_since_ns;
-
-				w = (uint32_t)((uint64_t)w * done /
-					       svc->cfg->health.slowstart_ns);
-				if (w == 0)
-					w = 1;
-			}
-		}
+		if (backend_usable(be) && (!be->cfg->backup || !primary[f]))
+			w = backend_scaled_weight(svc, be, scale, now_ns);
+		if (backend_eligible(be) && (!be->cfg->backup || !eligible[f]))
+			base = backend_scaled_weight(svc, be, scale, now_ns);
 		if (!backend_ramping(svc, be, now_ns))
 			be->up_since_ns = 0;
-		changed |= w != be->effective_weight;
+		changed |= w != be->effective_weight || base != be->base_weight;
 		be->effective_weight = w;
+		be->base_weight = base;
 		any[f] |= w > 0;
 	}
 	/* A new scale alone changes no table, only the numbers: no commit. */
@@ -417,8 +581,12 @@ static int service_init(struct knlb_service *svc,
 			    sizeof(*svc->slots));
 	if (!svc->backends || !svc->slots)
 		return -ENOMEM;
-	for (size_t k = 0; k < svc->n_families; k++)
+	for (size_t k = 0; k < svc->n_families; k++) {
 		svc->families[k].slots = svc->slots + k * cfg->table_size;
+		/* one table until a fallback makes them differ: separate_base() */
+		if (cfg->scheduler == KNLB_SCHED_MAGLEV)
+			svc->families[k].base = svc->families[k].slots;
+	}
 	svc->weight_scale = 1;
 	for (size_t i = 0; i < cfg->n_backends; i++) {
 		svc->backends[i].cfg = &cfg->backends[i];
@@ -475,6 +643,9 @@ void pool_free(struct knlb_model *pool)
 	for (size_t i = 0; i < pool->n_services; i++) {
 		free(pool->services[i].backends);
 		free(pool->services[i].slots);
+		free(pool->services[i].base_slots);
+		for (size_t k = 0; k < pool->services[i].n_families; k++)
+			forget_prefs(&pool->services[i].families[k]);
 	}
 	free(pool->services);
 	free(pool);

@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "knlb/sched/sched.h"
+#include "maglev-int.h"
 
 /*
  * h2 uses a different seed so that offset and skip are independent.  The
@@ -63,19 +64,6 @@ struct maglev_entry {
 	const char *id;
 	uint32_t index;		/* in the caller's array */
 	uint32_t weight;
-};
-
-/* A backend with a positive weight, in turn order: the fill's hot data. */
-struct maglev_perm {
-	uint32_t next;		/* next slot of the permutation to try */
-	uint32_t skip;
-	uint32_t index;		/* in the caller's array: what the table holds */
-	uint32_t weight;
-	uint32_t inv;		/* skip^-1 mod M; 0 until the tail needs it */
-	/* Heap fill: W = q * weight + r, Bresenham error e in [0, weight). */
-	uint32_t q, r, e;
-	/* Round fill: credit, in [0, W) between rounds. */
-	uint64_t credit;
 };
 
 /* State shared by every claim of one fill. */
@@ -127,7 +115,7 @@ static inline uint32_t mulmod(uint32_t a, uint32_t b, uint32_t m,
 }
 
 /* a^-1 mod m for prime m and 0 < a < m, by the extended Euclid algorithm. */
-static uint32_t invmod(uint32_t a, uint32_t m)
+uint32_t maglev_invmod(uint32_t a, uint32_t m)
 {
 	int64_t t = 0, new_t = 1;
 	uint32_t r = m, new_r = a;
@@ -183,7 +171,7 @@ static uint32_t maglev_claim_tail(struct maglev_fill *f, struct maglev_perm *p)
 		}
 	}
 	if (!p->inv)
-		p->inv = invmod(p->skip, m);
+		p->inv = maglev_invmod(p->skip, m);
 	for (uint32_t i = 0; i < f->nfree; i++) {
 		uint32_t s = f->free[i];
 		uint32_t d = s >= p->next ? s - p->next : s + (m - p->next);
@@ -210,6 +198,7 @@ static inline void maglev_claim(struct maglev_fill *f, struct maglev_perm *p)
 		pos = maglev_claim_tail(f, p);
 	f->table[pos] = p->index;
 	p->next = maglev_step(pos, p->skip, f->m);
+	p->claimed++;
 	f->left--;
 }
 
@@ -392,8 +381,9 @@ static int maglev_scratch_alloc(struct maglev_scratch *s, size_t n, uint32_t m)
  * table is left untouched.  Allocates about 100 bytes per backend plus
  * M / 8 bytes of scratch once, and frees it before returning.
  */
-int maglev_build(const struct sched_backend *backends, size_t n,
-		 uint32_t seed, uint32_t *table, uint32_t m)
+int maglev_build_end(const struct sched_backend *backends, size_t n,
+		     uint32_t seed, uint32_t *table, uint32_t m,
+		     struct maglev_end *end)
 {
 	struct maglev_scratch s;
 	struct maglev_fill f;
@@ -401,6 +391,8 @@ int maglev_build(const struct sched_backend *backends, size_t n,
 	uint32_t k = 0;
 	int err = 0;
 
+	if (end)
+		*end = (struct maglev_end){ 0 };
 	if (!table || (n && !backends) || !sched_is_prime(m))
 		return -EINVAL;
 	/* Indices must fit in a slot and differ from SCHED_SLOT_EMPTY. */
@@ -479,8 +471,24 @@ int maglev_build(const struct sched_backend *backends, size_t n,
 		maglev_fill_rounds(s.perms, k, wmax, s.queue, &f);
 	else
 		maglev_fill_heap(s.perms, k, wmax, s.queue, &f);
+	if (end) {
+		end->perms = malloc(k * sizeof(*end->perms));
+		if (!end->perms) {
+			err = -ENOMEM;
+			goto out_free_scratch;
+		}
+		memcpy(end->perms, s.perms, k * sizeof(*end->perms));
+		end->k = k;
+		end->wmax = wmax;
+	}
 
 out_free_scratch:
 	maglev_scratch_free(&s);
 	return err;
+}
+
+int maglev_build(const struct sched_backend *backends, size_t n,
+		 uint32_t seed, uint32_t *table, uint32_t m)
+{
+	return maglev_build_end(backends, n, seed, table, m, NULL);
 }

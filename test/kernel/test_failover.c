@@ -159,6 +159,95 @@ Test(failover, all_down_sets_on_empty_and_back)
 	rig_down(&g);
 }
 
+/* web_slots as the kernel lists it: slot -> backend index (10.1.0.(1 + i)). */
+static void kernel_slots(uint32_t m, uint32_t *out)
+{
+	char *listing = nft("nft list map inet knlb web_slots"), *p;
+
+	for (uint32_t s = 0; s < m; s++)
+		out[s] = SCHED_SLOT_EMPTY;
+	p = strstr(listing, "elements = {");
+	for (p = p ? p + strlen("elements = {") : NULL; p && *p; ) {
+		unsigned slot, a, b, c, d, port;
+
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == ',')
+			p++;
+		if (sscanf(p, "%u : %u.%u.%u.%u . %u", &slot, &a, &b, &c, &d, &port) != 6)
+			break;
+		cr_assert_lt(slot, m);
+		out[slot] = d - 1;
+		p = strchr(p, ',');
+	}
+	free(listing);
+}
+
+/* The table of the serving set down == 0, from a pool with no history. */
+static void fresh_slots(const struct knlb_config *config, unsigned down,
+			uint32_t *out)
+{
+	struct knlb_model *pool;
+	struct knlb_service *svc;
+
+	cr_assert_eq(pool_create(config, &pool), 0);
+	svc = &pool->services[0];
+	for (size_t b = 0; b < svc->n_backends; b++)
+		pool_set_health(svc, b, !(down & (1u << b)), 0);
+	cr_assert_eq(pool_compute_slots(svc), 0);
+	memcpy(out, svc->slots, svc->cfg->table_size * sizeof(*out));
+	pool_free(pool);
+}
+
+/*
+ * One down, two down, all down, back up in another order: after each
+ * transition the kernel's map is, slot by slot, the table computed from
+ * scratch for the backends that serve, and the one transaction moved only
+ * the slots of the backend that changed.
+ */
+Test(failover, any_order_of_transitions_ends_in_the_table_of_the_serving_set)
+{
+	static const struct { size_t b; bool up; } steps[] = {
+		{ 1, false }, { 3, false }, { 0, false }, { 2, false },
+		{ 3, true }, { 0, true }, { 2, true }, { 1, true },
+	};
+	const uint32_t m = 1021;
+	uint32_t *want = malloc(m * sizeof(*want)), *got = malloc(m * sizeof(*got));
+	uint32_t *before = malloc(m * sizeof(*before));
+	unsigned down = 0;
+	struct rig g;
+
+	cr_assert(want && got && before);
+	rig_up(&g, m, 4);
+	kernel_slots(m, before);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		size_t b = steps[i].b;
+		uint32_t gen = kt_nft_genid(), moved = 0, other = 0;
+
+		down = steps[i].up ? down & ~(1u << b) : down | 1u << b;
+		verdict(&g, b, steps[i].up);
+		committer_run(g.committer);
+		cr_expect_eq(kt_nft_genid(), gen + 1, "step %zu: one transaction", i);
+		kernel_slots(m, got);
+		fresh_slots(g.config, down, want);
+		for (uint32_t s = 0; s < m; s++) {
+			cr_assert_eq(got[s], want[s], "step %zu (backend %zu %s): slot %u is %u in the kernel, %u from scratch",
+				     i, b, steps[i].up ? "up" : "down", s, got[s], want[s]);
+			if (got[s] == before[s])
+				continue;
+			moved++;
+			other += steps[i].up ? got[s] != b : before[s] != b;
+		}
+		cr_expect_eq(other, 0, "step %zu: %u of %u moved slots not of backend %zu",
+				     i, other, moved, b);
+		memcpy(before, got, m * sizeof(*got));
+	}
+	fresh_slots(g.config, 0, want);
+	cr_expect_arr_eq(got, want, m * sizeof(*got), "all back: not the first table");
+	free(want);
+	free(got);
+	free(before);
+	rig_down(&g);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;

@@ -3,7 +3,8 @@
  * Issue 15, following flows must not cost forwarding: [global] ct_events
  * (the event mask the service chain sets on knlb's flows) and ct_closing
  * (when knlbd listens to TCP closing updates), as parsed, rendered and
- * guarded on reload.
+ * guarded on reload; and track = periodic, whose flows make no event
+ * (counted from dumps every track_interval).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -104,7 +105,54 @@ Test(ct_events, track_off_refuses_wlc)
 {
 	expect_only_error("[service web]\nvip = 192.0.2.10\nport = 80\nscheduler = wlc\n"
 			  "track = off\nbackend = 10.0.0.11:8080\n",
-			  "test.conf:5:", "track = off: scheduler wlc needs the service's flows counted (track = events)");
+			  "test.conf:5:", "track = off: scheduler wlc needs the service's flows counted (track = events or periodic)");
 	expect_error("[service web]\nvip = 192.0.2.10\nport = 80\ntrack = none\nbackend = 10.0.0.11:8080\n",
-		     "test.conf:4:", "unknown track \"none\" (expected events or off)");
+		     "test.conf:4:", "unknown track \"none\" (expected events, off or periodic)");
+}
+
+/* Lever D: counted from dumps, no event. */
+#define DNS_PERIODIC \
+	"[service dns]\nvip = 192.0.2.10\nport = 53\nproto = udp\n" \
+	"track = periodic\nbackend = 10.0.0.11:5353\n"
+#define WEB "[service web]\nvip = 192.0.2.10\nport = 80\nbackend = 10.0.0.11:8080\n"
+
+Test(ct_events, periodic_asks_for_no_event_and_leaves_the_others_lean)
+{
+	char *text = render_of(DNS_PERIODIC WEB);
+
+	cr_expect(strstr(text, "meta l4proto udp ct mark set 0x00000001 ct event set 0x0 dnat ip to"), "%s", text);
+	cr_expect(strstr(text, "meta l4proto tcp ct mark set 0x00000002 ct event set new,destroy,protoinfo dnat ip to"), "%s", text);
+	free(text);
+	/* ct_events = all does not bring events back to a periodic service. */
+	text = render_of("[global]\nct_events = all\n" DNS_PERIODIC);
+	cr_expect(strstr(text, "ct event set 0x0"), "%s", text);
+	free(text);
+}
+
+Test(ct_events, periodic_interval_defaults_to_a_second)
+{
+	struct result r = load_ok(DNS_PERIODIC);
+
+	cr_expect_eq(r.cfg->services[0].track, KNLB_TRACK_PERIODIC);
+	cr_expect_eq(r.cfg->global.track_interval_ns, 1000000000ULL);
+	result_free(&r);
+	r = load_ok("[global]\ntrack_interval = 250ms\n" DNS_PERIODIC);
+	cr_expect_eq(r.cfg->global.track_interval_ns, 250000000ULL);
+	result_free(&r);
+}
+
+Test(ct_events, periodic_interval_below_100ms_is_refused)
+{
+	expect_error("[global]\ntrack_interval = 10ms\n" DNS_PERIODIC,
+		     "test.conf:2:", "track_interval 10ms is shorter than 100ms");
+}
+
+Test(ct_events, periodic_wlc_accepts_periodic_counts)
+{
+	struct result r = load_ok("[service web]\nvip = 192.0.2.10\nport = 80\n"
+				  "scheduler = wlc\ntrack = periodic\n"
+				  "backend = 10.0.0.11:8080\n");
+
+	cr_expect_eq(r.cfg->services[0].scheduler, KNLB_SCHED_WLC);
+	result_free(&r);
 }

@@ -174,3 +174,33 @@ Test(explain, drained_backend_loses_the_client_and_says_why)
 	pool_free(pool);
 	result_free(&r);
 }
+
+/* A backend down for health keeps its base slots: the client falls back. */
+Test(explain, a_down_owner_is_named_as_fallen_back_from)
+{
+	struct result r;
+	struct knlb_model *pool = pool_of(&r, WEB "hash_key = src-ip\n" TWO
+					  "backend = 10.0.0.13:8080 id=b3\n");
+	struct knlb_service *svc = &pool->services[0];
+	struct knlb_addr c = v4("198.51.100.7");
+	struct pool_explanation e;
+	uint32_t owner;
+
+	cr_assert_eq(pool_explain(svc, &c, 0, &e), 0);
+	cr_expect_eq(e.fallback_from, SCHED_SLOT_EMPTY, "its own backend serves");
+	owner = e.backend;
+	pool_set_health(svc, owner, false, 0);
+	cr_assert_eq(pool_compute_slots(svc), 0);
+	cr_assert_eq(pool_explain(svc, &c, 0, &e), 0);
+	cr_expect_eq(e.fallback_from, owner);
+	cr_expect_neq(e.backend, owner);
+	cr_expect_lt(e.backend, 3);
+	/* drained instead: the base table is rebuilt without it, no fallback */
+	pool_set_health(svc, owner, true, 0);
+	pool_set_admin(svc, owner, KNLB_ADMIN_DRAIN, 0);
+	cr_assert_eq(pool_compute_slots(svc), 0);
+	cr_assert_eq(pool_explain(svc, &c, 0, &e), 0);
+	cr_expect_eq(e.fallback_from, SCHED_SLOT_EMPTY);
+	pool_free(pool);
+	result_free(&r);
+}

@@ -94,6 +94,8 @@ enum knlb_ct_events {
 enum knlb_track {
 	KNLB_TRACK_EVENTS,	/* conntrack events: counts, drain, wlc */
 	KNLB_TRACK_OFF,		/* ct event set 0: no event, no count */
+	KNLB_TRACK_PERIODIC,	/* ct event set 0; counts from a kernel-filtered
+				   dump every track_interval */
 };
 
 /* When knlbd listens to TCP closing updates (ct_closing). */
@@ -168,6 +170,8 @@ struct knlb_global_config {
 	char control_socket[KNLB_PATH_MAX];
 	uint32_t ct_mark_mask;		/* bits of ct mark knlb owns */
 	uint64_t ct_resync_interval_ns;	/* periodic flow-count audit; 0 = off */
+	uint64_t track_interval_ns;	/* track = periodic (and bounded mode):
+					   counts refreshed this often */
 	enum knlb_ct_events ct_events;
 	enum knlb_ct_closing ct_closing;
 	char metrics_listen[KNLB_ADDRSTRLEN];	/* "ADDR:PORT"; "" = off */

@@ -123,7 +123,29 @@ struct ct_stats {
 	bool events_disabled;		/* net.netfilter.nf_conntrack_events=0 */
 	bool closing_updates;		/* subscribed to closing updates: a
 					   closed TCP flow stops counting
-					   active at once, not at its DESTROY */
+					   active at once, not at its DESTROY
+					   (wanted: not while bounded) */
+	/* Counting by dumps: track = periodic services, and bounded mode. */
+	size_t periodic_services;	/* marks counted by periodic dumps */
+	uint64_t periodic_passes;	/* dumps of periodic counting */
+	uint64_t periodic_errors;	/* of those, failed (retried) */
+	uint64_t last_pass_ms;		/* the last one's duration */
+	uint64_t periodic_interval_ms;	/* counts are this old at most:
+					   track_interval, or 4x the last
+					   dump's duration when longer */
+	uint64_t new_flow_rate;		/* flows/s the last pass found new
+					   (flows shorter than an interval are
+					   not seen: a lower bound) */
+	uint64_t sampled_rate;		/* bounded: NEW events/s in the last
+					   sample (NEW joined for 100 ms after
+					   each pass) */
+	bool bounded;			/* the event intake is overloaded:
+					   every tracked service is counted by
+					   dumps, no event is subscribed */
+	uint64_t bounded_entries;	/* times it went bounded */
+	uint64_t intake_rate;		/* NEW events/s read when it went */
+	uint64_t bounded_exit_rate;	/* it returns to events below this
+					   new-flow rate (flows/s) */
 };
 
 /*
@@ -152,6 +174,71 @@ void ct_close(struct ct *ct);
  * counts are exact again.  0 or -errno (nothing changed).
  */
 int ct_set_closing_updates(struct ct *ct, bool on);
+
+/*
+ * Counting by dumps (track = periodic).  The flows of the services whose
+ * marks are given make no event (their rule says `ct event set 0`); every
+ * interval_ns (or 4x the last dump's duration, when longer: dumping takes
+ * at most a fifth of the loop) one dump per mark, filtered by the kernel
+ * (CTA_MARK/CTA_MARK_MASK: other flows are never copied out), corrects
+ * their counts in the flowtab: a TCP entry in TIME_WAIT or CLOSE is not
+ * active, a flow not in the dump is closed, so drains reach 0 and the
+ * drained callback fires from the pass.  Counts are up to one interval
+ * old; flows that open and end between two dumps are never counted
+ * (opened/closed undercount; the kernel's backend_new counter has them).
+ * With more than CT_PERIODIC_MAX_FILTERED marks one unfiltered dump is
+ * read instead, knlbd skipping the other services' entries: each dump
+ * walks the kernel's whole hash table (every bucket, with bottom halves
+ * off bucket by bucket), which cost the bench's keep-alive workload
+ * more than the entries copied.  The mark filter cannot ask for a set of
+ * marks that leaves out 0 (no knlb flow) unless it is one mark.
+ * n = 0 stops it.  marks are copied.  0 or -ENOMEM (nothing changed).
+ */
+int ct_set_periodic(struct ct *ct, const uint32_t *marks, size_t n,
+		    uint64_t interval_ns);
+
+/*
+ * Bounded mode.  When the event intake cannot follow (`overflows` ENOBUFS
+ * within window_ns with the event buffer at max_rcvbuf, which it reaches
+ * by doubling at each overflow; or one ENOBUFS there and a queue never
+ * read empty for congested_ns since: the kernel reports no other until it
+ * is), ct leaves the
+ * event groups (the kernel then builds no event at all: the cost goes
+ * from the packet path too) and counts every service by full dumps every
+ * periodic interval, logging it once.  After each pass it joins the NEW
+ * group for 100 ms to sample the rate of new flows (a dump cannot see
+ * flows shorter than its interval).  It returns to events when the
+ * sampled rate stays below half the rate it read events at before (and
+ * at least min_exit_rate) for CT_BOUNDED_CALM_PASSES passes in a row,
+ * after hold_ns at least; hold_ns doubles (up to 64x) when it goes
+ * bounded again soon after leaving, so a load at the edge alternates
+ * slowly, never in a loop of overflow and resync.
+ */
+struct ct_bounded_policy {
+	unsigned overflows;		/* 0: never bounded */
+	uint64_t window_ns;
+	uint64_t hold_ns;
+	int max_rcvbuf;			/* bytes; also where doubling stops */
+	uint64_t min_exit_rate;		/* flows/s */
+	uint64_t congested_ns;		/* a queue full this long since its
+					   ENOBUFS at max_rcvbuf (the kernel
+					   reports one per episode): overload */
+};
+#define CT_BOUNDED_DEFAULT_OVERFLOWS	3
+#define CT_BOUNDED_DEFAULT_WINDOW_NS	30000000000ULL
+#define CT_BOUNDED_DEFAULT_HOLD_NS	10000000000ULL
+#define CT_BOUNDED_DEFAULT_MIN_EXIT	1000
+#define CT_BOUNDED_DEFAULT_CONGESTED_NS	3000000000ULL
+#define CT_BOUNDED_CALM_PASSES		3
+#define CT_PERIODIC_MAX_FILTERED	1
+void ct_set_bounded_policy(struct ct *ct, const struct ct_bounded_policy *p);
+
+/*
+ * One periodic pass now (synchronous), as the timer does; for tests and
+ * `knlbctl`.  0, -EAGAIN when there is nothing to count by dumps, or
+ * -errno of the dump.
+ */
+int ct_periodic_pass(struct ct *ct);
 
 /*
  * Resynchronise the flowtab from a full dump now (synchronous).  0 or

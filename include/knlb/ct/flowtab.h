@@ -173,6 +173,17 @@ void flowtab_resync_begin(struct flowtab *ft);
 int flowtab_resync_seen(struct flowtab *ft, const struct flow *flow);
 void flowtab_resync_end(struct flowtab *ft, struct flowtab_resync *out);
 /*
+ * Limit the pass begun last to the flows of n service marks, for a dump
+ * that asked the kernel for only those (periodic counting): end closes an
+ * unseen flow only when its mark is one of them; the other services'
+ * flows are left exactly as they are.  Call after begin; the scope ends
+ * with the pass.  0, or -ENOMEM (the pass then stays unscoped: the caller
+ * must abort it).
+ */
+int flowtab_resync_scope(struct flowtab *ft, const uint32_t *marks, size_t n);
+/* mark is in the scope of the pass under way (any mark when unscoped). */
+bool flowtab_resync_in_scope(const struct flowtab *ft, uint32_t mark);
+/*
  * The dump failed part way: close nothing (an unseen flow may just be in
  * the part not read).  Flows the pass opened stay; counts stay as stale
  * as before, and the caller should resync again.

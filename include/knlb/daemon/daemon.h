@@ -30,11 +30,13 @@ int daemon_start_health(struct knlbd *d, struct knlb_model *pool,
 /* (Re)arm or cancel the wlc pass to fit d->pool. */
 void daemon_arm_wlc(struct knlbd *d);
 /*
- * Listen to conntrack's TCP closing updates or not, as ct_closing says:
- * always, or while a backend drains or a wlc service runs (after start,
- * reload and every admin state change).
+ * How conntrack follows the pool's flows (src/daemon/ct_counting.c):
+ * listen to TCP closing updates or not, as ct_closing says (always, or
+ * while an events-tracked backend drains, has a maxconn or a wlc service
+ * runs), and count the track = periodic services from dumps every
+ * track_interval.  After start, reload and every admin state change.
  */
-void daemon_follow_closing(struct knlbd *d);
+void daemon_follow_flows(struct knlbd *d);
 /* (Re)arm the flow-count audit at the config's ct_resync_interval. */
 void daemon_arm_audit(struct knlbd *d);
 /* Point metrics at the current objects (after start and every reload). */

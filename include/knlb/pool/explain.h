@@ -17,6 +17,12 @@ struct pool_explanation {
 	bool per_flow;		/* numgen picks per flow: no slot for a client */
 	uint32_t slot;		/* maglev: the slot jhash picks */
 	uint32_t backend;	/* index in svc->backends, or SCHED_SLOT_EMPTY */
+	/*
+	 * maglev: the slot's owner in the base table when it does not serve
+	 * and the slot falls back to its next serving preference (backend),
+	 * else SCHED_SLOT_EMPTY.
+	 */
+	uint32_t fallback_from;
 	bool pending;		/* a change not in the kernel yet (dirty) */
 };
 

@@ -58,6 +58,14 @@ struct knlb_backend {
 	 * down during slow start, 0 when unusable or a standby backup.
 	 */
 	uint32_t effective_weight;
+	/*
+	 * The weight the service's base Maglev table gives it: as
+	 * effective_weight, but whatever its health and maxconn say (admin,
+	 * weight, slow start and backup standby still count).  A backend
+	 * that stops serving keeps its base slots; they fall back to their
+	 * next serving preference (sched/maglev_pref.c).
+	 */
+	uint32_t base_weight;
 };
 
 /*
@@ -67,6 +75,14 @@ struct knlb_backend {
 struct knlb_service_family {
 	enum knlb_family family;
 	uint32_t *slots;		/* cfg->table_size entries, inside svc->slots */
+	uint32_t *base;			/* idem (maglev): in svc->base_slots, or = slots */
+	/*
+	 * maglev: base's fill kept for health transitions, which answer from
+	 * it without a rebuild, and the base weight of each of the family's
+	 * backends (config order) it was built with; NULL until built.
+	 */
+	struct maglev_prefs *prefs;
+	uint32_t *prefs_weights;
 	bool on_backups;		/* no primary of this family usable */
 	bool empty;			/* none of this family usable: on_empty */
 };
@@ -84,6 +100,16 @@ struct knlb_service {
 	 * long (pool_slots_len()), so diffs and digests see one array.
 	 */
 	uint32_t *slots;
+	/*
+	 * maglev: the base table (over base_weight), laid out as slots.
+	 * slots is the effective table: base where the owner serves, the
+	 * slot's first serving preference elsewhere.  When no backend of the
+	 * base serves (backups, on_empty) base is a copy of slots.  Until
+	 * the two first differ, each family's base points at its slots and
+	 * base_slots is NULL; NULL for the other schedulers too (their
+	 * tables have no fallback, and their families' base is NULL).
+	 */
+	uint32_t *base_slots;
 	struct knlb_service_family families[KNLB_FAMILIES];
 	size_t n_families;
 	/*

@@ -36,6 +36,58 @@ int maglev_build(const struct sched_backend *backends, size_t n,
 		 uint32_t seed, uint32_t *table, uint32_t m);
 
 /*
+ * Maglev's fallback (src/sched/maglev_pref.c).  Carrying the fill on past
+ * a full table, on the same turn schedule, each turn stepping one place
+ * along the backend's permutation, the backends other than a slot's owner
+ * land on it in an order: the slot's preference order.
+ *
+ * maglev_effective(): base gets maglev_build()'s table; eff[s] = base[s]
+ * when serving[base[s]], else the first serving backend in s's preference
+ * order (SCHED_SLOT_EMPTY when no backend with a slot serves).  serving is
+ * indexed like backends; a serving backend of weight 0 takes no slot.
+ * The result depends on the backends, weights, seed, M and the serving
+ * set only: not on the order in which backends stopped or came back.
+ *
+ * maglev_fallback(): base as above; next[s] = the first backend of s's
+ * preference order (what eff would hold were base[s] alone to stop),
+ * SCHED_SLOT_EMPTY when fewer than two backends have slots.
+ *
+ * Both cost about one maglev_build() plus the walk, and return what it
+ * returns, or -ENOMEM, or -EINVAL (also: n >= UINT32_MAX - 1).
+ */
+int maglev_effective(const struct sched_backend *backends, size_t n,
+		     uint32_t seed, const bool *serving, uint32_t *base,
+		     uint32_t *eff, uint32_t m);
+int maglev_fallback(const struct sched_backend *backends, size_t n,
+		    uint32_t seed, uint32_t *base, uint32_t *next, uint32_t m);
+
+/*
+ * The same in two steps, for a caller that answers for many serving sets
+ * over one base (health transitions): maglev_prefs_new() builds base (as
+ * maglev_build(), same errors) and keeps what the answers need, about 50
+ * bytes per backend with a positive weight; maglev_prefs_answer() is
+ * maglev_effective() (serving given) or maglev_fallback() (serving NULL)
+ * for that base, costing only the walk: 0, -EINVAL or -ENOMEM.
+ */
+struct maglev_prefs;
+int maglev_prefs_new(const struct sched_backend *backends, size_t n,
+		     uint32_t seed, uint32_t *base, uint32_t m,
+		     struct maglev_prefs **out);
+int maglev_prefs_answer(const struct maglev_prefs *p, const uint32_t *base,
+			const bool *serving, uint32_t *out);
+/*
+ * out[s] = the first serving backend other than base[s] in s's preference
+ * order, whether base[s] serves or not (SCHED_SLOT_EMPTY when none):
+ * where slot s goes once its owner stops, given the others that serve.
+ * For a slot whose owner does not serve it is maglev_effective()'s
+ * answer; with serving NULL it is maglev_fallback().  What a per-owner
+ * fallback map in the kernel holds.  0, -EINVAL or -ENOMEM.
+ */
+int maglev_prefs_next(const struct maglev_prefs *p, const uint32_t *base,
+		      const bool *serving, uint32_t *out);
+void maglev_prefs_free(struct maglev_prefs *p);
+
+/*
  * Smooth weighted round robin (as nginx): an interleaved sequence of
  * length M in which each backend appears in proportion to its weight
  * (within one slot), heavy backends spread out (5,1,1 -> a a b a c a a).

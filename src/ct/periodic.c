@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Counting by dumps instead of events: the services with track =
+ * periodic, whose flows make no event, and every service while the event
+ * intake is overloaded (bounded mode).  See include/knlb/ct/ct.h,
+ * ct_set_periodic() and struct ct_bounded_policy.
+ *
+ * Why bounded mode leaves the event groups rather than just reading
+ * faster: the kernel builds a conntrack event only while some socket is
+ * subscribed to its group, so leaving them removes the cost from the
+ * packet path as well as from knlbd.  Dumps cost a few microseconds per
+ * knlb flow in the table, once per interval, whatever the new-flow rate.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include "ct-int.h"
+#include "knlb/lib/grow.h"
+#include "knlb/lib/log.h"
+
+#define DEFAULT_INTERVAL_NS 1000000000ULL
+#define MAX_HOLD_SHIFT 6
+
+static void on_periodic_timer(struct loop *loop, struct loop_timer *t,
+			      void *arg);
+static void on_sample_timer(struct loop *loop, struct loop_timer *t,
+			    void *arg);
+
+void ct_periodic_init(struct ct *ct)
+{
+	loop_timer_init(&ct->periodic_timer, on_periodic_timer, ct);
+	loop_timer_init(&ct->sample_timer, on_sample_timer, ct);
+	ct->periodic_interval_ns = DEFAULT_INTERVAL_NS;
+	ct->st.periodic_interval_ms = DEFAULT_INTERVAL_NS / 1000000;
+	ct->policy = (struct ct_bounded_policy){
+		.overflows = CT_BOUNDED_DEFAULT_OVERFLOWS,
+		.window_ns = CT_BOUNDED_DEFAULT_WINDOW_NS,
+		.hold_ns = CT_BOUNDED_DEFAULT_HOLD_NS,
+		.max_rcvbuf = CT_RCVBUF_MAX,
+		.min_exit_rate = CT_BOUNDED_DEFAULT_MIN_EXIT,
+		.congested_ns = CT_BOUNDED_DEFAULT_CONGESTED_NS,
+	};
+}
+
+void ct_periodic_close(struct ct *ct)
+{
+	loop_timer_cancel(ct->loop, &ct->periodic_timer);
+	loop_timer_cancel(ct->loop, &ct->sample_timer);
+	free(ct->periodic_marks);
+	ct->periodic_marks = NULL;
+}
+
+void ct_set_bounded_policy(struct ct *ct, const struct ct_bounded_policy *p)
+{
+	ct->policy = *p;
+	if (ct->policy.max_rcvbuf < CT_RCVBUF_MIN)
+		ct->policy.max_rcvbuf = CT_RCVBUF_MIN;
+}
+
+static bool counting_by_dumps(const struct ct *ct)
+{
+	return ct->st.bounded || ct->n_periodic;
+}
+
+/* Never more than a fifth of the loop spent dumping. */
+static uint64_t effective_interval(const struct ct *ct)
+{
+	uint64_t every = ct->periodic_interval_ns;
+
+	if (ct->st.last_pass_ms * 4 * 1000000ULL > every)
+		every = ct->st.last_pass_ms * 4 * 1000000ULL;
+	return every;
+}
+
+static void arm_periodic(struct ct *ct)
+{
+	uint64_t every = effective_interval(ct);
+
+	ct->st.periodic_interval_ms = every / 1000000;
+	if (!counting_by_dumps(ct)) {
+		loop_timer_cancel(ct->loop, &ct->periodic_timer);
+		return;
+	}
+	if (!loop_timer_armed(&ct->periodic_timer) &&
+	    loop_timer_arm(ct->loop, &ct->periodic_timer, every) < 0)
+		log_error("ct: cannot schedule periodic flow counting: out of memory");
+}
+
+int ct_set_periodic(struct ct *ct, const uint32_t *marks, size_t n,
+		    uint64_t interval_ns)
+{
+	if (!interval_ns)
+		interval_ns = DEFAULT_INTERVAL_NS;
+	/* Called after every admin change: the same set must not delay a pass. */
+	if (n == ct->n_periodic && interval_ns == ct->periodic_interval_ns &&
+	    (!n || memcmp(marks, ct->periodic_marks, n * sizeof(*marks)) == 0))
+		return 0;
+	if (n && grow(&ct->periodic_marks, &ct->periodic_cap, n,
+		      sizeof(*ct->periodic_marks), 8) < 0)
+		return -ENOMEM;
+	if (n)
+		memcpy(ct->periodic_marks, marks, n * sizeof(*marks));
+	ct->n_periodic = n;
+	ct->st.periodic_services = n;
+	ct->periodic_interval_ns = interval_ns;
+	/* A new interval applies from the next pass on. */
+	loop_timer_cancel(ct->loop, &ct->periodic_timer);
+	arm_periodic(ct);
+	return 0;
+}
+
+static const int event_groups[] = {
+	NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY,
+};
+static const int update_group[] = { NFNLGRP_CONNTRACK_UPDATE };
+static const int new_group[] = { NFNLGRP_CONNTRACK_NEW };
+
+static uint64_t per_second(uint64_t n, uint64_t ns)
+{
+	return ns ? (uint64_t)((double)n * 1e9 / (double)ns) : 0;
+}
+
+static void enter_bounded(struct ct *ct, uint64_t now)
+{
+	uint64_t intake = per_second(ct->st.events_new - ct->window_news,
+				     now - ct->window_start_ns);
+	int ret;
+
+	/* Soon after the last episode: the load is at the edge, wait longer. */
+	if (ct->bounded_left_ns && now - ct->bounded_left_ns < 2 * ct->hold_ns) {
+		if (ct->hold_ns < ct->policy.hold_ns << MAX_HOLD_SHIFT)
+			ct->hold_ns *= 2;
+	} else {
+		ct->hold_ns = ct->policy.hold_ns;
+	}
+	ret = ct_listener_join(&ct->events, event_groups, 2, false);
+	if (ret == 0 && ct->st.closing_updates)
+		ret = ct_listener_join(&ct->updates, update_group, 1, false);
+	if (ret < 0) {
+		log_warn("ct: leaving the conntrack event groups: %s; staying on events",
+			 strerror(-ret));
+		ct_listener_join(&ct->events, event_groups, 2, true);
+		return;
+	}
+	ct->st.bounded = true;
+	ct->st.bounded_entries++;
+	ct->st.intake_rate = intake;
+	ct->st.bounded_exit_rate = intake / 2 > ct->policy.min_exit_rate ?
+				   intake / 2 : ct->policy.min_exit_rate;
+	ct->bounded_since_ns = now;
+	ct->calm_passes = 0;
+	/* The periodic passes are the resync from now on, without the log. */
+	ct->st.resync_pending = false;
+	loop_timer_cancel(ct->loop, &ct->resync_timer);
+	log_warn("ct: conntrack event intake overloaded (%u overflows in %" PRIu64 " s at a %d KiB buffer, %" PRIu64 " new flows/s read): bounded mode, every tracked service counted from a conntrack dump every %" PRIu64 " ms until fewer than %" PRIu64 " new flows/s%s",
+		 ct->window_overflows,
+		 (uint64_t)((now - ct->window_start_ns) / 1000000000ULL),
+		 ct->policy.max_rcvbuf / 1024, intake,
+		 (uint64_t)(effective_interval(ct) / 1000000), ct->st.bounded_exit_rate,
+		 ct->on_new ? "; passive health (observe) sees no new flow meanwhile" : "");
+	ct->window_start_ns = 0;
+	ct->window_overflows = 0;
+	loop_timer_cancel(ct->loop, &ct->periodic_timer);
+	arm_periodic(ct);
+}
+
+void ct_note_overflow(struct ct *ct, int rcvbuf_was)
+{
+	uint64_t now = loop_now_ns();
+
+	/* A buffer still growing is not overload yet; bounded reads no event. */
+	if (!ct->policy.overflows || ct->st.bounded ||
+	    rcvbuf_was < ct->policy.max_rcvbuf)
+		return;
+	if (!ct->window_start_ns ||
+	    now - ct->window_start_ns > ct->policy.window_ns) {
+		ct->window_start_ns = now;
+		ct->window_news = ct->st.events_new;
+		ct->window_overflows = 0;
+	}
+	if (++ct->window_overflows >= ct->policy.overflows)
+		enter_bounded(ct, now);
+}
+
+void ct_check_congestion(struct ct *ct, const struct ct_listener *l)
+{
+	uint64_t now;
+
+	if (!l->congested || ct->st.bounded || !ct->policy.overflows ||
+	    !ct->policy.congested_ns || l->rcvbuf_req < ct->policy.max_rcvbuf)
+		return;
+	now = loop_now_ns();
+	if (now - l->congested_since_ns < ct->policy.congested_ns)
+		return;
+	if (!ct->window_start_ns) {	/* the intake since the ENOBUFS */
+		ct->window_start_ns = l->congested_since_ns;
+		ct->window_news = ct->st.events_new;
+	}
+	enter_bounded(ct, now);
+}
+
+/* Subscribed first, then the dump: no flow born in between is missed. */
+static void leave_bounded(struct ct *ct, uint64_t now, uint64_t rate)
+{
+	int ret;
+
+	loop_timer_cancel(ct->loop, &ct->sample_timer);
+	ct->sampling = false;
+	/* NEW may still be joined from the sample: leave it, join both. */
+	ct_listener_join(&ct->events, new_group, 1, false);
+	ret = ct_listener_join(&ct->events, event_groups, 2, true);
+
+	if (ret == 0 && ct->st.closing_updates)
+		ret = ct_listener_join(&ct->updates, update_group, 1, true);
+	if (ret < 0) {
+		log_warn("ct: joining the conntrack event groups again: %s; staying bounded",
+			 strerror(-ret));
+		ct_listener_join(&ct->events, event_groups, 2, false);
+		return;
+	}
+	ct->st.bounded = false;
+	ct->bounded_left_ns = now;
+	ct->events.congested = false;
+	ct->updates.congested = false;
+	log_info("ct: new-flow rate down to %" PRIu64 "/s (below %" PRIu64 "/s for %d samples): following flows with events again",
+		 rate, ct->st.bounded_exit_rate, CT_BOUNDED_CALM_PASSES);
+	ct->st.resync_pending = true;
+	ct_maybe_resync(ct);
+}
+
+/* After a bounded pass: back to events once the rate stayed low. */
+static void consider_leaving(struct ct *ct, uint64_t now, uint64_t rate)
+{
+	if (rate >= ct->st.bounded_exit_rate) {
+		ct->calm_passes = 0;
+		return;
+	}
+	if (++ct->calm_passes < CT_BOUNDED_CALM_PASSES ||
+	    now - ct->bounded_since_ns < ct->hold_ns)
+		return;
+	leave_bounded(ct, now, rate);
+}
+
+int ct_periodic_pass(struct ct *ct)
+{
+	struct flowtab_resync res;
+	uint64_t start = loop_now_ns();
+	bool bounded = ct->st.bounded;
+	int ret;
+
+	if (!counting_by_dumps(ct))
+		return -EAGAIN;
+	if (ct->in_resync)
+		return -EBUSY;
+	/* Bounded: every knlb flow, one unfiltered dump. */
+	ret = ct_resync_pass(ct, bounded ? NULL : ct->periodic_marks,
+			     ct->n_periodic, &res);
+	if (ret < 0) {
+		ct->st.periodic_errors++;
+		if (ct->st.periodic_errors == 1 || ct->st.periodic_errors % 100 == 0)
+			log_warn("ct: periodic flow count from a conntrack dump failed: %s; counts are stale, retrying",
+				 strerror(-ret));
+		return ret;
+	}
+	ct->st.periodic_passes++;
+	ct->st.last_pass_ms = ct->last_resync_dur_ns / 1000000;
+	if (ct->last_pass_start_ns)
+		ct->st.new_flow_rate = per_second(res.opened + res.reopened,
+						  start - ct->last_pass_start_ns);
+	ct->last_pass_start_ns = start;
+	if (bounded)
+		/* This full pass is the resync the overflows asked for. */
+		ct->st.resync_pending = false;
+	return 0;
+}
+
+/*
+ * Bounded: how many new flows would the event intake face now?  NEW is
+ * joined for CT_SAMPLE_NS; what it reads (applied as usual: the next pass
+ * corrects whatever the sample saw only half of) is the rate.
+ */
+static void start_sample(struct ct *ct)
+{
+	if (ct->sampling || ct_listener_join(&ct->events, new_group, 1, true) < 0)
+		return;
+	ct->sampling = true;
+	ct->sample_start_ns = loop_now_ns();
+	ct->sample_news = ct->st.events_new;
+	ct->sample_overflows = ct->st.overflows;
+	if (loop_timer_arm(ct->loop, &ct->sample_timer, CT_SAMPLE_NS) < 0) {
+		ct_listener_join(&ct->events, new_group, 1, false);
+		ct->sampling = false;
+	}
+}
+
+static void on_sample_timer(struct loop *loop, struct loop_timer *t,
+			    void *arg)
+{
+	struct ct *ct = arg;
+	uint64_t now = loop_now_ns();
+
+	(void)t;
+	ct_listener_join(&ct->events, new_group, 1, false);
+	ct->sampling = false;
+	/* What is queued arrived within the sample. */
+	ct_on_events(loop, ct->events.fd, 0, ct);
+	if (!ct->st.bounded)
+		return;
+	ct->st.sampled_rate = per_second(ct->st.events_new - ct->sample_news,
+					 now - ct->sample_start_ns);
+	/* A sample that overflowed is not calm, whatever it read. */
+	if (ct->st.overflows != ct->sample_overflows)
+		ct->st.sampled_rate = UINT64_MAX / 2;
+	consider_leaving(ct, now, ct->st.sampled_rate);
+}
+
+static void on_periodic_timer(struct loop *loop, struct loop_timer *t,
+			      void *arg)
+{
+	struct ct *ct = arg;
+
+	(void)loop;
+	(void)t;
+	if (ct_periodic_pass(ct) == 0 && ct->st.bounded)
+		start_sample(ct);
+	arm_periodic(ct);
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * How knlbd has conntrack follow the pool's flows: TCP closing updates
+ * only while something needs a closed flow to stop counting at once, and
+ * the track = periodic services counted from kernel-filtered dumps.
+ * Policy only; the mechanisms are src/ct/'s.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "knlb/config/config.h"
+#include "knlb/ct/ct.h"
+#include "knlb/daemon/daemon.h"
+#include "knlb/lib/grow.h"
+#include "knlb/lib/log.h"
+#include "knlb/pool/pool.h"
+
+/* Who needs a closed TCP flow to stop counting at once, not at its DESTROY. */
+static bool closing_needed(const struct knlbd *d)
+{
+	if (d->config->global.ct_closing == KNLB_CT_CLOSING_ALWAYS)
+		return true;
+	for (size_t s = 0; s < d->pool->n_services; s++) {
+		const struct knlb_service *svc = &d->pool->services[s];
+
+		/* off: nothing counted; periodic: the dump shows TIME_WAIT. */
+		if (svc->cfg->track != KNLB_TRACK_EVENTS)
+			continue;
+		if (svc->cfg->scheduler == KNLB_SCHED_WLC)
+			return true;
+		/*
+		 * A drain waits for zero; maxconn lets a full backend back in
+		 * when its count falls: both need a closed flow to stop
+		 * counting when it closes, not 120 s later in TIME_WAIT.
+		 */
+		if (svc->n_maxconn)
+			return true;
+		for (size_t b = 0; b < svc->n_backends; b++)
+			if (svc->backends[b].admin == KNLB_ADMIN_DRAIN)
+				return true;
+	}
+	return false;
+}
+
+static void follow_closing(struct knlbd *d)
+{
+	struct ct_stats st;
+	bool want;
+	int ret;
+
+	want = closing_needed(d);
+	ct_get_stats(d->ct, &st);
+	if (want == st.closing_updates)
+		return;
+	ret = ct_set_closing_updates(d->ct, want);
+	if (ret < 0)
+		log_warn("conntrack: %s TCP closing updates: %s",
+			 want ? "subscribing to" : "leaving", strerror(-ret));
+	else
+		log_info("conntrack: %s TCP closing updates (ct_closing = %s)%s",
+			 want ? "following" : "not following",
+			 d->config->global.ct_closing == KNLB_CT_CLOSING_ALWAYS ?
+			 "always" : "needed",
+			 want ? "" : ": a closed TCP flow counts active until its conntrack entry is destroyed");
+}
+
+/* The marks of the track = periodic services, to ct. */
+static void follow_periodic(struct knlbd *d)
+{
+	uint64_t every = d->config->global.track_interval_ns;
+	uint32_t *marks = NULL;
+	size_t n = 0, cap = 0;
+	struct ct_stats st;
+	int ret = 0;
+
+	for (size_t s = 0; s < d->pool->n_services && ret == 0; s++) {
+		const struct knlb_service *svc = &d->pool->services[s];
+
+		if (svc->cfg->track != KNLB_TRACK_PERIODIC)
+			continue;
+		ret = grow(&marks, &cap, n + 1, sizeof(*marks), 8);
+		if (ret == 0)
+			marks[n++] = svc->ct_mark;
+	}
+	ct_get_stats(d->ct, &st);
+	if (ret == 0)
+		ret = ct_set_periodic(d->ct, marks, n, every);
+	if (ret < 0)
+		log_error("conntrack: periodic flow counting: %s: the track = periodic services' counts are not refreshed",
+			  strerror(-ret));
+	else if (n != st.periodic_services)
+		log_info("conntrack: %zu service%s counted from a conntrack dump every %llu ms (track = periodic)",
+			 n, n == 1 ? "" : "s",
+			 (unsigned long long)(every / 1000000));
+	free(marks);
+}
+
+void daemon_follow_flows(struct knlbd *d)
+{
+	if (!d->ct)
+		return;
+	follow_closing(d);
+	follow_periodic(d);
+}

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Counting by dumps against the real kernel (issue 15): track = periodic
+ * services counted from kernel-filtered dumps, with conntrack events off
+ * in the namespace so that nothing but the dumps can be counting; and the
+ * bounded mode an overloaded event intake switches to, and back.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack_tcp.h>
+
+#include "knlb/ct/ct.h"
+#include "knlb/ct/flowtab.h"
+#include "knlb/lib/loop.h"
+#include "kt.h"
+#include "kt_ct.h"
+
+#define MASK 0xff000000u
+#define SVC1 0x01000000u
+#define SVC2 0x02000000u
+#define B11 0x0a00000bu		/* 10.0.0.11 */
+#define B12 0x0a00000cu		/* 10.0.0.12 */
+#define MS 1000000ULL
+
+TestSuite(ct_periodic, .init = kt_enter_netns, .timeout = 90);
+
+struct pctx {
+	struct loop *loop;
+	struct flowtab *ft;
+	struct ct *ct;
+	struct loop_timer stop;
+	int drained;
+	uint32_t drained_mark;
+};
+
+static void on_drained(void *arg, uint32_t mark, const struct knlb_addr *addr,
+		       uint16_t port, uint8_t proto)
+{
+	struct pctx *t = arg;
+
+	(void)addr;
+	(void)port;
+	(void)proto;
+	t->drained++;
+	t->drained_mark = mark;
+}
+
+static void on_stop(struct loop *loop, struct loop_timer *timer, void *arg)
+{
+	(void)timer;
+	(void)arg;
+	loop_stop(loop);
+}
+
+static void open_ct(struct pctx *t)
+{
+	char err[256] = "";
+
+	memset(t, 0, sizeof(*t));
+	cr_assert_eq(loop_new(&t->loop), 0);
+	t->ft = flowtab_new();
+	cr_assert_not_null(t->ft);
+	flowtab_set_drained_fn(t->ft, on_drained, t);
+	loop_timer_init(&t->stop, on_stop, t);
+	cr_assert_eq(ct_open(t->loop, MASK, t->ft, &t->ct, err, sizeof(err)), 0,
+		     "ct_open: %s", err);
+}
+
+static void close_ct(struct pctx *t)
+{
+	ct_close(t->ct);
+	flowtab_free(t->ft);
+	loop_free(t->loop);
+}
+
+/* Run the loop (events, timers) for ms. */
+static void run_for(struct pctx *t, unsigned ms)
+{
+	cr_assert_eq(loop_timer_arm(t->loop, &t->stop, ms * MS), 0);
+	cr_assert_eq(loop_run(t->loop), 0);
+}
+
+static void batch(unsigned first, unsigned n, uint32_t mark, uint32_t backend,
+		  int state, bool destroy)
+{
+	int err = kt_ct_batch(first, n, mark, htonl(backend), state, destroy, true);
+
+	cr_assert_eq(err, 0, "%s %u entries: %s", destroy ? "deleting" : "making",
+		     n, strerror(-err));
+}
+
+static uint64_t active(struct pctx *t, uint32_t mark, uint32_t backend)
+{
+	struct knlb_addr a = { .family = AF_INET };
+	struct flow_counts c;
+
+	a.in.s_addr = htonl(backend);
+	if (backend)
+		flowtab_backend_counts(t->ft, mark, &a, 8080, IPPROTO_TCP, &c);
+	else
+		flowtab_service_counts(t->ft, mark, &c);
+	return c.active;
+}
+
+/*
+ * The counts of a periodic service equal the flows in the kernel after
+ * each pass, the other services' are left alone (the dump asked the
+ * kernel for SVC1's only), and a backend whose flows are all gone drains
+ * to 0 with its callback.
+ */
+Test(ct_periodic, counts_follow_the_kernel_and_drain_reaches_zero)
+{
+	uint32_t svc1 = SVC1;
+	struct ct_stats st;
+	struct pctx t;
+
+	batch(0, 50, SVC2, B12, TCP_CONNTRACK_ESTABLISHED, false);
+	kt_set_sysctl("net/netfilter/nf_conntrack_events", "0");
+	open_ct(&t);
+	cr_expect_eq(active(&t, SVC2, 0), 50, "initial dump");
+	cr_expect_eq(ct_periodic_pass(t.ct), -EAGAIN, "nothing periodic yet");
+	cr_assert_eq(ct_set_periodic(t.ct, &svc1, 1, 200 * MS), 0);
+
+	batch(100, 300, SVC1, B11, TCP_CONNTRACK_ESTABLISHED, false);
+	batch(400, 200, SVC1, B12, TCP_CONNTRACK_ESTABLISHED, false);
+	cr_expect_eq(active(&t, SVC1, 0), 0, "events are off: nothing yet");
+	run_for(&t, 500);	/* the timer's passes */
+	ct_get_stats(t.ct, &st);
+	cr_expect_geq(st.periodic_passes, 1);
+	cr_expect_eq(st.periodic_services, 1);
+	/* 200, or 4x a dump that took longer than 50 ms on a loaded box */
+	cr_expect_geq(st.periodic_interval_ms, 200);
+	cr_expect_eq(active(&t, SVC1, B11), 300);
+	cr_expect_eq(active(&t, SVC1, B12), 200);
+	/* SVC2 is not periodic: its (stale) count is not the pass's to judge. */
+	batch(0, 50, SVC2, B12, 0, true);
+	cr_assert_eq(ct_periodic_pass(t.ct), 0);
+	cr_expect_eq(active(&t, SVC2, 0), 50);
+
+	/* Drain: every flow of SVC1 to 10.0.0.11 ends. */
+	batch(100, 300, SVC1, B11, 0, true);
+	cr_assert_eq(ct_periodic_pass(t.ct), 0);
+	cr_expect_eq(active(&t, SVC1, B11), 0);
+	cr_expect_eq(active(&t, SVC1, B12), 200);
+	cr_expect_eq(t.drained, 1);
+	cr_expect_eq(t.drained_mark, SVC1);
+	close_ct(&t);
+}
+
+/*
+ * Between two dumps: flows that end, flows that open and end (never
+ * seen: they count nothing), and TCP entries in TIME_WAIT (over: not
+ * active, as with closing updates).
+ */
+Test(ct_periodic, flows_closed_between_dumps)
+{
+	uint32_t svc1 = SVC1;
+	struct flow_counts c;
+	struct pctx t;
+
+	kt_set_sysctl("net/netfilter/nf_conntrack_events", "0");
+	open_ct(&t);
+	cr_assert_eq(ct_set_periodic(t.ct, &svc1, 1, 60000 * MS), 0);
+	batch(0, 100, SVC1, B11, TCP_CONNTRACK_ESTABLISHED, false);
+	cr_assert_eq(ct_periodic_pass(t.ct), 0);
+	cr_expect_eq(active(&t, SVC1, 0), 100);
+
+	batch(0, 30, SVC1, B11, 0, true);			/* ended */
+	batch(200, 20, SVC1, B11, TCP_CONNTRACK_ESTABLISHED, false);
+	batch(200, 20, SVC1, B11, 0, true);			/* in between */
+	batch(300, 10, SVC1, B11, TCP_CONNTRACK_TIME_WAIT, false);
+	batch(400, 5, SVC1, B11, TCP_CONNTRACK_ESTABLISHED, false);
+	cr_assert_eq(ct_periodic_pass(t.ct), 0);
+	flowtab_service_counts(t.ft, SVC1, &c);
+	cr_expect_eq(c.active, 75, "100 - 30 + 5: %llu", (unsigned long long)c.active);
+	cr_expect_eq(c.opened, 115, "100 + 10 in TIME_WAIT + 5");
+	cr_expect_eq(c.closed, 40, "30 gone + 10 in TIME_WAIT");
+	close_ct(&t);
+}
+
+/*
+ * Open with policy p (an 8 KiB largest buffer, 200 ms passes) and overflow
+ * it twice: two bursts of 3000 SVC1 entries, read in between.
+ */
+static void open_bounded(struct pctx *t, const struct ct_bounded_policy *p)
+{
+	struct ct_stats st;
+
+	open_ct(t);
+	ct_set_bounded_policy(t->ct, p);
+	cr_assert_eq(ct_set_rcvbuf(t->ct, 8192), 0);
+	cr_assert_eq(ct_set_periodic(t->ct, NULL, 0, 200 * MS), 0);
+	batch(0, 3000, SVC1, B11, TCP_CONNTRACK_ESTABLISHED, false);
+	run_for(t, 300);
+	ct_get_stats(t->ct, &st);
+	cr_assert_geq(st.overflows, 1, "the first burst overflowed");
+	cr_expect_not(st.bounded, "one overflow is not overload");
+	batch(3000, 3000, SVC1, B11, TCP_CONNTRACK_ESTABLISHED, false);
+	run_for(t, 100);
+	ct_get_stats(t->ct, &st);
+	cr_assert(st.bounded, "two overflows at the largest buffer: bounded");
+	cr_expect_eq(st.bounded_entries, 1);
+}
+
+/*
+ * Overload: the event buffer held at a small maximum overflows twice
+ * within the window: ct leaves the event groups (no event is read any
+ * more), counts every service from dumps, and once no flow is new for
+ * three passes after the hold time, follows events again, exactly.
+ */
+Test(ct_periodic, overload_goes_bounded_and_back)
+{
+	struct ct_bounded_policy p = {
+		.overflows = 2, .window_ns = 20000 * MS, .hold_ns = 500 * MS,
+		.max_rcvbuf = 8192, .min_exit_rate = 1000,
+	};
+	struct ct_stats st;
+	struct pctx t;
+	uint64_t news;
+
+	open_bounded(&t, &p);
+	ct_get_stats(t.ct, &st);
+	cr_expect_geq(st.bounded_exit_rate, 1000);
+
+	/* No event is subscribed: new entries are found by the dumps only. */
+	news = st.events_new;
+	batch(6000, 500, SVC2, B12, TCP_CONNTRACK_ESTABLISHED, false);
+	cr_assert_eq(ct_periodic_pass(t.ct), 0);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.events_new, news, "no NEW event read while bounded");
+	cr_expect_eq(active(&t, SVC1, 0), 6000);
+	cr_expect_eq(active(&t, SVC2, 0), 500);
+	cr_expect_not(st.resync_pending, "periodic counts are not stale");
+
+	/* Quiet: three calm passes after the hold, then events again. */
+	run_for(&t, 2000);
+	ct_get_stats(t.ct, &st);
+	cr_assert_not(st.bounded, "back to events (rate %llu, passes %llu)",
+		      (unsigned long long)st.new_flow_rate,
+		      (unsigned long long)st.periodic_passes);
+	/* Room for the next few events (8 KiB holds about ten). */
+	cr_assert_eq(ct_set_rcvbuf(t.ct, 1 << 20), 0);
+	news = st.events_new;
+	batch(7000, 20, SVC2, B12, TCP_CONNTRACK_ESTABLISHED, false);
+	run_for(&t, 200);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.events_new, news + 20, "events read again: %llu new, %llu overflows, bounded %d entries %llu",
+		     (unsigned long long)(st.events_new - news),
+		     (unsigned long long)st.overflows, st.bounded,
+		     (unsigned long long)st.bounded_entries);
+	cr_expect_eq(active(&t, SVC2, 0), 520);
+	cr_expect_eq(active(&t, SVC1, 0), 6000);
+	close_ct(&t);
+}
+
+/*
+ * Bounded, with new flows still coming faster than min_exit_rate: the
+ * samples see them and knlbd stays bounded past its hold time; once they
+ * stop it follows events again, and the counts are the kernel's.
+ */
+Test(ct_periodic, a_sustained_load_keeps_it_bounded)
+{
+	struct ct_bounded_policy p = {
+		.overflows = 2, .window_ns = 20000 * MS, .hold_ns = 300 * MS,
+		.max_rcvbuf = 8192, .min_exit_rate = 1000,
+	};
+	struct ct_stats st;
+	struct pctx t;
+	pid_t child;
+	int status;
+
+	open_bounded(&t, &p);
+
+	/* 200 new flows every 50 ms for 2 s: about 4000/s. */
+	child = fork();
+	cr_assert_neq(child, -1);
+	if (child == 0) {
+		for (unsigned i = 0; i < 40; i++) {
+			if (kt_ct_batch(10000 + i * 200, 200, SVC2, htonl(B12),
+					TCP_CONNTRACK_ESTABLISHED, false, true))
+				_exit(1);
+			usleep(50000);
+		}
+		_exit(0);
+	}
+	run_for(&t, 1500);
+	ct_get_stats(t.ct, &st);
+	cr_expect(st.bounded, "still bounded under load (sampled %llu/s)",
+		  (unsigned long long)st.sampled_rate);
+	cr_expect_eq(st.bounded_entries, 1);
+	cr_assert_eq(waitpid(child, &status, 0), child);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "producer failed");
+	run_for(&t, 2000);
+	ct_get_stats(t.ct, &st);
+	cr_expect_not(st.bounded, "back to events once the load stopped");
+	cr_assert_eq(ct_resync(t.ct), 0);
+	cr_expect_eq(active(&t, SVC1, 0), 6000);
+	cr_expect_eq(active(&t, SVC2, 0), 8000);
+	close_ct(&t);
+}
