@@ -248,6 +248,27 @@ Test(host_checks, conntrack_more_than_90_percent_full_is_a_problem)
 	host_problems_free(&p);
 }
 
+/* Appends backend lines 10.0.0.(10+first .. 10+last):8080 to text. */
+static void add_backends(char *text, int first, int last)
+{
+	for (int i = first; i <= last; i++) {
+		char line[64];
+
+		snprintf(line, sizeof(line), "backend = 10.0.0.%d:8080\n", 10 + i);
+		strcat(text, line);
+	}
+}
+
+/* The one problem text's config gives is the conntrack floor saying what. */
+static void expect_floor(const char *text, const char *what)
+{
+	struct host_problems p = judge(text, NULL);
+
+	cr_assert_eq(p.n, 1, "%s", texts(&p));
+	cr_expect(strstr(p.v[0].text, what), "%s", p.v[0].text);
+	host_problems_free(&p);
+}
+
 Test(host_checks, conntrack_max_below_the_floor_is_a_problem)
 {
 	struct host_problems p;
@@ -263,32 +284,16 @@ Test(host_checks, conntrack_max_below_the_floor_is_a_problem)
 
 	/* The floor grows with the backends: 20 of them want 20480. */
 	put("sys/net/netfilter/nf_conntrack_max", "16384");
-	for (int i = 2; i <= 20; i++) {
-		char line[64];
-
-		snprintf(line, sizeof(line), "backend = 10.0.0.%d:8080\n", 10 + i);
-		strcat(text, line);
-	}
-	p = judge(text, NULL);
-	cr_assert_eq(p.n, 1, "%s", texts(&p));
-	cr_expect(strstr(p.v[0].text, "is below 20480"), "%s", p.v[0].text);
-	host_problems_free(&p);
+	add_backends(text, 2, 20);
+	expect_floor(text, "is below 20480");
 
 	/*
 	 * A second service over the same 20 backends adds none: a backend's
 	 * flows do not multiply with the services listing it.
 	 */
 	strcat(text, "\n[service web2]\nvip = 192.0.2.10\nport = 81\ncheck = none\n");
-	for (int i = 1; i <= 20; i++) {
-		char line[64];
-
-		snprintf(line, sizeof(line), "backend = 10.0.0.%d:8080\n", 10 + i);
-		strcat(text, line);
-	}
-	p = judge(text, NULL);
-	cr_assert_eq(p.n, 1, "%s", texts(&p));
-	cr_expect(strstr(p.v[0].text, "is below 20480"), "%s", p.v[0].text);
-	host_problems_free(&p);
+	add_backends(text, 1, 20);
+	expect_floor(text, "is below 20480");
 }
 
 Test(host_checks, conntrack_not_loaded_is_a_problem_once_knlbd_runs)
