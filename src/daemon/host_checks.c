@@ -321,32 +321,27 @@ static int compare_backend(const void *a, const void *b)
 /*
  * Backends by ADDR:PORT, each counted once: the flows a backend holds do
  * not multiply with the services that list it (100 services over the same
- * 1000 servers are 1000 backends, not 100000).  All of them when the
- * sort's memory is not there: the floor is then only higher.
+ * 1000 servers are 1000 backends, not 100000).  Without memory for the
+ * sort every line counts: the floor is then only higher.
  */
 static uint64_t distinct_backends(const struct knlb_config *config)
 {
-	const struct knlb_backend_config **v = NULL;
-	size_t n = 0, cap = 0, distinct = 0;
+	const struct knlb_backend_config **v;
+	size_t n = 0, distinct = 0;
 
 	for (size_t s = 0; s < config->n_services; s++)
-		for (size_t b = 0; b < config->services[s].n_backends; b++) {
-			if (grow(&v, &cap, n + 1, sizeof(*v), 64) < 0) {
-				free(v);
-				goto count_all;
-			}
+		n += config->services[s].n_backends;
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return n;
+	n = 0;
+	for (size_t s = 0; s < config->n_services; s++)
+		for (size_t b = 0; b < config->services[s].n_backends; b++)
 			v[n++] = &config->services[s].backends[b];
-		}
-	if (n)
-		qsort(v, n, sizeof(*v), compare_backend);
+	qsort(v, n, sizeof(*v), compare_backend);
 	for (size_t i = 0; i < n; i++)
 		distinct += i == 0 || compare_backend(&v[i - 1], &v[i]) != 0;
 	free(v);
-	return distinct;
-
-count_all:
-	for (size_t s = 0; s < config->n_services; s++)
-		distinct += config->services[s].n_backends;
 	return distinct;
 }
 
