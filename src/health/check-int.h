@@ -36,6 +36,12 @@ struct check_ops {
 	 * kind enforces the timeout itself and ours is only a backstop.
 	 */
 	uint64_t deadline_slack_ns;
+	/*
+	 * The kind may wait up to one timeout in a queue before the timeout
+	 * proper begins (remote: the prober's queue), so the deadline is two
+	 * timeouts (and the slack) from the start.
+	 */
+	bool queued;
 };
 
 extern const struct check_ops check_tcp_ops;

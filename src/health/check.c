@@ -222,8 +222,8 @@ int checker_start(struct checker *checker, const struct check_spec *spec,
 	probe->start_ns = loop_now_ns();
 	loop_timer_init(&probe->timer, probe_on_timer, probe);
 	err = loop_timer_arm_at(checker->loop, &probe->timer,
-				probe->start_ns + spec->timeout_ns +
-				ops->deadline_slack_ns);
+				probe->start_ns + spec->timeout_ns *
+				(ops->queued ? 2 : 1) + ops->deadline_slack_ns);
 	if (err < 0)
 		goto out_free;
 

@@ -26,7 +26,10 @@
 #include "knlb/lib/log.h"
 #include "knlb/lib/privsep.h"
 
-/* On top of the kind's own deadline: the round trip and the prober's queue. */
+/*
+ * On top of two timeouts (the most a request waits in the prober's queue,
+ * then the probe's own): the round trip and the batching on both sides.
+ */
 #define REMOTE_SLACK_NS		2000000000ULL
 #define NO_SLOT			UINT32_MAX
 /* See on_started(). */
@@ -214,7 +217,7 @@ static void request_build(struct prober_link *l, uint32_t s,
 	req->gen = l->slots[s].gen;
 	req->addr = probe->addr;
 	req->port = probe->port;
-	/* The whole timeout from now: the wait in the queue is ours. */
+	/* It must start within one timeout; then it has its whole timeout. */
 	req->deadline_ns = loop_now_ns() + probe->spec.timeout_ns;
 	req->spec = probe->spec;
 }
@@ -359,4 +362,5 @@ const struct check_ops check_remote_ops = {
 	.timeout = remote_timeout,
 	.stop = remote_stop,
 	.deadline_slack_ns = REMOTE_SLACK_NS,
+	.queued = true,
 };

@@ -32,6 +32,15 @@ int probe_reply_parse(const void *buf, size_t len, uint32_t n_slots,
 	return 0;
 }
 
+int probe_request_timeout(const struct probe_request *req, uint64_t now,
+			  uint64_t *timeout_ns)
+{
+	if (now >= req->deadline_ns)
+		return -ETIME;
+	*timeout_ns = req->spec.timeout_ns;
+	return 0;
+}
+
 void probe_msg_batch(struct mmsghdr *msgs, struct iovec *iov, void *base,
 		     size_t size, size_t n)
 {

@@ -118,16 +118,13 @@ static void run_request(struct prober *p, const struct probe_request *req)
 {
 	struct prober_probe *pp;
 	struct check_spec spec = req->spec;
-	uint64_t now = loop_now_ns();
 	int ret;
 
-	if (now >= req->deadline_ns) {
+	if (probe_request_timeout(req, loop_now_ns(), &spec.timeout_ns) < 0) {
 		reply_send(p, req->slot, req->gen, CHECK_LOCAL_ERROR,
 			   "health prober behind: probe expired before it ran");
 		return;
 	}
-	if (spec.timeout_ns > req->deadline_ns - now)
-		spec.timeout_ns = req->deadline_ns - now;
 	pp = malloc(sizeof(*pp));
 	if (!pp) {
 		reply_send(p, req->slot, req->gen, CHECK_LOCAL_ERROR, "prober: out of memory");

@@ -76,3 +76,37 @@ Test(probe_msg, control_characters_never_reach_the_log)
 	cr_assert_eq(probe_reply_parse(&r, sizeof(r), 4, &out), 0);
 	cr_expect_str_eq(out.reason, "ok?web/b1 UP: forged?[2J");
 }
+
+static struct probe_request request(uint64_t sent_ns, uint64_t timeout_ns)
+{
+	struct probe_request req;
+
+	memset(&req, 0, sizeof(req));
+	req.spec.timeout_ns = timeout_ns;
+	req.deadline_ns = sent_ns + timeout_ns;
+	return req;
+}
+
+/* The wait in the prober's queue is ours: the probe still gets all of its time. */
+Test(probe_msg, a_request_that_waited_runs_with_its_whole_timeout)
+{
+	uint64_t ms = 1000000, timeout = 0;
+	struct probe_request req = request(5000 * ms, 1000 * ms);
+
+	cr_assert_eq(probe_request_timeout(&req, 5000 * ms, &timeout), 0);
+	cr_expect_eq(timeout, 1000 * ms);
+	timeout = 0;
+	cr_assert_eq(probe_request_timeout(&req, 5900 * ms, &timeout), 0);
+	cr_expect_eq(timeout, 1000 * ms, "a request queued 900 ms got %llu ms",
+		     (unsigned long long)(timeout / ms));
+}
+
+Test(probe_msg, a_request_read_after_its_deadline_does_not_run)
+{
+	uint64_t ms = 1000000, timeout = 7;
+	struct probe_request req = request(5000 * ms, 1000 * ms);
+
+	cr_expect_eq(probe_request_timeout(&req, 6000 * ms, &timeout), -ETIME);
+	cr_expect_eq(probe_request_timeout(&req, 9000 * ms, &timeout), -ETIME);
+	cr_expect_eq(timeout, 7, "the timeout was written for a request that does not run");
+}

@@ -33,10 +33,11 @@ struct probe_request {
 	struct knlb_addr addr;
 	uint16_t port;
 	/*
-	 * CLOCK_MONOTONIC (one clock for every process of the host): the
-	 * probe's own deadline.  A request read after it is answered at once
-	 * without running: a prober that fell behind catches up instead of
-	 * running probes the daemon has given up on.
+	 * CLOCK_MONOTONIC (one clock for every process of the host): by when
+	 * the probe must have started (sent + spec.timeout_ns).  A request
+	 * read after it is answered at once without running: a prober that
+	 * fell behind catches up instead of running probes the daemon has
+	 * given up on.  One read before it runs with its whole timeout.
 	 */
 	uint64_t deadline_ns;
 	struct check_spec spec;
@@ -58,6 +59,17 @@ struct probe_reply {
  */
 int probe_reply_parse(const void *buf, size_t len, uint32_t n_slots,
 		      struct probe_reply *out);
+
+/*
+ * The timeout req runs with when the prober reads it at now: 0 and its
+ * whole spec.timeout_ns in *timeout_ns, counted from now; or -ETIME when
+ * it waited past its deadline.  The wait in the queue is the prober's, not
+ * the backend's: a request that waited 900 ms of a 1 s timeout and ran
+ * with the 100 ms left failed backends that answered in 200 ms whenever
+ * the prober fell behind (bench: knlbd at rest, http under load).
+ */
+int probe_request_timeout(const struct probe_request *req, uint64_t now,
+			  uint64_t *timeout_ns);
 
 /*
  * msgs[i] and iov[i] for n messages of size bytes each, back to back from
