@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * A checker that did not get the CPU (a loaded host, a prober behind) must
+ * not call its own lateness the backend's timeout.  The backend here is a
+ * forked child that answers every request at once; the checker's loop is
+ * held up for three timeouts right after the probe started, as a starved
+ * prober is, and then runs.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+
+#include "knlb/health/check.h"
+#include "knlb/lib/loop.h"
+
+#define MS	1000000ULL
+
+static struct loop *g_loop;
+static struct checker *g_checker;
+static pid_t g_server = -1;
+
+struct outcome {
+	int calls;
+	struct check_result res;
+};
+
+static void on_done(const struct check_result *res, void *arg)
+{
+	struct outcome *o = arg;
+
+	o->calls++;
+	o->res = *res;
+	loop_stop(g_loop);
+}
+
+static void on_guard(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	(void)t;
+	*(bool *)arg = true;
+	loop_stop(loop);
+}
+
+/* An HTTP server in a child: every connection gets "200 OK" at once. */
+static void serve(int lfd)
+{
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	for (;;) {
+		char buf[2048];
+		int fd = accept(lfd, NULL, NULL);
+
+		if (fd == -1)
+			continue;
+		if (recv(fd, buf, sizeof(buf), 0) > 0)
+			(void)!write(fd, ok, sizeof(ok) - 1);
+		close(fd);
+	}
+}
+
+static uint16_t server_start(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert_neq(lfd, -1);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cr_assert_eq(listen(lfd, 16), 0);
+	cr_assert_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	g_server = fork();
+	cr_assert_neq(g_server, -1);
+	if (g_server == 0)
+		serve(lfd);
+	close(lfd);
+	return ntohs(sin.sin_port);
+}
+
+static void setup(void)
+{
+	cr_assert_eq(loop_new(&g_loop), 0);
+	cr_assert_eq(checker_new(g_loop, &g_checker), 0);
+}
+
+static void teardown(void)
+{
+	cr_expect_eq(checker_running(g_checker), 0, "probes left running");
+	checker_free(g_checker);
+	loop_free(g_loop);
+	if (g_server > 0) {
+		kill(g_server, SIGKILL);
+		waitpid(g_server, NULL, 0);
+	}
+	g_server = -1;
+}
+
+TestSuite(check_late, .init = setup, .fini = teardown, .timeout = 10);
+
+/* Start an http probe to port, hold the loop up for stall_ms, then run it. */
+static void probe_after_stall(uint16_t port, uint64_t timeout_ms,
+			      uint64_t stall_ms, struct outcome *o)
+{
+	struct check_spec spec = { .kind = CHECK_HTTP, .timeout_ns = timeout_ms * MS };
+	struct knlb_addr addr = { .family = AF_INET,
+				  .in.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timespec stall = { .tv_sec = (time_t)(stall_ms / 1000),
+				  .tv_nsec = (long)(stall_ms % 1000 * MS) };
+	struct loop_timer guard;
+	bool fired = false;
+
+	strcpy(spec.path, "/");
+	spec.expect_status[0] = 1;	/* 200 */
+	cr_assert_eq(checker_start(g_checker, &spec, &addr, port, on_done, o, NULL), 0);
+	/* The kernel completes the handshake meanwhile; we send nothing. */
+	nanosleep(&stall, NULL);
+	loop_timer_init(&guard, on_guard, &fired);
+	cr_assert_eq(loop_timer_arm(g_loop, &guard, 3000 * MS), 0);
+	cr_assert_eq(loop_run(g_loop), 0);
+	loop_timer_cancel(g_loop, &guard);
+	cr_assert(!fired, "no result in 3 s");
+	cr_assert_eq(o->calls, 1);
+}
+
+/*
+ * The request went out three timeouts after the handshake: whatever the
+ * backend does, that timeout is ours.  Before: "timeout", a failure, and
+ * with 10,000 backends under load thousands of false DOWNs.
+ */
+Test(check_late, a_request_sent_late_is_not_the_backends_timeout)
+{
+	struct outcome o = { 0 };
+
+	probe_after_stall(server_start(), 100, 300, &o);
+	cr_expect_neq(o.res.status, CHECK_FAILED, "failed: %s", o.res.reason);
+	if (o.res.status == CHECK_LOCAL_ERROR)
+		cr_expect(strstr(o.res.reason, "timeout not counted") != NULL,
+			  "reason: %s", o.res.reason);
+}
+
+/* A refused connection is still the backend's, however late we look. */
+Test(check_late, a_refusal_seen_late_is_still_a_failure)
+{
+	uint16_t port = server_start();
+	struct outcome o = { 0 };
+
+	kill(g_server, SIGKILL);
+	waitpid(g_server, NULL, 0);
+	g_server = -1;
+	probe_after_stall(port, 100, 300, &o);
+	cr_expect_eq(o.res.status, CHECK_FAILED, "status %d: %s", o.res.status,
+		     o.res.reason);
+}
