@@ -56,6 +56,8 @@ struct privsep_spawner;
 
 struct http_probe;
 struct https_probe;
+struct tcp_sock;
+struct tcp_pool;
 
 struct check_probe {
 	struct checker *checker;
@@ -79,6 +81,8 @@ struct check_probe {
 	/* tcp, udp */
 	int fd;			/* -1 when none */
 	bool fd_watched;
+	/* tcp: the pooled socket fd belongs to (check_tcp.c) */
+	struct tcp_sock *tcp;
 	/* http */
 	struct http_probe *http;
 	/* https */
@@ -96,6 +100,8 @@ struct checker {
 	struct loop_timer curl_timer;
 	/* Set: every probe runs in the prober process, none here. */
 	struct prober_link *remote;
+	/* tcp: idle probe sockets, IPv4 and IPv6 (check_tcp.c) */
+	struct tcp_pool *tcp_pools[2];
 };
 
 /*
@@ -152,6 +158,9 @@ void check_probe_close_fd(struct check_probe *probe);
 int prober_link_new(struct checker *checker, struct privsep_spawner *spawner,
 		    unsigned int role, struct prober_link **out);
 void prober_link_free(struct prober_link *link);
+
+/* Close the checker's idle tcp probe sockets (none may be in use). */
+void check_tcp_cleanup(struct checker *checker);
 
 /* Set up and tear down the checker's curl multi handle (https). */
 int check_https_init(struct checker *checker);

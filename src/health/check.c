@@ -273,6 +273,7 @@ void checker_free(struct checker *checker)
 		check_https_cleanup(checker);
 		curl_release();
 	}
+	check_tcp_cleanup(checker);
 	free(checker);
 }
 

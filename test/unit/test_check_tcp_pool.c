@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * tcp probes keep their sockets (check_tcp.c): a probe that connected
+ * resets its connection and leaves the socket for the next one; one that
+ * failed closes it, so no error carries over; nothing is left behind,
+ * neither a connection to accept, nor a TIME_WAIT socket, nor an fd once
+ * the checker is freed.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+
+#include "knlb/health/check.h"
+#include "knlb/lib/loop.h"
+
+#define MS	1000000ULL
+
+static struct loop *g_loop;
+static struct checker *g_checker;
+static int g_pending;
+static int g_fds_before;
+
+struct outcome {
+	int calls;
+	struct check_result res;
+};
+
+static void on_done(const struct check_result *res, void *arg)
+{
+	struct outcome *o = arg;
+
+	o->calls++;
+	o->res = *res;
+	if (--g_pending == 0)
+		loop_stop(g_loop);
+}
+
+static void on_guard(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	(void)t;
+	*(bool *)arg = true;
+	loop_stop(loop);
+}
+
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+static int listener(uint16_t *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	cr_assert_neq(fd, -1);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	cr_assert_eq(listen(fd, 64), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* Start n probes to port at once and run until all have a result. */
+static void probe_n(uint16_t port, int n, struct outcome *o)
+{
+	struct check_spec spec = { .kind = CHECK_TCP, .timeout_ns = 1000 * MS };
+	struct knlb_addr addr = { .family = AF_INET,
+				  .in.s_addr = htonl(INADDR_LOOPBACK) };
+	struct loop_timer guard;
+	bool fired = false;
+
+	for (int i = 0; i < n; i++) {
+		o[i] = (struct outcome){ 0 };
+		cr_assert_eq(checker_start(g_checker, &spec, &addr, port, on_done,
+					   &o[i], NULL), 0);
+		g_pending++;
+	}
+	loop_timer_init(&guard, on_guard, &fired);
+	cr_assert_eq(loop_timer_arm(g_loop, &guard, 3000 * MS), 0);
+	cr_assert_eq(loop_run(g_loop), 0);
+	loop_timer_cancel(g_loop, &guard);
+	cr_assert(!fired, "%d probe(s) without a result", g_pending);
+}
+
+static void expect_all(const struct outcome *o, int n, enum check_status status)
+{
+	for (int i = 0; i < n; i++) {
+		cr_expect_eq(o[i].calls, 1);
+		cr_expect_eq(o[i].res.status, status, "probe %d: %s", i, o[i].res.reason);
+	}
+}
+
+/* The socket inode behind fd ("socket:[N]"), 0 when fd is not a socket. */
+static unsigned long socket_inode(int fd)
+{
+	char path[64], link[64];
+	unsigned long ino = 0;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return 0;
+	link[n] = '\0';
+	if (sscanf(link, "socket:[%lu]", &ino) != 1)
+		return 0;
+	return ino;
+}
+
+/* The one socket open now that is not lfd (and was not open at setup). */
+static unsigned long kept_socket(int lfd, int below)
+{
+	unsigned long found = 0;
+	int n = 0;
+
+	for (int fd = below; fd < 1024; fd++) {
+		unsigned long ino = fd == lfd ? 0 : socket_inode(fd);
+
+		if (ino) {
+			found = ino;
+			n++;
+		}
+	}
+	cr_expect_eq(n, 1, "%d probe sockets open between probes, want the one kept", n);
+	return found;
+}
+
+/* /proc/net/tcp lines of local port port in state st (hex, "06": TIME_WAIT). */
+static int sockets_in_state(uint16_t port, const char *st)
+{
+	FILE *f = fopen("/proc/net/tcp", "r");
+	char line[512], local[64], remote[64], state[8];
+	char want[8];
+	int n = 0;
+
+	cr_assert_not_null(f);
+	snprintf(want, sizeof(want), ":%04X", port);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %63s %63s %7s", local, remote, state) == 3 &&
+		    (strstr(local, want) || strstr(remote, want)) && !strcmp(state, st))
+			n++;
+	fclose(f);
+	return n;
+}
+
+static void setup(void)
+{
+	g_fds_before = open_fds();
+	cr_assert_eq(loop_new(&g_loop), 0);
+	cr_assert_eq(checker_new(g_loop, &g_checker), 0);
+	g_pending = 0;
+}
+
+static void teardown(void)
+{
+	cr_expect_eq(checker_running(g_checker), 0, "probes left running");
+	checker_free(g_checker);
+	loop_free(g_loop);
+}
+
+TestSuite(check_tcp_pool, .init = setup, .fini = teardown, .timeout = 10);
+
+Test(check_tcp_pool, probes_in_a_row_reuse_one_socket)
+{
+	uint16_t port;
+	int lfd = listener(&port), fds;
+	int below = lfd + 1;	/* the loop's own fds are older */
+	struct outcome o[1];
+	unsigned long kept;
+
+	probe_n(port, 1, o);
+	expect_all(o, 1, CHECK_OK);
+	fds = open_fds();
+	kept = kept_socket(lfd, below);
+	for (int i = 0; i < 20; i++) {
+		probe_n(port, 1, o);
+		expect_all(o, 1, CHECK_OK);
+	}
+	cr_expect_eq(open_fds(), fds, "20 more probes: %d fds, %d after the first",
+		     open_fds(), fds);
+	cr_expect_eq(kept_socket(lfd, below), kept, "not the same socket");
+	cr_expect_eq(accept(lfd, NULL, NULL), -1, "a probe's connection reached accept()");
+	cr_expect_eq(sockets_in_state(port, "06"), 0, "TIME_WAIT sockets left");
+	close(lfd);
+}
+
+Test(check_tcp_pool, concurrent_probes_keep_at_most_their_sockets)
+{
+	uint16_t port;
+	int lfd = listener(&port), fds;
+	struct outcome o[16];
+
+	probe_n(port, 16, o);
+	expect_all(o, 16, CHECK_OK);
+	fds = open_fds();
+	probe_n(port, 16, o);
+	expect_all(o, 16, CHECK_OK);
+	cr_expect_eq(open_fds(), fds);
+	cr_expect_eq(sockets_in_state(port, "06"), 0, "TIME_WAIT sockets left");
+	close(lfd);
+}
+
+Test(check_tcp_pool, a_refusal_does_not_reach_the_next_probe)
+{
+	uint16_t live, dead;
+	int lfd = listener(&live), dfd = listener(&dead);
+	struct outcome o[1];
+
+	close(dfd);	/* nothing listens on dead any more: refused */
+	probe_n(live, 1, o);
+	expect_all(o, 1, CHECK_OK);
+	probe_n(dead, 1, o);
+	expect_all(o, 1, CHECK_FAILED);
+	cr_expect_str_eq(o[0].res.reason, "connect refused");
+	for (int i = 0; i < 3; i++) {
+		probe_n(live, 1, o);
+		expect_all(o, 1, CHECK_OK);
+		probe_n(dead, 1, o);
+		expect_all(o, 1, CHECK_FAILED);
+	}
+	close(lfd);
+}
+
+Test(check_tcp_pool, freeing_the_checker_closes_every_socket)
+{
+	uint16_t port;
+	int lfd = listener(&port);
+	struct outcome o[8];
+
+	probe_n(port, 8, o);
+	expect_all(o, 8, CHECK_OK);
+	close(lfd);
+	checker_free(g_checker);
+	loop_free(g_loop);
+	cr_expect_eq(open_fds(), g_fds_before, "%d fds open, %d before",
+		     open_fds(), g_fds_before);
+	cr_assert_eq(loop_new(&g_loop), 0);
+	cr_assert_eq(checker_new(g_loop, &g_checker), 0);
+}
