@@ -390,18 +390,26 @@ rest_sample() {
 
 # One knlbd (or HAProxy) at rest, check CHECK, round R: a row of rest.tsv.
 rest_one_knlb() {
-	local r=$1 check=$2 n=$3 per=$4
-	local conf=$OUT/work/rest-knlb-$check.conf log=$OUT/logs/rest-knlb-$check.r$r.log
+	local r=$1 check=$2 n=$3 per=$4 name=${REST_NAME:-knlbd} tag=${REST_NAME:-knlb}
+	local conf=$OUT/work/rest-knlb-$check.conf log=$OUT/logs/rest-$tag-$check.r$r.log
 	cp_knlb_conf "$n" "$per" "$check" >"$conf"
 	in_gw conntrack -F 2>/dev/null || true	# every run from an empty table
 	knlb_run "$conf" "$log" 60
 	local ms cpu rss hwm down
 	ms=$(sed -n 's/.*programmed table.* in \([0-9.]*\) ms.*/\1/p' "$log" | head -1)
-	REST_TAG=rest-knlb-$check.r$r
+	REST_TAG=rest-$tag-$check.r$r
 	IFS=$'\t' read -r cpu rss hwm down < <(rest_sample "$KNLBD_PID" "$log" ' DOWN')
-	b_log "  round $r knlbd, check = $check: CPU $cpu % of a core, RSS $rss KiB (peak $hwm), $down DOWN lines"
-	b_raw rest.tsv "$r" knlbd "$check" "$REST_BACKENDS" "$n" 2s "$REST_SECS" "$rss" "$hwm" "$cpu" "$down" "$ms"
+	b_log "  round $r $name, check = $check: CPU $cpu % of a core, RSS $rss KiB (peak $hwm), $down DOWN lines (load $(cut -d' ' -f1 /proc/loadavg))"
+	b_raw rest.tsv "$r" "$name" "$check" "$REST_BACKENDS" "$n" 2s "$REST_SECS" "$rss" "$hwm" "$cpu" "$down" "$ms"
 	knlb_halt
+}
+
+# REST_KNLBD_B=PATH: another build of knlbd as the contender "knlbb"
+# (REST_WHO="knlb knlbb haproxy"), rows "knlbd-b" in rest.tsv: an A/B of
+# two builds against HAProxy in the same run (the report shows knlbd and
+# HAProxy only; compare the raw rows).
+rest_one_knlbb() {
+	KNLBD=${REST_KNLBD_B:?REST_KNLBD_B: the other knlbd} REST_NAME=knlbd-b rest_one_knlb "$@"
 }
 
 rest_one_haproxy() {
@@ -423,7 +431,7 @@ rest_one_haproxy() {
 	b_alive "$pid" || b_die "haproxy did not start (log: $log)"
 	REST_TAG=rest-haproxy-$check.r$r
 	IFS=$'\t' read -r cpu rss hwm down < <(rest_sample "$pid" "$log" ' is DOWN')
-	b_log "  round $r haproxy, check = $check: CPU $cpu % of a core, RSS $rss KiB (peak $hwm), $down DOWN lines"
+	b_log "  round $r haproxy, check = $check: CPU $cpu % of a core, RSS $rss KiB (peak $hwm), $down DOWN lines (load $(cut -d' ' -f1 /proc/loadavg))"
 	b_raw rest.tsv "$r" haproxy "$check" "$REST_BACKENDS" "$n" 2s "$REST_SECS" "$rss" "$hwm" "$cpu" "$down" -
 	b_stop "$pid"
 	in_gw nft delete table inet knlb
