@@ -36,6 +36,8 @@ struct check_ops {
 	 * kind enforces the timeout itself and ours is only a backstop.
 	 */
 	uint64_t deadline_slack_ns;
+	/* Events of the probe's kept socket (check_sock_take()). */
+	void (*event)(struct check_probe *probe, uint32_t events);
 	/*
 	 * The kind may wait up to one timeout in a queue before the timeout
 	 * proper begins (remote: the prober's queue), so the deadline is two
@@ -56,8 +58,8 @@ struct privsep_spawner;
 
 struct http_probe;
 struct https_probe;
-struct tcp_sock;
-struct tcp_pool;
+struct check_sock;
+struct check_sock_pool;
 
 struct check_probe {
 	struct checker *checker;
@@ -81,8 +83,8 @@ struct check_probe {
 	/* tcp, udp */
 	int fd;			/* -1 when none */
 	bool fd_watched;
-	/* tcp: the pooled socket fd belongs to (check_tcp.c) */
-	struct tcp_sock *tcp;
+	/* tcp, http: the kept socket fd belongs to (check_sock.c) */
+	struct check_sock *sock;
 	/* http */
 	struct http_probe *http;
 	/* https */
@@ -100,8 +102,8 @@ struct checker {
 	struct loop_timer curl_timer;
 	/* Set: every probe runs in the prober process, none here. */
 	struct prober_link *remote;
-	/* tcp: idle probe sockets, IPv4 and IPv6 (check_tcp.c) */
-	struct tcp_pool *tcp_pools[2];
+	/* tcp, http: idle probe sockets, IPv4 and IPv6 (check_sock.c) */
+	struct check_sock_pool *sock_pools[2];
 };
 
 /*
@@ -140,11 +142,6 @@ int check_probe_watch_fd(struct check_probe *probe, uint32_t events,
 			 loop_fd_fn fn);
 
 /*
- * Before connect(): close with a reset, not a FIN (no TIME_WAIT socket
- * and no two-minute conntrack entry per probe).  Best effort.
- */
-void check_probe_abortive_close(int fd);
-/*
  * Before connect(): hold the handshake's last ACK back (TCP_QUICKACK
  * off), so it goes with our first data, or never when we close first.
  * Best effort.
@@ -159,8 +156,17 @@ int prober_link_new(struct checker *checker, struct privsep_spawner *spawner,
 		    unsigned int role, struct prober_link **out);
 void prober_link_free(struct prober_link *link);
 
-/* Close the checker's idle tcp probe sockets (none may be in use). */
-void check_tcp_cleanup(struct checker *checker);
+/*
+ * Kept TCP probe sockets (check_sock.c).  take: probe->fd is a socket of
+ * family, watched, its events going to probe->ops->event; 0 or -errno.
+ * reusable: the probe ended cleanly, its socket may serve the next one.
+ * release (a kind's stop()): reset the connection, keep or close the
+ * socket.  cleanup: close the idle ones (none may be in use).
+ */
+int check_sock_take(struct check_probe *probe, int family);
+void check_sock_reusable(struct check_probe *probe);
+void check_sock_release(struct check_probe *probe);
+void check_sock_cleanup(struct checker *checker);
 
 /* Set up and tear down the checker's curl multi handle (https). */
 int check_https_init(struct checker *checker);

@@ -273,7 +273,7 @@ void checker_free(struct checker *checker)
 		check_https_cleanup(checker);
 		curl_release();
 	}
-	check_tcp_cleanup(checker);
+	check_sock_cleanup(checker);
 	free(checker);
 }
 
@@ -334,14 +334,6 @@ int check_probe_watch_fd(struct check_probe *probe, uint32_t events,
 		return err;
 	probe->fd_watched = true;
 	return 0;
-}
-
-void check_probe_abortive_close(int fd)
-{
-	static const struct linger abort_close = { .l_onoff = 1, .l_linger = 0 };
-
-	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_close,
-			 sizeof(abort_close));
 }
 
 void check_probe_delay_ack(int fd)

@@ -7,8 +7,9 @@
  * rest): its bookkeeping grows with the transfers in flight.  https stays
  * with curl (check_https.c), and so does the request it sends.
  *
- * Per probe: socket, two setsockopt, connect, one epoll registration
- * (edge-triggered: in and out, no re-registration), send, recv, close.
+ * Per probe: setsockopt (TCP_QUICKACK), connect, send, recv and the reset
+ * (connect(AF_UNSPEC)) on a socket kept from the previous probe with its
+ * epoll registration (check_sock.c; edge-triggered: in and out).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -83,9 +84,11 @@ static bool http_judge(struct check_probe *probe, bool eof)
 	switch (http_response_judge(&probe->spec, http->buf, http->len, eof,
 				    reason, sizeof(reason))) {
 	case HTTP_PASS:
+		check_sock_reusable(probe);
 		check_probe_done(probe, CHECK_OK, "%s", reason);
 		return true;
 	case HTTP_FAIL:
+		check_sock_reusable(probe);	/* the backend's answer, not the socket's */
 		check_probe_done(probe, CHECK_FAILED, "%s", reason);
 		return true;
 	case HTTP_NEED_MORE:
@@ -171,14 +174,10 @@ static void http_connect_failed(struct check_probe *probe)
 		check_probe_done(probe, CHECK_FAILED, "connection closed");
 }
 
-static void http_on_event(struct loop *loop, int fd, uint32_t events,
-			  void *arg)
+static void http_event(struct check_probe *probe, uint32_t events)
 {
-	struct check_probe *probe = arg;
 	struct http_probe *http = probe->http;
 
-	(void)loop;
-	(void)fd;
 	if (http->req_sent < http->req_len) {
 		if ((events & (EPOLLERR | EPOLLHUP)) && http_connect_error(probe))
 			return;
@@ -206,22 +205,19 @@ static int http_start(struct check_probe *probe)
 	err = http_request_build(probe);
 	if (err < 0)
 		return err;
-	probe->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (probe->fd == -1) {
+	err = check_sock_take(probe, ss.ss_family);
+	if (err < 0) {
 		/* Our side, not the backend's: a result, as curl gave it. */
-		check_probe_done(probe, CHECK_LOCAL_ERROR, "socket: %s", strerror(errno));
+		check_probe_done(probe, CHECK_LOCAL_ERROR, "socket: %s", strerror(-err));
 		return 0;
 	}
-	check_probe_abortive_close(probe->fd);
 	check_probe_delay_ack(probe->fd);	/* the ACK goes with the request */
 	if (connect(probe->fd, (struct sockaddr *)&ss, slen) == -1 &&
 	    errno != EINPROGRESS) {
 		check_probe_fail_errno(probe, "connect", "connect refused", "timeout",
 				       errno);
-		return 0;
 	}
-	return check_probe_watch_fd(probe, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-				    http_on_event);
+	return 0;
 }
 
 /*
@@ -282,7 +278,7 @@ static void http_timeout(struct check_probe *probe)
 
 static void http_stop(struct check_probe *probe)
 {
-	check_probe_close_fd(probe);
+	check_sock_release(probe);
 	free(probe->http);
 	probe->http = NULL;
 }
@@ -291,4 +287,5 @@ const struct check_ops check_http_ops = {
 	.start = http_start,
 	.timeout = http_timeout,
 	.stop = http_stop,
+	.event = http_event,
 };

@@ -17,158 +17,23 @@
  * A listening socket answers the SYN-ACK from its kernel whether or not
  * its application keeps up: a full handshake proves no more.
  *
- * Sockets are kept, not made per probe: connect(AF_UNSPEC) resets an
- * established connection as SO_LINGER 0 and close() did, and leaves the
- * socket ready to connect again, still registered with the loop.  A probe
+ * Sockets are kept from one probe to the next (check_sock.c): a probe
  * that ends well costs setsockopt (TCP_QUICKACK, which the reset clears),
- * connect and the reset: three syscalls where socket, two setsockopt,
- * connect, two epoll_ctl and close were seven (bench: knlbd at rest).  A
- * socket whose probe failed is closed: an error it may still hold must
- * not reach the next probe.
+ * connect and the reset, three syscalls where socket, two setsockopt,
+ * connect, two epoll_ctl and close were seven (bench: knlbd at rest).
  */
 #include <errno.h>
 #include <poll.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "check-int.h"
-
-/* Idle sockets kept per family; more are closed when their probe ends. */
-#define TCP_POOL_IDLE_MAX	1024
-
-/* A probe socket, watched by the loop from its socket() to its close(). */
-struct tcp_sock {
-	struct tcp_pool *pool;
-	int fd;
-	struct check_probe *probe;	/* NULL: idle */
-	bool connected;			/* its probe ended in a connection */
-	struct tcp_sock *next_idle;
-};
-
-struct tcp_pool {
-	struct checker *checker;
-	int family;
-	struct tcp_sock *idle;
-	size_t n_idle;
-};
-
-static void tcp_on_event(struct loop *loop, int fd, uint32_t events,
-			 void *arg);
-
-static void tcp_sock_close(struct tcp_sock *ts)
-{
-	loop_del_fd(ts->pool->checker->loop, ts->fd);
-	close(ts->fd);
-	free(ts);
-}
-
-static struct tcp_pool *tcp_pool_of(struct checker *checker, int family)
-{
-	struct tcp_pool **slot = &checker->tcp_pools[family == AF_INET6];
-
-	if (!*slot) {
-		*slot = calloc(1, sizeof(**slot));
-		if (!*slot)
-			return NULL;
-		(*slot)->checker = checker;
-		(*slot)->family = family;
-	}
-	return *slot;
-}
-
-/*
- * An idle socket, or a new one watched for its whole life (edge-triggered
- * EPOLLOUT: each connect's completion is one edge).  0 or -errno.
- */
-static int tcp_sock_take(struct checker *checker, int family,
-			 struct tcp_sock **out)
-{
-	struct tcp_pool *pool = tcp_pool_of(checker, family);
-	struct tcp_sock *ts;
-	int err;
-
-	if (!pool)
-		return -ENOMEM;
-	if (pool->idle) {
-		ts = pool->idle;
-		pool->idle = ts->next_idle;
-		pool->n_idle--;
-		*out = ts;
-		return 0;
-	}
-	ts = calloc(1, sizeof(*ts));
-	if (!ts)
-		return -ENOMEM;
-	ts->pool = pool;
-	ts->fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (ts->fd == -1) {
-		err = -errno;
-		free(ts);
-		return err;
-	}
-	err = loop_add_fd(checker->loop, ts->fd, EPOLLOUT | EPOLLET, tcp_on_event, ts);
-	if (err < 0) {
-		close(ts->fd);
-		free(ts);
-		return err;
-	}
-	*out = ts;
-	return 0;
-}
-
-/*
- * The probe is over: reset whatever connection the socket has (an RST
- * when established, nothing in SYN-SENT) and keep it for the next probe
- * if that probe ended well, or close it.
- */
-static void tcp_stop(struct check_probe *probe)
-{
-	static const struct sockaddr unspec = { .sa_family = AF_UNSPEC };
-	struct tcp_sock *ts = probe->tcp;
-	struct tcp_pool *pool;
-
-	if (!ts)
-		return;
-	probe->tcp = NULL;
-	probe->fd = -1;
-	ts->probe = NULL;
-	pool = ts->pool;
-	if (connect(ts->fd, &unspec, sizeof(unspec)) == 0 && ts->connected &&
-	    pool->n_idle < TCP_POOL_IDLE_MAX) {
-		ts->connected = false;
-		ts->next_idle = pool->idle;
-		pool->idle = ts;
-		pool->n_idle++;
-		return;
-	}
-	tcp_sock_close(ts);
-}
-
-void check_tcp_cleanup(struct checker *checker)
-{
-	for (size_t i = 0; i < 2; i++) {
-		struct tcp_pool *pool = checker->tcp_pools[i];
-
-		if (!pool)
-			continue;
-		while (pool->idle) {
-			struct tcp_sock *ts = pool->idle;
-
-			pool->idle = ts->next_idle;
-			tcp_sock_close(ts);
-		}
-		free(pool);
-		checker->tcp_pools[i] = NULL;
-	}
-}
 
 /* Up; the socket may be kept (the probe is freed on return). */
 static void tcp_connected(struct check_probe *probe)
 {
-	probe->tcp->connected = true;
+	check_sock_reusable(probe);
 	check_probe_done(probe, CHECK_OK, "connected");
 }
 
@@ -179,6 +44,7 @@ static void tcp_report_errno(struct check_probe *probe, int err)
 			       "connect timeout", err);
 }
 
+/* What the socket's events say (check_sock.c calls it for the kept socket). */
 static void tcp_judge(struct check_probe *probe, uint32_t events)
 {
 	socklen_t len = sizeof(int);
@@ -204,31 +70,15 @@ static void tcp_judge(struct check_probe *probe, uint32_t events)
 		check_probe_done(probe, CHECK_FAILED, "connection closed");
 }
 
-/* Events of an idle socket (its reset, its close) are nobody's. */
-static void tcp_on_event(struct loop *loop, int fd, uint32_t events,
-			 void *arg)
-{
-	struct tcp_sock *ts = arg;
-
-	(void)loop;
-	(void)fd;
-	if (ts->probe)
-		tcp_judge(ts->probe, events);
-}
-
 static int tcp_start(struct check_probe *probe)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = check_probe_sockaddr(probe, &ss);
-	struct tcp_sock *ts = NULL;
 	int err;
 
-	err = tcp_sock_take(probe->checker, ss.ss_family, &ts);
+	err = check_sock_take(probe, ss.ss_family);
 	if (err < 0)
 		return err;
-	ts->probe = probe;
-	probe->tcp = ts;
-	probe->fd = ts->fd;
 	check_probe_delay_ack(probe->fd);
 	if (connect(probe->fd, (struct sockaddr *)&ss, len) == 0) {
 		tcp_connected(probe);
@@ -265,5 +115,6 @@ static void tcp_timeout(struct check_probe *probe)
 const struct check_ops check_tcp_ops = {
 	.start = tcp_start,
 	.timeout = tcp_timeout,
-	.stop = tcp_stop,
+	.stop = check_sock_release,
+	.event = tcp_judge,
 };

@@ -6,18 +6,13 @@
  * held up for three timeouts right after the probe started, as a starved
  * prober is, and then runs.
  */
-#include <errno.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 #include <criterion/criterion.h>
 
 #include "knlb/health/check.h"
 #include "knlb/lib/loop.h"
+#include "check-test.h"
 
 #define MS	1000000ULL
 
@@ -46,42 +41,6 @@ static void on_guard(struct loop *loop, struct loop_timer *t, void *arg)
 	loop_stop(loop);
 }
 
-/* An HTTP server in a child: every connection gets "200 OK" at once. */
-static void serve(int lfd)
-{
-	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-
-	for (;;) {
-		char buf[2048];
-		int fd = accept(lfd, NULL, NULL);
-
-		if (fd == -1)
-			continue;
-		if (recv(fd, buf, sizeof(buf), 0) > 0)
-			(void)!write(fd, ok, sizeof(ok) - 1);
-		close(fd);
-	}
-}
-
-static uint16_t server_start(void)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int lfd = socket(AF_INET, SOCK_STREAM, 0);
-
-	cr_assert_neq(lfd, -1);
-	cr_assert_eq(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	cr_assert_eq(listen(lfd, 16), 0);
-	cr_assert_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
-	g_server = fork();
-	cr_assert_neq(g_server, -1);
-	if (g_server == 0)
-		serve(lfd);
-	close(lfd);
-	return ntohs(sin.sin_port);
-}
-
 static void setup(void)
 {
 	cr_assert_eq(loop_new(&g_loop), 0);
@@ -93,11 +52,7 @@ static void teardown(void)
 	cr_expect_eq(checker_running(g_checker), 0, "probes left running");
 	checker_free(g_checker);
 	loop_free(g_loop);
-	if (g_server > 0) {
-		kill(g_server, SIGKILL);
-		waitpid(g_server, NULL, 0);
-	}
-	g_server = -1;
+	child_http_stop(&g_server);
 }
 
 TestSuite(check_late, .init = setup, .fini = teardown, .timeout = 10);
@@ -115,7 +70,8 @@ static void probe_after_stall(uint16_t port, uint64_t timeout_ms,
 	bool fired = false;
 
 	strcpy(spec.path, "/");
-	spec.expect_status[0] = 1;	/* 200 */
+	spec.expect_status[(200 - CHECK_STATUS_MIN) / 8] |=
+		(uint8_t)(1u << ((200 - CHECK_STATUS_MIN) % 8));
 	cr_assert_eq(checker_start(g_checker, &spec, &addr, port, on_done, o, NULL), 0);
 	/* The kernel completes the handshake meanwhile; we send nothing. */
 	nanosleep(&stall, NULL);
@@ -136,7 +92,7 @@ Test(check_late, a_request_sent_late_is_not_the_backends_timeout)
 {
 	struct outcome o = { 0 };
 
-	probe_after_stall(server_start(), 100, 300, &o);
+	probe_after_stall(child_http_start(&g_server), 100, 300, &o);
 	cr_expect_neq(o.res.status, CHECK_FAILED, "failed: %s", o.res.reason);
 	if (o.res.status == CHECK_LOCAL_ERROR)
 		cr_expect(strstr(o.res.reason, "timeout not counted") != NULL,
@@ -146,12 +102,10 @@ Test(check_late, a_request_sent_late_is_not_the_backends_timeout)
 /* A refused connection is still the backend's, however late we look. */
 Test(check_late, a_refusal_seen_late_is_still_a_failure)
 {
-	uint16_t port = server_start();
+	uint16_t port = child_http_start(&g_server);
 	struct outcome o = { 0 };
 
-	kill(g_server, SIGKILL);
-	waitpid(g_server, NULL, 0);
-	g_server = -1;
+	child_http_stop(&g_server);
 	probe_after_stall(port, 100, 300, &o);
 	cr_expect_eq(o.res.status, CHECK_FAILED, "status %d: %s", o.res.status,
 		     o.res.reason);

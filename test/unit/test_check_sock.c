@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * tcp probes keep their sockets (check_tcp.c): a probe that connected
+ * tcp and http probes keep their sockets (check_sock.c): a probe that connected
  * resets its connection and leaves the socket for the next one; one that
  * failed closes it, so no error carries over; nothing is left behind,
  * neither a connection to accept, nor a TIME_WAIT socket, nor an fd once
@@ -17,6 +17,7 @@
 
 #include "knlb/health/check.h"
 #include "knlb/lib/loop.h"
+#include "check-test.h"
 
 #define MS	1000000ULL
 
@@ -24,6 +25,7 @@ static struct loop *g_loop;
 static struct checker *g_checker;
 static int g_pending;
 static int g_fds_before;
+static pid_t g_server = -1;
 
 struct outcome {
 	int calls;
@@ -74,15 +76,19 @@ static int listener(uint16_t *port)
 	return fd;
 }
 
-/* Start n probes to port at once and run until all have a result. */
-static void probe_n(uint16_t port, int n, struct outcome *o)
+/* Start n probes of kind to port at once and run until all have a result. */
+static void probe_kind_n(enum check_kind kind, uint16_t port, int n,
+			 struct outcome *o)
 {
-	struct check_spec spec = { .kind = CHECK_TCP, .timeout_ns = 1000 * MS };
+	struct check_spec spec = { .kind = kind, .timeout_ns = 1000 * MS };
 	struct knlb_addr addr = { .family = AF_INET,
 				  .in.s_addr = htonl(INADDR_LOOPBACK) };
 	struct loop_timer guard;
 	bool fired = false;
 
+	strcpy(spec.path, "/");
+	spec.expect_status[(200 - CHECK_STATUS_MIN) / 8] |=
+		(uint8_t)(1u << ((200 - CHECK_STATUS_MIN) % 8));
 	for (int i = 0; i < n; i++) {
 		o[i] = (struct outcome){ 0 };
 		cr_assert_eq(checker_start(g_checker, &spec, &addr, port, on_done,
@@ -94,6 +100,11 @@ static void probe_n(uint16_t port, int n, struct outcome *o)
 	cr_assert_eq(loop_run(g_loop), 0);
 	loop_timer_cancel(g_loop, &guard);
 	cr_assert(!fired, "%d probe(s) without a result", g_pending);
+}
+
+static void probe_n(uint16_t port, int n, struct outcome *o)
+{
+	probe_kind_n(CHECK_TCP, port, n, o);
 }
 
 static void expect_all(const struct outcome *o, int n, enum check_status status)
@@ -170,11 +181,12 @@ static void teardown(void)
 	cr_expect_eq(checker_running(g_checker), 0, "probes left running");
 	checker_free(g_checker);
 	loop_free(g_loop);
+	child_http_stop(&g_server);
 }
 
-TestSuite(check_tcp_pool, .init = setup, .fini = teardown, .timeout = 10);
+TestSuite(check_sock, .init = setup, .fini = teardown, .timeout = 10);
 
-Test(check_tcp_pool, probes_in_a_row_reuse_one_socket)
+Test(check_sock, probes_in_a_row_reuse_one_socket)
 {
 	uint16_t port;
 	int lfd = listener(&port), fds;
@@ -198,7 +210,7 @@ Test(check_tcp_pool, probes_in_a_row_reuse_one_socket)
 	close(lfd);
 }
 
-Test(check_tcp_pool, concurrent_probes_keep_at_most_their_sockets)
+Test(check_sock, concurrent_probes_keep_at_most_their_sockets)
 {
 	uint16_t port;
 	int lfd = listener(&port), fds;
@@ -214,7 +226,7 @@ Test(check_tcp_pool, concurrent_probes_keep_at_most_their_sockets)
 	close(lfd);
 }
 
-Test(check_tcp_pool, a_refusal_does_not_reach_the_next_probe)
+Test(check_sock, a_refusal_does_not_reach_the_next_probe)
 {
 	uint16_t live, dead;
 	int lfd = listener(&live), dfd = listener(&dead);
@@ -235,7 +247,7 @@ Test(check_tcp_pool, a_refusal_does_not_reach_the_next_probe)
 	close(lfd);
 }
 
-Test(check_tcp_pool, freeing_the_checker_closes_every_socket)
+Test(check_sock, freeing_the_checker_closes_every_socket)
 {
 	uint16_t port;
 	int lfd = listener(&port);
@@ -250,4 +262,23 @@ Test(check_tcp_pool, freeing_the_checker_closes_every_socket)
 		     open_fds(), g_fds_before);
 	cr_assert_eq(loop_new(&g_loop), 0);
 	cr_assert_eq(checker_new(g_loop, &g_checker), 0);
+}
+
+Test(check_sock, http_probes_in_a_row_reuse_one_socket)
+{
+	uint16_t port = child_http_start(&g_server);
+	int fds;
+	struct outcome o[1];
+
+	probe_kind_n(CHECK_HTTP, port, 1, o);
+	expect_all(o, 1, CHECK_OK);
+	fds = open_fds();
+	for (int i = 0; i < 10; i++) {
+		probe_kind_n(CHECK_HTTP, port, 1, o);
+		expect_all(o, 1, CHECK_OK);
+		cr_expect_str_eq(o[0].res.reason, "status 200");
+	}
+	cr_expect_eq(open_fds(), fds, "10 more probes: %d fds, %d after the first",
+		     open_fds(), fds);
+	cr_expect_eq(sockets_in_state(port, "06"), 0, "TIME_WAIT sockets left");
 }
