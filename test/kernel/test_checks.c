@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * tcp and http probes on kept sockets (src/health/check_sock.c), as the
+ * kernel sees them: a live backend stays up and a closed port goes down,
+ * for each kind, probe after probe on the same sockets; the tcp backend's
+ * application never has a connection to accept; and nothing is left
+ * behind: no TIME-WAIT, no connection to a backend, during the run or
+ * after knlbd stopped.
+ */
+#include <libgen.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <unistd.h>
+#include <criterion/criterion.h>
+
+#include "kt.h"
+
+TestSuite(checks, .init = kt_enter_netns, .timeout = 60);
+
+/* Lines of `ss -Htan` (every TCP socket of the netns) matching state and port. */
+static int ss_count(const char *state, uint16_t port)
+{
+	char cmd[160], *out, *line, *save = NULL;
+	char want[16];
+	int status, n = 0;
+
+	snprintf(cmd, sizeof(cmd), "ss -Htan state %s", state);
+	out = kt_run(cmd, &status);
+	cr_assert_eq(status, 0, "%s: %s", cmd, out);
+	snprintf(want, sizeof(want), ":%u ", port);
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char padded[512];
+
+		snprintf(padded, sizeof(padded), "%s ", line);
+		if (strstr(padded, want))
+			n++;
+	}
+	free(out);
+	return n;
+}
+
+Test(checks, live_up_closed_down_and_nothing_left_behind)
+{
+	struct kt_knlbd d;
+	char conf[1024], knlbd[512], srv[600], cmd[900];
+	uint16_t tcp_live, tcp_closed, http_live, http_closed;
+	int tcp_fd, status;
+	pid_t server;
+
+	free(kt_run("ip link set lo up", &status));
+	cr_assert_eq(status, 0);
+	snprintf(knlbd, sizeof(knlbd), "%s", kt_knlbd());
+	snprintf(srv, sizeof(srv), "%s/lab/knlb-testsrv", dirname(knlbd));
+	if (access(srv, X_OK) == -1)
+		cr_skip_test("%s not built (make all)", srv);
+	tcp_fd = kt_loopback_port(true, &tcp_live);
+	kt_loopback_port(false, &tcp_closed);
+	kt_loopback_port(false, &http_live);
+	kt_loopback_port(false, &http_closed);
+	snprintf(cmd, sizeof(cmd), "%s --name www --tcp 127.0.0.1:%u", srv, http_live);
+	server = kt_start_command(cmd, "/dev/null");
+	for (int i = 0; i < 100 && ss_count("listening", http_live) == 0; i++)
+		usleep(20000);
+	cr_assert_eq(ss_count("listening", http_live), 1, "knlb-testsrv did not listen");
+
+	snprintf(conf, sizeof(conf),
+		 "[global]\ntable = checks\n"
+		 "[service web]\nvip = 192.0.2.10\nport = 80\ntable_size = 31\n"
+		 "check = tcp\ninterval = 100ms\ntimeout = 100ms\nrise = 1\nfall = 3\n"
+		 "backend = 127.0.0.1:%u id=live\nbackend = 127.0.0.1:%u id=closed\n"
+		 "[service api]\nvip = 192.0.2.10\nport = 81\ntable_size = 31\n"
+		 "check = http\ninterval = 100ms\ntimeout = 100ms\nrise = 1\nfall = 3\n"
+		 "backend = 127.0.0.1:%u id=www\nbackend = 127.0.0.1:%u id=gone\n",
+		 tcp_live, tcp_closed, http_live, http_closed);
+	kt_knlbd_start(&d, "checks", conf);
+	cr_expect(kt_wait_for_log(d.log, "web/closed DOWN: connect refused", 5000),
+		  "%s", kt_read_file(d.log));
+	cr_expect(kt_wait_for_log(d.log, "api/gone DOWN: connect refused", 5000),
+		  "%s", kt_read_file(d.log));
+	/* ~20 probes of each backend, on the same few sockets (a backend with
+	 * no verdict yet goes down at its first failure, later at the third) */
+	usleep(2000 * 1000);
+	cr_expect_eq(kt_count_in_log(d.log, "web/live DOWN"), 0, "%s", kt_read_file(d.log));
+	cr_expect_eq(kt_count_in_log(d.log, "api/www DOWN"), 0, "%s", kt_read_file(d.log));
+	cr_expect_eq(kt_count_in_log(d.log, "could not run"), 0, "%s", kt_read_file(d.log));
+	cr_expect_eq(kt_count_in_log(d.log, "closed UP"), 0, "%s", kt_read_file(d.log));
+	/* Resets, not FINs: nothing waits, nothing stays open to a backend. */
+	cr_expect_eq(ss_count("time-wait", tcp_live), 0, "TIME-WAIT to the tcp backend");
+	cr_expect_eq(ss_count("time-wait", http_live), 0, "TIME-WAIT to the http backend");
+	cr_expect_leq(ss_count("established", tcp_live), 1, "probe connections left open");
+	cr_expect_eq(poll(&(struct pollfd){ .fd = tcp_fd, .events = POLLIN }, 1, 0), 0,
+		     "a tcp probe's connection reached the backend's accept()");
+	kt_knlbd_stop(&d);
+	cr_expect_eq(ss_count("connected", tcp_live), 0, "left after knlbd stopped");
+	cr_expect_eq(ss_count("connected", http_live), 0, "left after knlbd stopped");
+	kill(server, SIGTERM);
+	waitpid(server, NULL, 0);
+	close(tcp_fd);
+}
