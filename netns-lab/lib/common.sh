@@ -401,6 +401,57 @@ knlb_table_snapshot() {
 	' <<<"$out"
 }
 
+# Whether service SVC (default web) sends new flows to address ADDR: some
+# slot of its slot maps maps it, unless chain fb_SVC has a rule for it (a
+# large maglev table's fallback shape, docs/architecture.md: the slots of a
+# backend out of service read its map SVC_fbN), or a fallback map read by
+# such a rule maps it.  Exit 0 yes, 1 no, 2 no table.
+knlb_forwards_to() {
+	local addr=$1 svc=${2:-web} out
+	out=$(gw_exec nft list table inet knlb) || return 2
+	awk -v svc="$svc" -v addr="$addr" '
+		/^\t(map|set|chain) [^ ]+ \{/ { kind = $1; cur = $2; inelem = 0; next }
+		kind == "chain" && cur == "fb_" svc {
+			line = $0
+			while (match(line, /map @[^ ]+/)) {
+				read[substr(line, RSTART + 5, RLENGTH - 5)] = 1
+				line = substr(line, RSTART + RLENGTH)
+			}
+			next
+		}
+		kind == "map" && /elements = \{/ { inelem = 1; sub(/.*elements = \{/, "") }
+		kind == "map" && inelem {
+			n = split($0, part, ",")
+			for (i = 1; i <= n; i++) {
+				if (split(part[i], f, " ") >= 3 && f[2] == ":") {
+					val[cur, f[1]] = f[3]
+					keys[cur] = keys[cur] " " f[1]
+				}
+			}
+			if ($0 ~ /\}/) inelem = 0
+		}
+		END {
+			for (m in read) {
+				split(keys[m], k, " ")
+				for (i in k) {
+					fwd[val[m, k[i]]] = 1
+					# the family of the map: its values are IPv6 or not
+					fam = index(val[m, k[i]], ":") ? "6" : ""
+					owner = val[svc "_slots" fam, k[i]]
+					if (owner != "") dead[owner] = 1
+				}
+			}
+			for (b = 0; b < 2; b++) {
+				base = svc "_slots" (b ? "6" : "")
+				split(keys[base], k, " ")
+				for (i in k)
+					if (!(val[base, k[i]] in dead)) fwd[val[base, k[i]]] = 1
+			}
+			exit !(addr in fwd)
+		}
+	' <<<"$out"
+}
+
 # The knlbd daemons running in the gateway namespace: not their
 # unprivileged workers (spawner, health prober, metrics), whose parent is a knlbd.
 knlbd_pids() {
