@@ -399,6 +399,9 @@ Test(ct_periodic, flows_between_dumps_count_from_the_kernel)
 	cr_expect_eq(json_u64(out, "\"backends\"", "active_flows"), 0, "%s", out);
 	cr_expect_eq(json_u64(out, "\"services\"", "flows_opened"), N_UNSEEN,
 		     "the service's too:\n%s", out);
+	/* How many came from the counters (all, unless a dump saw some). */
+	cr_expect(json_u64(out, "\"conntrack\"", "flows_unseen") >= 1 &&
+		  json_u64(out, "\"conntrack\"", "flows_unseen") <= N_UNSEEN, "%s", out);
 	free(out);
 	close(l);
 	kt_knlbd_stop(&r);
