@@ -402,21 +402,19 @@ knlb_table_snapshot() {
 }
 
 # Whether service SVC (default web) sends new flows to address ADDR: some
-# slot of its slot maps maps it, unless chain fb_SVC has a rule for it (a
+# slot of its slot maps maps it, unless chain fb_SVC jumps to its chain (a
 # large maglev table's fallback shape, docs/architecture.md: the slots of a
-# backend out of service read its map SVC_fbN), or a fallback map read by
-# such a rule maps it.  Exit 0 yes, 1 no, 2 no table.
+# backend out of service read its map SVC_fbN in chain fbN_SVC), or such a
+# fallback map maps it.  Exit 0 yes, 1 no, 2 no table.
 knlb_forwards_to() {
 	local addr=$1 svc=${2:-web} out
 	out=$(gw_exec nft list table inet knlb) || return 2
 	awk -v svc="$svc" -v addr="$addr" '
 		/^\t(map|set|chain) [^ ]+ \{/ { kind = $1; cur = $2; inelem = 0; next }
 		kind == "chain" && cur == "fb_" svc {
-			line = $0
-			while (match(line, /map @[^ ]+/)) {
-				read[substr(line, RSTART + 5, RLENGTH - 5)] = 1
-				line = substr(line, RSTART + RLENGTH)
-			}
+			# jump fb<N>_SVC: the chain reading map SVC_fb<N>
+			if (match($0, /jump fb[0-9]+_/))
+				read[svc "_fb" substr($0, RSTART + 7, RLENGTH - 8)] = 1
 			next
 		}
 		kind == "map" && /elements = \{/ { inelem = 1; sub(/.*elements = \{/, "") }

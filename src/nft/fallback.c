@@ -58,6 +58,14 @@ const char *ruleset_fallback_chain_name(const struct knlb_service *svc,
 	return buf;
 }
 
+const char *ruleset_fallback_backend_chain_name(const struct knlb_service *svc,
+						size_t b, char *buf, size_t len)
+{
+	/* a digit after "fb": never another service's fb_NAME */
+	snprintf(buf, len, "fb%u_%s", (unsigned)(uint16_t)b, svc->cfg->name);
+	return buf;
+}
+
 const char *ruleset_fallback_map_name(const struct knlb_service *svc, size_t b,
 				      char *buf, size_t len)
 {
@@ -170,6 +178,89 @@ int fallback_add_maps(struct nfnl_batch *batch, const char *table,
 	return ret;
 }
 
+/* A rule `jump target` in chain (of table), named for errors. */
+static int add_jump_rule(struct nfnl_batch *batch, const char *table,
+			 const struct knlb_service *svc, const char *chain,
+			 const char *target, int nfproto)
+{
+	char what[3 * RULESET_NAME_MAX + 32];
+	struct rule_builder rb = { .rule = rb_rule_new(table, chain) };
+
+	if (!rb.rule)
+		return -ENOMEM;
+	if (nfproto >= 0)
+		rb_require_nfproto(&rb, (uint8_t)nfproto);
+	rb_verdict(&rb, NFT_JUMP, target);
+	snprintf(what, sizeof(what), "service %s: chain %s: jump %s",
+		 svc->cfg->name, chain, target);
+	return rb_add_rule(batch, &rb, what);
+}
+
+/* One jump per dead backend, in chain fb_NAME, to its chain fb<b>_NAME. */
+static int add_rules(struct nfnl_batch *batch, const char *table,
+		     const struct knlb_service *svc, const bool *dead)
+{
+	char chain[RULESET_NAME_MAX], target[RULESET_NAME_MAX];
+	int ret = 0;
+
+	ruleset_fallback_chain_name(svc, chain, sizeof(chain));
+	for (size_t b = 0; ret == 0 && b < svc->n_backends; b++)
+		if (dead[b])
+			ret = add_jump_rule(batch, table, svc, chain,
+					    ruleset_fallback_backend_chain_name(svc, b, target,
+										sizeof(target)),
+					    -1);
+	return ret;
+}
+
+/*
+ * Chain fb<b>_NAME for each backend, holding its one rule reading map
+ * NAME_fb<b> (set id ids + b when the map is made in this batch), then
+ * chain fb_NAME with a jump per dead backend.  The rules that read the
+ * maps are made once here: binding a map to a rule walks its elements,
+ * which a failover must not pay for; a jump binds nothing.
+ */
+static int add_chains(struct nfnl_batch *batch, const char *table,
+		      const struct knlb_service *svc, uint32_t ids, const bool *dead,
+		      bool with_jumps_chain)
+{
+	char chain[RULESET_NAME_MAX], map[RULESET_NAME_MAX];
+	int ret = 0;
+
+	for (size_t b = 0; ret == 0 && b < svc->n_backends; b++) {
+		ruleset_fallback_backend_chain_name(svc, b, chain, sizeof(chain));
+		ret = rb_add_chain(batch, table, chain, NULL, -1, 0);
+		if (ret == 0)
+			ret = ruleset_add_dnat_rule(batch, table, chain, svc,
+					backend_family(svc, b),
+					ruleset_fallback_map_name(svc, b, map, sizeof(map)),
+					ids + (uint32_t)b);
+	}
+	if (ret == 0 && with_jumps_chain)
+		ret = rb_add_chain(batch, table,
+				   ruleset_fallback_chain_name(svc, chain, sizeof(chain)),
+				   NULL, -1, 0);
+	return ret ? ret : add_rules(batch, table, svc, dead);
+}
+
+int fallback_add_chain(struct nfnl_batch *batch, const char *table,
+		       const struct knlb_service *svc, size_t i,
+		       const struct fallback_state *fb)
+{
+	return add_chains(batch, table, svc, map_set_id(i, 0), fb->dead, true);
+}
+
+int fallback_add_jump(struct nfnl_batch *batch, const char *table,
+		      const struct knlb_service *svc, enum knlb_family f)
+{
+	char chain[RULESET_NAME_MAX], target[RULESET_NAME_MAX];
+
+	return add_jump_rule(batch, table, svc,
+			     ruleset_chain_name(svc, chain, sizeof(chain)),
+			     ruleset_fallback_chain_name(svc, target, sizeof(target)),
+			     rule_needs_nfproto(svc, f) ? ruleset_shapes[f].nfproto : -1);
+}
+
 int ruleset_add_fallback_remake(struct nfnl_batch *batch,
 				const struct knlb_model *pool,
 				const struct knlb_service *svc,
@@ -177,65 +268,30 @@ int ruleset_add_fallback_remake(struct nfnl_batch *batch,
 {
 	const char *table = pool->config->global.table;
 	char name[RULESET_NAME_MAX];
-	int ret = rb_flush_chain(batch, table,
-				 ruleset_fallback_chain_name(svc, name, sizeof(name)));
+	bool *none = calloc(svc->n_backends ? svc->n_backends : 1, sizeof(*none));
+	int ret = none ? 0 : -ENOMEM;
 
-	for (size_t b = 0; ret == 0 && b < old_backends; b++)
-		ret = rb_del_set(batch, table,
-				 ruleset_fallback_map_name(svc, b, name, sizeof(name)));
-	/* the rules that follow find the new maps by name in this transaction */
+	/* fb_NAME's jumps first (svc_NAME jumps to it: it stays), then each
+	 * backend's rule, chain, map */
+	if (ret == 0)
+		ret = rb_flush_chain(batch, table,
+				     ruleset_fallback_chain_name(svc, name, sizeof(name)));
+	for (size_t b = 0; ret == 0 && b < old_backends; b++) {
+		ruleset_fallback_backend_chain_name(svc, b, name, sizeof(name));
+		ret = rb_flush_chain(batch, table, name);
+		if (ret == 0)
+			ret = rb_del_chain(batch, table, name);
+		if (ret == 0)
+			ret = rb_del_set(batch, table,
+					 ruleset_fallback_map_name(svc, b, name, sizeof(name)));
+	}
 	for (size_t b = 0; ret == 0 && b < svc->n_backends; b++)
 		ret = add_map(batch, table, svc, b, map_set_id(0, b));
+	/* no jump yet: ruleset_add_fallback_changes() adds the dead ones' */
+	if (ret == 0)
+		ret = add_chains(batch, table, svc, map_set_id(0, 0), none, false);
+	free(none);
 	return ret;
-}
-
-/* One rule per dead backend, in chain fb_NAME; set ids when i is known. */
-static int add_rules(struct nfnl_batch *batch, const char *table,
-		     const struct knlb_service *svc, long i, const bool *dead)
-{
-	char chain[RULESET_NAME_MAX], map[RULESET_NAME_MAX];
-	int ret = 0;
-
-	ruleset_fallback_chain_name(svc, chain, sizeof(chain));
-	for (size_t b = 0; ret == 0 && b < svc->n_backends; b++)
-		if (dead[b])
-			ret = ruleset_add_dnat_rule(batch, table, chain, svc,
-					backend_family(svc, b),
-					ruleset_fallback_map_name(svc, b, map, sizeof(map)),
-					i >= 0 ? map_set_id((size_t)i, b) : 0);
-	return ret;
-}
-
-int fallback_add_chain(struct nfnl_batch *batch, const char *table,
-		       const struct knlb_service *svc, size_t i,
-		       const struct fallback_state *fb)
-{
-	char chain[RULESET_NAME_MAX];
-	int ret = rb_add_chain(batch, table,
-			       ruleset_fallback_chain_name(svc, chain, sizeof(chain)),
-			       NULL, -1, 0);
-
-	return ret ? ret : add_rules(batch, table, svc, (long)i, fb->dead);
-}
-
-int fallback_add_jump(struct nfnl_batch *batch, const char *table,
-		      const struct knlb_service *svc, enum knlb_family f)
-{
-	char chain[RULESET_NAME_MAX], target[RULESET_NAME_MAX];
-	char what[3 * RULESET_NAME_MAX + 32];
-	struct rule_builder rb = {
-		.rule = rb_rule_new(table, ruleset_chain_name(svc, chain, sizeof(chain))),
-	};
-
-	if (!rb.rule)
-		return -ENOMEM;
-	if (rule_needs_nfproto(svc, f))
-		rb_require_nfproto(&rb, ruleset_shapes[f].nfproto);
-	rb_verdict(&rb, NFT_JUMP,
-		   ruleset_fallback_chain_name(svc, target, sizeof(target)));
-	snprintf(what, sizeof(what), "service %s: chain %s: jump %s",
-		 svc->cfg->name, chain, target);
-	return rb_add_rule(batch, &rb, what);
 }
 
 int ruleset_add_fallback_changes(struct nfnl_batch *batch,
@@ -283,7 +339,7 @@ int ruleset_add_fallback_changes(struct nfnl_batch *batch,
 		ret = rb_flush_chain(batch, table,
 				     ruleset_fallback_chain_name(svc, chain, sizeof(chain)));
 		if (ret == 0)
-			ret = add_rules(batch, table, svc, -1, want->dead);
+			ret = add_rules(batch, table, svc, want->dead);
 	}
 	free(del);
 	free(add);

@@ -8,7 +8,7 @@
  *                    or ... ct load mark -> reg 1;
  *                           bitwise reg 1 = (reg 1 & ~MASK) ^ MARK;
  *                           ct mark set reg 1 ...
- *   chain fb_NAME       ... lookup reg 1 @NAME_fb<i> ... (one rule per i)
+ *   chain fb_NAME       jump fb<i>_NAME (one rule per backend i out of service)
  */
 #include <errno.h>
 #include <stdio.h>
@@ -82,14 +82,14 @@ static int expr_cb(struct nftnl_expr *e, void *data)
 	return 0;
 }
 
-/* The backend a rule of chain fb_<name> reads the map of: lookup @<name>_fb<i>. */
-static int fallback_lookup_cb(struct nftnl_expr *e, void *data)
+/* The chain a rule of chain fb_<name> jumps to: fb<i>_<name>. */
+static int fallback_jump_cb(struct nftnl_expr *e, void *data)
 {
 	const char *kind = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-	const char **set = data;
+	const char **target = data;
 
-	if (strcmp(kind, "lookup") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_SET))
-		*set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
+	if (strcmp(kind, "immediate") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_CHAIN))
+		*target = nftnl_expr_get_str(e, NFTNL_EXPR_IMM_CHAIN);
 	return 0;
 }
 
@@ -97,14 +97,13 @@ static void note_fallback_rule(struct reader *r, struct nftnl_rule *rule,
 			       const char *name)
 {
 	struct adopt_service *svc = readback_service_of(r, name, strlen(name));
-	size_t len = strlen(name);
-	const char *set = NULL;
+	const char *target = NULL;
 	unsigned i;
+	int end = 0;
 
-	nftnl_expr_foreach(rule, fallback_lookup_cb, &set);
-	if (!svc || !set || strncmp(set, name, len) != 0 ||
-	    sscanf(set + len, FALLBACK_MAP_INFIX "%u", &i) != 1 ||
-	    i >= 32 * ADOPT_FALLBACK_WORDS)
+	nftnl_expr_foreach(rule, fallback_jump_cb, &target);
+	if (!svc || !target || sscanf(target, "fb%u_%n", &i, &end) != 1 || !end ||
+	    strcmp(target + end, name) != 0 || i >= 32 * ADOPT_FALLBACK_WORDS)
 		return;
 	svc->fallback_rules[i / 32] |= 1u << (i % 32);
 }

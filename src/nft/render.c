@@ -314,19 +314,29 @@ static void render_dnat_rule(FILE *out, const struct knlb_service *svc,
 	fprintf(out, " map @%s\n", map);
 }
 
-/* chain fb_NAME: a rule per backend that does not serve. */
-static void render_fallback_chain(FILE *out, const struct knlb_service *svc,
-				  const struct fallback_state *fb)
+/*
+ * chains fb<b>_NAME, each reading its backend's map, then chain fb_NAME:
+ * a jump per backend that does not serve (nft/fallback.c).
+ */
+static void render_fallback_chains(FILE *out, const struct knlb_service *svc,
+				   const struct fallback_state *fb)
 {
 	char chain[RULESET_NAME_MAX], map[RULESET_NAME_MAX];
 
+	for (size_t b = 0; b < svc->n_backends; b++) {
+		fprintf(out, "\n\tchain %s {\n",
+			ruleset_fallback_backend_chain_name(svc, b, chain, sizeof(chain)));
+		render_dnat_rule(out, svc, addr_family_index(&svc->backends[b].cfg->addr),
+				 ruleset_fallback_map_name(svc, b, map, sizeof(map)));
+		fputs("\t}\n", out);
+	}
 	fprintf(out, "\n\tchain %s {\n",
 		ruleset_fallback_chain_name(svc, chain, sizeof(chain)));
 	for (size_t b = 0; b < svc->n_backends; b++)
 		if (fb->dead[b])
-			render_dnat_rule(out, svc,
-					 addr_family_index(&svc->backends[b].cfg->addr),
-					 ruleset_fallback_map_name(svc, b, map, sizeof(map)));
+			fprintf(out, "\t\tjump %s\n",
+				ruleset_fallback_backend_chain_name(svc, b, chain,
+								    sizeof(chain)));
 	fputs("\t}\n", out);
 }
 
@@ -455,7 +465,7 @@ int render_ruleset(FILE *out, const struct knlb_model *pool)
 	stats_render_sets(out, v6);
 	for (size_t i = 0; i < pool->n_services; i++) {
 		if (fb[i].base)
-			render_fallback_chain(out, &pool->services[i], &fb[i]);
+			render_fallback_chains(out, &pool->services[i], &fb[i]);
 		render_service_chain(out, &pool->services[i],
 				     fb[i].base ? &fb[i] : NULL);
 	}

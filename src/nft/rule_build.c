@@ -395,6 +395,24 @@ int rb_del_set(struct nfnl_batch *batch, const char *table, const char *name)
 	return nlh ? 0 : -ENOMEM;
 }
 
+int rb_del_chain(struct nfnl_batch *batch, const char *table, const char *name)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+	char what[RB_NAME_MAX + 16];
+
+	if (!c)
+		return -ENOMEM;
+	snprintf(what, sizeof(what), "deleting chain %s", name);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	nlh = nfnl_batch_add(batch, NFT_MSG_DELCHAIN, NFPROTO_INET, 0, what);
+	if (nlh)
+		nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	return nlh ? 0 : -ENOMEM;
+}
+
 int rb_flush_chain(struct nfnl_batch *batch, const char *table, const char *chain)
 {
 	struct nftnl_rule *r = rb_rule_new(table, chain);

@@ -405,7 +405,7 @@ static void teardown(struct run *r)
 
 /*
  * What web forwards with: 1021 slots for 3 backends is the fallback shape
- * (pool/fallback.h), so its slot map, chain fb_web (a rule per backend
+ * (pool/fallback.h), so its slot map, chain fb_web (a jump per backend
  * out of service) and the three fallback maps.
  */
 static char *list_web(void)
@@ -480,13 +480,13 @@ Test(adopt, restart_after_kill9_moves_no_slot_and_keeps_a_dead_backend_out, .fin
 	cr_assert(kt_wait_for_log(r.log, "web/b3 DOWN", 5000), "%s", kt_read_file(r.log));
 	/* the delta is in once the loop sleeps: b3's slots read its fallback map */
 	before = list_web();
-	for (int i = 0; i < 100 && !strstr(before, "map @web_fb2"); i++) {
+	for (int i = 0; i < 100 && !strstr(before, "jump fb2_web"); i++) {
 		free(before);
 		usleep(20000);
 		before = list_web();
 	}
-	cr_assert(strstr(before, "map @web_fb2"), "b3 still forwarded to:\n%s", before);
-	cr_assert(!strstr(before, "map @web_fb0") && !strstr(before, "map @web_fb1"),
+	cr_assert(strstr(before, "jump fb2_web"), "b3 still forwarded to:\n%s", before);
+	cr_assert(!strstr(before, "jump fb0_web") && !strstr(before, "jump fb1_web"),
 		  "%s", before);
 	/* and the serving backends' fallbacks refreshed (20 ms after) */
 	usleep(100000);

@@ -89,8 +89,8 @@ static void verdict(struct rig *g, size_t b, bool up)
 /*
  * What the kernel forwards each slot of web to (backend index: the
  * backends are 10.1.0.(1 + i)), computed as the packet path does: the
- * slot map, and where chain fb_web has a rule for the slot's owner, that
- * owner's fallback map when it has the slot (the lookup misses otherwise
+ * slot map, and where chain fb_web jumps to the chain of the slot's owner,
+ * that owner's fallback map when it has the slot (the lookup misses otherwise
  * and the slot rule applies).  Either shape.
  */
 static void parse_map(const char *listing, uint32_t m, uint32_t *out)
@@ -120,13 +120,14 @@ static void kernel_slots(uint32_t m, uint32_t *out)
 	parse_map(listing, m, out);
 	free(listing);
 	chain = kt_run("nft list chain inet knlb fb_web 2>/dev/null", &status);
-	for (const char *p = status == 0 ? chain : ""; (p = strstr(p, "map @web_fb")); ) {
+	for (const char *p = status == 0 ? chain : ""; (p = strstr(p, "jump fb")); ) {
 		unsigned b;
 		char cmd[96], *map;
 		uint32_t *fb = malloc(m * sizeof(*fb));
 
-		cr_assert_eq(sscanf(p, "map @web_fb%u", &b), 1);
-		p += strlen("map @web_fb");
+		/* jump fb<b>_web, whose rule reads map web_fb<b> */
+		cr_assert_eq(sscanf(p, "jump fb%u_web", &b), 1);
+		p += strlen("jump fb");
 		snprintf(cmd, sizeof(cmd), "nft list map inet knlb web_fb%u", b);
 		map = nft(cmd);
 		for (uint32_t s = 0; s < m; s++)
@@ -186,7 +187,7 @@ Test(failover, down_moves_only_the_dead_backends_slots_in_one_transaction)
 	cr_expect_eq(st.last_elements, 0,
 		     "the first failure writes no element (its fallbacks are precomputed): %zu",
 		     st.last_elements);
-	cr_expect_leq(st.last_messages, 2, "flush fb_web + one rule: %zu messages",
+	cr_expect_leq(st.last_messages, 2, "flush fb_web + one jump: %zu messages",
 		      st.last_messages);
 	kernel_slots(m, got);
 	cr_expect_arr_eq(got, g.pool->services[0].slots, m * sizeof(*got),

@@ -87,11 +87,16 @@ int ruleset_add_fallback_remake(struct nfnl_batch *batch,
 				const struct knlb_service *svc,
 				size_t old_backends);
 
-/* "fb_<service>", and "<service>_fb<backend index>" (one per backend). */
+/*
+ * "fb_<service>" (the jumps), and per backend index b "fb<b>_<service>"
+ * (its rule) and "<service>_fb<b>" (its map).
+ */
 const char *ruleset_fallback_chain_name(const struct knlb_service *svc,
 					char *buf, size_t len);
 const char *ruleset_fallback_map_name(const struct knlb_service *svc, size_t b,
 				      char *buf, size_t len);
+const char *ruleset_fallback_backend_chain_name(const struct knlb_service *svc,
+						size_t b, char *buf, size_t len);
 
 /* Put svc's VIP of family f into (empty) or out of its on_empty set. */
 int ruleset_add_empty_change(struct nfnl_batch *batch,

@@ -49,8 +49,8 @@ struct adopt_service {
 	uint32_t mark;
 	uint32_t mark_mask;
 	/*
-	 * The fallback shape (pool/fallback.h): chain fb_<name> has a rule
-	 * reading map <name>_fb<i> for each bit i set here (a backend index
+	 * The fallback shape (pool/fallback.h): chain fb_<name> jumps to
+	 * chain fb<i>_<name>, which reads map <name>_fb<i>, for each bit i set here (a backend index
 	 * of the config that wrote it).  Those backends' slots are counted
 	 * in mapped[] where their map sends them, as the kernel forwards.
 	 */
