@@ -401,6 +401,55 @@ knlb_table_snapshot() {
 	' <<<"$out"
 }
 
+# Whether service SVC (default web) sends new flows to address ADDR: some
+# slot of its slot maps maps it, unless chain fb_SVC jumps to its chain (a
+# large maglev table's fallback shape, docs/architecture.md: the slots of a
+# backend out of service read its map SVC_fbN in chain fbN_SVC), or such a
+# fallback map maps it.  Exit 0 yes, 1 no, 2 no table.
+knlb_forwards_to() {
+	local addr=$1 svc=${2:-web} out
+	out=$(gw_exec nft list table inet knlb) || return 2
+	awk -v svc="$svc" -v addr="$addr" '
+		/^\t(map|set|chain) [^ ]+ \{/ { kind = $1; cur = $2; inelem = 0; next }
+		kind == "chain" && cur == "fb_" svc {
+			# jump fb<N>_SVC: the chain reading map SVC_fb<N>
+			if (match($0, /jump fb[0-9]+_/))
+				read[svc "_fb" substr($0, RSTART + 7, RLENGTH - 8)] = 1
+			next
+		}
+		kind == "map" && /elements = \{/ { inelem = 1; sub(/.*elements = \{/, "") }
+		kind == "map" && inelem {
+			n = split($0, part, ",")
+			for (i = 1; i <= n; i++) {
+				if (split(part[i], f, " ") >= 3 && f[2] == ":") {
+					val[cur, f[1]] = f[3]
+					keys[cur] = keys[cur] " " f[1]
+				}
+			}
+			if ($0 ~ /\}/) inelem = 0
+		}
+		END {
+			for (m in read) {
+				split(keys[m], k, " ")
+				for (i in k) {
+					fwd[val[m, k[i]]] = 1
+					# the family of the map: its values are IPv6 or not
+					fam = index(val[m, k[i]], ":") ? "6" : ""
+					owner = val[svc "_slots" fam, k[i]]
+					if (owner != "") dead[owner] = 1
+				}
+			}
+			for (b = 0; b < 2; b++) {
+				base = svc "_slots" (b ? "6" : "")
+				split(keys[base], k, " ")
+				for (i in k)
+					if (!(val[base, k[i]] in dead)) fwd[val[base, k[i]]] = 1
+			}
+			exit !(addr in fwd)
+		}
+	' <<<"$out"
+}
+
 # The knlbd daemons running in the gateway namespace: not their
 # unprivileged workers (spawner, health prober, metrics), whose parent is a knlbd.
 knlbd_pids() {

@@ -142,7 +142,7 @@ sleep 0.3	# the map update follows the DOWN line
 lg_bg_start load2 --tcp --target "$LAB_VIP:80" --rate "$RATE" --duration-ms 30000
 sleep 0.5
 knlb_table_snapshot >"$WORK/t2-before.nft"
-gw_exec nft list map inet knlb web_slots | grep -q "${BACKEND_ADDRS[1]} \. $LAB_BACKEND_TCP_PORT" &&
+knlb_forwards_to "${BACKEND_ADDRS[1]}" &&
 	fail "$VICTIM is DOWN but still in web's slot map"
 knlb_kill9
 sleep 1

@@ -46,8 +46,9 @@ log_wait "$mark" "$DEAD\b.*\bDOWN\b" 5 || fail "knlbd logged no DOWN for $DEAD w
 say "knlbd: $LOG_LINE"
 sleep 0.3	# the slot delta is committed before the loop sleeps
 knlb_table_snapshot >"$WORK/table-before.nft"
-grep -q "${BACKEND_ADDRS[2]} " "$WORK/table-before.nft" &&
+knlb_forwards_to "${BACKEND_ADDRS[2]}" &&
 	fail "$DEAD is still mapped after its DOWN"
+knlb_forwards_to "${BACKEND_ADDRS[0]}" || fail "${BACKEND_NAMES[0]} is not mapped"
 
 lg_bg_start load --tcp --target "$LAB_VIP:80" --rate "$RATE" --duration-ms 20000 --timeout-ms 1000
 steady=$(tl_rel load "$(now_ms)")

@@ -53,8 +53,9 @@ log_wait "$mark" "$DEAD\b.*\bDOWN\b" 5 2 || fail "knlbd did not log DOWN for $DE
 say "knlbd: $LOG_LINE"
 sleep 0.3	# the slot delta is committed before the loop sleeps
 knlb_table_snapshot >"$WORK/table-before.nft"
-grep -qE "${BACKEND_ADDRS[2]} |${BACKEND_ADDRS6[2]} " "$WORK/table-before.nft" &&
+{ knlb_forwards_to "${BACKEND_ADDRS[2]}" || knlb_forwards_to "${BACKEND_ADDRS6[2]}"; } &&
 	fail "$DEAD is still mapped after its DOWN"
+knlb_forwards_to "${BACKEND_ADDRS6[0]}" || fail "${BACKEND_NAMES[0]} is not mapped over IPv6"
 
 lg_bg_start load4 --tcp --target "$LAB_VIP:80" --rate "$RATE" --duration-ms 20000 --timeout-ms 1000
 lg_bg_start load6 --tcp --target "[$LAB_VIP6]:80" --rate "$RATE" --duration-ms 20000 --timeout-ms 1000

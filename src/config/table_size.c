@@ -6,6 +6,7 @@
  * every flow's slot.  Pure: two configs in, sizes out.
  */
 #include <stdio.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #include "knlb/lib/prime.h"
@@ -83,6 +84,19 @@ bool config_table_size_adequate(const struct knlb_service_config *svc,
 		       (uint64_t)m * 2 >= KNLB_MAGLEV_SLOTS_PER_BACKEND * (uint64_t)svc->n_backends;
 	return m >= KNLB_ROUND_MIN_SLOTS &&
 	       (uint64_t)m * 2 >= KNLB_ROUND_SLOTS_PER_BACKEND * (uint64_t)svc->n_backends;
+}
+
+bool config_table_has_fallback_maps(const struct knlb_service_config *svc)
+{
+	size_t per_family[2] = { 0, 0 }, most;
+
+	if (svc->scheduler != KNLB_SCHED_MAGLEV || !svc->n_backends)
+		return false;
+	for (size_t i = 0; i < svc->n_backends; i++)
+		per_family[svc->backends[i].addr.family == AF_INET6]++;
+	most = per_family[0] > per_family[1] ? per_family[0] : per_family[1];
+	return (uint64_t)svc->table_size >=
+	       (uint64_t)KNLB_FALLBACK_SLOTS_PER_BACKEND * most;
 }
 
 bool config_keep_table_size(struct knlb_service_config *svc, uint32_t m)

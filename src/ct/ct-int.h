@@ -25,6 +25,7 @@
 
 #include "knlb/ct/ct.h"
 #include "knlb/ct/flowtab.h"
+#include "knlb/ct/unseen.h"
 #include "knlb/lib/addr-t.h"
 #include "knlb/lib/loop.h"
 
@@ -116,6 +117,10 @@ struct ct {
 	struct loop_timer sample_timer;
 	bool sampling;
 	uint64_t sample_start_ns, sample_news, sample_overflows;
+	/* The periodic services' flows no dump saw, from kernel counters. */
+	ct_new_flows_fn new_flows_fn;
+	void *new_flows_arg;
+	struct unseen unseen;
 
 	ct_new_flow_fn on_new;		/* observe = yes: NEW events */
 	void *on_new_arg;

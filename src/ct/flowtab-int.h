@@ -137,6 +137,9 @@ long group_of(struct flowtab *ft, const struct flow *f,
 void group_open(struct flowtab *ft, uint32_t gi);
 bool group_close(struct flowtab *ft, uint32_t gi);
 void group_open_ended(struct flowtab *ft, uint32_t gi);
+long group_add_unseen(struct flowtab *ft, uint32_t mark,
+		      const struct knlb_addr *backend, uint16_t port,
+		      uint8_t proto, uint64_t n);
 void drain_later(struct flowtab *ft, uint32_t gi);
 void fire_drained(struct flowtab *ft, uint32_t gi);
 

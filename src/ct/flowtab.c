@@ -398,6 +398,21 @@ static int counts_of(const struct flowtab *ft, uint32_t mark,
 	return 0;
 }
 
+int flowtab_add_unseen(struct flowtab *ft, uint32_t mark,
+		       const struct knlb_addr *addr, uint16_t port,
+		       uint8_t proto, uint64_t n)
+{
+	struct knlb_addr a;
+	long gi;
+
+	if (!mark || !addr || !addr_norm(&a, addr) || a.family == AF_UNSPEC)
+		return -EINVAL;
+	if (!n)
+		return 0;
+	gi = group_add_unseen(ft, mark, &a, port, proto, n);
+	return gi < 0 ? (int)gi : 0;
+}
+
 int flowtab_backend_counts(const struct flowtab *ft, uint32_t mark,
 			   const struct knlb_addr *addr, uint16_t port,
 			   uint8_t proto, struct flow_counts *out)

@@ -143,6 +143,31 @@ void group_open_ended(struct flowtab *ft, uint32_t gi)
 	svc->c.closed++;
 }
 
+/* n flows that opened and ended unseen (flowtab_add_unseen). */
+long group_add_unseen(struct flowtab *ft, uint32_t mark,
+		      const struct knlb_addr *backend, uint16_t port,
+		      uint8_t proto, uint64_t n)
+{
+	struct knlb_addr none;
+	struct ft_group *g, *svc;
+	long si, gi;
+
+	addr_norm(&none, NULL);
+	si = group_get(ft, mark, &none, 0, 0, UINT32_MAX);
+	if (si < 0)
+		return si;
+	gi = group_get(ft, mark, backend, port, proto, (uint32_t)si);
+	if (gi < 0)
+		return gi;
+	g = &ft->groups[gi];
+	svc = &ft->groups[g->service];
+	g->c.opened += n;
+	g->c.closed += n;
+	svc->c.opened += n;
+	svc->c.closed += n;
+	return gi;
+}
+
 /* The callback for gi waits for fire_pending_drains(). */
 void drain_later(struct flowtab *ft, uint32_t gi)
 {

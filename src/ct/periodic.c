@@ -20,6 +20,7 @@
 #include "ct-int.h"
 #include "knlb/lib/grow.h"
 #include "knlb/lib/log.h"
+#include "knlb/nft/stats.h"
 
 #define DEFAULT_INTERVAL_NS 1000000000ULL
 #define MAX_HOLD_SHIFT 6
@@ -51,6 +52,16 @@ void ct_periodic_close(struct ct *ct)
 	loop_timer_cancel(ct->loop, &ct->sample_timer);
 	free(ct->periodic_marks);
 	ct->periodic_marks = NULL;
+	unseen_free(&ct->unseen);
+}
+
+void ct_set_new_flows_source(struct ct *ct, ct_new_flows_fn fn, void *arg)
+{
+	if (fn == ct->new_flows_fn && arg == ct->new_flows_arg)
+		return;
+	ct->new_flows_fn = fn;
+	ct->new_flows_arg = arg;
+	unseen_reset(&ct->unseen);
 }
 
 void ct_set_bounded_policy(struct ct *ct, const struct ct_bounded_policy *p)
@@ -105,6 +116,7 @@ int ct_set_periodic(struct ct *ct, const uint32_t *marks, size_t n,
 		memcpy(ct->periodic_marks, marks, n * sizeof(*marks));
 	ct->n_periodic = n;
 	ct->st.periodic_services = n;
+	unseen_reset(&ct->unseen);	/* other marks: another baseline */
 	ct->periodic_interval_ns = interval_ns;
 	/* A new interval applies from the next pass on. */
 	loop_timer_cancel(ct->loop, &ct->periodic_timer);
@@ -244,31 +256,77 @@ static void consider_leaving(struct ct *ct, uint64_t now, uint64_t rate)
 	leave_bounded(ct, now, rate);
 }
 
+static int read_new_flows(struct ct *ct, struct stats_table *k)
+{
+	int ret = ct->new_flows_fn(ct->new_flows_arg, k);
+
+	if (ret < 0) {
+		ct->st.new_flows_errors++;
+		if (ct->st.new_flows_errors == 1 || ct->st.new_flows_errors % 100 == 0)
+			log_warn("ct: reading the kernel's new-flow counters: %s; the periodic services' opened counts miss the flows between dumps meanwhile",
+				 strerror(-ret));
+	}
+	return ret;
+}
+
+/*
+ * After a pass's dump: the flows of the periodic services that no dump
+ * saw (k: the counters read just before it, NULL if that read failed), or
+ * the baseline when there is none yet.  Returns how many were added.
+ */
+static uint64_t count_unseen(struct ct *ct, const struct stats_table *k)
+{
+	struct stats_table after = { 0 };
+	uint64_t added = 0;
+
+	if (!ct->unseen.based) {
+		if (read_new_flows(ct, &after) == 0 &&
+		    unseen_baseline(&ct->unseen, ct->ft, &after,
+				    ct->periodic_marks, ct->n_periodic) < 0)
+			log_warn("ct: new-flow counters baseline: out of memory");
+		stats_table_free(&after);
+		return 0;
+	}
+	if (k && unseen_apply(&ct->unseen, ct->ft, k, ct->periodic_marks,
+			      ct->n_periodic, &added) < 0)
+		log_warn("ct: adding the flows between dumps: out of memory");
+	ct->st.flows_unseen = ct->unseen.added;
+	return added;
+}
+
 int ct_periodic_pass(struct ct *ct)
 {
 	struct flowtab_resync res;
-	uint64_t start = loop_now_ns();
-	bool bounded = ct->st.bounded;
+	struct stats_table k = { 0 };
+	uint64_t start = loop_now_ns(), unseen = 0;
+	bool bounded = ct->st.bounded, counted = false;
 	int ret;
 
 	if (!counting_by_dumps(ct))
 		return -EAGAIN;
 	if (ct->in_resync)
 		return -EBUSY;
+	/* The counters first: a flow born in between can only be missed. */
+	if (ct->new_flows_fn && ct->n_periodic && ct->unseen.based)
+		counted = read_new_flows(ct, &k) == 0;
 	/* Bounded: every knlb flow, one unfiltered dump. */
 	ret = ct_resync_pass(ct, bounded ? NULL : ct->periodic_marks,
 			     ct->n_periodic, &res);
 	if (ret < 0) {
+		stats_table_free(&k);
 		ct->st.periodic_errors++;
 		if (ct->st.periodic_errors == 1 || ct->st.periodic_errors % 100 == 0)
 			log_warn("ct: periodic flow count from a conntrack dump failed: %s; counts are stale, retrying",
 				 strerror(-ret));
 		return ret;
 	}
+	if (ct->new_flows_fn && ct->n_periodic)
+		unseen = count_unseen(ct, counted ? &k : NULL);
+	stats_table_free(&k);
 	ct->st.periodic_passes++;
 	ct->st.last_pass_ms = ct->last_resync_dur_ns / 1000000;
 	if (ct->last_pass_start_ns)
-		ct->st.new_flow_rate = per_second(res.opened + res.reopened,
+		ct->st.new_flow_rate = per_second(res.opened + res.reopened + unseen,
 						  start - ct->last_pass_start_ns);
 	ct->last_pass_start_ns = start;
 	if (bounded)

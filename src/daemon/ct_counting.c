@@ -2,7 +2,8 @@
 /*
  * How knlbd has conntrack follow the pool's flows: TCP closing updates
  * only while something needs a closed flow to stop counting at once, and
- * the track = periodic services counted from kernel-filtered dumps.
+ * the track = periodic services counted from kernel-filtered dumps, their
+ * flows between two dumps from the table's per-backend new-flow counters.
  * Policy only; the mechanisms are src/ct/'s.
  */
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include "knlb/daemon/daemon.h"
 #include "knlb/lib/grow.h"
 #include "knlb/lib/log.h"
+#include "knlb/nft/stats.h"
 #include "knlb/pool/pool.h"
 
 /* Who needs a closed TCP flow to stop counting at once, not at its DESTROY. */
@@ -65,6 +67,17 @@ static void follow_closing(struct knlbd *d)
 			 want ? "" : ": a closed TCP flow counts active until its conntrack entry is destroyed");
 }
 
+/* The kernel's backend_new counters of knlbd's table, for ct's passes. */
+static int read_new_flows(void *arg, struct stats_table *out)
+{
+	const struct knlbd *d = arg;
+	char err[256];
+
+	return stats_read_new(d->config->global.table,
+			      d->config->global.ct_mark_mask, out, err,
+			      sizeof(err));
+}
+
 /* The marks of the track = periodic services, to ct. */
 static void follow_periodic(struct knlbd *d)
 {
@@ -84,6 +97,8 @@ static void follow_periodic(struct knlbd *d)
 			marks[n++] = svc->ct_mark;
 	}
 	ct_get_stats(d->ct, &st);
+	/* Their opened counts exact: the flows between dumps from the kernel. */
+	ct_set_new_flows_source(d->ct, read_new_flows, d);
 	if (ret == 0)
 		ret = ct_set_periodic(d->ct, marks, n, every);
 	if (ret < 0)

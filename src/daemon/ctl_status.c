@@ -330,6 +330,8 @@ static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 	json_uint(w, st.periodic_interval_ms);
 	json_key(w, "new_flow_rate");
 	json_uint(w, st.new_flow_rate);
+	json_key(w, "flows_unseen");
+	json_uint(w, st.flows_unseen);
 	json_key(w, "sampled_rate");
 	json_uint(w, st.sampled_rate);
 	json_key(w, "intake_rate");

@@ -29,6 +29,7 @@
 #include "knlb/lib/loop.h"
 #include "knlb/lib/addr.h"
 #include "knlb/pool/pool.h"
+#include "knlb/pool/fallback.h"
 #include "knlb/pool/reload_plan.h"
 #include "knlb/sched/sched.h"
 #include "knlb/nft/sync.h"
@@ -36,11 +37,22 @@
 /* After a failed delta the whole table is replaced, retried this often. */
 #define REPLACE_RETRY_NS 1000000000ULL
 
+/*
+ * The fallback maps' precomputed entries are refreshed this long after a
+ * transition (sync_fallback_refresh()): off the failover's path, and a
+ * burst of transitions costs one refresh.
+ */
+#define FALLBACK_REFRESH_NS 20000000ULL
+
 /* What the kernel holds for one service, as last acknowledged. */
 struct kernel_view {
-	uint32_t *slots;
+	uint32_t *slots;	/* what it forwards each slot to */
 	unsigned empty;		/* pool_empty_families() */
 	bool on_backups;
+	/* the fallback shape (base NULL when not in it), and whether its
+	 * serving backends' maps wait for a refresh */
+	struct fallback_state fb;
+	bool fb_stale;
 };
 
 struct committer {
@@ -49,8 +61,11 @@ struct committer {
 	struct nfnl_sock *nfnl;
 	struct kernel_view *kernel;	/* parallel to pool->services */
 	struct loop_timer replace_timer;
+	struct loop_timer refresh_timer;
 	struct commit_stats stats;
 };
+
+static void kernel_view_free(struct kernel_view *kv, const struct knlb_model *pool);
 
 /* One view per service of pool, slots allocated; NULL on ENOMEM. */
 static struct kernel_view *kernel_view_new(const struct knlb_model *pool)
@@ -59,12 +74,12 @@ static struct kernel_view *kernel_view_new(const struct knlb_model *pool)
 					sizeof(*kv));
 
 	for (size_t i = 0; kv && i < pool->n_services; i++) {
-		kv[i].slots = malloc((pool_slots_len(&pool->services[i]) ?: 1) *
-				     sizeof(uint32_t));
-		if (!kv[i].slots) {
-			while (i--)
-				free(kv[i].slots);
-			free(kv);
+		const struct knlb_service *svc = &pool->services[i];
+
+		kv[i].slots = malloc((pool_slots_len(svc) ?: 1) * sizeof(uint32_t));
+		if (!kv[i].slots || (pool_has_fallback_maps(svc) &&
+				     fallback_state_init(&kv[i].fb, svc) < 0)) {
+			kernel_view_free(kv, pool);
 			kv = NULL;
 		}
 	}
@@ -73,8 +88,10 @@ static struct kernel_view *kernel_view_new(const struct knlb_model *pool)
 
 static void kernel_view_free(struct kernel_view *kv, const struct knlb_model *pool)
 {
-	for (size_t i = 0; kv && i < pool->n_services; i++)
+	for (size_t i = 0; kv && i < pool->n_services; i++) {
 		free(kv[i].slots);
+		fallback_state_free(&kv[i].fb);
+	}
 	free(kv);
 }
 
@@ -84,6 +101,18 @@ static void kernel_view_take(struct kernel_view *kv, const struct knlb_service *
 	memcpy(kv->slots, svc->slots, pool_slots_len(svc) * sizeof(uint32_t));
 	kv->empty = pool_empty_families(svc);
 	kv->on_backups = svc->on_backups;
+}
+
+/*
+ * The same after a table replace, which wrote the full fallback state
+ * (sync_replace()): computed again here, the same pure function of the
+ * pool.  0 or -ENOMEM (the view is then unknown: replace again).
+ */
+static int kernel_view_take_all(struct kernel_view *kv, const struct knlb_service *svc)
+{
+	kernel_view_take(kv, svc);
+	kv->fb_stale = false;
+	return kv->fb.base ? sync_fallback_full(svc, &kv->fb) : 0;
 }
 
 static const char *on_empty_effect(const struct knlb_service *svc)
@@ -163,13 +192,61 @@ static void on_replace_timer(struct loop *loop, struct loop_timer *t, void *arg)
 	}
 	for (size_t i = 0; i < c->pool->n_services; i++) {
 		log_service_state(&c->pool->services[i], &c->kernel[i]);
-		kernel_view_take(&c->kernel[i], &c->pool->services[i]);
+		if (kernel_view_take_all(&c->kernel[i], &c->pool->services[i]) < 0)
+			schedule_replace(c);
 	}
 	log_info("table inet %s replaced: %zu slot elements in 1 transaction (%.1f ms)",
 		 c->pool->config->global.table, res.elements, res.elapsed_ms);
 	if (res.persist_kept)
 		log_info("persistence: %zu entries carried over the replace",
 			 res.persist_kept);
+}
+
+static void schedule_refresh(struct committer *c)
+{
+	if (!loop_timer_armed(&c->refresh_timer) &&
+	    loop_timer_arm(c->loop, &c->refresh_timer, FALLBACK_REFRESH_NS) < 0)
+		log_error("cannot schedule the fallback maps' refresh: out of memory");
+}
+
+void committer_refresh_fallbacks(struct committer *c)
+{
+	if (loop_timer_armed(&c->replace_timer))
+		return;		/* the replace writes them whole */
+	for (size_t i = 0; i < c->pool->n_services; i++) {
+		struct knlb_service *svc = &c->pool->services[i];
+		struct kernel_view *kv = &c->kernel[i];
+		struct sync_result res;
+		char err[512];
+
+		if (!kv->fb_stale)
+			continue;
+		if (svc->dirty) {	/* its delta first, then the refresh */
+			schedule_refresh(c);
+			continue;
+		}
+		if (sync_fallback_refresh(c->nfnl, c->pool, svc, &kv->fb, &res,
+					  err, sizeof(err)) < 0) {
+			c->stats.failures++;
+			log_error("service %s: refreshing the fallback maps failed: %s; replacing the whole table",
+				  svc->cfg->name, err);
+			schedule_replace(c);
+			return;
+		}
+		kv->fb_stale = false;
+		if (res.messages) {
+			c->stats.transactions++;
+			log_debug("service %s: fallback maps refreshed: %zu elements (%.2f ms)",
+				  svc->cfg->name, res.elements, res.elapsed_ms);
+		}
+	}
+}
+
+static void on_refresh_timer(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	(void)loop;
+	(void)t;
+	committer_refresh_fallbacks(arg);
 }
 
 /*
@@ -201,7 +278,8 @@ void committer_run(struct committer *c)
 			return;
 		}
 		ret = sync_service_slots(c->nfnl, c->pool, svc, kv->slots, kv->empty,
-					 &res, err, sizeof(err));
+					 kv->fb.base ? &kv->fb : NULL, &res, err,
+					 sizeof(err));
 		if (ret < 0) {
 			c->stats.failures++;
 			log_error("service %s: updating the kernel failed, old state kept: %s; replacing the whole table",
@@ -216,8 +294,13 @@ void committer_run(struct committer *c)
 				 svc->cfg->name, res.persist_purged);
 		if (!res.messages)
 			continue;
+		if (kv->fb.base) {
+			kv->fb_stale = true;
+			schedule_refresh(c);
+		}
 		c->stats.transactions++;
 		c->stats.last_elements = res.elements;
+		c->stats.last_messages = res.messages;
 		c->stats.last_moved = res.moved;
 		c->stats.last_ack_ms = res.elapsed_ms;
 		c->stats.last_decision_ms = (double)(loop_now_ns() - since) / 1e6;
@@ -240,13 +323,17 @@ int committer_new(struct loop *loop, struct knlb_model *pool,
 	c->pool = pool;
 	c->nfnl = nfnl;
 	loop_timer_init(&c->replace_timer, on_replace_timer, c);
+	loop_timer_init(&c->refresh_timer, on_refresh_timer, c);
 	c->kernel = kernel_view_new(pool);
 	if (!c->kernel) {
 		committer_free(c);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < pool->n_services; i++)
-		kernel_view_take(&c->kernel[i], &pool->services[i]);
+		if (kernel_view_take_all(&c->kernel[i], &pool->services[i]) < 0) {
+			committer_free(c);
+			return -ENOMEM;
+		}
 	*out = c;
 	return 0;
 }
@@ -256,6 +343,7 @@ void committer_free(struct committer *c)
 	if (!c)
 		return;
 	loop_timer_cancel(c->loop, &c->replace_timer);
+	loop_timer_cancel(c->loop, &c->refresh_timer);
 	kernel_view_free(c->kernel, c->pool);
 	free(c);
 }
@@ -267,36 +355,82 @@ void committer_free(struct committer *c)
  */
 #define SLOT_BACKEND_GONE (SCHED_SLOT_EMPTY - 1)
 
-static uint32_t *translate_view(const struct kernel_view *kv,
-				const struct knlb_service *osvc,
-				const struct knlb_service *nsvc,
-				const long *backend_from)
+/* old backend index -> new one (SLOT_BACKEND_GONE when the file dropped it) */
+static uint32_t *backend_map_new(const struct knlb_service *osvc,
+				 const struct knlb_service *nsvc,
+				 const long *backend_from)
 {
 	uint32_t *to_new = malloc((osvc->n_backends ? osvc->n_backends : 1) *
 				  sizeof(*to_new));
+
+	for (size_t b = 0; to_new && b < osvc->n_backends; b++)
+		to_new[b] = SLOT_BACKEND_GONE;
+	for (size_t b = 0; to_new && b < nsvc->n_backends; b++)
+		if (backend_from[b] >= 0)
+			to_new[backend_from[b]] = (uint32_t)b;
+	return to_new;
+}
+
+static void translate_slots(const uint32_t *from, uint32_t *to, size_t len,
+			    const uint32_t *to_new, size_t n_old)
+{
+	for (size_t i = 0; i < len; i++)
+		to[i] = from[i] < n_old ? to_new[from[i]] : from[i];
+}
+
+/* Whether the reload kept svc's backends, each at its index. */
+static bool same_backends(const struct knlb_service *osvc,
+			  const struct knlb_service *nsvc, const long *backend_from)
+{
+	if (osvc->n_backends != nsvc->n_backends)
+		return false;
+	for (size_t b = 0; b < nsvc->n_backends; b++)
+		if (backend_from[b] != (long)b)
+			return false;
+	return true;
+}
+
+/*
+ * What the kernel holds for service s of the new pool, in the new pool's
+ * backend indexes, into old[s] (slots allocated) and, in the fallback
+ * shape, into the new view's fb: the old view as it is when the backends
+ * kept their indexes, else only the base translated (the maps are made
+ * again: sync_old.fb_drop_maps).  0 or -ENOMEM.
+ */
+static int translate_view(const struct kernel_view *kv,
+			  const struct knlb_service *osvc,
+			  const struct knlb_service *nsvc, const long *backend_from,
+			  struct kernel_view *nkv, struct sync_old *old)
+{
+	uint32_t *to_new = backend_map_new(osvc, nsvc, backend_from);
 	size_t len = pool_slots_len(nsvc);
 	uint32_t *slots = malloc((len ? len : 1) * sizeof(*slots));
 
 	if (!to_new || !slots) {
 		free(to_new);
 		free(slots);
-		return NULL;
+		return -ENOMEM;
 	}
-	for (size_t b = 0; b < osvc->n_backends; b++)
-		to_new[b] = SLOT_BACKEND_GONE;
-	for (size_t b = 0; b < nsvc->n_backends; b++)
-		if (backend_from[b] >= 0)
-			to_new[backend_from[b]] = (uint32_t)b;
-	for (size_t i = 0; i < len; i++)
-		slots[i] = kv->slots[i] < osvc->n_backends ?
-			   to_new[kv->slots[i]] : kv->slots[i];
+	translate_slots(kv->slots, slots, len, to_new, osvc->n_backends);
+	old->slots = slots;
+	old->empty = kv->empty;
+	if (kv->fb.base && nkv->fb.base) {
+		if (same_backends(osvc, nsvc, backend_from)) {
+			fallback_state_copy(&nkv->fb, &kv->fb);
+		} else {
+			translate_slots(kv->fb.base, nkv->fb.base, len, to_new,
+					osvc->n_backends);
+			old->fb_drop_maps = osvc->n_backends;
+		}
+		old->fb = &nkv->fb;
+	}
 	free(to_new);
-	return slots;
+	return 0;
 }
 
 static int reload_deltas(struct committer *c, const struct knlb_model *pool,
-			 const struct reload_plan *plan, struct sync_result *res,
-			 char *err, size_t errlen)
+			 const struct reload_plan *plan, struct kernel_view *kv,
+			 struct sync_result *res, char *err, size_t errlen)
 {
 	struct sync_old *old = calloc(pool->n_services ? pool->n_services : 1,
 				      sizeof(*old));
@@ -305,13 +439,9 @@ static int reload_deltas(struct committer *c, const struct knlb_model *pool,
 	for (size_t s = 0; ret == 0 && s < pool->n_services; s++) {
 		long os = plan->svc_from[s];
 
-		old[s].slots = translate_view(&c->kernel[os],
-					      &c->pool->services[os],
-					      &pool->services[s],
-					      plan->backend_from[s]);
-		old[s].empty = c->kernel[os].empty;
-		if (!old[s].slots)
-			ret = -ENOMEM;
+		ret = translate_view(&c->kernel[os], &c->pool->services[os],
+				     &pool->services[s], plan->backend_from[s],
+				     &kv[s], &old[s]);
 	}
 	if (ret == 0)
 		ret = sync_pool_slots(c->nfnl, pool, old, res, err, errlen);
@@ -329,29 +459,42 @@ int committer_reload(struct committer *c, struct knlb_model *pool,
 {
 	/* Allocated first: once the kernel has the new pool, nothing may fail. */
 	struct kernel_view *kv = kernel_view_new(pool);
+	/* A pending replace means the kernel's state is not known exactly. */
+	bool replace = plan->kind == RELOAD_STRUCTURE ||
+		       loop_timer_armed(&c->replace_timer);
 	int ret;
 
 	if (!kv) {
 		snprintf(err, errlen, "building the transaction: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	/* A pending replace means the kernel's state is not known exactly. */
-	if (plan->kind == RELOAD_STRUCTURE || loop_timer_armed(&c->replace_timer))
+	if (replace)
 		ret = sync_replace(c->nfnl, pool, res, err, errlen);
 	else
-		ret = reload_deltas(c, pool, plan, res, err, errlen);
+		ret = reload_deltas(c, pool, plan, kv, res, err, errlen);
 	if (ret < 0) {
 		c->stats.failures++;
 		kernel_view_free(kv, pool);
 		return ret;
 	}
 	/* The kernel holds the new pool now: it is the base of every delta. */
+	loop_timer_cancel(c->loop, &c->replace_timer);
+	for (size_t i = 0; i < pool->n_services; i++) {
+		if (replace) {
+			if (kernel_view_take_all(&kv[i], &pool->services[i]) < 0)
+				schedule_replace(c);
+			continue;
+		}
+		/* a delta: sync left kv[i].fb at what the kernel holds */
+		kernel_view_take(&kv[i], &pool->services[i]);
+		if (kv[i].fb.base) {
+			kv[i].fb_stale = true;
+			schedule_refresh(c);
+		}
+	}
 	kernel_view_free(c->kernel, c->pool);
 	c->pool = pool;
 	c->kernel = kv;
-	for (size_t i = 0; i < pool->n_services; i++)
-		kernel_view_take(&c->kernel[i], &pool->services[i]);
-	loop_timer_cancel(c->loop, &c->replace_timer);
 	if (res->messages)
 		c->stats.transactions++;
 	return 0;

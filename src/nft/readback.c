@@ -8,10 +8,10 @@
  *   map NAME_slots      key u32 (slot), data 8 bytes: IPv4 addr, port (BE),
  *                       each padded to 32 bits
  *   map NAME_slots6     the same with a 16-byte IPv6 address (20 bytes)
- *   chain svc_NAME      ... immediate reg 1 <- MARK; ct mark set reg 1 ...
- *                    or ... ct load mark -> reg 1;
- *                           bitwise reg 1 = (reg 1 & ~MASK) ^ MARK;
- *                           ct mark set reg 1 ...
+ *   map NAME_fb<i>      the same shapes, either family (the fallback shape)
+ *
+ * and the rules (readback_rules.c): marks, and which backends the
+ * fallback chain sends to their map.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -34,21 +34,7 @@
 #include "knlb/lib/addr.h"
 #include "knlb/lib/grow.h"
 #include "knlb/nft/readback.h"
-
-/* The kernel fills dump datagrams up to 32 KiB; room for more. */
-#define ADOPT_BUF (64 * 1024)
-/*
- * Reads that saw the table move (another commit, a hash resize) are
- * repeated, ADOPT_RETRY_MS x try apart: a resize of a 65537-element map
- * takes milliseconds; a table still moving after that is being rewritten
- * by someone else.
- */
-#define ADOPT_TRIES 8
-#define ADOPT_RETRY_MS 10
-
-#define SLOTS_SUFFIX "_slots"
-#define CHAIN_PREFIX "svc_"
-#define SLOT_KEY_LEN 4
+#include "readback-int.h"
 
 /* The slot maps of each family: name suffix, address and value length. */
 static const struct {
@@ -60,24 +46,16 @@ static const struct {
 	[KNLB_FAMILY_IPV6] = { SLOTS_SUFFIX "6", AF_INET6, 16, 20 },
 };
 
-struct reader {
-	struct mnl_socket *nl;
-	char *buf;
-	uint32_t seq;
-	/* a dump said NLM_F_DUMP_INTR, or listed a slot twice: read again */
-	bool interrupted;
-	struct adopt_table *t;
-	size_t services_cap;	/* of t->services, which only we append to */
-	/*
-	 * The maps of the service being read: every element's key, and its
-	 * value (a backend; .slots unused), then counted.
-	 */
-	uint32_t *keys;
-	struct adopt_backend *values;
-	enum knlb_family family;	/* of the map being read */
-	size_t n_values, values_cap, keys_cap;
-	int err;		/* first error a callback met (-errno) */
-};
+/* The kernel fills dump datagrams up to 32 KiB; room for more. */
+#define ADOPT_BUF (64 * 1024)
+/*
+ * Reads that saw the table move (another commit, a hash resize) are
+ * repeated, ADOPT_RETRY_MS x try apart: a resize of a 65537-element map
+ * takes milliseconds; a table still moving after that is being rewritten
+ * by someone else.
+ */
+#define ADOPT_TRIES 8
+#define ADOPT_RETRY_MS 10
 
 static void fail(char *err, size_t errlen, const char *table, const char *what,
 		 int ret)
@@ -131,7 +109,7 @@ static void reader_close(struct reader *r)
  * DONE or the request's ACK.  0, or -errno (-ETIMEDOUT when the kernel
  * stops answering, the kernel's errno when it refused the request).
  */
-static int exchange(struct reader *r, struct nlmsghdr *nlh, mnl_cb_t cb)
+int readback_exchange(struct reader *r, struct nlmsghdr *nlh, mnl_cb_t cb)
 {
 	uint32_t seq = nlh->nlmsg_seq;
 	uint32_t portid = mnl_socket_get_portid(r->nl);
@@ -165,8 +143,8 @@ static int exchange(struct reader *r, struct nlmsghdr *nlh, mnl_cb_t cb)
 /* --- the table's objects --- */
 
 /* The entry for name, added when new; NULL when it cannot be ours or on ENOMEM. */
-static struct adopt_service *service_of(struct reader *r, const char *name,
-					size_t len)
+struct adopt_service *readback_service_of(struct reader *r, const char *name,
+					    size_t len)
 {
 	struct adopt_table *t = r->t;
 	struct adopt_service *s;
@@ -213,7 +191,7 @@ static int read_genid(struct reader *r, uint32_t *out)
 
 	nlh = nftnl_nlmsg_build_hdr(r->buf, NFT_MSG_GETGEN, AF_UNSPEC,
 				    NLM_F_ACK, ++r->seq);
-	ret = exchange(r, nlh, gen_cb);
+	ret = readback_exchange(r, nlh, gen_cb);
 	if (ret == 0)
 		*out = r->t->genid;
 	return ret;
@@ -239,7 +217,7 @@ static int read_table(struct reader *r, const char *table)
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	nftnl_table_free(t);
-	return exchange(r, nlh, ignore_cb);
+	return readback_exchange(r, nlh, ignore_cb);
 }
 
 /* Whether name is NAME_slots[6]: the family, and the length of NAME. */
@@ -284,7 +262,7 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 	    nftnl_set_get_u32(s, NFTNL_SET_DATA_LEN) != slot_maps[f].data_len)
 		goto out_free_set;
 	{
-		struct adopt_service *svc = service_of(r, name, stem);
+		struct adopt_service *svc = readback_service_of(r, name, stem);
 
 		if (svc) {
 			svc->has_map = true;
@@ -308,7 +286,7 @@ static int read_sets(struct reader *r, const char *table)
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
 	nftnl_set_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
-	return exchange(r, nlh, set_cb);
+	return readback_exchange(r, nlh, set_cb);
 }
 
 static int push_value(struct reader *r, uint32_t key,
@@ -346,23 +324,27 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 	}
 	for (e = nftnl_set_elems_iter_next(it); e && !r->err;
 	     e = nftnl_set_elems_iter_next(it)) {
-		uint32_t alen = slot_maps[r->family].addr_len;
 		struct adopt_backend v = { 0 };
 		const uint8_t *d, *k;
-		uint32_t dlen = 0, klen = 0, key;
+		uint32_t dlen = 0, klen = 0, key, alen;
+		enum knlb_family f = r->family;
 		uint16_t port;
 
 		k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
 		d = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dlen);
+		if (f == KNLB_FAMILIES)
+			f = dlen == slot_maps[KNLB_FAMILY_IPV6].data_len ?
+			    KNLB_FAMILY_IPV6 : KNLB_FAMILY_IPV4;
 		if (!k || klen != SLOT_KEY_LEN || !d ||
-		    dlen != slot_maps[r->family].data_len) {
+		    dlen != slot_maps[f].data_len) {
 			r->err = -EPROTO;
 			break;
 		}
+		alen = slot_maps[f].addr_len;
 		memcpy(&key, k, sizeof(key));
-		v.addr.family = slot_maps[r->family].af;
-		memcpy(r->family == KNLB_FAMILY_IPV6 ? (void *)&v.addr.in6
-						     : (void *)&v.addr.in, d, alen);
+		v.addr.family = slot_maps[f].af;
+		memcpy(f == KNLB_FAMILY_IPV6 ? (void *)&v.addr.in6
+					     : (void *)&v.addr.in, d, alen);
 		memcpy(&port, d + alen, sizeof(port));
 		v.port = ntohs(port);
 		r->err = push_value(r, key, &v);
@@ -387,13 +369,21 @@ static int cmp_u32(const void *a, const void *b)
  * chunks: some elements come twice and as many never.  A repeated key is
  * the trace; the caller reads again.
  */
-static bool keys_repeat(uint32_t *keys, size_t n)
+static bool keys_repeat(struct reader *r, const uint32_t *keys, size_t n)
 {
-	qsort(keys, n, sizeof(*keys), cmp_u32);
-	for (size_t i = 1; i < n; i++)
-		if (keys[i] == keys[i - 1])
-			return true;
-	return false;
+	uint32_t *sorted = malloc((n ? n : 1) * sizeof(*sorted));
+	bool repeat = false;
+
+	if (!sorted) {
+		r->err = -ENOMEM;
+		return false;
+	}
+	memcpy(sorted, keys, n * sizeof(*keys));
+	qsort(sorted, n, sizeof(*sorted), cmp_u32);
+	for (size_t i = 1; i < n && !repeat; i++)
+		repeat = sorted[i] == sorted[i - 1];
+	free(sorted);
+	return repeat;
 }
 
 static int cmp_backend(const void *a, const void *b)
@@ -424,11 +414,10 @@ static int count_values(struct reader *r, struct adopt_service *svc)
 	return 0;
 }
 
-/* Every element of svc's slot map of family f, appended to r->values. */
-static int read_map_elements(struct reader *r, const char *table,
-			     const struct adopt_service *svc, enum knlb_family f)
+/* Every element of map set (family f, or KNLB_FAMILIES: any), appended to r->values. */
+static int read_map(struct reader *r, const char *table, const char *set,
+		    enum knlb_family f)
 {
-	char set[KNLB_NAME_MAX + sizeof(SLOTS_SUFFIX) + 1];
 	struct nftnl_set *s = nftnl_set_alloc();
 	size_t first = r->n_values;
 	struct nlmsghdr *nlh;
@@ -436,7 +425,6 @@ static int read_map_elements(struct reader *r, const char *table,
 
 	if (!s)
 		return -ENOMEM;
-	snprintf(set, sizeof(set), "%s%s", svc->name, slot_maps[f].suffix);
 	nlh = nftnl_set_nlmsg_build_hdr(r->buf, NFT_MSG_GETSETELEM, NFPROTO_INET,
 					NLM_F_DUMP, ++r->seq);
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
@@ -444,128 +432,84 @@ static int read_map_elements(struct reader *r, const char *table,
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
 	r->family = f;
-	ret = exchange(r, nlh, elem_cb);
+	ret = readback_exchange(r, nlh, elem_cb);
 	/* Keys repeat only within one map: a second family's may not count. */
-	if (ret == 0 && keys_repeat(r->keys + first, r->n_values - first))
+	if (ret == 0 && keys_repeat(r, r->keys + first, r->n_values - first))
 		r->interrupted = true;
+	return ret ? ret : r->err;
+}
+
+static bool any_fallback_rule(const struct adopt_service *svc)
+{
+	for (int w = 0; w < ADOPT_FALLBACK_WORDS; w++)
+		if (svc->fallback_rules[w])
+			return true;
+	return false;
+}
+
+/*
+ * The fallback shape: the slots of each backend with a rule in chain
+ * fb_<name> are forwarded where its map <name>_fb<i> says (when the map
+ * has the slot).  Overlays r->values[0 .. n_slots) with those maps.
+ */
+static int overlay_fallbacks(struct reader *r, const char *table,
+			     const struct adopt_service *svc, size_t n_slots)
+{
+	/* where each (family, key) is among the slot elements: keys < KNLB_MAX_SLOTS */
+	uint32_t *at;
+	int ret = 0;
+
+	if (!any_fallback_rule(svc))
+		return 0;
+	at = malloc(KNLB_FAMILIES * (size_t)KNLB_MAX_SLOTS * sizeof(*at));
+	if (!at)
+		return -ENOMEM;
+	for (size_t i = 0; i < KNLB_FAMILIES * (size_t)KNLB_MAX_SLOTS; i++)
+		at[i] = UINT32_MAX;
+	for (size_t s = 0; s < n_slots; s++)
+		if (r->keys[s] < KNLB_MAX_SLOTS)
+			at[(r->values[s].addr.family == AF_INET6) * KNLB_MAX_SLOTS +
+			   r->keys[s]] = (uint32_t)s;
+	for (uint32_t i = 0; ret == 0 && i < 32 * ADOPT_FALLBACK_WORDS; i++) {
+		char set[KNLB_NAME_MAX + sizeof(FALLBACK_MAP_INFIX) + 8];
+		size_t first = r->n_values;
+
+		if (!(svc->fallback_rules[i / 32] & (1u << (i % 32))))
+			continue;
+		snprintf(set, sizeof(set), "%s%s%u", svc->name, FALLBACK_MAP_INFIX, i);
+		ret = read_map(r, table, set, KNLB_FAMILIES);
+		for (size_t e = first; ret == 0 && e < r->n_values; e++) {
+			uint32_t s = r->keys[e] < KNLB_MAX_SLOTS ?
+				at[(r->values[e].addr.family == AF_INET6) *
+				   KNLB_MAX_SLOTS + r->keys[e]] : UINT32_MAX;
+
+			if (s != UINT32_MAX)
+				r->values[s] = r->values[e];
+		}
+		r->n_values = first;
+	}
+	free(at);
 	return ret;
 }
 
 static int read_elements(struct reader *r, const char *table,
 			 struct adopt_service *svc)
 {
+	char set[KNLB_NAME_MAX + sizeof(SLOTS_SUFFIX) + 1];
 	int ret = 0;
 
 	r->n_values = 0;
-	for (int f = 0; ret == 0 && f < KNLB_FAMILIES; f++)
-		if (svc->maps & (1u << f))
-			ret = read_map_elements(r, table, svc, f);
+	for (int f = 0; ret == 0 && f < KNLB_FAMILIES; f++) {
+		if (!(svc->maps & (1u << f)))
+			continue;
+		snprintf(set, sizeof(set), "%s%s", svc->name, slot_maps[f].suffix);
+		ret = read_map(r, table, set, f);
+	}
+	if (ret == 0)
+		ret = overlay_fallbacks(r, table, svc, r->n_values);
 	if (ret == 0)
 		ret = count_values(r, svc);
 	return ret;
-}
-
-/* What reg 1 holds, as far as the rule's expressions so far tell. */
-struct reg1 {
-	bool known;
-	uint32_t value;
-	uint32_t mask;		/* the bits of ct mark value stands for */
-};
-
-struct rule_walk {
-	struct adopt_service *svc;
-	struct reg1 reg;
-};
-
-static int expr_cb(struct nftnl_expr *e, void *data)
-{
-	struct adopt_service *svc = ((struct rule_walk *)data)->svc;
-	struct reg1 *reg = &((struct rule_walk *)data)->reg;
-	const char *kind = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
-	const void *v, *and;
-	uint32_t len = 0, alen = 0;
-
-	if (strcmp(kind, "immediate") == 0 &&
-	    nftnl_expr_is_set(e, NFTNL_EXPR_IMM_DATA) &&
-	    nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) == NFT_REG_1) {
-		v = nftnl_expr_get(e, NFTNL_EXPR_IMM_DATA, &len);
-		*reg = (struct reg1){ .known = len == 4, .mask = UINT32_MAX };
-		if (reg->known)
-			memcpy(&reg->value, v, 4);
-		return 0;
-	}
-	/* ct mark & ~MASK ^ MARK: the mark is XOR, ours are the cleared bits */
-	if (strcmp(kind, "bitwise") == 0 &&
-	    nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_DREG) == NFT_REG_1 &&
-	    (!nftnl_expr_is_set(e, NFTNL_EXPR_BITWISE_OP) ||
-	     nftnl_expr_get_u32(e, NFTNL_EXPR_BITWISE_OP) == NFT_BITWISE_BOOL)) {
-		v = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_XOR, &len);
-		and = nftnl_expr_get(e, NFTNL_EXPR_BITWISE_MASK, &alen);
-		*reg = (struct reg1){ .known = v && and && len == 4 && alen == 4 };
-		if (reg->known) {
-			memcpy(&reg->value, v, 4);
-			memcpy(&reg->mask, and, 4);
-			reg->mask = ~reg->mask;
-		}
-		return 0;
-	}
-	if (strcmp(kind, "ct") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_CT_SREG) &&
-	    nftnl_expr_get_u32(e, NFTNL_EXPR_CT_KEY) == NFT_CT_MARK) {
-		if (reg->known &&
-		    nftnl_expr_get_u32(e, NFTNL_EXPR_CT_SREG) == NFT_REG_1) {
-			svc->has_mark = true;
-			svc->mark = reg->value;
-			svc->mark_mask = reg->mask;
-		}
-		return 0;
-	}
-	/* Anything else may have written reg 1 (meta, ct load, payload...). */
-	reg->known = false;
-	return 0;
-}
-
-static int rule_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct reader *r = data;
-	struct nftnl_rule *rule = nftnl_rule_alloc();
-	size_t pfx = strlen(CHAIN_PREFIX);
-	struct rule_walk walk = { 0 };
-	const char *chain;
-
-	if (!rule) {
-		r->err = -ENOMEM;
-		return MNL_CB_OK;
-	}
-	if (nftnl_rule_nlmsg_parse(nlh, rule) < 0) {
-		r->err = -EPROTO;
-		goto out_free_rule;
-	}
-	chain = nftnl_rule_get_str(rule, NFTNL_RULE_CHAIN);
-	if (!chain || strncmp(chain, CHAIN_PREFIX, pfx) != 0)
-		goto out_free_rule;
-	walk.svc = service_of(r, chain + pfx, strlen(chain + pfx));
-	if (!walk.svc)
-		goto out_free_rule;
-	walk.svc->has_chain = true;
-	nftnl_expr_foreach(rule, expr_cb, &walk);
-out_free_rule:
-	nftnl_rule_free(rule);
-	return MNL_CB_OK;
-}
-
-static int read_rules(struct reader *r, const char *table)
-{
-	struct nftnl_rule *rule = nftnl_rule_alloc();
-	struct nlmsghdr *nlh;
-
-	if (!rule)
-		return -ENOMEM;
-	nlh = nftnl_rule_nlmsg_build_hdr(r->buf, NFT_MSG_GETRULE, NFPROTO_INET,
-					 NLM_F_DUMP, ++r->seq);
-	nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, table);
-	nftnl_rule_nlmsg_build_payload(nlh, rule);
-	nftnl_rule_free(rule);
-	return exchange(r, nlh, rule_cb);
 }
 
 /* One pass over the table; what failed goes to what. */
@@ -584,6 +528,11 @@ static int read_once(struct reader *r, const char *table, const char **what)
 	ret = read_sets(r, table);
 	if (ret < 0)
 		return ret;
+	/* rules before elements: the fallback rules say which maps overlay */
+	*what = "rules";
+	ret = readback_read_rules(r, table);
+	if (ret < 0)
+		return ret;
 	for (size_t i = 0; i < r->t->n_services; i++) {
 		if (!r->t->services[i].has_map)
 			continue;
@@ -592,8 +541,7 @@ static int read_once(struct reader *r, const char *table, const char **what)
 		if (ret < 0)
 			return ret;
 	}
-	*what = "rules";
-	return read_rules(r, table);
+	return 0;
 }
 
 int adopt_read(const char *table, struct adopt_table **out, char *err,

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "knlb/lib/addr.h"
 #include "knlb/config/config.h"
@@ -16,6 +17,8 @@
 #include "knlb/nft/render.h"
 #include "knlb/nft/ruleset.h"
 #include "knlb/nft/stats.h"
+#include "knlb/nft/sync.h"
+#include "knlb/pool/fallback.h"
 #include "knlb/sched/sched.h"
 
 #define ELEM_NEWLINE ",\n\t\t\t     "
@@ -56,25 +59,31 @@ static void render_dispatch_map(FILE *out, const struct knlb_model *pool,
 	fputs("\t}\n", out);
 }
 
-static void render_slots_map(FILE *out, const struct knlb_service *svc,
-			     const struct knlb_service_family *fam)
+/*
+ * A map slot -> ADDR . PORT of family f named name: the slots of table
+ * (m entries) for which pick(table, s) holds, size line when sized.
+ */
+static void render_slot_elements(FILE *out, const struct knlb_service *svc,
+				 const char *name, enum knlb_family f,
+				 bool sized, const uint32_t *owner, uint32_t only,
+				 const uint32_t *value)
 {
 	const char *proto = config_proto_name(svc->cfg->proto);
-	char name[RULESET_NAME_MAX];
-	uint32_t shown = 0;
+	uint32_t m = svc->cfg->table_size, shown = 0;
 
-	fprintf(out, "\n\tmap %s {\n",
-		ruleset_slots_name(svc, fam->family, name, sizeof(name)));
+	fprintf(out, "\n\tmap %s {\n", name);
 	fprintf(out, "\t\ttypeof numgen inc mod %u : %s daddr . %s dport\n",
-		svc->cfg->table_size, ip_word[fam->family], proto);
-	fprintf(out, "\t\tsize %u\n", svc->cfg->table_size);
-	for (uint32_t i = 0; i < svc->cfg->table_size; i++) {
+		m, ip_word[f], proto);
+	if (sized)
+		fprintf(out, "\t\tsize %u\n", m);
+	for (uint32_t i = 0; i < m; i++) {
 		const struct knlb_backend_config *b;
 		char addr[KNLB_ADDRSTRLEN];
 
-		if (fam->slots[i] == SCHED_SLOT_EMPTY)
+		if (value[i] == SCHED_SLOT_EMPTY ||
+		    (owner && owner[i] != only))
 			continue;
-		b = svc->backends[fam->slots[i]].cfg;
+		b = svc->backends[value[i]].cfg;
 		/* nft prints integer-keyed elements five to a line */
 		if (shown == 0)
 			fputs("\t\telements = { ", out);
@@ -87,6 +96,37 @@ static void render_slots_map(FILE *out, const struct knlb_service *svc,
 	if (shown)
 		fputs(" }\n", out);
 	fputs("\t}\n", out);
+}
+
+/* NAME_slots[6]: the effective table, or the base in the fallback shape. */
+static void render_slots_map(FILE *out, const struct knlb_service *svc,
+			     const struct knlb_service_family *fam, size_t k,
+			     const struct fallback_state *fb)
+{
+	char name[RULESET_NAME_MAX];
+	uint32_t m = svc->cfg->table_size;
+
+	render_slot_elements(out, svc,
+			     ruleset_slots_name(svc, fam->family, name, sizeof(name)),
+			     fam->family, true, NULL, 0,
+			     (fb ? fb->base : svc->slots) + k * m);
+}
+
+/* NAME_fb<b>: backend b's base slots -> their fallback (nft/fallback.c). */
+static void render_fallback_maps(FILE *out, const struct knlb_service *svc,
+				 const struct fallback_state *fb)
+{
+	uint32_t m = svc->cfg->table_size;
+
+	for (size_t b = 0; b < svc->n_backends; b++) {
+		enum knlb_family f = addr_family_index(&svc->backends[b].cfg->addr);
+		char name[RULESET_NAME_MAX];
+		size_t k = pool_service_family(svc, f) - svc->families;
+
+		ruleset_fallback_map_name(svc, b, name, sizeof(name));
+		render_slot_elements(out, svc, name, f, false, fb->base + k * m,
+				     (uint32_t)b, fb->fb + k * m);
+	}
 }
 
 /* A timeout as nft prints it: 1d2h3m4s, units that are 0 left out. */
@@ -264,9 +304,47 @@ static void render_persist_rule(FILE *out, const struct knlb_service *svc,
 		persist_map_name(svc, f, map, sizeof(map)));
 }
 
-static void render_service_chain(FILE *out, const struct knlb_service *svc)
+/* <head> dnat ip[6] to <selector> map @map: a slot or fallback rule. */
+static void render_dnat_rule(FILE *out, const struct knlb_service *svc,
+			     enum knlb_family f, const char *map)
+{
+	render_service_head(out, svc, f);
+	fprintf(out, " dnat %s to ", ip_word[f]);
+	render_selector(out, svc->cfg, f);
+	fprintf(out, " map @%s\n", map);
+}
+
+/*
+ * chains fb<b>_NAME, each reading its backend's map, then chain fb_NAME:
+ * a jump per backend that does not serve (nft/fallback.c).
+ */
+static void render_fallback_chains(FILE *out, const struct knlb_service *svc,
+				   const struct fallback_state *fb)
+{
+	char chain[RULESET_NAME_MAX], map[RULESET_NAME_MAX];
+
+	for (size_t b = 0; b < svc->n_backends; b++) {
+		fprintf(out, "\n\tchain %s {\n",
+			ruleset_fallback_backend_chain_name(svc, b, chain, sizeof(chain)));
+		render_dnat_rule(out, svc, addr_family_index(&svc->backends[b].cfg->addr),
+				 ruleset_fallback_map_name(svc, b, map, sizeof(map)));
+		fputs("\t}\n", out);
+	}
+	fprintf(out, "\n\tchain %s {\n",
+		ruleset_fallback_chain_name(svc, chain, sizeof(chain)));
+	for (size_t b = 0; b < svc->n_backends; b++)
+		if (fb->dead[b])
+			fprintf(out, "\t\tjump %s\n",
+				ruleset_fallback_backend_chain_name(svc, b, chain,
+								    sizeof(chain)));
+	fputs("\t}\n", out);
+}
+
+static void render_service_chain(FILE *out, const struct knlb_service *svc,
+				 const struct fallback_state *fb)
 {
 	char chain[RULESET_NAME_MAX], slots[RULESET_NAME_MAX];
+	char target[RULESET_NAME_MAX];
 
 	fprintf(out, "\n\tchain %s {\n", ruleset_chain_name(svc, chain, sizeof(chain)));
 	for (size_t k = 0; k < svc->n_families; k++) {
@@ -274,11 +352,11 @@ static void render_service_chain(FILE *out, const struct knlb_service *svc)
 
 		if (persist_enabled(svc))
 			render_persist_rule(out, svc, f);
-		render_service_head(out, svc, f);
-		fprintf(out, " dnat %s to ", ip_word[f]);
-		render_selector(out, svc->cfg, f);
-		fprintf(out, " map @%s\n",
-			ruleset_slots_name(svc, f, slots, sizeof(slots)));
+		if (fb)
+			fprintf(out, "\t\t%sjump %s\n", nfproto_prefix(svc, f),
+				ruleset_fallback_chain_name(svc, target, sizeof(target)));
+		render_dnat_rule(out, svc, f,
+				 ruleset_slots_name(svc, f, slots, sizeof(slots)));
 	}
 	fputs("\t}\n", out);
 }
@@ -335,20 +413,45 @@ static void render_base_chain(FILE *out, const char *name, const char *hook,
 	fprintf(out, "\t\ttype nat hook %s priority %s; policy accept;\n", hook, prio);
 }
 
+/* Per service, its full fallback state (base NULL when not in the shape). */
+static struct fallback_state *fallback_states(const struct knlb_model *pool)
+{
+	struct fallback_state *fb = calloc(pool->n_services ? pool->n_services : 1,
+					   sizeof(*fb));
+
+	for (size_t i = 0; fb && i < pool->n_services; i++) {
+		const struct knlb_service *svc = &pool->services[i];
+
+		if (pool_has_fallback_maps(svc) &&
+		    (fallback_state_init(&fb[i], svc) < 0 ||
+		     sync_fallback_full(svc, &fb[i]) < 0)) {
+			sync_fallback_states_free(fb, pool->n_services);
+			return NULL;
+		}
+	}
+	return fb;
+}
+
 int render_ruleset(FILE *out, const struct knlb_model *pool)
 {
 	bool v6 = pool_serves_family(pool, KNLB_FAMILY_IPV6);
 	int n_families = v6 ? KNLB_FAMILIES : 1;
+	struct fallback_state *fb = fallback_states(pool);
 
+	if (!fb)
+		return -ENOMEM;
 	fprintf(out, "table inet %s {\n", pool->config->global.table);
 	for (int f = 0; f < n_families; f++)
 		render_dispatch_map(out, pool, f);
 	for (size_t i = 0; i < pool->n_services; i++)
 	{
 		const struct knlb_service *svc = &pool->services[i];
+		const struct fallback_state *sfb = fb[i].base ? &fb[i] : NULL;
 
 		for (size_t k = 0; k < svc->n_families; k++)
-			render_slots_map(out, svc, &svc->families[k]);
+			render_slots_map(out, svc, &svc->families[k], k, sfb);
+		if (sfb)
+			render_fallback_maps(out, svc, sfb);
 		for (size_t k = 0; persist_enabled(svc) && k < svc->n_families; k++)
 			render_persist_map(out, svc, svc->families[k].family);
 	}
@@ -360,8 +463,13 @@ int render_ruleset(FILE *out, const struct knlb_model *pool)
 				 KNLB_ON_EMPTY_DROP, f);
 	}
 	stats_render_sets(out, v6);
-	for (size_t i = 0; i < pool->n_services; i++)
-		render_service_chain(out, &pool->services[i]);
+	for (size_t i = 0; i < pool->n_services; i++) {
+		if (fb[i].base)
+			render_fallback_chains(out, &pool->services[i], &fb[i]);
+		render_service_chain(out, &pool->services[i],
+				     fb[i].base ? &fb[i] : NULL);
+	}
+	sync_fallback_states_free(fb, pool->n_services);
 
 	render_dispatch_chain(out, RULESET_PREROUTING, "prerouting", "dstnat", v6);
 	render_dispatch_chain(out, RULESET_OUTPUT, "output", "-100", v6);

@@ -121,6 +121,15 @@ struct nftnl_rule *rb_rule_new(const char *table, const char *chain);
 int rb_add_rule(struct nfnl_batch *batch, struct rule_builder *rb,
 		const char *what);
 
+/* Delete set (or map) name of table, with its elements. */
+int rb_del_set(struct nfnl_batch *batch, const char *table, const char *name);
+
+/* Delete an empty chain nothing jumps to. */
+int rb_del_chain(struct nfnl_batch *batch, const char *table, const char *name);
+
+/* Delete every rule of table/chain (a DELRULE without a handle). */
+int rb_flush_chain(struct nfnl_batch *batch, const char *table, const char *chain);
+
 /* ---- set elements ---- */
 
 /* A NFTA_DATA_VALUE nest of type holding data. */

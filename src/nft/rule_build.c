@@ -377,6 +377,58 @@ int rb_add_rule(struct nfnl_batch *batch, struct rule_builder *rb,
 	return nlh ? 0 : -ENOMEM;
 }
 
+int rb_del_set(struct nfnl_batch *batch, const char *table, const char *name)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+	char what[RB_NAME_MAX + 16];
+
+	if (!s)
+		return -ENOMEM;
+	snprintf(what, sizeof(what), "deleting map %s", name);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nlh = nfnl_batch_add(batch, NFT_MSG_DELSET, NFPROTO_INET, 0, what);
+	if (nlh)
+		nftnl_set_nlmsg_build_payload(nlh, s);
+	nftnl_set_free(s);
+	return nlh ? 0 : -ENOMEM;
+}
+
+int rb_del_chain(struct nfnl_batch *batch, const char *table, const char *name)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+	char what[RB_NAME_MAX + 16];
+
+	if (!c)
+		return -ENOMEM;
+	snprintf(what, sizeof(what), "deleting chain %s", name);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	nlh = nfnl_batch_add(batch, NFT_MSG_DELCHAIN, NFPROTO_INET, 0, what);
+	if (nlh)
+		nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	return nlh ? 0 : -ENOMEM;
+}
+
+int rb_flush_chain(struct nfnl_batch *batch, const char *table, const char *chain)
+{
+	struct nftnl_rule *r = rb_rule_new(table, chain);
+	struct nlmsghdr *nlh = NULL;
+	char what[RB_NAME_MAX + 16];
+
+	if (!r)
+		return -ENOMEM;
+	snprintf(what, sizeof(what), "flushing chain %s", chain);
+	nlh = nfnl_batch_add(batch, NFT_MSG_DELRULE, NFPROTO_INET, 0, what);
+	if (nlh)
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	return nlh ? 0 : -ENOMEM;
+}
+
 /* ---- set elements, with libmnl directly: no allocation per element ---- */
 
 void rb_put_data_value(struct nlmsghdr *nlh, uint16_t type, const void *data,

@@ -3,6 +3,7 @@
 #ifndef KNLB_NFT_RULESET_INT_H
 #define KNLB_NFT_RULESET_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "knlb/lib/addr-t.h"
@@ -11,6 +12,8 @@ struct nfnl_batch;
 struct rule_builder;
 struct knlb_model;
 struct knlb_service;
+struct fallback_state;
+struct nftnl_udata_buf;
 
 /* Set ids link rules to sets created in the same transaction. */
 enum {
@@ -87,5 +90,47 @@ int ruleset_add_new_flow_jump(struct nfnl_batch *batch, const char *table,
  */
 void ruleset_put_service_head(struct rule_builder *rb,
 			      const struct knlb_service *svc);
+
+/* Whether svc's rules of family f test meta nfproto themselves. */
+bool rule_needs_nfproto(const struct knlb_service *svc, enum knlb_family f);
+
+/*
+ * [meta nfproto F] <service head> dnat ip[6] to <selector> map @map, in
+ * chain: the slot rule (map NAME_slots[6]) and a fallback rule (map
+ * NAME_fb<b>).  set_id: map's, when created in the same batch.
+ */
+int ruleset_add_dnat_rule(struct nfnl_batch *batch, const char *table,
+			  const char *chain, const struct knlb_service *svc,
+			  enum knlb_family f, const char *map, uint32_t set_id);
+
+/*
+ * Elements of set, a map slot -> backend of family f: adds of slots[i] :
+ * values[i] (values not NULL) or deletes of slots[i], one message per
+ * ELEMS_PER_MSG.  0 or -ENOMEM.
+ */
+int ruleset_add_map_elements(struct nfnl_batch *batch, const char *table,
+			     const struct knlb_service *svc, const char *set,
+			     enum knlb_family f, const uint32_t *slots,
+			     const uint32_t *values, size_t n);
+
+/*
+ * An empty map slot -> ADDR . PORT of family f named name, with a slot
+ * map's types and user data (`typeof numgen inc mod M : ip daddr . tcp
+ * dport`); size 0: no limit (a resizable hash).  0 or -ENOMEM.
+ */
+int ruleset_add_slot_shaped_map(struct nfnl_batch *batch, const char *table,
+				const struct knlb_service *svc, enum knlb_family f,
+				const char *name, uint32_t set_id, uint32_t size);
+
+/* The fallback shape at a table replace (fallback.c), for services[i]. */
+int fallback_add_maps(struct nfnl_batch *batch, const char *table,
+		      const struct knlb_service *svc, size_t i,
+		      const struct fallback_state *fb);
+int fallback_add_chain(struct nfnl_batch *batch, const char *table,
+		       const struct knlb_service *svc, size_t i,
+		       const struct fallback_state *fb);
+/* [meta nfproto F] jump fb_NAME, right before family f's slot rule. */
+int fallback_add_jump(struct nfnl_batch *batch, const char *table,
+		      const struct knlb_service *svc, enum knlb_family f);
 
 #endif

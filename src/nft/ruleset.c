@@ -43,6 +43,7 @@
 #include "knlb/nft/diff.h"
 #include "knlb/nft/nfnl.h"
 #include "knlb/nft/persist.h"
+#include "knlb/pool/fallback.h"
 #include "knlb/pool/pool.h"
 #include "knlb/nft/ruleset.h"
 #include "knlb/nft/stats.h"
@@ -82,7 +83,7 @@ const char *ruleset_family_object(const char *base, enum knlb_family f,
  * dispatch maps already split the families, but a dual-stack service's
  * chain holds both rules and the first must not NAT the other family.
  */
-static bool rule_needs_nfproto(const struct knlb_service *svc,
+bool rule_needs_nfproto(const struct knlb_service *svc,
 			       enum knlb_family f)
 {
 	return svc->n_families > 1 || f == KNLB_FAMILY_IPV6;
@@ -268,17 +269,14 @@ void ruleset_put_service_head(struct rule_builder *rb,
 	}
 }
 
-static int add_service_rule(struct nfnl_batch *batch, const char *table,
-			    const struct knlb_service *svc, enum knlb_family f,
-			    uint32_t set_id)
+int ruleset_add_dnat_rule(struct nfnl_batch *batch, const char *table,
+			  const char *chain, const struct knlb_service *svc,
+			  enum knlb_family f, const char *map, uint32_t set_id)
 {
-	char chain[RULESET_NAME_MAX], slots[RULESET_NAME_MAX];
-	char what[2 * RULESET_NAME_MAX];
+	char what[3 * RULESET_NAME_MAX];
 	bool nfproto = rule_needs_nfproto(svc, f);
 	struct rule_builder rb;
 
-	ruleset_chain_name(svc, chain, sizeof(chain));
-	ruleset_slots_name(svc, f, slots, sizeof(slots));
 	rb.rule = rb_rule_new(table, chain);
 	rb.failed = false;
 	if (!rb.rule)
@@ -287,11 +285,24 @@ static int add_service_rule(struct nfnl_batch *batch, const char *table,
 		rb_require_nfproto(&rb, ruleset_shapes[f].nfproto);
 	ruleset_put_service_head(&rb, svc);
 	put_slot_selector(&rb, svc->cfg, f, nfproto);
-	rb_lookup(&rb, slots, set_id, NFT_REG_1, NFT_REG_1);
+	rb_lookup(&rb, map, set_id, NFT_REG_1, NFT_REG_1);
 	rb_nat(&rb, NFT_NAT_DNAT, ruleset_shapes[f].nfproto, NFT_REG_1,
 	       rb_reg32(addr_words(f)));
-	snprintf(what, sizeof(what), "service %s: chain %s", svc->cfg->name, chain);
+	snprintf(what, sizeof(what), "service %s: chain %s, map %s",
+		 svc->cfg->name, chain, map);
 	return rb_add_rule(batch, &rb, what);
+}
+
+static int add_service_rule(struct nfnl_batch *batch, const char *table,
+			    const struct knlb_service *svc, enum knlb_family f,
+			    uint32_t set_id)
+{
+	char chain[RULESET_NAME_MAX], slots[RULESET_NAME_MAX];
+
+	return ruleset_add_dnat_rule(batch, table,
+				     ruleset_chain_name(svc, chain, sizeof(chain)),
+				     svc, f, ruleset_slots_name(svc, f, slots, sizeof(slots)),
+				     set_id);
 }
 
 /*
@@ -348,27 +359,21 @@ static void slot_value(const struct knlb_service *svc, enum knlb_family f,
 }
 
 /*
- * Append one message per ELEMS_PER_MSG slots.  op picks which slots take
- * part and with which value: for adds, the backend index to map to; for
- * deletes, SCHED_SLOT_EMPTY (keys only).
+ * Append one message per ELEMS_PER_MSG slots to set (a slot map, or a
+ * fallback map) of family f: with values, adds of slots[i] : backend
+ * values[i]; without, deletes (keys only).
  */
-struct elem_op {
-	enum knlb_family family;	/* whose map */
-	uint16_t type;			/* NFT_MSG_NEWSETELEM / DELSETELEM */
-	const uint32_t *slots;		/* slot numbers */
-	const uint32_t *values;		/* backend per slot (adds only) */
-	size_t n;
-};
-
-static int add_elements(struct nfnl_batch *batch, const char *table,
-			const struct knlb_service *svc, const struct elem_op *op)
+int ruleset_add_map_elements(struct nfnl_batch *batch, const char *table,
+			     const struct knlb_service *svc, const char *set,
+			     enum knlb_family f, const uint32_t *slots,
+			     const uint32_t *values, size_t n)
 {
-	char set[RULESET_NAME_MAX], what[2 * RULESET_NAME_MAX + 48];
+	char what[2 * RULESET_NAME_MAX + 48];
 	struct nlattr *list = NULL;
 	struct nlmsghdr *nlh = NULL;
+	uint16_t type = values ? NFT_MSG_NEWSETELEM : NFT_MSG_DELSETELEM;
 
-	ruleset_slots_name(svc, op->family, set, sizeof(set));
-	for (size_t i = 0; i < op->n; i++) {
+	for (size_t i = 0; i < n; i++) {
 
 		if (i % ELEMS_PER_MSG == 0) {
 			if (nlh)
@@ -376,25 +381,36 @@ static int add_elements(struct nfnl_batch *batch, const char *table,
 			snprintf(what, sizeof(what),
 				 "service %s: map %s: %s slots %u..",
 				 svc->cfg->name, set,
-				 op->type == NFT_MSG_NEWSETELEM ? "adding" : "deleting",
-				 op->slots[i]);
-			nlh = rb_elem_msg(batch, op->type, table, set, what, &list);
+				 values ? "adding" : "deleting", slots[i]);
+			nlh = rb_elem_msg(batch, type, table, set, what, &list);
 			if (!nlh)
 				return -ENOMEM;
 		}
-		if (op->values) {
+		if (values) {
 			uint8_t value[SLOT_DATA_MAX];
 
-			slot_value(svc, op->family, op->values[i], value);
-			rb_put_map_elem(nlh, op->slots[i], value,
-					slot_data_len(op->family));
+			slot_value(svc, f, values[i], value);
+			rb_put_map_elem(nlh, slots[i], value, slot_data_len(f));
 		} else {
-			rb_put_map_elem(nlh, op->slots[i], NULL, 0);
+			rb_put_map_elem(nlh, slots[i], NULL, 0);
 		}
 	}
 	if (nlh)
 		mnl_attr_nest_end(nlh, list);
 	return 0;
+}
+
+/* The same for svc's slot map of family f. */
+static int add_slot_elements(struct nfnl_batch *batch, const char *table,
+			     const struct knlb_service *svc, enum knlb_family f,
+			     const uint32_t *slots, const uint32_t *values,
+			     size_t n)
+{
+	char set[RULESET_NAME_MAX];
+
+	return ruleset_add_map_elements(batch, table, svc,
+					ruleset_slots_name(svc, f, set, sizeof(set)),
+					f, slots, values, n);
 }
 
 /* VIP . proto . port, as the dispatch map and on_empty sets key it. */
@@ -443,15 +459,15 @@ static int add_dispatch_element(struct nfnl_batch *batch, const char *table,
 	return 0;
 }
 
+/* Every non-empty slot of table (one family's m slots) into set. */
 static int add_all_slots(struct nfnl_batch *batch, const char *table,
-			 const struct knlb_service *svc,
-			 const struct knlb_service_family *fam)
+			 const struct knlb_service *svc, enum knlb_family f,
+			 const uint32_t *slots)
 {
 	uint32_t m = svc->cfg->table_size;
 	uint32_t *keys = malloc(m * sizeof(*keys));
 	uint32_t *values = malloc(m * sizeof(*values));
-	struct elem_op op = { .family = fam->family, .type = NFT_MSG_NEWSETELEM,
-			      .slots = keys, .values = values };
+	size_t n = 0;
 	int ret;
 
 	if (!keys || !values) {
@@ -460,26 +476,23 @@ static int add_all_slots(struct nfnl_batch *batch, const char *table,
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < m; i++) {
-		if (fam->slots[i] == SCHED_SLOT_EMPTY)
+		if (slots[i] == SCHED_SLOT_EMPTY)
 			continue;
-		keys[op.n] = i;
-		values[op.n++] = fam->slots[i];
+		keys[n] = i;
+		values[n++] = slots[i];
 	}
-	ret = add_elements(batch, table, svc, &op);
+	ret = add_slot_elements(batch, table, svc, f, keys, values, n);
 	free(keys);
 	free(values);
 	return ret;
 }
 
-/* One family's slot map of svc, filled. */
-static int add_slot_map(struct nfnl_batch *batch, const char *table,
-			const struct knlb_service *svc,
-			const struct knlb_service_family *fam, uint32_t set_id)
+int ruleset_add_slot_shaped_map(struct nfnl_batch *batch, const char *table,
+				const struct knlb_service *svc, enum knlb_family f,
+				const char *name, uint32_t set_id, uint32_t size)
 {
-	enum knlb_family f = fam->family;
-	char slots[RULESET_NAME_MAX];
 	struct rb_set_spec spec = {
-		.name = ruleset_slots_name(svc, f, slots, sizeof(slots)),
+		.name = name,
 		.id = set_id,
 		.flags = NFT_SET_MAP,
 		.key_type = NFT_TYPE_INTEGER,
@@ -487,7 +500,7 @@ static int add_slot_map(struct nfnl_batch *batch, const char *table,
 		.data_type = rb_concat_type(ruleset_shapes[f].addr_type,
 					    NFT_TYPE_INET_SERVICE, 0),
 		.data_len = slot_data_len(f),
-		.size = svc->cfg->table_size,
+		.size = size,
 		.udata = slots_udata(svc, f),
 	};
 	int ret;
@@ -496,42 +509,72 @@ static int add_slot_map(struct nfnl_batch *batch, const char *table,
 		return -ENOMEM;
 	ret = rb_add_set(batch, table, &spec);
 	nftnl_udata_buf_free(spec.udata);
+	return ret;
+}
+
+/*
+ * One family's slot map of svc, filled with slots (the family's m
+ * entries: its effective table, or its base in the fallback shape).
+ */
+static int add_slot_map(struct nfnl_batch *batch, const char *table,
+			const struct knlb_service *svc,
+			const struct knlb_service_family *fam,
+			const uint32_t *table_slots, uint32_t set_id)
+{
+	char slots[RULESET_NAME_MAX];
+	int ret;
+
+	/* sized: the kernel's fixed hash, no rehash while 1e5 slots go in */
+	ret = ruleset_add_slot_shaped_map(batch, table, svc, fam->family,
+					  ruleset_slots_name(svc, fam->family, slots,
+							     sizeof(slots)),
+					  set_id, svc->cfg->table_size);
 	if (ret == 0)
-		ret = add_all_slots(batch, table, svc, fam);
+		ret = add_all_slots(batch, table, svc, fam->family, table_slots);
 	return ret;
 }
 
 /*
  * svc (pool->services[i]): its slot maps (set ids set_id, set_id + 1),
- * its persistence maps when it persists, its chain and its rules (each
- * family's persistence rule before its slot rule).
+ * in the fallback shape (fb not NULL) its fallback maps and chain
+ * fb_NAME, its persistence maps when it persists, its chain and its
+ * rules (each family's persistence rule, then the jump to fb_NAME, then
+ * its slot rule).
  */
 static int add_service_objects(struct nfnl_batch *batch, const char *table,
 			       const struct knlb_service *svc, size_t i,
-			       uint32_t set_id)
+			       uint32_t set_id, const struct fallback_state *fb)
 {
 	bool persist = persist_enabled(svc);
+	uint32_t m = svc->cfg->table_size;
 	char chain[RULESET_NAME_MAX];
 	int ret = 0;
 
 	for (size_t k = 0; ret == 0 && k < svc->n_families; k++)
 		ret = add_slot_map(batch, table, svc, &svc->families[k],
+				   (fb ? fb->base : svc->slots) + k * m,
 				   set_id + (uint32_t)k);
+	if (ret == 0 && fb)
+		ret = fallback_add_maps(batch, table, svc, i, fb);
 	for (size_t k = 0; ret == 0 && persist && k < svc->n_families; k++)
 		ret = persist_add_map(batch, table, svc, svc->families[k].family,
 				      persist_set_id(i, k));
+	if (ret == 0 && fb)
+		ret = fallback_add_chain(batch, table, svc, i, fb);
 	if (ret == 0)
 		ret = rb_add_chain(batch, table,
 				ruleset_chain_name(svc, chain, sizeof(chain)),
 				NULL, -1, 0);
 	for (size_t k = 0; ret == 0 && k < svc->n_families; k++) {
+		enum knlb_family f = svc->families[k].family;
+
 		if (persist)
-			ret = persist_add_service_rule(batch, table, svc,
-						       svc->families[k].family,
+			ret = persist_add_service_rule(batch, table, svc, f,
 						       persist_set_id(i, k));
+		if (ret == 0 && fb)
+			ret = fallback_add_jump(batch, table, svc, f);
 		if (ret == 0)
-			ret = add_service_rule(batch, table, svc,
-					       svc->families[k].family,
+			ret = add_service_rule(batch, table, svc, f,
 					       set_id + (uint32_t)k);
 	}
 	return ret;
@@ -576,7 +619,8 @@ static int add_dispatch_chain(struct nfnl_batch *batch, const char *table,
 	return ret;
 }
 
-int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool)
+int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool,
+			const struct fallback_state *fb)
 {
 	const char *table = pool->config->global.table;
 	bool v6 = pool_serves_family(pool, KNLB_FAMILY_IPV6);
@@ -599,7 +643,7 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool)
 
 	for (size_t i = 0; ret == 0 && i < pool->n_services; i++) {
 		ret = add_service_objects(batch, table, &pool->services[i], i,
-					  set_id);
+					  set_id, fb && fb[i].base ? &fb[i] : NULL);
 		set_id += KNLB_FAMILIES;
 	}
 	for (size_t i = 0; ret == 0 && i < pool->n_services; i++)
@@ -648,7 +692,6 @@ int ruleset_add_slot_changes(struct nfnl_batch *batch,
 	const char *table = pool->config->global.table;
 	uint32_t m = svc->cfg->table_size;
 	uint32_t *keys, *values;
-	struct elem_op op = { 0 };
 	int ret = 0;
 
 	if (diff->n_changes == 0)
@@ -665,32 +708,30 @@ int ruleset_add_slot_changes(struct nfnl_batch *batch,
 	 * first: a changed slot is delete + add of the same key.
 	 */
 	for (size_t k = 0; ret == 0 && k < svc->n_families; k++) {
+		enum knlb_family f = svc->families[k].family;
 		uint32_t lo = (uint32_t)k * m, hi = lo + m;
+		size_t n = 0;
 
-		op = (struct elem_op){ .family = svc->families[k].family,
-				       .type = NFT_MSG_DELSETELEM, .slots = keys };
 		for (size_t i = 0; i < diff->n_changes; i++) {
 			const struct slot_change *c = &diff->changes[i];
 
 			if (c->slot >= lo && c->slot < hi &&
 			    c->from != SCHED_SLOT_EMPTY)
-				keys[op.n++] = c->slot - lo;
+				keys[n++] = c->slot - lo;
 		}
-		ret = add_elements(batch, table, svc, &op);
+		ret = add_slot_elements(batch, table, svc, f, keys, NULL, n);
 		if (ret < 0)
 			break;
-		op.type = NFT_MSG_NEWSETELEM;
-		op.values = values;
-		op.n = 0;
+		n = 0;
 		for (size_t i = 0; i < diff->n_changes; i++) {
 			const struct slot_change *c = &diff->changes[i];
 
 			if (c->slot < lo || c->slot >= hi || c->to == SCHED_SLOT_EMPTY)
 				continue;
-			keys[op.n] = c->slot - lo;
-			values[op.n++] = c->to;
+			keys[n] = c->slot - lo;
+			values[n++] = c->to;
 		}
-		ret = add_elements(batch, table, svc, &op);
+		ret = add_slot_elements(batch, table, svc, f, keys, values, n);
 	}
 out_free:
 	free(keys);

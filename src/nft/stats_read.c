@@ -242,8 +242,9 @@ static int dump_set(struct mnl_socket *nl, char *buf, const char *table,
 	return ret < 0 ? ret : d->err;
 }
 
-int stats_read(const char *table, uint32_t mark_mask, struct stats_table *out,
-	       char *err, size_t errlen)
+/* The sets named by which[] (i % 3 of the table below), in that order. */
+static int read_sets(const char *table, uint32_t mark_mask, const int *which,
+		     int n, struct stats_table *out, char *err, size_t errlen)
 {
 	static const char *const sets[] = { STATS_SET_NEW, STATS_SET_IN,
 					    STATS_SET_OUT, STATS_SET_NEW "6",
@@ -263,11 +264,12 @@ int stats_read(const char *table, uint32_t mark_mask, struct stats_table *out,
 		ret = -errno;
 		goto out;
 	}
-	for (int i = 0; ret == 0 && i < 6; i++) {
+	for (int j = 0; ret == 0 && j < n; j++) {
+		int i = which[j];
 		struct dump d = { .t = out, .which = (enum stats_set)(i % 3) };
 
 		what = sets[i];
-		ret = dump_set(nl, buf, table, sets[i], &d, (uint32_t)i + 1);
+		ret = dump_set(nl, buf, table, sets[i], &d, (uint32_t)j + 1);
 		/* The IPv6 sets exist only while some VIP is IPv6. */
 		if (i >= 3 && ret == -ENOENT)
 			ret = 0;
@@ -285,4 +287,20 @@ out:
 		mnl_socket_close(nl);
 	free(buf);
 	return ret;
+}
+
+int stats_read(const char *table, uint32_t mark_mask, struct stats_table *out,
+	       char *err, size_t errlen)
+{
+	static const int all[] = { 0, 1, 2, 3, 4, 5 };
+
+	return read_sets(table, mark_mask, all, 6, out, err, errlen);
+}
+
+int stats_read_new(const char *table, uint32_t mark_mask,
+		   struct stats_table *out, char *err, size_t errlen)
+{
+	static const int new_only[] = { 0, 3 };
+
+	return read_sets(table, mark_mask, new_only, 2, out, err, errlen);
 }

@@ -21,6 +21,7 @@
 #include "knlb/config/config-t.h"
 #include "knlb/nft/ruleset.h"
 #include "knlb/pool/pool.h"
+#include "knlb/pool/fallback.h"
 #include "knlb/sched/sched.h"
 #include "knlb/nft/sync.h"
 
@@ -81,31 +82,80 @@ static int add_carry_over(struct nfnl_batch *batch, const struct knlb_model *poo
 	return ret;
 }
 
+/*
+ * Per service of pool, the full fallback state a replace writes (base
+ * NULL for services not in the shape), or NULL on ENOMEM.
+ */
+static struct fallback_state *fallback_states_new(const struct knlb_model *pool)
+{
+	struct fallback_state *st = calloc(pool->n_services ? pool->n_services : 1,
+					   sizeof(*st));
+
+	for (size_t i = 0; st && i < pool->n_services; i++) {
+		const struct knlb_service *svc = &pool->services[i];
+
+		if (!pool_has_fallback_maps(svc))
+			continue;
+		if (fallback_state_init(&st[i], svc) < 0 ||
+		    sync_fallback_full(svc, &st[i]) < 0) {
+			sync_fallback_states_free(st, pool->n_services);
+			return NULL;
+		}
+	}
+	return st;
+}
+
+void sync_fallback_states_free(struct fallback_state *st, size_t n)
+{
+	for (size_t i = 0; st && i < n; i++)
+		fallback_state_free(&st[i]);
+	free(st);
+}
+
+int sync_fallback_full(const struct knlb_service *svc, struct fallback_state *st)
+{
+	uint32_t *next = malloc((st->n_slots ? st->n_slots : 1) * sizeof(*next));
+	int ret = next ? pool_fallback_next(svc, next) : -ENOMEM;
+
+	if (ret == 0)
+		fallback_desired(svc, NULL, next, st);
+	free(next);
+	return ret;
+}
+
 int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 		 struct sync_result *res, char *err, size_t errlen)
 {
 	double start = now_ms();
 	struct nfnl_batch *batch = nfnl_batch_new();
+	struct fallback_state *fb = fallback_states_new(pool);
 	int ret;
 
 	*res = (struct sync_result){ 0 };
-	if (!batch)
+	if (!batch || !fb)
 		goto out_nomem;
-	for (size_t i = 0; i < pool->n_services; i++)
-		for (size_t s = 0; s < pool_slots_len(&pool->services[i]); s++)
-			res->elements += pool->services[i].slots[s] != SCHED_SLOT_EMPTY;
+	for (size_t i = 0; i < pool->n_services; i++) {
+		const struct knlb_service *svc = &pool->services[i];
+
+		for (size_t s = 0; s < pool_slots_len(svc); s++) {
+			res->elements += svc->slots[s] != SCHED_SLOT_EMPTY;
+			res->elements += fb[i].base && fb[i].fb[s] != SCHED_SLOT_EMPTY;
+		}
+	}
 	ret = nfnl_batch_expect(batch, res->elements * SYNC_SLOT_ELEM_BYTES);
 	if (ret == 0)
-		ret = ruleset_add_replace(batch, pool);
+		ret = ruleset_add_replace(batch, pool, fb);
 	if (ret == 0)
 		ret = add_carry_over(batch, pool, res);
-	if (ret < 0) {
-		nfnl_batch_free(batch);
+	sync_fallback_states_free(fb, pool->n_services);
+	fb = NULL;
+	if (ret < 0)
 		goto out_nomem;
-	}
 	return send_transaction(sock, batch, start, res, err, errlen);
 
 out_nomem:
+	nfnl_batch_free(batch);
+	sync_fallback_states_free(fb, pool->n_services);
 	snprintf(err, errlen, "building the transaction: %s", strerror(ENOMEM));
 	return -ENOMEM;
 }
@@ -139,15 +189,16 @@ static int add_persist_purge(struct nfnl_batch *batch,
 static int add_service_delta(struct nfnl_batch *batch,
 			     const struct knlb_model *pool,
 			     const struct knlb_service *svc,
-			     const uint32_t *old_slots, unsigned old_empty,
+			     const struct sync_old *old, struct fallback_state *want,
 			     struct sync_result *res, bool *purging,
 			     char *err, size_t errlen)
 {
 	unsigned empty = pool_empty_families(svc);
 	struct slot_diff diff;
+	size_t fb_elements = 0;
 	int ret;
 
-	*purging = persist_enabled(svc) && persist_lost_backend(svc, old_slots);
+	*purging = persist_enabled(svc) && persist_lost_backend(svc, old->slots);
 	if (*purging) {
 		size_t n;
 
@@ -157,19 +208,35 @@ static int add_service_delta(struct nfnl_batch *batch,
 		res->persist_purged += n;
 	}
 
-	ret = slot_diff_compute(old_slots, svc->slots, pool_slots_len(svc), &diff);
+	/* what the kernel forwards, before and after: the slots that move */
+	ret = slot_diff_compute(old->slots, svc->slots, pool_slots_len(svc), &diff);
 	if (ret < 0)
 		return ret;
-	ret = ruleset_add_slot_changes(batch, pool, svc, &diff);
+	if (old->fb && old->fb_drop_maps) {
+		ret = ruleset_add_fallback_remake(batch, pool, svc, old->fb_drop_maps);
+		if (ret == 0)
+			ret = sync_fallback_full(svc, want);
+		if (ret == 0)
+			ret = ruleset_add_fallback_changes(batch, pool, svc, old->fb,
+							   want, &fb_elements);
+		res->elements += fb_elements;
+	} else if (old->fb) {
+		fallback_desired(svc, old->fb, NULL, want);
+		ret = ruleset_add_fallback_changes(batch, pool, svc, old->fb,
+						   want, &fb_elements);
+		res->elements += fb_elements;
+	} else {
+		ret = ruleset_add_slot_changes(batch, pool, svc, &diff);
+		res->elements += diff.n_deletes + diff.n_adds;
+	}
 	for (size_t k = 0; ret == 0 && k < svc->n_families; k++) {
 		unsigned bit = 1u << svc->families[k].family;
 
-		if ((empty ^ old_empty) & bit)
+		if ((empty ^ old->empty) & bit)
 			ret = ruleset_add_empty_change(batch, pool, svc,
 						       svc->families[k].family,
 						       empty & bit);
 	}
-	res->elements += diff.n_deletes + diff.n_adds;
 	res->moved += (uint32_t)diff.n_changes;
 	slot_diff_release(&diff);
 	return ret;
@@ -200,48 +267,131 @@ static void sweep_persistence(struct nfnl_sock *sock,
 	nfnl_batch_free(batch);
 }
 
+/*
+ * The kernel's fallback state must be known for a service in the shape:
+ * without it no delta can be computed (a replace can).
+ */
+static int check_fallback_known(const struct knlb_model *pool,
+				const struct sync_old *old, char *err,
+				size_t errlen)
+{
+	for (size_t i = 0; i < pool->n_services; i++) {
+		const struct knlb_service *svc = &pool->services[i];
+
+		if (old[i].slots && !old[i].fb && pool_has_fallback_maps(svc)) {
+			snprintf(err, errlen,
+				 "service %s: the kernel's fallback maps are not known: replace the table",
+				 svc->cfg->name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* want[i] sized for services whose old state has fallback maps. */
+static struct fallback_state *fallback_wants_new(const struct knlb_model *pool,
+						 const struct sync_old *old)
+{
+	struct fallback_state *want = calloc(pool->n_services ? pool->n_services : 1,
+					     sizeof(*want));
+
+	for (size_t i = 0; want && i < pool->n_services; i++)
+		if (old[i].slots && old[i].fb &&
+		    fallback_state_init(&want[i], &pool->services[i]) < 0) {
+			sync_fallback_states_free(want, pool->n_services);
+			return NULL;
+		}
+	return want;
+}
+
 int sync_pool_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		    const struct sync_old *old, struct sync_result *res,
 		    char *err, size_t errlen)
 {
 	double start = now_ms();
-	struct nfnl_batch *batch = nfnl_batch_new();
-	bool *purging = calloc(pool->n_services ? pool->n_services : 1,
-			       sizeof(*purging));
-	int ret = batch && purging ? 0 : -ENOMEM;
+	struct nfnl_batch *batch = NULL;
+	bool *purging = NULL;
+	struct fallback_state *want = NULL;
+	int ret;
 
 	*res = (struct sync_result){ 0 };
 	err[0] = '\0';
+	ret = check_fallback_known(pool, old, err, errlen);
+	if (ret < 0)
+		return ret;
+	batch = nfnl_batch_new();
+	purging = calloc(pool->n_services ? pool->n_services : 1, sizeof(*purging));
+	want = fallback_wants_new(pool, old);
+	ret = batch && purging && want ? 0 : -ENOMEM;
 	for (size_t i = 0; ret == 0 && i < pool->n_services; i++)
 		if (old[i].slots)
 			ret = add_service_delta(batch, pool, &pool->services[i],
-						old[i].slots, old[i].empty, res,
+						&old[i], &want[i], res,
 						&purging[i], err, errlen);
 	if (ret < 0) {
-		nfnl_batch_free(batch);
-		free(purging);
 		if (!err[0])
 			snprintf(err, errlen, "building the transaction: %s",
 				 strerror(-ret));
-		return ret;
+		goto out;
 	}
 	if (nfnl_batch_count(batch) == 0) {
 		res->elapsed_ms = now_ms() - start;
-		nfnl_batch_free(batch);
-		free(purging);
-		return 0;	/* nothing changed: no transaction at all */
+		goto out;	/* nothing changed: no transaction at all */
 	}
 	ret = send_transaction(sock, batch, start, res, err, errlen);
+	batch = NULL;
 	if (ret == 0)
 		sweep_persistence(sock, pool, purging, res);
+	/* the kernel holds want now */
+	for (size_t i = 0; ret == 0 && i < pool->n_services; i++)
+		if (old[i].slots && old[i].fb)
+			fallback_state_copy(old[i].fb, &want[i]);
+out:
+	nfnl_batch_free(batch);
 	free(purging);
+	sync_fallback_states_free(want, pool->n_services);
+	return ret;
+}
+
+int sync_fallback_refresh(struct nfnl_sock *sock, const struct knlb_model *pool,
+			  const struct knlb_service *svc,
+			  struct fallback_state *have, struct sync_result *res,
+			  char *err, size_t errlen)
+{
+	double start = now_ms();
+	struct nfnl_batch *batch = nfnl_batch_new();
+	struct fallback_state want;
+	int ret;
+
+	*res = (struct sync_result){ 0 };
+	if (!batch || fallback_state_init(&want, svc) < 0) {
+		nfnl_batch_free(batch);
+		snprintf(err, errlen, "building the transaction: %s", strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	ret = sync_fallback_full(svc, &want);
+	if (ret == 0)
+		ret = ruleset_add_fallback_changes(batch, pool, svc, have, &want,
+						   &res->elements);
+	if (ret < 0) {
+		snprintf(err, errlen, "building the transaction: %s", strerror(-ret));
+	} else if (nfnl_batch_count(batch) == 0) {
+		res->elapsed_ms = now_ms() - start;
+	} else {
+		ret = send_transaction(sock, batch, start, res, err, errlen);
+		batch = NULL;
+		if (ret == 0)
+			fallback_state_copy(have, &want);
+	}
+	nfnl_batch_free(batch);
+	fallback_state_free(&want);
 	return ret;
 }
 
 int sync_service_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		       const struct knlb_service *svc, const uint32_t *old_slots,
-		       unsigned old_empty, struct sync_result *res, char *err,
-		       size_t errlen)
+		       unsigned old_empty, struct fallback_state *old_fb,
+		       struct sync_result *res, char *err, size_t errlen)
 {
 	struct sync_old *old = calloc(pool->n_services, sizeof(*old));
 	int ret;
@@ -250,7 +400,7 @@ int sync_service_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		snprintf(err, errlen, "building the transaction: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	old[svc - pool->services] = (struct sync_old){ old_slots, old_empty };
+	old[svc - pool->services] = (struct sync_old){ old_slots, old_empty, old_fb, 0 };
 	ret = sync_pool_slots(sock, pool, old, res, err, errlen);
 	free(old);
 	return ret;

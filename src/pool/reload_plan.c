@@ -11,6 +11,7 @@
 #include "knlb/lib/addr.h"
 #include "knlb/config/config-t.h"
 #include "knlb/config/config.h"
+#include "knlb/config/table_size.h"
 #include "knlb/pool/pool.h"
 #include "knlb/pool/reload_plan.h"
 
@@ -78,6 +79,9 @@ static const char *rules_change(const struct knlb_service_config *a,
 		return "persistence";
 	if (a->track != b->track)
 		return "track";
+	/* the service chain gains or loses its jump to fb_NAME */
+	if (config_table_has_fallback_maps(a) != config_table_has_fallback_maps(b))
+		return "fallback maps";
 	return NULL;
 }
 

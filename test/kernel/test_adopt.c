@@ -403,14 +403,18 @@ static void teardown(struct run *r)
 	current = NULL;
 }
 
-static char *list_map(const char *map)
+/*
+ * What web forwards with: 1021 slots for 3 backends is the fallback shape
+ * (pool/fallback.h), so its slot map, chain fb_web (a jump per backend
+ * out of service) and the three fallback maps.
+ */
+static char *list_web(void)
 {
-	char cmd[128];
 	int status;
-	char *out;
+	char *out = kt_run("nft list map inet knlb web_slots && nft list chain inet knlb fb_web && "
+			   "nft list map inet knlb web_fb0 && nft list map inet knlb web_fb1 && "
+			   "nft list map inet knlb web_fb2 2>&1", &status);
 
-	snprintf(cmd, sizeof(cmd), "nft list map inet knlb %s 2>&1", map);
-	out = kt_run(cmd, &status);
 	cr_assert_eq(status, 0, "%s", out);
 	return kt_normalize_free(out);
 }
@@ -474,15 +478,20 @@ Test(adopt, restart_after_kill9_moves_no_slot_and_keeps_a_dead_backend_out, .fin
 	l2 = listen_on("10.0.0.12", 8080);
 	setup(&r, HEAD WEB_CHECKED);
 	cr_assert(kt_wait_for_log(r.log, "web/b3 DOWN", 5000), "%s", kt_read_file(r.log));
-	/* the delta is in once the loop sleeps */
-	before = list_map("web_slots");
-	for (int i = 0; i < 100 && strstr(before, "10.0.0.13"); i++) {
+	/* the delta is in once the loop sleeps: b3's slots read its fallback map */
+	before = list_web();
+	for (int i = 0; i < 100 && !strstr(before, "jump fb2_web"); i++) {
 		free(before);
 		usleep(20000);
-		before = list_map("web_slots");
+		before = list_web();
 	}
-	cr_assert(!strstr(before, "10.0.0.13"), "b3 still mapped:\n%s", before);
-	cr_assert(strstr(before, "10.0.0.11") && strstr(before, "10.0.0.12"), "%s", before);
+	cr_assert(strstr(before, "jump fb2_web"), "b3 still forwarded to:\n%s", before);
+	cr_assert(!strstr(before, "jump fb0_web") && !strstr(before, "jump fb1_web"),
+		  "%s", before);
+	/* and the serving backends' fallbacks refreshed (20 ms after) */
+	usleep(100000);
+	free(before);
+	before = list_web();
 
 	kill9(&r);
 	for (int i = 0; i < 50; i++, tried++)
@@ -497,7 +506,7 @@ Test(adopt, restart_after_kill9_moves_no_slot_and_keeps_a_dead_backend_out, .fin
 		failed += connect_vip() < 0;
 		/* the map as the replace left it, before any probe */
 		if (!first && log_has(&r, "programmed table"))
-			first = list_map("web_slots");
+			first = list_web();
 		usleep(2000);
 	}
 	wait_started(&r);
@@ -509,7 +518,7 @@ Test(adopt, restart_after_kill9_moves_no_slot_and_keeps_a_dead_backend_out, .fin
 	cr_expect(strstr(log, "service web: adopted from the running table: mark 0x00000001, 2 of 3 backends mapped; b3 starts down until its probes pass"),
 		  "%s", log);
 	free(log);
-	after = list_map("web_slots");
+	after = list_web();
 	cr_expect_str_eq(after, before, "the map changed after the restart");
 	log = kt_read_file(r.log);
 	cr_expect(!strstr(log, "web/b1 DOWN") && !strstr(log, "web/b2 DOWN") &&

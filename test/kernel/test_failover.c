@@ -86,17 +86,90 @@ static void verdict(struct rig *g, size_t b, bool up)
 	cr_assert_neq(health_result(g->health, 0, b, &res), HEALTH_NO_CHANGE);
 }
 
-/* One backend of 10 dies: its slots move, nothing else beyond Maglev's bound. */
+/*
+ * What the kernel forwards each slot of web to (backend index: the
+ * backends are 10.1.0.(1 + i)), computed as the packet path does: the
+ * slot map, and where chain fb_web jumps to the chain of the slot's owner,
+ * that owner's fallback map when it has the slot (the lookup misses otherwise
+ * and the slot rule applies).  Either shape.
+ */
+static void parse_map(const char *listing, uint32_t m, uint32_t *out)
+{
+	const char *p = strstr(listing, "elements = {");
+
+	for (p = p ? p + strlen("elements = {") : NULL; p && *p; ) {
+		unsigned slot, a, b, c, d, port;
+
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == ',')
+			p++;
+		if (sscanf(p, "%u : %u.%u.%u.%u . %u", &slot, &a, &b, &c, &d, &port) != 6)
+			break;
+		cr_assert_lt(slot, m);
+		out[slot] = d - 1;
+		p = strchr(p, ',');
+	}
+}
+
+static void kernel_slots(uint32_t m, uint32_t *out)
+{
+	char *listing = nft("nft list map inet knlb web_slots"), *chain;
+	int status;
+
+	for (uint32_t s = 0; s < m; s++)
+		out[s] = SCHED_SLOT_EMPTY;
+	parse_map(listing, m, out);
+	free(listing);
+	chain = kt_run("nft list chain inet knlb fb_web 2>/dev/null", &status);
+	for (const char *p = status == 0 ? chain : ""; (p = strstr(p, "jump fb")); ) {
+		unsigned b;
+		char cmd[96], *map;
+		uint32_t *fb = malloc(m * sizeof(*fb));
+
+		/* jump fb<b>_web, whose rule reads map web_fb<b> */
+		cr_assert_eq(sscanf(p, "jump fb%u_web", &b), 1);
+		p += strlen("jump fb");
+		snprintf(cmd, sizeof(cmd), "nft list map inet knlb web_fb%u", b);
+		map = nft(cmd);
+		for (uint32_t s = 0; s < m; s++)
+			fb[s] = SCHED_SLOT_EMPTY;
+		parse_map(map, m, fb);
+		for (uint32_t s = 0; s < m; s++)
+			if (out[s] == b && fb[s] != SCHED_SLOT_EMPTY)
+				out[s] = fb[s];
+		free(map);
+		free(fb);
+	}
+	free(chain);
+}
+
+/* The kernel's listing is the render of the pool (after the refresh). */
+static void expect_listing_is_render(struct rig *g, const char *when)
+{
+	char *listed, *rendered;
+
+	committer_refresh_fallbacks(g->committer);
+	listed = kt_normalize_free(kt_nft_list("knlb"));
+	rendered = kt_normalize_free(kt_render(g->pool));
+	cr_expect_str_eq(listed, rendered, "%s: kernel differs from the desired state", when);
+	free(listed);
+	free(rendered);
+}
+
+/*
+ * One backend of 10 dies at M=16381 (the fallback shape): the kernel
+ * forwards its slots to their next preference, nothing else moves, and
+ * the transaction holds the rule, not the slots.
+ */
 Test(failover, down_moves_only_the_dead_backends_slots_in_one_transaction)
 {
 	struct rig g;
 	struct commit_stats st;
-	uint32_t m = 16381, *before, owned = 0, other = 0;
+	uint32_t m = 16381, *before, *got, owned = 0, other = 0;
 	uint32_t gen;
-	char *listed, *rendered;
 
 	rig_up(&g, m, 10);
 	before = malloc(m * sizeof(*before));
+	got = malloc(m * sizeof(*got));
 	memcpy(before, g.pool->services[0].slots, m * sizeof(*before));
 
 	gen = kt_nft_genid();
@@ -109,30 +182,68 @@ Test(failover, down_moves_only_the_dead_backends_slots_in_one_transaction)
 		other += before[i] != 3 && before[i] != g.pool->services[0].slots[i];
 		cr_assert_neq(g.pool->services[0].slots[i], 3);
 	}
-	cr_expect_leq(other, m / 100, "%u slots of live backends moved (bound %u)", other, m / 100);
-	cr_expect_eq(st.last_moved, owned + other);
-	cr_expect_eq(st.last_elements, 2 * (owned + other),
-		     "a moved slot is one delete and one add: %zu elements for %u slots",
-		     st.last_elements, owned + other);
-	listed = kt_normalize_free(kt_nft_list("knlb"));
-	rendered = kt_normalize_free(kt_render(g.pool));
-	cr_expect_str_eq(listed, rendered, "kernel differs from the desired state");
-	free(listed);
-	free(rendered);
-	cr_log_info("1 of 10 down at M=%u: %u owned + %u other slots moved, %zu elements, %.2f ms decision->ack",
-		    m, owned, other, st.last_elements, st.last_decision_ms);
+	cr_expect_eq(other, 0, "%u slots of live backends moved", other);
+	cr_expect_eq(st.last_moved, owned);
+	cr_expect_eq(st.last_elements, 0,
+		     "the first failure writes no element (its fallbacks are precomputed): %zu",
+		     st.last_elements);
+	cr_expect_leq(st.last_messages, 2, "flush fb_web + one jump: %zu messages",
+		      st.last_messages);
+	kernel_slots(m, got);
+	cr_expect_arr_eq(got, g.pool->services[0].slots, m * sizeof(*got),
+			 "the kernel does not forward as the pool says");
+	expect_listing_is_render(&g, "one down");
+	cr_log_info("1 of 10 down at M=%u: %u slots moved, %zu elements, %zu messages, %.2f ms decision->ack",
+		    m, owned, st.last_elements, st.last_messages, st.last_decision_ms);
 
 	/* Back up: the kernel holds exactly the original table again. */
 	verdict(&g, 3, true);
 	committer_run(g.committer);
 	cr_expect_arr_eq(g.pool->services[0].slots, before, m * sizeof(*before));
-	listed = kt_normalize_free(kt_nft_list("knlb"));
-	rendered = kt_normalize_free(kt_render(g.pool));
-	cr_expect_str_eq(listed, rendered);
-	free(listed);
-	free(rendered);
+	kernel_slots(m, got);
+	cr_expect_arr_eq(got, before, m * sizeof(*got), "back up: not the first table");
+	expect_listing_is_render(&g, "back up");
 	free(before);
+	free(got);
 	rig_down(&g);
+}
+
+/*
+ * The failover's cost does not grow with M: one, then a second backend
+ * down at M = 16381 and 65537 (N = 10): a constant number of messages,
+ * and the second writes only the first dead backend's slots that pointed
+ * at it (about M/N^2), never a whole backend's share.
+ */
+Test(failover, a_failure_costs_messages_independent_of_the_table_size)
+{
+	static const uint32_t sizes[] = { 16381, 65537 };
+
+	for (size_t i = 0; i < 2; i++) {
+		uint32_t m = sizes[i], share = m / 10;
+		struct commit_stats one, two;
+		struct rig g;
+
+		rig_up(&g, m, 10);
+		verdict(&g, 2, false);
+		committer_run(g.committer);
+		committer_get_stats(g.committer, &one);
+		committer_refresh_fallbacks(g.committer);
+		verdict(&g, 7, false);
+		committer_run(g.committer);
+		committer_get_stats(g.committer, &two);
+		cr_expect_eq(one.last_elements, 0, "M=%u: first down wrote %zu elements",
+			     m, one.last_elements);
+		cr_expect_leq(one.last_messages, 2, "M=%u: %zu messages", m, one.last_messages);
+		cr_expect_leq(two.last_elements, 2 * share / 5,
+			      "M=%u: second down wrote %zu elements (a share is %u slots)",
+			      m, two.last_elements, share);
+		cr_expect_leq(two.last_messages, 5, "M=%u: %zu messages", m, two.last_messages);
+		cr_log_info("M=%u N=10: first down %zu messages %zu elements %.2f ms; second %zu messages %zu elements %.2f ms",
+			    m, one.last_messages, one.last_elements, one.last_decision_ms,
+			    two.last_messages, two.last_elements, two.last_decision_ms);
+		expect_listing_is_render(&g, "two down");
+		rig_down(&g);
+	}
 }
 
 /* Everything down: the VIP goes into empty_reject in the same transaction. */
@@ -159,28 +270,6 @@ Test(failover, all_down_sets_on_empty_and_back)
 	rig_down(&g);
 }
 
-/* web_slots as the kernel lists it: slot -> backend index (10.1.0.(1 + i)). */
-static void kernel_slots(uint32_t m, uint32_t *out)
-{
-	char *listing = nft("nft list map inet knlb web_slots"), *p;
-
-	for (uint32_t s = 0; s < m; s++)
-		out[s] = SCHED_SLOT_EMPTY;
-	p = strstr(listing, "elements = {");
-	for (p = p ? p + strlen("elements = {") : NULL; p && *p; ) {
-		unsigned slot, a, b, c, d, port;
-
-		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == ',')
-			p++;
-		if (sscanf(p, "%u : %u.%u.%u.%u . %u", &slot, &a, &b, &c, &d, &port) != 6)
-			break;
-		cr_assert_lt(slot, m);
-		out[slot] = d - 1;
-		p = strchr(p, ',');
-	}
-	free(listing);
-}
-
 /* The table of the serving set down == 0, from a pool with no history. */
 static void fresh_slots(const struct knlb_config *config, unsigned down,
 			uint32_t *out)
@@ -203,13 +292,12 @@ static void fresh_slots(const struct knlb_config *config, unsigned down,
  * scratch for the backends that serve, and the one transaction moved only
  * the slots of the backend that changed.
  */
-Test(failover, any_order_of_transitions_ends_in_the_table_of_the_serving_set)
+static void walk_transitions(uint32_t m)
 {
 	static const struct { size_t b; bool up; } steps[] = {
 		{ 1, false }, { 3, false }, { 0, false }, { 2, false },
 		{ 3, true }, { 0, true }, { 2, true }, { 1, true },
 	};
-	const uint32_t m = 1021;
 	uint32_t *want = malloc(m * sizeof(*want)), *got = malloc(m * sizeof(*got));
 	uint32_t *before = malloc(m * sizeof(*before));
 	unsigned down = 0;
@@ -238,6 +326,8 @@ Test(failover, any_order_of_transitions_ends_in_the_table_of_the_serving_set)
 		}
 		cr_expect_eq(other, 0, "step %zu: %u of %u moved slots not of backend %zu",
 				     i, other, moved, b);
+		if (i % 2)	/* half the steps with the serving maps refreshed */
+			committer_refresh_fallbacks(g.committer);
 		memcpy(before, got, m * sizeof(*got));
 	}
 	fresh_slots(g.config, 0, want);
@@ -246,6 +336,18 @@ Test(failover, any_order_of_transitions_ends_in_the_table_of_the_serving_set)
 	free(got);
 	free(before);
 	rig_down(&g);
+}
+
+/* 1021 slots for 4 backends: the direct shape (each moved slot rewritten) */
+Test(failover, any_order_of_transitions_ends_in_the_table_of_the_serving_set)
+{
+	walk_transitions(1021);
+}
+
+/* 4099 slots for 4 backends: the fallback shape (maps and rules) */
+Test(failover, any_order_of_transitions_with_fallback_maps)
+{
+	walk_transitions(4099);
 }
 
 static int cmp_double(const void *a, const void *b)

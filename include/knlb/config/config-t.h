@@ -22,6 +22,13 @@
 /* A table_size not given is derived from the backends (config/table_size.h). */
 #define KNLB_MAGLEV_MIN_SLOTS	1021U	/* prime */
 #define KNLB_MAGLEV_SLOTS_PER_BACKEND	100U	/* 1 % balance (Maglev paper) */
+/*
+ * maglev tables with at least this many slots per backend of a family get
+ * per-backend fallback maps (pool/fallback.h): below it, rewriting a dead
+ * backend's slots (2 x M/N elements, ~1.1 us each) stays under a
+ * millisecond and the maps would only double the elements to program.
+ */
+#define KNLB_FALLBACK_SLOTS_PER_BACKEND	256U
 #define KNLB_ROUND_MIN_SLOTS	100U	/* wrr, random, wlc: 1 point */
 #define KNLB_ROUND_SLOTS_PER_BACKEND	10U
 #define KNLB_MAX_WEIGHT		65535U

@@ -51,6 +51,15 @@ void config_keep_table_sizes(const struct knlb_config *running,
  */
 bool config_keep_table_size(struct knlb_service_config *svc, uint32_t m);
 
+/*
+ * Whether svc's kernel table takes the fallback shape (pool/fallback.h,
+ * docs/architecture.md): maglev, and table_size >=
+ * KNLB_FALLBACK_SLOTS_PER_BACKEND x the backends of its largest family
+ * (backups included).  A derived size (100 x N) never does: it is for the
+ * tables an operator made large on purpose.
+ */
+bool config_table_has_fallback_maps(const struct knlb_service_config *svc);
+
 /* "set", "derived" or "kept". */
 const char *config_table_size_source_name(enum knlb_table_size_source src);
 

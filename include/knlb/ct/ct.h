@@ -133,9 +133,15 @@ struct ct_stats {
 	uint64_t periodic_interval_ms;	/* counts are this old at most:
 					   track_interval, or 4x the last
 					   dump's duration when longer */
-	uint64_t new_flow_rate;		/* flows/s the last pass found new
-					   (flows shorter than an interval are
-					   not seen: a lower bound) */
+	uint64_t new_flow_rate;		/* flows/s the last pass found new,
+					   with the unseen ones below (without
+					   a counter source, flows shorter than
+					   an interval are not seen: a lower
+					   bound) */
+	uint64_t flows_unseen;		/* periodic: flows that opened and
+					   ended between two dumps, from the
+					   kernel's per-backend counters */
+	uint64_t new_flows_errors;	/* reading those counters failed */
 	uint64_t sampled_rate;		/* bounded: NEW events/s in the last
 					   sample (NEW joined for 100 ms after
 					   each pass) */
@@ -184,8 +190,10 @@ int ct_set_closing_updates(struct ct *ct, bool on);
  * their counts in the flowtab: a TCP entry in TIME_WAIT or CLOSE is not
  * active, a flow not in the dump is closed, so drains reach 0 and the
  * drained callback fires from the pass.  Counts are up to one interval
- * old; flows that open and end between two dumps are never counted
- * (opened/closed undercount; the kernel's backend_new counter has them).
+ * old; flows that open and end between two dumps are not in any dump:
+ * with a counter source (ct_set_new_flows_source) they are added from the
+ * kernel's backend_new counters, opened and closed; without, opened and
+ * closed undercount.
  * With more than CT_PERIODIC_MAX_FILTERED marks one unfiltered dump is
  * read instead, knlbd skipping the other services' entries: each dump
  * walks the kernel's whole hash table (every bucket, with bottom halves
@@ -196,6 +204,19 @@ int ct_set_closing_updates(struct ct *ct, bool on);
  */
 int ct_set_periodic(struct ct *ct, const uint32_t *marks, size_t n,
 		    uint64_t interval_ns);
+
+/*
+ * Where the periodic passes get the kernel's per-backend new-flow
+ * counters (knlbd: stats_read_new() of its table), to count the flows of
+ * the periodic services that opened and ended between two dumps
+ * (include/knlb/ct/unseen.h): opened is then exact, not a lower bound.
+ * fn fills *out and returns 0, or -errno (that pass keeps the dumps'
+ * counts; counted in new_flows_errors).  NULL: dumps only.  It is called
+ * just before each pass's dump, and once after the first.
+ */
+struct stats_table;
+typedef int (*ct_new_flows_fn)(void *arg, struct stats_table *out);
+void ct_set_new_flows_source(struct ct *ct, ct_new_flows_fn fn, void *arg);
 
 /*
  * Bounded mode.  When the event intake cannot follow (`overflows` ENOBUFS

@@ -192,6 +192,17 @@ void flowtab_resync_abort(struct flowtab *ft);
 bool flowtab_resyncing(const struct flowtab *ft);
 
 /*
+ * n flows of a backend that no dump or event ever showed (they opened and
+ * ended between two periodic dumps; the kernel's per-backend counter says
+ * they existed): opened and closed both grow by n, active does not move.
+ * Creates the pair if it was never seen.  0, -EINVAL (mark 0, bad
+ * address) or -ENOMEM.
+ */
+int flowtab_add_unseen(struct flowtab *ft, uint32_t mark,
+		       const struct knlb_addr *addr, uint16_t port,
+		       uint8_t proto, uint64_t n);
+
+/*
  * Counters of one backend of one service, or of a whole service (all its
  * backends and protocols).  Zeroes and -ENOENT for a pair never seen.
  */

@@ -24,6 +24,7 @@ struct commit_stats {
 	uint64_t replaces;		/* table replaces after a failed delta */
 	/* the last delta */
 	size_t last_elements;
+	size_t last_messages;		/* netlink messages of its transaction */
 	uint32_t last_moved;		/* slots whose backend changed */
 	double last_ack_ms;		/* build + send + ACKs */
 	double last_decision_ms;	/* from the pool change to the ACK */
@@ -38,6 +39,14 @@ void committer_free(struct committer *c);
 
 /* Send every dirty service's delta; the loop's before-sleep hook. */
 void committer_run(struct committer *c);
+
+/*
+ * Services in the fallback shape (pool/fallback.h): bring the serving
+ * backends' precomputed fallbacks up to date now, one transaction per
+ * service whose maps a transition left stale.  A timer runs it
+ * FALLBACK_REFRESH_NS after the transition; tests call it directly.
+ */
+void committer_refresh_fallbacks(struct committer *c);
 
 /*
  * A reload: bring the kernel from what it holds for the running pool to

@@ -11,6 +11,7 @@ struct nfnl_batch;
 struct knlb_model;
 struct knlb_service;
 struct slot_diff;
+struct fallback_state;
 
 /*
  * Translation of the pool into nftables objects (libnftnl), appended to a
@@ -49,13 +50,53 @@ const char *ruleset_slots_name(const struct knlb_service *svc,
  * delete, then build everything, so the kernel swaps old for new in one
  * transaction with no window in between.  0 or -ENOMEM.
  */
-int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool);
+/*
+ * fb: per service of pool, what the kernel should hold in the fallback
+ * shape (pool/fallback.h), base NULL for a service not in it; fb NULL:
+ * no service is.
+ */
+int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool,
+			const struct fallback_state *fb);
 
 /* Element deletes/adds that turn svc's kernel slot map per diff. */
 int ruleset_add_slot_changes(struct nfnl_batch *batch,
 			     const struct knlb_model *pool,
 			     const struct knlb_service *svc,
 			     const struct slot_diff *diff);
+
+/*
+ * The fallback shape of svc from have to want (pool/fallback.h): its
+ * base map's elements, its fallback maps' elements, and, when the dead
+ * set changed, chain fb_NAME flushed and given one rule per dead backend.
+ * Counts element adds and deletes into *elements.  0 or -ENOMEM.
+ */
+int ruleset_add_fallback_changes(struct nfnl_batch *batch,
+				 const struct knlb_model *pool,
+				 const struct knlb_service *svc,
+				 const struct fallback_state *have,
+				 const struct fallback_state *want,
+				 size_t *elements);
+
+/*
+ * A reload changed svc's backend list: chain fb_NAME flushed, the maps
+ * NAME_fb0 .. NAME_fb<old_backends - 1> deleted and one empty map per
+ * backend of svc made (ruleset_add_fallback_changes() fills them next).
+ */
+int ruleset_add_fallback_remake(struct nfnl_batch *batch,
+				const struct knlb_model *pool,
+				const struct knlb_service *svc,
+				size_t old_backends);
+
+/*
+ * "fb_<service>" (the jumps), and per backend index b "fb<b>_<service>"
+ * (its rule) and "<service>_fb<b>" (its map).
+ */
+const char *ruleset_fallback_chain_name(const struct knlb_service *svc,
+					char *buf, size_t len);
+const char *ruleset_fallback_map_name(const struct knlb_service *svc, size_t b,
+				      char *buf, size_t len);
+const char *ruleset_fallback_backend_chain_name(const struct knlb_service *svc,
+						size_t b, char *buf, size_t len);
 
 /* Put svc's VIP of family f into (empty) or out of its on_empty set. */
 int ruleset_add_empty_change(struct nfnl_batch *batch,

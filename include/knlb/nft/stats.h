@@ -84,6 +84,9 @@ struct stats_table {
 #define STATS_TIMEOUT_MS 2000
 int stats_read(const char *table, uint32_t mark_mask, struct stats_table *out,
 	       char *err, size_t errlen);
+/* The same for backend_new (and backend_new6) only: new_flows, no traffic. */
+int stats_read_new(const char *table, uint32_t mark_mask,
+		   struct stats_table *out, char *err, size_t errlen);
 void stats_table_free(struct stats_table *t);
 
 /* The entry of one backend, or NULL when the kernel has counted nothing. */

@@ -9,6 +9,7 @@
 struct nfnl_sock;
 struct knlb_model;
 struct knlb_service;
+struct fallback_state;
 
 /*
  * Sync: bringing the kernel to the pool's desired state, one transaction
@@ -50,13 +51,31 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
  */
 int sync_service_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		       const struct knlb_service *svc, const uint32_t *old_slots,
-		       unsigned old_empty, struct sync_result *res, char *err,
-		       size_t errlen);
+		       unsigned old_empty, struct fallback_state *old_fb,
+		       struct sync_result *res, char *err, size_t errlen);
 
 /* What the kernel holds for one service, the base of a delta. */
 struct sync_old {
 	const uint32_t *slots;	/* NULL: leave this service alone */
 	unsigned empty;		/* bit 1 << family: that VIP is in its on_empty set */
+	/*
+	 * A service in the fallback shape (pool/fallback.h): what its maps
+	 * and chain fb_NAME hold, updated to what the kernel holds after a
+	 * successful sync.  Required for those services (-EINVAL without:
+	 * only a replace can then bring the kernel to the pool); the delta
+	 * is the failover's: the base map, the rules of the dead backends
+	 * and their maps' elements, not the serving backends' precomputed
+	 * fallbacks (sync_fallback_refresh()).
+	 */
+	struct fallback_state *fb;
+	/*
+	 * A reload that changed the backend list of a service in the shape:
+	 * its maps NAME_fb0 .. NAME_fb<fb_drop_maps - 1> are deleted and the
+	 * new list's made and filled in the same transaction (the maps are
+	 * named by backend index); fb then holds only the kernel's base,
+	 * translated to the new indexes.  0: the list is the same.
+	 */
+	size_t fb_drop_maps;
 };
 
 /*
@@ -69,5 +88,22 @@ struct sync_old {
 int sync_pool_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		    const struct sync_old *old, struct sync_result *res,
 		    char *err, size_t errlen);
+
+/*
+ * The full fallback state of svc (st sized with fallback_state_init()):
+ * what a replace writes, every backend's map precomputed.  0 or -ENOMEM.
+ */
+int sync_fallback_full(const struct knlb_service *svc, struct fallback_state *st);
+void sync_fallback_states_free(struct fallback_state *st, size_t n);
+
+/*
+ * Off the failover's path: bring svc's fallback maps from have to the
+ * full state (each serving backend's slots mapped to their next serving
+ * preference), one transaction, none when equal; have updated on success.
+ */
+int sync_fallback_refresh(struct nfnl_sock *sock, const struct knlb_model *pool,
+			  const struct knlb_service *svc,
+			  struct fallback_state *have, struct sync_result *res,
+			  char *err, size_t errlen);
 
 #endif

@@ -15,6 +15,9 @@
  * policy follows from them is pool-adopt.c's business.
  */
 
+/* Bits of adopt_service.fallback_rules: nft/fallback.c's backends per service. */
+#define ADOPT_FALLBACK_WORDS 32
+
 /* One distinct value of a slot map: a backend the kernel maps. */
 struct adopt_backend {
 	struct knlb_addr addr;		/* AF_INET or AF_INET6 */
@@ -45,6 +48,13 @@ struct adopt_service {
 	bool has_mark;
 	uint32_t mark;
 	uint32_t mark_mask;
+	/*
+	 * The fallback shape (pool/fallback.h): chain fb_<name> jumps to
+	 * chain fb<i>_<name>, which reads map <name>_fb<i>, for each bit i set here (a backend index
+	 * of the config that wrote it).  Those backends' slots are counted
+	 * in mapped[] where their map sends them, as the kernel forwards.
+	 */
+	uint32_t fallback_rules[ADOPT_FALLBACK_WORDS];
 };
 
 struct adopt_table {

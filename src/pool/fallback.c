@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The fallback shape's desired state (see pool/fallback.h): what the
+ * kernel should hold so that it forwards every slot exactly as the pool's
+ * effective table says, and one rule per backend that stops serving is
+ * all a health transition needs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "knlb/lib/addr.h"
+#include "knlb/config/table_size.h"
+#include "knlb/pool/fallback.h"
+#include "knlb/pool/pool.h"
+#include "knlb/sched/sched.h"
+
+bool pool_has_fallback_maps(const struct knlb_service *svc)
+{
+	return config_table_has_fallback_maps(svc->cfg);
+}
+
+int fallback_state_init(struct fallback_state *st, const struct knlb_service *svc)
+{
+	size_t len = pool_slots_len(svc), n = svc->n_backends;
+
+	*st = (struct fallback_state){ .n_slots = len, .n_backends = n };
+	st->base = malloc((len ? len : 1) * sizeof(*st->base));
+	st->fb = malloc((len ? len : 1) * sizeof(*st->fb));
+	st->dead = calloc(n ? n : 1, sizeof(*st->dead));
+	if (!st->base || !st->fb || !st->dead) {
+		fallback_state_free(st);
+		return -ENOMEM;
+	}
+	for (size_t s = 0; s < len; s++)
+		st->base[s] = st->fb[s] = SCHED_SLOT_EMPTY;
+	return 0;
+}
+
+void fallback_state_free(struct fallback_state *st)
+{
+	free(st->base);
+	free(st->fb);
+	free(st->dead);
+	*st = (struct fallback_state){ 0 };
+}
+
+void fallback_state_copy(struct fallback_state *dst, const struct fallback_state *src)
+{
+	memcpy(dst->base, src->base, src->n_slots * sizeof(*src->base));
+	memcpy(dst->fb, src->fb, src->n_slots * sizeof(*src->fb));
+	memcpy(dst->dead, src->dead, src->n_backends * sizeof(*src->dead));
+}
+
+int pool_fallback_next(const struct knlb_service *svc, uint32_t *next)
+{
+	uint32_t m = svc->cfg->table_size;
+	bool *serving = calloc(svc->n_backends ? svc->n_backends : 1,
+			       sizeof(*serving));
+	int ret = serving ? 0 : -ENOMEM;
+
+	for (size_t k = 0; ret == 0 && k < svc->n_families; k++) {
+		const struct knlb_service_family *fam = &svc->families[k];
+
+		if (!fam->prefs) {	/* a table of backups: no preference kept */
+			for (uint32_t s = 0; s < m; s++)
+				next[k * m + s] = SCHED_SLOT_EMPTY;
+			continue;
+		}
+		/* as pool.c's compute_family_maglev() counts serving */
+		for (size_t b = 0; b < svc->n_backends; b++)
+			serving[b] = addr_family_index(&svc->backends[b].cfg->addr) ==
+				     fam->family &&
+				     svc->backends[b].effective_weight > 0;
+		ret = maglev_prefs_next(fam->prefs, fam->base, serving, next + k * m);
+	}
+	free(serving);
+	return ret;
+}
+
+/* The base table as one array laid out as svc->slots. */
+static const uint32_t *base_table(const struct knlb_service *svc)
+{
+	return svc->base_slots ? svc->base_slots : svc->slots;
+}
+
+void fallback_desired(const struct knlb_service *svc,
+		      const struct fallback_state *have, const uint32_t *next,
+		      struct fallback_state *want)
+{
+	const uint32_t *base = base_table(svc);
+	size_t len = want->n_slots;
+
+	memcpy(want->base, base, len * sizeof(*base));
+	memset(want->dead, 0, want->n_backends * sizeof(*want->dead));
+	for (size_t s = 0; s < len; s++)
+		if (base[s] != SCHED_SLOT_EMPTY && svc->slots[s] != base[s])
+			want->dead[base[s]] = true;
+	for (size_t s = 0; s < len; s++) {
+		uint32_t b = base[s];
+
+		if (b == SCHED_SLOT_EMPTY)
+			want->fb[s] = SCHED_SLOT_EMPTY;
+		else if (want->dead[b])
+			want->fb[s] = svc->slots[s];
+		else if (next)
+			want->fb[s] = next[s];
+		else if (have && have->base[s] == b)
+			want->fb[s] = have->fb[s];
+		else
+			want->fb[s] = SCHED_SLOT_EMPTY;
+	}
+}
+
+uint32_t fallback_effective(const struct fallback_state *st, size_t s)
+{
+	uint32_t b = st->base[s];
+
+	if (b != SCHED_SLOT_EMPTY && b < st->n_backends && st->dead[b] &&
+	    st->fb[s] != SCHED_SLOT_EMPTY)
+		return st->fb[s];
+	return b;
+}
+
+bool fallback_rules_differ(const struct fallback_state *a,
+			   const struct fallback_state *b)
+{
+	return memcmp(a->dead, b->dead, a->n_backends * sizeof(*a->dead)) != 0;
+}

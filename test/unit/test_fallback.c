@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The fallback shape's desired state (pool/fallback.h): what the kernel
+ * forwards under it is the pool's effective table, a transition touches
+ * only what it must, and each serving backend's precomputed fallbacks are
+ * what the table would be were that backend to stop next.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <criterion/criterion.h>
+
+#include "config-test.h"
+#include "knlb/config/table_size.h"
+#include "knlb/pool/fallback.h"
+#include "knlb/pool/pool.h"
+#include "knlb/sched/sched.h"
+
+/* 4099 slots, 4 backends: 1024 per backend, the fallback shape. */
+#define FOUR "[service web]\nvip = 192.0.2.10\nport = 80\ntable_size = 4099\n" \
+	"backend = 10.0.0.11:8080\nbackend = 10.0.0.12:8080 weight=2\n" \
+	"backend = 10.0.0.13:8080\nbackend = 10.0.0.14:8080\n"
+
+static struct knlb_model *pool_of(struct result *r, const char *text)
+{
+	struct knlb_model *pool;
+
+	*r = load_ok(text);
+	cr_assert_eq(pool_create(r->cfg, &pool), 0);
+	return pool;
+}
+
+static void set_down(struct knlb_service *svc, unsigned down)
+{
+	for (size_t b = 0; b < svc->n_backends; b++)
+		pool_set_health(svc, b, !(down & (1u << b)), 0);
+	cr_assert_eq(pool_compute_slots(svc), 0);
+}
+
+/* The full state (a replace, or a refresh) for svc as it is. */
+static void full_state(const struct knlb_service *svc, struct fallback_state *st)
+{
+	uint32_t *next = malloc(pool_slots_len(svc) * sizeof(*next));
+
+	cr_assert_not_null(next);
+	cr_assert_eq(pool_fallback_next(svc, next), 0);
+	fallback_desired(svc, NULL, next, st);
+	free(next);
+}
+
+static void expect_forwards_as_pool(const struct knlb_service *svc,
+				    const struct fallback_state *st, const char *when)
+{
+	for (size_t s = 0; s < st->n_slots; s++)
+		cr_assert_eq(fallback_effective(st, s), svc->slots[s],
+			     "%s: slot %zu forwarded to %u, the pool says %u",
+			     when, s, fallback_effective(st, s), svc->slots[s]);
+}
+
+Test(fallback, the_shape_is_for_large_maglev_tables_per_backend)
+{
+	struct result r = load_ok(FOUR);
+
+	cr_expect(config_table_has_fallback_maps(&r.cfg->services[0]));
+	r.cfg->services[0].table_size = 1021;		/* 255 per backend */
+	cr_expect_not(config_table_has_fallback_maps(&r.cfg->services[0]));
+	r.cfg->services[0].table_size = 4099;
+	r.cfg->services[0].scheduler = KNLB_SCHED_WRR;
+	cr_expect_not(config_table_has_fallback_maps(&r.cfg->services[0]),
+		      "numgen schedulers cannot index a per-slot fallback");
+	result_free(&r);
+	/* dual stack: the larger family counts */
+	r = load_ok("[service web]\nvip = 192.0.2.10\nvip = 2001:db8::10\nport = 80\n"
+		    "table_size = 1031\nbackend = 10.0.0.11:8080\n"
+		    "backend = [2001:db8::11]:8080\nbackend = [2001:db8::12]:8080\n"
+		    "backend = [2001:db8::13]:8080\nbackend = [2001:db8::14]:8080\n");
+	cr_expect(config_table_has_fallback_maps(&r.cfg->services[0]),
+		  "1031 slots for 4 IPv6 backends: 257 each");
+	r.cfg->services[0].table_size = 1021;
+	cr_expect_not(config_table_has_fallback_maps(&r.cfg->services[0]),
+		      "1021 slots for 4 IPv6 backends: 255 each, though IPv4's one has all");
+	result_free(&r);
+}
+
+/* Every backend serving: no rule, base = slots, each slot's next preference. */
+Test(fallback, all_serving_has_no_rule_and_every_fallback)
+{
+	struct result r;
+	struct knlb_model *pool = pool_of(&r, FOUR);
+	struct knlb_service *svc = &pool->services[0];
+	struct fallback_state st;
+
+	cr_assert_eq(fallback_state_init(&st, svc), 0);
+	full_state(svc, &st);
+	for (size_t b = 0; b < svc->n_backends; b++)
+		cr_expect_not(st.dead[b]);
+	for (size_t s = 0; s < st.n_slots; s++) {
+		cr_assert_eq(st.base[s], svc->slots[s]);
+		cr_assert_neq(st.fb[s], SCHED_SLOT_EMPTY, "slot %zu has no fallback", s);
+		cr_assert_neq(st.fb[s], st.base[s], "slot %zu falls back to its owner", s);
+	}
+	expect_forwards_as_pool(svc, &st, "all up");
+	fallback_state_free(&st);
+	pool_free(pool);
+	result_free(&r);
+}
+
+/*
+ * A serving backend's precomputed fallbacks are exactly where its slots
+ * go when it stops: the first failure needs no element written.
+ */
+Test(fallback, precomputed_fallbacks_are_the_table_after_that_failure)
+{
+	struct result r;
+	struct knlb_model *pool = pool_of(&r, FOUR);
+	struct knlb_service *svc = &pool->services[0];
+	struct fallback_state before, after;
+
+	cr_assert_eq(fallback_state_init(&before, svc), 0);
+	cr_assert_eq(fallback_state_init(&after, svc), 0);
+	set_down(svc, 1u << 0);		/* one dead already */
+	full_state(svc, &before);
+	for (size_t b = 1; b < svc->n_backends; b++) {
+		set_down(svc, 1u << 0 | 1u << b);
+		/* the failover's delta: no refresh of the serving maps */
+		fallback_desired(svc, &before, NULL, &after);
+		expect_forwards_as_pool(svc, &after, "second down");
+		cr_expect(after.dead[0] && after.dead[b]);
+		for (size_t s = 0; s < after.n_slots; s++) {
+			cr_assert_eq(after.base[s], before.base[s], "the base moved");
+			/* b's own map: already right, nothing to write */
+			if (before.base[s] == b)
+				cr_assert_eq(after.fb[s], before.fb[s],
+					     "backend %zu: slot %zu needs a write", b, s);
+			/* another dead backend's map: only entries that pointed at b */
+			if (before.base[s] == 0 && after.fb[s] != before.fb[s])
+				cr_assert_eq(before.fb[s], b, "slot %zu rewritten needlessly", s);
+		}
+		set_down(svc, 1u << 0);
+	}
+	fallback_state_free(&before);
+	fallback_state_free(&after);
+	pool_free(pool);
+	result_free(&r);
+}
+
+/* Any set down, from any earlier state: the kernel forwards as the pool. */
+Test(fallback, every_serving_set_forwards_as_the_pool)
+{
+	struct result r;
+	struct knlb_model *pool = pool_of(&r, FOUR);
+	struct knlb_service *svc = &pool->services[0];
+	struct fallback_state have, want;
+
+	cr_assert_eq(fallback_state_init(&have, svc), 0);
+	cr_assert_eq(fallback_state_init(&want, svc), 0);
+	full_state(svc, &have);
+	for (unsigned down = 0; down < 16; down++) {
+		char when[32];
+
+		set_down(svc, down);
+		fallback_desired(svc, &have, NULL, &want);
+		snprintf(when, sizeof(when), "down set 0x%x", down);
+		expect_forwards_as_pool(svc, &want, when);
+		for (size_t b = 0; b < svc->n_backends && down != 15; b++)
+			cr_expect_eq(want.dead[b], (down >> b) & 1, "%s: backend %zu", when, b);
+		fallback_state_copy(&have, &want);
+		if (down % 3 == 0)
+			full_state(svc, &have);		/* sometimes refreshed */
+	}
+	fallback_state_free(&have);
+	fallback_state_free(&want);
+	pool_free(pool);
+	result_free(&r);
+}
