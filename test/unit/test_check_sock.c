@@ -27,28 +27,6 @@ static int g_pending;
 static int g_fds_before;
 static pid_t g_server = -1;
 
-struct outcome {
-	int calls;
-	struct check_result res;
-};
-
-static void on_done(const struct check_result *res, void *arg)
-{
-	struct outcome *o = arg;
-
-	o->calls++;
-	o->res = *res;
-	if (--g_pending == 0)
-		loop_stop(g_loop);
-}
-
-static void on_guard(struct loop *loop, struct loop_timer *t, void *arg)
-{
-	(void)t;
-	*(bool *)arg = true;
-	loop_stop(loop);
-}
-
 static int open_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -78,36 +56,26 @@ static int listener(uint16_t *port)
 
 /* Start n probes of kind to port at once and run until all have a result. */
 static void probe_kind_n(enum check_kind kind, uint16_t port, int n,
-			 struct outcome *o)
+			 struct check_outcome *o)
 {
-	struct check_spec spec = { .kind = kind, .timeout_ns = 1000 * MS };
-	struct knlb_addr addr = { .family = AF_INET,
-				  .in.s_addr = htonl(INADDR_LOOPBACK) };
-	struct loop_timer guard;
-	bool fired = false;
+	struct check_spec spec = check_test_spec(kind, 1000);
+	struct knlb_addr addr = check_test_loopback();
 
-	strcpy(spec.path, "/");
-	spec.expect_status[(200 - CHECK_STATUS_MIN) / 8] |=
-		(uint8_t)(1u << ((200 - CHECK_STATUS_MIN) % 8));
 	for (int i = 0; i < n; i++) {
-		o[i] = (struct outcome){ 0 };
-		cr_assert_eq(checker_start(g_checker, &spec, &addr, port, on_done,
+		o[i] = (struct check_outcome){ .loop = g_loop, .pending = &g_pending };
+		cr_assert_eq(checker_start(g_checker, &spec, &addr, port, check_outcome_done,
 					   &o[i], NULL), 0);
 		g_pending++;
 	}
-	loop_timer_init(&guard, on_guard, &fired);
-	cr_assert_eq(loop_timer_arm(g_loop, &guard, 3000 * MS), 0);
-	cr_assert_eq(loop_run(g_loop), 0);
-	loop_timer_cancel(g_loop, &guard);
-	cr_assert(!fired, "%d probe(s) without a result", g_pending);
+	check_loop_run(g_loop, 3000);
 }
 
-static void probe_n(uint16_t port, int n, struct outcome *o)
+static void probe_n(uint16_t port, int n, struct check_outcome *o)
 {
 	probe_kind_n(CHECK_TCP, port, n, o);
 }
 
-static void expect_all(const struct outcome *o, int n, enum check_status status)
+static void expect_all(const struct check_outcome *o, int n, enum check_status status)
 {
 	for (int i = 0; i < n; i++) {
 		cr_expect_eq(o[i].calls, 1);
@@ -191,7 +159,7 @@ Test(check_sock, probes_in_a_row_reuse_one_socket)
 	uint16_t port;
 	int lfd = listener(&port), fds;
 	int below = lfd + 1;	/* the loop's own fds are older */
-	struct outcome o[1];
+	struct check_outcome o[1];
 	unsigned long kept;
 
 	probe_n(port, 1, o);
@@ -214,7 +182,7 @@ Test(check_sock, concurrent_probes_keep_at_most_their_sockets)
 {
 	uint16_t port;
 	int lfd = listener(&port), fds;
-	struct outcome o[16];
+	struct check_outcome o[16];
 
 	probe_n(port, 16, o);
 	expect_all(o, 16, CHECK_OK);
@@ -230,7 +198,7 @@ Test(check_sock, a_refusal_does_not_reach_the_next_probe)
 {
 	uint16_t live, dead;
 	int lfd = listener(&live), dfd = listener(&dead);
-	struct outcome o[1];
+	struct check_outcome o[1];
 
 	close(dfd);	/* nothing listens on dead any more: refused */
 	probe_n(live, 1, o);
@@ -251,7 +219,7 @@ Test(check_sock, freeing_the_checker_closes_every_socket)
 {
 	uint16_t port;
 	int lfd = listener(&port);
-	struct outcome o[8];
+	struct check_outcome o[8];
 
 	probe_n(port, 8, o);
 	expect_all(o, 8, CHECK_OK);
@@ -268,7 +236,7 @@ Test(check_sock, http_probes_in_a_row_reuse_one_socket)
 {
 	uint16_t port = child_http_start(&g_server);
 	int fds;
-	struct outcome o[1];
+	struct check_outcome o[1];
 
 	probe_kind_n(CHECK_HTTP, port, 1, o);
 	expect_all(o, 1, CHECK_OK);
