@@ -19,18 +19,41 @@ static bool has_mark(const uint32_t *marks, size_t n, uint32_t mark)
 	return false;
 }
 
-static struct unseen_backend *find(struct unseen *u, uint32_t mark,
-				   const struct knlb_addr *addr,
-				   uint16_t port, uint8_t proto)
+/* The order u->b is kept in, so a pass over 10,000 backends is N log N. */
+static int key_cmp(const struct unseen_backend *b, uint32_t mark,
+		   const struct knlb_addr *addr, uint16_t port, uint8_t proto)
 {
-	for (size_t i = 0; i < u->n; i++) {
-		struct unseen_backend *b = &u->b[i];
+	if (b->mark != mark)
+		return b->mark < mark ? -1 : 1;
+	if (b->proto != proto)
+		return b->proto < proto ? -1 : 1;
+	if (b->port != port)
+		return b->port < port ? -1 : 1;
+	return addr_compare(&b->addr, addr);
+}
 
-		if (b->mark == mark && b->port == port && b->proto == proto &&
-		    addr_equal(&b->addr, addr))
-			return b;
+/* Where the key is, or would be inserted (*found says which). */
+static size_t locate(const struct unseen *u, uint32_t mark,
+		     const struct knlb_addr *addr, uint16_t port, uint8_t proto,
+		     bool *found)
+{
+	size_t lo = 0, hi = u->n;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = key_cmp(&u->b[mid], mark, addr, port, proto);
+
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return NULL;
+	return lo;
 }
 
 /* The entry of a backend, a zeroed new one when first met (NULL: ENOMEM). */
@@ -38,13 +61,17 @@ static struct unseen_backend *get(struct unseen *u, uint32_t mark,
 				  const struct knlb_addr *addr,
 				  uint16_t port, uint8_t proto)
 {
-	struct unseen_backend *b = find(u, mark, addr, port, proto);
+	bool found;
+	size_t at = locate(u, mark, addr, port, proto, &found);
+	struct unseen_backend *b;
 
-	if (b)
-		return b;
+	if (found)
+		return &u->b[at];
 	if (grow(&u->b, &u->cap, u->n + 1, sizeof(*u->b), 8) < 0)
 		return NULL;
-	b = &u->b[u->n++];
+	memmove(&u->b[at + 1], &u->b[at], (u->n - at) * sizeof(*u->b));
+	u->n++;
+	b = &u->b[at];
 	*b = (struct unseen_backend){ .mark = mark, .addr = *addr,
 				      .port = port, .proto = proto };
 	return b;
@@ -121,11 +148,8 @@ int unseen_apply(struct unseen *u, struct flowtab *ft,
 		*added = 0;
 	if (!u->based)
 		return -EAGAIN;
-	/* An element gone from the set counts again from 0 if it comes back. */
 	for (size_t i = 0; i < u->n; i++)
-		if (!stats_find(k, u->b[i].mark, &u->b[i].addr, u->b[i].proto,
-				u->b[i].port))
-			u->b[i].kernel_last = 0;
+		u->b[i].in_read = false;
 	for (size_t i = 0; ret == 0 && i < k->n; i++) {
 		const struct stats_counter *c = &k->c[i];
 		struct unseen_backend *b;
@@ -139,6 +163,7 @@ int unseen_apply(struct unseen *u, struct flowtab *ft,
 			ret = -ENOMEM;
 			break;
 		}
+		b->in_read = true;
 		/* Went down: restarted from 0 since the last read. */
 		b->kernel_since += c->new_flows >= b->kernel_last ?
 				   c->new_flows - b->kernel_last : c->new_flows;
@@ -154,6 +179,10 @@ int unseen_apply(struct unseen *u, struct flowtab *ft,
 			total += more;
 		}
 	}
+	/* An element gone from the set counts again from 0 if it comes back. */
+	for (size_t i = 0; ret == 0 && i < u->n; i++)
+		if (!u->b[i].in_read)
+			u->b[i].kernel_last = 0;
 	u->added += total;
 	if (added)
 		*added = total;

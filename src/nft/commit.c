@@ -270,7 +270,12 @@ void committer_run(struct committer *c)
 		if (!svc->dirty)
 			continue;
 		since = svc->dirty_since_ns;
-		ret = pool_compute_slots(svc);
+		/* refreshed fallbacks are the answers for the dead backends' slots */
+		if (kv->fb.base && !kv->fb_stale)
+			ret = pool_compute_slots_hinted(svc, &(struct pool_fallback_hint){
+				kv->fb.base, kv->fb.fb, kv->fb.dead });
+		else
+			ret = pool_compute_slots(svc);
 		if (ret < 0) {
 			log_error("service %s: computing slots: %s", svc->cfg->name,
 				  strerror(-ret));

@@ -51,7 +51,53 @@ struct slots_scratch {
 	struct sched_backend *in;
 	uint32_t *map;			/* to svc's backend index */
 	bool *serving;
+	const struct pool_fallback_hint *hint;	/* NULL: none */
 };
+
+/*
+ * Whether hint answers fam's slots for the serving set in sc: computed
+ * on the same base, for a set that holds every backend serving now (a
+ * backend the hint had as dead serves again: an earlier preference may
+ * be back, the hint does not know).
+ */
+static bool hint_usable(const struct knlb_service *svc,
+			const struct knlb_service_family *fam, size_t k,
+			const struct slots_scratch *sc)
+{
+	uint32_t m = svc->cfg->table_size;
+
+	if (!sc->hint)
+		return false;
+	for (size_t b = 0; b < svc->n_backends; b++)
+		if (sc->hint->dead[b] && sc->serving[b])
+			return false;
+	return memcmp(sc->hint->base + k * m, fam->base, m * sizeof(*fam->base)) == 0;
+}
+
+/*
+ * The effective table from the hint: an owner that serves keeps its
+ * slot, a slot whose owner does not goes to the hinted next preference
+ * when that one serves, and the few others are answered by the walk.
+ */
+static int answer_from_hint(const struct knlb_service *svc,
+			    struct knlb_service_family *fam, size_t k,
+			    const struct slots_scratch *sc)
+{
+	uint32_t m = svc->cfg->table_size;
+	const uint32_t *next = sc->hint->next + k * m;
+
+	for (uint32_t s = 0; s < m; s++) {
+		uint32_t owner = fam->base[s];
+
+		if (owner == SCHED_SLOT_EMPTY || sc->serving[owner])
+			fam->slots[s] = owner;
+		else if (next[s] != SCHED_SLOT_EMPTY && sc->serving[next[s]])
+			fam->slots[s] = next[s];
+		else
+			fam->slots[s] = SCHED_SLOT_PENDING;
+	}
+	return maglev_prefs_fill(fam->prefs, fam->base, sc->serving, fam->slots);
+}
 
 /* Whether fam's kept fill was built with these base weights. */
 static bool prefs_current(const struct knlb_service_family *fam,
@@ -157,6 +203,9 @@ static int compute_family_maglev(struct knlb_service *svc,
 		if (ret == 0 && all_serve && fam->base != fam->slots)
 			memcpy(fam->slots, fam->base,
 			       cfg->table_size * sizeof(*fam->slots));
+		else if (ret == 0 && !all_serve &&
+			 hint_usable(svc, fam, (size_t)(fam - svc->families), sc))
+			ret = answer_from_hint(svc, fam, (size_t)(fam - svc->families), sc);
 		else if (ret == 0 && !all_serve)
 			ret = maglev_prefs_answer(fam->prefs, fam->base,
 						  sc->serving, fam->slots);
@@ -213,11 +262,18 @@ static int compute_family_slots(struct knlb_service *svc,
 
 int pool_compute_slots(struct knlb_service *svc)
 {
+	return pool_compute_slots_hinted(svc, NULL);
+}
+
+int pool_compute_slots_hinted(struct knlb_service *svc,
+			      const struct pool_fallback_hint *hint)
+{
 	size_t n = svc->n_backends ? svc->n_backends : 1;
 	struct slots_scratch sc = {
 		.in = calloc(n, sizeof(*sc.in)),
 		.map = calloc(n, sizeof(*sc.map)),
 		.serving = calloc(n, sizeof(*sc.serving)),
+		.hint = hint,
 	};
 	int ret = sc.in && sc.map && sc.serving ? 0 : -ENOMEM;
 

@@ -31,7 +31,7 @@
 #include "maglev-int.h"
 
 /* An answer still owed; no backend index reaches it (n < UINT32_MAX - 1). */
-#define PREF_PENDING (UINT32_MAX - 1)
+#define PREF_PENDING SCHED_SLOT_PENDING
 
 /* One backend's walk past the end of the fill. */
 struct pref_walker {
@@ -210,12 +210,14 @@ void maglev_prefs_free(struct maglev_prefs *p)
  * (its answer is the first serving backend after its owner); without,
  * only the slots whose owner does not serve (the others keep the owner).
  */
+static int pref_fill(const struct maglev_prefs *p, const uint32_t *base,
+		     const bool *serving, uint32_t k, uint32_t left, uint32_t *out);
+
 static int prefs_answer(const struct maglev_prefs *p, const uint32_t *base,
 			const bool *serving, bool owners_too, uint32_t *out)
 {
 	const struct maglev_end *end = &p->end;
 	uint32_t left = 0, k = 0, m = p->m;
-	struct pref_walker *wk;
 
 	if (!base || !out)
 		return -EINVAL;
@@ -236,6 +238,17 @@ static int prefs_answer(const struct maglev_prefs *p, const uint32_t *base,
 			out[s] = SCHED_SLOT_EMPTY;
 		left += out[s] == PREF_PENDING;
 	}
+	return pref_fill(p, base, serving, k, left, out);
+}
+
+/* The pending entries of out (left of them), k backends serving. */
+static int pref_fill(const struct maglev_prefs *p, const uint32_t *base,
+		     const bool *serving, uint32_t k, uint32_t left, uint32_t *out)
+{
+	const struct maglev_end *end = &p->end;
+	uint32_t m = p->m;
+	struct pref_walker *wk;
+
 	if (!left)
 		return 0;
 	if (pref_direct_pays(left, k, m)) {
@@ -252,6 +265,28 @@ static int prefs_answer(const struct maglev_prefs *p, const uint32_t *base,
 	pref_walk(wk, k, base, out, left, m);
 	free(wk);
 	return 0;
+}
+
+int maglev_prefs_fill(const struct maglev_prefs *p, const uint32_t *base,
+		      const bool *serving, uint32_t *out)
+{
+	uint32_t left = 0, k = 0, servers = 0;
+
+	if (!base || !out || !serving)
+		return -EINVAL;
+	for (uint32_t i = 0; i < p->end.k; i++)
+		k += serving[p->end.perms[i].index];
+	for (uint32_t s = 0; s < p->m; s++) {
+		if (out[s] != PREF_PENDING)
+			continue;
+		/* as prefs_answer(): answerable only by a server other than the owner */
+		servers = k - (base[s] != SCHED_SLOT_EMPTY && serving[base[s]]);
+		if (base[s] == SCHED_SLOT_EMPTY || !servers)
+			out[s] = SCHED_SLOT_EMPTY;
+		else
+			left++;
+	}
+	return pref_fill(p, base, serving, k, left, out);
 }
 
 int maglev_prefs_answer(const struct maglev_prefs *p, const uint32_t *base,

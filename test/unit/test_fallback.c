@@ -172,3 +172,41 @@ Test(fallback, every_serving_set_forwards_as_the_pool)
 	pool_free(pool);
 	result_free(&r);
 }
+
+/*
+ * A failure answered from the kernel's refreshed fallbacks gives the
+ * table computed without them, whatever came before: every pair of
+ * serving sets (from, to), the hint refreshed at "from".
+ */
+Test(fallback, answers_from_the_refreshed_fallbacks_are_the_computed_ones)
+{
+	struct result r1, r2;
+	struct knlb_model *hinted = pool_of(&r1, FOUR), *plain = pool_of(&r2, FOUR);
+	struct knlb_service *h = &hinted->services[0], *p = &plain->services[0];
+	struct fallback_state st;
+	unsigned used = 0;
+
+	cr_assert_eq(fallback_state_init(&st, h), 0);
+	for (unsigned from = 0; from < 15; from++) {
+		for (unsigned to = 0; to < 15; to++) {
+			struct pool_fallback_hint hint;
+
+			set_down(h, from);
+			full_state(h, &st);		/* the refresh at "from" */
+			hint = (struct pool_fallback_hint){ st.base, st.fb, st.dead };
+			for (size_t b = 0; b < h->n_backends; b++)
+				pool_set_health(h, b, !(to & (1u << b)), 0);
+			cr_assert_eq(pool_compute_slots_hinted(h, &hint), 0);
+			set_down(p, to);
+			cr_assert_arr_eq(h->slots, p->slots, pool_slots_len(h) * sizeof(uint32_t),
+					 "from down set 0x%x to 0x%x", from, to);
+			used += (to & from) == from;	/* only failures: the hint applies */
+		}
+	}
+	cr_expect_gt(used, 0);
+	fallback_state_free(&st);
+	pool_free(hinted);
+	pool_free(plain);
+	result_free(&r1);
+	result_free(&r2);
+}

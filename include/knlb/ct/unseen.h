@@ -47,10 +47,11 @@ struct unseen_backend {
 	uint64_t kernel_since;		/* its increments since the baseline */
 	uint64_t seen_base;		/* flowtab opened at the baseline */
 	uint64_t added;			/* unseen flows added so far */
+	bool in_read;			/* its element was in the last read */
 };
 
 struct unseen {
-	struct unseen_backend *b;
+	struct unseen_backend *b;	/* sorted by mark, proto, port, address */
 	size_t n, cap;
 	bool based;			/* a baseline was taken */
 	uint64_t added;			/* in all, since start */

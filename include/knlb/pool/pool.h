@@ -37,6 +37,25 @@ struct knlb_service_family *pool_service_family(const struct knlb_service *svc,
 int pool_compute_slots(struct knlb_service *svc);
 
 /*
+ * The same, for a maglev service, helped by answers known already: for
+ * each slot, the first backend after its base owner that served in some
+ * earlier serving set (the kernel's fallback maps, pool/fallback.h),
+ * computed on base (laid out as svc->slots), dead[b] set for each
+ * backend that did not serve then.  Used only when it is still right (the
+ * same base, no backend of dead[] serving again): a failure then costs a
+ * pass over the table and the walk of the slots the hint cannot answer,
+ * not the walk of every slot of every dead backend.  The result is
+ * pool_compute_slots()'s, hint or not.
+ */
+struct pool_fallback_hint {
+	const uint32_t *base;
+	const uint32_t *next;
+	const bool *dead;
+};
+int pool_compute_slots_hinted(struct knlb_service *svc,
+			      const struct pool_fallback_hint *hint);
+
+/*
  * Effective weights from weight, health, backups and slow
  * start at time now_ns.  Marks the service dirty (and returns true) when
  * any effective weight changed; on_backups and empty follow.

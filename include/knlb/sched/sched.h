@@ -85,6 +85,16 @@ int maglev_prefs_answer(const struct maglev_prefs *p, const uint32_t *base,
  */
 int maglev_prefs_next(const struct maglev_prefs *p, const uint32_t *base,
 		      const bool *serving, uint32_t *out);
+/*
+ * out[s] == SCHED_SLOT_PENDING gets the first serving backend other than
+ * base[s] in s's preference order (SCHED_SLOT_EMPTY when none); every
+ * other entry is left as it is.  For a caller that knows most answers
+ * already (a failure answered from precomputed fallbacks): the cost is
+ * that of the pending slots only.  0, -EINVAL or -ENOMEM.
+ */
+#define SCHED_SLOT_PENDING (UINT32_MAX - 1)
+int maglev_prefs_fill(const struct maglev_prefs *p, const uint32_t *base,
+		      const bool *serving, uint32_t *out);
 void maglev_prefs_free(struct maglev_prefs *p);
 
 /*
