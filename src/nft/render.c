@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "knlb/lib/addr.h"
 #include "knlb/config/config.h"
@@ -413,30 +412,11 @@ static void render_base_chain(FILE *out, const char *name, const char *hook,
 	fprintf(out, "\t\ttype nat hook %s priority %s; policy accept;\n", hook, prio);
 }
 
-/* Per service, its full fallback state (base NULL when not in the shape). */
-static struct fallback_state *fallback_states(const struct knlb_model *pool)
-{
-	struct fallback_state *fb = calloc(pool->n_services ? pool->n_services : 1,
-					   sizeof(*fb));
-
-	for (size_t i = 0; fb && i < pool->n_services; i++) {
-		const struct knlb_service *svc = &pool->services[i];
-
-		if (pool_has_fallback_maps(svc) &&
-		    (fallback_state_init(&fb[i], svc) < 0 ||
-		     sync_fallback_full(svc, &fb[i]) < 0)) {
-			sync_fallback_states_free(fb, pool->n_services);
-			return NULL;
-		}
-	}
-	return fb;
-}
-
 int render_ruleset(FILE *out, const struct knlb_model *pool)
 {
 	bool v6 = pool_serves_family(pool, KNLB_FAMILY_IPV6);
 	int n_families = v6 ? KNLB_FAMILIES : 1;
-	struct fallback_state *fb = fallback_states(pool);
+	struct fallback_state *fb = sync_fallback_states_new(pool);
 
 	if (!fb)
 		return -ENOMEM;

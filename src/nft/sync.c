@@ -82,11 +82,7 @@ static int add_carry_over(struct nfnl_batch *batch, const struct knlb_model *poo
 	return ret;
 }
 
-/*
- * Per service of pool, the full fallback state a replace writes (base
- * NULL for services not in the shape), or NULL on ENOMEM.
- */
-static struct fallback_state *fallback_states_new(const struct knlb_model *pool)
+struct fallback_state *sync_fallback_states_new(const struct knlb_model *pool)
 {
 	struct fallback_state *st = calloc(pool->n_services ? pool->n_services : 1,
 					   sizeof(*st));
@@ -128,7 +124,7 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 {
 	double start = now_ms();
 	struct nfnl_batch *batch = nfnl_batch_new();
-	struct fallback_state *fb = fallback_states_new(pool);
+	struct fallback_state *fb = sync_fallback_states_new(pool);
 	int ret;
 
 	*res = (struct sync_result){ 0 };
@@ -137,8 +133,11 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 	for (size_t i = 0; i < pool->n_services; i++) {
 		const struct knlb_service *svc = &pool->services[i];
 
+		/* the slot maps hold the base in the fallback shape */
+		const uint32_t *held = fb[i].base ? fb[i].base : svc->slots;
+
 		for (size_t s = 0; s < pool_slots_len(svc); s++) {
-			res->elements += svc->slots[s] != SCHED_SLOT_EMPTY;
+			res->elements += held[s] != SCHED_SLOT_EMPTY;
 			res->elements += fb[i].base && fb[i].fb[s] != SCHED_SLOT_EMPTY;
 		}
 	}

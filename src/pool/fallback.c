@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "knlb/lib/addr.h"
 #include "knlb/config/table_size.h"
 #include "knlb/pool/fallback.h"
 #include "knlb/pool/pool.h"
@@ -67,11 +66,9 @@ int pool_fallback_next(const struct knlb_service *svc, uint32_t *next)
 				next[k * m + s] = SCHED_SLOT_EMPTY;
 			continue;
 		}
-		/* as pool.c's compute_family_maglev() counts serving */
 		for (size_t b = 0; b < svc->n_backends; b++)
-			serving[b] = addr_family_index(&svc->backends[b].cfg->addr) ==
-				     fam->family &&
-				     svc->backends[b].effective_weight > 0;
+			serving[b] = pool_backend_serves_family(&svc->backends[b],
+								fam->family);
 		ret = maglev_prefs_next(fam->prefs, fam->base, serving, next + k * m);
 	}
 	free(serving);

@@ -46,6 +46,12 @@ static enum knlb_family backend_family(const struct knlb_backend *be)
 	return addr_family_index(&be->cfg->addr);
 }
 
+bool pool_backend_serves_family(const struct knlb_backend *be,
+				enum knlb_family f)
+{
+	return backend_family(be) == f && be->effective_weight > 0;
+}
+
 /* Scratch of one pool_compute_slots(), indexed like the family's backends. */
 struct slots_scratch {
 	struct sched_backend *in;
@@ -191,7 +197,7 @@ static int compute_family_maglev(struct knlb_service *svc,
 
 		sc->in[j].id = be->cfg->id;
 		sc->in[j].weight = ours ? be->base_weight : 0;
-		sc->serving[j] = ours && be->effective_weight > 0;
+		sc->serving[j] = pool_backend_serves_family(be, fam->family);
 		base_serves |= sc->in[j].weight > 0 && sc->serving[j];
 		all_serve &= !sc->in[j].weight || sc->serving[j];
 	}

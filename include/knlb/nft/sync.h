@@ -94,6 +94,12 @@ int sync_pool_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
  * what a replace writes, every backend's map precomputed.  0 or -ENOMEM.
  */
 int sync_fallback_full(const struct knlb_service *svc, struct fallback_state *st);
+/*
+ * Per service of pool, the full state a table replace writes (base NULL
+ * for a service not in the shape), or NULL on ENOMEM; freed with
+ * sync_fallback_states_free().  The replace and the render share it.
+ */
+struct fallback_state *sync_fallback_states_new(const struct knlb_model *pool);
 void sync_fallback_states_free(struct fallback_state *st, size_t n);
 
 /*

@@ -47,6 +47,14 @@ int pool_compute_slots(struct knlb_service *svc);
  * not the walk of every slot of every dead backend.  The result is
  * pool_compute_slots()'s, hint or not.
  */
+/*
+ * Whether be serves in its family f's maglev table: of that family, with
+ * an effective weight (healthy, enabled, under maxconn, not a backup
+ * standing by).  What the effective table and the fallbacks count.
+ */
+bool pool_backend_serves_family(const struct knlb_backend *be,
+				enum knlb_family f);
+
 struct pool_fallback_hint {
 	const uint32_t *base;
 	const uint32_t *next;
