@@ -180,14 +180,24 @@ static void log_pool(const struct knlb_model *pool)
 		const struct knlb_service_config *cfg = svc->cfg;
 		char vip[CONFIG_VIPS_STRLEN];
 		double total[KNLB_FAMILIES] = { 0 }, worst = 0;
+		/* One pass over the table, not one per backend: at 1000
+		 * backends and 100003 slots that is 10^8 reads a service. */
+		uint32_t *counts = calloc(svc->n_backends ? svc->n_backends : 1,
+					  sizeof(*counts));
 
+		if (!counts) {
+			log_warn("service %s: out of memory for the slot shares",
+				 cfg->name);
+			continue;
+		}
+		pool_count_slots(svc, counts);
 		/* Each family has a table of its own: shares are per family. */
 		for (size_t b = 0; b < svc->n_backends; b++)
 			total[addr_family_index(&svc->backends[b].cfg->addr)] +=
 				pool_effective_weight(svc, b);
 		for (size_t b = 0; b < svc->n_backends; b++) {
 			double sum = total[addr_family_index(&svc->backends[b].cfg->addr)];
-			uint32_t n = pool_slots_of(svc, b);
+			uint32_t n = counts[b];
 			double want = sum > 0 ? pool_effective_weight(svc, b) / sum : 0;
 			double got = (double)n / cfg->table_size;
 
@@ -205,6 +215,7 @@ static void log_pool(const struct knlb_model *pool)
 			 config_table_size_source_name(cfg->table_size_source),
 			 svc->n_backends, svc->n_backends == 1 ? "" : "s",
 			 svc->ct_mark, 100.0 * worst);
+		free(counts);
 	}
 }
 
