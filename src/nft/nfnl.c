@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
@@ -93,18 +94,43 @@ void nfnl_sock_close(struct nfnl_sock *sock)
 	free(sock);
 }
 
+/* Room for a small transaction; a table replace doubles it to 320 MB. */
+#define NFNL_BATCH_FIRST	(256 * 1024)
+#define NFNL_BATCH_HUGE		(2 * 1024 * 1024)
+
+/*
+ * The buffer is anonymous memory of its own, grown with mremap().  Its
+ * pages start zeroed, which libnftnl needs (it leaves holes in string and
+ * userdata attributes, and valgrind's daemon test reports a byte sent
+ * uninitialised), so nothing is memset; and growing moves page tables,
+ * not bytes.  With malloc, realloc and a memset of each new part took a
+ * fifth of programming 100 services x 100003 slots.
+ */
 static int batch_reserve(struct nfnl_batch *batch, size_t room)
 {
-	size_t old = batch->cap;
+	size_t need = batch->len + room + NFNL_MARKER_ROOM;
+	size_t cap = batch->cap ? batch->cap : NFNL_BATCH_FIRST;
+	void *p;
 
-	if (grow(&batch->buf, &batch->cap,
-		 batch->len + room + NFNL_MARKER_ROOM, 1, 256 * 1024) < 0)
+	if (need <= batch->cap)
+		return 0;
+	while (cap < need) {
+		if (cap > SIZE_MAX / 2)
+			return -ENOMEM;
+		cap *= 2;
+	}
+	if (batch->buf)
+		p = mremap(batch->buf, batch->cap, cap, MREMAP_MAYMOVE);
+	else
+		p = mmap(NULL, cap, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
 		return -ENOMEM;
-	/*
-	 * Zeroed: libnftnl leaves holes (string and userdata attributes), and
-	 * valgrind's daemon test reports a byte sent uninitialised.
-	 */
-	memset(batch->buf + old, 0, batch->cap - old);
+	/* Best effort: fewer page faults while hundreds of MB are written. */
+	if (cap >= NFNL_BATCH_HUGE)
+		(void)madvise(p, cap, MADV_HUGEPAGE);
+	batch->buf = p;
+	batch->cap = cap;
 	return 0;
 }
 
@@ -137,7 +163,8 @@ void nfnl_batch_free(struct nfnl_batch *batch)
 	for (size_t i = 0; i < batch->n_msgs; i++)
 		free(batch->msgs[i].what);
 	free(batch->msgs);
-	free(batch->buf);
+	if (batch->buf)
+		munmap(batch->buf, batch->cap);
 	free(batch);
 }
 
@@ -186,6 +213,13 @@ struct nlmsghdr *nfnl_batch_add(struct nfnl_batch *batch, uint16_t type,
 size_t nfnl_batch_count(const struct nfnl_batch *batch)
 {
 	return batch->n_msgs;
+}
+
+const struct nlmsghdr *nfnl_batch_msg(const struct nfnl_batch *batch, size_t i)
+{
+	if (i >= batch->n_msgs)
+		return NULL;
+	return (const struct nlmsghdr *)(batch->buf + batch->msgs[i].offset);
 }
 
 size_t nfnl_batch_size(const struct nfnl_batch *batch)

@@ -47,6 +47,9 @@ int nfnl_batch_expect(struct nfnl_batch *batch, size_t bytes);
 
 /* Messages added so far (begin/end markers not counted). */
 size_t nfnl_batch_count(const struct nfnl_batch *batch);
+
+/* Message i (0: the first after the begin marker), as it will be sent. */
+const struct nlmsghdr *nfnl_batch_msg(const struct nfnl_batch *batch, size_t i);
 /* Bytes the transaction will occupy on the wire. */
 size_t nfnl_batch_size(const struct nfnl_batch *batch);
 
