@@ -160,20 +160,29 @@ static int add_map(struct nfnl_batch *batch, const char *table,
 }
 
 int fallback_add_maps(struct nfnl_batch *batch, const char *table,
-		      const struct knlb_service *svc, size_t i,
-		      const struct fallback_state *fb)
+		      const struct knlb_service *svc, size_t i)
 {
-	uint32_t *list = malloc((fb->n_slots ? fb->n_slots : 1) * sizeof(*list));
-	size_t n = 0;
-	int ret = list ? 0 : -ENOMEM;
+	int ret = 0;
 
 	for (size_t b = 0; ret == 0 && b < svc->n_backends; b++)
 		ret = add_map(batch, table, svc, b, map_set_id(i, b));
-	for (size_t s = 0; ret == 0 && s < fb->n_slots; s++)
+	return ret;
+}
+
+int fallback_add_map_elements(struct nfnl_batch *batch, const char *table,
+			      const struct knlb_service *svc,
+			      const struct fallback_state *fb)
+{
+	uint32_t *list = malloc((fb->n_slots ? fb->n_slots : 1) * sizeof(*list));
+	size_t n = 0;
+	int ret;
+
+	if (!list)
+		return -ENOMEM;
+	for (size_t s = 0; s < fb->n_slots; s++)
 		if (fb->base[s] != SCHED_SLOT_EMPTY && fb->fb[s] != SCHED_SLOT_EMPTY)
 			list[n++] = (uint32_t)s;
-	if (ret == 0)
-		ret = add_grouped(batch, table, svc, fb->base, fb->fb, list, n);
+	ret = add_grouped(batch, table, svc, fb->base, fb->fb, list, n);
 	free(list);
 	return ret;
 }

@@ -124,8 +124,11 @@ int ruleset_add_slot_shaped_map(struct nfnl_batch *batch, const char *table,
 
 /* The fallback shape at a table replace (fallback.c), for services[i]. */
 int fallback_add_maps(struct nfnl_batch *batch, const char *table,
-		      const struct knlb_service *svc, size_t i,
-		      const struct fallback_state *fb);
+		      const struct knlb_service *svc, size_t i);
+/* Their elements: after the rules that read the maps (see ruleset.c). */
+int fallback_add_map_elements(struct nfnl_batch *batch, const char *table,
+			      const struct knlb_service *svc,
+			      const struct fallback_state *fb);
 int fallback_add_chain(struct nfnl_batch *batch, const char *table,
 		       const struct knlb_service *svc, size_t i,
 		       const struct fallback_state *fb);
