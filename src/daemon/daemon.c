@@ -428,6 +428,22 @@ static int start_metrics_worker(struct knlbd *d)
 	return 0;
 }
 
+/*
+ * The table forwards already; the serving backends' fallback maps, which
+ * the replace left empty (nft/sync.h), go in now, before the health
+ * checks start, so that the first failure is the O(1) one.  A failure of
+ * this step costs only speed: the committer replaces the table later.
+ */
+static void fill_fallback_maps(struct knlbd *d)
+{
+	struct sync_result total;
+
+	committer_refresh_fallbacks(d->committer, &total);
+	if (total.messages)
+		log_info("fallback maps filled after the table: %zu elements, %zu messages, %.1f ms",
+			 total.elements, total.messages, total.elapsed_ms);
+}
+
 int daemon_start_services(struct knlbd *d)
 {
 	int ret;
@@ -439,6 +455,7 @@ int daemon_start_services(struct knlbd *d)
 		log_error("%s", strerror(-ret));
 		return ret;
 	}
+	fill_fallback_maps(d);
 	/* Without it knlbd still balances; status says why nothing is announced. */
 	announcer_start(d);
 	loop_set_before_sleep(d->loop, before_sleep, d);

@@ -24,6 +24,7 @@
 #include "knlb/daemon/daemon.h"
 #include "knlb/daemon/host_checks.h"
 #include "knlb/lib/log.h"
+#include "knlb/nft/commit.h"
 #include "knlb/lib/loop.h"
 #include "knlb/lib/notify.h"
 #include "knlb/pool/pool.h"
@@ -415,6 +416,9 @@ static int run(struct daemon *dm)
 		announcer_withdraw_all(d);
 		daemon_flush_table(d);
 	} else {
+		/* Fallback maps still waiting to be filled (nft/commit.c):
+		 * leave the table whole, as the render shows it. */
+		committer_refresh_fallbacks(d->committer, NULL);
 		log_info("leaving table inet %s in place: the kernel keeps forwarding",
 			 d->config->global.table);
 	}

@@ -104,15 +104,17 @@ static void kernel_view_take(struct kernel_view *kv, const struct knlb_service *
 }
 
 /*
- * The same after a table replace, which wrote the full fallback state
- * (sync_replace()): computed again here, the same pure function of the
- * pool.  0 or -ENOMEM (the view is then unknown: replace again).
+ * The same after a table replace, which wrote the base and the fallbacks
+ * of the backends that do not serve (sync_fallback_now()): computed again
+ * here, the same pure function of the pool.  The serving backends' maps
+ * are empty, so the view is stale until a refresh fills them: the caller
+ * schedules it.  0 or -ENOMEM (the view is then unknown: replace again).
  */
 static int kernel_view_take_all(struct kernel_view *kv, const struct knlb_service *svc)
 {
 	kernel_view_take(kv, svc);
-	kv->fb_stale = false;
-	return kv->fb.base ? sync_fallback_full(svc, &kv->fb) : 0;
+	kv->fb_stale = kv->fb.base != NULL;
+	return kv->fb.base ? sync_fallback_now(svc, &kv->fb) : 0;
 }
 
 static const char *on_empty_effect(const struct knlb_service *svc)
@@ -167,6 +169,13 @@ static void schedule_replace(struct committer *c)
 		log_error("cannot schedule the table replace: out of memory");
 }
 
+static void schedule_refresh(struct committer *c)
+{
+	if (!loop_timer_armed(&c->refresh_timer) &&
+	    loop_timer_arm(c->loop, &c->refresh_timer, FALLBACK_REFRESH_NS) < 0)
+		log_error("cannot schedule the fallback maps' refresh: out of memory");
+}
+
 /* Desired state, not replayed events: after a failed delta, replace all. */
 static void on_replace_timer(struct loop *loop, struct loop_timer *t, void *arg)
 {
@@ -194,6 +203,8 @@ static void on_replace_timer(struct loop *loop, struct loop_timer *t, void *arg)
 		log_service_state(&c->pool->services[i], &c->kernel[i]);
 		if (kernel_view_take_all(&c->kernel[i], &c->pool->services[i]) < 0)
 			schedule_replace(c);
+		else if (c->kernel[i].fb_stale)
+			schedule_refresh(c);
 	}
 	log_info("table inet %s replaced: %zu slot elements in 1 transaction (%.1f ms)",
 		 c->pool->config->global.table, res.elements, res.elapsed_ms);
@@ -202,17 +213,17 @@ static void on_replace_timer(struct loop *loop, struct loop_timer *t, void *arg)
 			 res.persist_kept);
 }
 
-static void schedule_refresh(struct committer *c)
-{
-	if (!loop_timer_armed(&c->refresh_timer) &&
-	    loop_timer_arm(c->loop, &c->refresh_timer, FALLBACK_REFRESH_NS) < 0)
-		log_error("cannot schedule the fallback maps' refresh: out of memory");
-}
-
-void committer_refresh_fallbacks(struct committer *c)
+/*
+ * Refresh the stale services' fallback maps.  one: stop after the first
+ * that wrote anything and come back a tick later, so that after a replace
+ * 100 services' maps (1.6 M elements at M = 16381) go in as 100 short
+ * transactions between which a failover still runs, not as one long one.
+ */
+static void refresh_fallbacks(struct committer *c, bool one,
+			      struct sync_result *total)
 {
 	if (loop_timer_armed(&c->replace_timer))
-		return;		/* the replace writes them whole */
+		return;		/* the replace writes them again */
 	for (size_t i = 0; i < c->pool->n_services; i++) {
 		struct knlb_service *svc = &c->pool->services[i];
 		struct kernel_view *kv = &c->kernel[i];
@@ -234,19 +245,39 @@ void committer_refresh_fallbacks(struct committer *c)
 			return;
 		}
 		kv->fb_stale = false;
-		if (res.messages) {
-			c->stats.transactions++;
-			log_debug("service %s: fallback maps refreshed: %zu elements (%.2f ms)",
-				  svc->cfg->name, res.elements, res.elapsed_ms);
+		if (!res.messages)
+			continue;
+		c->stats.transactions++;
+		log_debug("service %s: fallback maps refreshed: %zu elements (%.2f ms)",
+			  svc->cfg->name, res.elements, res.elapsed_ms);
+		if (total) {
+			total->messages += res.messages;
+			total->elements += res.elements;
+			total->elapsed_ms += res.elapsed_ms;
+		}
+		if (one) {
+			for (size_t j = i + 1; j < c->pool->n_services; j++)
+				if (c->kernel[j].fb_stale) {
+					schedule_refresh(c);
+					break;
+				}
+			return;
 		}
 	}
+}
+
+void committer_refresh_fallbacks(struct committer *c, struct sync_result *total)
+{
+	if (total)
+		*total = (struct sync_result){ 0 };
+	refresh_fallbacks(c, false, total);
 }
 
 static void on_refresh_timer(struct loop *loop, struct loop_timer *t, void *arg)
 {
 	(void)loop;
 	(void)t;
-	committer_refresh_fallbacks(arg);
+	refresh_fallbacks(arg, true, NULL);
 }
 
 /*
@@ -334,11 +365,14 @@ int committer_new(struct loop *loop, struct knlb_model *pool,
 		committer_free(c);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < pool->n_services; i++)
+	for (size_t i = 0; i < pool->n_services; i++) {
 		if (kernel_view_take_all(&c->kernel[i], &pool->services[i]) < 0) {
 			committer_free(c);
 			return -ENOMEM;
 		}
+		if (c->kernel[i].fb_stale)
+			schedule_refresh(c);
+	}
 	*out = c;
 	return 0;
 }
@@ -488,6 +522,8 @@ int committer_reload(struct committer *c, struct knlb_model *pool,
 		if (replace) {
 			if (kernel_view_take_all(&kv[i], &pool->services[i]) < 0)
 				schedule_replace(c);
+			else if (kv[i].fb_stale)
+				schedule_refresh(c);
 			continue;
 		}
 		/* a delta: sync left kv[i].fb at what the kernel holds */

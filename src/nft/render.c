@@ -416,7 +416,7 @@ int render_ruleset(FILE *out, const struct knlb_model *pool)
 {
 	bool v6 = pool_serves_family(pool, KNLB_FAMILY_IPV6);
 	int n_families = v6 ? KNLB_FAMILIES : 1;
-	struct fallback_state *fb = sync_fallback_states_new(pool);
+	struct fallback_state *fb = sync_fallback_states_new(pool, true);
 
 	if (!fb)
 		return -ENOMEM;

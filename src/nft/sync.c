@@ -82,7 +82,8 @@ static int add_carry_over(struct nfnl_batch *batch, const struct knlb_model *poo
 	return ret;
 }
 
-struct fallback_state *sync_fallback_states_new(const struct knlb_model *pool)
+struct fallback_state *sync_fallback_states_new(const struct knlb_model *pool,
+					       bool full)
 {
 	struct fallback_state *st = calloc(pool->n_services ? pool->n_services : 1,
 					   sizeof(*st));
@@ -93,7 +94,8 @@ struct fallback_state *sync_fallback_states_new(const struct knlb_model *pool)
 		if (!pool_has_fallback_maps(svc))
 			continue;
 		if (fallback_state_init(&st[i], svc) < 0 ||
-		    sync_fallback_full(svc, &st[i]) < 0) {
+		    (full ? sync_fallback_full(svc, &st[i]) :
+			    sync_fallback_now(svc, &st[i])) < 0) {
 			sync_fallback_states_free(st, pool->n_services);
 			return NULL;
 		}
@@ -106,6 +108,12 @@ void sync_fallback_states_free(struct fallback_state *st, size_t n)
 	for (size_t i = 0; st && i < n; i++)
 		fallback_state_free(&st[i]);
 	free(st);
+}
+
+int sync_fallback_now(const struct knlb_service *svc, struct fallback_state *st)
+{
+	fallback_desired(svc, NULL, NULL, st);
+	return 0;
 }
 
 int sync_fallback_full(const struct knlb_service *svc, struct fallback_state *st)
@@ -124,7 +132,8 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 {
 	double start = now_ms();
 	struct nfnl_batch *batch = nfnl_batch_new();
-	struct fallback_state *fb = sync_fallback_states_new(pool);
+	/* serving backends' maps are filled later: sync_fallback_refresh() */
+	struct fallback_state *fb = sync_fallback_states_new(pool, false);
 	int ret;
 
 	*res = (struct sync_result){ 0 };

@@ -147,7 +147,7 @@ static void expect_listing_is_render(struct rig *g, const char *when)
 {
 	char *listed, *rendered;
 
-	committer_refresh_fallbacks(g->committer);
+	committer_refresh_fallbacks(g->committer, NULL);
 	listed = kt_normalize_free(kt_nft_list("knlb"));
 	rendered = kt_normalize_free(kt_render(g->pool));
 	cr_expect_str_eq(listed, rendered, "%s: kernel differs from the desired state", when);
@@ -168,6 +168,7 @@ Test(failover, down_moves_only_the_dead_backends_slots_in_one_transaction)
 	uint32_t gen;
 
 	rig_up(&g, m, 10);
+	committer_refresh_fallbacks(g.committer, NULL);	/* fill after the replace */
 	before = malloc(m * sizeof(*before));
 	got = malloc(m * sizeof(*got));
 	memcpy(before, g.pool->services[0].slots, m * sizeof(*before));
@@ -224,10 +225,11 @@ Test(failover, a_failure_costs_messages_independent_of_the_table_size)
 		struct rig g;
 
 		rig_up(&g, m, 10);
+		committer_refresh_fallbacks(g.committer, NULL);
 		verdict(&g, 2, false);
 		committer_run(g.committer);
 		committer_get_stats(g.committer, &one);
-		committer_refresh_fallbacks(g.committer);
+		committer_refresh_fallbacks(g.committer, NULL);
 		verdict(&g, 7, false);
 		committer_run(g.committer);
 		committer_get_stats(g.committer, &two);
@@ -244,6 +246,33 @@ Test(failover, a_failure_costs_messages_independent_of_the_table_size)
 		expect_listing_is_render(&g, "two down");
 		rig_down(&g);
 	}
+}
+
+/*
+ * A replace writes the base table and the maps in use; the serving
+ * backends' fallback maps (2 x M elements the first packet need not wait
+ * for) are filled by the refresh after it.
+ */
+Test(failover, a_replace_leaves_the_serving_backends_maps_to_the_refresh)
+{
+	uint32_t m = 16381, *got = malloc(m * sizeof(*got));
+	char *map;
+	struct rig g;
+
+	rig_up(&g, m, 10);
+	map = nft("nft list map inet knlb web_fb0");
+	cr_expect_null(strstr(map, "elements = {"), "web_fb0 filled by the replace:\n%s", map);
+	free(map);
+	kernel_slots(m, got);
+	cr_expect_arr_eq(got, g.pool->services[0].slots, m * sizeof(*got),
+			 "before the refresh: the kernel does not forward as the pool says");
+	committer_refresh_fallbacks(g.committer, NULL);
+	map = nft("nft list map inet knlb web_fb0");
+	cr_expect_not_null(strstr(map, "elements = {"), "web_fb0 still empty after the refresh");
+	free(map);
+	expect_listing_is_render(&g, "refreshed");
+	free(got);
+	rig_down(&g);
 }
 
 /* Everything down: the VIP goes into empty_reject in the same transaction. */
@@ -327,7 +356,7 @@ static void walk_transitions(uint32_t m)
 		cr_expect_eq(other, 0, "step %zu: %u of %u moved slots not of backend %zu",
 				     i, other, moved, b);
 		if (i % 2)	/* half the steps with the serving maps refreshed */
-			committer_refresh_fallbacks(g.committer);
+			committer_refresh_fallbacks(g.committer, NULL);
 		memcpy(before, got, m * sizeof(*got));
 	}
 	fresh_slots(g.config, 0, want);

@@ -11,6 +11,7 @@
 
 #include "knlb/config/config.h"
 #include "knlb/nft/nfnl.h"
+#include "knlb/pool/fallback.h"
 #include "knlb/pool/pool.h"
 #include "knlb/nft/ruleset.h"
 #include "knlb/sched/sched.h"
@@ -36,6 +37,28 @@ static void replace(struct nfnl_sock *sock, const struct knlb_model *pool)
 	cr_assert_eq(ret, 0, "sync_replace: %d %s", ret, err);
 }
 
+/*
+ * What the daemon's refresh does after a replace: fill the serving
+ * backends' fallback maps, which the replace leaves empty (nft/sync.h).
+ */
+static void fill_fallbacks(struct nfnl_sock *sock, const struct knlb_model *pool)
+{
+	for (size_t i = 0; i < pool->n_services; i++) {
+		const struct knlb_service *svc = &pool->services[i];
+		struct fallback_state have;
+		struct sync_result res;
+		char err[512];
+
+		if (!pool_has_fallback_maps(svc))
+			continue;
+		cr_assert_eq(fallback_state_init(&have, svc), 0);
+		cr_assert_eq(sync_fallback_now(svc, &have), 0);
+		cr_assert_eq(sync_fallback_refresh(sock, pool, svc, &have, &res,
+						   err, sizeof(err)), 0, "%s", err);
+		fallback_state_free(&have);
+	}
+}
+
 /* The kernel listing and the offline render both equal the golden file. */
 static void check_golden(const char *name)
 {
@@ -52,6 +75,7 @@ static void check_golden(const char *name)
 	cr_assert_not_null(golden, "missing golden file %s (make golden)", golden_path);
 
 	replace(sock, pool);
+	fill_fallbacks(sock, pool);
 	listed = kt_normalize_free(kt_nft_list(config->global.table));
 	rendered = kt_normalize_free(kt_render(pool));
 	golden = kt_normalize_free(golden);

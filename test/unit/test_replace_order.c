@@ -99,7 +99,7 @@ Test(replace_order, map_elements_come_after_the_rules_that_read_them)
 	cr_assert_eq(pool_create(r.cfg, &pool), 0);
 	for (size_t i = 0; i < pool->n_services; i++)
 		cr_assert_eq(pool_compute_slots(&pool->services[i]), 0);
-	fb = sync_fallback_states_new(pool);
+	fb = sync_fallback_states_new(pool, true);
 	cr_assert_not_null(fb);
 	cr_assert_not_null(fb[0].base, "web is not in the fallback shape");
 	cr_assert_eq(ruleset_add_replace(batch, pool, fb), 0);

@@ -43,10 +43,13 @@ void committer_run(struct committer *c);
 /*
  * Services in the fallback shape (pool/fallback.h): bring the serving
  * backends' precomputed fallbacks up to date now, one transaction per
- * service whose maps a transition left stale.  A timer runs it
- * FALLBACK_REFRESH_NS after the transition; tests call it directly.
+ * service whose maps a transition left stale or a table replace left
+ * empty.  A timer does it FALLBACK_REFRESH_NS after the transition or the
+ * replace, one service a tick; tests call this to do all at once.
  */
-void committer_refresh_fallbacks(struct committer *c);
+struct sync_result;
+/* total (may be NULL): the transactions' messages, elements and time, summed. */
+void committer_refresh_fallbacks(struct committer *c, struct sync_result *total);
 
 /*
  * A reload: bring the kernel from what it holds for the running pool to

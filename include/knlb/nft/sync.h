@@ -95,11 +95,24 @@ int sync_pool_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
  */
 int sync_fallback_full(const struct knlb_service *svc, struct fallback_state *st);
 /*
- * Per service of pool, the full state a table replace writes (base NULL
- * for a service not in the shape), or NULL on ENOMEM; freed with
- * sync_fallback_states_free().  The replace and the render share it.
+ * What a table replace writes in the fallback shape (st sized with
+ * fallback_state_init()): the base, and the maps of the backends that do
+ * not serve, which the kernel reads now.  The serving backends' maps start
+ * empty: filling them is 2 x M elements the table's first packet need not
+ * wait for, so sync_fallback_refresh() does it once the table is in.
+ * Until then a failure writes its backend's share, as the direct shape
+ * does.  0 or -ENOMEM.
  */
-struct fallback_state *sync_fallback_states_new(const struct knlb_model *pool);
+int sync_fallback_now(const struct knlb_service *svc, struct fallback_state *st);
+/*
+ * Per service of pool, the state of sync_fallback_full() (full) or of
+ * sync_fallback_now() (base NULL for a service not in the shape), or NULL
+ * on ENOMEM; freed with sync_fallback_states_free().  A replace writes the
+ * second; the render shows the first, what the kernel holds once the
+ * refresh is done.
+ */
+struct fallback_state *sync_fallback_states_new(const struct knlb_model *pool,
+					       bool full);
 void sync_fallback_states_free(struct fallback_state *st, size_t n);
 
 /*
