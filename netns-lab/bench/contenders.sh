@@ -8,7 +8,8 @@
 #                                    and over IPv6: plain6 knlb-maglev6 nftlb6; the
 #                                    levers of following flows (issue 15):
 #                                    knlb-all-always knlb-lean-always knlb-all-needed
-#                                    knlb-untracked knlb-periodic
+#                                    knlb-untracked knlb-periodic; knlb-nocount
+#                                    (knlb-static without its counting chains)
 #   ct_supports NAME WORKLOAD        true when NAME runs WORKLOAD
 #   ct_targets NAME                  sets T_HTTP (addresses the wrk threads are
 #                                    spread over), T_UDP (one address:port per
@@ -217,6 +218,18 @@ ct_start_knlb-static() {
 	in_gw nft -f "$OUT/work/knlb-static.nft"
 }
 ct_stop_knlb-static() { in_gw nft delete table inet knlb; }
+
+# knlb-static without the per-packet counting chains (count_forward,
+# count_input, count_output): what per-backend byte counting costs.
+ct_start_knlb-nocount() {
+	local conf=$OUT/work/knlb-maglev.conf
+	knlb_conf maglev >"$conf"
+	"$KNLBD" --render -c "$conf" |
+		awk '/^\tchain count_(forward|input|output) \{/ { skip = 1 } skip && /^\t\}/ { skip = 0; next } !skip' \
+		>"$OUT/work/knlb-nocount.nft" || b_die "knlbd --render failed"
+	in_gw nft -f "$OUT/work/knlb-nocount.nft"
+}
+ct_stop_knlb-nocount() { in_gw nft delete table inet knlb; }
 
 # --- HAProxy: mode tcp, balance roundrobin, the VIP on the gateway ---------
 

@@ -101,7 +101,7 @@ cp_program_one_knlb() {
 	local conf=$OUT/work/cp-$c-$1x$2.conf log=$OUT/logs/cp-$c-$1x$2.log
 	cp_knlb_conf "$n" "$nb" none "$m" >"$conf"
 	cp_ns_new
-	local t0 wall ms elems=- status=ok
+	local t0 wall ms elems=- status=ok fill=
 	t0=$(b_now_ms)
 	ip netns exec "$CP_NS" "$KNLBD" -c "$conf" --flush-on-exit </dev/null >"$log" 2>&1 &
 	KNLBD_PID=$!
@@ -114,12 +114,18 @@ cp_program_one_knlb() {
 		# reads every set element (10 M of them: minutes and 10 GB).  Not
 		# grep -q: it stops reading, nft dies of SIGPIPE, pipefail fails.
 		ip netns exec "$CP_NS" nft list chains inet | grep -c "chain svc_s$n {" >/dev/null || status=missing
+		# The table forwards from "programmed" on; in the fallback shape
+		# (M >= 256 x backends) the serving backends' fallback maps go
+		# in right after, before the probes start: their time, or "-".
+		if b_until "$CP_TIMEOUT" grep -qE "fallback maps filled|health probes run in process" "$log"; then
+			fill=$(sed -n 's/.*fallback maps filled after the table: .*, \([0-9.]*\) ms.*/\1/p' "$log" | head -1)
+		fi
 	else
 		wall=- ms=- status=timeout
 	fi
 	cp_knlb_stop "$CP_NS"
-	b_log "  $c $n x $nb: programmed in $ms ms (wall $wall ms, ${elems:-?} elements) $status"
-	b_raw program.tsv "$c" "$n" "$nb" "$ms" "$wall" "$status" "${elems:--}"
+	b_log "  $c $n x $nb: programmed in $ms ms (wall $wall ms, ${elems:-?} elements) $status; fallback maps after it: ${fill:--} ms"
+	b_raw program.tsv "$c" "$n" "$nb" "$ms" "$wall" "$status" "${elems:--}" "${fill:--}"
 }
 
 cp_program_one_knlb-derived() { cp_program_one_knlb "$1" "$2" derived; }
@@ -152,7 +158,7 @@ cp_program_one_nftlb() {
 # A size at least as large (services x backends) as one that timed out is
 # not tried again: it would only time out later.
 cp_program_all() {
-	printf 'contender\tservices\tbackends\tprogram_ms\twall_ms\tstatus\telements\n' >"$OUT/raw/program.tsv"
+	printf 'contender\tservices\tbackends\tprogram_ms\twall_ms\tstatus\telements\tfallback_fill_ms\n' >"$OUT/raw/program.tsv"
 	local sz n nb c
 	local -A over=([knlb]=0 [knlb-derived]=0 [nftlb]=0)	# smallest services x backends that timed out
 	b_log "control plane: programming time ($CP_SIZES, cap ${CP_TIMEOUT}s each)"

@@ -195,17 +195,18 @@ title() {
 		echo "table_size = 16381 in every service, and with no table_size (derived: the smallest"
 		echo "prime >= max(1021, 100 x backends)). nftlb: wall time of the POST /farms call, and"
 		echo "until the last farm's last backend lists in the kernel. Each in a fresh namespace;"
-		echo "capped, then \"timeout\"."
+		echo "capped, then \"timeout\". \"fallback maps\": where M >= 256 x backends, the fallback"
+		echo "maps of the serving backends, filled after the table forwards (\"fallback maps filled\")."
 		echo
-		echo "| services x backends | knlb M=16381 ms | wall ms | elements | knlb derived M ms | wall ms | elements | nftlb API ms | nftlb in kernel ms |"
-		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+		echo "| services x backends | knlb M=16381 ms | wall ms | elements | fallback maps ms | knlb derived M ms | wall ms | elements | nftlb API ms | nftlb in kernel ms |"
+		echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 		awk -F'\t' 'NR > 1 { k = $2 "x" $3; if (!(k in seen)) { seen[k] = 1; order[++n] = k }
 			v = ($6 == "ok") ? $4 : $6
-			if ($1 == "knlb") { km[k] = v; kw[k] = $5; ke[k] = $7 }
+			if ($1 == "knlb") { km[k] = v; kw[k] = $5; ke[k] = $7; kf[k] = ($8 == "") ? "-" : $8 }
 			else if ($1 == "knlb-derived") { dm[k] = v; dw[k] = $5; de[k] = $7 }
 			else { na[k] = $4; nk[k] = ($6 == "ok") ? $5 : $6 } }
 			END { for (i = 1; i <= n; i++) { k = order[i]; split(k, sb, "x")
-				printf "| %s x %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", sb[1], sb[2], km[k], kw[k], ke[k], dm[k], dw[k], de[k], na[k], nk[k] } }' "$RAW/program.tsv"
+				printf "| %s x %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", sb[1], sb[2], km[k], kw[k], ke[k], kf[k], dm[k], dw[k], de[k], na[k], nk[k] } }' "$RAW/program.tsv"
 	fi
 	if [ -s "$RAW/down.tsv" ]; then
 		echo
