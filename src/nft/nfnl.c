@@ -40,6 +40,7 @@ struct nfnl_batch {
 	size_t len;		/* bytes of finished messages */
 	size_t cap;
 	size_t open;		/* offset of the message being built, or SIZE_MAX */
+	bool mapped;		/* buf is an mmap()ed region, not malloc'd */
 	struct nfnl_msg *msgs;
 	size_t n_msgs;
 	size_t msgs_cap;
@@ -96,38 +97,55 @@ void nfnl_sock_close(struct nfnl_sock *sock)
 
 /* Room for a small transaction; a table replace doubles it to 320 MB. */
 #define NFNL_BATCH_FIRST	(256 * 1024)
-#define NFNL_BATCH_HUGE		(2 * 1024 * 1024)
+#define NFNL_BATCH_MAPPED	(2 * 1024 * 1024)
 
 /*
- * The buffer is anonymous memory of its own, grown with mremap().  Its
- * pages start zeroed, which libnftnl needs (it leaves holes in string and
- * userdata attributes, and valgrind's daemon test reports a byte sent
- * uninitialised), so nothing is memset; and growing moves page tables,
- * not bytes.  With malloc, realloc and a memset of each new part took a
- * fifth of programming 100 services x 100003 slots.
+ * libnftnl leaves holes (string and userdata attributes), and valgrind's
+ * daemon test reports a byte sent uninitialised: the buffer is zeroed.
+ *
+ * A small transaction (a failover, a reload's deltas) lives in malloc'd
+ * memory, zeroed as it grows: the heap's pages are warm.  From 2 MB on (a
+ * table replace) it moves to anonymous memory of its own, grown with
+ * mremap(): fresh pages are zero already and growing moves page tables,
+ * not bytes (memset and realloc were a fifth of programming 100 x 100003
+ * slots).  Small ones stay on the heap because a fresh mapping per
+ * transaction tripled a failover's time at M = 65537 (page faults and
+ * unmapping, on this VM).
  */
 static int batch_reserve(struct nfnl_batch *batch, size_t room)
 {
 	size_t need = batch->len + room + NFNL_MARKER_ROOM;
-	size_t cap = batch->cap ? batch->cap : NFNL_BATCH_FIRST;
+	size_t old = batch->cap, cap = old ? old : NFNL_BATCH_FIRST;
 	void *p;
 
-	if (need <= batch->cap)
+	if (need <= old)
 		return 0;
 	while (cap < need) {
 		if (cap > SIZE_MAX / 2)
 			return -ENOMEM;
 		cap *= 2;
 	}
-	if (batch->buf)
-		p = mremap(batch->buf, batch->cap, cap, MREMAP_MAYMOVE);
-	else
+	if (cap < NFNL_BATCH_MAPPED) {
+		p = realloc(batch->buf, cap);
+		if (!p)
+			return -ENOMEM;
+		memset((char *)p + old, 0, cap - old);
+	} else if (batch->mapped) {
+		p = mremap(batch->buf, old, cap, MREMAP_MAYMOVE);
+		if (p == MAP_FAILED)
+			return -ENOMEM;
+	} else {
 		p = mmap(NULL, cap, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED)
-		return -ENOMEM;
+		if (p == MAP_FAILED)
+			return -ENOMEM;
+		if (batch->buf)
+			memcpy(p, batch->buf, old);
+		free(batch->buf);
+		batch->mapped = true;
+	}
 	/* Best effort: fewer page faults while hundreds of MB are written. */
-	if (cap >= NFNL_BATCH_HUGE)
+	if (batch->mapped)
 		(void)madvise(p, cap, MADV_HUGEPAGE);
 	batch->buf = p;
 	batch->cap = cap;
@@ -163,8 +181,10 @@ void nfnl_batch_free(struct nfnl_batch *batch)
 	for (size_t i = 0; i < batch->n_msgs; i++)
 		free(batch->msgs[i].what);
 	free(batch->msgs);
-	if (batch->buf)
+	if (batch->mapped)
 		munmap(batch->buf, batch->cap);
+	else
+		free(batch->buf);
 	free(batch);
 }
 
