@@ -107,14 +107,20 @@ static void kernel_view_take(struct kernel_view *kv, const struct knlb_service *
  * The same after a table replace, which wrote the base and the fallbacks
  * of the backends that do not serve (sync_fallback_now()): computed again
  * here, the same pure function of the pool.  The serving backends' maps
- * are empty, so the view is stale until a refresh fills them: the caller
- * schedules it.  0 or -ENOMEM (the view is then unknown: replace again).
+ * are empty, so the view is stale until a refresh fills them: scheduled
+ * here.  0 or -ENOMEM (the view is then unknown: replace again).
  */
-static int kernel_view_take_all(struct kernel_view *kv, const struct knlb_service *svc)
+static void schedule_refresh(struct committer *c);
+
+static int kernel_view_take_all(struct committer *c, struct kernel_view *kv,
+				const struct knlb_service *svc)
 {
 	kernel_view_take(kv, svc);
 	kv->fb_stale = kv->fb.base != NULL;
-	return kv->fb.base ? sync_fallback_now(svc, &kv->fb) : 0;
+	if (!kv->fb.base)
+		return 0;
+	schedule_refresh(c);
+	return sync_fallback_now(svc, &kv->fb);
 }
 
 static const char *on_empty_effect(const struct knlb_service *svc)
@@ -201,10 +207,8 @@ static void on_replace_timer(struct loop *loop, struct loop_timer *t, void *arg)
 	}
 	for (size_t i = 0; i < c->pool->n_services; i++) {
 		log_service_state(&c->pool->services[i], &c->kernel[i]);
-		if (kernel_view_take_all(&c->kernel[i], &c->pool->services[i]) < 0)
+		if (kernel_view_take_all(c, &c->kernel[i], &c->pool->services[i]) < 0)
 			schedule_replace(c);
-		else if (c->kernel[i].fb_stale)
-			schedule_refresh(c);
 	}
 	log_info("table inet %s replaced: %zu slot elements in 1 transaction (%.1f ms)",
 		 c->pool->config->global.table, res.elements, res.elapsed_ms);
@@ -255,12 +259,8 @@ static void refresh_fallbacks(struct committer *c, bool one,
 			total->elements += res.elements;
 			total->elapsed_ms += res.elapsed_ms;
 		}
-		if (one) {
-			for (size_t j = i + 1; j < c->pool->n_services; j++)
-				if (c->kernel[j].fb_stale) {
-					schedule_refresh(c);
-					break;
-				}
+		if (one) {	/* a tick with nothing stale left sends nothing */
+			schedule_refresh(c);
 			return;
 		}
 	}
@@ -365,14 +365,11 @@ int committer_new(struct loop *loop, struct knlb_model *pool,
 		committer_free(c);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < pool->n_services; i++) {
-		if (kernel_view_take_all(&c->kernel[i], &pool->services[i]) < 0) {
+	for (size_t i = 0; i < pool->n_services; i++)
+		if (kernel_view_take_all(c, &c->kernel[i], &pool->services[i]) < 0) {
 			committer_free(c);
 			return -ENOMEM;
 		}
-		if (c->kernel[i].fb_stale)
-			schedule_refresh(c);
-	}
 	*out = c;
 	return 0;
 }
@@ -520,10 +517,8 @@ int committer_reload(struct committer *c, struct knlb_model *pool,
 	loop_timer_cancel(c->loop, &c->replace_timer);
 	for (size_t i = 0; i < pool->n_services; i++) {
 		if (replace) {
-			if (kernel_view_take_all(&kv[i], &pool->services[i]) < 0)
+			if (kernel_view_take_all(c, &kv[i], &pool->services[i]) < 0)
 				schedule_replace(c);
-			else if (kv[i].fb_stale)
-				schedule_refresh(c);
 			continue;
 		}
 		/* a delta: sync left kv[i].fb at what the kernel holds */
