@@ -109,6 +109,8 @@ struct ct {
 	uint64_t window_start_ns;	/* overflows counted since */
 	unsigned window_overflows;
 	uint64_t window_news;		/* events_new then */
+	uint64_t rate_start_ns;		/* events_limit: this second's start */
+	uint64_t rate_news;		/* events_new then */
 	uint64_t bounded_since_ns;
 	uint64_t bounded_left_ns;	/* when it last returned to events */
 	uint64_t hold_ns;		/* this episode's minimum */
@@ -232,6 +234,7 @@ void ct_periodic_init(struct ct *ct);
 void ct_periodic_close(struct ct *ct);
 /* An ENOBUFS on l, its buffer size before it grew: maybe go bounded. */
 void ct_note_overflow(struct ct *ct, int rcvbuf_was);
+void ct_check_rate(struct ct *ct);
 /*
  * After reading: a queue that stayed full since its ENOBUFS (the kernel
  * reports one per episode) for policy.congested_ns is overload too.

@@ -34,6 +34,8 @@ static void on_overflow(struct ct *ct, struct ct_listener *l)
 		log_warn("ct: conntrack %s lost (receive buffer full at %d KiB, now %d KiB); resyncing from a dump",
 			 l->name, was / 1024, l->rcvbuf_req / 1024);
 	ct->st.resync_pending = true;
+	/* What is queued now is a backlog, not a rate: measure afresh. */
+	ct->rate_start_ns = 0;
 	ct_note_overflow(ct, was);
 }
 
@@ -199,6 +201,7 @@ void ct_on_events(struct loop *loop, int fd, uint32_t events, void *arg)
 	(void)events;
 	read_listener(ct, &ct->events, handle_event, CT_BUDGET);
 	ct_check_congestion(ct, &ct->events);
+	ct_check_rate(ct);
 	ct_maybe_resync(ct);
 }
 

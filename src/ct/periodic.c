@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -135,10 +136,25 @@ static uint64_t per_second(uint64_t n, uint64_t ns)
 	return ns ? (uint64_t)((double)n * 1e9 / (double)ns) : 0;
 }
 
-static void enter_bounded(struct ct *ct, uint64_t now)
+/*
+ * Where bounded mode returns to events: half the intake it went at (or
+ * min_exit_rate), and under half the events limit, else it would leave
+ * only to come straight back.
+ */
+static uint64_t exit_rate(const struct ct *ct, uint64_t intake)
 {
-	uint64_t intake = per_second(ct->st.events_new - ct->window_news,
-				     now - ct->window_start_ns);
+	uint64_t rate = intake / 2 > ct->policy.min_exit_rate ?
+			intake / 2 : ct->policy.min_exit_rate;
+
+	if (ct->st.events_limit && rate > ct->st.events_limit / 2)
+		rate = ct->st.events_limit / 2;
+	return rate;
+}
+
+/* why: what the log says made it go (overload, or the rate). */
+static void enter_bounded(struct ct *ct, uint64_t now, uint64_t intake,
+			  bool by_rate, const char *why)
+{
 	int ret;
 
 	/* Soon after the last episode: the load is at the edge, wait longer. */
@@ -158,25 +174,82 @@ static void enter_bounded(struct ct *ct, uint64_t now)
 		return;
 	}
 	ct->st.bounded = true;
+	ct->st.bounded_by_rate = by_rate;
 	ct->st.bounded_entries++;
 	ct->st.intake_rate = intake;
-	ct->st.bounded_exit_rate = intake / 2 > ct->policy.min_exit_rate ?
-				   intake / 2 : ct->policy.min_exit_rate;
+	ct->st.bounded_exit_rate = exit_rate(ct, intake);
 	ct->bounded_since_ns = now;
 	ct->calm_passes = 0;
 	/* The periodic passes are the resync from now on, without the log. */
 	ct->st.resync_pending = false;
 	loop_timer_cancel(ct->loop, &ct->resync_timer);
-	log_warn("ct: conntrack event intake overloaded (%u overflows in %" PRIu64 " s at a %d KiB buffer, %" PRIu64 " new flows/s read): bounded mode, every tracked service counted from a conntrack dump every %" PRIu64 " ms until fewer than %" PRIu64 " new flows/s%s",
-		 ct->window_overflows,
-		 (uint64_t)((now - ct->window_start_ns) / 1000000000ULL),
-		 ct->policy.max_rcvbuf / 1024, intake,
-		 (uint64_t)(effective_interval(ct) / 1000000), ct->st.bounded_exit_rate,
+	log_warn("ct: %s: bounded mode, every tracked service counted from a conntrack dump every %" PRIu64 " ms until fewer than %" PRIu64 " new flows/s%s",
+		 why, (uint64_t)(effective_interval(ct) / 1000000),
+		 ct->st.bounded_exit_rate,
 		 ct->on_new ? "; passive health (observe) sees no new flow meanwhile" : "");
 	ct->window_start_ns = 0;
 	ct->window_overflows = 0;
+	ct->rate_start_ns = 0;
 	loop_timer_cancel(ct->loop, &ct->periodic_timer);
 	arm_periodic(ct);
+}
+
+static void enter_bounded_overloaded(struct ct *ct, uint64_t now)
+{
+	uint64_t intake = per_second(ct->st.events_new - ct->window_news,
+				     now - ct->window_start_ns);
+	char why[160];
+
+	snprintf(why, sizeof(why),
+		 "conntrack event intake overloaded (%u overflows in %" PRIu64 " s at a %d KiB buffer, %" PRIu64 " new flows/s read)",
+		 ct->window_overflows,
+		 (uint64_t)((now - ct->window_start_ns) / 1000000000ULL),
+		 ct->policy.max_rcvbuf / 1024, intake);
+	enter_bounded(ct, now, intake, false, why);
+}
+
+void ct_set_events_limit(struct ct *ct, uint64_t per_second)
+{
+	if (per_second == ct->st.events_limit)
+		return;
+	ct->st.events_limit = per_second;
+	ct->rate_start_ns = 0;
+	if (ct->st.bounded)	/* a new limit applies to the way back too */
+		ct->st.bounded_exit_rate = exit_rate(ct, ct->st.intake_rate);
+}
+
+/*
+ * After a read of NEW events: more of them per second than the limit
+ * over the last CT_RATE_WINDOW_NS (from the first event read after a
+ * quiet spell, so a burst after one is measured over the longer time: a
+ * lower rate, never a false one).
+ */
+void ct_check_rate(struct ct *ct)
+{
+	uint64_t now, rate;
+	char why[160];
+
+	if (!ct->st.events_limit || ct->st.bounded || ct->sampling)
+		return;
+	now = loop_now_ns();
+	if (!ct->rate_start_ns) {
+		ct->rate_start_ns = now;
+		ct->rate_news = ct->st.events_new;
+		return;
+	}
+	if (now - ct->rate_start_ns < CT_RATE_WINDOW_NS)
+		return;
+	rate = per_second(ct->st.events_new - ct->rate_news,
+			  now - ct->rate_start_ns);
+	ct->st.events_rate = rate;
+	ct->rate_start_ns = now;
+	ct->rate_news = ct->st.events_new;
+	if (rate <= ct->st.events_limit)
+		return;
+	snprintf(why, sizeof(why),
+		 "%" PRIu64 " new flows/s, above track_events_limit %" PRIu64 "/s",
+		 rate, ct->st.events_limit);
+	enter_bounded(ct, now, rate, true, why);
 }
 
 void ct_note_overflow(struct ct *ct, int rcvbuf_was)
@@ -194,7 +267,7 @@ void ct_note_overflow(struct ct *ct, int rcvbuf_was)
 		ct->window_overflows = 0;
 	}
 	if (++ct->window_overflows >= ct->policy.overflows)
-		enter_bounded(ct, now);
+		enter_bounded_overloaded(ct, now);
 }
 
 void ct_check_congestion(struct ct *ct, const struct ct_listener *l)
@@ -211,7 +284,7 @@ void ct_check_congestion(struct ct *ct, const struct ct_listener *l)
 		ct->window_start_ns = l->congested_since_ns;
 		ct->window_news = ct->st.events_new;
 	}
-	enter_bounded(ct, now);
+	enter_bounded_overloaded(ct, now);
 }
 
 /* Subscribed first, then the dump: no flow born in between is missed. */
@@ -234,7 +307,9 @@ static void leave_bounded(struct ct *ct, uint64_t now, uint64_t rate)
 		return;
 	}
 	ct->st.bounded = false;
+	ct->st.bounded_by_rate = false;
 	ct->bounded_left_ns = now;
+	ct->rate_start_ns = 0;
 	ct->events.congested = false;
 	ct->updates.congested = false;
 	log_info("ct: new-flow rate down to %" PRIu64 "/s (below %" PRIu64 "/s for %d samples): following flows with events again",

@@ -117,4 +117,5 @@ void daemon_follow_flows(struct knlbd *d)
 		return;
 	follow_closing(d);
 	follow_periodic(d);
+	ct_set_events_limit(d->ct, d->config->global.track_events_limit);
 }

@@ -322,8 +322,17 @@ static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 	json_bool(w, st.closing_updates);
 	json_key(w, "bounded");
 	json_bool(w, st.bounded);
+	json_key(w, "bounded_reason");
+	if (st.bounded)
+		json_string(w, st.bounded_by_rate ? "rate" : "overload");
+	else
+		json_null(w);
 	json_key(w, "bounded_entries");
 	json_uint(w, st.bounded_entries);
+	json_key(w, "events_limit");
+	json_uint(w, st.events_limit);
+	json_key(w, "events_rate");
+	json_uint(w, st.events_rate);
 	json_key(w, "periodic_passes");
 	json_uint(w, st.periodic_passes);
 	json_key(w, "periodic_interval_ms");
@@ -356,7 +365,12 @@ static void text_header(const struct knlbd *d, FILE *out)
 		st.events_new, st.events_closing, st.events_destroy,
 		st.overflows, st.resyncs,
 		st.resync_pending ? "; COUNTS STALE until the pending resync" : "");
-	if (st.bounded)
+	if (st.bounded && st.bounded_by_rate)
+		fprintf(out, "conntrack: BOUNDED MODE: %" PRIu64 " new flows/s, above track_events_limit %" PRIu64 "/s; every tracked service counted from a dump every %" PRIu64 " ms, new flows now %" PRIu64 "/s (sampled), back to events below %" PRIu64 "/s\n",
+			st.intake_rate, st.events_limit,
+			st.periodic_interval_ms, st.sampled_rate,
+			st.bounded_exit_rate);
+	else if (st.bounded)
 		fprintf(out, "conntrack: BOUNDED MODE: event intake overloaded (%" PRIu64 " new flows/s read); every tracked service counted from a dump every %" PRIu64 " ms, new flows now %" PRIu64 "/s (sampled), back to events below %" PRIu64 "/s\n",
 			st.intake_rate, st.periodic_interval_ms, st.sampled_rate,
 			st.bounded_exit_rate);

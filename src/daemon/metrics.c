@@ -453,7 +453,7 @@ static void render_conntrack(FILE *out, const struct ct *ct)
 	       "1 while events were lost and the resync that corrects the flow counts is pending.",
 	       NUM_B(st.resync_pending));
 	scalar(out, "knlb_conntrack_bounded", "gauge",
-	       "1 while the event intake is overloaded and every tracked service is counted from periodic conntrack dumps instead.",
+	       "1 while every tracked service is counted from periodic conntrack dumps instead of events: the event intake is overloaded, or new flows come faster than track_events_limit.",
 	       NUM_B(st.bounded));
 	scalar(out, "knlb_conntrack_bounded_entries_total", "counter",
 	       "Times the event intake went into bounded mode.",

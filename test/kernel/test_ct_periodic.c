@@ -308,6 +308,118 @@ Test(ct_periodic, a_sustained_load_keeps_it_bounded)
 	close_ct(&t);
 }
 
+/*
+ * In a child: rounds batches of n new SVC2 flows from entry first on,
+ * every_ms apart.  Its pid.
+ */
+static pid_t produce(unsigned first, unsigned rounds, unsigned n,
+		     unsigned every_ms)
+{
+	pid_t child = fork();
+
+	cr_assert_neq(child, -1);
+	if (child == 0) {
+		for (unsigned i = 0; i < rounds; i++) {
+			if (kt_ct_batch(first + i * n, n, SVC2, htonl(B12),
+					TCP_CONNTRACK_ESTABLISHED, false, true))
+				_exit(1);
+			usleep(every_ms * 1000);
+		}
+		_exit(0);
+	}
+	return child;
+}
+
+static void reap(pid_t child)
+{
+	int status;
+
+	cr_assert_eq(waitpid(child, &status, 0), child);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "producer failed");
+}
+
+/*
+ * track_events_limit: new flows read at a rate under the limit stay on
+ * events; above it for a second, every service is counted by dumps with
+ * the rate as the reason, though no event was lost; once the flows stop,
+ * events again after the hold, and the counts are the kernel's.
+ */
+Test(ct_periodic, a_rate_above_the_events_limit_goes_bounded_and_back)
+{
+	struct ct_bounded_policy p = {
+		.overflows = 3, .window_ns = 30000 * MS, .hold_ns = 300 * MS,
+		.max_rcvbuf = 64 << 20, .min_exit_rate = 100,
+	};
+	struct ct_stats st;
+	struct pctx t;
+
+	open_ct(&t);
+	ct_set_bounded_policy(t.ct, &p);
+	cr_assert_eq(ct_set_rcvbuf(t.ct, 8 << 20), 0);
+	cr_assert_eq(ct_set_periodic(t.ct, NULL, 0, 200 * MS), 0);
+	ct_set_events_limit(t.ct, 1000);
+
+	/* About 500 new flows/s for 1.6 s: under the limit. */
+	pid_t child = produce(0, 8, 100, 200);
+	run_for(&t, 1800);
+	reap(child);
+	run_for(&t, 100);
+	ct_get_stats(t.ct, &st);
+	cr_expect_not(st.bounded, "500/s is under a limit of 1000/s (measured %llu/s)",
+		      (unsigned long long)st.events_rate);
+	cr_expect_eq(st.events_new, 800);
+	cr_expect(st.events_rate > 200 && st.events_rate < 1000,
+		  "the last second's rate: %llu/s", (unsigned long long)st.events_rate);
+	cr_expect_eq(st.overflows, 0);
+
+	/* About 5000/s for 2 s: bounded within a second or so, by the rate. */
+	child = produce(1000, 20, 500, 100);
+	run_for(&t, 1500);
+	ct_get_stats(t.ct, &st);
+	cr_expect(st.bounded, "5000/s is above 1000/s (measured %llu/s)",
+		  (unsigned long long)st.events_rate);
+	cr_expect(st.bounded_by_rate, "the reason is the rate");
+	cr_expect_eq(st.overflows, 0, "no event was lost");
+	cr_expect_gt(st.intake_rate, 1000);
+	cr_expect_eq(st.bounded_exit_rate, 500, "back under half the limit");
+	reap(child);
+
+	/* Stopped: events again, counts from the kernel. */
+	run_for(&t, 2500);
+	ct_get_stats(t.ct, &st);
+	cr_expect_not(st.bounded, "back to events once the flows stopped (sampled %llu/s)",
+		      (unsigned long long)st.sampled_rate);
+	cr_expect_not(st.bounded_by_rate);
+	cr_assert_eq(ct_resync(t.ct), 0);
+	cr_expect_eq(active(&t, SVC2, 0), 800 + 10000);
+	close_ct(&t);
+}
+
+/* A limit of 0 (no limit): any rate stays on events. */
+Test(ct_periodic, no_events_limit_never_goes_bounded_by_rate)
+{
+	struct ct_bounded_policy p = {
+		.overflows = 3, .window_ns = 30000 * MS, .hold_ns = 300 * MS,
+		.max_rcvbuf = 64 << 20, .min_exit_rate = 100,
+	};
+	struct ct_stats st;
+	struct pctx t;
+
+	open_ct(&t);
+	ct_set_bounded_policy(t.ct, &p);
+	cr_assert_eq(ct_set_rcvbuf(t.ct, 8 << 20), 0);
+	ct_set_events_limit(t.ct, 0);
+	pid_t child = produce(0, 20, 500, 100);
+	run_for(&t, 2200);
+	reap(child);
+	run_for(&t, 100);
+	ct_get_stats(t.ct, &st);
+	cr_expect_not(st.bounded);
+	cr_expect_eq(st.events_new, 10000);
+	cr_expect_eq(active(&t, SVC2, 0), 10000);
+	close_ct(&t);
+}
+
 /* The number after "key": in json at or after from (the first one). */
 static uint64_t json_u64(const char *json, const char *from, const char *key)
 {

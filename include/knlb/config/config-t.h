@@ -179,6 +179,9 @@ struct knlb_global_config {
 	uint64_t ct_resync_interval_ns;	/* periodic flow-count audit; 0 = off */
 	uint64_t track_interval_ns;	/* track = periodic (and bounded mode):
 					   counts refreshed this often */
+	uint32_t track_events_limit;	/* new flows/s followed with events
+					   at most; above: bounded mode (0: no
+					   limit) */
 	enum knlb_ct_events ct_events;
 	enum knlb_ct_closing ct_closing;
 	char metrics_listen[KNLB_ADDRSTRLEN];	/* "ADDR:PORT"; "" = off */

@@ -150,6 +150,13 @@ struct ct_stats {
 					   dumps, no event is subscribed */
 	uint64_t bounded_entries;	/* times it went bounded */
 	uint64_t intake_rate;		/* NEW events/s read when it went */
+	bool bounded_by_rate;		/* it went because the new-flow rate
+					   passed events_limit, not because
+					   the intake overflowed */
+	uint64_t events_limit;		/* new flows/s followed with events at
+					   most (0: no limit) */
+	uint64_t events_rate;		/* NEW events/s over the last second
+					   read (not bounded) */
 	uint64_t bounded_exit_rate;	/* it returns to events below this
 					   new-flow rate (flows/s) */
 };
@@ -253,6 +260,17 @@ struct ct_bounded_policy {
 #define CT_BOUNDED_CALM_PASSES		3
 #define CT_PERIODIC_MAX_FILTERED	1
 void ct_set_bounded_policy(struct ct *ct, const struct ct_bounded_policy *p);
+
+/*
+ * The highest new-flow rate followed with events ([global]
+ * track_events_limit), 0 for none.  Events cost per flow, in the packet
+ * path (the kernel builds two messages per flow) and in knlbd (reading
+ * them): when NEW events arrive faster than per_second over
+ * CT_RATE_WINDOW_NS, ct goes bounded as on overload, and returns below
+ * half of it (the same samples, calm passes and hold time).
+ */
+void ct_set_events_limit(struct ct *ct, uint64_t per_second);
+#define CT_RATE_WINDOW_NS		1000000000ULL
 
 /*
  * One periodic pass now (synchronous), as the timer does; for tests and
