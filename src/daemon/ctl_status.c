@@ -337,6 +337,10 @@ static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 	json_uint(w, st.periodic_passes);
 	json_key(w, "periodic_interval_ms");
 	json_uint(w, st.periodic_interval_ms);
+	json_key(w, "last_pass_ms");
+	json_uint(w, st.last_pass_ms);
+	json_key(w, "last_pass_cpu_ms");
+	json_uint(w, st.last_pass_cpu_us / 1000);
 	json_key(w, "new_flow_rate");
 	json_uint(w, st.new_flow_rate);
 	json_key(w, "flows_unseen");
@@ -375,9 +379,10 @@ static void text_header(const struct knlbd *d, FILE *out)
 			st.intake_rate, st.periodic_interval_ms, st.sampled_rate,
 			st.bounded_exit_rate);
 	else if (st.periodic_services)
-		fprintf(out, "conntrack: %zu service%s counted from a dump every %" PRIu64 " ms (track = periodic), last pass %" PRIu64 " ms\n",
+		fprintf(out, "conntrack: %zu service%s counted from a dump every %" PRIu64 " ms (track = periodic), last pass %" PRIu64 " ms (%" PRIu64 " ms of CPU)\n",
 			st.periodic_services, st.periodic_services == 1 ? "" : "s",
-			st.periodic_interval_ms, st.last_pass_ms);
+			st.periodic_interval_ms, st.last_pass_ms,
+			st.last_pass_cpu_us / 1000);
 	if (!st.closing_updates)
 		fprintf(out, "conntrack: closing updates not followed (ct_closing = needed, nothing drains, no wlc): TCP active counts include closed flows until their entries expire\n");
 }

@@ -462,7 +462,7 @@ static void render_conntrack(FILE *out, const struct ct *ct)
 	       "Flow counts refreshed from a conntrack dump (track = periodic, bounded mode).",
 	       NUM_U(st.periodic_passes));
 	scalar(out, "knlb_conntrack_count_interval_seconds", "gauge",
-	       "How old periodic flow counts may be (track_interval, or 4x the last dump when longer).",
+	       "How old periodic flow counts may be (track_interval, or 4x the last dump's duration or 20x its CPU time when longer).",
 	       NUM_D(st.periodic_interval_ms / 1000.0));
 	scalar(out, "knlb_conntrack_receive_buffer_bytes", "gauge",
 	       "Conntrack event socket receive buffer, as the kernel has it.",

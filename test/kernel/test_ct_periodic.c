@@ -518,3 +518,58 @@ Test(ct_periodic, flows_between_dumps_count_from_the_kernel)
 	close(l);
 	kt_knlbd_stop(&r);
 }
+
+/*
+ * The daemon end of track_events_limit: a limit of 300/s in the file and
+ * new flows at about 2000/s: knlbd goes bounded within a few seconds and
+ * says why in its log, in `knlbctl status` and in its JSON.
+ */
+Test(ct_periodic, knlbd_goes_bounded_above_its_events_limit)
+{
+	struct kt_knlbd r;
+	uint32_t mark;
+	bool bounded = false;
+	char *out;
+	int code;
+
+	kt_knlbd_start(&r, "limit",
+		       "[global]\ntrack_events_limit = 300\ntrack_interval = 200ms\n"
+		       "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = none\n"
+		       "backend = 10.0.0.11:8080\n");
+	out = kt_knlbctl(&r, "--json status", &code);
+	mark = (uint32_t)json_u64(out, "\"services\"", "ct_mark");
+	cr_expect_eq(json_u64(out, "\"conntrack\"", "events_limit"), 300, "%s", out);
+	free(out);
+
+	pid_t child = fork();
+
+	cr_assert_neq(child, -1);
+	if (child == 0) {
+		for (unsigned i = 0; i < 30; i++) {
+			if (kt_ct_batch(i * 200, 200, mark, htonl(B11),
+					TCP_CONNTRACK_ESTABLISHED, false, true))
+				_exit(1);
+			usleep(100000);
+		}
+		_exit(0);
+	}
+	for (int i = 0; i < 50 && !bounded; i++) {
+		usleep(100000);
+		out = kt_knlbctl(&r, "--json status", &code);
+		bounded = strstr(out, "\"bounded\":true") != NULL;
+		if (bounded)
+			cr_expect(strstr(out, "\"bounded_reason\":\"rate\""),
+				  "the reason is the rate: %s", out);
+		free(out);
+	}
+	cr_expect(bounded, "bounded within 5 s:\n%s", kt_read_file(r.log));
+	out = kt_knlbctl(&r, "status", &code);
+	cr_expect(strstr(out, "BOUNDED MODE") && strstr(out, "above track_events_limit 300/s"),
+		  "status says why:\n%s", out);
+	free(out);
+	out = kt_read_file(r.log);
+	cr_expect(strstr(out, "above track_events_limit 300/s: bounded mode"), "%s", out);
+	free(out);
+	reap(child);
+	kt_knlbd_stop(&r);
+}

@@ -130,9 +130,11 @@ struct ct_stats {
 	uint64_t periodic_passes;	/* dumps of periodic counting */
 	uint64_t periodic_errors;	/* of those, failed (retried) */
 	uint64_t last_pass_ms;		/* the last one's duration */
+	uint64_t last_pass_cpu_us;	/* and knlbd's CPU time in it */
 	uint64_t periodic_interval_ms;	/* counts are this old at most:
 					   track_interval, or 4x the last
-					   dump's duration when longer */
+					   dump's duration, or 20x its CPU
+					   time, when longer */
 	uint64_t new_flow_rate;		/* flows/s the last pass found new,
 					   with the unseen ones below (without
 					   a counter source, flows shorter than
@@ -271,6 +273,8 @@ void ct_set_bounded_policy(struct ct *ct, const struct ct_bounded_policy *p);
  */
 void ct_set_events_limit(struct ct *ct, uint64_t per_second);
 #define CT_RATE_WINDOW_NS		1000000000ULL
+/* Dumps take at most 1/CT_DUMP_CPU_SHARE of a core (periodic.c). */
+#define CT_DUMP_CPU_SHARE		20
 
 /*
  * One periodic pass now (synchronous), as the timer does; for tests and
