@@ -73,10 +73,14 @@ HZ=$(getconf CLK_TCK)
 ct_init
 [ -x "$CTGEN" ] || t_skip "$CTGEN not built (make)"
 lab_up --backends 3
-# bench_conf TRACK: the service, followed by events or by periodic dumps.
+# bench_conf TRACK [LIMIT]: the service, followed by events or by periodic
+# dumps; LIMIT: track_events_limit.  The intake steps and the peer measure
+# how fast knlbd reads events, so they turn the limit off (0); the overload
+# runs with knlbd's default, as an operator's would.
 bench_conf() {
 	{
 		conf_global
+		[ -z "${2:-}" ] || echo "track_events_limit = $2"
 		cat <<-EOF
 		[service web]
 		vip = $LAB_VIP
@@ -87,9 +91,10 @@ bench_conf() {
 		track = $1
 		EOF
 		conf_backends "$LAB_BACKEND_TCP_PORT"
-	} >"$WORK/bench-$1.conf"
+	} >"$WORK/bench-$1${2:+-limit$2}.conf"
 }
 bench_conf events
+bench_conf events 0
 bench_conf periodic
 BACKENDS=$(for a in "${BACKEND_ADDRS[@]}"; do printf '%s:%s,' "$a" "$LAB_BACKEND_TCP_PORT"; done)
 BACKENDS=${BACKENDS%,}
@@ -170,7 +175,7 @@ peer_step() {
 
 # overload: OVERLOAD_RATE for OVERLOAD_MS against the running knlbd.
 overload() {
-	local o0 r0 c0 c1 bounded_seen=no i g t0 t_end back=- flows offered cpu newps behind bps
+	local o0 r0 c0 c1 bounded_seen=no i g t0 t_end back=- flows offered cpu newps behind bps reason=-
 	st_snap
 	o0=$(st_ct overflows) r0=$(st_ct resyncs)
 	c0=$(knlbd_cpu_ticks)
@@ -186,6 +191,7 @@ overload() {
 	while kill -0 "${LG_BG_PIDS[ctgen0]}" 2>/dev/null; do
 		st_snap
 		if [ "$(st_ct bounded)" = true ]; then
+			[ "$bounded_seen" = yes ] || reason=$(st_ct bounded_reason)
 			bounded_seen=yes
 			ms_diff "$t0" "$(now_ms)" >>"$WORK/poll"
 		fi
@@ -224,8 +230,8 @@ overload() {
 	fi
 	printf '    new flows: %s/s over the creation phase (asked %s), the slowest producer %s ms behind its schedule at its end; while bounded %s; load average %s\n' \
 		"$newps" $((OVERLOAD_RATE / 2)) "$behind" "$bps" "$(cut -d' ' -f1-3 /proc/loadavg)"
-	printf '    bounded mode: %s (entries %s), overflows %s, resyncs %s, periodic passes %s; knlbd CPU %s ms per 1000 flows\n' \
-		"$bounded_seen" "$(st_ct bounded_entries)" $(($(st_ct overflows) - o0)) $(($(st_ct resyncs) - r0)) \
+	printf '    bounded mode: %s (reason %s, entries %s), overflows %s, resyncs %s, periodic passes %s; knlbd CPU %s ms per 1000 flows\n' \
+		"$bounded_seen" "$reason" "$(st_ct bounded_entries)" $(($(st_ct overflows) - o0)) $(($(st_ct resyncs) - r0)) \
 		"$(st_ct periodic_passes)" "$cpu"
 	# Back to events, and the counts exact (every entry deleted: 0).
 	for ((i = 0; i < 600; i++)); do
@@ -249,7 +255,7 @@ phase() { [[ " $PHASES " == *" $1 "* ]]; }
 for ((RUN = 1; RUN <= RUNS; RUN++)); do
 	echo "run $RUN/$RUNS (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 	if phase steps; then
-		knlb_start_ctl "$WORK/bench-events.conf"
+		knlb_start_ctl "$WORK/bench-events-limit0.conf"
 		st_snap
 		MARK=$(st_svc web ct_mark)
 		echo "  knlbd $KNLBD_PID, $STEP_MS ms per step, every entry = NEW + DESTROY"
@@ -265,7 +271,7 @@ for ((RUN = 1; RUN <= RUNS; RUN++)); do
 		knlb_stop
 	fi
 	if phase peer; then
-		knlb_start_ctl "$WORK/bench-events.conf"
+		knlb_start_ctl "$WORK/bench-events-limit0.conf"
 		st_snap
 		MARK=$(st_svc web ct_mark)
 		peer_step

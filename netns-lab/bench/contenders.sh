@@ -231,6 +231,31 @@ ct_start_knlb-nocount() {
 }
 ct_stop_knlb-nocount() { in_gw nft delete table inet knlb; }
 
+# Pricing experiments on knlb-static's rendered table (issue 15):
+# knlb-notimeout: the counting sets without their element timeout (an update
+# then writes no expiry into the element on every packet); knlb-nofilter:
+# without the filter_prerouting/filter_output chains (on_empty).
+ct_start_knlb-notimeout() {
+	local conf=$OUT/work/knlb-maglev.conf
+	knlb_conf maglev >"$conf"
+	"$KNLBD" --render -c "$conf" |
+		awk '/^\tset backend_/ { inset = 1 } inset && /^\t\}/ { inset = 0 }
+		     inset && /^\t\ttimeout / { next }
+		     inset { sub(/flags dynamic,timeout/, "flags dynamic") } { print }' \
+		>"$OUT/work/knlb-notimeout.nft" || b_die "knlbd --render failed"
+	in_gw nft -f "$OUT/work/knlb-notimeout.nft"
+}
+ct_stop_knlb-notimeout() { in_gw nft delete table inet knlb; }
+ct_start_knlb-nofilter() {
+	local conf=$OUT/work/knlb-maglev.conf
+	knlb_conf maglev >"$conf"
+	"$KNLBD" --render -c "$conf" |
+		awk '/^\tchain filter_(prerouting|output) \{/ { skip = 1 } skip && /^\t\}/ { skip = 0; next } !skip' \
+		>"$OUT/work/knlb-nofilter.nft" || b_die "knlbd --render failed"
+	in_gw nft -f "$OUT/work/knlb-nofilter.nft"
+}
+ct_stop_knlb-nofilter() { in_gw nft delete table inet knlb; }
+
 # --- HAProxy: mode tcp, balance roundrobin, the VIP on the gateway ---------
 
 HAPROXY_PID=

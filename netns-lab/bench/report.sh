@@ -119,7 +119,8 @@ title() {
 		echo "## Data plane"
 		echo
 		echo "$(mach rounds) rounds; in each, every workload runs every contender in turn (order"
-		echo "rotated each round); $(mach secs) s per measurement; $(mach backends) backends. wrk:"
+		echo "rotated each round); $(mach secs) s per measurement, after $(mach warmup) s of the same load unmeasured"
+		echo "(UDP: one unmeasured run; bulk: none); $(mach backends) backends. wrk:"
 		echo "$(mach wrk_procs) processes x $(mach wrk_threads) threads, $(mach wrk_conns) connections per process,"
 		echo "threads spread over the backends (plain) or at the VIP. UDP: $(mach backends) loadgens,"
 		echo "$(mach udp_count) datagrams and $(mach udp_conc) in flight each. iperf3: $(mach iperf_streams) streams to one"
