@@ -571,5 +571,16 @@ Test(ct_periodic, knlbd_goes_bounded_above_its_events_limit)
 	cr_expect(strstr(out, "above track_events_limit 300/s: bounded mode"), "%s", out);
 	free(out);
 	reap(child);
+
+	/* A reload applies a new limit. */
+	kt_knlbd_write_conf(&r, "[global]\ntrack_events_limit = 0\ntrack_interval = 200ms\n"
+			    "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = none\n"
+			    "backend = 10.0.0.11:8080\n");
+	out = kt_knlbctl(&r, "reload", &code);
+	cr_expect_eq(code, 0, "%s", out);
+	free(out);
+	out = kt_knlbctl(&r, "--json status", &code);
+	cr_expect_eq(json_u64(out, "\"conntrack\"", "events_limit"), 0, "%s", out);
+	free(out);
 	kt_knlbd_stop(&r);
 }
