@@ -167,7 +167,7 @@ static uint64_t exit_rate(const struct ct *ct, uint64_t intake)
 
 	if (ct->st.events_limit && rate > ct->st.events_limit / 2)
 		rate = ct->st.events_limit / 2;
-	return rate ? rate : 1;	/* a limit of 1/s: back at 0 */
+	return rate ? rate : 1;	/* a limit of 1/s: back once no flow comes */
 }
 
 /* why: what the log says made it go (overload, or the rate). */
@@ -208,7 +208,6 @@ static void enter_bounded(struct ct *ct, uint64_t now, uint64_t intake,
 		 ct->on_new ? "; passive health (observe) sees no new flow meanwhile" : "");
 	ct->window_start_ns = 0;
 	ct->window_overflows = 0;
-	ct->rate_start_ns = 0;
 	loop_timer_cancel(ct->loop, &ct->periodic_timer);
 	arm_periodic(ct);
 }

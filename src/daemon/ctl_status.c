@@ -369,16 +369,17 @@ static void text_header(const struct knlbd *d, FILE *out)
 		st.events_new, st.events_closing, st.events_destroy,
 		st.overflows, st.resyncs,
 		st.resync_pending ? "; COUNTS STALE until the pending resync" : "");
-	if (st.bounded && st.bounded_by_rate)
-		fprintf(out, "conntrack: BOUNDED MODE: %" PRIu64 " new flows/s, above track_events_limit %" PRIu64 "/s; every tracked service counted from a dump every %" PRIu64 " ms, new flows now %" PRIu64 "/s (sampled), back to events below %" PRIu64 "/s\n",
-			st.intake_rate, st.events_limit,
+	if (st.bounded) {
+		if (st.bounded_by_rate)
+			fprintf(out, "conntrack: BOUNDED MODE: %" PRIu64 " new flows/s, above track_events_limit %" PRIu64 "/s",
+				st.intake_rate, st.events_limit);
+		else
+			fprintf(out, "conntrack: BOUNDED MODE: event intake overloaded (%" PRIu64 " new flows/s read)",
+				st.intake_rate);
+		fprintf(out, "; every tracked service counted from a dump every %" PRIu64 " ms, new flows now %" PRIu64 "/s (sampled), back to events below %" PRIu64 "/s\n",
 			st.periodic_interval_ms, st.sampled_rate,
 			st.bounded_exit_rate);
-	else if (st.bounded)
-		fprintf(out, "conntrack: BOUNDED MODE: event intake overloaded (%" PRIu64 " new flows/s read); every tracked service counted from a dump every %" PRIu64 " ms, new flows now %" PRIu64 "/s (sampled), back to events below %" PRIu64 "/s\n",
-			st.intake_rate, st.periodic_interval_ms, st.sampled_rate,
-			st.bounded_exit_rate);
-	else if (st.periodic_services)
+	} else if (st.periodic_services)
 		fprintf(out, "conntrack: %zu service%s counted from a dump every %" PRIu64 " ms (track = periodic), last pass %" PRIu64 " ms (%" PRIu64 " ms of CPU)\n",
 			st.periodic_services, st.periodic_services == 1 ? "" : "s",
 			st.periodic_interval_ms, st.last_pass_ms,
