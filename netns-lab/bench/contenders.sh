@@ -208,53 +208,40 @@ ct_stop_knlb-maglev6() { knlb_halt; }
 
 # --- knlb's rules without the daemon ------------------------------------------
 
-# The table knlbd programs for knlb-maglev (knlbd --render), loaded with
-# nft -f: the same kernel path with no daemon following conntrack events.
+# knlb_static_as NAME AWK: the table knlbd programs for knlb-maglev
+# (knlbd --render) through the awk program AWK, loaded with nft -f as
+# contender NAME: knlb's kernel path with no daemon.
+knlb_static_as() {
+	local conf=$OUT/work/knlb-maglev.conf
+	knlb_conf maglev >"$conf"
+	"$KNLBD" --render -c "$conf" | awk "$2" >"$OUT/work/$1.nft" || b_die "knlbd --render failed"
+	in_gw nft -f "$OUT/work/$1.nft"
+}
+# The awk program that leaves out the chains whose names match the ERE $1.
+without_chains() {
+	printf '/^\\tchain (%s) \\{/ { skip = 1 } skip && /^\\t\\}/ { skip = 0; next } !skip' "$1"
+}
+
+# knlb-static: the table as it is, no daemon following conntrack events.
 # What knlb-maglev loses against it is the daemon's cost, not the rules'.
-ct_start_knlb-static() {
-	local conf=$OUT/work/knlb-maglev.conf
-	knlb_conf maglev >"$conf"
-	"$KNLBD" --render -c "$conf" >"$OUT/work/knlb-static.nft" || b_die "knlbd --render failed"
-	in_gw nft -f "$OUT/work/knlb-static.nft"
-}
-ct_stop_knlb-static() { in_gw nft delete table inet knlb; }
-
-# knlb-static without the per-packet counting chains (count_forward,
+ct_start_knlb-static() { knlb_static_as knlb-static 1; }
+# knlb-nocount: without the per-packet counting chains (count_forward,
 # count_input, count_output): what per-backend byte counting costs.
-ct_start_knlb-nocount() {
-	local conf=$OUT/work/knlb-maglev.conf
-	knlb_conf maglev >"$conf"
-	"$KNLBD" --render -c "$conf" |
-		awk '/^\tchain count_(forward|input|output) \{/ { skip = 1 } skip && /^\t\}/ { skip = 0; next } !skip' \
-		>"$OUT/work/knlb-nocount.nft" || b_die "knlbd --render failed"
-	in_gw nft -f "$OUT/work/knlb-nocount.nft"
-}
-ct_stop_knlb-nocount() { in_gw nft delete table inet knlb; }
-
-# Pricing experiments on knlb-static's rendered table (issue 15):
-# knlb-notimeout: the counting sets without their element timeout (an update
-# then writes no expiry into the element on every packet); knlb-nofilter:
-# without the filter_prerouting/filter_output chains (on_empty).
+ct_start_knlb-nocount() { knlb_static_as knlb-nocount "$(without_chains 'count_(forward|input|output)')"; }
+# Pricing experiments (issue 15).  knlb-notimeout: the counting sets
+# without their element timeout (an update then writes no expiry into the
+# element on every packet).  knlb-nofilter: without the filter_prerouting
+# and filter_output chains (on_empty).
 ct_start_knlb-notimeout() {
-	local conf=$OUT/work/knlb-maglev.conf
-	knlb_conf maglev >"$conf"
-	"$KNLBD" --render -c "$conf" |
-		awk '/^\tset backend_/ { inset = 1 } inset && /^\t\}/ { inset = 0 }
-		     inset && /^\t\ttimeout / { next }
-		     inset { sub(/flags dynamic,timeout/, "flags dynamic") } { print }' \
-		>"$OUT/work/knlb-notimeout.nft" || b_die "knlbd --render failed"
-	in_gw nft -f "$OUT/work/knlb-notimeout.nft"
+	knlb_static_as knlb-notimeout '/^\tset backend_/ { inset = 1 } inset && /^\t\}/ { inset = 0 }
+		inset && /^\t\ttimeout / { next }
+		inset { sub(/flags dynamic,timeout/, "flags dynamic") } { print }'
 }
-ct_stop_knlb-notimeout() { in_gw nft delete table inet knlb; }
-ct_start_knlb-nofilter() {
-	local conf=$OUT/work/knlb-maglev.conf
-	knlb_conf maglev >"$conf"
-	"$KNLBD" --render -c "$conf" |
-		awk '/^\tchain filter_(prerouting|output) \{/ { skip = 1 } skip && /^\t\}/ { skip = 0; next } !skip' \
-		>"$OUT/work/knlb-nofilter.nft" || b_die "knlbd --render failed"
-	in_gw nft -f "$OUT/work/knlb-nofilter.nft"
-}
-ct_stop_knlb-nofilter() { in_gw nft delete table inet knlb; }
+ct_start_knlb-nofilter() { knlb_static_as knlb-nofilter "$(without_chains 'filter_(prerouting|output)')"; }
+ct_stop_knlb-static() { in_gw nft delete table inet knlb; }
+ct_stop_knlb-nocount() { ct_stop_knlb-static; }
+ct_stop_knlb-notimeout() { ct_stop_knlb-static; }
+ct_stop_knlb-nofilter() { ct_stop_knlb-static; }
 
 # --- HAProxy: mode tcp, balance roundrobin, the VIP on the gateway ---------
 
