@@ -339,6 +339,25 @@ static void reap(pid_t child)
 }
 
 /*
+ * Open with events that overflow nothing at these rates (an 8 MiB
+ * buffer), a 300 ms hold, 200 ms passes once bounded, and the events
+ * limit per_second.
+ */
+static void open_limited(struct pctx *t, uint64_t per_second)
+{
+	static const struct ct_bounded_policy p = {
+		.overflows = 3, .window_ns = 30000 * MS, .hold_ns = 300 * MS,
+		.max_rcvbuf = 64 << 20, .min_exit_rate = 100,
+	};
+
+	open_ct(t);
+	ct_set_bounded_policy(t->ct, &p);
+	cr_assert_eq(ct_set_rcvbuf(t->ct, 8 << 20), 0);
+	cr_assert_eq(ct_set_periodic(t->ct, NULL, 0, 200 * MS), 0);
+	ct_set_events_limit(t->ct, per_second);
+}
+
+/*
  * track_events_limit: new flows read at a rate under the limit stay on
  * events; above it for a second, every service is counted by dumps with
  * the rate as the reason, though no event was lost; once the flows stop,
@@ -346,18 +365,10 @@ static void reap(pid_t child)
  */
 Test(ct_periodic, a_rate_above_the_events_limit_goes_bounded_and_back)
 {
-	struct ct_bounded_policy p = {
-		.overflows = 3, .window_ns = 30000 * MS, .hold_ns = 300 * MS,
-		.max_rcvbuf = 64 << 20, .min_exit_rate = 100,
-	};
 	struct ct_stats st;
 	struct pctx t;
 
-	open_ct(&t);
-	ct_set_bounded_policy(t.ct, &p);
-	cr_assert_eq(ct_set_rcvbuf(t.ct, 8 << 20), 0);
-	cr_assert_eq(ct_set_periodic(t.ct, NULL, 0, 200 * MS), 0);
-	ct_set_events_limit(t.ct, 1000);
+	open_limited(&t, 1000);
 
 	/* About 500 new flows/s for 1.6 s: under the limit. */
 	pid_t child = produce(0, 8, 100, 200);
@@ -398,17 +409,10 @@ Test(ct_periodic, a_rate_above_the_events_limit_goes_bounded_and_back)
 /* A limit of 0 (no limit): any rate stays on events. */
 Test(ct_periodic, no_events_limit_never_goes_bounded_by_rate)
 {
-	struct ct_bounded_policy p = {
-		.overflows = 3, .window_ns = 30000 * MS, .hold_ns = 300 * MS,
-		.max_rcvbuf = 64 << 20, .min_exit_rate = 100,
-	};
 	struct ct_stats st;
 	struct pctx t;
 
-	open_ct(&t);
-	ct_set_bounded_policy(t.ct, &p);
-	cr_assert_eq(ct_set_rcvbuf(t.ct, 8 << 20), 0);
-	ct_set_events_limit(t.ct, 0);
+	open_limited(&t, 0);
 	pid_t child = produce(0, 20, 500, 100);
 	run_for(&t, 2200);
 	reap(child);
