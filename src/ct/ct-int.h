@@ -115,7 +115,12 @@ struct ct {
 	uint64_t bounded_left_ns;	/* when it last returned to events */
 	uint64_t hold_ns;		/* this episode's minimum */
 	unsigned calm_passes;
-	/* Bounded: NEW joined for CT_SAMPLE_NS after each pass, to measure. */
+	/* Bounded: the rate from the kernel's counters, the last reading. */
+	ct_event_flows_fn event_flows_fn;
+	void *event_flows_arg;
+	uint64_t counted_flows;
+	uint64_t counted_ns;		/* 0: no reading yet (a baseline next) */
+	/* Bounded, no counters: NEW joined for CT_SAMPLE_NS after each pass. */
 	struct loop_timer sample_timer;
 	bool sampling;
 	uint64_t sample_start_ns, sample_news, sample_overflows;

@@ -66,6 +66,14 @@ void ct_set_new_flows_source(struct ct *ct, ct_new_flows_fn fn, void *arg)
 	unseen_reset(&ct->unseen);
 }
 
+/* After a reload the services counted may differ: a new baseline. */
+void ct_set_event_flows_source(struct ct *ct, ct_event_flows_fn fn, void *arg)
+{
+	ct->event_flows_fn = fn;
+	ct->event_flows_arg = arg;
+	ct->counted_ns = 0;
+}
+
 void ct_set_bounded_policy(struct ct *ct, const struct ct_bounded_policy *p)
 {
 	ct->policy = *p;
@@ -199,6 +207,9 @@ static void enter_bounded(struct ct *ct, uint64_t now, uint64_t intake,
 	ct->st.bounded_exit_rate = exit_rate(ct, intake);
 	ct->bounded_since_ns = now;
 	ct->calm_passes = 0;
+	/* Rates over this episode's passes only, not since an older pass. */
+	ct->counted_ns = 0;
+	ct->last_pass_start_ns = 0;
 	/* The periodic passes are the resync from now on, without the log. */
 	ct->st.resync_pending = false;
 	loop_timer_cancel(ct->loop, &ct->resync_timer);
@@ -430,7 +441,48 @@ int ct_periodic_pass(struct ct *ct)
 }
 
 /*
- * Bounded: how many new flows would the event intake face now?  NEW is
+ * Bounded, after a pass: how many new flows would the event intake face
+ * now?  The kernel's counters since the last reading say it without an
+ * event built; the flows the pass found new, when more, cover entries no
+ * rule counted (conntrackd's, say).  false when there are no counters to
+ * read: sample events instead.
+ */
+static bool measure_from_counters(struct ct *ct)
+{
+	uint64_t total, now, rate;
+	int ret;
+
+	if (!ct->event_flows_fn)
+		return false;
+	ret = ct->event_flows_fn(ct->event_flows_arg, &total);
+	if (ret < 0) {
+		ct->counted_ns = 0;
+		ct->st.new_flows_errors++;
+		if (ct->st.new_flows_errors == 1 || ct->st.new_flows_errors % 100 == 0)
+			log_warn("ct: reading the kernel's new-flow counters: %s; sampling new-flow events instead",
+				 strerror(-ret));
+		return false;
+	}
+	now = loop_now_ns();
+	/* The first reading, or counters reset (a reload, an element expired). */
+	if (!ct->counted_ns || total < ct->counted_flows) {
+		ct->counted_flows = total;
+		ct->counted_ns = now;
+		return true;
+	}
+	rate = per_second(total - ct->counted_flows, now - ct->counted_ns);
+	ct->counted_flows = total;
+	ct->counted_ns = now;
+	if (rate < ct->st.new_flow_rate)
+		rate = ct->st.new_flow_rate;
+	ct->st.sampled_rate = rate;
+	ct->st.rate_from_counters = true;
+	consider_leaving(ct, now, rate);
+	return true;
+}
+
+/*
+ * Bounded, no counters: how many new flows would the event intake face now?  NEW is
  * joined for CT_SAMPLE_NS; what it reads (applied as usual: the next pass
  * corrects whatever the sample saw only half of) is the rate.
  */
@@ -463,6 +515,7 @@ static void on_sample_timer(struct loop *loop, struct loop_timer *t,
 		return;
 	ct->st.sampled_rate = per_second(ct->st.events_new - ct->sample_news,
 					 now - ct->sample_start_ns);
+	ct->st.rate_from_counters = false;
 	/* A sample that overflowed is not calm, whatever it read. */
 	if (ct->st.overflows != ct->sample_overflows)
 		ct->st.sampled_rate = UINT64_MAX / 2;
@@ -476,7 +529,8 @@ static void on_periodic_timer(struct loop *loop, struct loop_timer *t,
 
 	(void)loop;
 	(void)t;
-	if (ct_periodic_pass(ct) == 0 && ct->st.bounded)
+	if (ct_periodic_pass(ct) == 0 && ct->st.bounded &&
+	    !measure_from_counters(ct))
 		start_sample(ct);
 	arm_periodic(ct);
 }

@@ -78,6 +78,33 @@ static int read_new_flows(void *arg, struct stats_table *out)
 			      sizeof(err));
 }
 
+static bool follows_with_events(const struct knlbd *d, uint32_t mark)
+{
+	for (size_t s = 0; s < d->pool->n_services; s++)
+		if (d->pool->services[s].ct_mark == mark)
+			return d->pool->services[s].cfg->track == KNLB_TRACK_EVENTS;
+	return false;
+}
+
+/*
+ * The new flows the kernel counted for the track = events services: what
+ * their NEW events would be, for ct's bounded mode to measure the rate by
+ * without one (periodic and off services make none).
+ */
+static int read_event_flows(void *arg, uint64_t *total)
+{
+	const struct knlbd *d = arg;
+	struct stats_table t = { 0 };
+	int ret = read_new_flows(arg, &t);
+
+	*total = 0;
+	for (size_t i = 0; ret == 0 && i < t.n; i++)
+		if (follows_with_events(d, t.c[i].mark))
+			*total += t.c[i].new_flows;
+	stats_table_free(&t);
+	return ret;
+}
+
 /* The marks of the track = periodic services, to ct. */
 static void follow_periodic(struct knlbd *d)
 {
@@ -99,6 +126,7 @@ static void follow_periodic(struct knlbd *d)
 	ct_get_stats(d->ct, &st);
 	/* Their opened counts exact: the flows between dumps from the kernel. */
 	ct_set_new_flows_source(d->ct, read_new_flows, d);
+	ct_set_event_flows_source(d->ct, read_event_flows, d);
 	if (ret == 0)
 		ret = ct_set_periodic(d->ct, marks, n, every);
 	if (ret < 0)

@@ -347,6 +347,8 @@ static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 	json_uint(w, st.flows_unseen);
 	json_key(w, "sampled_rate");
 	json_uint(w, st.sampled_rate);
+	json_key(w, "sampled_from");
+	json_string(w, st.rate_from_counters ? "counters" : "events");
 	json_key(w, "intake_rate");
 	json_uint(w, st.intake_rate);
 	json_object_end(w);
@@ -376,8 +378,9 @@ static void text_header(const struct knlbd *d, FILE *out)
 		else
 			fprintf(out, "conntrack: BOUNDED MODE: event intake overloaded (%" PRIu64 " new flows/s read)",
 				st.intake_rate);
-		fprintf(out, "; every tracked service counted from a dump every %" PRIu64 " ms, new flows now %" PRIu64 "/s (sampled), back to events below %" PRIu64 "/s\n",
+		fprintf(out, "; every tracked service counted from a dump every %" PRIu64 " ms, new flows now %" PRIu64 "/s (%s), back to events below %" PRIu64 "/s\n",
 			st.periodic_interval_ms, st.sampled_rate,
+			st.rate_from_counters ? "the kernel's counters" : "sampled events",
 			st.bounded_exit_rate);
 	} else if (st.periodic_services)
 		fprintf(out, "conntrack: %zu service%s counted from a dump every %" PRIu64 " ms (track = periodic), last pass %" PRIu64 " ms (%" PRIu64 " ms of CPU)\n",

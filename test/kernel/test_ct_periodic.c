@@ -463,13 +463,23 @@ static void wait_passes(const struct kt_knlbd *r, uint64_t n)
  * Clients on the gateway itself (the output nat chain), backend on a
  * local address.
  */
-#define N_UNSEEN 20
-Test(ct_periodic, flows_between_dumps_count_from_the_kernel)
+static const struct sockaddr_in *vip_addr(void)
+{
+	static struct sockaddr_in vip = { .sin_family = AF_INET };
+
+	vip.sin_port = htons(80);
+	inet_pton(AF_INET, "192.0.2.10", &vip.sin_addr);
+	return &vip;
+}
+
+/*
+ * The backend 10.0.0.11:8080 on this host, the VIP 192.0.2.10 routed out
+ * of a veth: connections to the VIP from here go through knlbd's output
+ * nat chain and are counted in backend_new.  The listening socket.
+ */
+static int local_backend(void)
 {
 	struct sockaddr_in be = { .sin_family = AF_INET, .sin_port = htons(8080) };
-	struct sockaddr_in vip = { .sin_family = AF_INET, .sin_port = htons(80) };
-	struct kt_knlbd r;
-	uint64_t passes;
 	char *out;
 	int l, one = 1, status;
 
@@ -478,11 +488,35 @@ Test(ct_periodic, flows_between_dumps_count_from_the_kernel)
 	cr_assert_eq(status, 0, "%s", out);
 	free(out);
 	inet_pton(AF_INET, "10.0.0.11", &be.sin_addr);
-	inet_pton(AF_INET, "192.0.2.10", &vip.sin_addr);
 	l = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	cr_assert_eq(bind(l, (struct sockaddr *)&be, sizeof(be)), 0);
-	cr_assert_eq(listen(l, N_UNSEEN + 4), 0);
+	cr_assert_eq(listen(l, 64), 0);
+	return l;
+}
+
+/* One connection to the VIP, accepted on l and closed; 0 or -errno. */
+static int one_connection(int l)
+{
+	int c = socket(AF_INET, SOCK_STREAM, 0), a, ret = 0;
+
+	if (connect(c, (const struct sockaddr *)vip_addr(), sizeof(struct sockaddr_in)) < 0)
+		ret = -errno;
+	else if ((a = accept(l, NULL, NULL)) < 0)
+		ret = -errno;
+	else
+		close(a);
+	close(c);
+	return ret;
+}
+
+#define N_UNSEEN 20
+Test(ct_periodic, flows_between_dumps_count_from_the_kernel)
+{
+	struct kt_knlbd r;
+	uint64_t passes;
+	char *out;
+	int l = local_backend(), status;
 
 	kt_knlbd_start(&r, "unseen",
 		       "[global]\ntrack_interval = 2s\n"
@@ -492,14 +526,9 @@ Test(ct_periodic, flows_between_dumps_count_from_the_kernel)
 	wait_passes(&r, 1);
 	passes = passes_of(&r);
 	for (int i = 0; i < N_UNSEEN; i++) {
-		int c = socket(AF_INET, SOCK_STREAM, 0), a;
+		int ret = one_connection(l);
 
-		cr_assert_eq(connect(c, (struct sockaddr *)&vip, sizeof(vip)), 0,
-			     "connect %d: %s", i, strerror(errno));
-		a = accept(l, NULL, NULL);
-		cr_assert_neq(a, -1);
-		close(c);
-		close(a);
+		cr_assert_eq(ret, 0, "connection %d: %s", i, strerror(-ret));
 	}
 	/* Gone before any dump could see them. */
 	free(kt_run("conntrack -D -p tcp --orig-port-dst 80 2>&1", &status));
@@ -586,5 +615,91 @@ Test(ct_periodic, knlbd_goes_bounded_above_its_events_limit)
 	out = kt_knlbctl(&r, "--json status", &code);
 	cr_expect_eq(json_u64(out, "\"conntrack\"", "events_limit"), 0, "%s", out);
 	free(out);
+	kt_knlbd_stop(&r);
+}
+
+/* The conntrack object of knlbd's --json status, as text (freed by the caller). */
+static char *conntrack_json(const struct kt_knlbd *r)
+{
+	int code;
+	char *out = kt_knlbctl(r, "--json status", &code);
+
+	cr_assert_eq(code, 0, "%s", out);
+	return out;
+}
+
+static bool is_bounded(const struct kt_knlbd *r)
+{
+	char *out = conntrack_json(r);
+	bool yes = strstr(out, "\"bounded\":true") != NULL;
+
+	free(out);
+	return yes;
+}
+
+/*
+ * Bounded by the rate, knlbd measures the new-flow rate from the table's
+ * backend_new counters: not one NEW event is read (the kernel builds none
+ * for it) while real connections keep coming above the exit rate, and
+ * once they stop it follows events again (after the 10 s hold).
+ */
+#define LOAD_CONNECTIONS 3000	/* at about 500/s: 6 s */
+Test(ct_periodic, bounded_knlbd_measures_the_rate_without_events)
+{
+	struct kt_knlbd r;
+	uint64_t news, rate;
+	bool bounded = false;
+	char *out;
+	int l = local_backend();
+	pid_t child;
+
+	kt_knlbd_start(&r, "counters",
+		       "[global]\ntrack_events_limit = 100\ntrack_interval = 200ms\n"
+		       "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = none\n"
+		       "backend = 10.0.0.11:8080\n");
+	child = fork();
+	cr_assert_neq(child, -1);
+	if (child == 0) {
+		for (int i = 0; i < LOAD_CONNECTIONS; i++) {
+			if (one_connection(l) < 0)
+				_exit(1);
+			usleep(2000);
+		}
+		_exit(0);
+	}
+	for (int i = 0; i < 50 && !bounded; i++) {
+		usleep(100000);
+		bounded = is_bounded(&r);
+	}
+	cr_assert(bounded, "bounded within 5 s:\n%s", kt_read_file(r.log));
+
+	/* A second of passes under load: no event read, the rate measured. */
+	usleep(300000);
+	out = conntrack_json(&r);
+	news = json_u64(out, "\"conntrack\"", "events_new");
+	free(out);
+	usleep(1000000);
+	out = conntrack_json(&r);
+	cr_expect(strstr(out, "\"bounded\":true"), "still bounded under load: %s", out);
+	cr_expect_eq(json_u64(out, "\"conntrack\"", "events_new"), news,
+		     "no NEW event read while bounded: %s", out);
+	cr_expect(strstr(out, "\"sampled_from\":\"counters\""), "%s", out);
+	rate = json_u64(out, "\"conntrack\"", "sampled_rate");
+	cr_expect(rate > 100 && rate < 2000, "the counters' rate: %llu/s\n%s",
+		  (unsigned long long)rate, out);
+	free(out);
+	reap(child);
+
+	/* Stopped: events again after the hold and three calm passes. */
+	for (int i = 0; i < 150 && bounded; i++) {
+		usleep(100000);
+		bounded = is_bounded(&r);
+	}
+	cr_expect_not(bounded, "back to events within 15 s of the load's end:\n%s",
+		      kt_read_file(r.log));
+	out = kt_read_file(r.log);
+	cr_expect(strstr(out, "following flows with events again"), "%s", out);
+	free(out);
+	close(l);
 	kt_knlbd_stop(&r);
 }

@@ -144,9 +144,11 @@ struct ct_stats {
 					   ended between two dumps, from the
 					   kernel's per-backend counters */
 	uint64_t new_flows_errors;	/* reading those counters failed */
-	uint64_t sampled_rate;		/* bounded: NEW events/s in the last
-					   sample (NEW joined for 100 ms after
-					   each pass) */
+	uint64_t sampled_rate;		/* bounded: new flows/s at the last
+					   pass, from the kernel's counters,
+					   or NEW events/s in a sample (NEW
+					   joined for 100 ms after the pass) */
+	bool rate_from_counters;	/* sampled_rate is the counters' */
 	bool bounded;			/* the event intake is overloaded:
 					   every tracked service is counted by
 					   dumps, no event is subscribed */
@@ -228,6 +230,18 @@ typedef int (*ct_new_flows_fn)(void *arg, struct stats_table *out);
 void ct_set_new_flows_source(struct ct *ct, ct_new_flows_fn fn, void *arg);
 
 /*
+ * Bounded mode's new-flow rate without a single event: fn sets *total to
+ * the new flows the kernel has counted (backend_new) for the services
+ * that follow flows with events, 0 or -errno.  After each bounded pass ct
+ * reads it and decides from the difference, or from the flows the pass
+ * found new when more (entries that no rule counted, conntrackd's say).
+ * Without it, or when it fails, ct samples NEW events for CT_SAMPLE_NS
+ * instead, and the kernel builds the events of that time.
+ */
+typedef int (*ct_event_flows_fn)(void *arg, uint64_t *total);
+void ct_set_event_flows_source(struct ct *ct, ct_event_flows_fn fn, void *arg);
+
+/*
  * Bounded mode.  When the event intake cannot follow (`overflows` ENOBUFS
  * within window_ns with the event buffer at max_rcvbuf, which it reaches
  * by doubling at each overflow; or one ENOBUFS there and a queue never
@@ -235,10 +249,11 @@ void ct_set_new_flows_source(struct ct *ct, ct_new_flows_fn fn, void *arg);
  * is), ct leaves the
  * event groups (the kernel then builds no event at all: the cost goes
  * from the packet path too) and counts every service by full dumps every
- * periodic interval, logging it once.  After each pass it joins the NEW
- * group for 100 ms to sample the rate of new flows (a dump cannot see
- * flows shorter than its interval).  It returns to events when the
- * sampled rate stays below half the rate it read events at before (and
+ * periodic interval, logging it once.  After each pass it measures the
+ * rate of new flows (a dump cannot see flows shorter than its interval)
+ * from the kernel's counters (ct_set_event_flows_source()), or else
+ * joins the NEW group for 100 ms to sample it.  It returns to events when
+ * the measured rate stays below half the rate it read events at before (and
  * at least min_exit_rate) for CT_BOUNDED_CALM_PASSES passes in a row,
  * after hold_ns at least; hold_ns doubles (up to 64x) when it goes
  * bounded again soon after leaving, so a load at the edge alternates
