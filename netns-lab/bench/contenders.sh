@@ -102,7 +102,8 @@ ct_stop_plain6() { ct_stop_plain; }
 
 # knlb_service NAME PORT PROTO BACKEND_PORT: one service of knlb_conf over
 # every address in $addrs (knlb_conf's locals sched, fam, key, vip, addrs),
-# with KNLB_SVC_EXTRA (e.g. "track = off") in it.
+# with KNLB_SVC_EXTRA (e.g. "track = off") in it, and the table size knlbd
+# derives (maglev, 4 backends: 1021 slots) unless KNLB_TABLE_SIZE is set.
 knlb_service() {
 	local a i=0
 	cat <<-CONF
@@ -114,7 +115,7 @@ knlb_service() {
 	scheduler = $sched
 	$key
 	${KNLB_SVC_EXTRA:-}
-	table_size = 16381
+	${KNLB_TABLE_SIZE:+table_size = $KNLB_TABLE_SIZE}
 	snat = none
 	CONF
 	for a in $addrs; do
@@ -198,6 +199,10 @@ ct_stop_knlb-lean-always() { knlb_halt; }
 ct_stop_knlb-all-needed() { knlb_halt; }
 ct_stop_knlb-untracked() { knlb_halt; }
 ct_stop_knlb-periodic() { knlb_halt; }
+# knlb-m16381: knlb-maglev with the table size every service had before
+# issue 16 derived one from the backends (16381 slots for 4 backends).
+ct_start_knlb-m16381() { KNLB_TABLE_SIZE=16381 ct_start_knlb maglev m16381; }
+ct_stop_knlb-m16381() { knlb_halt; }
 
 ct_start_knlb-maglev6() {
 	local conf=$OUT/work/knlb-maglev6.conf
@@ -372,7 +377,8 @@ ct_stop_nftlb6() { nftlb_down; }
 # The contender's own process (empty for rules alone), for its CPU use.
 ct_pid() {
 	case $1 in
-	knlb-maglev|knlb-wrr|knlb-maglev6|knlb-all-always|knlb-lean-always|knlb-all-needed|knlb-untracked|knlb-periodic) echo "$KNLBD_PID" ;;
+	# knlbd's, empty for the contenders without it (knlb-static and the like).
+	knlb-*) echo "${KNLBD_PID:-}" ;;
 	haproxy) echo "$HAPROXY_PID" ;;
 	nftlb|nftlb6) echo "$NFTLB_PID" ;;
 	esac
