@@ -17,7 +17,10 @@
 # its process and rules are removed and checked gone.  The warm-up is the
 # same for every contender; it measures each in its steady state (knlbd
 # needs a second of new flows to see that they come faster than
-# track_events_limit), not its first seconds.
+# track_events_limit), not its first seconds.  DATA_PROFILE=perf: each
+# measurement also under a system-wide `perf record` (no call graphs), to
+# logs/r<round>.<contender>.<workload>.perf, to compare where the kernel's
+# time goes under two contenders.
 # Control plane (bench/control.sh): programming time, down transition, flows
 # moved, knlbd at rest.  The report (bench/report.sh) writes results.md and
 # ratios.svg to the output directory (default bench-results/<UTC date-time>/)
@@ -197,7 +200,17 @@ if [ "$DO_DATA" = 1 ]; then
 					WL_SECS=$WARMUP wl_run "$w" "warm.r$ROUND.$c.$w" >/dev/null
 				fi
 				[ -z "$pid" ] || { c0=$(cpu_ticks "$pid"); t0=$(date +%s%N); }
+				perf_pid=
+				if [ "${DATA_PROFILE:-}" = perf ]; then
+					perf record -q -a -o "$OUT/logs/r$ROUND.$c.$w.perf" >/dev/null 2>&1 &
+					perf_pid=$!
+					b_track "$perf_pid"
+				fi
 				res=$(wl_run "$w" "r$ROUND.$c.$w")
+				if [ -n "$perf_pid" ]; then
+					kill -INT "$perf_pid" 2>/dev/null || true
+					wait "$perf_pid" 2>/dev/null || true
+				fi
 				cpu=-
 				if [ -n "$pid" ]; then
 					cpu=$(awk -v c=$(( $(cpu_ticks "$pid") - c0 )) -v hz="$(getconf CLK_TCK)" \
