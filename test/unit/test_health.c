@@ -116,6 +116,38 @@ static enum health_transition feed(struct rig *g, size_t b, enum check_status st
 #define SVC3 "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = tcp\nrise = 2\nfall = 2\n" \
 	"backend = 10.0.0.11:80\nbackend = 10.0.0.12:80\nbackend = 10.0.0.13:80\n"
 
+/*
+ * Probe starts on a 5 ms grid: 10,000 backends every 2 s start in 200
+ * wakeups a second, not 5000; a start moves at most half a step, and
+ * never before now.
+ */
+Test(health, probe_starts_fall_on_a_grid)
+{
+	uint64_t now = 1000 * MS, every = 2000 * MS;
+
+	cr_expect_eq(health_probe_on_grid(now + 2 * MS, every, now), now);
+	cr_expect_eq(health_probe_on_grid(now + 3 * MS, every, now), now + 5 * MS);
+	cr_expect_eq(health_probe_on_grid(now + 8 * MS, every, now), now + 10 * MS);
+	cr_expect_eq(health_probe_on_grid(now - 50 * MS, every, now), now,
+		     "a late probe starts now");
+	/* 10,000 starts spread over an interval: 401 deadlines, both ends in. */
+	size_t distinct = 0;
+	uint64_t last = 0;
+
+	for (uint64_t b = 0; b < 10000; b++) {
+		uint64_t t = health_probe_on_grid(now + every * b / 10000, every, now);
+
+		cr_assert_geq(t, last);
+		cr_assert_leq(t > now + every * b / 10000 ? t - (now + every * b / 10000) :
+			      now + every * b / 10000 - t, 2500 * 1000ULL);
+		distinct += t != last;
+		last = t;
+	}
+	cr_expect_eq(distinct, 401);
+	/* A 10 ms interval: a grid of 1.25 ms, not 5. */
+	cr_expect_eq(health_probe_on_grid(now + 1 * MS, 10 * MS, now), now + 1250 * 1000ULL);
+}
+
 Test(health, non_transitions_leave_the_service_clean)
 {
 	struct rig g;

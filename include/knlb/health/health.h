@@ -47,6 +47,14 @@ enum health_transition health_counter_apply(struct health_counter *c,
 uint64_t health_counter_next_ns(const struct health_counter *c,
 				const struct knlb_health_config *cfg);
 
+/*
+ * When a probe due at t starts: t moved to the nearest point of a grid of
+ * HEALTH_PROBE_GRID_NS (interval / 8 when shorter), so that many backends'
+ * probes start in one wakeup; never before now.
+ */
+#define HEALTH_PROBE_GRID_NS 5000000ULL
+uint64_t health_probe_on_grid(uint64_t t, uint64_t interval, uint64_t now);
+
 /* The port to probe: backend check_port=, else service check_port, else its port. */
 uint16_t health_probe_port(const struct knlb_service_config *svc,
 			   const struct knlb_backend_config *be);
