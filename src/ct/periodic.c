@@ -20,6 +20,7 @@
 #include <linux/netfilter/nfnetlink.h>
 
 #include "ct-int.h"
+#include "knlb/lib/counter_rate.h"
 #include "knlb/lib/grow.h"
 #include "knlb/lib/log.h"
 #include "knlb/nft/stats.h"
@@ -66,7 +67,7 @@ void ct_set_new_flows_source(struct ct *ct, ct_new_flows_fn fn, void *arg)
 	unseen_reset(&ct->unseen);
 }
 
-/* After a reload the services counted may differ: a new baseline. */
+/* Set again after each reload and admin change: a new baseline. */
 void ct_set_event_flows_source(struct ct *ct, ct_event_flows_fn fn, void *arg)
 {
 	ct->event_flows_fn = fn;
@@ -450,6 +451,8 @@ int ct_periodic_pass(struct ct *ct)
 static bool measure_from_counters(struct ct *ct)
 {
 	uint64_t total, now, rate;
+	double per_s;
+	bool measured;
 	int ret;
 
 	if (!ct->event_flows_fn)
@@ -464,15 +467,14 @@ static bool measure_from_counters(struct ct *ct)
 		return false;
 	}
 	now = loop_now_ns();
-	/* The first reading, or counters reset (a reload, an element expired). */
-	if (!ct->counted_ns || total < ct->counted_flows) {
-		ct->counted_flows = total;
-		ct->counted_ns = now;
-		return true;
-	}
-	rate = per_second(total - ct->counted_flows, now - ct->counted_ns);
+	/* No rate from the first reading: it is the baseline. */
+	measured = counter_rate(ct->counted_ns ? &ct->counted_flows : NULL, total,
+				(double)(now - ct->counted_ns) / 1e9, &per_s);
 	ct->counted_flows = total;
 	ct->counted_ns = now;
+	if (!measured)
+		return true;
+	rate = (uint64_t)per_s;
 	if (rate < ct->st.new_flow_rate)
 		rate = ct->st.new_flow_rate;
 	ct->st.sampled_rate = rate;

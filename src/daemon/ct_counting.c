@@ -78,30 +78,41 @@ static int read_new_flows(void *arg, struct stats_table *out)
 			      sizeof(err));
 }
 
-static bool follows_with_events(const struct knlbd *d, uint32_t mark)
+static int mark_cmp(const void *a, const void *b)
 {
-	for (size_t s = 0; s < d->pool->n_services; s++)
-		if (d->pool->services[s].ct_mark == mark)
-			return d->pool->services[s].cfg->track == KNLB_TRACK_EVENTS;
-	return false;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 /*
  * The new flows the kernel counted for the track = events services: what
  * their NEW events would be, for ct's bounded mode to measure the rate by
- * without one (periodic and off services make none).
+ * without one (periodic and off services make none).  Once per bounded
+ * pass over every backend's counter: the marks sorted, not a walk of the
+ * services per backend.
  */
 static int read_event_flows(void *arg, uint64_t *total)
 {
 	const struct knlbd *d = arg;
 	struct stats_table t = { 0 };
-	int ret = read_new_flows(arg, &t);
+	uint32_t *marks = malloc((d->pool->n_services + 1) * sizeof(*marks));
+	size_t n = 0;
+	int ret;
 
 	*total = 0;
+	if (!marks)
+		return -ENOMEM;
+	for (size_t s = 0; s < d->pool->n_services; s++)
+		if (d->pool->services[s].cfg->track == KNLB_TRACK_EVENTS)
+			marks[n++] = d->pool->services[s].ct_mark;
+	qsort(marks, n, sizeof(*marks), mark_cmp);
+	ret = read_new_flows(arg, &t);
 	for (size_t i = 0; ret == 0 && i < t.n; i++)
-		if (follows_with_events(d, t.c[i].mark))
+		if (bsearch(&t.c[i].mark, marks, n, sizeof(*marks), mark_cmp))
 			*total += t.c[i].new_flows;
 	stats_table_free(&t);
+	free(marks);
 	return ret;
 }
 
