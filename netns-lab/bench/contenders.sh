@@ -8,8 +8,10 @@
 #                                    and over IPv6: plain6 knlb-maglev6 nftlb6; the
 #                                    levers of following flows (issue 15):
 #                                    knlb-all-always knlb-lean-always knlb-all-needed
-#                                    knlb-untracked knlb-periodic; knlb-nocount
-#                                    (knlb-static without its counting chains)
+#                                    knlb-untracked knlb-periodic; knlb-m16381;
+#                                    pricing the rules: knlb-nocount (knlb-static
+#                                    without its counting chains), knlb-notimeout,
+#                                    knlb-objref, knlb-nofilter
 #   ct_supports NAME WORKLOAD        true when NAME runs WORKLOAD
 #   ct_targets NAME                  sets T_HTTP (addresses the wrk threads are
 #                                    spread over), T_UDP (one address:port per
@@ -242,6 +244,42 @@ ct_start_knlb-notimeout() {
 		inset && /^\t\ttimeout / { next }
 		inset { sub(/flags dynamic,timeout/, "flags dynamic") } { print }'
 }
+# knlb-objref: the per-packet counting through a static map to named
+# counters (`counter name KEY map @m`: a fixed hash lookup and the counter)
+# instead of an update of a dynamic set on every packet.
+ct_start_knlb-objref() {
+	local conf=$OUT/work/knlb-maglev.conf f=$OUT/work/knlb-objref.nft
+	local marks mark svc be port proto addrs n=0 elems_in="" elems_out=""
+	knlb_conf maglev >"$conf"
+	"$KNLBD" --render -c "$conf" >"$f.base" || b_die "knlbd --render failed"
+	{
+		echo "table inet knlb {"
+		marks=$(awk '/^\tchain / { c = $2 } /ct mark set/ { for (i = 1; i <= NF; i++) if ($i == "set" && $(i-1) == "mark") print c, $(i+1) }' "$f.base")
+		while read -r svc mark; do
+			case $svc in
+			svc_web) proto=tcp port=$LAB_BACKEND_TCP_PORT; read -ra addrs <<<"$LAB_BACKEND_ADDRS"; set -- "${addrs[@]}" ;;
+			svc_bulk) proto=tcp port=$BULK_PORT; set -- "$BE1_ADDR" ;;
+			svc_dns) proto=udp port=$LAB_BACKEND_UDP_PORT; read -ra addrs <<<"$LAB_BACKEND_ADDRS"; set -- "${addrs[@]}" ;;
+			*) continue ;;
+			esac
+			for be in "$@"; do
+				n=$((n + 1))
+				printf '\tcounter in%d {\n\t}\n\tcounter out%d {\n\t}\n' "$n" "$n"
+				elems_in="$elems_in${elems_in:+, }$mark . $be . $proto . $port : \"in$n\""
+				elems_out="$elems_out${elems_out:+, }$mark . $be . $proto . $port : \"out$n\""
+			done
+		done <<<"$marks"
+		printf '\tmap cin {\n\t\ttype mark . ipv4_addr . inet_proto . inet_service : counter\n\t\tsize 64\n\t\telements = { %s }\n\t}\n' "$elems_in"
+		printf '\tmap cout {\n\t\ttype mark . ipv4_addr . inet_proto . inet_service : counter\n\t\tsize 64\n\t\telements = { %s }\n\t}\n' "$elems_out"
+		echo "}"
+		awk '/^\tchain count_(forward|input|output) \{/ { inc = 1 } inc && /^\t\}/ { inc = 0 }
+			inc && /update @backend_in \{/ { sub(/update @backend_in \{ /, "counter name "); sub(/ \}$/, " map @cin") }
+			inc && /update @backend_out \{/ { sub(/update @backend_out \{ /, "counter name "); sub(/ \}$/, " map @cout") }
+			{ print }' "$f.base"
+	} >"$f"
+	in_gw nft -f "$f"
+}
+ct_stop_knlb-objref() { ct_stop_knlb-static; }
 ct_start_knlb-nofilter() { knlb_static_as knlb-nofilter "$(without_chains 'filter_(prerouting|output)')"; }
 ct_stop_knlb-static() { in_gw nft delete table inet knlb; }
 ct_stop_knlb-nocount() { ct_stop_knlb-static; }
