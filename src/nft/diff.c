@@ -6,14 +6,22 @@
 #include "knlb/nft/diff.h"
 #include "knlb/sched/sched.h"
 
-int slot_diff_compute(const uint32_t *old_slots, const uint32_t *new_slots,
-		      uint32_t m, struct slot_diff *out)
+size_t slot_diff_count(const uint32_t *old_slots, const uint32_t *new_slots,
+		       uint32_t m)
 {
 	size_t n = 0;
 
-	*out = (struct slot_diff){ 0 };
 	for (uint32_t i = 0; i < m; i++)
 		n += old_slots[i] != new_slots[i];
+	return n;
+}
+
+int slot_diff_compute(const uint32_t *old_slots, const uint32_t *new_slots,
+		      uint32_t m, struct slot_diff *out)
+{
+	size_t n = slot_diff_count(old_slots, new_slots, m);
+
+	*out = (struct slot_diff){ 0 };
 	if (n == 0)
 		return 0;
 	out->changes = malloc(n * sizeof(*out->changes));

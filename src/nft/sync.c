@@ -216,10 +216,23 @@ static int add_service_delta(struct nfnl_batch *batch,
 		res->persist_purged += n;
 	}
 
-	/* what the kernel forwards, before and after: the slots that move */
-	ret = slot_diff_compute(old->slots, svc->slots, pool_slots_len(svc), &diff);
-	if (ret < 0)
-		return ret;
+	/*
+	 * What the kernel forwards, before and after: the slots that move.
+	 * The fallback shape's elements come from its state, so it only
+	 * counts them (a quarter of M changes recorded for nothing was a
+	 * fifth of a failover at M = 65537).
+	 */
+	if (old->fb) {
+		diff = (struct slot_diff){
+			.n_changes = slot_diff_count(old->slots, svc->slots,
+						     (uint32_t)pool_slots_len(svc)),
+		};
+	} else {
+		ret = slot_diff_compute(old->slots, svc->slots,
+					(uint32_t)pool_slots_len(svc), &diff);
+		if (ret < 0)
+			return ret;
+	}
 	if (old->fb && old->fb_drop_maps) {
 		ret = ruleset_add_fallback_remake(batch, pool, svc, old->fb_drop_maps);
 		if (ret == 0)

@@ -33,4 +33,13 @@ int slot_diff_compute(const uint32_t *old_slots, const uint32_t *new_slots,
 		      uint32_t m, struct slot_diff *out);
 void slot_diff_release(struct slot_diff *diff);
 
+/*
+ * How many slots differ, and nothing else: what a fallback-shape
+ * transition needs to report the slots it moved (its elements come from
+ * the fallback state), without recording every change on the failover's
+ * path.
+ */
+size_t slot_diff_count(const uint32_t *old_slots, const uint32_t *new_slots,
+		       uint32_t m);
+
 #endif
