@@ -68,3 +68,24 @@ Test(diff, applying_the_diff_reproduces_the_new_table)
 	free(o);
 	free(n);
 }
+
+/* The count the fallback shape reports is the number of changes a full diff records. */
+Test(diff, count_equals_the_recorded_changes)
+{
+	enum { M = 4099 };
+	uint32_t *o = malloc(M * sizeof(*o)), *n = malloc(M * sizeof(*n));
+	struct slot_diff d;
+
+	srand(7);
+	for (uint32_t i = 0; i < M; i++) {
+		o[i] = rand() % 7 == 0 ? E : (uint32_t)(rand() % 5);
+		n[i] = rand() % 2 ? o[i] : (rand() % 9 == 0 ? E : (uint32_t)(rand() % 5));
+	}
+	cr_assert_eq(slot_diff_compute(o, n, M, &d), 0);
+	cr_expect_gt(d.n_changes, 0);
+	cr_expect_eq(slot_diff_count(o, n, M), d.n_changes);
+	cr_expect_eq(slot_diff_count(o, o, M), 0);
+	slot_diff_release(&d);
+	free(o);
+	free(n);
+}
