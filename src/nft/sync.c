@@ -194,6 +194,25 @@ static int add_persist_purge(struct nfnl_batch *batch,
 	return ret;
 }
 
+/* The direct shape: each slot that moves is its own element change. */
+static int add_direct_changes(struct nfnl_batch *batch,
+			      const struct knlb_model *pool,
+			      const struct knlb_service *svc,
+			      const uint32_t *old_slots, struct sync_result *res)
+{
+	struct slot_diff diff;
+	int ret = slot_diff_compute(old_slots, svc->slots,
+				    (uint32_t)pool_slots_len(svc), &diff);
+
+	if (ret < 0)
+		return ret;
+	ret = ruleset_add_slot_changes(batch, pool, svc, &diff);
+	res->elements += diff.n_deletes + diff.n_adds;
+	res->moved += (uint32_t)diff.n_changes;
+	slot_diff_release(&diff);
+	return ret;
+}
+
 static int add_service_delta(struct nfnl_batch *batch,
 			     const struct knlb_model *pool,
 			     const struct knlb_service *svc,
@@ -202,7 +221,6 @@ static int add_service_delta(struct nfnl_batch *batch,
 			     char *err, size_t errlen)
 {
 	unsigned empty = pool_empty_families(svc);
-	struct slot_diff diff;
 	size_t fb_elements = 0;
 	int ret;
 
@@ -216,39 +234,29 @@ static int add_service_delta(struct nfnl_batch *batch,
 		res->persist_purged += n;
 	}
 
-	/*
-	 * What the kernel forwards, before and after: the slots that move.
-	 * The fallback shape's elements come from its state, so it only
-	 * counts them (a quarter of M changes recorded for nothing was a
-	 * fifth of a failover at M = 65537).
-	 */
-	if (old->fb) {
-		diff = (struct slot_diff){
-			.n_changes = slot_diff_count(old->slots, svc->slots,
-						     (uint32_t)pool_slots_len(svc)),
-		};
+	if (!old->fb) {
+		ret = add_direct_changes(batch, pool, svc, old->slots, res);
 	} else {
-		ret = slot_diff_compute(old->slots, svc->slots,
-					(uint32_t)pool_slots_len(svc), &diff);
-		if (ret < 0)
-			return ret;
-	}
-	if (old->fb && old->fb_drop_maps) {
-		ret = ruleset_add_fallback_remake(batch, pool, svc, old->fb_drop_maps);
-		if (ret == 0)
-			ret = sync_fallback_full(svc, want);
+		/*
+		 * The fallback shape's elements come from its state: the slots
+		 * that move are only counted (recording a quarter of M changes
+		 * for nothing was a fifth of a failover at M = 65537).
+		 */
+		res->moved += (uint32_t)slot_diff_count(old->slots, svc->slots,
+							(uint32_t)pool_slots_len(svc));
+		if (old->fb_drop_maps) {
+			ret = ruleset_add_fallback_remake(batch, pool, svc,
+							  old->fb_drop_maps);
+			if (ret == 0)
+				ret = sync_fallback_full(svc, want);
+		} else {
+			fallback_desired(svc, old->fb, NULL, want);
+			ret = 0;
+		}
 		if (ret == 0)
 			ret = ruleset_add_fallback_changes(batch, pool, svc, old->fb,
 							   want, &fb_elements);
 		res->elements += fb_elements;
-	} else if (old->fb) {
-		fallback_desired(svc, old->fb, NULL, want);
-		ret = ruleset_add_fallback_changes(batch, pool, svc, old->fb,
-						   want, &fb_elements);
-		res->elements += fb_elements;
-	} else {
-		ret = ruleset_add_slot_changes(batch, pool, svc, &diff);
-		res->elements += diff.n_deletes + diff.n_adds;
 	}
 	for (size_t k = 0; ret == 0 && k < svc->n_families; k++) {
 		unsigned bit = 1u << svc->families[k].family;
@@ -258,8 +266,6 @@ static int add_service_delta(struct nfnl_batch *batch,
 						       svc->families[k].family,
 						       empty & bit);
 	}
-	res->moved += (uint32_t)diff.n_changes;
-	slot_diff_release(&diff);
 	return ret;
 }
 

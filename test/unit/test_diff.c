@@ -43,6 +43,20 @@ Test(diff, each_kind_of_change)
 	cr_expect_null(d.changes);
 }
 
+/*
+ * Two random tables of m slots over 5 backends and empty slots: n keeps
+ * o's slot one time in keep, else takes another.
+ */
+static void random_tables(uint32_t *o, uint32_t *n, uint32_t m, unsigned seed,
+			  int keep)
+{
+	srand(seed);
+	for (uint32_t i = 0; i < m; i++) {
+		o[i] = rand() % 7 == 0 ? E : (uint32_t)(rand() % 5);
+		n[i] = rand() % keep == 0 ? o[i] : (rand() % 9 == 0 ? E : (uint32_t)(rand() % 5));
+	}
+}
+
 /* Applying the diff to the old table must give the new one exactly. */
 Test(diff, applying_the_diff_reproduces_the_new_table)
 {
@@ -50,11 +64,7 @@ Test(diff, applying_the_diff_reproduces_the_new_table)
 	uint32_t *o = malloc(M * sizeof(*o)), *n = malloc(M * sizeof(*n));
 	struct slot_diff d;
 
-	srand(42);
-	for (uint32_t i = 0; i < M; i++) {
-		o[i] = rand() % 7 == 0 ? E : (uint32_t)(rand() % 5);
-		n[i] = rand() % 3 == 0 ? o[i] : (rand() % 9 == 0 ? E : (uint32_t)(rand() % 5));
-	}
+	random_tables(o, n, M, 42, 3);
 	cr_assert_eq(slot_diff_compute(o, n, M, &d), 0);
 	for (size_t i = 0; i < d.n_changes; i++) {
 		cr_assert_eq(o[d.changes[i].slot], d.changes[i].from);
@@ -76,11 +86,7 @@ Test(diff, count_equals_the_recorded_changes)
 	uint32_t *o = malloc(M * sizeof(*o)), *n = malloc(M * sizeof(*n));
 	struct slot_diff d;
 
-	srand(7);
-	for (uint32_t i = 0; i < M; i++) {
-		o[i] = rand() % 7 == 0 ? E : (uint32_t)(rand() % 5);
-		n[i] = rand() % 2 ? o[i] : (rand() % 9 == 0 ? E : (uint32_t)(rand() % 5));
-	}
+	random_tables(o, n, M, 7, 2);
 	cr_assert_eq(slot_diff_compute(o, n, M, &d), 0);
 	cr_expect_gt(d.n_changes, 0);
 	cr_expect_eq(slot_diff_count(o, n, M), d.n_changes);
