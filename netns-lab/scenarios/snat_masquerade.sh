@@ -52,7 +52,7 @@ knlb_stop
 write_conf masquerade >"$WORK/snat-masq.conf"
 knlb_start "$WORK/snat-masq.conf"
 before=$(snat_flows)
-lg masq --source "${SRC[1]}" --tcp --target "$VIP_HOST:80" --count 600 --concurrency 32
+lg masq --source "${SRC[1]}" --tcp --target "$VIP_HOST:80" --count 600 --concurrency 32 --sport-base 40000
 after=$(snat_flows)
 say "snat = masquerade: ok $(lg_get masq ok), failed $(lg_get masq failed) of 600; flows SNATed to $GW_BACKEND_ADDR: $((after - before))"
 [ "$(lg_get masq failed)" -eq 0 ] || fail "snat = masquerade: $(lg_get masq failed) connections failed"
