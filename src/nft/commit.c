@@ -339,10 +339,18 @@ void committer_run(struct committer *c)
 		c->stats.last_messages = res.messages;
 		c->stats.last_moved = res.moved;
 		c->stats.last_ack_ms = res.elapsed_ms;
-		c->stats.last_decision_ms = (double)(loop_now_ns() - since) / 1e6;
-		log_info("service %s: %u of %u slots moved, %zu elements in 1 transaction, %.2f ms to the kernel's ack, %.2f ms after the decision",
-			 svc->cfg->name, res.moved, svc->cfg->table_size,
-			 res.elements, res.elapsed_ms, c->stats.last_decision_ms);
+		/* since is 0 when the change came without a time (in-process
+		 * callers that pass no clock): no decision to measure from. */
+		c->stats.last_decision_ms = since ?
+			(double)(loop_now_ns() - since) / 1e6 : 0;
+		if (since)
+			log_info("service %s: %u of %u slots moved, %zu elements in 1 transaction, %.2f ms to the kernel's ack, %.2f ms after the decision",
+				 svc->cfg->name, res.moved, svc->cfg->table_size,
+				 res.elements, res.elapsed_ms, c->stats.last_decision_ms);
+		else
+			log_info("service %s: %u of %u slots moved, %zu elements in 1 transaction, %.2f ms to the kernel's ack",
+				 svc->cfg->name, res.moved, svc->cfg->table_size,
+				 res.elements, res.elapsed_ms);
 	}
 }
 
