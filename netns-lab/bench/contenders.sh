@@ -11,7 +11,7 @@
 #                                    knlb-untracked knlb-periodic; knlb-m16381;
 #                                    pricing the rules: knlb-nocount (knlb-static
 #                                    without its counting chains), knlb-notimeout,
-#                                    knlb-objref, knlb-nofilter
+#                                    knlb-objref, knlb-nofilter, knlb-acct
 #   ct_supports NAME WORKLOAD        true when NAME runs WORKLOAD
 #   ct_targets NAME                  sets T_HTTP (addresses the wrk threads are
 #                                    spread over), T_UDP (one address:port per
@@ -280,6 +280,18 @@ ct_start_knlb-objref() {
 	in_gw nft -f "$f"
 }
 ct_stop_knlb-objref() { ct_stop_knlb-static; }
+# knlb-acct: knlb-nocount with conntrack's own accounting on in the
+# gateway's namespace (nf_conntrack_acct: packets and bytes kept per flow by
+# conntrack, read from its events and dumps), the price of counting
+# outside the rules.
+ct_start_knlb-acct() {
+	in_gw sysctl -qw net.netfilter.nf_conntrack_acct=1
+	ct_start_knlb-nocount
+}
+ct_stop_knlb-acct() {
+	ct_stop_knlb-static
+	in_gw sysctl -qw net.netfilter.nf_conntrack_acct=0
+}
 ct_start_knlb-nofilter() { knlb_static_as knlb-nofilter "$(without_chains 'filter_(prerouting|output)')"; }
 ct_stop_knlb-static() { in_gw nft delete table inet knlb; }
 ct_stop_knlb-nocount() { ct_stop_knlb-static; }
