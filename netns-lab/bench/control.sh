@@ -443,6 +443,35 @@ rest_one_haproxy() {
 	in_gw nft delete table inet knlb
 }
 
+# REST_WHO="knlb synprobe haproxy": knlb-synprobe (netns-lab/tools), the
+# price of half-open probes: one SYN per backend every 2 s from a raw
+# socket on knlbd's 5 ms grid, the SYN-ACKs read on the same socket, the
+# kernel's own reset ending each.  Not a checker (no timeouts, no state):
+# what the packets alone cost, with knlbd's table loaded as for HAProxy.
+# Rows "synprobe" in rest.tsv, tcp only; its down_lines column is the
+# backends that never answered.
+rest_one_synprobe() {
+	local r=$1 check=$2 n=$3 per=$4 log=$OUT/logs/rest-synprobe.r$r.log
+	[ "$check" = tcp ] || return 0
+	cp_knlb_conf "$n" "$per" tcp >"$OUT/work/rest-static.conf"
+	"$KNLBD" --render -c "$OUT/work/rest-static.conf" >"$OUT/work/rest-static.nft" ||
+		b_die "knlbd --render failed"
+	in_gw nft -f "$OUT/work/rest-static.nft"
+	in_gw conntrack -F 2>/dev/null || true
+	ip netns exec "$LAB_NS_GW" "$KNLB_BUILD/lab/knlb-synprobe" --count "$REST_BACKENDS" \
+		--port "$LAB_BACKEND_TCP_PORT" --interval-ms 2000 --grid-ms 5 --secs $((REST_SECS + 7)) \
+		</dev/null >"$log" 2>&1 &
+	local pid=$! cpu rss hwm down
+	b_track "$pid"
+	REST_TAG=rest-synprobe.r$r
+	IFS=$'\t' read -r cpu rss hwm down < <(rest_sample "$pid" "$log" '^$')
+	wait "$pid" || b_die "knlb-synprobe failed (log: $log)"
+	down=$(sed -n 's/.* unanswered \([0-9]*\) .*/\1/p' "$log")
+	b_log "  round $r synprobe: CPU $cpu % of a core, RSS $rss KiB; $(cat "$log")"
+	b_raw rest.tsv "$r" synprobe tcp "$REST_BACKENDS" "$n" 2s "$REST_SECS" "$rss" "$hwm" "$cpu" "${down:--}" -
+	in_gw nft delete table inet knlb
+}
+
 # knlbd and HAProxy 2.6 watching the same $REST_BACKENDS backends, check =
 # tcp and http every 2 s, one after the other in the same namespaces and
 # the order swapped every round ($REST_ROUNDS), so the noise of a shared

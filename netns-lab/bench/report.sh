@@ -271,6 +271,9 @@ title() {
 				printf "| %s | %s | %s | %s | %s | %s | %s, %s | %s |\n", c, med(K, nk), med(H, nh),
 					nr ? sprintf("%.2f", med(R, nr)) : "-", rss[c, "knlbd"], rss[c, "haproxy"],
 					down[c, "knlbd"] + 0, down[c, "haproxy"] + 0, ms[c] } }' "$RAW/rest.tsv"
+		# REST_WHO with synprobe: the price of half-open probes, per round.
+		awk -F'\t' 'NR > 1 && $2 == "synprobe" { cpu = cpu sep $10; sep = ", "; un += $11 }
+			END { if (cpu != "") printf "\nHalf-open probes priced (`knlb-synprobe`: one SYN per backend every %s from a raw socket, no checker state): CPU %s %% of a core per round, %d backends unanswered.\n", "2s", cpu, un }' "$RAW/rest.tsv"
 	fi
 	if [ -s "$DIR/summary.txt" ]; then
 		echo
