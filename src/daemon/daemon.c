@@ -406,9 +406,24 @@ int daemon_start_spawner(struct knlbd *d)
 	return ret;
 }
 
+/*
+ * check = tcp runs here, from raw sockets (health/check_syn.c), when knlbd
+ * may still open them: a third of the CPU of connect() probes, and the
+ * prober keeps no capability.  Without CAP_NET_RAW they stay connect()s.
+ */
 static int start_prober(struct knlbd *d)
 {
-	return checker_new_remote(d->loop, d->spawner, PRIVSEP_PROBER, &d->checker);
+	int ret = checker_new_remote(d->loop, d->spawner, PRIVSEP_PROBER, &d->checker);
+
+	if (ret < 0)
+		return ret;
+	ret = checker_open_raw(d->checker);
+	if (ret == 0)
+		log_info("tcp probes: half-open, from raw sockets");
+	else
+		log_info("tcp probes: connect() in the prober (no raw socket: %s)",
+			 strerror(-ret));
+	return 0;
 }
 
 /* Scrapers' HTTP is parsed by a worker too; knlbd keeps the rendering. */

@@ -50,6 +50,8 @@ extern const struct check_ops check_tcp_ops;
 extern const struct check_ops check_udp_ops;
 extern const struct check_ops check_http_ops;	/* by hand, check_http.c */
 extern const struct check_ops check_https_ops;	/* libcurl, check_https.c */
+/* tcp from raw sockets, in this process, once checker_open_raw() succeeded */
+extern const struct check_ops check_syn_ops;
 /* Every kind, run by the unprivileged prober process (check_remote.c). */
 extern const struct check_ops check_remote_ops;
 
@@ -91,6 +93,10 @@ struct check_probe {
 	struct https_probe *https;
 	/* remote: its slot in the prober link */
 	uint32_t remote_slot;
+	/* tcp from a raw socket (check_syn.c): in flight by sequence number */
+	uint32_t syn_seq;
+	struct check_probe *syn_next;
+	bool syn_linked;
 };
 
 struct checker {
@@ -104,6 +110,8 @@ struct checker {
 	struct prober_link *remote;
 	/* tcp, http: idle probe sockets, IPv4 and IPv6 (check_sock.c) */
 	struct check_sock_pool *sock_pools[2];
+	/* tcp from raw sockets (check_syn.c); NULL: connect() */
+	struct syn_engine *syn;
 };
 
 /*
@@ -167,6 +175,10 @@ int check_sock_take(struct check_probe *probe, int family);
 void check_sock_reusable(struct check_probe *probe);
 void check_sock_release(struct check_probe *probe);
 void check_sock_cleanup(struct checker *checker);
+
+/* Whether check_syn.c sends the tcp probes of family; its teardown. */
+bool check_syn_serves(const struct checker *checker, int family);
+void check_syn_cleanup(struct checker *checker);
 
 /* Set up and tear down the checker's curl multi handle (https). */
 int check_https_init(struct checker *checker);

@@ -36,8 +36,10 @@ static void curl_release(void)
 }
 
 static const struct check_ops *kind_ops(const struct checker *checker,
-				       enum check_kind kind)
+				       enum check_kind kind, int family)
 {
+	if (kind == CHECK_TCP && check_syn_serves(checker, family))
+		return &check_syn_ops;
 	if (checker->remote && kind != CHECK_NONE)
 		return &check_remote_ops;
 	switch (kind) {
@@ -200,7 +202,7 @@ int checker_start(struct checker *checker, const struct check_spec *spec,
 		  const struct knlb_addr *addr, uint16_t port,
 		  check_done_fn done, void *arg, struct check_probe **out)
 {
-	const struct check_ops *ops = kind_ops(checker, spec->kind);
+	const struct check_ops *ops = kind_ops(checker, spec->kind, addr->family);
 	struct check_probe *probe;
 	int err;
 
@@ -274,6 +276,7 @@ void checker_free(struct checker *checker)
 		curl_release();
 	}
 	check_sock_cleanup(checker);
+	check_syn_cleanup(checker);
 	free(checker);
 }
 

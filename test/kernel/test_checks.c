@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * tcp and http probes on kept sockets (src/health/check_sock.c), as the
- * kernel sees them: a live backend stays up and a closed port goes down,
+ * tcp probes from knlbd's raw sockets (src/health/check_syn.c) and http
+ * probes on kept sockets (src/health/check_sock.c), as the kernel sees
+ * them: a live backend stays up and a closed port goes down,
  * for each kind, probe after probe on the same sockets; the tcp backend's
  * application never has a connection to accept; and nothing is left
  * behind: no TIME-WAIT, no connection to a backend, during the run or
@@ -78,6 +79,9 @@ Test(checks, live_up_closed_down_and_nothing_left_behind)
 		 "backend = 127.0.0.1:%u id=www\nbackend = 127.0.0.1:%u id=gone\n",
 		 tcp_live, tcp_closed, http_live, http_closed);
 	kt_knlbd_start(&d, "checks", conf);
+	/* Root in a netns: tcp probes go out from raw sockets (check_syn.c). */
+	cr_expect(kt_wait_for_log(d.log, "tcp probes: half-open, from raw sockets", 5000),
+		  "%s", kt_read_file(d.log));
 	cr_expect(kt_wait_for_log(d.log, "web/closed DOWN: connect refused", 5000),
 		  "%s", kt_read_file(d.log));
 	cr_expect(kt_wait_for_log(d.log, "api/gone DOWN: connect refused", 5000),

@@ -33,6 +33,15 @@ int checker_new(struct loop *loop, struct checker **out);
 struct privsep_spawner;
 int checker_new_remote(struct loop *loop, struct privsep_spawner *spawner,
 		       unsigned int role, struct checker **out);
+/*
+ * From now on, send check = tcp probes from raw sockets in this process
+ * (check_syn.c: half-open, the answers of all read from one socket per
+ * family) instead of connect(), for each family the host has.  Needs
+ * CAP_NET_RAW now, none later: knlbd calls it before dropping its
+ * privileges.  0 or -errno (-EPERM: tcp probes keep using connect()).
+ */
+int checker_open_raw(struct checker *checker);
+
 /* Cancels every probe still running (their callbacks do not run). */
 void checker_free(struct checker *checker);
 
