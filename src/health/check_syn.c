@@ -328,6 +328,9 @@ static int syn_start(struct check_probe *probe)
 	if (sendmsg(f->raw, &msg, MSG_DONTWAIT) == -1) {
 		err = errno;
 		unlink_probe(e, probe);
+		/* The source went away with its address: look it up again. */
+		if (ss.ss_family == AF_INET && (err == EINVAL || err == EADDRNOTAVAIL))
+			source_slot(e->sources, e->nsources, probe->addr.in)->expires_ns = 0;
 		if (check_errno_is_local(err) && err != EADDRNOTAVAIL)
 			return -err;
 		check_probe_fail_errno(probe, "send", "connect refused",
