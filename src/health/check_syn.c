@@ -66,7 +66,6 @@ struct syn_source {
 };
 
 struct syn_engine {
-	struct checker *checker;
 	struct syn_family fam[2];	/* KNLB_FAMILY_IPV4, KNLB_FAMILY_IPV6 */
 	struct check_probe **buckets;	/* by sequence number; chained */
 	size_t nbuckets, n;
@@ -503,7 +502,6 @@ int checker_open_raw(struct checker *checker)
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	e->checker = checker;
 	for (int i = 0; i < KNLB_FAMILIES; i++)
 		init_family(&e->fam[i]);
 	if (getrandom(&e->rng, sizeof(e->rng), 0) != sizeof(e->rng)) {

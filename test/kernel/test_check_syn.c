@@ -105,6 +105,19 @@ static struct knlb_addr loopback(int family)
 	return a;
 }
 
+/* lo up, a loop and a checker on it, with raw sockets when raw. */
+static struct checker *checker_up(struct loop **loop, bool raw)
+{
+	struct checker *c;
+
+	up_lo();
+	cr_assert_eq(loop_new(loop), 0);
+	cr_assert_eq(checker_new(*loop, &c), 0);
+	if (raw)
+		cr_assert_eq(checker_open_raw(c), 0, "raw sockets (root in a netns)");
+	return c;
+}
+
 /* One probe of addr:port on checker, run to its result. */
 static struct check_result probe_once(struct loop *loop, struct checker *c,
 				      const struct knlb_addr *addr, uint16_t port,
@@ -129,10 +142,7 @@ static void both_families(int family)
 	int lfd, cfd;
 	struct check_result r;
 
-	up_lo();
-	cr_assert_eq(loop_new(&loop), 0);
-	cr_assert_eq(checker_new(loop, &c), 0);
-	cr_assert_eq(checker_open_raw(c), 0, "raw sockets (root in a netns)");
+	c = checker_up(&loop, true);
 	lfd = port_on(family, true, &live);
 	cfd = port_on(family, false, &closed);
 
@@ -173,10 +183,7 @@ Test(check_syn, lost_syn_acks_time_out)
 	int lfd, status;
 	struct check_result r;
 
-	up_lo();
-	cr_assert_eq(loop_new(&loop), 0);
-	cr_assert_eq(checker_new(loop, &c), 0);
-	cr_assert_eq(checker_open_raw(c), 0);
+	c = checker_up(&loop, true);
 	lfd = port_on(AF_INET, true, &live);
 	/* The SYN reaches the listener; its SYN-ACK is dropped on the way in,
 	 * before any raw socket sees it. */
@@ -215,10 +222,7 @@ Test(check_syn, many_probes_in_flight_each_get_their_own_answer)
 	uint16_t port[PORTS];
 	int fd[PORTS], pending = PORTS * EACH;
 
-	up_lo();
-	cr_assert_eq(loop_new(&loop), 0);
-	cr_assert_eq(checker_new(loop, &c), 0);
-	cr_assert_eq(checker_open_raw(c), 0);
+	c = checker_up(&loop, true);
 	for (int i = 0; i < PORTS; i++)
 		fd[i] = port_on(AF_INET, i % 2 == 0, &port[i]);
 	for (int k = 0; k < EACH; k++)
@@ -250,9 +254,7 @@ Test(check_syn, without_raw_sockets_tcp_still_connects)
 	int lfd, cfd;
 	struct check_result r;
 
-	up_lo();
-	cr_assert_eq(loop_new(&loop), 0);
-	cr_assert_eq(checker_new(loop, &c), 0);
+	c = checker_up(&loop, false);
 	lfd = port_on(AF_INET, true, &live);
 	cfd = port_on(AF_INET, false, &closed);
 	r = probe_once(loop, c, &lo, live, 1000);
