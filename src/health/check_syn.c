@@ -36,6 +36,7 @@
 #include "knlb/health/syn_segment.h"
 #include "knlb/lib/addr.h"
 #include "check-int.h"
+#include "syn_source-int.h"
 
 #define SYN_BATCH		32
 /*
@@ -58,20 +59,12 @@ struct syn_family {
 	bool watched;
 };
 
-/* IPv4's source address towards a backend (the checksum covers it). */
-struct syn_source {
-	struct in_addr dst, src;
-	uint64_t expires_ns;
-	bool used;
-};
-
 struct syn_engine {
 	struct syn_family fam[2];	/* KNLB_FAMILY_IPV4, KNLB_FAMILY_IPV6 */
 	struct check_probe **buckets;	/* by sequence number; chained */
 	size_t nbuckets, n;
 	uint64_t rng;
-	struct syn_source *sources;	/* open addressing by dst, never removed */
-	size_t nsources, used_sources;
+	struct syn_sources sources;	/* IPv4 */
 };
 
 static size_t fam_index(int family)
@@ -147,41 +140,6 @@ static void unlink_probe(struct syn_engine *e, struct check_probe *probe)
 	e->n--;
 }
 
-static size_t source_hash(struct in_addr dst)
-{
-	return (size_t)(dst.s_addr * 2654435761u);
-}
-
-static struct syn_source *source_slot(struct syn_source *t, size_t n,
-				      struct in_addr dst)
-{
-	size_t i = source_hash(dst) & (n - 1);
-
-	while (t[i].used && t[i].dst.s_addr != dst.s_addr)
-		i = (i + 1) & (n - 1);
-	return &t[i];
-}
-
-/* Room for one more address, at most half full. */
-static int grow_sources(struct syn_engine *e)
-{
-	size_t n = e->nsources ? e->nsources * 2 : 256;
-	struct syn_source *t;
-
-	if ((e->used_sources + 1) * 2 <= e->nsources)
-		return 0;
-	t = calloc(n, sizeof(*t));
-	if (!t)
-		return -ENOMEM;
-	for (size_t i = 0; i < e->nsources; i++)
-		if (e->sources[i].used)
-			*source_slot(t, n, e->sources[i].dst) = e->sources[i];
-	free(e->sources);
-	e->sources = t;
-	e->nsources = n;
-	return 0;
-}
-
 /*
  * The source the kernel picks towards dst (connect() on a UDP socket sends
  * nothing), kept SRC_CACHE_NS.  0 or -errno (no route: -ENETUNREACH...).
@@ -193,12 +151,10 @@ static int source_v4(struct syn_engine *e, struct in_addr dst, struct in_addr *s
 	socklen_t len = sizeof(sin);
 	uint64_t now = loop_now_ns();
 	int route = e->fam[KNLB_FAMILY_IPV4].route;
-	struct syn_source *s;
-	int ret = grow_sources(e);
+	struct syn_source *s = syn_sources_slot(&e->sources, dst);
 
-	if (ret < 0)
-		return ret;
-	s = source_slot(e->sources, e->nsources, dst);
+	if (!s)
+		return -ENOMEM;
 	if (s->used && s->expires_ns > now) {
 		*src = s->src;
 		return 0;
@@ -206,9 +162,10 @@ static int source_v4(struct syn_engine *e, struct in_addr dst, struct in_addr *s
 	if (connect(route, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
 	    getsockname(route, (struct sockaddr *)&sin, &len) == -1)
 		return -errno;
-	if (!s->used)
-		e->used_sources++;
-	*s = (struct syn_source){ dst, sin.sin_addr, now + SRC_CACHE_NS, true };
+	s->dst = dst;
+	s->src = sin.sin_addr;
+	s->expires_ns = now + SRC_CACHE_NS;
+	syn_sources_used(&e->sources, s);
 	*src = sin.sin_addr;
 	return 0;
 }
@@ -328,8 +285,12 @@ static int syn_start(struct check_probe *probe)
 		err = errno;
 		unlink_probe(e, probe);
 		/* The source went away with its address: look it up again. */
-		if (ss.ss_family == AF_INET && (err == EINVAL || err == EADDRNOTAVAIL))
-			source_slot(e->sources, e->nsources, probe->addr.in)->expires_ns = 0;
+		if (ss.ss_family == AF_INET && (err == EINVAL || err == EADDRNOTAVAIL)) {
+			struct syn_source *s = syn_sources_slot(&e->sources, probe->addr.in);
+
+			if (s)
+				s->expires_ns = 0;
+		}
 		if (check_errno_is_local(err) && err != EADDRNOTAVAIL)
 			return -err;
 		check_probe_fail_errno(probe, "send", "connect refused",
@@ -545,7 +506,7 @@ void check_syn_cleanup(struct checker *checker)
 	for (int i = 0; i < KNLB_FAMILIES; i++)
 		close_family(checker, &e->fam[i]);
 	free(e->buckets);
-	free(e->sources);
+	syn_sources_free(&e->sources);
 	free(e);
 	checker->syn = NULL;
 }
