@@ -11,7 +11,8 @@
 #                                    knlb-untracked knlb-periodic; knlb-m16381;
 #                                    pricing the rules: knlb-nocount (knlb-static
 #                                    without its counting chains), knlb-notimeout,
-#                                    knlb-objref, knlb-nofilter, knlb-acct
+#                                    knlb-objref, knlb-nofilter, knlb-acct,
+#                                    knlb-prerouting
 #   ct_supports NAME WORKLOAD        true when NAME runs WORKLOAD
 #   ct_targets NAME                  sets T_HTTP (addresses the wrk threads are
 #                                    spread over), T_UDP (one address:port per
@@ -292,6 +293,20 @@ ct_stop_knlb-acct() {
 	ct_stop_knlb-static
 	in_gw sysctl -qw net.netfilter.nf_conntrack_acct=0
 }
+# knlb-prerouting: the counting rules of count_forward and count_input
+# moved into filter_prerouting, which every arriving packet walks anyway
+# (after DNAT, before the reply's un-DNAT: the keys are the same), so a
+# forwarded packet meets one base chain of knlb's fewer.
+ct_start_knlb-prerouting() {
+	knlb_static_as knlb-prerouting '
+		/^\tchain filter_prerouting \{/ { inpre = 1 }
+		inpre && /^\t\}/ {
+			print "\t\tct mark != 0x00000000 ct direction original update @backend_in { ct mark . ip daddr . meta l4proto . th dport }"
+			print "\t\tct mark != 0x00000000 ct direction reply update @backend_out { ct mark . ip saddr . meta l4proto . th sport }"
+			inpre = 0
+		} '"$(without_chains 'count_(forward|input)')"
+}
+ct_stop_knlb-prerouting() { ct_stop_knlb-static; }
 ct_start_knlb-nofilter() { knlb_static_as knlb-nofilter "$(without_chains 'filter_(prerouting|output)')"; }
 ct_stop_knlb-static() { in_gw nft delete table inet knlb; }
 ct_stop_knlb-nocount() { ct_stop_knlb-static; }
