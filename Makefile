@@ -43,7 +43,8 @@ override LDFLAGS += $(SANFLAGS)
 LIB_SRC   := $(filter-out src/daemon/main.c src/knlbctl/%,$(wildcard src/*/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(wildcard test/unit/*.c)
-KERN_SRC  := $(wildcard test/kernel/*.c)
+# The check helpers of the unit tests serve the kernel tests' checkers too.
+KERN_SRC  := $(wildcard test/kernel/*.c) test/unit/check_test.c
 LAB_SRC   := $(wildcard netns-lab/tools/*.c)
 LAB_BIN   := $(LAB_SRC:netns-lab/tools/%.c=$(BUILD)/lab/%)
 

@@ -428,7 +428,13 @@ void kt_knlbd_write_conf(const struct kt_knlbd *r, const char *text)
 
 void kt_knlbd_start(struct kt_knlbd *r, const char *name, const char *conf)
 {
-	char args[512];
+	kt_knlbd_start_wrapped(r, name, conf, "");
+}
+
+void kt_knlbd_start_wrapped(struct kt_knlbd *r, const char *name,
+			    const char *conf, const char *wrapper)
+{
+	char cmd[1536];
 
 	snprintf(r->dir, sizeof(r->dir), "/tmp/knlb-kt-%s-XXXXXX", name);
 	cr_assert_not_null(mkdtemp(r->dir));
@@ -436,8 +442,9 @@ void kt_knlbd_start(struct kt_knlbd *r, const char *name, const char *conf)
 	snprintf(r->sock, sizeof(r->sock), "%s/knlb.sock", r->dir);
 	snprintf(r->log, sizeof(r->log), "%s/knlbd.log", r->dir);
 	kt_knlbd_write_conf(r, conf);
-	snprintf(args, sizeof(args), "-c %s -s %s", r->conf, r->sock);
-	r->pid = kt_start_knlbd(args, r->log);
+	snprintf(cmd, sizeof(cmd), "%s%s%s -c %s -s %s", wrapper, wrapper[0] ? " " : "",
+		 kt_knlbd(), r->conf, r->sock);
+	r->pid = kt_start_command(cmd, r->log);
 	/* the socket is bound before the table is programmed: wait for both */
 	cr_assert(kt_wait_for_log(r->log, "programmed table", 10000),
 		  "knlbd did not start:\n%s", kt_read_file(r->log));

@@ -90,6 +90,9 @@ struct kt_knlbd {
 };
 void kt_knlbd_write_conf(const struct kt_knlbd *r, const char *text);
 void kt_knlbd_start(struct kt_knlbd *r, const char *name, const char *conf);
+/* The same, knlbd run under wrapper (a command and its options: setpriv ...). */
+void kt_knlbd_start_wrapped(struct kt_knlbd *r, const char *name,
+			    const char *conf, const char *wrapper);
 void kt_knlbd_stop(struct kt_knlbd *r);
 /* knlbctl (beside the knlbd under test) -s r->sock ARGS: output, exit code. */
 char *kt_knlbctl(const struct kt_knlbd *r, const char *args, int *code);

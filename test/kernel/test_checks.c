@@ -114,12 +114,10 @@ Test(checks, live_up_closed_down_and_nothing_left_behind)
  */
 Test(checks, without_cap_net_raw_tcp_probes_connect_in_the_prober)
 {
-	char dir[] = "/tmp/knlb-kt-noraw-XXXXXX";
-	char conf_path[96], log[96], sock[96], conf[512], cmd[1024];
+	struct kt_knlbd d;
+	char conf[512];
 	uint16_t live, closed;
 	int live_fd, status;
-	FILE *f;
-	pid_t pid;
 
 	free(kt_run("command -v setpriv", &status));
 	if (status != 0)
@@ -128,33 +126,21 @@ Test(checks, without_cap_net_raw_tcp_probes_connect_in_the_prober)
 	cr_assert_eq(status, 0);
 	live_fd = kt_loopback_port(true, &live);
 	kt_loopback_port(false, &closed);
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(conf_path, sizeof(conf_path), "%s/knlb.conf", dir);
-	snprintf(log, sizeof(log), "%s/knlbd.log", dir);
-	snprintf(sock, sizeof(sock), "%s/knlb.sock", dir);
 	snprintf(conf, sizeof(conf),
 		 "[global]\ntable = noraw\n"
 		 "[service web]\nvip = 192.0.2.10\nport = 80\ntable_size = 31\n"
 		 "check = tcp\ninterval = 100ms\ntimeout = 100ms\nrise = 1\nfall = 1\n"
 		 "backend = 127.0.0.1:%u id=live\nbackend = 127.0.0.1:%u id=closed\n",
 		 live, closed);
-	f = fopen(conf_path, "w");
-	cr_assert_not_null(f);
-	fputs(conf, f);
-	fclose(f);
-	snprintf(cmd, sizeof(cmd),
-		 "setpriv --bounding-set=-net_raw --inh-caps=-net_raw %s -c %s -s %s",
-		 kt_knlbd(), conf_path, sock);
-	pid = kt_start_command(cmd, log);
-	cr_expect(kt_wait_for_log(log, "tcp probes: connect() in the prober (no raw socket:", 5000),
-		  "%s", kt_read_file(log));
-	cr_expect(kt_wait_for_log(log, "web/closed DOWN: connect refused", 5000),
-		  "%s", kt_read_file(log));
+	kt_knlbd_start_wrapped(&d, "noraw", conf,
+			       "setpriv --bounding-set=-net_raw --inh-caps=-net_raw");
+	cr_expect(kt_wait_for_log(d.log, "tcp probes: connect() in the prober (no raw socket:", 5000),
+		  "%s", kt_read_file(d.log));
+	cr_expect(kt_wait_for_log(d.log, "web/closed DOWN: connect refused", 5000),
+		  "%s", kt_read_file(d.log));
 	usleep(500 * 1000);	/* five more probes of each */
-	cr_expect_eq(kt_count_in_log(log, "web/live DOWN"), 0, "%s", kt_read_file(log));
-	cr_expect_eq(kt_count_in_log(log, "half-open"), 0, "%s", kt_read_file(log));
-	cr_expect_eq(kt_stop_knlbd(pid), 0, "%s", kt_read_file(log));
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	free(kt_run(cmd, &status));
+	cr_expect_eq(kt_count_in_log(d.log, "web/live DOWN"), 0, "%s", kt_read_file(d.log));
+	cr_expect_eq(kt_count_in_log(d.log, "half-open"), 0, "%s", kt_read_file(d.log));
+	kt_knlbd_stop(&d);
 	close(live_fd);
 }

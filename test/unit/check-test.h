@@ -11,9 +11,10 @@
 
 /*
  * What a probe's callback got, for the tests that run a checker of their
- * own (test_check_late.c, test_check_sock.c).  check_outcome_done() is
- * the callback (arg: the outcome); it stops loop when *pending, counted
- * down once per result, reaches 0.
+ * own (test_check_late.c, test_check_sock.c; test/kernel/test_check_syn.c,
+ * which links this file too).  check_outcome_done() is the callback (arg:
+ * the outcome); it stops loop when *pending, counted down once per
+ * result, reaches 0.
  */
 struct check_outcome {
 	int calls;
