@@ -179,7 +179,7 @@ static void handle_answer(struct syn_engine *e, int family, const uint8_t *buf,
 
 	if (syn_answer_parse(family, buf, len, from6 ? &from6->sin6_addr : NULL, &a) < 0)
 		return;
-	probe = probe_by_seq(e, a.ack - 1);
+	probe = probe_by_seq(e, a.ack - 1);	/* a SYN's answer acknowledges seq + 1 */
 	if (!probe || a.to_port != f->base + probe->syn_seq % SYN_PORTS ||
 	    probe->addr.family != family ||
 	    !addr_equal(&probe->addr, &a.from) || probe->port != a.from_port)

@@ -54,10 +54,4 @@ struct syn_answer {
 int syn_answer_parse(int family, const void *buf, size_t len,
 		     const struct in6_addr *from6, struct syn_answer *out);
 
-/* The sequence number a probe's answer must acknowledge: seq + 1. */
-static inline uint32_t syn_expected_ack(uint32_t seq)
-{
-	return seq + 1;
-}
-
 #endif
