@@ -466,7 +466,7 @@ static int connect_vip(void)
 Test(adopt, restart_after_kill9_moves_no_slot_and_keeps_a_dead_backend_out, .fini = cleanup)
 {
 	char *before, *after, *log, *first = NULL;
-	int l1, l2, failed = 0, tried = 0;
+	int l1, l2, failed = 0, tried = 0, err, last_err = 0, last_at = -1;
 	uint32_t gen;
 	/* static: .fini reads it after a failed assertion left this frame */
 	static struct run r;
@@ -495,7 +495,11 @@ Test(adopt, restart_after_kill9_moves_no_slot_and_keeps_a_dead_backend_out, .fin
 
 	kill9(&r);
 	for (int i = 0; i < 50; i++, tried++)
-		failed += connect_vip() < 0;
+		if ((err = connect_vip()) < 0) {
+			failed++;
+			last_err = -err;
+			last_at = tried;
+		}
 	/*
 	 * Connections from the start on, through the first probe rounds: a
 	 * b3 put back into the map would refuse about a third of them.
@@ -503,7 +507,11 @@ Test(adopt, restart_after_kill9_moves_no_slot_and_keeps_a_dead_backend_out, .fin
 	gen = kt_nft_genid();
 	launch(&r);
 	for (int i = 0; i < 400; i++, tried++) {
-		failed += connect_vip() < 0;
+		if ((err = connect_vip()) < 0) {
+			failed++;
+			last_err = -err;
+			last_at = tried;
+		}
 		/* the map as the replace left it, before any probe */
 		if (!first && log_has(&r, "programmed table"))
 			first = list_web();
@@ -525,7 +533,8 @@ Test(adopt, restart_after_kill9_moves_no_slot_and_keeps_a_dead_backend_out, .fin
 	log = kt_read_file(r.log);
 	cr_expect(!strstr(log, "web/b1 DOWN") && !strstr(log, "web/b2 DOWN") &&
 		  !strstr(log, "web/b3 UP"), "a backend flapped:\n%s", log);
-	cr_expect_eq(failed, 0, "%d of %d connections to the VIP failed", failed, tried);
+	cr_expect_eq(failed, 0, "%d of %d connections to the VIP failed (the last, number %d of them: %s)\n%s",
+		     failed, tried, last_at, strerror(last_err), kt_read_file(r.log));
 	free(log);
 	free(before);
 	free(first);
