@@ -158,9 +158,31 @@ alive() {
 	[ "${stat%% *}" != Z ]
 }
 
+# The loadgens' failed flows (first 10 per timeline) and, while the
+# gateway lives, its conntrack entries for their local ports: where the
+# kernel sent each one (a refused connection's entry stays 10 s in CLOSE).
+dump_failed_flows() {
+	local f line port
+	for f in "$WORK"/*.out; do
+		[ -s "$f" ] || continue
+		grep -q '^flow [0-9]* [0-9.]* fail:' "$f" || continue
+		echo "---- $(basename "$f"): failed flows (SEQ START_MS RESULT CONNECT_MS DONE_MS SPORT)"
+		grep '^flow [0-9]* [0-9.]* fail:' "$f" | head -n 10 | while read -r line; do
+			echo "$line"
+			port=${line##* }
+			[[ $port =~ ^[0-9]+$ ]] || continue
+			if [ -n "${LAB_NS_GW:-}" ] && [ -e "/run/netns/$LAB_NS_GW" ]; then
+				gw_exec conntrack -L 2>/dev/null | grep -F " sport=$port " |
+					sed 's/^/    gateway conntrack: /'
+			fi
+		done
+	done
+}
+
 dump_debug() {
 	local f
 	echo "======== [$T_NAME] debug dump (work dir $WORK)"
+	dump_failed_flows
 	if [ -n "${LAB_NS_GW:-}" ] && [ -e "/run/netns/$LAB_NS_GW" ]; then
 		echo "---- nft -t list ruleset (gateway; maps without elements)"
 		gw_exec nft -t list ruleset 2>&1 | head -n 120

@@ -58,6 +58,8 @@
  *     CONNECT_MS connect() to established ("-" when it never was)
  *     DONE_MS    connect() to the answer or, for a failure, to the error:
  *                time-to-error (a reset shows ~0, a drop the timeout)
+ *     SPORT      failed flows only: the local port ("-" when none was
+ *                bound), to find the flow in the gateway's conntrack
  * and in the summary (times are START_MS of flows; -1 when none):
  *   first_fail_ms T / last_fail_ms T
  *   first_seen_ms NAME T / last_seen_ms NAME T     per backend
@@ -368,6 +370,19 @@ static void print_conn(struct run *r, struct slot *s, const char *name)
 	printf("conn %s:%u %s\n", host, port, name);
 }
 
+/* The socket's local port as text, "-" when it has none. */
+static const char *local_port(int fd, char *buf, size_t len)
+{
+	union lab_sa local;
+	socklen_t sl = sizeof(local);
+
+	if (fd == -1 || getsockname(fd, &local.sa, &sl) == -1 ||
+	    lab_sa_port(&local) == 0)
+		return "-";
+	snprintf(buf, len, "%u", lab_sa_port(&local));
+	return buf;
+}
+
 /* One timeline line for the flow in s, which ended now with result. */
 static void print_flow(struct run *r, struct slot *s, const char *result,
 		       int name_idx, enum fail_reason why)
@@ -375,7 +390,7 @@ static void print_flow(struct run *r, struct slot *s, const char *result,
 	uint64_t now = now_us();
 	double start = ms_between(r->start_us, s->t0_us);
 	double done = ms_between(s->t0_us, now);
-	char conn[32] = "-";
+	char conn[32] = "-", sport[8];
 
 	if (!r->o.timeline)
 		return;
@@ -389,8 +404,8 @@ static void print_flow(struct run *r, struct slot *s, const char *result,
 			r->last_seen[name_idx] = start;
 		return;
 	}
-	printf("flow %lu %.3f fail:%s %s %.3f\n", s->job, start, fail_names[why],
-	       conn, done);
+	printf("flow %lu %.3f fail:%s %s %.3f %s\n", s->job, start,
+	       fail_names[why], conn, done, local_port(s->fd, sport, sizeof(sport)));
 	if (r->first_fail < 0 || start < r->first_fail)
 		r->first_fail = start;
 	if (start > r->last_fail)
