@@ -356,8 +356,9 @@ rest_ctxt() {
 }
 
 rest_window() {
-	local pids
-	pids=$(echo "$1" $(cat "/proc/$1/task/$1/children" 2>/dev/null) | tr ' ' ',')
+	local pids children
+	children=$(cat "/proc/$1/task/$1/children" 2>/dev/null || true)
+	pids=$(echo "$1 $children" | tr -s ' ' ',' | sed 's/,$//')
 	case ${REST_PROFILE:-} in
 	perf)
 		perf record -q -g -o "$OUT/logs/$REST_TAG.perf" -p "$pids" -- sleep "$REST_SECS" \
@@ -368,9 +369,11 @@ rest_window() {
 			-p "$pids" -- sleep "$REST_SECS" >/dev/null 2>&1 || true
 		rest_ctxt "$pids" >>"$OUT/logs/$REST_TAG.ctxt" ;;
 	strace)
-		# shellcheck disable=SC2046
+		local -a pargs=()
+		local p
+		for p in ${pids//,/ }; do pargs+=(-p "$p"); done
 		timeout -s INT "$REST_SECS" strace -c -f -o "$OUT/logs/$REST_TAG.strace" \
-			$(printf -- '-p %s ' ${pids//,/ }) >/dev/null 2>&1 || true ;;
+			"${pargs[@]}" >/dev/null 2>&1 || true ;;
 	*)
 		sleep "$REST_SECS" ;;
 	esac
@@ -451,7 +454,8 @@ rest_one_haproxy() {
 # Rows "synprobe" in rest.tsv, tcp only; its down_lines column is the
 # backends that never answered.
 rest_one_synprobe() {
-	local r=$1 check=$2 n=$3 per=$4 log=$OUT/logs/rest-synprobe.r$r.log
+	local r=$1 check=$2 n=$3 per=$4
+	local log=$OUT/logs/rest-synprobe.r$r.log
 	[ "$check" = tcp ] || return 0
 	cp_knlb_conf "$n" "$per" tcp >"$OUT/work/rest-static.conf"
 	"$KNLBD" --render -c "$OUT/work/rest-static.conf" >"$OUT/work/rest-static.nft" ||
