@@ -418,9 +418,10 @@ static int start_prober(struct knlbd *d)
 	if (ret < 0)
 		return ret;
 	ret = checker_open_raw(d->checker);
-	if (ret == 0)
+	if (ret == 0) {
 		log_info("tcp probes: half-open, from raw sockets");
-	else
+		daemon_quiet_probes(d);
+	} else
 		log_info("tcp probes: connect() in the prober (no raw socket: %s)",
 			 strerror(-ret));
 	return 0;
@@ -553,6 +554,7 @@ void daemon_flush_table(struct knlbd *d)
 
 void daemon_release(struct knlbd *d)
 {
+	daemon_unquiet_probes(d);
 	ctl_close(d->ctl);
 	d->ctl = NULL;
 	metrics_link_free(d->metrics);

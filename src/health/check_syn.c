@@ -496,6 +496,16 @@ bool check_syn_serves(const struct checker *checker, int family)
 	return checker->syn && checker->syn->fam[fam_index(family)].raw >= 0;
 }
 
+void checker_raw_ports(const struct checker *checker, int family,
+		       uint16_t *first, uint16_t *count)
+{
+	*first = *count = 0;
+	if (!check_syn_serves(checker, family))
+		return;
+	*first = checker->syn->fam[fam_index(family)].base;
+	*count = SYN_PORTS;
+}
+
 /* After every probe is cancelled. */
 void check_syn_cleanup(struct checker *checker)
 {

@@ -98,6 +98,11 @@ void rb_dynset_update(struct rule_builder *rb, const char *set, uint32_t set_id,
 
 int rb_add_table(struct nfnl_batch *batch, const char *name, uint16_t type,
 		 uint16_t flags);
+/*
+ * Delete table name whether it exists or not: create-if-absent, then
+ * delete, so the transaction never fails on a fresh host.
+ */
+int rb_del_table_if_any(struct nfnl_batch *batch, const char *name);
 
 struct rb_set_spec {
 	const char *name;

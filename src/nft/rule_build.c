@@ -285,6 +285,13 @@ int rb_add_table(struct nfnl_batch *batch, const char *name, uint16_t type,
 	return nlh ? 0 : -ENOMEM;
 }
 
+int rb_del_table_if_any(struct nfnl_batch *batch, const char *name)
+{
+	int ret = rb_add_table(batch, name, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+
+	return ret ? ret : rb_add_table(batch, name, NFT_MSG_DELTABLE, 0);
+}
+
 int rb_add_set(struct nfnl_batch *batch, const char *table,
 	       const struct rb_set_spec *spec)
 {

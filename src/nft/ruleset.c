@@ -631,10 +631,7 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool,
 	uint32_t set_id = SET_ID_SLOTS_BASE;
 	int ret;
 
-	/* Create-if-absent then delete: the delete never fails on a fresh host. */
-	ret = rb_add_table(batch, table, NFT_MSG_NEWTABLE, NLM_F_CREATE);
-	if (ret == 0)
-		ret = rb_add_table(batch, table, NFT_MSG_DELTABLE, 0);
+	ret = rb_del_table_if_any(batch, table);
 	if (ret == 0)
 		ret = rb_add_table(batch, table, NFT_MSG_NEWTABLE,
 				NLM_F_CREATE | NLM_F_EXCL);

@@ -24,6 +24,13 @@ int daemon_program_kernel(struct knlbd *d);
 int daemon_start_spawner(struct knlbd *d);
 int daemon_start_services(struct knlbd *d);
 void daemon_flush_table(struct knlbd *d);
+/*
+ * The raw tcp probes' conntrack entries without events (nft/probe_events.h,
+ * src/daemon/probe_events.c): the table after the raw sockets are open,
+ * and gone when knlbd exits.  Failures are logged; probes run either way.
+ */
+void daemon_quiet_probes(struct knlbd *d);
+void daemon_unquiet_probes(struct knlbd *d);
 /* A health object for pool that reports transitions to the daemon. */
 int daemon_start_health(struct knlbd *d, struct knlb_model *pool,
 			struct health **out);

@@ -41,6 +41,13 @@ int checker_new_remote(struct loop *loop, struct privsep_spawner *spawner,
  * privileges.  0 or -errno (-EPERM: tcp probes keep using connect()).
  */
 int checker_open_raw(struct checker *checker);
+/*
+ * The source ports of the raw probes of family (AF_INET, AF_INET6):
+ * [*first, *first + *count), held by this process; *count 0 when that
+ * family's tcp probes do not come from a raw socket.
+ */
+void checker_raw_ports(const struct checker *checker, int family,
+		       uint16_t *first, uint16_t *count);
 
 /* Cancels every probe still running (their callbacks do not run). */
 void checker_free(struct checker *checker);
