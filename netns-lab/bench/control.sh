@@ -404,12 +404,6 @@ rest_one_knlb() {
 	cp_knlb_conf "$n" "$per" "$check" >"$conf"
 	in_gw conntrack -F 2>/dev/null || true	# every run from an empty table
 	knlb_run "$conf" "$log" 60
-	# REST_KNLBB_NFT=FILE: rules loaded next to knlbd-b's table while it
-	# runs (a table of their own, inet knlb_price): prices a rule change
-	# as an A/B of one build with and without it.
-	if [ "$tag" = knlbd-b ] && [ -n "${REST_KNLBB_NFT:-}" ]; then
-		in_gw nft -f "$REST_KNLBB_NFT" || b_die "REST_KNLBB_NFT: nft -f $REST_KNLBB_NFT failed"
-	fi
 	local ms cpu rss hwm down
 	ms=$(sed -n 's/.*programmed table.* in \([0-9.]*\) ms.*/\1/p' "$log" | head -1)
 	REST_TAG=rest-$tag-$check.r$r
@@ -417,7 +411,6 @@ rest_one_knlb() {
 	b_log "  round $r $name, check = $check: CPU $cpu % of a core, RSS $rss KiB (peak $hwm), $down DOWN lines (load $(cut -d' ' -f1 /proc/loadavg))"
 	b_raw rest.tsv "$r" "$name" "$check" "$REST_BACKENDS" "$n" 2s "$REST_SECS" "$rss" "$hwm" "$cpu" "$down" "$ms"
 	knlb_halt
-	in_gw nft delete table inet knlb_price 2>/dev/null || true
 }
 
 # REST_KNLBD_B=PATH: another build of knlbd as the contender "knlbb"
