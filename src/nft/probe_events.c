@@ -93,8 +93,7 @@ int probe_events_install(struct nfnl_sock *sock, const char *name,
 		ret = rb_add_chain(batch, name, PROBE_EVENTS_CHAIN, "filter",
 				   NF_INET_LOCAL_OUT, PROBE_EVENTS_PRIO);
 	for (size_t i = 0; ret == 0 && i < n; i++)
-		if (ranges[i].count)
-			ret = add_range_rule(batch, name, &ranges[i]);
+		ret = add_range_rule(batch, name, &ranges[i]);
 	return commit(sock, batch, ret, name, err, errlen);
 }
 

@@ -28,7 +28,7 @@
 
 struct nfnl_sock;
 
-/* The source ports of one family's probes: [first, first + count). */
+/* The source ports of one family's probes: [first, first + count), count > 0. */
 struct probe_port_range {
 	int family;			/* AF_INET, AF_INET6 */
 	uint16_t first, count;
