@@ -108,6 +108,30 @@ Test(checks, live_up_closed_down_and_nothing_left_behind)
 }
 
 /*
+ * lo up, a listening and a closed loopback port, and into conf a service
+ * web in table `table` checking both with check = tcp at `timing`
+ * ("interval = ...\ntimeout = ...\nrise = ...\nfall = ...\n").  Returns
+ * the live port's listening socket.
+ */
+static int live_and_closed_conf(char *conf, size_t len, const char *table,
+				const char *timing, uint16_t *live, uint16_t *closed)
+{
+	int status, live_fd;
+
+	free(kt_run("ip link set lo up", &status));
+	cr_assert_eq(status, 0);
+	live_fd = kt_loopback_port(true, live);
+	kt_loopback_port(false, closed);
+	snprintf(conf, len,
+		 "[global]\ntable = %s\n"
+		 "[service web]\nvip = 192.0.2.10\nport = 80\ntable_size = 31\n"
+		 "check = tcp\n%s"
+		 "backend = 127.0.0.1:%u id=live\nbackend = 127.0.0.1:%u id=closed\n",
+		 table, timing, *live, *closed);
+	return live_fd;
+}
+
+/*
  * Without CAP_NET_RAW (a unit or a container that does not grant it)
  * knlbd opens no raw socket: tcp probes are connect()s in the prober, it
  * says so at start, and they judge backends as before.
@@ -122,16 +146,9 @@ Test(checks, without_cap_net_raw_tcp_probes_connect_in_the_prober)
 	free(kt_run("command -v setpriv", &status));
 	if (status != 0)
 		cr_skip_test("setpriv (util-linux) not installed");
-	free(kt_run("ip link set lo up", &status));
-	cr_assert_eq(status, 0);
-	live_fd = kt_loopback_port(true, &live);
-	kt_loopback_port(false, &closed);
-	snprintf(conf, sizeof(conf),
-		 "[global]\ntable = noraw\n"
-		 "[service web]\nvip = 192.0.2.10\nport = 80\ntable_size = 31\n"
-		 "check = tcp\ninterval = 100ms\ntimeout = 100ms\nrise = 1\nfall = 1\n"
-		 "backend = 127.0.0.1:%u id=live\nbackend = 127.0.0.1:%u id=closed\n",
-		 live, closed);
+	live_fd = live_and_closed_conf(conf, sizeof(conf), "noraw",
+				       "interval = 100ms\ntimeout = 100ms\nrise = 1\nfall = 1\n",
+				       &live, &closed);
 	kt_knlbd_start_wrapped(&d, "noraw", conf,
 			       "setpriv --bounding-set=-net_raw --inh-caps=-net_raw");
 	cr_expect(kt_wait_for_log(d.log, "tcp probes: connect() in the prober (no raw socket:", 5000),
@@ -158,12 +175,6 @@ static int lines_with(const char *cmd, const char *needle)
 	return n;
 }
 
-/*
- * The raw probes' conntrack entries send no events (nft/probe_events.c):
- * a listener of its own sees none in a second of probes every 50 ms, while
- * the entries are still tracked.  The table goes with knlbd; a knlbd
- * killed with -9 leaves it, and the next one replaces it.
- */
 /* static: .fini reads them after a failed assertion left the test */
 static struct kt_knlbd quiet_d, quiet_again;
 
@@ -176,6 +187,12 @@ static void kill_quiet_knlbds(void)
 			waitpid(all[i]->pid, NULL, 0);
 }
 
+/*
+ * The raw probes' conntrack entries send no events (nft/probe_events.c):
+ * a listener of its own sees none in a second of probes every 50 ms, while
+ * the entries are still tracked.  The table goes with knlbd; a knlbd
+ * killed with -9 leaves it, and the next one replaces it.
+ */
 Test(checks, raw_probes_send_no_conntrack_events_and_their_table_goes_at_exit,
      .fini = kill_quiet_knlbds)
 {
@@ -184,16 +201,9 @@ Test(checks, raw_probes_send_no_conntrack_events_and_their_table_goes_at_exit,
 	uint16_t live, closed;
 	int live_fd, status;
 
-	free(kt_run("ip link set lo up", &status));
-	cr_assert_eq(status, 0);
-	live_fd = kt_loopback_port(true, &live);
-	kt_loopback_port(false, &closed);
-	snprintf(conf, sizeof(conf),
-		 "[global]\ntable = quiet\n"
-		 "[service web]\nvip = 192.0.2.10\nport = 80\ntable_size = 31\n"
-		 "check = tcp\ninterval = 50ms\ntimeout = 40ms\nrise = 1\nfall = 3\n"
-		 "backend = 127.0.0.1:%u id=live\nbackend = 127.0.0.1:%u id=closed\n",
-		 live, closed);
+	live_fd = live_and_closed_conf(conf, sizeof(conf), "quiet",
+				       "interval = 50ms\ntimeout = 40ms\nrise = 1\nfall = 3\n",
+				       &live, &closed);
 	kt_knlbd_start(d, "quiet", conf);
 	cr_assert(kt_wait_for_log(d->log, "tcp probes: their conntrack entries send no events (table inet quiet.probes)", 5000),
 		  "%s", kt_read_file(d->log));
