@@ -17,7 +17,7 @@ void daemon_quiet_probes(struct knlbd *d)
 {
 	static const int families[] = { AF_INET, AF_INET6 };
 	struct probe_port_range r[2];
-	char name[sizeof(d->probe_table)], err[512];
+	char name[PROBE_EVENTS_NAME_MAX], err[512];
 	size_t n = 0;
 
 	for (size_t i = 0; i < 2; i++) {
@@ -37,17 +37,20 @@ void daemon_quiet_probes(struct knlbd *d)
 		log_warn("tcp probes: their conntrack entries keep their events: %s", err);
 		return;
 	}
-	snprintf(d->probe_table, sizeof(d->probe_table), "%s", name);
+	d->probes_quiet = true;
 	log_info("tcp probes: their conntrack entries send no events (table inet %s)", name);
 }
 
+/* A reload cannot rename `table` (pool/reload_plan.c): the name is the start's. */
 void daemon_unquiet_probes(struct knlbd *d)
 {
-	char err[512];
+	char name[PROBE_EVENTS_NAME_MAX], err[512];
 
-	if (!d->probe_table[0] || !d->nfnl)
+	if (!d->probes_quiet || !d->nfnl)
 		return;
-	if (probe_events_remove(d->nfnl, d->probe_table, err, sizeof(err)) < 0)
-		log_warn("tcp probes: deleting table inet %s: %s", d->probe_table, err);
-	d->probe_table[0] = '\0';
+	d->probes_quiet = false;
+	if (probe_events_table_name(d->config->global.table, name, sizeof(name)) < 0)
+		return;		/* cannot be: the same name was added */
+	if (probe_events_remove(d->nfnl, name, err, sizeof(err)) < 0)
+		log_warn("tcp probes: deleting table inet %s: %s", name, err);
 }

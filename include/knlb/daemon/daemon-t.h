@@ -61,7 +61,7 @@ struct knlbd {
 	struct loop_timer audit_timer;	/* flow counts against a dump */
 	struct host_watch host;		/* forwarding, snat addresses, conntrack */
 	bool wlc_no_ct_logged;
-	char probe_table[96];		/* "<table>.probes" while installed, else "" */
+	bool probes_quiet;		/* "<table>.probes" added (daemon/probe_events.c) */
 };
 
 #endif

@@ -34,6 +34,8 @@ struct probe_port_range {
 	uint16_t first, count;
 };
 
+/* Room for "<table>.probes": an nft name as knlb writes them (RB_NAME_MAX). */
+#define PROBE_EVENTS_NAME_MAX	96
 /* "<table>.probes" into buf; -ENAMETOOLONG when it does not fit. */
 int probe_events_table_name(const char *table, char *buf, size_t len);
 
