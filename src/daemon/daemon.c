@@ -537,7 +537,7 @@ int daemon_open_listeners(struct knlbd *d)
 
 void daemon_flush_table(struct knlbd *d)
 {
-	struct nfnl_batch *batch = nfnl_batch_new();
+	struct nfnl_batch *batch = nfnl_batch_new(d->nfnl);
 	char err[256];
 
 	if (!batch || ruleset_add_delete_table(batch, d->config->global.table) < 0) {

@@ -80,7 +80,7 @@ int probe_events_install(struct nfnl_sock *sock, const char *name,
 			 const struct probe_port_range *ranges, size_t n,
 			 char *err, size_t errlen)
 {
-	struct nfnl_batch *batch = nfnl_batch_new();
+	struct nfnl_batch *batch = nfnl_batch_new(sock);
 	int ret = batch ? 0 : -ENOMEM;
 
 	/* one transaction replaces a leftover */
@@ -100,7 +100,7 @@ int probe_events_install(struct nfnl_sock *sock, const char *name,
 int probe_events_remove(struct nfnl_sock *sock, const char *name,
 			char *err, size_t errlen)
 {
-	struct nfnl_batch *batch = nfnl_batch_new();
+	struct nfnl_batch *batch = nfnl_batch_new(sock);
 	int ret = batch ? 0 : -ENOMEM;
 
 	if (ret == 0)

@@ -131,7 +131,7 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 		 struct sync_result *res, char *err, size_t errlen)
 {
 	double start = now_ms();
-	struct nfnl_batch *batch = nfnl_batch_new();
+	struct nfnl_batch *batch = nfnl_batch_new(sock);
 	/* serving backends' maps are filled later: sync_fallback_refresh() */
 	struct fallback_state *fb = sync_fallback_states_new(pool, false);
 	int ret;
@@ -278,7 +278,7 @@ static void sweep_persistence(struct nfnl_sock *sock,
 			      const struct knlb_model *pool,
 			      const bool *purging, struct sync_result *res)
 {
-	struct nfnl_batch *batch = nfnl_batch_new();
+	struct nfnl_batch *batch = nfnl_batch_new(sock);
 	size_t total = 0;
 	char err[256];
 
@@ -346,7 +346,7 @@ int sync_pool_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 	ret = check_fallback_known(pool, old, err, errlen);
 	if (ret < 0)
 		return ret;
-	batch = nfnl_batch_new();
+	batch = nfnl_batch_new(sock);
 	purging = calloc(pool->n_services ? pool->n_services : 1, sizeof(*purging));
 	want = fallback_wants_new(pool, old);
 	ret = batch && purging && want ? 0 : -ENOMEM;
@@ -386,7 +386,7 @@ int sync_fallback_refresh(struct nfnl_sock *sock, const struct knlb_model *pool,
 			  char *err, size_t errlen)
 {
 	double start = now_ms();
-	struct nfnl_batch *batch = nfnl_batch_new();
+	struct nfnl_batch *batch = nfnl_batch_new(sock);
 	struct fallback_state want;
 	int ret;
 

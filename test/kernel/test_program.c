@@ -150,7 +150,7 @@ Test(program, foreign_table_survives_start_and_stop)
 	kt_load("conf/knlb.conf", &config, &pool);
 	replace(sock, pool);
 	replace(sock, pool);
-	batch = nfnl_batch_new();
+	batch = nfnl_batch_new(sock);
 	cr_assert_eq(ruleset_add_delete_table(batch, "knlb"), 0);
 	cr_assert_eq(nfnl_batch_commit(sock, batch, err, sizeof(err)), 0, "%s", err);
 	nfnl_batch_free(batch);

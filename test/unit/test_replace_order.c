@@ -93,7 +93,7 @@ Test(replace_order, map_elements_come_after_the_rules_that_read_them)
 	struct result r = load_ok(CONF);
 	struct knlb_model *pool;
 	struct fallback_state *fb;
-	struct nfnl_batch *batch = nfnl_batch_new();
+	struct nfnl_batch *batch = nfnl_batch_new(NULL);
 
 	cr_assert_not_null(batch);
 	cr_assert_eq(pool_create(r.cfg, &pool), 0);

@@ -24,7 +24,13 @@ struct nfnl_batch;
 int nfnl_sock_open(struct nfnl_sock **out);
 void nfnl_sock_close(struct nfnl_sock *sock);
 
-struct nfnl_batch *nfnl_batch_new(void);
+/*
+ * A batch to be committed on sock (NULL: a batch only built and read, as
+ * tests do).  It borrows sock's warm buffer and gives it back when freed,
+ * so a small transaction touches no fresh memory: free the batch before
+ * closing sock.
+ */
+struct nfnl_batch *nfnl_batch_new(struct nfnl_sock *sock);
 void nfnl_batch_free(struct nfnl_batch *batch);
 
 /*
