@@ -75,7 +75,7 @@ struct knlb_backend {
 struct knlb_service_family {
 	enum knlb_family family;
 	uint32_t *slots;		/* cfg->table_size entries, inside svc->slots */
-	uint32_t *base;			/* idem (maglev): in svc->base_slots, or = slots */
+	uint32_t *base;			/* idem (maglev): in svc->base_slots */
 	/*
 	 * maglev: base's fill kept for health transitions, which answer from
 	 * it without a rebuild, and the base weight of each of the family's
@@ -104,10 +104,10 @@ struct knlb_service {
 	 * maglev: the base table (over base_weight), laid out as slots.
 	 * slots is the effective table: base where the owner serves, the
 	 * slot's first serving preference elsewhere.  When no backend of the
-	 * base serves (backups, on_empty) base is a copy of slots.  Until
-	 * the two first differ, each family's base points at its slots and
-	 * base_slots is NULL; NULL for the other schedulers too (their
-	 * tables have no fallback, and their families' base is NULL).
+	 * base serves (backups, on_empty) base is a copy of slots.  Its own
+	 * memory from pool creation on (pool.c, service_init()); NULL for
+	 * the other schedulers (their tables have no fallback, and their
+	 * families' base is NULL).
 	 */
 	uint32_t *base_slots;
 	struct knlb_service_family families[KNLB_FAMILIES];
