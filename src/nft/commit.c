@@ -53,6 +53,8 @@ struct kernel_view {
 	 * serving backends' maps wait for a refresh */
 	struct fallback_state fb;
 	bool fb_stale;
+	/* sized as fb: where a delta builds the desired state (sync_old) */
+	struct fallback_state fb_scratch;
 };
 
 struct committer {
@@ -78,7 +80,8 @@ static struct kernel_view *kernel_view_new(const struct knlb_model *pool)
 
 		kv[i].slots = malloc((pool_slots_len(svc) ?: 1) * sizeof(uint32_t));
 		if (!kv[i].slots || (pool_has_fallback_maps(svc) &&
-				     fallback_state_init(&kv[i].fb, svc) < 0)) {
+				     (fallback_state_init(&kv[i].fb, svc) < 0 ||
+				      fallback_state_init(&kv[i].fb_scratch, svc) < 0))) {
 			kernel_view_free(kv, pool);
 			kv = NULL;
 		}
@@ -91,6 +94,7 @@ static void kernel_view_free(struct kernel_view *kv, const struct knlb_model *po
 	for (size_t i = 0; kv && i < pool->n_services; i++) {
 		free(kv[i].slots);
 		fallback_state_free(&kv[i].fb);
+		fallback_state_free(&kv[i].fb_scratch);
 	}
 	free(kv);
 }
@@ -314,7 +318,7 @@ void committer_run(struct committer *c)
 			return;
 		}
 		ret = sync_service_slots(c->nfnl, c->pool, svc, kv->slots, kv->empty,
-					 kv->fb.base ? &kv->fb : NULL, &res, err,
+					 kv->fb.base ? &kv->fb : NULL, &kv->fb_scratch, &res, err,
 					 sizeof(err));
 		if (ret < 0) {
 			c->stats.failures++;

@@ -315,19 +315,36 @@ static int check_fallback_known(const struct knlb_model *pool,
 	return 0;
 }
 
-/* want[i] sized for services whose old state has fallback maps. */
+static void fallback_wants_free(struct fallback_state *want,
+				const struct knlb_model *pool,
+				const struct sync_old *old)
+{
+	for (size_t i = 0; want && i < pool->n_services; i++)
+		if (old[i].fb_scratch)
+			want[i] = (struct fallback_state){ 0 };	/* the caller's */
+	sync_fallback_states_free(want, pool->n_services);
+}
+
+/*
+ * want[i] for services whose old state has fallback maps: the caller's
+ * scratch (its arrays, borrowed) or one allocated here.
+ */
 static struct fallback_state *fallback_wants_new(const struct knlb_model *pool,
 						 const struct sync_old *old)
 {
 	struct fallback_state *want = calloc(pool->n_services ? pool->n_services : 1,
 					     sizeof(*want));
 
-	for (size_t i = 0; want && i < pool->n_services; i++)
-		if (old[i].slots && old[i].fb &&
-		    fallback_state_init(&want[i], &pool->services[i]) < 0) {
-			sync_fallback_states_free(want, pool->n_services);
+	for (size_t i = 0; want && i < pool->n_services; i++) {
+		if (!old[i].slots || !old[i].fb)
+			continue;
+		if (old[i].fb_scratch) {
+			want[i] = *old[i].fb_scratch;
+		} else if (fallback_state_init(&want[i], &pool->services[i]) < 0) {
+			fallback_wants_free(want, pool, old);
 			return NULL;
 		}
+	}
 	return want;
 }
 
@@ -376,7 +393,7 @@ int sync_pool_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 out:
 	nfnl_batch_free(batch);
 	free(purging);
-	sync_fallback_states_free(want, pool->n_services);
+	fallback_wants_free(want, pool, old);
 	return ret;
 }
 
@@ -418,6 +435,7 @@ int sync_fallback_refresh(struct nfnl_sock *sock, const struct knlb_model *pool,
 int sync_service_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		       const struct knlb_service *svc, const uint32_t *old_slots,
 		       unsigned old_empty, struct fallback_state *old_fb,
+		       struct fallback_state *fb_scratch,
 		       struct sync_result *res, char *err, size_t errlen)
 {
 	struct sync_old *old = calloc(pool->n_services, sizeof(*old));
@@ -427,7 +445,10 @@ int sync_service_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		snprintf(err, errlen, "building the transaction: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	old[svc - pool->services] = (struct sync_old){ old_slots, old_empty, old_fb, 0 };
+	old[svc - pool->services] = (struct sync_old){
+		.slots = old_slots, .empty = old_empty, .fb = old_fb,
+		.fb_scratch = old_fb ? fb_scratch : NULL,
+	};
 	ret = sync_pool_slots(sock, pool, old, res, err, errlen);
 	free(old);
 	return ret;
