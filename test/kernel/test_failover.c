@@ -283,9 +283,16 @@ Test(failover, the_first_failure_faults_in_no_fresh_memory)
 		committer_get_stats(g.committer, &st);
 		cr_expect_eq(st.failures, 0);
 		cr_expect_gt(st.last_moved, 0, "N=%zu: no slot moved", counts[i]);
-		/* A 256 KB region is 64 pages; allow the odd small allocation. */
+		/*
+		 * A 256 KB region is 64 pages; allow the odd small allocation.
+		 * Not under AddressSanitizer: its allocator quarantines freed
+		 * blocks and writes shadow pages for each new one, so every
+		 * allocation is fresh memory there.
+		 */
+#ifndef __SANITIZE_ADDRESS__
 		cr_expect_leq(faults, 16, "M=65537 N=%zu: the first failure faulted in %ld pages",
 			      counts[i], faults);
+#endif
 		cr_log_info("first failure at M=65537 N=%zu: %ld page faults, %.2f ms decision->ack",
 			    counts[i], faults, st.last_decision_ms);
 		rig_down(&g);
