@@ -53,6 +53,14 @@ struct kernel_view {
 	 * serving backends' maps wait for a refresh */
 	struct fallback_state fb;
 	bool fb_stale;
+	/*
+	 * Some backend came back since those maps were computed: they may
+	 * skip it, so they are no hint until the refresh.  While backends
+	 * only stop, the maps of the serving ones are still right answers
+	 * (their earlier preferences are all still dead), stale or not: a
+	 * second failure within the refresh delay costs what the first did.
+	 */
+	bool fb_revived;
 	/* sized as fb: where a delta builds the desired state (sync_old) */
 	struct fallback_state fb_scratch;
 };
@@ -121,6 +129,7 @@ static int kernel_view_take_all(struct committer *c, struct kernel_view *kv,
 {
 	kernel_view_take(kv, svc);
 	kv->fb_stale = kv->fb.base != NULL;
+	kv->fb_revived = false;	/* recomputed for the serving set of now */
 	if (!kv->fb.base)
 		return 0;
 	schedule_refresh(c);
@@ -253,6 +262,7 @@ static void refresh_fallbacks(struct committer *c, bool one,
 			return;
 		}
 		kv->fb_stale = false;
+		kv->fb_revived = false;
 		if (!res.messages)
 			continue;
 		c->stats.transactions++;
@@ -299,18 +309,22 @@ void committer_run(struct committer *c)
 		struct kernel_view *kv = &c->kernel[i];
 		struct sync_result res;
 		uint64_t since;
+		bool hinted;
 		char err[512];
 		int ret;
 
 		if (!svc->dirty)
 			continue;
 		since = svc->dirty_since_ns;
-		/* refreshed fallbacks are the answers for the dead backends' slots */
-		if (kv->fb.base && !kv->fb_stale)
+		/* the kernel's fallbacks are the answers for the dead backends' slots */
+		if (kv->fb.base && pool_fallback_revived(svc, &kv->fb))
+			kv->fb_revived = true;
+		if (kv->fb.base && !kv->fb_revived)
 			ret = pool_compute_slots_hinted(svc, &(struct pool_fallback_hint){
 				kv->fb.base, kv->fb.fb, kv->fb.dead });
 		else
 			ret = pool_compute_slots(svc);
+		hinted = ret > 0;
 		if (ret < 0) {
 			log_error("service %s: computing slots: %s", svc->cfg->name,
 				  strerror(-ret));
@@ -342,6 +356,7 @@ void committer_run(struct committer *c)
 		c->stats.last_elements = res.elements;
 		c->stats.last_messages = res.messages;
 		c->stats.last_moved = res.moved;
+		c->stats.last_hinted = hinted;
 		c->stats.last_ack_ms = res.elapsed_ms;
 		/* since is 0 when the change came without a time (in-process
 		 * callers that pass no clock): no decision to measure from. */
@@ -537,6 +552,8 @@ int committer_reload(struct committer *c, struct knlb_model *pool,
 		kernel_view_take(&kv[i], &pool->services[i]);
 		if (kv[i].fb.base) {
 			kv[i].fb_stale = true;
+			/* translated from the old pool: no hint until refreshed */
+			kv[i].fb_revived = true;
 			schedule_refresh(c);
 		}
 	}

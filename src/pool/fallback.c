@@ -150,6 +150,15 @@ uint32_t fallback_effective(const struct fallback_state *st, size_t s)
 	return b;
 }
 
+bool pool_fallback_revived(const struct knlb_service *svc,
+			   const struct fallback_state *st)
+{
+	for (size_t b = 0; b < st->n_backends && b < svc->n_backends; b++)
+		if (st->dead[b] && svc->backends[b].effective_weight > 0)
+			return true;
+	return false;
+}
+
 bool fallback_rules_differ(const struct fallback_state *a,
 			   const struct fallback_state *b)
 {

@@ -58,6 +58,7 @@ struct slots_scratch {
 	uint32_t *map;			/* to svc's backend index */
 	bool *serving;
 	const struct pool_fallback_hint *hint;	/* NULL: none */
+	int hinted;			/* families the hint answered */
 };
 
 /*
@@ -182,8 +183,10 @@ static int compute_family_maglev(struct knlb_service *svc,
 			memcpy(fam->slots, fam->base,
 			       cfg->table_size * sizeof(*fam->slots));
 		else if (ret == 0 && !all_serve &&
-			 hint_usable(svc, fam, (size_t)(fam - svc->families), sc))
+			 hint_usable(svc, fam, (size_t)(fam - svc->families), sc)) {
 			ret = answer_from_hint(svc, fam, (size_t)(fam - svc->families), sc);
+			sc->hinted++;
+		}
 		else if (ret == 0 && !all_serve)
 			ret = maglev_prefs_answer(fam->prefs, fam->base,
 						  sc->serving, fam->slots);
@@ -258,9 +261,10 @@ int pool_compute_slots_hinted(struct knlb_service *svc,
 	free(sc.in);
 	free(sc.map);
 	free(sc.serving);
-	if (ret == 0)
-		svc->dirty = false;
-	return ret;
+	if (ret < 0)
+		return ret;
+	svc->dirty = false;
+	return sc.hinted;
 }
 
 uint32_t pool_slots_of(const struct knlb_service *svc, size_t b)

@@ -430,6 +430,54 @@ Test(failover, any_order_of_transitions_with_fallback_maps)
 	walk_transitions(4099);
 }
 
+/*
+ * Failures closer together than the refresh delay: the second is answered
+ * from the kernel's fallbacks as they stand (still right while backends
+ * only stop) and costs what the first did; once a backend came back they
+ * are no hint until the refresh.  The kernel forwards as the table
+ * computed from scratch at every step.
+ */
+Test(failover, a_second_failure_before_the_refresh_is_answered_from_the_kernel)
+{
+	static const struct { size_t b; bool up; bool refresh_after; bool hinted; } steps[] = {
+		{ 1, false, false, true },	/* first failure */
+		{ 2, false, false, true },	/* the next, before the refresh */
+		{ 5, false, false, true },
+		{ 1, true, false, false },	/* back up: no hint */
+		{ 3, false, true, false },	/* stale and revived: the walk */
+		{ 4, false, false, true },	/* refreshed since */
+	};
+	uint32_t m = 4099, *want = malloc(m * sizeof(*want)), *got = malloc(m * sizeof(*got));
+	unsigned down = 0;
+	struct rig g;
+
+	cr_assert(want && got);
+	rig_up(&g, m, 10);
+	committer_refresh_fallbacks(g.committer, NULL);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct commit_stats st;
+
+		down = steps[i].up ? down & ~(1u << steps[i].b) : down | 1u << steps[i].b;
+		verdict(&g, steps[i].b, steps[i].up);
+		committer_run(g.committer);
+		committer_get_stats(g.committer, &st);
+		cr_expect_eq(st.last_hinted, steps[i].hinted, "step %zu: answered %s the kernel's fallbacks",
+			     i, st.last_hinted ? "from" : "without");
+		cr_log_info("step %zu: backend %zu %s, %s the kernel's fallbacks, %.2f ms decision->ack",
+			    i, steps[i].b, steps[i].up ? "up" : "down",
+			    st.last_hinted ? "from" : "without", st.last_decision_ms);
+		kernel_slots(m, got);
+		fresh_slots(g.config, down, want);
+		cr_assert_arr_eq(got, want, m * sizeof(*got),
+				 "step %zu: the kernel does not forward as the table from scratch", i);
+		if (steps[i].refresh_after)
+			committer_refresh_fallbacks(g.committer, NULL);
+	}
+	free(want);
+	free(got);
+	rig_down(&g);
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;

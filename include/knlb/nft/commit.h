@@ -28,6 +28,9 @@ struct commit_stats {
 	uint32_t last_moved;		/* slots whose backend changed */
 	double last_ack_ms;		/* build + send + ACKs */
 	double last_decision_ms;	/* from the pool change to the ACK */
+	/* its dead backends' slots were answered from the kernel's fallback
+	 * maps (pool_compute_slots_hinted()), not by a walk */
+	bool last_hinted;
 };
 
 struct committer;

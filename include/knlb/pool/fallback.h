@@ -74,6 +74,14 @@ void fallback_desired(const struct knlb_service *svc,
  */
 uint32_t fallback_effective(const struct fallback_state *st, size_t s);
 
+/*
+ * Whether a backend st has as dead (st->dead) serves again in svc.  Until
+ * the serving backends' precomputed fallbacks are refreshed they may skip
+ * it, so they are no hint for pool_compute_slots_hinted() then.
+ */
+bool pool_fallback_revived(const struct knlb_service *svc,
+			   const struct fallback_state *st);
+
 /* Whether the dead sets differ (the rules must be rewritten). */
 bool fallback_rules_differ(const struct fallback_state *a,
 			   const struct fallback_state *b);

@@ -45,7 +45,8 @@ int pool_compute_slots(struct knlb_service *svc);
  * same base, no backend of dead[] serving again): a failure then costs a
  * pass over the table and the walk of the slots the hint cannot answer,
  * not the walk of every slot of every dead backend.  The result is
- * pool_compute_slots()'s, hint or not.
+ * pool_compute_slots()'s, hint or not.  Returns the number of families
+ * the hint answered (0: none needed it, or it was not right), or -errno.
  */
 /*
  * Whether be serves in its family f's maglev table: of that family, with
