@@ -75,12 +75,6 @@ int pool_fallback_next(const struct knlb_service *svc, uint32_t *next)
 	return ret;
 }
 
-/* The base table as one array laid out as svc->slots. */
-static const uint32_t *base_table(const struct knlb_service *svc)
-{
-	return svc->base_slots ? svc->base_slots : svc->slots;
-}
-
 /*
  * fallback_desired() for a transition (no new preferences, the kernel's
  * state known), with no branch per slot: after one failure a quarter of
@@ -111,7 +105,8 @@ void fallback_desired(const struct knlb_service *svc,
 		      const struct fallback_state *have, const uint32_t *next,
 		      struct fallback_state *want)
 {
-	const uint32_t *base = base_table(svc), *slots = svc->slots;
+	/* the shape is maglev's, whose base has memory of its own (pool.c) */
+	const uint32_t *base = svc->base_slots, *slots = svc->slots;
 	uint32_t n = (uint32_t)want->n_backends;
 	size_t len = want->n_slots;
 	bool *dead = want->dead;
@@ -153,7 +148,7 @@ uint32_t fallback_effective(const struct fallback_state *st, size_t s)
 bool pool_fallback_revived(const struct knlb_service *svc,
 			   const struct fallback_state *st)
 {
-	for (size_t b = 0; b < st->n_backends && b < svc->n_backends; b++)
+	for (size_t b = 0; b < st->n_backends; b++)	/* sized for svc */
 		if (st->dead[b] && svc->backends[b].effective_weight > 0)
 			return true;
 	return false;
