@@ -442,7 +442,7 @@ int render_ruleset(FILE *out, const struct knlb_model *pool)
 		render_empty_set(out, pool, RULESET_EMPTY_DROP,
 				 KNLB_ON_EMPTY_DROP, f);
 	}
-	stats_render_sets(out, v6);
+	stats_render_sets(out, v6, pool->config->global.traffic_counters);
 	for (size_t i = 0; i < pool->n_services; i++) {
 		if (fb[i].base)
 			render_fallback_chains(out, &pool->services[i], &fb[i]);
@@ -460,7 +460,8 @@ int render_ruleset(FILE *out, const struct knlb_model *pool)
 	fputs("\t}\n", out);
 	render_persist_chain(out, pool);
 	render_on_empty(out, v6, persist_any(pool));
-	stats_render_chains(out, pool->config->global.ct_mark_mask, v6);
+	stats_render_chains(out, pool->config->global.ct_mark_mask, v6,
+			    pool->config->global.traffic_counters);
 	fputs("}\n", out);
 	return ferror(out) ? -EIO : 0;
 }

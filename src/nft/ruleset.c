@@ -681,7 +681,7 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool,
 		ret = persist_add_learn_jumps(batch, pool);
 	if (ret == 0)
 		ret = stats_add_objects(batch, table, pool->config->global.ct_mark_mask,
-					 v6);
+					 v6, pool->config->global.traffic_counters);
 	return ret;
 }
 

@@ -210,13 +210,14 @@ static int add_count_chain(struct nfnl_batch *batch, const char *table,
 }
 
 int stats_add_objects(struct nfnl_batch *batch, const char *table,
-		      uint32_t mark_mask, bool ipv6)
+		      uint32_t mark_mask, bool ipv6, bool traffic)
 {
+	int last = traffic ? STATS_OUT : STATS_NEW;
 	int families = ipv6 ? 2 : 1;
 	int ret = 0;
 
 	for (int f = 0; f < families; f++)
-		for (int i = STATS_NEW; ret == 0 && i <= STATS_OUT; i++)
+		for (int i = STATS_NEW; ret == 0 && i <= last; i++)
 			ret = add_set(batch, table, f, (enum stats_set)i);
 	/*
 	 * A nat chain sees only the first packet of a flow, forwarded or
@@ -227,6 +228,9 @@ int stats_add_objects(struct nfnl_batch *batch, const char *table,
 				   NF_INET_POST_ROUTING, STATS_NEW_PRIO);
 	for (int f = 0; ret == 0 && f < families; f++)
 		ret = add_rule(batch, table, STATS_CHAIN_NEW, f, RULE_NEW, mark_mask);
+	/* traffic_counters = no: no chain that every packet walks. */
+	if (!traffic)
+		return ret;
 	if (ret == 0)
 		ret = add_count_chain(batch, table, STATS_CHAIN_FORWARD,
 				      NF_INET_FORWARD, mark_mask, families);
@@ -242,10 +246,10 @@ int stats_add_objects(struct nfnl_batch *batch, const char *table,
 
 /* ---- nft syntax ------------------------------------------------------- */
 
-void stats_render_sets(FILE *out, bool ipv6)
+void stats_render_sets(FILE *out, bool ipv6, bool traffic)
 {
 	for (int f = 0; f < (ipv6 ? 2 : 1); f++)
-		for (int i = STATS_NEW; i <= STATS_OUT; i++)
+		for (int i = STATS_NEW; i <= (traffic ? STATS_OUT : STATS_NEW); i++)
 			fprintf(out, "\n\tset %s {\n"
 				"\t\ttype mark . %s . inet_proto . inet_service\n"
 				"\t\tsize %u\n"
@@ -285,7 +289,8 @@ static void render_count_chain(FILE *out, const char *name, const char *hook,
 	fputs("\t}\n", out);
 }
 
-void stats_render_chains(FILE *out, uint32_t mark_mask, bool ipv6)
+void stats_render_chains(FILE *out, uint32_t mark_mask, bool ipv6,
+			 bool traffic)
 {
 	int families = ipv6 ? 2 : 1;
 
@@ -297,6 +302,8 @@ void stats_render_chains(FILE *out, uint32_t mark_mask, bool ipv6)
 			set_names[set_index(f, STATS_NEW)], fams[f].ip);
 	}
 	fputs("\t}\n", out);
+	if (!traffic)
+		return;
 	render_count_chain(out, STATS_CHAIN_FORWARD, "forward", mark_mask, families);
 	render_count_chain(out, STATS_CHAIN_INPUT, "input", mark_mask, families);
 	render_count_chain(out, STATS_CHAIN_OUTPUT, "output", mark_mask, families);

@@ -289,18 +289,20 @@ out:
 	return ret;
 }
 
-int stats_read(const char *table, uint32_t mark_mask, struct stats_table *out,
-	       char *err, size_t errlen)
-{
-	static const int all[] = { 0, 1, 2, 3, 4, 5 };
-
-	return read_sets(table, mark_mask, all, 6, out, err, errlen);
-}
-
 int stats_read_new(const char *table, uint32_t mark_mask,
 		   struct stats_table *out, char *err, size_t errlen)
 {
 	static const int new_only[] = { 0, 3 };
 
 	return read_sets(table, mark_mask, new_only, 2, out, err, errlen);
+}
+
+int stats_read(const char *table, uint32_t mark_mask, bool traffic,
+	       struct stats_table *out, char *err, size_t errlen)
+{
+	static const int all[] = { 0, 1, 2, 3, 4, 5 };
+
+	if (!traffic)
+		return stats_read_new(table, mark_mask, out, err, errlen);
+	return read_sets(table, mark_mask, all, 6, out, err, errlen);
 }

@@ -38,6 +38,13 @@ int reload_check(const struct knlb_config *old, const struct knlb_config *new,
 			 new->path);
 		return -EINVAL;
 	}
+	/* Their chains and sets come and go with the table's replace at a start. */
+	if (old->global.traffic_counters != new->global.traffic_counters) {
+		snprintf(err, errlen,
+			 "%s: traffic_counters changed: the counting chains would have to be added or removed; restart knlbd to apply it",
+			 new->path);
+		return -EINVAL;
+	}
 	return 0;
 }
 

@@ -205,6 +205,26 @@ Test(reload, table_and_mark_mask_changes_are_refused)
 	unmake(&c);
 }
 
+/*
+ * The counting chains come and go only with the table's replace at a
+ * start: a reload says so and keeps running as it was.
+ */
+Test(reload, traffic_counters_change_is_refused)
+{
+	struct world a = make(WEB B1), b = make("[global]\ntraffic_counters = no\n" WEB B1);
+	char err[256];
+
+	cr_expect(a.r.cfg->global.traffic_counters, "the default counts traffic");
+	cr_expect_not(b.r.cfg->global.traffic_counters);
+	cr_expect_eq(reload_check(a.r.cfg, b.r.cfg, err, sizeof(err)), -EINVAL);
+	cr_expect(strstr(err, "traffic_counters changed") && strstr(err, "restart"),
+		  "%s", err);
+	cr_expect_eq(reload_check(b.r.cfg, a.r.cfg, err, sizeof(err)), -EINVAL);
+	cr_expect_eq(reload_check(b.r.cfg, b.r.cfg, err, sizeof(err)), 0);
+	unmake(&a);
+	unmake(&b);
+}
+
 /* Issue 13: the summary named only the first of two removed services. */
 Test(reload, every_removed_service_is_named)
 {

@@ -86,7 +86,7 @@ static char *render_chains(uint32_t mask)
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
 
-	stats_render_chains(out, mask, false);
+	stats_render_chains(out, mask, false, true);
 	fclose(out);
 	return text;
 }
@@ -118,7 +118,7 @@ Test(stats_render, sets_are_dynamic_with_counters_and_an_hour_timeout)
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
 
-	stats_render_sets(out, false);
+	stats_render_sets(out, false, true);
 	fclose(out);
 	cr_expect_str_eq(text,
 		"\n\tset backend_new {\n\t\ttype mark . ipv4_addr . inet_proto . inet_service\n"
@@ -127,6 +127,28 @@ Test(stats_render, sets_are_dynamic_with_counters_and_an_hour_timeout)
 		"\t\tsize 65535\n\t\tflags dynamic,timeout\n\t\tcounter\n\t\ttimeout 1h\n\t}\n"
 		"\n\tset backend_out {\n\t\ttype mark . ipv4_addr . inet_proto . inet_service\n"
 		"\t\tsize 65535\n\t\tflags dynamic,timeout\n\t\tcounter\n\t\ttimeout 1h\n\t}\n");
+	free(text);
+}
+
+Test(stats_render, without_traffic_counters_no_chain_counts_every_packet)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	stats_render_sets(out, true, false);
+	stats_render_chains(out, UINT32_MAX, true, false);
+	fclose(out);
+	/* new flows still counted, in the nat chain (first packets only) */
+	cr_expect(strstr(text, "\tset backend_new {\n"), "%s", text);
+	cr_expect(strstr(text, "\tset backend_new6 {\n"), "%s", text);
+	cr_expect(strstr(text, "chain count_new {\n"), "%s", text);
+	cr_expect(strstr(text, "ct state new update @backend_new6 {"), "%s", text);
+	/* nothing in a filter hook, and no set it would fill */
+	cr_expect_null(strstr(text, "backend_in"), "%s", text);
+	cr_expect_null(strstr(text, "backend_out"), "%s", text);
+	cr_expect_null(strstr(text, "type filter"), "%s", text);
+	cr_expect_null(strstr(text, "count_forward"), "%s", text);
 	free(text);
 }
 
@@ -337,8 +359,8 @@ Test(stats_render, ipv6_counting_has_sets_and_rules_of_its_own)
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
 
-	stats_render_sets(out, true);
-	stats_render_chains(out, UINT32_MAX, true);
+	stats_render_sets(out, true, true);
+	stats_render_chains(out, UINT32_MAX, true, true);
 	fclose(out);
 	cr_expect(strstr(text, "\tset backend_in6 {\n\t\ttype mark . ipv6_addr . inet_proto . inet_service\n"), "%s", text);
 	cr_expect(strstr(text, "ct mark != 0x00000000 ct direction reply update @backend_out6 { ct mark . ip6 saddr . meta l4proto . th sport }\n"), "%s", text);

@@ -184,6 +184,8 @@ struct knlb_global_config {
 					   limit) */
 	enum knlb_ct_events ct_events;
 	enum knlb_ct_closing ct_closing;
+	bool traffic_counters;		/* per-packet counting of each backend's
+					   packets and bytes (nft/stats.h) */
 	char metrics_listen[KNLB_ADDRSTRLEN];	/* "ADDR:PORT"; "" = off */
 	char user[KNLB_NAME_MAX];	/* run as this user after setup; "" = stay root */
 	enum knlb_announce announce;	/* services' default */

@@ -49,14 +49,17 @@ struct nfnl_batch;
  * Append the three sets and the four counting chains to a batch that
  * builds table (after its own objects: nft lists them in this order).
  * mark_mask is [global] ct_mark_mask: a flow is knlb's when
- * ct mark & mark_mask != 0.  0 or -ENOMEM.
+ * ct mark & mark_mask != 0.  Without traffic ([global] traffic_counters
+ * = no) only backend_new and count_new: no rule runs for every packet.
+ * 0 or -ENOMEM.
  */
 int stats_add_objects(struct nfnl_batch *batch, const char *table,
-		      uint32_t mark_mask, bool ipv6);
+		      uint32_t mark_mask, bool ipv6, bool traffic);
 
 /* The same objects in nft syntax, as `nft list table` prints them. */
-void stats_render_sets(FILE *out, bool ipv6);
-void stats_render_chains(FILE *out, uint32_t mark_mask, bool ipv6);
+void stats_render_sets(FILE *out, bool ipv6, bool traffic);
+void stats_render_chains(FILE *out, uint32_t mark_mask, bool ipv6,
+			 bool traffic);
 
 /* One backend of one service, as the kernel counted it. */
 struct stats_counter {
@@ -77,13 +80,14 @@ struct stats_table {
 /*
  * Read every element of the three sets of table (netlink dumps on a
  * socket of its own, each receive bounded by STATS_TIMEOUT_MS) into *out,
- * one entry per (mark & mark_mask, addr, proto, port).  0, or -errno with
+ * one entry per (mark & mark_mask, addr, proto, port).  Without traffic,
+ * backend_new only (stats_read_new()): packets and bytes stay 0.  0, or -errno with
  * err saying what could not be read (-ENOENT: no table or no counting
  * sets).  Free with stats_table_free().
  */
 #define STATS_TIMEOUT_MS 2000
-int stats_read(const char *table, uint32_t mark_mask, struct stats_table *out,
-	       char *err, size_t errlen);
+int stats_read(const char *table, uint32_t mark_mask, bool traffic,
+	       struct stats_table *out, char *err, size_t errlen);
 /* The same for backend_new (and backend_new6) only: new_flows, no traffic. */
 int stats_read_new(const char *table, uint32_t mark_mask,
 		   struct stats_table *out, char *err, size_t errlen);
