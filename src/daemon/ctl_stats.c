@@ -2,7 +2,9 @@
 /*
  * knlbctl stats [SERVICE]: per service and backend, the counters the
  * kernel keeps (new flows, packets and bytes each way: nft/stats.h) read
- * now, plus the active flows conntrack events count.  Always JSON: it is
+ * now, plus the active flows conntrack events count.  With [global]
+ * traffic_counters = no the kernel counts new flows only: packets and
+ * bytes are null, not 0, so that no reader takes them for idle.  Always JSON: it is
  * a sample for programs (knlbctl status --rate and top take two and
  * divide); people read the rates.  Shape: docs/control-protocol.md.
  */
@@ -18,6 +20,17 @@
 #include "knlb/nft/stats.h"
 #include "knlb/pool/pool.h"
 #include "ctl-int.h"
+
+/* A packet or byte counter: null when the kernel does not count them. */
+static void json_traffic(struct json_writer *w, const char *key, uint64_t v,
+			 bool counted)
+{
+	json_key(w, key);
+	if (counted)
+		json_uint(w, v);
+	else
+		json_null(w);
+}
 
 static void json_backend(const struct knlbd *d, const struct knlb_service *svc,
 			 size_t b, const struct stats_table *t,
@@ -48,14 +61,10 @@ static void json_backend(const struct knlbd *d, const struct knlb_service *svc,
 	}
 	json_key(w, "new_flows");
 	json_uint(w, c->new_flows);
-	json_key(w, "packets_in");
-	json_uint(w, c->pkts_in);
-	json_key(w, "bytes_in");
-	json_uint(w, c->bytes_in);
-	json_key(w, "packets_out");
-	json_uint(w, c->pkts_out);
-	json_key(w, "bytes_out");
-	json_uint(w, c->bytes_out);
+	json_traffic(w, "packets_in", c->pkts_in, d->config->global.traffic_counters);
+	json_traffic(w, "bytes_in", c->bytes_in, d->config->global.traffic_counters);
+	json_traffic(w, "packets_out", c->pkts_out, d->config->global.traffic_counters);
+	json_traffic(w, "bytes_out", c->bytes_out, d->config->global.traffic_counters);
 	json_object_end(w);
 }
 
@@ -93,7 +102,8 @@ enum ctl_status ctl_stats_cmd(struct knlbd *d, const struct ctl_request *req,
 	if (req->argc == 1 && !(only = ctl_service(d, req->argv[0], out)))
 		return CTL_ERROR;
 	if (stats_read(d->config->global.table, d->config->global.ct_mark_mask,
-		       &t, err, sizeof(err)) < 0) {
+		       d->config->global.traffic_counters, &t, err,
+		       sizeof(err)) < 0) {
 		fprintf(out, "%s\n", err);
 		return CTL_ERROR;
 	}
@@ -102,6 +112,8 @@ enum ctl_status ctl_stats_cmd(struct knlbd *d, const struct ctl_request *req,
 	json_object_begin(&w);
 	json_key(&w, "monotonic_ms");
 	json_uint(&w, now_ns / 1000000);
+	json_key(&w, "traffic_counters");
+	json_bool(&w, d->config->global.traffic_counters);
 	json_key(&w, "services");
 	json_array_begin(&w);
 	for (size_t s = 0; s < d->pool->n_services; s++)

@@ -362,6 +362,8 @@ static void text_header(const struct knlbd *d, FILE *out)
 	fprintf(out, "knlbd %s  table inet %s  config %s  up %" PRIu64 "s  reloads %" PRIu64 " ok, %" PRIu64 " failed\n",
 		KNLB_VERSION, d->config->global.table, d->config_path, up,
 		d->counters.reloads, d->counters.reload_failures);
+	if (!d->config->global.traffic_counters)
+		fprintf(out, "traffic counters: off (traffic_counters = no): the kernel counts each backend's new flows, not its packets or bytes\n");
 	if (!d->ct) {
 		fprintf(out, "conntrack: not available (no flow counts, flush or wlc)\n");
 		return;
@@ -459,6 +461,8 @@ enum ctl_status ctl_status_cmd(struct knlbd *d, const struct ctl_request *req,
 		json_uint(&w, d->counters.reloads);
 		json_key(&w, "reload_failures");
 		json_uint(&w, d->counters.reload_failures);
+		json_key(&w, "traffic_counters");
+		json_bool(&w, d->config->global.traffic_counters);
 		json_conntrack(d, &w);
 		st = ctl_host_section(d, &w, out);
 		if (ctl_announce_section(d, &w, out) == CTL_WARN)

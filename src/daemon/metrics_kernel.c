@@ -4,7 +4,9 @@
  * exposition, read from the kernel at each scrape: one dump of the three
  * counting sets.  A counter restarts from 0 when its set element expired
  * idle (an hour) or the table was replaced: Prometheus' rate() takes a
- * counter that went down as a reset, which is what happened.
+ * counter that went down as a reset, which is what happened.  With
+ * [global] traffic_counters = no the kernel counts new flows only, and the
+ * packet and byte families are left out rather than shown as zeros.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -95,7 +97,8 @@ void metrics_render_kernel(FILE *out, const struct knlb_model *pool)
 	const struct knlb_global_config *g = &pool->config->global;
 	struct stats_table t;
 	char err[256];
-	int ret = stats_read(g->table, g->ct_mark_mask, &t, err, sizeof(err));
+	int ret = stats_read(g->table, g->ct_mark_mask, g->traffic_counters, &t,
+			     err, sizeof(err));
 
 	fputs("# HELP knlb_kernel_counters_read Whether this scrape could read the kernel's per-backend counters.\n"
 	      "# TYPE knlb_kernel_counters_read gauge\n", out);
@@ -105,7 +108,9 @@ void metrics_render_kernel(FILE *out, const struct knlb_model *pool)
 		return;
 	}
 	put_family(out, pool, &t, NEW_FLOWS);
-	put_family(out, pool, &t, PACKETS);
-	put_family(out, pool, &t, BYTES);
+	if (g->traffic_counters) {
+		put_family(out, pool, &t, PACKETS);
+		put_family(out, pool, &t, BYTES);
+	}
 	stats_table_free(&t);
 }

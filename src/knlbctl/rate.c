@@ -117,7 +117,9 @@ static const char *const rate_keys[N_RATES] = {
 
 struct row {
 	double rate[N_RATES];
-	bool known;		/* both samples had the backend */
+	/* both samples had the backend and the counter (packets and bytes
+	   are null under traffic_counters = no) */
+	bool known[N_RATES];
 	uint64_t active;
 	bool has_active;
 };
@@ -137,21 +139,23 @@ static const struct json_value *find_named(const struct json_value *array,
 static void backend_row(const struct json_value *cur, const struct json_value *prev,
 			double dt, struct row *r)
 {
-	*r = (struct row){ .known = true };
+	*r = (struct row){ 0 };
 	r->has_active = json_get_uint(cur, "active_flows", &r->active);
 	for (int k = 0; k < N_RATES; k++) {
 		uint64_t c = 0, p;
 		bool had = prev && json_get_uint(prev, counter_keys[k], &p);
 
-		json_get_uint(cur, counter_keys[k], &c);
-		r->known &= counter_rate(had ? &p : NULL, c, dt, &r->rate[k]);
+		r->known[k] = json_get_uint(cur, counter_keys[k], &c) &&
+			      counter_rate(had ? &p : NULL, c, dt, &r->rate[k]);
 	}
 }
 
 static void add_row(struct row *sum, const struct row *r)
 {
-	for (int k = 0; k < N_RATES; k++)
-		sum->rate[k] += r->known ? r->rate[k] : 0;
+	for (int k = 0; k < N_RATES; k++) {
+		sum->rate[k] += r->known[k] ? r->rate[k] : 0;
+		sum->known[k] |= r->known[k];
+	}
 	sum->active += r->active;
 	sum->has_active |= r->has_active;
 }
@@ -162,7 +166,7 @@ static void print_row(FILE *out, const char *name, const char *addr,
 	char buf[N_RATES][16], active[24];
 
 	for (int k = 0; k < N_RATES; k++)
-		counter_human(r->known ? r->rate[k] : -1, buf[k], sizeof(buf[k]));
+		counter_human(r->known[k] ? r->rate[k] : -1, buf[k], sizeof(buf[k]));
 	if (r->has_active)
 		snprintf(active, sizeof(active), "%llu", (unsigned long long)r->active);
 	else
@@ -176,7 +180,7 @@ static void json_rates(struct json_writer *w, const struct row *r)
 {
 	for (int k = 0; k < N_RATES; k++) {
 		json_key(w, rate_keys[k]);
-		if (r->known)
+		if (r->known[k])
 			json_double(w, r->rate[k]);
 		else
 			json_null(w);
@@ -213,7 +217,7 @@ static void print_frame(FILE *out, bool json, const struct sample *cur,
 		const char *name = json_get_str(svc, "name");
 		const struct json_value *psvc = find_named(psvcs, "name", name);
 		const struct json_value *bes = json_get(svc, "backends");
-		struct row sum = { .known = true }, *rows;
+		struct row sum = { 0 }, *rows;
 		char vip[96];
 		size_t nb = bes ? bes->n : 0;
 

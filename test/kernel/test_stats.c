@@ -142,14 +142,27 @@ static uint64_t field(const char *json, const char *key)
 	return strtoull(p + strlen(pat), NULL, 10);
 }
 
-Test(stats, forwarded_connections_are_counted_per_backend)
+/* What a run of N_CONNS connections left in knlbd's replies. */
+struct counted {
+	char *stats;		/* the `stats` reply */
+	char *rate;		/* knlbctl --json status --rate */
+	char *metrics;		/* a scrape */
+	char *status;		/* knlbctl status */
+	char *ruleset;		/* nft list table */
+};
+
+/*
+ * The client's N_CONNS connections through a knlbd started with global
+ * (more [global] lines), then what it says about them.
+ */
+static struct counted run_connections(const char *global)
 {
 	struct peer backend = peer_start(backend_main);
 	struct peer client = peer_start(client_main);
 	char dir[] = "/tmp/knlb-stats-XXXXXX", script[2048], conf[128],
-	     args[512], log[160], sock[160];
-	uint64_t new_flows, pi, bi, po, bo;
-	char *reply, *out, c;
+	     args[512], log[160], sock[160], bin[512];
+	struct counted r;
+	char *out, c;
 	int status;
 	pid_t k;
 
@@ -168,9 +181,9 @@ Test(stats, forwarded_connections_are_counted_per_backend)
 		 " ip link set eth0 up; ip route add default via 198.51.100.1'\n"
 		 "nsenter -t %d -n sh -c 'ip link set lo up; ip addr add 10.0.0.11/24 dev eth0;"
 		 " ip link set eth0 up'\n"
-		 "printf '[global]\\nmetrics_listen = 127.0.0.1:9410\\n[service web]\\nvip = 192.0.2.10\\nport = 80\\ncheck = none\\n"
+		 "printf '[global]\\nmetrics_listen = 127.0.0.1:9410\\n%s[service web]\\nvip = 192.0.2.10\\nport = 80\\ncheck = none\\n"
 		 "snat = masquerade\\nbackend = 10.0.0.11:8080\\n' > %s\n",
-		 client.pid, backend.pid, client.pid, backend.pid, conf);
+		 client.pid, backend.pid, client.pid, backend.pid, global, conf);
 	out = kt_run(script, &status);
 	cr_assert_eq(status, 0, "setup: %s", out);
 	free(out);
@@ -186,31 +199,54 @@ Test(stats, forwarded_connections_are_counted_per_backend)
 	cr_expect_eq(peer_wait(&client), 0, "client failed");
 	cr_expect_eq(peer_wait(&backend), 0, "backend failed");
 
-	reply = kt_ctl(sock, "stats");
+	r.stats = kt_ctl(sock, "stats");
 	/* knlbctl (beside the knlbd under test) divides two such samples. */
-	snprintf(script, sizeof(script),
-		 "%.*sknlbctl -s %s --json status --rate --interval 200ms 2>&1",
+	snprintf(bin, sizeof(bin), "%.*sknlbctl -s %s",
 		 (int)(strlen(kt_knlbd()) - strlen("knlbd")), kt_knlbd(), sock);
-	out = kt_run(script, &status);
-	cr_expect_eq(WEXITSTATUS(status), 0, "%s", out);
-	cr_expect(strstr(out, "{\"interval_s\":0.2") &&
-		  strstr(out, "\"backends\":[{\"id\":\"10.0.0.11:8080\",\"address\":\"10.0.0.11:8080\",\"cps\":0,"),
-		  "%s", out);
-	free(out);
+	snprintf(script, sizeof(script),
+		 "%s --json status --rate --interval 200ms 2>&1", bin);
+	r.rate = kt_run(script, &status);
+	cr_expect_eq(WEXITSTATUS(status), 0, "%s", r.rate);
+	snprintf(script, sizeof(script), "%s status 2>&1", bin);
+	r.status = kt_run(script, &status);
 	/* The same counters at a scrape, read from the kernel then. */
-	out = kt_run("curl -sS --max-time 5 http://127.0.0.1:9410/metrics 2>&1", &status);
-	cr_expect(strstr(out, "knlb_kernel_counters_read 1\n"), "%s", out);
-	cr_expect(strstr(out, "knlb_backend_kernel_new_flows_total{service=\"web\",backend=\"10.0.0.11:8080\",address=\"10.0.0.11:8080\"} 7\n"),
-		  "%s", out);
-	cr_expect(strstr(out, "knlb_backend_bytes_total{service=\"web\",backend=\"10.0.0.11:8080\",address=\"10.0.0.11:8080\",direction=\"out\"} "),
-		  "%s", out);
-	free(out);
+	r.metrics = kt_run("curl -sS --max-time 5 http://127.0.0.1:9410/metrics 2>&1",
+			   &status);
+	r.ruleset = kt_nft_list("knlb");
 	kt_stop_knlbd(k);
 	snprintf(script, sizeof(script), "rm -rf %s", dir);
 	free(kt_run(script, &status));
-	cr_assert_not_null(reply);
-	cr_assert(strncmp(reply, "OK\n", 3) == 0, "%s", reply);
-	cr_expect(strstr(reply, "\"id\":\"10.0.0.11:8080\""), "%s", reply);
+	cr_assert_not_null(r.stats);
+	cr_assert(strncmp(r.stats, "OK\n", 3) == 0, "%s", r.stats);
+	cr_expect(strstr(r.stats, "\"id\":\"10.0.0.11:8080\""), "%s", r.stats);
+	return r;
+}
+
+static void counted_free(struct counted *r)
+{
+	free(r->stats);
+	free(r->rate);
+	free(r->metrics);
+	free(r->status);
+	free(r->ruleset);
+}
+
+Test(stats, forwarded_connections_are_counted_per_backend)
+{
+	struct counted r = run_connections("");
+	uint64_t new_flows, pi, bi, po, bo;
+	const char *reply = r.stats;
+
+	cr_expect(strstr(r.rate, "{\"interval_s\":0.2") &&
+		  strstr(r.rate, "\"backends\":[{\"id\":\"10.0.0.11:8080\",\"address\":\"10.0.0.11:8080\",\"cps\":0,\"in_pps\":0,"),
+		  "%s", r.rate);
+	cr_expect(strstr(r.metrics, "knlb_kernel_counters_read 1\n"), "%s", r.metrics);
+	cr_expect(strstr(r.metrics, "knlb_backend_kernel_new_flows_total{service=\"web\",backend=\"10.0.0.11:8080\",address=\"10.0.0.11:8080\"} 7\n"),
+		  "%s", r.metrics);
+	cr_expect(strstr(r.metrics, "knlb_backend_bytes_total{service=\"web\",backend=\"10.0.0.11:8080\",address=\"10.0.0.11:8080\",direction=\"out\"} "),
+		  "%s", r.metrics);
+	cr_expect(strstr(reply, "\"traffic_counters\":true"), "%s", reply);
+	cr_expect_null(strstr(r.status, "traffic counters: off"), "%s", r.status);
 	new_flows = field(reply, "new_flows");
 	pi = field(reply, "packets_in");
 	bi = field(reply, "bytes_in");
@@ -225,5 +261,35 @@ Test(stats, forwarded_connections_are_counted_per_backend)
 	cr_expect_geq(pi, N_CONNS * 3, "%s", reply);
 	cr_expect_geq(po, N_CONNS * 3, "%s", reply);
 	cr_expect_leq(pi + po, N_CONNS * 40, "%s", reply);
-	free(reply);
+	counted_free(&r);
+}
+
+/*
+ * traffic_counters = no: new flows still counted exactly, packets and
+ * bytes said to be unknown everywhere an operator reads them (null,
+ * absent from the metrics, a status line), and none of the counting
+ * chains every packet walks, the point of the option.
+ */
+Test(stats, without_traffic_counters_new_flows_are_counted_and_nothing_per_packet)
+{
+	struct counted r = run_connections("traffic_counters = no\\n");
+
+	cr_expect_eq(field(r.stats, "new_flows"), N_CONNS, "%s", r.stats);
+	cr_expect(strstr(r.stats, "\"traffic_counters\":false"), "%s", r.stats);
+	cr_expect(strstr(r.stats, "\"packets_in\":null,\"bytes_in\":null,\"packets_out\":null,\"bytes_out\":null"),
+		  "%s", r.stats);
+	/* the rate of new flows is known, the traffic's is not */
+	cr_expect(strstr(r.rate, "\"backends\":[{\"id\":\"10.0.0.11:8080\",\"address\":\"10.0.0.11:8080\",\"cps\":0,\"in_pps\":null,\"out_pps\":null,\"in_bps\":null,\"out_bps\":null,"),
+		  "%s", r.rate);
+	cr_expect(strstr(r.metrics, "knlb_backend_kernel_new_flows_total{service=\"web\",backend=\"10.0.0.11:8080\",address=\"10.0.0.11:8080\"} 7\n"),
+		  "%s", r.metrics);
+	cr_expect_null(strstr(r.metrics, "knlb_backend_bytes_total"), "%s", r.metrics);
+	cr_expect_null(strstr(r.metrics, "knlb_backend_packets_total"), "%s", r.metrics);
+	cr_expect(strstr(r.status, "traffic counters: off (traffic_counters = no)"), "%s", r.status);
+	cr_expect(strstr(r.ruleset, "chain count_new {"), "%s", r.ruleset);
+	cr_expect_null(strstr(r.ruleset, "chain count_forward"), "%s", r.ruleset);
+	cr_expect_null(strstr(r.ruleset, "chain count_input"), "%s", r.ruleset);
+	cr_expect_null(strstr(r.ruleset, "chain count_output"), "%s", r.ruleset);
+	cr_expect_null(strstr(r.ruleset, "backend_in"), "%s", r.ruleset);
+	counted_free(&r);
 }
