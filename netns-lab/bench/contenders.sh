@@ -9,6 +9,7 @@
 #                                    levers of following flows (issue 15):
 #                                    knlb-all-always knlb-lean-always knlb-all-needed
 #                                    knlb-untracked knlb-periodic; knlb-m16381;
+#                                    knlb-nocounters (traffic_counters = no);
 #                                    pricing the rules: knlb-nocount (knlb-static
 #                                    without its counting chains), knlb-notimeout,
 #                                    knlb-objref, knlb-nofilter, knlb-acct,
@@ -202,6 +203,13 @@ ct_stop_knlb-lean-always() { knlb_halt; }
 ct_stop_knlb-all-needed() { knlb_halt; }
 ct_stop_knlb-untracked() { knlb_halt; }
 ct_stop_knlb-periodic() { knlb_halt; }
+# knlb-nocounters: knlb-maglev with traffic_counters = no, the operator's
+# switch for what knlb-nocount prices on the rules alone (no chain counting
+# every packet; new flows still counted).
+ct_start_knlb-nocounters() {
+	KNLB_GLOBAL_EXTRA="traffic_counters = no" ct_start_knlb maglev nocounters
+}
+ct_stop_knlb-nocounters() { knlb_halt; }
 # knlb-m16381: knlb-maglev with the table size every service had before
 # issue 16 derived one from the backends (16381 slots for 4 backends).
 ct_start_knlb-m16381() { KNLB_TABLE_SIZE=16381 ct_start_knlb maglev m16381; }
