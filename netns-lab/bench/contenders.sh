@@ -34,7 +34,7 @@
 
 # BENCH_CONTENDERS picks (and orders) a subset, e.g. the levers of issue 15:
 #   BENCH_CONTENDERS="plain knlb-static knlb-maglev knlb-periodic knlb-untracked knlb-lean-always knlb-all-needed knlb-all-always nftlb"
-CONTENDERS=${BENCH_CONTENDERS:-"plain knlb-maglev knlb-wrr knlb-static haproxy nftlb plain6 knlb-maglev6 nftlb6"}
+CONTENDERS=${BENCH_CONTENDERS:-"plain knlb-maglev knlb-wrr knlb-static knlb-nocounters haproxy nftlb plain6 knlb-maglev6 nftlb6"}
 BULK_PORT=5201
 NFTLB_PORT=5555
 

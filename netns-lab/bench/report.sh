@@ -131,7 +131,8 @@ title() {
 		echo "core; the kernel's forwarding and NAT are not in it. knlb-static: knlb-maglev's"
 		echo "table (knlbd --render) loaded with nft -f, no daemon: the same kernel path without"
 		echo "the daemon that follows conntrack events. knlb's services have the table size"
-		echo "knlbd derives (maglev, 4 backends: 1021 slots); knlb-m16381 sets table_size = 16381."
+		echo "knlbd derives (maglev, 4 backends: 1021 slots); knlb-m16381 sets table_size = 16381;"
+		echo "knlb-nocounters is knlb-maglev with traffic_counters = no (no per-packet counting)."
 		echo "plain6, knlb-maglev6, nftlb6: the same over IPv6 (new connections and UDP), their"
 		echo "ratios to plain6, IPv6 plain routing."
 		for w in $(awk '{ print $2 }' "$DIR/summary.txt" | awk '!s[$0]++'); do

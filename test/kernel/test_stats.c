@@ -293,3 +293,43 @@ Test(stats, without_traffic_counters_new_flows_are_counted_and_nothing_per_packe
 	cr_expect_null(strstr(r.ruleset, "backend_in"), "%s", r.ruleset);
 	counted_free(&r);
 }
+
+/*
+ * Turning the counting off (or on) takes a restart, whose replace adds or
+ * removes the chains; a reload says so and changes nothing.
+ */
+Test(stats, traffic_counters_change_with_a_restart_and_a_reload_refuses_it)
+{
+	static const char svc[] = "[service web]\nvip = 192.0.2.10\nport = 80\n"
+				  "check = none\nbackend = 10.0.0.11:8080\n";
+	char conf[512], *out, *before, *after;
+	struct kt_knlbd r;
+	int code;
+
+	snprintf(conf, sizeof(conf), "[global]\n%s", svc);
+	kt_knlbd_start(&r, "stats-on", conf);
+	out = kt_nft_list("knlb");
+	cr_expect(strstr(out, "chain count_forward {"), "%s", out);
+	free(out);
+	kt_knlbd_stop(&r);	/* the table stays: a restart follows */
+
+	snprintf(conf, sizeof(conf), "[global]\ntraffic_counters = no\n%s", svc);
+	kt_knlbd_start(&r, "stats-off", conf);
+	before = kt_nft_list("knlb");
+	cr_expect_null(strstr(before, "chain count_forward"), "%s", before);
+	cr_expect_null(strstr(before, "backend_out"), "%s", before);
+	cr_expect(strstr(before, "chain count_new {"), "%s", before);
+
+	snprintf(conf, sizeof(conf), "[global]\ntraffic_counters = yes\n%s", svc);
+	kt_knlbd_write_conf(&r, conf);
+	out = kt_knlbctl(&r, "reload", &code);
+	cr_expect_neq(code, 0, "%s", out);
+	cr_expect(strstr(out, "traffic_counters changed") && strstr(out, "restart knlbd"),
+		  "%s", out);
+	free(out);
+	after = kt_nft_list("knlb");
+	cr_expect_str_eq(after, before, "a refused reload changed the table");
+	free(before);
+	free(after);
+	kt_knlbd_stop(&r);
+}
