@@ -358,10 +358,15 @@ void committer_run(struct committer *c)
 		c->stats.last_moved = res.moved;
 		c->stats.last_hinted = hinted;
 		c->stats.last_ack_ms = res.elapsed_ms;
-		/* since is 0 when the change came without a time (in-process
-		 * callers that pass no clock): no decision to measure from. */
-		c->stats.last_decision_ms = since ?
-			(double)(loop_now_ns() - since) / 1e6 : 0;
+		/*
+		 * since is 0 when the change came without a time (in-process
+		 * callers that pass no clock): no decision to measure from.
+		 * The figure ends at the ACK, when the kernel forwards by the
+		 * new state, not after this loop's bookkeeping (copying the
+		 * view, logging).
+		 */
+		c->stats.last_decision_ms = since && res.acked_ns > since ?
+			(double)(res.acked_ns - since) / 1e6 : 0;
 		if (since)
 			log_info("service %s: %u of %u slots moved, %zu elements in 1 transaction, %.2f ms to the kernel's ack, %.2f ms after the decision",
 				 svc->cfg->name, res.moved, svc->cfg->table_size,

@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "knlb/lib/loop.h"
 #include "knlb/nft/diff.h"
 #include "knlb/nft/nfnl.h"
 #include "knlb/nft/persist.h"
@@ -32,12 +32,10 @@
  */
 #define SYNC_SLOT_ELEM_BYTES 48
 
+/* The loop's clock, the one a decision's time (dirty_since_ns) is read on. */
 static double now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return (double)loop_now_ns() / 1e6;
 }
 
 static int send_transaction(struct nfnl_sock *sock, struct nfnl_batch *batch,
@@ -48,7 +46,8 @@ static int send_transaction(struct nfnl_sock *sock, struct nfnl_batch *batch,
 	res->messages = nfnl_batch_count(batch);
 	res->bytes = nfnl_batch_size(batch);
 	ret = nfnl_batch_commit(sock, batch, err, errlen);
-	res->elapsed_ms = now_ms() - start;
+	res->acked_ns = loop_now_ns();
+	res->elapsed_ms = (double)res->acked_ns / 1e6 - start;
 	nfnl_batch_free(batch);
 	return ret;
 }

@@ -167,6 +167,7 @@ Test(failover, down_moves_only_the_dead_backends_slots_in_one_transaction)
 	struct commit_stats st;
 	uint32_t m = 16381, *before, *got, owned = 0, other = 0;
 	uint32_t gen;
+	uint64_t t0, t1;
 
 	rig_up(&g, m, 10);
 	committer_refresh_fallbacks(g.committer, NULL);	/* fill after the replace */
@@ -175,10 +176,18 @@ Test(failover, down_moves_only_the_dead_backends_slots_in_one_transaction)
 	memcpy(before, g.pool->services[0].slots, m * sizeof(*before));
 
 	gen = kt_nft_genid();
+	t0 = loop_now_ns();
 	verdict(&g, 3, false);
 	committer_run(g.committer);
+	t1 = loop_now_ns();
 	committer_get_stats(g.committer, &st);
 	cr_expect_eq(kt_nft_genid(), gen + 1, "one transaction, not %u", kt_nft_genid() - gen);
+	/* decision -> ack: inside this window, and no shorter than the
+	 * transaction it ends with (the same clock) */
+	cr_expect_gt(st.last_decision_ms, 0);
+	cr_expect_leq(st.last_decision_ms, (double)(t1 - t0) / 1e6);
+	cr_expect_geq(st.last_decision_ms + 1e-6, st.last_ack_ms, "decision %.4f ms, transaction %.4f ms",
+		      st.last_decision_ms, st.last_ack_ms);
 	for (uint32_t i = 0; i < m; i++) {
 		owned += before[i] == 3;
 		other += before[i] != 3 && before[i] != g.pool->services[0].slots[i];

@@ -24,6 +24,8 @@ struct sync_result {
 	size_t elements;	/* slot elements added + deleted */
 	uint32_t moved;		/* slots whose backend changed (deltas only) */
 	double elapsed_ms;	/* build + send + every ACK read */
+	uint64_t acked_ns;	/* CLOCK_MONOTONIC when the last ACK was read
+				   (0: no transaction was sent) */
 	/* persistence: entries purged with their backend (deltas, the sweep after included) */
 	size_t persist_purged;
 	/* entries carried over a table replace, and those that could not be read */
