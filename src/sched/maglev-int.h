@@ -46,4 +46,22 @@ int maglev_build_end(const struct sched_backend *backends, size_t n,
 /* a^-1 mod m for prime m and 0 < a < m (extended Euclid). */
 uint32_t maglev_invmod(uint32_t a, uint32_t m);
 
+/* ceil(2^64 / m) for maglev_mulmod(), also for m == 2 where it is exact. */
+static inline uint64_t maglev_barrett(uint32_t m)
+{
+	return UINT64_MAX / m + 1;
+}
+
+/* a * b mod m for a, b < m, by Barrett reduction: no division. */
+static inline uint32_t maglev_mulmod(uint32_t a, uint32_t b, uint32_t m,
+				     uint64_t barrett)
+{
+	uint64_t x = (uint64_t)a * b;
+	/* floor(x / m) or one more, since x < 2^64 and barrett is rounded up */
+	uint64_t q = (uint64_t)(((unsigned __int128)x * barrett) >> 64);
+	int64_t r = (int64_t)(x - q * m);
+
+	return (uint32_t)(r < 0 ? r + m : r);
+}
+
 #endif

@@ -72,7 +72,7 @@ struct maglev_fill {
 	uint64_t *used;		/* bitmap of claimed slots, M bits */
 	uint32_t m;
 	uint32_t left;		/* slots still free */
-	uint64_t barrett;	/* ceil(2^64 / M), for mulmod() */
+	uint64_t barrett;	/* maglev_barrett(M), for maglev_mulmod() */
 	bool tail;		/* free[] holds the free slots */
 	uint32_t nfree;
 	uint32_t free[MAGLEV_TAIL_SLOTS];
@@ -100,18 +100,6 @@ static inline void bitmap_set(uint64_t *map, uint32_t bit)
 static inline uint32_t maglev_step(uint32_t pos, uint32_t skip, uint32_t m)
 {
 	return pos >= m - skip ? pos - (m - skip) : pos + skip;
-}
-
-/* a * b mod m for a, b < m, by Barrett reduction: no division. */
-static inline uint32_t mulmod(uint32_t a, uint32_t b, uint32_t m,
-			      uint64_t barrett)
-{
-	uint64_t x = (uint64_t)a * b;
-	/* floor(x / m) or one more, since x < 2^64 and barrett is rounded up */
-	uint64_t q = (uint64_t)(((unsigned __int128)x * barrett) >> 64);
-	int64_t r = (int64_t)(x - q * m);
-
-	return (uint32_t)(r < 0 ? r + m : r);
 }
 
 /* a^-1 mod m for prime m and 0 < a < m, by the extended Euclid algorithm. */
@@ -175,7 +163,7 @@ static uint32_t maglev_claim_tail(struct maglev_fill *f, struct maglev_perm *p)
 	for (uint32_t i = 0; i < f->nfree; i++) {
 		uint32_t s = f->free[i];
 		uint32_t d = s >= p->next ? s - p->next : s + (m - p->next);
-		uint32_t j = mulmod(d, p->inv, m, f->barrett);
+		uint32_t j = maglev_mulmod(d, p->inv, m, f->barrett);
 
 		if (j < best_j) {
 			best_j = j;
@@ -464,8 +452,7 @@ int maglev_build_end(const struct sched_backend *backends, size_t n,
 		.used = s.used,
 		.m = m,
 		.left = m,
-		/* ceil(2^64 / m), also for m == 2 where it is exact. */
-		.barrett = UINT64_MAX / m + 1,
+		.barrett = maglev_barrett(m),
 	};
 	if (wmax / MAGLEV_ROUNDS_MAX_SKEW <= wsum / k)
 		maglev_fill_rounds(s.perms, k, wmax, s.queue, &f);

@@ -638,15 +638,25 @@ static int ref_cmp(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-static void maglev_reference(const struct sched_backend *b, size_t n,
-			     uint32_t seed, uint32_t *table, uint32_t m)
+/*
+ * With answer (and serving): the schedule carried on past the fill, as
+ * maglev_pref.c defines the preference order: the same rounds and turn
+ * order, each turn landing one step further along the backend's
+ * permutation whoever owns the slot.  answer[s] is s's owner while it
+ * serves, else the first serving backend to land on s (SCHED_SLOT_EMPTY
+ * when no serving backend has a turn).
+ */
+static void maglev_reference_run(const struct sched_backend *b, size_t n,
+				 uint32_t seed, uint32_t *table, uint32_t m,
+				 const bool *serving, uint32_t *answer)
 {
 	struct ref_entry *e = calloc(n, sizeof(*e));
 	uint64_t *next = calloc(n, sizeof(*next));
 	uint64_t *skip = calloc(n, sizeof(*skip));
 	uint64_t *credit = calloc(n, sizeof(*credit));
 	uint64_t wmax = 0;
-	uint32_t filled = 0;
+	uint32_t filled = 0, pending = 0;
+	bool servers = false;
 
 	cr_assert(e && next && skip && credit);
 	for (size_t i = 0; i < n; i++) {
@@ -655,6 +665,7 @@ static void maglev_reference(const struct sched_backend *b, size_t n,
 		e[i].index = (uint32_t)i;
 		if (b[i].weight > wmax)
 			wmax = b[i].weight;
+		servers |= serving && serving[i] && b[i].weight;
 	}
 	qsort(e, n, sizeof(*e), ref_cmp);
 	for (size_t i = 0; i < n; i++) {
@@ -667,9 +678,9 @@ static void maglev_reference(const struct sched_backend *b, size_t n,
 	}
 	for (uint32_t i = 0; i < m; i++)
 		table[i] = SCHED_SLOT_EMPTY;
-	while (filled < m) {
-		for (size_t i = 0; i < n && filled < m; i++) {
-			uint32_t w = b[e[i].index].weight;
+	for (;;) {
+		for (size_t i = 0; i < n; i++) {
+			uint32_t w = b[e[i].index].weight, idx = e[i].index;
 
 			if (!w)
 				continue;
@@ -677,17 +688,47 @@ static void maglev_reference(const struct sched_backend *b, size_t n,
 			if (credit[i] < wmax)
 				continue;
 			credit[i] -= wmax;
-			while (table[next[i]] != SCHED_SLOT_EMPTY)
+			if (filled < m) {
+				while (table[next[i]] != SCHED_SLOT_EMPTY)
+					next[i] = (next[i] + skip[i]) % m;
+				table[next[i]] = idx;
 				next[i] = (next[i] + skip[i]) % m;
-			table[next[i]] = e[i].index;
+				if (++filled < m)
+					continue;
+				if (!answer)
+					goto out;
+				for (uint32_t s = 0; s < m; s++) {
+					if (serving[table[s]])
+						answer[s] = table[s];
+					else if (servers)
+						answer[s] = SCHED_SLOT_PENDING;
+					else
+						answer[s] = SCHED_SLOT_EMPTY;
+					pending += answer[s] == SCHED_SLOT_PENDING;
+				}
+				if (!pending)
+					goto out;
+				continue;	/* the round goes on, past the fill */
+			}
+			if (serving[idx] && answer[next[i]] == SCHED_SLOT_PENDING) {
+				answer[next[i]] = idx;
+				if (--pending == 0)
+					goto out;
+			}
 			next[i] = (next[i] + skip[i]) % m;
-			filled++;
 		}
 	}
+out:
 	free(credit);
 	free(skip);
 	free(next);
 	free(e);
+}
+
+static void maglev_reference(const struct sched_backend *b, size_t n,
+			     uint32_t seed, uint32_t *table, uint32_t m)
+{
+	maglev_reference_run(b, n, seed, table, m, NULL, NULL);
 }
 
 Test(maglev, matches_reference, .timeout = 60)
@@ -737,6 +778,68 @@ Test(maglev, matches_reference, .timeout = 60)
 				     kind, n, m, i, got[i], want[i]);
 		free(want);
 		free(got);
+		pool_destroy(&p);
+	}
+}
+
+/*
+ * A failover's answer from the kept fill (maglev_prefs_answer(): the walk
+ * of the serving backends, or slot by slot when few slots are pending)
+ * equals the schedule carried on plainly.  One backend down of many takes
+ * the slot-by-slot path, half of them down the walk; weights equal, small
+ * and skewed.
+ */
+Test(maglev, failover_answers_match_the_continued_reference, .timeout = 60)
+{
+	static const uint32_t ms[] = { 13, 127, 1009, 4099, 16381 };
+	uint64_t rng = 1865;
+
+	for (unsigned int round = 0; round < 60; round++) {
+		uint32_t m = ms[round % ARRAY_SIZE(ms)];
+		size_t n = 2 + prng_next(&rng) % (m - 1 < 300 ? m - 1 : 300);
+		unsigned int kind = round / ARRAY_SIZE(ms) % 3;
+		uint32_t *base, *want, *got, *ref_base;
+		struct maglev_prefs *prefs;
+		bool *serving;
+		struct pool p;
+
+		pool_init(&p, n);
+		serving = calloc(n, sizeof(*serving));
+		cr_assert_not_null(serving);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t r = prng_next(&rng);
+
+			if (kind == 1)
+				p.b[i].weight = 1 + (uint32_t)(r % 5);
+			else if (kind == 2)
+				p.b[i].weight = i % 16 ? 1 : 1000 + (uint32_t)(r % 100);
+			/* one down, a few down, half down: both paths */
+			switch (round / 15 % 4) {
+			case 0: serving[i] = i != (size_t)(r % n); break;
+			case 1: serving[i] = r % 10 != 0; break;
+			case 2: serving[i] = r % 2; break;
+			default: serving[i] = i != 0; break;
+			}
+		}
+		base = table_new(m);
+		ref_base = table_new(m);
+		want = table_new(m);
+		got = table_new(m);
+		cr_assert_eq(maglev_prefs_new(p.b, n, round, base, m, &prefs), 0,
+			     "round %u: n=%zu m=%" PRIu32, round, n, m);
+		cr_assert_eq(maglev_prefs_answer(prefs, base, serving, got), 0);
+		maglev_reference_run(p.b, n, round, ref_base, m, serving, want);
+		cr_assert_arr_eq(base, ref_base, m * sizeof(*base), "round %u: base", round);
+		for (uint32_t s = 0; s < m; s++)
+			cr_assert_eq(got[s], want[s], "round %u (kind %u, n=%zu, m=%" PRIu32
+				     "): slot %" PRIu32 " answered %" PRIu32 ", reference %" PRIu32,
+				     round, kind, n, m, s, got[s], want[s]);
+		maglev_prefs_free(prefs);
+		free(base);
+		free(ref_base);
+		free(want);
+		free(got);
+		free(serving);
 		pool_destroy(&p);
 	}
 }
