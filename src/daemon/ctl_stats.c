@@ -4,9 +4,10 @@
  * kernel keeps (new flows, packets and bytes each way: nft/stats.h) read
  * now, plus the active flows conntrack events count.  With [global]
  * traffic_counters = no the kernel counts new flows only: packets and
- * bytes are null, not 0, so that no reader takes them for idle.  Always JSON: it is
- * a sample for programs (knlbctl status --rate and top take two and
- * divide); people read the rates.  Shape: docs/control-protocol.md.
+ * bytes are null, not 0, so that no reader takes them for idle.  Always
+ * JSON: it is a sample for programs (knlbctl status --rate and top take
+ * two and divide); people read the rates.  Shape:
+ * docs/control-protocol.md.
  */
 #include <inttypes.h>
 #include <stdio.h>

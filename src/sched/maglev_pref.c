@@ -166,7 +166,11 @@ static bool pref_direct_pays(uint32_t pending, uint32_t k, uint32_t m)
 	return (uint64_t)pending * k * 4 < (uint64_t)m * (log2p + 1);
 }
 
-/* A base table's fill, kept: what every later answer walks on from. */
+/*
+ * A base table's fill, kept: what every later answer walks on from.
+ * Callers hold it const; its perms' inv (each skip's inverse) is a cache
+ * pref_direct() fills on first use, which changes no answer.
+ */
 struct maglev_prefs {
 	struct maglev_end end;
 	uint32_t m;

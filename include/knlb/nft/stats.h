@@ -81,9 +81,9 @@ struct stats_table {
  * Read every element of the three sets of table (netlink dumps on a
  * socket of its own, each receive bounded by STATS_TIMEOUT_MS) into *out,
  * one entry per (mark & mark_mask, addr, proto, port).  Without traffic,
- * backend_new only (stats_read_new()): packets and bytes stay 0.  0, or -errno with
- * err saying what could not be read (-ENOENT: no table or no counting
- * sets).  Free with stats_table_free().
+ * backend_new only (stats_read_new()): packets and bytes stay 0.  0, or
+ * -errno with err saying what could not be read (-ENOENT: no table or no
+ * counting sets).  Free with stats_table_free().
  */
 #define STATS_TIMEOUT_MS 2000
 int stats_read(const char *table, uint32_t mark_mask, bool traffic,
