@@ -564,6 +564,22 @@ knlb_stop() {
 	return 0
 }
 
+# knlb_wait_ctl: wait (bounded, 5 s) until knlbd's loop answers on its
+# control socket.  knlbd logs "programmed" before its start-up work after
+# the table (the serving backends' fallback maps, filled right after it)
+# and answers only once that is done: read the table after this.
+knlb_wait_ctl() {
+	local i rc
+	for ((i = 0; i < 50; i++)); do
+		rc=0
+		"$KNLB_BUILD/knlbctl" -s "$WORK/knlb.sock" -t 5 status >/dev/null 2>&1 || rc=$?
+		# 4: a warning (a backend down); the loop answered
+		if [ "$rc" -eq 0 ] || [ "$rc" -eq 4 ]; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
 # knlb_kill9: SIGKILL knlbd (no cleanup at all), reap it, check none is left.
 knlb_kill9() {
 	local pid=$KNLBD_PID i

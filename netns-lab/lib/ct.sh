@@ -27,14 +27,9 @@ ct_init() {
 # knlb_start_ctl CONF: knlb_start CONF, then wait (bounded) until the
 # control socket answers: knlbd logs "programmed" before it listens there.
 knlb_start_ctl() {
-	local i
 	knlb_start "$1"
-	for ((i = 0; i < 50; i++)); do	# 5 s
-		ctl status >/dev/null 2>&1
-		[ "$CTL_RC" -eq 0 ] || [ "$CTL_RC" -eq 4 ] && return 0
-		sleep 0.1
-	done
-	fail "knlbd's control socket $WORK/knlb.sock does not answer 5 s after programming"
+	knlb_wait_ctl ||
+		fail "knlbd's control socket $WORK/knlb.sock does not answer 5 s after programming"
 }
 
 # ctl ARGS: one knlbctl command against this scenario's knlbd.  Output on

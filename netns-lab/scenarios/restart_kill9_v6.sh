@@ -83,6 +83,8 @@ case $LOG_LINE in
 *"4 of 6 backends mapped; $DEAD, $DEAD-6 start down"*) ;;
 *) fail "adopted the wrong backends: $LOG_LINE" ;;
 esac
+# The fallback maps of the serving backends go in right after the table.
+knlb_wait_ctl || fail "knlbd's control socket does not answer 5 s after the start"
 knlb_table_snapshot >"$WORK/table-after.nft"
 if ! cmp -s "$WORK/table-before.nft" "$WORK/table-after.nft"; then
 	diff "$WORK/table-before.nft" "$WORK/table-after.nft" | head -n 20 >&2 || true
