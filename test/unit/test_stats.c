@@ -130,15 +130,24 @@ Test(stats_render, sets_are_dynamic_with_counters_and_an_hour_timeout)
 	free(text);
 }
 
-Test(stats_render, without_traffic_counters_no_chain_counts_every_packet)
+/* The sets and the chains, full mark mask, as render.c prints them. */
+static char *render_all(bool ipv6, bool traffic)
 {
 	char *text = NULL;
 	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
 
-	stats_render_sets(out, true, false);
-	stats_render_chains(out, UINT32_MAX, true, false);
+	cr_assert_not_null(out);
+	stats_render_sets(out, ipv6, traffic);
+	stats_render_chains(out, UINT32_MAX, ipv6, traffic);
 	fclose(out);
+	return text;
+}
+
+Test(stats_render, without_traffic_counters_no_chain_counts_every_packet)
+{
+	char *text = render_all(true, false);
+
 	/* new flows still counted, in the nat chain (first packets only) */
 	cr_expect(strstr(text, "\tset backend_new {\n"), "%s", text);
 	cr_expect(strstr(text, "\tset backend_new6 {\n"), "%s", text);
@@ -355,13 +364,8 @@ Test(json_read, refuses_what_is_not_json)
 
 Test(stats_render, ipv6_counting_has_sets_and_rules_of_its_own)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *out = open_memstream(&text, &len);
+	char *text = render_all(true, true);
 
-	stats_render_sets(out, true, true);
-	stats_render_chains(out, UINT32_MAX, true, true);
-	fclose(out);
 	cr_expect(strstr(text, "\tset backend_in6 {\n\t\ttype mark . ipv6_addr . inet_proto . inet_service\n"), "%s", text);
 	cr_expect(strstr(text, "ct mark != 0x00000000 ct direction reply update @backend_out6 { ct mark . ip6 saddr . meta l4proto . th sport }\n"), "%s", text);
 	free(text);
