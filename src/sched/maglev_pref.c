@@ -118,7 +118,8 @@ static void pref_walk(struct pref_walker *wk, uint32_t k, const uint32_t *base,
  */
 static void pref_direct(struct maglev_perm *perms, uint32_t k,
 			uint64_t wmax, const bool *serving, const uint32_t *base,
-			uint32_t *out, uint32_t m)
+			uint32_t *out, uint32_t m, const uint32_t *list,
+			uint32_t n_list)
 {
 	uint64_t barrett = maglev_barrett(m);
 
@@ -132,7 +133,9 @@ static void pref_direct(struct maglev_perm *perms, uint32_t k,
 	for (uint32_t i = 0; i < k; i++)
 		if (!perms[i].inv)
 			perms[i].inv = maglev_invmod(perms[i].skip, m);
-	for (uint32_t s = 0; s < m; s++) {
+	/* list: the only entries that may be pending (else every slot) */
+	for (uint32_t j = 0; j < (list ? n_list : m); j++) {
+		uint32_t s = list ? list[j] : j;
 		uint64_t best_round = UINT64_MAX;
 
 		if (out[s] != PREF_PENDING)
@@ -216,7 +219,8 @@ void maglev_prefs_free(struct maglev_prefs *p)
  * only the slots whose owner does not serve (the others keep the owner).
  */
 static int pref_fill(const struct maglev_prefs *p, const uint32_t *base,
-		     const bool *serving, uint32_t k, uint32_t left, uint32_t *out);
+		     const bool *serving, uint32_t k, uint32_t left, uint32_t *out,
+		     const uint32_t *list, uint32_t n_list);
 
 static int prefs_answer(const struct maglev_prefs *p, const uint32_t *base,
 			const bool *serving, bool owners_too, uint32_t *out)
@@ -243,12 +247,16 @@ static int prefs_answer(const struct maglev_prefs *p, const uint32_t *base,
 			out[s] = SCHED_SLOT_EMPTY;
 		left += out[s] == PREF_PENDING;
 	}
-	return pref_fill(p, base, serving, k, left, out);
+	return pref_fill(p, base, serving, k, left, out, NULL, 0);
 }
 
-/* The pending entries of out (left of them), k backends serving. */
+/*
+ * The pending entries of out (left of them), k backends serving; list:
+ * where they are, when the caller knows (NULL: anywhere in out).
+ */
 static int pref_fill(const struct maglev_prefs *p, const uint32_t *base,
-		     const bool *serving, uint32_t k, uint32_t left, uint32_t *out)
+		     const bool *serving, uint32_t k, uint32_t left, uint32_t *out,
+		     const uint32_t *list, uint32_t n_list)
 {
 	const struct maglev_end *end = &p->end;
 	uint32_t m = p->m;
@@ -257,7 +265,8 @@ static int pref_fill(const struct maglev_prefs *p, const uint32_t *base,
 	if (!left)
 		return 0;
 	if (pref_direct_pays(left, k, m)) {
-		pref_direct(end->perms, end->k, end->wmax, serving, base, out, m);
+		pref_direct(end->perms, end->k, end->wmax, serving, base, out, m,
+			    list, n_list);
 		return 0;
 	}
 	wk = malloc(k * sizeof(*wk));
@@ -272,16 +281,21 @@ static int pref_fill(const struct maglev_prefs *p, const uint32_t *base,
 	return 0;
 }
 
-int maglev_prefs_fill(const struct maglev_prefs *p, const uint32_t *base,
-		      const bool *serving, uint32_t *out)
+/* maglev_prefs_fill() over out[list[0..n_list)], or all of out (list NULL). */
+static int prefs_fill_some(const struct maglev_prefs *p, const uint32_t *base,
+			   const bool *serving, uint32_t *out,
+			   const uint32_t *list, size_t n_list)
 {
 	uint32_t left = 0, k = 0, servers = 0;
+	size_t n = list ? n_list : p->m;
 
-	if (!base || !out || !serving)
+	if (!base || !out || !serving || n > p->m)
 		return -EINVAL;
 	for (uint32_t i = 0; i < p->end.k; i++)
 		k += serving[p->end.perms[i].index];
-	for (uint32_t s = 0; s < p->m; s++) {
+	for (size_t j = 0; j < n; j++) {
+		uint32_t s = list ? list[j] : (uint32_t)j;
+
 		if (out[s] != PREF_PENDING)
 			continue;
 		/* as prefs_answer(): answerable only by a server other than the owner */
@@ -291,7 +305,24 @@ int maglev_prefs_fill(const struct maglev_prefs *p, const uint32_t *base,
 		else
 			left++;
 	}
-	return pref_fill(p, base, serving, k, left, out);
+	return pref_fill(p, base, serving, k, left, out, list, (uint32_t)n_list);
+}
+
+int maglev_prefs_fill(const struct maglev_prefs *p, const uint32_t *base,
+		      const bool *serving, uint32_t *out)
+{
+	return prefs_fill_some(p, base, serving, out, NULL, 0);
+}
+
+int maglev_prefs_fill_list(const struct maglev_prefs *p, const uint32_t *base,
+			   const bool *serving, uint32_t *out,
+			   const uint32_t *list, size_t n_list)
+{
+	if (!n_list)	/* nothing pending: as prefs_fill_some() would find */
+		return base && out && serving ? 0 : -EINVAL;
+	if (!list)
+		return -EINVAL;
+	return prefs_fill_some(p, base, serving, out, list, n_list);
 }
 
 int maglev_prefs_answer(const struct maglev_prefs *p, const uint32_t *base,

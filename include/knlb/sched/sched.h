@@ -95,6 +95,15 @@ int maglev_prefs_next(const struct maglev_prefs *p, const uint32_t *base,
 #define SCHED_SLOT_PENDING (UINT32_MAX - 1)
 int maglev_prefs_fill(const struct maglev_prefs *p, const uint32_t *base,
 		      const bool *serving, uint32_t *out);
+/*
+ * The same when the caller knows where the pending entries are: only
+ * out[list[0..n_list)] are looked at (the others must not be pending),
+ * so the scan costs n_list, not M: a health transition that concerns
+ * one backend of N looks at its M/N slots only.
+ */
+int maglev_prefs_fill_list(const struct maglev_prefs *p, const uint32_t *base,
+			   const bool *serving, uint32_t *out,
+			   const uint32_t *list, size_t n_list);
 void maglev_prefs_free(struct maglev_prefs *p);
 
 /*
