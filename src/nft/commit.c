@@ -47,6 +47,7 @@
 /* What the kernel holds for one service, as last acknowledged. */
 struct kernel_view {
 	uint32_t *slots;	/* what it forwards each slot to */
+	uint64_t base_gen;	/* svc->base_gen slots was computed on */
 	unsigned empty;		/* pool_empty_families() */
 	bool on_backups;
 	/* the fallback shape (base NULL when not in it), and whether its
@@ -111,6 +112,7 @@ static void kernel_view_free(struct kernel_view *kv, const struct knlb_model *po
 static void kernel_view_take(struct kernel_view *kv, const struct knlb_service *svc)
 {
 	memcpy(kv->slots, svc->slots, pool_slots_len(svc) * sizeof(uint32_t));
+	kv->base_gen = svc->base_gen;
 	kv->empty = pool_empty_families(svc);
 	kv->on_backups = svc->on_backups;
 }
@@ -321,7 +323,7 @@ void committer_run(struct committer *c)
 			kv->fb_revived = true;
 		if (kv->fb.base && !kv->fb_revived)
 			ret = pool_compute_slots_hinted(svc, &(struct pool_fallback_hint){
-				kv->fb.base, kv->fb.fb, kv->fb.dead });
+				kv->fb.base, kv->fb.fb, kv->fb.dead, kv->fb.base_gen });
 		else
 			ret = pool_compute_slots(svc);
 		hinted = ret > 0;
@@ -331,7 +333,8 @@ void committer_run(struct committer *c)
 			schedule_replace(c);
 			return;
 		}
-		ret = sync_service_slots(c->nfnl, c->pool, svc, kv->slots, kv->empty,
+		ret = sync_service_slots(c->nfnl, c->pool, svc, kv->slots,
+					 kv->base_gen, kv->empty,
 					 kv->fb.base ? &kv->fb : NULL, &kv->fb_scratch, &res, err,
 					 sizeof(err));
 		if (ret < 0) {

@@ -39,6 +39,34 @@ int slot_diff_compute(const uint32_t *old_slots, const uint32_t *new_slots,
 	return 0;
 }
 
+int slot_diff_compute_list(const uint32_t *old_slots, const uint32_t *new_slots,
+			   const uint32_t *list, size_t n_list,
+			   struct slot_diff *out)
+{
+	size_t n = 0;
+
+	*out = (struct slot_diff){ 0 };
+	for (size_t j = 0; j < n_list; j++)
+		n += old_slots[list[j]] != new_slots[list[j]];
+	if (n == 0)
+		return 0;
+	out->changes = malloc(n * sizeof(*out->changes));
+	if (!out->changes)
+		return -ENOMEM;
+	for (size_t j = 0; j < n_list; j++) {
+		uint32_t i = list[j];
+
+		if (old_slots[i] == new_slots[i])
+			continue;
+		out->changes[out->n_changes++] = (struct slot_change){
+			.slot = i, .from = old_slots[i], .to = new_slots[i],
+		};
+		out->n_deletes += old_slots[i] != SCHED_SLOT_EMPTY;
+		out->n_adds += new_slots[i] != SCHED_SLOT_EMPTY;
+	}
+	return 0;
+}
+
 void slot_diff_release(struct slot_diff *diff)
 {
 	free(diff->changes);

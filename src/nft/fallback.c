@@ -312,21 +312,25 @@ int ruleset_add_fallback_changes(struct nfnl_batch *batch,
 {
 	const char *table = pool->config->global.table;
 	size_t len = want->n_slots, n_del = 0, n_add = 0;
-	uint32_t *del = malloc((len ? len : 1) * sizeof(*del));
-	uint32_t *add = malloc((len ? len : 1) * sizeof(*add));
+	/* a partial state changes its touched slots only */
+	size_t most = want->partial ? want->n_touched : len;
+	uint32_t *del = malloc((most ? most : 1) * sizeof(*del));
+	uint32_t *add = malloc((most ? most : 1) * sizeof(*add));
 	struct slot_diff diff;
 	int ret = del && add ? 0 : -ENOMEM;
 
 	*elements = 0;
-	if (ret == 0)
+	/* partial: a transition on the same base (fallback_desired_delta()) */
+	if (ret == 0 && !want->partial)
 		ret = slot_diff_compute(have->base, want->base, len, &diff);
-	if (ret == 0) {
+	if (ret == 0 && !want->partial) {
 		ret = ruleset_add_slot_changes(batch, pool, svc, &diff);
 		*elements += diff.n_deletes + diff.n_adds;
 		slot_diff_release(&diff);
 	}
 	/* An element moves maps when its slot changed owner: delete + add. */
-	for (size_t s = 0; ret == 0 && s < len; s++) {
+	for (size_t j = 0; ret == 0 && j < (want->partial ? want->n_touched : len); j++) {
+		size_t s = want->partial ? want->touched[j] : j;
 		bool same = have->base[s] == want->base[s] &&
 			    have->fb[s] == want->fb[s];
 

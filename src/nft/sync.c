@@ -21,6 +21,7 @@
 #include "knlb/config/config-t.h"
 #include "knlb/nft/ruleset.h"
 #include "knlb/pool/pool.h"
+#include "knlb/pool/base_index.h"
 #include "knlb/pool/fallback.h"
 #include "knlb/sched/sched.h"
 #include "knlb/nft/sync.h"
@@ -193,15 +194,40 @@ static int add_persist_purge(struct nfnl_batch *batch,
 	return ret;
 }
 
+/*
+ * old's slots and svc's, diffed over the slots of the backends concerned
+ * when old was computed on svc's base (a health or maxconn transition),
+ * else over the table.  0 or -ENOMEM.
+ */
+static int diff_slots(const struct knlb_service *svc, const struct sync_old *old,
+		      struct slot_diff *diff)
+{
+	uint32_t *list;
+	size_t n;
+	int ret;
+
+	if (!old->base_gen || old->base_gen != svc->base_gen ||
+	    !pool_base_index_valid(svc))
+		return slot_diff_compute(old->slots, svc->slots,
+					 (uint32_t)pool_slots_len(svc), diff);
+	n = pool_slots_concerned(svc, old->slots, NULL);
+	list = malloc((n ? n : 1) * sizeof(*list));
+	if (!list)
+		return -ENOMEM;
+	pool_slots_concerned(svc, old->slots, list);
+	ret = slot_diff_compute_list(old->slots, svc->slots, list, n, diff);
+	free(list);
+	return ret;
+}
+
 /* The direct shape: each slot that moves is its own element change. */
 static int add_direct_changes(struct nfnl_batch *batch,
 			      const struct knlb_model *pool,
 			      const struct knlb_service *svc,
-			      const uint32_t *old_slots, struct sync_result *res)
+			      const struct sync_old *old, struct sync_result *res)
 {
 	struct slot_diff diff;
-	int ret = slot_diff_compute(old_slots, svc->slots,
-				    (uint32_t)pool_slots_len(svc), &diff);
+	int ret = diff_slots(svc, old, &diff);
 
 	if (ret < 0)
 		return ret;
@@ -210,6 +236,24 @@ static int add_direct_changes(struct nfnl_batch *batch,
 	res->moved += (uint32_t)diff.n_changes;
 	slot_diff_release(&diff);
 	return ret;
+}
+
+/*
+ * Slots the delta moves.  A partial desired state's untouched slots keep
+ * their owner in the kernel and in svc: only the touched can differ.
+ */
+static uint32_t moved_count(const uint32_t *old_slots,
+			    const struct knlb_service *svc,
+			    const struct fallback_state *want)
+{
+	uint32_t moved = 0;
+
+	if (!want->partial)
+		return (uint32_t)slot_diff_count(old_slots, svc->slots,
+						 (uint32_t)pool_slots_len(svc));
+	for (size_t j = 0; j < want->n_touched; j++)
+		moved += old_slots[want->touched[j]] != svc->slots[want->touched[j]];
+	return moved;
 }
 
 static int add_service_delta(struct nfnl_batch *batch,
@@ -234,24 +278,25 @@ static int add_service_delta(struct nfnl_batch *batch,
 	}
 
 	if (!old->fb) {
-		ret = add_direct_changes(batch, pool, svc, old->slots, res);
+		ret = add_direct_changes(batch, pool, svc, old, res);
 	} else {
 		/*
 		 * The fallback shape's elements come from its state: the slots
 		 * that move are only counted (recording a quarter of M changes
 		 * for nothing was a fifth of a failover at M = 65537).
 		 */
-		res->moved += (uint32_t)slot_diff_count(old->slots, svc->slots,
-							(uint32_t)pool_slots_len(svc));
 		if (old->fb_drop_maps) {
 			ret = ruleset_add_fallback_remake(batch, pool, svc,
 							  old->fb_drop_maps);
 			if (ret == 0)
 				ret = sync_fallback_full(svc, want);
-		} else {
+		} else if (!fallback_desired_delta(svc, old->fb, want)) {
 			fallback_desired(svc, old->fb, NULL, want);
 			ret = 0;
+		} else {
+			ret = 0;
 		}
+		res->moved += moved_count(old->slots, svc, want);
 		if (ret == 0)
 			ret = ruleset_add_fallback_changes(batch, pool, svc, old->fb,
 							   want, &fb_elements);
@@ -433,7 +478,8 @@ int sync_fallback_refresh(struct nfnl_sock *sock, const struct knlb_model *pool,
 
 int sync_service_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		       const struct knlb_service *svc, const uint32_t *old_slots,
-		       unsigned old_empty, struct fallback_state *old_fb,
+		       uint64_t old_base_gen, unsigned old_empty,
+		       struct fallback_state *old_fb,
 		       struct fallback_state *fb_scratch,
 		       struct sync_result *res, char *err, size_t errlen)
 {
@@ -445,7 +491,8 @@ int sync_service_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		return -ENOMEM;
 	}
 	old[svc - pool->services] = (struct sync_old){
-		.slots = old_slots, .empty = old_empty, .fb = old_fb,
+		.slots = old_slots, .base_gen = old_base_gen,
+		.empty = old_empty, .fb = old_fb,
 		.fb_scratch = old_fb ? fb_scratch : NULL,
 	};
 	ret = sync_pool_slots(sock, pool, old, res, err, errlen);

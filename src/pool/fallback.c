@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "knlb/config/table_size.h"
+#include "knlb/pool/base_index.h"
 #include "knlb/pool/fallback.h"
 #include "knlb/pool/pool.h"
 #include "knlb/sched/sched.h"
@@ -27,12 +28,16 @@ int fallback_state_init(struct fallback_state *st, const struct knlb_service *sv
 	st->base = malloc((len ? len : 1) * sizeof(*st->base));
 	st->fb = malloc((len ? len : 1) * sizeof(*st->fb));
 	st->dead = calloc(n ? n : 1, sizeof(*st->dead));
-	if (!st->base || !st->fb || !st->dead) {
+	st->touched = malloc((len ? len : 1) * sizeof(*st->touched));
+	if (!st->base || !st->fb || !st->dead || !st->touched) {
 		fallback_state_free(st);
 		return -ENOMEM;
 	}
-	for (size_t s = 0; s < len; s++)
+	/* every page written now: none is faulted in on a failover's path */
+	for (size_t s = 0; s < len; s++) {
 		st->base[s] = st->fb[s] = SCHED_SLOT_EMPTY;
+		st->touched[s] = 0;
+	}
 	return 0;
 }
 
@@ -41,14 +46,25 @@ void fallback_state_free(struct fallback_state *st)
 	free(st->base);
 	free(st->fb);
 	free(st->dead);
+	free(st->touched);
 	*st = (struct fallback_state){ 0 };
 }
 
 void fallback_state_copy(struct fallback_state *dst, const struct fallback_state *src)
 {
-	memcpy(dst->base, src->base, src->n_slots * sizeof(*src->base));
-	memcpy(dst->fb, src->fb, src->n_slots * sizeof(*src->fb));
+	if (src->partial) {
+		for (size_t j = 0; j < src->n_touched; j++) {
+			uint32_t s = src->touched[j];
+
+			dst->base[s] = src->base[s];
+			dst->fb[s] = src->fb[s];
+		}
+	} else {
+		memcpy(dst->base, src->base, src->n_slots * sizeof(*src->base));
+		memcpy(dst->fb, src->fb, src->n_slots * sizeof(*src->fb));
+	}
 	memcpy(dst->dead, src->dead, src->n_backends * sizeof(*src->dead));
+	dst->base_gen = src->base_gen;
 }
 
 int pool_fallback_next(const struct knlb_service *svc, uint32_t *next)
@@ -111,6 +127,8 @@ void fallback_desired(const struct knlb_service *svc,
 	size_t len = want->n_slots;
 	bool *dead = want->dead;
 
+	want->partial = false;
+	want->base_gen = svc->base_gen;
 	memcpy(want->base, base, len * sizeof(*base));
 	memset(dead, 0, n * sizeof(*dead));
 	/* dead: a slot of its base went elsewhere (branch-free, as below) */
@@ -133,6 +151,48 @@ void fallback_desired(const struct knlb_service *svc,
 		else
 			want->fb[s] = next ? next[s] : SCHED_SLOT_EMPTY;
 	}
+}
+
+bool fallback_desired_delta(const struct knlb_service *svc,
+			    const struct fallback_state *have,
+			    struct fallback_state *want)
+{
+	const uint32_t *slots = svc->slots;
+
+	if (!have->base_gen || have->base_gen != svc->base_gen ||
+	    !pool_base_index_valid(svc) || want->n_slots != have->n_slots ||
+	    want->n_backends != svc->n_backends)
+		return false;
+	want->n_touched = 0;
+	for (size_t b = 0; b < want->n_backends; b++) {
+		size_t n_own;
+		const uint32_t *own = pool_base_slots_of(svc, b, &n_own);
+		/*
+		 * All of a backend's base slots keep it or none does (an owner
+		 * that serves keeps its slot, pool.c): its first says which.
+		 */
+		bool dead = n_own && slots[own[0]] != b;
+
+		want->dead[b] = dead;
+		/*
+		 * Neither dead now nor in have: its slots and entries stay.
+		 * One that comes back keeps its entries too, but its slots
+		 * move back to it: touched, so the caller's count sees them.
+		 */
+		if (!dead && !have->dead[b])
+			continue;
+		for (size_t j = 0; j < n_own; j++) {
+			uint32_t s = own[j];
+
+			want->base[s] = (uint32_t)b;
+			/* as fb_after_transition(), on an unchanged base */
+			want->fb[s] = dead ? slots[s] : have->fb[s];
+			want->touched[want->n_touched++] = s;
+		}
+	}
+	want->base_gen = svc->base_gen;
+	want->partial = true;
+	return true;
 }
 
 uint32_t fallback_effective(const struct fallback_state *st, size_t s)

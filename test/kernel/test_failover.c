@@ -210,6 +210,9 @@ Test(failover, down_moves_only_the_dead_backends_slots_in_one_transaction)
 	/* Back up: the kernel holds exactly the original table again. */
 	verdict(&g, 3, true);
 	committer_run(g.committer);
+	committer_get_stats(g.committer, &st);
+	cr_expect_eq(st.last_moved, owned, "back up: %u slots moved back, it owns %u",
+		     st.last_moved, owned);
 	cr_expect_arr_eq(g.pool->services[0].slots, before, m * sizeof(*before));
 	kernel_slots(m, got);
 	cr_expect_arr_eq(got, before, m * sizeof(*got), "back up: not the first table");

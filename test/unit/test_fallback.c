@@ -204,7 +204,7 @@ Test(fallback, stale_fallbacks_answer_exactly_while_backends_only_stop)
 				cr_expect_not(pool_fallback_revived(h, &stale),
 					      "%x -> %x -> %x: nothing came back", a, b, c);
 				cr_assert_eq(pool_compute_slots_hinted(h, &(struct pool_fallback_hint){
-						stale.base, stale.fb, stale.dead }), c != 0,
+						stale.base, stale.fb, stale.dead, stale.base_gen }), c != 0,
 					     "%x -> %x -> %x: the stale state was not used", a, b, c);
 				set_down(p, c);
 				cr_assert_arr_eq(h->slots, p->slots,
@@ -250,7 +250,7 @@ Test(fallback, answers_from_the_refreshed_fallbacks_are_the_computed_ones)
 
 			set_down(h, from);
 			full_state(h, &st);		/* the refresh at "from" */
-			hint = (struct pool_fallback_hint){ st.base, st.fb, st.dead };
+			hint = (struct pool_fallback_hint){ st.base, st.fb, st.dead, st.base_gen };
 			for (size_t b = 0; b < h->n_backends; b++)
 				pool_set_health(h, b, !(to & (1u << b)), 0);
 			cr_assert_geq(pool_compute_slots_hinted(h, &hint), 0);
@@ -266,4 +266,70 @@ Test(fallback, answers_from_the_refreshed_fallbacks_are_the_computed_ones)
 	pool_free(plain);
 	result_free(&r1);
 	result_free(&r2);
+}
+
+/*
+ * A transition's desired state computed over the dead backends' slots
+ * only (fallback_desired_delta()) is, once copied onto the state it was
+ * computed from, the full one, whatever came before: deltas, refreshes.
+ * A new base (a weight change) is no delta's: it says so.
+ */
+Test(fallback, a_transitions_delta_is_the_full_desired_state)
+{
+	struct result r;
+	struct knlb_model *pool = pool_of(&r, FOUR);
+	struct knlb_service *svc = &pool->services[0];
+	struct fallback_state have, full, delta;
+	uint32_t x = 777, deltas = 0;
+	size_t n = svc->n_backends, len = pool_slots_len(svc);
+
+	cr_assert_eq(fallback_state_init(&have, svc), 0);
+	cr_assert_eq(fallback_state_init(&full, svc), 0);
+	cr_assert_eq(fallback_state_init(&delta, svc), 0);
+	full_state(svc, &have);
+	for (unsigned step = 0; step < 200; step++) {
+		unsigned down;
+
+		x = x * 1103515245u + 12345u;
+		down = (x >> 16) & 15;
+		set_down(svc, down);
+		fallback_desired(svc, &have, NULL, &full);
+		if (have.base_gen != svc->base_gen) {
+			/* all down and back: the backups' table, then a rebuild */
+			cr_assert_not(fallback_desired_delta(svc, &have, &delta));
+			fallback_state_copy(&have, &full);
+			continue;
+		}
+		cr_assert(fallback_desired_delta(svc, &have, &delta),
+			  "step %u: the same base, yet no delta", step);
+		deltas++;
+		cr_assert(delta.partial);
+		cr_assert_leq(delta.n_touched, len);
+		fallback_state_copy(&have, &delta);
+		cr_assert_eq(memcmp(have.base, full.base, len * sizeof(*full.base)), 0);
+		cr_assert_eq(memcmp(have.fb, full.fb, len * sizeof(*full.fb)), 0,
+			     "step %u (down 0x%x): the delta's entries are not the full state's",
+			     step, down);
+		cr_assert_eq(memcmp(have.dead, full.dead, n * sizeof(*full.dead)), 0);
+		expect_forwards_as_pool(svc, &have, "after a delta");
+		if (step % 7 == 6)
+			full_state(svc, &have);		/* a refresh */
+	}
+	cr_expect_gt(deltas, 150, "%u of 200 transitions had a delta", deltas);
+	/* one of 4 down from all up: its 1024 slots, not the table */
+	set_down(svc, 0);
+	full_state(svc, &have);
+	set_down(svc, 4);
+	cr_assert(fallback_desired_delta(svc, &have, &delta));
+	cr_expect_lt(delta.n_touched, len / 3, "%zu of %zu slots looked at",
+		     delta.n_touched, len);
+	/* a weight change builds a new base: the delta does not apply */
+	pool_set_weight(svc, 0, 5, 0);
+	cr_assert_eq(pool_compute_slots(svc), 0);
+	cr_expect_not(fallback_desired_delta(svc, &have, &delta));
+	fallback_state_free(&have);
+	fallback_state_free(&full);
+	fallback_state_free(&delta);
+	pool_free(pool);
+	result_free(&r);
 }

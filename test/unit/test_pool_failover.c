@@ -9,6 +9,9 @@
 #include <criterion/criterion.h>
 
 #include "config-test.h"
+#include "knlb/lib/addr.h"
+#include "knlb/nft/diff.h"
+#include "knlb/pool/base_index.h"
 #include "knlb/pool/pool.h"
 #include "knlb/sched/sched.h"
 
@@ -142,6 +145,124 @@ Test(pool_failover, backups_take_a_table_of_their_own)
 	set_down(svc, 1);
 	cr_expect_eq(pool_slots_of(svc, 2), 0);
 	cr_expect_eq(pool_slots_of(svc, 1), 1021);
+	pool_free(pool);
+	result_free(&r);
+}
+
+/*
+ * After the first computation the pool rewrites only the slots of the
+ * backends that do not serve or did not (answer_touched()): after any
+ * sequence of transitions, weight changes (a new base) and maxconn, each
+ * family's table is still what the walk from scratch gives for its
+ * serving set.  Dual stack, so that the second family's offset counts.
+ */
+Test(pool_failover, rewriting_only_the_slots_concerned_gives_the_walk_from_scratch)
+{
+	struct result r;
+	struct knlb_model *pool = pool_of(&r,
+		"[service web]\nvip = 192.0.2.10\nvip = 2001:db8::10\nport = 80\n"
+		"table_size = 1021\nbackend = 10.0.0.11:8080\n"
+		"backend = [2001:db8::11]:8080 weight=3\nbackend = 10.0.0.12:8080 weight=2\n"
+		"backend = [2001:db8::12]:8080\nbackend = 10.0.0.13:8080\n"
+		"backend = [2001:db8::13]:8080\nbackend = 10.0.0.14:8080\n"
+		"backend = [2001:db8::14]:8080 weight=2\n");
+	struct knlb_service *svc = &pool->services[0];
+	uint32_t m = svc->cfg->table_size, x = 12345;
+	size_t n = svc->n_backends;
+	struct sched_backend *in = calloc(n, sizeof(*in));
+	bool *serving = calloc(n, sizeof(*serving));
+	uint32_t *base = malloc(m * sizeof(*base)), *eff = malloc(m * sizeof(*eff));
+
+	cr_assert(in && serving && base && eff);
+	for (unsigned step = 0; step < 400; step++) {
+		x = x * 1103515245u + 12345u;
+		if (step % 37 == 36)	/* a new base now and then */
+			pool_set_weight(svc, (x >> 8) % n, 1 + (x >> 16) % 3, 0);
+		else if (step % 11 == 10)	/* drain moves the base too */
+			pool_set_admin(svc, (x >> 8) % n, (x >> 20) & 1 ?
+				       KNLB_ADMIN_ENABLED : KNLB_ADMIN_DRAIN, 0);
+		else
+			pool_set_health(svc, (x >> 8) % n, (x >> 20) & 1, 0);
+		cr_assert_geq(pool_compute_slots(svc), 0);
+		for (size_t k = 0; k < svc->n_families; k++) {
+			enum knlb_family f = svc->families[k].family;
+
+			for (size_t b = 0; b < n; b++) {
+				const struct knlb_backend *be = &svc->backends[b];
+				bool ours = addr_family_index(&be->cfg->addr) == f;
+
+				in[b].id = be->cfg->id;
+				in[b].weight = ours ? be->base_weight : 0;
+				serving[b] = pool_backend_serves_family(be, f);
+			}
+			if (!svc->families[k].prefs)	/* backups: not this test's */
+				continue;
+			cr_assert_eq(maglev_effective(in, n, svc->cfg->hash_seed, serving,
+						      base, eff, m), 0);
+			cr_assert_eq(memcmp(svc->families[k].slots, eff, m * sizeof(*eff)), 0,
+				     "step %u, family %zu: not the table of the serving set",
+				     step, k);
+		}
+	}
+	free(in);
+	free(serving);
+	free(base);
+	free(eff);
+	pool_free(pool);
+	result_free(&r);
+}
+
+/*
+ * The committer's delta after a transition diffs only the slots of the
+ * backends concerned (pool_slots_concerned()): the same changes as the
+ * diff of the whole table, after any transition from any earlier state
+ * on the same base, and far fewer slots looked at for one backend.
+ */
+Test(pool_failover, the_slots_concerned_hold_every_change)
+{
+	struct result r;
+	struct knlb_model *pool = pool_of(&r, FOUR);
+	struct knlb_service *svc = &pool->services[0];
+	uint32_t m = svc->cfg->table_size;
+	uint32_t *old = malloc(m * sizeof(*old)), *list = malloc(m * sizeof(*list));
+	bool *seen = calloc(m, sizeof(*seen));
+
+	cr_assert(old && list && seen);
+	for (unsigned from = 0; from < 15; from++) {
+		for (unsigned to = 0; to < 15; to++) {
+			struct slot_diff whole, part;
+			size_t n;
+
+			set_down(svc, from);
+			memcpy(old, svc->slots, m * sizeof(*old));
+			set_down(svc, to);
+			n = pool_slots_concerned(svc, old, list);
+			cr_assert_eq(n, pool_slots_concerned(svc, old, NULL));
+			cr_assert_eq(slot_diff_compute(old, svc->slots, m, &whole), 0);
+			cr_assert_eq(slot_diff_compute_list(old, svc->slots, list, n, &part), 0);
+			cr_assert_eq(part.n_changes, whole.n_changes,
+				     "0x%x -> 0x%x: %zu changes of %zu", from, to,
+				     part.n_changes, whole.n_changes);
+			cr_assert_eq(part.n_adds, whole.n_adds);
+			cr_assert_eq(part.n_deletes, whole.n_deletes);
+			memset(seen, 0, m * sizeof(*seen));
+			for (size_t i = 0; i < part.n_changes; i++) {
+				const struct slot_change *c = &part.changes[i];
+
+				cr_assert_not(seen[c->slot], "slot %u twice", c->slot);
+				seen[c->slot] = true;
+				cr_assert_eq(c->from, old[c->slot]);
+				cr_assert_eq(c->to, svc->slots[c->slot]);
+			}
+			if (from == 0 && to == 4)	/* backend 2 of 4 (weights 1 2 1 1) */
+				cr_expect_lt(n, m / 3, "%zu of %u slots looked at", n, m);
+			slot_diff_release(&whole);
+			slot_diff_release(&part);
+		}
+	}
+	free(old);
+	free(list);
+	free(seen);
 	pool_free(pool);
 	result_free(&r);
 }

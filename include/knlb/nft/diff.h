@@ -22,7 +22,7 @@ struct slot_change {
 };
 
 struct slot_diff {
-	struct slot_change *changes;	/* sorted by slot */
+	struct slot_change *changes;	/* by slot, or in the list's order */
 	size_t n_changes;
 	size_t n_deletes;		/* element deletions needed */
 	size_t n_adds;			/* element additions needed */
@@ -31,6 +31,14 @@ struct slot_diff {
 /* Returns 0 or -ENOMEM; free with slot_diff_release(). */
 int slot_diff_compute(const uint32_t *old_slots, const uint32_t *new_slots,
 		      uint32_t m, struct slot_diff *out);
+/*
+ * The same over the slots of list only, the caller knowing that no other
+ * slot differs (pool_slots_concerned()): a transition's diff at the cost
+ * of the slots it concerns, not of the table.
+ */
+int slot_diff_compute_list(const uint32_t *old_slots, const uint32_t *new_slots,
+			   const uint32_t *list, size_t n_list,
+			   struct slot_diff *out);
 void slot_diff_release(struct slot_diff *diff);
 
 /*

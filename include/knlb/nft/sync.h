@@ -44,7 +44,8 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 
 /*
  * The kernel holds old_slots (and old_empty: bit 1 << family for each of
- * svc's VIPs in its on_empty set) and svc is what it should hold: send exactly the element deletes
+ * svc's VIPs in its on_empty set; old_base_gen: svc->base_gen when the
+ * pool computed old_slots, 0 when not known) and svc is what it should hold: send exactly the element deletes
  * and adds between them, in one transaction, or nothing when equal.
  * When a backend leaves the table of a persistent service, the entries
  * pointing at a backend without slots are destroyed in the same
@@ -53,13 +54,20 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
  */
 int sync_service_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		       const struct knlb_service *svc, const uint32_t *old_slots,
-		       unsigned old_empty, struct fallback_state *old_fb,
+		       uint64_t old_base_gen, unsigned old_empty,
+		       struct fallback_state *old_fb,
 		       struct fallback_state *fb_scratch,
 		       struct sync_result *res, char *err, size_t errlen);
 
 /* What the kernel holds for one service, the base of a delta. */
 struct sync_old {
 	const uint32_t *slots;	/* NULL: leave this service alone */
+	/*
+	 * The base slots was computed on (svc->base_gen then), 0 when not
+	 * known: when it is svc's now, only the slots of the backends whose
+	 * state changed are diffed (pool_slots_concerned()).
+	 */
+	uint64_t base_gen;
 	unsigned empty;		/* bit 1 << family: that VIP is in its on_empty set */
 	/*
 	 * A service in the fallback shape (pool/fallback.h): what its maps
@@ -72,8 +80,8 @@ struct sync_old {
 	 */
 	struct fallback_state *fb;
 	/*
-	 * Sized as fb, or NULL: where the desired state is built, all of it
-	 * overwritten.  The committer keeps one per service, its pages
+	 * Sized as fb, or NULL: where the desired state is built (all of it,
+	 * or the touched slots of a partial one: fallback_desired_delta()).  The committer keeps one per service, its pages
 	 * faulted in when its view was made, so that a failover writes no
 	 * fresh page (a fresh 2 x M state was 128 page faults at M = 65537,
 	 * 1-2 ms on this VM).  NULL: one is allocated for the transaction.

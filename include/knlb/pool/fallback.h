@@ -36,6 +36,15 @@ struct fallback_state {
 	uint32_t *fb;
 	bool *dead;		/* per backend: its rule is in chain fb_NAME */
 	size_t n_slots, n_backends;
+	uint64_t base_gen;	/* svc->base_gen that base is a copy of; 0: unknown */
+	/*
+	 * A desired state built by fallback_desired_delta(): only the slots
+	 * of touched[0..n_touched) (and dead, base_gen) are set, the others
+	 * are what the state it was computed from holds.
+	 */
+	bool partial;
+	uint32_t *touched;	/* n_slots long */
+	size_t n_touched;
 };
 
 /* svc's shape: config_table_has_fallback_maps() of its config. */
@@ -44,6 +53,10 @@ bool pool_has_fallback_maps(const struct knlb_service *svc);
 /* Sized for svc, empty (no element, no rule).  0 or -ENOMEM. */
 int fallback_state_init(struct fallback_state *st, const struct knlb_service *svc);
 void fallback_state_free(struct fallback_state *st);
+/*
+ * dst becomes src; for a partial src, dst must be the state src was
+ * computed from (only the touched slots are copied).
+ */
 void fallback_state_copy(struct fallback_state *dst, const struct fallback_state *src);
 
 /*
@@ -68,6 +81,17 @@ void fallback_desired(const struct knlb_service *svc,
 		      const struct fallback_state *have, const uint32_t *next,
 		      struct fallback_state *want);
 
+/*
+ * fallback_desired(svc, have, NULL, want) for a health or maxconn
+ * transition, computed only over the base slots of the backends dead in
+ * have or in svc (M/N each) when have was computed on svc's base as it
+ * is (base_gen) and svc's base index is current: want is then partial
+ * (its touched slots set, the rest taken as have's) and this returns
+ * true.  false: not applicable, want untouched; use fallback_desired().
+ */
+bool fallback_desired_delta(const struct knlb_service *svc,
+			    const struct fallback_state *have,
+			    struct fallback_state *want);
 /*
  * What the kernel forwards slot s to under st: fb[s] when base[s] is dead
  * and the map has s, else base[s].  The tests' oracle of the shape.

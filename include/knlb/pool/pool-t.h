@@ -85,6 +85,13 @@ struct knlb_service_family {
 	uint32_t *prefs_weights;
 	bool on_backups;		/* no primary of this family usable */
 	bool empty;			/* none of this family usable: on_empty */
+	/*
+	 * maglev: slots is base where the owner serves and its preference
+	 * elsewhere for the serving set svc->eff_dead says, so that the next
+	 * computation rewrites only the slots of backends whose state
+	 * changed or that do not serve (pool.c, answer_touched()).
+	 */
+	bool eff_known;
 };
 
 struct knlb_service {
@@ -110,6 +117,18 @@ struct knlb_service {
 	 * families' base is NULL).
 	 */
 	uint32_t *base_slots;
+	/*
+	 * maglev: base_slots' indexes grouped by owner (pool/base_index.c):
+	 * base_order[base_start[b] .. base_start[b + 1]) are b's slots, in
+	 * order, so that a health transition looks at the slots of the
+	 * backends it concerns, M/N each, not at all M.  base_gen names what
+	 * base_slots holds: unique in the process, new at each rebuild, never
+	 * 0; base_index_gen is the one the index was built from.  eff_dead[b]:
+	 * b's base slots hold other backends in slots (b does not serve).
+	 */
+	uint32_t *base_start, *base_order;
+	uint64_t base_gen, base_index_gen;
+	bool *eff_dead;
 	struct knlb_service_family families[KNLB_FAMILIES];
 	size_t n_families;
 	/*

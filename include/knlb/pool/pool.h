@@ -60,6 +60,7 @@ struct pool_fallback_hint {
 	const uint32_t *base;
 	const uint32_t *next;
 	const bool *dead;
+	uint64_t base_gen;	/* svc->base_gen base was when computed */
 };
 int pool_compute_slots_hinted(struct knlb_service *svc,
 			      const struct pool_fallback_hint *hint);
