@@ -135,6 +135,9 @@ static int rebuild_prefs(struct knlb_service *svc, struct knlb_service_family *f
 
 	if (!weights)
 		return -ENOMEM;
+	/* base is written from here on, even if the build then fails */
+	pool_base_changed(svc);
+	fam->eff_known = false;
 	ret = maglev_prefs_new(in, n, svc->cfg->hash_seed, fam->base,
 			       svc->cfg->table_size, &prefs);
 	if (ret < 0) {
@@ -146,8 +149,6 @@ static int rebuild_prefs(struct knlb_service *svc, struct knlb_service_family *f
 	forget_prefs(fam);
 	fam->prefs = prefs;
 	fam->prefs_weights = weights;
-	pool_base_changed(svc);
-	fam->eff_known = false;
 	return 0;
 }
 
