@@ -35,6 +35,7 @@
 
 #include "knlb/health/syn_segment.h"
 #include "knlb/lib/addr.h"
+#include "knlb/lib/cmsg.h"
 #include "check-int.h"
 #include "syn_source-int.h"
 
@@ -252,7 +253,6 @@ static int syn_start(struct check_probe *probe)
 		((struct sockaddr_in6 *)&ss)->sin6_port = 0;
 	} else {
 		struct in_pktinfo *pi;
-		struct cmsghdr *c;
 
 		((struct sockaddr_in *)&ss)->sin_port = 0;
 		err = source_v4(e, probe->addr.in, &src.in);
@@ -261,14 +261,8 @@ static int syn_start(struct check_probe *probe)
 			return 0;
 		}
 		/* The checksum covers the source: send from that one. */
-		memset(&ctl, 0, sizeof(ctl));
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = IPPROTO_IP;
-		c->cmsg_type = IP_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(*pi));
-		pi = (struct in_pktinfo *)CMSG_DATA(c);
+		pi = cmsg_attach(&msg, ctl.buf, sizeof(ctl.buf), IPPROTO_IP,
+				 IP_PKTINFO, sizeof(*pi));
 		pi->ipi_spec_dst = src.in;
 	}
 	/* IPv6: the kernel fills the checksum in (IPV6_CHECKSUM). */

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "knlb/lib/cmsg.h"
 #include "knlb/lib/log.h"
 #include "knlb/lib/privs.h"
 #include "knlb/lib/privsep.h"
@@ -93,18 +94,10 @@ int privsep_send_fd(int sock, const void *msg, size_t len, int pass_fd)
 	} u;
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (pass_fd >= 0) {
-		struct cmsghdr *c;
-
-		memset(&u, 0, sizeof(u));
-		m.msg_control = u.buf;
-		m.msg_controllen = sizeof(u.buf);
-		c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &pass_fd, sizeof(int));
-	}
+	if (pass_fd >= 0)
+		memcpy(cmsg_attach(&m, u.buf, sizeof(u.buf), SOL_SOCKET,
+				   SCM_RIGHTS, sizeof(int)),
+		       &pass_fd, sizeof(int));
 	if (sendmsg(sock, &m, MSG_NOSIGNAL | MSG_DONTWAIT) == -1)
 		return -errno;
 	return 0;
