@@ -323,7 +323,7 @@ void committer_run(struct committer *c)
 			kv->fb_revived = true;
 		if (kv->fb.base && !kv->fb_revived)
 			ret = pool_compute_slots_hinted(svc, &(struct pool_fallback_hint){
-				kv->fb.base, kv->fb.fb, kv->fb.dead, kv->fb.base_gen });
+				kv->fb.fb, kv->fb.dead, kv->fb.base_gen });
 		else
 			ret = pool_compute_slots(svc);
 		hinted = ret > 0;

@@ -80,31 +80,6 @@ static bool hint_usable(const struct knlb_service *svc,
 	return true;
 }
 
-/*
- * The effective table from the hint: an owner that serves keeps its
- * slot, a slot whose owner does not goes to the hinted next preference
- * when that one serves, and the few others are answered by the walk.
- */
-static int answer_from_hint(const struct knlb_service *svc,
-			    struct knlb_service_family *fam, size_t k,
-			    const struct slots_scratch *sc)
-{
-	uint32_t m = svc->cfg->table_size;
-	const uint32_t *next = sc->hint->next + k * m;
-
-	for (uint32_t s = 0; s < m; s++) {
-		uint32_t owner = fam->base[s];
-
-		if (owner == SCHED_SLOT_EMPTY || sc->serving[owner])
-			fam->slots[s] = owner;
-		else if (next[s] != SCHED_SLOT_EMPTY && sc->serving[next[s]])
-			fam->slots[s] = next[s];
-		else
-			fam->slots[s] = SCHED_SLOT_PENDING;
-	}
-	return maglev_prefs_fill(fam->prefs, fam->base, sc->serving, fam->slots);
-}
-
 /* Whether fam's kept fill was built with these base weights. */
 static bool prefs_current(const struct knlb_service_family *fam,
 			  const struct sched_backend *in, size_t n)
@@ -268,15 +243,18 @@ static int compute_family_maglev(struct knlb_service *svc,
 			ret = rebuild_prefs(svc, fam, sc->in, n);
 		if (ret < 0)
 			return ret;
-		hinted = !all_serve && hint_usable(svc, sc);
-		sc->hinted += hinted;
-		if (fam->eff_known && pool_base_index_valid(svc))
+		if (fam->eff_known && pool_base_index_valid(svc)) {
+			hinted = !all_serve && hint_usable(svc, sc);
+			sc->hinted += hinted;
 			return answer_touched(svc, fam, k, sc, hinted);
+		}
+		/*
+		 * The whole table: a new base (no hint was computed on it) or
+		 * the first computation.  No hint is worth a pass here.
+		 */
 		if (all_serve)
 			memcpy(fam->slots, fam->base,
 			       cfg->table_size * sizeof(*fam->slots));
-		else if (hinted)
-			ret = answer_from_hint(svc, fam, k, sc);
 		else
 			ret = maglev_prefs_answer(fam->prefs, fam->base,
 						  sc->serving, fam->slots);

@@ -37,18 +37,6 @@ struct knlb_service_family *pool_service_family(const struct knlb_service *svc,
 int pool_compute_slots(struct knlb_service *svc);
 
 /*
- * The same, for a maglev service, helped by answers known already: for
- * each slot, the first backend after its base owner that served in some
- * earlier serving set (the kernel's fallback maps, pool/fallback.h),
- * computed on base (laid out as svc->slots), dead[b] set for each
- * backend that did not serve then.  Used only when it is still right (the
- * same base, no backend of dead[] serving again): a failure then costs a
- * pass over the table and the walk of the slots the hint cannot answer,
- * not the walk of every slot of every dead backend.  The result is
- * pool_compute_slots()'s, hint or not.  Returns the number of families
- * the hint answered (0: none needed it, or it was not right), or -errno.
- */
-/*
  * Whether be serves in its family f's maglev table: of that family, with
  * an effective weight (healthy, enabled, under maxconn, not a backup
  * standing by).  What the effective table and the fallbacks count.
@@ -56,11 +44,22 @@ int pool_compute_slots(struct knlb_service *svc);
 bool pool_backend_serves_family(const struct knlb_backend *be,
 				enum knlb_family f);
 
+/*
+ * pool_compute_slots() for a maglev service, helped by answers known
+ * already: next[s], laid out as svc->slots, the first backend after
+ * slot s's base owner that served in some earlier serving set (the
+ * kernel's fallback maps, pool/fallback.h), computed on the base named
+ * base_gen, dead[b] set for each backend that did not serve then.  Used
+ * only when it is still right (the same base, no backend of dead[]
+ * serving again): a failure then walks only the slots the hint cannot
+ * answer, not every slot of every dead backend.  The result is
+ * pool_compute_slots()'s, hint or not.  Returns the number of families
+ * the hint answered (0: none needed it, or it was not right), or -errno.
+ */
 struct pool_fallback_hint {
-	const uint32_t *base;
 	const uint32_t *next;
 	const bool *dead;
-	uint64_t base_gen;	/* svc->base_gen base was when computed */
+	uint64_t base_gen;	/* svc->base_gen when next was computed */
 };
 int pool_compute_slots_hinted(struct knlb_service *svc,
 			      const struct pool_fallback_hint *hint);
