@@ -73,6 +73,15 @@ char *kt_run(const char *cmd, int *status)
 	return out;
 }
 
+char *kt_run_ok(const char *cmd)
+{
+	int status;
+	char *out = kt_run(cmd, &status);
+
+	cr_assert_eq(status, 0, "%s failed:\n%s", cmd, out);
+	return out;
+}
+
 char *kt_read_file(const char *path)
 {
 	FILE *f = fopen(path, "r");

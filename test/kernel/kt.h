@@ -20,6 +20,8 @@ void kt_set_sysctl(const char *rel, const char *value);
 
 /* Run a shell command; returns its stdout (malloc'd) and exit status. */
 char *kt_run(const char *cmd, int *status);
+/* The same for a command that must succeed (asserts): its stdout. */
+char *kt_run_ok(const char *cmd);
 
 /* Whole file into a malloc'd string, NULL when absent. */
 char *kt_read_file(const char *path);

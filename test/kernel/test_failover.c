@@ -20,71 +20,30 @@
 #include "knlb/sched/sched.h"
 #include "knlb/nft/sync.h"
 #include "kt.h"
+#include "kt_rig.h"
 
 TestSuite(failover, .init = kt_enter_netns, .timeout = 120);
 
-struct rig {
-	struct knlb_config *config;
-	struct knlb_model *pool;
-	struct nfnl_sock *sock;
-	struct loop *loop;
-	struct health *health;
-	struct committer *committer;
-};
-
-static void rig_up(struct rig *g, uint32_t m, size_t n)
+static void rig_up(struct kt_rig *g, uint32_t m, size_t n)
 {
 	size_t len = 4096 + n * 64;
 	char *text = malloc(len);
-	struct sync_result res;
 	size_t off;
-	char err[512];
-	FILE *f;
 
+	cr_assert_not_null(text);
 	off = (size_t)snprintf(text, len, "[service web]\nvip = 192.0.2.10\nport = 80\n"
 			       "table_size = %u\ncheck = tcp\nrise = 1\nfall = 1\n", m);
 	for (size_t i = 0; i < n; i++)
 		off += (size_t)snprintf(text + off, len - off,
 					"backend = 10.%zu.%zu.%zu:8080\n",
 					1 + i / 62500, (i / 250) % 250, 1 + i % 250);
-	f = fmemopen(text, off, "r");
-	cr_assert_not_null(f);
-	cr_assert_eq(config_load_stream(f, "failover.conf", &g->config, stderr), 0);
-	fclose(f);
+	kt_rig_up(g, text, "failover.conf");
 	free(text);
-	cr_assert_eq(pool_create(g->config, &g->pool), 0);
-	cr_assert_eq(nfnl_sock_open(&g->sock), 0);
-	cr_assert_eq(sync_replace(g->sock, g->pool, &res, err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(loop_new(&g->loop), 0);
-	cr_assert_eq(health_new(g->loop, g->pool, NULL, &g->health), 0);
-	cr_assert_eq(committer_new(g->loop, g->pool, g->sock, &g->committer), 0);
 }
 
-static void rig_down(struct rig *g)
+static void verdict(struct kt_rig *g, size_t b, bool up)
 {
-	committer_free(g->committer);
-	health_free(g->health);
-	loop_free(g->loop);
-	nfnl_sock_close(g->sock);
-	pool_free(g->pool);
-	config_free(g->config);
-}
-
-static char *nft(const char *cmd)
-{
-	int status;
-	char *out = kt_run(cmd, &status);
-
-	cr_assert_eq(status, 0, "%s failed:\n%s", cmd, out);
-	return out;
-}
-
-static void verdict(struct rig *g, size_t b, bool up)
-{
-	struct check_result res = { .status = up ? CHECK_OK : CHECK_FAILED };
-
-	snprintf(res.reason, sizeof(res.reason), up ? "ok" : "connect refused");
-	cr_assert_neq(health_result(g->health, 0, b, &res), HEALTH_NO_CHANGE);
+	kt_rig_verdict(g, 0, b, up);
 }
 
 /*
@@ -94,31 +53,14 @@ static void verdict(struct rig *g, size_t b, bool up)
  * that owner's fallback map when it has the slot (the lookup misses otherwise
  * and the slot rule applies).  Either shape.
  */
-static void parse_map(const char *listing, uint32_t m, uint32_t *out)
-{
-	const char *p = strstr(listing, "elements = {");
-
-	for (p = p ? p + strlen("elements = {") : NULL; p && *p; ) {
-		unsigned slot, a, b, c, d, port;
-
-		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == ',')
-			p++;
-		if (sscanf(p, "%u : %u.%u.%u.%u . %u", &slot, &a, &b, &c, &d, &port) != 6)
-			break;
-		cr_assert_lt(slot, m);
-		out[slot] = d - 1;
-		p = strchr(p, ',');
-	}
-}
-
 static void kernel_slots(uint32_t m, uint32_t *out)
 {
-	char *listing = nft("nft list map inet knlb web_slots"), *chain;
+	char *listing = kt_run_ok("nft list map inet knlb web_slots"), *chain;
 	int status;
 
 	for (uint32_t s = 0; s < m; s++)
 		out[s] = SCHED_SLOT_EMPTY;
-	parse_map(listing, m, out);
+	kt_parse_slot_map(listing, m, out);
 	free(listing);
 	chain = kt_run("nft list chain inet knlb fb_web 2>/dev/null", &status);
 	for (const char *p = status == 0 ? chain : ""; (p = strstr(p, "jump fb")); ) {
@@ -130,10 +72,10 @@ static void kernel_slots(uint32_t m, uint32_t *out)
 		cr_assert_eq(sscanf(p, "jump fb%u_web", &b), 1);
 		p += strlen("jump fb");
 		snprintf(cmd, sizeof(cmd), "nft list map inet knlb web_fb%u", b);
-		map = nft(cmd);
+		map = kt_run_ok(cmd);
 		for (uint32_t s = 0; s < m; s++)
 			fb[s] = SCHED_SLOT_EMPTY;
-		parse_map(map, m, fb);
+		kt_parse_slot_map(map, m, fb);
 		for (uint32_t s = 0; s < m; s++)
 			if (out[s] == b && fb[s] != SCHED_SLOT_EMPTY)
 				out[s] = fb[s];
@@ -144,7 +86,7 @@ static void kernel_slots(uint32_t m, uint32_t *out)
 }
 
 /* The kernel's listing is the render of the pool (after the refresh). */
-static void expect_listing_is_render(struct rig *g, const char *when)
+static void expect_listing_is_render(struct kt_rig *g, const char *when)
 {
 	char *listed, *rendered;
 
@@ -163,7 +105,7 @@ static void expect_listing_is_render(struct rig *g, const char *when)
  */
 Test(failover, down_moves_only_the_dead_backends_slots_in_one_transaction)
 {
-	struct rig g;
+	struct kt_rig g;
 	struct commit_stats st;
 	uint32_t m = 16381, *before, *got, owned = 0, other = 0;
 	uint32_t gen;
@@ -219,7 +161,7 @@ Test(failover, down_moves_only_the_dead_backends_slots_in_one_transaction)
 	expect_listing_is_render(&g, "back up");
 	free(before);
 	free(got);
-	rig_down(&g);
+	kt_rig_down(&g);
 }
 
 /*
@@ -235,7 +177,7 @@ Test(failover, a_failure_costs_messages_independent_of_the_table_size)
 	for (size_t i = 0; i < 2; i++) {
 		uint32_t m = sizes[i], share = m / 10;
 		struct commit_stats one, two;
-		struct rig g;
+		struct kt_rig g;
 
 		rig_up(&g, m, 10);
 		committer_refresh_fallbacks(g.committer, NULL);
@@ -257,7 +199,7 @@ Test(failover, a_failure_costs_messages_independent_of_the_table_size)
 			    m, one.last_messages, one.last_elements, one.last_decision_ms,
 			    two.last_messages, two.last_elements, two.last_decision_ms);
 		expect_listing_is_render(&g, "two down");
-		rig_down(&g);
+		kt_rig_down(&g);
 	}
 }
 
@@ -283,7 +225,7 @@ Test(failover, the_first_failure_faults_in_no_fresh_memory)
 
 	for (size_t i = 0; i < 2; i++) {
 		struct commit_stats st;
-		struct rig g;
+		struct kt_rig g;
 		long before, faults;
 
 		rig_up(&g, 65537, counts[i]);
@@ -307,7 +249,7 @@ Test(failover, the_first_failure_faults_in_no_fresh_memory)
 #endif
 		cr_log_info("first failure at M=65537 N=%zu: %ld page faults, %.2f ms decision->ack",
 			    counts[i], faults, st.last_decision_ms);
-		rig_down(&g);
+		kt_rig_down(&g);
 	}
 }
 
@@ -320,46 +262,46 @@ Test(failover, a_replace_leaves_the_serving_backends_maps_to_the_refresh)
 {
 	uint32_t m = 16381, *got = malloc(m * sizeof(*got));
 	char *map;
-	struct rig g;
+	struct kt_rig g;
 
 	rig_up(&g, m, 10);
-	map = nft("nft list map inet knlb web_fb0");
+	map = kt_run_ok("nft list map inet knlb web_fb0");
 	cr_expect_null(strstr(map, "elements = {"), "web_fb0 filled by the replace:\n%s", map);
 	free(map);
 	kernel_slots(m, got);
 	cr_expect_arr_eq(got, g.pool->services[0].slots, m * sizeof(*got),
 			 "before the refresh: the kernel does not forward as the pool says");
 	committer_refresh_fallbacks(g.committer, NULL);
-	map = nft("nft list map inet knlb web_fb0");
+	map = kt_run_ok("nft list map inet knlb web_fb0");
 	cr_expect_not_null(strstr(map, "elements = {"), "web_fb0 still empty after the refresh");
 	free(map);
 	expect_listing_is_render(&g, "refreshed");
 	free(got);
-	rig_down(&g);
+	kt_rig_down(&g);
 }
 
 /* Everything down: the VIP goes into empty_reject in the same transaction. */
 Test(failover, all_down_sets_on_empty_and_back)
 {
-	struct rig g;
+	struct kt_rig g;
 	char *set;
 
 	rig_up(&g, 251, 2);
 	verdict(&g, 0, false);
 	verdict(&g, 1, false);
 	committer_run(g.committer);
-	set = nft("nft list set inet knlb empty_reject");
+	set = kt_run_ok("nft list set inet knlb empty_reject");
 	cr_expect(strstr(set, "192.0.2.10 . tcp . 80"), "VIP not in empty_reject:\n%s", set);
 	free(set);
-	set = nft("nft list map inet knlb web_slots");
+	set = kt_run_ok("nft list map inet knlb web_slots");
 	cr_expect(!strstr(set, "elements"), "an empty service keeps no slot:\n%s", set);
 	free(set);
 	verdict(&g, 1, true);
 	committer_run(g.committer);
-	set = nft("nft list set inet knlb empty_reject");
+	set = kt_run_ok("nft list set inet knlb empty_reject");
 	cr_expect(!strstr(set, "192.0.2.10"), "VIP still rejected:\n%s", set);
 	free(set);
-	rig_down(&g);
+	kt_rig_down(&g);
 }
 
 /* The table of the serving set down == 0, from a pool with no history. */
@@ -393,7 +335,7 @@ static void walk_transitions(uint32_t m)
 	uint32_t *want = malloc(m * sizeof(*want)), *got = malloc(m * sizeof(*got));
 	uint32_t *before = malloc(m * sizeof(*before));
 	unsigned down = 0;
-	struct rig g;
+	struct kt_rig g;
 
 	cr_assert(want && got && before);
 	rig_up(&g, m, 4);
@@ -427,7 +369,7 @@ static void walk_transitions(uint32_t m)
 	free(want);
 	free(got);
 	free(before);
-	rig_down(&g);
+	kt_rig_down(&g);
 }
 
 /* 1021 slots for 4 backends: the direct shape (each moved slot rewritten) */
@@ -461,7 +403,7 @@ Test(failover, a_second_failure_before_the_refresh_is_answered_from_the_kernel)
 	};
 	uint32_t m = 4099, *want = malloc(m * sizeof(*want)), *got = malloc(m * sizeof(*got));
 	unsigned down = 0;
-	struct rig g;
+	struct kt_rig g;
 
 	cr_assert(want && got);
 	rig_up(&g, m, 10);
@@ -487,7 +429,7 @@ Test(failover, a_second_failure_before_the_refresh_is_answered_from_the_kernel)
 	}
 	free(want);
 	free(got);
-	rig_down(&g);
+	kt_rig_down(&g);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -511,7 +453,7 @@ Test(failover, map_update_latency)
 			double down[11], up[11];
 			size_t elements = 0;
 			struct commit_stats st;
-			struct rig g;
+			struct kt_rig g;
 
 			rig_up(&g, sizes[si], counts[ci]);
 			for (int r = 0; r < 11; r++) {
@@ -534,7 +476,7 @@ Test(failover, map_update_latency)
 				    elements);
 			/* Sanity, not the 5 ms target: a shared CI box is noisy. */
 			cr_expect_lt(down[5], 250.0);
-			rig_down(&g);
+			kt_rig_down(&g);
 		}
 	}
 }
