@@ -67,6 +67,9 @@ int daemon_program_kernel(struct knlbd *d)
 		 d->config->global.table, d->pool->n_services,
 		 d->pool->n_services == 1 ? "" : "s", res.elements,
 		 res.messages, res.bytes, res.elapsed_ms);
+	if (res.shared)
+		log_info("slot maps: %zu services share base maps with others: each writes only where its table differs (docs/architecture.md, \"Shared base maps\")",
+			 res.shared);
 	if (res.persist_kept || res.persist_unread)
 		log_info("persistence: %zu entries carried over from the table replaced%s",
 			 res.persist_kept, res.persist_unread ?

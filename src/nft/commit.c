@@ -31,6 +31,7 @@
 #include "knlb/pool/pool.h"
 #include "knlb/pool/fallback.h"
 #include "knlb/pool/reload_plan.h"
+#include "knlb/pool/slot_share.h"
 #include "knlb/sched/sched.h"
 #include "knlb/nft/sync.h"
 
@@ -64,6 +65,13 @@ struct kernel_view {
 	bool fb_revived;
 	/* sized as fb: where a delta builds the desired state (sync_old) */
 	struct fallback_state fb_scratch;
+	/*
+	 * A service sharing a base slot map (pool/slot_share.h): the table
+	 * that map holds, as of the last replace (sync_old.shared_base);
+	 * the group's leader owns the copy (share_own).  NULL: a map of its own.
+	 */
+	const uint32_t *shared_base;
+	uint32_t *share_own;
 };
 
 struct committer {
@@ -102,6 +110,7 @@ static void kernel_view_free(struct kernel_view *kv, const struct knlb_model *po
 {
 	for (size_t i = 0; kv && i < pool->n_services; i++) {
 		free(kv[i].slots);
+		free(kv[i].share_own);
 		fallback_state_free(&kv[i].fb);
 		fallback_state_free(&kv[i].fb_scratch);
 	}
@@ -136,6 +145,45 @@ static int kernel_view_take_all(struct committer *c, struct kernel_view *kv,
 		return 0;
 	schedule_refresh(c);
 	return sync_fallback_now(svc, &kv->fb);
+}
+
+/*
+ * After a replace: which services share a base map now, and what it
+ * holds, each leader's base as sync_replace() wrote it.  0 or -ENOMEM
+ * (no view shares then: the next delta fails and a replace follows).
+ */
+static int kernel_view_take_shares(struct kernel_view *kv,
+				   const struct knlb_model *pool)
+{
+	size_t *leader = malloc((pool->n_services ?: 1) * sizeof(*leader));
+	long sharing = leader ? pool_slot_share_groups(pool, leader) : -ENOMEM;
+
+	for (size_t i = 0; i < pool->n_services; i++) {
+		free(kv[i].share_own);
+		kv[i].share_own = NULL;
+		kv[i].shared_base = NULL;
+	}
+	for (size_t i = 0; sharing > 0 && i < pool->n_services; i++) {
+		const struct knlb_service *svc = &pool->services[i];
+		size_t len = pool_slots_len(svc) * sizeof(uint32_t);
+
+		if (leader[i] != i)
+			continue;
+		kv[i].share_own = malloc(len);
+		if (!kv[i].share_own) {
+			sharing = -ENOMEM;
+			break;
+		}
+		memcpy(kv[i].share_own, svc->base_slots, len);
+	}
+	for (size_t i = 0; sharing > 0 && i < pool->n_services; i++)
+		if (leader[i] != SLOT_SHARE_NONE)
+			kv[i].shared_base = kv[leader[i]].share_own;
+	free(leader);
+	if (sharing < 0)
+		for (size_t i = 0; i < pool->n_services; i++)
+			kv[i].shared_base = NULL;
+	return sharing < 0 ? (int)sharing : 0;
 }
 
 static const char *on_empty_effect(const struct knlb_service *svc)
@@ -225,6 +273,8 @@ static void on_replace_timer(struct loop *loop, struct loop_timer *t, void *arg)
 		if (kernel_view_take_all(c, &c->kernel[i], &c->pool->services[i]) < 0)
 			schedule_replace(c);
 	}
+	if (kernel_view_take_shares(c->kernel, c->pool) < 0)
+		schedule_replace(c);
 	log_info("table inet %s replaced: %zu slot elements in 1 transaction (%.1f ms)",
 		 c->pool->config->global.table, res.elements, res.elapsed_ms);
 	if (res.persist_kept)
@@ -333,10 +383,12 @@ void committer_run(struct committer *c)
 			schedule_replace(c);
 			return;
 		}
-		ret = sync_service_slots(c->nfnl, c->pool, svc, kv->slots,
-					 kv->base_gen, kv->empty,
-					 kv->fb.base ? &kv->fb : NULL, &kv->fb_scratch, &res, err,
-					 sizeof(err));
+		ret = sync_service_slots(c->nfnl, c->pool, svc, &(struct sync_old){
+				.slots = kv->slots, .base_gen = kv->base_gen,
+				.empty = kv->empty, .fb = kv->fb.base ? &kv->fb : NULL,
+				.fb_scratch = kv->fb.base ? &kv->fb_scratch : NULL,
+				.shared_base = kv->shared_base,
+			}, &res, err, sizeof(err));
 		if (ret < 0) {
 			c->stats.failures++;
 			log_error("service %s: updating the kernel failed, old state kept: %s; replacing the whole table",
@@ -405,6 +457,10 @@ int committer_new(struct loop *loop, struct knlb_model *pool,
 			committer_free(c);
 			return -ENOMEM;
 		}
+	if (kernel_view_take_shares(c->kernel, pool) < 0) {
+		committer_free(c);
+		return -ENOMEM;
+	}
 	*out = c;
 	return 0;
 }
@@ -485,6 +541,8 @@ static int translate_view(const struct kernel_view *kv,
 	translate_slots(kv->slots, slots, len, to_new, osvc->n_backends);
 	old->slots = slots;
 	old->empty = kv->empty;
+	/* the same backends at the same indexes (else the reload replaces) */
+	old->shared_base = kv->shared_base;
 	if (kv->fb.base && nkv->fb.base) {
 		if (same_backends(osvc, nsvc, backend_from)) {
 			fallback_state_copy(&nkv->fb, &kv->fb);
@@ -497,6 +555,31 @@ static int translate_view(const struct kernel_view *kv,
 	}
 	free(to_new);
 	return 0;
+}
+
+/*
+ * A delta keeps the base maps as they are, in the old backends' indexes:
+ * a reload that changes the backend list of a service sharing one
+ * replaces the table, which groups the services again.
+ */
+static bool reload_moves_shared_backends(const struct committer *c,
+					 const struct knlb_model *pool,
+					 const struct reload_plan *plan)
+{
+	if (plan->kind == RELOAD_STRUCTURE)
+		return false;
+	for (size_t s = 0; s < pool->n_services; s++) {
+		long os = plan->svc_from[s];
+
+		if (c->kernel[os].shared_base &&
+		    !same_backends(&c->pool->services[os], &pool->services[s],
+				   plan->backend_from[s])) {
+			log_info("reload: service %s shares a base slot map and its backends changed: the table is replaced",
+				 pool->services[s].cfg->name);
+			return true;
+		}
+	}
+	return false;
 }
 
 static int reload_deltas(struct committer *c, const struct knlb_model *pool,
@@ -532,7 +615,8 @@ int committer_reload(struct committer *c, struct knlb_model *pool,
 	struct kernel_view *kv = kernel_view_new(pool);
 	/* A pending replace means the kernel's state is not known exactly. */
 	bool replace = plan->kind == RELOAD_STRUCTURE ||
-		       loop_timer_armed(&c->replace_timer);
+		       loop_timer_armed(&c->replace_timer) ||
+		       reload_moves_shared_backends(c, pool, plan);
 	int ret;
 
 	if (!kv) {
@@ -550,12 +634,18 @@ int committer_reload(struct committer *c, struct knlb_model *pool,
 	}
 	/* The kernel holds the new pool now: it is the base of every delta. */
 	loop_timer_cancel(c->loop, &c->replace_timer);
+	if (replace && kernel_view_take_shares(kv, pool) < 0)
+		schedule_replace(c);
 	for (size_t i = 0; i < pool->n_services; i++) {
 		if (replace) {
 			if (kernel_view_take_all(c, &kv[i], &pool->services[i]) < 0)
 				schedule_replace(c);
 			continue;
 		}
+		/* the base maps stay: their copies move to the new views */
+		kv[i].shared_base = c->kernel[plan->svc_from[i]].shared_base;
+		kv[i].share_own = c->kernel[plan->svc_from[i]].share_own;
+		c->kernel[plan->svc_from[i]].share_own = NULL;
 		/* a delta: sync left kv[i].fb at what the kernel holds */
 		kernel_view_take(&kv[i], &pool->services[i]);
 		if (kv[i].fb.base) {

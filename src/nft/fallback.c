@@ -324,7 +324,7 @@ int ruleset_add_fallback_changes(struct nfnl_batch *batch,
 	if (ret == 0 && !want->partial)
 		ret = slot_diff_compute(have->base, want->base, len, &diff);
 	if (ret == 0 && !want->partial) {
-		ret = ruleset_add_slot_changes(batch, pool, svc, &diff);
+		ret = ruleset_add_slot_changes(batch, pool, svc, &diff, NULL, NULL);
 		*elements += diff.n_deletes + diff.n_adds;
 		slot_diff_release(&diff);
 	}

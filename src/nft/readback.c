@@ -221,14 +221,22 @@ static int read_table(struct reader *r, const char *table)
 }
 
 /* Whether name is NAME_slots[6]: the family, and the length of NAME. */
-static bool slot_map_name(const char *name, enum knlb_family *f, size_t *stem)
+/* The override maps of the shared base shape, per family. */
+static const char *const ovr_suffix[KNLB_FAMILIES] = {
+	SHARE_OVR_SUFFIX, SHARE_OVR_SUFFIX "6",
+};
+
+/* NAME_slots[6] (shared false) or NAME_ovr[6] (shared true): f and NAME's length. */
+static bool slot_map_name(const char *name, bool shared, enum knlb_family *f,
+			  size_t *stem)
 {
 	size_t len = name ? strlen(name) : 0;
 
 	for (int k = 0; k < KNLB_FAMILIES; k++) {
-		size_t sfx = strlen(slot_maps[k].suffix);
+		const char *suffix = shared ? ovr_suffix[k] : slot_maps[k].suffix;
+		size_t sfx = strlen(suffix);
 
-		if (len > sfx && strcmp(name + len - sfx, slot_maps[k].suffix) == 0) {
+		if (len > sfx && strcmp(name + len - sfx, suffix) == 0) {
 			*f = k;
 			*stem = len - sfx;
 			return true;
@@ -237,13 +245,17 @@ static bool slot_map_name(const char *name, enum knlb_family *f, size_t *stem)
 	return false;
 }
 
-/* A map NAME_slots[6] shaped as ruleset.c makes it marks service NAME. */
+/*
+ * A map NAME_slots[6], or NAME_ovr[6] (the shared base shape), shaped as
+ * ruleset.c makes it marks service NAME.
+ */
 static int set_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct reader *r = data;
 	struct nftnl_set *s = nftnl_set_alloc();
 	enum knlb_family f;
 	const char *name;
+	bool shared = false;
 	size_t stem;
 
 	if (!s) {
@@ -255,7 +267,8 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 		goto out_free_set;
 	}
 	name = nftnl_set_get_str(s, NFTNL_SET_NAME);
-	if (!slot_map_name(name, &f, &stem))
+	if (!slot_map_name(name, false, &f, &stem) &&
+	    !(shared = slot_map_name(name, true, &f, &stem)))
 		goto out_free_set;
 	if (!(nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_MAP) ||
 	    nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN) != SLOT_KEY_LEN ||
@@ -267,6 +280,7 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 		if (svc) {
 			svc->has_map = true;
 			svc->maps |= 1u << f;
+			svc->shared_maps |= shared ? 1u << f : 0;
 		}
 	}
 out_free_set:
@@ -302,9 +316,10 @@ static int push_value(struct reader *r, uint32_t key,
 	return 0;
 }
 
-static int elem_cb(const struct nlmsghdr *nlh, void *data)
+/* fn on each element of a GETSETELEM reply, until one sets r->err. */
+static int each_element(const struct nlmsghdr *nlh, struct reader *r,
+			void (*fn)(struct reader *r, struct nftnl_set_elem *e))
 {
-	struct reader *r = data;
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nftnl_set_elems_iter *it = NULL;
 	struct nftnl_set_elem *e;
@@ -323,36 +338,45 @@ static int elem_cb(const struct nlmsghdr *nlh, void *data)
 		goto out_free_set;
 	}
 	for (e = nftnl_set_elems_iter_next(it); e && !r->err;
-	     e = nftnl_set_elems_iter_next(it)) {
-		struct adopt_backend v = { 0 };
-		const uint8_t *d, *k;
-		uint32_t dlen = 0, klen = 0, key, alen;
-		enum knlb_family f = r->family;
-		uint16_t port;
-
-		k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
-		d = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dlen);
-		if (f == KNLB_FAMILIES)
-			f = dlen == slot_maps[KNLB_FAMILY_IPV6].data_len ?
-			    KNLB_FAMILY_IPV6 : KNLB_FAMILY_IPV4;
-		if (!k || klen != SLOT_KEY_LEN || !d ||
-		    dlen != slot_maps[f].data_len) {
-			r->err = -EPROTO;
-			break;
-		}
-		alen = slot_maps[f].addr_len;
-		memcpy(&key, k, sizeof(key));
-		v.addr.family = slot_maps[f].af;
-		memcpy(f == KNLB_FAMILY_IPV6 ? (void *)&v.addr.in6
-					     : (void *)&v.addr.in, d, alen);
-		memcpy(&port, d + alen, sizeof(port));
-		v.port = ntohs(port);
-		r->err = push_value(r, key, &v);
-	}
+	     e = nftnl_set_elems_iter_next(it))
+		fn(r, e);
 	nftnl_set_elems_iter_destroy(it);
 out_free_set:
 	nftnl_set_free(s);
 	return MNL_CB_OK;
+}
+
+/* A slot map's element: its slot and backend onto r's values. */
+static void slot_element(struct reader *r, struct nftnl_set_elem *e)
+{
+	struct adopt_backend v = { 0 };
+	const uint8_t *d, *k;
+	uint32_t dlen = 0, klen = 0, key, alen;
+	enum knlb_family f = r->family;
+	uint16_t port;
+
+	k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen);
+	d = nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dlen);
+	if (f == KNLB_FAMILIES)
+		f = dlen == slot_maps[KNLB_FAMILY_IPV6].data_len ?
+		    KNLB_FAMILY_IPV6 : KNLB_FAMILY_IPV4;
+	if (!k || klen != SLOT_KEY_LEN || !d || dlen != slot_maps[f].data_len) {
+		r->err = -EPROTO;
+		return;
+	}
+	alen = slot_maps[f].addr_len;
+	memcpy(&key, k, sizeof(key));
+	v.addr.family = slot_maps[f].af;
+	memcpy(f == KNLB_FAMILY_IPV6 ? (void *)&v.addr.in6 : (void *)&v.addr.in,
+	       d, alen);
+	memcpy(&port, d + alen, sizeof(port));
+	v.port = ntohs(port);
+	r->err = push_value(r, key, &v);
+}
+
+static int elem_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return each_element(nlh, data, slot_element);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -414,23 +438,34 @@ static int count_values(struct reader *r, struct adopt_service *svc)
 	return 0;
 }
 
-/* Every element of map set (family f, or KNLB_FAMILIES: any), appended to r->values. */
-static int read_map(struct reader *r, const char *table, const char *set,
-		    enum knlb_family f)
+/* A dump request of set's elements, in r->buf; NULL on ENOMEM. */
+static struct nlmsghdr *elements_request(struct reader *r, const char *table,
+					 const char *set)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
-	size_t first = r->n_values;
 	struct nlmsghdr *nlh;
-	int ret;
 
 	if (!s)
-		return -ENOMEM;
+		return NULL;
 	nlh = nftnl_set_nlmsg_build_hdr(r->buf, NFT_MSG_GETSETELEM, NFPROTO_INET,
 					NLM_F_DUMP, ++r->seq);
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, set);
 	nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
+	return nlh;
+}
+
+/* Every element of map set (family f, or KNLB_FAMILIES: any), appended to r->values. */
+static int read_map(struct reader *r, const char *table, const char *set,
+		    enum knlb_family f)
+{
+	size_t first = r->n_values;
+	struct nlmsghdr *nlh = elements_request(r, table, set);
+	int ret;
+
+	if (!nlh)
+		return -ENOMEM;
 	r->family = f;
 	ret = readback_exchange(r, nlh, elem_cb);
 	/* Keys repeat only within one map: a second family's may not count. */
@@ -492,6 +527,69 @@ static int overlay_fallbacks(struct reader *r, const char *table,
 	return ret;
 }
 
+/*
+ * r->values[first .. n_base) are a base map's, r->values[n_base ..) an
+ * override map's: each override replaces the base's value of its slot
+ * and goes; one for a slot the base lacks stays.  Keys are slots < M.
+ */
+static int overlay_values(struct reader *r, size_t first, size_t n_base)
+{
+	uint32_t top = 0, *at;
+	size_t out = n_base;
+
+	for (size_t i = first; i < r->n_values; i++)
+		top = r->keys[i] > top ? r->keys[i] : top;
+	at = malloc(((size_t)top + 1) * sizeof(*at));
+	if (!at)
+		return -ENOMEM;
+	for (size_t i = 0; i <= top; i++)
+		at[i] = UINT32_MAX;
+	for (size_t i = first; i < n_base; i++)
+		at[r->keys[i]] = (uint32_t)i;
+	for (size_t i = n_base; i < r->n_values; i++) {
+		uint32_t *slot = &at[r->keys[i]];
+
+		if (*slot != UINT32_MAX && *slot < n_base) {
+			r->values[*slot] = r->values[i];
+			continue;
+		}
+		*slot = (uint32_t)i;
+		r->keys[out] = r->keys[i];
+		r->values[out++] = r->values[i];
+	}
+	r->n_values = out;
+	free(at);
+	return 0;
+}
+
+/*
+ * The shared base shape, family f: the base map the chain reads, then
+ * the service's override map over it (a slot in both is forwarded where
+ * the override says).  Nothing when the family is not dispatched.
+ */
+static int read_shared(struct reader *r, const char *table,
+		       const struct adopt_service *svc, enum knlb_family f)
+{
+	char set[KNLB_NAME_MAX + sizeof(SLOTS_SUFFIX) + 1];
+	size_t first = r->n_values, n_base;
+	int ret;
+
+	if (!(svc->dispatched & (1u << f)))
+		return 0;
+	if (!svc->share_lead[f][0])
+		return -EPROTO;	/* an override map and no base rule: not ours */
+	snprintf(set, sizeof(set), "%s%s%s", svc->share_lead[f], SHARE_BASE_SUFFIX,
+		 f == KNLB_FAMILY_IPV6 ? "6" : "");
+	ret = read_map(r, table, set, f);
+	n_base = r->n_values;
+	snprintf(set, sizeof(set), "%s%s", svc->name, ovr_suffix[f]);
+	if (ret == 0)
+		ret = read_map(r, table, set, f);
+	if (ret < 0)
+		return ret;
+	return overlay_values(r, first, n_base);
+}
+
 static int read_elements(struct reader *r, const char *table,
 			 struct adopt_service *svc)
 {
@@ -502,6 +600,10 @@ static int read_elements(struct reader *r, const char *table,
 	for (int f = 0; ret == 0 && f < KNLB_FAMILIES; f++) {
 		if (!(svc->maps & (1u << f)))
 			continue;
+		if (svc->shared_maps & (1u << f)) {
+			ret = read_shared(r, table, svc, f);
+			continue;
+		}
 		snprintf(set, sizeof(set), "%s%s", svc->name, slot_maps[f].suffix);
 		ret = read_map(r, table, set, f);
 	}
@@ -510,6 +612,56 @@ static int read_elements(struct reader *r, const char *table,
 	if (ret == 0)
 		ret = count_values(r, svc);
 	return ret;
+}
+
+/* A dispatch element that jumps to chain svc_NAME marks NAME's family. */
+static void dispatch_element(struct reader *r, struct nftnl_set_elem *e)
+{
+	const char *chain = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN);
+	size_t pfx = strlen(CHAIN_PREFIX);
+	struct adopt_service *svc;
+
+	if (!chain || strncmp(chain, CHAIN_PREFIX, pfx) != 0)
+		return;
+	svc = readback_service_of(r, chain + pfx, strlen(chain + pfx));
+	if (svc)
+		svc->dispatched |= 1u << r->family;
+}
+
+static int dispatch_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return each_element(nlh, data, dispatch_element);
+}
+
+/* Which families of which services the dispatch maps send to their chain. */
+static int read_dispatch(struct reader *r, const char *table)
+{
+	for (int f = 0; f < KNLB_FAMILIES; f++) {
+		char set[32];
+		struct nlmsghdr *nlh;
+		int ret;
+
+		snprintf(set, sizeof(set), "%s%s", DISPATCH_MAP,
+			 f == KNLB_FAMILY_IPV6 ? "6" : "");
+		nlh = elements_request(r, table, set);
+		if (!nlh)
+			return -ENOMEM;
+		r->family = f;
+		ret = readback_exchange(r, nlh, dispatch_cb);
+		if (ret == -ENOENT)	/* an IPv4 table has no svc_dispatch6 */
+			continue;
+		if (ret < 0 || r->err)
+			return ret ? ret : r->err;
+	}
+	return 0;
+}
+
+static bool any_shared(const struct adopt_table *t)
+{
+	for (size_t i = 0; i < t->n_services; i++)
+		if (t->services[i].shared_maps)
+			return true;
+	return false;
 }
 
 /* One pass over the table; what failed goes to what. */
@@ -533,6 +685,13 @@ static int read_once(struct reader *r, const char *table, const char **what)
 	ret = readback_read_rules(r, table);
 	if (ret < 0)
 		return ret;
+	/* the shared base shape says an empty family by its dispatch element */
+	if (any_shared(r->t)) {
+		*what = "dispatch map elements";
+		ret = read_dispatch(r, table);
+		if (ret < 0)
+			return ret;
+	}
 	for (size_t i = 0; i < r->t->n_services; i++) {
 		if (!r->t->services[i].has_map)
 			continue;

@@ -77,6 +77,27 @@ static int expr_cb(struct nftnl_expr *e, void *data)
 		}
 		return 0;
 	}
+	/* the shared base shape's second slot rule reads map <lead>_base[6] */
+	if (strcmp(kind, "lookup") == 0 &&
+	    nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_SET)) {
+		const char *set = nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET);
+		size_t n = strlen(set);
+
+		static const char *const suffix[KNLB_FAMILIES] = {
+			SHARE_BASE_SUFFIX, SHARE_BASE_SUFFIX "6",
+		};
+
+		for (int f = 0; f < KNLB_FAMILIES; f++) {
+			size_t sfx = strlen(suffix[f]);
+
+			if (n <= sfx || n - sfx >= KNLB_NAME_MAX ||
+			    strcmp(set + n - sfx, suffix[f]) != 0)
+				continue;
+			memcpy(svc->share_lead[f], set, n - sfx);
+			svc->share_lead[f][n - sfx] = '\0';
+			break;
+		}
+	}
 	/* Anything else may have written reg 1 (meta, ct load, payload...). */
 	reg->known = false;
 	return 0;

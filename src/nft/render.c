@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "knlb/lib/addr.h"
 #include "knlb/config/config.h"
@@ -18,6 +19,7 @@
 #include "knlb/nft/stats.h"
 #include "knlb/nft/sync.h"
 #include "knlb/pool/fallback.h"
+#include "knlb/pool/slot_share.h"
 #include "knlb/sched/sched.h"
 
 #define ELEM_NEWLINE ",\n\t\t\t     "
@@ -32,7 +34,7 @@ static const char *const addr_type[KNLB_FAMILIES] = { "ipv4_addr", "ipv6_addr" }
 static const char *const ip_word[KNLB_FAMILIES] = { "ip", "ip6" };
 
 static void render_dispatch_map(FILE *out, const struct knlb_model *pool,
-				enum knlb_family f)
+				enum knlb_family f, const size_t *leader)
 {
 	bool first = true;
 
@@ -45,6 +47,10 @@ static void render_dispatch_map(FILE *out, const struct knlb_model *pool,
 		char vip[KNLB_ADDRSTRLEN], chain[RULESET_NAME_MAX];
 
 		if (!config_service_has_family(svc->cfg, f))
+			continue;
+		/* a shared service's empty family is not dispatched (slot_share.c) */
+		if (leader[i] != SLOT_SHARE_NONE &&
+		    (pool_empty_families(svc) & (1u << f)))
 			continue;
 		fputs(first ? "\t\telements = { " : ELEM_NEWLINE, out);
 		first = false;
@@ -109,6 +115,38 @@ static void render_slots_map(FILE *out, const struct knlb_service *svc,
 			     ruleset_slots_name(svc, fam->family, name, sizeof(name)),
 			     fam->family, true, NULL, 0,
 			     (fb ? fb->base : svc->slots) + k * m);
+}
+
+/*
+ * The shared base shape (nft/slot_share.c): the leader's base maps, then
+ * per family its override map, in the order the replace creates them.
+ */
+static int render_shared_maps(FILE *out, const struct knlb_service *svc,
+			      const struct knlb_service *lead, bool leads)
+{
+	uint32_t m = svc->cfg->table_size;
+	uint32_t *ovr = malloc(m * sizeof(*ovr));
+	char name[RULESET_NAME_MAX];
+
+	if (!ovr)
+		return -ENOMEM;
+	for (size_t k = 0; k < svc->n_families; k++) {
+		enum knlb_family f = svc->families[k].family;
+		const uint32_t *base = lead->base_slots + k * m;
+		const uint32_t *own = svc->slots + k * m;
+
+		if (leads)
+			render_slot_elements(out, svc,
+				ruleset_share_base_name(svc, f, name, sizeof(name)),
+				f, true, NULL, 0, base);
+		for (uint32_t s = 0; s < m; s++)
+			ovr[s] = own[s] == base[s] ? SCHED_SLOT_EMPTY : own[s];
+		render_slot_elements(out, svc,
+				     ruleset_share_ovr_name(svc, f, name, sizeof(name)),
+				     f, false, NULL, 0, ovr);
+	}
+	free(ovr);
+	return 0;
 }
 
 /* NAME_fb<b>: backend b's base slots -> their fallback (nft/fallback.c). */
@@ -340,7 +378,8 @@ static void render_fallback_chains(FILE *out, const struct knlb_service *svc,
 }
 
 static void render_service_chain(FILE *out, const struct knlb_service *svc,
-				 const struct fallback_state *fb)
+				 const struct fallback_state *fb,
+				 const struct knlb_service *lead)
 {
 	char chain[RULESET_NAME_MAX], slots[RULESET_NAME_MAX];
 	char target[RULESET_NAME_MAX];
@@ -354,6 +393,13 @@ static void render_service_chain(FILE *out, const struct knlb_service *svc,
 		if (fb)
 			fprintf(out, "\t\t%sjump %s\n", nfproto_prefix(svc, f),
 				ruleset_fallback_chain_name(svc, target, sizeof(target)));
+		if (lead) {
+			render_dnat_rule(out, svc, f,
+					 ruleset_share_ovr_name(svc, f, slots, sizeof(slots)));
+			render_dnat_rule(out, svc, f,
+					 ruleset_share_base_name(lead, f, slots, sizeof(slots)));
+			continue;
+		}
 		render_dnat_rule(out, svc, f,
 				 ruleset_slots_name(svc, f, slots, sizeof(slots)));
 	}
@@ -417,18 +463,28 @@ int render_ruleset(FILE *out, const struct knlb_model *pool)
 	bool v6 = pool_serves_family(pool, KNLB_FAMILY_IPV6);
 	int n_families = v6 ? KNLB_FAMILIES : 1;
 	struct fallback_state *fb = sync_fallback_states_new(pool, true);
+	size_t *leader = malloc((pool->n_services ?: 1) * sizeof(*leader));
+	int ret = 0;
 
-	if (!fb)
+	if (!fb || !leader || pool_slot_share_groups(pool, leader) < 0) {
+		sync_fallback_states_free(fb, pool->n_services);
+		free(leader);
 		return -ENOMEM;
+	}
 	fprintf(out, "table inet %s {\n", pool->config->global.table);
 	for (int f = 0; f < n_families; f++)
-		render_dispatch_map(out, pool, f);
+		render_dispatch_map(out, pool, f, leader);
 	for (size_t i = 0; i < pool->n_services; i++)
 	{
 		const struct knlb_service *svc = &pool->services[i];
 		const struct fallback_state *sfb = fb[i].base ? &fb[i] : NULL;
 
-		for (size_t k = 0; k < svc->n_families; k++)
+		if (leader[i] != SLOT_SHARE_NONE && ret == 0)
+			ret = render_shared_maps(out, svc,
+						 &pool->services[leader[i]],
+						 leader[i] == i);
+		for (size_t k = 0; leader[i] == SLOT_SHARE_NONE &&
+				   k < svc->n_families; k++)
 			render_slots_map(out, svc, &svc->families[k], k, sfb);
 		if (sfb)
 			render_fallback_maps(out, svc, sfb);
@@ -447,9 +503,14 @@ int render_ruleset(FILE *out, const struct knlb_model *pool)
 		if (fb[i].base)
 			render_fallback_chains(out, &pool->services[i], &fb[i]);
 		render_service_chain(out, &pool->services[i],
-				     fb[i].base ? &fb[i] : NULL);
+				     fb[i].base ? &fb[i] : NULL,
+				     leader[i] == SLOT_SHARE_NONE ? NULL :
+				     &pool->services[leader[i]]);
 	}
 	sync_fallback_states_free(fb, pool->n_services);
+	free(leader);
+	if (ret < 0)
+		return ret;
 
 	render_dispatch_chain(out, RULESET_PREROUTING, "prerouting", "dstnat", v6);
 	render_dispatch_chain(out, RULESET_OUTPUT, "output", "-100", v6);

@@ -114,6 +114,15 @@ int ruleset_add_map_elements(struct nfnl_batch *batch, const char *table,
 			     const uint32_t *values, size_t n);
 
 /*
+ * The slots of one family's table slots (m entries) that are set, and
+ * with base only where they differ from it, as adds to set.  0 or -ENOMEM.
+ */
+int ruleset_add_table_elements(struct nfnl_batch *batch, const char *table,
+			       const struct knlb_service *svc, const char *set,
+			       enum knlb_family f, const uint32_t *slots,
+			       const uint32_t *base);
+
+/*
  * An empty map slot -> ADDR . PORT of family f named name, with a slot
  * map's types and user data (`typeof numgen inc mod M : ip daddr . tcp
  * dport`); size 0: no limit (a resizable hash).  0 or -ENOMEM.
@@ -135,5 +144,30 @@ int fallback_add_chain(struct nfnl_batch *batch, const char *table,
 /* [meta nfproto F] jump fb_NAME, right before family f's slot rule. */
 int fallback_add_jump(struct nfnl_batch *batch, const char *table,
 		      const struct knlb_service *svc, enum knlb_family f);
+
+/*
+ * VIP . proto . port : jump svc_NAME in the dispatch map of family f:
+ * added (NFT_MSG_NEWSETELEM) or deleted (NFT_MSG_DELSETELEM).
+ */
+int ruleset_add_dispatch_element(struct nfnl_batch *batch, const char *table,
+				 const struct knlb_service *svc,
+				 enum knlb_family f, uint16_t type);
+
+/*
+ * The shared base shape at a table replace (slot_share.c), for services[i]
+ * in the group led by services[lead]: its override maps (set ids set_id +
+ * family index) and, for the leader, the base maps; each family's two
+ * slot rules; the override elements (after the rules); the leader's base
+ * elements (after every member's rules).
+ */
+int share_add_maps(struct nfnl_batch *batch, const char *table,
+		   const struct knlb_service *svc, size_t i, size_t lead,
+		   uint32_t set_id);
+int share_add_rules(struct nfnl_batch *batch, const char *table,
+		    const struct knlb_service *svc, size_t k, uint32_t set_id,
+		    const struct knlb_service *lsvc, size_t lead);
+/* over NULL: the leader svc's base; else svc's table where it is not over */
+int share_add_elements(struct nfnl_batch *batch, const char *table,
+		       const struct knlb_service *svc, const uint32_t *over);
 
 #endif

@@ -45,6 +45,7 @@
 #include "knlb/nft/persist.h"
 #include "knlb/pool/fallback.h"
 #include "knlb/pool/pool.h"
+#include "knlb/pool/slot_share.h"
 #include "knlb/nft/ruleset.h"
 #include "knlb/nft/stats.h"
 #include "knlb/sched/sched.h"
@@ -400,19 +401,6 @@ int ruleset_add_map_elements(struct nfnl_batch *batch, const char *table,
 	return 0;
 }
 
-/* The same for svc's slot map of family f. */
-static int add_slot_elements(struct nfnl_batch *batch, const char *table,
-			     const struct knlb_service *svc, enum knlb_family f,
-			     const uint32_t *slots, const uint32_t *values,
-			     size_t n)
-{
-	char set[RULESET_NAME_MAX];
-
-	return ruleset_add_map_elements(batch, table, svc,
-					ruleset_slots_name(svc, f, set, sizeof(set)),
-					f, slots, values, n);
-}
-
 /* VIP . proto . port, as the dispatch map and on_empty sets key it. */
 void ruleset_service_key(const struct knlb_service *svc, enum knlb_family f,
 			 uint8_t key[SERVICE_KEY_MAX])
@@ -426,10 +414,13 @@ void ruleset_service_key(const struct knlb_service *svc, enum knlb_family f,
 	memcpy(key + a + 4, &port, 2);
 }
 
-/* The dispatch element of svc's VIP of family f: VIP . proto . port : jump svc_NAME */
-static int add_dispatch_element(struct nfnl_batch *batch, const char *table,
-				const struct knlb_service *svc,
-				enum knlb_family f)
+/*
+ * The dispatch element of svc's VIP of family f: VIP . proto . port : jump
+ * svc_NAME, added (type NFT_MSG_NEWSETELEM) or deleted (the key alone).
+ */
+int ruleset_add_dispatch_element(struct nfnl_batch *batch, const char *table,
+				 const struct knlb_service *svc,
+				 enum knlb_family f, uint16_t type)
 {
 	char chain[RULESET_NAME_MAX], what[3 * RULESET_NAME_MAX];
 	char map[RULESET_NAME_MAX];
@@ -443,26 +434,28 @@ static int add_dispatch_element(struct nfnl_batch *batch, const char *table,
 		 svc->cfg->name, map);
 	ruleset_service_key(svc, f, key);
 
-	nlh = rb_elem_msg(batch, NFT_MSG_NEWSETELEM, table, map, what, &list);
+	nlh = rb_elem_msg(batch, type, table, map, what, &list);
 	if (!nlh)
 		return -ENOMEM;
 	elem = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
 	rb_put_data_value(nlh, NFTA_SET_ELEM_KEY, key, service_key_len(f));
-	data = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_DATA);
-	verdict = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
-	mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl((uint32_t)NFT_JUMP));
-	mnl_attr_put_strz(nlh, NFTA_VERDICT_CHAIN, chain);
-	mnl_attr_nest_end(nlh, verdict);
-	mnl_attr_nest_end(nlh, data);
+	if (type == NFT_MSG_NEWSETELEM) {
+		data = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_DATA);
+		verdict = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
+		mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl((uint32_t)NFT_JUMP));
+		mnl_attr_put_strz(nlh, NFTA_VERDICT_CHAIN, chain);
+		mnl_attr_nest_end(nlh, verdict);
+		mnl_attr_nest_end(nlh, data);
+	}
 	mnl_attr_nest_end(nlh, elem);
 	mnl_attr_nest_end(nlh, list);
 	return 0;
 }
 
-/* Every non-empty slot of table (one family's m slots) into set. */
-static int add_all_slots(struct nfnl_batch *batch, const char *table,
-			 const struct knlb_service *svc, enum knlb_family f,
-			 const uint32_t *slots)
+int ruleset_add_table_elements(struct nfnl_batch *batch, const char *table,
+			       const struct knlb_service *svc, const char *set,
+			       enum knlb_family f, const uint32_t *slots,
+			       const uint32_t *base)
 {
 	uint32_t m = svc->cfg->table_size;
 	uint32_t *keys = malloc(m * sizeof(*keys));
@@ -476,15 +469,27 @@ static int add_all_slots(struct nfnl_batch *batch, const char *table,
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < m; i++) {
-		if (slots[i] == SCHED_SLOT_EMPTY)
+		if (slots[i] == SCHED_SLOT_EMPTY || (base && slots[i] == base[i]))
 			continue;
 		keys[n] = i;
 		values[n++] = slots[i];
 	}
-	ret = add_slot_elements(batch, table, svc, f, keys, values, n);
+	ret = ruleset_add_map_elements(batch, table, svc, set, f, keys, values, n);
 	free(keys);
 	free(values);
 	return ret;
+}
+
+/* Every non-empty slot of table (one family's m slots) into svc's slot map. */
+static int add_all_slots(struct nfnl_batch *batch, const char *table,
+			 const struct knlb_service *svc, enum knlb_family f,
+			 const uint32_t *slots)
+{
+	char set[RULESET_NAME_MAX];
+
+	return ruleset_add_table_elements(batch, table, svc,
+					  ruleset_slots_name(svc, f, set, sizeof(set)),
+					  f, slots, NULL);
 }
 
 int ruleset_add_slot_shaped_map(struct nfnl_batch *batch, const char *table,
@@ -542,15 +547,21 @@ static int add_slot_map(struct nfnl_batch *batch, const char *table,
  * is empty and each element is checked once, as it is added.
  */
 static int add_service_objects(struct nfnl_batch *batch, const char *table,
-			       const struct knlb_service *svc, size_t i,
-			       uint32_t set_id, const struct fallback_state *fb)
+			       const struct knlb_model *pool, size_t i,
+			       uint32_t set_id, const struct fallback_state *fb,
+			       size_t lead)
 {
+	const struct knlb_service *svc = &pool->services[i];
+	const struct knlb_service *lsvc = lead != SLOT_SHARE_NONE ?
+					  &pool->services[lead] : NULL;
 	bool persist = persist_enabled(svc);
 	uint32_t m = svc->cfg->table_size;
 	char chain[RULESET_NAME_MAX];
 	int ret = 0;
 
-	for (size_t k = 0; ret == 0 && k < svc->n_families; k++)
+	if (lsvc)
+		ret = share_add_maps(batch, table, svc, i, lead, set_id);
+	for (size_t k = 0; ret == 0 && !lsvc && k < svc->n_families; k++)
 		ret = add_slot_map(batch, table, svc, &svc->families[k],
 				   set_id + (uint32_t)k);
 	if (ret == 0 && fb)
@@ -572,10 +583,15 @@ static int add_service_objects(struct nfnl_batch *batch, const char *table,
 						       persist_set_id(i, k));
 		if (ret == 0 && fb)
 			ret = fallback_add_jump(batch, table, svc, f);
-		if (ret == 0)
+		if (ret == 0 && lsvc)
+			ret = share_add_rules(batch, table, svc, k, set_id,
+					      lsvc, lead);
+		else if (ret == 0)
 			ret = add_service_rule(batch, table, svc, f,
 					       set_id + (uint32_t)k);
 	}
+	if (ret == 0 && lsvc)
+		return share_add_elements(batch, table, svc, lsvc->base_slots);
 	for (size_t k = 0; ret == 0 && k < svc->n_families; k++)
 		ret = add_all_slots(batch, table, svc, svc->families[k].family,
 				    (fb ? fb->base : svc->slots) + k * m);
@@ -624,7 +640,7 @@ static int add_dispatch_chain(struct nfnl_batch *batch, const char *table,
 }
 
 int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool,
-			const struct fallback_state *fb)
+			const struct fallback_state *fb, const size_t *leader)
 {
 	const char *table = pool->config->global.table;
 	bool v6 = pool_serves_family(pool, KNLB_FAMILY_IPV6);
@@ -643,14 +659,31 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool,
 		ret = add_dispatch_map(batch, pool, KNLB_FAMILY_IPV6);
 
 	for (size_t i = 0; ret == 0 && i < pool->n_services; i++) {
-		ret = add_service_objects(batch, table, &pool->services[i], i,
-					  set_id, fb && fb[i].base ? &fb[i] : NULL);
+		ret = add_service_objects(batch, table, pool, i, set_id,
+					  fb && fb[i].base ? &fb[i] : NULL,
+					  leader ? leader[i] : SLOT_SHARE_NONE);
 		set_id += KNLB_FAMILIES;
 	}
-	for (size_t i = 0; ret == 0 && i < pool->n_services; i++)
-		for (size_t k = 0; ret == 0 && k < pool->services[i].n_families; k++)
-			ret = add_dispatch_element(batch, table, &pool->services[i],
-						   pool->services[i].families[k].family);
+	/* after every rule that reads them, as for a service's own maps */
+	for (size_t i = 0; ret == 0 && leader && i < pool->n_services; i++)
+		if (leader[i] == i)
+			ret = share_add_elements(batch, table,
+						 &pool->services[i], NULL);
+	for (size_t i = 0; ret == 0 && i < pool->n_services; i++) {
+		const struct knlb_service *svc = &pool->services[i];
+		unsigned empty = pool_empty_families(svc);
+
+		for (size_t k = 0; ret == 0 && k < svc->n_families; k++) {
+			enum knlb_family f = svc->families[k].family;
+
+			/* a shared base would map it: no dispatch (slot_share.c) */
+			if (leader && leader[i] != SLOT_SHARE_NONE &&
+			    (empty & (1u << f)))
+				continue;
+			ret = ruleset_add_dispatch_element(batch, table, svc, f,
+							   NFT_MSG_NEWSETELEM);
+		}
+	}
 
 	if (ret == 0)
 		ret = add_dispatch_chain(batch, table, RULESET_PREROUTING,
@@ -688,15 +721,17 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool,
 int ruleset_add_slot_changes(struct nfnl_batch *batch,
 			     const struct knlb_model *pool,
 			     const struct knlb_service *svc,
-			     const struct slot_diff *diff)
+			     const struct slot_diff *diff,
+			     const uint32_t *shared_base, size_t *elements)
 {
 	const char *table = pool->config->global.table;
 	uint32_t m = svc->cfg->table_size;
 	uint32_t *keys, *values;
+	size_t written = 0;
 	int ret = 0;
 
 	if (diff->n_changes == 0)
-		return 0;
+		goto out_count;
 	keys = malloc(diff->n_changes * sizeof(*keys));
 	values = malloc(diff->n_changes * sizeof(*values));
 	if (!keys || !values) {
@@ -706,37 +741,53 @@ int ruleset_add_slot_changes(struct nfnl_batch *batch,
 	/*
 	 * diff indexes svc->slots, one table of m slots per family: slot s
 	 * is key s % m in the map of family k = s / m.  Per family, deletes
-	 * first: a changed slot is delete + add of the same key.
+	 * first: a changed slot is delete + add of the same key.  Sharing a
+	 * base map, a slot has an element in the service's override map
+	 * only while its backend is not the base's (slot_share.c).
 	 */
 	for (size_t k = 0; ret == 0 && k < svc->n_families; k++) {
 		enum knlb_family f = svc->families[k].family;
 		uint32_t lo = (uint32_t)k * m, hi = lo + m;
+		char set[RULESET_NAME_MAX];
 		size_t n = 0;
 
+		if (shared_base)
+			ruleset_share_ovr_name(svc, f, set, sizeof(set));
+		else
+			ruleset_slots_name(svc, f, set, sizeof(set));
 		for (size_t i = 0; i < diff->n_changes; i++) {
 			const struct slot_change *c = &diff->changes[i];
 
 			if (c->slot >= lo && c->slot < hi &&
-			    c->from != SCHED_SLOT_EMPTY)
+			    c->from != SCHED_SLOT_EMPTY &&
+			    !(shared_base && c->from == shared_base[c->slot]))
 				keys[n++] = c->slot - lo;
 		}
-		ret = add_slot_elements(batch, table, svc, f, keys, NULL, n);
+		written += n;
+		ret = ruleset_add_map_elements(batch, table, svc, set, f, keys,
+					       NULL, n);
 		if (ret < 0)
 			break;
 		n = 0;
 		for (size_t i = 0; i < diff->n_changes; i++) {
 			const struct slot_change *c = &diff->changes[i];
 
-			if (c->slot < lo || c->slot >= hi || c->to == SCHED_SLOT_EMPTY)
+			if (c->slot < lo || c->slot >= hi || c->to == SCHED_SLOT_EMPTY ||
+			    (shared_base && c->to == shared_base[c->slot]))
 				continue;
 			keys[n] = c->slot - lo;
 			values[n++] = c->to;
 		}
-		ret = add_slot_elements(batch, table, svc, f, keys, values, n);
+		written += n;
+		ret = ruleset_add_map_elements(batch, table, svc, set, f, keys,
+					       values, n);
 	}
 out_free:
 	free(keys);
 	free(values);
+out_count:
+	if (elements)
+		*elements = written;
 	return ret;
 }
 

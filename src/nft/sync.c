@@ -21,6 +21,7 @@
 #include "knlb/config/config-t.h"
 #include "knlb/nft/ruleset.h"
 #include "knlb/pool/pool.h"
+#include "knlb/pool/slot_share.h"
 #include "knlb/pool/base_index.h"
 #include "knlb/pool/fallback.h"
 #include "knlb/sched/sched.h"
@@ -134,10 +135,12 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 	struct nfnl_batch *batch = nfnl_batch_new(sock);
 	/* serving backends' maps are filled later: sync_fallback_refresh() */
 	struct fallback_state *fb = sync_fallback_states_new(pool, false);
+	size_t *leader = malloc((pool->n_services ?: 1) * sizeof(*leader));
+	long sharing = leader ? pool_slot_share_groups(pool, leader) : -ENOMEM;
 	int ret;
 
 	*res = (struct sync_result){ 0 };
-	if (!batch || !fb)
+	if (!batch || !fb || sharing < 0)
 		goto out_nomem;
 	for (size_t i = 0; i < pool->n_services; i++) {
 		const struct knlb_service *svc = &pool->services[i];
@@ -145,24 +148,37 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 		/* the slot maps hold the base in the fallback shape */
 		const uint32_t *held = fb[i].base ? fb[i].base : svc->slots;
 
-		for (size_t s = 0; s < pool_slots_len(svc); s++) {
+		if (leader[i] != SLOT_SHARE_NONE) {
+			/* a group's base once, each member's overrides */
+			if (leader[i] == i)
+				held = svc->base_slots;
+			else
+				held = NULL;
+			res->elements += share_count_ovr(svc,
+				pool->services[leader[i]].base_slots);
+		}
+		for (size_t s = 0; held && s < pool_slots_len(svc); s++) {
 			res->elements += held[s] != SCHED_SLOT_EMPTY;
 			res->elements += fb[i].base && fb[i].fb[s] != SCHED_SLOT_EMPTY;
 		}
 	}
+	res->shared = (size_t)sharing;
 	ret = nfnl_batch_expect(batch, res->elements * SYNC_SLOT_ELEM_BYTES);
 	if (ret == 0)
-		ret = ruleset_add_replace(batch, pool, fb);
+		ret = ruleset_add_replace(batch, pool, fb, sharing ? leader : NULL);
 	if (ret == 0)
 		ret = add_carry_over(batch, pool, res);
 	sync_fallback_states_free(fb, pool->n_services);
 	fb = NULL;
+	free(leader);
+	leader = NULL;
 	if (ret < 0)
 		goto out_nomem;
 	return send_transaction(sock, batch, start, res, err, errlen);
 
 out_nomem:
 	nfnl_batch_free(batch);
+	free(leader);
 	sync_fallback_states_free(fb, pool->n_services);
 	snprintf(err, errlen, "building the transaction: %s", strerror(ENOMEM));
 	return -ENOMEM;
@@ -228,11 +244,13 @@ static int add_direct_changes(struct nfnl_batch *batch,
 {
 	struct slot_diff diff;
 	int ret = diff_slots(svc, old, &diff);
+	size_t elements;
 
 	if (ret < 0)
 		return ret;
-	ret = ruleset_add_slot_changes(batch, pool, svc, &diff);
-	res->elements += diff.n_deletes + diff.n_adds;
+	ret = ruleset_add_slot_changes(batch, pool, svc, &diff, old->shared_base,
+				       &elements);
+	res->elements += elements;
 	res->moved += (uint32_t)diff.n_changes;
 	slot_diff_release(&diff);
 	return ret;
@@ -309,6 +327,11 @@ static int add_service_delta(struct nfnl_batch *batch,
 			ret = ruleset_add_empty_change(batch, pool, svc,
 						       svc->families[k].family,
 						       empty & bit);
+		/* a shared base maps every slot: dispatch only what is not empty */
+		if (ret == 0 && old->shared_base && ((empty ^ old->empty) & bit))
+			ret = ruleset_add_dispatch_change(batch, pool, svc,
+							  svc->families[k].family,
+							  !(empty & bit));
 	}
 	return ret;
 }
@@ -477,10 +500,7 @@ int sync_fallback_refresh(struct nfnl_sock *sock, const struct knlb_model *pool,
 }
 
 int sync_service_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
-		       const struct knlb_service *svc, const uint32_t *old_slots,
-		       uint64_t old_base_gen, unsigned old_empty,
-		       struct fallback_state *old_fb,
-		       struct fallback_state *fb_scratch,
+		       const struct knlb_service *svc, const struct sync_old *o,
 		       struct sync_result *res, char *err, size_t errlen)
 {
 	struct sync_old *old = calloc(pool->n_services, sizeof(*old));
@@ -490,11 +510,7 @@ int sync_service_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
 		snprintf(err, errlen, "building the transaction: %s", strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	old[svc - pool->services] = (struct sync_old){
-		.slots = old_slots, .base_gen = old_base_gen,
-		.empty = old_empty, .fb = old_fb,
-		.fb_scratch = old_fb ? fb_scratch : NULL,
-	};
+	old[svc - pool->services] = *o;
 	ret = sync_pool_slots(sock, pool, old, res, err, errlen);
 	free(old);
 	return ret;

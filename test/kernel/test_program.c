@@ -196,7 +196,7 @@ Test(program, weight_change_sends_only_changed_slots)
 	cr_assert_gt(moved, 0);
 
 	gen = kt_nft_genid();
-	ret = sync_service_slots(sock, pool, web, old, 0, 0, NULL, NULL, &res, err, sizeof(err));
+	ret = sync_service_slots(sock, pool, web, &(struct sync_old){ .slots = old }, &res, err, sizeof(err));
 	cr_assert_eq(ret, 0, "%s", err);
 	cr_expect_eq(kt_nft_genid(), gen + 1, "delta must be exactly one transaction");
 	/* each moved slot is one delete and one add, nothing else */
@@ -212,7 +212,7 @@ Test(program, weight_change_sends_only_changed_slots)
 	/* no change: no transaction at all */
 	gen = kt_nft_genid();
 	memcpy(old, web->slots, m * sizeof(*old));
-	cr_assert_eq(sync_service_slots(sock, pool, web, old, 0, 0, NULL, NULL, &res, err, sizeof(err)), 0);
+	cr_assert_eq(sync_service_slots(sock, pool, web, &(struct sync_old){ .slots = old }, &res, err, sizeof(err)), 0);
 	cr_expect_eq(kt_nft_genid(), gen, "an unchanged table must send nothing");
 
 	free(listed);
@@ -252,7 +252,7 @@ Test(program, rejected_batch_keeps_previous_state)
 	wrong[0] = SCHED_SLOT_EMPTY;
 	wrong[1] = web->slots[1] == 0 ? 1 : 0;
 	gen = kt_nft_genid();
-	ret = sync_service_slots(sock, pool, web, wrong, 0, 0, NULL, NULL, &res, err, sizeof(err));
+	ret = sync_service_slots(sock, pool, web, &(struct sync_old){ .slots = wrong }, &res, err, sizeof(err));
 	cr_expect_lt(ret, 0, "the kernel should have refused the batch");
 	cr_expect(strstr(err, "service web: map web_slots") != NULL,
 		  "error does not name the object: '%s'", err);

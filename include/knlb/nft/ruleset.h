@@ -53,16 +53,38 @@ const char *ruleset_slots_name(const struct knlb_service *svc,
 /*
  * fb: per service of pool, what the kernel should hold in the fallback
  * shape (pool/fallback.h), base NULL for a service not in it; fb NULL:
- * no service is.
+ * no service is.  leader: who shares a base map (pool_slot_share_groups()),
+ * NULL: nobody.
  */
 int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool,
-			const struct fallback_state *fb);
+			const struct fallback_state *fb, const size_t *leader);
 
-/* Element deletes/adds that turn svc's kernel slot map per diff. */
+/*
+ * The shared base shape (nft/slot_share.c): "<leader>_base[6]", the base
+ * map of a group, and "<service>_ovr[6]", a member's overrides.
+ */
+const char *ruleset_share_base_name(const struct knlb_service *lead,
+				    enum knlb_family f, char *buf, size_t len);
+const char *ruleset_share_ovr_name(const struct knlb_service *svc,
+				   enum knlb_family f, char *buf, size_t len);
+/* svc's override elements against base (a group's base table). */
+size_t share_count_ovr(const struct knlb_service *svc, const uint32_t *base);
+/* svc's dispatch element of family f in (present) or out. */
+int ruleset_add_dispatch_change(struct nfnl_batch *batch,
+				const struct knlb_model *pool,
+				const struct knlb_service *svc,
+				enum knlb_family f, bool present);
+
+/*
+ * Element deletes/adds that turn svc's kernel slot map per diff; with
+ * shared_base (the table its group's base map holds: nft/slot_share.c),
+ * its override map instead.  Counts them into *elements (NULL: not).
+ */
 int ruleset_add_slot_changes(struct nfnl_batch *batch,
 			     const struct knlb_model *pool,
 			     const struct knlb_service *svc,
-			     const struct slot_diff *diff);
+			     const struct slot_diff *diff,
+			     const uint32_t *shared_base, size_t *elements);
 
 /*
  * The fallback shape of svc from have to want (pool/fallback.h): its

@@ -31,6 +31,8 @@ struct sync_result {
 	/* entries carried over a table replace, and those that could not be read */
 	size_t persist_kept;
 	bool persist_unread;
+	/* a replace: services sharing a base slot map (pool/slot_share.h) */
+	size_t shared;
 };
 
 /*
@@ -42,22 +44,7 @@ struct sync_result {
 int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 		 struct sync_result *res, char *err, size_t errlen);
 
-/*
- * The kernel holds old_slots (and old_empty: bit 1 << family for each of
- * svc's VIPs in its on_empty set; old_base_gen: svc->base_gen when the
- * pool computed old_slots, 0 when not known) and svc is what it should hold: send exactly the element deletes
- * and adds between them, in one transaction, or nothing when equal.
- * When a backend leaves the table of a persistent service, the entries
- * pointing at a backend without slots are destroyed in the same
- * transaction, and once more right after it (clients learned between the
- * dump and the commit).
- */
-int sync_service_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
-		       const struct knlb_service *svc, const uint32_t *old_slots,
-		       uint64_t old_base_gen, unsigned old_empty,
-		       struct fallback_state *old_fb,
-		       struct fallback_state *fb_scratch,
-		       struct sync_result *res, char *err, size_t errlen);
+
 
 /* What the kernel holds for one service, the base of a delta. */
 struct sync_old {
@@ -95,7 +82,26 @@ struct sync_old {
 	 * translated to the new indexes.  0: the list is the same.
 	 */
 	size_t fb_drop_maps;
+	/*
+	 * A service sharing a base slot map (pool/slot_share.h): the table
+	 * that map holds, in svc's backend indexes.  Its own map then holds
+	 * only the slots of old->slots that differ from it.  NULL: the
+	 * service has a slot map of its own.
+	 */
+	const uint32_t *shared_base;
 };
+
+/*
+ * The kernel holds o for svc (struct sync_old above) and svc is what it
+ * should hold: send exactly the element deletes and adds between them,
+ * in one transaction, or nothing when equal.  When a backend leaves the
+ * table of a persistent service, the entries pointing at a backend
+ * without slots are destroyed in the same transaction, and once more
+ * right after it (clients learned between the dump and the commit).
+ */
+int sync_service_slots(struct nfnl_sock *sock, const struct knlb_model *pool,
+		       const struct knlb_service *svc, const struct sync_old *o,
+		       struct sync_result *res, char *err, size_t errlen);
 
 /*
  * The same for every service of pool at once (a reload), in one

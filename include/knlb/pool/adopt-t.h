@@ -55,6 +55,16 @@ struct adopt_service {
 	 * in mapped[] where their map sends them, as the kernel forwards.
 	 */
 	uint32_t fallback_rules[ADOPT_FALLBACK_WORDS];
+	/*
+	 * The shared base shape (nft/slot_share.c): bit 1 << family for each
+	 * map <name>_ovr[6] found; share_lead[family], the service whose map
+	 * <lead>_base[6] the chain's second slot rule reads; dispatched, bit
+	 * 1 << family for each dispatch element that jumps to the chain (a
+	 * family with no usable backend has none).  The family's slots are
+	 * the base map overlaid with the override map, when dispatched.
+	 */
+	unsigned shared_maps, dispatched;
+	char share_lead[KNLB_FAMILIES][KNLB_NAME_MAX];
 };
 
 struct adopt_table {

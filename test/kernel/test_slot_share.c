@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The shared base shape (docs/architecture.md, "Shared base maps"):
+ * services that list the same backends share one base map, each keeps
+ * only where its own table differs, and the kernel forwards every slot of
+ * every service as the pool says, whatever health does to each of them.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <criterion/criterion.h>
+
+#include "knlb/config/config.h"
+#include "knlb/health/health.h"
+#include "knlb/lib/loop.h"
+#include "knlb/nft/readback.h"
+#include "knlb/nft/commit.h"
+#include "knlb/nft/nfnl.h"
+#include "knlb/nft/sync.h"
+#include "knlb/pool/adopt_plan.h"
+#include "knlb/pool/adopt_table.h"
+#include "knlb/pool/pool.h"
+#include "knlb/pool/reload_plan.h"
+#include "knlb/sched/sched.h"
+#include "kt.h"
+#include "kt_rig.h"
+
+TestSuite(slot_share, .init = kt_enter_netns, .timeout = 120);
+
+#define M 10007		/* at least SLOT_SHARE_MIN_SLOTS */
+#define N 50		/* under 256 slots per backend: the direct shape */
+#define SHARED 3	/* web, api, img; solo lists other backends */
+
+static const char *const names[] = { "web", "api", "img", "solo" };
+
+/* api_backends: how many of the N api lists; web_weight: its backend 3's */
+static char *config_text_of(size_t api_backends, int web_weight)
+{
+	size_t len = 16384 + 4 * N * 40, off = 0;
+	char *text = malloc(len);
+
+	cr_assert_not_null(text);
+	for (size_t s = 0; s < 4; s++) {
+		off += (size_t)snprintf(text + off, len - off,
+					"[service %s]\nvip = 192.0.2.%zu\nport = 80\n"
+					"table_size = %u\ncheck = tcp\nrise = 1\nfall = 1\n",
+					names[s], 10 + s, M);
+		for (size_t b = 0; b < (s == 1 ? api_backends : N); b++)
+			off += (size_t)snprintf(text + off, len - off,
+						"backend = 10.%d.0.%zu:8080 weight=%d\n",
+						s < SHARED ? 1 : 2, 1 + b,
+						s == 0 && b == 3 ? web_weight : 1);
+	}
+	return text;
+}
+
+static char *config_text(void)
+{
+	return config_text_of(N, 1);
+}
+
+static void load_text(const char *text, struct knlb_config **config,
+		      struct knlb_model **pool)
+{
+	FILE *f = fmemopen((void *)text, strlen(text), "r");
+
+	cr_assert_not_null(f);
+	cr_assert_eq(config_load_stream(f, "share.conf", config, stderr), 0);
+	fclose(f);
+	cr_assert_eq(pool_create(*config, pool), 0);
+}
+
+static void rig_up(struct kt_rig *g)
+{
+	char *text = config_text();
+
+	kt_rig_up(g, text, "share.conf");
+	free(text);
+}
+
+static size_t list_map(const char *name, uint32_t *out)
+{
+	char cmd[128], *listing;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd), "nft list map inet knlb %s", name);
+	listing = kt_run_ok(cmd);
+	n = kt_parse_slot_map(listing, M, out);
+	free(listing);
+	return n;
+}
+
+/*
+ * What the kernel forwards each slot of service s to, as the packet path
+ * reads it: its override map, else the group's base map (web_base).
+ */
+static void kernel_slots(size_t s, uint32_t *out, size_t *overrides)
+{
+	uint32_t *ovr = malloc(M * sizeof(*ovr));
+	char name[64];
+
+	cr_assert_not_null(ovr);
+	for (uint32_t i = 0; i < M; i++)
+		out[i] = ovr[i] = SCHED_SLOT_EMPTY;
+	cr_assert_eq(list_map("web_base", out), M, "the base map holds every slot");
+	snprintf(name, sizeof(name), "%s_ovr", names[s]);
+	*overrides = list_map(name, ovr);
+	for (uint32_t i = 0; i < M; i++)
+		if (ovr[i] != SCHED_SLOT_EMPTY)
+			out[i] = ovr[i];
+	free(ovr);
+}
+
+/* The kernel's listing is the render of the pool. */
+static void expect_listing_is_render(struct kt_rig *g, const char *when)
+{
+	char *listed = kt_normalize_free(kt_nft_list("knlb"));
+	char *rendered = kt_normalize_free(kt_render(g->pool));
+
+	cr_expect_str_eq(listed, rendered, "%s: kernel differs from the desired state", when);
+	free(listed);
+	free(rendered);
+}
+
+Test(slot_share, services_listing_the_same_backends_write_one_base_map)
+{
+	uint32_t *got = malloc(M * sizeof(*got));
+	struct kt_rig g;
+	size_t overrides;
+	int status;
+	char *out;
+
+	cr_assert_not_null(got);
+	rig_up(&g);
+	cr_expect_eq(g.programmed.shared, SHARED);
+	/* one base for the three, solo's own map: 2 x M, not 4 x M */
+	cr_expect_eq(g.programmed.elements, 2 * M, "%zu elements written",
+		     g.programmed.elements);
+	for (size_t s = 0; s < SHARED; s++) {
+		char cmd[96];
+
+		kernel_slots(s, got, &overrides);
+		cr_expect_eq(overrides, 0, "%s: %zu overrides with every backend up",
+			     names[s], overrides);
+		cr_expect_arr_eq(got, g.pool->services[s].slots, M * sizeof(*got),
+				 "%s forwards another table", names[s]);
+		snprintf(cmd, sizeof(cmd), "nft list map inet knlb %s_slots 2>&1", names[s]);
+		free(kt_run(cmd, &status));
+		cr_expect_neq(status, 0, "%s kept a slot map of its own", names[s]);
+	}
+	cr_expect_eq(list_map("solo_slots", got), M, "solo shares with nobody");
+	out = kt_run_ok("nft list chain inet knlb svc_api");
+	cr_expect(strstr(out, "map @api_ovr") && strstr(out, "map @web_base") &&
+		  strstr(out, "map @api_ovr") < strstr(out, "map @web_base"),
+		  "api's chain reads its overrides, then the base:\n%s", out);
+	free(out);
+	expect_listing_is_render(&g, "after the replace");
+	free(got);
+	kt_rig_down(&g);
+}
+
+/*
+ * Health moves each service on its own: after every transition the
+ * kernel forwards each service's every slot as its pool table says, the
+ * base map is never written, and a service's overrides are the slots
+ * its table has away from the base.
+ */
+Test(slot_share, each_service_fails_over_alone_and_the_base_map_stays)
+{
+	static const struct { size_t s, b; bool up; } steps[] = {
+		{ 0, 3, false }, { 1, 3, false }, { 0, 7, false }, { 2, 0, false },
+		{ 0, 3, true }, { 1, 9, false }, { 1, 3, true }, { 0, 7, true },
+		{ 1, 9, true }, { 2, 0, true },
+	};
+	uint32_t *got = malloc(M * sizeof(*got)), *base = malloc(M * sizeof(*base));
+	uint32_t *base_now = malloc(M * sizeof(*base_now));
+	struct kt_rig g;
+
+	cr_assert(got && base && base_now);
+	rig_up(&g);
+	for (uint32_t i = 0; i < M; i++)
+		base[i] = SCHED_SLOT_EMPTY;
+	list_map("web_base", base);
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		uint32_t gen = kt_nft_genid();
+		struct commit_stats st;
+
+		kt_rig_verdict(&g, steps[i].s, steps[i].b, steps[i].up);
+		committer_run(g.committer);
+		cr_expect_eq(kt_nft_genid(), gen + 1, "step %zu: one transaction", i);
+		committer_get_stats(g.committer, &st);
+		cr_expect_leq(st.last_elements, 2 * st.last_moved,
+			      "step %zu: %zu elements for %u slots moved", i,
+			      st.last_elements, st.last_moved);
+		for (size_t s = 0; s < SHARED; s++) {
+			const uint32_t *want = g.pool->services[s].slots;
+			size_t overrides, differ = 0;
+
+			kernel_slots(s, got, &overrides);
+			for (uint32_t k = 0; k < M; k++) {
+				cr_assert_eq(got[k], want[k], "step %zu: %s slot %u is %u in the kernel, %u in the pool",
+					     i, names[s], k, got[k], want[k]);
+				differ += want[k] != base[k];
+			}
+			cr_expect_eq(overrides, differ, "step %zu: %s has %zu overrides for %zu slots off the base",
+				     i, names[s], overrides, differ);
+		}
+		for (uint32_t k = 0; k < M; k++)
+			base_now[k] = SCHED_SLOT_EMPTY;
+		list_map("web_base", base_now);
+		cr_expect_arr_eq(base_now, base, M * sizeof(*base), "step %zu wrote the base map", i);
+	}
+	expect_listing_is_render(&g, "after the transitions");
+	free(got);
+	free(base);
+	free(base_now);
+	kt_rig_down(&g);
+}
+
+/*
+ * A shared service with no usable backend: the base would still map its
+ * slots, so its VIP leaves the dispatch map (and goes to on_empty's set)
+ * while the others keep theirs; back when a backend is.
+ */
+Test(slot_share, an_empty_service_leaves_the_dispatch_map)
+{
+	uint32_t *got = malloc(M * sizeof(*got));
+	struct kt_rig g;
+	size_t overrides;
+	char *out;
+
+	cr_assert_not_null(got);
+	rig_up(&g);
+	for (size_t b = 0; b < N; b++)
+		kt_rig_verdict(&g, 1, b, false);
+	committer_run(g.committer);
+	out = kt_run_ok("nft list map inet knlb svc_dispatch");
+	cr_expect(!strstr(out, "192.0.2.11 "), "api is still dispatched:\n%s", out);
+	cr_expect(strstr(out, "192.0.2.10 ") && strstr(out, "192.0.2.12 "),
+		  "web or img lost its dispatch:\n%s", out);
+	free(out);
+	out = kt_run_ok("nft list set inet knlb empty_reject");
+	cr_expect(strstr(out, "192.0.2.11 . tcp . 80"), "api not in empty_reject:\n%s", out);
+	free(out);
+	kernel_slots(1, got, &overrides);
+	cr_expect_eq(overrides, 0, "an empty service keeps no override");
+	/*
+	 * No listing against the render here: an empty service's base is
+	 * its (empty) table, so a replace now would give api a map of its
+	 * own; the kernel keeps the shape of the last replace.
+	 */
+
+	kt_rig_verdict(&g, 1, 4, true);
+	committer_run(g.committer);
+	out = kt_run_ok("nft list map inet knlb svc_dispatch");
+	cr_expect(strstr(out, "192.0.2.11 . tcp . 80 : jump svc_api"),
+		  "api is not dispatched again:\n%s", out);
+	free(out);
+	kernel_slots(1, got, &overrides);
+	cr_expect_arr_eq(got, g.pool->services[1].slots, M * sizeof(*got),
+			 "api back on one backend");
+	expect_listing_is_render(&g, "api back");
+	free(got);
+	kt_rig_down(&g);
+}
+
+/*
+ * A restart reads back what each shared service forwards to: the base
+ * overlaid with its overrides, nothing for an empty one; a fresh pool
+ * adopting it computes the same tables.
+ */
+Test(slot_share, the_read_back_composes_the_base_and_the_overrides)
+{
+	struct knlb_config *config;
+	struct knlb_model *fresh;
+	struct pool_adopt_result res;
+	struct adopt_table *t;
+	struct kt_rig g;
+	char err[512], *text;
+
+	rig_up(&g);
+	kt_rig_verdict(&g, 0, 5, false);
+	for (size_t b = 0; b < N; b++)
+		kt_rig_verdict(&g, 2, b, false);
+	committer_run(g.committer);
+
+	cr_assert_eq(adopt_read("knlb", &t, err, sizeof(err)), 0, "%s", err);
+	for (size_t s = 0; s < 4; s++) {
+		const struct adopt_service *as = adopt_find(t, names[s]);
+
+		cr_assert_not_null(as, "%s not read back", names[s]);
+		cr_expect(as->has_map && as->has_chain && as->has_mark, "%s", names[s]);
+		cr_expect_eq(as->n_elements, s == 2 ? 0 : M, "%s: %u slots read back",
+			     names[s], as->n_elements);
+	}
+	cr_expect_eq(adopt_slots_of(adopt_find(t, "web"),
+				    &g.pool->services[0].backends[5].cfg->addr, 8080), 0,
+		     "web's dead backend is read back mapped");
+	cr_expect_gt(adopt_slots_of(adopt_find(t, "api"),
+				    &g.pool->services[1].backends[5].cfg->addr, 8080), 0,
+		     "api's backend 5 is not read back mapped");
+
+	text = config_text();
+	load_text(text, &config, &fresh);
+	free(text);
+	cr_assert_eq(pool_adopt(fresh, t, &res), 0);
+	cr_expect(!fresh->services[0].backends[5].up, "web's backend 5 adopted up");
+	cr_expect(fresh->services[1].backends[5].up, "api's backend 5 adopted down");
+	for (size_t b = 0; b < N; b++)
+		cr_expect(!fresh->services[2].backends[b].up, "img's backend %zu adopted up", b);
+	for (size_t s = 0; s < 4; s++)
+		cr_expect_arr_eq(fresh->services[s].slots, g.pool->services[s].slots,
+				 M * sizeof(uint32_t), "service %s", names[s]);
+	adopt_table_free(t);
+	pool_free(fresh);
+	config_free(config);
+	kt_rig_down(&g);
+}
+
+/* A reload of the rig's pool to text: its plan's kind, the committer on the new pool. */
+static enum reload_kind reload_to(struct kt_rig *g, const char *text,
+				  struct knlb_config **config,
+				  struct knlb_model **pool, struct sync_result *res)
+{
+	struct reload_plan plan;
+	enum reload_kind kind;
+	char err[512];
+
+	load_text(text, config, pool);
+	cr_assert_eq(reload_plan_build(g->pool, *pool, 0, &plan, err, sizeof(err)),
+		     0, "%s", err);
+	kind = plan.kind;
+	cr_assert_eq(committer_reload(g->committer, *pool, &plan, res, err,
+				      sizeof(err)), 0, "%s", err);
+	reload_plan_free(&plan);
+	return kind;
+}
+
+static bool map_exists(const char *name)
+{
+	char cmd[128];
+	int status;
+
+	snprintf(cmd, sizeof(cmd), "nft list map inet knlb %s >/dev/null 2>&1", name);
+	free(kt_run(cmd, &status));
+	return status == 0;
+}
+
+/*
+ * A reload that keeps the shared services' backends is a delta that
+ * leaves the base map alone (a weight changed in web: web's overrides
+ * take it); one that changes a shared service's backend list replaces
+ * the table, and the groups are made again (api, one backend fewer,
+ * gets a map of its own; web, its weight back, shares with img again).
+ * Each time every service forwards as its pool.
+ */
+Test(slot_share, a_reload_keeps_the_base_map_unless_a_shared_list_changes)
+{
+	struct knlb_config *c1, *c2;
+	struct knlb_model *p1, *p2;
+	struct sync_result res;
+	uint32_t *got = malloc(M * sizeof(*got)), *base = malloc(M * sizeof(*base));
+	struct kt_rig g;
+	size_t overrides;
+	char *text;
+
+	cr_assert(got && base);
+	rig_up(&g);
+	for (uint32_t i = 0; i < M; i++)
+		base[i] = SCHED_SLOT_EMPTY;
+	list_map("web_base", base);
+
+	text = config_text_of(N, 3);
+	cr_expect_eq(reload_to(&g, text, &c1, &p1, &res), RELOAD_SLOTS);
+	free(text);
+	cr_expect_lt(res.elements, M, "a weight change rewrote %zu elements", res.elements);
+	for (uint32_t i = 0; i < M; i++)
+		got[i] = SCHED_SLOT_EMPTY;
+	list_map("web_base", got);
+	cr_expect_arr_eq(got, base, M * sizeof(*got), "the delta wrote the base map");
+	for (size_t s = 0; s < SHARED; s++) {
+		kernel_slots(s, got, &overrides);
+		cr_expect_arr_eq(got, p1->services[s].slots, M * sizeof(*got),
+				 "%s after the weight change", names[s]);
+	}
+	kernel_slots(0, got, &overrides);
+	cr_expect_gt(overrides, 0, "web's new weight is in no override");
+
+	/* api loses a backend; web's weight back as web and img list it */
+	text = config_text_of(N - 1, 1);
+	cr_expect_eq(reload_to(&g, text, &c2, &p2, &res), RELOAD_SLOTS);
+	free(text);
+	cr_expect(map_exists("api_slots") && !map_exists("api_ovr"),
+		  "api, with another list, still shares");
+	cr_expect(map_exists("web_base") && map_exists("web_ovr") &&
+		  map_exists("img_ovr"), "web and img do not share again");
+	{
+		char *listed = kt_normalize_free(kt_nft_list("knlb"));
+		char *rendered = kt_normalize_free(kt_render(p2));
+
+		cr_expect_str_eq(listed, rendered, "the replace is not the new pool");
+		free(listed);
+		free(rendered);
+	}
+
+	kt_rig_down(&g);	/* the first pool: the committer follows p2 now */
+	pool_free(p1);
+	config_free(c1);
+	pool_free(p2);
+	config_free(c2);
+	free(got);
+	free(base);
+}
