@@ -5,9 +5,13 @@
  * only where its own table differs, and the kernel forwards every slot of
  * every service as the pool says, whatever health does to each of them.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <criterion/criterion.h>
 
 #include "knlb/config/config.h"
@@ -19,6 +23,7 @@
 #include "knlb/nft/sync.h"
 #include "knlb/pool/adopt_plan.h"
 #include "knlb/pool/adopt_table.h"
+#include "knlb/pool/explain.h"
 #include "knlb/pool/pool.h"
 #include "knlb/pool/reload_plan.h"
 #include "knlb/sched/sched.h"
@@ -410,4 +415,87 @@ Test(slot_share, a_reload_keeps_the_base_map_unless_a_shared_list_changes)
 	config_free(c2);
 	free(got);
 	free(base);
+}
+
+/*
+ * Where a TCP connection from 198.51.100.<host>:<port> to VIP 192.0.2.<vip>:80
+ * goes: the backend index (10.1.0.(1 + index)) that accepted it, read
+ * from the accepted socket's own address.
+ */
+static int reached(int listener, int host, uint16_t port, int vip)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(80),
+				  .sin_addr.s_addr = htonl(0xc0000200 + (uint32_t)vip) };
+	struct sockaddr_in from = { .sin_family = AF_INET, .sin_port = htons(port),
+				    .sin_addr.s_addr = htonl(0xc6336400 + (uint32_t)host) };
+	struct sockaddr_in got;
+	socklen_t len = sizeof(got);
+	struct pollfd p = { .fd = listener, .events = POLLIN };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, c;
+
+	cr_assert_geq(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	cr_assert_eq(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0, "bind: %s", strerror(errno));
+	cr_assert_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0,
+		     "connect to 192.0.2.%d: %s", vip, strerror(errno));
+	cr_assert_eq(poll(&p, 1, 2000), 1, "no backend accepted");
+	c = accept(listener, NULL, NULL);
+	cr_assert_geq(c, 0);
+	cr_assert_eq(getsockname(c, (struct sockaddr *)&got, &len), 0);
+	close(c);
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &(struct linger){ 1, 0 }, sizeof(struct linger));
+	close(fd);
+	return (int)(ntohl(got.sin_addr.s_addr) & 0xff) - 1;
+}
+
+/*
+ * Real connections: to each shared service, every client reaches the
+ * backend its own table gives (pool_explain()), through its overrides
+ * where ten of api's backends are down and through the base elsewhere.
+ */
+Test(slot_share, connections_follow_each_services_own_table)
+{
+	int listener, one = 1, status, through_override = 0;
+	struct sockaddr_in any = { .sin_family = AF_INET, .sin_port = htons(8080) };
+	char setup[4096];
+	size_t off;
+	struct kt_rig g;
+	char *out;
+
+	off = (size_t)snprintf(setup, sizeof(setup),
+			       "ip link set lo up && ip route add local 198.51.100.0/22 dev lo && "
+			       "ip route add local 192.0.2.0/24 dev lo && "
+			       "ip route add local 10.1.0.0/24 dev lo");
+	cr_assert_lt(off, sizeof(setup));
+	out = kt_run(setup, &status);
+	cr_assert_eq(status, 0, "%s", out);
+	free(out);
+	listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	cr_assert_geq(listener, 0);
+	setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	cr_assert_eq(bind(listener, (struct sockaddr *)&any, sizeof(any)), 0);
+	cr_assert_eq(listen(listener, 256), 0);
+
+	rig_up(&g);
+	for (size_t b = 0; b < 10; b++)
+		kt_rig_verdict(&g, 1, 2 * b, false);
+	committer_run(g.committer);
+	for (int i = 1; i <= 300; i++) {
+		uint16_t port = (uint16_t)(20000 + i * 7);
+		struct knlb_addr client = { .family = AF_INET,
+					    .in.s_addr = htonl(0xc6336400 + (uint32_t)i) };
+
+		for (size_t s = 0; s < SHARED; s++) {
+			struct pool_explanation ex;
+			int got = reached(listener, i, port, 10 + (int)s);
+
+			cr_assert_eq(pool_explain(&g.pool->services[s], &client, port, &ex), 0);
+			cr_assert_eq(got, (int)ex.backend, "%s: client %d reached backend %d, its table says %u (slot %u)",
+				     names[s], i, got, ex.backend, ex.slot);
+			through_override += ex.fallback_from != SCHED_SLOT_EMPTY;
+		}
+	}
+	cr_expect_gt(through_override, 0, "no connection took an override");
+	close(listener);
+	kt_rig_down(&g);
 }
