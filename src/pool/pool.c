@@ -107,14 +107,24 @@ static int rebuild_prefs(struct knlb_service *svc, struct knlb_service_family *f
 	uint32_t *weights = malloc((n ? n : 1) * sizeof(*weights));
 	struct maglev_prefs *prefs;
 	int ret;
+	const struct knlb_service_family *twin = svc->build_twin ?
+		pool_service_family(svc->build_twin, fam->family) : NULL;
 
 	if (!weights)
 		return -ENOMEM;
 	/* base is written from here on, even if the build then fails */
 	pool_base_changed(svc);
 	fam->eff_known = false;
-	ret = maglev_prefs_new(in, n, svc->cfg->hash_seed, fam->base,
-			       svc->cfg->table_size, &prefs);
+	if (twin && prefs_current(twin, in, n)) {
+		/* the same inputs give the same fill and base */
+		ret = maglev_prefs_copy(twin->prefs, &prefs);
+		if (ret == 0)
+			memcpy(fam->base, twin->base,
+			       svc->cfg->table_size * sizeof(*fam->base));
+	} else {
+		ret = maglev_prefs_new(in, n, svc->cfg->hash_seed, fam->base,
+				       svc->cfg->table_size, &prefs);
+	}
 	if (ret < 0) {
 		free(weights);
 		return ret;
@@ -728,6 +738,35 @@ static int service_init(struct knlb_service *svc,
 	return pool_compute_slots(svc);
 }
 
+/* Same backends (ids, in order), seed, size and families: the same Maglev input. */
+static bool same_maglev_input(const struct knlb_service_config *a,
+			      const struct knlb_service_config *b)
+{
+	if (a->scheduler != KNLB_SCHED_MAGLEV || b->scheduler != KNLB_SCHED_MAGLEV ||
+	    a->table_size != b->table_size || a->hash_seed != b->hash_seed ||
+	    a->n_backends != b->n_backends)
+		return false;
+	for (int f = 0; f < KNLB_FAMILIES; f++)
+		if (config_service_has_family(a, f) != config_service_has_family(b, f))
+			return false;
+	for (size_t i = 0; i < a->n_backends; i++)
+		if (strcmp(a->backends[i].id, b->backends[i].id) != 0)
+			return false;
+	return true;
+}
+
+/* The first earlier service of pool with svc's Maglev input, or NULL. */
+static const struct knlb_service *find_twin(const struct knlb_model *pool,
+					    size_t i)
+{
+	const struct knlb_service_config *cfg = &pool->config->services[i];
+
+	for (size_t j = 0; j < i; j++)
+		if (same_maglev_input(pool->services[j].cfg, cfg))
+			return &pool->services[j];
+	return NULL;
+}
+
 int pool_create(const struct knlb_config *config, struct knlb_model **out)
 {
 	struct knlb_model *pool;
@@ -750,12 +789,15 @@ int pool_create(const struct knlb_config *config, struct knlb_model **out)
 		 */
 		uint32_t mask = config->global.ct_mark_mask;
 
+		pool->services[i].build_twin = find_twin(pool, i);
 		ret = service_init(&pool->services[i], &config->services[i],
 				   ((uint32_t)i + 1) << __builtin_ctz(mask), mask);
 		if (ret < 0)
 			goto out_free;
 		pool->services[i].ct_events = config->global.ct_events;
 	}
+	for (size_t i = 0; i < pool->n_services; i++)
+		pool->services[i].build_twin = NULL;
 	*out = pool;
 	return 0;
 

@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "knlb/sched/sched.h"
 #include "maglev-int.h"
@@ -198,6 +199,27 @@ int maglev_prefs_new(const struct sched_backend *backends, size_t n,
 		return err;
 	}
 	p->m = m;
+	*out = p;
+	return 0;
+}
+
+int maglev_prefs_copy(const struct maglev_prefs *src, struct maglev_prefs **out)
+{
+	struct maglev_prefs *p = malloc(sizeof(*p));
+	size_t size = (src->end.k ? src->end.k : 1) * sizeof(*src->end.perms);
+
+	*out = NULL;
+	if (!p)
+		return -ENOMEM;
+	*p = *src;
+	if (src->end.perms) {
+		p->end.perms = malloc(size);
+		if (!p->end.perms) {
+			free(p);
+			return -ENOMEM;
+		}
+		memcpy(p->end.perms, src->end.perms, src->end.k * sizeof(*src->end.perms));
+	}
 	*out = p;
 	return 0;
 }

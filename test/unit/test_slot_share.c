@@ -142,3 +142,40 @@ Test(slot_share, a_drained_backend_moves_the_base_and_health_does_not)
 	cr_expect_eq(fx.leader[2], 1);
 	fixture_free(&fx);
 }
+
+/*
+ * A service listing an earlier one's backends copies its Maglev fill at
+ * pool creation (pool.c, build_twin): its tables are those a pool of it
+ * alone builds, and stay so through the same transitions.
+ */
+Test(slot_share, a_copied_fill_answers_as_a_built_one)
+{
+	static const struct spec three[] = {
+		{ "a", BIG, 50, 1, 8080, 1 }, { "other", BIG, 50, 2, 8080, 1 },
+		{ "b", BIG, 50, 1, 8080, 1 },
+	};
+	static const struct spec alone[] = { { "b", BIG, 50, 1, 8080, 1 } };
+	struct fixture fx, one;
+	size_t len = BIG * sizeof(uint32_t);
+
+	groups_of(&fx, three, 3);
+	groups_of(&one, alone, 1);
+	cr_assert_eq(fx.pool->services[2].build_twin, NULL, "the twin outlived pool_create()");
+	cr_expect_arr_eq(fx.pool->services[2].base_slots, one.pool->services[0].base_slots,
+			 len, "the copied base is not the built one");
+	for (size_t step = 0; step < 6; step++) {
+		size_t b = (step % 3) * 7;
+		bool up = step >= 3;
+		struct knlb_service *copied = &fx.pool->services[2];
+		struct knlb_service *built = &one.pool->services[0];
+
+		pool_set_health(copied, b, up, 0);
+		pool_set_health(built, b, up, 0);
+		cr_assert_eq(pool_compute_slots(copied), 0);
+		cr_assert_eq(pool_compute_slots(built), 0);
+		cr_expect_arr_eq(copied->slots, built->slots, len,
+				 "step %zu: the copied fill answers otherwise", step);
+	}
+	fixture_free(&fx);
+	fixture_free(&one);
+}

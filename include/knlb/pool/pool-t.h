@@ -142,6 +142,14 @@ struct knlb_service {
 	bool on_backups;		/* some family's backups serve */
 	bool empty;			/* no family has a usable backend */
 	bool dirty;			/* slots must be recomputed */
+	/*
+	 * pool_create() only: an earlier service of the pool with the same
+	 * backends (ids, in order), seed, size and families, whose Maglev
+	 * fill this one copies instead of building it again when the base
+	 * weights match too (services listing the same backends on other
+	 * VIPs or ports).  NULL once the pool is made.
+	 */
+	const struct knlb_service *build_twin;
 	uint64_t dirty_since_ns;	/* first change not yet in the kernel */
 };
 

@@ -105,6 +105,13 @@ int maglev_prefs_fill_list(const struct maglev_prefs *p, const uint32_t *base,
 			   const bool *serving, uint32_t *out,
 			   const uint32_t *list, size_t n_list);
 void maglev_prefs_free(struct maglev_prefs *p);
+/*
+ * A copy of src, which answers as src does: what maglev_prefs_new()
+ * would build again from the same backends, seed and size, without the
+ * fill (a tenth of a second for 100003 slots over 1000 backends).
+ * 0 or -ENOMEM.
+ */
+int maglev_prefs_copy(const struct maglev_prefs *src, struct maglev_prefs **out);
 
 /*
  * Smooth weighted round robin (as nginx): an interleaved sequence of
