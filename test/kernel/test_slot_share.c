@@ -499,3 +499,65 @@ Test(slot_share, connections_follow_each_services_own_table)
 	close(listener);
 	kt_rig_down(&g);
 }
+
+/* Two dual-stack services over the same 50 IPv4 and 50 IPv6 backends. */
+static char *dual_stack_text(void)
+{
+	size_t len = 16384, off = 0;
+	char *text = malloc(len);
+
+	cr_assert_not_null(text);
+	for (size_t s = 0; s < 2; s++) {
+		off += (size_t)snprintf(text + off, len - off,
+					"[service %s]\nvip = 192.0.2.%zu\nvip = 2001:db8:100::%zu\n"
+					"port = 80\ntable_size = %u\ncheck = tcp\nrise = 1\nfall = 1\n",
+					names[s], 10 + s, 10 + s, M);
+		for (size_t b = 0; b < N; b++)
+			off += (size_t)snprintf(text + off, len - off,
+						"backend = 10.1.0.%zu:8080\nbackend = [2001:db8:1::%zx]:8080\n",
+						1 + b, 1 + b);
+	}
+	return text;
+}
+
+/*
+ * Dual stack: one base map per family, shared; a transition in either
+ * family writes that family's overrides; a service whose IPv6 backends
+ * all fail leaves svc_dispatch6 and keeps its IPv4 dispatch.
+ */
+Test(slot_share, each_family_shares_its_own_base_map)
+{
+	char *text = dual_stack_text(), *out;
+	struct kt_rig g;
+	size_t b6;
+
+	kt_rig_up(&g, text, "dual.conf");
+	free(text);
+	cr_expect_eq(g.programmed.shared, 2);
+	cr_expect_eq(g.programmed.elements, 2 * M, "%zu elements written",
+		     g.programmed.elements);
+	expect_listing_is_render(&g, "dual stack, after the replace");
+
+	/* backends alternate IPv4, IPv6 in the file: 2b + 1 is IPv6 */
+	kt_rig_verdict(&g, 0, 2 * 3 + 1, false);
+	kt_rig_verdict(&g, 0, 2 * 8, false);
+	committer_run(g.committer);
+	expect_listing_is_render(&g, "web: one IPv4 and one IPv6 backend down");
+
+	for (b6 = 0; b6 < N; b6++)
+		kt_rig_verdict(&g, 1, 2 * b6 + 1, false);
+	committer_run(g.committer);
+	out = kt_run_ok("nft list map inet knlb svc_dispatch6");
+	cr_expect(!strstr(out, "2001:db8:100::11 "), "api's IPv6 VIP is still dispatched:\n%s", out);
+	cr_expect(strstr(out, "2001:db8:100::10 "), "web's IPv6 VIP lost its dispatch:\n%s", out);
+	free(out);
+	out = kt_run_ok("nft list map inet knlb svc_dispatch");
+	cr_expect(strstr(out, "192.0.2.11 "), "api's IPv4 VIP lost its dispatch:\n%s", out);
+	free(out);
+
+	for (b6 = 0; b6 < N; b6++)
+		kt_rig_verdict(&g, 1, 2 * b6 + 1, true);
+	committer_run(g.committer);
+	expect_listing_is_render(&g, "api's IPv6 backends back");
+	kt_rig_down(&g);
+}
