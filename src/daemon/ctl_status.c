@@ -24,6 +24,7 @@
 #include "knlb/pool/pool.h"
 #include "knlb/lib/version.h"
 #include "knlb/nft/persist.h"
+#include "knlb/nft/ruleset.h"
 #include "ctl-int.h"
 #include "status_view-int.h"
 
@@ -92,6 +93,14 @@ static const char *counts_mode(const struct knlb_service_config *cfg,
 	return ct && ct->bounded ? "bounded" : "events";
 }
 
+/* The base map sr's service shares, of its first family: "web_base". */
+static const char *shared_base_name(const struct service_row *sr, char *buf,
+				    size_t len)
+{
+	return ruleset_share_base_name(sr->shared_with,
+				       sr->svc->families[0].family, buf, len);
+}
+
 static void text_service(const struct service_row *sr, const uint64_t *persist,
 			 bool unread, const struct ct_stats *ct, FILE *out)
 {
@@ -99,6 +108,7 @@ static void text_service(const struct service_row *sr, const uint64_t *persist,
 	const struct knlb_service *svc = sr->svc;
 	const struct knlb_service_config *cfg = svc->cfg;
 	char vip[CONFIG_VIPS_STRLEN], digest[SLOT_DIGEST_STRLEN];
+	char base[RULESET_NAME_MAX];
 
 	char active[96];
 	uint64_t every_ms;
@@ -111,11 +121,13 @@ static void text_service(const struct service_row *sr, const uint64_t *persist,
 	else	/* nothing silently approximate */
 		snprintf(active, sizeof(active), "active flows %" PRIu64 " (counts %s %" PRIu64 ".%" PRIu64 "s)",
 			 sr->flows.active, mode, every_ms / 1000, every_ms % 1000 / 100);
-	fprintf(out, "service %s  %s/%s  %s  %u slots (%s)  digest %s  ct mark 0x%08x  flush %s  on_empty %s  state %s  %s\n",
+	fprintf(out, "service %s  %s/%s  %s  %u slots (%s%s%s)  digest %s  ct mark 0x%08x  flush %s  on_empty %s  state %s  %s\n",
 		cfg->name, config_service_vips(cfg, vip, sizeof(vip)),
 		config_proto_name(cfg->proto), config_scheduler_name(cfg->scheduler),
 		cfg->table_size,
 		config_table_size_source_name(cfg->table_size_source),
+		sr->shared_with ? ", shared base " : "",
+		sr->shared_with ? shared_base_name(sr, base, sizeof(base)) : "",
 		slot_digest_format(sr->slot_digest, digest),
 		svc->ct_mark, cfg->flush ? "yes" : "no",
 		cfg->on_empty == KNLB_ON_EMPTY_DROP ? "drop" : "reject",
@@ -247,6 +259,7 @@ static void json_service(const struct service_row *sr, const uint64_t *persist,
 	const struct knlb_service *svc = sr->svc;
 	const struct knlb_service_config *cfg = svc->cfg;
 	char vip[KNLB_ADDRSTRLEN], digest[SLOT_DIGEST_STRLEN];
+	char base[RULESET_NAME_MAX];
 	uint64_t every_ms;
 	json_object_begin(w);
 	json_key(w, "name");
@@ -269,6 +282,11 @@ static void json_service(const struct service_row *sr, const uint64_t *persist,
 	json_uint(w, cfg->table_size);
 	json_key(w, "table_size_source");
 	json_string(w, config_table_size_source_name(cfg->table_size_source));
+	json_key(w, "shared_base");
+	if (sr->shared_with)
+		json_string(w, shared_base_name(sr, base, sizeof(base)));
+	else
+		json_null(w);
 	json_key(w, "slot_digest");
 	json_string(w, slot_digest_format(sr->slot_digest, digest));
 	json_key(w, "ct_mark");

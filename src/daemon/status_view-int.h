@@ -32,6 +32,8 @@ struct service_row {
 	struct flow_counts flows;
 	size_t usable;			/* backends with an effective weight */
 	uint64_t slot_digest;		/* of the table the kernel acknowledged */
+	/* the service whose base slot map this one shares, or NULL */
+	const struct knlb_service *shared_with;
 	struct backend_row *backends;	/* svc->n_backends of them */
 };
 

@@ -68,6 +68,11 @@ int status_view_gather(struct status_view *v, const struct metrics_sources *src)
 					       &sr->flows);
 		pool_count_slots(svc, slots);
 		sr->slot_digest = slot_digest(svc, programmed_slots(src, s));
+		if (src->committer) {
+			long lead = committer_shared_leader(src->committer, s);
+
+			sr->shared_with = lead >= 0 ? &pool->services[lead] : NULL;
+		}
 		for (size_t b = 0; b < svc->n_backends; b++) {
 			struct backend_row *br = &sr->backends[b];
 			const struct knlb_backend_config *cfg;

@@ -72,6 +72,7 @@ struct kernel_view {
 	 */
 	const uint32_t *shared_base;
 	uint32_t *share_own;
+	long share_leader;	/* the group's leader (a service index), or -1 */
 };
 
 struct committer {
@@ -95,6 +96,7 @@ static struct kernel_view *kernel_view_new(const struct knlb_model *pool)
 	for (size_t i = 0; kv && i < pool->n_services; i++) {
 		const struct knlb_service *svc = &pool->services[i];
 
+		kv[i].share_leader = -1;
 		kv[i].slots = malloc((pool_slots_len(svc) ?: 1) * sizeof(uint32_t));
 		if (!kv[i].slots || (pool_has_fallback_maps(svc) &&
 				     (fallback_state_init(&kv[i].fb, svc) < 0 ||
@@ -162,6 +164,7 @@ static int kernel_view_take_shares(struct kernel_view *kv,
 		free(kv[i].share_own);
 		kv[i].share_own = NULL;
 		kv[i].shared_base = NULL;
+		kv[i].share_leader = -1;
 	}
 	for (size_t i = 0; sharing > 0 && i < pool->n_services; i++) {
 		const struct knlb_service *svc = &pool->services[i];
@@ -177,12 +180,16 @@ static int kernel_view_take_shares(struct kernel_view *kv,
 		memcpy(kv[i].share_own, svc->base_slots, len);
 	}
 	for (size_t i = 0; sharing > 0 && i < pool->n_services; i++)
-		if (leader[i] != SLOT_SHARE_NONE)
+		if (leader[i] != SLOT_SHARE_NONE) {
 			kv[i].shared_base = kv[leader[i]].share_own;
+			kv[i].share_leader = (long)leader[i];
+		}
 	free(leader);
 	if (sharing < 0)
-		for (size_t i = 0; i < pool->n_services; i++)
+		for (size_t i = 0; i < pool->n_services; i++) {
 			kv[i].shared_base = NULL;
+			kv[i].share_leader = -1;
+		}
 	return sharing < 0 ? (int)sharing : 0;
 }
 
@@ -607,6 +614,15 @@ static int reload_deltas(struct committer *c, const struct knlb_model *pool,
 	return ret;
 }
 
+/* The new pool's index of old service os (-1 stays -1, as does a service gone). */
+static long new_index(const struct reload_plan *plan, size_t n, long os)
+{
+	for (size_t s = 0; os >= 0 && s < n; s++)
+		if (plan->svc_from[s] == os)
+			return (long)s;
+	return -1;
+}
+
 int committer_reload(struct committer *c, struct knlb_model *pool,
 		     const struct reload_plan *plan, struct sync_result *res,
 		     char *err, size_t errlen)
@@ -645,6 +661,8 @@ int committer_reload(struct committer *c, struct knlb_model *pool,
 		/* the base maps stay: their copies move to the new views */
 		kv[i].shared_base = c->kernel[plan->svc_from[i]].shared_base;
 		kv[i].share_own = c->kernel[plan->svc_from[i]].share_own;
+		kv[i].share_leader = new_index(plan, pool->n_services,
+					       c->kernel[plan->svc_from[i]].share_leader);
 		c->kernel[plan->svc_from[i]].share_own = NULL;
 		/* a delta: sync left kv[i].fb at what the kernel holds */
 		kernel_view_take(&kv[i], &pool->services[i]);
@@ -666,6 +684,11 @@ int committer_reload(struct committer *c, struct knlb_model *pool,
 const uint32_t *committer_kernel_slots(const struct committer *c, size_t s)
 {
 	return s < c->pool->n_services ? c->kernel[s].slots : NULL;
+}
+
+long committer_shared_leader(const struct committer *c, size_t s)
+{
+	return s < c->pool->n_services ? c->kernel[s].share_leader : -1;
 }
 
 bool committer_synced(const struct committer *c)

@@ -561,3 +561,65 @@ Test(slot_share, each_family_shares_its_own_base_map)
 	expect_listing_is_render(&g, "api's IPv6 backends back");
 	kt_rig_down(&g);
 }
+
+/*
+ * knlbctl status says which base map a service shares (`shared base
+ * web_base`, JSON "shared_base"), null for a map of its own; after a
+ * reload that gives api another backend list, api has its own again.
+ */
+/* text with its health checks off: their lines made comments, in place */
+static char *unchecked(char *text)
+{
+	static const char *const keys[] = { "check = tcp", "rise = 1", "fall = 1" };
+
+	for (size_t k = 0; k < 3; k++)
+		for (char *p = text; (p = strstr(p, keys[k])); p++)
+			*p = ';';
+	return text;
+}
+
+Test(slot_share, status_names_the_shared_base_map)
+{
+	char *text = unchecked(config_text()), *out;
+	struct kt_knlbd r;
+	int code;
+
+	/* no cr_assert from here to the stop: knlbd must not outlive the test */
+	kt_knlbd_start(&r, "share", text);
+	free(text);
+	out = kt_knlbctl(&r, "status --json", &code);
+	cr_expect_eq(code, 0, "%s", out);
+	cr_expect(strstr(out, "\"name\":\"web\"") && strstr(out, "\"name\":\"solo\""), "%s", out);
+	cr_expect_eq(kt_count_in_log(r.log, "3 services share base maps"), 1, "%s",
+		     kt_read_file(r.log));
+	{
+		/* web, api, img name web_base; solo none */
+		size_t shared = 0, own = 0;
+
+		for (const char *p = out; (p = strstr(p, "\"shared_base\":")); p++) {
+			shared += strncmp(p, "\"shared_base\":\"web_base\"", 24) == 0;
+			own += strncmp(p, "\"shared_base\":null", 18) == 0;
+		}
+		cr_expect_eq(shared, SHARED, "%s", out);
+		cr_expect_eq(own, 1, "%s", out);
+	}
+	free(out);
+	out = kt_knlbctl(&r, "status", &code);
+	cr_expect(strstr(out, "(set, shared base web_base)"), "%s", out);
+	free(out);
+
+	text = unchecked(config_text_of(N - 1, 1));
+	kt_knlbd_write_conf(&r, text);
+	free(text);
+	out = kt_knlbctl(&r, "reload", &code);
+	cr_expect_eq(code, 0, "%s", out);
+	free(out);
+	cr_expect(kt_wait_for_log(r.log, "service api shares a base slot map and its backends changed", 1000),
+		  "%s", kt_read_file(r.log));
+	out = kt_knlbctl(&r, "status --json", &code);
+	cr_expect(strstr(out, "\"name\":\"api\"") &&
+		  strstr(strstr(out, "\"name\":\"api\""), "\"shared_base\":null"),
+		  "api still shares:\n%s", out);
+	free(out);
+	kt_knlbd_stop(&r);
+}

@@ -78,6 +78,13 @@ bool committer_synced(const struct committer *c);
  */
 const uint32_t *committer_kernel_slots(const struct committer *c, size_t s);
 
+/*
+ * The service whose base slot map service s shares in the kernel (s
+ * itself when it leads its group; docs/architecture.md, "Shared base
+ * maps"), or -1 when its slot map is its own.
+ */
+long committer_shared_leader(const struct committer *c, size_t s);
+
 void committer_get_stats(const struct committer *c, struct commit_stats *out);
 
 #endif
