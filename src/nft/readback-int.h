@@ -15,9 +15,6 @@
 #define CHAIN_PREFIX "svc_"
 #define FALLBACK_CHAIN_PREFIX "fb_"
 #define FALLBACK_MAP_INFIX "_fb"
-#define DISPATCH_MAP "svc_dispatch"
-#define SHARE_BASE_SUFFIX "_base"
-#define SHARE_OVR_SUFFIX "_ovr"
 #define SLOT_KEY_LEN 4
 
 struct reader {

@@ -34,6 +34,7 @@
 #include "knlb/lib/addr.h"
 #include "knlb/lib/grow.h"
 #include "knlb/nft/readback.h"
+#include "knlb/nft/ruleset.h"
 #include "readback-int.h"
 
 /* The slot maps of each family: name suffix, address and value length. */
@@ -223,7 +224,7 @@ static int read_table(struct reader *r, const char *table)
 /* Whether name is NAME_slots[6]: the family, and the length of NAME. */
 /* The override maps of the shared base shape, per family. */
 static const char *const ovr_suffix[KNLB_FAMILIES] = {
-	SHARE_OVR_SUFFIX, SHARE_OVR_SUFFIX "6",
+	RULESET_SHARE_OVR, RULESET_SHARE_OVR "6",
 };
 
 /* NAME_slots[6] (shared false) or NAME_ovr[6] (shared true): f and NAME's length. */
@@ -570,7 +571,7 @@ static int overlay_values(struct reader *r, size_t first, size_t n_base)
 static int read_shared(struct reader *r, const char *table,
 		       const struct adopt_service *svc, enum knlb_family f)
 {
-	char set[KNLB_NAME_MAX + sizeof(SLOTS_SUFFIX) + 1];
+	char set[KNLB_NAME_MAX + sizeof(RULESET_SHARE_BASE "6")];
 	size_t first = r->n_values, n_base;
 	int ret;
 
@@ -578,8 +579,8 @@ static int read_shared(struct reader *r, const char *table,
 		return 0;
 	if (!svc->share_lead[f][0])
 		return -EPROTO;	/* an override map and no base rule: not ours */
-	snprintf(set, sizeof(set), "%s%s%s", svc->share_lead[f], SHARE_BASE_SUFFIX,
-		 f == KNLB_FAMILY_IPV6 ? "6" : "");
+	snprintf(set, sizeof(set), "%s%s%s", svc->share_lead[f], RULESET_SHARE_BASE,
+		 ruleset_family_suffix(f));
 	ret = read_map(r, table, set, f);
 	n_base = r->n_values;
 	snprintf(set, sizeof(set), "%s%s", svc->name, ovr_suffix[f]);
@@ -637,12 +638,12 @@ static int dispatch_cb(const struct nlmsghdr *nlh, void *data)
 static int read_dispatch(struct reader *r, const char *table)
 {
 	for (int f = 0; f < KNLB_FAMILIES; f++) {
-		char set[32];
+		char set[RULESET_NAME_MAX];
 		struct nlmsghdr *nlh;
 		int ret;
 
-		snprintf(set, sizeof(set), "%s%s", DISPATCH_MAP,
-			 f == KNLB_FAMILY_IPV6 ? "6" : "");
+		snprintf(set, sizeof(set), "%s%s", RULESET_DISPATCH_MAP,
+			 ruleset_family_suffix(f));
 		nlh = elements_request(r, table, set);
 		if (!nlh)
 			return -ENOMEM;

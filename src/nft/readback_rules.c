@@ -21,6 +21,7 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 
+#include "knlb/nft/ruleset.h"
 #include "readback-int.h"
 
 /* What reg 1 holds, as far as the rule's expressions so far tell. */
@@ -84,7 +85,7 @@ static int expr_cb(struct nftnl_expr *e, void *data)
 		size_t n = strlen(set);
 
 		static const char *const suffix[KNLB_FAMILIES] = {
-			SHARE_BASE_SUFFIX, SHARE_BASE_SUFFIX "6",
+			RULESET_SHARE_BASE, RULESET_SHARE_BASE "6",
 		};
 
 		for (int f = 0; f < KNLB_FAMILIES; f++) {

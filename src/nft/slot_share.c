@@ -41,14 +41,16 @@ static uint32_t share_set_id(size_t lead, size_t k)
 const char *ruleset_share_base_name(const struct knlb_service *lead,
 				    enum knlb_family f, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s_base%s", lead->cfg->name, ruleset_family_suffix(f));
+	snprintf(buf, len, "%s%s%s", lead->cfg->name, RULESET_SHARE_BASE,
+		 ruleset_family_suffix(f));
 	return buf;
 }
 
 const char *ruleset_share_ovr_name(const struct knlb_service *svc,
 				   enum knlb_family f, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s_ovr%s", svc->cfg->name, ruleset_family_suffix(f));
+	snprintf(buf, len, "%s%s%s", svc->cfg->name, RULESET_SHARE_OVR,
+		 ruleset_family_suffix(f));
 	return buf;
 }
 

@@ -63,6 +63,8 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool,
  * The shared base shape (nft/slot_share.c): "<leader>_base[6]", the base
  * map of a group, and "<service>_ovr[6]", a member's overrides.
  */
+#define RULESET_SHARE_BASE	"_base"
+#define RULESET_SHARE_OVR	"_ovr"
 const char *ruleset_share_base_name(const struct knlb_service *lead,
 				    enum knlb_family f, char *buf, size_t len);
 const char *ruleset_share_ovr_name(const struct knlb_service *svc,
