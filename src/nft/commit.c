@@ -66,13 +66,13 @@ struct kernel_view {
 	/* sized as fb: where a delta builds the desired state (sync_old) */
 	struct fallback_state fb_scratch;
 	/*
-	 * A service sharing a base slot map (pool/slot_share.h): the table
-	 * that map holds, as of the last replace (sync_old.shared_base);
-	 * the group's leader owns the copy (share_own).  NULL: a map of its own.
+	 * A service sharing a base slot map (pool/slot_share.h): its group's
+	 * leader (a service index; -1: a map of its own), whose view keeps
+	 * in share_own the table that map holds as of the last replace
+	 * (sync_old.shared_base: shared_base()).
 	 */
-	const uint32_t *shared_base;
+	long share_leader;
 	uint32_t *share_own;
-	long share_leader;	/* the group's leader (a service index), or -1 */
 };
 
 struct committer {
@@ -149,6 +149,21 @@ static int kernel_view_take_all(struct committer *c, struct kernel_view *kv,
 	return sync_fallback_now(svc, &kv->fb);
 }
 
+/* The table service i's base map holds (views kv), NULL for a map of its own. */
+static const uint32_t *shared_base(const struct kernel_view *kv, size_t i)
+{
+	return kv[i].share_leader >= 0 ? kv[kv[i].share_leader].share_own : NULL;
+}
+
+static void forget_shares(struct kernel_view *kv, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(kv[i].share_own);
+		kv[i].share_own = NULL;
+		kv[i].share_leader = -1;
+	}
+}
+
 /*
  * After a replace: which services share a base map now, and what it
  * holds, each leader's base as sync_replace() wrote it.  0 or -ENOMEM
@@ -157,39 +172,29 @@ static int kernel_view_take_all(struct committer *c, struct kernel_view *kv,
 static int kernel_view_take_shares(struct kernel_view *kv,
 				   const struct knlb_model *pool)
 {
-	size_t *leader = malloc((pool->n_services ?: 1) * sizeof(*leader));
+	size_t n = pool->n_services;
+	size_t *leader = malloc((n ?: 1) * sizeof(*leader));
 	long sharing = leader ? pool_slot_share_groups(pool, leader) : -ENOMEM;
 
-	for (size_t i = 0; i < pool->n_services; i++) {
-		free(kv[i].share_own);
-		kv[i].share_own = NULL;
-		kv[i].shared_base = NULL;
-		kv[i].share_leader = -1;
-	}
-	for (size_t i = 0; sharing > 0 && i < pool->n_services; i++) {
+	forget_shares(kv, n);
+	for (size_t i = 0; sharing > 0 && i < n; i++) {
 		const struct knlb_service *svc = &pool->services[i];
 		size_t len = pool_slots_len(svc) * sizeof(uint32_t);
 
+		if (leader[i] == SLOT_SHARE_NONE)
+			continue;
+		kv[i].share_leader = (long)leader[i];
 		if (leader[i] != i)
 			continue;
 		kv[i].share_own = malloc(len);
-		if (!kv[i].share_own) {
+		if (!kv[i].share_own)
 			sharing = -ENOMEM;
-			break;
-		}
-		memcpy(kv[i].share_own, svc->base_slots, len);
+		else
+			memcpy(kv[i].share_own, svc->base_slots, len);
 	}
-	for (size_t i = 0; sharing > 0 && i < pool->n_services; i++)
-		if (leader[i] != SLOT_SHARE_NONE) {
-			kv[i].shared_base = kv[leader[i]].share_own;
-			kv[i].share_leader = (long)leader[i];
-		}
 	free(leader);
 	if (sharing < 0)
-		for (size_t i = 0; i < pool->n_services; i++) {
-			kv[i].shared_base = NULL;
-			kv[i].share_leader = -1;
-		}
+		forget_shares(kv, n);
 	return sharing < 0 ? (int)sharing : 0;
 }
 
@@ -394,7 +399,7 @@ void committer_run(struct committer *c)
 				.slots = kv->slots, .base_gen = kv->base_gen,
 				.empty = kv->empty, .fb = kv->fb.base ? &kv->fb : NULL,
 				.fb_scratch = kv->fb.base ? &kv->fb_scratch : NULL,
-				.shared_base = kv->shared_base,
+				.shared_base = shared_base(c->kernel, i),
 			}, &res, err, sizeof(err));
 		if (ret < 0) {
 			c->stats.failures++;
@@ -548,8 +553,6 @@ static int translate_view(const struct kernel_view *kv,
 	translate_slots(kv->slots, slots, len, to_new, osvc->n_backends);
 	old->slots = slots;
 	old->empty = kv->empty;
-	/* the same backends at the same indexes (else the reload replaces) */
-	old->shared_base = kv->shared_base;
 	if (kv->fb.base && nkv->fb.base) {
 		if (same_backends(osvc, nsvc, backend_from)) {
 			fallback_state_copy(&nkv->fb, &kv->fb);
@@ -578,7 +581,7 @@ static bool reload_moves_shared_backends(const struct committer *c,
 	for (size_t s = 0; s < pool->n_services; s++) {
 		long os = plan->svc_from[s];
 
-		if (c->kernel[os].shared_base &&
+		if (c->kernel[os].share_leader >= 0 &&
 		    !same_backends(&c->pool->services[os], &pool->services[s],
 				   plan->backend_from[s])) {
 			log_info("reload: service %s shares a base slot map and its backends changed: the table is replaced",
@@ -603,6 +606,8 @@ static int reload_deltas(struct committer *c, const struct knlb_model *pool,
 		ret = translate_view(&c->kernel[os], &c->pool->services[os],
 				     &pool->services[s], plan->backend_from[s],
 				     &kv[s], &old[s]);
+		/* the same backends at the same indexes (else the reload replaces) */
+		old[s].shared_base = shared_base(c->kernel, (size_t)os);
 	}
 	if (ret == 0)
 		ret = sync_pool_slots(c->nfnl, pool, old, res, err, errlen);
@@ -659,7 +664,6 @@ int committer_reload(struct committer *c, struct knlb_model *pool,
 			continue;
 		}
 		/* the base maps stay: their copies move to the new views */
-		kv[i].shared_base = c->kernel[plan->svc_from[i]].shared_base;
 		kv[i].share_own = c->kernel[plan->svc_from[i]].share_own;
 		kv[i].share_leader = new_index(plan, pool->n_services,
 					       c->kernel[plan->svc_from[i]].share_leader);
