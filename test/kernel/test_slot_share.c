@@ -38,30 +38,43 @@ TestSuite(slot_share, .init = kt_enter_netns, .timeout = 120);
 
 static const char *const names[] = { "web", "api", "img", "solo" };
 
-/* api_backends: how many of the N api lists; web_weight: its backend 3's */
-static char *config_text_of(size_t api_backends, int web_weight)
+/*
+ * The tests' config: web, api and img over the same N backends and solo
+ * over others, api listing only api_backends of them and web's backend 3
+ * of weight web_weight.  dual: web and api only, each with an IPv6 VIP
+ * too and, after each IPv4 backend, an IPv6 one (2b + 1 is IPv6).
+ */
+static char *config_text_of(size_t api_backends, int web_weight, bool dual)
 {
-	size_t len = 16384 + 4 * N * 40, off = 0;
+	size_t len = 16384 + 4 * N * 80, off = 0;
 	char *text = malloc(len);
 
 	cr_assert_not_null(text);
-	for (size_t s = 0; s < 4; s++) {
+	for (size_t s = 0; s < (dual ? 2 : 4); s++) {
 		off += (size_t)snprintf(text + off, len - off,
-					"[service %s]\nvip = 192.0.2.%zu\nport = 80\n"
-					"table_size = %u\ncheck = tcp\nrise = 1\nfall = 1\n",
-					names[s], 10 + s, M);
-		for (size_t b = 0; b < (s == 1 ? api_backends : N); b++)
+					"[service %s]\nvip = 192.0.2.%zu\n", names[s], 10 + s);
+		if (dual)
+			off += (size_t)snprintf(text + off, len - off,
+						"vip = 2001:db8:100::%zu\n", 10 + s);
+		off += (size_t)snprintf(text + off, len - off,
+					"port = 80\ntable_size = %u\ncheck = tcp\nrise = 1\nfall = 1\n", M);
+		for (size_t b = 0; b < (s == 1 ? api_backends : N); b++) {
 			off += (size_t)snprintf(text + off, len - off,
 						"backend = 10.%d.0.%zu:8080 weight=%d\n",
 						s < SHARED ? 1 : 2, 1 + b,
 						s == 0 && b == 3 ? web_weight : 1);
+			if (dual)
+				off += (size_t)snprintf(text + off, len - off,
+							"backend = [2001:db8:1::%zx]:8080\n", 1 + b);
+		}
 	}
+	cr_assert_lt(off, len);
 	return text;
 }
 
 static char *config_text(void)
 {
-	return config_text_of(N, 1);
+	return config_text_of(N, 1, false);
 }
 
 static void load_text(const char *text, struct knlb_config **config,
@@ -375,7 +388,7 @@ Test(slot_share, a_reload_keeps_the_base_map_unless_a_shared_list_changes)
 		base[i] = SCHED_SLOT_EMPTY;
 	list_map("web_base", base);
 
-	text = config_text_of(N, 3);
+	text = config_text_of(N, 3, false);
 	cr_expect_eq(reload_to(&g, text, &c1, &p1, &res), RELOAD_SLOTS);
 	free(text);
 	cr_expect_lt(res.elements, M, "a weight change rewrote %zu elements", res.elements);
@@ -392,7 +405,7 @@ Test(slot_share, a_reload_keeps_the_base_map_unless_a_shared_list_changes)
 	cr_expect_gt(overrides, 0, "web's new weight is in no override");
 
 	/* api loses a backend; web's weight back as web and img list it */
-	text = config_text_of(N - 1, 1);
+	text = config_text_of(N - 1, 1, false);
 	cr_expect_eq(reload_to(&g, text, &c2, &p2, &res), RELOAD_SLOTS);
 	free(text);
 	cr_expect(map_exists("api_slots") && !map_exists("api_ovr"),
@@ -500,26 +513,6 @@ Test(slot_share, connections_follow_each_services_own_table)
 	kt_rig_down(&g);
 }
 
-/* Two dual-stack services over the same 50 IPv4 and 50 IPv6 backends. */
-static char *dual_stack_text(void)
-{
-	size_t len = 16384, off = 0;
-	char *text = malloc(len);
-
-	cr_assert_not_null(text);
-	for (size_t s = 0; s < 2; s++) {
-		off += (size_t)snprintf(text + off, len - off,
-					"[service %s]\nvip = 192.0.2.%zu\nvip = 2001:db8:100::%zu\n"
-					"port = 80\ntable_size = %u\ncheck = tcp\nrise = 1\nfall = 1\n",
-					names[s], 10 + s, 10 + s, M);
-		for (size_t b = 0; b < N; b++)
-			off += (size_t)snprintf(text + off, len - off,
-						"backend = 10.1.0.%zu:8080\nbackend = [2001:db8:1::%zx]:8080\n",
-						1 + b, 1 + b);
-	}
-	return text;
-}
-
 /*
  * Dual stack: one base map per family, shared; a transition in either
  * family writes that family's overrides; a service whose IPv6 backends
@@ -527,7 +520,7 @@ static char *dual_stack_text(void)
  */
 Test(slot_share, each_family_shares_its_own_base_map)
 {
-	char *text = dual_stack_text(), *out;
+	char *text = config_text_of(N, 1, true), *out;
 	struct kt_rig g;
 	size_t b6;
 
@@ -608,7 +601,7 @@ Test(slot_share, status_names_the_shared_base_map)
 	cr_expect(strstr(out, "(set, shared base web_base)"), "%s", out);
 	free(out);
 
-	text = unchecked(config_text_of(N - 1, 1));
+	text = unchecked(config_text_of(N - 1, 1, false));
 	kt_knlbd_write_conf(&r, text);
 	free(text);
 	out = kt_knlbctl(&r, "reload", &code);
