@@ -19,10 +19,13 @@ const struct ctl_command ctl_commands[CTL_N_COMMANDS] = {
 		"status", { SVC }, 0, CTL_CMD_READ_ONLY | CTL_CMD_RATE, "[SERVICE]",
 		"services, VIPs, schedulers and backends with their state",
 		"Shows every service (or only SERVICE): its VIP, port and protocol, its\n"
-		"scheduler, and for each backend its configured weight, effective weight\n"
-		"(after health, slow start, backups and runtime changes), admin state\n"
-		"(enabled, draining, disabled), health (last result and its reason),\n"
-		"share of the slot table and active flows.\n"
+		"scheduler, its table size (and the base slot map it shares with\n"
+		"services that list the same backends: \"shared base web_base\"), the\n"
+		"digest of the table the kernel holds, and for each backend its\n"
+		"configured weight, effective weight (after health, slow start,\n"
+		"backups and runtime changes), admin state (enabled, draining,\n"
+		"disabled), health (last result and its reason), share of the slot\n"
+		"table and active flows.\n"
 		"\n"
 		"Exits 4 (WARN) when something needs attention: a backend is down, a\n"
 		"service runs on its backups or has no usable backend.  So\n"
