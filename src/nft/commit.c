@@ -317,7 +317,8 @@ static void refresh_fallbacks(struct committer *c, bool one,
 			schedule_refresh(c);
 			continue;
 		}
-		if (sync_fallback_refresh(c->nfnl, c->pool, svc, &kv->fb, &res,
+		if (sync_fallback_refresh(c->nfnl, c->pool, svc, &kv->fb,
+					  shared_base(c->kernel, i), &res,
 					  err, sizeof(err)) < 0) {
 			c->stats.failures++;
 			log_error("service %s: refreshing the fallback maps failed: %s; replacing the whole table",

@@ -308,7 +308,7 @@ int ruleset_add_fallback_changes(struct nfnl_batch *batch,
 				 const struct knlb_service *svc,
 				 const struct fallback_state *have,
 				 const struct fallback_state *want,
-				 size_t *elements)
+				 const uint32_t *shared_base, size_t *elements)
 {
 	const char *table = pool->config->global.table;
 	size_t len = want->n_slots, n_del = 0, n_add = 0;
@@ -324,8 +324,11 @@ int ruleset_add_fallback_changes(struct nfnl_batch *batch,
 	if (ret == 0 && !want->partial)
 		ret = slot_diff_compute(have->base, want->base, len, &diff);
 	if (ret == 0 && !want->partial) {
-		ret = ruleset_add_slot_changes(batch, pool, svc, &diff, NULL, NULL);
-		*elements += diff.n_deletes + diff.n_adds;
+		size_t written;
+
+		ret = ruleset_add_slot_changes(batch, pool, svc, &diff, shared_base,
+					       &written);
+		*elements += written;
 		slot_diff_release(&diff);
 	}
 	/* An element moves maps when its slot changed owner: delete + add. */

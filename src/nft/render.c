@@ -120,8 +120,10 @@ static void render_slots_map(FILE *out, const struct knlb_service *svc,
 /*
  * The shared base shape (nft/slot_share.c): the leader's base maps, then
  * per family its override map, in the order the replace creates them.
+ * held: what svc's own slot map would hold (as render_slots_map()).
  */
 static int render_shared_maps(FILE *out, const struct knlb_service *svc,
+			      const uint32_t *held,
 			      const struct knlb_service *lead, bool leads)
 {
 	uint32_t m = svc->cfg->table_size;
@@ -133,7 +135,7 @@ static int render_shared_maps(FILE *out, const struct knlb_service *svc,
 	for (size_t k = 0; k < svc->n_families; k++) {
 		enum knlb_family f = svc->families[k].family;
 		const uint32_t *base = lead->base_slots + k * m;
-		const uint32_t *own = svc->slots + k * m;
+		const uint32_t *own = held + k * m;
 
 		if (leads)
 			render_slot_elements(out, svc,
@@ -481,6 +483,7 @@ int render_ruleset(FILE *out, const struct knlb_model *pool)
 
 		if (leader[i] != SLOT_SHARE_NONE && ret == 0)
 			ret = render_shared_maps(out, svc,
+						 sfb ? sfb->base : svc->slots,
 						 &pool->services[leader[i]],
 						 leader[i] == i);
 		for (size_t k = 0; leader[i] == SLOT_SHARE_NONE &&

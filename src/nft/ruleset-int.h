@@ -166,8 +166,13 @@ int share_add_maps(struct nfnl_batch *batch, const char *table,
 int share_add_rules(struct nfnl_batch *batch, const char *table,
 		    const struct knlb_service *svc, size_t k, uint32_t set_id,
 		    const struct knlb_service *lsvc, size_t lead);
-/* over NULL: the leader svc's base; else svc's table where it is not over */
+/*
+ * over NULL: the leader svc's base; else held (what svc's own slot map
+ * would hold: svc->slots, or its base in the fallback shape) where it is
+ * not over.
+ */
 int share_add_elements(struct nfnl_batch *batch, const char *table,
-		       const struct knlb_service *svc, const uint32_t *over);
+		       const struct knlb_service *svc, const uint32_t *held,
+		       const uint32_t *over);
 
 #endif

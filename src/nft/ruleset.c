@@ -591,8 +591,10 @@ static int add_service_objects(struct nfnl_batch *batch, const char *table,
 					       set_id + (uint32_t)k);
 	}
 	if (ret == 0 && lsvc)
-		return share_add_elements(batch, table, svc, lsvc->base_slots);
-	for (size_t k = 0; ret == 0 && k < svc->n_families; k++)
+		ret = share_add_elements(batch, table, svc,
+					 fb ? fb->base : svc->slots,
+					 lsvc->base_slots);
+	for (size_t k = 0; ret == 0 && !lsvc && k < svc->n_families; k++)
 		ret = add_all_slots(batch, table, svc, svc->families[k].family,
 				    (fb ? fb->base : svc->slots) + k * m);
 	if (ret == 0 && fb)
@@ -668,7 +670,7 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool,
 	for (size_t i = 0; ret == 0 && leader && i < pool->n_services; i++)
 		if (leader[i] == i)
 			ret = share_add_elements(batch, table,
-						 &pool->services[i], NULL);
+						 &pool->services[i], NULL, NULL);
 	for (size_t i = 0; ret == 0 && i < pool->n_services; i++) {
 		const struct knlb_service *svc = &pool->services[i];
 		unsigned empty = pool_empty_families(svc);

@@ -12,6 +12,11 @@
  *                      on LEAD_base; a slot not in NAME_ovr misses, the
  *                      first rule breaks and the second maps it
  *
+ * "Its own table" is what NAME_slots[6] would hold: the effective table
+ * in the direct shape, the service's base in the fallback shape, whose
+ * maps NAME_fb<b> and chains stay the service's own and are read first
+ * (the jump to fb_NAME comes before both slot rules), as without sharing.
+ *
  * A family of the service with no usable backend cannot be said with the
  * maps (the base would still map every slot): its dispatch element is
  * taken out instead, so its new flows reach on_empty untranslated, as
@@ -98,7 +103,8 @@ int share_add_rules(struct nfnl_batch *batch, const char *table,
 }
 
 int share_add_elements(struct nfnl_batch *batch, const char *table,
-		       const struct knlb_service *svc, const uint32_t *over)
+		       const struct knlb_service *svc, const uint32_t *held,
+		       const uint32_t *over)
 {
 	uint32_t m = svc->cfg->table_size;
 	char name[RULESET_NAME_MAX];
@@ -110,7 +116,7 @@ int share_add_elements(struct nfnl_batch *batch, const char *table,
 		if (over)
 			ret = ruleset_add_table_elements(batch, table, svc,
 				ruleset_share_ovr_name(svc, f, name, sizeof(name)),
-				f, svc->slots + k * m, over + k * m);
+				f, held + k * m, over + k * m);
 		else
 			ret = ruleset_add_table_elements(batch, table, svc,
 				ruleset_share_base_name(svc, f, name, sizeof(name)),
@@ -119,12 +125,13 @@ int share_add_elements(struct nfnl_batch *batch, const char *table,
 	return ret;
 }
 
-size_t share_count_ovr(const struct knlb_service *svc, const uint32_t *base)
+size_t share_count_ovr(const struct knlb_service *svc, const uint32_t *held,
+		       const uint32_t *base)
 {
 	size_t n = 0;
 
 	for (size_t s = 0; s < pool_slots_len(svc); s++)
-		n += svc->slots[s] != SCHED_SLOT_EMPTY && svc->slots[s] != base[s];
+		n += held[s] != SCHED_SLOT_EMPTY && held[s] != base[s];
 	return n;
 }
 

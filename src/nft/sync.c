@@ -147,18 +147,17 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 
 		/* the slot maps hold the base in the fallback shape */
 		const uint32_t *held = fb[i].base ? fb[i].base : svc->slots;
+		/* what the service's own slot map holds, if it has one */
+		const uint32_t *own = held;
 
 		if (leader[i] != SLOT_SHARE_NONE) {
 			/* a group's base once, each member's overrides */
-			if (leader[i] == i)
-				held = svc->base_slots;
-			else
-				held = NULL;
-			res->elements += share_count_ovr(svc,
+			own = leader[i] == i ? svc->base_slots : NULL;
+			res->elements += share_count_ovr(svc, held,
 				pool->services[leader[i]].base_slots);
 		}
-		for (size_t s = 0; held && s < pool_slots_len(svc); s++) {
-			res->elements += held[s] != SCHED_SLOT_EMPTY;
+		for (size_t s = 0; s < pool_slots_len(svc); s++) {
+			res->elements += own && own[s] != SCHED_SLOT_EMPTY;
 			res->elements += fb[i].base && fb[i].fb[s] != SCHED_SLOT_EMPTY;
 		}
 	}
@@ -317,7 +316,8 @@ static int add_service_delta(struct nfnl_batch *batch,
 		res->moved += moved_count(old->slots, svc, want);
 		if (ret == 0)
 			ret = ruleset_add_fallback_changes(batch, pool, svc, old->fb,
-							   want, &fb_elements);
+							   want, old->shared_base,
+							   &fb_elements);
 		res->elements += fb_elements;
 	}
 	for (size_t k = 0; ret == 0 && k < svc->n_families; k++) {
@@ -466,8 +466,8 @@ out:
 
 int sync_fallback_refresh(struct nfnl_sock *sock, const struct knlb_model *pool,
 			  const struct knlb_service *svc,
-			  struct fallback_state *have, struct sync_result *res,
-			  char *err, size_t errlen)
+			  struct fallback_state *have, const uint32_t *shared_base,
+			  struct sync_result *res, char *err, size_t errlen)
 {
 	double start = now_ms();
 	struct nfnl_batch *batch = nfnl_batch_new(sock);
@@ -483,7 +483,7 @@ int sync_fallback_refresh(struct nfnl_sock *sock, const struct knlb_model *pool,
 	ret = sync_fallback_full(svc, &want);
 	if (ret == 0)
 		ret = ruleset_add_fallback_changes(batch, pool, svc, have, &want,
-						   &res->elements);
+						   shared_base, &res->elements);
 	if (ret < 0) {
 		snprintf(err, errlen, "building the transaction: %s", strerror(-ret));
 	} else if (nfnl_batch_count(batch) == 0) {

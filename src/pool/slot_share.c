@@ -12,14 +12,12 @@
 #include <string.h>
 
 #include "knlb/lib/addr.h"
-#include "knlb/pool/fallback.h"
 #include "knlb/pool/pool.h"
 #include "knlb/pool/slot_share.h"
 
 bool pool_slot_share_eligible(const struct knlb_service *svc)
 {
 	return svc->cfg->scheduler == KNLB_SCHED_MAGLEV && svc->base_slots &&
-	       !pool_has_fallback_maps(svc) &&
 	       svc->cfg->table_size >= SLOT_SHARE_MIN_SLOTS;
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <criterion/criterion.h>
 
@@ -9,6 +10,8 @@
 #include "knlb/nft/commit.h"
 #include "knlb/nft/nfnl.h"
 #include "knlb/pool/pool.h"
+#include "knlb/sched/sched.h"
+#include "kt.h"
 #include "kt_rig.h"
 
 void kt_rig_up(struct kt_rig *g, const char *text, const char *name)
@@ -44,6 +47,37 @@ void kt_rig_verdict(struct kt_rig *g, size_t s, size_t b, bool up)
 
 	snprintf(res.reason, sizeof(res.reason), up ? "ok" : "connect refused");
 	cr_assert_neq(health_result(g->health, s, b, &res), HEALTH_NO_CHANGE);
+}
+
+void kt_overlay_fallback_maps(const char *service, uint32_t m, uint32_t *out)
+{
+	uint32_t *fb = malloc(m * sizeof(*fb));
+	char cmd[128], jump[64], *chain;
+	int status;
+
+	cr_assert_not_null(fb);
+	snprintf(cmd, sizeof(cmd), "nft list chain inet knlb fb_%s 2>/dev/null", service);
+	chain = kt_run(cmd, &status);
+	for (const char *p = status == 0 ? chain : ""; (p = strstr(p, "jump fb")); ) {
+		unsigned b;
+		char *map;
+
+		/* jump fb<b>_<service>, whose rule reads map <service>_fb<b> */
+		cr_assert_eq(sscanf(p, "jump fb%u_%63s", &b, jump), 2);
+		cr_assert_str_eq(jump, service);
+		p += strlen("jump fb");
+		snprintf(cmd, sizeof(cmd), "nft list map inet knlb %s_fb%u", service, b);
+		map = kt_run_ok(cmd);
+		for (uint32_t s = 0; s < m; s++)
+			fb[s] = SCHED_SLOT_EMPTY;
+		kt_parse_slot_map(map, m, fb);
+		for (uint32_t s = 0; s < m; s++)
+			if (out[s] == b && fb[s] != SCHED_SLOT_EMPTY)
+				out[s] = fb[s];
+		free(map);
+	}
+	free(chain);
+	free(fb);
 }
 
 size_t kt_parse_slot_map(const char *listing, uint32_t m, uint32_t *out)

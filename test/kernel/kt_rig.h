@@ -35,4 +35,13 @@ void kt_rig_verdict(struct kt_rig *g, size_t s, size_t b, bool up);
  */
 size_t kt_parse_slot_map(const char *listing, uint32_t m, uint32_t *out);
 
+/*
+ * The fallback shape as the packet path reads it, over out (service's
+ * slots as its slot rules map them): where chain fb_<service> jumps to
+ * chain fb<b>_<service> and map <service>_fb<b> has a slot owned by b,
+ * the slot goes where that map says.  Nothing when the chain is absent
+ * (the direct shape).
+ */
+void kt_overlay_fallback_maps(const char *service, uint32_t m, uint32_t *out);
+
 #endif

@@ -55,34 +55,13 @@ static void verdict(struct kt_rig *g, size_t b, bool up)
  */
 static void kernel_slots(uint32_t m, uint32_t *out)
 {
-	char *listing = kt_run_ok("nft list map inet knlb web_slots"), *chain;
-	int status;
+	char *listing = kt_run_ok("nft list map inet knlb web_slots");
 
 	for (uint32_t s = 0; s < m; s++)
 		out[s] = SCHED_SLOT_EMPTY;
 	kt_parse_slot_map(listing, m, out);
 	free(listing);
-	chain = kt_run("nft list chain inet knlb fb_web 2>/dev/null", &status);
-	for (const char *p = status == 0 ? chain : ""; (p = strstr(p, "jump fb")); ) {
-		unsigned b;
-		char cmd[96], *map;
-		uint32_t *fb = malloc(m * sizeof(*fb));
-
-		/* jump fb<b>_web, whose rule reads map web_fb<b> */
-		cr_assert_eq(sscanf(p, "jump fb%u_web", &b), 1);
-		p += strlen("jump fb");
-		snprintf(cmd, sizeof(cmd), "nft list map inet knlb web_fb%u", b);
-		map = kt_run_ok(cmd);
-		for (uint32_t s = 0; s < m; s++)
-			fb[s] = SCHED_SLOT_EMPTY;
-		kt_parse_slot_map(map, m, fb);
-		for (uint32_t s = 0; s < m; s++)
-			if (out[s] == b && fb[s] != SCHED_SLOT_EMPTY)
-				out[s] = fb[s];
-		free(map);
-		free(fb);
-	}
-	free(chain);
+	kt_overlay_fallback_maps("web", m, out);
 }
 
 /* The kernel's listing is the render of the pool (after the refresh). */

@@ -53,8 +53,8 @@ static void fill_fallbacks(struct nfnl_sock *sock, const struct knlb_model *pool
 			continue;
 		cr_assert_eq(fallback_state_init(&have, svc), 0);
 		cr_assert_eq(sync_fallback_now(svc, &have), 0);
-		cr_assert_eq(sync_fallback_refresh(sock, pool, svc, &have, &res,
-						   err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(sync_fallback_refresh(sock, pool, svc, &have, NULL,
+						   &res, err, sizeof(err)), 0, "%s", err);
 		fallback_state_free(&have);
 	}
 }

@@ -24,6 +24,7 @@
 #include "knlb/pool/adopt_plan.h"
 #include "knlb/pool/adopt_table.h"
 #include "knlb/pool/explain.h"
+#include "knlb/pool/fallback.h"
 #include "knlb/pool/pool.h"
 #include "knlb/pool/reload_plan.h"
 #include "knlb/sched/sched.h"
@@ -39,14 +40,15 @@ TestSuite(slot_share, .init = kt_enter_netns, .timeout = 120);
 static const char *const names[] = { "web", "api", "img", "solo" };
 
 /*
- * The tests' config: web, api and img over the same N backends and solo
+ * The tests' config: web, api and img over the same n backends and solo
  * over others, api listing only api_backends of them and web's backend 3
  * of weight web_weight.  dual: web and api only, each with an IPv6 VIP
  * too and, after each IPv4 backend, an IPv6 one (2b + 1 is IPv6).
  */
-static char *config_text_of(size_t api_backends, int web_weight, bool dual)
+static char *config_text_n(size_t n, size_t api_backends, int web_weight,
+			   bool dual)
 {
-	size_t len = 16384 + 4 * N * 80, off = 0;
+	size_t len = 16384 + 4 * n * 80, off = 0;
 	char *text = malloc(len);
 
 	cr_assert_not_null(text);
@@ -58,7 +60,7 @@ static char *config_text_of(size_t api_backends, int web_weight, bool dual)
 						"vip = 2001:db8:100::%zu\n", 10 + s);
 		off += (size_t)snprintf(text + off, len - off,
 					"port = 80\ntable_size = %u\ncheck = tcp\nrise = 1\nfall = 1\n", M);
-		for (size_t b = 0; b < (s == 1 ? api_backends : N); b++) {
+		for (size_t b = 0; b < (s == 1 ? api_backends : n); b++) {
 			off += (size_t)snprintf(text + off, len - off,
 						"backend = 10.%d.0.%zu:8080 weight=%d\n",
 						s < SHARED ? 1 : 2, 1 + b,
@@ -70,6 +72,12 @@ static char *config_text_of(size_t api_backends, int web_weight, bool dual)
 	}
 	cr_assert_lt(off, len);
 	return text;
+}
+
+/* The direct shape's: N backends. */
+static char *config_text_of(size_t api_backends, int web_weight, bool dual)
+{
+	return config_text_n(N, api_backends, web_weight, dual);
 }
 
 static char *config_text(void)
@@ -110,7 +118,8 @@ static size_t list_map(const char *name, uint32_t *out)
 
 /*
  * What the kernel forwards each slot of service s to, as the packet path
- * reads it: its override map, else the group's base map (web_base).
+ * reads it: in the fallback shape a dead backend's fallback map first,
+ * then its override map, else the group's base map (web_base).
  */
 static void kernel_slots(size_t s, uint32_t *out, size_t *overrides)
 {
@@ -127,6 +136,7 @@ static void kernel_slots(size_t s, uint32_t *out, size_t *overrides)
 		if (ovr[i] != SCHED_SLOT_EMPTY)
 			out[i] = ovr[i];
 	free(ovr);
+	kt_overlay_fallback_maps(names[s], M, out);
 }
 
 /* The kernel's listing is the render of the pool. */
@@ -553,6 +563,167 @@ Test(slot_share, each_family_shares_its_own_base_map)
 	committer_run(g.committer);
 	expect_listing_is_render(&g, "api's IPv6 backends back");
 	kt_rig_down(&g);
+}
+
+/* The fallback shape: FB_N backends in M slots, 1000 per backend. */
+#define FB_N 10
+
+/* Each shared service forwards as pool's table, and has no override. */
+static void expect_fallback_members_forward(const struct knlb_model *pool,
+					    const char *when, bool overrides_expected)
+{
+	uint32_t *got = malloc(M * sizeof(*got));
+	size_t overrides;
+
+	cr_assert_not_null(got);
+	for (size_t s = 0; s < SHARED; s++) {
+		const uint32_t *want = pool->services[s].slots;
+
+		kernel_slots(s, got, &overrides);
+		for (uint32_t k = 0; k < M; k++)
+			cr_assert_eq(got[k], want[k], "%s: %s slot %u is %u in the kernel, %u in the pool",
+				     when, names[s], k, got[k], want[k]);
+		if (!overrides_expected)
+			cr_expect_eq(overrides, 0, "%s: %s has %zu overrides, its base did not move",
+				     when, names[s], overrides);
+	}
+	free(got);
+}
+
+/*
+ * The fallback shape shares its base map too: a member's chain jumps to
+ * its own fallback chain first, then reads its overrides, then the base.
+ * Health moves no base, so the overrides stay empty and each failure is
+ * a rule, as without sharing; a reload that moves web's base (a weight)
+ * writes web's overrides and leaves the base map alone; the read-back
+ * composes all three layers.
+ */
+Test(slot_share, the_fallback_shape_shares_its_base_and_keeps_its_fallbacks)
+{
+	static const struct { size_t s, b; bool up; } steps[] = {
+		{ 0, 3, false }, { 1, 3, false }, { 0, 7, false }, { 2, 0, false },
+		{ 0, 3, true }, { 1, 9, false }, { 1, 3, true }, { 0, 7, true },
+		{ 1, 9, true }, { 2, 0, true }, { 1, 4, false }, { 2, 4, false },
+	};
+	uint32_t *base = malloc(M * sizeof(*base)), *base_now = malloc(M * sizeof(*base_now));
+	char *text = config_text_n(FB_N, FB_N, 1, false), *out, err[512];
+	struct knlb_config *config, *c1;
+	struct knlb_model *fresh, *p1;
+	struct pool_adopt_result ares;
+	struct sync_result res;
+	struct adopt_table *t;
+	struct kt_rig g;
+
+	cr_assert(base && base_now);
+	kt_rig_up(&g, text, "fallback-share.conf");
+	for (size_t s = 0; s < 4; s++)
+		cr_assert(pool_has_fallback_maps(&g.pool->services[s]), "%s", names[s]);
+	cr_expect_eq(g.programmed.shared, SHARED);
+	/* web_base and solo_slots; every fallback map is filled later */
+	cr_expect_eq(g.programmed.elements, 2 * M, "%zu elements written",
+		     g.programmed.elements);
+	cr_expect(!map_exists("api_slots") && map_exists("api_ovr") &&
+		  map_exists("api_fb0"), "api's maps");
+	out = kt_run_ok("nft list chain inet knlb svc_api");
+	cr_expect(strstr(out, "jump fb_api") && strstr(out, "map @api_ovr") &&
+		  strstr(out, "map @web_base") &&
+		  strstr(out, "jump fb_api") < strstr(out, "map @api_ovr") &&
+		  strstr(out, "map @api_ovr") < strstr(out, "map @web_base"),
+		  "api's chain: its fallbacks, its overrides, the base:\n%s", out);
+	free(out);
+	for (uint32_t i = 0; i < M; i++)
+		base[i] = SCHED_SLOT_EMPTY;
+	list_map("web_base", base);
+	committer_refresh_fallbacks(g.committer, NULL);
+	expect_listing_is_render(&g, "fallback shape, after the replace and refresh");
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		uint32_t gen = kt_nft_genid();
+		struct commit_stats st;
+		char when[64];
+
+		kt_rig_verdict(&g, steps[i].s, steps[i].b, steps[i].up);
+		committer_run(g.committer);
+		cr_expect_eq(kt_nft_genid(), gen + 1, "step %zu: one transaction", i);
+		committer_get_stats(g.committer, &st);
+		cr_expect_leq(st.last_elements, 2 * st.last_moved,
+			      "step %zu: %zu elements for %u slots moved", i,
+			      st.last_elements, st.last_moved);
+		snprintf(when, sizeof(when), "step %zu", i);
+		expect_fallback_members_forward(g.pool, when, false);
+		if (i % 2)	/* half the steps with the serving maps refreshed */
+			committer_refresh_fallbacks(g.committer, NULL);
+		for (uint32_t k = 0; k < M; k++)
+			base_now[k] = SCHED_SLOT_EMPTY;
+		list_map("web_base", base_now);
+		cr_expect_arr_eq(base_now, base, M * sizeof(*base), "step %zu wrote the base map", i);
+	}
+	committer_refresh_fallbacks(g.committer, NULL);
+	expect_listing_is_render(&g, "fallback shape, after the transitions");
+
+	/* api's backend 4 and img's are down: read back and adopted so */
+	cr_assert_eq(adopt_read("knlb", &t, err, sizeof(err)), 0, "%s", err);
+	load_text(text, &config, &fresh);
+	cr_assert_eq(pool_adopt(fresh, t, &ares), 0);
+	cr_expect(!fresh->services[1].backends[4].up && !fresh->services[2].backends[4].up &&
+		  fresh->services[0].backends[4].up, "backend 4 adopted as it is");
+	for (size_t s = 0; s < 4; s++)
+		cr_expect_arr_eq(fresh->services[s].slots, g.pool->services[s].slots,
+				 M * sizeof(uint32_t), "service %s read back", names[s]);
+	adopt_table_free(t);
+	pool_free(fresh);
+	config_free(config);
+	free(text);
+
+	/* img empty: out of the dispatch map (the base maps every slot), then back */
+	for (size_t b = 0; b < FB_N; b++)
+		if (g.pool->services[2].backends[b].up)
+			kt_rig_verdict(&g, 2, b, false);
+	committer_run(g.committer);
+	out = kt_run_ok("nft list map inet knlb svc_dispatch");
+	cr_expect(!strstr(out, "192.0.2.12 ") && strstr(out, "192.0.2.11 "),
+		  "img is still dispatched, or api is not:\n%s", out);
+	free(out);
+	for (size_t b = 0; b < FB_N; b++)
+		kt_rig_verdict(&g, 2, b, true);
+	committer_run(g.committer);
+	out = kt_run_ok("nft list map inet knlb svc_dispatch");
+	cr_expect(strstr(out, "192.0.2.12 . tcp . 80 : jump svc_img"),
+		  "img is not dispatched again:\n%s", out);
+	free(out);
+	expect_fallback_members_forward(g.pool, "img back", false);
+
+	/* web's backend 3 weighs 3: its base moves, into its overrides */
+	text = config_text_n(FB_N, FB_N, 3, false);
+	cr_expect_eq(reload_to(&g, text, &c1, &p1, &res), RELOAD_SLOTS);
+	free(text);
+	cr_expect_lt(res.elements, M, "a weight change rewrote %zu elements", res.elements);
+	for (uint32_t k = 0; k < M; k++)
+		base_now[k] = SCHED_SLOT_EMPTY;
+	list_map("web_base", base_now);
+	cr_expect_arr_eq(base_now, base, M * sizeof(*base), "the reload wrote the base map");
+	expect_fallback_members_forward(p1, "after the weight change", true);
+	{
+		uint32_t *got = malloc(M * sizeof(*got));
+		size_t overrides;
+
+		cr_assert_not_null(got);
+		kernel_slots(0, got, &overrides);
+		cr_expect_gt(overrides, 0, "web's new weight is in no override");
+		free(got);
+	}
+	/*
+	 * No listing against the render: p1 would give web a map of its own,
+	 * the kernel keeps the shape of the last replace.  After the refresh
+	 * each member still forwards as p1 says.
+	 */
+	committer_refresh_fallbacks(g.committer, NULL);
+	expect_fallback_members_forward(p1, "after the reload's refresh", true);
+	kt_rig_down(&g);
+	pool_free(p1);
+	config_free(c1);
+	free(base);
+	free(base_now);
 }
 
 /*

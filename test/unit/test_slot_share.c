@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 
 #include "config-test.h"
+#include "knlb/pool/fallback.h"
 #include "knlb/pool/pool.h"
 #include "knlb/pool/slot_share.h"
 
@@ -99,18 +100,34 @@ Test(slot_share, what_the_map_would_hold_must_be_the_same)
 	fixture_free(&fx);
 }
 
-Test(slot_share, small_tables_and_the_fallback_shape_keep_their_own_maps)
+Test(slot_share, small_tables_keep_their_own_maps)
 {
 	static const struct spec specs[] = {
 		/* under SLOT_SHARE_MIN_SLOTS */
 		{ "s1", 5003, 50, 1, 8080, 1 }, { "s2", 5003, 50, 1, 8080, 1 },
-		/* 4 backends in 10007 slots: the fallback shape, whose base never moves */
-		{ "f1", BIG, 4, 2, 8080, 1 }, { "f2", BIG, 4, 2, 8080, 1 },
 	};
 	struct fixture fx;
 
-	groups_of(&fx, specs, 4);
+	groups_of(&fx, specs, 2);
 	expect_nobody_shares(&fx);
+	fixture_free(&fx);
+}
+
+/* 4 backends in 10007 slots: the fallback shape, whose base shares too */
+Test(slot_share, the_fallback_shape_shares_its_base)
+{
+	static const struct spec specs[] = {
+		{ "f1", BIG, 4, 2, 8080, 1 }, { "d", BIG, 50, 2, 8080, 1 },
+		{ "f2", BIG, 4, 2, 8080, 1 },
+	};
+	struct fixture fx;
+
+	groups_of(&fx, specs, 3);
+	cr_assert(pool_has_fallback_maps(&fx.pool->services[0]));
+	cr_expect_eq(fx.sharing, 2);
+	cr_expect_eq(fx.leader[0], 0);
+	cr_expect_eq(fx.leader[2], 0);
+	cr_expect_eq(fx.leader[1], SLOT_SHARE_NONE, "d lists more backends");
 	fixture_free(&fx);
 }
 

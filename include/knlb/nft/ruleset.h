@@ -69,8 +69,13 @@ const char *ruleset_share_base_name(const struct knlb_service *lead,
 				    enum knlb_family f, char *buf, size_t len);
 const char *ruleset_share_ovr_name(const struct knlb_service *svc,
 				   enum knlb_family f, char *buf, size_t len);
-/* svc's override elements against base (a group's base table). */
-size_t share_count_ovr(const struct knlb_service *svc, const uint32_t *base);
+/*
+ * svc's override elements against base (a group's base table), where
+ * held is what svc's own slot map would hold (svc->slots, or its base
+ * in the fallback shape).
+ */
+size_t share_count_ovr(const struct knlb_service *svc, const uint32_t *held,
+		       const uint32_t *base);
 /* svc's dispatch element of family f in (present) or out. */
 int ruleset_add_dispatch_change(struct nfnl_batch *batch,
 				const struct knlb_model *pool,
@@ -92,6 +97,8 @@ int ruleset_add_slot_changes(struct nfnl_batch *batch,
  * The fallback shape of svc from have to want (pool/fallback.h): its
  * base map's elements, its fallback maps' elements, and, when the dead
  * set changed, chain fb_NAME flushed and given one rule per dead backend.
+ * With shared_base (svc shares its group's base map: nft/slot_share.c),
+ * a base change is written to its override map instead.
  * Counts element adds and deletes into *elements.  0 or -ENOMEM.
  */
 int ruleset_add_fallback_changes(struct nfnl_batch *batch,
@@ -99,7 +106,7 @@ int ruleset_add_fallback_changes(struct nfnl_batch *batch,
 				 const struct knlb_service *svc,
 				 const struct fallback_state *have,
 				 const struct fallback_state *want,
-				 size_t *elements);
+				 const uint32_t *shared_base, size_t *elements);
 
 /*
  * A reload changed svc's backend list: chain fb_NAME flushed, the maps

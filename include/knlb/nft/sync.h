@@ -144,10 +144,11 @@ void sync_fallback_states_free(struct fallback_state *st, size_t n);
  * Off the failover's path: bring svc's fallback maps from have to the
  * full state (each serving backend's slots mapped to their next serving
  * preference), one transaction, none when equal; have updated on success.
+ * shared_base: as sync_old's (svc shares its group's base map).
  */
 int sync_fallback_refresh(struct nfnl_sock *sock, const struct knlb_model *pool,
 			  const struct knlb_service *svc,
-			  struct fallback_state *have, struct sync_result *res,
-			  char *err, size_t errlen);
+			  struct fallback_state *have, const uint32_t *shared_base,
+			  struct sync_result *res, char *err, size_t errlen);
 
 #endif

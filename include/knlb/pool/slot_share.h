@@ -9,8 +9,9 @@
 
 /*
  * Services that share one base slot map (docs/architecture.md, "Shared
- * base maps"): maglev services in the direct shape, with tables of at
- * least SLOT_SHARE_MIN_SLOTS slots, whose base tables are the same slot
+ * base maps"): maglev services, in either shape (the fallback shape
+ * keeps its fallback maps per service), with tables of at least
+ * SLOT_SHARE_MIN_SLOTS slots, whose base tables are the same slot
  * for slot, over the same backends (address and port, in order), for the
  * same protocol and families.  Such services list the same backends on
  * other VIPs or ports; each of them would write the same M elements.
