@@ -147,7 +147,7 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 
 		/* the slot maps hold the base in the fallback shape */
 		const uint32_t *held = fb[i].base ? fb[i].base : svc->slots;
-		/* what the service's own slot map holds, if it has one */
+		/* the map it writes whole: its own, its group's base when it leads */
 		const uint32_t *own = held;
 
 		if (leader[i] != SLOT_SHARE_NONE) {
