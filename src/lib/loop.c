@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* epoll event loop with a before-sleep hook; see include/knlb/lib/loop.h. */
+/* epoll event loop with deferred calls and a before-sleep hook; see include/knlb/lib/loop.h. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -35,6 +35,9 @@ struct loop {
 	struct loop_watch *dead;	/* deleted during this batch */
 	loop_hook_fn before_sleep;
 	void *before_sleep_arg;
+	/* Deferred calls, first queued first; the pass counts their runs. */
+	struct loop_defer *deferred, **deferred_tail;
+	uint64_t pass;
 	int timerfd;
 	uint64_t timerfd_deadline;	/* what timerfd is armed for; 0 = disarmed */
 	struct loop_timer **heap;	/* min-heap on deadline_ns */
@@ -190,6 +193,7 @@ int loop_new(struct loop **out)
 	if (!loop)
 		return -ENOMEM;
 	loop->timerfd = -1;
+	loop->deferred_tail = &loop->deferred;
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd == -1)
 		goto fail;
@@ -306,6 +310,56 @@ void loop_set_before_sleep(struct loop *loop, loop_hook_fn fn, void *arg)
 	loop->before_sleep_arg = arg;
 }
 
+void loop_defer_init(struct loop_defer *d, loop_hook_fn fn, void *arg)
+{
+	memset(d, 0, sizeof(*d));
+	d->fn = fn;
+	d->arg = arg;
+}
+
+void loop_defer(struct loop *loop, struct loop_defer *d)
+{
+	if (d->queued)
+		return;
+	d->queued = true;
+	d->pass = loop->pass;
+	d->next = NULL;
+	*loop->deferred_tail = d;
+	loop->deferred_tail = &d->next;
+}
+
+void loop_defer_cancel(struct loop *loop, struct loop_defer *d)
+{
+	struct loop_defer **pp;
+
+	if (!d->queued)
+		return;
+	for (pp = &loop->deferred; *pp != d; pp = &(*pp)->next)
+		;
+	*pp = d->next;
+	if (loop->deferred_tail == &d->next)
+		loop->deferred_tail = pp;
+	d->next = NULL;
+	d->queued = false;
+}
+
+/*
+ * The calls queued before this pass's run, each taken off the queue
+ * before it is called: a call may queue, cancel or free any other.  Those
+ * it queues carry the new pass and wait for the next run.
+ */
+static void run_deferred(struct loop *loop)
+{
+	uint64_t pass = loop->pass++;
+
+	while (loop->deferred && loop->deferred->pass == pass) {
+		struct loop_defer *d = loop->deferred;
+
+		loop_defer_cancel(loop, d);
+		d->fn(loop, d->arg);
+	}
+}
+
 void loop_stop(struct loop *loop)
 {
 	loop->stopping = true;
@@ -319,12 +373,16 @@ int loop_run(struct loop *loop)
 	while (!loop->stopping) {
 		int n;
 
+		run_deferred(loop);
+		if (loop->stopping)
+			break;
 		if (loop->before_sleep)
 			loop->before_sleep(loop, loop->before_sleep_arg);
 		if (loop->stopping)
 			break;
 		timerfd_sync(loop);
-		n = epoll_wait(loop->epfd, events, 32, -1);
+		/* Calls queued since their run go at once, not after a sleep. */
+		n = epoll_wait(loop->epfd, events, 32, loop->deferred ? 0 : -1);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
