@@ -284,3 +284,61 @@ Test(loop, a_call_deferred_from_a_deferred_call_runs_next_pass_without_sleeping)
 	loop_timer_cancel(loop, &guard);
 	loop_free(loop);
 }
+
+/* Many timers, armed, re-armed and cancelled at random: each fires once,
+ * in deadline order (the heap's shape checked through what it does). */
+struct many_state {
+	struct loop_timer timers[5000];
+	bool armed[5000];
+	uint64_t last;
+	int fired, out_of_order, not_armed;
+};
+
+static void on_many(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct many_state *st = arg;
+	size_t i = (size_t)(t - st->timers);
+
+	if (t->deadline_ns < st->last)
+		st->out_of_order++;
+	st->last = t->deadline_ns;
+	if (!st->armed[i])
+		st->not_armed++;
+	st->armed[i] = false;
+	if (++st->fired && loop_timer_count(loop) == 0)
+		loop_stop(loop);
+}
+
+Test(loop, thousands_of_timers_rearmed_and_cancelled_fire_in_order)
+{
+	static struct many_state st;
+	uint64_t base = loop_now_ns() - 1000000000ULL, rng = 42;	/* all past */
+	struct loop *loop;
+	int expect = 0;
+
+	cr_assert_eq(loop_new(&loop), 0);
+	for (int i = 0; i < 5000; i++)
+		loop_timer_init(&st.timers[i], on_many, &st);
+	for (int k = 0; k < 40000; k++) {
+		int i;
+
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		i = (int)((rng >> 33) % 5000);
+		if ((rng >> 20) % 4 == 0) {
+			loop_timer_cancel(loop, &st.timers[i]);
+			st.armed[i] = false;
+		} else {
+			cr_assert_eq(loop_timer_arm_at(loop, &st.timers[i],
+						       base + (rng >> 40) % 1000000), 0);
+			st.armed[i] = true;
+		}
+	}
+	for (int i = 0; i < 5000; i++)
+		expect += st.armed[i];
+	cr_assert_eq(loop_timer_count(loop), (size_t)expect);
+	cr_assert_eq(loop_run(loop), 0);
+	cr_expect_eq(st.fired, expect);
+	cr_expect_eq(st.out_of_order, 0);
+	cr_expect_eq(st.not_armed, 0, "a cancelled timer fired");
+	loop_free(loop);
+}
