@@ -97,6 +97,7 @@ struct check_probe {
 	uint32_t syn_seq;
 	struct check_probe *syn_next;
 	bool syn_linked;
+	uint32_t syn_queued;	/* index + 1 in the pass's send queue; 0: sent */
 };
 
 struct checker {

@@ -21,6 +21,10 @@
  * an unreachable backend times out where connect() would have failed at
  * once ("connect timeout" rather than "no route to host"); a local
  * routing failure is still reported when the SYN is sent.
+ *
+ * The SYNs of the probes started in one pass of the loop go at its end,
+ * one sendmmsg() per family (syn_send.c): the probe's deadline runs from
+ * its start, a few microseconds earlier.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -35,8 +39,8 @@
 
 #include "knlb/health/syn_segment.h"
 #include "knlb/lib/addr.h"
-#include "knlb/lib/cmsg.h"
 #include "check-int.h"
+#include "syn_send-int.h"
 #include "syn_source-int.h"
 
 #define SYN_BATCH		32
@@ -58,6 +62,7 @@ struct syn_family {
 	uint16_t base;			/* host order */
 	int route;			/* UDP socket: the source towards an address */
 	bool watched;
+	struct syn_queue queue;		/* the SYNs of this pass, not yet sent */
 };
 
 struct syn_engine {
@@ -66,6 +71,7 @@ struct syn_engine {
 	size_t nbuckets, n;
 	uint64_t rng;
 	struct syn_sources sources;	/* IPv4 */
+	struct loop_defer flush;	/* sends the queues at the end of the pass */
 };
 
 static size_t fam_index(int family)
@@ -223,21 +229,55 @@ static void on_readable(struct loop *loop, int fd, uint32_t events, void *arg)
 	}
 }
 
+/* Forget the source towards an IPv4 address that went away with it. */
+static void source_forget(struct syn_engine *e, struct in_addr dst)
+{
+	struct syn_source *s = syn_sources_slot(&e->sources, dst);
+
+	if (s)
+		s->expires_ns = 0;
+}
+
+/*
+ * The probe's SYN was not sent (syn_send.c): what sendmsg() failing in
+ * syn_start() did, when the SYN was sent from there.  An error of ours
+ * (no buffer space) made checker_start() fail, which the health state
+ * machine recorded as a local error named by strerror(): the same result,
+ * reported now.
+ */
+static void send_failed(void *owner, int err, void *arg)
+{
+	struct check_probe *probe = owner;
+	struct syn_engine *e = arg;
+
+	unlink_probe(e, probe);
+	/* The source went away with its address: look it up again. */
+	if (probe->addr.family == AF_INET && (err == EINVAL || err == EADDRNOTAVAIL))
+		source_forget(e, probe->addr.in);
+	if (check_errno_is_local(err) && err != EADDRNOTAVAIL)
+		check_probe_done(probe, CHECK_LOCAL_ERROR, "%s", strerror(err));
+	else
+		check_probe_fail_errno(probe, "send", "connect refused",
+				       "connect timeout", err);
+}
+
+static void on_flush(struct loop *loop, void *arg)
+{
+	struct syn_engine *e = arg;
+
+	(void)loop;
+	for (int i = 0; i < KNLB_FAMILIES; i++)
+		if (e->fam[i].queue.n)
+			syn_queue_flush(&e->fam[i].queue, e->fam[i].raw, sendmmsg,
+					send_failed, e);
+}
+
 static int syn_start(struct check_probe *probe)
 {
 	struct syn_engine *e = probe->checker->syn;
 	struct syn_family *f = &e->fam[fam_index(probe->addr.family)];
-	uint8_t seg[SYN_SEGMENT_LEN];
-	struct sockaddr_storage ss;
-	socklen_t sslen = check_probe_sockaddr(probe, &ss);
 	struct knlb_addr src = { .family = probe->addr.family };
-	union {
-		char buf[CMSG_SPACE(sizeof(struct in_pktinfo))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { seg, sizeof(seg) };
-	struct msghdr msg = { .msg_name = &ss, .msg_namelen = sslen,
-			      .msg_iov = &iov, .msg_iovlen = 1 };
+	struct syn_send *send;
 	uint32_t seq;
 	int err;
 
@@ -248,48 +288,36 @@ static int syn_start(struct check_probe *probe)
 	do
 		seq = next_random(e);
 	while (probe_by_seq(e, seq));
-	/* The raw socket's "port" is the protocol: 0 takes the socket's. */
-	if (ss.ss_family == AF_INET6) {
-		((struct sockaddr_in6 *)&ss)->sin6_port = 0;
-	} else {
-		struct in_pktinfo *pi;
-
-		((struct sockaddr_in *)&ss)->sin_port = 0;
+	if (probe->addr.family == AF_INET) {
 		err = source_v4(e, probe->addr.in, &src.in);
 		if (err < 0) {
 			check_probe_fail_errno(probe, "send", NULL, NULL, -err);
 			return 0;
 		}
-		/* The checksum covers the source: send from that one. */
-		pi = cmsg_attach(&msg, ctl.buf, sizeof(ctl.buf), IPPROTO_IP,
-				 IP_PKTINFO, sizeof(*pi));
-		pi->ipi_spec_dst = src.in;
+	}
+	send = syn_queue_add(&f->queue, probe, &probe->syn_queued);
+	if (!send)
+		return -ENOMEM;
+	/* The raw socket's "port" is the protocol: 0 takes the socket's. */
+	if (probe->addr.family == AF_INET6) {
+		send->dst.in6 = (struct sockaddr_in6){ .sin6_family = AF_INET6,
+						       .sin6_addr = probe->addr.in6 };
+	} else {
+		send->dst.in = (struct sockaddr_in){ .sin_family = AF_INET,
+						     .sin_addr = probe->addr.in };
+		send->src = src.in;
 	}
 	/* IPv6: the kernel fills the checksum in (IPV6_CHECKSUM). */
 	syn_segment_build(&src, (uint16_t)(f->base + seq % SYN_PORTS), &probe->addr,
-			  probe->port, seq, seg);
-	if (ss.ss_family == AF_INET6)
-		seg[16] = seg[17] = 0;
+			  probe->port, seq, send->seg);
+	if (probe->addr.family == AF_INET6)
+		send->seg[16] = send->seg[17] = 0;
 	probe->syn_seq = seq;
 	probe->syn_next = *bucket_of(e, seq);
 	*bucket_of(e, seq) = probe;
 	probe->syn_linked = true;
 	e->n++;
-	if (sendmsg(f->raw, &msg, MSG_DONTWAIT) == -1) {
-		err = errno;
-		unlink_probe(e, probe);
-		/* The source went away with its address: look it up again. */
-		if (ss.ss_family == AF_INET && (err == EINVAL || err == EADDRNOTAVAIL)) {
-			struct syn_source *s = syn_sources_slot(&e->sources, probe->addr.in);
-
-			if (s)
-				s->expires_ns = 0;
-		}
-		if (check_errno_is_local(err) && err != EADDRNOTAVAIL)
-			return -err;
-		check_probe_fail_errno(probe, "send", "connect refused",
-				       "connect timeout", err);
-	}
+	loop_defer(probe->checker->loop, &e->flush);
 	return 0;
 }
 
@@ -300,7 +328,10 @@ static void syn_timeout(struct check_probe *probe)
 
 static void syn_stop(struct check_probe *probe)
 {
-	unlink_probe(probe->checker->syn, probe);
+	struct syn_engine *e = probe->checker->syn;
+
+	unlink_probe(e, probe);
+	syn_queue_drop(&e->fam[fam_index(probe->addr.family)].queue, &probe->syn_queued);
 }
 
 const struct check_ops check_syn_ops = {
@@ -355,6 +386,7 @@ static void close_family(struct checker *checker, struct syn_family *f)
 			close(f->hold[i]);
 	if (f->route >= 0)
 		close(f->route);
+	syn_queue_free(&f->queue);
 	init_family(f);
 }
 
@@ -459,6 +491,7 @@ int checker_open_raw(struct checker *checker)
 		return -ENOMEM;
 	for (int i = 0; i < KNLB_FAMILIES; i++)
 		init_family(&e->fam[i]);
+	loop_defer_init(&e->flush, on_flush, e);
 	if (getrandom(&e->rng, sizeof(e->rng), 0) != sizeof(e->rng)) {
 		ret = -EIO;
 		goto fail;
@@ -507,6 +540,7 @@ void check_syn_cleanup(struct checker *checker)
 
 	if (!e)
 		return;
+	loop_defer_cancel(checker->loop, &e->flush);
 	for (int i = 0; i < KNLB_FAMILIES; i++)
 		close_family(checker, &e->fam[i]);
 	free(e->buckets);

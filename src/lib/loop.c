@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* epoll event loop with a before-sleep hook; see include/knlb/lib/loop.h. */
+/* epoll event loop with deferred calls and a before-sleep hook; see include/knlb/lib/loop.h. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -21,6 +21,11 @@ struct loop_watch {
 	struct loop_watch *prev;	/* in watches only */
 };
 
+struct heap_entry {
+	uint64_t deadline_ns;
+	struct loop_timer *timer;
+};
+
 struct loop {
 	int epfd;
 	bool stopping;
@@ -35,9 +40,18 @@ struct loop {
 	struct loop_watch *dead;	/* deleted during this batch */
 	loop_hook_fn before_sleep;
 	void *before_sleep_arg;
+	/* Deferred calls, first queued first; the pass counts their runs. */
+	struct loop_defer *deferred, **deferred_tail;
+	uint64_t pass;
 	int timerfd;
 	uint64_t timerfd_deadline;	/* what timerfd is armed for; 0 = disarmed */
-	struct loop_timer **heap;	/* min-heap on deadline_ns */
+	/*
+	 * Min-heap on deadline_ns, each deadline kept beside its timer: a
+	 * step down the heap compares entries of this array, not timers
+	 * spread over every backend and probe (cache misses that made
+	 * loop_timer_cancel() 5 % of knlbd at rest, docs/performance.md).
+	 */
+	struct heap_entry *heap;
 	size_t n_timers, heap_cap;
 };
 
@@ -51,43 +65,57 @@ uint64_t loop_now_ns(void)
 
 static void heap_set(struct loop *loop, size_t i, struct loop_timer *t)
 {
-	loop->heap[i] = t;
+	loop->heap[i] = (struct heap_entry){ t->deadline_ns, t };
 	t->heap_index = i + 1;
+}
+
+/* Four children a node: half the depth of a binary heap, and the four
+ * entries a step down compares share a cache line. */
+#define HEAP_ARITY	4
+
+static void heap_move(struct loop *loop, size_t to, size_t from)
+{
+	loop->heap[to] = loop->heap[from];
+	loop->heap[to].timer->heap_index = to + 1;
 }
 
 static void heap_up(struct loop *loop, size_t i)
 {
-	struct loop_timer *t = loop->heap[i];
+	struct heap_entry e = loop->heap[i];
 
 	while (i > 0) {
-		size_t parent = (i - 1) / 2;
+		size_t parent = (i - 1) / HEAP_ARITY;
 
-		if (loop->heap[parent]->deadline_ns <= t->deadline_ns)
+		if (loop->heap[parent].deadline_ns <= e.deadline_ns)
 			break;
-		heap_set(loop, i, loop->heap[parent]);
+		heap_move(loop, i, parent);
 		i = parent;
 	}
-	heap_set(loop, i, t);
+	loop->heap[i] = e;
+	e.timer->heap_index = i + 1;
 }
 
 static void heap_down(struct loop *loop, size_t i)
 {
-	struct loop_timer *t = loop->heap[i];
+	struct heap_entry e = loop->heap[i];
 
 	for (;;) {
-		size_t child = 2 * i + 1;
+		size_t first = HEAP_ARITY * i + 1, last = first + HEAP_ARITY, min = first;
 
-		if (child >= loop->n_timers)
+		if (first >= loop->n_timers)
 			break;
-		if (child + 1 < loop->n_timers &&
-		    loop->heap[child + 1]->deadline_ns < loop->heap[child]->deadline_ns)
-			child++;
-		if (t->deadline_ns <= loop->heap[child]->deadline_ns)
+		if (last > loop->n_timers)
+			last = loop->n_timers;
+		for (size_t c = first + 1; c < last; c++)
+			if (loop->heap[c].deadline_ns < loop->heap[min].deadline_ns)
+				min = c;
+		if (e.deadline_ns <= loop->heap[min].deadline_ns)
 			break;
-		heap_set(loop, i, loop->heap[child]);
-		i = child;
+		heap_move(loop, i, min);
+		i = min;
 	}
-	heap_set(loop, i, t);
+	loop->heap[i] = e;
+	e.timer->heap_index = i + 1;
 }
 
 void loop_timer_init(struct loop_timer *timer, loop_timer_fn fn, void *arg)
@@ -108,8 +136,8 @@ void loop_timer_cancel(struct loop *loop, struct loop_timer *timer)
 	if (--loop->n_timers == i)
 		return;
 	/* The last timer fills the hole and moves up or down, not both. */
-	heap_set(loop, i, loop->heap[loop->n_timers]);
-	if (i > 0 && loop->heap[(i - 1) / 2]->deadline_ns > loop->heap[i]->deadline_ns)
+	heap_move(loop, i, loop->n_timers);
+	if (i > 0 && loop->heap[(i - 1) / HEAP_ARITY].deadline_ns > loop->heap[i].deadline_ns)
 		heap_up(loop, i);
 	else
 		heap_down(loop, i);
@@ -142,7 +170,7 @@ size_t loop_timer_count(const struct loop *loop)
 /* Point the timerfd at the earliest deadline, touching it only on change. */
 static void timerfd_sync(struct loop *loop)
 {
-	uint64_t want = loop->n_timers ? loop->heap[0]->deadline_ns : 0;
+	uint64_t want = loop->n_timers ? loop->heap[0].deadline_ns : 0;
 	struct itimerspec its = { 0 };
 
 	if (want == loop->timerfd_deadline)
@@ -162,8 +190,8 @@ static void run_expired_timers(struct loop *loop)
 
 	/* Bounded: timers re-armed for "now" by their callbacks wait a turn. */
 	for (size_t budget = loop->n_timers; budget && loop->n_timers &&
-	     loop->heap[0]->deadline_ns <= now && !loop->stopping; budget--) {
-		struct loop_timer *t = loop->heap[0];
+	     loop->heap[0].deadline_ns <= now && !loop->stopping; budget--) {
+		struct loop_timer *t = loop->heap[0].timer;
 
 		loop_timer_cancel(loop, t);
 		t->fn(loop, t, t->arg);
@@ -190,6 +218,7 @@ int loop_new(struct loop **out)
 	if (!loop)
 		return -ENOMEM;
 	loop->timerfd = -1;
+	loop->deferred_tail = &loop->deferred;
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (loop->epfd == -1)
 		goto fail;
@@ -306,6 +335,56 @@ void loop_set_before_sleep(struct loop *loop, loop_hook_fn fn, void *arg)
 	loop->before_sleep_arg = arg;
 }
 
+void loop_defer_init(struct loop_defer *d, loop_hook_fn fn, void *arg)
+{
+	memset(d, 0, sizeof(*d));
+	d->fn = fn;
+	d->arg = arg;
+}
+
+void loop_defer(struct loop *loop, struct loop_defer *d)
+{
+	if (d->queued)
+		return;
+	d->queued = true;
+	d->pass = loop->pass;
+	d->next = NULL;
+	*loop->deferred_tail = d;
+	loop->deferred_tail = &d->next;
+}
+
+void loop_defer_cancel(struct loop *loop, struct loop_defer *d)
+{
+	struct loop_defer **pp;
+
+	if (!d->queued)
+		return;
+	for (pp = &loop->deferred; *pp != d; pp = &(*pp)->next)
+		;
+	*pp = d->next;
+	if (loop->deferred_tail == &d->next)
+		loop->deferred_tail = pp;
+	d->next = NULL;
+	d->queued = false;
+}
+
+/*
+ * The calls queued before this pass's run, each taken off the queue
+ * before it is called: a call may queue, cancel or free any other.  Those
+ * it queues carry the new pass and wait for the next run.
+ */
+static void run_deferred(struct loop *loop)
+{
+	uint64_t pass = loop->pass++;
+
+	while (loop->deferred && loop->deferred->pass == pass) {
+		struct loop_defer *d = loop->deferred;
+
+		loop_defer_cancel(loop, d);
+		d->fn(loop, d->arg);
+	}
+}
+
 void loop_stop(struct loop *loop)
 {
 	loop->stopping = true;
@@ -319,12 +398,16 @@ int loop_run(struct loop *loop)
 	while (!loop->stopping) {
 		int n;
 
+		run_deferred(loop);
+		if (loop->stopping)
+			break;
 		if (loop->before_sleep)
 			loop->before_sleep(loop, loop->before_sleep_arg);
 		if (loop->stopping)
 			break;
 		timerfd_sync(loop);
-		n = epoll_wait(loop->epfd, events, 32, -1);
+		/* Calls queued since their run go at once, not after a sleep. */
+		n = epoll_wait(loop->epfd, events, 32, loop->deferred ? 0 : -1);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;

@@ -215,3 +215,50 @@ Test(check_syn, without_raw_sockets_tcp_still_connects)
 {
 	live_and_closed(AF_INET, false, 1);
 }
+
+/*
+ * The SYNs of probes started together go in one sendmmsg(); one the
+ * kernel refuses (an nftables output rule drops it: EPERM) fails its own
+ * probe, as its sendmsg() did, and the probes queued before and after it
+ * are sent and answered.
+ */
+Test(check_syn, a_refused_syn_fails_its_probe_alone)
+{
+	enum { PORTS = 6, REFUSED = 2 };
+	struct loop *loop;
+	struct checker *c;
+	struct knlb_addr lo = loopback(AF_INET);
+	struct check_spec spec = check_test_spec(CHECK_TCP, 1000);
+	static struct check_outcome o[PORTS];
+	uint16_t port[PORTS];
+	int fd[PORTS], pending = PORTS, status;
+	char cmd[256];
+
+	c = checker_up(&loop, true);
+	for (int i = 0; i < PORTS; i++)
+		fd[i] = port_on(AF_INET, true, &port[i]);
+	snprintf(cmd, sizeof(cmd),
+		 "nft add table inet t && nft 'add chain inet t out { type filter hook output priority 0; }' && "
+		 "nft add rule inet t out tcp dport %u drop", port[REFUSED]);
+	free(kt_run(cmd, &status));
+	cr_assert_eq(status, 0);
+	for (int i = 0; i < PORTS; i++) {
+		o[i] = (struct check_outcome){ .pending = &pending, .loop = loop };
+		cr_assert_eq(checker_start(c, &spec, &lo, port[i], check_outcome_done, &o[i], NULL), 0);
+	}
+	check_loop_run(loop, 3000);
+	for (int i = 0; i < PORTS; i++) {
+		cr_expect_eq(o[i].calls, 1);
+		if (i == REFUSED) {
+			cr_expect_eq(o[i].res.status, CHECK_FAILED, "%s", o[i].res.reason);
+			cr_expect_str_eq(o[i].res.reason, "send: Operation not permitted");
+		} else {
+			cr_expect_eq(o[i].res.status, CHECK_OK, "port %d: %s", i, o[i].res.reason);
+		}
+	}
+	free(kt_run("nft delete table inet t", &status));
+	checker_free(c);
+	loop_free(loop);
+	for (int i = 0; i < PORTS; i++)
+		close(fd[i]);
+}

@@ -147,3 +147,198 @@ Test(loop, watches_are_found_by_fd_among_hundreds)
 		close(fds[i][1]);
 	}
 }
+
+/* Deferred calls: what ran, in order, one letter each. */
+struct defer_state {
+	struct loop_defer a, b, c;
+	char log[32];
+	size_t n;
+	int fd;			/* a readable pipe, read once */
+	int a_runs;		/* a queues itself again until 3 */
+	bool guard_fired;
+};
+
+static void note(struct defer_state *st, char c)
+{
+	if (st->n + 1 < sizeof(st->log))
+		st->log[st->n++] = c;
+}
+
+static void on_defer_a(struct loop *loop, void *arg)
+{
+	struct defer_state *st = arg;
+
+	note(st, 'a');
+	/* b was queued after a: cancelled here, it must not run */
+	loop_defer_cancel(loop, &st->c);
+}
+
+static void on_defer_b(struct loop *loop, void *arg)
+{
+	(void)loop;
+	note(arg, 'b');
+}
+
+static void on_defer_c(struct loop *loop, void *arg)
+{
+	(void)loop;
+	note(arg, 'c');
+}
+
+static void on_defer_fd(struct loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct defer_state *st = arg;
+	char x;
+
+	(void)events;
+	cr_assert_eq(read(fd, &x, 1), 1);
+	note(st, 'e');
+	loop_defer(loop, &st->a);
+	loop_defer(loop, &st->b);
+	loop_defer(loop, &st->a);	/* queued already: no second run */
+	loop_defer(loop, &st->c);
+}
+
+static void on_defer_hook(struct loop *loop, void *arg)
+{
+	struct defer_state *st = arg;
+
+	note(st, 'h');
+	if (st->log[0] && st->n >= 4)
+		loop_stop(loop);
+}
+
+/* Queued during a pass: run once each, in order, after the pass's events
+ * and before the before-sleep hook; one cancelled by an earlier one in the
+ * same run does not run. */
+Test(loop, deferred_calls_run_once_at_the_end_of_the_pass)
+{
+	struct defer_state st = { 0 };
+	struct loop *loop;
+	int p[2];
+
+	cr_assert_eq(loop_new(&loop), 0);
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(write(p[1], "x", 1), 1);
+	loop_defer_init(&st.a, on_defer_a, &st);
+	loop_defer_init(&st.b, on_defer_b, &st);
+	loop_defer_init(&st.c, on_defer_c, &st);
+	cr_assert_eq(loop_add_fd(loop, p[0], EPOLLIN, on_defer_fd, &st), 0);
+	loop_set_before_sleep(loop, on_defer_hook, &st);
+	cr_assert_eq(loop_run(loop), 0);
+	cr_expect_str_eq(st.log, "heabh");
+	cr_expect(!st.a.queued && !st.b.queued && !st.c.queued);
+	loop_free(loop);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void on_defer_again(struct loop *loop, void *arg)
+{
+	struct defer_state *st = arg;
+
+	note(st, 'a');
+	if (++st->a_runs < 3)
+		loop_defer(loop, &st->a);	/* the next pass, not this run */
+	else
+		loop_stop(loop);
+}
+
+static void on_defer_count_hook(struct loop *loop, void *arg)
+{
+	(void)loop;
+	note(arg, 'h');
+}
+
+static void on_defer_guard(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	(void)t;
+	((struct defer_state *)arg)->guard_fired = true;
+	loop_stop(loop);
+}
+
+/* A call queued by a deferred call runs in the next pass, and the loop
+ * does not sleep before it (nothing else would wake it: the guard is 5 s
+ * away); a cancelled one never runs. */
+Test(loop, a_call_deferred_from_a_deferred_call_runs_next_pass_without_sleeping)
+{
+	struct defer_state st = { 0 };
+	struct loop_timer guard;
+	struct loop *loop;
+	uint64_t start = loop_now_ns();
+
+	cr_assert_eq(loop_new(&loop), 0);
+	loop_timer_init(&guard, on_defer_guard, &st);
+	cr_assert_eq(loop_timer_arm(loop, &guard, 5000000000ULL), 0);
+	loop_defer_init(&st.a, on_defer_again, &st);
+	loop_defer_init(&st.b, on_defer_b, &st);
+	loop_defer(loop, &st.b);
+	loop_defer(loop, &st.a);
+	loop_defer_cancel(loop, &st.b);
+	loop_defer_cancel(loop, &st.b);	/* not queued: a no-op */
+	loop_set_before_sleep(loop, on_defer_count_hook, &st);
+	cr_assert_eq(loop_run(loop), 0);
+	cr_expect(!st.guard_fired, "the loop slept with a deferred call queued");
+	cr_expect_str_eq(st.log, "ahaha");
+	cr_expect_lt(loop_now_ns() - start, 1000000000ULL);
+	loop_timer_cancel(loop, &guard);
+	loop_free(loop);
+}
+
+/* Many timers, armed, re-armed and cancelled at random: each fires once,
+ * in deadline order (the heap's shape checked through what it does). */
+struct many_state {
+	struct loop_timer timers[5000];
+	bool armed[5000];
+	uint64_t last;
+	int fired, out_of_order, not_armed;
+};
+
+static void on_many(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct many_state *st = arg;
+	size_t i = (size_t)(t - st->timers);
+
+	if (t->deadline_ns < st->last)
+		st->out_of_order++;
+	st->last = t->deadline_ns;
+	if (!st->armed[i])
+		st->not_armed++;
+	st->armed[i] = false;
+	if (++st->fired && loop_timer_count(loop) == 0)
+		loop_stop(loop);
+}
+
+Test(loop, thousands_of_timers_rearmed_and_cancelled_fire_in_order)
+{
+	static struct many_state st;
+	uint64_t base = loop_now_ns() - 1000000000ULL, rng = 42;	/* all past */
+	struct loop *loop;
+	int expect = 0;
+
+	cr_assert_eq(loop_new(&loop), 0);
+	for (int i = 0; i < 5000; i++)
+		loop_timer_init(&st.timers[i], on_many, &st);
+	for (int k = 0; k < 40000; k++) {
+		int i;
+
+		rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+		i = (int)((rng >> 33) % 5000);
+		if ((rng >> 20) % 4 == 0) {
+			loop_timer_cancel(loop, &st.timers[i]);
+			st.armed[i] = false;
+		} else {
+			cr_assert_eq(loop_timer_arm_at(loop, &st.timers[i],
+						       base + (rng >> 40) % 1000000), 0);
+			st.armed[i] = true;
+		}
+	}
+	for (int i = 0; i < 5000; i++)
+		expect += st.armed[i];
+	cr_assert_eq(loop_timer_count(loop), (size_t)expect);
+	cr_assert_eq(loop_run(loop), 0);
+	cr_expect_eq(st.fired, expect);
+	cr_expect_eq(st.out_of_order, 0);
+	cr_expect_eq(st.not_armed, 0, "a cancelled timer fired");
+	loop_free(loop);
+}
