@@ -116,6 +116,32 @@ static size_t list_map(const char *name, uint32_t *out)
 	return n;
 }
 
+/* The group's base map as the kernel holds it, slot by slot. */
+static void read_base(uint32_t *out)
+{
+	for (uint32_t i = 0; i < M; i++)
+		out[i] = SCHED_SLOT_EMPTY;
+	list_map("web_base", out);
+}
+
+/*
+ * Step i: backend b of services[s] up or down, committed in one
+ * transaction that writes at most the direct shape's 2 x moved elements.
+ */
+static void step(struct kt_rig *g, size_t i, size_t s, size_t b, bool up)
+{
+	uint32_t gen = kt_nft_genid();
+	struct commit_stats st;
+
+	kt_rig_verdict(g, s, b, up);
+	committer_run(g->committer);
+	cr_expect_eq(kt_nft_genid(), gen + 1, "step %zu: one transaction", i);
+	committer_get_stats(g->committer, &st);
+	cr_expect_leq(st.last_elements, 2 * st.last_moved,
+		      "step %zu: %zu elements for %u slots moved", i,
+		      st.last_elements, st.last_moved);
+}
+
 /*
  * What the kernel forwards each slot of service s to, as the packet path
  * reads it: in the fallback shape a dead backend's fallback map first,
@@ -206,20 +232,9 @@ Test(slot_share, each_service_fails_over_alone_and_the_base_map_stays)
 
 	cr_assert(got && base && base_now);
 	rig_up(&g);
-	for (uint32_t i = 0; i < M; i++)
-		base[i] = SCHED_SLOT_EMPTY;
-	list_map("web_base", base);
+	read_base(base);
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		uint32_t gen = kt_nft_genid();
-		struct commit_stats st;
-
-		kt_rig_verdict(&g, steps[i].s, steps[i].b, steps[i].up);
-		committer_run(g.committer);
-		cr_expect_eq(kt_nft_genid(), gen + 1, "step %zu: one transaction", i);
-		committer_get_stats(g.committer, &st);
-		cr_expect_leq(st.last_elements, 2 * st.last_moved,
-			      "step %zu: %zu elements for %u slots moved", i,
-			      st.last_elements, st.last_moved);
+		step(&g, i, steps[i].s, steps[i].b, steps[i].up);
 		for (size_t s = 0; s < SHARED; s++) {
 			const uint32_t *want = g.pool->services[s].slots;
 			size_t overrides, differ = 0;
@@ -233,9 +248,7 @@ Test(slot_share, each_service_fails_over_alone_and_the_base_map_stays)
 			cr_expect_eq(overrides, differ, "step %zu: %s has %zu overrides for %zu slots off the base",
 				     i, names[s], overrides, differ);
 		}
-		for (uint32_t k = 0; k < M; k++)
-			base_now[k] = SCHED_SLOT_EMPTY;
-		list_map("web_base", base_now);
+		read_base(base_now);
 		cr_expect_arr_eq(base_now, base, M * sizeof(*base), "step %zu wrote the base map", i);
 	}
 	expect_listing_is_render(&g, "after the transitions");
@@ -394,17 +407,13 @@ Test(slot_share, a_reload_keeps_the_base_map_unless_a_shared_list_changes)
 
 	cr_assert(got && base);
 	rig_up(&g);
-	for (uint32_t i = 0; i < M; i++)
-		base[i] = SCHED_SLOT_EMPTY;
-	list_map("web_base", base);
+	read_base(base);
 
 	text = config_text_of(N, 3, false);
 	cr_expect_eq(reload_to(&g, text, &c1, &p1, &res), RELOAD_SLOTS);
 	free(text);
 	cr_expect_lt(res.elements, M, "a weight change rewrote %zu elements", res.elements);
-	for (uint32_t i = 0; i < M; i++)
-		got[i] = SCHED_SLOT_EMPTY;
-	list_map("web_base", got);
+	read_base(got);
 	cr_expect_arr_eq(got, base, M * sizeof(*got), "the delta wrote the base map");
 	for (size_t s = 0; s < SHARED; s++) {
 		kernel_slots(s, got, &overrides);
@@ -631,31 +640,19 @@ Test(slot_share, the_fallback_shape_shares_its_base_and_keeps_its_fallbacks)
 		  strstr(out, "map @api_ovr") < strstr(out, "map @web_base"),
 		  "api's chain: its fallbacks, its overrides, the base:\n%s", out);
 	free(out);
-	for (uint32_t i = 0; i < M; i++)
-		base[i] = SCHED_SLOT_EMPTY;
-	list_map("web_base", base);
+	read_base(base);
 	committer_refresh_fallbacks(g.committer, NULL);
 	expect_listing_is_render(&g, "fallback shape, after the replace and refresh");
 
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		uint32_t gen = kt_nft_genid();
-		struct commit_stats st;
 		char when[64];
 
-		kt_rig_verdict(&g, steps[i].s, steps[i].b, steps[i].up);
-		committer_run(g.committer);
-		cr_expect_eq(kt_nft_genid(), gen + 1, "step %zu: one transaction", i);
-		committer_get_stats(g.committer, &st);
-		cr_expect_leq(st.last_elements, 2 * st.last_moved,
-			      "step %zu: %zu elements for %u slots moved", i,
-			      st.last_elements, st.last_moved);
+		step(&g, i, steps[i].s, steps[i].b, steps[i].up);
 		snprintf(when, sizeof(when), "step %zu", i);
 		expect_fallback_members_forward(g.pool, when, false);
 		if (i % 2)	/* half the steps with the serving maps refreshed */
 			committer_refresh_fallbacks(g.committer, NULL);
-		for (uint32_t k = 0; k < M; k++)
-			base_now[k] = SCHED_SLOT_EMPTY;
-		list_map("web_base", base_now);
+		read_base(base_now);
 		cr_expect_arr_eq(base_now, base, M * sizeof(*base), "step %zu wrote the base map", i);
 	}
 	committer_refresh_fallbacks(g.committer, NULL);
@@ -698,9 +695,7 @@ Test(slot_share, the_fallback_shape_shares_its_base_and_keeps_its_fallbacks)
 	cr_expect_eq(reload_to(&g, text, &c1, &p1, &res), RELOAD_SLOTS);
 	free(text);
 	cr_expect_lt(res.elements, M, "a weight change rewrote %zu elements", res.elements);
-	for (uint32_t k = 0; k < M; k++)
-		base_now[k] = SCHED_SLOT_EMPTY;
-	list_map("web_base", base_now);
+	read_base(base_now);
 	cr_expect_arr_eq(base_now, base, M * sizeof(*base), "the reload wrote the base map");
 	expect_fallback_members_forward(p1, "after the weight change", true);
 	{
