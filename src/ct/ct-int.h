@@ -131,6 +131,9 @@ struct ct {
 
 	ct_new_flow_fn on_new;		/* observe = yes: NEW events */
 	void *on_new_arg;
+
+	/* traffic.c: traffic_counters = conntrack */
+	bool count_traffic;		/* sum DESTROY events' counters */
 };
 
 /* ---- msg.c ---- */
@@ -170,10 +173,26 @@ bool ct_msg_flow(const struct ct *ct, const struct ct_msg *m, struct flow *f);
 bool ct_msg_list_entry(uint32_t mask, const struct ct_msg *m,
 		       uint64_t now_real_ns, struct ct_flow *out);
 
+/*
+ * The entry's accounting (nf_conntrack_acct was on when it was made):
+ * original direction in, reply out.  false, and zeroes, without it.
+ */
+bool ct_msg_traffic(const struct ct_msg *m, struct flow_traffic *t);
+
 /* The original tuple nest of t, as a DELETE or a GET names an entry. */
 void ct_msg_put_orig_tuple(struct nlmsghdr *nlh, const struct ct_tuple *t);
 /* The TCP state in a CTA_PROTOINFO nest, or -1. */
 int ct_msg_tcp_state(const struct nlattr *protoinfo);
+
+/* ---- traffic.c ---- */
+
+/*
+ * When counting traffic: a DESTROY's final counters (call before
+ * flowtab_flow_destroy()), and a pass's reading of a flow it saw.
+ */
+void ct_traffic_destroyed(struct ct *ct, const struct flow *f,
+			  const struct ct_msg *m);
+void ct_traffic_seen(struct ct *ct, const struct flow *f, const struct ct_msg *m);
 
 /* ---- query.c ---- */
 

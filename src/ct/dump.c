@@ -120,6 +120,7 @@ static int resync_one(struct ct *ct, const struct ct_msg *m, void *arg)
 	if (ct->ft_scoped_pass && !flowtab_resync_in_scope(ct->ft, f.mark))
 		return 0;
 	ret = flowtab_resync_seen(ct->ft, &f);
+	ct_traffic_seen(ct, &f, m);
 	return ret < 0 && ret != -EINVAL ? ret : 0;
 }
 

@@ -99,6 +99,7 @@ static void handle_event(struct ct *ct, const struct nlmsghdr *nlh)
 		return;
 	if (type == IPCTNL_MSG_CT_DELETE) {
 		ct->st.events_destroy++;
+		ct_traffic_destroyed(ct, &f, &m);
 		flowtab_flow_destroy(ct->ft, &f.key);
 		if (ct->on_new && f.key.proto == IPPROTO_TCP &&
 		    !(ct_attr_be32(m.status) & IPS_SEEN_REPLY))

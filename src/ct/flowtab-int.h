@@ -36,6 +36,11 @@ struct ft_group {
 	bool drain_pending;	/* reached 0, callback not fired yet */
 	uint32_t service;	/* index of the service total group */
 	struct flow_counts c;
+	/* traffic_counters = conntrack (flowtab_traffic.c) */
+	struct flow_traffic ended;	/* flows gone: their last readings */
+	struct flow_traffic live;	/* flows known: their last readings */
+	struct flow_traffic untracked;	/* flows not known, at the last dump */
+	struct flow_traffic shown;	/* the most a reader was shown */
 };
 
 struct flowtab {
@@ -49,6 +54,11 @@ struct flowtab {
 	size_t group_mask;
 
 	size_t ending;		/* slots with ended set */
+	/*
+	 * Beside each slot, its flow's counters at their last reading
+	 * (flowtab_traffic.c); NULL unless flowtab_count_traffic() was called.
+	 */
+	struct flow_traffic *traffic;
 
 	uint8_t epoch;
 	bool resyncing;
@@ -124,8 +134,8 @@ static inline bool group_is(const struct ft_group *g, uint32_t mark,
 bool addr_norm(struct knlb_addr *dst, const struct knlb_addr *src);
 bool key_norm(struct flow_key *dst, const struct flow_key *src);
 size_t slot_find(const struct flowtab *ft, const struct flow_key *k);
-void slot_place(struct ft_slot *slots, size_t mask, size_t home,
-		       const struct ft_slot *s);
+size_t slot_place(struct ft_slot *slots, size_t mask, size_t home,
+		  const struct ft_slot *s);
 int table_reserve_one(struct flowtab *ft);
 void table_maybe_shrink(struct flowtab *ft);
 void slot_remove(struct flowtab *ft, size_t hole);
@@ -141,6 +151,10 @@ long group_add_unseen(struct flowtab *ft, uint32_t mark,
 		      const struct knlb_addr *backend, uint16_t port,
 		      uint8_t proto, uint64_t n);
 void drain_later(struct flowtab *ft, uint32_t gi);
+/* flowtab_traffic.c: the slots' readings follow the slots. */
+void traffic_slot_retire(struct flowtab *ft, size_t i);
+void traffic_slot_regroup(struct flowtab *ft, size_t i, uint32_t from,
+			  uint32_t to);
 void fire_drained(struct flowtab *ft, uint32_t gi);
 
 #endif

@@ -51,6 +51,7 @@ void flowtab_free(struct flowtab *ft)
 	if (!ft)
 		return;
 	free(ft->slots);
+	free(ft->traffic);
 	free(ft->groups);
 	free(ft->group_index);
 	free(ft->scope);
@@ -129,6 +130,7 @@ static int flow_upsert(struct flowtab *ft, const struct flow *flow,
 			 * it was; it only changes hands.
 			 */
 			old->group = (uint32_t)gi + 1;
+			traffic_slot_regroup(ft, i, from, (uint32_t)gi);
 			if (!old->ended) {
 				if (group_close(ft, from))
 					drain_later(ft, from);

@@ -65,33 +65,46 @@ size_t slot_find(const struct flowtab *ft, const struct flow_key *k)
 	return SIZE_MAX;
 }
 
-/* Into a table known to have room and not to hold s already. */
-void slot_place(struct ft_slot *slots, size_t mask, size_t home,
-		       const struct ft_slot *s)
+/* Into a table known to have room and not to hold s already: its index. */
+size_t slot_place(struct ft_slot *slots, size_t mask, size_t home,
+		  const struct ft_slot *s)
 {
 	size_t i = home;
 
 	while (slots[i].group)
 		i = (i + 1) & mask;
 	slots[i] = *s;
+	return i;
 }
 
 static int table_resize(struct flowtab *ft, size_t cap)
 {
 	struct ft_slot *old = ft->slots, *slots;
+	struct flow_traffic *old_traffic = ft->traffic, *traffic = NULL;
 	size_t old_cap = ft->mask + 1;
 
 	slots = calloc(cap, sizeof(*slots));
-	if (!slots)
+	if (old_traffic)
+		traffic = calloc(cap, sizeof(*traffic));
+	if (!slots || (old_traffic && !traffic)) {
+		free(slots);
+		free(traffic);
 		return -ENOMEM;
+	}
 	ft->slots = slots;
+	ft->traffic = traffic;
 	ft->mask = cap - 1;
 	for (size_t i = 0; i < old_cap; i++) {
-		if (old[i].group)
-			slot_place(slots, ft->mask, slot_home(ft, &old[i]),
-				   &old[i]);
+		size_t to;
+
+		if (!old[i].group)
+			continue;
+		to = slot_place(slots, ft->mask, slot_home(ft, &old[i]), &old[i]);
+		if (traffic)
+			traffic[to] = old_traffic[i];
 	}
 	free(old);
+	free(old_traffic);
 	return 0;
 }
 
@@ -128,6 +141,7 @@ void slot_remove(struct flowtab *ft, size_t hole)
 {
 	size_t j = hole;
 
+	traffic_slot_retire(ft, hole);
 	for (;;) {
 		size_t home;
 
@@ -139,8 +153,12 @@ void slot_remove(struct flowtab *ft, size_t hole)
 			      : (hole < home || home <= j))
 			continue;
 		ft->slots[hole] = ft->slots[j];
+		if (ft->traffic)
+			ft->traffic[hole] = ft->traffic[j];
 		hole = j;
 	}
 	memset(&ft->slots[hole], 0, sizeof(ft->slots[hole]));
+	if (ft->traffic)
+		memset(&ft->traffic[hole], 0, sizeof(ft->traffic[hole]));
 	ft->count--;
 }

@@ -257,6 +257,13 @@ static bool counters(const struct nlattr *nest, uint64_t *packets,
 	return found;
 }
 
+bool ct_msg_traffic(const struct ct_msg *m, struct flow_traffic *t)
+{
+	memset(t, 0, sizeof(*t));
+	return counters(m->counters[0], &t->pkts_in, &t->bytes_in) &&
+	       counters(m->counters[1], &t->pkts_out, &t->bytes_out);
+}
+
 /* Seconds since the entry was created, or -1 without timestamps. */
 static int64_t age_s(const struct nlattr *nest, uint64_t now_real_ns)
 {

@@ -68,6 +68,7 @@
 struct ct;
 struct loop;
 struct flowtab;
+struct flow_traffic;
 
 /* One conntrack entry as ct_list() reports it.  Ports are host order. */
 struct ct_flow {
@@ -360,6 +361,24 @@ long ct_listing_count(const struct ct_listing *l);
 void ct_listing_close(struct ct_listing *l);
 
 void ct_get_stats(const struct ct *ct, struct ct_stats *out);
+
+/*
+ * [global] traffic_counters = conntrack: per-backend packets and bytes
+ * from conntrack's accounting (nf_conntrack_acct, which the caller turns
+ * on), kept per flow and summed as flowtab.h's flowtab_traffic_* say.
+ * ct_count_traffic() starts keeping each flow's counters from its DESTROY
+ * event and from every resync or periodic pass (0 or -ENOMEM).
+ * ct_traffic_refresh() reads the events queued now, then every knlb
+ * flow's counters from one dump (synchronous, like ct_list()); 0, or
+ * -errno with err saying what failed.  ct_traffic_backend() is then one
+ * backend's figures to show (a lower bound, exact when each flow was read
+ * after its last packet; see flowtab.h).
+ */
+int ct_count_traffic(struct ct *ct, bool on);
+int ct_traffic_refresh(struct ct *ct, char *err, size_t errlen);
+void ct_traffic_backend(struct ct *ct, uint32_t mark,
+			const struct knlb_addr *addr, uint16_t port,
+			uint8_t proto, struct flow_traffic *out);
 
 /*
  * Passive health (observe = yes) watches new flows: fn is called for

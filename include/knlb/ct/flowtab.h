@@ -76,6 +76,12 @@ struct flow_counts {
 	uint64_t closed;		/* seen ending since start */
 };
 
+/* Packets and bytes of flows each way, from conntrack's accounting. */
+struct flow_traffic {
+	uint64_t pkts_in, bytes_in;	/* client -> backend (original) */
+	uint64_t pkts_out, bytes_out;	/* backend -> client (reply) */
+};
+
 /* What one resync pass corrected. */
 struct flowtab_resync {
 	uint64_t opened;		/* in the dump, unknown before (NEW lost) */
@@ -217,5 +223,47 @@ void flowtab_foreach_backend(const struct flowtab *ft, flowtab_backend_fn fn,
 			     void *arg);
 
 void flowtab_get_stats(const struct flowtab *ft, struct flowtab_stats *out);
+
+/*
+ * Per-backend packets and bytes from conntrack's accounting ([global]
+ * traffic_counters = conntrack, flowtab_traffic.c), after
+ * flowtab_count_traffic() (32 bytes more per slot; 0 or -ENOMEM).
+ *
+ * Each known flow keeps its counters at their last reading:
+ * flowtab_flow_traffic() from a dump or from its DESTROY (call it before
+ * flowtab_flow_destroy(); -ENOENT for a flow not known).  When the flow
+ * leaves the table (its DESTROY, or a pass that no longer sees it) its
+ * last reading goes to its backend's ended total.  A flow's counters
+ * only grow, and an entry lingers after its last packet (TCP 120 s in
+ * TIME_WAIT, UDP 30 s): a flow read by any dump after its last packet is
+ * counted exactly even when its DESTROY is never read (bounded mode,
+ * periodic counting, lost events).
+ *
+ * Flows not known (the services that do not follow flows, track = off)
+ * count from the reader's own dump: untracked_begin, then untracked for
+ * each; they are then in no total once they end.  The DESTROY of a flow
+ * not known goes to traffic_ended.  Both create the pair: 0, -EINVAL
+ * (mark 0, bad address) or -ENOMEM.
+ *
+ * traffic_shown: a backend's ended + live + untracked, raised to at least
+ * what the last call showed, counter by counter, so that a reader never
+ * sees a counter go back (a flow between its last dump and the reading
+ * of its DESTROY, an untracked flow that ended); zeroes and -ENOENT for a
+ * pair never seen.  The figures are a lower bound of the traffic, exact
+ * when every flow was read after its last packet.
+ */
+int flowtab_count_traffic(struct flowtab *ft);
+int flowtab_flow_traffic(struct flowtab *ft, const struct flow_key *key,
+			 const struct flow_traffic *t);
+int flowtab_traffic_ended(struct flowtab *ft, uint32_t mark,
+			  const struct knlb_addr *addr, uint16_t port,
+			  uint8_t proto, const struct flow_traffic *t);
+void flowtab_traffic_untracked_begin(struct flowtab *ft);
+int flowtab_traffic_untracked(struct flowtab *ft, uint32_t mark,
+			      const struct knlb_addr *addr, uint16_t port,
+			      uint8_t proto, const struct flow_traffic *t);
+int flowtab_traffic_shown(struct flowtab *ft, uint32_t mark,
+			  const struct knlb_addr *addr, uint16_t port,
+			  uint8_t proto, struct flow_traffic *out);
 
 #endif
