@@ -115,6 +115,7 @@ extern const struct config_word config_yes_no_words[];
 extern const struct config_word config_announce_words[];
 extern const struct config_word config_ct_events_words[];
 extern const struct config_word config_ct_closing_words[];
+extern const struct config_word config_traffic_words[];
 extern const struct config_word config_track_words[];
 
 /* ---- parsers.c: with the line ----------------------------------------- */

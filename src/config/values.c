@@ -280,6 +280,13 @@ const struct config_word config_ct_closing_words[] = {
 	{ NULL, 0 },
 };
 
+const struct config_word config_traffic_words[] = {
+	{ "yes", KNLB_TRAFFIC_RULES },
+	{ "no", KNLB_TRAFFIC_OFF },
+	{ "conntrack", KNLB_TRAFFIC_CONNTRACK },
+	{ NULL, 0 },
+};
+
 const struct config_word config_yes_no_words[] = {
 	{ "yes", 1 },
 	{ "no", 0 },

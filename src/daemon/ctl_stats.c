@@ -3,8 +3,10 @@
  * knlbctl stats [SERVICE]: per service and backend, the counters the
  * kernel keeps (new flows, packets and bytes each way: nft/stats.h) read
  * now, plus the active flows conntrack events count.  With [global]
- * traffic_counters = no the kernel counts new flows only: packets and
- * bytes are null, not 0, so that no reader takes them for idle.  Always
+ * traffic_counters = conntrack packets and bytes are conntrack's
+ * accounting summed by knlbd (daemon/traffic.h); with no the kernel
+ * counts new flows only: packets and bytes are null, not 0, so that no
+ * reader takes them for idle.  Always
  * JSON: it is a sample for programs (knlbctl status --rate and top take
  * two and divide); people read the rates.  Shape:
  * docs/control-protocol.md.
@@ -15,6 +17,7 @@
 #include "knlb/config/config.h"
 #include "knlb/ct/flowtab.h"
 #include "knlb/daemon/daemon.h"
+#include "knlb/daemon/traffic.h"
 #include "knlb/lib/addr.h"
 #include "knlb/lib/json.h"
 #include "knlb/lib/loop.h"
@@ -34,19 +37,14 @@ static void json_traffic(struct json_writer *w, const char *key, uint64_t v,
 }
 
 static void json_backend(const struct knlbd *d, const struct knlb_service *svc,
-			 size_t b, const struct stats_table *t,
+			 size_t b, const struct traffic_view *v,
 			 struct json_writer *w)
 {
 	const struct knlb_backend_config *be = svc->backends[b].cfg;
-	const struct stats_counter *c = stats_find(t, svc->ct_mark, &be->addr,
-						   (uint8_t)svc->cfg->proto,
-						   be->port);
-	const struct stats_counter zero = { 0 };
+	const struct stats_counter c = traffic_view_backend(v, svc, b);
 	char addr[KNLB_ADDRSTRLEN];
 	struct flow_counts fc = { 0 };
 
-	if (!c)
-		c = &zero;	/* nothing counted yet, or expired idle */
 	json_object_begin(w);
 	json_key(w, "id");
 	json_string(w, be->id);
@@ -61,16 +59,16 @@ static void json_backend(const struct knlbd *d, const struct knlb_service *svc,
 		json_null(w);	/* knlbd runs without conntrack */
 	}
 	json_key(w, "new_flows");
-	json_uint(w, c->new_flows);
-	json_traffic(w, "packets_in", c->pkts_in, d->config->global.traffic_counters);
-	json_traffic(w, "bytes_in", c->bytes_in, d->config->global.traffic_counters);
-	json_traffic(w, "packets_out", c->pkts_out, d->config->global.traffic_counters);
-	json_traffic(w, "bytes_out", c->bytes_out, d->config->global.traffic_counters);
+	json_uint(w, c.new_flows);
+	json_traffic(w, "packets_in", c.pkts_in, v->counted);
+	json_traffic(w, "bytes_in", c.bytes_in, v->counted);
+	json_traffic(w, "packets_out", c.pkts_out, v->counted);
+	json_traffic(w, "bytes_out", c.bytes_out, v->counted);
 	json_object_end(w);
 }
 
 static void json_service(const struct knlbd *d, const struct knlb_service *svc,
-			 const struct stats_table *t, struct json_writer *w)
+			 const struct traffic_view *v, struct json_writer *w)
 {
 	char vip[KNLB_ADDRSTRLEN];
 
@@ -85,7 +83,7 @@ static void json_service(const struct knlbd *d, const struct knlb_service *svc,
 	json_key(w, "backends");
 	json_array_begin(w);
 	for (size_t b = 0; b < svc->n_backends; b++)
-		json_backend(d, svc, b, t, w);
+		json_backend(d, svc, b, v, w);
 	json_array_end(w);
 	json_object_end(w);
 }
@@ -94,7 +92,8 @@ enum ctl_status ctl_stats_cmd(struct knlbd *d, const struct ctl_request *req,
 			      FILE *out)
 {
 	const struct knlb_service *only = NULL;
-	struct stats_table t;
+	const struct knlb_global_config *g = &d->config->global;
+	struct traffic_view v;
 	struct json_writer w;
 	uint64_t now_ns;
 	char err[256];
@@ -102,9 +101,7 @@ enum ctl_status ctl_stats_cmd(struct knlbd *d, const struct ctl_request *req,
 	/* JSON with or without --json; the registry row checked argc. */
 	if (req->argc == 1 && !(only = ctl_service(d, req->argv[0], out)))
 		return CTL_ERROR;
-	if (stats_read(d->config->global.table, d->config->global.ct_mark_mask,
-		       d->config->global.traffic_counters, &t, err,
-		       sizeof(err)) < 0) {
+	if (traffic_view_read(&v, g, d->ct, err, sizeof(err)) < 0) {
 		fprintf(out, "%s\n", err);
 		return CTL_ERROR;
 	}
@@ -114,14 +111,19 @@ enum ctl_status ctl_stats_cmd(struct knlbd *d, const struct ctl_request *req,
 	json_key(&w, "monotonic_ms");
 	json_uint(&w, now_ns / 1000000);
 	json_key(&w, "traffic_counters");
-	json_bool(&w, d->config->global.traffic_counters);
+	json_bool(&w, v.counted);
+	json_key(&w, "traffic_source");
+	if (traffic_source(g, d->ct))
+		json_string(&w, traffic_source(g, d->ct));
+	else
+		json_null(&w);
 	json_key(&w, "services");
 	json_array_begin(&w);
 	for (size_t s = 0; s < d->pool->n_services; s++)
 		if (!only || only == &d->pool->services[s])
-			json_service(d, &d->pool->services[s], &t, &w);
+			json_service(d, &d->pool->services[s], &v, &w);
 	json_array_end(&w);
 	json_object_end(&w);
-	stats_table_free(&t);
+	traffic_view_free(&v);
 	return json_error(&w) < 0 ? CTL_ERROR : CTL_OK;
 }

@@ -17,6 +17,7 @@
 #include "knlb/config/table_size.h"
 #include "knlb/ct/ct.h"
 #include "knlb/daemon/daemon.h"
+#include "knlb/daemon/traffic.h"
 #include "knlb/daemon/slot_digest.h"
 #include "knlb/ct/flowtab.h"
 #include "knlb/health/health.h"
@@ -375,13 +376,14 @@ static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 static void text_header(const struct knlbd *d, FILE *out)
 {
 	uint64_t up = (uint64_t)time(NULL) - d->counters.start_time_unix;
+	const char *traffic = traffic_status_line(&d->config->global, d->ct);
 	struct ct_stats st;
 
 	fprintf(out, "knlbd %s  table inet %s  config %s  up %" PRIu64 "s  reloads %" PRIu64 " ok, %" PRIu64 " failed\n",
 		KNLB_VERSION, d->config->global.table, d->config_path, up,
 		d->counters.reloads, d->counters.reload_failures);
-	if (!d->config->global.traffic_counters)
-		fprintf(out, "traffic counters: off (traffic_counters = no): the kernel counts each backend's new flows, not its packets or bytes\n");
+	if (traffic)
+		fprintf(out, "%s\n", traffic);
 	if (!d->ct) {
 		fprintf(out, "conntrack: not available (no flow counts, flush or wlc)\n");
 		return;
@@ -480,7 +482,12 @@ enum ctl_status ctl_status_cmd(struct knlbd *d, const struct ctl_request *req,
 		json_key(&w, "reload_failures");
 		json_uint(&w, d->counters.reload_failures);
 		json_key(&w, "traffic_counters");
-		json_bool(&w, d->config->global.traffic_counters);
+		json_bool(&w, traffic_known(&d->config->global, d->ct));
+		json_key(&w, "traffic_source");
+		if (traffic_source(&d->config->global, d->ct))
+			json_string(&w, traffic_source(&d->config->global, d->ct));
+		else
+			json_null(&w);
 		json_conntrack(d, &w);
 		st = ctl_host_section(d, &w, out);
 		if (ctl_announce_section(d, &w, out) == CTL_WARN)

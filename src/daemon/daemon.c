@@ -333,9 +333,17 @@ static int start_conntrack(struct knlbd *d)
 		      err, sizeof(err));
 	if (ret < 0) {
 		d->ct = NULL;
-		log_warn("conntrack: %s: flow counts, flush and wlc are off",
-			 err[0] ? err : strerror(-ret));
+		log_warn("conntrack: %s: flow counts, flush and wlc are off%s",
+			 err[0] ? err : strerror(-ret),
+			 d->config->global.traffic_counters == KNLB_TRAFFIC_CONNTRACK ?
+			 ", and packets and bytes are unknown (traffic_counters = conntrack)" : "");
+		return 0;
 	}
+	ret = ct_count_traffic(d->ct, d->config->global.traffic_counters ==
+				      KNLB_TRAFFIC_CONNTRACK);
+	if (ret < 0)
+		log_warn("conntrack: counting traffic: %s: packets and bytes count only the flows in the table at each read",
+			 strerror(-ret));
 	return 0;
 }
 
@@ -381,6 +389,7 @@ void daemon_update_sources(struct knlbd *d)
 		.daemon = &d->counters, .host = &d->host.current,
 		.announcer = d->announcer,
 		.proc_root = d->host.proc_root, .kernel_counters = true,
+		.traffic_ct = d->ct,
 	};
 }
 

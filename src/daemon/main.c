@@ -23,6 +23,7 @@
 #include "knlb/config/keywords.h"
 #include "knlb/daemon/announce.h"
 #include "knlb/daemon/daemon.h"
+#include "knlb/daemon/traffic.h"
 #include "knlb/daemon/host_checks.h"
 #include "knlb/lib/log.h"
 #include "knlb/nft/commit.h"
@@ -402,6 +403,9 @@ static int run(struct daemon *dm)
 	/* A socket or port taken: exit with the running table as it was. */
 	if (daemon_open_listeners(d) < 0)
 		return EXIT_CONFIG;
+	/* Before the table forwards: the flows it makes carry counters. */
+	if (traffic_accounting_on(&d->config->global, "/proc") < 0)
+		return EXIT_KERNEL;
 	if (daemon_program_kernel(d) < 0)
 		return EXIT_KERNEL;
 	log_pool(d->pool);

@@ -597,7 +597,7 @@ int metrics_render(FILE *out, const struct metrics_sources *src)
 	render_slot_digests(out, &v);
 	render_backends(out, &v);
 	if (src->kernel_counters)
-		metrics_render_kernel(out, src->pool);
+		metrics_render_kernel(out, src->pool, src->traffic_ct);
 	if (src->committer)
 		render_commits(out, src->committer);
 	if (src->ct)

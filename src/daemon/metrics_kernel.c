@@ -5,7 +5,9 @@
  * counting sets.  A counter restarts from 0 when its set element expired
  * idle (an hour) or the table was replaced: Prometheus' rate() takes a
  * counter that went down as a reset, which is what happened.  With
- * [global] traffic_counters = no the kernel counts new flows only, and the
+ * [global] traffic_counters = conntrack packets and bytes are conntrack's
+ * accounting summed by knlbd (a dump of knlb's flows at each scrape;
+ * daemon/traffic.h); with no the kernel counts new flows only, and the
  * packet and byte families are left out rather than shown as zeros.
  */
 #include <stdbool.h>
@@ -13,6 +15,7 @@
 
 #include "knlb/config/config-t.h"
 #include "knlb/daemon/metrics.h"
+#include "knlb/daemon/traffic.h"
 #include "knlb/lib/addr.h"
 #include "knlb/lib/log.h"
 #include "knlb/nft/stats.h"
@@ -53,7 +56,7 @@ static void put_backend(FILE *out, const char *family,
 enum which { NEW_FLOWS, PACKETS, BYTES };
 
 static void put_family(FILE *out, const struct knlb_model *pool,
-		       const struct stats_table *t, enum which which)
+		       const struct traffic_view *v, enum which which)
 {
 	static const char *const names[] = {
 		[NEW_FLOWS] = "knlb_backend_kernel_new_flows_total",
@@ -65,40 +68,33 @@ static void put_family(FILE *out, const struct knlb_model *pool,
 		[PACKETS] = "Packets of the backend's flows counted by the kernel: in = client to backend, out = backend to client.",
 		[BYTES] = "Bytes (IP) of the backend's flows counted by the kernel: in = client to backend, out = backend to client.",
 	};
-	const struct stats_counter zero = { 0 };
-
 	fprintf(out, "# HELP %s %s\n# TYPE %s counter\n", names[which],
 		helps[which], names[which]);
 	for (size_t s = 0; s < pool->n_services; s++) {
 		const struct knlb_service *svc = &pool->services[s];
 
 		for (size_t b = 0; b < svc->n_backends; b++) {
-			const struct knlb_backend_config *be = svc->backends[b].cfg;
-			const struct stats_counter *c =
-				stats_find(t, svc->ct_mark, &be->addr,
-					   (uint8_t)svc->cfg->proto, be->port);
+			const struct stats_counter c = traffic_view_backend(v, svc, b);
 
-			if (!c)
-				c = &zero;
 			if (which == NEW_FLOWS) {
-				put_backend(out, names[which], svc, b, NULL, c->new_flows);
+				put_backend(out, names[which], svc, b, NULL, c.new_flows);
 				continue;
 			}
 			put_backend(out, names[which], svc, b, "in",
-				    which == PACKETS ? c->pkts_in : c->bytes_in);
+				    which == PACKETS ? c.pkts_in : c.bytes_in);
 			put_backend(out, names[which], svc, b, "out",
-				    which == PACKETS ? c->pkts_out : c->bytes_out);
+				    which == PACKETS ? c.pkts_out : c.bytes_out);
 		}
 	}
 }
 
-void metrics_render_kernel(FILE *out, const struct knlb_model *pool)
+void metrics_render_kernel(FILE *out, const struct knlb_model *pool,
+			   struct ct *ct)
 {
 	const struct knlb_global_config *g = &pool->config->global;
-	struct stats_table t;
+	struct traffic_view v;
 	char err[256];
-	int ret = stats_read(g->table, g->ct_mark_mask, g->traffic_counters, &t,
-			     err, sizeof(err));
+	int ret = traffic_view_read(&v, g, ct, err, sizeof(err));
 
 	fputs("# HELP knlb_kernel_counters_read Whether this scrape could read the kernel's per-backend counters.\n"
 	      "# TYPE knlb_kernel_counters_read gauge\n", out);
@@ -107,10 +103,10 @@ void metrics_render_kernel(FILE *out, const struct knlb_model *pool)
 		log_warn("metrics: %s", err);
 		return;
 	}
-	put_family(out, pool, &t, NEW_FLOWS);
-	if (g->traffic_counters) {
-		put_family(out, pool, &t, PACKETS);
-		put_family(out, pool, &t, BYTES);
+	put_family(out, pool, &v, NEW_FLOWS);
+	if (v.counted) {
+		put_family(out, pool, &v, PACKETS);
+		put_family(out, pool, &v, BYTES);
 	}
-	stats_table_free(&t);
+	traffic_view_free(&v);
 }

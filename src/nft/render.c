@@ -501,7 +501,8 @@ int render_ruleset(FILE *out, const struct knlb_model *pool)
 		render_empty_set(out, pool, RULESET_EMPTY_DROP,
 				 KNLB_ON_EMPTY_DROP, f);
 	}
-	stats_render_sets(out, v6, pool->config->global.traffic_counters);
+	stats_render_sets(out, v6, pool->config->global.traffic_counters ==
+					  KNLB_TRAFFIC_RULES);
 	for (size_t i = 0; i < pool->n_services; i++) {
 		if (fb[i].base)
 			render_fallback_chains(out, &pool->services[i], &fb[i]);
@@ -525,7 +526,8 @@ int render_ruleset(FILE *out, const struct knlb_model *pool)
 	render_persist_chain(out, pool);
 	render_on_empty(out, v6, persist_any(pool));
 	stats_render_chains(out, pool->config->global.ct_mark_mask, v6,
-			    pool->config->global.traffic_counters);
+			    pool->config->global.traffic_counters ==
+			    KNLB_TRAFFIC_RULES);
 	fputs("}\n", out);
 	return ferror(out) ? -EIO : 0;
 }

@@ -716,7 +716,8 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool,
 		ret = persist_add_learn_jumps(batch, pool);
 	if (ret == 0)
 		ret = stats_add_objects(batch, table, pool->config->global.ct_mark_mask,
-					 v6, pool->config->global.traffic_counters);
+					 v6, pool->config->global.traffic_counters ==
+					 KNLB_TRAFFIC_RULES);
 	return ret;
 }
 

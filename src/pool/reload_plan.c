@@ -38,7 +38,10 @@ int reload_check(const struct knlb_config *old, const struct knlb_config *new,
 			 new->path);
 		return -EINVAL;
 	}
-	/* Their chains and sets come and go with the table's replace at a start. */
+	/*
+	 * Their chains and sets come and go with the table's replace at a
+	 * start; conntrack's accounting is turned on at a start too.
+	 */
 	if (old->global.traffic_counters != new->global.traffic_counters) {
 		snprintf(err, errlen,
 			 "%s: traffic_counters changed: the counting chains would have to be added or removed; restart knlbd to apply it",

@@ -149,14 +149,36 @@ struct counted {
 	char *metrics;		/* a scrape */
 	char *status;		/* knlbctl status */
 	char *ruleset;		/* nft list table */
+	char *entries;		/* conntrack -L of the VIP's entries (not MASQUERADE) */
+	char *log;		/* knlbd's log */
 };
 
 /*
  * The client's N_CONNS connections through a knlbd started with global
  * (more [global] lines), then what it says about them.
  */
-static struct counted run_connections(const char *global)
+/* What happens to the connections' entries before knlbd is asked. */
+enum entries {
+	MASQUERADE,	/* snat = masquerade, as in production */
+	LIVE,		/* no snat: listed, left in TIME_WAIT */
+	DELETED,	/* no snat: listed, then deleted (DESTROY events) */
+	/*
+	 * The same, the service counted by dumps (track = periodic): no
+	 * event at all, the entries read by a pass, deleted, then gone
+	 * from the next pass.
+	 */
+	PERIODIC_DELETED,
+};
+
+static struct counted run_connections_then(const char *global, enum entries e)
 {
+	/*
+	 * Without masquerade the backend routes its replies back through
+	 * the gateway; with it, the backend's veth going away with its
+	 * namespace would make the kernel delete the masqueraded entries
+	 * (nf_nat_masquerade's device notifier) before they are read.
+	 */
+	const char *snat = e == MASQUERADE ? "masquerade" : "none";
 	struct peer backend = peer_start(backend_main);
 	struct peer client = peer_start(client_main);
 	char dir[] = "/tmp/knlb-stats-XXXXXX", script[2048], conf[128],
@@ -180,10 +202,11 @@ static struct counted run_connections(const char *global)
 		 "nsenter -t %d -n sh -c 'ip link set lo up; ip addr add 198.51.100.2/24 dev eth0;"
 		 " ip link set eth0 up; ip route add default via 198.51.100.1'\n"
 		 "nsenter -t %d -n sh -c 'ip link set lo up; ip addr add 10.0.0.11/24 dev eth0;"
-		 " ip link set eth0 up'\n"
+		 " ip link set eth0 up; ip route add default via 10.0.0.1'\n"
 		 "printf '[global]\\nmetrics_listen = 127.0.0.1:9410\\n%s[service web]\\nvip = 192.0.2.10\\nport = 80\\ncheck = none\\n"
-		 "snat = masquerade\\nbackend = 10.0.0.11:8080\\n' > %s\n",
-		 client.pid, backend.pid, client.pid, backend.pid, global, conf);
+		 "snat = %s\\nbackend = 10.0.0.11:8080\\n%s' > %s\n",
+		 client.pid, backend.pid, client.pid, backend.pid, global, snat,
+		 e == PERIODIC_DELETED ? "track = periodic\\n" : "", conf);
 	out = kt_run(script, &status);
 	cr_assert_eq(status, 0, "setup: %s", out);
 	free(out);
@@ -199,6 +222,17 @@ static struct counted run_connections(const char *global)
 	cr_expect_eq(peer_wait(&client), 0, "client failed");
 	cr_expect_eq(peer_wait(&backend), 0, "backend failed");
 
+	r.entries = NULL;
+	if (e == PERIODIC_DELETED)
+		usleep(1500 * 1000);	/* a pass (track_interval 1 s) reads them */
+	if (e != MASQUERADE)
+		r.entries = kt_run("conntrack -L -d 192.0.2.10 -o extended 2>/dev/null", &status);
+	if (e == DELETED || e == PERIODIC_DELETED) {
+		free(kt_run("conntrack -D -d 192.0.2.10 2>&1", &status));
+		cr_expect_eq(WEXITSTATUS(status), 0, "conntrack -D");
+	}
+	if (e == PERIODIC_DELETED)
+		usleep(1500 * 1000);	/* the next pass no longer sees them */
 	r.stats = kt_ctl(sock, "stats");
 	/* knlbctl (beside the knlbd under test) divides two such samples. */
 	snprintf(bin, sizeof(bin), "%.*sknlbctl -s %s",
@@ -214,6 +248,7 @@ static struct counted run_connections(const char *global)
 			   &status);
 	r.ruleset = kt_nft_list("knlb");
 	kt_stop_knlbd(k);
+	r.log = kt_read_file(log);
 	snprintf(script, sizeof(script), "rm -rf %s", dir);
 	free(kt_run(script, &status));
 	cr_assert_not_null(r.stats);
@@ -222,8 +257,15 @@ static struct counted run_connections(const char *global)
 	return r;
 }
 
+static struct counted run_connections(const char *global)
+{
+	return run_connections_then(global, MASQUERADE);
+}
+
 static void counted_free(struct counted *r)
 {
+	free(r->entries);
+	free(r->log);
 	free(r->stats);
 	free(r->rate);
 	free(r->metrics);
@@ -332,4 +374,92 @@ Test(stats, traffic_counters_change_with_a_restart_and_a_reload_refuses_it)
 	free(before);
 	free(after);
 	kt_knlbd_stop(&r);
+}
+
+/*
+ * The sums of conntrack -L -o extended's accounting: per line the first
+ * packets=/bytes= are the original direction (client -> backend), the
+ * second the reply.  Returns the number of entries.
+ */
+static int sum_entries(const char *listing, uint64_t *pi, uint64_t *bi,
+		       uint64_t *po, uint64_t *bo)
+{
+	int n = 0;
+
+	*pi = *bi = *po = *bo = 0;
+	for (const char *line = listing; line && *line; n++) {
+		const char *end = strchr(line, '\n'), *p = line;
+		uint64_t *sums[4] = { pi, bi, po, bo };
+
+		for (int i = 0; i < 4; i++) {
+			p = strstr(p, i % 2 ? "bytes=" : "packets=");
+			cr_assert(p && (!end || p < end), "no accounting in %s", line);
+			p = strchr(p, '=') + 1;
+			*sums[i] += strtoull(p, NULL, 10);
+		}
+		line = end ? end + 1 : NULL;
+	}
+	return n;
+}
+
+/*
+ * traffic_counters = conntrack: the figures equal what the kernel's
+ * entries carry, listed by conntrack -L before knlbd is asked.
+ */
+static void expect_conntrack_figures(const struct counted *r)
+{
+	uint64_t pi, bi, po, bo;
+
+	cr_assert_eq(sum_entries(r->entries, &pi, &bi, &po, &bo), N_CONNS, "[%s]",
+		     r->entries);
+	cr_expect(strstr(r->log, "turned on conntrack accounting"), "%s", r->log);
+	cr_expect(strstr(r->stats, "\"traffic_counters\":true,\"traffic_source\":\"conntrack\""),
+		  "%s", r->stats);
+	cr_expect_eq(field(r->stats, "new_flows"), N_CONNS, "%s", r->stats);
+	/* Every payload byte each way, as the rules count them (the first test). */
+	cr_expect_geq(bi, N_CONNS * REQ_BYTES + pi * 40, "%s", r->entries);
+	cr_expect_geq(bo, N_CONNS * RESP_BYTES + po * 40, "%s", r->entries);
+	cr_expect_eq(field(r->stats, "packets_in"), pi, "%s\n%s", r->stats, r->entries);
+	cr_expect_eq(field(r->stats, "bytes_in"), bi, "%s\n%s", r->stats, r->entries);
+	cr_expect_eq(field(r->stats, "packets_out"), po, "%s\n%s", r->stats, r->entries);
+	cr_expect_eq(field(r->stats, "bytes_out"), bo, "%s\n%s", r->stats, r->entries);
+	cr_expect(strstr(r->metrics, "knlb_backend_bytes_total{service=\"web\",backend=\"10.0.0.11:8080\",address=\"10.0.0.11:8080\",direction=\"out\"} "),
+		  "%s", r->metrics);
+	cr_expect(strstr(r->status, "traffic counters: conntrack's accounting (traffic_counters = conntrack)"),
+		  "%s", r->status);
+	/* No chain that every packet walks: the point of the setting. */
+	cr_expect(strstr(r->ruleset, "chain count_new {"), "%s", r->ruleset);
+	cr_expect_null(strstr(r->ruleset, "chain count_forward"), "%s", r->ruleset);
+	cr_expect_null(strstr(r->ruleset, "backend_in"), "%s", r->ruleset);
+}
+
+/* Summed from the live entries: the connections sit in TIME_WAIT. */
+Test(stats, conntrack_accounting_counts_the_live_flows)
+{
+	struct counted r = run_connections_then("traffic_counters = conntrack\\n", LIVE);
+
+	expect_conntrack_figures(&r);
+	counted_free(&r);
+}
+
+/*
+ * No event at all: the figures of the entries a pass read before they
+ * were deleted, kept when the next pass no longer sees them.
+ */
+Test(stats, conntrack_accounting_counts_flows_no_event_follows)
+{
+	struct counted r = run_connections_then("traffic_counters = conntrack\\n",
+						PERIODIC_DELETED);
+
+	expect_conntrack_figures(&r);
+	counted_free(&r);
+}
+
+/* Summed from the DESTROY events of the entries deleted before the read. */
+Test(stats, conntrack_accounting_counts_the_ended_flows)
+{
+	struct counted r = run_connections_then("traffic_counters = conntrack\\n", DELETED);
+
+	expect_conntrack_figures(&r);
+	counted_free(&r);
 }

@@ -91,6 +91,16 @@ enum knlb_announce {
 };
 #define KNLB_DEFAULT_ANNOUNCE_TABLE	4242U
 
+/*
+ * Who counts each backend's packets and bytes (traffic_counters).  0 is
+ * "not counted", so that a plain truth test asks "counted at all?".
+ */
+enum knlb_traffic {
+	KNLB_TRAFFIC_OFF,	/* no: new flows only */
+	KNLB_TRAFFIC_RULES,	/* yes: a rule per packet (nft/stats.h) */
+	KNLB_TRAFFIC_CONNTRACK,	/* conntrack's accounting, summed by knlbd */
+};
+
 /* Which conntrack events the service chain asks the kernel for (ct_events). */
 enum knlb_ct_events {
 	KNLB_CT_EVENTS_LEAN,	/* ct event set new,destroy,protoinfo */
@@ -184,8 +194,8 @@ struct knlb_global_config {
 					   limit) */
 	enum knlb_ct_events ct_events;
 	enum knlb_ct_closing ct_closing;
-	bool traffic_counters;		/* per-packet counting of each backend's
-					   packets and bytes (nft/stats.h) */
+	enum knlb_traffic traffic_counters;	/* who counts each backend's
+						   packets and bytes */
 	char metrics_listen[KNLB_ADDRSTRLEN];	/* "ADDR:PORT"; "" = off */
 	char user[KNLB_NAME_MAX];	/* run as this user after setup; "" = stay root */
 	enum knlb_announce announce;	/* services' default */

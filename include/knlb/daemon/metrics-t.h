@@ -41,6 +41,8 @@ struct metrics_sources {
 	/* nf_conntrack_count and _max are read under it at each scrape */
 	const char *proc_root;
 	bool kernel_counters;		/* read nft/stats.h's sets at each scrape */
+	/* traffic_counters = conntrack: summed from it at each scrape */
+	struct ct *traffic_ct;
 };
 
 #endif

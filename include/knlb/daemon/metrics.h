@@ -18,8 +18,12 @@ struct loop;
 
 /* The exposition, text format 0.0.4.  0 or -errno. */
 int metrics_render(FILE *out, const struct metrics_sources *src);
-/* The kernel's per-backend counters, read now (metrics_kernel.c). */
-void metrics_render_kernel(FILE *out, const struct knlb_model *pool);
+/*
+ * The kernel's per-backend counters, read now (metrics_kernel.c); ct is
+ * conntrack under traffic_counters = conntrack (daemon/traffic.h), or NULL.
+ */
+void metrics_render_kernel(FILE *out, const struct knlb_model *pool,
+			   struct ct *ct);
 
 struct metrics;
 

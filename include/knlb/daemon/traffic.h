@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#ifndef KNLB_DAEMON_TRAFFIC_H
+#define KNLB_DAEMON_TRAFFIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "knlb/config/config-t.h"
+#include "knlb/nft/stats.h"
+
+/*
+ * Each backend's new flows, packets and bytes as readers show them
+ * (knlbctl stats, /metrics), from where [global] traffic_counters says
+ * they are counted: the table's sets (yes; new flows only with no), or
+ * the sets' new flows and conntrack's accounting summed by knlbd
+ * (conntrack: ct.h's ct_traffic_*).  src/daemon/traffic.c.
+ */
+
+struct ct;
+struct knlbd;
+struct knlb_service;
+
+/*
+ * traffic_counters = conntrack: turn conntrack's accounting on in knlbd's
+ * network namespace (net.netfilter.nf_conntrack_acct, before the table
+ * forwards, so that its flows carry counters), logged when knlbd changed
+ * it.  Nothing for the other settings.  0, or -errno logged as a sentence
+ * that names the setting.
+ */
+int traffic_accounting_on(const struct knlb_global_config *g,
+			  const char *proc_root);
+
+struct traffic_view {
+	struct stats_table t;
+	struct ct *ct;		/* summing conntrack's accounting, or NULL */
+	bool counted;		/* packets and bytes are known */
+};
+
+/*
+ * Read the figures now: the table's sets, and under traffic_counters =
+ * conntrack the live flows' counters too (one dump).  ct is NULL when
+ * knlbd runs without conntrack: packets and bytes are then unknown.
+ * 0, or -errno with err filled.  Free with traffic_view_free().
+ */
+int traffic_view_read(struct traffic_view *v, const struct knlb_global_config *g,
+		      struct ct *ct, char *err, size_t errlen);
+/* One backend's figures (zeroes when nothing was counted). */
+struct stats_counter traffic_view_backend(const struct traffic_view *v,
+					  const struct knlb_service *svc,
+					  size_t b);
+void traffic_view_free(struct traffic_view *v);
+
+/*
+ * Whether packets and bytes are known (rules, or conntrack with ct
+ * open), and who counts them: "rules", "conntrack", or NULL.
+ */
+bool traffic_known(const struct knlb_global_config *g, const struct ct *ct);
+const char *traffic_source(const struct knlb_global_config *g,
+			   const struct ct *ct);
+/* The line `knlbctl status` prints about them, or NULL for the default. */
+const char *traffic_status_line(const struct knlb_global_config *g,
+				const struct ct *ct);
+
+
+#endif

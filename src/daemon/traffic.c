@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The per-backend figures readers show, from where [global]
+ * traffic_counters counts them (include/knlb/daemon/traffic.h), and
+ * turning conntrack's accounting on when that is conntrack.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "knlb/ct/ct.h"
+#include "knlb/ct/flowtab.h"
+#include "knlb/daemon/traffic.h"
+#include "knlb/lib/log.h"
+#include "knlb/pool/pool-t.h"
+
+#define ACCT_SYSCTL "sys/net/netfilter/nf_conntrack_acct"
+
+int traffic_accounting_on(const struct knlb_global_config *g,
+			  const char *proc_root)
+{
+	char path[512], now = 0;
+	int fd, ret = 0;
+
+	if (g->traffic_counters != KNLB_TRAFFIC_CONNTRACK)
+		return 0;
+	snprintf(path, sizeof(path), "%s/" ACCT_SYSCTL, proc_root);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd == -1 || pread(fd, &now, 1, 0) != 1)
+		ret = -errno;
+	else if (now == '1')
+		goto out;
+	else if (pwrite(fd, "1\n", 2, 0) != 2)
+		ret = -errno;
+	if (ret < 0) {
+		log_error("traffic_counters = conntrack: cannot turn on conntrack accounting (%s: %s); set net.netfilter.nf_conntrack_acct = 1, or count with traffic_counters = yes",
+			  path, strerror(-ret));
+		goto out;
+	}
+	log_info("traffic_counters = conntrack: turned on conntrack accounting (net.netfilter.nf_conntrack_acct = 1; each conntrack entry grows by 32 bytes); flows opened before now carry no counters");
+out:
+	if (fd != -1)
+		close(fd);
+	return ret;
+}
+
+int traffic_view_read(struct traffic_view *v, const struct knlb_global_config *g,
+		      struct ct *ct, char *err, size_t errlen)
+{
+	bool rules = g->traffic_counters == KNLB_TRAFFIC_RULES;
+	int ret;
+
+	memset(v, 0, sizeof(*v));
+	ret = stats_read(g->table, g->ct_mark_mask, rules, &v->t, err, errlen);
+	if (ret < 0)
+		return ret;
+	v->counted = rules;
+	if (g->traffic_counters != KNLB_TRAFFIC_CONNTRACK || !ct)
+		return 0;
+	ret = ct_traffic_refresh(ct, err, errlen);
+	if (ret < 0) {
+		stats_table_free(&v->t);
+		return ret;
+	}
+	v->ct = ct;
+	v->counted = true;
+	return 0;
+}
+
+struct stats_counter traffic_view_backend(const struct traffic_view *v,
+					  const struct knlb_service *svc,
+					  size_t b)
+{
+	const struct knlb_backend_config *be = svc->backends[b].cfg;
+	uint8_t proto = (uint8_t)svc->cfg->proto;
+	const struct stats_counter *c = stats_find(&v->t, svc->ct_mark,
+						   &be->addr, proto, be->port);
+	struct stats_counter out = { 0 };
+	struct flow_traffic t;
+
+	if (c)
+		out = *c;	/* else nothing counted yet, or expired idle */
+	if (!v->ct)
+		return out;
+	ct_traffic_backend(v->ct, svc->ct_mark, &be->addr, be->port, proto, &t);
+	out.pkts_in = t.pkts_in;
+	out.bytes_in = t.bytes_in;
+	out.pkts_out = t.pkts_out;
+	out.bytes_out = t.bytes_out;
+	return out;
+}
+
+void traffic_view_free(struct traffic_view *v)
+{
+	stats_table_free(&v->t);
+}
+
+bool traffic_known(const struct knlb_global_config *g, const struct ct *ct)
+{
+	return g->traffic_counters == KNLB_TRAFFIC_RULES ||
+	       (g->traffic_counters == KNLB_TRAFFIC_CONNTRACK && ct);
+}
+
+const char *traffic_source(const struct knlb_global_config *g,
+			   const struct ct *ct)
+{
+	if (!traffic_known(g, ct))
+		return NULL;
+	return g->traffic_counters == KNLB_TRAFFIC_RULES ? "rules" : "conntrack";
+}
+
+const char *traffic_status_line(const struct knlb_global_config *g,
+				const struct ct *ct)
+{
+	switch (g->traffic_counters) {
+	case KNLB_TRAFFIC_OFF:
+		return "traffic counters: off (traffic_counters = no): the kernel counts each backend's new flows, not its packets or bytes";
+	case KNLB_TRAFFIC_CONNTRACK:
+		return ct ? "traffic counters: conntrack's accounting (traffic_counters = conntrack), summed by knlbd: a lower bound for flows that ended while it read no DESTROY events (before its start, bounded mode, track = periodic or off, lost events)" :
+			    "traffic counters: unknown: traffic_counters = conntrack sums conntrack's accounting, and conntrack is not available";
+	case KNLB_TRAFFIC_RULES:
+		break;
+	}
+	return NULL;
+}
