@@ -10,6 +10,7 @@
 #                                    knlb-all-always knlb-lean-always knlb-all-needed
 #                                    knlb-untracked knlb-periodic; knlb-m16381;
 #                                    knlb-nocounters (traffic_counters = no);
+#                                    knlb-ctcount (traffic_counters = conntrack);
 #                                    pricing the rules: knlb-nocount (knlb-static
 #                                    without its counting chains), knlb-notimeout,
 #                                    knlb-objref, knlb-nofilter, knlb-acct,
@@ -210,6 +211,17 @@ ct_start_knlb-nocounters() {
 	KNLB_GLOBAL_EXTRA="traffic_counters = no" ct_start_knlb maglev nocounters
 }
 ct_stop_knlb-nocounters() { knlb_halt; }
+# knlb-ctcount: knlb-maglev with traffic_counters = conntrack: no chain
+# counting every packet, knlbd sums conntrack's accounting (which it turns
+# on in the gateway's namespace; set back to off after it, so that the
+# other contenders run as they always do).  Its rules alone: knlb-acct.
+ct_start_knlb-ctcount() {
+	KNLB_GLOBAL_EXTRA="traffic_counters = conntrack" ct_start_knlb maglev ctcount
+}
+ct_stop_knlb-ctcount() {
+	knlb_halt
+	in_gw sysctl -qw net.netfilter.nf_conntrack_acct=0
+}
 # knlb-m16381: knlb-maglev with the table size every service had before
 # issue 16 derived one from the backends (16381 slots for 4 backends).
 ct_start_knlb-m16381() { KNLB_TABLE_SIZE=16381 ct_start_knlb maglev m16381; }

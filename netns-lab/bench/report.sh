@@ -132,7 +132,8 @@ title() {
 		echo "table (knlbd --render) loaded with nft -f, no daemon: the same kernel path without"
 		echo "the daemon that follows conntrack events. knlb's services have the table size"
 		echo "knlbd derives (maglev, 4 backends: 1021 slots); knlb-m16381 sets table_size = 16381;"
-		echo "knlb-nocounters is knlb-maglev with traffic_counters = no (no per-packet counting)."
+		echo "knlb-nocounters is knlb-maglev with traffic_counters = no (no per-packet counting);"
+		echo "knlb-ctcount with traffic_counters = conntrack (conntrack's accounting, summed by knlbd)."
 		echo "plain6, knlb-maglev6, nftlb6: the same over IPv6 (new connections and UDP), their"
 		echo "ratios to plain6, IPv6 plain routing."
 		for w in $(awk '{ print $2 }' "$DIR/summary.txt" | awk '!s[$0]++'); do
