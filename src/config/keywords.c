@@ -70,7 +70,7 @@ static const struct config_keyword keywords[] = {
 	{ .name = "traffic_counters", .global_offset = G(traffic_counters),
 	  .service_offset = NOWHERE, .parse = config_parse_word,
 	  .words = config_traffic_words, .def = "yes",
-	  .doc = "count each backend's packets and bytes: yes, in the kernel at a rule per packet; conntrack, from conntrack's accounting (turned on), summed by knlbd: no rule per packet, a lower bound for flows that end while it reads no events; no: new flows only; restart to change" },
+	  .doc = "count each backend's packets and bytes: yes, in the kernel at a rule per packet; conntrack, from conntrack's accounting (turned on), summed by knlbd from each flow's last reading: no rule per packet; no: new flows only; restart to change" },
 	{ .name = "metrics_listen", .global_offset = G(metrics_listen),
 	  .service_offset = NOWHERE, .parse = config_parse_listen,
 	  .max = SIZE(struct knlb_global_config, metrics_listen),

@@ -118,7 +118,7 @@ const char *traffic_status_line(const struct knlb_global_config *g,
 	case KNLB_TRAFFIC_OFF:
 		return "traffic counters: off (traffic_counters = no): the kernel counts each backend's new flows, not its packets or bytes";
 	case KNLB_TRAFFIC_CONNTRACK:
-		return ct ? "traffic counters: conntrack's accounting (traffic_counters = conntrack), summed by knlbd: a lower bound for flows that ended while it read no DESTROY events (before its start, bounded mode, track = periodic or off, lost events)" :
+		return ct ? "traffic counters: conntrack's accounting (traffic_counters = conntrack), summed by knlbd from each flow's last reading: a lower bound for the ended flows of track = off services and for flows opened before the accounting was on" :
 			    "traffic counters: unknown: traffic_counters = conntrack sums conntrack's accounting, and conntrack is not available";
 	case KNLB_TRAFFIC_RULES:
 		break;
