@@ -27,13 +27,14 @@ int traffic_accounting_on(const struct knlb_global_config *g,
 	if (g->traffic_counters != KNLB_TRAFFIC_CONNTRACK)
 		return 0;
 	snprintf(path, sizeof(path), "%s/" ACCT_SYSCTL, proc_root);
+	errno = 0;
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd == -1 || pread(fd, &now, 1, 0) != 1)
-		ret = -errno;
+		ret = errno ? -errno : -EIO;	/* an empty file: no sysctl */
 	else if (now == '1')
 		goto out;
 	else if (pwrite(fd, "1\n", 2, 0) != 2)
-		ret = -errno;
+		ret = errno ? -errno : -EIO;
 	if (ret < 0) {
 		log_error("traffic_counters = conntrack: cannot turn on conntrack accounting (%s: %s); set net.netfilter.nf_conntrack_acct = 1, or count with traffic_counters = yes",
 			  path, strerror(-ret));

@@ -275,7 +275,8 @@ static void rm_proc(char *root)
 Test(traffic, accounting_is_turned_on_only_for_conntrack)
 {
 	struct result rules = load_ok(WEB), ct = load_ok("[global]\ntraffic_counters = conntrack\n" WEB);
-	char *off = fake_proc("0\n"), *on = fake_proc("1\n"), *none = fake_proc(NULL);
+	char *off = fake_proc("0\n"), *on = fake_proc("1\n"), *none = fake_proc(NULL),
+	     *empty = fake_proc("");
 
 	cr_expect_eq(traffic_accounting_on(&rules.cfg->global, off), 0);
 	cr_expect_str_eq(acct_value(off), "0\n", "the default setting touched it");
@@ -285,6 +286,8 @@ Test(traffic, accounting_is_turned_on_only_for_conntrack)
 	cr_expect_str_eq(acct_value(on), "1\n");
 	/* No such sysctl (no conntrack): knlbd does not start. */
 	cr_expect_eq(traffic_accounting_on(&ct.cfg->global, none), -ENOENT);
+	cr_expect_eq(traffic_accounting_on(&ct.cfg->global, empty), -EIO);
+	rm_proc(empty);
 	rm_proc(off);
 	rm_proc(on);
 	rm_proc(none);
