@@ -78,28 +78,29 @@ int flowtab_flow_traffic(struct flowtab *ft, const struct flow_key *key,
 	return 0;
 }
 
-/* The pair's group, created when it was never seen; -errno. */
-static long traffic_group(struct flowtab *ft, uint32_t mark,
-			  const struct knlb_addr *addr, uint16_t port,
-			  uint8_t proto)
+/* t into one of the pair's sums, creating the pair when it was never seen. */
+static int pair_add(struct flowtab *ft, uint32_t mark,
+		    const struct knlb_addr *addr, uint16_t port, uint8_t proto,
+		    const struct flow_traffic *t, bool ended)
 {
 	struct knlb_addr a;
+	long gi;
 
 	if (!mark || !addr || !addr_norm(&a, addr) || a.family == AF_UNSPEC)
 		return -EINVAL;
-	return group_add_unseen(ft, mark, &a, port, proto, 0);
+	gi = group_add_unseen(ft, mark, &a, port, proto, 0);
+	if (gi < 0)
+		return (int)gi;
+	traffic_add(ended ? &ft->groups[gi].ended : &ft->groups[gi].untracked,
+		    t, false);
+	return 0;
 }
 
 int flowtab_traffic_ended(struct flowtab *ft, uint32_t mark,
 			  const struct knlb_addr *addr, uint16_t port,
 			  uint8_t proto, const struct flow_traffic *t)
 {
-	long gi = traffic_group(ft, mark, addr, port, proto);
-
-	if (gi < 0)
-		return (int)gi;
-	traffic_add(&ft->groups[gi].ended, t, false);
-	return 0;
+	return pair_add(ft, mark, addr, port, proto, t, true);
 }
 
 void flowtab_traffic_untracked_begin(struct flowtab *ft)
@@ -112,12 +113,7 @@ int flowtab_traffic_untracked(struct flowtab *ft, uint32_t mark,
 			      const struct knlb_addr *addr, uint16_t port,
 			      uint8_t proto, const struct flow_traffic *t)
 {
-	long gi = traffic_group(ft, mark, addr, port, proto);
-
-	if (gi < 0)
-		return (int)gi;
-	traffic_add(&ft->groups[gi].untracked, t, false);
-	return 0;
+	return pair_add(ft, mark, addr, port, proto, t, false);
 }
 
 int flowtab_traffic_shown(struct flowtab *ft, uint32_t mark,

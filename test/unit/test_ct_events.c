@@ -15,26 +15,11 @@
 #include "knlb/pool/pool.h"
 #include "knlb/pool/reload_plan.h"
 #include "config-test.h"
+#include "render-test.h"
 
 #define SERVICES \
 	"[service web]\nvip = 192.0.2.10\nport = 80\nbackend = 10.0.0.11:8080\n" \
 	"[service dns]\nvip = 192.0.2.10\nport = 53\nproto = udp\nbackend = 10.0.0.11:5353\n"
-
-static char *render_of(const char *text)
-{
-	struct result r = load_ok(text);
-	struct knlb_model *pool;
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-
-	cr_assert_eq(pool_create(r.cfg, &pool), 0);
-	cr_assert_eq(render_ruleset(f, pool), 0);
-	fclose(f);
-	pool_free(pool);
-	result_free(&r);
-	return out;
-}
 
 Test(ct_events, defaults_are_lean_and_needed)
 {

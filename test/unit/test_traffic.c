@@ -18,29 +18,12 @@
 
 #include "knlb/ct/flowtab.h"
 #include "knlb/daemon/traffic.h"
-#include "knlb/nft/render.h"
-#include "knlb/pool/pool.h"
 #include "config-test.h"
+#include "render-test.h"
 
 #define WEB "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = none\nbackend = 10.0.0.11:8080\n"
 
 /* ---- the setting ---- */
-
-static char *render_of(const char *text)
-{
-	struct result r = load_ok(text);
-	struct knlb_model *pool;
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-
-	cr_assert_eq(pool_create(r.cfg, &pool), 0);
-	cr_assert_eq(render_ruleset(f, pool), 0);
-	fclose(f);
-	pool_free(pool);
-	result_free(&r);
-	return out;
-}
 
 Test(traffic, the_three_settings_and_a_wrong_one)
 {
