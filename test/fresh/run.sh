@@ -156,9 +156,16 @@ for c in "${cmds[@]}"; do
 	t0=$SECONDS
 	rc=0
 	# A PID namespace too: whatever the command leaves running dies with it.
-	unshare --mount --pid --fork --propagation private bash -c "$inner" bash "$ROOT" "$c" || rc=$?
+	# Also into a log: CI shows only the tail, and the digest below is what
+	# says which test failed.
+	unshare --mount --pid --fork --propagation private bash -c "$inner" bash "$ROOT" "$c" 2>&1 |
+		tee "$DIR/command.log" || rc=$?
 	dt=$((SECONDS - t0))
 	if [ "$rc" = 0 ]; then r=PASS; else r="FAIL (exit $rc)"; status=1; fi
+	if [ "$rc" != 0 ]; then
+		echo "test-fresh: what failed in \`$c\` (whole output: $DIR/command.log):"
+		"$SRC/test/failure-digest.sh" "$DIR/command.log"
+	fi
 	summary+=("$(printf '%-60s %4d m %02d s  %s' "$c" $((dt / 60)) $((dt % 60)) "$r")")
 	echo "test-fresh: === $c: $r after ${dt} s"
 	[ "$rc" = 0 ] || break
