@@ -320,8 +320,9 @@ void daemon_arm_audit(struct knlbd *d)
 }
 
 /* Flow counting is an aid, not a precondition: run without it if need be. */
-static int start_conntrack(struct knlbd *d)
+int daemon_start_conntrack(struct knlbd *d)
 {
+	struct ct_stats st;
 	char err[256] = "";
 	int ret;
 
@@ -339,6 +340,9 @@ static int start_conntrack(struct knlbd *d)
 			 ", and packets and bytes are unknown (traffic_counters = conntrack)" : "");
 		return 0;
 	}
+	ct_get_stats(d->ct, &st);
+	log_info("conntrack: following flows by their events, before the table forwards; %" PRIu64 " of knlb's flows in conntrack's table now",
+		 st.initial_flows);
 	ret = ct_count_traffic(d->ct, d->config->global.traffic_counters ==
 				      KNLB_TRAFFIC_CONNTRACK);
 	if (ret < 0)
@@ -487,9 +491,7 @@ int daemon_start_services(struct knlbd *d)
 	/* Without it knlbd still balances; status says why nothing is announced. */
 	announcer_start(d);
 	loop_set_before_sleep(d->loop, before_sleep, d);
-	ret = start_conntrack(d);
-	if (ret == 0)
-		ret = observe_start(d);
+	ret = observe_start(d);
 	if (ret == 0)
 		latency_weights_start(d);
 	if (ret == 0)

@@ -406,6 +406,8 @@ static int run(struct daemon *dm)
 	/* Before the table forwards: the flows it makes carry counters. */
 	if (traffic_accounting_on(&d->config->global, "/proc") < 0)
 		return EXIT_KERNEL;
+	if (daemon_start_conntrack(d) < 0)
+		return EXIT_INTERNAL;
 	if (daemon_program_kernel(d) < 0)
 		return EXIT_KERNEL;
 	log_pool(d->pool);

@@ -136,6 +136,38 @@ Test(daemon, stop_leaves_table_in_place)
 	free(golden);
 }
 
+/*
+ * With net.netfilter.nf_conntrack_events = 2 (the default) a conntrack
+ * entry made while no event listener exists never gets the event
+ * extension: it sends no event ever, not even its DESTROY, whatever the
+ * rule's `ct event set` says.  So knlbd subscribes before its table
+ * forwards a first packet; programmed the other way round, the flows of
+ * the first instants were counted only by the next audit, and their
+ * traffic (traffic_counters = conntrack) was lost when they were deleted.
+ */
+Test(daemon, conntrack_is_followed_before_the_table_forwards)
+{
+	char log[] = "/tmp/knlb-test-log-XXXXXX";
+	int fd = mkstemp(log);
+	const char *followed, *programmed;
+	char *text;
+	pid_t pid;
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	pid = start_knlbd("-c conf/knlb.conf", log);
+	cr_assert(kt_wait_for_log(log, "programmed table inet knlb", 5000),
+		  "knlbd did not program the table:\n%s", kt_read_file(log));
+	text = kt_read_file(log);
+	followed = strstr(text, "conntrack: following flows by their events");
+	programmed = strstr(text, "programmed table inet knlb");
+	cr_expect(followed && followed < programmed,
+		  "conntrack not followed before the table was programmed:\n%s", text);
+	stop_and_check(pid, "knlbd", 0);
+	free(text);
+	unlink(log);
+}
+
 Test(daemon, flush_on_exit_removes_only_our_table)
 {
 	char log[] = "/tmp/knlb-test-log-XXXXXX";

@@ -412,6 +412,9 @@ static void expect_conntrack_figures(const struct counted *r)
 
 	cr_assert_eq(sum_entries(r->entries, &pi, &bi, &po, &bo), N_CONNS, "[%s]",
 		     r->entries);
+	/* knlbd's log and status too when a figure differs: events lost? */
+	cr_expect_eq(field(r->stats, "packets_in"), pi, "%s\n%s\nknlbd's log:\n%s\nstatus:\n%s",
+		     r->stats, r->entries, r->log, r->status);
 	cr_expect(strstr(r->log, "turned on conntrack accounting"), "%s", r->log);
 	cr_expect(strstr(r->stats, "\"traffic_counters\":true,\"traffic_source\":\"conntrack\""),
 		  "%s", r->stats);
@@ -419,7 +422,6 @@ static void expect_conntrack_figures(const struct counted *r)
 	/* Every payload byte each way, as the rules count them (the first test). */
 	cr_expect_geq(bi, N_CONNS * REQ_BYTES + pi * 40, "%s", r->entries);
 	cr_expect_geq(bo, N_CONNS * RESP_BYTES + po * 40, "%s", r->entries);
-	cr_expect_eq(field(r->stats, "packets_in"), pi, "%s\n%s", r->stats, r->entries);
 	cr_expect_eq(field(r->stats, "bytes_in"), bi, "%s\n%s", r->stats, r->entries);
 	cr_expect_eq(field(r->stats, "packets_out"), po, "%s\n%s", r->stats, r->entries);
 	cr_expect_eq(field(r->stats, "bytes_out"), bo, "%s\n%s", r->stats, r->entries);

@@ -16,6 +16,15 @@ struct knlb_service;
 /* Each returns 0 or -errno and has logged why. */
 /* Control socket and metrics_listen, before the kernel is touched. */
 int daemon_open_listeners(struct knlbd *d);
+/*
+ * Subscribe to conntrack's events and read its table, before the kernel
+ * table forwards: with net.netfilter.nf_conntrack_events = 2 (the
+ * default) an entry created while no event listener exists never gets
+ * the event extension, so it sends no event ever, its DESTROY included,
+ * even with `ct event set` in the rule.  Only -ENOMEM fails; without
+ * conntrack knlbd runs, logged, with its flow counts off.
+ */
+int daemon_start_conntrack(struct knlbd *d);
 int daemon_program_kernel(struct knlbd *d);
 /*
  * Fork the privilege separation spawner (it drops every privilege at
