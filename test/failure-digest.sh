@@ -18,7 +18,7 @@ awk '
 	function detail(l) { details[++nd] = l }
 	# criterion: "[----] file.c:N: Assertion Failed", then its message as
 	# "[----]   ..." lines (a test'\''s own stderr may be interleaved)
-	/Assertion Failed|Unexpected signal caught/ { msg = 6; detail($0); next }
+	/Assertion Failed|Unexpected signal caught/ { msg = 3; detail($0); next }
 	msg > 0 && /^\[----\]/ { msg--; if ($0 !~ /^\[----\] *$/) detail($0); next }
 	/^\[(FAIL|CRASH|ERR)\]/ || /Timed out|Warning! The test/ { name($0); next }
 	# the lab (netns-lab/run-scenarios.sh)
@@ -30,5 +30,5 @@ awk '
 		for (i = 1; i <= nn; i++) print names[i]
 		for (i = 1; i <= nd; i++) print details[i]
 	}
-' "$log" | head -24 | sed 's/^/  | /'
+' "$log" | head -24 | cut -c1-200 | sed 's/^/  | /'
 exit 0
