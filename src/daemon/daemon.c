@@ -63,10 +63,11 @@ int daemon_program_kernel(struct knlbd *d)
 			  ret == -EPERM ? " (knlbd needs CAP_NET_ADMIN)" : "");
 		return ret;
 	}
-	log_info("programmed table inet %s: %zu service%s, %zu slot elements, 1 transaction of %zu messages (%zu bytes) in %.1f ms",
+	log_info("programmed table inet %s: %zu service%s, %zu slot elements, 1 transaction of %zu messages (%zu bytes) in %.1f ms%s",
 		 d->config->global.table, d->pool->n_services,
 		 d->pool->n_services == 1 ? "" : "s", res.elements,
-		 res.messages, res.bytes, res.elapsed_ms);
+		 res.messages, res.bytes, res.elapsed_ms,
+		 res.in_place ? ", in place over the running table" : "");
 	if (res.shared)
 		log_info("slot maps: %zu services share base maps with others: each writes only where its table differs (docs/architecture.md, \"Shared base maps\")",
 			 res.shared);

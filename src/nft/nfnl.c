@@ -56,6 +56,7 @@ struct nfnl_batch {
 	size_t n_msgs;
 	size_t msgs_cap;
 	bool committed;
+	bool keep_existing;	/* see nfnl_batch_keep_existing() */
 };
 
 /* Room for begin/end markers around the messages. */
@@ -271,6 +272,9 @@ struct nlmsghdr *nfnl_batch_add(struct nfnl_batch *batch, uint16_t type,
 	batch->msgs[batch->n_msgs].offset = (uint32_t)batch->len;
 	batch->n_msgs++;
 
+	if (batch->keep_existing && (type == NFT_MSG_NEWTABLE ||
+	    type == NFT_MSG_NEWCHAIN || type == NFT_MSG_NEWSET))
+		flags &= (uint16_t)~NLM_F_EXCL;
 	nlh = mnl_nlmsg_put_header(batch->buf + batch->len);
 	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags;
@@ -280,6 +284,11 @@ struct nlmsghdr *nfnl_batch_add(struct nfnl_batch *batch, uint16_t type,
 	nfg->res_id = 0;
 	batch->open = batch->len;
 	return nlh;
+}
+
+void nfnl_batch_keep_existing(struct nfnl_batch *batch)
+{
+	batch->keep_existing = true;
 }
 
 size_t nfnl_batch_count(const struct nfnl_batch *batch)

@@ -47,6 +47,7 @@
 #include "knlb/pool/pool.h"
 #include "knlb/pool/slot_share.h"
 #include "knlb/nft/ruleset.h"
+#include "knlb/nft/replace_in_place.h"
 #include "knlb/nft/stats.h"
 #include "knlb/sched/sched.h"
 #include "rule_build-int.h"
@@ -642,17 +643,25 @@ static int add_dispatch_chain(struct nfnl_batch *batch, const char *table,
 }
 
 int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool,
-			const struct fallback_state *fb, const size_t *leader)
+			const struct fallback_state *fb, const size_t *leader,
+			const struct table_objects *in_place)
 {
 	const char *table = pool->config->global.table;
 	bool v6 = pool_serves_family(pool, KNLB_FAMILY_IPV6);
 	uint32_t set_id = SET_ID_SLOTS_BASE;
 	int ret;
 
-	ret = rb_del_table_if_any(batch, table);
-	if (ret == 0)
-		ret = rb_add_table(batch, table, NFT_MSG_NEWTABLE,
-				NLM_F_CREATE | NLM_F_EXCL);
+	if (in_place) {
+		nfnl_batch_keep_existing(batch);
+		ret = rb_add_table(batch, table, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+		if (ret == 0)
+			ret = replace_in_place_flush(batch, table, in_place);
+	} else {
+		ret = rb_del_table_if_any(batch, table);
+		if (ret == 0)
+			ret = rb_add_table(batch, table, NFT_MSG_NEWTABLE,
+					NLM_F_CREATE | NLM_F_EXCL);
+	}
 	if (ret < 0)
 		return ret;
 
@@ -718,6 +727,9 @@ int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool,
 		ret = stats_add_objects(batch, table, pool->config->global.ct_mark_mask,
 					 v6, pool->config->global.traffic_counters ==
 					 KNLB_TRAFFIC_RULES);
+	/* last: what the new ruleset no longer has */
+	if (ret == 0 && in_place)
+		ret = replace_in_place_drop_rest(batch, table, in_place);
 	return ret;
 }
 

@@ -20,6 +20,8 @@
 #include "knlb/pool/pool-t.h"
 #include "knlb/config/config-t.h"
 #include "knlb/nft/ruleset.h"
+#include "knlb/nft/replace_in_place.h"
+#include "knlb/lib/log.h"
 #include "knlb/pool/pool.h"
 #include "knlb/pool/slot_share.h"
 #include "knlb/pool/base_index.h"
@@ -128,8 +130,9 @@ int sync_fallback_full(const struct knlb_service *svc, struct fallback_state *st
 	return ret;
 }
 
-int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
-		 struct sync_result *res, char *err, size_t errlen)
+static int replace(struct nfnl_sock *sock, const struct knlb_model *pool,
+		   const struct table_objects *in_place,
+		   struct sync_result *res, char *err, size_t errlen)
 {
 	double start = now_ms();
 	struct nfnl_batch *batch = nfnl_batch_new(sock);
@@ -164,13 +167,19 @@ int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
 	res->shared = (size_t)sharing;
 	ret = nfnl_batch_expect(batch, res->elements * SYNC_SLOT_ELEM_BYTES);
 	if (ret == 0)
-		ret = ruleset_add_replace(batch, pool, fb, sharing ? leader : NULL);
+		ret = ruleset_add_replace(batch, pool, fb, sharing ? leader : NULL,
+					  in_place);
 	if (ret == 0)
 		ret = add_carry_over(batch, pool, res);
 	sync_fallback_states_free(fb, pool->n_services);
 	fb = NULL;
 	free(leader);
 	leader = NULL;
+	if (ret == -ESTALE) {
+		nfnl_batch_free(batch);
+		snprintf(err, errlen, "a set is defined otherwise than the running one");
+		return ret;
+	}
 	if (ret < 0)
 		goto out_nomem;
 	return send_transaction(sock, batch, start, res, err, errlen);
@@ -181,6 +190,33 @@ out_nomem:
 	sync_fallback_states_free(fb, pool->n_services);
 	snprintf(err, errlen, "building the transaction: %s", strerror(ENOMEM));
 	return -ENOMEM;
+}
+
+int sync_replace(struct nfnl_sock *sock, const struct knlb_model *pool,
+		 struct sync_result *res, char *err, size_t errlen)
+{
+	const char *table = pool->config->global.table;
+	struct table_objects objs;
+	char why[512];
+	int ret;
+
+	/* In place when the table runs: no packet meets a deleted set. */
+	if (table_objects_read(table, &objs, why, sizeof(why)) < 0)
+		log_warn("%s: replacing the whole table", why);
+	else if (objs.exists) {
+		ret = replace(sock, pool, &objs, res, why, sizeof(why));
+		table_objects_free(&objs);
+		if (ret == 0 || ret == -ENOMEM) {
+			if (ret == -ENOMEM)
+				snprintf(err, errlen, "%s", why);
+			res->in_place = ret == 0;
+			return ret;
+		}
+		/* a set or a base chain whose definition changed */
+		log_info("table inet %s: cannot replace it in place (%s): replacing it whole",
+			 table, why);
+	}
+	return replace(sock, pool, NULL, res, err, errlen);
 }
 
 /*

@@ -271,6 +271,53 @@ char *kt_normalize_free(char *listing)
 	return out;
 }
 
+/* One top-level object of a listing: its lines from "\tmap x {" to "\t}". */
+static int cmp_block(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *kt_sort_objects_free(char *listing)
+{
+	char **blocks = NULL, *out = NULL, *line, *save = NULL;
+	size_t n = 0, len = 0;
+	FILE *mem = open_memstream(&out, &len);
+	FILE *block = NULL;
+	char *cur = NULL;
+	size_t cur_len = 0;
+
+	cr_assert_not_null(mem);
+	for (line = strtok_r(listing, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!block && line[0] == '\t' && line[1] != '\t' && line[1] != '}') {
+			block = open_memstream(&cur, &cur_len);
+			cr_assert_not_null(block);
+		}
+		if (!block) {
+			fprintf(mem, "%s\n", line);	/* the table's own lines */
+			continue;
+		}
+		fprintf(block, "%s\n", line);
+		if (!strcmp(line, "\t}")) {
+			fclose(block);
+			block = NULL;
+			blocks = realloc(blocks, (n + 1) * sizeof(*blocks));
+			cr_assert_not_null(blocks);
+			blocks[n++] = cur;
+		}
+	}
+	cr_assert_null(block, "an object of the listing is not closed");
+	qsort(blocks, n, sizeof(*blocks), cmp_block);
+	for (size_t i = 0; i < n; i++) {
+		fputs(blocks[i], mem);
+		free(blocks[i]);
+	}
+	free(blocks);
+	fclose(mem);
+	free(listing);
+	return out;
+}
+
 char *kt_ctl(const char *socket_path, const char *request)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };

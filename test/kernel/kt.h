@@ -58,6 +58,12 @@ char *kt_nft_list(const char *table);
 char *kt_normalize(const char *listing);
 /* kt_normalize() that frees its argument. */
 char *kt_normalize_free(char *listing);
+/*
+ * The listing's sets, maps and chains sorted (frees its argument): an
+ * in-place replace keeps the objects it keeps where they were, so a
+ * listing after a reload may order them otherwise than a fresh table.
+ */
+char *kt_sort_objects_free(char *listing);
 
 /* render_ruleset() into a string. */
 char *kt_render(const struct knlb_model *pool);

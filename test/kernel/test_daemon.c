@@ -168,6 +168,54 @@ Test(daemon, conntrack_is_followed_before_the_table_forwards)
 	unlink(log);
 }
 
+/*
+ * A restart over the running table replaces it in place (its rules and
+ * sets' elements flushed and written again in one transaction): deleting
+ * the sets, as a whole-table replace does, let a connection arriving at
+ * that instant go un-NATed (replace_in_place.h).  When a set's definition
+ * changed (here a table_size), the kernel refuses that, and knlbd says
+ * so and replaces the table whole.
+ */
+Test(daemon, a_restart_replaces_the_table_in_place)
+{
+	static const char svc[] = "[service web]\nvip = 192.0.2.10\nport = 80\n"
+				  "check = none\nbackend = 10.0.0.11:8080\n"
+				  "backend = 10.0.0.12:8080\n";
+	char conf[512], *first, *again, *log;
+	struct kt_knlbd r;
+
+	snprintf(conf, sizeof(conf), "[global]\n%stable_size = 1021\n", svc);
+	kt_knlbd_start(&r, "in-place-1", conf);
+	first = kt_nft_list("knlb");
+	log = kt_read_file(r.log);
+	cr_expect_null(strstr(log, "in place"), "no table ran yet:\n%s", log);
+	free(log);
+	kt_knlbd_stop(&r);	/* the table stays */
+
+	kt_knlbd_start(&r, "in-place-2", conf);
+	again = kt_nft_list("knlb");
+	log = kt_read_file(r.log);
+	cr_expect(strstr(log, "programmed table inet knlb: ") &&
+		  strstr(log, ", in place over the running table"), "%s", log);
+	cr_expect_str_eq(again, first, "the same config listed otherwise after a restart");
+	free(log);
+	free(again);
+	kt_knlbd_stop(&r);
+
+	snprintf(conf, sizeof(conf), "[global]\n%stable_size = 509\n", svc);
+	kt_knlbd_start(&r, "in-place-3", conf);
+	again = kt_nft_list("knlb");
+	log = kt_read_file(r.log);
+	cr_expect(strstr(log, "cannot replace it in place (") &&
+		  strstr(log, "replacing it whole"), "%s", log);
+	cr_expect_null(strstr(log, ", in place over the running table"), "%s", log);
+	cr_expect(strstr(again, "size 509"), "%s", again);
+	free(log);
+	free(again);
+	free(first);
+	kt_knlbd_stop(&r);
+}
+
 Test(daemon, flush_on_exit_removes_only_our_table)
 {
 	char log[] = "/tmp/knlb-test-log-XXXXXX";

@@ -102,7 +102,7 @@ Test(replace_order, map_elements_come_after_the_rules_that_read_them)
 	fb = sync_fallback_states_new(pool, true);
 	cr_assert_not_null(fb);
 	cr_assert_not_null(fb[0].base, "web is not in the fallback shape");
-	cr_assert_eq(ruleset_add_replace(batch, pool, fb, NULL), 0);
+	cr_assert_eq(ruleset_add_replace(batch, pool, fb, NULL, NULL), 0);
 	expect_elements_after_rules(batch, "web");
 	expect_elements_after_rules(batch, "api");
 	sync_fallback_states_free(fb, pool->n_services);

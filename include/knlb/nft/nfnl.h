@@ -51,6 +51,14 @@ struct nlmsghdr *nfnl_batch_add(struct nfnl_batch *batch, uint16_t type,
  */
 int nfnl_batch_expect(struct nfnl_batch *batch, size_t bytes);
 
+/*
+ * From now on a table, chain or set this batch adds may exist already:
+ * the kernel keeps it when its definition is the same, and refuses the
+ * transaction (EEXIST, EBUSY) when not.  For the in-place replace
+ * (replace_in_place.h).
+ */
+void nfnl_batch_keep_existing(struct nfnl_batch *batch);
+
 /* Messages added so far (begin/end markers not counted). */
 size_t nfnl_batch_count(const struct nfnl_batch *batch);
 

@@ -46,18 +46,22 @@ const char *ruleset_slots_name(const struct knlb_service *svc,
 			       enum knlb_family f, char *buf, size_t len);
 
 /*
- * Replace the owned table with the pool's desired state: create-if-absent,
- * delete, then build everything, so the kernel swaps old for new in one
- * transaction with no window in between.  0 or -ENOMEM.
- */
-/*
+ * Replace the owned table with the pool's desired state in one
+ * transaction.  in_place NULL: create-if-absent, delete, then build
+ * everything.  in_place the running table's objects: flush its rules and
+ * sets, build everything over them (objects of the same definition are
+ * kept), delete what is left over; no packet then meets a deleted set
+ * (replace_in_place.h).  0 or -ENOMEM.
+ *
  * fb: per service of pool, what the kernel should hold in the fallback
  * shape (pool/fallback.h), base NULL for a service not in it; fb NULL:
  * no service is.  leader: who shares a base map (pool_slot_share_groups()),
  * NULL: nobody.
  */
+struct table_objects;
 int ruleset_add_replace(struct nfnl_batch *batch, const struct knlb_model *pool,
-			const struct fallback_state *fb, const size_t *leader);
+			const struct fallback_state *fb, const size_t *leader,
+			const struct table_objects *in_place);
 
 /*
  * The shared base shape (nft/slot_share.c): "<leader>_base[6]", the base

@@ -33,10 +33,16 @@ struct sync_result {
 	bool persist_unread;
 	/* a replace: services sharing a base slot map (pool/slot_share.h) */
 	size_t shared;
+	/* a replace kept the running table's objects (replace_in_place.h) */
+	bool in_place;
 };
 
 /*
  * Replace the owned table with the pool (start-up, after a failed delta).
+ * A running table is replaced in place (its rules and sets' elements
+ * flushed and written again, objects no longer wanted deleted), or whole
+ * when the kernel refuses that (a set's or a base chain's definition
+ * changed: logged).
  * The persistence entries the old table held for backends the pool maps
  * are read first and added back in the same transaction, with the time
  * they had left; a map that cannot be read starts empty (persist_unread).
