@@ -47,13 +47,11 @@ struct names {
 	size_t defs_cap;
 };
 
-static int push_name(struct names *l, const char *table, const char *name)
+/* Add a copy of name to l; 0 or -ENOMEM. */
+static int push_name(struct names *l, const char *name)
 {
-	char *copy;
+	char *copy = strdup(name);
 
-	if (!table || !name || strcmp(table, l->table) != 0)
-		return 0;
-	copy = strdup(name);
 	if (!copy || grow(l->v, &l->cap, *l->n + 1, sizeof(**l->v), 16) < 0) {
 		free(copy);
 		return -ENOMEM;
@@ -103,26 +101,30 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct names *l = data;
 	struct nftnl_set *s = nftnl_set_alloc();
-	char *sig;
+	const char *table, *name;
+	char *sig = NULL;
 
-	if (!s || nftnl_set_nlmsg_parse(nlh, s) < 0)
-		l->err = -ENOMEM;
-	/* an anonymous set belongs to its rule and goes with it */
-	else if (!(nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS) &&
-		 push_name(l, nftnl_set_get_str(s, NFTNL_SET_TABLE),
-			   nftnl_set_get_str(s, NFTNL_SET_NAME)) < 0)
-		l->err = -ENOMEM;
-	else if (!(nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS) &&
-		 !strcmp(nftnl_set_get_str(s, NFTNL_SET_TABLE), l->table)) {
-		sig = set_signature(s);
-		if (!sig || grow(&l->t->set_defs, &l->defs_cap, l->t->n_sets,
-				 sizeof(*l->t->set_defs), 16) < 0) {
-			free(sig);
-			l->err = -ENOMEM;
-		} else {
-			l->t->set_defs[l->t->n_sets - 1] = sig;
-		}
+	if (!s || nftnl_set_nlmsg_parse(nlh, s) < 0) {
+		l->err = s ? -EINVAL : -ENOMEM;
+		goto out;
 	}
+	table = nftnl_set_get_str(s, NFTNL_SET_TABLE);
+	name = nftnl_set_get_str(s, NFTNL_SET_NAME);
+	/* an anonymous set belongs to its rule and goes with it */
+	if (!table || !name || strcmp(table, l->table) ||
+	    (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS))
+		goto out;
+	sig = set_signature(s);
+	if (!sig || grow(&l->t->set_defs, &l->defs_cap, *l->n + 1,
+			 sizeof(*l->t->set_defs), 16) < 0 ||
+	    push_name(l, name) < 0) {
+		l->err = -ENOMEM;
+		goto out;
+	}
+	l->t->set_defs[*l->n - 1] = sig;	/* beside its name */
+	sig = NULL;
+out:
+	free(sig);
 	nftnl_set_free(s);
 	return l->err ? MNL_CB_ERROR : MNL_CB_OK;
 }
@@ -131,18 +133,27 @@ static int chain_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct names *l = data;
 	struct nftnl_chain *c = nftnl_chain_alloc();
+	const char *table, *name;
 
-	if (!c || nftnl_chain_nlmsg_parse(nlh, c) < 0 ||
-	    push_name(l, nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE),
-		      nftnl_chain_get_str(c, NFTNL_CHAIN_NAME)) < 0)
-		l->err = -ENOMEM;
+	if (!c || nftnl_chain_nlmsg_parse(nlh, c) < 0) {
+		l->err = c ? -EINVAL : -ENOMEM;
+	} else {
+		table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
+		name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
+		if (table && name && !strcmp(table, l->table) &&
+		    push_name(l, name) < 0)
+			l->err = -ENOMEM;
+	}
 	nftnl_chain_free(c);
 	return l->err ? MNL_CB_ERROR : MNL_CB_OK;
 }
 
-/* Send nlh on nl and run cb over the answer; 0 or -errno. */
+/*
+ * Send nlh on nl and run cb over the answer (l collects it; NULL: an ACK
+ * is all).  0, or -errno: the kernel's, the callback's, or -ETIMEDOUT.
+ */
 static int exchange(struct mnl_socket *nl, char *buf, struct nlmsghdr *nlh,
-		    mnl_cb_t cb, void *data)
+		    mnl_cb_t cb, struct names *l)
 {
 	uint32_t seq = nlh->nlmsg_seq, portid = mnl_socket_get_portid(nl);
 	int ret;
@@ -154,9 +165,14 @@ static int exchange(struct mnl_socket *nl, char *buf, struct nlmsghdr *nlh,
 
 		if (n == -1)
 			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		ret = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
+		errno = 0;
+		ret = mnl_cb_run(buf, (size_t)n, seq, portid, cb, l);
 	} while (ret > MNL_CB_STOP);
-	return ret == MNL_CB_ERROR ? -errno : 0;
+	if (ret == MNL_CB_STOP)
+		return 0;
+	if (l && l->err)
+		return l->err;
+	return errno ? -errno : -EPROTO;
 }
 
 static int read_objects(struct mnl_socket *nl, char *buf, const char *table,
@@ -164,7 +180,7 @@ static int read_objects(struct mnl_socket *nl, char *buf, const char *table,
 {
 	uint32_t seq = (uint32_t)time(NULL);
 	struct names sets = { &t->sets, &t->n_sets, 0, table, 0, t, 0 };
-	struct names chains = { &t->chains, &t->n_chains, 0, table, 0, NULL, 0 };
+	struct names chains = { &t->chains, &t->n_chains, 0, table, 0, t, 0 };
 	struct nftnl_table *tb = nftnl_table_alloc();
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nlmsghdr *nlh;
