@@ -30,11 +30,33 @@ struct mnl_socket *elem_dump_open(unsigned timeout_ms)
 	return nl;
 }
 
+int elem_dump_exchange(struct mnl_socket *nl, char *buf, size_t len,
+		       const struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	uint32_t seq = nlh->nlmsg_seq, portid = mnl_socket_get_portid(nl);
+
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) == -1)
+		return -errno;
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, len);
+		int ret;
+
+		if (n == -1)
+			return errno == EAGAIN || errno == EWOULDBLOCK ?
+			       -ETIMEDOUT : -errno;
+		errno = 0;
+		ret = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
+		if (ret == MNL_CB_ERROR)
+			return errno ? -errno : -EPROTO;	/* or cb's, in data */
+		if (ret == MNL_CB_STOP)
+			return 0;
+	}
+}
+
 int elem_dump(struct mnl_socket *nl, char *buf, size_t len, const char *table,
 	      const char *set, uint32_t seq, mnl_cb_t cb, void *data)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	uint32_t portid = mnl_socket_get_portid(nl);
 	struct nfgenmsg *nfg;
 
 	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETSETELEM;
@@ -46,19 +68,5 @@ int elem_dump(struct mnl_socket *nl, char *buf, size_t len, const char *table,
 	nfg->res_id = 0;
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
 	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) == -1)
-		return -errno;
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, len);
-		int ret;
-
-		if (n == -1)
-			return errno == EAGAIN || errno == EWOULDBLOCK ?
-			       -ETIMEDOUT : -errno;
-		ret = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
-		if (ret == MNL_CB_ERROR)
-			return -errno;
-		if (ret == MNL_CB_STOP)
-			return 0;
-	}
+	return elem_dump_exchange(nl, buf, len, nlh, cb, data);
 }

@@ -124,7 +124,7 @@ static int dump_map(struct mnl_socket *nl, char *buf, const char *table,
 {
 	int ret = elem_dump(nl, buf, DUMP_BUF, table, map, seq, read_cb, ctx);
 
-	return ret < 0 ? ret : ctx->err;
+	return ctx->err ? ctx->err : ret;	/* the callback knows best */
 }
 
 int persist_read(const char *table, const struct knlb_service *svc,

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/socket.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
@@ -34,31 +33,30 @@
 #include "knlb/lib/grow.h"
 #include "knlb/nft/nfnl.h"
 #include "knlb/nft/replace_in_place.h"
+#include "elem_dump-int.h"
 
 /* Dump datagrams are at most 32 KiB; a bounded wait for each. */
 #define OBJECTS_BUF (64 * 1024)
-#define OBJECTS_TIMEOUT_S 2
+#define OBJECTS_TIMEOUT_MS 2000
 
-struct names {
-	char ***v;
-	size_t *n;
-	size_t cap;
+/* Collects a table's objects into t; the first error in err. */
+struct collect {
+	struct table_objects *t;
 	const char *table;
+	size_t sets_cap, defs_cap, chains_cap;
 	int err;
-	struct table_objects *t;	/* the sets' definitions go here too */
-	size_t defs_cap;
 };
 
-/* Add a copy of name to l; 0 or -ENOMEM. */
-static int push_name(struct names *l, const char *name)
+/* Add a copy of name to v; 0 or -ENOMEM. */
+static int push_name(char ***v, size_t *n, size_t *cap, const char *name)
 {
 	char *copy = strdup(name);
 
-	if (!copy || grow(l->v, &l->cap, *l->n + 1, sizeof(**l->v), 16) < 0) {
+	if (!copy || grow(v, cap, *n + 1, sizeof(**v), 16) < 0) {
 		free(copy);
 		return -ENOMEM;
 	}
-	(*l->v)[(*l->n)++] = copy;
+	(*v)[(*n)++] = copy;
 	return 0;
 }
 
@@ -99,90 +97,83 @@ static char *set_signature(const struct nftnl_set *s)
 	return out;
 }
 
-static int set_cb(const struct nlmsghdr *nlh, void *data)
+/* The set in nlh (a dump's answer, or a batch's NEWSET) into c->t. */
+static int add_set(struct collect *c, const struct nlmsghdr *nlh)
 {
-	struct names *l = data;
 	struct nftnl_set *s = nftnl_set_alloc();
 	const char *table, *name;
 	char *sig = NULL;
+	int ret = 0;
 
 	if (!s || nftnl_set_nlmsg_parse(nlh, s) < 0) {
-		l->err = s ? -EINVAL : -ENOMEM;
+		ret = s ? -EINVAL : -ENOMEM;
 		goto out;
 	}
 	table = nftnl_set_get_str(s, NFTNL_SET_TABLE);
 	name = nftnl_set_get_str(s, NFTNL_SET_NAME);
 	/* an anonymous set belongs to its rule and goes with it */
-	if (!table || !name || strcmp(table, l->table) ||
+	if (!table || !name || strcmp(table, c->table) ||
 	    (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS))
 		goto out;
 	sig = set_signature(s);
-	if (!sig || grow(&l->t->set_defs, &l->defs_cap, *l->n + 1,
-			 sizeof(*l->t->set_defs), 16) < 0 ||
-	    push_name(l, name) < 0) {
-		l->err = -ENOMEM;
+	if (!sig || grow(&c->t->set_defs, &c->defs_cap, c->t->n_sets + 1,
+			 sizeof(*c->t->set_defs), 16) < 0 ||
+	    push_name(&c->t->sets, &c->t->n_sets, &c->sets_cap, name) < 0) {
+		ret = -ENOMEM;
 		goto out;
 	}
-	l->t->set_defs[*l->n - 1] = sig;	/* beside its name */
+	c->t->set_defs[c->t->n_sets - 1] = sig;	/* beside its name */
 	sig = NULL;
 out:
 	free(sig);
 	nftnl_set_free(s);
-	return l->err ? MNL_CB_ERROR : MNL_CB_OK;
+	return ret;
 }
 
-static int chain_cb(const struct nlmsghdr *nlh, void *data)
+/* The chain in nlh into c->t. */
+static int add_chain(struct collect *c, const struct nlmsghdr *nlh)
 {
-	struct names *l = data;
-	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nftnl_chain *ch = nftnl_chain_alloc();
 	const char *table, *name;
+	int ret = 0;
 
-	if (!c || nftnl_chain_nlmsg_parse(nlh, c) < 0) {
-		l->err = c ? -EINVAL : -ENOMEM;
+	if (!ch || nftnl_chain_nlmsg_parse(nlh, ch) < 0) {
+		ret = ch ? -EINVAL : -ENOMEM;
 	} else {
-		table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
-		name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
-		if (table && name && !strcmp(table, l->table) &&
-		    push_name(l, name) < 0)
-			l->err = -ENOMEM;
+		table = nftnl_chain_get_str(ch, NFTNL_CHAIN_TABLE);
+		name = nftnl_chain_get_str(ch, NFTNL_CHAIN_NAME);
+		if (table && name && !strcmp(table, c->table))
+			ret = push_name(&c->t->chains, &c->t->n_chains,
+					&c->chains_cap, name);
 	}
-	nftnl_chain_free(c);
-	return l->err ? MNL_CB_ERROR : MNL_CB_OK;
+	nftnl_chain_free(ch);
+	return ret;
 }
 
-/*
- * Send nlh on nl and run cb over the answer (l collects it; NULL: an ACK
- * is all).  0, or -errno: the kernel's, the callback's, or -ETIMEDOUT.
- */
-static int exchange(struct mnl_socket *nl, char *buf, struct nlmsghdr *nlh,
-		    mnl_cb_t cb, struct names *l)
+static int dump_cb(const struct nlmsghdr *nlh, void *data)
 {
-	uint32_t seq = nlh->nlmsg_seq, portid = mnl_socket_get_portid(nl);
-	int ret;
+	struct collect *c = data;
+	uint16_t type = nlh->nlmsg_type & 0xff;
 
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) == -1)
-		return -errno;
-	do {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, OBJECTS_BUF);
+	c->err = type == NFT_MSG_NEWSET ? add_set(c, nlh) :
+		 type == NFT_MSG_NEWCHAIN ? add_chain(c, nlh) : 0;
+	return c->err ? MNL_CB_ERROR : MNL_CB_OK;
+}
 
-		if (n == -1)
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		errno = 0;
-		ret = mnl_cb_run(buf, (size_t)n, seq, portid, cb, l);
-	} while (ret > MNL_CB_STOP);
-	if (ret == MNL_CB_STOP)
-		return 0;
-	if (l && l->err)
-		return l->err;
-	return errno ? -errno : -EPROTO;
+/* Send the request nlh and collect its answers; 0 or -errno. */
+static int exchange(struct mnl_socket *nl, char *buf, struct nlmsghdr *nlh,
+		    struct collect *c)
+{
+	int ret = elem_dump_exchange(nl, buf, OBJECTS_BUF, nlh, dump_cb, c);
+
+	return c->err ? c->err : ret;
 }
 
 static int read_objects(struct mnl_socket *nl, char *buf, const char *table,
 			struct table_objects *t, const char **what)
 {
 	uint32_t seq = (uint32_t)time(NULL);
-	struct names sets = { &t->sets, &t->n_sets, 0, table, 0, t, 0 };
-	struct names chains = { &t->chains, &t->n_chains, 0, table, 0, t, 0 };
+	struct collect c = { .t = t, .table = table };
 	struct nftnl_table *tb = nftnl_table_alloc();
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nlmsghdr *nlh;
@@ -195,7 +186,7 @@ static int read_objects(struct mnl_socket *nl, char *buf, const char *table,
 				    NLM_F_ACK, ++seq);
 	nftnl_table_set_str(tb, NFTNL_TABLE_NAME, table);
 	nftnl_table_nlmsg_build_payload(nlh, tb);
-	ret = exchange(nl, buf, nlh, NULL, NULL);
+	ret = exchange(nl, buf, nlh, &c);
 	if (ret == -ENOENT) {
 		ret = 0;	/* nothing to keep */
 		goto out;
@@ -208,13 +199,13 @@ static int read_objects(struct mnl_socket *nl, char *buf, const char *table,
 				    NLM_F_DUMP, ++seq);
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
 	nftnl_set_nlmsg_build_payload(nlh, s);
-	ret = exchange(nl, buf, nlh, set_cb, &sets);
+	ret = exchange(nl, buf, nlh, &c);
 	if (ret < 0)
 		goto out;
 	*what = "its chains";
 	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET,
 				    NLM_F_DUMP, ++seq);
-	ret = exchange(nl, buf, nlh, chain_cb, &chains);
+	ret = exchange(nl, buf, nlh, &c);
 out:
 	nftnl_table_free(tb);
 	nftnl_set_free(s);
@@ -224,20 +215,14 @@ out:
 int table_objects_read(const char *table, struct table_objects *out,
 		       char *err, size_t errlen)
 {
-	struct timeval tv = { .tv_sec = OBJECTS_TIMEOUT_S };
 	const char *what = "a netlink socket";
-	struct mnl_socket *nl;
+	struct mnl_socket *nl = elem_dump_open(OBJECTS_TIMEOUT_MS);
 	char *buf = calloc(1, OBJECTS_BUF);	/* requests are sent whole */
 	int ret;
 
 	*out = (struct table_objects){ 0 };
-	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!buf || !nl)
-		ret = buf ? -errno : -ENOMEM;
-	else if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == -1 ||
-		 setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO,
-			    &tv, sizeof(tv)) == -1)
-		ret = -errno;
+	if (!nl || !buf)
+		ret = nl ? -ENOMEM : -errno;
 	else
 		ret = read_objects(nl, buf, table, out, &what);
 	if (nl)
@@ -314,92 +299,59 @@ int replace_in_place_flush(struct nfnl_batch *batch, const char *table,
 	return ret;
 }
 
-/* Whether batch's messages up to n add a set (or a chain) called name. */
-static bool batch_adds(const struct nfnl_batch *batch, size_t n, uint16_t type,
-		       const char *name)
+static int add_del_chain(struct nfnl_batch *batch, const char *table,
+			 const char *name)
 {
-	bool found = false;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+	char what[320];
 
-	for (size_t i = 0; !found && i < n; i++) {
-		const struct nlmsghdr *nlh = nfnl_batch_msg(batch, i);
-		struct nftnl_chain *c;
-		struct nftnl_set *s;
-
-		if ((nlh->nlmsg_type & 0xff) != type)
-			continue;
-		if (type == NFT_MSG_NEWSET && (s = nftnl_set_alloc())) {
-			found = nftnl_set_nlmsg_parse(nlh, s) == 0 &&
-				!strcmp(nftnl_set_get_str(s, NFTNL_SET_NAME), name);
-			nftnl_set_free(s);
-		} else if (type == NFT_MSG_NEWCHAIN && (c = nftnl_chain_alloc())) {
-			found = nftnl_chain_nlmsg_parse(nlh, c) == 0 &&
-				!strcmp(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), name);
-			nftnl_chain_free(c);
-		}
-	}
-	return found;
+	if (!c)
+		return -ENOMEM;
+	snprintf(what, sizeof(what), "deleting chain %s", name);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	nlh = nfnl_batch_add(batch, NFT_MSG_DELCHAIN, NFPROTO_INET, 0, what);
+	if (nlh)
+		nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	return nlh ? 0 : -ENOMEM;
 }
 
-/* Whether every set batch adds that t has too is defined as t's is. */
-static bool same_definitions(const struct nfnl_batch *batch, size_t n,
-			     const struct table_objects *t)
+/* Index of name in v, or n when absent. */
+static size_t find_name(char *const *v, size_t n, const char *name)
 {
-	bool same = true;
+	size_t i = 0;
 
-	for (size_t i = 0; same && i < n; i++) {
-		const struct nlmsghdr *nlh = nfnl_batch_msg(batch, i);
-		struct nftnl_set *s;
-		char *sig;
-
-		if ((nlh->nlmsg_type & 0xff) != NFT_MSG_NEWSET)
-			continue;
-		s = nftnl_set_alloc();
-		if (!s || nftnl_set_nlmsg_parse(nlh, s) < 0) {
-			nftnl_set_free(s);
-			return false;
-		}
-		sig = set_signature(s);
-		for (size_t k = 0; sig && k < t->n_sets; k++)
-			if (!strcmp(t->sets[k], nftnl_set_get_str(s, NFTNL_SET_NAME)))
-				same = !strcmp(t->set_defs[k], sig);
-		same = same && sig;
-		free(sig);
-		nftnl_set_free(s);
-	}
-	return same;
+	while (i < n && strcmp(v[i], name))
+		i++;
+	return i;
 }
 
 int replace_in_place_drop_rest(struct nfnl_batch *batch, const char *table,
 			       const struct table_objects *t)
 {
-	size_t n = nfnl_batch_count(batch);
+	struct table_objects added = { 0 };
+	struct collect c = { .t = &added, .table = table };
 	int ret = 0;
 
-	if (!same_definitions(batch, n, t))
-		return -ESTALE;
-
+	/* what the batch adds, read back from its own messages */
+	for (size_t i = 0; ret == 0 && i < nfnl_batch_count(batch); i++)
+		if (dump_cb(nfnl_batch_msg(batch, i), &c) != MNL_CB_OK)
+			ret = c.err;
 	/* the sets first: a set's last users were the flushed rules */
-	for (size_t i = 0; ret == 0 && i < t->n_sets; i++)
-		if (!batch_adds(batch, n, NFT_MSG_NEWSET, t->sets[i]))
-			ret = add_set_msg(batch, NFT_MSG_DELSET, table, t->sets[i]);
-	for (size_t i = 0; ret == 0 && i < t->n_chains; i++) {
-		struct nftnl_chain *c;
-		struct nlmsghdr *nlh;
-		char what[320];
+	for (size_t i = 0; ret == 0 && i < t->n_sets; i++) {
+		size_t k = find_name(added.sets, added.n_sets, t->sets[i]);
 
-		if (batch_adds(batch, n, NFT_MSG_NEWCHAIN, t->chains[i]))
-			continue;
-		c = nftnl_chain_alloc();
-		if (!c)
-			return -ENOMEM;
-		snprintf(what, sizeof(what), "deleting chain %s", t->chains[i]);
-		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
-		nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, t->chains[i]);
-		nlh = nfnl_batch_add(batch, NFT_MSG_DELCHAIN, NFPROTO_INET, 0, what);
-		if (nlh)
-			nftnl_chain_nlmsg_build_payload(nlh, c);
-		nftnl_chain_free(c);
-		ret = nlh ? 0 : -ENOMEM;
+		if (k == added.n_sets)
+			ret = add_set_msg(batch, NFT_MSG_DELSET, table, t->sets[i]);
+		else if (strcmp(added.set_defs[k], t->set_defs[i]))
+			ret = -ESTALE;	/* the kernel would keep the old one */
 	}
+	for (size_t i = 0; ret == 0 && i < t->n_chains; i++)
+		if (find_name(added.chains, added.n_chains, t->chains[i]) ==
+		    added.n_chains)
+			ret = add_del_chain(batch, table, t->chains[i]);
+	table_objects_free(&added);
 	return ret;
 }

@@ -239,7 +239,7 @@ static int dump_set(struct mnl_socket *nl, char *buf, const char *table,
 {
 	int ret = elem_dump(nl, buf, STATS_BUF, table, set, seq, dump_cb, d);
 
-	return ret < 0 ? ret : d->err;
+	return d->err ? d->err : ret;	/* the callback knows best */
 }
 
 /* The sets named by which[] (i % 3 of the table below), in that order. */
