@@ -211,6 +211,10 @@ int ct_query_exchange(struct ct *ct, size_t n, ct_build_fn build,
 
 /* ---- socket.c ---- */
 
+/* The groups the events listener joins (NEW, DESTROY), and the updates'. */
+extern const int ct_event_groups[2];
+extern const int ct_update_group[1];
+
 /* Buffers of l for recvmmsg.  0 or -ENOMEM. */
 int ct_listener_init(struct ct_listener *l, const char *name);
 int ct_listener_open(struct ct *ct, struct ct_listener *l, unsigned int groups,
@@ -264,6 +268,8 @@ void ct_check_rate(struct ct *ct);
  * reports one per episode) for policy.congested_ns is overload too.
  */
 void ct_check_congestion(struct ct *ct, const struct ct_listener *l);
+/* Bounded mode ended because no service follows events any more. */
+void ct_bounded_quit(struct ct *ct);
 
 /* ---- socket.c ---- */
 

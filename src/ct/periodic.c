@@ -153,10 +153,6 @@ int ct_set_periodic(struct ct *ct, const uint32_t *marks, size_t n,
 	return 0;
 }
 
-static const int event_groups[] = {
-	NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY,
-};
-static const int update_group[] = { NFNLGRP_CONNTRACK_UPDATE };
 static const int new_group[] = { NFNLGRP_CONNTRACK_NEW };
 
 static uint64_t per_second(uint64_t n, uint64_t ns)
@@ -192,13 +188,13 @@ static void enter_bounded(struct ct *ct, uint64_t now, uint64_t intake,
 	} else {
 		ct->hold_ns = ct->policy.hold_ns;
 	}
-	ret = ct_listener_join(&ct->events, event_groups, 2, false);
+	ret = ct_listener_join(&ct->events, ct_event_groups, 2, false);
 	if (ret == 0 && ct->st.closing_updates)
-		ret = ct_listener_join(&ct->updates, update_group, 1, false);
+		ret = ct_listener_join(&ct->updates, ct_update_group, 1, false);
 	if (ret < 0) {
 		log_warn("ct: leaving the conntrack event groups: %s; staying on events",
 			 strerror(-ret));
-		ct_listener_join(&ct->events, event_groups, 2, true);
+		ct_listener_join(&ct->events, ct_event_groups, 2, true);
 		return;
 	}
 	ct->st.bounded = true;
@@ -326,14 +322,14 @@ static void leave_bounded(struct ct *ct, uint64_t now, uint64_t rate)
 	ct->sampling = false;
 	/* NEW may still be joined from the sample: leave it, join both. */
 	ct_listener_join(&ct->events, new_group, 1, false);
-	ret = ct_listener_join(&ct->events, event_groups, 2, true);
+	ret = ct_listener_join(&ct->events, ct_event_groups, 2, true);
 
 	if (ret == 0 && ct->st.closing_updates)
-		ret = ct_listener_join(&ct->updates, update_group, 1, true);
+		ret = ct_listener_join(&ct->updates, ct_update_group, 1, true);
 	if (ret < 0) {
 		log_warn("ct: joining the conntrack event groups again: %s; staying bounded",
 			 strerror(-ret));
-		ct_listener_join(&ct->events, event_groups, 2, false);
+		ct_listener_join(&ct->events, ct_event_groups, 2, false);
 		return;
 	}
 	ct->st.bounded = false;
@@ -346,6 +342,21 @@ static void leave_bounded(struct ct *ct, uint64_t now, uint64_t rate)
 		 rate, ct->st.bounded_exit_rate, CT_BOUNDED_CALM_PASSES);
 	ct->st.resync_pending = true;
 	ct_maybe_resync(ct);
+}
+
+void ct_bounded_quit(struct ct *ct)
+{
+	if (!ct->st.bounded)
+		return;
+	loop_timer_cancel(ct->loop, &ct->sample_timer);
+	if (ct->sampling)
+		ct_listener_join(&ct->events, new_group, 1, false);
+	ct->sampling = false;
+	ct->st.bounded = false;
+	ct->st.bounded_by_rate = false;
+	ct->bounded_left_ns = loop_now_ns();
+	log_info("ct: bounded mode ends: no service follows flows by their events now");
+	arm_periodic(ct);
 }
 
 /* After a bounded pass: back to events once the rate stayed low. */

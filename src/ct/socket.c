@@ -155,24 +155,69 @@ int ct_listener_join(struct ct_listener *l, const int *groups, size_t n,
 	return 0;
 }
 
+const int ct_event_groups[2] = {
+	NFNLGRP_CONNTRACK_NEW, NFNLGRP_CONNTRACK_DESTROY,
+};
+const int ct_update_group[1] = { NFNLGRP_CONNTRACK_UPDATE };
+
 int ct_set_closing_updates(struct ct *ct, bool on)
 {
-	static const int update[] = { NFNLGRP_CONNTRACK_UPDATE };
 	int ret;
 
 	if (on == ct->st.closing_updates)
 		return 0;
-	/* Bounded: no group is joined; leaving bounded mode joins it. */
-	if (ct->st.bounded) {
+	/*
+	 * Bounded, or no service on events: no group is joined; going back
+	 * to events joins it.
+	 */
+	if (ct->st.bounded || ct->st.events_off) {
 		ct->st.closing_updates = on;
 		return 0;
 	}
-	ret = ct_listener_join(&ct->updates, update, 1, on);
+	ret = ct_listener_join(&ct->updates, ct_update_group, 1, on);
 	if (ret < 0)
 		return ret;
 	ct->st.closing_updates = on;
 	if (on) {
 		/* Subscribed first: a flow closing during the dump is not missed. */
+		ct->st.resync_pending = true;
+		ct_maybe_resync(ct);
+	}
+	return 0;
+}
+
+/* Leave (on false) or join the groups events are followed by.  0 or -errno. */
+static int join_event_groups(struct ct *ct, bool on)
+{
+	int ret = ct_listener_join(&ct->events, ct_event_groups, 2, on);
+
+	if (ret == 0 && ct->st.closing_updates) {
+		ret = ct_listener_join(&ct->updates, ct_update_group, 1, on);
+		if (ret < 0)	/* as it was */
+			ct_listener_join(&ct->events, ct_event_groups, 2, !on);
+	}
+	return ret;
+}
+
+int ct_set_following_events(struct ct *ct, bool on)
+{
+	int ret;
+
+	if (on == !ct->st.events_off)
+		return 0;
+	if (!on && ct->st.bounded) {
+		/* Bounded already left every group. */
+		ct_bounded_quit(ct);
+		ct->st.events_off = true;
+		return 0;
+	}
+	ret = join_event_groups(ct, on);
+	if (ret < 0)
+		return ret;
+	ct->st.events_off = !on;
+	if (on) {
+		/* Subscribed first, then the dump: no flow born in between is missed. */
+		ct->rate_start_ns = 0;
 		ct->st.resync_pending = true;
 		ct_maybe_resync(ct);
 	}

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * How knlbd has conntrack follow the pool's flows: TCP closing updates
- * only while something needs a closed flow to stop counting at once, and
- * the track = periodic services counted from kernel-filtered dumps, their
- * flows between two dumps from the table's per-backend new-flow counters.
+ * How knlbd has conntrack follow the pool's flows: events only while a
+ * service is tracked by them, TCP closing updates only while something
+ * needs a closed flow to stop counting at once, and the track = periodic
+ * services counted from kernel-filtered dumps, their flows between two
+ * dumps from the table's per-backend new-flow counters.
  * Policy only; the mechanisms are src/ct/'s.
  */
 #include <errno.h>
@@ -17,6 +18,39 @@
 #include "knlb/lib/log.h"
 #include "knlb/nft/stats.h"
 #include "knlb/pool/pool.h"
+
+bool daemon_events_needed(const struct knlb_config *config)
+{
+	for (size_t s = 0; s < config->n_services; s++)
+		if (config->services[s].track == KNLB_TRACK_EVENTS)
+			return true;
+	return false;
+}
+
+/*
+ * No service on events: no event group joined at all.  Being subscribed
+ * costs the forwarding path even when no event is made (the kernel gives
+ * every new conntrack entry an event extension while anyone listens, see
+ * ct_set_following_events()).
+ */
+static void follow_events(struct knlbd *d)
+{
+	bool want = daemon_events_needed(d->config);
+	struct ct_stats st;
+	int ret;
+
+	ct_get_stats(d->ct, &st);
+	if (want == !st.events_off)
+		return;
+	ret = ct_set_following_events(d->ct, want);
+	if (ret < 0)
+		log_warn("conntrack: %s the event groups: %s", want ? "joining" :
+			 "leaving", strerror(-ret));
+	else if (want)
+		log_info("conntrack: following the track = events services' flows by their events again");
+	else
+		log_info("conntrack: no service has track = events: subscribed to no conntrack event");
+}
 
 /* Who needs a closed TCP flow to stop counting at once, not at its DESTROY. */
 static bool closing_needed(const struct knlbd *d)
@@ -156,5 +190,6 @@ void daemon_follow_flows(struct knlbd *d)
 		return;
 	follow_closing(d);
 	follow_periodic(d);
+	follow_events(d);
 	ct_set_events_limit(d->ct, d->config->global.track_events_limit);
 }

@@ -337,8 +337,10 @@ static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 	json_uint(w, st.resyncs);
 	json_key(w, "counts_stale");
 	json_bool(w, st.resync_pending);
+	json_key(w, "events_subscribed");
+	json_bool(w, !st.events_off && !st.bounded);
 	json_key(w, "closing_exact");
-	json_bool(w, st.closing_updates);
+	json_bool(w, st.closing_updates && !st.events_off);
 	json_key(w, "bounded");
 	json_bool(w, st.bounded);
 	json_key(w, "bounded_reason");
@@ -409,7 +411,9 @@ static void text_header(const struct knlbd *d, FILE *out)
 			st.periodic_services, st.periodic_services == 1 ? "" : "s",
 			st.periodic_interval_ms, st.last_pass_ms,
 			st.last_pass_cpu_us / 1000);
-	if (!st.closing_updates)
+	if (st.events_off)
+		fprintf(out, "conntrack: subscribed to no event: no service has track = events\n");
+	else if (!st.closing_updates)
 		fprintf(out, "conntrack: closing updates not followed (ct_closing = needed, nothing drains, no wlc): TCP active counts include closed flows until their entries expire\n");
 }
 

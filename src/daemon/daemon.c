@@ -342,8 +342,14 @@ int daemon_start_conntrack(struct knlbd *d)
 		return 0;
 	}
 	ct_get_stats(d->ct, &st);
-	log_info("conntrack: following flows by their events, before the table forwards; %" PRIu64 " of knlb's flows in conntrack's table now",
-		 st.initial_flows);
+	if (daemon_events_needed(d->config))
+		log_info("conntrack: following flows by their events, before the table forwards; %" PRIu64 " of knlb's flows in conntrack's table now",
+			 st.initial_flows);
+	else if ((ret = ct_set_following_events(d->ct, false)) < 0)
+		log_warn("conntrack: leaving the event groups: %s", strerror(-ret));
+	else
+		log_info("conntrack: no service has track = events: subscribed to no conntrack event; %" PRIu64 " of knlb's flows in conntrack's table now",
+			 st.initial_flows);
 	ret = ct_count_traffic(d->ct, d->config->global.traffic_counters ==
 				      KNLB_TRAFFIC_CONNTRACK);
 	if (ret < 0)

@@ -703,3 +703,143 @@ Test(ct_periodic, bounded_knlbd_measures_the_rate_without_events)
 	close(l);
 	kt_knlbd_stop(&r);
 }
+
+/*
+ * The conntrack groups joined by the netlink sockets of this namespace
+ * (/proc/net/netlink, protocol 12: NETLINK_NETFILTER), ORed: while any
+ * bit is set the kernel gives every new conntrack entry an event
+ * extension, which every packet of the flow pays for.
+ */
+static unsigned long netfilter_groups(void)
+{
+	FILE *f = fopen("/proc/net/netlink", "r");
+	unsigned long all = 0, groups;
+	char line[256];
+	int proto;
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %d %*s %lx", &proto, &groups) == 2 &&
+		    proto == NETLINK_NETFILTER)
+			all |= groups;
+	fclose(f);
+	return all;
+}
+
+#define EVENT_GROUP_BITS ((1ul << (NFNLGRP_CONNTRACK_NEW - 1)) | \
+			  (1ul << (NFNLGRP_CONNTRACK_DESTROY - 1)))
+
+/*
+ * ct: no flow followed by events: the groups are left (bounded mode with
+ * them), events are not read; followed again: joined, and a resync counts
+ * the flows born meanwhile.
+ */
+Test(ct_periodic, following_no_events_leaves_every_group)
+{
+	struct ct_bounded_policy p = {
+		.overflows = 2, .window_ns = 20000 * MS, .hold_ns = 60000 * MS,
+		.max_rcvbuf = 8192, .min_exit_rate = 1000,
+	};
+	struct ct_stats st;
+	struct pctx t;
+	uint64_t news;
+
+	open_bounded(&t, &p);
+	cr_assert_eq(ct_set_closing_updates(t.ct, true), 0);
+	cr_assert_eq(ct_set_following_events(t.ct, false), 0);
+	ct_get_stats(t.ct, &st);
+	cr_expect_not(st.bounded, "no service on events: not bounded either");
+	cr_expect(st.events_off);
+	cr_expect_eq(netfilter_groups(), 0, "no group joined: %#lx",
+		     netfilter_groups());
+	cr_expect_eq(ct_periodic_pass(t.ct), -EAGAIN, "nothing to count by dumps");
+
+	news = st.events_new;
+	batch(6000, 100, SVC2, B12, TCP_CONNTRACK_ESTABLISHED, false);
+	cr_assert_eq(ct_set_closing_updates(t.ct, false), 0);
+	cr_assert_eq(ct_set_closing_updates(t.ct, true), 0);
+	cr_expect_eq(netfilter_groups(), 0, "closing updates wait for events");
+	run_for(&t, 200);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.events_new, news, "no event read");
+
+	cr_assert_eq(ct_set_rcvbuf(t.ct, 1 << 20), 0);
+	cr_assert_eq(ct_set_following_events(t.ct, true), 0);
+	cr_expect_eq(netfilter_groups(),
+		     EVENT_GROUP_BITS | (1ul << (NFNLGRP_CONNTRACK_UPDATE - 1)),
+		     "NEW, DESTROY and UPDATE joined: %#lx", netfilter_groups());
+	run_for(&t, 1300);	/* the resync: at most one a second */
+	ct_get_stats(t.ct, &st);
+	cr_expect_not(st.events_off);
+	cr_expect_not(st.resync_pending, "resynced");
+	cr_expect_eq(active(&t, SVC2, 0), 100, "the flows born meanwhile");
+	cr_expect_eq(active(&t, SVC1, 0), 6000);
+	news = st.events_new;
+	batch(7000, 20, SVC2, B12, TCP_CONNTRACK_ESTABLISHED, false);
+	run_for(&t, 200);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.events_new, news + 20, "events read again");
+	close_ct(&t);
+}
+
+#define SVC_PERIODIC "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = none\n" \
+	"track = periodic\nbackend = 10.0.0.11:8080\n"
+#define SVC_OFF "[service dns]\nvip = 192.0.2.10\nport = 53\nproto = udp\n" \
+	"check = none\ntrack = off\nbackend = 10.0.0.11:5353\n"
+
+/*
+ * knlbd with no service on events subscribes to no conntrack group, from
+ * its start (before the table forwards) and after reloads; a reload that
+ * puts a service on events joins them, one that takes it off leaves them.
+ */
+Test(ct_periodic, knlbd_without_events_services_subscribes_to_nothing)
+{
+	struct kt_knlbd r;
+	char *out, *log;
+	int code;
+
+	kt_knlbd_start(&r, "noevents", "[global]\ntrack_interval = 200ms\n"
+		       SVC_PERIODIC SVC_OFF);
+	cr_expect_eq(netfilter_groups(), 0, "knlbd joined %#lx",
+		     netfilter_groups());
+	out = kt_knlbctl(&r, "status", &code);
+	cr_expect(strstr(out, "subscribed to no event: no service has track = events"),
+		  "%s", out);
+	free(out);
+	out = conntrack_json(&r);
+	cr_expect(strstr(out, "\"events_subscribed\":false"), "%s", out);
+	free(out);
+	log = kt_read_file(r.log);
+	cr_expect(strstr(log, "no service has track = events: subscribed to no conntrack event;"),
+		  "%s", log);
+	cr_expect(strstr(log, "programmed") > strstr(log, "subscribed to no conntrack event"),
+		  "left before the table forwards:\n%s", log);
+	free(log);
+	wait_passes(&r, 2);	/* the periodic service is still counted */
+
+	kt_knlbd_write_conf(&r, "[global]\ntrack_interval = 200ms\n"
+			    "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = none\n"
+			    "backend = 10.0.0.11:8080\n" SVC_OFF);
+	out = kt_knlbctl(&r, "reload", &code);
+	cr_expect_eq(code, 0, "%s", out);
+	free(out);
+	cr_expect_eq(netfilter_groups() & EVENT_GROUP_BITS, EVENT_GROUP_BITS,
+		     "web on events: NEW and DESTROY joined (%#lx)",
+		     netfilter_groups());
+	out = conntrack_json(&r);
+	cr_expect(strstr(out, "\"events_subscribed\":true"), "%s", out);
+	free(out);
+
+	kt_knlbd_write_conf(&r, "[global]\ntrack_interval = 200ms\n"
+			    SVC_PERIODIC SVC_OFF);
+	out = kt_knlbctl(&r, "reload", &code);
+	cr_expect_eq(code, 0, "%s", out);
+	free(out);
+	cr_expect_eq(netfilter_groups(), 0, "left again: %#lx",
+		     netfilter_groups());
+	log = kt_read_file(r.log);
+	cr_expect(strstr(log, "following the track = events services' flows by their events again"),
+		  "%s", log);
+	free(log);
+	kt_knlbd_stop(&r);
+}

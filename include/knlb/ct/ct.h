@@ -126,6 +126,9 @@ struct ct_stats {
 					   closed TCP flow stops counting
 					   active at once, not at its DESTROY
 					   (wanted: not while bounded) */
+	bool events_off;		/* no event group joined: no service
+					   follows events (ct_set_following_
+					   events) */
 	/* Counting by dumps: track = periodic services, and bounded mode. */
 	size_t periodic_services;	/* marks counted by periodic dumps */
 	uint64_t periodic_passes;	/* dumps of periodic counting */
@@ -192,6 +195,21 @@ void ct_close(struct ct *ct);
  * counts are exact again.  0 or -errno (nothing changed).
  */
 int ct_set_closing_updates(struct ct *ct, bool on);
+
+/*
+ * Whether any flow is followed by its events (a track = events service).
+ * Off: NEW, DESTROY and the closing updates are left, and no event group
+ * is joined until it is on again.  The kernel decides when it creates a
+ * conntrack entry whether to give it an event extension, and gives one to
+ * every entry, in every namespace, while any socket on the host is
+ * subscribed to a conntrack group; the extension is then paid on every
+ * packet of the flow, whatever its rule's `ct event set` (1.2 % of the
+ * box's samples in the UDP bench, docs/performance.md).  On again: joined
+ * first, then a resync, so no flow born in between is missed; the flows
+ * born while off make no event (counted by the resyncs).  Off while
+ * bounded ends the bounded mode.  0 or -errno (nothing changed).
+ */
+int ct_set_following_events(struct ct *ct, bool on);
 
 /*
  * Counting by dumps (track = periodic).  The flows of the services whose

@@ -47,12 +47,15 @@ int daemon_start_health(struct knlbd *d, struct knlb_model *pool,
 void daemon_arm_wlc(struct knlbd *d);
 /*
  * How conntrack follows the pool's flows (src/daemon/ct_counting.c):
- * listen to TCP closing updates or not, as ct_closing says (always, or
- * while an events-tracked backend drains, has a maxconn or a wlc service
- * runs), and count the track = periodic services from dumps every
+ * subscribe to events only while a service has track = events, listen to
+ * TCP closing updates or not, as ct_closing says (always, or while an
+ * events-tracked backend drains, has a maxconn or a wlc service runs),
+ * and count the track = periodic services from dumps every
  * track_interval.  After start, reload and every admin state change.
  */
 void daemon_follow_flows(struct knlbd *d);
+/* Whether a service of config has track = events. */
+bool daemon_events_needed(const struct knlb_config *config);
 /* (Re)arm the flow-count audit at the config's ct_resync_interval. */
 void daemon_arm_audit(struct knlbd *d);
 /* Point metrics at the current objects (after start and every reload). */
