@@ -12,7 +12,6 @@
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 
 #include "ct-int.h"
-#include "knlb/lib/log.h"
 
 #define CT_EVENTS_SYSCTL "/proc/sys/net/netfilter/nf_conntrack_events"
 
@@ -81,9 +80,8 @@ int ct_open(struct loop *loop, uint32_t mark_mask, struct flowtab *ft,
 		fail(err, errlen, ret, step);
 		goto out_free;
 	}
+	/* What that means depends on the rules' event masks: the caller says. */
 	ct->st.events_disabled = events_disabled();
-	if (ct->st.events_disabled)
-		log_warn("ct: net.netfilter.nf_conntrack_events is 0: flow counts change only on resync");
 
 	ret = ct_query_open(ct);
 	if (ret < 0) {

@@ -350,6 +350,11 @@ int daemon_start_conntrack(struct knlbd *d)
 	else
 		log_info("conntrack: no service has track = events: subscribed to no conntrack event; %" PRIu64 " of knlb's flows in conntrack's table now",
 			 st.initial_flows);
+	/* 0: the kernel gives the event extension only to the flows a rule sets a mask for. */
+	if (st.events_disabled && d->config->global.ct_events == KNLB_CT_EVENTS_LEAN)
+		log_info("conntrack: net.netfilter.nf_conntrack_events is 0: only the flows whose rule sets an event mask make events; knlb's do (ct_events = lean)");
+	else if (st.events_disabled)
+		log_warn("conntrack: net.netfilter.nf_conntrack_events is 0 and ct_events = all: knlb's flows make no event, flow counts change only on resync; ct_events = lean makes the kernel send theirs");
 	ret = ct_count_traffic(d->ct, d->config->global.traffic_counters ==
 				      KNLB_TRAFFIC_CONNTRACK);
 	if (ret < 0)

@@ -1332,3 +1332,37 @@ Test(ct, reconnect_from_a_time_wait_port_is_a_new_flow)
 	close(listener);
 	close_ct(&t);
 }
+
+/*
+ * nf_conntrack_events = 0 in the namespace: the kernel gives an entry an
+ * event extension only when its rule sets an event mask, so knlb's flows
+ * (ct_events = lean: `ct event set new,destroy` for UDP) still make their
+ * NEW and DESTROY, and a flow without a mask makes none.
+ */
+Test(ct, events_off_in_the_namespace_leave_knlbs_masked_flows_theirs)
+{
+	struct ct_stats st;
+	struct tctx t;
+
+	kt_set_sysctl("net/netfilter/nf_conntrack_events", "0");
+	sh("ip link set lo up && ip addr add 192.0.2.10/32 dev lo &&"
+	   " ip addr add 10.0.0.11/32 dev lo && nft add table ip ct_test &&"
+	   " nft 'add chain ip ct_test out { type nat hook output priority -100; policy accept; }' &&"
+	   " nft add rule ip ct_test out ip daddr 192.0.2.10 meta l4proto udp"
+	   " th dport 80 ct mark set 0x01000000 dnat to 10.0.0.11:8080 &&"
+	   " nft add rule ip ct_test out ip daddr 192.0.2.10 meta l4proto udp"
+	   " th dport 81 ct mark set 0x01000000 ct event set new,destroy dnat to 10.0.0.11:8080");
+	open_ct(&t);
+	udp_exchange(80);
+	udp_exchange(81);
+	settle(&t, 200);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.events_new, 1, "the masked flow's NEW only: %llu",
+		     (unsigned long long)st.events_new);
+	sh("conntrack -D -p udp");
+	settle(&t, 200);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.events_destroy, 1, "the masked flow's DESTROY only: %llu",
+		     (unsigned long long)st.events_destroy);
+	close_ct(&t);
+}

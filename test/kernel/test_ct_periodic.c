@@ -843,3 +843,33 @@ Test(ct_periodic, knlbd_without_events_services_subscribes_to_nothing)
 	free(log);
 	kt_knlbd_stop(&r);
 }
+
+/*
+ * nf_conntrack_events = 0: knlb's flows still make their events when the
+ * rules set a mask (ct_events = lean, ct::events_off_in_the_namespace_...);
+ * knlbd says which case it is in, and warns only when they make none.
+ */
+Test(ct_periodic, knlbd_says_what_events_off_in_the_namespace_means)
+{
+	struct kt_knlbd r;
+	char *log;
+
+	kt_set_sysctl("net/netfilter/nf_conntrack_events", "0");
+	kt_knlbd_start(&r, "ev0", SVC_PERIODIC
+		       "[service web2]\nvip = 192.0.2.10\nport = 81\ncheck = none\n"
+		       "backend = 10.0.0.11:8080\n");
+	log = kt_read_file(r.log);
+	cr_expect(strstr(log, "info: conntrack: net.netfilter.nf_conntrack_events is 0: only the flows whose rule sets an event mask make events; knlb's do (ct_events = lean)"),
+		  "%s", log);
+	free(log);
+	kt_knlbd_stop(&r);
+
+	kt_knlbd_start(&r, "ev0all", "[global]\nct_events = all\n" SVC_PERIODIC
+		       "[service web2]\nvip = 192.0.2.10\nport = 81\ncheck = none\n"
+		       "backend = 10.0.0.11:8080\n");
+	log = kt_read_file(r.log);
+	cr_expect(strstr(log, "warning: conntrack: net.netfilter.nf_conntrack_events is 0 and ct_events = all: knlb's flows make no event"),
+		  "%s", log);
+	free(log);
+	kt_knlbd_stop(&r);
+}
