@@ -203,7 +203,7 @@ int ct_set_closing_updates(struct ct *ct, bool on);
  * conntrack entry whether to give it an event extension, and gives one to
  * every entry, in every namespace, while any socket on the host is
  * subscribed to a conntrack group; the extension is then paid on every
- * packet of the flow, whatever its rule's `ct event set` (1.2 % of the
+ * packet of the flow, whatever its rule's `ct event set` (0.9-1.3 % of the
  * box's samples in the UDP bench, docs/performance.md).  On again: joined
  * first, then a resync, so no flow born in between is missed; the flows
  * born while off make no event (counted by the resyncs).  Off while
