@@ -34,6 +34,7 @@
 #include "knlb/nft/nfnl.h"
 #include "knlb/nft/replace_in_place.h"
 #include "elem_dump-int.h"
+#include "rule_build-int.h"
 
 /* Dump datagrams are at most 32 KiB; a bounded wait for each. */
 #define OBJECTS_BUF (64 * 1024)
@@ -252,9 +253,9 @@ void table_objects_free(struct table_objects *t)
 	*t = (struct table_objects){ 0 };
 }
 
-/* A DELSETELEM without elements flushes the set; DELSET deletes it. */
-static int add_set_msg(struct nfnl_batch *batch, uint16_t type,
-		       const char *table, const char *name)
+/* A DELSETELEM without elements flushes the set (rb_del_set() deletes it). */
+static int flush_set(struct nfnl_batch *batch, const char *table,
+		     const char *name)
 {
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nlmsghdr *nlh;
@@ -262,14 +263,11 @@ static int add_set_msg(struct nfnl_batch *batch, uint16_t type,
 
 	if (!s)
 		return -ENOMEM;
-	snprintf(what, sizeof(what), "%s set %s",
-		 type == NFT_MSG_DELSET ? "deleting" : "flushing", name);
+	snprintf(what, sizeof(what), "flushing set %s", name);
 	nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
 	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
-	nlh = nfnl_batch_add(batch, type, NFPROTO_INET, 0, what);
-	if (nlh && type == NFT_MSG_DELSET)
-		nftnl_set_nlmsg_build_payload(nlh, s);
-	else if (nlh)
+	nlh = nfnl_batch_add(batch, NFT_MSG_DELSETELEM, NFPROTO_INET, 0, what);
+	if (nlh)
 		nftnl_set_elems_nlmsg_build_payload(nlh, s);
 	nftnl_set_free(s);
 	return nlh ? 0 : -ENOMEM;
@@ -295,27 +293,8 @@ int replace_in_place_flush(struct nfnl_batch *batch, const char *table,
 	if (!nlh)
 		return -ENOMEM;
 	for (size_t i = 0; ret == 0 && i < t->n_sets; i++)
-		ret = add_set_msg(batch, NFT_MSG_DELSETELEM, table, t->sets[i]);
+		ret = flush_set(batch, table, t->sets[i]);
 	return ret;
-}
-
-static int add_del_chain(struct nfnl_batch *batch, const char *table,
-			 const char *name)
-{
-	struct nftnl_chain *c = nftnl_chain_alloc();
-	struct nlmsghdr *nlh;
-	char what[320];
-
-	if (!c)
-		return -ENOMEM;
-	snprintf(what, sizeof(what), "deleting chain %s", name);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
-	nlh = nfnl_batch_add(batch, NFT_MSG_DELCHAIN, NFPROTO_INET, 0, what);
-	if (nlh)
-		nftnl_chain_nlmsg_build_payload(nlh, c);
-	nftnl_chain_free(c);
-	return nlh ? 0 : -ENOMEM;
 }
 
 /* Index of name in v, or n when absent. */
@@ -344,14 +323,14 @@ int replace_in_place_drop_rest(struct nfnl_batch *batch, const char *table,
 		size_t k = find_name(added.sets, added.n_sets, t->sets[i]);
 
 		if (k == added.n_sets)
-			ret = add_set_msg(batch, NFT_MSG_DELSET, table, t->sets[i]);
+			ret = rb_del_set(batch, table, t->sets[i]);
 		else if (strcmp(added.set_defs[k], t->set_defs[i]))
 			ret = -ESTALE;	/* the kernel would keep the old one */
 	}
 	for (size_t i = 0; ret == 0 && i < t->n_chains; i++)
 		if (find_name(added.chains, added.n_chains, t->chains[i]) ==
 		    added.n_chains)
-			ret = add_del_chain(batch, table, t->chains[i]);
+			ret = rb_del_chain(batch, table, t->chains[i]);
 	table_objects_free(&added);
 	return ret;
 }
