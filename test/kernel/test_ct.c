@@ -1060,6 +1060,22 @@ static void udp_exchange(int port)
 }
 
 /*
+ * The VIP and a backend on lo, and a nat output chain sending UDP to
+ * 192.0.2.10:80 (no event mask) and :81 (`ct event set new,destroy`) to
+ * 10.0.0.11:8080, both with mark 0x01000000.
+ */
+static void udp_dnat_with_and_without_mask(void)
+{
+	sh("ip link set lo up && ip addr add 192.0.2.10/32 dev lo &&"
+	   " ip addr add 10.0.0.11/32 dev lo && nft add table ip ct_test &&"
+	   " nft 'add chain ip ct_test out { type nat hook output priority -100; policy accept; }' &&"
+	   " nft add rule ip ct_test out ip daddr 192.0.2.10 meta l4proto udp"
+	   " th dport 80 ct mark set 0x01000000 dnat to 10.0.0.11:8080 &&"
+	   " nft add rule ip ct_test out ip daddr 192.0.2.10 meta l4proto udp"
+	   " th dport 81 ct mark set 0x01000000 ct event set new,destroy dnat to 10.0.0.11:8080");
+}
+
+/*
  * Issue 15, ct_events = lean.  The kernel sends a UDP flow's REPLY and
  * ASSURED updates to any UPDATE listener; with `ct event set new,destroy`
  * in its rule (port 81), none.  For TCP, `new,destroy,protoinfo` still
@@ -1073,14 +1089,8 @@ Test(ct, lean_event_mask_keeps_closings_and_drops_the_rest)
 	struct tctx t;
 	int listener, full;
 
-	sh("ip link set lo up && ip addr add 192.0.2.10/32 dev lo &&"
-	   " ip addr add 10.0.0.11/32 dev lo && nft add table ip ct_test &&"
-	   " nft 'add chain ip ct_test out { type nat hook output priority -100; policy accept; }' &&"
-	   " nft add rule ip ct_test out ip daddr 192.0.2.10 meta l4proto udp"
-	   " th dport 80 ct mark set 0x01000000 dnat to 10.0.0.11:8080 &&"
-	   " nft add rule ip ct_test out ip daddr 192.0.2.10 meta l4proto udp"
-	   " th dport 81 ct mark set 0x01000000 ct event set new,destroy dnat to 10.0.0.11:8080 &&"
-	   " nft add rule ip ct_test out ip daddr 192.0.2.10 meta l4proto tcp"
+	udp_dnat_with_and_without_mask();
+	sh("nft add rule ip ct_test out ip daddr 192.0.2.10 meta l4proto tcp"
 	   " th dport 80 ct mark set 0x01000000 ct event set new,destroy,protoinfo dnat to 10.0.0.11:8080");
 	raw_updates_open(&raw);
 	open_ct(&t);
@@ -1345,13 +1355,7 @@ Test(ct, events_off_in_the_namespace_leave_knlbs_masked_flows_theirs)
 	struct tctx t;
 
 	kt_set_sysctl("net/netfilter/nf_conntrack_events", "0");
-	sh("ip link set lo up && ip addr add 192.0.2.10/32 dev lo &&"
-	   " ip addr add 10.0.0.11/32 dev lo && nft add table ip ct_test &&"
-	   " nft 'add chain ip ct_test out { type nat hook output priority -100; policy accept; }' &&"
-	   " nft add rule ip ct_test out ip daddr 192.0.2.10 meta l4proto udp"
-	   " th dport 80 ct mark set 0x01000000 dnat to 10.0.0.11:8080 &&"
-	   " nft add rule ip ct_test out ip daddr 192.0.2.10 meta l4proto udp"
-	   " th dport 81 ct mark set 0x01000000 ct event set new,destroy dnat to 10.0.0.11:8080");
+	udp_dnat_with_and_without_mask();
 	open_ct(&t);
 	udp_exchange(80);
 	udp_exchange(81);
