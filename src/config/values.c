@@ -281,9 +281,10 @@ const struct config_word config_ct_closing_words[] = {
 };
 
 const struct config_word config_traffic_words[] = {
+	{ "auto", KNLB_TRAFFIC_AUTO },
+	{ "conntrack", KNLB_TRAFFIC_CONNTRACK },
 	{ "yes", KNLB_TRAFFIC_RULES },
 	{ "no", KNLB_TRAFFIC_OFF },
-	{ "conntrack", KNLB_TRAFFIC_CONNTRACK },
 	{ NULL, 0 },
 };
 

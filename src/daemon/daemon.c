@@ -27,6 +27,7 @@
 #include "knlb/lib/loop.h"
 #include "knlb/daemon/adopt.h"
 #include "knlb/daemon/announce.h"
+#include "knlb/daemon/traffic.h"
 #include "knlb/ct/flowtab.h"
 #include "knlb/health/health.h"
 #include "knlb/health/prober.h"
@@ -355,12 +356,21 @@ int daemon_start_conntrack(struct knlbd *d)
 		log_info("conntrack: net.netfilter.nf_conntrack_events is 0: only the flows whose rule sets an event mask make events; knlb's do (ct_events = lean)");
 	else if (st.events_disabled)
 		log_warn("conntrack: net.netfilter.nf_conntrack_events is 0 and ct_events = all: knlb's flows make no event, flow counts change only on resync; ct_events = lean makes the kernel send theirs");
+	return 0;
+}
+
+/* Once traffic_counters is resolved (daemon/traffic.h). */
+void daemon_count_traffic(struct knlbd *d)
+{
+	int ret;
+
+	if (!d->ct)
+		return;
 	ret = ct_count_traffic(d->ct, d->config->global.traffic_counters ==
 				      KNLB_TRAFFIC_CONNTRACK);
 	if (ret < 0)
 		log_warn("conntrack: counting traffic: %s: packets and bytes count only the flows in the table at each read",
 			 strerror(-ret));
-	return 0;
 }
 
 int daemon_start_health(struct knlbd *d, struct knlb_model *pool,

@@ -367,6 +367,8 @@ static int run(struct daemon *dm)
 	 */
 	if (!dm->opt.check_only && !dm->opt.render && daemon_start_spawner(d) < 0)
 		return EXIT_KERNEL;
+	if (dm->opt.render)
+		traffic_render_as(&d->config->global);
 	ret = pool_create(d->config, &d->pool);
 	if (ret < 0) {
 		log_error("computing slot tables: %s", strerror(-ret));
@@ -403,11 +405,18 @@ static int run(struct daemon *dm)
 	/* A socket or port taken: exit with the running table as it was. */
 	if (daemon_open_listeners(d) < 0)
 		return EXIT_CONFIG;
-	/* Before the table forwards: the flows it makes carry counters. */
-	if (traffic_accounting_on(&d->config->global, "/proc") < 0)
-		return EXIT_KERNEL;
 	if (daemon_start_conntrack(d) < 0)
 		return EXIT_INTERNAL;
+	/*
+	 * Before the table forwards, so that the flows it makes carry
+	 * counters; after conntrack is open, whose first request loads
+	 * nf_conntrack, the module the sysctl belongs to.
+	 */
+	if (!d->ct)
+		traffic_without_conntrack(&d->config->global);
+	if (traffic_accounting_on(&d->config->global, "/proc") < 0)
+		return EXIT_KERNEL;
+	daemon_count_traffic(d);
 	if (daemon_program_kernel(d) < 0)
 		return EXIT_KERNEL;
 	log_pool(d->pool);

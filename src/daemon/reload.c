@@ -17,6 +17,7 @@
 #include "knlb/daemon/announce.h"
 #include "knlb/daemon/daemon.h"
 #include "knlb/daemon/host_watch.h"
+#include "knlb/daemon/traffic.h"
 #include "knlb/lib/loop.h"
 #include "knlb/health/health.h"
 #include "knlb/lib/log.h"
@@ -228,6 +229,7 @@ static int reload(struct knlbd *d, FILE *report)
 		    d->config_path);
 		goto out_failed;
 	}
+	traffic_keep_running(&d->config->global, &config->global);
 	ret = reload_check(d->config, config, err, sizeof(err));
 	if (ret == 0) {
 		/* A derived size stays while adequate: resizing moves every flow. */

@@ -18,33 +18,86 @@
 
 #define ACCT_SYSCTL "sys/net/netfilter/nf_conntrack_acct"
 
-int traffic_accounting_on(const struct knlb_global_config *g,
-			  const char *proc_root)
+/* Turns nf_conntrack_acct on under proc_root: 0, or -errno (path filled). */
+static int accounting_on(const char *proc_root, char *path, size_t pathlen,
+			 bool *changed)
 {
-	char path[512], now = 0;
+	char now = 0;
 	int fd, ret = 0;
 
-	if (g->traffic_counters != KNLB_TRAFFIC_CONNTRACK)
-		return 0;
-	snprintf(path, sizeof(path), "%s/" ACCT_SYSCTL, proc_root);
+	*changed = false;
+	snprintf(path, pathlen, "%s/" ACCT_SYSCTL, proc_root);
 	errno = 0;
 	fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd == -1 || pread(fd, &now, 1, 0) != 1)
 		ret = errno ? -errno : -EIO;	/* an empty file: no sysctl */
-	else if (now == '1')
-		goto out;
-	else if (pwrite(fd, "1\n", 2, 0) != 2)
+	else if (now != '1' && pwrite(fd, "1\n", 2, 0) != 2)
 		ret = errno ? -errno : -EIO;
-	if (ret < 0) {
-		log_error("traffic_counters = conntrack: cannot turn on conntrack accounting (%s: %s); set net.netfilter.nf_conntrack_acct = 1, or count with traffic_counters = yes",
-			  path, strerror(-ret));
-		goto out;
-	}
-	log_info("traffic_counters = conntrack: turned on conntrack accounting (net.netfilter.nf_conntrack_acct = 1; each conntrack entry grows by 32 bytes); flows opened before now carry no counters");
-out:
+	else
+		*changed = now != '1';
 	if (fd != -1)
 		close(fd);
 	return ret;
+}
+
+int traffic_accounting_on(struct knlb_global_config *g, const char *proc_root)
+{
+	bool automatic = g->traffic_counters == KNLB_TRAFFIC_AUTO, changed;
+	char path[512];
+	int ret;
+
+	if (g->traffic_counters != KNLB_TRAFFIC_CONNTRACK && !automatic)
+		return 0;
+	ret = accounting_on(proc_root, path, sizeof(path), &changed);
+	if (ret < 0 && automatic) {
+		g->traffic_counters = KNLB_TRAFFIC_RULES;
+		g->traffic_auto = true;
+		log_warn("traffic_counters = auto: cannot turn on conntrack accounting (%s: %s): counting packets and bytes with a rule per packet instead (as traffic_counters = yes)",
+			 path, strerror(-ret));
+		return 0;
+	}
+	if (ret < 0) {
+		log_error("traffic_counters = conntrack: cannot turn on conntrack accounting (%s: %s); set net.netfilter.nf_conntrack_acct = 1, or count with traffic_counters = yes",
+			  path, strerror(-ret));
+		return ret;
+	}
+	if (automatic) {
+		g->traffic_counters = KNLB_TRAFFIC_CONNTRACK;
+		g->traffic_auto = true;
+	}
+	if (changed)
+		log_info("traffic_counters = %s: turned on conntrack accounting (net.netfilter.nf_conntrack_acct = 1; each conntrack entry grows by 32 bytes); flows opened before now carry no counters",
+			 automatic ? "auto" : "conntrack");
+	else
+		log_info("traffic_counters = %s: conntrack accounting was on already (net.netfilter.nf_conntrack_acct = 1)",
+			 automatic ? "auto" : "conntrack");
+	return 0;
+}
+
+void traffic_without_conntrack(struct knlb_global_config *g)
+{
+	if (g->traffic_counters != KNLB_TRAFFIC_AUTO)
+		return;
+	g->traffic_counters = KNLB_TRAFFIC_RULES;
+	g->traffic_auto = true;
+	log_warn("traffic_counters = auto: conntrack is not available: counting packets and bytes with a rule per packet instead (as traffic_counters = yes)");
+}
+
+void traffic_render_as(struct knlb_global_config *g)
+{
+	if (g->traffic_counters != KNLB_TRAFFIC_AUTO)
+		return;
+	g->traffic_counters = KNLB_TRAFFIC_CONNTRACK;
+	g->traffic_auto = true;
+}
+
+void traffic_keep_running(const struct knlb_global_config *running,
+			  struct knlb_global_config *g)
+{
+	if (g->traffic_counters != KNLB_TRAFFIC_AUTO)
+		return;
+	g->traffic_counters = running->traffic_counters;
+	g->traffic_auto = true;
 }
 
 int traffic_view_read(struct traffic_view *v, const struct knlb_global_config *g,
@@ -119,10 +172,17 @@ const char *traffic_status_line(const struct knlb_global_config *g,
 	case KNLB_TRAFFIC_OFF:
 		return "traffic counters: off (traffic_counters = no): the kernel counts each backend's new flows, not its packets or bytes";
 	case KNLB_TRAFFIC_CONNTRACK:
-		return ct ? "traffic counters: conntrack's accounting (traffic_counters = conntrack), summed by knlbd from each flow's last reading: a lower bound for the ended flows of track = off services and for flows opened before the accounting was on" :
-			    "traffic counters: unknown: traffic_counters = conntrack sums conntrack's accounting, and conntrack is not available";
+		if (!ct)
+			return "traffic counters: unknown: traffic_counters = conntrack sums conntrack's accounting, and conntrack is not available";
+		return g->traffic_auto ?
+		       "traffic counters: conntrack's accounting (traffic_counters = auto), summed by knlbd from each flow's last reading: a lower bound for the ended flows of track = off services and for flows opened before the accounting was on" :
+		       "traffic counters: conntrack's accounting (traffic_counters = conntrack), summed by knlbd from each flow's last reading: a lower bound for the ended flows of track = off services and for flows opened before the accounting was on";
 	case KNLB_TRAFFIC_RULES:
+		if (g->traffic_auto)
+			return "traffic counters: a rule per packet (traffic_counters = auto: knlbd could not turn on conntrack's accounting at start, its log says why)";
 		break;
+	case KNLB_TRAFFIC_AUTO:
+		break;	/* resolved at start */
 	}
 	return NULL;
 }

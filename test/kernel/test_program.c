@@ -99,6 +99,7 @@ Test(program, golden_mark_mask_mid_conf) { check_golden("mark-mask-mid"); }
 Test(program, golden_dual_stack_conf) { check_golden("dual-stack"); }
 Test(program, golden_persistence_conf) { check_golden("persistence"); }
 Test(program, golden_no_traffic_counters_conf) { check_golden("no-traffic-counters"); }
+Test(program, golden_traffic_rules_conf) { check_golden("traffic-rules"); }
 
 Test(program, restart_with_same_config_is_identical)
 {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -348,7 +349,7 @@ Test(stats, traffic_counters_change_with_a_restart_and_a_reload_refuses_it)
 	struct kt_knlbd r;
 	int code;
 
-	snprintf(conf, sizeof(conf), "[global]\n%s", svc);
+	snprintf(conf, sizeof(conf), "[global]\ntraffic_counters = yes\n%s", svc);
 	kt_knlbd_start(&r, "stats-on", conf);
 	out = kt_nft_list("knlb");
 	cr_expect(strstr(out, "chain count_forward {"), "%s", out);
@@ -373,6 +374,113 @@ Test(stats, traffic_counters_change_with_a_restart_and_a_reload_refuses_it)
 	cr_expect_str_eq(after, before, "a refused reload changed the table");
 	free(before);
 	free(after);
+	kt_knlbd_stop(&r);
+}
+
+#define ACCT_SYSCTL "/proc/sys/net/netfilter/nf_conntrack_acct"
+
+/* conntrack -L loads nf_conntrack, whose sysctl it is; then off. */
+static void acct_off(void)
+{
+	cr_assert_eq(system("conntrack -L >/dev/null 2>&1; sysctl -qw net.netfilter.nf_conntrack_acct=0"), 0);
+}
+
+static char acct_now(void)
+{
+	char *v = kt_read_file(ACCT_SYSCTL), c;
+
+	cr_assert_not_null(v);
+	c = v[0];
+	free(v);
+	return c;
+}
+
+/*
+ * The default, auto: knlbd turns conntrack's accounting on in its
+ * namespace and programs no per-packet counting chain; a reload keeps
+ * that source (auto again, or conntrack named), and refuses yes.
+ */
+Test(stats, auto_turns_the_accounting_on_and_a_reload_keeps_it)
+{
+	static const char svc[] = "[service web]\nvip = 192.0.2.10\nport = 80\n"
+				  "check = none\nbackend = 10.0.0.11:8080\n";
+	char conf[512], *out, *before, *after;
+	struct kt_knlbd r;
+	int code;
+
+	acct_off();
+	snprintf(conf, sizeof(conf), "[global]\n%s", svc);
+	kt_knlbd_start(&r, "stats-auto", conf);
+	cr_expect_eq(acct_now(), '1', "auto left nf_conntrack_acct off");
+	cr_expect(kt_count_in_log(r.log, "traffic_counters = auto: turned on conntrack accounting") == 1,
+		  "%s", kt_read_file(r.log));
+	before = kt_nft_list("knlb");
+	cr_expect_null(strstr(before, "chain count_forward"), "%s", before);
+	cr_expect_null(strstr(before, "set backend_in"), "%s", before);
+	cr_expect(strstr(before, "chain count_new {"), "%s", before);
+	out = kt_knlbctl(&r, "status", &code);
+	cr_expect(strstr(out, "traffic counters: conntrack's accounting (traffic_counters = auto)"),
+		  "%s", out);
+	free(out);
+	out = kt_knlbctl(&r, "stats", &code);
+	cr_expect_eq(code, 0, "%s", out);
+	cr_expect(strstr(out, "\"traffic_source\":\"conntrack\""), "%s", out);
+	free(out);
+
+	out = kt_knlbctl(&r, "reload", &code);
+	cr_expect_eq(code, 0, "auto again: %s", out);
+	free(out);
+	snprintf(conf, sizeof(conf), "[global]\ntraffic_counters = conntrack\n%s", svc);
+	kt_knlbd_write_conf(&r, conf);
+	out = kt_knlbctl(&r, "reload", &code);
+	cr_expect_eq(code, 0, "conntrack named: %s", out);
+	free(out);
+	snprintf(conf, sizeof(conf), "[global]\ntraffic_counters = yes\n%s", svc);
+	kt_knlbd_write_conf(&r, conf);
+	out = kt_knlbctl(&r, "reload", &code);
+	cr_expect_neq(code, 0, "%s", out);
+	cr_expect(strstr(out, "traffic_counters changed"), "%s", out);
+	free(out);
+	after = kt_nft_list("knlb");
+	cr_expect_str_eq(after, before, "the reloads changed the table");
+	free(before);
+	free(after);
+	kt_knlbd_stop(&r);
+}
+
+/*
+ * auto where /proc/sys is read-only (a systemd unit with
+ * ProtectKernelTunables and no ReadWritePaths for net/netfilter, a
+ * container): knlbd starts, counting with the rules, and says why.
+ */
+Test(stats, auto_counts_with_the_rules_where_the_sysctl_is_read_only)
+{
+	static const char conf[] = "[global]\n[service web]\nvip = 192.0.2.10\nport = 80\n"
+				   "check = none\nbackend = 10.0.0.11:8080\n";
+	struct kt_knlbd r;
+	char *out;
+	int code;
+
+	acct_off();
+	if (unshare(CLONE_NEWNS) == -1)
+		cr_skip_test("unshare(CLONE_NEWNS): %s", strerror(errno));
+	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0, "%s", strerror(errno));
+	cr_assert_eq(mount(ACCT_SYSCTL, ACCT_SYSCTL, NULL, MS_BIND, NULL), 0, "%s", strerror(errno));
+	cr_assert_eq(mount(NULL, ACCT_SYSCTL, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), 0,
+		     "%s", strerror(errno));
+	kt_knlbd_start(&r, "stats-auto-ro", conf);
+	cr_expect_eq(acct_now(), '0');
+	cr_expect(kt_count_in_log(r.log, "traffic_counters = auto: cannot turn on conntrack accounting") == 1,
+		  "%s", kt_read_file(r.log));
+	out = kt_nft_list("knlb");
+	cr_expect(strstr(out, "chain count_forward {"), "%s", out);
+	free(out);
+	out = kt_knlbctl(&r, "status", &code);
+	cr_expect(strstr(out, "traffic counters: a rule per packet (traffic_counters = auto"), "%s", out);
+	free(out);
+	out = kt_knlbctl(&r, "reload", &code);
+	cr_expect_eq(code, 0, "auto again keeps the rules: %s", out);
+	free(out);
 	kt_knlbd_stop(&r);
 }
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * traffic_counters = conntrack: the setting (its words, the table it
- * renders), the per-backend sums of conntrack's accounting (ended flows
+ * traffic_counters: the setting (its words, the table it renders, auto
+ * resolved at start and kept by a reload), the per-backend sums of conntrack's accounting (ended flows
  * plus live ones, never shown going backwards), and turning the
  * accounting sysctl on (against a fake /proc).
  */
@@ -25,24 +25,29 @@
 
 /* ---- the setting ---- */
 
-Test(traffic, the_three_settings_and_a_wrong_one)
+Test(traffic, the_four_settings_and_a_wrong_one)
 {
 	struct result a = load_ok(WEB), b = load_ok("[global]\ntraffic_counters = conntrack\n" WEB),
-		      c = load_ok("[global]\ntraffic_counters = no\n" WEB);
+		      c = load_ok("[global]\ntraffic_counters = no\n" WEB),
+		      d = load_ok("[global]\ntraffic_counters = yes\n" WEB);
 
-	cr_expect_eq(a.cfg->global.traffic_counters, KNLB_TRAFFIC_RULES);
+	cr_expect_eq(a.cfg->global.traffic_counters, KNLB_TRAFFIC_AUTO, "auto is the default");
+	cr_expect_not(a.cfg->global.traffic_auto, "resolved only at start");
 	cr_expect_eq(b.cfg->global.traffic_counters, KNLB_TRAFFIC_CONNTRACK);
 	cr_expect_eq(c.cfg->global.traffic_counters, KNLB_TRAFFIC_OFF);
+	cr_expect_eq(d.cfg->global.traffic_counters, KNLB_TRAFFIC_RULES);
 	result_free(&a);
 	result_free(&b);
 	result_free(&c);
+	result_free(&d);
 	expect_error("[global]\ntraffic_counters = acct\n" WEB, "test.conf:2:",
-		     "unknown traffic_counters \"acct\" (expected yes, no or conntrack)");
+		     "unknown traffic_counters \"acct\" (expected auto, conntrack, yes or no)");
 }
 
 Test(traffic, conntrack_renders_no_chain_that_every_packet_walks)
 {
-	char *rules = render_of(WEB), *ct = render_of("[global]\ntraffic_counters = conntrack\n" WEB);
+	char *rules = render_of("[global]\ntraffic_counters = yes\n" WEB),
+	     *ct = render_of("[global]\ntraffic_counters = conntrack\n" WEB);
 
 	cr_expect(strstr(rules, "chain count_forward {"), "%s", rules);
 	cr_expect(strstr(ct, "chain count_new {"), "%s", ct);
@@ -52,6 +57,36 @@ Test(traffic, conntrack_renders_no_chain_that_every_packet_walks)
 	cr_expect_null(strstr(ct, "set backend_in"), "%s", ct);
 	free(rules);
 	free(ct);
+}
+
+/* knlbd --render changes nothing on the host: auto renders as conntrack. */
+Test(traffic, auto_renders_as_conntrack)
+{
+	struct result a = load_ok(WEB);
+
+	traffic_render_as(&a.cfg->global);
+	cr_expect_eq(a.cfg->global.traffic_counters, KNLB_TRAFFIC_CONNTRACK);
+	cr_expect(a.cfg->global.traffic_auto);
+	result_free(&a);
+}
+
+/* A reload's auto is what the start resolved; an explicit word is itself. */
+Test(traffic, a_reload_keeps_what_auto_resolved_at_start)
+{
+	struct result run = load_ok(WEB), again = load_ok(WEB),
+		      yes = load_ok("[global]\ntraffic_counters = yes\n" WEB);
+
+	run.cfg->global.traffic_counters = KNLB_TRAFFIC_RULES;	/* the fallback */
+	run.cfg->global.traffic_auto = true;
+	traffic_keep_running(&run.cfg->global, &again.cfg->global);
+	cr_expect_eq(again.cfg->global.traffic_counters, KNLB_TRAFFIC_RULES);
+	cr_expect(again.cfg->global.traffic_auto);
+	traffic_keep_running(&run.cfg->global, &yes.cfg->global);
+	cr_expect_eq(yes.cfg->global.traffic_counters, KNLB_TRAFFIC_RULES);
+	cr_expect_not(yes.cfg->global.traffic_auto);
+	result_free(&run);
+	result_free(&again);
+	result_free(&yes);
 }
 
 /* ---- the sums ---- */
@@ -255,14 +290,16 @@ static void rm_proc(char *root)
 	free(root);
 }
 
-Test(traffic, accounting_is_turned_on_only_for_conntrack)
+Test(traffic, accounting_is_turned_on_for_conntrack_and_auto)
 {
-	struct result rules = load_ok(WEB), ct = load_ok("[global]\ntraffic_counters = conntrack\n" WEB);
+	struct result rules = load_ok("[global]\ntraffic_counters = yes\n" WEB),
+		      ct = load_ok("[global]\ntraffic_counters = conntrack\n" WEB);
 	char *off = fake_proc("0\n"), *on = fake_proc("1\n"), *none = fake_proc(NULL),
 	     *empty = fake_proc("");
 
 	cr_expect_eq(traffic_accounting_on(&rules.cfg->global, off), 0);
-	cr_expect_str_eq(acct_value(off), "0\n", "the default setting touched it");
+	cr_expect_str_eq(acct_value(off), "0\n", "traffic_counters = yes touched it");
+	cr_expect_eq(rules.cfg->global.traffic_counters, KNLB_TRAFFIC_RULES);
 	cr_expect_eq(traffic_accounting_on(&ct.cfg->global, off), 0);
 	cr_expect_str_eq(acct_value(off), "1\n");
 	cr_expect_eq(traffic_accounting_on(&ct.cfg->global, on), 0);
@@ -270,10 +307,50 @@ Test(traffic, accounting_is_turned_on_only_for_conntrack)
 	/* No such sysctl (no conntrack): knlbd does not start. */
 	cr_expect_eq(traffic_accounting_on(&ct.cfg->global, none), -ENOENT);
 	cr_expect_eq(traffic_accounting_on(&ct.cfg->global, empty), -EIO);
+	cr_expect_eq(ct.cfg->global.traffic_counters, KNLB_TRAFFIC_CONNTRACK);
+	cr_expect_not(ct.cfg->global.traffic_auto);
 	rm_proc(empty);
 	rm_proc(off);
 	rm_proc(on);
 	rm_proc(none);
 	result_free(&rules);
 	result_free(&ct);
+}
+
+/* auto: conntrack where the accounting can be turned on, else the rules. */
+Test(traffic, auto_counts_with_conntrack_where_it_can_else_with_rules)
+{
+	struct result on = load_ok(WEB), fails = load_ok(WEB), ro = load_ok(WEB);
+	char *off = fake_proc("0\n"), *none = fake_proc(NULL), *empty = fake_proc("");
+
+	cr_expect_eq(traffic_accounting_on(&on.cfg->global, off), 0);
+	cr_expect_str_eq(acct_value(off), "1\n");
+	cr_expect_eq(on.cfg->global.traffic_counters, KNLB_TRAFFIC_CONNTRACK);
+	cr_expect(on.cfg->global.traffic_auto);
+	cr_expect_str_eq(traffic_status_line(&on.cfg->global, (struct ct *)1),
+			 "traffic counters: conntrack's accounting (traffic_counters = auto), summed by knlbd from each flow's last reading: a lower bound for the ended flows of track = off services and for flows opened before the accounting was on");
+	/* No sysctl: knlbd starts, counting with the rules, and says so. */
+	cr_expect_eq(traffic_accounting_on(&fails.cfg->global, none), 0);
+	cr_expect_eq(fails.cfg->global.traffic_counters, KNLB_TRAFFIC_RULES);
+	cr_expect(fails.cfg->global.traffic_auto);
+	cr_expect(strstr(traffic_status_line(&fails.cfg->global, NULL), "a rule per packet (traffic_counters = auto"));
+	/* A sysctl that cannot be read: the same. */
+	cr_expect_eq(traffic_accounting_on(&ro.cfg->global, empty), 0);
+	cr_expect_eq(ro.cfg->global.traffic_counters, KNLB_TRAFFIC_RULES);
+	/* Without conntrack, auto is the rules; an explicit word stays. */
+	result_free(&on);
+	on = load_ok(WEB);
+	traffic_without_conntrack(&on.cfg->global);
+	cr_expect_eq(on.cfg->global.traffic_counters, KNLB_TRAFFIC_RULES);
+	cr_expect(on.cfg->global.traffic_auto);
+	result_free(&on);
+	on = load_ok("[global]\ntraffic_counters = conntrack\n" WEB);
+	traffic_without_conntrack(&on.cfg->global);
+	cr_expect_eq(on.cfg->global.traffic_counters, KNLB_TRAFFIC_CONNTRACK);
+	rm_proc(off);
+	rm_proc(none);
+	rm_proc(empty);
+	result_free(&on);
+	result_free(&fails);
+	result_free(&ro);
 }

@@ -99,6 +99,9 @@ enum knlb_traffic {
 	KNLB_TRAFFIC_OFF,	/* no: new flows only */
 	KNLB_TRAFFIC_RULES,	/* yes: a rule per packet (nft/stats.h) */
 	KNLB_TRAFFIC_CONNTRACK,	/* conntrack's accounting, summed by knlbd */
+	KNLB_TRAFFIC_AUTO,	/* auto: CONNTRACK where knlbd can turn the
+				   accounting on, else RULES; resolved at
+				   start (daemon/traffic.h) */
 };
 
 /* Which conntrack events the service chain asks the kernel for (ct_events). */
@@ -196,6 +199,7 @@ struct knlb_global_config {
 	enum knlb_ct_closing ct_closing;
 	enum knlb_traffic traffic_counters;	/* who counts each backend's
 						   packets and bytes */
+	bool traffic_auto;	/* traffic_counters was auto, now resolved */
 	char metrics_listen[KNLB_ADDRSTRLEN];	/* "ADDR:PORT"; "" = off */
 	char user[KNLB_NAME_MAX];	/* run as this user after setup; "" = stay root */
 	enum knlb_announce announce;	/* services' default */

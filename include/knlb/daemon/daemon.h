@@ -25,6 +25,11 @@ int daemon_open_listeners(struct knlbd *d);
  * conntrack knlbd runs, logged, with its flow counts off.
  */
 int daemon_start_conntrack(struct knlbd *d);
+/*
+ * Tell conntrack whether knlbd sums its accounting (traffic_counters =
+ * conntrack), once traffic_accounting_on() resolved auto.
+ */
+void daemon_count_traffic(struct knlbd *d);
 int daemon_program_kernel(struct knlbd *d);
 /*
  * Fork the privilege separation spawner (it drops every privilege at

@@ -23,12 +23,27 @@ struct knlb_service;
 /*
  * traffic_counters = conntrack: turn conntrack's accounting on in knlbd's
  * network namespace (net.netfilter.nf_conntrack_acct, before the table
- * forwards, so that its flows carry counters), logged when knlbd changed
- * it.  Nothing for the other settings.  0, or -errno logged as a sentence
- * that names the setting.
+ * forwards, so that its flows carry counters), logged.  auto (the
+ * default): the same, and g says conntrack from then on; when knlbd cannot
+ * (a read-only /proc/sys, no conntrack), a warning names why and g says
+ * yes: the rules count.  Either way g->traffic_auto remembers it was auto.
+ * Nothing for the other settings.  0, or -errno (conntrack only) logged
+ * as a sentence that names the setting.
  */
-int traffic_accounting_on(const struct knlb_global_config *g,
-			  const char *proc_root);
+int traffic_accounting_on(struct knlb_global_config *g, const char *proc_root);
+/* auto, and knlbd runs without conntrack: the rules count, said in the log. */
+void traffic_without_conntrack(struct knlb_global_config *g);
+/*
+ * knlbd --render, which changes nothing on the host: auto as what a start
+ * programs wherever it can turn the accounting on (conntrack).
+ */
+void traffic_render_as(struct knlb_global_config *g);
+/*
+ * A reload's config: auto keeps what the start resolved (changing the
+ * source needs a restart, pool/reload_plan.c).
+ */
+void traffic_keep_running(const struct knlb_global_config *running,
+			  struct knlb_global_config *g);
 
 struct traffic_view {
 	struct stats_table t;
@@ -57,7 +72,7 @@ void traffic_view_free(struct traffic_view *v);
 bool traffic_known(const struct knlb_global_config *g, const struct ct *ct);
 const char *traffic_source(const struct knlb_global_config *g,
 			   const struct ct *ct);
-/* The line `knlbctl status` prints about them, or NULL for the default. */
+/* The line `knlbctl status` prints about them, or NULL for an explicit yes. */
 const char *traffic_status_line(const struct knlb_global_config *g,
 				const struct ct *ct);
 
