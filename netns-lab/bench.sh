@@ -20,7 +20,7 @@
 # track_events_limit), not its first seconds.  DATA_PROFILE=perf: each
 # measurement also under a system-wide `perf record` (no call graphs), to
 # logs/r<round>.<contender>.<workload>.perf, to compare where the kernel's
-# time goes under two contenders.
+# time goes under two contenders (bench/perf-share.sh DIR sums them).
 # Control plane (bench/control.sh): programming time, down transition, flows
 # moved, knlbd at rest.  The report (bench/report.sh) writes results.md and
 # ratios.svg to the output directory (default bench-results/<UTC date-time>/)

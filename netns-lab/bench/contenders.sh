@@ -11,7 +11,9 @@
 #                                    knlb-untracked knlb-periodic; knlb-m16381;
 #                                    knlb-nocounters (traffic_counters = no);
 #                                    knlb-ctcount (traffic_counters = conntrack);
-#                                    pricing the rules: knlb-nocount (knlb-static
+#                                    knlb-yes (traffic_counters = yes) and its
+#                                    rules alone, knlb-static-yes;
+#                                    pricing the rules: knlb-nocount (knlb-static-yes
 #                                    without its counting chains), knlb-notimeout,
 #                                    knlb-objref, knlb-nofilter, knlb-acct,
 #                                    knlb-prerouting
@@ -166,9 +168,13 @@ knlb_run() {
 	fi
 }
 
+# knlbd's default (traffic_counters = auto) turned conntrack's accounting on
+# in the gateway's namespace: off again, so that every contender after it
+# runs as it always does.
 knlb_halt() {
 	b_stop "$KNLBD_PID"
 	KNLBD_PID=
+	in_gw sysctl -qw net.netfilter.nf_conntrack_acct=0
 }
 
 # ct_start_knlb SCHED [TAG]: TAG names its config and log (default SCHED).
@@ -218,10 +224,11 @@ ct_stop_knlb-nocounters() { knlb_halt; }
 ct_start_knlb-ctcount() {
 	KNLB_GLOBAL_EXTRA="traffic_counters = conntrack" ct_start_knlb maglev ctcount
 }
-ct_stop_knlb-ctcount() {
-	knlb_halt
-	in_gw sysctl -qw net.netfilter.nf_conntrack_acct=0
-}
+ct_stop_knlb-ctcount() { knlb_halt; }
+# knlb-yes: knlb-maglev with traffic_counters = yes, the default before
+# 2026-12-06: a rule per packet counts each backend's packets and bytes.
+ct_start_knlb-yes() { KNLB_GLOBAL_EXTRA="traffic_counters = yes" ct_start_knlb maglev yes; }
+ct_stop_knlb-yes() { knlb_halt; }
 # knlb-m16381: knlb-maglev with the table size every service had before
 # issue 16 derived one from the backends (16381 slots for 4 backends).
 ct_start_knlb-m16381() { KNLB_TABLE_SIZE=16381 ct_start_knlb maglev m16381; }
@@ -237,31 +244,44 @@ ct_stop_knlb-maglev6() { knlb_halt; }
 # --- knlb's rules without the daemon ------------------------------------------
 
 # knlb_static_as NAME AWK: the table knlbd programs for knlb-maglev
-# (knlbd --render) through the awk program AWK, loaded with nft -f as
-# contender NAME: knlb's kernel path with no daemon.
+# (knlbd --render; with KNLB_GLOBAL_EXTRA's settings) through the awk
+# program AWK, loaded with nft -f as contender NAME: knlb's kernel path with
+# no daemon.
 knlb_static_as() {
-	local conf=$OUT/work/knlb-maglev.conf
+	local conf=$OUT/work/$1.conf
 	knlb_conf maglev >"$conf"
 	"$KNLBD" --render -c "$conf" | awk "$2" >"$OUT/work/$1.nft" || b_die "knlbd --render failed"
 	in_gw nft -f "$OUT/work/$1.nft"
 }
+# knlb_rules_as NAME AWK: knlb_static_as from the table with the counting
+# rules (traffic_counters = yes), which the pricing contenders below change.
+knlb_rules_as() { KNLB_GLOBAL_EXTRA="traffic_counters = yes" knlb_static_as "$@"; }
 # The awk program that leaves out the chains whose names match the ERE $1.
 without_chains() {
 	printf '/^\\tchain (%s) \\{/ { skip = 1 } skip && /^\\t\\}/ { skip = 0; next } !skip' "$1"
 }
 
-# knlb-static: the table as it is, no daemon following conntrack events.
-# What knlb-maglev loses against it is the daemon's cost, not the rules'.
-ct_start_knlb-static() { knlb_static_as knlb-static 1; }
+# knlb-static: the table as knlbd programs it by default, no daemon
+# following conntrack events: no per-packet counting chain, and conntrack's
+# accounting on in the gateway's namespace, as knlbd's start turns it on
+# (traffic_counters = auto).  What knlb-maglev loses against it is the
+# daemon's cost, not the kernel path's.
+ct_start_knlb-static() {
+	in_gw sysctl -qw net.netfilter.nf_conntrack_acct=1
+	knlb_static_as knlb-static 1
+}
+# knlb-static-yes: the table with traffic_counters = yes (a rule per packet
+# counting), the rules of knlb-yes without the daemon.
+ct_start_knlb-static-yes() { knlb_rules_as knlb-static-yes 1; }
 # knlb-nocount: without the per-packet counting chains (count_forward,
 # count_input, count_output): what per-backend byte counting costs.
-ct_start_knlb-nocount() { knlb_static_as knlb-nocount "$(without_chains 'count_(forward|input|output)')"; }
+ct_start_knlb-nocount() { knlb_rules_as knlb-nocount "$(without_chains 'count_(forward|input|output)')"; }
 # Pricing experiments (issue 15).  knlb-notimeout: the counting sets
 # without their element timeout (an update then writes no expiry into the
 # element on every packet).  knlb-nofilter: without the filter_prerouting
 # and filter_output chains (on_empty).
 ct_start_knlb-notimeout() {
-	knlb_static_as knlb-notimeout '/^\tset backend_/ { inset = 1 } inset && /^\t\}/ { inset = 0 }
+	knlb_rules_as knlb-notimeout '/^\tset backend_/ { inset = 1 } inset && /^\t\}/ { inset = 0 }
 		inset && /^\t\ttimeout / { next }
 		inset { sub(/flags dynamic,timeout/, "flags dynamic") } { print }'
 }
@@ -271,7 +291,7 @@ ct_start_knlb-notimeout() {
 ct_start_knlb-objref() {
 	local conf=$OUT/work/knlb-maglev.conf f=$OUT/work/knlb-objref.nft
 	local marks mark svc be port proto addrs n=0 elems_in="" elems_out=""
-	knlb_conf maglev >"$conf"
+	KNLB_GLOBAL_EXTRA="traffic_counters = yes" knlb_conf maglev >"$conf"
 	"$KNLBD" --render -c "$conf" >"$f.base" || b_die "knlbd --render failed"
 	{
 		echo "table inet knlb {"
@@ -318,7 +338,7 @@ ct_stop_knlb-acct() {
 # (after DNAT, before the reply's un-DNAT: the keys are the same), so a
 # forwarded packet meets one base chain of knlb's fewer.
 ct_start_knlb-prerouting() {
-	knlb_static_as knlb-prerouting '
+	knlb_rules_as knlb-prerouting '
 		/^\tchain filter_prerouting \{/ { inpre = 1 }
 		inpre && /^\t\}/ {
 			print "\t\tct mark != 0x00000000 ct direction original update @backend_in { ct mark . ip daddr . meta l4proto . th dport }"
@@ -327,8 +347,12 @@ ct_start_knlb-prerouting() {
 		} '"$(without_chains 'count_(forward|input)')"
 }
 ct_stop_knlb-prerouting() { ct_stop_knlb-static; }
-ct_start_knlb-nofilter() { knlb_static_as knlb-nofilter "$(without_chains 'filter_(prerouting|output)')"; }
-ct_stop_knlb-static() { in_gw nft delete table inet knlb; }
+ct_start_knlb-nofilter() { knlb_rules_as knlb-nofilter "$(without_chains 'filter_(prerouting|output)')"; }
+ct_stop_knlb-static() {
+	in_gw nft delete table inet knlb
+	in_gw sysctl -qw net.netfilter.nf_conntrack_acct=0
+}
+ct_stop_knlb-static-yes() { ct_stop_knlb-static; }
 ct_stop_knlb-nocount() { ct_stop_knlb-static; }
 ct_stop_knlb-notimeout() { ct_stop_knlb-static; }
 ct_stop_knlb-nofilter() { ct_stop_knlb-static; }

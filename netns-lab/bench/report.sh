@@ -129,11 +129,13 @@ title() {
 		echo "(wrk); for UDP both over every datagram. Medians over rounds. Balancer CPU: the"
 		echo "balancer's own process (knlbd, haproxy, nftlb) during the measurement, 100 = one"
 		echo "core; the kernel's forwarding and NAT are not in it. knlb-static: knlb-maglev's"
-		echo "table (knlbd --render) loaded with nft -f, no daemon: the same kernel path without"
-		echo "the daemon that follows conntrack events. knlb's services have the table size"
+		echo "table (knlbd --render) loaded with nft -f and conntrack's accounting on, no daemon:"
+		echo "the same kernel path without the daemon that follows conntrack events. knlb's services have the table size"
 		echo "knlbd derives (maglev, 4 backends: 1021 slots); knlb-m16381 sets table_size = 16381;"
 		echo "knlb-nocounters is knlb-maglev with traffic_counters = no (no per-packet counting);"
-		echo "knlb-ctcount with traffic_counters = conntrack (conntrack's accounting, summed by knlbd)."
+		echo "knlb-ctcount with traffic_counters = conntrack (conntrack's accounting, summed by knlbd:"
+		echo "what the default, auto, does where knlbd can turn the accounting on); knlb-yes with"
+		echo "traffic_counters = yes (a rule per packet), knlb-static-yes its table without the daemon."
 		echo "plain6, knlb-maglev6, nftlb6: the same over IPv6 (new connections and UDP), their"
 		echo "ratios to plain6, IPv6 plain routing."
 		for w in $(awk '{ print $2 }' "$DIR/summary.txt" | awk '!s[$0]++'); do
@@ -178,7 +180,7 @@ title() {
 			echo
 			printf '| contender |'; for w in $ws; do printf ' %s / static | %s / nftlb |' "$w" "$w"; done; echo
 			printf '|---|'; for w in $ws; do printf -- '---:|---:|'; done; echo
-			for c in $(awk '$1 ~ /^knlb-/ && $1 !~ /6$/ && $1 != "knlb-static" { print $1 }' "$DIR/summary.txt" | awk '!s[$0]++'); do
+			for c in $(awk '$1 ~ /^knlb-/ && $1 !~ /6$/ && $1 !~ /^knlb-static/ { print $1 }' "$DIR/summary.txt" | awk '!s[$0]++'); do
 				printf '| %s |' "$c"
 				for w in $ws; do
 					for ref in knlb-static nftlb; do
