@@ -18,7 +18,11 @@
 
 #define ACCT_SYSCTL "sys/net/netfilter/nf_conntrack_acct"
 
-/* Turns nf_conntrack_acct on under proc_root: 0, or -errno (path filled). */
+/*
+ * Turns nf_conntrack_acct on under proc_root: 0, or -errno (path filled).
+ * Read first, write only when off: a read-only /proc/sys (the operator
+ * set it at boot) is no failure when the accounting is on already.
+ */
 static int accounting_on(const char *proc_root, char *path, size_t pathlen,
 			 bool *changed)
 {
@@ -28,13 +32,19 @@ static int accounting_on(const char *proc_root, char *path, size_t pathlen,
 	*changed = false;
 	snprintf(path, pathlen, "%s/" ACCT_SYSCTL, proc_root);
 	errno = 0;
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd == -1 || pread(fd, &now, 1, 0) != 1)
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd == -1 || read(fd, &now, 1) != 1)
 		ret = errno ? -errno : -EIO;	/* an empty file: no sysctl */
-	else if (now != '1' && pwrite(fd, "1\n", 2, 0) != 2)
+	if (fd != -1)
+		close(fd);
+	if (ret < 0 || now == '1')
+		return ret;
+	errno = 0;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd == -1 || write(fd, "1\n", 2) != 2)
 		ret = errno ? -errno : -EIO;
 	else
-		*changed = now != '1';
+		*changed = true;
 	if (fd != -1)
 		close(fd);
 	return ret;

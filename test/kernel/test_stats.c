@@ -485,6 +485,38 @@ Test(stats, auto_counts_with_the_rules_where_the_sysctl_is_read_only)
 }
 
 /*
+ * The same read-only /proc/sys with the accounting on already (set at
+ * boot, as the unit's docs say): conntrack's accounting, nothing written.
+ */
+Test(stats, auto_uses_the_accounting_a_read_only_sysctl_has_on)
+{
+	static const char conf[] = "[global]\n[service web]\nvip = 192.0.2.10\nport = 80\n"
+				   "check = none\nbackend = 10.0.0.11:8080\n";
+	struct kt_knlbd r;
+	char *out, *table;
+	int code;
+
+	acct_off();
+	cr_assert_eq(system("sysctl -qw net.netfilter.nf_conntrack_acct=1"), 0);
+	if (unshare(CLONE_NEWNS) == -1)
+		cr_skip_test("unshare(CLONE_NEWNS): %s", strerror(errno));
+	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0, "%s", strerror(errno));
+	cr_assert_eq(mount(ACCT_SYSCTL, ACCT_SYSCTL, NULL, MS_BIND, NULL), 0, "%s", strerror(errno));
+	cr_assert_eq(mount(NULL, ACCT_SYSCTL, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), 0,
+		     "%s", strerror(errno));
+	kt_knlbd_start(&r, "stats-auto-on", conf);
+	cr_expect(kt_count_in_log(r.log, "traffic_counters = auto: conntrack accounting was on already") == 1,
+		  "%s", kt_read_file(r.log));
+	table = kt_nft_list("knlb");
+	cr_expect_null(strstr(table, "chain count_forward"), "%s", table);
+	free(table);
+	out = kt_knlbctl(&r, "status", &code);
+	cr_expect(strstr(out, "traffic counters: conntrack's accounting (traffic_counters = auto)"), "%s", out);
+	free(out);
+	kt_knlbd_stop(&r);
+}
+
+/*
  * The sums of conntrack -L -o extended's accounting: per line the first
  * packets=/bytes= are the original direction (client -> backend), the
  * second the reply.  Returns the number of entries.
