@@ -341,10 +341,12 @@ Test(stats, without_traffic_counters_new_flows_are_counted_and_nothing_per_packe
  * Turning the counting off (or on) takes a restart, whose replace adds or
  * removes the chains; a reload says so and changes nothing.
  */
+/* One service, no health check: the table is programmed at once. */
+#define WEB_SVC "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = none\nbackend = 10.0.0.11:8080\n"
+
 Test(stats, traffic_counters_change_with_a_restart_and_a_reload_refuses_it)
 {
-	static const char svc[] = "[service web]\nvip = 192.0.2.10\nport = 80\n"
-				  "check = none\nbackend = 10.0.0.11:8080\n";
+	static const char svc[] = WEB_SVC;
 	char conf[512], *out, *before, *after;
 	struct kt_knlbd r;
 	int code;
@@ -385,6 +387,29 @@ static void acct_off(void)
 	cr_assert_eq(system("conntrack -L >/dev/null 2>&1; sysctl -qw net.netfilter.nf_conntrack_acct=0"), 0);
 }
 
+/*
+ * The accounting sysctl at VALUE, then read-only for this test and the
+ * knlbd it starts (a mount namespace of the test's own), as under a unit
+ * with ProtectKernelTunables and no ReadWritePaths for net/netfilter.
+ */
+static void acct_read_only(char value)
+{
+	char cmd[128];
+
+	acct_off();
+	snprintf(cmd, sizeof(cmd), "sysctl -qw net.netfilter.nf_conntrack_acct=%c", value);
+	cr_assert_eq(system(cmd), 0);
+	if (unshare(CLONE_NEWNS) == -1)
+		cr_skip_test("unshare(CLONE_NEWNS): %s", strerror(errno));
+	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0, "%s", strerror(errno));
+	cr_assert_eq(mount(ACCT_SYSCTL, ACCT_SYSCTL, NULL, MS_BIND, NULL), 0, "%s", strerror(errno));
+	cr_assert_eq(mount(NULL, ACCT_SYSCTL, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), 0,
+		     "%s", strerror(errno));
+}
+
+/* One service, [global] left to its defaults (traffic_counters = auto). */
+static const char auto_conf[] = "[global]\n" WEB_SVC;
+
 static char acct_now(void)
 {
 	char *v = kt_read_file(ACCT_SYSCTL), c;
@@ -402,8 +427,7 @@ static char acct_now(void)
  */
 Test(stats, auto_turns_the_accounting_on_and_a_reload_keeps_it)
 {
-	static const char svc[] = "[service web]\nvip = 192.0.2.10\nport = 80\n"
-				  "check = none\nbackend = 10.0.0.11:8080\n";
+	static const char svc[] = WEB_SVC;
 	char conf[512], *out, *before, *after;
 	struct kt_knlbd r;
 	int code;
@@ -455,20 +479,12 @@ Test(stats, auto_turns_the_accounting_on_and_a_reload_keeps_it)
  */
 Test(stats, auto_counts_with_the_rules_where_the_sysctl_is_read_only)
 {
-	static const char conf[] = "[global]\n[service web]\nvip = 192.0.2.10\nport = 80\n"
-				   "check = none\nbackend = 10.0.0.11:8080\n";
 	struct kt_knlbd r;
 	char *out;
 	int code;
 
-	acct_off();
-	if (unshare(CLONE_NEWNS) == -1)
-		cr_skip_test("unshare(CLONE_NEWNS): %s", strerror(errno));
-	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0, "%s", strerror(errno));
-	cr_assert_eq(mount(ACCT_SYSCTL, ACCT_SYSCTL, NULL, MS_BIND, NULL), 0, "%s", strerror(errno));
-	cr_assert_eq(mount(NULL, ACCT_SYSCTL, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), 0,
-		     "%s", strerror(errno));
-	kt_knlbd_start(&r, "stats-auto-ro", conf);
+	acct_read_only('0');
+	kt_knlbd_start(&r, "stats-auto-ro", auto_conf);
 	cr_expect_eq(acct_now(), '0');
 	cr_expect(kt_count_in_log(r.log, "traffic_counters = auto: cannot turn on conntrack accounting") == 1,
 		  "%s", kt_read_file(r.log));
@@ -490,21 +506,12 @@ Test(stats, auto_counts_with_the_rules_where_the_sysctl_is_read_only)
  */
 Test(stats, auto_uses_the_accounting_a_read_only_sysctl_has_on)
 {
-	static const char conf[] = "[global]\n[service web]\nvip = 192.0.2.10\nport = 80\n"
-				   "check = none\nbackend = 10.0.0.11:8080\n";
 	struct kt_knlbd r;
 	char *out, *table;
 	int code;
 
-	acct_off();
-	cr_assert_eq(system("sysctl -qw net.netfilter.nf_conntrack_acct=1"), 0);
-	if (unshare(CLONE_NEWNS) == -1)
-		cr_skip_test("unshare(CLONE_NEWNS): %s", strerror(errno));
-	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0, "%s", strerror(errno));
-	cr_assert_eq(mount(ACCT_SYSCTL, ACCT_SYSCTL, NULL, MS_BIND, NULL), 0, "%s", strerror(errno));
-	cr_assert_eq(mount(NULL, ACCT_SYSCTL, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL), 0,
-		     "%s", strerror(errno));
-	kt_knlbd_start(&r, "stats-auto-on", conf);
+	acct_read_only('1');
+	kt_knlbd_start(&r, "stats-auto-on", auto_conf);
 	cr_expect(kt_count_in_log(r.log, "traffic_counters = auto: conntrack accounting was on already") == 1,
 		  "%s", kt_read_file(r.log));
 	table = kt_nft_list("knlb");
