@@ -50,6 +50,13 @@ static int accounting_on(const char *proc_root, char *path, size_t pathlen,
 	return ret;
 }
 
+/* auto, resolved: counted by TO from now on, remembered as auto. */
+static void auto_becomes(struct knlb_global_config *g, enum knlb_traffic to)
+{
+	g->traffic_counters = to;
+	g->traffic_auto = true;
+}
+
 int traffic_accounting_on(struct knlb_global_config *g, const char *proc_root)
 {
 	bool automatic = g->traffic_counters == KNLB_TRAFFIC_AUTO, changed;
@@ -60,8 +67,7 @@ int traffic_accounting_on(struct knlb_global_config *g, const char *proc_root)
 		return 0;
 	ret = accounting_on(proc_root, path, sizeof(path), &changed);
 	if (ret < 0 && automatic) {
-		g->traffic_counters = KNLB_TRAFFIC_RULES;
-		g->traffic_auto = true;
+		auto_becomes(g, KNLB_TRAFFIC_RULES);
 		log_warn("traffic_counters = auto: cannot turn on conntrack accounting (%s: %s): counting packets and bytes with a rule per packet instead (as traffic_counters = yes)",
 			 path, strerror(-ret));
 		return 0;
@@ -71,10 +77,8 @@ int traffic_accounting_on(struct knlb_global_config *g, const char *proc_root)
 			  path, strerror(-ret));
 		return ret;
 	}
-	if (automatic) {
-		g->traffic_counters = KNLB_TRAFFIC_CONNTRACK;
-		g->traffic_auto = true;
-	}
+	if (automatic)
+		auto_becomes(g, KNLB_TRAFFIC_CONNTRACK);
 	if (changed)
 		log_info("traffic_counters = %s: turned on conntrack accounting (net.netfilter.nf_conntrack_acct = 1; each conntrack entry grows by 32 bytes); flows opened before now carry no counters",
 			 automatic ? "auto" : "conntrack");
@@ -88,26 +92,21 @@ void traffic_without_conntrack(struct knlb_global_config *g)
 {
 	if (g->traffic_counters != KNLB_TRAFFIC_AUTO)
 		return;
-	g->traffic_counters = KNLB_TRAFFIC_RULES;
-	g->traffic_auto = true;
+	auto_becomes(g, KNLB_TRAFFIC_RULES);
 	log_warn("traffic_counters = auto: conntrack is not available: counting packets and bytes with a rule per packet instead (as traffic_counters = yes)");
 }
 
 void traffic_render_as(struct knlb_global_config *g)
 {
-	if (g->traffic_counters != KNLB_TRAFFIC_AUTO)
-		return;
-	g->traffic_counters = KNLB_TRAFFIC_CONNTRACK;
-	g->traffic_auto = true;
+	if (g->traffic_counters == KNLB_TRAFFIC_AUTO)
+		auto_becomes(g, KNLB_TRAFFIC_CONNTRACK);
 }
 
 void traffic_keep_running(const struct knlb_global_config *running,
 			  struct knlb_global_config *g)
 {
-	if (g->traffic_counters != KNLB_TRAFFIC_AUTO)
-		return;
-	g->traffic_counters = running->traffic_counters;
-	g->traffic_auto = true;
+	if (g->traffic_counters == KNLB_TRAFFIC_AUTO)
+		auto_becomes(g, running->traffic_counters);
 }
 
 int traffic_view_read(struct traffic_view *v, const struct knlb_global_config *g,
@@ -184,9 +183,11 @@ const char *traffic_status_line(const struct knlb_global_config *g,
 	case KNLB_TRAFFIC_CONNTRACK:
 		if (!ct)
 			return "traffic counters: unknown: traffic_counters = conntrack sums conntrack's accounting, and conntrack is not available";
+#define SUMMED ", summed by knlbd from each flow's last reading: a lower bound for the ended flows of track = off services and for flows opened before the accounting was on"
 		return g->traffic_auto ?
-		       "traffic counters: conntrack's accounting (traffic_counters = auto), summed by knlbd from each flow's last reading: a lower bound for the ended flows of track = off services and for flows opened before the accounting was on" :
-		       "traffic counters: conntrack's accounting (traffic_counters = conntrack), summed by knlbd from each flow's last reading: a lower bound for the ended flows of track = off services and for flows opened before the accounting was on";
+		       "traffic counters: conntrack's accounting (traffic_counters = auto)" SUMMED :
+		       "traffic counters: conntrack's accounting (traffic_counters = conntrack)" SUMMED;
+#undef SUMMED
 	case KNLB_TRAFFIC_RULES:
 		if (g->traffic_auto)
 			return "traffic counters: a rule per packet (traffic_counters = auto: knlbd could not turn on conntrack's accounting at start, its log says why)";
