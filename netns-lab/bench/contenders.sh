@@ -289,7 +289,7 @@ ct_start_knlb-notimeout() {
 # counters (`counter name KEY map @m`: a fixed hash lookup and the counter)
 # instead of an update of a dynamic set on every packet.
 ct_start_knlb-objref() {
-	local conf=$OUT/work/knlb-maglev.conf f=$OUT/work/knlb-objref.nft
+	local conf=$OUT/work/knlb-objref.conf f=$OUT/work/knlb-objref.nft
 	local marks mark svc be port proto addrs n=0 elems_in="" elems_out=""
 	KNLB_GLOBAL_EXTRA="traffic_counters = yes" knlb_conf maglev >"$conf"
 	"$KNLBD" --render -c "$conf" >"$f.base" || b_die "knlbd --render failed"
@@ -324,15 +324,13 @@ ct_stop_knlb-objref() { ct_stop_knlb-static; }
 # knlb-acct: knlb-nocount with conntrack's own accounting on in the
 # gateway's namespace (nf_conntrack_acct: packets and bytes kept per flow by
 # conntrack, read from its events and dumps), the price of counting
-# outside the rules.
+# outside the rules; since traffic_counters = auto, the same kernel path
+# as knlb-static.  Its stop turns the accounting off (ct_stop_knlb-static).
 ct_start_knlb-acct() {
 	in_gw sysctl -qw net.netfilter.nf_conntrack_acct=1
 	ct_start_knlb-nocount
 }
-ct_stop_knlb-acct() {
-	ct_stop_knlb-static
-	in_gw sysctl -qw net.netfilter.nf_conntrack_acct=0
-}
+ct_stop_knlb-acct() { ct_stop_knlb-static; }
 # knlb-prerouting: the counting rules of count_forward and count_input
 # moved into filter_prerouting, which every arriving packet walks anyway
 # (after DNAT, before the reply's un-DNAT: the keys are the same), so a

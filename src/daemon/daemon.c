@@ -27,7 +27,6 @@
 #include "knlb/lib/loop.h"
 #include "knlb/daemon/adopt.h"
 #include "knlb/daemon/announce.h"
-#include "knlb/daemon/traffic.h"
 #include "knlb/ct/flowtab.h"
 #include "knlb/health/health.h"
 #include "knlb/health/prober.h"
