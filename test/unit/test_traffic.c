@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * traffic_counters: the setting (its words, the table it renders, auto
- * resolved at start and kept by a reload), the per-backend sums of conntrack's accounting (ended flows
- * plus live ones, never shown going backwards), and turning the
- * accounting sysctl on (against a fake /proc).
+ * resolved at start and kept by a reload), the per-backend sums of
+ * conntrack's accounting (ended flows plus live ones, never shown going
+ * backwards), and turning the accounting sysctl on (against a fake /proc).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -320,7 +320,7 @@ Test(traffic, accounting_is_turned_on_for_conntrack_and_auto)
 /* auto: conntrack where the accounting can be turned on, else the rules. */
 Test(traffic, auto_counts_with_conntrack_where_it_can_else_with_rules)
 {
-	struct result on = load_ok(WEB), fails = load_ok(WEB), ro = load_ok(WEB);
+	struct result on = load_ok(WEB), fails = load_ok(WEB), unreadable = load_ok(WEB);
 	char *off = fake_proc("0\n"), *none = fake_proc(NULL), *empty = fake_proc("");
 
 	cr_expect_eq(traffic_accounting_on(&on.cfg->global, off), 0);
@@ -335,8 +335,8 @@ Test(traffic, auto_counts_with_conntrack_where_it_can_else_with_rules)
 	cr_expect(fails.cfg->global.traffic_auto);
 	cr_expect(strstr(traffic_status_line(&fails.cfg->global, NULL), "a rule per packet (traffic_counters = auto"));
 	/* A sysctl that cannot be read: the same. */
-	cr_expect_eq(traffic_accounting_on(&ro.cfg->global, empty), 0);
-	cr_expect_eq(ro.cfg->global.traffic_counters, KNLB_TRAFFIC_RULES);
+	cr_expect_eq(traffic_accounting_on(&unreadable.cfg->global, empty), 0);
+	cr_expect_eq(unreadable.cfg->global.traffic_counters, KNLB_TRAFFIC_RULES);
 	/* Without conntrack, auto is the rules; an explicit word stays. */
 	result_free(&on);
 	on = load_ok(WEB);
@@ -352,5 +352,5 @@ Test(traffic, auto_counts_with_conntrack_where_it_can_else_with_rules)
 	rm_proc(empty);
 	result_free(&on);
 	result_free(&fails);
-	result_free(&ro);
+	result_free(&unreadable);
 }
