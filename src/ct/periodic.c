@@ -9,7 +9,9 @@
  * faster: the kernel builds a conntrack event only while some socket is
  * subscribed to its group, so leaving them removes the cost from the
  * packet path as well as from knlbd.  Dumps cost a few microseconds per
- * knlb flow in the table, once per interval, whatever the new-flow rate.
+ * knlb flow in the table, once per interval, whatever the new-flow rate;
+ * so while nothing acts on the counts they are made every
+ * CT_UNREAD_INTERVAL_NS and when read instead (ct_set_counts_acted_on()).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -39,6 +41,7 @@ void ct_periodic_init(struct ct *ct)
 	loop_timer_init(&ct->sample_timer, on_sample_timer, ct);
 	ct->periodic_interval_ns = DEFAULT_INTERVAL_NS;
 	ct->st.periodic_interval_ms = DEFAULT_INTERVAL_NS / 1000000;
+	ct->counts_acted_on = true;
 	ct->policy = (struct ct_bounded_policy){
 		.overflows = CT_BOUNDED_DEFAULT_OVERFLOWS,
 		.window_ns = CT_BOUNDED_DEFAULT_WINDOW_NS,
@@ -105,6 +108,26 @@ static uint64_t effective_interval(const struct ct *ct)
 	return every;
 }
 
+/* How often a pass comes while nothing acts on the counts (ct.h). */
+static uint64_t unread_interval(const struct ct *ct)
+{
+	uint64_t every = effective_interval(ct);
+
+	return every > CT_UNREAD_INTERVAL_NS ? every : CT_UNREAD_INTERVAL_NS;
+}
+
+/*
+ * A pass on this tick?  Within half a tick of the unread interval counts
+ * as due: the ticks would otherwise miss it by a jitter and pass a whole
+ * tick late.
+ */
+static bool pass_due(const struct ct *ct, uint64_t now)
+{
+	return ct->counts_acted_on || !ct->counted_at_ns ||
+	       now + effective_interval(ct) / 2 - ct->counted_at_ns >=
+	       unread_interval(ct);
+}
+
 /* CPU time of this thread (the loop's), in microseconds. */
 static uint64_t thread_cpu_us(void)
 {
@@ -120,6 +143,8 @@ static void arm_periodic(struct ct *ct)
 	uint64_t every = effective_interval(ct);
 
 	ct->st.periodic_interval_ms = every / 1000000;
+	ct->st.unread_interval_ms = ct->counts_acted_on ? 0 :
+				    unread_interval(ct) / 1000000;
 	if (!counting_by_dumps(ct)) {
 		loop_timer_cancel(ct->loop, &ct->periodic_timer);
 		return;
@@ -446,6 +471,7 @@ int ct_periodic_pass(struct ct *ct)
 		ct->st.new_flow_rate = per_second(res.opened + res.reopened + unseen,
 						  start - ct->last_pass_start_ns);
 	ct->last_pass_start_ns = start;
+	ct->counted_at_ns = start;
 	if (bounded)
 		/* This full pass is the resync the overflows asked for. */
 		ct->st.resync_pending = false;
@@ -459,7 +485,7 @@ int ct_periodic_pass(struct ct *ct)
  * rule counted (conntrackd's, say).  false when there are no counters to
  * read: sample events instead.
  */
-static bool measure_from_counters(struct ct *ct)
+static bool measure_from_counters(struct ct *ct, bool passed)
 {
 	uint64_t total, now, rate;
 	double per_s;
@@ -486,7 +512,8 @@ static bool measure_from_counters(struct ct *ct)
 	if (!measured)
 		return true;
 	rate = (uint64_t)per_s;
-	if (rate < ct->st.new_flow_rate)
+	/* Only a pass of this tick's: an older one's rate is not now's. */
+	if (passed && rate < ct->st.new_flow_rate)
 		rate = ct->st.new_flow_rate;
 	ct->st.sampled_rate = rate;
 	ct->st.rate_from_counters = true;
@@ -539,11 +566,36 @@ static void on_periodic_timer(struct loop *loop, struct loop_timer *t,
 			      void *arg)
 {
 	struct ct *ct = arg;
+	bool passed = false;
 
 	(void)loop;
 	(void)t;
-	if (ct_periodic_pass(ct) == 0 && ct->st.bounded &&
-	    !measure_from_counters(ct))
+	if (pass_due(ct, loop_now_ns())) {
+		if (ct_periodic_pass(ct) < 0)
+			goto out;	/* no rate from a failed pass either */
+		passed = true;
+	}
+	if (ct->st.bounded && !measure_from_counters(ct, passed))
 		start_sample(ct);
+out:
 	arm_periodic(ct);
+}
+
+void ct_set_counts_acted_on(struct ct *ct, bool on)
+{
+	if (on == ct->counts_acted_on)
+		return;
+	ct->counts_acted_on = on;
+	/* On: the next tick passes; off: from the last pass on. */
+	ct->st.unread_interval_ms = on ? 0 : unread_interval(ct) / 1000000;
+}
+
+int ct_refresh_counts(struct ct *ct)
+{
+	if (!counting_by_dumps(ct) || ct->counts_acted_on)
+		return 0;
+	if (ct->counted_at_ns &&
+	    loop_now_ns() - ct->counted_at_ns < effective_interval(ct))
+		return 0;
+	return ct_periodic_pass(ct);
 }

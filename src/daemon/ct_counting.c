@@ -52,31 +52,49 @@ static void follow_events(struct knlbd *d)
 		log_info("conntrack: no service has track = events: subscribed to no conntrack event");
 }
 
-/* Who needs a closed TCP flow to stop counting at once, not at its DESTROY. */
-static bool closing_needed(const struct knlbd *d)
+/*
+ * Whether knlbd acts on svc's active counts as they change, not only
+ * shows them: wlc weighs its backends by them; a drain waits for zero;
+ * maxconn lets a full backend back in when its count falls.
+ */
+static bool counts_acted_on(const struct knlb_service *svc)
 {
-	if (d->config->global.ct_closing == KNLB_CT_CLOSING_ALWAYS)
+	if (svc->cfg->scheduler == KNLB_SCHED_WLC || svc->n_maxconn)
 		return true;
+	for (size_t b = 0; b < svc->n_backends; b++)
+		if (svc->backends[b].admin == KNLB_ADMIN_DRAIN)
+			return true;
+	return false;
+}
+
+/*
+ * Any service of the given track acted on; events_only: of track =
+ * events (the closing updates are theirs: a dump shows TIME_WAIT), else
+ * of any tracked service (their counts may come from dumps: periodic,
+ * and every one in bounded mode).
+ */
+static bool any_acted_on(const struct knlbd *d, bool events_only)
+{
 	for (size_t s = 0; s < d->pool->n_services; s++) {
 		const struct knlb_service *svc = &d->pool->services[s];
 
-		/* off: nothing counted; periodic: the dump shows TIME_WAIT. */
-		if (svc->cfg->track != KNLB_TRACK_EVENTS)
+		if (svc->cfg->track == KNLB_TRACK_OFF ||
+		    (events_only && svc->cfg->track != KNLB_TRACK_EVENTS))
 			continue;
-		if (svc->cfg->scheduler == KNLB_SCHED_WLC)
+		if (counts_acted_on(svc))
 			return true;
-		/*
-		 * A drain waits for zero; maxconn lets a full backend back in
-		 * when its count falls: both need a closed flow to stop
-		 * counting when it closes, not 120 s later in TIME_WAIT.
-		 */
-		if (svc->n_maxconn)
-			return true;
-		for (size_t b = 0; b < svc->n_backends; b++)
-			if (svc->backends[b].admin == KNLB_ADMIN_DRAIN)
-				return true;
 	}
 	return false;
+}
+
+/*
+ * Who needs a closed TCP flow to stop counting at once, not at its
+ * DESTROY 120 s later in TIME_WAIT.
+ */
+static bool closing_needed(const struct knlbd *d)
+{
+	return d->config->global.ct_closing == KNLB_CT_CLOSING_ALWAYS ||
+	       any_acted_on(d, true);
 }
 
 static void follow_closing(struct knlbd *d)
@@ -184,12 +202,21 @@ static void follow_periodic(struct knlbd *d)
 	free(marks);
 }
 
+/* A failed pass is logged by ct, and the reader shows the last one's. */
+void daemon_refresh_counts(struct knlbd *d)
+{
+	if (d->ct)
+		(void)ct_refresh_counts(d->ct);
+}
+
 void daemon_follow_flows(struct knlbd *d)
 {
 	if (!d->ct)
 		return;
 	follow_closing(d);
 	follow_periodic(d);
+	/* Else the counts by dumps are refreshed when read (daemon_refresh_counts). */
+	ct_set_counts_acted_on(d->ct, any_acted_on(d, false));
 	follow_events(d);
 	ct_set_events_limit(d->ct, d->config->global.track_events_limit);
 }

@@ -131,6 +131,8 @@ enum ctl_status ctl_admin_cmd(struct knlbd *d, const struct ctl_request *req,
 	svc = ctl_service(d, req->argv[0], out);
 	if (!svc || (b = ctl_backend(svc, req->argv[1], out)) < 0)
 		return CTL_ERROR;
+	/* Before the drain: its "drained" then comes from one place. */
+	daemon_refresh_counts(d);
 	was = svc->backends[b].admin;
 	changed = was != admin;
 	if (!changed) {

@@ -74,11 +74,6 @@ static void last_check_text(const struct health_backend_info *h, char *buf,
 }
 
 /*
- * persist: entries per backend of a persistent service, read from the
- * kernel's maps; NULL when the service does not persist or they could not
- * be read (unread true).
- */
-/*
  * How a service's counts are kept: "events" (exact), "periodic" (its own
  * choice) or "bounded" (events overloaded: counted from dumps meanwhile),
  * or "off".  *every_ms: how old periodic counts may be.
@@ -102,6 +97,11 @@ static const char *shared_base_name(const struct service_row *sr, char *buf,
 				       sr->svc->families[0].family, buf, len);
 }
 
+/*
+ * persist: entries per backend of a persistent service, read from the
+ * kernel's maps; NULL when the service does not persist or they could not
+ * be read (unread true).
+ */
 static void text_service(const struct service_row *sr, const uint64_t *persist,
 			 bool unread, const struct ct_stats *ct, FILE *out)
 {
@@ -358,6 +358,8 @@ static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 	json_uint(w, st.periodic_passes);
 	json_key(w, "periodic_interval_ms");
 	json_uint(w, st.periodic_interval_ms);
+	json_key(w, "unread_interval_ms");
+	json_uint(w, st.unread_interval_ms);
 	json_key(w, "last_pass_ms");
 	json_uint(w, st.last_pass_ms);
 	json_key(w, "last_pass_cpu_ms");
@@ -373,6 +375,16 @@ static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 	json_key(w, "intake_rate");
 	json_uint(w, st.intake_rate);
 	json_object_end(w);
+}
+
+/* How often the counts by dumps are refreshed, for the text header. */
+static void put_dump_cadence(const struct ct_stats *st, FILE *out)
+{
+	if (!st->unread_interval_ms)
+		fprintf(out, "from a dump every %" PRIu64 " ms", st->periodic_interval_ms);
+	else
+		fprintf(out, "from a dump when read (at most %" PRIu64 " ms old) and every %" PRIu64 " ms (nothing drains, no wlc or maxconn)",
+			st->periodic_interval_ms, st->unread_interval_ms);
 }
 
 static void text_header(const struct knlbd *d, FILE *out)
@@ -402,15 +414,19 @@ static void text_header(const struct knlbd *d, FILE *out)
 		else
 			fprintf(out, "conntrack: BOUNDED MODE: event intake overloaded (%" PRIu64 " new flows/s read)",
 				st.intake_rate);
-		fprintf(out, "; every tracked service counted from a dump every %" PRIu64 " ms, new flows now %" PRIu64 "/s (%s), back to events below %" PRIu64 "/s\n",
-			st.periodic_interval_ms, st.sampled_rate,
+		fputs("; every tracked service counted ", out);
+		put_dump_cadence(&st, out);
+		fprintf(out, ", new flows now %" PRIu64 "/s (%s), back to events below %" PRIu64 "/s\n",
+			st.sampled_rate,
 			st.rate_from_counters ? "the kernel's counters" : "sampled events",
 			st.bounded_exit_rate);
-	} else if (st.periodic_services)
-		fprintf(out, "conntrack: %zu service%s counted from a dump every %" PRIu64 " ms (track = periodic), last pass %" PRIu64 " ms (%" PRIu64 " ms of CPU)\n",
-			st.periodic_services, st.periodic_services == 1 ? "" : "s",
-			st.periodic_interval_ms, st.last_pass_ms,
-			st.last_pass_cpu_us / 1000);
+	} else if (st.periodic_services) {
+		fprintf(out, "conntrack: %zu service%s (track = periodic) counted ",
+			st.periodic_services, st.periodic_services == 1 ? "" : "s");
+		put_dump_cadence(&st, out);
+		fprintf(out, ", last pass %" PRIu64 " ms (%" PRIu64 " ms of CPU)\n",
+			st.last_pass_ms, st.last_pass_cpu_us / 1000);
+	}
 	if (st.events_off)
 		fprintf(out, "conntrack: subscribed to no event: no service has track = events\n");
 	else if (!st.closing_updates)
@@ -461,6 +477,7 @@ enum ctl_status ctl_status_cmd(struct knlbd *d, const struct ctl_request *req,
 	struct json_writer w;
 	struct ct_stats cts, *ctp = NULL;
 
+	daemon_refresh_counts(d);
 	if (d->ct) {
 		ct_get_stats(d->ct, &cts);
 		ctp = &cts;

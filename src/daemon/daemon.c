@@ -414,7 +414,7 @@ void daemon_update_sources(struct knlbd *d)
 		.daemon = &d->counters, .host = &d->host.current,
 		.announcer = d->announcer,
 		.proc_root = d->host.proc_root, .kernel_counters = true,
-		.traffic_ct = d->ct,
+		.read_ct = d->ct,
 	};
 }
 

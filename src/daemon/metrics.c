@@ -462,8 +462,11 @@ static void render_conntrack(FILE *out, const struct ct *ct)
 	       "Flow counts refreshed from a conntrack dump (track = periodic, bounded mode).",
 	       NUM_U(st.periodic_passes));
 	scalar(out, "knlb_conntrack_count_interval_seconds", "gauge",
-	       "How old periodic flow counts may be (track_interval, or 4x the last dump's duration or 20x its CPU time when longer).",
+	       "How old periodic flow counts may be when read (track_interval, or 4x the last dump's duration or 20x its CPU time when longer).",
 	       NUM_D(st.periodic_interval_ms / 1000.0));
+	scalar(out, "knlb_conntrack_unread_interval_seconds", "gauge",
+	       "0 while knlbd acts on the periodic flow counts as they change (wlc, maxconn, a drain) and dumps every count interval; else how often it dumps while nobody reads them (a read dumps when they are older than the count interval).",
+	       NUM_D(st.unread_interval_ms / 1000.0));
 	scalar(out, "knlb_conntrack_receive_buffer_bytes", "gauge",
 	       "Conntrack event socket receive buffer, as the kernel has it.",
 	       NUM_U(st.rcvbuf > 0 ? (uint64_t)st.rcvbuf : 0));
@@ -578,6 +581,9 @@ int metrics_render(FILE *out, const struct metrics_sources *src)
 
 	if (!src || !src->pool)
 		return -EINVAL;
+	/* A failed pass is logged by ct; the scrape shows the last one's. */
+	if (src->read_ct)
+		(void)ct_refresh_counts(src->read_ct);
 	ret = status_view_gather(&v, src);
 	if (ret == 0)
 		ret = label_rows(&v);
@@ -597,7 +603,7 @@ int metrics_render(FILE *out, const struct metrics_sources *src)
 	render_slot_digests(out, &v);
 	render_backends(out, &v);
 	if (src->kernel_counters)
-		metrics_render_kernel(out, src->pool, src->traffic_ct);
+		metrics_render_kernel(out, src->pool, src->read_ct);
 	if (src->committer)
 		render_commits(out, src->committer);
 	if (src->ct)

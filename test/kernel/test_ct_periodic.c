@@ -187,6 +187,61 @@ Test(ct_periodic, flows_closed_between_dumps)
 	close_ct(&t);
 }
 
+static uint64_t passes(struct pctx *t)
+{
+	struct ct_stats st;
+
+	ct_get_stats(t->ct, &st);
+	return st.periodic_passes;
+}
+
+/*
+ * Nothing acts on the counts (no wlc, maxconn or drain): a pass every
+ * CT_UNREAD_INTERVAL_NS (5 s) instead of every interval, and one when a
+ * reader finds them older than the interval; acted on again, every
+ * interval.
+ */
+Test(ct_periodic, unread_counts_pass_every_5_s_and_when_read)
+{
+	uint32_t svc1 = SVC1;
+	struct ct_stats st;
+	struct pctx t;
+
+	kt_set_sysctl("net/netfilter/nf_conntrack_events", "0");
+	open_ct(&t);
+	ct_set_counts_acted_on(t.ct, false);
+	cr_assert_eq(ct_set_periodic(t.ct, &svc1, 1, 100 * MS), 0);
+	batch(0, 40, SVC1, B11, TCP_CONNTRACK_ESTABLISHED, false);
+	run_for(&t, 1500);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.periodic_passes, 1, "the first tick's pass, then none in 1.4 s: %llu",
+		     (unsigned long long)st.periodic_passes);
+	cr_expect_eq(st.unread_interval_ms, 5000);
+	cr_expect_eq(active(&t, SVC1, B11), 40);
+
+	batch(100, 25, SVC1, B12, TCP_CONNTRACK_ESTABLISHED, false);
+	cr_expect_eq(active(&t, SVC1, B12), 0, "no pass since");
+	cr_assert_eq(ct_refresh_counts(t.ct), 0);
+	cr_expect_eq(active(&t, SVC1, B12), 25, "the reader's pass counted them");
+	cr_expect_eq(passes(&t), 2);
+	cr_assert_eq(ct_refresh_counts(t.ct), 0);
+	cr_expect_eq(passes(&t), 2, "younger than the interval: no second dump");
+
+	/* 5 s after the reader's pass, the next; not before. */
+	run_for(&t, 4500);
+	cr_expect_eq(passes(&t), 2, "none 4.5 s after the last");
+	run_for(&t, 1000);
+	cr_expect_eq(passes(&t), 3, "one 5 s after it");
+
+	ct_set_counts_acted_on(t.ct, true);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.unread_interval_ms, 0);
+	run_for(&t, 1000);
+	cr_expect_geq(passes(&t), 3 + 5, "acted on: every 100 ms again (%llu)",
+		      (unsigned long long)passes(&t));
+	close_ct(&t);
+}
+
 /*
  * Open with policy p (an 8 KiB largest buffer, 200 ms passes) and overflow
  * it twice: two bursts of 3000 SVC1 entries, read in between.
@@ -871,5 +926,95 @@ Test(ct_periodic, knlbd_says_what_events_off_in_the_namespace_means)
 	cr_expect(strstr(log, "warning: conntrack: net.netfilter.nf_conntrack_events is 0 and ct_events = all: knlb's flows make no event"),
 		  "%s", log);
 	free(log);
+	kt_knlbd_stop(&r);
+}
+
+/*
+ * The value of family's first sample in a scrape, labelled or not; -1
+ * when there is none (an expectation, not an assertion: the test goes on
+ * to stop its knlbd).
+ */
+static double scraped(const char *metrics, const char *family)
+{
+	char pat[96];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\n%s", family);
+	for (p = strstr(metrics, pat); p; p = strstr(p + 1, pat)) {
+		p += strlen(pat);
+		if (*p == '{')
+			p = strchr(p, '}') + 1;
+		if (*p == ' ')
+			return strtod(p, NULL);
+	}
+	cr_expect_fail("no %s sample in:\n%s", family, metrics);
+	return -1;
+}
+
+/*
+ * knlbd counting a service by dumps with nothing acting on its counts
+ * (no drain, no wlc, no maxconn) dumps every 5 s, not every
+ * track_interval, and whenever a reader finds the counts older than
+ * track_interval: `knlbctl status` and a scrape show flows made a moment
+ * before.  A drain acts on them: a dump every track_interval again, and
+ * the drain reaches zero with nobody reading.
+ */
+Test(ct_periodic, knlbd_counts_when_read_until_something_acts_on_them)
+{
+	struct kt_knlbd r;
+	uint64_t p0, p1;
+	uint32_t mark;
+	char *out;
+	int code;
+
+	free(kt_run_ok("ip link set lo up"));	/* for the scrape */
+	kt_knlbd_start(&r, "unread",
+		       "[global]\ntrack_interval = 200ms\nmetrics_listen = 127.0.0.1:9410\n"
+		       "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = none\n"
+		       "track = periodic\nbackend = 10.0.0.11:8080\nbackend = 10.0.0.12:8080\n");
+	cr_expect(kt_wait_for_log(r.log, "metrics: serving", 5000), "%s",
+		  kt_read_file(r.log));
+	out = conntrack_json(&r);
+	mark = (uint32_t)json_u64(out, "\"services\"", "ct_mark");
+	cr_expect_eq(json_u64(out, "\"conntrack\"", "unread_interval_ms"), 5000, "%s", out);
+	p0 = json_u64(out, "\"conntrack\"", "periodic_passes");
+	free(out);
+	usleep(1500000);	/* 7 passes at one per track_interval */
+	batch(0, 30, mark, B11, TCP_CONNTRACK_ESTABLISHED, false);
+	out = conntrack_json(&r);
+	p1 = json_u64(out, "\"conntrack\"", "periodic_passes");
+	cr_expect_leq(p1 - p0, 2, "status's own pass (and at most one every 5 s): %llu",
+		      (unsigned long long)(p1 - p0));
+	cr_expect_eq(json_u64(out, "\"backends\"", "active_flows"), 30,
+		     "status dumped for the flows of a moment ago: %s", out);
+	free(out);
+	out = kt_knlbctl(&r, "status", &code);
+	cr_expect(strstr(out, "counted from a dump when read (at most 200 ms old) and every 5000 ms"),
+		  "%s", out);
+	free(out);
+
+	usleep(300000);
+	batch(100, 20, mark, B12, TCP_CONNTRACK_ESTABLISHED, false);
+	out = kt_run("curl -sS --max-time 5 http://127.0.0.1:9410/metrics 2>&1", &code);
+	cr_expect_eq(scraped(out, "knlb_service_active_flows"), 50,
+		     "the scrape dumped too:\n%s", out);
+	cr_expect_eq(scraped(out, "knlb_conntrack_unread_interval_seconds"), 5);
+	free(out);
+
+	/* A drain acts on the counts: a pass every track_interval. */
+	out = kt_knlbctl(&r, "drain web 10.0.0.11:8080", &code);
+	cr_expect_eq(code, 0, "%s", out);
+	free(out);
+	out = conntrack_json(&r);
+	cr_expect_eq(json_u64(out, "\"conntrack\"", "unread_interval_ms"), 0, "%s", out);
+	p0 = json_u64(out, "\"conntrack\"", "periodic_passes");
+	free(out);
+	usleep(1000000);
+	p1 = passes_of(&r);
+	cr_expect_geq(p1 - p0, 3, "every 200 ms while draining: %llu",
+		      (unsigned long long)(p1 - p0));
+	batch(0, 30, mark, B11, 0, true);
+	cr_expect(kt_wait_for_log(r.log, "web/10.0.0.11:8080 drained", 3000),
+		  "drained with nobody reading:\n%s", kt_read_file(r.log));
 	kt_knlbd_stop(&r);
 }

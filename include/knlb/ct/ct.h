@@ -135,10 +135,15 @@ struct ct_stats {
 	uint64_t periodic_errors;	/* of those, failed (retried) */
 	uint64_t last_pass_ms;		/* the last one's duration */
 	uint64_t last_pass_cpu_us;	/* and knlbd's CPU time in it */
-	uint64_t periodic_interval_ms;	/* counts are this old at most:
-					   track_interval, or 4x the last
-					   dump's duration, or 20x its CPU
-					   time, when longer */
+	uint64_t periodic_interval_ms;	/* counts are this old at most when
+					   read: track_interval, or 4x the
+					   last dump's duration, or 20x its
+					   CPU time, when longer */
+	uint64_t unread_interval_ms;	/* 0: a pass every interval; else
+					   nothing acts on the counts as they
+					   change, and a pass comes this often
+					   and when they are read (ct_set_
+					   counts_acted_on) */
 	uint64_t new_flow_rate;		/* flows/s the last pass found new,
 					   with the unseen ones below (without
 					   a counter source, flows shorter than
@@ -214,7 +219,8 @@ int ct_set_following_events(struct ct *ct, bool on);
 /*
  * Counting by dumps (track = periodic).  The flows of the services whose
  * marks are given make no event (their rule says `ct event set 0`); every
- * interval_ns (or 4x the last dump's duration, when longer: dumping takes
+ * interval_ns (while the counts are acted on, see ct_set_counts_acted_on();
+ * or 4x the last dump's duration, when longer: dumping takes
  * at most a fifth of the loop) one dump per mark, filtered by the kernel
  * (CTA_MARK/CTA_MARK_MASK: other flows are never copied out), corrects
  * their counts in the flowtab: a TCP entry in TIME_WAIT or CLOSE is not
@@ -268,12 +274,13 @@ void ct_set_event_flows_source(struct ct *ct, ct_event_flows_fn fn, void *arg);
  * is), ct leaves the
  * event groups (the kernel then builds no event at all: the cost goes
  * from the packet path too) and counts every service by full dumps every
- * periodic interval, logging it once.  After each pass it measures the
+ * periodic interval (as ct_set_counts_acted_on() says), logging it once.
+ * Every interval, dump or not, it measures the
  * rate of new flows (a dump cannot see flows shorter than its interval)
  * from the kernel's counters (ct_set_event_flows_source()), or else
  * joins the NEW group for 100 ms to sample it.  It returns to events when
  * the measured rate stays below half the rate it read events at before (and
- * at least min_exit_rate) for CT_BOUNDED_CALM_PASSES passes in a row,
+ * at least min_exit_rate) for CT_BOUNDED_CALM_PASSES intervals in a row,
  * after hold_ns at least; hold_ns doubles (up to 64x) when it goes
  * bounded again soon after leaving, so a load at the edge alternates
  * slowly, never in a loop of overflow and resync.
@@ -316,6 +323,38 @@ void ct_set_events_limit(struct ct *ct, uint64_t per_second);
  * -errno of the dump.
  */
 int ct_periodic_pass(struct ct *ct);
+
+/*
+ * Whether something acts on the counts by dumps as they change: wlc
+ * weighs backends by them, maxconn lets a full backend back in when its
+ * count falls, a drain waits for zero.  Then (the default) a pass comes
+ * every interval.  Else nobody needs them until somebody reads them, and
+ * each dump costs the box what it costs whether read or not (the bench's
+ * close workload: 0.75 % of the box's samples in ctnetlink and 2.5 % in
+ * knlbd at a pass a second, docs/performance.md): a pass comes every
+ * CT_UNREAD_INTERVAL_NS (or the interval, when longer), and
+ * ct_refresh_counts() makes one for a reader who finds the counts older
+ * than the interval.  Bounded mode still measures the new-flow rate every
+ * interval from the kernel's counters, which costs no dump.
+ */
+void ct_set_counts_acted_on(struct ct *ct, bool on);
+
+/*
+ * Shorter than the shortest time conntrack keeps an ended flow's entry
+ * (nf_conntrack_tcp_timeout_close, 10 s; TIME_WAIT 120 s, UDP 30 s): a
+ * pass still sees every flow's last accounting before the entry goes,
+ * and no flow opens and ends between two passes.
+ */
+#define CT_UNREAD_INTERVAL_NS		5000000000ULL
+
+/*
+ * For a reader (knlbctl status, stats, a scrape, an admin change) about
+ * to show or act on the counts by dumps: a pass now when they are older
+ * than the interval and no pass keeps them so (ct_set_counts_acted_on()
+ * off).  0 when they are fresh or were refreshed, else what
+ * ct_periodic_pass() returned (the counts are then as they were).
+ */
+int ct_refresh_counts(struct ct *ct);
 
 /*
  * Resynchronise the flowtab from a full dump now (synchronous).  0 or

@@ -56,9 +56,18 @@ void daemon_arm_wlc(struct knlbd *d);
  * TCP closing updates or not, as ct_closing says (always, or while an
  * events-tracked backend drains, has a maxconn or a wlc service runs),
  * and count the track = periodic services from dumps every
- * track_interval.  After start, reload and every admin state change.
+ * track_interval, or every 5 s and when read while nothing acts on their
+ * counts.  After start, reload and every admin state change.
  */
 void daemon_follow_flows(struct knlbd *d);
+
+/*
+ * Before a reader (knlbctl status, stats, an admin change, a scrape)
+ * shows or acts on the flow counts: counts by dumps older than
+ * track_interval are refreshed by a dump now, where no pass keeps them so
+ * (nothing drains, no wlc or maxconn: see ct_set_counts_acted_on()).
+ */
+void daemon_refresh_counts(struct knlbd *d);
 /* Whether a service of config has track = events. */
 bool daemon_events_needed(const struct knlb_config *config);
 /* (Re)arm the flow-count audit at the config's ct_resync_interval. */

@@ -41,8 +41,12 @@ struct metrics_sources {
 	/* nf_conntrack_count and _max are read under it at each scrape */
 	const char *proc_root;
 	bool kernel_counters;		/* read nft/stats.h's sets at each scrape */
-	/* traffic_counters = conntrack: summed from it at each scrape */
-	struct ct *traffic_ct;
+	/*
+	 * ct again, to change: each scrape refreshes counts by dumps older
+	 * than track_interval (ct_refresh_counts()) and, traffic_counters =
+	 * conntrack, sums its accounting
+	 */
+	struct ct *read_ct;
 };
 
 #endif
