@@ -232,6 +232,12 @@ static void enter_bounded(struct ct *ct, uint64_t now, uint64_t intake,
 	/* Rates over this episode's passes only, not since an older pass. */
 	ct->counted_ns = 0;
 	ct->last_pass_start_ns = 0;
+	/*
+	 * By the rate, with no event lost: the counts are the events' up to
+	 * now, as fresh as a dump's; the first pass waits its turn.
+	 */
+	if (by_rate && !ct->st.resync_pending)
+		ct->counted_at_ns = now;
 	/* The periodic passes are the resync from now on, without the log. */
 	ct->st.resync_pending = false;
 	loop_timer_cancel(ct->loop, &ct->resync_timer);

@@ -461,6 +461,36 @@ Test(ct_periodic, a_rate_above_the_events_limit_goes_bounded_and_back)
 	close_ct(&t);
 }
 
+/*
+ * Bounded by the rate with no event lost and nothing acting on the
+ * counts: they are the events' up to the switch, as fresh as a dump's, so
+ * the first pass waits its 5 s (or a reader older than the interval).
+ */
+Test(ct_periodic, bounded_by_the_rate_dumps_when_due_not_at_once)
+{
+	struct ct_stats st = { 0 };
+	struct pctx t;
+	pid_t child;
+
+	open_limited(&t, 1000);
+	ct_set_counts_acted_on(t.ct, false);
+	child = produce(0, 30, 500, 100);	/* about 5000/s for 3 s */
+	for (int i = 0; i < 20 && !st.bounded; i++) {
+		run_for(&t, 100);
+		ct_get_stats(t.ct, &st);
+	}
+	cr_assert(st.bounded && st.bounded_by_rate, "bounded by the rate within 2 s");
+	run_for(&t, 400);	/* two ticks of 200 ms */
+	ct_get_stats(t.ct, &st);
+	cr_expect(st.bounded, "still bounded under load");
+	cr_expect_eq(st.periodic_passes, 0, "no dump at the switch: %llu",
+		     (unsigned long long)st.periodic_passes);
+	cr_assert_eq(ct_refresh_counts(t.ct), 0);
+	cr_expect_eq(passes(&t), 1, "a reader's, once older than the interval");
+	reap(child);
+	close_ct(&t);
+}
+
 /* A limit of 0 (no limit): any rate stays on events. */
 Test(ct_periodic, no_events_limit_never_goes_bounded_by_rate)
 {
