@@ -13,6 +13,7 @@
 #                                    knlb-ctcount (traffic_counters = conntrack);
 #                                    knlb-yes (traffic_counters = yes) and its
 #                                    rules alone, knlb-static-yes;
+#                                    knlb-prev (another build's knlbd, KNLBD_PREV);
 #                                    pricing the rules: knlb-nocount (knlb-static-yes
 #                                    without its counting chains), knlb-notimeout,
 #                                    knlb-objref, knlb-nofilter, knlb-acct,
@@ -188,6 +189,14 @@ ct_start_knlb-maglev() { ct_start_knlb maglev; }
 ct_start_knlb-wrr() { ct_start_knlb wrr; }
 ct_stop_knlb-maglev() { knlb_halt; }
 ct_stop_knlb-wrr() { knlb_halt; }
+# knlb-prev: knlb-maglev's config under another build's knlbd
+# (KNLBD_PREV=/path/to/knlbd), to price a change of the daemon in the same
+# run as the build under test.
+ct_start_knlb-prev() {
+	[ -x "${KNLBD_PREV:-}" ] || b_die "knlb-prev needs KNLBD_PREV=/path/to/another/knlbd"
+	KNLBD=$KNLBD_PREV ct_start_knlb maglev prev
+}
+ct_stop_knlb-prev() { knlb_halt; }
 
 # The levers of following flows (docs/performance.md), each a maglev knlbd:
 # knlb-maglev has the defaults (ct_events = lean, ct_closing = needed,
