@@ -241,8 +241,11 @@ static void enter_bounded(struct ct *ct, uint64_t now, uint64_t intake,
 	/* The periodic passes are the resync from now on, without the log. */
 	ct->st.resync_pending = false;
 	loop_timer_cancel(ct->loop, &ct->resync_timer);
-	log_warn("ct: %s: bounded mode, every tracked service counted from a conntrack dump every %" PRIu64 " ms until fewer than %" PRIu64 " new flows/s%s",
-		 why, (uint64_t)(effective_interval(ct) / 1000000),
+	log_warn("ct: %s: bounded mode, every tracked service counted from a conntrack dump %s%" PRIu64 " ms until fewer than %" PRIu64 " new flows/s%s",
+		 why, ct->counts_acted_on ? "every " :
+		 "when read and every ",
+		 (uint64_t)((ct->counts_acted_on ? effective_interval(ct) :
+			     unread_interval(ct)) / 1000000),
 		 ct->st.bounded_exit_rate,
 		 ct->on_new ? "; passive health (observe) sees no new flow meanwhile" : "");
 	ct->window_start_ns = 0;
