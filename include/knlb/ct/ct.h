@@ -330,8 +330,9 @@ int ct_periodic_pass(struct ct *ct);
  * count falls, a drain waits for zero.  Then (the default) a pass comes
  * every interval.  Else nobody needs them until somebody reads them, and
  * each dump costs the box what it costs whether read or not (the bench's
- * close workload: 0.75 % of the box's samples in ctnetlink and 2.5 % in
- * knlbd at a pass a second, docs/performance.md): a pass comes every
+ * close workload: 2.5 % of the box's samples in knlbd, 0.75 of them in
+ * ctnetlink's side of the dump, at a pass a second, docs/performance.md):
+ * a pass comes every
  * CT_UNREAD_INTERVAL_NS (or the interval, when longer), and
  * ct_refresh_counts() makes one for a reader who finds the counts older
  * than the interval.  Bounded mode still measures the new-flow rate every

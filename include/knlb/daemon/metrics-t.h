@@ -42,9 +42,9 @@ struct metrics_sources {
 	const char *proc_root;
 	bool kernel_counters;		/* read nft/stats.h's sets at each scrape */
 	/*
-	 * ct again, to change: each scrape refreshes counts by dumps older
-	 * than track_interval (ct_refresh_counts()) and, traffic_counters =
-	 * conntrack, sums its accounting
+	 * The same ct, writable: each scrape refreshes counts by dumps older
+	 * than track_interval (ct_refresh_counts()) and, with
+	 * traffic_counters = conntrack, sums its accounting
 	 */
 	struct ct *read_ct;
 };
