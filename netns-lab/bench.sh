@@ -13,7 +13,8 @@
 # load of a shared machine falls on all of them alike.  Each measurement
 # starts its contender on an empty conntrack table, runs the workload
 # unmeasured for a warm-up (BENCH_WARMUP seconds, default 2; the UDP
-# workload: one unmeasured run of it), then measures, and stops it after:
+# workload: one unmeasured run of it, BENCH_UDP_COUNT requests per loadgen,
+# default 30000: about 3 s), then measures, and stops it after:
 # its process and rules are removed and checked gone.  The warm-up is the
 # same for every contender; it measures each in its steady state (knlbd
 # needs a second of new flows to see that they come faster than
@@ -77,7 +78,7 @@ if [ "$SMOKE" = 1 ]; then
 	CP_SIZES="1x10" CP_TIMEOUT=20 REST_BACKENDS=200 REST_SECS=3 REST_ROUNDS=1 MOVED_CLIENTS=60
 else
 	WARMUP=${BENCH_WARMUP:-2}
-	WRK_PROCS=2 WRK_THREADS=4 WRK_CONNS=16 UDP_COUNT=30000 UDP_CONC=16 IPERF_STREAMS=2
+	WRK_PROCS=2 WRK_THREADS=4 WRK_CONNS=16 UDP_COUNT=${BENCH_UDP_COUNT:-30000} UDP_CONC=16 IPERF_STREAMS=2
 	CP_SIZES="1x10 1x100 1x1000 10x10 10x100 10x1000 100x10 100x100 100x1000"
 	CP_TIMEOUT=60 REST_BACKENDS=${REST_BACKENDS:-10000} REST_SECS=${REST_SECS:-30} REST_ROUNDS=${REST_ROUNDS:-3} MOVED_CLIENTS=150
 fi
