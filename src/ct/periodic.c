@@ -116,6 +116,12 @@ static uint64_t unread_interval(const struct ct *ct)
 	return every > CT_UNREAD_INTERVAL_NS ? every : CT_UNREAD_INTERVAL_NS;
 }
 
+/* For ct_stats: 0 while the counts are acted on, else unread_interval(). */
+static uint64_t unread_ms(const struct ct *ct)
+{
+	return ct->counts_acted_on ? 0 : unread_interval(ct) / 1000000;
+}
+
 /*
  * A pass on this tick?  Within half a tick of the unread interval counts
  * as due: the ticks would otherwise miss it by a jitter and pass a whole
@@ -143,8 +149,7 @@ static void arm_periodic(struct ct *ct)
 	uint64_t every = effective_interval(ct);
 
 	ct->st.periodic_interval_ms = every / 1000000;
-	ct->st.unread_interval_ms = ct->counts_acted_on ? 0 :
-				    unread_interval(ct) / 1000000;
+	ct->st.unread_interval_ms = unread_ms(ct);
 	if (!counting_by_dumps(ct)) {
 		loop_timer_cancel(ct->loop, &ct->periodic_timer);
 		return;
@@ -242,10 +247,8 @@ static void enter_bounded(struct ct *ct, uint64_t now, uint64_t intake,
 	ct->st.resync_pending = false;
 	loop_timer_cancel(ct->loop, &ct->resync_timer);
 	log_warn("ct: %s: bounded mode, every tracked service counted from a conntrack dump %s%" PRIu64 " ms until fewer than %" PRIu64 " new flows/s%s",
-		 why, ct->counts_acted_on ? "every " :
-		 "when read and every ",
-		 (uint64_t)((ct->counts_acted_on ? effective_interval(ct) :
-			     unread_interval(ct)) / 1000000),
+		 why, ct->counts_acted_on ? "every " : "when read and every ",
+		 unread_ms(ct) ? unread_ms(ct) : effective_interval(ct) / 1000000,
 		 ct->st.bounded_exit_rate,
 		 ct->on_new ? "; passive health (observe) sees no new flow meanwhile" : "");
 	ct->window_start_ns = 0;
@@ -596,7 +599,7 @@ void ct_set_counts_acted_on(struct ct *ct, bool on)
 		return;
 	ct->counts_acted_on = on;
 	/* On: the next tick passes; off: from the last pass on. */
-	ct->st.unread_interval_ms = on ? 0 : unread_interval(ct) / 1000000;
+	ct->st.unread_interval_ms = unread_ms(ct);
 }
 
 int ct_refresh_counts(struct ct *ct)
