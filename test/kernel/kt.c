@@ -414,6 +414,23 @@ int kt_count_in_log(const char *logpath, const char *needle)
 	return n;
 }
 
+double kt_metric_sample(const char *scrape, const char *family)
+{
+	size_t n = strlen(family);
+
+	for (const char *s = scrape; (s = strstr(s, family)); s++) {
+		const char *v = s + n;
+
+		if (s != scrape && s[-1] != '\n')
+			continue;
+		if (*v == '{')
+			v = strchr(v, '}');
+		if (v && (*v == '}' || *v == ' '))
+			return strtod(v + 1, NULL);
+	}
+	return -1;
+}
+
 /* The value of "Field:" in /proc/PID/status, tabs and all after the colon. */
 char *kt_status_field(pid_t pid, const char *field)
 {

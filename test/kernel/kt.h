@@ -108,6 +108,8 @@ char *kt_knlbctl(const struct kt_knlbd *r, const char *args, int *code);
 int kt_loopback_port(bool listening, uint16_t *port);
 /* How many times needle occurs in the file at logpath. */
 int kt_count_in_log(const char *logpath, const char *needle);
+/* The value of family's first sample in a scrape, labelled or not; -1: none. */
+double kt_metric_sample(const char *scrape, const char *family);
 /* The value of "Field:" in /proc/PID/status, after its blanks (malloc'd). */
 char *kt_status_field(pid_t pid, const char *field);
 

@@ -960,28 +960,6 @@ Test(ct_periodic, knlbd_says_what_events_off_in_the_namespace_means)
 }
 
 /*
- * The value of family's first sample in a scrape, labelled or not; -1
- * when there is none (an expectation, not an assertion: the test goes on
- * to stop its knlbd).
- */
-static double scraped(const char *metrics, const char *family)
-{
-	char pat[96];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\n%s", family);
-	for (p = strstr(metrics, pat); p; p = strstr(p + 1, pat)) {
-		p += strlen(pat);
-		if (*p == '{')
-			p = strchr(p, '}') + 1;
-		if (*p == ' ')
-			return strtod(p, NULL);
-	}
-	cr_expect_fail("no %s sample in:\n%s", family, metrics);
-	return -1;
-}
-
-/*
  * knlbd counting a service by dumps with nothing acting on its counts
  * (no drain, no wlc, no maxconn) dumps every 5 s, not every
  * track_interval, and whenever a reader finds the counts older than
@@ -1026,9 +1004,10 @@ Test(ct_periodic, knlbd_counts_when_read_until_something_acts_on_them)
 	usleep(300000);
 	batch(100, 20, mark, B12, TCP_CONNTRACK_ESTABLISHED, false);
 	out = kt_run("curl -sS --max-time 5 http://127.0.0.1:9410/metrics 2>&1", &code);
-	cr_expect_eq(scraped(out, "knlb_service_active_flows"), 50,
+	cr_expect_eq(kt_metric_sample(out, "knlb_service_active_flows"), 50,
 		     "the scrape dumped too:\n%s", out);
-	cr_expect_eq(scraped(out, "knlb_conntrack_unread_interval_seconds"), 5);
+	cr_expect_eq(kt_metric_sample(out, "knlb_conntrack_unread_interval_seconds"), 5,
+		     "%s", out);
 	free(out);
 
 	/* A drain acts on the counts: a pass every track_interval. */

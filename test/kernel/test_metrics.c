@@ -83,17 +83,6 @@ static bool has_line(const char *text, const char *line)
 	return false;
 }
 
-/* The value of the unlabelled sample name, or -1 when there is none. */
-static long long sample(const char *text, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (const char *s = text; (s = strstr(s, name)); s++)
-		if ((s == text || s[-1] == '\n') && s[n] == ' ')
-			return strtoll(s + n + 1, NULL, 10);
-	return -1;
-}
-
 Test(metrics_daemon, curl_shows_health_and_map_updates)
 {
 	char conf[] = "/tmp/knlb-metrics-XXXXXX.conf", log[] = "/tmp/knlb-metrics-log-XXXXXX";
@@ -137,10 +126,10 @@ Test(metrics_daemon, curl_shows_health_and_map_updates)
 	cr_expect(has_line(out, "knlb_service_usable_backends{service=\"web\"} 2"), "%s", out);
 	cr_expect(has_line(out, "# TYPE knlb_map_updates_total counter"), "%s", out);
 	/* c going down was one delta; a flapping probe could add more. */
-	cr_expect_geq(sample(out, "knlb_map_updates_total"), 1, "%s", out);
-	cr_expect_eq(sample(out, "knlb_map_update_errors_total"), 0, "%s", out);
-	cr_expect(sample(out, "knlb_start_time_seconds") > 1700000000LL, "%s", out);
-	cr_expect_eq(sample(out, "knlb_reloads_total"), 0, "%s", out);
+	cr_expect_geq(kt_metric_sample(out, "knlb_map_updates_total"), 1, "%s", out);
+	cr_expect_eq(kt_metric_sample(out, "knlb_map_update_errors_total"), 0, "%s", out);
+	cr_expect(kt_metric_sample(out, "knlb_start_time_seconds") > 1700000000LL, "%s", out);
+	cr_expect_eq(kt_metric_sample(out, "knlb_reloads_total"), 0, "%s", out);
 	free(out);
 
 	/* a reload and a drain through the control socket show up */
@@ -148,8 +137,8 @@ Test(metrics_daemon, curl_shows_health_and_map_updates)
 	free(kt_ctl(line, "reload"));
 	free(kt_ctl(line, "drain web a"));
 	out = kt_run("curl -sS --max-time 5 http://127.0.0.1:9410/metrics 2>&1", &status);
-	cr_expect_eq(sample(out, "knlb_reloads_total"), 1, "%s", out);
-	cr_expect_geq(sample(out, "knlb_control_requests_total"), 2, "%s", out);
+	cr_expect_eq(kt_metric_sample(out, "knlb_reloads_total"), 1, "%s", out);
+	cr_expect_geq(kt_metric_sample(out, "knlb_control_requests_total"), 2, "%s", out);
 	snprintf(line, sizeof(line),
 		 "knlb_backend_admin_state{service=\"web\",backend=\"a\",address=\"127.0.0.1:%u\",state=\"drain\"} 1", p1);
 	cr_expect(has_line(out, line), "no \"%s\" in:\n%s", line, out);
