@@ -107,8 +107,9 @@ struct ct {
 	uint64_t last_pass_start_ns;	/* 0: no pass yet (no rate) */
 	uint64_t counted_at_ns;		/* the last pass's start; 0: none */
 	bool counts_acted_on;		/* a pass every interval, not only
-					   every CT_UNREAD_INTERVAL_NS and
+					   every unread_interval_ns and
 					   when read (ct_set_counts_acted_on) */
+	uint64_t unread_interval_ns;	/* ct_set_unread_interval() */
 	struct ct_bounded_policy policy;
 	uint64_t window_start_ns;	/* overflows counted since */
 	unsigned window_overflows;

@@ -10,8 +10,9 @@
  * subscribed to its group, so leaving them removes the cost from the
  * packet path as well as from knlbd.  Dumps cost a few microseconds per
  * knlb flow in the table, once per interval, whatever the new-flow rate;
- * so while nothing acts on the counts they are made every
- * CT_UNREAD_INTERVAL_NS and when read instead (ct_set_counts_acted_on()).
+ * so while nothing acts on the counts they are made every unread
+ * interval and when read instead (ct_set_counts_acted_on(),
+ * ct_set_unread_interval()).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -42,6 +43,7 @@ void ct_periodic_init(struct ct *ct)
 	ct->periodic_interval_ns = DEFAULT_INTERVAL_NS;
 	ct->st.periodic_interval_ms = DEFAULT_INTERVAL_NS / 1000000;
 	ct->counts_acted_on = true;
+	ct->unread_interval_ns = CT_UNREAD_INTERVAL_NS;
 	ct->policy = (struct ct_bounded_policy){
 		.overflows = CT_BOUNDED_DEFAULT_OVERFLOWS,
 		.window_ns = CT_BOUNDED_DEFAULT_WINDOW_NS,
@@ -113,7 +115,7 @@ static uint64_t unread_interval(const struct ct *ct)
 {
 	uint64_t every = effective_interval(ct);
 
-	return every > CT_UNREAD_INTERVAL_NS ? every : CT_UNREAD_INTERVAL_NS;
+	return every > ct->unread_interval_ns ? every : ct->unread_interval_ns;
 }
 
 /* For ct_stats: 0 while the counts are acted on, else unread_interval(). */
@@ -599,6 +601,13 @@ void ct_set_counts_acted_on(struct ct *ct, bool on)
 		return;
 	ct->counts_acted_on = on;
 	/* On: the next tick passes; off: from the last pass on. */
+	ct->st.unread_interval_ms = unread_ms(ct);
+}
+
+void ct_set_unread_interval(struct ct *ct, uint64_t ns)
+{
+	ct->unread_interval_ns = ns ? ns : CT_UNREAD_INTERVAL_NS;
+	/* Longer: from the last pass on; shorter: the next due tick passes. */
 	ct->st.unread_interval_ms = unread_ms(ct);
 }
 

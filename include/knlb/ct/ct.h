@@ -332,21 +332,33 @@ int ct_periodic_pass(struct ct *ct);
  * each dump costs the box what it costs whether read or not (the bench's
  * close workload: 2.5 % of the box's samples in knlbd, 0.75 of them in
  * ctnetlink's side of the dump, at a pass a second, docs/performance.md):
- * a pass comes every
- * CT_UNREAD_INTERVAL_NS (or the interval, when longer), and
- * ct_refresh_counts() makes one for a reader who finds the counts older
- * than the interval.  Bounded mode still measures the new-flow rate every
- * interval from the kernel's counters, which costs no dump.
+ * a pass comes every unread interval (ct_set_unread_interval(); the
+ * interval, when longer), and ct_refresh_counts() makes one for a reader
+ * who finds the counts older than the interval.  Bounded mode still
+ * measures the new-flow rate every interval from the kernel's counters,
+ * which costs no dump.
  */
 void ct_set_counts_acted_on(struct ct *ct, bool on);
 
 /*
- * Shorter than the shortest time conntrack keeps an ended flow's entry
- * (nf_conntrack_tcp_timeout_close, 10 s; TIME_WAIT 120 s, UDP 30 s): a
- * pass still sees every flow's last accounting before the entry goes,
- * and no flow opens and ends between two passes.
+ * The unread interval: under the shortest time conntrack keeps a counted
+ * flow's entry after its last packet, so that a pass still sees every
+ * flow's last accounting before the entry goes, and no flow opens and
+ * ends between two passes.  knlbd gives half of ct_shortest_timeout_ns()
+ * over the protocols of the services counted by dumps (UDP's 30 s by
+ * default: 15 s; TCP's CLOSE, 10 s: 5 s); 0 restores the default,
+ * CT_UNREAD_INTERVAL_NS, half TCP's default.
  */
+void ct_set_unread_interval(struct ct *ct, uint64_t ns);
 #define CT_UNREAD_INTERVAL_NS		5000000000ULL
+
+/*
+ * The shortest of l4proto's (IPPROTO_TCP or IPPROTO_UDP) conntrack
+ * timeouts in proc_root's sys/net/netfilter (normally "/proc"; per
+ * network namespace), every state's: a flow may end in any.  0 when none
+ * can be read (no nf_conntrack loaded, another protocol).
+ */
+uint64_t ct_shortest_timeout_ns(const char *proc_root, int l4proto);
 
 /*
  * For a reader (knlbctl status, stats, a scrape, an admin change) about
