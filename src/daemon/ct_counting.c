@@ -8,6 +8,7 @@
  * Policy only; the mechanisms are src/ct/'s.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,6 +203,41 @@ static void follow_periodic(struct knlbd *d)
 	free(marks);
 }
 
+/*
+ * While nothing acts on them, the counts by dumps are refreshed at least
+ * every half of the shortest time conntrack keeps the entry of a counted
+ * service's flow after its last packet (ct_set_unread_interval()): a
+ * UDP-only gateway dumps every 15 s by default, one with a TCP service
+ * every 5 s (CLOSE's 10 s).  Read at start, reload and every admin
+ * change: a timeout changed meanwhile applies from then on.
+ */
+static void follow_unread_interval(struct knlbd *d)
+{
+	bool seen[2] = { false, false };
+	const int protos[2] = { IPPROTO_TCP, IPPROTO_UDP };
+	uint64_t shortest = 0;
+
+	for (size_t s = 0; s < d->pool->n_services; s++) {
+		const struct knlb_service *svc = &d->pool->services[s];
+
+		if (svc->cfg->track != KNLB_TRACK_OFF)
+			seen[svc->cfg->proto == KNLB_PROTO_UDP] = true;
+	}
+	for (int i = 0; i < 2; i++) {
+		uint64_t t = seen[i] ?
+			ct_shortest_timeout_ns(d->host.proc_root, protos[i]) : 0;
+
+		/* One protocol's unreadable: the default, for safety. */
+		if (seen[i] && !t) {
+			shortest = 0;
+			break;
+		}
+		if (t && (!shortest || t < shortest))
+			shortest = t;
+	}
+	ct_set_unread_interval(d->ct, shortest / 2);
+}
+
 /* A failed pass is logged by ct, and the reader shows the last one's. */
 void daemon_refresh_counts(struct knlbd *d)
 {
@@ -217,6 +253,7 @@ void daemon_follow_flows(struct knlbd *d)
 	follow_periodic(d);
 	/* Else the counts by dumps are refreshed when read (daemon_refresh_counts). */
 	ct_set_counts_acted_on(d->ct, any_acted_on(d, false));
+	follow_unread_interval(d);
 	follow_events(d);
 	ct_set_events_limit(d->ct, d->config->global.track_events_limit);
 }

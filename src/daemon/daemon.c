@@ -527,11 +527,14 @@ int daemon_start_services(struct knlbd *d)
 		log_error("starting health checks: %s", strerror(-ret));
 		return ret;
 	}
+	/*
+	 * After programming: the NAT table has made nft load nf_conntrack.
+	 * Before following flows, which reads conntrack's timeouts there.
+	 */
+	host_watch_init(&d->host, d->loop, "/proc");
 	daemon_arm_wlc(d);
 	daemon_follow_flows(d);
 	daemon_arm_audit(d);
-	/* After programming: the NAT table has made nft load nf_conntrack. */
-	host_watch_init(&d->host, d->loop, "/proc");
 	host_watch_check(&d->host, d->config, NULL);
 	daemon_update_sources(d);
 	return 0;

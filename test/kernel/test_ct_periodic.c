@@ -233,11 +233,21 @@ Test(ct_periodic, unread_counts_pass_every_5_s_and_when_read)
 	run_for(&t, 1000);
 	cr_expect_eq(passes(&t), 3, "one 5 s after it");
 
+	/* knlbd's from the conntrack timeouts: 2 s is the cadence then. */
+	ct_set_unread_interval(t.ct, 2000 * MS);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.unread_interval_ms, 2000);
+	run_for(&t, 2000);	/* the last pass was 0.5 s ago */
+	cr_expect_eq(passes(&t), 4, "one 2 s after the last, by now: %llu",
+		     (unsigned long long)passes(&t));
+	run_for(&t, 2000);
+	cr_expect_eq(passes(&t), 5, "and 2 s later: %llu", (unsigned long long)passes(&t));
+
 	ct_set_counts_acted_on(t.ct, true);
 	ct_get_stats(t.ct, &st);
 	cr_expect_eq(st.unread_interval_ms, 0);
 	run_for(&t, 1000);
-	cr_expect_geq(passes(&t), 3 + 5, "acted on: every 100 ms again (%llu)",
+	cr_expect_geq(passes(&t), 5 + 5, "acted on: every 100 ms again (%llu)",
 		      (unsigned long long)passes(&t));
 	close_ct(&t);
 }
@@ -1025,5 +1035,51 @@ Test(ct_periodic, knlbd_counts_when_read_until_something_acts_on_them)
 	batch(0, 30, mark, B11, 0, true);
 	cr_expect(kt_wait_for_log(r.log, "web/10.0.0.11:8080 drained", 3000),
 		  "drained with nobody reading:\n%s", kt_read_file(r.log));
+	kt_knlbd_stop(&r);
+}
+
+/*
+ * Unread, a UDP-only gateway's counts by dumps are refreshed every half
+ * of conntrack's shortest UDP timeout (30 s: 15 s), not TCP's 5 s: its
+ * ended flows' entries stay three times longer.  A timeout the operator
+ * lowers applies at the next reload; a TCP service brings TCP's CLOSE
+ * (10 s) back.
+ */
+Test(ct_periodic, knlbd_refreshes_unread_udp_counts_within_udp_timeout)
+{
+	const char *udp = "[global]\ntrack_interval = 200ms\n"
+		"[service dns]\nvip = 192.0.2.10\nport = 53\nproto = udp\ncheck = none\n"
+		"track = periodic\nbackend = 10.0.0.11:53\n";
+	char conf[512], *out;
+	struct kt_knlbd r;
+	int code;
+
+	kt_knlbd_start(&r, "unreadudp", udp);
+	out = conntrack_json(&r);
+	cr_expect_eq(json_u64(out, "\"conntrack\"", "unread_interval_ms"), 15000, "%s", out);
+	free(out);
+
+	kt_set_sysctl("net/netfilter/nf_conntrack_udp_timeout", "12");
+	out = kt_knlbctl(&r, "reload", &code);
+	cr_expect_eq(code, 0, "%s", out);
+	free(out);
+	out = conntrack_json(&r);
+	cr_expect_eq(json_u64(out, "\"conntrack\"", "unread_interval_ms"), 6000, "%s", out);
+	free(out);
+	out = kt_knlbctl(&r, "status", &code);
+	cr_expect(strstr(out, "counted from a dump when read (at most 200 ms old) and every 6000 ms"),
+		  "%s", out);
+	free(out);
+
+	snprintf(conf, sizeof(conf), "%s[service web]\nvip = 192.0.2.10\nport = 80\ncheck = none\n"
+		 "track = periodic\nbackend = 10.0.0.11:8080\n", udp);
+	kt_knlbd_write_conf(&r, conf);
+	out = kt_knlbctl(&r, "reload", &code);
+	cr_expect_eq(code, 0, "%s", out);
+	free(out);
+	out = conntrack_json(&r);
+	cr_expect_eq(json_u64(out, "\"conntrack\"", "unread_interval_ms"), 5000,
+		     "TCP's CLOSE, 10 s, is shorter: %s", out);
+	free(out);
 	kt_knlbd_stop(&r);
 }
