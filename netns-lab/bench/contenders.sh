@@ -14,6 +14,9 @@
 #                                    knlb-yes (traffic_counters = yes) and its
 #                                    rules alone, knlb-static-yes;
 #                                    knlb-prev (another build's knlbd, KNLBD_PREV);
+#                                    knlb-dns (knlb-maglev's UDP service alone, a
+#                                    DNS gateway; UDP workload only) and knlb-dns-prev
+#                                    (the same under KNLBD_PREV);
 #                                    pricing the rules: knlb-nocount (knlb-static-yes
 #                                    without its counting chains), knlb-notimeout,
 #                                    knlb-objref, knlb-nofilter, knlb-acct,
@@ -45,6 +48,7 @@ NFTLB_PORT=5555
 ct_supports() {
 	case $1 in
 	*6) [ "$2" = close ] || [ "$2" = udp ] ;;
+	knlb-dns|knlb-dns-prev) [ "$2" = udp ] ;;
 	*) return 0 ;;
 	esac
 }
@@ -148,9 +152,11 @@ knlb_conf() {
 	control_socket = $OUT/work/knlb.sock
 	${KNLB_GLOBAL_EXTRA:-}
 	CONF
-	knlb_service web 80 tcp "$LAB_BACKEND_TCP_PORT"
-	if [ "$fam" != 6 ]; then
-		addrs=$BE1_ADDR knlb_service bulk "$BULK_PORT" tcp "$BULK_PORT"
+	if [ -z "${KNLB_UDP_ONLY:-}" ]; then
+		knlb_service web 80 tcp "$LAB_BACKEND_TCP_PORT"
+		if [ "$fam" != 6 ]; then
+			addrs=$BE1_ADDR knlb_service bulk "$BULK_PORT" tcp "$BULK_PORT"
+		fi
 	fi
 	knlb_service dns 53 udp "$LAB_BACKEND_UDP_PORT"
 }
@@ -197,6 +203,16 @@ ct_start_knlb-prev() {
 	KNLBD=$KNLBD_PREV ct_start_knlb maglev prev
 }
 ct_stop_knlb-prev() { knlb_halt; }
+# knlb-dns: knlb-maglev's UDP service alone, as on a DNS gateway: the
+# unread counts are dumped every 15 s there (half conntrack's UDP timeout),
+# not every 5 s as with a TCP service beside it.
+ct_start_knlb-dns() { KNLB_UDP_ONLY=1 ct_start_knlb maglev dns; }
+ct_stop_knlb-dns() { knlb_halt; }
+ct_start_knlb-dns-prev() {
+	[ -x "${KNLBD_PREV:-}" ] || b_die "knlb-dns-prev needs KNLBD_PREV=/path/to/another/knlbd"
+	KNLBD=$KNLBD_PREV KNLB_UDP_ONLY=1 ct_start_knlb maglev dns-prev
+}
+ct_stop_knlb-dns-prev() { knlb_halt; }
 
 # The levers of following flows (docs/performance.md), each a maglev knlbd:
 # knlb-maglev has the defaults (ct_events = lean, ct_closing = needed,
