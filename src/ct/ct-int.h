@@ -109,7 +109,14 @@ struct ct {
 	bool counts_acted_on;		/* a pass every interval, not only
 					   every unread_interval_ns and
 					   when read (ct_set_counts_acted_on) */
-	uint64_t unread_interval_ns;	/* ct_set_unread_interval() */
+	uint64_t unread_interval_ns;	/* the shortest of unread[]'s, or
+					   CT_UNREAD_INTERVAL_NS */
+	/* unread.c: each counted mark's interval, sorted by mark */
+	struct ct_unread_mark *unread;
+	size_t n_unread;
+	uint32_t *due;			/* a tick's due marks */
+	uint32_t *due_unseen;		/* of them, the periodic ones */
+	size_t due_cap;			/* of both */
 	struct ct_bounded_policy policy;
 	uint64_t window_start_ns;	/* overflows counted since */
 	unsigned window_overflows;
@@ -246,6 +253,12 @@ int ct_dump_request(char *buf, uint32_t seq, uint32_t mark, uint32_t mask);
  * to return only entries with (ct mark & mask) == mark.
  */
 int ct_dump(struct ct *ct, uint32_t mark, ct_dump_fn fn, void *arg);
+/*
+ * The same, l4proto != 0: only family's (AF_INET or AF_INET6) entries of
+ * that protocol, the kernel filtering on the original tuple.
+ */
+int ct_dump_proto(struct ct *ct, uint32_t mark, uint8_t family,
+		  uint8_t l4proto, ct_dump_fn fn, void *arg);
 /* One resync from a dump, its outcome in *res; no stats, no log. */
 int ct_resync_dump(struct ct *ct, struct flowtab_resync *res);
 /* Resync now, later (timer) or not at all; see dump.c. */
@@ -260,8 +273,48 @@ void ct_on_resync_timer(struct loop *loop, struct loop_timer *timer, void *arg);
  */
 int ct_resync_pass(struct ct *ct, const uint32_t *marks, size_t n,
 		   struct flowtab_resync *res);
+/*
+ * A scoped pass whose marks' flows are all of one protocol, in the
+ * families given: with more marks than CT_PERIODIC_MAX_FILTERED, the
+ * kernel filters on the protocol instead (one dump per family), so a
+ * TCP services' pass copies out no UDP entry.
+ */
+struct ct_pass_filter {
+	uint8_t l4proto;		/* 0: none */
+	uint8_t families;		/* CT_FAMILY_BIT()s */
+};
+int ct_resync_pass_filtered(struct ct *ct, const uint32_t *marks, size_t n,
+			    const struct ct_pass_filter *f,
+			    struct flowtab_resync *res);
 
 /* ---- periodic.c ---- */
+
+/* The interval in use: the configured one, or stretched by the dumps' cost. */
+uint64_t ct_effective_interval(const struct ct *ct);
+/* ct_stats.unread_interval_ms: 0 while the counts are acted on. */
+uint64_t ct_unread_ms(const struct ct *ct);
+/*
+ * A pass over the n marks only, f the kernel's filter for them; the
+ * unseen flows of the n_unseen periodic ones among them.  As
+ * ct_periodic_pass() returns.
+ */
+int ct_periodic_pass_part(struct ct *ct, const uint32_t *marks, size_t n,
+			  const struct ct_pass_filter *f,
+			  const uint32_t *unseen_marks, size_t n_unseen);
+
+/* ---- unread.c ---- */
+
+/*
+ * While nothing acts on the counts and each counted mark has its
+ * interval: this tick's passes over the due marks (a whole pass when all
+ * are, *whole then true).  1 when done so, 0 when the marks do not cover
+ * what is counted (the single interval applies), or a pass's -errno.
+ */
+int ct_unread_tick(struct ct *ct, uint64_t now, bool *whole);
+/* After a pass that started at start: over the n scope marks, or all. */
+void ct_unread_passed(struct ct *ct, const uint32_t *scope, size_t n,
+		      uint64_t start);
+void ct_unread_free(struct ct *ct);
 
 void ct_periodic_init(struct ct *ct);
 void ct_periodic_close(struct ct *ct);

@@ -56,7 +56,42 @@ int ct_dump_request(char *buf, uint32_t seq, uint32_t mark, uint32_t mask)
 	return 0;
 }
 
+/*
+ * CTA_FILTER_ORIG_FLAGS' bit for the original tuple's protocol: the
+ * kernel's (net/netfilter/nf_internals.h), not in the uapi headers.
+ */
+#define CTA_FILTER_F_PROTO_NUM (1U << 3)
+
+/*
+ * A family's entries of one L4 protocol only: the kernel then copies out
+ * no other (it walks the whole table all the same).  It refuses the
+ * filter with AF_UNSPEC: one dump per family.
+ */
+static void put_proto_filter(struct nlmsghdr *nlh, uint8_t family,
+			     uint8_t l4proto)
+{
+	struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
+	struct nlattr *nest, *proto;
+
+	nfg->nfgen_family = family;
+	nest = mnl_attr_nest_start(nlh, CTA_FILTER);
+	mnl_attr_put_u32(nlh, CTA_FILTER_ORIG_FLAGS, CTA_FILTER_F_PROTO_NUM);
+	mnl_attr_put_u32(nlh, CTA_FILTER_REPLY_FLAGS, 0);
+	mnl_attr_nest_end(nlh, nest);
+	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+	proto = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, l4proto);
+	mnl_attr_nest_end(nlh, proto);
+	mnl_attr_nest_end(nlh, nest);
+}
+
 int ct_dump(struct ct *ct, uint32_t mark, ct_dump_fn fn, void *arg)
+{
+	return ct_dump_proto(ct, mark, AF_UNSPEC, 0, fn, arg);
+}
+
+int ct_dump_proto(struct ct *ct, uint32_t mark, uint8_t family,
+		  uint8_t l4proto, ct_dump_fn fn, void *arg)
 {
 	struct dump_ctx ctx = { .ct = ct, .fn = fn, .arg = arg };
 	struct nlmsghdr *nlh;
@@ -75,6 +110,8 @@ int ct_dump(struct ct *ct, uint32_t mark, ct_dump_fn fn, void *arg)
 	if (ret < 0)
 		return ret;
 	nlh = (struct nlmsghdr *)ct->query_buf;
+	if (l4proto)
+		put_proto_filter(nlh, family, l4proto);
 	if (mnl_socket_sendto(ct->query, nlh, nlh->nlmsg_len) == -1) {
 		ret = -errno;
 		ct_query_reset(ct);
@@ -141,15 +178,31 @@ static void arm_resync(struct ct *ct)
 				  ct->last_resync_end_ns + gap);
 }
 
-/* The dumps of one pass: the kernel filters by mark when that is cheaper. */
-static int dump_pass(struct ct *ct, const uint32_t *marks, size_t n)
+/*
+ * The dumps of one pass: the kernel filters by mark when that is cheaper,
+ * else by protocol when the marks' flows are all of one (f->l4proto).
+ */
+static int dump_pass(struct ct *ct, const uint32_t *marks, size_t n,
+		     const struct ct_pass_filter *f)
 {
+	static const uint8_t families[] = { AF_INET, AF_INET6 };
 	int ret;
 
-	if (!marks || n > CT_PERIODIC_MAX_FILTERED)
+	if (marks && n <= CT_PERIODIC_MAX_FILTERED) {
+		for (size_t i = 0; i < n; i++) {
+			ret = ct_dump(ct, marks[i], resync_one, NULL);
+			if (ret < 0)
+				return ret;
+		}
+		return 0;
+	}
+	if (!marks || !f || !f->l4proto)
 		return ct_dump(ct, 0, resync_one, NULL);
-	for (size_t i = 0; i < n; i++) {
-		ret = ct_dump(ct, marks[i], resync_one, NULL);
+	for (size_t i = 0; i < 2; i++) {
+		if (!(f->families & CT_FAMILY_BIT(families[i])))
+			continue;
+		ret = ct_dump_proto(ct, 0, families[i], f->l4proto, resync_one,
+				    NULL);
 		if (ret < 0)
 			return ret;
 	}
@@ -158,6 +211,13 @@ static int dump_pass(struct ct *ct, const uint32_t *marks, size_t n)
 
 int ct_resync_pass(struct ct *ct, const uint32_t *marks, size_t n,
 		   struct flowtab_resync *res)
+{
+	return ct_resync_pass_filtered(ct, marks, n, NULL, res);
+}
+
+int ct_resync_pass_filtered(struct ct *ct, const uint32_t *marks, size_t n,
+			    const struct ct_pass_filter *f,
+			    struct flowtab_resync *res)
 {
 	uint64_t start = loop_now_ns();
 	int ret = 0;
@@ -168,7 +228,7 @@ int ct_resync_pass(struct ct *ct, const uint32_t *marks, size_t n,
 		ret = flowtab_resync_scope(ct->ft, marks, n);
 	ct->ft_scoped_pass = marks != NULL;
 	if (ret == 0)
-		ret = dump_pass(ct, marks, n);
+		ret = dump_pass(ct, marks, n, f);
 	ct->ft_scoped_pass = false;
 	if (ret == 0)
 		flowtab_resync_end(ct->ft, res);

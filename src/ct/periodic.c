@@ -61,6 +61,7 @@ void ct_periodic_close(struct ct *ct)
 	free(ct->periodic_marks);
 	ct->periodic_marks = NULL;
 	unseen_free(&ct->unseen);
+	ct_unread_free(ct);
 }
 
 void ct_set_new_flows_source(struct ct *ct, ct_new_flows_fn fn, void *arg)
@@ -99,7 +100,7 @@ static bool counting_by_dumps(const struct ct *ct)
  * and dumping them each second took 120-230 ms and 7 % of a core, about
  * 5 % of the box's UDP rate.  Counts a few seconds old are worth less than that.
  */
-static uint64_t effective_interval(const struct ct *ct)
+uint64_t ct_effective_interval(const struct ct *ct)
 {
 	uint64_t every = ct->periodic_interval_ns;
 
@@ -113,13 +114,13 @@ static uint64_t effective_interval(const struct ct *ct)
 /* How often a pass comes while nothing acts on the counts (ct.h). */
 static uint64_t unread_interval(const struct ct *ct)
 {
-	uint64_t every = effective_interval(ct);
+	uint64_t every = ct_effective_interval(ct);
 
 	return every > ct->unread_interval_ns ? every : ct->unread_interval_ns;
 }
 
 /* For ct_stats: 0 while the counts are acted on, else unread_interval(). */
-static uint64_t unread_ms(const struct ct *ct)
+uint64_t ct_unread_ms(const struct ct *ct)
 {
 	return ct->counts_acted_on ? 0 : unread_interval(ct) / 1000000;
 }
@@ -132,7 +133,7 @@ static uint64_t unread_ms(const struct ct *ct)
 static bool pass_due(const struct ct *ct, uint64_t now)
 {
 	return ct->counts_acted_on || !ct->counted_at_ns ||
-	       now + effective_interval(ct) / 2 - ct->counted_at_ns >=
+	       now + ct_effective_interval(ct) / 2 - ct->counted_at_ns >=
 	       unread_interval(ct);
 }
 
@@ -148,10 +149,10 @@ static uint64_t thread_cpu_us(void)
 
 static void arm_periodic(struct ct *ct)
 {
-	uint64_t every = effective_interval(ct);
+	uint64_t every = ct_effective_interval(ct);
 
 	ct->st.periodic_interval_ms = every / 1000000;
-	ct->st.unread_interval_ms = unread_ms(ct);
+	ct->st.unread_interval_ms = ct_unread_ms(ct);
 	if (!counting_by_dumps(ct)) {
 		loop_timer_cancel(ct->loop, &ct->periodic_timer);
 		return;
@@ -244,13 +245,13 @@ static void enter_bounded(struct ct *ct, uint64_t now, uint64_t intake,
 	 * now, as fresh as a dump's; the first pass waits its turn.
 	 */
 	if (by_rate && !ct->st.resync_pending)
-		ct->counted_at_ns = now;
+		ct_unread_passed(ct, NULL, 0, now);
 	/* The periodic passes are the resync from now on, without the log. */
 	ct->st.resync_pending = false;
 	loop_timer_cancel(ct->loop, &ct->resync_timer);
 	log_warn("ct: %s: bounded mode, every tracked service counted from a conntrack dump %s%" PRIu64 " ms until fewer than %" PRIu64 " new flows/s%s",
 		 why, ct->counts_acted_on ? "every " : "when read and every ",
-		 unread_ms(ct) ? unread_ms(ct) : effective_interval(ct) / 1000000,
+		 ct_unread_ms(ct) ? ct_unread_ms(ct) : ct_effective_interval(ct) / 1000000,
 		 ct->st.bounded_exit_rate,
 		 ct->on_new ? "; passive health (observe) sees no new flow meanwhile" : "");
 	ct->window_start_ns = 0;
@@ -427,14 +428,19 @@ static int read_new_flows(struct ct *ct, struct stats_table *k)
 /*
  * After a pass's dump: the flows of the periodic services that no dump
  * saw (k: the counters read just before it, NULL if that read failed), or
- * the baseline when there is none yet.  Returns how many were added.
+ * the baseline when there is none yet; of the n marks (periodic ones) the
+ * pass dumped, the baseline only from a whole pass.  Returns how many
+ * were added.
  */
-static uint64_t count_unseen(struct ct *ct, const struct stats_table *k)
+static uint64_t count_unseen(struct ct *ct, const struct stats_table *k,
+			     const uint32_t *marks, size_t n)
 {
 	struct stats_table after = { 0 };
 	uint64_t added = 0;
 
 	if (!ct->unseen.based) {
+		if (marks != ct->periodic_marks)
+			return 0;
 		if (read_new_flows(ct, &after) == 0 &&
 		    unseen_baseline(&ct->unseen, ct->ft, &after,
 				    ct->periodic_marks, ct->n_periodic) < 0)
@@ -442,31 +448,44 @@ static uint64_t count_unseen(struct ct *ct, const struct stats_table *k)
 		stats_table_free(&after);
 		return 0;
 	}
-	if (k && unseen_apply(&ct->unseen, ct->ft, k, ct->periodic_marks,
-			      ct->n_periodic, &added) < 0)
+	if (k && unseen_apply(&ct->unseen, ct->ft, k, marks, n, &added) < 0)
 		log_warn("ct: adding the flows between dumps: out of memory");
 	ct->st.flows_unseen = ct->unseen.added;
 	return added;
 }
 
-int ct_periodic_pass(struct ct *ct)
+/*
+ * One pass: whole (scope NULL: bounded, every knlb flow in one unfiltered
+ * dump; else the periodic services'), or over the n scope marks with
+ * their filter f, of which the n_unseen unseen_marks are periodic ones.
+ * Only a whole pass measures the new-flow rate (a part's flows over the
+ * time since the last pass of all would not be the rate) and is the
+ * resync bounded mode owes.
+ */
+static int pass_over(struct ct *ct, const uint32_t *scope, size_t n,
+		     const struct ct_pass_filter *f,
+		     const uint32_t *unseen_marks, size_t n_unseen)
 {
 	struct flowtab_resync res;
 	struct stats_table k = { 0 };
 	uint64_t start = loop_now_ns(), unseen = 0, cpu0 = thread_cpu_us();
-	bool bounded = ct->st.bounded, counted = false;
+	bool bounded = ct->st.bounded, counted = false, whole = !scope;
 	int ret;
 
 	if (!counting_by_dumps(ct))
 		return -EAGAIN;
 	if (ct->in_resync)
 		return -EBUSY;
+	if (whole) {
+		scope = bounded ? NULL : ct->periodic_marks;
+		n = ct->n_periodic;
+		unseen_marks = ct->periodic_marks;
+		n_unseen = ct->n_periodic;
+	}
 	/* The counters first: a flow born in between can only be missed. */
-	if (ct->new_flows_fn && ct->n_periodic && ct->unseen.based)
+	if (ct->new_flows_fn && n_unseen && ct->unseen.based)
 		counted = read_new_flows(ct, &k) == 0;
-	/* Bounded: every knlb flow, one unfiltered dump. */
-	ret = ct_resync_pass(ct, bounded ? NULL : ct->periodic_marks,
-			     ct->n_periodic, &res);
+	ret = ct_resync_pass_filtered(ct, scope, n, f, &res);
 	if (ret < 0) {
 		stats_table_free(&k);
 		ct->st.periodic_errors++;
@@ -475,21 +494,36 @@ int ct_periodic_pass(struct ct *ct)
 				 strerror(-ret));
 		return ret;
 	}
-	if (ct->new_flows_fn && ct->n_periodic)
-		unseen = count_unseen(ct, counted ? &k : NULL);
+	if (ct->new_flows_fn && n_unseen)
+		unseen = count_unseen(ct, counted ? &k : NULL, unseen_marks,
+				      n_unseen);
 	stats_table_free(&k);
 	ct->st.periodic_passes++;
 	ct->st.last_pass_ms = ct->last_resync_dur_ns / 1000000;
 	ct->st.last_pass_cpu_us = thread_cpu_us() - cpu0;
+	ct_unread_passed(ct, whole ? NULL : scope, n, start);
+	if (!whole)
+		return 0;
 	if (ct->last_pass_start_ns)
 		ct->st.new_flow_rate = per_second(res.opened + res.reopened + unseen,
 						  start - ct->last_pass_start_ns);
 	ct->last_pass_start_ns = start;
-	ct->counted_at_ns = start;
 	if (bounded)
 		/* This full pass is the resync the overflows asked for. */
 		ct->st.resync_pending = false;
 	return 0;
+}
+
+int ct_periodic_pass(struct ct *ct)
+{
+	return pass_over(ct, NULL, 0, NULL, NULL, 0);
+}
+
+int ct_periodic_pass_part(struct ct *ct, const uint32_t *marks, size_t n,
+			  const struct ct_pass_filter *f,
+			  const uint32_t *unseen_marks, size_t n_unseen)
+{
+	return pass_over(ct, marks, n, f, unseen_marks, n_unseen);
 }
 
 /*
@@ -580,13 +614,19 @@ static void on_periodic_timer(struct loop *loop, struct loop_timer *t,
 			      void *arg)
 {
 	struct ct *ct = arg;
+	uint64_t now = loop_now_ns();
 	bool passed = false;
+	int ret;
 
 	(void)loop;
 	(void)t;
-	if (pass_due(ct, loop_now_ns())) {
+	/* Unread, with each mark's interval: the due ones. */
+	ret = ct->counts_acted_on ? 0 : ct_unread_tick(ct, now, &passed);
+	if (ret < 0)
+		goto out;	/* no rate from a failed pass either */
+	if (ret == 0 && pass_due(ct, now)) {
 		if (ct_periodic_pass(ct) < 0)
-			goto out;	/* no rate from a failed pass either */
+			goto out;
 		passed = true;
 	}
 	if (ct->st.bounded && !measure_from_counters(ct, passed))
@@ -601,14 +641,7 @@ void ct_set_counts_acted_on(struct ct *ct, bool on)
 		return;
 	ct->counts_acted_on = on;
 	/* On: the next tick passes; off: from the last pass on. */
-	ct->st.unread_interval_ms = unread_ms(ct);
-}
-
-void ct_set_unread_interval(struct ct *ct, uint64_t ns)
-{
-	ct->unread_interval_ns = ns ? ns : CT_UNREAD_INTERVAL_NS;
-	/* Longer: from the last pass on; shorter: the next due tick passes. */
-	ct->st.unread_interval_ms = unread_ms(ct);
+	ct->st.unread_interval_ms = ct_unread_ms(ct);
 }
 
 int ct_refresh_counts(struct ct *ct)
@@ -616,7 +649,7 @@ int ct_refresh_counts(struct ct *ct)
 	if (!counting_by_dumps(ct) || ct->counts_acted_on)
 		return 0;
 	if (ct->counted_at_ns &&
-	    loop_now_ns() - ct->counted_at_ns < effective_interval(ct))
+	    loop_now_ns() - ct->counted_at_ns < ct_effective_interval(ct))
 		return 0;
 	return ct_periodic_pass(ct);
 }

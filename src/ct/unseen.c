@@ -179,9 +179,12 @@ int unseen_apply(struct unseen *u, struct flowtab *ft,
 			total += more;
 		}
 	}
-	/* An element gone from the set counts again from 0 if it comes back. */
+	/*
+	 * An element gone from the set counts again from 0 if it comes back;
+	 * another mark's was not looked for (a pass over some marks only).
+	 */
 	for (size_t i = 0; ret == 0 && i < u->n; i++)
-		if (!u->b[i].in_read)
+		if (!u->b[i].in_read && has_mark(marks, n, u->b[i].mark))
 			u->b[i].kernel_last = 0;
 	u->added += total;
 	if (added)

@@ -204,38 +204,50 @@ static void follow_periodic(struct knlbd *d)
 }
 
 /*
- * While nothing acts on them, the counts by dumps are refreshed at least
- * every half of the shortest time conntrack keeps the entry of a counted
- * service's flow after its last packet (ct_set_unread_interval()): a
- * UDP-only gateway dumps every 15 s by default, one with a TCP service
- * every 5 s (CLOSE's 10 s).  Read at start, reload and every admin
- * change: a timeout changed meanwhile applies from then on.
+ * While nothing acts on them, each counted service's counts by dumps are
+ * refreshed at least every half of the shortest time conntrack keeps the
+ * entry of one of its flows after its last packet (ct_set_unread_marks()):
+ * by default 5 s for a TCP service (CLOSE's 10 s), 15 s for a UDP one
+ * (30 s), so a gateway's UDP flows are dumped a third as often.  Read at
+ * start, reload and every admin change: a timeout changed meanwhile
+ * applies from then on.  An unreadable timeout: ct's default, 5 s.
  */
-static void follow_unread_interval(struct knlbd *d)
+static void follow_unread_intervals(struct knlbd *d)
 {
-	bool seen[2] = { false, false };
 	const int protos[2] = { IPPROTO_TCP, IPPROTO_UDP };
-	uint64_t shortest = 0;
+	struct ct_unread_mark *m;
+	uint64_t every[2];
+	size_t n = 0;
 
+	for (int p = 0; p < 2; p++) {
+		every[p] = ct_shortest_timeout_ns(d->host.proc_root, protos[p]) / 2;
+		d->unread_ns[p] = every[p] ? every[p] : CT_UNREAD_INTERVAL_NS;
+	}
+	m = calloc(d->pool->n_services + 1, sizeof(*m));
+	if (!m) {
+		log_error("conntrack: each service's dump interval: out of memory: every one dumped every %llu ms",
+			  (unsigned long long)(CT_UNREAD_INTERVAL_NS / 1000000));
+		(void)ct_set_unread_marks(d->ct, NULL, 0);
+		return;
+	}
 	for (size_t s = 0; s < d->pool->n_services; s++) {
 		const struct knlb_service *svc = &d->pool->services[s];
+		int p = svc->cfg->proto == KNLB_PROTO_UDP;
 
-		if (svc->cfg->track != KNLB_TRACK_OFF)
-			seen[svc->cfg->proto == KNLB_PROTO_UDP] = true;
+		if (svc->cfg->track == KNLB_TRACK_OFF)
+			continue;
+		m[n] = (struct ct_unread_mark){
+			.mark = svc->ct_mark, .l4proto = (uint8_t)protos[p],
+			.every_ns = d->unread_ns[p],
+		};
+		for (size_t f = 0; f < KNLB_FAMILIES; f++)
+			if (svc->cfg->vip[f].family)
+				m[n].families |= CT_FAMILY_BIT(svc->cfg->vip[f].family);
+		n++;
 	}
-	for (int i = 0; i < 2; i++) {
-		uint64_t t = seen[i] ?
-			ct_shortest_timeout_ns(d->host.proc_root, protos[i]) : 0;
-
-		/* One protocol's unreadable: the default, for safety. */
-		if (seen[i] && !t) {
-			shortest = 0;
-			break;
-		}
-		if (t && (!shortest || t < shortest))
-			shortest = t;
-	}
-	ct_set_unread_interval(d->ct, shortest / 2);
+	if (ct_set_unread_marks(d->ct, m, n) < 0)
+		log_error("conntrack: each service's dump interval: out of memory: the last ones stay");
+	free(m);
 }
 
 /* A failed pass is logged by ct, and the reader shows the last one's. */
@@ -253,7 +265,7 @@ void daemon_follow_flows(struct knlbd *d)
 	follow_periodic(d);
 	/* Else the counts by dumps are refreshed when read (daemon_refresh_counts). */
 	ct_set_counts_acted_on(d->ct, any_acted_on(d, false));
-	follow_unread_interval(d);
+	follow_unread_intervals(d);
 	follow_events(d);
 	ct_set_events_limit(d->ct, d->config->global.track_events_limit);
 }

@@ -314,6 +314,28 @@ static void json_service(const struct service_row *sr, const uint64_t *persist,
 	json_object_end(w);
 }
 
+/*
+ * How often the flows of the tracked services of protocol p (0 TCP, 1
+ * UDP) are dumped while nothing acts on the counts: their unread interval
+ * (daemon/ct_counting.c), or the count interval when longer.  0 while
+ * the counts are acted on, or without such a service.
+ */
+static uint64_t unread_proto_ms(const struct knlbd *d, const struct ct_stats *st,
+				int p)
+{
+	uint64_t ms = d->unread_ns[p] / 1000000;
+
+	if (!st->unread_interval_ms)
+		return 0;
+	for (size_t s = 0; s < d->pool->n_services; s++) {
+		const struct knlb_service_config *c = d->pool->services[s].cfg;
+
+		if (c->track != KNLB_TRACK_OFF && (c->proto == KNLB_PROTO_UDP) == p)
+			return ms > st->periodic_interval_ms ? ms : st->periodic_interval_ms;
+	}
+	return 0;
+}
+
 static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 {
 	struct ct_stats st;
@@ -360,6 +382,10 @@ static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 	json_uint(w, st.periodic_interval_ms);
 	json_key(w, "unread_interval_ms");
 	json_uint(w, st.unread_interval_ms);
+	json_key(w, "unread_interval_tcp_ms");
+	json_uint(w, unread_proto_ms(d, &st, 0));
+	json_key(w, "unread_interval_udp_ms");
+	json_uint(w, unread_proto_ms(d, &st, 1));
 	json_key(w, "last_pass_ms");
 	json_uint(w, st.last_pass_ms);
 	json_key(w, "last_pass_cpu_ms");
@@ -378,10 +404,16 @@ static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 }
 
 /* How often the counts by dumps are refreshed, for the text header. */
-static void put_dump_cadence(const struct ct_stats *st, FILE *out)
+static void put_dump_cadence(const struct knlbd *d, const struct ct_stats *st,
+			     FILE *out)
 {
+	uint64_t tcp = unread_proto_ms(d, st, 0), udp = unread_proto_ms(d, st, 1);
+
 	if (!st->unread_interval_ms)
 		fprintf(out, "from a dump every %" PRIu64 " ms", st->periodic_interval_ms);
+	else if (tcp && udp && tcp != udp)
+		fprintf(out, "from a dump when read (at most %" PRIu64 " ms old) and every %" PRIu64 " ms for TCP, %" PRIu64 " ms for UDP (nothing drains, no wlc or maxconn)",
+			st->periodic_interval_ms, tcp, udp);
 	else
 		fprintf(out, "from a dump when read (at most %" PRIu64 " ms old) and every %" PRIu64 " ms (nothing drains, no wlc or maxconn)",
 			st->periodic_interval_ms, st->unread_interval_ms);
@@ -415,7 +447,7 @@ static void text_header(const struct knlbd *d, FILE *out)
 			fprintf(out, "conntrack: BOUNDED MODE: event intake overloaded (%" PRIu64 " new flows/s read)",
 				st.intake_rate);
 		fputs("; every tracked service counted ", out);
-		put_dump_cadence(&st, out);
+		put_dump_cadence(d, &st, out);
 		fprintf(out, ", new flows now %" PRIu64 "/s (%s), back to events below %" PRIu64 "/s\n",
 			st.sampled_rate,
 			st.rate_from_counters ? "the kernel's counters" : "sampled events",
@@ -423,7 +455,7 @@ static void text_header(const struct knlbd *d, FILE *out)
 	} else if (st.periodic_services) {
 		fprintf(out, "conntrack: %zu service%s (track = periodic) counted ",
 			st.periodic_services, st.periodic_services == 1 ? "" : "s");
-		put_dump_cadence(&st, out);
+		put_dump_cadence(d, &st, out);
 		fprintf(out, ", last pass %" PRIu64 " ms (%" PRIu64 " ms of CPU)\n",
 			st.last_pass_ms, st.last_pass_cpu_us / 1000);
 	}

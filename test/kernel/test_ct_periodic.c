@@ -234,7 +234,11 @@ Test(ct_periodic, unread_counts_pass_every_5_s_and_when_read)
 	cr_expect_eq(passes(&t), 3, "one 5 s after it");
 
 	/* knlbd's from the conntrack timeouts: 2 s is the cadence then. */
-	ct_set_unread_interval(t.ct, 2000 * MS);
+	struct ct_unread_mark m = { .mark = SVC1, .l4proto = IPPROTO_TCP,
+				    .families = CT_FAMILY_BIT(AF_INET),
+				    .every_ns = 2000 * MS };
+
+	cr_assert_eq(ct_set_unread_marks(t.ct, &m, 1), 0);
 	ct_get_stats(t.ct, &st);
 	cr_expect_eq(st.unread_interval_ms, 2000);
 	run_for(&t, 2000);	/* the last pass was 0.5 s ago */
@@ -249,6 +253,58 @@ Test(ct_periodic, unread_counts_pass_every_5_s_and_when_read)
 	run_for(&t, 1000);
 	cr_expect_geq(passes(&t), 5 + 5, "acted on: every 100 ms again (%llu)",
 		      (unsigned long long)passes(&t));
+	close_ct(&t);
+}
+
+/*
+ * Unread, each mark at its own interval: two TCP services every second,
+ * a UDP one every 3 s.  A tick passes over the due marks only: the TCP
+ * pair's flows are counted within a second, the UDP service's only at its
+ * turn (or when a reader asks: a whole pass).  The pair's pass is
+ * filtered by the kernel on the protocol (two marks), and sees them all.
+ */
+#define SVC3 0x03000000u
+Test(ct_periodic, unread_marks_pass_each_at_its_own_interval)
+{
+	uint32_t svcs[] = { SVC1, SVC2, SVC3 };
+	struct ct_unread_mark m[] = {
+		{ .mark = SVC1, .l4proto = IPPROTO_TCP, .families = 1, .every_ns = 1000 * MS },
+		{ .mark = SVC3, .l4proto = IPPROTO_UDP, .families = 1, .every_ns = 3000 * MS },
+		{ .mark = SVC2, .l4proto = IPPROTO_TCP, .families = 1, .every_ns = 1000 * MS },
+	};
+	struct ct_stats st;
+	struct pctx t;
+
+	kt_set_sysctl("net/netfilter/nf_conntrack_events", "0");
+	open_ct(&t);
+	ct_set_counts_acted_on(t.ct, false);
+	cr_assert_eq(ct_set_unread_marks(t.ct, m, 3), 0);
+	ct_get_stats(t.ct, &st);
+	cr_expect_eq(st.unread_interval_ms, 1000, "the shortest");
+	cr_assert_eq(ct_set_periodic(t.ct, svcs, 3, 100 * MS), 0);
+	run_for(&t, 300);
+	cr_expect_eq(passes(&t), 1, "the first tick's, of all");
+
+	batch(0, 20, SVC1, B11, TCP_CONNTRACK_ESTABLISHED, false);
+	batch(100, 15, SVC2, B11, TCP_CONNTRACK_ESTABLISHED, false);
+	batch(200, 30, SVC3, B11, TCP_CONNTRACK_ESTABLISHED, false);
+	run_for(&t, 1000);
+	cr_expect_eq(passes(&t), 2, "the TCP pair's, 1 s after the first");
+	cr_expect_eq(active(&t, SVC1, B11), 20, "counted by the pair's pass");
+	cr_expect_eq(active(&t, SVC2, B11), 15, "the protocol filter let them through");
+	cr_expect_eq(active(&t, SVC3, B11), 0, "not its turn");
+	run_for(&t, 1000);
+	cr_expect_eq(passes(&t), 3);
+	cr_expect_eq(active(&t, SVC3, B11), 0, "2.3 s: still not its turn");
+	run_for(&t, 1000);
+	cr_expect_eq(passes(&t), 4, "3 s: all due, one whole pass");
+	cr_expect_eq(active(&t, SVC3, B11), 30, "its turn");
+
+	/* A reader finds the oldest counts 1 s old: one whole pass. */
+	batch(300, 5, SVC3, B12, TCP_CONNTRACK_ESTABLISHED, false);
+	run_for(&t, 500);
+	cr_assert_eq(ct_refresh_counts(t.ct), 0);
+	cr_expect_eq(active(&t, SVC3, B12), 5, "the reader's pass is whole");
 	close_ct(&t);
 }
 
@@ -1039,11 +1095,11 @@ Test(ct_periodic, knlbd_counts_when_read_until_something_acts_on_them)
 }
 
 /*
- * Unread, a UDP-only gateway's counts by dumps are refreshed every half
- * of conntrack's shortest UDP timeout (30 s: 15 s), not TCP's 5 s: its
+ * Unread, a UDP service's counts by dumps are refreshed every half of
+ * conntrack's shortest UDP timeout (30 s: 15 s), not TCP's 5 s: its
  * ended flows' entries stay three times longer.  A timeout the operator
- * lowers applies at the next reload; a TCP service brings TCP's CLOSE
- * (10 s) back.
+ * lowers applies at the next reload; a TCP service beside it has its
+ * own, TCP's CLOSE (10 s) halved, and status says both.
  */
 Test(ct_periodic, knlbd_refreshes_unread_udp_counts_within_udp_timeout)
 {
@@ -1079,7 +1135,13 @@ Test(ct_periodic, knlbd_refreshes_unread_udp_counts_within_udp_timeout)
 	free(out);
 	out = conntrack_json(&r);
 	cr_expect_eq(json_u64(out, "\"conntrack\"", "unread_interval_ms"), 5000,
-		     "TCP's CLOSE, 10 s, is shorter: %s", out);
+		     "the shortest, TCP's CLOSE (10 s) halved: %s", out);
+	cr_expect_eq(json_u64(out, "\"conntrack\"", "unread_interval_tcp_ms"), 5000, "%s", out);
+	cr_expect_eq(json_u64(out, "\"conntrack\"", "unread_interval_udp_ms"), 6000, "%s", out);
+	free(out);
+	out = kt_knlbctl(&r, "status", &code);
+	cr_expect(strstr(out, "and every 5000 ms for TCP, 6000 ms for UDP (nothing drains"),
+		  "%s", out);
 	free(out);
 	kt_knlbd_stop(&r);
 }

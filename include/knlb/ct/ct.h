@@ -341,15 +341,30 @@ int ct_periodic_pass(struct ct *ct);
 void ct_set_counts_acted_on(struct ct *ct, bool on);
 
 /*
- * The unread interval: under the shortest time conntrack keeps a counted
- * flow's entry after its last packet, so that a pass still sees every
- * flow's last accounting before the entry goes, and no flow opens and
- * ends between two passes.  knlbd gives half of ct_shortest_timeout_ns()
- * over the protocols of the services counted by dumps (UDP's 30 s by
- * default: 15 s; TCP's CLOSE, 10 s: 5 s); 0 restores the default,
- * CT_UNREAD_INTERVAL_NS, half TCP's default.
+ * The unread interval of each counted service's flows: under the
+ * shortest time conntrack keeps such a flow's entry after its last
+ * packet, so that a pass still sees every flow's last accounting before
+ * the entry goes, and no flow opens and ends between two passes.  knlbd
+ * gives half of ct_shortest_timeout_ns() for the service's protocol
+ * (TCP's CLOSE, 10 s by default: 5 s; UDP's 30 s: 15 s).  While nothing
+ * acts on the counts, a tick passes over the marks that are due only,
+ * the kernel filtering on their mark or protocol (ct_resync_pass_
+ * filtered()): a gateway with TCP and UDP services dumps its UDP flows a
+ * third as often.  When every counted mark is due, or a reader asks
+ * (ct_refresh_counts()), one whole pass as before.  Marks not given, or
+ * n = 0: CT_UNREAD_INTERVAL_NS, half TCP's default, a whole pass.
+ * Copied; 0 or -ENOMEM (nothing changed).
  */
-void ct_set_unread_interval(struct ct *ct, uint64_t ns);
+#define CT_FAMILY_BIT(af)	((af) == AF_INET6 ? 2 : 1)
+struct ct_unread_mark {
+	uint32_t mark;			/* a counted service's */
+	uint8_t l4proto;		/* its flows': IPPROTO_TCP or _UDP */
+	uint8_t families;		/* CT_FAMILY_BIT()s of its VIPs */
+	uint64_t every_ns;		/* its unread interval */
+	uint64_t at_ns;			/* ct's: its last pass's start */
+};
+int ct_set_unread_marks(struct ct *ct, const struct ct_unread_mark *m,
+			size_t n);
 #define CT_UNREAD_INTERVAL_NS		5000000000ULL
 
 /*
