@@ -115,8 +115,9 @@ struct ct {
 	struct ct_unread_mark *unread;
 	size_t n_unread;
 	uint32_t *due;			/* a tick's due marks */
+	size_t due_cap;
 	uint32_t *due_unseen;		/* of them, the periodic ones */
-	size_t due_cap;			/* of both */
+	size_t due_unseen_cap;
 	struct ct_bounded_policy policy;
 	uint64_t window_start_ns;	/* overflows counted since */
 	unsigned window_overflows;

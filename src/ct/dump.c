@@ -196,7 +196,7 @@ static int dump_pass(struct ct *ct, const uint32_t *marks, size_t n,
 		}
 		return 0;
 	}
-	if (!marks || !f || !f->l4proto)
+	if (!marks || !f || !f->l4proto || !f->families)
 		return ct_dump(ct, 0, resync_one, NULL);
 	for (size_t i = 0; i < 2; i++) {
 		if (!(f->families & CT_FAMILY_BIT(families[i])))

@@ -38,14 +38,13 @@ int ct_set_unread_marks(struct ct *ct, const struct ct_unread_mark *m,
 {
 	struct ct_unread_mark *next = NULL;
 	uint64_t shortest = 0;
-	size_t cap = ct->due_cap;
 
 	if (n) {
 		next = malloc(n * sizeof(*next));
 		/* A tick's due marks, and the periodic ones among them. */
 		if (!next ||
-		    grow(&ct->due, &cap, n, sizeof(*ct->due), 8) < 0 ||
-		    grow(&ct->due_unseen, &ct->due_cap, n,
+		    grow(&ct->due, &ct->due_cap, n, sizeof(*ct->due), 8) < 0 ||
+		    grow(&ct->due_unseen, &ct->due_unseen_cap, n,
 			 sizeof(*ct->due_unseen), 8) < 0) {
 			free(next);
 			return -ENOMEM;
@@ -77,7 +76,7 @@ void ct_unread_free(struct ct *ct)
 	free(ct->due_unseen);
 	ct->unread = NULL;
 	ct->due = ct->due_unseen = NULL;
-	ct->n_unread = ct->due_cap = 0;
+	ct->n_unread = ct->due_cap = ct->due_unseen_cap = 0;
 }
 
 /*
