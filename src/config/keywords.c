@@ -54,7 +54,7 @@ static const struct config_keyword keywords[] = {
 	{ .name = "track_interval", .global_offset = G(track_interval_ns),
 	  .service_offset = NOWHERE, .parse = config_parse_duration_key,
 	  .min = 100000000, .max = 60000000000UL, .def = "1s",
-	  .doc = "track = periodic, and the bounded mode of an overloaded event intake: flow counts are refreshed from a kernel-filtered conntrack dump this often while a drain, wlc or maxconn acts on them; else every half the shortest conntrack timeout of the counted protocols (5 s with TCP, 15 s UDP only) and when read (status, stats, a scrape) older than this" },
+	  .doc = "track = periodic, and the bounded mode of an overloaded event intake: flow counts are refreshed from a kernel-filtered conntrack dump this often while a drain, wlc or maxconn acts on them; else each service's every half the shortest conntrack timeout of its protocol (5 s TCP, 15 s UDP) and when read (status, stats, a scrape) older than this" },
 	{ .name = "track_events_limit", .global_offset = G(track_events_limit),
 	  .service_offset = NOWHERE, .parse = config_parse_u32,
 	  .min = 0, .max = 100000000, .def = "10000",
