@@ -315,6 +315,8 @@ int ct_unread_tick(struct ct *ct, uint64_t now, bool *whole);
 /* After a pass that started at start: over the n scope marks, or all. */
 void ct_unread_passed(struct ct *ct, const uint32_t *scope, size_t n,
 		      uint64_t start);
+/* The longest of the marks' intervals in ms (ct_unread_ms() when one). */
+uint64_t ct_unread_longest_ms(const struct ct *ct);
 void ct_unread_free(struct ct *ct);
 
 void ct_periodic_init(struct ct *ct);

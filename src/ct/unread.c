@@ -69,6 +69,20 @@ int ct_set_unread_marks(struct ct *ct, const struct ct_unread_mark *m,
 	return 0;
 }
 
+uint64_t ct_unread_longest_ms(const struct ct *ct)
+{
+	uint64_t longest = ct_unread_ms(ct), tick = ct_effective_interval(ct);
+
+	for (size_t i = 0; longest && i < ct->n_unread; i++) {
+		uint64_t every = ct->unread[i].every_ns > tick ?
+				 ct->unread[i].every_ns : tick;
+
+		if (every / 1000000 > longest)
+			longest = every / 1000000;
+	}
+	return longest;
+}
+
 void ct_unread_free(struct ct *ct)
 {
 	free(ct->unread);
