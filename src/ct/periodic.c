@@ -12,7 +12,7 @@
  * knlb flow in the table, once per interval, whatever the new-flow rate;
  * so while nothing acts on the counts they are made every unread
  * interval and when read instead (ct_set_counts_acted_on(),
- * ct_set_unread_interval()).
+ * ct_set_unread_marks()).
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -2,7 +2,7 @@
 /*
  * How long conntrack keeps a flow's entry after its last packet, per
  * protocol, from the namespace's sysctls: what bounds the time between
- * two unread passes (ct_set_unread_interval()).  See
+ * two unread passes (ct_set_unread_marks()).  See
  * include/knlb/ct/ct.h.
  */
 #include <dirent.h>

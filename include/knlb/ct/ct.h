@@ -332,7 +332,7 @@ int ct_periodic_pass(struct ct *ct);
  * each dump costs the box what it costs whether read or not (the bench's
  * close workload: 2.5 % of the box's samples in knlbd, 0.75 of them in
  * ctnetlink's side of the dump, at a pass a second, docs/performance.md):
- * a pass comes every unread interval (ct_set_unread_interval(); the
+ * a pass comes every unread interval (ct_set_unread_marks(); the
  * interval, when longer), and ct_refresh_counts() makes one for a reader
  * who finds the counts older than the interval.  Bounded mode still
  * measures the new-flow rate every interval from the kernel's counters,
