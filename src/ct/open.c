@@ -12,20 +12,14 @@
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 
 #include "ct-int.h"
-
-#define CT_EVENTS_SYSCTL "/proc/sys/net/netfilter/nf_conntrack_events"
+#include "knlb/lib/proc_number.h"
 
 static bool events_disabled(void)
 {
-	FILE *f = fopen(CT_EVENTS_SYSCTL, "r");
-	int v = -1;
+	uint64_t v;
 
-	if (!f)
-		return false;
-	if (fscanf(f, "%d", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v == 0;
+	return proc_number_read("/proc", "sys/net/netfilter/nf_conntrack_events",
+				&v) == 0 && v == 0;
 }
 
 static int fail(char *err, size_t errlen, int ret, const char *what)

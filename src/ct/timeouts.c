@@ -6,13 +6,12 @@
  * include/knlb/ct/ct.h.
  */
 #include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
 
 #include "ct-int.h"
+#include "knlb/lib/proc_number.h"
 
 /*
  * The prefix of the protocol's timeout sysctls: every state's timeout,
@@ -27,25 +26,6 @@ static const char *timeout_prefix(int l4proto)
 	case IPPROTO_UDP: return "nf_conntrack_udp_timeout";
 	default: return NULL;
 	}
-}
-
-/* The whole number of seconds in dir/name: 0, or -1 when not one. */
-static int read_seconds(const char *dir, const char *name, uint64_t *out)
-{
-	char path[512], buf[32], *end;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	errno = 0;
-	*out = strtoull(buf, &end, 10);
-	return errno || end == buf || (*end && *end != '\n') ? -1 : 0;
 }
 
 uint64_t ct_shortest_timeout_ns(const char *proc_root, int l4proto)
@@ -64,7 +44,7 @@ uint64_t ct_shortest_timeout_ns(const char *proc_root, int l4proto)
 		return 0;
 	while ((e = readdir(d))) {
 		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 ||
-		    read_seconds(dir, e->d_name, &secs) < 0 || !secs)
+		    proc_number_read(dir, e->d_name, &secs) < 0 || !secs)
 			continue;
 		if (!shortest || secs < shortest)
 			shortest = secs;

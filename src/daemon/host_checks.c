@@ -15,6 +15,7 @@
 
 #include "knlb/lib/addr.h"
 #include "knlb/lib/grow.h"
+#include "knlb/lib/proc_number.h"
 #include "knlb/daemon/host_checks.h"
 
 static const char *const check_names[HOST_CHECK_COUNT] = {
@@ -33,42 +34,21 @@ const char *host_check_name(enum host_check check)
 
 /* ---- facts -------------------------------------------------------------- */
 
-/* The unsigned number in proc_root/rel: 0, or -errno (-EINVAL: not one). */
-static int read_number(const char *proc_root, const char *rel, uint64_t *out)
-{
-	char path[512], buf[64], *end;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "%s/%s", proc_root, rel);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	errno = 0;
-	*out = strtoull(buf, &end, 10);
-	if (errno || end == buf || (*end && *end != '\n'))
-		return -EINVAL;
-	return 0;
-}
-
 static int read_switch(const char *proc_root, const char *rel)
 {
 	uint64_t v;
 
-	if (read_number(proc_root, rel, &v) < 0)
+	if (proc_number_read(proc_root, rel, &v) < 0)
 		return HOST_UNKNOWN;
 	return v != 0;
 }
 
 void host_ct_read(const char *proc_root, struct host_ct *ct)
 {
-	ct->loaded = read_number(proc_root, "sys/net/netfilter/nf_conntrack_max",
+	ct->loaded = proc_number_read(proc_root, "sys/net/netfilter/nf_conntrack_max",
 				 &ct->max) == 0;
 	if (!ct->loaded ||
-	    read_number(proc_root, "sys/net/netfilter/nf_conntrack_count",
+	    proc_number_read(proc_root, "sys/net/netfilter/nf_conntrack_count",
 			&ct->count) < 0)
 		ct->count = 0;
 	if (!ct->loaded)
