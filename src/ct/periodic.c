@@ -250,15 +250,16 @@ static void enter_bounded(struct ct *ct, uint64_t now, uint64_t intake,
 	/* The periodic passes are the resync from now on, without the log. */
 	ct->st.resync_pending = false;
 	loop_timer_cancel(ct->loop, &ct->resync_timer);
-	if (ct->counts_acted_on || ct_unread_longest_ms(ct) <= ct_unread_ms(ct))
-		snprintf(every, sizeof(every), "%s%" PRIu64 " ms",
-			 ct->counts_acted_on ? "every " : "when read and every ",
-			 ct->counts_acted_on ? ct_effective_interval(ct) / 1000000 :
-			 ct_unread_ms(ct));
-	else
+	if (ct->counts_acted_on)
+		snprintf(every, sizeof(every), "every %" PRIu64 " ms",
+			 ct_effective_interval(ct) / 1000000);
+	else if (ct_unread_longest_ms(ct) > ct_unread_ms(ct))
 		snprintf(every, sizeof(every),
 			 "when read and every %" PRIu64 "-%" PRIu64 " ms (each service its protocol's)",
 			 ct_unread_ms(ct), ct_unread_longest_ms(ct));
+	else
+		snprintf(every, sizeof(every), "when read and every %" PRIu64 " ms",
+			 ct_unread_ms(ct));
 	log_warn("ct: %s: bounded mode, every tracked service counted from a conntrack dump %s until fewer than %" PRIu64 " new flows/s%s",
 		 why, every, ct->st.bounded_exit_rate,
 		 ct->on_new ? "; passive health (observe) sees no new flow meanwhile" : "");

@@ -69,18 +69,38 @@ int ct_set_unread_marks(struct ct *ct, const struct ct_unread_mark *m,
 	return 0;
 }
 
+/* How often u's flows are dumped while unread: its interval, or the tick's when longer. */
+static uint64_t mark_every(const struct ct *ct, const struct ct_unread_mark *u)
+{
+	uint64_t tick = ct_effective_interval(ct);
+
+	return u->every_ns > tick ? u->every_ns : tick;
+}
+
+/* The longest of the marks of l4proto (0: any), ms; 0 while acted on. */
+static uint64_t longest_ms(const struct ct *ct, uint8_t l4proto)
+{
+	uint64_t longest = 0;
+
+	if (ct->counts_acted_on)
+		return 0;
+	for (size_t i = 0; i < ct->n_unread; i++)
+		if ((!l4proto || ct->unread[i].l4proto == l4proto) &&
+		    mark_every(ct, &ct->unread[i]) / 1000000 > longest)
+			longest = mark_every(ct, &ct->unread[i]) / 1000000;
+	return longest;
+}
+
 uint64_t ct_unread_longest_ms(const struct ct *ct)
 {
-	uint64_t longest = ct_unread_ms(ct), tick = ct_effective_interval(ct);
+	uint64_t longest = longest_ms(ct, 0), shortest = ct_unread_ms(ct);
 
-	for (size_t i = 0; longest && i < ct->n_unread; i++) {
-		uint64_t every = ct->unread[i].every_ns > tick ?
-				 ct->unread[i].every_ns : tick;
+	return longest > shortest ? longest : shortest;
+}
 
-		if (every / 1000000 > longest)
-			longest = every / 1000000;
-	}
-	return longest;
+uint64_t ct_unread_proto_ms(const struct ct *ct, uint8_t l4proto)
+{
+	return longest_ms(ct, l4proto);
 }
 
 void ct_unread_free(struct ct *ct)
@@ -155,10 +175,8 @@ void ct_unread_passed(struct ct *ct, const uint32_t *scope, size_t n,
 static bool due(const struct ct *ct, const struct ct_unread_mark *u,
 		uint64_t now)
 {
-	uint64_t tick = ct_effective_interval(ct),
-		 every = u->every_ns > tick ? u->every_ns : tick;
-
-	return !u->at_ns || now + tick / 2 - u->at_ns >= every;
+	return !u->at_ns ||
+	       now + ct_effective_interval(ct) / 2 - u->at_ns >= mark_every(ct, u);
 }
 
 /* The due marks of protocol l4proto into ct->due, their families in *fam. */

@@ -221,7 +221,8 @@ static void follow_unread_intervals(struct knlbd *d)
 
 	for (int p = 0; p < 2; p++) {
 		every[p] = ct_shortest_timeout_ns(d->host.proc_root, protos[p]) / 2;
-		d->unread_ns[p] = every[p] ? every[p] : CT_UNREAD_INTERVAL_NS;
+		if (!every[p])
+			every[p] = CT_UNREAD_INTERVAL_NS;
 	}
 	m = calloc(d->pool->n_services + 1, sizeof(*m));
 	if (!m) {
@@ -238,7 +239,7 @@ static void follow_unread_intervals(struct knlbd *d)
 			continue;
 		m[n] = (struct ct_unread_mark){
 			.mark = svc->ct_mark, .l4proto = (uint8_t)protos[p],
-			.every_ns = d->unread_ns[p],
+			.every_ns = every[p],
 		};
 		for (size_t f = 0; f < KNLB_FAMILIES; f++)
 			if (svc->cfg->vip[f].family)

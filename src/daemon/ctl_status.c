@@ -314,28 +314,6 @@ static void json_service(const struct service_row *sr, const uint64_t *persist,
 	json_object_end(w);
 }
 
-/*
- * How often the flows of the tracked services of protocol p (0 TCP, 1
- * UDP) are dumped while nothing acts on the counts: their unread interval
- * (daemon/ct_counting.c), or the count interval when longer.  0 while
- * the counts are acted on, or without such a service.
- */
-static uint64_t unread_proto_ms(const struct knlbd *d, const struct ct_stats *st,
-				int p)
-{
-	uint64_t ms = d->unread_ns[p] / 1000000;
-
-	if (!st->unread_interval_ms)
-		return 0;
-	for (size_t s = 0; s < d->pool->n_services; s++) {
-		const struct knlb_service_config *c = d->pool->services[s].cfg;
-
-		if (c->track != KNLB_TRACK_OFF && (c->proto == KNLB_PROTO_UDP) == p)
-			return ms > st->periodic_interval_ms ? ms : st->periodic_interval_ms;
-	}
-	return 0;
-}
-
 static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 {
 	struct ct_stats st;
@@ -383,9 +361,9 @@ static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 	json_key(w, "unread_interval_ms");
 	json_uint(w, st.unread_interval_ms);
 	json_key(w, "unread_interval_tcp_ms");
-	json_uint(w, unread_proto_ms(d, &st, 0));
+	json_uint(w, ct_unread_proto_ms(d->ct, IPPROTO_TCP));
 	json_key(w, "unread_interval_udp_ms");
-	json_uint(w, unread_proto_ms(d, &st, 1));
+	json_uint(w, ct_unread_proto_ms(d->ct, IPPROTO_UDP));
 	json_key(w, "last_pass_ms");
 	json_uint(w, st.last_pass_ms);
 	json_key(w, "last_pass_cpu_ms");
@@ -407,7 +385,8 @@ static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 static void put_dump_cadence(const struct knlbd *d, const struct ct_stats *st,
 			     FILE *out)
 {
-	uint64_t tcp = unread_proto_ms(d, st, 0), udp = unread_proto_ms(d, st, 1);
+	uint64_t tcp = ct_unread_proto_ms(d->ct, IPPROTO_TCP),
+		 udp = ct_unread_proto_ms(d->ct, IPPROTO_UDP);
 
 	if (!st->unread_interval_ms)
 		fprintf(out, "from a dump every %" PRIu64 " ms", st->periodic_interval_ms);

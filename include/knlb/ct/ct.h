@@ -365,6 +365,12 @@ struct ct_unread_mark {
 };
 int ct_set_unread_marks(struct ct *ct, const struct ct_unread_mark *m,
 			size_t n);
+/*
+ * How often l4proto's services are dumped while nothing acts on the
+ * counts, in ms (their interval, or the count interval when longer); 0
+ * while the counts are acted on, or without such a service.
+ */
+uint64_t ct_unread_proto_ms(const struct ct *ct, uint8_t l4proto);
 #define CT_UNREAD_INTERVAL_NS		5000000000ULL
 
 /*

@@ -60,8 +60,6 @@ struct knlbd {
 	struct loop_timer lrt_timer;	/* latency_weights = yes re-weighting */
 	struct loop_timer audit_timer;	/* flow counts against a dump */
 	struct host_watch host;		/* forwarding, snat addresses, conntrack */
-	uint64_t unread_ns[2];		/* TCP's, UDP's unread dump interval
-					   (daemon/ct_counting.c) */
 	bool wlc_no_ct_logged;
 	bool probes_quiet;		/* "<table>.probes" added (daemon/probe_events.c) */
 };
