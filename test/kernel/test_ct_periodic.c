@@ -98,6 +98,16 @@ static void batch(unsigned first, unsigned n, uint32_t mark, uint32_t backend,
 		     n, strerror(-err));
 }
 
+/* knlbctl reload, which must succeed. */
+static void reload_ok(const struct kt_knlbd *r)
+{
+	int code;
+	char *out = kt_knlbctl(r, "reload", &code);
+
+	cr_expect_eq(code, 0, "%s", out);
+	free(out);
+}
+
 static uint64_t active(struct pctx *t, uint32_t mark, uint32_t backend)
 {
 	struct knlb_addr a = { .family = AF_INET };
@@ -760,9 +770,7 @@ Test(ct_periodic, knlbd_goes_bounded_above_its_events_limit)
 	kt_knlbd_write_conf(&r, "[global]\ntrack_events_limit = 0\ntrack_interval = 200ms\n"
 			    "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = none\n"
 			    "backend = 10.0.0.11:8080\n");
-	out = kt_knlbctl(&r, "reload", &code);
-	cr_expect_eq(code, 0, "%s", out);
-	free(out);
+	reload_ok(&r);
 	out = kt_knlbctl(&r, "--json status", &code);
 	cr_expect_eq(json_u64(out, "\"conntrack\"", "events_limit"), 0, "%s", out);
 	free(out);
@@ -971,9 +979,7 @@ Test(ct_periodic, knlbd_without_events_services_subscribes_to_nothing)
 	kt_knlbd_write_conf(&r, "[global]\ntrack_interval = 200ms\n"
 			    "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = none\n"
 			    "backend = 10.0.0.11:8080\n" SVC_OFF);
-	out = kt_knlbctl(&r, "reload", &code);
-	cr_expect_eq(code, 0, "%s", out);
-	free(out);
+	reload_ok(&r);
 	cr_expect_eq(netfilter_groups() & EVENT_GROUP_BITS, EVENT_GROUP_BITS,
 		     "web on events: NEW and DESTROY joined (%#lx)",
 		     netfilter_groups());
@@ -983,9 +989,7 @@ Test(ct_periodic, knlbd_without_events_services_subscribes_to_nothing)
 
 	kt_knlbd_write_conf(&r, "[global]\ntrack_interval = 200ms\n"
 			    SVC_PERIODIC SVC_OFF);
-	out = kt_knlbctl(&r, "reload", &code);
-	cr_expect_eq(code, 0, "%s", out);
-	free(out);
+	reload_ok(&r);
 	cr_expect_eq(netfilter_groups(), 0, "left again: %#lx",
 		     netfilter_groups());
 	log = kt_read_file(r.log);
@@ -1116,9 +1120,7 @@ Test(ct_periodic, knlbd_refreshes_unread_udp_counts_within_udp_timeout)
 	free(out);
 
 	kt_set_sysctl("net/netfilter/nf_conntrack_udp_timeout", "12");
-	out = kt_knlbctl(&r, "reload", &code);
-	cr_expect_eq(code, 0, "%s", out);
-	free(out);
+	reload_ok(&r);
 	out = conntrack_json(&r);
 	cr_expect_eq(json_u64(out, "\"conntrack\"", "unread_interval_ms"), 6000, "%s", out);
 	free(out);
@@ -1130,9 +1132,7 @@ Test(ct_periodic, knlbd_refreshes_unread_udp_counts_within_udp_timeout)
 	snprintf(conf, sizeof(conf), "%s[service web]\nvip = 192.0.2.10\nport = 80\ncheck = none\n"
 		 "track = periodic\nbackend = 10.0.0.11:8080\n", udp);
 	kt_knlbd_write_conf(&r, conf);
-	out = kt_knlbctl(&r, "reload", &code);
-	cr_expect_eq(code, 0, "%s", out);
-	free(out);
+	reload_ok(&r);
 	out = conntrack_json(&r);
 	cr_expect_eq(json_u64(out, "\"conntrack\"", "unread_interval_ms"), 5000,
 		     "the shortest, TCP's CLOSE (10 s) halved: %s", out);
