@@ -318,6 +318,8 @@ void ct_unread_passed(struct ct *ct, const uint32_t *scope, size_t n,
 /* The longest of the marks' intervals in ms (ct_unread_ms() when one). */
 uint64_t ct_unread_longest_ms(const struct ct *ct);
 void ct_unread_free(struct ct *ct);
+/* After ct_set_periodic(): the marks' periodic flags again. */
+void ct_unread_mark_periodic(struct ct *ct);
 
 void ct_periodic_init(struct ct *ct);
 void ct_periodic_close(struct ct *ct);

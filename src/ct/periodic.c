@@ -178,6 +178,7 @@ int ct_set_periodic(struct ct *ct, const uint32_t *marks, size_t n,
 		memcpy(ct->periodic_marks, marks, n * sizeof(*marks));
 	ct->n_periodic = n;
 	ct->st.periodic_services = n;
+	ct_unread_mark_periodic(ct);
 	unseen_reset(&ct->unseen);	/* other marks: another baseline */
 	ct->periodic_interval_ns = interval_ns;
 	/* A new interval applies from the next pass on. */

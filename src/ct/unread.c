@@ -63,6 +63,7 @@ int ct_set_unread_marks(struct ct *ct, const struct ct_unread_mark *m,
 	free(ct->unread);
 	ct->unread = next;
 	ct->n_unread = n;
+	ct_unread_mark_periodic(ct);
 	ct->unread_interval_ns = shortest ? shortest : CT_UNREAD_INTERVAL_NS;
 	/* Longer: from the last pass on; shorter: the next due tick passes. */
 	ct->st.unread_interval_ms = ct_unread_ms(ct);
@@ -131,12 +132,20 @@ static bool counted(const struct ct *ct, size_t i, uint32_t *mark)
 	return true;
 }
 
-static bool is_periodic(const struct ct *ct, uint32_t mark)
+/*
+ * After either set changed: which marks are periodic services', so a
+ * tick need not search the periodic marks for each due one.
+ */
+void ct_unread_mark_periodic(struct ct *ct)
 {
-	for (size_t i = 0; i < ct->n_periodic; i++)
-		if (ct->periodic_marks[i] == mark)
-			return true;
-	return false;
+	for (size_t i = 0; i < ct->n_unread; i++)
+		ct->unread[i].periodic = false;
+	for (size_t i = 0; i < ct->n_periodic; i++) {
+		struct ct_unread_mark *u = find(ct, ct->periodic_marks[i]);
+
+		if (u)
+			u->periodic = true;
+	}
 }
 
 void ct_unread_passed(struct ct *ct, const uint32_t *scope, size_t n,
@@ -195,7 +204,7 @@ static size_t due_of(struct ct *ct, uint64_t now, uint8_t l4proto,
 			continue;
 		ct->due[n++] = mark;
 		*fam |= u->families;
-		if (is_periodic(ct, mark))
+		if (u->periodic)
 			ct->due_unseen[(*n_unseen)++] = mark;
 	}
 	return n;

@@ -362,6 +362,7 @@ struct ct_unread_mark {
 	uint8_t families;		/* CT_FAMILY_BIT()s of its VIPs */
 	uint64_t every_ns;		/* its unread interval */
 	uint64_t at_ns;			/* ct's: its last pass's start */
+	bool periodic;			/* ct's: a track = periodic service's */
 };
 int ct_set_unread_marks(struct ct *ct, const struct ct_unread_mark *m,
 			size_t n);
