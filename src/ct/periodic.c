@@ -443,13 +443,13 @@ static int read_new_flows(struct ct *ct, struct stats_table *k)
  * were added.
  */
 static uint64_t count_unseen(struct ct *ct, const struct stats_table *k,
-			     const uint32_t *marks, size_t n)
+			     const uint32_t *marks, size_t n, bool whole)
 {
 	struct stats_table after = { 0 };
 	uint64_t added = 0;
 
 	if (!ct->unseen.based) {
-		if (marks != ct->periodic_marks)
+		if (!whole)
 			return 0;
 		if (read_new_flows(ct, &after) == 0 &&
 		    unseen_baseline(&ct->unseen, ct->ft, &after,
@@ -506,7 +506,7 @@ static int pass_over(struct ct *ct, const uint32_t *scope, size_t n,
 	}
 	if (ct->new_flows_fn && n_unseen)
 		unseen = count_unseen(ct, counted ? &k : NULL, unseen_marks,
-				      n_unseen);
+				      n_unseen, whole);
 	stats_table_free(&k);
 	ct->st.periodic_passes++;
 	ct->st.last_pass_ms = ct->last_resync_dur_ns / 1000000;
