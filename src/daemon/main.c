@@ -77,8 +77,10 @@ static void usage(FILE *out)
 "  -t, --test           check the configuration, print a summary, exit\n"
 "      --render         print the nftables table that would be programmed,\n"
 "                       in nft syntax, without touching the kernel\n"
-"      --flush-on-exit  delete the table on SIGTERM/SIGINT (default: keep it,\n"
-"                       so forwarding continues and a restart is hitless)\n"
+"      --flush-on-exit  delete the table on SIGTERM/SIGINT, and turn conntrack's\n"
+"                       accounting off again if knlbd turned it on (default:\n"
+"                       keep both, so forwarding continues and a restart is\n"
+"                       hitless)\n"
 "      --syslog         log through syslog(3) (daemon facility), not stderr\n"
 "  -h, --help           this help\n"
 "  -V, --version        print the version\n"
@@ -414,11 +416,15 @@ static int run(struct daemon *dm)
 	 */
 	if (!d->ct)
 		traffic_without_conntrack(&d->config->global);
-	if (traffic_accounting_on(&d->config->global, "/proc") < 0)
+	if (traffic_accounting_on(&d->config->global, "/proc", &d->acct_turned_on) < 0)
 		return EXIT_KERNEL;
 	daemon_count_traffic(d);
-	if (daemon_program_kernel(d) < 0)
+	if (daemon_program_kernel(d) < 0) {
+		/* nothing of this start is left: nor the accounting it turned on */
+		if (d->acct_turned_on)
+			traffic_accounting_restore("/proc", true);
 		return EXIT_KERNEL;
+	}
 	log_pool(d->pool);
 	/* A standby gateway: its table exists, empty, so a reload adds deltas. */
 	if (d->pool->n_services == 0)
@@ -439,12 +445,16 @@ static int run(struct daemon *dm)
 		/* First the routers stop sending, then the table goes. */
 		announcer_withdraw_all(d);
 		daemon_flush_table(d);
+		/* the flows left carry counters still; no new one will */
+		if (d->config->global.traffic_counters == KNLB_TRAFFIC_CONNTRACK)
+			traffic_accounting_restore("/proc", d->acct_turned_on);
 	} else {
 		/* Fallback maps still waiting to be filled (nft/commit.c):
 		 * leave the table whole, as the render shows it. */
 		committer_refresh_fallbacks(d->committer, NULL);
-		log_info("leaving table inet %s in place: the kernel keeps forwarding",
-			 d->config->global.table);
+		log_info("leaving table inet %s in place: the kernel keeps forwarding%s",
+			 d->config->global.table, d->acct_turned_on ?
+			 ", with the conntrack accounting knlbd turned on (--flush-on-exit turns it back off)" : "");
 	}
 	return EXIT_OK;
 }

@@ -2,7 +2,8 @@
 /*
  * The per-backend figures readers show, from where [global]
  * traffic_counters counts them (include/knlb/daemon/traffic.h), and
- * turning conntrack's accounting on when that is conntrack.
+ * turning conntrack's accounting on when that is conntrack (and back off
+ * at --flush-on-exit when knlbd was the one to turn it on).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,20 @@
 #include "knlb/pool/pool-t.h"
 
 #define ACCT_SYSCTL "sys/net/netfilter/nf_conntrack_acct"
+
+/* VALUE ("0\n" or "1\n") into path: 0, or -errno. */
+static int acct_write(const char *path, const char *value)
+{
+	int fd, ret = 0;
+
+	errno = 0;
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd == -1 || write(fd, value, 2) != 2)
+		ret = errno ? -errno : -EIO;
+	if (fd != -1)
+		close(fd);
+	return ret;
+}
 
 /*
  * Turns nf_conntrack_acct on under proc_root: 0, or -errno (path filled).
@@ -39,14 +54,8 @@ static int accounting_on(const char *proc_root, char *path, size_t pathlen,
 		close(fd);
 	if (ret < 0 || now == '1')
 		return ret;
-	errno = 0;
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd == -1 || write(fd, "1\n", 2) != 2)
-		ret = errno ? -errno : -EIO;
-	else
-		*changed = true;
-	if (fd != -1)
-		close(fd);
+	ret = acct_write(path, "1\n");
+	*changed = ret == 0;
 	return ret;
 }
 
@@ -57,12 +66,14 @@ static void auto_becomes(struct knlb_global_config *g, enum knlb_traffic to)
 	g->traffic_auto = true;
 }
 
-int traffic_accounting_on(struct knlb_global_config *g, const char *proc_root)
+int traffic_accounting_on(struct knlb_global_config *g, const char *proc_root,
+			  bool *turned_on)
 {
 	bool automatic = g->traffic_counters == KNLB_TRAFFIC_AUTO, changed;
 	char path[512];
 	int ret;
 
+	*turned_on = false;
 	if (g->traffic_counters != KNLB_TRAFFIC_CONNTRACK && !automatic)
 		return 0;
 	ret = accounting_on(proc_root, path, sizeof(path), &changed);
@@ -79,6 +90,7 @@ int traffic_accounting_on(struct knlb_global_config *g, const char *proc_root)
 	}
 	if (automatic)
 		auto_becomes(g, KNLB_TRAFFIC_CONNTRACK);
+	*turned_on = changed;
 	if (changed)
 		log_info("traffic_counters = %s: turned on conntrack accounting (net.netfilter.nf_conntrack_acct = 1; each conntrack entry grows by 32 bytes); flows opened before now carry no counters",
 			 automatic ? "auto" : "conntrack");
@@ -86,6 +98,24 @@ int traffic_accounting_on(struct knlb_global_config *g, const char *proc_root)
 		log_info("traffic_counters = %s: conntrack accounting was on already (net.netfilter.nf_conntrack_acct = 1)",
 			 automatic ? "auto" : "conntrack");
 	return 0;
+}
+
+void traffic_accounting_restore(const char *proc_root, bool turned_on)
+{
+	char path[512];
+	int ret;
+
+	if (!turned_on) {
+		log_info("leaving conntrack accounting on (net.netfilter.nf_conntrack_acct = 1): it was on when knlbd started");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/" ACCT_SYSCTL, proc_root);
+	ret = acct_write(path, "0\n");
+	if (ret < 0)
+		log_error("cannot turn conntrack accounting back off (%s: %s): it stays on; set net.netfilter.nf_conntrack_acct = 0 by hand",
+			  path, strerror(-ret));
+	else
+		log_info("turned conntrack accounting back off (net.netfilter.nf_conntrack_acct = 0), as knlbd found it");
 }
 
 void traffic_without_conntrack(struct knlb_global_config *g)

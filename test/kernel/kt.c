@@ -507,6 +507,13 @@ void kt_knlbd_start(struct kt_knlbd *r, const char *name, const char *conf)
 void kt_knlbd_start_wrapped(struct kt_knlbd *r, const char *name,
 			    const char *conf, const char *wrapper)
 {
+	kt_knlbd_start_full(r, name, conf, wrapper, "");
+}
+
+void kt_knlbd_start_full(struct kt_knlbd *r, const char *name,
+			 const char *conf, const char *wrapper,
+			 const char *args)
+{
 	char cmd[1536];
 
 	snprintf(r->dir, sizeof(r->dir), "/tmp/knlb-kt-%s-XXXXXX", name);
@@ -515,8 +522,8 @@ void kt_knlbd_start_wrapped(struct kt_knlbd *r, const char *name,
 	snprintf(r->sock, sizeof(r->sock), "%s/knlb.sock", r->dir);
 	snprintf(r->log, sizeof(r->log), "%s/knlbd.log", r->dir);
 	kt_knlbd_write_conf(r, conf);
-	snprintf(cmd, sizeof(cmd), "%s%s%s -c %s -s %s", wrapper, wrapper[0] ? " " : "",
-		 kt_knlbd(), r->conf, r->sock);
+	snprintf(cmd, sizeof(cmd), "%s%s%s -c %s -s %s%s%s", wrapper, wrapper[0] ? " " : "",
+		 kt_knlbd(), r->conf, r->sock, args[0] ? " " : "", args);
 	r->pid = kt_start_command(cmd, r->log);
 	/* the socket is bound before the table is programmed: wait for both */
 	cr_assert(kt_wait_for_log(r->log, "programmed table", 10000),

@@ -101,6 +101,10 @@ void kt_knlbd_start(struct kt_knlbd *r, const char *name, const char *conf);
 /* The same, knlbd run under wrapper (a command and its options: setpriv ...). */
 void kt_knlbd_start_wrapped(struct kt_knlbd *r, const char *name,
 			    const char *conf, const char *wrapper);
+/* Both, and knlbd's own options after -c and -s (--flush-on-exit). */
+void kt_knlbd_start_full(struct kt_knlbd *r, const char *name,
+			 const char *conf, const char *wrapper,
+			 const char *args);
 void kt_knlbd_stop(struct kt_knlbd *r);
 /* knlbctl (beside the knlbd under test) -s r->sock ARGS: output, exit code. */
 char *kt_knlbctl(const struct kt_knlbd *r, const char *args, int *code);

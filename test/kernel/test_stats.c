@@ -523,6 +523,128 @@ Test(stats, auto_uses_the_accounting_a_read_only_sysctl_has_on)
 	kt_knlbd_stop(&r);
 }
 
+/* SIGTERM, then the log (the directory removed). */
+static char *stop_for_log(struct kt_knlbd *r)
+{
+	char cmd[128], *log;
+
+	cr_expect_eq(kt_stop_knlbd(r->pid), 0, "knlbd exit:\n%s", kt_read_file(r->log));
+	log = kt_read_file(r->log);
+	cr_assert_not_null(log);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", r->dir);
+	cr_expect_eq(system(cmd), 0);
+	return log;
+}
+
+/*
+ * --flush-on-exit leaves the host's accounting as knlbd found it: off
+ * again when knlbd turned it on (as user nobody, after the privilege
+ * drop, as under the unit), on when it was on already; a plain stop
+ * leaves it on with the table, and says so.
+ */
+Test(stats, flush_on_exit_turns_off_only_the_accounting_knlbd_turned_on)
+{
+	static const char conf[] = "[global]\nuser = nobody\n" WEB_SVC;
+	struct kt_knlbd r;
+	char *log;
+
+	acct_off();
+	kt_knlbd_start_full(&r, "stats-acct-flush", conf, "", "--flush-on-exit");
+	cr_expect_eq(acct_now(), '1', "auto left nf_conntrack_acct off");
+	log = stop_for_log(&r);
+	cr_expect_eq(acct_now(), '0', "--flush-on-exit left knlbd's accounting on:\n%s", log);
+	cr_expect(strstr(log, "turned conntrack accounting back off (net.netfilter.nf_conntrack_acct = 0)"),
+		  "%s", log);
+	free(log);
+
+	cr_assert_eq(system("sysctl -qw net.netfilter.nf_conntrack_acct=1"), 0);
+	kt_knlbd_start_full(&r, "stats-acct-flush-on", conf, "", "--flush-on-exit");
+	log = stop_for_log(&r);
+	cr_expect_eq(acct_now(), '1', "--flush-on-exit turned the operator's accounting off:\n%s", log);
+	cr_expect(strstr(log, "leaving conntrack accounting on (net.netfilter.nf_conntrack_acct = 1): it was on when knlbd started"),
+		  "%s", log);
+	free(log);
+
+	acct_off();
+	kt_knlbd_start_full(&r, "stats-acct-keep", conf, "", "");
+	log = stop_for_log(&r);
+	cr_expect_eq(acct_now(), '1', "a stop that keeps the table turned the accounting off");
+	cr_expect(strstr(log, "keeps forwarding, with the conntrack accounting knlbd turned on (--flush-on-exit turns it back off)"),
+		  "%s", log);
+	free(log);
+}
+
+/*
+ * table inet knlb made by an nft -i of the test's own, with the owner
+ * flag: nobody else may change it while that nft runs, so knlbd's
+ * programming fails.  The pid; *to_nft closed ends nft, and the table.
+ */
+static pid_t owned_table(int *to_nft)
+{
+	static const char add[] = "add table inet knlb { flags owner; }\n";
+	int fds[2];
+	pid_t pid;
+	char *tables = NULL;
+
+	cr_assert_eq(pipe(fds), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		dup2(fds[0], STDIN_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execlp("nft", "nft", "-i", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[0]);
+	cr_assert_eq(write(fds[1], add, sizeof(add) - 1), (ssize_t)(sizeof(add) - 1));
+	for (int i = 0; i < 100; i++) {
+		free(tables);
+		tables = kt_run_ok("nft list tables");
+		if (strstr(tables, "table inet knlb"))
+			break;
+		usleep(20000);
+	}
+	cr_assert(strstr(tables, "table inet knlb"), "nft -i made no table: %s", tables);
+	free(tables);
+	*to_nft = fds[1];
+	return pid;
+}
+
+/*
+ * A start that cannot program its table leaves nothing of itself: not
+ * the accounting it turned on either.
+ */
+Test(stats, a_start_that_cannot_program_turns_the_accounting_back_off)
+{
+	char dir[] = "/tmp/knlb-kt-acct-fail-XXXXXX", conf[96], log[96], args[256], cmd[128];
+	int to_nft, status;
+	pid_t nft, pid;
+	FILE *f;
+
+	acct_off();
+	nft = owned_table(&to_nft);
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(conf, sizeof(conf), "%s/knlb.conf", dir);
+	snprintf(log, sizeof(log), "%s/knlbd.log", dir);
+	f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	fputs(auto_conf, f);
+	fclose(f);
+	snprintf(args, sizeof(args), "-c %s -s %s/knlb.sock", conf, dir);
+	pid = kt_start_knlbd(args, log);
+	cr_expect(kt_wait_for_log(log, "programming table inet knlb failed", 10000),
+		  "%s", kt_read_file(log));
+	cr_expect_eq(kt_stop_knlbd(pid), 3, "%s", kt_read_file(log));
+	cr_expect_eq(acct_now(), '0', "a failed start left its accounting on:\n%s", kt_read_file(log));
+	cr_expect_eq(kt_count_in_log(log, "turned conntrack accounting back off"), 1,
+		     "%s", kt_read_file(log));
+	close(to_nft);
+	cr_expect_eq(waitpid(nft, &status, 0), nft);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_expect_eq(system(cmd), 0);
+}
+
 /*
  * The sums of conntrack -L -o extended's accounting: per line the first
  * packets=/bytes= are the original direction (client -> backend), the

@@ -296,17 +296,21 @@ Test(traffic, accounting_is_turned_on_for_conntrack_and_auto)
 		      ct = load_ok("[global]\ntraffic_counters = conntrack\n" WEB);
 	char *off = fake_proc("0\n"), *on = fake_proc("1\n"), *none = fake_proc(NULL),
 	     *empty = fake_proc("");
+	bool turned;
 
-	cr_expect_eq(traffic_accounting_on(&rules.cfg->global, off), 0);
+	cr_expect_eq(traffic_accounting_on(&rules.cfg->global, off, &turned), 0);
 	cr_expect_str_eq(acct_value(off), "0\n", "traffic_counters = yes touched it");
+	cr_expect_not(turned);
 	cr_expect_eq(rules.cfg->global.traffic_counters, KNLB_TRAFFIC_RULES);
-	cr_expect_eq(traffic_accounting_on(&ct.cfg->global, off), 0);
+	cr_expect_eq(traffic_accounting_on(&ct.cfg->global, off, &turned), 0);
 	cr_expect_str_eq(acct_value(off), "1\n");
-	cr_expect_eq(traffic_accounting_on(&ct.cfg->global, on), 0);
+	cr_expect(turned, "0 -> 1 not reported as knlbd's");
+	cr_expect_eq(traffic_accounting_on(&ct.cfg->global, on, &turned), 0);
 	cr_expect_str_eq(acct_value(on), "1\n");
+	cr_expect_not(turned, "on already, yet reported as knlbd's");
 	/* No such sysctl (no conntrack): knlbd does not start. */
-	cr_expect_eq(traffic_accounting_on(&ct.cfg->global, none), -ENOENT);
-	cr_expect_eq(traffic_accounting_on(&ct.cfg->global, empty), -EIO);
+	cr_expect_eq(traffic_accounting_on(&ct.cfg->global, none, &turned), -ENOENT);
+	cr_expect_eq(traffic_accounting_on(&ct.cfg->global, empty, &turned), -EIO);
 	cr_expect_eq(ct.cfg->global.traffic_counters, KNLB_TRAFFIC_CONNTRACK);
 	cr_expect_not(ct.cfg->global.traffic_auto);
 	rm_proc(empty);
@@ -317,25 +321,50 @@ Test(traffic, accounting_is_turned_on_for_conntrack_and_auto)
 	result_free(&ct);
 }
 
+/*
+ * --flush-on-exit: back to 0 only what knlbd turned on; the operator's
+ * (or an earlier knlbd's) stays on; a sysctl gone is an error, no crash.
+ */
+Test(traffic, accounting_is_turned_back_off_only_when_knlbd_turned_it_on)
+{
+	struct result ct = load_ok(WEB);
+	char *off = fake_proc("0\n"), *on = fake_proc("1\n"), *none = fake_proc(NULL);
+	bool turned;
+
+	cr_assert_eq(traffic_accounting_on(&ct.cfg->global, off, &turned), 0);
+	cr_assert(turned);
+	traffic_accounting_restore(off, turned);
+	cr_expect_str_eq(acct_value(off), "0\n", "knlbd's own accounting left on");
+	cr_assert_eq(traffic_accounting_on(&ct.cfg->global, on, &turned), 0);
+	traffic_accounting_restore(on, turned);
+	cr_expect_str_eq(acct_value(on), "1\n", "the operator's accounting turned off");
+	traffic_accounting_restore(none, true);
+	rm_proc(off);
+	rm_proc(on);
+	rm_proc(none);
+	result_free(&ct);
+}
+
 /* auto: conntrack where the accounting can be turned on, else the rules. */
 Test(traffic, auto_counts_with_conntrack_where_it_can_else_with_rules)
 {
 	struct result on = load_ok(WEB), fails = load_ok(WEB), unreadable = load_ok(WEB);
 	char *off = fake_proc("0\n"), *none = fake_proc(NULL), *empty = fake_proc("");
+	bool turned;
 
-	cr_expect_eq(traffic_accounting_on(&on.cfg->global, off), 0);
+	cr_expect_eq(traffic_accounting_on(&on.cfg->global, off, &turned), 0);
 	cr_expect_str_eq(acct_value(off), "1\n");
 	cr_expect_eq(on.cfg->global.traffic_counters, KNLB_TRAFFIC_CONNTRACK);
 	cr_expect(on.cfg->global.traffic_auto);
 	cr_expect_str_eq(traffic_status_line(&on.cfg->global, (struct ct *)1),
 			 "traffic counters: conntrack's accounting (traffic_counters = auto), summed by knlbd from each flow's last reading: a lower bound for the ended flows of track = off services and for flows opened before the accounting was on");
 	/* No sysctl: knlbd starts, counting with the rules, and says so. */
-	cr_expect_eq(traffic_accounting_on(&fails.cfg->global, none), 0);
+	cr_expect_eq(traffic_accounting_on(&fails.cfg->global, none, &turned), 0);
 	cr_expect_eq(fails.cfg->global.traffic_counters, KNLB_TRAFFIC_RULES);
 	cr_expect(fails.cfg->global.traffic_auto);
 	cr_expect(strstr(traffic_status_line(&fails.cfg->global, NULL), "a rule per packet (traffic_counters = auto"));
 	/* A sysctl that cannot be read: the same. */
-	cr_expect_eq(traffic_accounting_on(&unreadable.cfg->global, empty), 0);
+	cr_expect_eq(traffic_accounting_on(&unreadable.cfg->global, empty, &turned), 0);
 	cr_expect_eq(unreadable.cfg->global.traffic_counters, KNLB_TRAFFIC_RULES);
 	/* Without conntrack, auto is the rules; an explicit word stays. */
 	result_free(&on);

@@ -32,6 +32,7 @@ struct knlbd {
 	const char *config_path;
 	const char *control_socket;	/* -s: overrides the config's */
 	bool flush_on_exit;
+	bool acct_turned_on;	/* nf_conntrack_acct 0 -> 1 at start (traffic.h) */
 
 	struct knlb_config *config;
 	struct knlb_model *pool;

@@ -28,9 +28,18 @@ struct knlb_service;
  * (a read-only /proc/sys, no conntrack), a warning names why and g says
  * yes: the rules count.  Either way g->traffic_auto remembers it was auto.
  * Nothing for the other settings.  0, or -errno (conntrack only) logged
- * as a sentence that names the setting.
+ * as a sentence that names the setting.  *turned_on: knlbd switched the
+ * sysctl from 0 to 1 (it was not on already).
  */
-int traffic_accounting_on(struct knlb_global_config *g, const char *proc_root);
+int traffic_accounting_on(struct knlb_global_config *g, const char *proc_root,
+			  bool *turned_on);
+/*
+ * knlbd --flush-on-exit, its table deleted (or a start that could not
+ * program its table): leave the host's accounting as knlbd found it.  turned_on (traffic_accounting_on's): back
+ * to 0; else it was on already (the operator's, or an earlier knlbd's
+ * that left its table) and stays on.  Logged either way, as is a failure.
+ */
+void traffic_accounting_restore(const char *proc_root, bool turned_on);
 /* auto, and knlbd runs without conntrack: the rules count, said in the log. */
 void traffic_without_conntrack(struct knlb_global_config *g);
 /*
