@@ -9,7 +9,8 @@
 #                                    levers of following flows (issue 15):
 #                                    knlb-all-always knlb-lean-always knlb-all-needed
 #                                    knlb-untracked knlb-periodic; knlb-m16381;
-#                                    knlb-nocounters (traffic_counters = no);
+#                                    knlb-nocounters (traffic_counters = no) and
+#                                    knlb-nocounters-prev (the same under KNLBD_PREV);
 #                                    knlb-ctcount (traffic_counters = conntrack);
 #                                    knlb-yes (traffic_counters = yes) and its
 #                                    rules alone, knlb-static-yes;
@@ -242,6 +243,11 @@ ct_start_knlb-nocounters() {
 	KNLB_GLOBAL_EXTRA="traffic_counters = no" ct_start_knlb maglev nocounters
 }
 ct_stop_knlb-nocounters() { knlb_halt; }
+ct_start_knlb-nocounters-prev() {
+	[ -x "${KNLBD_PREV:-}" ] || b_die "knlb-nocounters-prev needs KNLBD_PREV=/path/to/another/knlbd"
+	KNLBD=$KNLBD_PREV KNLB_GLOBAL_EXTRA="traffic_counters = no" ct_start_knlb maglev nocounters-prev
+}
+ct_stop_knlb-nocounters-prev() { knlb_halt; }
 # knlb-ctcount: knlb-maglev with traffic_counters = conntrack: no chain
 # counting every packet, knlbd sums conntrack's accounting (which it turns
 # on in the gateway's namespace; set back to off after it, so that the

@@ -204,23 +204,38 @@ static void follow_periodic(struct knlbd *d)
 }
 
 /*
+ * Without conntrack's accounting to read before an entry goes, the
+ * unread dumps only keep the kernel's per-backend new-flow counters
+ * (backend_new) read well within their idle expiry (STATS_TIMEOUT_S, an
+ * hour), so that no unseen flow is lost (ct/unseen.h); whoever reads the
+ * counts gets a pass of their own anyway.
+ */
+#define UNREAD_WITHOUT_ACCOUNTING_NS	(60 * 1000000000ULL)
+
+/*
  * While nothing acts on them, each counted service's counts by dumps are
  * refreshed at least every half of the shortest time conntrack keeps the
- * entry of one of its flows after its last packet (ct_set_unread_marks()):
+ * entry of one of its flows after its last packet (ct_set_unread_marks()),
+ * so that a dump reads each flow's accounting after its last packet:
  * by default 5 s for a TCP service (CLOSE's 10 s), 15 s for a UDP one
  * (30 s), so a gateway's UDP flows are dumped a third as often.  Read at
  * start, reload and every admin change: a timeout changed meanwhile
  * applies from then on.  An unreadable timeout: ct's default, 5 s.
+ * Packets and bytes counted otherwise (traffic_counters = yes or no):
+ * every minute whatever the protocol.
  */
 static void follow_unread_intervals(struct knlbd *d)
 {
 	const int protos[2] = { IPPROTO_TCP, IPPROTO_UDP };
+	bool accounting = d->config->global.traffic_counters == KNLB_TRAFFIC_CONNTRACK;
 	struct ct_unread_mark *m;
 	uint64_t every[2];
 	size_t n = 0;
 
 	for (int p = 0; p < 2; p++) {
-		every[p] = ct_shortest_timeout_ns(d->host.proc_root, protos[p]) / 2;
+		every[p] = accounting ?
+			   ct_shortest_timeout_ns(d->host.proc_root, protos[p]) / 2 :
+			   UNREAD_WITHOUT_ACCOUNTING_NS;
 		if (!every[p])
 			every[p] = CT_UNREAD_INTERVAL_NS;
 	}

@@ -1145,3 +1145,68 @@ Test(ct_periodic, knlbd_refreshes_unread_udp_counts_within_udp_timeout)
 	free(out);
 	kt_knlbd_stop(&r);
 }
+
+/* periodic_passes in the status JSON (a read: itself one pass when stale). */
+static uint64_t knlbd_passes(const struct kt_knlbd *r)
+{
+	char *out = conntrack_json(r);
+	uint64_t n = json_u64(out, "\"conntrack\"", "periodic_passes");
+
+	free(out);
+	return n;
+}
+
+/*
+ * The passes between two reads 5.8 s apart: the second read's own, and
+ * a TCP service's unread dump 5 s after the first read's, if any.
+ */
+static uint64_t passes_in_5_8_s(const struct kt_knlbd *r)
+{
+	uint64_t before = knlbd_passes(r);
+
+	usleep(5800 * 1000);
+	return knlbd_passes(r) - before;
+}
+
+/*
+ * The unread dumps are there to read conntrack's accounting before an
+ * entry goes.  Packets and bytes counted otherwise (traffic_counters =
+ * no, or yes: the rules), a service's flows are dumped every minute only
+ * (the kernel's new-flow counters read well within their hour), and
+ * whoever reads still gets a pass of their own.
+ */
+Test(ct_periodic, without_accounting_unread_counts_pass_every_minute)
+{
+	static const char svc[] = "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = none\n"
+				  "track = periodic\nbackend = 10.0.0.11:8080\n"
+				  "[service dns]\nvip = 192.0.2.10\nport = 53\nproto = udp\n"
+				  "check = none\ntrack = periodic\nbackend = 10.0.0.11:53\n";
+	static const char *const without[] = { "no", "yes" };
+	char conf[768], *out;
+	struct kt_knlbd r;
+	int code;
+
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(conf, sizeof(conf), "[global]\ntrack_interval = 200ms\ntraffic_counters = %s\n%s",
+			 without[i], svc);
+		kt_knlbd_start(&r, "unreadnoacct", conf);
+		out = conntrack_json(&r);
+		cr_expect_eq(json_u64(out, "\"conntrack\"", "unread_interval_tcp_ms"), 60000,
+			     "traffic_counters = %s: %s", without[i], out);
+		cr_expect_eq(json_u64(out, "\"conntrack\"", "unread_interval_udp_ms"), 60000,
+			     "traffic_counters = %s: %s", without[i], out);
+		free(out);
+		out = kt_knlbctl(&r, "status", &code);
+		cr_expect(strstr(out, "when read (at most 200 ms old) and every 60000 ms (nothing drains"),
+			  "%s", out);
+		free(out);
+		cr_expect_eq(passes_in_5_8_s(&r), 1, "traffic_counters = %s: a dump within 5.8 s unread",
+			     without[i]);
+		kt_knlbd_stop(&r);
+	}
+	/* The default, auto (conntrack's accounting): TCP's every 5 s. */
+	snprintf(conf, sizeof(conf), "[global]\ntrack_interval = 200ms\n%s", svc);
+	kt_knlbd_start(&r, "unreadacct", conf);
+	cr_expect_eq(passes_in_5_8_s(&r), 2, "no TCP dump 5 s after the last");
+	kt_knlbd_stop(&r);
+}
