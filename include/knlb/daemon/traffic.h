@@ -35,9 +35,10 @@ int traffic_accounting_on(struct knlb_global_config *g, const char *proc_root,
 			  bool *turned_on);
 /*
  * knlbd --flush-on-exit, its table deleted (or a start that could not
- * program its table): leave the host's accounting as knlbd found it.  turned_on (traffic_accounting_on's): back
- * to 0; else it was on already (the operator's, or an earlier knlbd's
- * that left its table) and stays on.  Logged either way, as is a failure.
+ * program its table): leave the host's accounting as knlbd found it.
+ * turned_on (traffic_accounting_on's): back to 0; else it was on already
+ * (the operator's, or an earlier knlbd's that left its table) and stays
+ * on.  Logged either way, as is a failure.
  */
 void traffic_accounting_restore(const char *proc_root, bool turned_on);
 /* auto, and knlbd runs without conntrack: the rules count, said in the log. */
