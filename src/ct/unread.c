@@ -85,10 +85,12 @@ static uint64_t longest_ms(const struct ct *ct, uint8_t l4proto)
 
 	if (ct->counts_acted_on)
 		return 0;
-	for (size_t i = 0; i < ct->n_unread; i++)
-		if ((!l4proto || ct->unread[i].l4proto == l4proto) &&
-		    mark_every(ct, &ct->unread[i]) / 1000000 > longest)
-			longest = mark_every(ct, &ct->unread[i]) / 1000000;
+	for (size_t i = 0; i < ct->n_unread; i++) {
+		uint64_t ms = mark_every(ct, &ct->unread[i]) / 1000000;
+
+		if ((!l4proto || ct->unread[i].l4proto == l4proto) && ms > longest)
+			longest = ms;
+	}
 	return longest;
 }
 
