@@ -46,10 +46,10 @@ static int read_switch(const char *proc_root, const char *rel)
 void host_ct_read(const char *proc_root, struct host_ct *ct)
 {
 	ct->loaded = proc_number_read(proc_root, "sys/net/netfilter/nf_conntrack_max",
-				 &ct->max) == 0;
+				      &ct->max) == 0;
 	if (!ct->loaded ||
 	    proc_number_read(proc_root, "sys/net/netfilter/nf_conntrack_count",
-			&ct->count) < 0)
+			     &ct->count) < 0)
 		ct->count = 0;
 	if (!ct->loaded)
 		ct->max = 0;
