@@ -58,7 +58,7 @@ static const struct config_keyword keywords[] = {
 	{ .name = "track_events_limit", .global_offset = G(track_events_limit),
 	  .service_offset = NOWHERE, .parse = config_parse_u32,
 	  .min = 0, .max = 100000000, .def = "10000",
-	  .doc = "new flows per second knlbd follows with conntrack events at most; above it (over one second), every tracked service is counted from a conntrack dump every track_interval (bounded mode) until the rate is under half of it; 0: no limit" },
+	  .doc = "new flows per second knlbd follows with conntrack events at most; once more than that are read within one second, every tracked service is counted from a conntrack dump every track_interval (bounded mode) until the rate is under half of it; 0: no limit" },
 	{ .name = "ct_events", .global_offset = G(ct_events),
 	  .service_offset = NOWHERE, .parse = config_parse_word,
 	  .words = config_ct_events_words, .def = "lean",

@@ -567,6 +567,35 @@ Test(ct_periodic, bounded_by_the_rate_dumps_when_due_not_at_once)
 	close_ct(&t);
 }
 
+/*
+ * More flows than the limit allows in a second, read before the second is
+ * up: bounded at once, since the second's verdict cannot change and each
+ * flow opened meanwhile keeps its event extension.  At 5000/s and a limit
+ * of 1000, about 200 ms in, not 1 s.
+ */
+Test(ct_periodic, a_limit_passed_early_goes_bounded_before_the_second_is_up)
+{
+	struct ct_stats st = { 0 };
+	struct pctx t;
+	pid_t child;
+
+	open_limited(&t, 1000);
+	child = produce(0, 30, 500, 100);	/* about 5000/s for 3 s */
+	run_for(&t, 600);
+	ct_get_stats(t.ct, &st);
+	cr_expect(st.bounded && st.bounded_by_rate,
+		  "bounded by the rate 600 ms in (%llu new flows read, %llu/s)",
+		  (unsigned long long)st.events_new,
+		  (unsigned long long)st.events_rate);
+	cr_expect_gt(st.events_rate, 1000, "the rate it went at: %llu/s",
+		     (unsigned long long)st.events_rate);
+	cr_expect_lt(st.events_new, 3000, "no more events read once bounded: %llu",
+		     (unsigned long long)st.events_new);
+	cr_expect_eq(st.overflows, 0);
+	reap(child);
+	close_ct(&t);
+}
+
 /* A limit of 0 (no limit): any rate stays on events. */
 Test(ct_periodic, no_events_limit_never_goes_bounded_by_rate)
 {
