@@ -321,10 +321,10 @@ void ct_check_rate(struct ct *ct)
 		return;
 	}
 	news = ct->st.events_new - ct->rate_news;
-	if (now - ct->rate_start_ns < CT_RATE_WINDOW_NS &&
+	elapsed = now - ct->rate_start_ns;
+	if (elapsed < CT_RATE_WINDOW_NS &&
 	    news <= ct->st.events_limit * CT_RATE_WINDOW_NS / 1000000000ULL)
 		return;
-	elapsed = now - ct->rate_start_ns;
 	/* All read at once: at least that many a second. */
 	rate = elapsed ? per_second(news, elapsed) : news;
 	ct->st.events_rate = rate;
