@@ -309,7 +309,8 @@ void ct_set_bounded_policy(struct ct *ct, const struct ct_bounded_policy *p);
  * track_events_limit), 0 for none.  Events cost per flow, in the packet
  * path (the kernel builds two messages per flow) and in knlbd (reading
  * them): when NEW events arrive faster than per_second over
- * CT_RATE_WINDOW_NS, ct goes bounded as on overload, and returns below
+ * CT_RATE_WINDOW_NS (at the read that passes a window's worth, not at
+ * the window's end), ct goes bounded as on overload, and returns below
  * half of it (the same samples, calm passes and hold time).
  */
 void ct_set_events_limit(struct ct *ct, uint64_t per_second);
