@@ -94,6 +94,10 @@ struct ct {
 	struct loop_timer resync_timer;
 	bool in_resync;
 	bool ft_scoped_pass;		/* the dump being read is a scoped pass's */
+	bool pass_reads_traffic;	/* the pass is a reader's: unfiltered,
+					   every knlb flow's counters read */
+	bool traffic_read;		/* ct_refresh_counts(ct, true)'s pass
+					   did; ct_traffic_refresh() takes it */
 	uint64_t last_resync_end_ns;
 	uint64_t last_resync_dur_ns;
 
@@ -206,6 +210,10 @@ int ct_msg_tcp_state(const struct nlattr *protoinfo);
 void ct_traffic_destroyed(struct ct *ct, const struct flow *f,
 			  const struct ct_msg *m);
 void ct_traffic_seen(struct ct *ct, const struct flow *f, const struct ct_msg *m);
+/* A reader's reading of any knlb flow's counters, known or not (0 or -errno). */
+int ct_traffic_live(struct ct *ct, const struct flow *f, const struct ct_msg *m);
+/* Before a reader's dump (not inside a pass): the events queued now. */
+void ct_traffic_read_events(struct ct *ct);
 
 /* ---- query.c ---- */
 

@@ -118,6 +118,7 @@ int ct_dump_proto(struct ct *ct, uint32_t mark, uint8_t family,
 		return ret;
 	}
 	ct->query_busy = true;
+	ct->st.dumps++;
 	for (;;) {
 		ssize_t n = mnl_socket_recvfrom(ct->query, ct->query_buf, CT_QUERY_BUF);
 
@@ -155,9 +156,16 @@ static int resync_one(struct ct *ct, const struct ct_msg *m, void *arg)
 		return 0;
 	/* An unfiltered dump standing in for many filtered ones. */
 	if (ct->ft_scoped_pass && !flowtab_resync_in_scope(ct->ft, f.mark))
-		return 0;
+		return ct->pass_reads_traffic ? ct_traffic_live(ct, &f, m) : 0;
 	ret = flowtab_resync_seen(ct->ft, &f);
-	ct_traffic_seen(ct, &f, m);
+	if (ct->pass_reads_traffic) {
+		int t = ct_traffic_live(ct, &f, m);
+
+		if (t < 0)
+			return t;
+	} else {
+		ct_traffic_seen(ct, &f, m);
+	}
 	return ret < 0 && ret != -EINVAL ? ret : 0;
 }
 
@@ -188,6 +196,11 @@ static int dump_pass(struct ct *ct, const uint32_t *marks, size_t n,
 	static const uint8_t families[] = { AF_INET, AF_INET6 };
 	int ret;
 
+	/* A reader's: the whole table once, for the counts and the bytes. */
+	if (ct->pass_reads_traffic) {
+		flowtab_traffic_untracked_begin(ct->ft);
+		return ct_dump(ct, 0, resync_one, NULL);
+	}
 	if (marks && n <= CT_PERIODIC_MAX_FILTERED) {
 		for (size_t i = 0; i < n; i++) {
 			ret = ct_dump(ct, marks[i], resync_one, NULL);

@@ -119,6 +119,7 @@ int ct_listing_open(struct ct *ct, uint32_t mark, const struct knlb_addr *backen
 		ret = -errno;
 		goto out_close;
 	}
+	ct->st.dumps++;
 	*out = l;
 	return 0;
 

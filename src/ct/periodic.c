@@ -669,12 +669,21 @@ void ct_set_counts_acted_on(struct ct *ct, bool on)
 	ct->st.unread_interval_ms = ct_unread_ms(ct);
 }
 
-int ct_refresh_counts(struct ct *ct)
+int ct_refresh_counts(struct ct *ct, bool with_traffic)
 {
+	int ret;
+
+	ct->traffic_read = false;	/* an earlier reader's is not this one's */
 	if (!counting_by_dumps(ct) || ct->counts_acted_on)
 		return 0;
 	if (ct->counted_at_ns &&
 	    loop_now_ns() - ct->counted_at_ns < ct_effective_interval(ct))
 		return 0;
-	return ct_periodic_pass(ct);
+	ct->pass_reads_traffic = with_traffic && ct->count_traffic;
+	if (ct->pass_reads_traffic)
+		ct_traffic_read_events(ct);
+	ret = ct_periodic_pass(ct);
+	ct->traffic_read = ct->pass_reads_traffic && ret == 0;
+	ct->pass_reads_traffic = false;
+	return ret;
 }

@@ -52,27 +52,45 @@ void ct_traffic_seen(struct ct *ct, const struct flow *f, const struct ct_msg *m
 		(void)flowtab_flow_traffic(ct->ft, &f->key, &t);
 }
 
-static int live_one(struct ct *ct, const struct ct_msg *m, void *arg)
+int ct_traffic_live(struct ct *ct, const struct flow *f, const struct ct_msg *m)
 {
 	struct flow_traffic t;
+
+	if (!ct_msg_traffic(m, &t))
+		return 0;
+	return traffic_reading(ct, f, &t, false);
+}
+
+static int live_one(struct ct *ct, const struct ct_msg *m, void *arg)
+{
 	struct flow f;
 
 	(void)arg;
-	if (!ct_msg_flow(ct, m, &f) || f.mark == 0 || !ct_msg_traffic(m, &t))
+	if (!ct_msg_flow(ct, m, &f) || f.mark == 0)
 		return 0;
-	return traffic_reading(ct, &f, &t, false);
+	return ct_traffic_live(ct, &f, m);
 }
 
-int ct_traffic_refresh(struct ct *ct, char *err, size_t errlen)
+void ct_traffic_read_events(struct ct *ct)
 {
-	int ret;
-
 	/*
 	 * The DESTROYs queued now first: a flow that ended before the dump
 	 * then has its final reading, not the one before.
 	 */
 	if (ct->events.watching)
 		ct_on_events(ct->loop, ct->events.fd, 0, ct);
+}
+
+int ct_traffic_refresh(struct ct *ct, char *err, size_t errlen)
+{
+	int ret;
+
+	/* The reader's pass just now read them (ct_refresh_counts()). */
+	if (ct->traffic_read) {
+		ct->traffic_read = false;
+		return 0;
+	}
+	ct_traffic_read_events(ct);
 	flowtab_traffic_untracked_begin(ct->ft);
 	ret = ct_dump(ct, 0, live_one, NULL);
 	if (ret < 0)

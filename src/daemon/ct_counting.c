@@ -267,10 +267,10 @@ static void follow_unread_intervals(struct knlbd *d)
 }
 
 /* A failed pass is logged by ct, and the reader shows the last one's. */
-void daemon_refresh_counts(struct knlbd *d)
+void daemon_refresh_counts(struct knlbd *d, bool with_traffic)
 {
 	if (d->ct)
-		(void)ct_refresh_counts(d->ct);
+		(void)ct_refresh_counts(d->ct, with_traffic);
 }
 
 void daemon_follow_flows(struct knlbd *d)

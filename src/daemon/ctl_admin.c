@@ -132,7 +132,7 @@ enum ctl_status ctl_admin_cmd(struct knlbd *d, const struct ctl_request *req,
 	if (!svc || (b = ctl_backend(svc, req->argv[1], out)) < 0)
 		return CTL_ERROR;
 	/* Before the drain: its "drained" then comes from one place. */
-	daemon_refresh_counts(d);
+	daemon_refresh_counts(d, false);
 	was = svc->backends[b].admin;
 	changed = was != admin;
 	if (!changed) {

@@ -101,7 +101,7 @@ enum ctl_status ctl_stats_cmd(struct knlbd *d, const struct ctl_request *req,
 	/* JSON with or without --json; the registry row checked argc. */
 	if (req->argc == 1 && !(only = ctl_service(d, req->argv[0], out)))
 		return CTL_ERROR;
-	daemon_refresh_counts(d);
+	daemon_refresh_counts(d, true);
 	if (traffic_view_read(&v, g, d->ct, err, sizeof(err)) < 0) {
 		fprintf(out, "%s\n", err);
 		return CTL_ERROR;

@@ -356,6 +356,8 @@ static void json_conntrack(const struct knlbd *d, struct json_writer *w)
 	json_uint(w, st.events_rate);
 	json_key(w, "periodic_passes");
 	json_uint(w, st.periodic_passes);
+	json_key(w, "dumps");
+	json_uint(w, st.dumps);
 	json_key(w, "periodic_interval_ms");
 	json_uint(w, st.periodic_interval_ms);
 	json_key(w, "unread_interval_ms");
@@ -488,7 +490,7 @@ enum ctl_status ctl_status_cmd(struct knlbd *d, const struct ctl_request *req,
 	struct json_writer w;
 	struct ct_stats cts, *ctp = NULL;
 
-	daemon_refresh_counts(d);
+	daemon_refresh_counts(d, false);
 	if (d->ct) {
 		ct_get_stats(d->ct, &cts);
 		ctp = &cts;

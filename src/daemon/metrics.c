@@ -461,6 +461,9 @@ static void render_conntrack(FILE *out, const struct ct *ct)
 	scalar(out, "knlb_conntrack_periodic_passes_total", "counter",
 	       "Flow counts refreshed from a conntrack dump (track = periodic, bounded mode).",
 	       NUM_U(st.periodic_passes));
+	scalar(out, "knlb_conntrack_dumps_total", "counter",
+	       "Conntrack table dumps knlbd asked of the kernel, for any reason (passes, resyncs, listings, the bytes a reader is shown); each walks the whole table.",
+	       NUM_U(st.dumps));
 	scalar(out, "knlb_conntrack_count_interval_seconds", "gauge",
 	       "How old periodic flow counts may be when read (track_interval, or 4x the last dump's duration or 20x its CPU time when longer).",
 	       NUM_D(st.periodic_interval_ms / 1000.0));
@@ -583,7 +586,8 @@ int metrics_render(FILE *out, const struct metrics_sources *src)
 		return -EINVAL;
 	/* A failed pass is logged by ct; the scrape shows the last one's. */
 	if (src->read_ct)
-		(void)ct_refresh_counts(src->read_ct);
+		(void)ct_refresh_counts(src->read_ct,
+					 src->kernel_counters);
 	ret = status_view_gather(&v, src);
 	if (ret == 0)
 		ret = label_rows(&v);

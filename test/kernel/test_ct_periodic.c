@@ -231,10 +231,10 @@ Test(ct_periodic, unread_counts_pass_every_5_s_and_when_read)
 
 	batch(100, 25, SVC1, B12, TCP_CONNTRACK_ESTABLISHED, false);
 	cr_expect_eq(active(&t, SVC1, B12), 0, "no pass since");
-	cr_assert_eq(ct_refresh_counts(t.ct), 0);
+	cr_assert_eq(ct_refresh_counts(t.ct, false), 0);
 	cr_expect_eq(active(&t, SVC1, B12), 25, "the reader's pass counted them");
 	cr_expect_eq(passes(&t), 2);
-	cr_assert_eq(ct_refresh_counts(t.ct), 0);
+	cr_assert_eq(ct_refresh_counts(t.ct, false), 0);
 	cr_expect_eq(passes(&t), 2, "younger than the interval: no second dump");
 
 	/* 5 s after the reader's pass, the next; not before. */
@@ -334,7 +334,7 @@ Test(ct_periodic, unread_marks_pass_each_at_its_own_interval)
 	/* A reader finds the oldest counts 1 s old: one whole pass. */
 	batch(300, 5, SVC3, B12, TCP_CONNTRACK_ESTABLISHED, false);
 	run_for(&t, 500);
-	cr_assert_eq(ct_refresh_counts(t.ct), 0);
+	cr_assert_eq(ct_refresh_counts(t.ct, false), 0);
 	cr_expect_eq(active(&t, SVC3, B12), 5, "the reader's pass is whole");
 	close_ct(&t);
 }
@@ -594,7 +594,7 @@ Test(ct_periodic, bounded_by_the_rate_dumps_when_due_not_at_once)
 	cr_expect(st.bounded, "still bounded under load");
 	cr_expect_eq(st.periodic_passes, 0, "no dump at the switch: %llu",
 		     (unsigned long long)st.periodic_passes);
-	cr_assert_eq(ct_refresh_counts(t.ct), 0);
+	cr_assert_eq(ct_refresh_counts(t.ct, false), 0);
 	cr_expect_eq(passes(&t), 1, "a reader's, once older than the interval");
 	reap(child);
 	close_ct(&t);
@@ -1157,6 +1157,74 @@ Test(ct_periodic, knlbd_counts_when_read_until_something_acts_on_them)
 	batch(0, 30, mark, B11, 0, true);
 	cr_expect(kt_wait_for_log(r.log, "web/10.0.0.11:8080 drained", 3000),
 		  "drained with nobody reading:\n%s", kt_read_file(r.log));
+	kt_knlbd_stop(&r);
+}
+
+/* The conntrack dumps knlbd has made, from status's JSON (fresh: none of its own). */
+static uint64_t knlbd_dumps(const struct kt_knlbd *r)
+{
+	char *out = conntrack_json(r);
+	uint64_t n = json_u64(out, "\"conntrack\"", "dumps");
+
+	free(out);
+	return n;
+}
+
+/*
+ * traffic_counters = conntrack, counts by dumps that nothing acts on: a
+ * `knlbctl stats` or a scrape that finds the counts stale refreshes them
+ * and reads the bytes from one dump, not one for each; a fresh one
+ * dumps for the bytes alone.  The counts are the dump's.
+ */
+Test(ct_periodic, knlbd_stale_read_of_the_bytes_walks_the_table_once)
+{
+	struct kt_knlbd r;
+	uint64_t d0, d1, d2;
+	uint32_t mark;
+	char *out;
+	int code;
+
+	free(kt_run_ok("ip link set lo up"));	/* for the scrape */
+	kt_knlbd_start(&r, "onedump",
+		       "[global]\ntrack_interval = 1s\ntraffic_counters = conntrack\n"
+		       "metrics_listen = 127.0.0.1:9410\n"
+		       "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = none\n"
+		       "track = periodic\nbackend = 10.0.0.11:8080\nbackend = 10.0.0.12:8080\n");
+	cr_expect(kt_wait_for_log(r.log, "metrics: serving", 5000), "%s",
+		  kt_read_file(r.log));
+	out = conntrack_json(&r);
+	mark = (uint32_t)json_u64(out, "\"services\"", "ct_mark");
+	d0 = json_u64(out, "\"conntrack\"", "dumps");
+	cr_expect_eq(json_u64(out, "\"conntrack\"", "unread_interval_ms"), 5000, "%s", out);
+	free(out);
+
+	batch(0, 30, mark, B11, TCP_CONNTRACK_ESTABLISHED, false);
+	usleep(1200 * 1000);	/* older than track_interval; no unread pass for 5 s */
+	out = kt_knlbctl(&r, "stats", &code);
+	cr_expect_eq(code, 0, "%s", out);
+	cr_expect(strstr(out, "\"traffic_source\":\"conntrack\""), "%s", out);
+	free(out);
+	out = conntrack_json(&r);	/* fresh: no dump of its own */
+	d1 = json_u64(out, "\"conntrack\"", "dumps");
+	cr_expect_eq(d1 - d0, 1, "a stale stats read: one dump for the counts and the bytes, not %llu",
+		     (unsigned long long)(d1 - d0));
+	cr_expect_eq(json_u64(out, "\"backends\"", "active_flows"), 30,
+		     "the counts are that dump's: %s", out);
+	free(out);
+
+	/* Fresh counts: the bytes' own dump, and nothing more. */
+	free(kt_knlbctl(&r, "stats", &code));
+	d2 = knlbd_dumps(&r);
+	cr_expect_eq(d2 - d1, 1, "a fresh stats read: %llu dumps", (unsigned long long)(d2 - d1));
+
+	/* A scrape that finds them stale: one dump, counted in the scrape itself. */
+	batch(100, 20, mark, B11, TCP_CONNTRACK_ESTABLISHED, false);
+	usleep(1200 * 1000);
+	out = kt_run("curl -sS --max-time 5 http://127.0.0.1:9410/metrics 2>&1", &code);
+	cr_expect_eq(kt_metric_sample(out, "knlb_conntrack_dumps_total"), (double)(d2 + 1),
+		     "a stale scrape: one dump (%llu before)\n%s", (unsigned long long)d2, out);
+	cr_expect_eq(kt_metric_sample(out, "knlb_service_active_flows"), 50, "%s", out);
+	free(out);
 	kt_knlbd_stop(&r);
 }
 

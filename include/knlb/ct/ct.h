@@ -110,6 +110,9 @@ struct ct_stats {
 	uint64_t overflows;		/* ENOBUFS: the kernel dropped events */
 	uint64_t resyncs;		/* after overflows, or ct_resync() */
 	uint64_t resync_errors;		/* dumps that failed; retried */
+	uint64_t dumps;			/* table dumps asked of the kernel, for
+					   any reason: each walks its whole
+					   table, filtered or not */
 	uint64_t last_resync_opened;	/* corrections of the last resync */
 	uint64_t last_resync_closed;
 	uint64_t last_resync_moved;
@@ -389,8 +392,12 @@ uint64_t ct_shortest_timeout_ns(const char *proc_root, int l4proto);
  * than the interval and no pass keeps them so (ct_set_counts_acted_on()
  * off).  0 when they are fresh or were refreshed, else what
  * ct_periodic_pass() returned (the counts are then as they were).
+ * with_traffic: the reader shows the bytes next (ct_traffic_refresh()),
+ * so a pass made now is one unfiltered dump that reads every knlb flow's
+ * counters too, and the reader's own dump is skipped: a stale `knlbctl
+ * stats` or scrape walks the table once, not twice.
  */
-int ct_refresh_counts(struct ct *ct);
+int ct_refresh_counts(struct ct *ct, bool with_traffic);
 
 /*
  * Resynchronise the flowtab from a full dump now (synchronous).  0 or
@@ -462,8 +469,9 @@ void ct_get_stats(const struct ct *ct, struct ct_stats *out);
  * ct_count_traffic() starts keeping each flow's counters from its DESTROY
  * event and from every resync or periodic pass (0 or -ENOMEM).
  * ct_traffic_refresh() reads the events queued now, then every knlb
- * flow's counters from one dump (synchronous, like ct_list()); 0, or
- * -errno with err saying what failed.  ct_traffic_backend() is then one
+ * flow's counters from one dump (synchronous, like ct_list()), unless
+ * the ct_refresh_counts(ct, true) just before made that dump its pass;
+ * 0, or -errno with err saying what failed.  ct_traffic_backend() is then one
  * backend's figures to show (a lower bound, exact when each flow was read
  * after its last packet; see flowtab.h).
  */

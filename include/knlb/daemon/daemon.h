@@ -66,8 +66,10 @@ void daemon_follow_flows(struct knlbd *d);
  * shows or acts on the flow counts: counts by dumps older than
  * track_interval are refreshed by a dump now, where no pass keeps them so
  * (nothing drains, no wlc or maxconn: see ct_set_counts_acted_on()).
+ * with_traffic: the reader shows the bytes next, and that dump reads them
+ * too (ct_refresh_counts()).
  */
-void daemon_refresh_counts(struct knlbd *d);
+void daemon_refresh_counts(struct knlbd *d, bool with_traffic);
 /* Whether a service of config has track = events. */
 bool daemon_events_needed(const struct knlb_config *config);
 /* (Re)arm the flow-count audit at the config's ct_resync_interval. */

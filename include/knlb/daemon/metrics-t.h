@@ -44,7 +44,8 @@ struct metrics_sources {
 	/*
 	 * The same ct, writable: each scrape refreshes counts by dumps older
 	 * than track_interval (ct_refresh_counts()) and, with
-	 * traffic_counters = conntrack, sums its accounting
+	 * traffic_counters = conntrack, sums its accounting (one dump for
+	 * both when the counts were stale)
 	 */
 	struct ct *read_ct;
 };
