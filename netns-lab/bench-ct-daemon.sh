@@ -38,8 +38,18 @@
 # resyncs are counted.  Every figure with the load average: the box is
 # shared.
 #
+# Then what a reader costs (`read`): KNLB_BENCH_READ_FLOWS live entries of
+# a track = periodic service whose bytes come from conntrack's accounting
+# (traffic_counters = conntrack), and KNLB_BENCH_READS `knlbctl stats`,
+# each once the counts are older than track_interval (1 s), as a
+# `knlbctl top` or a scrape finds them.  Reported per read: the conntrack
+# dumps it made (conntrack.dumps; "-" for a knlbd without it), its wall
+# time (median), knlbd's CPU (with a `knlbctl status` after each read,
+# which finds the counts fresh), and the active count (= the entries:
+# exact).
+#
 # Environment: KNLB_BENCH_RUNS (5), KNLB_BENCH_PHASES ("steps peer
-# overload": any of them), KNLB_BENCH_RATES ("10000 ... 320000"
+# overload read": any of them), KNLB_BENCH_RATES ("10000 ... 320000"
 # events/s), KNLB_BENCH_STEP_MS (2000), KNLB_BENCH_PEER_RATE (5000: conntrack
 # -E loses events at 20000/s here), KNLB_BENCH_PEER_MS (4000),
 # KNLB_BENCH_OVERLOAD_RATE (600000, shared by the producers),
@@ -50,7 +60,7 @@
 # (events: the service's track; `periodic` runs too, but entries created
 # through ctnetlink carry no `ct event set` mask, so they make events
 # whatever the service's track: not what a periodic service's real flows
-# cost).
+# cost), KNLB_BENCH_READ_FLOWS (20000) and KNLB_BENCH_READS (10).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
@@ -65,8 +75,10 @@ PEER_MS=${KNLB_BENCH_PEER_MS:-4000}
 OVERLOAD_RATE=${KNLB_BENCH_OVERLOAD_RATE:-600000}
 OVERLOAD_MS=${KNLB_BENCH_OVERLOAD_MS:-10000}
 GENS=${KNLB_BENCH_OVERLOAD_GENS:-1}
-PHASES=${KNLB_BENCH_PHASES:-"steps peer overload"}
+PHASES=${KNLB_BENCH_PHASES:-"steps peer overload read"}
 OVERLOAD_TRACKS=${KNLB_BENCH_OVERLOAD_TRACKS:-events}
+READ_FLOWS=${KNLB_BENCH_READ_FLOWS:-20000}
+READS=${KNLB_BENCH_READS:-10}
 CTGEN=$KNLB_BUILD/lab/knlb-ctgen
 HZ=$(getconf CLK_TCK)
 
@@ -96,6 +108,11 @@ bench_conf() {
 bench_conf events
 bench_conf events 0
 bench_conf periodic
+{
+	conf_global
+	echo "traffic_counters = conntrack"
+	sed -n '/^\[service/,$p' "$WORK/bench-periodic.conf"
+} >"$WORK/bench-read.conf"
 BACKENDS=$(for a in "${BACKEND_ADDRS[@]}"; do printf '%s:%s,' "$a" "$LAB_BACKEND_TCP_PORT"; done)
 BACKENDS=${BACKENDS%,}
 
@@ -250,6 +267,47 @@ overload() {
 	echo "overload-$TRACK $RUN $offered $bounded_seen $(($(st_ct overflows) - o0)) $(($(st_ct resyncs) - r0)) $cpu $(st_svc web active_flows) $back $newps $behind ${bps%%/*}" >>"$WORK/results"
 }
 
+# read_phase: READ_FLOWS entries kept (until the flush), then READS stale
+# `knlbctl stats`: the dumps, wall time and knlbd CPU per read.
+read_phase() {
+	local i n d0 d1 c0 c1 t0 active wall cpu dumps
+	# R events/s are R/2 creates a second: READ_FLOWS in 2 s, kept.
+	gw_exec "$CTGEN" --rate "$READ_FLOWS" --duration-ms 2000 --keep \
+		--vip "$LAB_VIP:80" --backend "$BACKENDS" --mark "$MARK" \
+		>"$WORK/ctgen.out" 2>"$WORK/ctgen.err" </dev/null ||
+		fail "knlb-ctgen: $(head -c 300 "$WORK/ctgen.err")"
+	n=$(gw_exec cat /proc/sys/net/netfilter/nf_conntrack_count)
+	[ "$n" -ge "$READ_FLOWS" ] || fail "knlb-ctgen made $n of $READ_FLOWS entries"
+	st_snap
+	d0=$(st_ct dumps) c0=$(knlbd_cpu_ticks)
+	: >"$WORK/read.ms"
+	for ((i = 0; i < READS; i++)); do
+		# Older than the count interval (track_interval, or longer
+		# after a long dump): the read dumps.
+		sleep "$(awk -v i="$(st_ct periodic_interval_ms)" 'BEGIN { i = i / 1000 + 0.2; print (i > 1.2 ? i : 1.2) }')"
+		t0=$(now_ms)
+		ctl stats >/dev/null
+		[ "$CTL_RC" -eq 0 ] || fail "knlbctl stats failed (exit $CTL_RC)"
+		ms_diff "$t0" "$(now_ms)" >>"$WORK/read.ms"
+		st_snap		# fresh now: no dump of its own
+	done
+	c1=$(knlbd_cpu_ticks)
+	d1=$(st_ct dumps) active=$(st_svc web active_flows)
+	gw_exec conntrack -F >/dev/null 2>&1 || true
+	dumps=-
+	[ "$d0" = null ] || dumps=$(awk -v a="$d0" -v b="$d1" -v n="$READS" 'BEGIN { printf "%.1f", (b - a) / n }')
+	wall=$(median <"$WORK/read.ms")
+	cpu=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$READS" 'BEGIN { printf "%.0f", t * 1000 / hz / n }')
+	printf '  read: %s entries (%s counted active); per stale knlbctl stats: %s dumps, %s ms (median), knlbd CPU %s ms\n' \
+		"$n" "$active" "$dumps" "$wall" "$cpu"
+	echo "read $RUN $dumps $wall $cpu $active $n" >>"$WORK/results"
+}
+
+# median: the middle of the numbers on stdin (lower middle for an even count).
+median() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "-" }'
+}
+
 : >"$WORK/results"
 phase() { [[ " $PHASES " == *" $1 "* ]]; }
 for ((RUN = 1; RUN <= RUNS; RUN++)); do
@@ -287,12 +345,14 @@ for ((RUN = 1; RUN <= RUNS; RUN++)); do
 		overload
 		knlb_stop
 	done
+	if phase read; then
+		knlb_start_ctl "$WORK/bench-read.conf"
+		st_snap
+		MARK=$(st_svc web ct_mark)
+		read_phase
+		knlb_stop
+	fi
 done
-
-# median: the middle of the numbers on stdin (lower middle for an even count).
-median() {
-	sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print "-" }'
-}
 
 echo
 echo "summary over $RUNS runs (medians)"
@@ -318,4 +378,8 @@ for TRACK in $OVERLOAD_TRACKS; do
 		"knlbd CPU $(awk -v k="$k" '$1 == k { print $7 }' "$WORK/results" | median) ms per 1000 flows;" \
 		"active after $(awk -v k="$k" '$1 == k { print $8 }' "$WORK/results" | median) (0 = exact); back to events after $(awk -v k="$k" '$1 == k { print $9 }' "$WORK/results" | median) ms"
 done
+grep -q '^read ' "$WORK/results" &&
+	echo "  read, $READ_FLOWS entries of a periodic service, traffic_counters = conntrack: per stale knlbctl stats $(awk '$1 == "read" { print $3 }' "$WORK/results" | median) dumps," \
+		"$(awk '$1 == "read" { print $4 }' "$WORK/results" | median) ms, knlbd CPU $(awk '$1 == "read" { print $5 }' "$WORK/results" | median) ms;" \
+		"active $(awk '$1 == "read" { print $6 }' "$WORK/results" | median) of $(awk '$1 == "read" { print $7 }' "$WORK/results" | median) entries"
 echo "  (CPU: clock ticks of 1/$HZ s over each step, including a few knlbctl status replies)"

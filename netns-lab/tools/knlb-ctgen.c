@@ -4,14 +4,15 @@
  *
  *   knlb-ctgen --rate EVENTS_PER_S --duration-ms D --vip ADDR:PORT
  *              --backend ADDR:PORT[,ADDR:PORT...] --mark M
- *              [--lifetime-ms L] [--client-base ADDR] [--progress-ms P]
+ *              [--lifetime-ms L | --keep] [--client-base ADDR] [--progress-ms P]
  *
  * Creates conntrack entries through ctnetlink in the namespace it runs in
  * (the message `conntrack -I` sends) and deletes each one L ms (default
  * 50) after its creation: every entry is one NEW and one DESTROY event,
  * so --rate R means R/2 creates and R/2 deletes per second, sent each
  * millisecond for D ms (deletes continue at the same pace until every
- * entry is gone).  Entry i: CLIENT+i/60000 : 1024+i%60000 -> VIP, TCP
+ * entry is gone).  With --keep none is deleted: the entries live their
+ * conntrack timeout (300 s), a table for a reader to dump.  Entry i: CLIENT+i/60000 : 1024+i%60000 -> VIP, TCP
  * ESTABLISHED, ct mark M, reply source backend i % N: what knlbd counts as
  * a flow of that backend.  A producer that falls behind sends back to
  * back; the rate it managed is printed.  No NLM_F_ACK: success is silent,
@@ -51,6 +52,7 @@
 
 struct opts {
 	unsigned long rate, duration_ms, lifetime_ms, progress_ms;
+	bool keep;
 	uint32_t mark;
 	struct in_addr vip, client_base;
 	uint16_t vip_port;
@@ -79,7 +81,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: knlb-ctgen --rate EVENTS_PER_S --duration-ms D --vip ADDR:PORT\n"
 		"                  --backend ADDR:PORT[,ADDR:PORT...] --mark M\n"
-		"                  [--lifetime-ms L] [--client-base ADDR] [--progress-ms P]\n");
+		"                  [--lifetime-ms L | --keep] [--client-base ADDR] [--progress-ms P]\n");
 	exit(2);
 }
 
@@ -146,6 +148,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		{ "mark", required_argument, NULL, 'm' },
 		{ "client-base", required_argument, NULL, 'c' },
 		{ "progress-ms", required_argument, NULL, 'p' },
+		{ "keep", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -163,6 +166,7 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		case 'v': parse_addr_port(optarg, &o->vip, &o->vip_port); have_vip = true; break;
 		case 'b': parse_backends(o, optarg); break;
 		case 'p': o->progress_ms = parse_ulong(optarg, "progress-ms", 600000); break;
+		case 'k': o->keep = true; break;
 		case 'm': o->mark = (uint32_t)parse_ulong(optarg, "mark", UINT32_MAX); break;
 		case 'c':
 			if (inet_pton(AF_INET, optarg, &o->client_base) != 1) {
@@ -402,7 +406,7 @@ static int produce(const struct opts *o, struct report *rep)
 	for (unsigned long t = 0;; t++) {
 		size_t len = 0;
 
-		if (t_made == ticks && t_gone == t_made)
+		if (t_made == ticks && (o->keep || t_gone == t_made))
 			break;
 		if (t_made < ticks) {
 			unsigned long n;
@@ -418,7 +422,7 @@ static int produce(const struct opts *o, struct report *rep)
 			made[t_made++] = n;
 			rep->created += n;
 		}
-		if (t_gone < t_made &&
+		if (!o->keep && t_gone < t_made &&
 		    (t >= t_gone + o->lifetime_ms || t_made == ticks)) {
 			for (unsigned long k = 0; k < made[t_gone]; k++)
 				len += put_msg(buf + len, &delete, o, first_gone + k, ++seq);
