@@ -12,8 +12,8 @@
  * so --rate R means R/2 creates and R/2 deletes per second, sent each
  * millisecond for D ms (deletes continue at the same pace until every
  * entry is gone).  With --keep none is deleted: the entries live their
- * conntrack timeout (300 s), a table for a reader to dump.  Entry i: CLIENT+i/60000 : 1024+i%60000 -> VIP, TCP
- * ESTABLISHED, ct mark M, reply source backend i % N: what knlbd counts as
+ * conntrack timeout (300 s), a table for a reader to dump.  Entry i:
+ * CLIENT+i/60000 : 1024+i%60000 -> VIP, TCP ESTABLISHED, ct mark M, reply source backend i % N: what knlbd counts as
  * a flow of that backend.  A producer that falls behind sends back to
  * back; the rate it managed is printed.  No NLM_F_ACK: success is silent,
  * errors come back and are counted.

@@ -660,14 +660,25 @@ static uint64_t json_u64(const char *json, const char *from, const char *key)
 	return strtoull(p + strlen(pat), NULL, 10);
 }
 
-static uint64_t passes_of(const struct kt_knlbd *r)
+/*
+ * A conntrack figure of knlbd's status JSON (periodic_passes, dumps...).
+ * The read is itself one pass when the counts are stale.
+ */
+static uint64_t knlbd_ct(const struct kt_knlbd *r, const char *key)
 {
 	int code;
 	char *out = kt_knlbctl(r, "--json status", &code);
-	uint64_t n = json_u64(out, "\"conntrack\"", "periodic_passes");
+	uint64_t n;
 
+	cr_assert_eq(code, 0, "%s", out);
+	n = json_u64(out, "\"conntrack\"", key);
 	free(out);
 	return n;
+}
+
+static uint64_t passes_of(const struct kt_knlbd *r)
+{
+	return knlbd_ct(r, "periodic_passes");
 }
 
 static void wait_passes(const struct kt_knlbd *r, uint64_t n)
@@ -1092,6 +1103,28 @@ Test(ct_periodic, knlbd_says_what_events_off_in_the_namespace_means)
 }
 
 /*
+ * knlbd with [global] extra, a scrape listener, and web (two backends,
+ * track = periodic), serving; its ct mark.  *out: status JSON then.
+ */
+static uint32_t start_periodic_web(struct kt_knlbd *r, const char *name,
+				   const char *extra, char **out)
+{
+	char conf[512];
+
+	free(kt_run_ok("ip link set lo up"));	/* for the scrape */
+	snprintf(conf, sizeof(conf),
+		 "[global]\n%smetrics_listen = 127.0.0.1:9410\n"
+		 "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = none\n"
+		 "track = periodic\nbackend = 10.0.0.11:8080\nbackend = 10.0.0.12:8080\n",
+		 extra);
+	kt_knlbd_start(r, name, conf);
+	cr_expect(kt_wait_for_log(r->log, "metrics: serving", 5000), "%s",
+		  kt_read_file(r->log));
+	*out = conntrack_json(r);
+	return (uint32_t)json_u64(*out, "\"services\"", "ct_mark");
+}
+
+/*
  * knlbd counting a service by dumps with nothing acting on its counts
  * (no drain, no wlc, no maxconn) dumps every 5 s, not every
  * track_interval, and whenever a reader finds the counts older than
@@ -1107,15 +1140,7 @@ Test(ct_periodic, knlbd_counts_when_read_until_something_acts_on_them)
 	char *out;
 	int code;
 
-	free(kt_run_ok("ip link set lo up"));	/* for the scrape */
-	kt_knlbd_start(&r, "unread",
-		       "[global]\ntrack_interval = 400ms\nmetrics_listen = 127.0.0.1:9410\n"
-		       "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = none\n"
-		       "track = periodic\nbackend = 10.0.0.11:8080\nbackend = 10.0.0.12:8080\n");
-	cr_expect(kt_wait_for_log(r.log, "metrics: serving", 5000), "%s",
-		  kt_read_file(r.log));
-	out = conntrack_json(&r);
-	mark = (uint32_t)json_u64(out, "\"services\"", "ct_mark");
+	mark = start_periodic_web(&r, "unread", "track_interval = 400ms\n", &out);
 	cr_expect_eq(json_u64(out, "\"conntrack\"", "unread_interval_ms"), 5000, "%s", out);
 	p0 = json_u64(out, "\"conntrack\"", "periodic_passes");
 	free(out);
@@ -1160,16 +1185,6 @@ Test(ct_periodic, knlbd_counts_when_read_until_something_acts_on_them)
 	kt_knlbd_stop(&r);
 }
 
-/* The conntrack dumps knlbd has made, from status's JSON (fresh: none of its own). */
-static uint64_t knlbd_dumps(const struct kt_knlbd *r)
-{
-	char *out = conntrack_json(r);
-	uint64_t n = json_u64(out, "\"conntrack\"", "dumps");
-
-	free(out);
-	return n;
-}
-
 /*
  * traffic_counters = conntrack, counts by dumps that nothing acts on: a
  * `knlbctl stats` or a scrape that finds the counts stale refreshes them
@@ -1184,16 +1199,8 @@ Test(ct_periodic, knlbd_stale_read_of_the_bytes_walks_the_table_once)
 	char *out;
 	int code;
 
-	free(kt_run_ok("ip link set lo up"));	/* for the scrape */
-	kt_knlbd_start(&r, "onedump",
-		       "[global]\ntrack_interval = 1s\ntraffic_counters = conntrack\n"
-		       "metrics_listen = 127.0.0.1:9410\n"
-		       "[service web]\nvip = 192.0.2.10\nport = 80\ncheck = none\n"
-		       "track = periodic\nbackend = 10.0.0.11:8080\nbackend = 10.0.0.12:8080\n");
-	cr_expect(kt_wait_for_log(r.log, "metrics: serving", 5000), "%s",
-		  kt_read_file(r.log));
-	out = conntrack_json(&r);
-	mark = (uint32_t)json_u64(out, "\"services\"", "ct_mark");
+	mark = start_periodic_web(&r, "onedump",
+				  "track_interval = 1s\ntraffic_counters = conntrack\n", &out);
 	d0 = json_u64(out, "\"conntrack\"", "dumps");
 	cr_expect_eq(json_u64(out, "\"conntrack\"", "unread_interval_ms"), 5000, "%s", out);
 	free(out);
@@ -1214,7 +1221,7 @@ Test(ct_periodic, knlbd_stale_read_of_the_bytes_walks_the_table_once)
 
 	/* Fresh counts: the bytes' own dump, and nothing more. */
 	free(kt_knlbctl(&r, "stats", &code));
-	d2 = knlbd_dumps(&r);
+	d2 = knlbd_ct(&r, "dumps");	/* fresh: no dump of its own */
 	cr_expect_eq(d2 - d1, 1, "a fresh stats read: %llu dumps", (unsigned long long)(d2 - d1));
 
 	/* A scrape that finds them stale: one dump, counted in the scrape itself. */
@@ -1276,26 +1283,16 @@ Test(ct_periodic, knlbd_refreshes_unread_udp_counts_within_udp_timeout)
 	kt_knlbd_stop(&r);
 }
 
-/* periodic_passes in the status JSON (a read: itself one pass when stale). */
-static uint64_t knlbd_passes(const struct kt_knlbd *r)
-{
-	char *out = conntrack_json(r);
-	uint64_t n = json_u64(out, "\"conntrack\"", "periodic_passes");
-
-	free(out);
-	return n;
-}
-
 /*
  * The passes between two reads 5.8 s apart: the second read's own, and
  * a TCP service's unread dump 5 s after the first read's, if any.
  */
 static uint64_t passes_in_5_8_s(const struct kt_knlbd *r)
 {
-	uint64_t before = knlbd_passes(r);
+	uint64_t before = passes_of(r);
 
 	usleep(5800 * 1000);
-	return knlbd_passes(r) - before;
+	return passes_of(r) - before;
 }
 
 /*
